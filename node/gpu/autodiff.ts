@@ -1,0 +1,192 @@
+// Reverse-mode autodiff over a Graph: emits the backward pass as standard ONNX ops through the same
+// op helpers the forward pass uses. All gradient rules live in one table (RULES); `gradients` walks
+// the nodes between the parameters and the loss in reverse order and accumulates by addition.
+import { type Node, type Shape, type Value, isFloat } from './graph.ts';
+import { GradientError } from './errors.ts';
+import * as op from './ops.ts';
+
+/** For each input of a node, a thunk that builds its gradient, or null when it has none. */
+type Thunk = (() => Value) | null;
+type Rule = (n: Node, gy: Value[]) => Thunk[];
+
+const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Undoes numpy broadcasting: sums `g` over the axes along which `shape` was broadcast. */
+export function unbroadcast(g: Value, shape: Shape): Value {
+  if (same(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  return op.reshape(axes.length ? op.reduceSum(g, axes, true) : g, shape);
+}
+
+/** The axes of a Reduce* node, read back from its constant axes input. */
+function reduceAxes(n: Node): number[] {
+  const r = n.inputs[0].shape.length;
+  return constInts(n.inputs[1]).map((a) => (a < 0 ? a + r : a));
+}
+
+/** Gradient of a reduction: the output gradient laid back over the reduced axes. */
+function unreduce(n: Node, g: Value): Value {
+  const x = n.inputs[0];
+  const axes = reduceAxes(n);
+  return op.expand(op.reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))), x.shape);
+}
+
+const inverse = (perm: number[]) => perm.map((_, i) => perm.indexOf(i));
+
+/** The gradient rule of every op the models and losses use. */
+export const RULES: Record<string, Rule> = {
+  Identity: (_n, [g]) => [() => g],
+  Add: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(g, a.shape), () => unbroadcast(g, b.shape)],
+  Sub: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(g, a.shape), () => unbroadcast(op.neg(g), b.shape)],
+  Mul: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(op.mul(g, b), a.shape), () => unbroadcast(op.mul(g, a), b.shape)],
+  Div: ({ inputs: [a, b], outputs: [y] }, [g]) => [
+    () => unbroadcast(op.div(g, b), a.shape),
+    () => unbroadcast(op.neg(op.div(op.mul(g, y), b)), b.shape),
+  ],
+  Neg: (_n, [g]) => [() => op.neg(g)],
+  Exp: ({ outputs: [y] }, [g]) => [() => op.mul(g, y)],
+  Log: ({ inputs: [x] }, [g]) => [() => op.div(g, x)],
+  Sqrt: ({ outputs: [y] }, [g]) => [() => op.div(op.mul(g, op.scalarLike(g, 0.5)), y)],
+  Reciprocal: ({ outputs: [y] }, [g]) => [() => op.neg(op.mul(g, op.mul(y, y)))],
+  // d(x^p)/dx = p x^(p-1); d/dp = x^p log x.
+  Pow: ({ inputs: [x, p], outputs: [y] }, [g]) => [
+    () => unbroadcast(op.mul(g, op.mul(p, op.pow(x, op.sub(p, op.scalarLike(p, 1))))), x.shape),
+    () => unbroadcast(op.mul(g, op.mul(y, op.log(x))), p.shape),
+  ],
+  Sigmoid: ({ outputs: [y] }, [g]) => [() => op.mul(g, op.mul(y, op.sub(op.scalarLike(y, 1), y)))],
+  Abs: ({ inputs: [x] }, [g]) => [() => op.where(op.less(x, op.scalarLike(x, 0)), op.neg(g), g)],
+  MatMul: ({ inputs: [a, b] }, [g]) => [
+    () => unbroadcast(op.matmul(g, op.transposeLast(b)), a.shape),
+    () => unbroadcast(op.matmul(op.transposeLast(a), g), b.shape),
+  ],
+  ReduceSum: (n, [g]) => [() => unreduce(n, g), null],
+  ReduceMean: (n, [g]) => {
+    const x = n.inputs[0];
+    const count = reduceAxes(n).reduce((c, a) => c * x.shape[a], 1);
+    return [() => op.div(unreduce(n, g), op.scalarLike(g, count)), null];
+  },
+  // The gradient flows to the maxima, split evenly between ties.
+  ReduceMax: (n, [g]) => [() => {
+    const x = n.inputs[0];
+    const hit = op.cast(op.equal(x, unreduce(n, n.outputs[0])), x.dtype);
+    const ties = op.reduceSum(hit, reduceAxes(n), true);
+    return op.mul(hit, op.div(unreduce(n, g), op.expand(ties, x.shape)));
+  }, null],
+  Softmax: ({ outputs: [y], attrs }, [g]) => [() => {
+    const gy = op.mul(g, y);
+    return op.sub(gy, op.mul(y, op.reduceSum(gy, [attrs.axis as number], true)));
+  }],
+  LogSoftmax: ({ outputs: [y], attrs }, [g]) => [
+    () => op.sub(g, op.mul(op.exp(y), op.reduceSum(g, [attrs.axis as number], true))),
+  ],
+  Gather: ({ inputs: [data, idx], attrs }, [g]) => [() => gatherGrad(data, idx, g, attrs.axis as number), null],
+  GatherElements: ({ inputs: [data, idx], attrs }, [g]) => [
+    () => op.scatterElementsAdd(op.zeros(g, data.shape), idx, g, attrs.axis as number), null,
+  ],
+  Reshape: ({ inputs: [x] }, [g]) => [() => op.reshape(g, x.shape), null],
+  Unsqueeze: ({ inputs: [x] }, [g]) => [() => op.reshape(g, x.shape), null],
+  Squeeze: ({ inputs: [x] }, [g]) => [() => op.reshape(g, x.shape), null],
+  Expand: ({ inputs: [x] }, [g]) => [() => unbroadcast(g, x.shape), null],
+  Transpose: ({ attrs }, [g]) => [() => op.transpose(g, inverse(attrs.perm as number[]))],
+  Concat: ({ inputs, attrs }, [g]) => {
+    const axis = attrs.axis as number;
+    const a = axis < 0 ? axis + g.shape.length : axis;
+    let parts: Value[] | undefined;
+    return inputs.map((_x, i) => () => (parts ??= op.split(g, inputs.map((x) => x.shape[a]), axis))[i]);
+  },
+  Split: ({ inputs: [x], outputs, attrs }, gys) => [() => op.concat(
+    outputs.map((o, i) => gys[i] ?? op.zeros(x, o.shape)), attrs.axis as number), null],
+  Slice: ({ inputs: [x], outputs: [y] }, [g]) => [() => sliceGrad(x, y, g), null, null, null, null],
+  Where: ({ inputs: [c, a, b] }, [g]) => [
+    null,
+    () => unbroadcast(op.where(c, g, op.scalarLike(g, 0)), a.shape),
+    () => unbroadcast(op.where(c, op.scalarLike(g, 0), g), b.shape),
+  ],
+  // Ties go to the first argument.
+  Max: ({ inputs: [a, b] }, [g]) => minMax(a, b, g, op.greaterOrEqual(a, b)),
+  Min: ({ inputs: [a, b] }, [g]) => minMax(a, b, g, op.lessOrEqual(a, b)),
+  Clip: ({ inputs: [x, lo, hi] }, [g]) => [
+    () => op.where(op.and(op.greaterOrEqual(x, lo), op.lessOrEqual(x, hi)), g, op.scalarLike(g, 0)), null, null,
+  ],
+  Cast: ({ inputs: [x] }, [g]) => [isFloat(x.dtype) ? () => op.cast(g, x.dtype) : null],
+};
+
+function minMax(a: Value, b: Value, g: Value, pickA: Value): Thunk[] {
+  const zero = op.scalarLike(g, 0);
+  return [() => unbroadcast(op.where(pickA, g, zero), a.shape), () => unbroadcast(op.where(pickA, zero, g), b.shape)];
+}
+
+/** Gather's gradient: scatter-add the output gradient back into zeros shaped like `data`. */
+function gatherGrad(data: Value, idx: Value, g: Value, axis: number): Value {
+  const a = axis < 0 ? axis + data.shape.length : axis;
+  if (a !== 0) {
+    // Move the gathered axis to the front, scatter there, and move it back.
+    const perm = [a, ...[...data.shape.keys()].filter((d) => d !== a)];
+    const gAxes = [...g.shape.keys()];
+    const ni = idx.shape.length;
+    const moved = op.transpose(g, [...gAxes.slice(a, a + ni), ...gAxes.filter((d) => d < a || d >= a + ni)]);
+    const dataT = perm.map((p) => data.shape[p]);
+    return op.transpose(gatherGrad({ ...data, shape: dataT } as Value, idx, moved, 0), inverse(perm));
+  }
+  return op.scatterNDAdd(op.zeros(g, data.shape), op.unsqueeze(op.cast(idx, 'int64'), [-1]), g);
+}
+
+/** Slice's gradient: the output gradient zero-padded back to the input's shape (step 1 only). */
+function sliceGrad(x: Value, y: Value, g: Value): Value {
+  const n = x.graph.producer(y)!;
+  const starts = constInts(n.inputs[1]);
+  const axes = constInts(n.inputs[3]);
+  const r = x.shape.length;
+  const pads = new Array(2 * r).fill(0);
+  axes.forEach((axis, i) => {
+    const a = axis < 0 ? axis + r : axis;
+    const d = x.shape[a];
+    const s = Math.min(Math.max(starts[i] < 0 ? starts[i] + d : starts[i], 0), d);
+    pads[a] = s;
+    pads[a + r] = d - s - y.shape[a];
+  });
+  return op.pad(g, pads);
+}
+
+function constInts(v: Value): number[] {
+  const data = v.graph.constantData(v);
+  if (!data) throw new GradientError(`Slice gradient needs constant starts/axes, '${v.name}' is not constant`);
+  return Array.from(new BigInt64Array(data.buffer, data.byteOffset, data.byteLength / 8), Number);
+}
+
+/**
+ * Emits d(loss)/d(param) for each parameter (zeros for a parameter the loss does not reach).
+ * `loss` must hold a single element.
+ */
+export function gradients(loss: Value, params: readonly Value[]): Value[] {
+  const graph = loss.graph;
+  if (loss.shape.some((d) => d !== 1)) throw new GradientError(`loss must be a scalar, got shape [${loss.shape.join(',')}]`);
+  // Values that depend on a parameter, in forward order.
+  const dependent = new Set(params.map((p) => p.name));
+  const nodes = graph.nodes.slice();
+  for (const n of nodes) {
+    if (n.inputs.some((x) => dependent.has(x.name))) for (const y of n.outputs) dependent.add(y.name);
+  }
+  const grads = new Map<string, Value>([[loss.name, op.expand(op.scalarLike(loss, 1), loss.shape)]]);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k];
+    const gys = n.outputs.map((y) => grads.get(y.name));
+    if (gys.every((g) => !g) || !n.inputs.some((x) => dependent.has(x.name))) continue;
+    const rule = RULES[n.opType];
+    if (!rule) throw new GradientError(`no gradient rule for op ${n.opType} (output '${n.outputs[0].name}')`);
+    const filled = gys.map((g, i) => g ?? (n.outputs.length > 1 ? undefined : op.zeros(n.outputs[i])));
+    const thunks = rule(n, filled as Value[]);
+    n.inputs.forEach((x, i) => {
+      const thunk = thunks[i];
+      if (!thunk || !dependent.has(x.name)) return;
+      const gx = thunk();
+      const prev = grads.get(x.name);
+      grads.set(x.name, prev ? op.add(prev, gx) : gx);
+    });
+  }
+  return params.map((p) => grads.get(p.name) ?? op.zeros(p));
+}

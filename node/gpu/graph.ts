@@ -1,0 +1,228 @@
+// A small typed builder for ONNX graphs with static shapes, serialized to ModelProto bytes.
+// Every value knows its dtype and shape, so op helpers (ops.ts) and autodiff can reason statically;
+// one graph is built per shape bucket.
+import onnxProto from 'onnx-proto';
+import { GraphError } from './errors.ts';
+
+const { onnx } = onnxProto;
+
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'uint16';
+export type Shape = readonly number[];
+
+export const ONNX_DTYPE: Record<DType, number> = {
+  float32: 1, uint8: 2, uint16: 4, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16,
+};
+export const DTYPE_BYTES: Record<DType, number> = {
+  float32: 4, uint8: 1, uint16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, bfloat16: 2,
+};
+export const IR_VERSION = 10;
+export const OPSET = 21;
+
+export type AttrValue = number | string | number[] | { ints: number[] } | { floats: number[] } | { float: number };
+
+export interface Value {
+  readonly graph: Graph;
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+export interface Node {
+  readonly opType: string;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+}
+
+/** Where an initializer's bytes live: inline, or a byte range of a file beside the model. */
+export type InitData =
+  | { kind: 'inline'; bytes: Uint8Array }
+  | { kind: 'external'; location: string; offset: number; length: number };
+
+interface Initializer { value: Value; data: InitData }
+
+export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
+
+export function isFloat(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
+/** Typed array backing a dtype, as onnxruntime-node expects it. */
+export function typedArrayFor(dtype: DType, data: readonly number[] | readonly bigint[]): ArrayBufferView {
+  switch (dtype) {
+    case 'float32': return Float32Array.from(data as number[]);
+    case 'float64': return Float64Array.from(data as number[]);
+    case 'int32': return Int32Array.from(data as number[]);
+    case 'int64': return BigInt64Array.from((data as (number | bigint)[]).map((x) => BigInt(x)));
+    case 'bool': case 'uint8': return Uint8Array.from(data as number[]);
+    case 'uint16': case 'float16': case 'bfloat16': return Uint16Array.from(data as number[]);
+  }
+}
+
+function shapeKey(shape: Shape): string { return `[${shape.join(',')}]`; }
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  private readonly initializers: Initializer[] = [];
+  private readonly initByName = new Map<string, Initializer>();
+  private readonly producers = new Map<string, Node>();
+  private readonly names = new Set<string>();
+  private counter = 0;
+  private readonly constCache = new Map<string, Value>();
+
+  constructor(readonly name = 'sat_peer') {}
+
+  /** A fresh, unique value name with the given prefix. */
+  fresh(prefix: string): string {
+    let name = `${prefix}_${this.counter++}`;
+    while (this.names.has(name)) name = `${prefix}_${this.counter++}`;
+    this.names.add(name);
+    return name;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new GraphError(`duplicate value name '${name}'`);
+    this.names.add(name);
+    return name;
+  }
+
+  private value(name: string, dtype: DType, shape: Shape): Value {
+    if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new GraphError(`value '${name}' has an invalid shape ${shapeKey(shape)}`);
+    }
+    return { graph: this, name, dtype, shape: [...shape] };
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const v = this.value(this.claim(name), dtype, shape);
+    this.inputs.push(v);
+    return v;
+  }
+
+  initializer(name: string, dtype: DType, shape: Shape, data: InitData): Value {
+    return this.addInitializer(this.claim(name), dtype, shape, data);
+  }
+
+  private addInitializer(name: string, dtype: DType, shape: Shape, data: InitData): Value {
+    const v = this.value(name, dtype, shape);
+    const expected = numel(shape) * DTYPE_BYTES[dtype];
+    const length = data.kind === 'inline' ? data.bytes.byteLength : data.length;
+    if (length !== expected) {
+      throw new GraphError(`initializer '${name}' has ${length} bytes, its shape ${shapeKey(shape)} needs ${expected}`);
+    }
+    const init = { value: v, data };
+    this.initializers.push(init);
+    this.initByName.set(v.name, init);
+    return v;
+  }
+
+  /** A small constant tensor embedded in the model; identical constants are shared. */
+  constant(dtype: DType, shape: Shape, data: readonly number[] | readonly bigint[]): Value {
+    if (data.length !== numel(shape)) throw new GraphError(`constant has ${data.length} values for shape ${shapeKey(shape)}`);
+    const key = `${dtype}${shapeKey(shape)}${data.join(',')}`;
+    const hit = key.length < 4096 ? this.constCache.get(key) : undefined;
+    if (hit) return hit;
+    const view = typedArrayFor(dtype, data);
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    const v = this.addInitializer(this.fresh('const'), dtype, shape, { kind: 'inline', bytes });
+    if (key.length < 4096) this.constCache.set(key, v);
+    return v;
+  }
+
+  scalar(dtype: DType, x: number): Value { return this.constant(dtype, [], [x]); }
+
+  ints(xs: readonly number[]): Value { return this.constant('int64', [xs.length], xs); }
+
+  /** Records one node; `outs` gives each output's dtype and shape (from the op helper's inference). */
+  node(opType: string, inputs: readonly (Value | null)[], outs: { dtype: DType; shape: Shape }[],
+    attrs: Record<string, AttrValue> = {}): Value[] {
+    for (const x of inputs) {
+      if (x && x.graph !== this) throw new GraphError(`${opType}: input '${x.name}' belongs to another graph`);
+    }
+    const outputs = outs.map((o) => this.value(this.fresh(opType.toLowerCase()), o.dtype, o.shape));
+    // Optional inputs that are left out are written as empty names.
+    const ins = inputs.map((x) => x ?? { graph: this, name: '', dtype: 'float32' as DType, shape: [] });
+    this.record({ opType, inputs: ins, outputs, attrs });
+    return outputs;
+  }
+
+  /** The bytes of an inline initializer (a constant), or undefined. */
+  constantData(v: Value): Uint8Array | undefined {
+    const init = this.initByName.get(v.name);
+    return init?.data.kind === 'inline' ? init.data.bytes : undefined;
+  }
+
+  /** The node that computes `v`, or undefined for inputs and initializers. */
+  producer(v: Value): Node | undefined {
+    return this.producers.get(v.name);
+  }
+
+  private record(n: Node): void {
+    this.nodes.push(n);
+    for (const o of n.outputs) this.producers.set(o.name, n);
+  }
+
+  /** Marks `v` as a graph output under `name` (an Identity node renames it when needed). */
+  output(v: Value, name?: string): Value {
+    let out = v;
+    if (name && name !== v.name) {
+      out = this.value(this.claim(name), v.dtype, v.shape);
+      this.record({ opType: 'Identity', inputs: [v], outputs: [out], attrs: {} });
+    }
+    this.outputs.push(out);
+    return out;
+  }
+
+  /** Serializes to ModelProto bytes (IR 10, default-domain opset 21). */
+  toBytes(): Uint8Array {
+    const T = onnx.TensorProto;
+    const valueInfo = (v: Value) => ({
+      name: v.name,
+      type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+    });
+    const initializer = this.initializers.map(({ value, data }) => {
+      const base = { name: value.name, dataType: ONNX_DTYPE[value.dtype], dims: [...value.shape] };
+      if (data.kind === 'inline') return { ...base, rawData: data.bytes };
+      return {
+        ...base,
+        dataLocation: T.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: data.location },
+          { key: 'offset', value: String(data.offset) },
+          { key: 'length', value: String(data.length) },
+        ],
+      };
+    });
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      producerName: 'sat-peer',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: {
+        name: this.name,
+        node: this.nodes.map((n, i) => ({
+          name: `n${i}`,
+          opType: n.opType,
+          input: n.inputs.map((x) => x.name),
+          output: n.outputs.map((x) => x.name),
+          attribute: Object.entries(n.attrs).map(([name, a]) => encodeAttr(name, a)),
+        })),
+        initializer,
+        input: this.inputs.map(valueInfo),
+        output: this.outputs.map(valueInfo),
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function encodeAttr(name: string, a: AttrValue): Record<string, unknown> {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof a === 'number') return { name, type: A.INT, i: a };
+  if (typeof a === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(a) };
+  if (Array.isArray(a)) return { name, type: A.INTS, ints: a };
+  if ('ints' in a) return { name, type: A.INTS, ints: a.ints };
+  if ('floats' in a) return { name, type: A.FLOATS, floats: a.floats };
+  return { name, type: A.FLOAT, f: a.float };
+}

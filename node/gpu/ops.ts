@@ -1,0 +1,229 @@
+// Typed op helpers over the graph builder: each emits one ONNX node and infers its output shape.
+// The forward models and the autodiff rules are both written with these.
+import { type DType, type Shape, type Value, numel } from './graph.ts';
+import { GraphError } from './errors.ts';
+
+const fail = (op: string, msg: string): never => { throw new GraphError(`${op}: ${msg}`); };
+const fmt = (s: Shape) => `[${s.join(',')}]`;
+const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+/** Numpy broadcasting of two shapes. */
+export function broadcastShape(op: string, a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) fail(op, `shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+function sameDtype(op: string, xs: Value[]): DType {
+  const d = xs[0].dtype;
+  for (const x of xs) if (x.dtype !== d) fail(op, `mixed dtypes ${xs.map((v) => v.dtype).join(', ')}`);
+  return d;
+}
+
+function binary(op: string, a: Value, b: Value): Value {
+  const dtype = sameDtype(op, [a, b]);
+  return a.graph.node(op, [a, b], [{ dtype, shape: broadcastShape(op, a.shape, b.shape) }])[0];
+}
+
+function compare(op: string, a: Value, b: Value): Value {
+  sameDtype(op, [a, b]);
+  return a.graph.node(op, [a, b], [{ dtype: 'bool', shape: broadcastShape(op, a.shape, b.shape) }])[0];
+}
+
+function unary(op: string, x: Value, attrs: Record<string, number> = {}): Value {
+  return x.graph.node(op, [x], [{ dtype: x.dtype, shape: x.shape }], attrs)[0];
+}
+
+/** A scalar constant of `like`'s dtype. */
+export const scalarLike = (like: Value, x: number): Value => like.graph.scalar(like.dtype, x);
+
+export const add = (a: Value, b: Value) => binary('Add', a, b);
+export const sub = (a: Value, b: Value) => binary('Sub', a, b);
+export const mul = (a: Value, b: Value) => binary('Mul', a, b);
+export const div = (a: Value, b: Value) => binary('Div', a, b);
+export const pow = (a: Value, b: Value) => binary('Pow', a, b);
+export const min = (a: Value, b: Value) => binary('Min', a, b);
+export const max = (a: Value, b: Value) => binary('Max', a, b);
+export const less = (a: Value, b: Value) => compare('Less', a, b);
+export const lessOrEqual = (a: Value, b: Value) => compare('LessOrEqual', a, b);
+export const greater = (a: Value, b: Value) => compare('Greater', a, b);
+export const greaterOrEqual = (a: Value, b: Value) => compare('GreaterOrEqual', a, b);
+export const equal = (a: Value, b: Value) => compare('Equal', a, b);
+export const and = (a: Value, b: Value) => binary('And', a, b);
+export const not = (x: Value) => unary('Not', x);
+
+export const neg = (x: Value) => unary('Neg', x);
+export const exp = (x: Value) => unary('Exp', x);
+export const log = (x: Value) => unary('Log', x);
+export const sqrt = (x: Value) => unary('Sqrt', x);
+export const reciprocal = (x: Value) => unary('Reciprocal', x);
+export const sigmoid = (x: Value) => unary('Sigmoid', x);
+export const abs = (x: Value) => unary('Abs', x);
+export const identity = (x: Value) => unary('Identity', x);
+export const softmax = (x: Value, axis = -1) => unary('Softmax', x, { axis });
+export const logSoftmax = (x: Value, axis = -1) => unary('LogSoftmax', x, { axis });
+
+/** SiLU as x * sigmoid(x). */
+export const silu = (x: Value) => mul(x, sigmoid(x));
+
+export function cast(x: Value, dtype: DType): Value {
+  if (x.dtype === dtype) return x;
+  return x.graph.node('Cast', [x], [{ dtype, shape: x.shape }], { to: castCode(dtype) })[0];
+}
+
+function castCode(dtype: DType): number {
+  return { float32: 1, uint8: 2, uint16: 4, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 }[dtype];
+}
+
+export function where(cond: Value, a: Value, b: Value): Value {
+  if (cond.dtype !== 'bool') fail('Where', `condition must be bool, got ${cond.dtype}`);
+  const dtype = sameDtype('Where', [a, b]);
+  const shape = broadcastShape('Where', broadcastShape('Where', cond.shape, a.shape), b.shape);
+  return a.graph.node('Where', [cond, a, b], [{ dtype, shape }])[0];
+}
+
+/** Clip to [lo, hi] (scalars of x's dtype). */
+export function clip(x: Value, lo: number, hi: number): Value {
+  return x.graph.node('Clip', [x, scalarLike(x, lo), scalarLike(x, hi)], [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+export function matmul(a: Value, b: Value): Value {
+  const dtype = sameDtype('MatMul', [a, b]);
+  if (a.shape.length < 2 || b.shape.length < 2) fail('MatMul', `needs rank >= 2, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
+  const [m, k] = a.shape.slice(-2);
+  const [k2, n] = b.shape.slice(-2);
+  if (k !== k2) fail('MatMul', `inner dimensions differ: ${fmt(a.shape)} x ${fmt(b.shape)}`);
+  const batch = broadcastShape('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return a.graph.node('MatMul', [a, b], [{ dtype, shape: [...batch, m, n] }])[0];
+}
+
+function reduced(x: Value, axes: number[], keepdims: boolean): number[] {
+  const ax = axes.map((a) => norm(a, x.shape.length));
+  return x.shape.flatMap((d, i) => (ax.includes(i) ? (keepdims ? [1] : []) : [d]));
+}
+
+function reduce(op: string, x: Value, axes: number[], keepdims: boolean): Value {
+  const shape = reduced(x, axes, keepdims);
+  return x.graph.node(op, [x, x.graph.ints(axes)], [{ dtype: x.dtype, shape }], { keepdims: keepdims ? 1 : 0 })[0];
+}
+
+export const reduceSum = (x: Value, axes: number[], keepdims = false) => reduce('ReduceSum', x, axes, keepdims);
+export const reduceMean = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMean', x, axes, keepdims);
+export const reduceMax = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMax', x, axes, keepdims);
+
+export function reshape(x: Value, shape: Shape): Value {
+  if (numel(shape) !== numel(x.shape)) fail('Reshape', `cannot reshape ${fmt(x.shape)} to ${fmt(shape)}`);
+  if (shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i])) return x;
+  return x.graph.node('Reshape', [x, x.graph.ints(shape)], [{ dtype: x.dtype, shape }])[0];
+}
+
+export function transpose(x: Value, perm: number[]): Value {
+  if (perm.length !== x.shape.length) fail('Transpose', `perm ${fmt(perm)} does not fit ${fmt(x.shape)}`);
+  return x.graph.node('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], { perm })[0];
+}
+
+/** Swaps the last two axes. */
+export function transposeLast(x: Value): Value {
+  const r = x.shape.length;
+  const perm = [...Array(r).keys()];
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return transpose(x, perm);
+}
+
+export function unsqueeze(x: Value, axes: number[]): Value {
+  const rank = x.shape.length + axes.length;
+  const ax = axes.map((a) => norm(a, rank));
+  const shape: number[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : x.shape[j++]);
+  return x.graph.node('Unsqueeze', [x, x.graph.ints(axes)], [{ dtype: x.dtype, shape }])[0];
+}
+
+export function squeeze(x: Value, axes: number[]): Value {
+  const ax = axes.map((a) => norm(a, x.shape.length));
+  for (const a of ax) if (x.shape[a] !== 1) fail('Squeeze', `axis ${a} of ${fmt(x.shape)} is not 1`);
+  const shape = x.shape.filter((_, i) => !ax.includes(i));
+  return x.graph.node('Squeeze', [x, x.graph.ints(axes)], [{ dtype: x.dtype, shape }])[0];
+}
+
+export function expand(x: Value, shape: Shape): Value {
+  const out = broadcastShape('Expand', x.shape, shape);
+  return x.graph.node('Expand', [x, x.graph.ints(shape)], [{ dtype: x.dtype, shape: out }])[0];
+}
+
+export function concat(xs: Value[], axis: number): Value {
+  const dtype = sameDtype('Concat', xs);
+  const a = norm(axis, xs[0].shape.length);
+  const shape = [...xs[0].shape];
+  shape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
+  for (const x of xs) {
+    if (x.shape.some((d, i) => i !== a && d !== shape[i])) fail('Concat', `shapes ${xs.map((v) => fmt(v.shape)).join(', ')} differ off axis ${a}`);
+  }
+  return xs[0].graph.node('Concat', xs, [{ dtype, shape }], { axis })[0];
+}
+
+/** Slice with step 1: `starts`/`ends` per axis in `axes` (ends clamp to the dimension). */
+export function slice(x: Value, starts: number[], ends: number[], axes: number[]): Value {
+  const shape = [...x.shape];
+  axes.forEach((axis, i) => {
+    const a = norm(axis, x.shape.length);
+    const d = x.shape[a];
+    const s = Math.min(Math.max(starts[i] < 0 ? starts[i] + d : starts[i], 0), d);
+    const e = Math.min(Math.max(ends[i] < 0 ? ends[i] + d : ends[i], 0), d);
+    shape[a] = Math.max(e - s, 0);
+  });
+  const g = x.graph;
+  return g.node('Slice', [x, g.ints(starts), g.ints(ends), g.ints(axes)], [{ dtype: x.dtype, shape }])[0];
+}
+
+export function split(x: Value, sizes: number[], axis: number): Value[] {
+  const a = norm(axis, x.shape.length);
+  if (sizes.reduce((s, n) => s + n, 0) !== x.shape[a]) fail('Split', `sizes ${fmt(sizes)} do not sum to ${x.shape[a]}`);
+  const outs = sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === a ? n : d)) }));
+  return x.graph.node('Split', [x, x.graph.ints(sizes)], outs, { axis });
+}
+
+/** Gathers slices of `data` along `axis` at integer `indices`. */
+export function gather(data: Value, indices: Value, axis = 0): Value {
+  const a = norm(axis, data.shape.length);
+  const shape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
+  return data.graph.node('Gather', [data, indices], [{ dtype: data.dtype, shape }], { axis })[0];
+}
+
+export function gatherElements(data: Value, indices: Value, axis: number): Value {
+  if (indices.shape.length !== data.shape.length) fail('GatherElements', 'indices must have the rank of data');
+  return data.graph.node('GatherElements', [data, indices], [{ dtype: data.dtype, shape: indices.shape }], { axis })[0];
+}
+
+export function scatterElementsAdd(data: Value, indices: Value, updates: Value, axis: number): Value {
+  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
+    { axis, reduction: 'add' })[0];
+}
+
+export function scatterNDAdd(data: Value, indices: Value, updates: Value): Value {
+  return data.graph.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
+    { reduction: 'add' })[0];
+}
+
+/** Zero-padding; `pads` is [begin_0..begin_r, end_0..end_r]. */
+export function pad(x: Value, pads: number[]): Value {
+  const r = x.shape.length;
+  const shape = x.shape.map((d, i) => d + pads[i] + pads[i + r]);
+  return x.graph.node('Pad', [x, x.graph.ints(pads)], [{ dtype: x.dtype, shape }])[0];
+}
+
+/** A tensor of zeros with the given dtype and shape. */
+export function zeros(like: Value, shape: Shape = like.shape): Value {
+  return expand(scalarLike(like, 0), shape);
+}
+
+export function argMax(x: Value, axis: number, keepdims = false): Value {
+  const shape = reduced(x, [axis], keepdims);
+  return x.graph.node('ArgMax', [x], [{ dtype: 'int64', shape }], { axis, keepdims: keepdims ? 1 : 0 })[0];
+}

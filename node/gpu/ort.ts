@@ -1,0 +1,102 @@
+// The one module that imports onnxruntime-node: sessions over our ModelProto bytes, on CPU or CUDA.
+// Session.run blocks the calling thread; callers on the network's thread go through worker.ts.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { DType, Shape } from './graph.ts';
+import { DeviceError, SessionError } from './errors.ts';
+
+export type Device = 'cpu' | 'cuda';
+
+/** A tensor on the host: a typed array (float16/bfloat16 as raw Uint16Array) with dtype and shape. */
+export interface HostTensor {
+  dtype: DType;
+  shape: Shape;
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+}
+
+export interface SessionOptions {
+  device?: Device;
+  /** Intra-op threads (default: onnxruntime's choice, one per core). */
+  threads?: number;
+  /** Folder that external-data initializers are relative to (the checkpoint's folder). */
+  externalDataDir?: string;
+}
+
+export const CUDA_INSTALL_HINT = 'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
+
+const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32',
+  bool: 'bool', uint8: 'uint8', uint16: 'uint16',
+};
+
+function toOrt(t: HostTensor): ort.Tensor {
+  const type = ORT_TYPE[t.dtype];
+  if (!type) throw new SessionError(`tensors of dtype ${t.dtype} cannot cross the onnxruntime binding; cast in the graph`);
+  return new ort.Tensor(type, t.data as never, t.shape as number[]);
+}
+
+function fromOrt(t: ort.Tensor): HostTensor {
+  const dtype = (t.type === 'float16' ? 'float16' : t.type) as DType;
+  return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+}
+
+/** True when onnxruntime-node was installed with the CUDA execution provider's library. */
+export function cudaAvailable(): boolean {
+  const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const bin = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  return fs.existsSync(bin);
+}
+
+/** A built onnxruntime session for one graph and shape bucket. */
+export class Session {
+  private constructor(private readonly inner: ort.InferenceSession, readonly device: Device) {}
+
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const device = options.device ?? 'cpu';
+    if (device === 'cuda' && !cudaAvailable()) throw new DeviceError(CUDA_INSTALL_HINT);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [device],
+      graphOptimizationLevel: 'all',
+      interOpNumThreads: 1,
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      ...(options.externalDataDir
+        ? { extra: { session: { model_external_initializers_file_folder_path: options.externalDataDir } } }
+        : {}),
+    };
+    try {
+      return new Session(await ort.InferenceSession.create(model, sessionOptions), device);
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (device === 'cuda' && /cuda|provider|libonnxruntime_providers/i.test(msg)) throw new DeviceError(CUDA_INSTALL_HINT);
+      throw new SessionError(`onnxruntime could not build the session: ${msg}`);
+    }
+  }
+
+  get inputNames(): readonly string[] { return this.inner.inputNames; }
+  get outputNames(): readonly string[] { return this.inner.outputNames; }
+
+  /**
+   * Runs the graph. `into` names outputs to write into caller-owned tensors (already-touched pages
+   * are several times cheaper to fill than fresh ones); the rest are allocated.
+   */
+  async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    const names = fetch ?? this.outputNames;
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of names) fetches[name] = into[name] ? toOrt(into[name]) : null;
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.inner.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
+    } catch (err) {
+      throw new SessionError(`onnxruntime failed to run the graph: ${(err as Error).message}`);
+    }
+    const result: Record<string, HostTensor> = {};
+    for (const name of names) result[name] = into[name] ?? fromOrt(out[name]);
+    return result;
+  }
+
+  async release(): Promise<void> { await this.inner.release(); }
+}
