@@ -113,7 +113,57 @@ export const RULES: Record<string, Rule> = {
     () => op.where(op.and(op.greaterOrEqual(x, lo), op.lessOrEqual(x, hi)), g, op.scalarLike(g, 0)), null, null,
   ],
   Cast: ({ inputs: [x] }, [g]) => [isFloat(x.dtype) ? () => op.cast(g, x.dtype) : null],
+  RMSNormalization: ({ inputs: [x, scale], attrs }, [g]) => {
+    // y = scale * xhat, xhat = x * r, r = 1/sqrt(mean(x^2) + eps); dx = r * (gs - xhat * mean(gs * xhat)).
+    const eps = (attrs.epsilon as { float: number }).float;
+    let parts: { r: Value; xhat: Value } | undefined;
+    const get = () => (parts ??= rmsParts(x, eps));
+    return [() => {
+      const { r, xhat } = get();
+      const gs = op.mul(g, scale);
+      return op.mul(r, op.sub(gs, op.mul(xhat, op.reduceMean(op.mul(gs, xhat), [-1], true))));
+    }, () => unbroadcast(op.mul(g, get().xhat), scale.shape)];
+  },
+  // A rotation's transpose is the rotation by the opposite angle.
+  RotaryEmbedding: ({ inputs: [, cos, sin, pos] }, [g]) => [() => op.rotaryEmbedding(g, cos, op.neg(sin), pos), null, null, null],
+  Attention: ({ inputs: [q, k, v, mask], attrs }, [g]) => attentionGrads(q, k, v, mask, (attrs.scale as { float: number }).float, g),
 };
+
+function rmsParts(x: Value, eps: number): { r: Value; xhat: Value } {
+  const r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), op.scalarLike(x, eps))));
+  return { r, xhat: op.mul(x, r) };
+}
+
+/**
+ * Attention's gradients, recomputing the probabilities. Queries are viewed as [B, Hkv, group, T, D]
+ * so that keys and values broadcast over the group; their gradients are summed back over it.
+ */
+function attentionGrads(q: Value, k: Value, v: Value, mask: Value, scale: number, g: Value): Thunk[] {
+  const [b, h, t, d] = q.shape;
+  const [, hk, s] = k.shape;
+  const group = h / hk;
+  const q5 = op.reshape(q, [b, hk, group, t, d]);
+  const k5 = op.reshape(k, [b, hk, 1, s, d]);
+  const v5 = op.reshape(v, [b, hk, 1, s, d]);
+  const g5 = op.reshape(g, [b, hk, group, t, d]);
+  let cached: { p: Value; dS: Value } | undefined;
+  const parts = () => {
+    if (cached) return cached;
+    const allowed = op.reshape(mask, [mask.shape[0], 1, 1, t, s]);
+    const scores = op.mul(op.matmul(q5, op.transposeLast(k5)), op.scalarLike(q, scale));
+    const p = op.softmax(op.where(allowed, scores, op.scalarLike(q, -1e30)), -1);
+    const dP = op.matmul(g5, op.transposeLast(v5));
+    const dS = op.mul(p, op.sub(dP, op.reduceSum(op.mul(dP, p), [-1], true)));
+    return (cached = { p, dS });
+  };
+  const overGroup = (x: Value) => op.reshape(op.reduceSum(x, [2], true), [b, hk, s, d]);
+  return [
+    () => op.reshape(op.mul(op.matmul(parts().dS, k5), op.scalarLike(q, scale)), q.shape),
+    () => overGroup(op.mul(op.matmul(op.transposeLast(parts().dS), q5), op.scalarLike(q, scale))),
+    () => overGroup(op.matmul(op.transposeLast(parts().p), g5)),
+    null,
+  ];
+}
 
 function minMax(a: Value, b: Value, g: Value, pickA: Value): Thunk[] {
   const zero = op.scalarLike(g, 0);

@@ -15,8 +15,8 @@ export const ONNX_DTYPE: Record<DType, number> = {
 export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4, uint8: 1, uint16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, bfloat16: 2,
 };
-export const IR_VERSION = 10;
-export const OPSET = 21;
+export const IR_VERSION = 11;
+export const OPSET = 23;
 
 export type AttrValue = number | string | number[] | { ints: number[] } | { floats: number[] } | { float: number };
 
@@ -68,6 +68,8 @@ export class Graph {
   private readonly initializers: Initializer[] = [];
   private readonly initByName = new Map<string, Initializer>();
   private readonly producers = new Map<string, Node>();
+  /** Node outputs renamed to the graph output name they were given. */
+  private readonly renames = new Map<string, string>();
   private readonly names = new Set<string>();
   private counter = 0;
   private readonly constCache = new Map<string, Value>();
@@ -118,16 +120,16 @@ export class Graph {
     return v;
   }
 
-  /** A small constant tensor embedded in the model; identical constants are shared. */
+  /** A constant tensor embedded in the model; small identical constants are shared. */
   constant(dtype: DType, shape: Shape, data: readonly number[] | readonly bigint[]): Value {
     if (data.length !== numel(shape)) throw new GraphError(`constant has ${data.length} values for shape ${shapeKey(shape)}`);
-    const key = `${dtype}${shapeKey(shape)}${data.join(',')}`;
-    const hit = key.length < 4096 ? this.constCache.get(key) : undefined;
+    const key = data.length <= 64 ? `${dtype}${shapeKey(shape)}${data.join(',')}` : undefined;
+    const hit = key && this.constCache.get(key);
     if (hit) return hit;
     const view = typedArrayFor(dtype, data);
     const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const v = this.addInitializer(this.fresh('const'), dtype, shape, { kind: 'inline', bytes });
-    if (key.length < 4096) this.constCache.set(key, v);
+    if (key) this.constCache.set(key, v);
     return v;
   }
 
@@ -164,22 +166,32 @@ export class Graph {
     for (const o of n.outputs) this.producers.set(o.name, n);
   }
 
-  /** Marks `v` as a graph output under `name` (an Identity node renames it when needed). */
-  output(v: Value, name?: string): Value {
+  /**
+   * Marks `v` as a graph output under `name`: a node's own output is renamed in place; an input,
+   * initializer or value already output under another name goes through an Identity node.
+   */
+  output(v: Value, name = v.name): Value {
+    const finalName = (x: Value) => this.renames.get(x.name) ?? x.name;
+    const producer = this.producers.get(v.name);
     let out = v;
-    if (name && name !== v.name) {
-      out = this.value(this.claim(name), v.dtype, v.shape);
-      this.record({ opType: 'Identity', inputs: [v], outputs: [out], attrs: {} });
+    if (name !== finalName(v)) {
+      if (producer && !this.renames.has(v.name) && !this.outputs.includes(v)) {
+        this.renames.set(v.name, this.claim(name));
+      } else {
+        out = this.value(this.claim(name), v.dtype, v.shape);
+        this.record({ opType: 'Identity', inputs: [v], outputs: [out], attrs: {} });
+      }
     }
     this.outputs.push(out);
     return out;
   }
 
-  /** Serializes to ModelProto bytes (IR 10, default-domain opset 21). */
+  /** Serializes to ModelProto bytes (IR 11, default-domain opset 23). */
   toBytes(): Uint8Array {
     const T = onnx.TensorProto;
+    const nameOf = (v: Value) => this.renames.get(v.name) ?? v.name;
     const valueInfo = (v: Value) => ({
-      name: v.name,
+      name: nameOf(v),
       type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
     });
     const initializer = this.initializers.map(({ value, data }) => {
@@ -204,8 +216,8 @@ export class Graph {
         node: this.nodes.map((n, i) => ({
           name: `n${i}`,
           opType: n.opType,
-          input: n.inputs.map((x) => x.name),
-          output: n.outputs.map((x) => x.name),
+          input: n.inputs.map(nameOf),
+          output: n.outputs.map(nameOf),
           attribute: Object.entries(n.attrs).map(([name, a]) => encodeAttr(name, a)),
         })),
         initializer,

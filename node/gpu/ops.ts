@@ -119,13 +119,20 @@ export const reduceMax = (x: Value, axes: number[], keepdims = false) => reduce(
 
 export function reshape(x: Value, shape: Shape): Value {
   if (numel(shape) !== numel(x.shape)) fail('Reshape', `cannot reshape ${fmt(x.shape)} to ${fmt(shape)}`);
+  // Reshape of a reshape reads the original tensor.
+  const src = x.graph.producer(x);
+  if (src?.opType === 'Reshape') x = src.inputs[0];
   if (shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i])) return x;
   return x.graph.node('Reshape', [x, x.graph.ints(shape)], [{ dtype: x.dtype, shape }])[0];
 }
 
 export function transpose(x: Value, perm: number[]): Value {
   if (perm.length !== x.shape.length) fail('Transpose', `perm ${fmt(perm)} does not fit ${fmt(x.shape)}`);
-  return x.graph.node('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], { perm })[0];
+  const shape = perm.map((p) => x.shape[p]);
+  // Moving only axes of size 1 keeps the memory order: a (free) reshape.
+  const moved = perm.filter((p) => x.shape[p] !== 1);
+  if (moved.every((p, i) => i === 0 || p > moved[i - 1])) return reshape(x, shape);
+  return x.graph.node('Transpose', [x], [{ dtype: x.dtype, shape }], { perm })[0];
 }
 
 /** Swaps the last two axes. */
@@ -226,4 +233,44 @@ export function zeros(like: Value, shape: Shape = like.shape): Value {
 export function argMax(x: Value, axis: number, keepdims = false): Value {
   const shape = reduced(x, [axis], keepdims);
   return x.graph.node('ArgMax', [x], [{ dtype: 'int64', shape }], { axis, keepdims: keepdims ? 1 : 0 })[0];
+}
+
+/** 0, 1, ..., n-1 as int64. */
+export function range(like: Value, n: number): Value {
+  const g = like.graph;
+  const [y] = g.node('Range', [g.scalar('int64', 0), g.scalar('int64', n), g.scalar('int64', 1)], [{ dtype: 'int64', shape: [n] }]);
+  return y;
+}
+
+/** The k largest values along the last axis, sorted descending, and their indices. */
+export function topK(x: Value, k: number): [Value, Value] {
+  const shape = [...x.shape.slice(0, -1), k];
+  const [v, i] = x.graph.node('TopK', [x, x.graph.ints([k])], [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }], { axis: -1 });
+  return [v, i];
+}
+
+export function cumSum(x: Value, axis: number): Value {
+  return x.graph.node('CumSum', [x, x.graph.scalar('int64', axis)], [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+/** RMSNormalization (opset 23) over the last axis: scale * x / sqrt(mean(x^2) + eps). */
+export function rmsNormalization(x: Value, scale: Value, eps: number): Value {
+  return x.graph.node('RMSNormalization', [x, scale], [{ dtype: x.dtype, shape: x.shape }], { axis: -1, epsilon: { float: eps } })[0];
+}
+
+/**
+ * RotaryEmbedding (opset 23), rotate-half convention, on x [B, heads, T, D]; `cos`/`sin` are
+ * [maxPosition, D/2] caches read at `positions` [B, T].
+ */
+export function rotaryEmbedding(x: Value, cos: Value, sin: Value, positions: Value): Value {
+  return x.graph.node('RotaryEmbedding', [x, cos, sin, positions], [{ dtype: x.dtype, shape: x.shape }], { interleaved: 0 })[0];
+}
+
+/**
+ * Attention (opset 23): softmax(q k^T * scale + mask) v on q [B, H, T, D], k/v [B, Hkv, S, D] with
+ * H a multiple of Hkv (grouped-query); `mask` [B, 1, T, S] bool, true where a query may see a key.
+ */
+export function attention(q: Value, k: Value, v: Value, mask: Value, scale: number): Value {
+  if (q.shape[1] % k.shape[1] !== 0) fail('Attention', `${q.shape[1]} query heads do not group over ${k.shape[1]} kv heads`);
+  return q.graph.node('Attention', [q, k, v, mask], [{ dtype: q.dtype, shape: q.shape }], { scale: { float: scale } })[0];
 }

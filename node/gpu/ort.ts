@@ -61,9 +61,12 @@ export class Session {
       graphOptimizationLevel: 'all',
       interOpNumThreads: 1,
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      ...(options.externalDataDir
-        ? { extra: { session: { model_external_initializers_file_folder_path: options.externalDataDir } } }
-        : {}),
+      extra: {
+        session: {
+          ...(process.env.SPIN ? { intra_op: { allow_spinning: process.env.SPIN } } : {}),
+          ...(options.externalDataDir ? { model_external_initializers_file_folder_path: options.externalDataDir } : {}),
+        },
+      },
     };
     try {
       return new Session(await ort.InferenceSession.create(model, sessionOptions), device);

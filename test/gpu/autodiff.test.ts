@@ -4,7 +4,7 @@ import { Graph, type Shape, type Value, numel } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
 import { Session, type HostTensor } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
-import { rng } from '../helpers/random.ts';
+import { rng } from '../../node/agent/random.ts';
 
 interface Case {
   /** Shapes of the float64 inputs the gradient is checked for. */
@@ -14,12 +14,15 @@ interface Case {
   init?: (i: number, n: number, next: () => number) => number[];
   h?: number;
   tol?: number;
+  /** float32 for ops onnxruntime has no float64 kernel for (then h and tol must be loose). */
+  dtype?: 'float32';
 }
 
 async function checkGradients(t: import('ava').ExecutionContext, c: Case): Promise<void> {
   const next = rng(7);
   const g = new Graph();
-  const xs = c.shapes.map((s, i) => g.input(`x${i}`, 'float64', s));
+  const dtype = c.dtype ?? 'float64';
+  const xs = c.shapes.map((s, i) => g.input(`x${i}`, dtype, s));
   const y = c.build(xs);
   // A random weighting makes every output element matter (a plain sum hides e.g. softmax errors).
   const weights = Array.from({ length: numel(y.shape) }, next);
@@ -28,14 +31,14 @@ async function checkGradients(t: import('ava').ExecutionContext, c: Case): Promi
   gradients(loss, xs).forEach((gx, i) => g.output(gx, `grad${i}`));
   const session = await Session.create(g.toBytes());
   const values = c.shapes.map((s, i) => c.init?.(i, numel(s), next) ?? Array.from({ length: numel(s) }, () => next() * 2 - 1));
-  const feeds = (vals: number[][]): Record<string, HostTensor> =>
-    Object.fromEntries(vals.map((v, i) => [`x${i}`, { dtype: 'float64', shape: c.shapes[i], data: Float64Array.from(v) }]));
+  const feeds = (vals: number[][]): Record<string, HostTensor> => Object.fromEntries(vals.map((v, i) =>
+    [`x${i}`, dtype === 'float64' ? { dtype, shape: c.shapes[i], data: Float64Array.from(v) } : { dtype, shape: c.shapes[i], data: Float32Array.from(v) }]));
   const out = await session.run(feeds(values));
   const lossAt = async (vals: number[][]) => (await session.run(feeds(vals), {}, ['loss'])).loss.data[0] as number;
   const h = c.h ?? 1e-6;
   const tol = c.tol ?? 1e-6;
   for (let i = 0; i < values.length; i++) {
-    const analytic = out[`grad${i}`].data as Float64Array;
+    const analytic = out[`grad${i}`].data as Float64Array | Float32Array;
     t.deepEqual([...out[`grad${i}`].shape], [...c.shapes[i]], `grad${i} shape`);
     for (let k = 0; k < values[i].length; k++) {
       const plus = values.map((v) => [...v]);
@@ -115,6 +118,25 @@ const cases: Record<string, Case> = {
   Min: { shapes: [[2, 3], [2, 3]], build: ([a, b]) => op.min(a, b), init: spread },
   Clip: { shapes: [[8]], build: ([a]) => op.clip(a, -0.25, 0.15), init: spread },
   Cast: { shapes: [[4]], build: ([a]) => op.cast(op.mul(op.cast(a, 'float32'), a.graph.scalar('float32', 3)), 'float64'), h: 1e-3, tol: 1e-5 },
+  RMSNormalization: { shapes: [[2, 3, 4], [4]], build: ([x, w]) => op.rmsNormalization(x, w, 1e-6) },
+  // A linear op, so float32 finite differences with a large step are exact up to rounding.
+  RotaryEmbedding: {
+    shapes: [[2, 2, 3, 4]], dtype: 'float32', h: 1e-2, tol: 1e-3,
+    build: ([x]) => {
+      const g = x.graph;
+      const angles = [0, 0, 0.3, 0.1, 1.1, 0.6, -0.4, 2.0];
+      const cos = g.constant('float32', [4, 2], angles.map(Math.cos));
+      const sin = g.constant('float32', [4, 2], angles.map(Math.sin));
+      return op.rotaryEmbedding(x, cos, sin, g.constant('int64', [2, 3], [0, 1, 2, 3, 1, 2]));
+    },
+  },
+  'Attention (grouped-query, masked)': {
+    shapes: [[2, 4, 3, 2], [2, 2, 5, 2], [2, 2, 5, 2]],
+    build: ([q, k, v]) => {
+      const mask = q.graph.constant('bool', [2, 1, 3, 5], [1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1]);
+      return op.attention(q, k, v, mask, 0.7);
+    },
+  },
   'shared input (x*x + exp(x))': { shapes: [[3]], build: ([a]) => op.add(op.mul(a, a), op.exp(a)) },
   'RMSNorm-like composite': {
     shapes: [[2, 4], [4]],

@@ -1,4 +1,4 @@
-// Seeded uniform [0, 1) numbers for tests (mulberry32).
+// Seeded uniform [0, 1) numbers (mulberry32): reproducible sampling and initialisation.
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -1,0 +1,182 @@
+// Batched generation with a KV cache: one prefill pass over the right-padded prompts, then one decode
+// pass per new token over a fixed-capacity cache (static shapes, so each graph is built once per
+// bucket). The next token is chosen in the graph (sampler.ts); only ids, log-probs and the new
+// tokens' keys/values cross the binding per step.
+import { Graph } from '../gpu/graph.ts';
+import * as op from '../gpu/ops.ts';
+import { type HostTensor, Session, type SessionOptions } from '../gpu/ort.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { InputError } from './errors.ts';
+import { type KV, qwen3Forward } from './qwen3.ts';
+import { rng } from './random.ts';
+import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
+import { defaultPositions, padBatch } from './score.ts';
+import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  sampling?: SamplingConfig;
+  seed?: number;
+  /** Token ids that end a row (EOS); the stop token is kept in the output. */
+  stopTokenIds?: readonly number[];
+  /** Strings that end a row once the decoded continuation contains one (needs `decode`). */
+  stopStrings?: readonly string[];
+  decode?: (ids: number[]) => string;
+}
+
+export interface Generation {
+  tokens: number[];
+  /** log p(token) under the model at temperature 1, per generated token. */
+  logprobs: number[];
+  finishReason: 'eos' | 'stop' | 'length';
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `present_k.${l}`, v: `present_v.${l}` });
+
+export class Generator {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(readonly ckpt: Checkpoint, private readonly options: SessionOptions = {}, private readonly source?: ParamSource) {}
+
+  /** Prefill graph: prompts [B, T] -> first token, and every layer's keys/values [B, kv, T, D]. */
+  private prefillGraph(batch: number, seq: number, s: SamplingConfig): Graph {
+    const g = new Graph('prefill');
+    const ids = g.input('input_ids', 'int64', [batch, seq]);
+    const mask = g.input('attention_mask', 'int64', [batch, seq]);
+    const last = g.input('last_index', 'int64', [batch]);
+    const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
+    const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
+      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq,
+    });
+    const vocab = this.ckpt.config.vocabSize;
+    const at = op.expand(op.unsqueeze(op.unsqueeze(last, [-1]), [-1]), [batch, 1, vocab]);
+    sampleNext(op.reshape(op.gatherElements(logits, at, 1), [batch, vocab]), s);
+    present.forEach((kv, l) => { g.output(kv.k, layerNames(l).k); g.output(kv.v, layerNames(l).v); });
+    return g;
+  }
+
+  /** Decode graph: one token per row against a cache of `capacity` slots plus the new token. */
+  private decodeGraph(batch: number, capacity: number, s: SamplingConfig): Graph {
+    const { numKvHeads: kv, headDim: d, numLayers } = this.ckpt.config;
+    const g = new Graph('decode');
+    const ids = g.input('input_ids', 'int64', [batch, 1]);
+    const positions = g.input('positions', 'int64', [batch, 1]);
+    const keyMask = op.cast(g.input('key_mask', 'int64', [batch, capacity + 1]), 'bool');
+    const past: KV[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      past.push({ k: g.input(layerNames(l).pk, 'float32', [batch, kv, capacity, d]), v: g.input(layerNames(l).pv, 'float32', [batch, kv, capacity, d]) });
+    }
+    const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
+    const { logits, present } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask, past, maxPosition: capacity + 1 });
+    sampleNext(op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
+    present.forEach((p, l) => { g.output(p.k, layerNames(l).k); g.output(p.v, layerNames(l).v); });
+    return g;
+  }
+
+  private session(key: string, build: () => Graph): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Session.create(build().toBytes(), { ...this.options, externalDataDir: this.ckpt.dir });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
+    const { vocabSize: vocab, numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
+    const sampling = opts.sampling ?? GREEDY;
+    validate(prompts, vocab, opts.maxNewTokens);
+    const b = prompts.length;
+    const lens = prompts.map((p) => p.length);
+    const { ids, mask, seq } = padBatch(prompts);
+    const key = samplerKey(sampling);
+    const next = rng(opts.seed ?? 0);
+    const samplingFeeds = (): Record<string, HostTensor> => (sampling.temperature === 0 ? {} : {
+      temperature: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.temperature) },
+      top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
+      uniform: { dtype: 'float32', shape: [b], data: Float32Array.from({ length: b }, next) },
+    });
+    const params = this.source ? paramFeeds(this.source) : {};
+
+    const prefill = await this.session(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, sampling));
+    let out = await prefill.run({
+      input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
+      attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
+      last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
+      ...samplingFeeds(), ...params,
+    });
+
+    // The cache: [B, kv, capacity, D] per layer; slot t of row r holds the token at position t.
+    const capacity = roundUp(seq + opts.maxNewTokens, 32);
+    const cacheShape = [b, kvHeads, capacity, d];
+    const cache = Array.from({ length: numLayers }, () => ({ k: new Float32Array(b * kvHeads * capacity * d), v: new Float32Array(b * kvHeads * capacity * d) }));
+    const keyMask = new BigInt64Array(b * (capacity + 1));
+    for (let r = 0; r < b; r++) {
+      for (let t = 0; t < lens[r]; t++) keyMask[r * (capacity + 1) + t] = 1n;
+      keyMask[r * (capacity + 1) + capacity] = 1n; // the token being decoded
+    }
+    // Copy the prompt's keys/values ([B, kv, seq, D], contiguous per row and head) into the cache.
+    const store = (src: HostTensor, dst: Float32Array, len: number, at: (r: number) => number) => {
+      const data = src.data as Float32Array;
+      for (let r = 0; r < b; r++) {
+        for (let h = 0; h < kvHeads; h++) {
+          const from = (r * kvHeads + h) * len * d;
+          dst.set(data.subarray(from, from + len * d), ((r * kvHeads + h) * capacity + at(r)) * d);
+        }
+      }
+    };
+    cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
+
+    const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
+    const done = new Array(b).fill(false);
+    const stopIds = new Set(opts.stopTokenIds ?? []);
+    const decode = await this.session(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling));
+    for (let step = 0; ; step++) {
+      const tokens = out.next_token.data as BigInt64Array;
+      const lps = out.logprob.data as Float32Array;
+      for (let r = 0; r < b; r++) {
+        if (done[r]) continue;
+        const res = results[r];
+        res.tokens.push(Number(tokens[r]));
+        res.logprobs.push(lps[r]);
+        if (stopIds.has(res.tokens.at(-1)!)) [done[r], res.finishReason] = [true, 'eos'];
+        else if (opts.stopStrings?.length && opts.decode && opts.stopStrings.some((s) => opts.decode!(res.tokens).includes(s))) {
+          [done[r], res.finishReason] = [true, 'stop'];
+        } else if (res.tokens.length >= opts.maxNewTokens) done[r] = true;
+      }
+      if (done.every(Boolean)) break;
+      // Feed the chosen tokens at positions len + step; their keys/values land in slot len + step.
+      const pos = BigInt64Array.from(lens, (n) => BigInt(n + step));
+      out = await decode.run({
+        input_ids: { dtype: 'int64', shape: [b, 1], data: tokens.slice() },
+        positions: { dtype: 'int64', shape: [b, 1], data: pos },
+        key_mask: { dtype: 'int64', shape: [b, capacity + 1], data: keyMask },
+        ...Object.fromEntries(cache.flatMap((c, l) => [
+          [layerNames(l).pk, { dtype: 'float32', shape: cacheShape, data: c.k }],
+          [layerNames(l).pv, { dtype: 'float32', shape: cacheShape, data: c.v }],
+        ])),
+        ...samplingFeeds(), ...params,
+      });
+      const slot = (r: number) => lens[r] + step;
+      cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, 1, slot); store(out[layerNames(l).v], c.v, 1, slot); });
+      for (let r = 0; r < b; r++) keyMask[r * (capacity + 1) + slot(r)] = 1n;
+    }
+    return results;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}
+
+function validate(prompts: readonly (readonly number[])[], vocab: number, maxNew: number): void {
+  if (prompts.length === 0) throw new InputError('no prompts to generate from');
+  if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError(`max new tokens must be a positive integer, got ${maxNew}`);
+  for (const p of prompts) {
+    if (p.length === 0) throw new InputError('a prompt is empty: give at least one token');
+    const bad = p.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+  }
+}

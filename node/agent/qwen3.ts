@@ -1,0 +1,97 @@
+// The Qwen3 causal LM as an ONNX graph, block by block as in transformers' modeling_qwen3.py:
+// embed -> N x (RMSNorm -> attention with q/k-norm and RoPE -> residual -> RMSNorm -> SwiGLU -> residual)
+// -> RMSNorm -> lm_head. HF tensor names are used for every weight.
+import type { Value } from '../gpu/graph.ts';
+import * as op from '../gpu/ops.ts';
+import type { Qwen3Config } from './checkpoint.ts';
+import { type Rope, ropeFor } from './rope.ts';
+
+/** The model's weights by HF name: a tensor, or a linear layer (LoRA adapters hook in there). */
+export interface Weights {
+  get(name: string): Value;
+  /** x @ W^T for the linear layer whose weight is `name` (plus its adapter, if any). */
+  linear(x: Value, name: string): Value;
+}
+
+export interface KV { k: Value; v: Value }
+
+export interface ForwardInputs {
+  /** Token ids [B, T], int64. */
+  ids: Value;
+  /** Absolute positions [B, T], int64 (RoPE). */
+  positions: Value;
+  /** Which keys may be attended [B, P + T], bool: past slots then the T new tokens. */
+  keyMask: Value;
+  /** Per layer, cached keys/values [B, kvHeads, P, headDim] of earlier tokens. */
+  past?: KV[];
+  /** Largest position + 1 the RoPE tables must cover. */
+  maxPosition: number;
+}
+
+export interface ForwardOutputs {
+  /** Logits [B, T, vocab]. */
+  logits: Value;
+  /** Per layer, keys/values [B, kvHeads, T, headDim] of the T new tokens (to extend a cache). */
+  present: KV[];
+}
+
+/** RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last axis. */
+const rmsNorm = (x: Value, weight: Value, eps: number) => op.rmsNormalization(x, weight, eps);
+
+/** x @ W^T for an HF linear weight W [out, in]. */
+export function linear(x: Value, w: Value): Value {
+  return op.matmul(x, op.transpose(w, [1, 0]));
+}
+
+/** Attention mask [B, 1, T, P+T]: true where a query may see a key (causal and not masked out). */
+function attentionMask(keyMask: Value, t: number): Value {
+  const [b, s] = keyMask.shape;
+  const g = keyMask.graph;
+  const q = op.unsqueeze(op.add(op.range(keyMask, t), g.scalar('int64', s - t)), [1]);
+  const k = op.unsqueeze(op.range(keyMask, s), [0]);
+  return op.and(op.lessOrEqual(k, q), op.reshape(keyMask, [b, 1, 1, s]));
+}
+
+/** Grouped-query self-attention with q/k RMSNorm before RoPE. */
+function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, mask: Value, past?: KV): { out: Value; kv: KV } {
+  const [b, t] = x.shape;
+  const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
+  // [B, T, n*D] -> [B, T, n, D] (q/k-norm over D) -> [B, n, T, D] -> rotated
+  const split = (y: Value, n: number) => op.reshape(y, [b, t, n, d]);
+  const heads = (y: Value) => op.transpose(y, [0, 2, 1, 3]);
+  const normed = (proj: string, n: number) => rmsNorm(split(w.linear(x, `${pre}.${proj}_proj.weight`), n), w.get(`${pre}.${proj}_norm.weight`), cfg.rmsNormEps);
+  const q = rope(heads(normed('q', nh)));
+  const k = rope(heads(normed('k', nkv)));
+  const v = heads(split(w.linear(x, `${pre}.v_proj.weight`), nkv));
+  const kAll = past ? op.concat([past.k, k], 2) : k;
+  const vAll = past ? op.concat([past.v, v], 2) : v;
+  // Query head h reads KV head h // (nh / nkv); scores scaled by head_dim^-0.5.
+  const ctx = op.attention(q, kAll, vAll, mask, 1 / Math.sqrt(d));
+  const merged = op.reshape(op.transpose(ctx, [0, 2, 1, 3]), [b, t, nh * d]);
+  return { out: w.linear(merged, `${pre}.o_proj.weight`), kv: { k, v } };
+}
+
+/** SwiGLU MLP: down(silu(gate(x)) * up(x)). */
+function mlp(w: Weights, pre: string, x: Value): Value {
+  const gate = op.silu(w.linear(x, `${pre}.gate_proj.weight`));
+  return w.linear(op.mul(gate, w.linear(x, `${pre}.up_proj.weight`)), `${pre}.down_proj.weight`);
+}
+
+export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): ForwardOutputs {
+  const { ids, positions, keyMask } = inp;
+  const t = ids.shape[1];
+  let h = op.gather(w.get('model.embed_tokens.weight'), ids, 0);
+  const rope = ropeFor(h, cfg, positions, inp.maxPosition);
+  const mask = attentionMask(keyMask, t);
+  const present: KV[] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const pre = `model.layers.${l}`;
+    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, mask, inp.past?.[l]);
+    present.push(attn.kv);
+    h = op.add(h, attn.out);
+    h = op.add(h, mlp(w, `${pre}.mlp`, rmsNorm(h, w.get(`${pre}.post_attention_layernorm.weight`), cfg.rmsNormEps)));
+  }
+  h = rmsNorm(h, w.get('model.norm.weight'), cfg.rmsNormEps);
+  const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  return { logits: w.linear(h, head), present };
+}

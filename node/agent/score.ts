@@ -1,0 +1,106 @@
+// Teacher-forced scoring: per-token log-probs of a (padded) batch and the logits at each row's last
+// real token, from one forward pass.
+import { Graph, type Value } from '../gpu/graph.ts';
+import * as op from '../gpu/ops.ts';
+import { Session, type SessionOptions } from '../gpu/ort.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { InputError } from './errors.ts';
+import { qwen3Forward } from './qwen3.ts';
+import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
+
+/** log p(ids[:, t+1] | ids[:, :t+1]) for t = 0..T-2, as [B, T-1]. */
+export function tokenLogprobs(logits: Value, ids: Value): Value {
+  const [b, t] = ids.shape;
+  const lp = op.logSoftmax(op.slice(logits, [0], [t - 1], [1]), -1);
+  const next = op.unsqueeze(op.slice(ids, [1], [t], [1]), [-1]);
+  return op.reshape(op.gatherElements(lp, next, 2), [b, t - 1]);
+}
+
+/** Positions 0..T-1 for every row, [B, T]. */
+export function defaultPositions(ids: Value): Value {
+  const [b, t] = ids.shape;
+  return op.expand(op.unsqueeze(op.range(ids, t), [0]), [b, t]);
+}
+
+/**
+ * Graph with inputs `input_ids` [B,T], `attention_mask` [B,T] (1 = token, 0 = padding) and
+ * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab].
+ */
+export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource): Graph {
+  const g = new Graph('score');
+  const ids = g.input('input_ids', 'int64', [batch, seq]);
+  const mask = g.input('attention_mask', 'int64', [batch, seq]);
+  const last = g.input('last_index', 'int64', [batch]);
+  const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
+  const keyMask = op.cast(mask, 'bool');
+  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+  g.output(tokenLogprobs(logits, ids), 'token_logprobs');
+  const at = op.unsqueeze(op.unsqueeze(last, [-1]), [-1]);
+  const lastLogits = op.gatherElements(logits, op.expand(at, [batch, 1, ckpt.config.vocabSize]), 1);
+  g.output(op.reshape(lastLogits, [batch, ckpt.config.vocabSize]), 'last_logits');
+  return g;
+}
+
+export interface ScoreResult {
+  /** Per row, log p of each next token (length len-1). */
+  tokenLogprobs: Float32Array[];
+  /** Per row, the logits at its last token. */
+  lastLogits: Float32Array[];
+}
+
+/** Pads rows of token ids on the right with `pad` to one [B, T] batch with its attention mask. */
+export function padBatch(rows: readonly (readonly number[])[], pad = 0): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {
+  const seq = Math.max(...rows.map((r) => r.length));
+  const ids = new BigInt64Array(rows.length * seq).fill(BigInt(pad));
+  const mask = new BigInt64Array(rows.length * seq);
+  rows.forEach((r, i) => r.forEach((id, t) => { ids[i * seq + t] = BigInt(id); mask[i * seq + t] = 1n; }));
+  return { ids, mask, seq };
+}
+
+/** Teacher-forced scoring with sessions cached per (batch, seq) bucket. */
+export class Scorer {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(readonly ckpt: Checkpoint, private readonly options: SessionOptions = {}, private readonly source?: ParamSource) {}
+
+  private session(batch: number, seq: number): Promise<Session> {
+    const key = `${batch}x${seq}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Session.create(buildScoreGraph(this.ckpt, batch, seq, this.source).toBytes(), { ...this.options, externalDataDir: this.ckpt.dir });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  async score(rows: readonly (readonly number[])[]): Promise<ScoreResult> {
+    const vocab = this.ckpt.config.vocabSize;
+    for (const r of rows) {
+      if (r.length < 1) throw new InputError('cannot score an empty sequence');
+      const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+      if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+    }
+    const { ids, mask, seq } = padBatch(rows);
+    const b = rows.length;
+    const session = await this.session(b, Math.max(seq, 2));
+    const width = Math.max(seq, 2);
+    const padded = width === seq ? { ids, mask } : padBatch(rows.map((r) => [...r, 0]));
+    const out = await session.run({
+      input_ids: { dtype: 'int64', shape: [b, width], data: padded.ids },
+      attention_mask: { dtype: 'int64', shape: [b, width], data: padded.mask },
+      last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(rows, (r) => BigInt(r.length - 1)) },
+      ...(this.source ? paramFeeds(this.source) : {}),
+    });
+    const lp = out.token_logprobs.data as Float32Array;
+    const logits = out.last_logits.data as Float32Array;
+    return {
+      tokenLogprobs: rows.map((r, i) => lp.slice(i * (width - 1), i * (width - 1) + r.length - 1)),
+      lastLogits: rows.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)),
+    };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,89 @@
+// Binds a checkpoint's HF weights into a graph: trainable ones become float32 graph inputs (fed from
+// the learner's buffers), frozen ones are initializers whose external data is the tensor's byte range
+// inside the .safetensors file (never copied into the ModelProto), cast to float32 in the graph.
+import path from 'node:path';
+import type { DType, Graph, Shape, Value } from '../gpu/graph.ts';
+import type { HostTensor } from '../gpu/ort.ts';
+import * as op from '../gpu/ops.ts';
+import type { StDType } from '../gpu/safetensors.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { linear, type Weights } from './qwen3.ts';
+import { ModelFormatError } from './errors.ts';
+
+const ST_DTYPE: Partial<Record<StDType, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+/** LoRA adapters (Hu et al.): W x + (alpha / rank) B A x on the linear layers named by `targets`. */
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  /** Module names, e.g. ['q_proj', 'k_proj', 'v_proj', 'o_proj']. */
+  targets: string[];
+}
+
+/** Trainable tensors held outside the checkpoint (by a Trainer), fed to graphs as inputs. */
+export interface ParamSource {
+  /** HF weights that are graph inputs (full fine-tuning); empty with LoRA. */
+  trainable: ReadonlySet<string>;
+  lora?: LoraConfig;
+  /** The current values and shapes, by graph input name. */
+  current(): ReadonlyMap<string, { data: Float32Array; shape: Shape }>;
+}
+
+/** Session feeds for a ParamSource's current tensors. */
+export function paramFeeds(src: ParamSource): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  for (const [name, t] of src.current()) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data };
+  return feeds;
+}
+
+export interface BoundWeights {
+  weights: Weights;
+  /** The graph inputs created for trainable tensors (weights or adapters), by name. */
+  params: Map<string, Value>;
+}
+
+/** Adapter tensor names of a linear weight: `x.q_proj.weight` -> `x.q_proj.lora_A.weight`. */
+export const loraNames = (weight: string) => ({
+  a: weight.replace(/\.weight$/, '.lora_A.weight'),
+  b: weight.replace(/\.weight$/, '.lora_B.weight'),
+});
+
+/** Whether an HF linear weight carries an adapter under `lora`. */
+export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): boolean =>
+  !!lora && lora.targets.some((t) => weight.endsWith(`.${t}.weight`));
+
+export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set(), lora?: LoraConfig): BoundWeights {
+  const params = new Map<string, Value>();
+  const cache = new Map<string, Value>();
+  const get = (name: string): Value => {
+    const hit = cache.get(name);
+    if (hit) return hit;
+    const info = ckpt.tensors.get(name);
+    if (!info) throw new ModelFormatError(`${ckpt.dir}: the checkpoint has no tensor '${name}'`);
+    let v: Value;
+    if (trainable.has(name)) {
+      v = g.input(name, 'float32', info.shape);
+      params.set(name, v);
+    } else {
+      const dtype = ST_DTYPE[info.dtype];
+      if (!dtype) throw new ModelFormatError(`${info.file}: tensor '${name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
+      const location = path.relative(ckpt.dir, info.file);
+      v = op.cast(g.initializer(name, dtype, info.shape, { kind: 'external', location, offset: info.offset, length: info.length }), 'float32');
+    }
+    cache.set(name, v);
+    return v;
+  };
+  const linearOf = (x: Value, name: string): Value => {
+    const y = linear(x, get(name));
+    if (!isLoraTarget(lora, name)) return y;
+    const [out, inp] = ckpt.tensors.get(name)!.shape;
+    const n = loraNames(name);
+    const a = g.input(n.a, 'float32', [lora!.rank, inp]);
+    const b = g.input(n.b, 'float32', [out, lora!.rank]);
+    params.set(n.a, a);
+    params.set(n.b, b);
+    const delta = linear(linear(x, a), b);
+    return op.add(y, op.mul(delta, op.scalarLike(delta, lora!.alpha / lora!.rank)));
+  };
+  return { weights: { get, linear: linearOf }, params };
+}

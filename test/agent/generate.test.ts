@@ -1,0 +1,92 @@
+// KV-cache generation against the reference's greedy continuation and against teacher-forced scoring.
+import test from 'ava';
+import fs from 'node:fs';
+import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
+import { Generator } from '../../node/agent/generate.ts';
+import { Scorer } from '../../node/agent/score.ts';
+
+const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
+const expected = JSON.parse(fs.readFileSync(`${DIR}expected.json`, 'utf8'));
+const ckpt = loadCheckpoint(DIR);
+const gen = new Generator(ckpt, { threads: 1 });
+const scorer = new Scorer(ckpt, { threads: 1 });
+test.after.always(async () => { await gen.release(); await scorer.release(); });
+
+const sampling = { temperature: 1, topK: 50, topP: 0.9 };
+
+test('greedy decoding with the KV cache reproduces the reference continuation exactly', async (t) => {
+  const { prompt_ids: prompt, new_tokens: want, step_logprobs: lps } = expected.greedy;
+  const [out] = await gen.generate([prompt], { maxNewTokens: want.length });
+  t.deepEqual(out.tokens, want);
+  out.logprobs.forEach((lp, i) => t.true(Math.abs(lp - lps[i]) < 1e-4, `step ${i}: ${lp} vs ${lps[i]}`));
+  t.is(out.finishReason, 'length');
+});
+
+test('a batch of prompts of different lengths decodes each row as if alone', async (t) => {
+  const prompts = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
+  const batch = await gen.generate(prompts, { maxNewTokens: 6 });
+  for (let i = 0; i < prompts.length; i++) {
+    const [alone] = await gen.generate([prompts[i]], { maxNewTokens: 6 });
+    t.deepEqual(batch[i].tokens, alone.tokens, `row ${i}`);
+  }
+});
+
+test('sampled tokens carry log-probs equal to teacher-forced scoring (1e-4) and are reproducible by seed', async (t) => {
+  const prompts = [expected.sequences[0].input_ids, expected.sequences[1].input_ids];
+  const a = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 42 });
+  const b = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 42 });
+  const c = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 43 });
+  t.deepEqual(a.map((r) => r.tokens), b.map((r) => r.tokens));
+  t.notDeepEqual(a.map((r) => r.tokens), c.map((r) => r.tokens));
+  const scored = await scorer.score(prompts.map((p: number[], i: number) => [...p, ...a[i].tokens]));
+  prompts.forEach((p: number[], i: number) => {
+    const teacher = scored.tokenLogprobs[i].slice(p.length - 1);
+    a[i].logprobs.forEach((lp, k) => t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`));
+  });
+});
+
+test('top-k 1 sampling is greedy whatever the seed', async (t) => {
+  const prompt = [expected.greedy.prompt_ids];
+  const [out] = await gen.generate(prompt, { maxNewTokens: 8, sampling: { temperature: 0.7, topK: 1, topP: 1 }, seed: 5 });
+  t.deepEqual(out.tokens, expected.greedy.new_tokens);
+});
+
+test('sampling follows the model distribution: the empirical frequency of the first token tracks its probability', async (t) => {
+  const prompt = expected.sequences[1].input_ids;
+  const { lastLogits: [logits] } = await scorer.score([prompt]);
+  const z = Math.max(...logits);
+  const probs = Array.from(logits, (l) => Math.exp(l - z));
+  const sum = probs.reduce((a, b) => a + b, 0);
+  const top = probs.indexOf(Math.max(...probs));
+  const rows = Array.from({ length: 64 }, () => prompt);
+  let hits = 0;
+  for (let seed = 0; seed < 8; seed++) {
+    const out = await gen.generate(rows, { maxNewTokens: 1, sampling: { temperature: 1, topK: 0, topP: 1 }, seed });
+    hits += out.filter((r) => r.tokens[0] === top).length;
+  }
+  const p = probs[top] / sum;
+  const n = 64 * 8;
+  // Within 5 standard deviations of the binomial mean.
+  t.true(Math.abs(hits - n * p) < 5 * Math.sqrt(n * p * (1 - p)) + 1, `top token drawn ${hits}/${n} times, p = ${p}`);
+});
+
+test('generation stops at a stop token and keeps it', async (t) => {
+  const { prompt_ids: prompt, new_tokens: greedy } = expected.greedy;
+  const [out] = await gen.generate([prompt], { maxNewTokens: 8, stopTokenIds: [greedy[2]] });
+  t.deepEqual(out.tokens, greedy.slice(0, 3));
+  t.is(out.finishReason, 'eos');
+});
+
+test('stop strings end a row once the decoded text contains them', async (t) => {
+  const { prompt_ids: prompt, new_tokens: greedy } = expected.greedy;
+  const decode = (ids: number[]) => ids.map((id) => `<${id}>`).join('');
+  const [out] = await gen.generate([prompt], { maxNewTokens: 8, stopStrings: [`<${greedy[1]}>`], decode });
+  t.deepEqual(out.tokens, greedy.slice(0, 2));
+  t.is(out.finishReason, 'stop');
+});
+
+test('bad requests are refused with a clear error', async (t) => {
+  await t.throwsAsync(gen.generate([[1, 99999]], { maxNewTokens: 2 }), { name: 'InputError', message: /99999/ });
+  await t.throwsAsync(gen.generate([[]], { maxNewTokens: 2 }), { name: 'InputError' });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 0 }), { name: 'InputError' });
+});
