@@ -1,0 +1,124 @@
+// The `sat-peer` entry: assembles the commands of node/commands/, parses the command line once, runs the
+// chosen command and turns what it throws into one line on stderr and an exit code (2: the user's input
+// is wrong, 1: a bug). bin/sat-peer.js calls `main`.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ModelFormatError, ModelNotFoundError } from './agent/errors.ts';
+import type { Command, CommandOption } from './commands/command.ts';
+import { modelInfoCommand } from './commands/model-info.ts';
+import { UsageError } from './errors.ts';
+import { SafetensorsError } from './gpu/errors.ts';
+
+const COMMANDS: Command[] = [modelInfoCommand];
+
+const GLOBAL: Record<string, CommandOption> = {
+  json: { type: 'boolean', description: 'print one JSON object instead of text' },
+  verbose: { type: 'boolean', description: 'more detail; stack traces on errors' },
+  help: { type: 'boolean', short: 'h', description: 'show help' },
+};
+const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
+
+/** Failures caused by the user's input or files: one line, exit 2. */
+const KNOWN = [UsageError, ModelFormatError, ModelNotFoundError, SafetensorsError];
+
+function optionLines(options: Record<string, CommandOption>): string[] {
+  const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);
+  const width = Math.max(...left.map((l) => l.length));
+  return Object.values(options).map((o, i) => `  ${left[i].padEnd(width)}  ${o.description}`);
+}
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'sat-peer: peer-to-peer post-training of a team of LLM agents with SAT',
+    '',
+    'Usage: sat-peer <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Global options:',
+    ...optionLines(GLOBAL),
+    '',
+    "Run 'sat-peer <command> --help' for a command's usage and options.",
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const own = Object.keys(c.options).length ? ['', 'Options:', ...optionLines(c.options)] : [];
+  return [`Usage: ${c.usage}`, '', c.summary, ...own, '', 'Global options:', ...optionLines(GLOBAL)].join('\n');
+}
+
+/** The command named by the leading words of argv (global flags may come between), and argv without them. */
+function findCommand(argv: string[]): { command: Command; rest: string[] } | { words: string[] } {
+  const wordAt: number[] = [];
+  for (let i = 0; i < argv.length && !(argv[i].startsWith('-') && !GLOBAL_FLAGS.has(argv[i])); i++) {
+    if (!argv[i].startsWith('-')) wordAt.push(i);
+  }
+  const words = wordAt.map((i) => argv[i]);
+  for (const command of COMMANDS) {
+    const name = command.name.split(' ');
+    if (name.every((w, k) => words[k] === w)) {
+      const used = new Set(wordAt.slice(0, name.length));
+      return { command, rest: argv.filter((_, i) => !used.has(i)) };
+    }
+  }
+  return { words };
+}
+
+function parse(argv: string[], options: Record<string, CommandOption>) {
+  const config: ParseArgsConfig['options'] = {};
+  for (const [name, o] of Object.entries(options)) config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  try {
+    return parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+  } catch (e) {
+    // node's messages run on with advice about '--'; keep the first sentence.
+    const first = (e as Error).message.split(/\.\s/)[0];
+    throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1));
+  }
+}
+
+async function dispatch(argv: string[]): Promise<void> {
+  const found = findCommand(argv);
+  if (!('command' in found)) {
+    const { values } = parse(argv.filter((a) => a.startsWith('-')), GLOBAL);
+    if (found.words.length === 0 && (values.help || argv.length === 0)) return void process.stdout.write(`${help()}\n`);
+    if (found.words.length === 0) throw new UsageError('missing command');
+    const typed = found.words.join(' ');
+    const near = COMMANDS.filter((c) => c.name.startsWith(`${found.words[0]} `)).map((c) => `'${c.name}'`);
+    throw new UsageError(`unknown command '${typed}'${near.length ? `; did you mean ${near.join(' or ')}?` : ''}`);
+  }
+  const { command, rest } = found;
+  const { values, positionals } = parse(rest, { ...GLOBAL, ...command.options });
+  if (values.help) return void process.stdout.write(`${commandHelp(command)}\n`);
+  if (positionals.length < command.args.length) throw new UsageError(`missing argument <${command.args[positionals.length]}>; usage: ${command.usage}`);
+  if (positionals.length > command.args.length) throw new UsageError(`unexpected argument '${positionals[command.args.length]}' for '${command.name}'`);
+  const own = Object.fromEntries(Object.keys(command.options).map((k) => [k, values[k] as string | boolean | undefined]));
+  await command.run({
+    args: Object.fromEntries(command.args.map((name, i) => [name, positionals[i]])),
+    options: own,
+    json: values.json === true,
+    verbose: values.verbose === true,
+  });
+}
+
+/** Runs one command line; returns the process exit code. Every error ends here, once. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await dispatch(argv);
+    return 0;
+  } catch (e) {
+    const { code, text } = report(e, argv.includes('--verbose'));
+    process.stderr.write(text);
+    return code;
+  }
+}
+
+/** What a failure prints and its exit code: 2 and one line for the user's mistakes, 1 for bugs. */
+export function report(e: unknown, verbose: boolean): { code: number; text: string } {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const known = KNOWN.some((k) => err instanceof k);
+  const line = err.message.replace(/\s*\n\s*/g, ' ');
+  const hint = err instanceof UsageError ? ' (see sat-peer --help)' : known || verbose ? '' : ' (a bug: rerun with --verbose for the stack trace)';
+  const stack = verbose && err.stack ? `${err.stack}\n` : '';
+  return { code: known ? 2 : 1, text: `sat-peer: ${known ? '' : 'internal error: '}${line}${hint}\n${stack}` };
+}
