@@ -8,12 +8,15 @@ import { InputError } from './errors.ts';
 import { qwen3Forward } from './qwen3.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
-/** log p(ids[:, t+1] | ids[:, :t+1]) for t = 0..T-2, as [B, T-1]. */
+/**
+ * log p(ids[:, t+1] | ids[:, :t+1]) for t = 0..T-2, as [B, T-1]. Computed at every position (the
+ * last one's dummy target is dropped afterwards) so nothing of vocabulary size is sliced or copied.
+ */
 export function tokenLogprobs(logits: Value, ids: Value): Value {
   const [b, t] = ids.shape;
-  const lp = op.logSoftmax(op.slice(logits, [0], [t - 1], [1]), -1);
-  const next = op.unsqueeze(op.slice(ids, [1], [t], [1]), [-1]);
-  return op.reshape(op.gatherElements(lp, next, 2), [b, t - 1]);
+  const targets = op.concat([op.slice(ids, [1], [t], [1]), op.slice(ids, [0], [1], [1])], 1);
+  const lp = op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(targets, [-1]), 2);
+  return op.slice(op.reshape(lp, [b, t]), [0], [t - 1], [1]);
 }
 
 /** Positions 0..T-1 for every row, [B, T]. */

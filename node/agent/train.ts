@@ -1,10 +1,10 @@
 // Gradient steps on a Qwen3 checkpoint: forward + the caller's loss + autodiff backward + AdamW, all in
 // one onnxruntime graph per (batch, seq) bucket. Parameters and moments live in float32 buffers on the
 // host, go in as inputs and come back into a second set of buffers (swapped every step).
-import { type DType, Graph, type Shape, type Value } from '../gpu/graph.ts';
+import { type DType, Graph, type Shape, type Value, numel } from '../gpu/graph.ts';
 import { gradients } from '../gpu/autodiff.ts';
 import * as op from '../gpu/ops.ts';
-import { ADAMW_DEFAULTS, type AdamWConfig, adamwScalars, adamwUpdate, stateNames } from '../gpu/adamw.ts';
+import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../gpu/adamw.ts';
 import { type HostTensor, Session, type SessionOptions } from '../gpu/ort.ts';
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -52,55 +52,78 @@ export interface TrainBatch {
 
 export interface StepResult { step: number; loss: number; gradNorm: number; lr: number; metrics: Record<string, number> }
 
-type Buffers = Map<string, Float32Array>;
-interface State { params: Buffers; m: Buffers; v: Buffers }
+/** One parameter group's flat buffers: parameters and the two AdamW moments. */
+interface GroupState { params: Float32Array; m: Float32Array; v: Float32Array }
+type State = Map<GroupName, GroupState>;
 
 /** A copy of everything a step changes, for the learner's backtracking. */
 export interface TrainerSnapshot { step: number; state: State }
 
-const clone = (b: Buffers): Buffers => new Map([...b].map(([k, x]) => [k, x.slice()]));
-const zerosLike = (b: Buffers): Buffers => new Map([...b].map(([k, x]) => [k, new Float32Array(x.length)]));
 const f32 = (data: Float32Array, shape: Shape): HostTensor => ({ dtype: 'float32', shape, data });
 const scalar = (x: number): HostTensor => f32(Float32Array.of(x), []);
+const emptyState = (groups: readonly ParamGroup[]): State =>
+  new Map(groups.map((g) => [g.name, { params: new Float32Array(g.size), m: new Float32Array(g.size), v: new Float32Array(g.size) }]));
+const cloneState = (s: State): State =>
+  new Map([...s].map(([k, x]) => [k, { params: x.params.slice(), m: x.m.slice(), v: x.v.slice() }]));
 
 export class Trainer {
   private state: State;
   private spare: State;
   private stepCount = 0;
   private readonly sessions = new Map<string, Promise<Session>>();
-  private readonly shapes = new Map<string, Shape>();
+  private readonly groups: ParamGroup[];
   readonly optimizer: AdamWConfig;
 
-  private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, params: Buffers) {
+  private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, initial: Map<string, { data: Float32Array; shape: Shape }>) {
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
-    this.state = { params, m: zerosLike(params), v: zerosLike(params) };
-    this.spare = { params: zerosLike(params), m: zerosLike(params), v: zerosLike(params) };
+    this.groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
+    this.state = emptyState(this.groups);
+    this.spare = emptyState(this.groups);
+    for (const [name, view] of this.views('params')) view.set(initial.get(name)!.data);
   }
 
   static create(ckpt: Checkpoint, opts: TrainerOptions): Trainer {
     const trainable = opts.trainable ?? { kind: 'full' };
-    const params: Buffers = new Map();
+    const params = new Map<string, { data: Float32Array; shape: Shape }>();
     if (trainable.kind === 'full') {
-      for (const [name, info] of ckpt.tensors) params.set(name, toFloat32(readTensor(info)));
+      for (const [name, info] of ckpt.tensors) {
+        if (name === 'lm_head.weight' && ckpt.config.tieWordEmbeddings) continue;
+        params.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
+      }
     } else {
+      const { rank, targets } = trainable.lora;
       const next = rng(opts.seed ?? 0);
       for (const [name, info] of ckpt.tensors) {
         if (!isLoraTarget(trainable.lora, name)) continue;
         const [out, inp] = info.shape;
         const n = loraNames(name);
-        const bound = 1 / Math.sqrt(inp);
-        params.set(n.a, Float32Array.from({ length: trainable.lora.rank * inp }, () => (next() * 2 - 1) * bound));
-        params.set(n.b, new Float32Array(out * trainable.lora.rank));
+        const bound = 1 / Math.sqrt(inp); // PEFT's default: A kaiming-uniform, B zero
+        params.set(n.a, { data: Float32Array.from({ length: rank * inp }, () => (next() * 2 - 1) * bound), shape: [rank, inp] });
+        params.set(n.b, { data: new Float32Array(out * rank), shape: [out, rank] });
       }
-      if (params.size === 0) throw new ModelFormatError(`LoRA targets ${trainable.lora.targets.join(', ')} match no linear layer of ${ckpt.dir}`);
+      if (params.size === 0) throw new ModelFormatError(`LoRA targets ${targets.join(', ')} match no linear layer of ${ckpt.dir}`);
     }
     return new Trainer(ckpt, opts, params);
+  }
+
+  /** Each trainable tensor as a view of its group's current `params`, `m` or `v` buffer. */
+  private views(which: keyof GroupState, state = this.state): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const g of this.groups) {
+      const buf = state.get(g.name)![which];
+      for (const m of g.members) out.set(m.name, buf.subarray(m.offset, m.offset + numel(m.shape)));
+    }
+    return out;
+  }
+
+  private shapes(): Map<string, Shape> {
+    return new Map(this.groups.flatMap((g) => g.members.map((m) => [m.name, m.shape] as const)));
   }
 
   get step(): number { return this.stepCount; }
 
   /** The current trainable tensors by name (weights for full fine-tuning, adapters for LoRA). */
-  get parameters(): ReadonlyMap<string, Float32Array> { return this.state.params; }
+  get parameters(): ReadonlyMap<string, Float32Array> { return this.views('params'); }
 
   get lora(): LoraConfig | undefined {
     const t = this.opts.trainable;
@@ -112,8 +135,10 @@ export class Trainer {
     const g = new Graph('train_step');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
     const attentionMask = g.input('attention_mask', 'int64', [batch, seq]);
-    const trainable = new Set(this.lora ? [] : this.state.params.keys());
+    const shapes = this.shapes();
+    const trainable = new Set(this.lora ? [] : shapes.keys());
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
+    for (const name of trainable) weights.get(name); // every trained weight is an input, used or not
     const keyMask = op.cast(attentionMask, 'bool');
     const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
     const out = this.opts.loss({
@@ -123,10 +148,9 @@ export class Trainer {
     const { loss, metrics } = 'loss' in out ? out : { loss: out, metrics: {} };
     g.output(loss, 'loss');
     for (const [k, v] of Object.entries(metrics)) g.output(v, `metric.${k}`);
-    const names = [...params.keys()];
+    const names = [...shapes.keys()];
     const grads = gradients(loss, names.map((n) => params.get(n)!));
-    adamwUpdate(g, params, new Map(names.map((n, i) => [n, grads[i]])), this.optimizer);
-    for (const [name, p] of params) this.shapes.set(name, p.shape);
+    adamwUpdate(g, this.groups, new Map(names.map((n, i) => [n, grads[i]])), this.optimizer);
     return g;
   }
 
@@ -152,15 +176,12 @@ export class Trainer {
       ...b.extra,
     };
     const into: Record<string, HostTensor> = {};
-    for (const [name, p] of this.state.params) {
-      const shape = this.shapes.get(name)!;
-      const n = stateNames(name);
-      feeds[name] = f32(p, shape);
-      feeds[n.m] = f32(this.state.m.get(name)!, shape);
-      feeds[n.v] = f32(this.state.v.get(name)!, shape);
-      into[n.newParam] = f32(this.spare.params.get(name)!, shape);
-      into[n.newM] = f32(this.spare.m.get(name)!, shape);
-      into[n.newV] = f32(this.spare.v.get(name)!, shape);
+    for (const [name, shape] of this.shapes()) feeds[name] = f32(this.parameters.get(name)!, shape);
+    for (const g of this.groups) {
+      const n = groupNames(g.name);
+      const [cur, next] = [this.state.get(g.name)!, this.spare.get(g.name)!];
+      Object.assign(feeds, { [n.params]: f32(cur.params, [g.size]), [n.m]: f32(cur.m, [g.size]), [n.v]: f32(cur.v, [g.size]) });
+      Object.assign(into, { [n.newParams]: f32(next.params, [g.size]), [n.newM]: f32(next.m, [g.size]), [n.newV]: f32(next.v, [g.size]) });
     }
     const out = await session.run(feeds, into);
     [this.state, this.spare] = [this.spare, this.state];
@@ -173,34 +194,34 @@ export class Trainer {
   /** The trainable tensors as a ParamSource, so scoring and generation see the current values. */
   paramSource(): ParamSource {
     const lora = this.lora;
+    const shapes = this.shapes();
     return {
-      trainable: new Set(lora ? [] : this.state.params.keys()),
+      trainable: new Set(lora ? [] : shapes.keys()),
       lora,
-      current: () => new Map([...this.state.params].map(([n, data]) => [n, { data, shape: this.shapeOf(n) }])),
+      current: () => new Map([...this.views('params')].map(([n, data]) => [n, { data, shape: shapes.get(n)! }])),
     };
   }
 
   snapshot(): TrainerSnapshot {
-    const s = this.state;
-    return { step: this.stepCount, state: { params: clone(s.params), m: clone(s.m), v: clone(s.v) } };
+    return { step: this.stepCount, state: cloneState(this.state) };
   }
 
   restore(snap: TrainerSnapshot): void {
-    for (const key of ['params', 'm', 'v'] as const) {
-      for (const [name, x] of snap.state[key]) this.state[key].get(name)!.set(x);
+    for (const [name, s] of snap.state) {
+      const cur = this.state.get(name)!;
+      cur.params.set(s.params);
+      cur.m.set(s.m);
+      cur.v.set(s.v);
     }
     this.stepCount = snap.step;
   }
 
-  /** Writes the trainable tensors (and optimizer moments under `adam_m.`/`adam_v.`) as safetensors. */
+  /** Writes the trainable tensors (and their AdamW moments as `adam_m.`/`adam_v.` + name) as safetensors. */
   save(file: string): void {
     const tensors: Record<string, HostTensor> = {};
-    for (const [name, p] of this.state.params) {
-      const shape = this.shapeOf(name);
-      const n = stateNames(name);
-      tensors[name] = f32(p, shape);
-      tensors[n.m] = f32(this.state.m.get(name)!, shape);
-      tensors[n.v] = f32(this.state.v.get(name)!, shape);
+    const shapes = this.shapes();
+    for (const [prefix, which] of [['', 'params'], ['adam_m.', 'm'], ['adam_v.', 'v']] as const) {
+      for (const [name, view] of this.views(which)) tensors[prefix + name] = f32(view, shapes.get(name)!);
     }
     writeSafetensors(file, tensors, { format: 'sat-peer', step: String(this.stepCount) });
   }
@@ -208,25 +229,15 @@ export class Trainer {
   /** Loads what `save` wrote; every trainable tensor must be present with the same size. */
   load(file: string): void {
     const header = readSafetensorsHeader(file);
-    for (const key of ['params', 'm', 'v'] as const) {
-      for (const [name, buf] of this.state[key]) {
-        const stored = key === 'params' ? name : key === 'm' ? stateNames(name).m : stateNames(name).v;
-        const info = header.get(stored);
-        if (!info) throw new ModelFormatError(`${file}: missing tensor '${stored}'`);
+    for (const [prefix, which] of [['', 'params'], ['adam_m.', 'm'], ['adam_v.', 'v']] as const) {
+      for (const [name, view] of this.views(which)) {
+        const info = header.get(prefix + name);
+        if (!info) throw new ModelFormatError(`${file}: missing tensor '${prefix + name}'; was it saved from the same model and trainable set?`);
         const data = toFloat32(readTensor(info));
-        if (data.length !== buf.length) throw new ModelFormatError(`${file}: tensor '${stored}' has ${data.length} values, expected ${buf.length}`);
-        buf.set(data);
+        if (data.length !== view.length) throw new ModelFormatError(`${file}: tensor '${prefix + name}' has ${data.length} values, expected ${view.length}`);
+        view.set(data);
       }
     }
-  }
-
-  private shapeOf(name: string): Shape {
-    const known = this.shapes.get(name);
-    if (known) return known;
-    const info = this.ckpt.tensors.get(name);
-    if (info) return info.shape;
-    const base = this.ckpt.tensors.get(name.replace(/\.lora_[AB]\.weight$/, '.weight'))!.shape;
-    return name.includes('lora_A') ? [this.lora!.rank, base[1]] : [base[0], this.lora!.rank];
   }
 
   async release(): Promise<void> {

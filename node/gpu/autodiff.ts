@@ -1,7 +1,7 @@
 // Reverse-mode autodiff over a Graph: emits the backward pass as standard ONNX ops through the same
 // op helpers the forward pass uses. All gradient rules live in one table (RULES); `gradients` walks
 // the nodes between the parameters and the loss in reverse order and accumulates by addition.
-import { type Node, type Shape, type Value, isFloat } from './graph.ts';
+import { type Node, type Shape, type Value, isFloat, numel } from './graph.ts';
 import { GradientError } from './errors.ts';
 import * as op from './ops.ts';
 
@@ -9,6 +9,8 @@ import * as op from './ops.ts';
 type Thunk = (() => Value) | null;
 type Rule = (n: Node, gy: Value[]) => Thunk[];
 
+/** x viewed as a matrix [everything but the last axis, last axis]. */
+const rows = (x: Value) => op.reshape(x, [numel(x.shape) / x.shape[x.shape.length - 1], x.shape[x.shape.length - 1]]);
 const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Undoes numpy broadcasting: sums `g` over the axes along which `shape` was broadcast. */
@@ -61,7 +63,10 @@ export const RULES: Record<string, Rule> = {
   Abs: ({ inputs: [x] }, [g]) => [() => op.where(op.less(x, op.scalarLike(x, 0)), op.neg(g), g)],
   MatMul: ({ inputs: [a, b] }, [g]) => [
     () => unbroadcast(op.matmul(g, op.transposeLast(b)), a.shape),
-    () => unbroadcast(op.matmul(op.transposeLast(a), g), b.shape),
+    // A 2-D weight applied over batch dimensions: one [K, rows] x [rows, N] product, not a batch of them summed.
+    () => (b.shape.length === 2 && a.shape.length > 2
+      ? op.matmul(op.transposeLast(rows(a)), rows(g))
+      : unbroadcast(op.matmul(op.transposeLast(a), g), b.shape)),
   ],
   ReduceSum: (n, [g]) => [() => unreduce(n, g), null],
   ReduceMean: (n, [g]) => {
@@ -76,13 +81,28 @@ export const RULES: Record<string, Rule> = {
     const ties = op.reduceSum(hit, reduceAxes(n), true);
     return op.mul(hit, op.div(unreduce(n, g), op.expand(ties, x.shape)));
   }, null],
+  // d lse / dx = exp(x - lse): a softmax when reducing the last axis alone.
+  ReduceLogSumExp: (n, [g]) => [() => {
+    const x = n.inputs[0];
+    const axes = reduceAxes(n);
+    const keep = op.reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+    const p = axes.length === 1 && axes[0] === x.shape.length - 1
+      ? op.softmax(x, -1)
+      : op.exp(op.sub(x, op.reshape(n.outputs[0], keep.shape)));
+    return op.mul(p, keep);
+  }, null],
   Softmax: ({ outputs: [y], attrs }, [g]) => [() => {
     const gy = op.mul(g, y);
     return op.sub(gy, op.mul(y, op.reduceSum(gy, [attrs.axis as number], true)));
   }],
-  LogSoftmax: ({ outputs: [y], attrs }, [g]) => [
-    () => op.sub(g, op.mul(op.exp(y), op.reduceSum(g, [attrs.axis as number], true))),
-  ],
+  // g - softmax(x) * sum(g). When g is a gather's scatter into zeros (token log-probs), its sum comes
+  // from the scattered updates and the scatter lands on the dense term: no vocabulary-sized zeros.
+  LogSoftmax: ({ outputs: [y], attrs }, [g]) => [() => {
+    const axis = attrs.axis as number;
+    const sparse = scatterIntoZeros(g);
+    const sum = sparse && sparse.axis === axis ? op.reduceSum(sparse.updates, [axis], true) : op.reduceSum(g, [axis], true);
+    return accumulate(g, op.mul(op.exp(y), op.neg(sum)));
+  }],
   Gather: ({ inputs: [data, idx], attrs }, [g]) => [() => gatherGrad(data, idx, g, attrs.axis as number), null],
   GatherElements: ({ inputs: [data, idx], attrs }, [g]) => [
     () => op.scatterElementsAdd(op.zeros(g, data.shape), idx, g, attrs.axis as number), null,
@@ -134,6 +154,18 @@ function rmsParts(x: Value, eps: number): { r: Value; xhat: Value } {
   return { r, xhat: op.mul(x, r) };
 }
 
+/** 0 where the boolean attention mask allows, -1e30 elsewhere, as [B, 1, 1, T, S]; built once per mask. */
+const biases = new WeakMap<Value, Value>();
+function maskBias(mask: Value, like: Value): Value {
+  let bias = biases.get(mask);
+  if (!bias) {
+    const [b, , t, s] = mask.shape;
+    bias = op.reshape(op.where(mask, op.scalarLike(like, 0), op.scalarLike(like, -1e30)), [b, 1, 1, t, s]);
+    biases.set(mask, bias);
+  }
+  return bias;
+}
+
 /**
  * Attention's gradients, recomputing the probabilities. Queries are viewed as [B, Hkv, group, T, D]
  * so that keys and values broadcast over the group; their gradients are summed back over it.
@@ -149,9 +181,8 @@ function attentionGrads(q: Value, k: Value, v: Value, mask: Value, scale: number
   let cached: { p: Value; dS: Value } | undefined;
   const parts = () => {
     if (cached) return cached;
-    const allowed = op.reshape(mask, [mask.shape[0], 1, 1, t, s]);
     const scores = op.mul(op.matmul(q5, op.transposeLast(k5)), op.scalarLike(q, scale));
-    const p = op.softmax(op.where(allowed, scores, op.scalarLike(q, -1e30)), -1);
+    const p = op.softmax(op.add(scores, maskBias(mask, q)), -1);
     const dP = op.matmul(g5, op.transposeLast(v5));
     const dS = op.mul(p, op.sub(dP, op.reduceSum(op.mul(dP, p), [-1], true)));
     return (cached = { p, dS });
@@ -209,6 +240,30 @@ function constInts(v: Value): number[] {
 }
 
 /**
+ * prev + gx. A scatter-add into zeros (the gradient of a gather) is scattered into the other term
+ * instead, which saves a zero-filled tensor and a full-size addition.
+ */
+function accumulate(prev: Value, gx: Value): Value {
+  for (const [sparse, dense] of [[gx, prev], [prev, gx]]) {
+    const s = scatterIntoZeros(sparse);
+    if (s && same(dense.shape, sparse.shape)) return op.scatterElementsAdd(dense, s.indices, s.updates, s.axis);
+  }
+  return op.add(prev, gx);
+}
+
+/** The parts of `v` when it is ScatterElements(zeros, indices, updates): a gather's gradient. */
+function scatterIntoZeros(v: Value): { indices: Value; updates: Value; axis: number } | undefined {
+  const n = v.graph.producer(v);
+  if (n?.opType !== 'ScatterElements') return undefined;
+  const z = v.graph.producer(n.inputs[0]);
+  const zero = z?.opType === 'Expand' ? v.graph.constantData(z.inputs[0]) : undefined;
+  if (!zero || !zero.every((b) => b === 0)) return undefined;
+  const r = v.shape.length;
+  const axis = n.attrs.axis as number;
+  return { indices: n.inputs[1], updates: n.inputs[2], axis: axis < 0 ? axis + r : axis };
+}
+
+/**
  * Emits d(loss)/d(param) for each parameter (zeros for a parameter the loss does not reach).
  * `loss` must hold a single element.
  */
@@ -235,7 +290,7 @@ export function gradients(loss: Value, params: readonly Value[]): Value[] {
       if (!thunk || !dependent.has(x.name)) return;
       const gx = thunk();
       const prev = grads.get(x.name);
-      grads.set(x.name, prev ? op.add(prev, gx) : gx);
+      grads.set(x.name, prev ? accumulate(prev, gx) : gx);
     });
   }
   return params.map((p) => grads.get(p.name) ?? op.zeros(p));

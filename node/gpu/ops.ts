@@ -116,6 +116,7 @@ function reduce(op: string, x: Value, axes: number[], keepdims: boolean): Value 
 export const reduceSum = (x: Value, axes: number[], keepdims = false) => reduce('ReduceSum', x, axes, keepdims);
 export const reduceMean = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMax', x, axes, keepdims);
+export const reduceLogSumExp = (x: Value, axes: number[], keepdims = false) => reduce('ReduceLogSumExp', x, axes, keepdims);
 
 export function reshape(x: Value, shape: Shape): Value {
   if (numel(shape) !== numel(x.shape)) fail('Reshape', `cannot reshape ${fmt(x.shape)} to ${fmt(shape)}`);
@@ -273,4 +274,9 @@ export function rotaryEmbedding(x: Value, cos: Value, sin: Value, positions: Val
 export function attention(q: Value, k: Value, v: Value, mask: Value, scale: number): Value {
   if (q.shape[1] % k.shape[1] !== 0) fail('Attention', `${q.shape[1]} query heads do not group over ${k.shape[1]} kv heads`);
   return q.graph.node('Attention', [q, k, v, mask], [{ dtype: q.dtype, shape: q.shape }], { scale: { float: scale } })[0];
+}
+
+/** Sum of squares of all elements, as a scalar (no gradient rule: for norms only). */
+export function reduceSumSquare(x: Value): Value {
+  return x.graph.node('ReduceSumSquare', [x], [{ dtype: x.dtype, shape: [] }], { keepdims: 0 })[0];
 }

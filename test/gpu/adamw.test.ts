@@ -2,7 +2,8 @@
 import test from 'ava';
 import { Graph } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
-import { type AdamWConfig, adamwScalars, adamwUpdate, stateNames } from '../../node/gpu/adamw.ts';
+import { type AdamWConfig, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../../node/gpu/adamw.ts';
+import type { HostTensor } from '../../node/gpu/ort.ts';
 import { Session } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
 
@@ -34,38 +35,36 @@ test('AdamW with clipping, warmup and decoupled weight decay matches the referen
   const loss = op.reduceSum(op.mul(r, r), [0, 1]);
   g.output(loss, 'loss');
   const [gw, gb] = gradients(loss, [w, b]);
-  adamwUpdate(g, new Map([['w', w], ['b', b]]), new Map([['w', gw], ['b', gb]]), cfg);
+  const groups = paramGroups([['w', [2, 2]], ['b', [2]]]);
+  t.deepEqual(groups.map((x) => [x.name, x.size]), [['decay', 4], ['no_decay', 2]]);
+  adamwUpdate(g, groups, new Map([['w', gw], ['b', gb]]), cfg);
   const s = await Session.create(g.toBytes());
 
   const p = [[0.3, -0.2, 0.1, 0.4], [0.05, -0.1]];
   const m = [[0, 0, 0, 0], [0, 0]];
   const v = [[0, 0, 0, 0], [0, 0]];
-  const ours: Record<"p" | "m" | "v", Float32Array[]> = { p: p.map((a) => Float32Array.from(a)), m: p.map((a) => new Float32Array(a.length)), v: p.map((a) => new Float32Array(a.length)) };
-  const shapes = [[2, 2], [2]];
+  // Our flat state per group: decay = [w], no_decay = [b].
+  let ours: Record<"p" | "m" | "v", Float32Array[]> = { p: p.map((a) => Float32Array.from(a)), m: p.map((a) => new Float32Array(a.length)), v: p.map((a) => new Float32Array(a.length)) };
   for (let step = 1; step <= 4; step++) {
     // Reference gradients at the current parameters.
     const res = [p[0][0] * 1 + p[0][1] * -2 + p[1][0] - 0.5, p[0][2] * 1 + p[0][3] * -2 + p[1][1] - 3];
     const grads = [[2 * res[0], -4 * res[0], 2 * res[1], -4 * res[1]], [2 * res[0], 2 * res[1]]];
     const sc = adamwScalars(cfg, step);
-    const feeds: Record<string, import('../../node/gpu/ort.ts').HostTensor> = {
-      lr: { dtype: 'float32', shape: [], data: Float32Array.of(sc.lr) },
-      bc1: { dtype: 'float32', shape: [], data: Float32Array.of(sc.bc1) },
-      bc2: { dtype: 'float32', shape: [], data: Float32Array.of(sc.bc2) },
+    const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ dtype: 'float32', shape, data });
+    const feeds: Record<string, HostTensor> = {
+      lr: f32(Float32Array.of(sc.lr), []), bc1: f32(Float32Array.of(sc.bc1), []), bc2: f32(Float32Array.of(sc.bc2), []),
+      w: f32(ours.p[0], [2, 2]), b: f32(ours.p[1], [2]),
     };
-    ['w', 'b'].forEach((name, j) => {
-      feeds[name] = { dtype: 'float32', shape: shapes[j], data: ours.p[j] };
-      feeds[stateNames(name).m] = { dtype: 'float32', shape: shapes[j], data: ours.m[j] };
-      feeds[stateNames(name).v] = { dtype: 'float32', shape: shapes[j], data: ours.v[j] };
+    groups.forEach((grp, j) => {
+      const n = groupNames(grp.name);
+      Object.assign(feeds, { [n.params]: f32(ours.p[j], [grp.size]), [n.m]: f32(ours.m[j], [grp.size]), [n.v]: f32(ours.v[j], [grp.size]) });
     });
     const out = await s.run(feeds);
     const norm = referenceStep(cfg, step, p, grads, m, v, [true, false]);
     t.true(Math.abs(Number(out.grad_norm.data[0]) - norm) < 1e-4 * (1 + norm), `step ${step} grad norm`);
-    ['w', 'b'].forEach((name, j) => {
-      ours.p[j] = out[stateNames(name).newParam].data as Float32Array;
-      ours.m[j] = out[stateNames(name).newM].data as Float32Array;
-      ours.v[j] = out[stateNames(name).newV].data as Float32Array;
-      p[j].forEach((want, i) => t.true(Math.abs(ours.p[j][i] - want) < 1e-5, `step ${step} ${name}[${i}]: ${ours.p[j][i]} vs ${want}`));
-    });
+    const at = (name: 'newParams' | 'newM' | 'newV') => groups.map((grp) => out[groupNames(grp.name)[name]].data as Float32Array);
+    ours = { p: at('newParams'), m: at('newM'), v: at('newV') };
+    p.forEach((ps, j) => ps.forEach((want, i) => t.true(Math.abs(ours.p[j][i] - want) < 1e-5, `step ${step} param ${j}[${i}]: ${ours.p[j][i]} vs ${want}`)));
   }
 });
 

@@ -137,6 +137,16 @@ const cases: Record<string, Case> = {
       return op.attention(q, k, v, mask, 0.7);
     },
   },
+  // The token log-prob head: its gradient arrives as a scatter into zeros and is folded into the
+  // dense LogSoftmax term (and into a second consumer's gradient by accumulation).
+  'LogSoftmax then GatherElements (sparse gradient)': {
+    shapes: [[2, 3, 5]],
+    build: ([x]) => {
+      const idx = x.graph.constant('int64', [2, 3, 1], [4, 0, 2, 2, 1, 3]);
+      const picked = op.gatherElements(op.logSoftmax(x, -1), idx, 2);
+      return op.add(picked, op.gatherElements(x, idx, 2));
+    },
+  },
   'shared input (x*x + exp(x))': { shapes: [[3]], build: ([a]) => op.add(op.mul(a, a), op.exp(a)) },
   'RMSNorm-like composite': {
     shapes: [[2, 4], [4]],
