@@ -13,3 +13,6 @@ export const sftLoss: LossFn = ({ tokenLogprobs, input }) => {
   const count = op.max(op.reduceSum(mask, axes), op.scalarLike(mask, 1));
   return op.div(op.neg(op.reduceSum(op.mul(tokenLogprobs, mask), axes)), count);
 };
+
+/** Losses by name, for code that picks one across a thread boundary (the compute worker). */
+export const LOSSES: Record<string, LossFn> = { sft: sftLoss };

@@ -24,3 +24,8 @@ export class DeviceError extends Error {
 export class SessionError extends Error {
   override name = 'SessionError';
 }
+
+/** The compute worker died (crash, exit, out of memory) or was closed while a call was pending. */
+export class WorkerCrashedError extends Error {
+  override name = 'WorkerCrashedError';
+}

@@ -1,0 +1,44 @@
+import test from 'ava';
+import { ComputeWorker } from '../../node/gpu/compute-worker.ts';
+
+const HANDLERS = new URL('./fixtures/handlers.ts', import.meta.url);
+
+test('typed arrays move both ways by transfer and come back computed', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  const xs = Float32Array.of(1, 2, 3);
+  const out = await w.call<Float32Array>('doubleInPlace', [xs], [xs.buffer]);
+  t.is(xs.byteLength, 0, 'the sender\'s buffer was transferred, not copied');
+  t.deepEqual([...out], [2, 4, 6]);
+  await w.close();
+});
+
+test('a handler\'s error arrives with its name and message, and the worker keeps serving', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  await t.throwsAsync(w.call('failing', []), { name: 'ModelFormatError', message: 'config.json is not JSON' });
+  await t.throwsAsync(w.call('nope', []), { message: /no handler 'nope'/ });
+  t.deepEqual([...(await w.call<Float32Array>('double', [Float32Array.of(4)]))], [8]);
+  await w.close();
+});
+
+test('concurrent calls are served in order with their own results', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  const order: number[] = [];
+  const calls = [30, 0, 10].map((ms, i) => w.call<number>('delayed', [i, ms]).then((v) => { order.push(v); return v; }));
+  t.deepEqual(await Promise.all(calls), [0, 1, 2]);
+  t.deepEqual(order, [0, 1, 2]);
+  await w.close();
+});
+
+test('a worker that dies rejects the pending call and every later one', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  await t.throwsAsync(w.call('exit', [3]), { name: 'WorkerCrashedError', message: /code 3/ });
+  await t.throwsAsync(w.call('double', [Float32Array.of(1)]), { name: 'WorkerCrashedError' });
+  await w.close();
+});
+
+test('closing rejects what is still pending', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  const pending = w.call('delayed', [1, 5000]);
+  await w.close();
+  await t.throwsAsync(pending, { name: 'WorkerCrashedError', message: /closed/ });
+});
