@@ -10,7 +10,7 @@ import { InputError } from './errors.ts';
 import { type KV, qwen3Forward } from './qwen3.ts';
 import { rng } from './random.ts';
 import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
-import { defaultPositions, padBatch } from './score.ts';
+import { defaultPositions, padBatch, seqBucket } from './score.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
 export interface GenerateOptions {
@@ -89,7 +89,7 @@ export class Generator {
     validate(prompts, vocab, opts.maxNewTokens);
     const b = prompts.length;
     const lens = prompts.map((p) => p.length);
-    const { ids, mask, seq } = padBatch(prompts);
+    const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));
     const key = samplerKey(sampling);
     const next = rng(opts.seed ?? 0);
     const samplingFeeds = (): Record<string, HostTensor> => (sampling.temperature === 0 ? {} : {

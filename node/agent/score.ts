@@ -51,13 +51,15 @@ export interface ScoreResult {
   lastLogits: Float32Array[];
 }
 
-/** Pads rows of token ids on the right with `pad` to one [B, T] batch with its attention mask. */
-export function padBatch(rows: readonly (readonly number[])[], pad = 0): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {
-  const seq = Math.max(...rows.map((r) => r.length));
-  const ids = new BigInt64Array(rows.length * seq).fill(BigInt(pad));
-  const mask = new BigInt64Array(rows.length * seq);
-  rows.forEach((r, i) => r.forEach((id, t) => { ids[i * seq + t] = BigInt(id); mask[i * seq + t] = 1n; }));
-  return { ids, mask, seq };
+/** Sequence lengths are padded up to these steps so that sessions are shared between nearby lengths. */
+export const seqBucket = (n: number): number => Math.ceil(n / (n <= 128 ? 16 : 64)) * (n <= 128 ? 16 : 64);
+
+/** Pads rows of token ids on the right with `pad` to one [B, width] batch with its attention mask. */
+export function padBatch(rows: readonly (readonly number[])[], width = Math.max(...rows.map((r) => r.length)), pad = 0): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {
+  const ids = new BigInt64Array(rows.length * width).fill(BigInt(pad));
+  const mask = new BigInt64Array(rows.length * width);
+  rows.forEach((r, i) => r.forEach((id, t) => { ids[i * width + t] = BigInt(id); mask[i * width + t] = 1n; }));
+  return { ids, mask, seq: width };
 }
 
 /** Teacher-forced scoring with sessions cached per (batch, seq) bucket. */
@@ -83,14 +85,12 @@ export class Scorer {
       const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
       if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
     }
-    const { ids, mask, seq } = padBatch(rows);
     const b = rows.length;
-    const session = await this.session(b, Math.max(seq, 2));
-    const width = Math.max(seq, 2);
-    const padded = width === seq ? { ids, mask } : padBatch(rows.map((r) => [...r, 0]));
+    const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
+    const session = await this.session(b, width);
     const out = await session.run({
-      input_ids: { dtype: 'int64', shape: [b, width], data: padded.ids },
-      attention_mask: { dtype: 'int64', shape: [b, width], data: padded.mask },
+      input_ids: { dtype: 'int64', shape: [b, width], data: ids },
+      attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
       last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(rows, (r) => BigInt(r.length - 1)) },
       ...(this.source ? paramFeeds(this.source) : {}),
     });

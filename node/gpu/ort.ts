@@ -61,12 +61,9 @@ export class Session {
       graphOptimizationLevel: 'all',
       interOpNumThreads: 1,
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      extra: {
-        session: {
-          ...(process.env.SPIN ? { intra_op: { allow_spinning: process.env.SPIN } } : {}),
-          ...(options.externalDataDir ? { model_external_initializers_file_folder_path: options.externalDataDir } : {}),
-        },
-      },
+      ...(options.externalDataDir
+        ? { extra: { session: { model_external_initializers_file_folder_path: options.externalDataDir } } }
+        : {}),
     };
     try {
       return new Session(await ort.InferenceSession.create(model, sessionOptions), device);
