@@ -74,10 +74,10 @@ export class Generator {
     return g;
   }
 
-  private session(key: string, build: () => Graph): Promise<Session> {
+  private session(key: string, build: () => Graph, spin = false): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Session.create(build().toBytes(), { ...this.options, externalDataDir: this.ckpt.dir });
+      s = Session.create(build().toBytes(), { ...this.options, externalDataDir: this.ckpt.dir, spin });
       this.sessions.set(key, s);
     }
     return s;
@@ -131,7 +131,7 @@ export class Generator {
     const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = new Array(b).fill(false);
     const stopIds = new Set(opts.stopTokenIds ?? []);
-    const decode = await this.session(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling));
+    const decode = await this.session(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling), true);
     for (let step = 0; ; step++) {
       const tokens = out.next_token.data as BigInt64Array;
       const lps = out.logprob.data as Float32Array;

@@ -11,6 +11,8 @@ export interface Weights {
   get(name: string): Value;
   /** x @ W^T for the linear layer whose weight is `name` (plus its adapter, if any). */
   linear(x: Value, name: string): Value;
+  /** Several linear layers of the same input (the implementation may run them as one product). */
+  linears(x: Value, names: string[]): Value[];
 }
 
 export interface KV { k: Value; v: Value }
@@ -59,10 +61,11 @@ function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Ro
   // [B, T, n*D] -> [B, T, n, D] (q/k-norm over D) -> [B, n, T, D] -> rotated
   const split = (y: Value, n: number) => op.reshape(y, [b, t, n, d]);
   const heads = (y: Value) => op.transpose(y, [0, 2, 1, 3]);
-  const normed = (proj: string, n: number) => rmsNorm(split(w.linear(x, `${pre}.${proj}_proj.weight`), n), w.get(`${pre}.${proj}_norm.weight`), cfg.rmsNormEps);
-  const q = rope(heads(normed('q', nh)));
-  const k = rope(heads(normed('k', nkv)));
-  const v = heads(split(w.linear(x, `${pre}.v_proj.weight`), nkv));
+  const [qp, kp, vp] = w.linears(x, ['q', 'k', 'v'].map((p) => `${pre}.${p}_proj.weight`));
+  const normed = (y: Value, n: number, norm: string) => rmsNorm(split(y, n), w.get(`${pre}.${norm}.weight`), cfg.rmsNormEps);
+  const q = rope(heads(normed(qp, nh, 'q_norm')));
+  const k = rope(heads(normed(kp, nkv, 'k_norm')));
+  const v = heads(split(vp, nkv));
   const kAll = past ? op.concat([past.k, k], 2) : k;
   const vAll = past ? op.concat([past.v, v], 2) : v;
   // Query head h reads KV head h // (nh / nkv); scores scaled by head_dim^-0.5.
@@ -73,8 +76,8 @@ function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Ro
 
 /** SwiGLU MLP: down(silu(gate(x)) * up(x)). */
 function mlp(w: Weights, pre: string, x: Value): Value {
-  const gate = op.silu(w.linear(x, `${pre}.gate_proj.weight`));
-  return w.linear(op.mul(gate, w.linear(x, `${pre}.up_proj.weight`)), `${pre}.down_proj.weight`);
+  const [gate, up] = w.linears(x, [`${pre}.gate_proj.weight`, `${pre}.up_proj.weight`]);
+  return w.linear(op.mul(op.silu(gate), up), `${pre}.down_proj.weight`);
 }
 
 export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): ForwardOutputs {

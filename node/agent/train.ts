@@ -158,7 +158,8 @@ export class Trainer {
     const key = `${batch}x${seq}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = Session.create(this.buildGraph(batch, seq).toBytes(), { ...this.opts.session, externalDataDir: this.ckpt.dir });
+      // A step is hundreds of ops back to back: pool threads spin between them.
+      s = Session.create(this.buildGraph(batch, seq).toBytes(), { ...this.opts.session, externalDataDir: this.ckpt.dir, spin: true });
       this.sessions.set(key, s);
     }
     return s;

@@ -85,5 +85,12 @@ export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<s
     const delta = linear(linear(x, a), b);
     return op.add(y, op.mul(delta, op.scalarLike(delta, lora!.alpha / lora!.rank)));
   };
-  return { weights: { get, linear: linearOf }, params };
+  // Frozen layers of one input run as one product against their concatenated weights (folded
+  // once when the session is built); trainable or adapted ones stay separate.
+  const linears = (x: Value, names: string[]): Value[] => {
+    if (names.length < 2 || names.some((n) => trainable.has(n) || isLoraTarget(lora, n))) return names.map((n) => linearOf(x, n));
+    const outs = names.map((n) => ckpt.tensors.get(n)!.shape[0]);
+    return op.split(linear(x, op.concat(names.map(get), 0)), outs, -1);
+  };
+  return { weights: { get, linear: linearOf, linears }, params };
 }

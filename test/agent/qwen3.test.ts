@@ -1,15 +1,20 @@
 // The Qwen3 graph against the independent PyTorch reference in test/fixtures/qwen3-tiny-a.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Graph } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
 import * as op from '../../node/gpu/ops.ts';
-import { Session } from '../../node/gpu/ort.ts';
-import { readSafetensorsHeader, readTensor, toFloat32 } from '../../node/gpu/safetensors.ts';
+import { type HostTensor, Session } from '../../node/gpu/ort.ts';
+import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors } from '../../node/gpu/safetensors.ts';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
 import { qwen3Forward } from '../../node/agent/qwen3.ts';
 import { Scorer, defaultPositions, tokenLogprobs } from '../../node/agent/score.ts';
 import { bindWeights } from '../../node/agent/weights.ts';
+import { sftLoss } from '../../node/agent/losses.ts';
+import { writeSyntheticCheckpoint } from '../../node/agent/synthetic.ts';
+import { Trainer } from '../../node/agent/train.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const expected = JSON.parse(fs.readFileSync(`${DIR}expected.json`, 'utf8'));
@@ -81,4 +86,70 @@ test('the gradient of the summed NLL matches the reference for every parameter (
     t.true(worst <= 1, `${n}: element ${at} autodiff ${got[at]} vs reference ${want[at]} (first values ${[...got.slice(0, 3)]} vs ${[...want.slice(0, 3)]})`);
   }
   await session.release();
+});
+
+/** The fixture rewritten with every weight in a half-precision format (bits computed here). */
+function halfCopy(dtype: 'bfloat16' | 'float16'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sat-${dtype}-`));
+  const tensors: Record<string, HostTensor> = {};
+  for (const [name, info] of ckpt.tensors) {
+    const x = toFloat32(readTensor(info));
+    tensors[name] = { dtype, shape: info.shape, data: Uint16Array.from(x, dtype === 'bfloat16' ? toBf16 : toF16) };
+  }
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  fs.copyFileSync(`${DIR}config.json`, path.join(dir, 'config.json'));
+  return dir;
+}
+const bits = new Uint32Array(1);
+const asFloat = new Float32Array(bits.buffer);
+/** float32 -> bfloat16 bits, round to nearest even. */
+function toBf16(x: number): number {
+  asFloat[0] = x;
+  return ((bits[0] + 0x7fff + ((bits[0] >>> 16) & 1)) >>> 16) & 0xffff;
+}
+/** float32 -> float16 bits for the normal range these weights live in (|x| in [6e-5, 65504]), else 0. */
+function toF16(x: number): number {
+  const sign = x < 0 ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (a < 6.2e-5) return sign;
+  const e = Math.floor(Math.log2(a));
+  const m = Math.round((a / 2 ** e - 1) * 1024);
+  return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
+}
+
+for (const dtype of ['bfloat16', 'float16'] as const) {
+  test(`${dtype} weights run in place (cast in the graph) and track the float32 model`, async (t) => {
+    const half = new Scorer(loadCheckpoint(halfCopy(dtype)), { threads: 1 });
+    const seq = expected.sequences[0];
+    const { tokenLogprobs: [lp] } = await half.score([seq.input_ids]);
+    // bf16 keeps 8 mantissa bits, f16 11: the log-probs move, but by far less than a mistake would.
+    const tol = dtype === 'bfloat16' ? 0.05 : 0.01;
+    t.true(maxAbsDiff(lp, seq.next_token_logprobs) < tol, `${dtype} log-probs differ by ${maxAbsDiff(lp, seq.next_token_logprobs)}`);
+    t.true(maxAbsDiff(lp, seq.next_token_logprobs) > 0, 'the weights really were rounded');
+    await half.release();
+  });
+}
+
+test('a checkpoint with tied embeddings scores with the embedding as its head, and trains it through both uses', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-tied-'));
+  writeSyntheticCheckpoint(dir, { vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 16, tieWordEmbeddings: true });
+  const tied = loadCheckpoint(dir);
+  t.false(tied.tensors.has('lm_head.weight'));
+  const s = new Scorer(tied, { threads: 1 });
+  const { lastLogits: [logits] } = await s.score([[3, 4, 5]]);
+  t.is(logits.length, 64);
+  const trainer = Trainer.create(tied, { loss: sftLoss, optimizer: { lr: 1e-2, weightDecay: 0 }, session: { threads: 1 } });
+  t.false(trainer.parameters.has('lm_head.weight'));
+  const batch = { batch: 1, seq: 4, inputIds: BigInt64Array.of(3n, 4n, 5n, 6n), attentionMask: BigInt64Array.of(1n, 1n, 1n, 1n),
+    extra: { loss_mask: { dtype: 'float32' as const, shape: [1, 3], data: Float32Array.of(1, 1, 1) } } };
+  const before = trainer.parameters.get('model.embed_tokens.weight')!.slice();
+  const first = await trainer.trainStep(batch);
+  let last = first;
+  for (let i = 0; i < 10; i++) last = await trainer.trainStep(batch);
+  t.true(last.loss < first.loss);
+  // Rows of tokens never seen as inputs still move: the head's gradient reaches them.
+  const row = 40 * 32;
+  t.notDeepEqual([...trainer.parameters.get('model.embed_tokens.weight')!.slice(row, row + 32)], [...before.slice(row, row + 32)]);
+  await s.release();
+  await trainer.release();
 });
