@@ -4,18 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { HostTensor } from '../gpu/ort.ts';
 import { writeSafetensors } from '../gpu/safetensors.ts';
+import type { Qwen3Config } from './checkpoint.ts';
 import { rng } from './random.ts';
 
-export interface SyntheticConfig {
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  tieWordEmbeddings?: boolean;
-}
+export type SyntheticConfig = Pick<Qwen3Config, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'>
+  & { tieWordEmbeddings?: boolean };
 
 /** The issue-2 benchmark model: vocab 4096, hidden 256, intermediate 704, 4 layers, 8/4 heads of 32. */
 export const BENCH_CONFIG: SyntheticConfig = {

@@ -146,31 +146,27 @@ export const RULES: Record<string, Rule> = {
   },
   // A rotation's transpose is the rotation by the opposite angle.
   RotaryEmbedding: ({ inputs: [, cos, sin, pos] }, [g]) => [() => op.rotaryEmbedding(g, cos, op.neg(sin), pos), null, null, null],
-  Attention: ({ inputs: [q, k, v, mask], attrs }, [g]) => attentionGrads(q, k, v, mask, (attrs.scale as { float: number }).float, g),
+  Attention: (n, [g]) => attentionGrads(n, g),
 };
+
+function minMax(a: Value, b: Value, g: Value, pickA: Value): Thunk[] {
+  const zero = op.scalarLike(g, 0);
+  return [() => unbroadcast(op.where(pickA, g, zero), a.shape), () => unbroadcast(op.where(pickA, zero, g), b.shape)];
+}
 
 function rmsParts(x: Value, eps: number): { r: Value; xhat: Value } {
   const r = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), op.scalarLike(x, eps))));
   return { r, xhat: op.mul(x, r) };
 }
 
-/** 0 where the boolean attention mask allows, -1e30 elsewhere, as [B, 1, 1, T, S]; built once per mask. */
-const biases = new WeakMap<Value, Value>();
-function maskBias(mask: Value, like: Value): Value {
-  let bias = biases.get(mask);
-  if (!bias) {
-    const [b, , t, s] = mask.shape;
-    bias = op.reshape(op.where(mask, op.scalarLike(like, 0), op.scalarLike(like, -1e30)), [b, 1, 1, t, s]);
-    biases.set(mask, bias);
-  }
-  return bias;
-}
-
 /**
- * Attention's gradients, recomputing the probabilities. Queries are viewed as [B, Hkv, group, T, D]
- * so that keys and values broadcast over the group; their gradients are summed back over it.
+ * Attention's gradients. The forward node is asked for its softmax probabilities (output mode 3)
+ * rather than recomputing them. Queries are viewed as [B, Hkv, group, T, D] so that keys and values
+ * broadcast over the group; their gradients are summed back over it.
  */
-function attentionGrads(q: Value, k: Value, v: Value, mask: Value, scale: number, g: Value): Thunk[] {
+function attentionGrads(n: Node, g: Value): Thunk[] {
+  const [q, k, v] = n.inputs;
+  const scale = (n.attrs.scale as { float: number }).float;
   const [b, h, t, d] = q.shape;
   const [, hk, s] = k.shape;
   const group = h / hk;
@@ -181,8 +177,10 @@ function attentionGrads(q: Value, k: Value, v: Value, mask: Value, scale: number
   let cached: { p: Value; dS: Value } | undefined;
   const parts = () => {
     if (cached) return cached;
-    const scores = op.mul(op.matmul(q5, op.transposeLast(k5)), op.scalarLike(q, scale));
-    const p = op.softmax(op.add(scores, maskBias(mask, q)), -1);
+    const probs = n.outputs[3] ?? q.graph.extendNode(n, [
+      { dtype: k.dtype, shape: k.shape }, { dtype: v.dtype, shape: v.shape }, { dtype: q.dtype, shape: [b, h, t, s] },
+    ], { qk_matmul_output_mode: 3 })[2];
+    const p = op.reshape(probs, [b, hk, group, t, s]);
     const dP = op.matmul(g5, op.transposeLast(v5));
     const dS = op.mul(p, op.sub(dP, op.reduceSum(op.mul(dP, p), [-1], true)));
     return (cached = { p, dS });
@@ -194,11 +192,6 @@ function attentionGrads(q: Value, k: Value, v: Value, mask: Value, scale: number
     () => overGroup(op.matmul(op.transposeLast(parts().p), g5)),
     null,
   ];
-}
-
-function minMax(a: Value, b: Value, g: Value, pickA: Value): Thunk[] {
-  const zero = op.scalarLike(g, 0);
-  return [() => unbroadcast(op.where(pickA, g, zero), a.shape), () => unbroadcast(op.where(pickA, zero, g), b.shape)];
 }
 
 /** Gather's gradient: scatter-add the output gradient back into zeros shaped like `data`. */

@@ -167,6 +167,19 @@ export class Graph {
   }
 
   /**
+   * Adds outputs (and attributes) to a node already recorded: for a gradient rule that needs an
+   * intermediate the forward op can emit on request (Attention's softmax probabilities).
+   */
+  extendNode(n: Node, outs: { dtype: DType; shape: Shape }[], attrs: Record<string, AttrValue>): Value[] {
+    const added = outs.map((o) => this.value(this.fresh(n.opType.toLowerCase()), o.dtype, o.shape));
+    const node = n as { outputs: readonly Value[]; attrs: Readonly<Record<string, AttrValue>> };
+    node.outputs = [...n.outputs, ...added];
+    node.attrs = { ...n.attrs, ...attrs };
+    for (const o of added) this.producers.set(o.name, n);
+    return added;
+  }
+
+  /**
    * Marks `v` as a graph output under `name`: a node's own output is renamed in place; an input,
    * initializer or value already output under another name goes through an Identity node.
    */
