@@ -59,6 +59,9 @@ type State = Map<GroupName, GroupState>;
 /** A copy of everything a step changes, for the learner's backtracking. */
 export interface TrainerSnapshot { step: number; state: State }
 
+/** The optimizer step in saved trainer state (AdamW's bias correction depends on it). */
+const STEP_TENSOR = 'optimizer.step';
+
 const f32 = (data: Float32Array, shape: Shape): HostTensor => ({ dtype: 'float32', shape, data });
 const scalar = (x: number): HostTensor => f32(Float32Array.of(x), []);
 const emptyState = (groups: readonly ParamGroup[]): State =>
@@ -217,17 +220,18 @@ export class Trainer {
     this.stepCount = snap.step;
   }
 
-  /** Writes the trainable tensors (and their AdamW moments as `adam_m.`/`adam_v.` + name) as safetensors. */
+  /** Writes the trainable tensors, their AdamW moments (`adam_m.`/`adam_v.` + name) and the step as safetensors. */
   save(file: string): void {
     const tensors: Record<string, HostTensor> = {};
     const shapes = this.shapes();
     for (const [prefix, which] of [['', 'params'], ['adam_m.', 'm'], ['adam_v.', 'v']] as const) {
       for (const [name, view] of this.views(which)) tensors[prefix + name] = f32(view, shapes.get(name)!);
     }
-    writeSafetensors(file, tensors, { format: 'sat-peer', step: String(this.stepCount) });
+    tensors[STEP_TENSOR] = { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(this.stepCount)) };
+    writeSafetensors(file, tensors, { format: 'sat-peer' });
   }
 
-  /** Loads what `save` wrote; every trainable tensor must be present with the same size. */
+  /** Loads what `save` wrote (tensors, moments, step); every trainable tensor must be present with the same size. */
   load(file: string): void {
     const header = readSafetensorsHeader(file);
     for (const [prefix, which] of [['', 'params'], ['adam_m.', 'm'], ['adam_v.', 'v']] as const) {
@@ -239,6 +243,8 @@ export class Trainer {
         view.set(data);
       }
     }
+    const step = header.get(STEP_TENSOR);
+    this.stepCount = step ? Number((readTensor(step).data as BigInt64Array)[0]) : 0;
   }
 
   async release(): Promise<void> {

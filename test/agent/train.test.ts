@@ -73,6 +73,7 @@ test('trainable state saves to safetensors and loads into a fresh trainer', asyn
   const b = Trainer.create(ckpt, { loss: sftLoss, trainable: { kind: 'lora', lora }, seed: 99, session: { threads: 1 } });
   b.load(path.join(dir, 'adapter.safetensors'));
   for (const [name, x] of a.parameters) t.deepEqual([...b.parameters.get(name)!], [...x], name);
+  t.is(b.step, 1);
   t.deepEqual(fs.readdirSync(dir), ['adapter.safetensors']);
   const next = [await a.trainStep(batch), await b.trainStep(batch)];
   t.is(next[0].loss, next[1].loss);
