@@ -24,7 +24,11 @@ async function serve({ id, method, args }: Request): Promise<void> {
     const err = e instanceof Error ? e : new Error(String(e));
     reply = { id, error: { name: err.name, message: err.message, stack: err.stack } };
   }
-  port.postMessage(reply, transfer);
+  try {
+    port.postMessage(reply, transfer);
+  } catch (e) {
+    port.postMessage({ id, error: { name: 'DataCloneError', message: `the result of '${method}' cannot be sent back: ${(e as Error).message}` } } satisfies Reply);
+  }
 }
 
 port.on('message', (req: Request) => { queue = queue.then(() => serve(req)); });

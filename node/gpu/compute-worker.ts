@@ -33,7 +33,7 @@ export class ComputeWorker {
 
   private constructor(private readonly worker: Worker, readonly name: string) {
     worker.on('message', (reply: Reply) => this.settle(reply));
-    worker.on('error', (err) => this.fail(new WorkerCrashedError(`compute worker '${name}' crashed: ${err.message}`)));
+    worker.on('error', (err: unknown) => this.fail(new WorkerCrashedError(`compute worker '${name}' crashed: ${err instanceof Error ? err.message : String(err)}`)));
     worker.on('exit', (code) => this.fail(new WorkerCrashedError(`compute worker '${name}' exited with code ${code}`)));
   }
 
@@ -53,7 +53,15 @@ export class ComputeWorker {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args } satisfies Request, transfer);
+      try {
+        this.worker.postMessage({ id, method, args } satisfies Request, transfer);
+      } catch (e) {
+        // A DOMException (DataCloneError) is not an Error on Node 20: rethrow it as one.
+        this.pending.delete(id);
+        const err = new Error(`the arguments of '${method}' cannot be sent to the worker: ${(e as Error).message}`);
+        err.name = (e as Error).name;
+        reject(err);
+      }
     });
   }
 

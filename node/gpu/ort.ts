@@ -1,5 +1,5 @@
 // The one module that imports onnxruntime-node: sessions over our ModelProto bytes, on CPU or CUDA.
-// Session.run blocks the calling thread; callers on the network's thread go through worker.ts.
+// Session.run blocks the calling thread; callers on the network's thread go through compute-worker.ts.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';

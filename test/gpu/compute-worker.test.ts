@@ -1,4 +1,6 @@
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ComputeWorker } from '../../node/gpu/compute-worker.ts';
 
 const HANDLERS = new URL('./fixtures/handlers.ts', import.meta.url);
@@ -41,4 +43,23 @@ test('closing rejects what is still pending', async (t) => {
   const pending = w.call('delayed', [1, 5000]);
   await w.close();
   await t.throwsAsync(pending, { name: 'WorkerCrashedError', message: /closed/ });
+});
+
+test('a process launched as plain node, registering tsx through its API like the bin, runs a worker', async (t) => {
+  const script = new URL('./fixtures/plain-node.mjs', import.meta.url).pathname;
+  // A clean process: no --import=tsx inherited through NODE_OPTIONS or execArgv.
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const { stdout } = await promisify(execFile)(process.execPath, [script], { env, timeout: 60_000 });
+  const seen = JSON.parse(stdout.trim().split('\n').pop()!);
+  t.deepEqual(seen.execArgv, []);
+  t.deepEqual(seen.doubled, [2, 4, 6]);
+  t.deepEqual(seen.error, { name: 'ModelFormatError', message: 'config.json is not JSON' });
+});
+
+test('a result that cannot cross threads fails that call only', async (t) => {
+  const w = await ComputeWorker.start(HANDLERS);
+  await t.throwsAsync(w.call('unsendable', []), { message: /cannot be sent back/ });
+  await t.throwsAsync(w.call('double', [() => 1]), { name: 'DataCloneError' });
+  t.deepEqual([...(await w.call<Float32Array>('double', [Float32Array.of(2)]))], [4]);
+  await w.close();
 });
