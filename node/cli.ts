@@ -2,13 +2,15 @@
 // chosen command and turns what it throws into one line on stderr and an exit code (2: the user's input
 // is wrong, 1: a bug). bin/sat-peer.js calls `main`.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ModelFormatError, ModelNotFoundError } from './agent/errors.ts';
+import { InputError, ModelFormatError, ModelNotFoundError, TokenizerError } from './agent/errors.ts';
 import type { Command, CommandOption } from './commands/command.ts';
+import { generateCommand } from './commands/generate.ts';
 import { modelInfoCommand } from './commands/model-info.ts';
+import { modelScoreCommand } from './commands/model-score.ts';
 import { UsageError } from './errors.ts';
-import { SafetensorsError } from './gpu/errors.ts';
+import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 
-const COMMANDS: Command[] = [modelInfoCommand];
+const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand];
 
 const GLOBAL: Record<string, CommandOption> = {
   json: { type: 'boolean', description: 'print one JSON object instead of text' },
@@ -18,7 +20,7 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN = [UsageError, ModelFormatError, ModelNotFoundError, SafetensorsError];
+const KNOWN = [UsageError, ModelFormatError, ModelNotFoundError, SafetensorsError, InputError, TokenizerError, DeviceError];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);
@@ -116,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
 /** What a failure prints and its exit code: 2 and one line for the user's mistakes, 1 for bugs. */
 export function report(e: unknown, verbose: boolean): { code: number; text: string } {
   const err = e instanceof Error ? e : new Error(String(e));
-  const known = KNOWN.some((k) => err instanceof k);
+  // By name too: an error rebuilt on this side of the compute worker keeps its name but not its class.
+  const known = KNOWN.some((k) => err instanceof k || err.name === k.name);
   const line = err.message.replace(/\s*\n\s*/g, ' ');
   const hint = err instanceof UsageError ? ' (see sat-peer --help)' : known || verbose ? '' : ' (a bug: rerun with --verbose for the stack trace)';
   const stack = verbose && err.stack ? `${err.stack}\n` : '';

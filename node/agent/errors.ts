@@ -14,3 +14,8 @@ export class ModelNotFoundError extends Error {
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/** A tokenizer.json or chat template is missing or malformed. */
+export class TokenizerError extends Error {
+  override name = 'TokenizerError';
+}

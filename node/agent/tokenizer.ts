@@ -12,9 +12,7 @@ import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 
-export class TokenizerError extends Error {
-  override name = 'TokenizerError';
-}
+import { TokenizerError } from './errors.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTokenizer, TokenizerError, type ChatMessage, type Tokenizer } from '../../node/agent/tokenizer.ts';
+import { TokenizerError } from '../../node/agent/errors.ts';
+import { loadTokenizer, type ChatMessage, type Tokenizer } from '../../node/agent/tokenizer.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const QWEN3 = path.join(ROOT, 'test/fixtures/qwen3-tokenizer');

@@ -78,7 +78,7 @@ test('a truncated safetensors file: exit 2, one line', (t) => {
 
 const usage: [string[], RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
-  [['model'], /unknown command 'model'; did you mean 'model info'\?/],
+  [['model'], /unknown command 'model'; did you mean 'model info' or 'model score'\?/],
   [['model', 'info'], /missing argument <dir>; usage: sat-peer model info <dir>/],
   [['model', 'info', 'a', 'b'], /unexpected argument 'b'/],
   [['model', 'info', FIXTURE, '--frob'], /unknown option '--frob'/],
@@ -99,7 +99,8 @@ test('--help lists the commands with their summaries', (t) => {
     const r = sat(flag);
     t.is(r.code, 0);
     t.regex(r.stdout, /Usage: sat-peer <command>/);
-    t.regex(r.stdout, /\n {2}model info {2}show a checkpoint's architecture/);
+    t.regex(r.stdout, /\n {2}model info +show a checkpoint's architecture/);
+    t.regex(r.stdout, /\n {2}generate +continue a prompt/);
     t.regex(r.stdout, /--verbose/);
   }
 });
