@@ -1,11 +1,14 @@
 // Engine benchmark (issue 2 §7): train step and KV-cache generation throughput on a random-weight
 // Qwen3 (vocab 4096, hidden 256, intermediate 704, 4 layers, 8 heads, 4 KV heads, head_dim 32, untied,
-// float32). Prints one JSON line. Median of 10 runs after 3 warm-ups, 2 intra-op threads.
+// float32). Prints one JSON line. Median of 10 runs after 3 warm-ups, 2 intra-op threads, and the
+// machine's MatMul GFLOP/s beside them so that runs on different days can be compared.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { HostTensor } from '../node/gpu/ort.ts';
+import { Graph } from '../node/gpu/graph.ts';
+import * as op from '../node/gpu/ops.ts';
+import { type HostTensor, Session } from '../node/gpu/ort.ts';
 import { loadCheckpoint } from '../node/agent/checkpoint.ts';
 import { Generator } from '../node/agent/generate.ts';
 import { sftLoss } from '../node/agent/losses.ts';
@@ -40,6 +43,22 @@ function trainFlops(b: number, t: number): number {
   return 3 * 2 * (b * t * perToken + b * attention);
 }
 
+/**
+ * The machine's yardstick: GFLOP/s of one float32 1024^3 MatMul in onnxruntime on the same threads.
+ * Shared VMs vary by 2x from day to day; the ratio of the numbers above to this one does not.
+ */
+async function matmulGflops(): Promise<number> {
+  const n = 1024;
+  const g = new Graph('yardstick');
+  g.output(op.matmul(g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])), 'y');
+  const s = await Session.create(g.toBytes(), { threads: THREADS });
+  const m: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n).fill(0.5) };
+  const out: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n) };
+  const seconds = await median(() => s.run({ a: m, b: m }, { y: out }));
+  await s.release();
+  return (2 * n ** 3) / seconds / 1e9;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-bench-'));
   writeSyntheticCheckpoint(dir, BENCH_CONFIG);
@@ -66,12 +85,14 @@ async function main(): Promise<void> {
   const b8 = await genRate(8);
   await gen.release();
   fs.rmSync(dir, { recursive: true, force: true });
+  const yardstick = await matmulGflops();
   console.log(JSON.stringify({
     train_tokens_per_s: Math.round((B * T) / trainS),
     train_step_ms: +(trainS * 1000).toFixed(1),
     train_gflops_per_s: +(trainFlops(B, T) / trainS / 1e9).toFixed(1),
     generate_b1_tokens_per_s: Math.round(b1),
     generate_b8_tokens_per_s: Math.round(b8),
+    ort_matmul_gflops_per_s: +yardstick.toFixed(1),
     threads: THREADS,
     runs: RUNS,
   }));

@@ -132,6 +132,24 @@ export class Generator {
     const done = new Array(b).fill(false);
     const stopIds = new Set(opts.stopTokenIds ?? []);
     const decode = await this.session(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling), true);
+    // Every tensor of the step lives across steps: the feeds are updated in place, the new tokens'
+    // keys/values land in fixed buffers, and nothing is allocated per token.
+    const stepIds = new BigInt64Array(b);
+    const positions = new BigInt64Array(b);
+    const feeds: Record<string, HostTensor> = {
+      input_ids: { dtype: 'int64', shape: [b, 1], data: stepIds },
+      positions: { dtype: 'int64', shape: [b, 1], data: positions },
+      key_mask: { dtype: 'int64', shape: [b, capacity + 1], data: keyMask },
+      ...params,
+    };
+    const into: Record<string, HostTensor> = {};
+    cache.forEach((c, l) => {
+      const n = layerNames(l);
+      feeds[n.pk] = { dtype: 'float32', shape: cacheShape, data: c.k };
+      feeds[n.pv] = { dtype: 'float32', shape: cacheShape, data: c.v };
+      into[n.k] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
+      into[n.v] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
+    });
     for (let step = 0; ; step++) {
       const tokens = out.next_token.data as BigInt64Array;
       const lps = out.logprob.data as Float32Array;
@@ -147,17 +165,9 @@ export class Generator {
       }
       if (done.every(Boolean)) break;
       // Feed the chosen tokens at positions len + step; their keys/values land in slot len + step.
-      const pos = BigInt64Array.from(lens, (n) => BigInt(n + step));
-      out = await decode.run({
-        input_ids: { dtype: 'int64', shape: [b, 1], data: tokens.slice() },
-        positions: { dtype: 'int64', shape: [b, 1], data: pos },
-        key_mask: { dtype: 'int64', shape: [b, capacity + 1], data: keyMask },
-        ...Object.fromEntries(cache.flatMap((c, l) => [
-          [layerNames(l).pk, { dtype: 'float32', shape: cacheShape, data: c.k }],
-          [layerNames(l).pv, { dtype: 'float32', shape: cacheShape, data: c.v }],
-        ])),
-        ...samplingFeeds(), ...params,
-      });
+      stepIds.set(tokens);
+      for (let r = 0; r < b; r++) positions[r] = BigInt(lens[r] + step);
+      out = await decode.run({ ...feeds, ...samplingFeeds() }, into);
       const slot = (r: number) => lens[r] + step;
       cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, 1, slot); store(out[layerNames(l).v], c.v, 1, slot); });
       for (let r = 0; r < b; r++) keyMask[r * (capacity + 1) + slot(r)] = 1n;

@@ -12,6 +12,7 @@ type Rule = (n: Node, gy: Value[]) => Thunk[];
 /** x viewed as a matrix [everything but the last axis, last axis]. */
 const rows = (x: Value) => op.reshape(x, [numel(x.shape) / x.shape[x.shape.length - 1], x.shape[x.shape.length - 1]]);
 const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
 /** Undoes numpy broadcasting: sums `g` over the axes along which `shape` was broadcast. */
 export function unbroadcast(g: Value, shape: Shape): Value {
@@ -27,7 +28,7 @@ export function unbroadcast(g: Value, shape: Shape): Value {
 /** The axes of a Reduce* node, read back from its constant axes input. */
 function reduceAxes(n: Node): number[] {
   const r = n.inputs[0].shape.length;
-  return constInts(n.inputs[1]).map((a) => (a < 0 ? a + r : a));
+  return constInts(n.inputs[1]).map((a) => normAxis(a, r));
 }
 
 /** Gradient of a reduction: the output gradient laid back over the reduced axes. */
@@ -98,7 +99,7 @@ export const RULES: Record<string, Rule> = {
   // g - softmax(x) * sum(g). When g is a gather's scatter into zeros (token log-probs), its sum comes
   // from the scattered updates and the scatter lands on the dense term: no vocabulary-sized zeros.
   LogSoftmax: ({ outputs: [y], attrs }, [g]) => [() => {
-    const axis = attrs.axis as number;
+    const axis = normAxis(attrs.axis as number, y.shape.length);
     const sparse = scatterIntoZeros(g);
     const sum = sparse && sparse.axis === axis ? op.reduceSum(sparse.updates, [axis], true) : op.reduceSum(g, [axis], true);
     return accumulate(g, op.mul(op.exp(y), op.neg(sum)));
@@ -114,7 +115,7 @@ export const RULES: Record<string, Rule> = {
   Transpose: ({ attrs }, [g]) => [() => op.transpose(g, inverse(attrs.perm as number[]))],
   Concat: ({ inputs, attrs }, [g]) => {
     const axis = attrs.axis as number;
-    const a = axis < 0 ? axis + g.shape.length : axis;
+    const a = normAxis(axis, g.shape.length);
     let parts: Value[] | undefined;
     return inputs.map((_x, i) => () => (parts ??= op.split(g, inputs.map((x) => x.shape[a]), axis))[i]);
   },
@@ -196,7 +197,7 @@ function attentionGrads(n: Node, g: Value): Thunk[] {
 
 /** Gather's gradient: scatter-add the output gradient back into zeros shaped like `data`. */
 function gatherGrad(data: Value, idx: Value, g: Value, axis: number): Value {
-  const a = axis < 0 ? axis + data.shape.length : axis;
+  const a = normAxis(axis, data.shape.length);
   if (a !== 0) {
     // Move the gathered axis to the front, scatter there, and move it back.
     const perm = [a, ...[...data.shape.keys()].filter((d) => d !== a)];
@@ -217,7 +218,7 @@ function sliceGrad(x: Value, y: Value, g: Value): Value {
   const r = x.shape.length;
   const pads = new Array(2 * r).fill(0);
   axes.forEach((axis, i) => {
-    const a = axis < 0 ? axis + r : axis;
+    const a = normAxis(axis, r);
     const d = x.shape[a];
     const s = Math.min(Math.max(starts[i] < 0 ? starts[i] + d : starts[i], 0), d);
     pads[a] = s;
@@ -247,13 +248,11 @@ function accumulate(prev: Value, gx: Value): Value {
 /** The parts of `v` when it is ScatterElements(zeros, indices, updates): a gather's gradient. */
 function scatterIntoZeros(v: Value): { indices: Value; updates: Value; axis: number } | undefined {
   const n = v.graph.producer(v);
-  if (n?.opType !== 'ScatterElements') return undefined;
+  if (n?.opType !== 'ScatterElements' || n.attrs.reduction !== 'add') return undefined;
   const z = v.graph.producer(n.inputs[0]);
   const zero = z?.opType === 'Expand' ? v.graph.constantData(z.inputs[0]) : undefined;
   if (!zero || !zero.every((b) => b === 0)) return undefined;
-  const r = v.shape.length;
-  const axis = n.attrs.axis as number;
-  return { indices: n.inputs[1], updates: n.inputs[2], axis: axis < 0 ? axis + r : axis };
+  return { indices: n.inputs[1], updates: n.inputs[2], axis: normAxis(n.attrs.axis as number, v.shape.length) };
 }
 
 /**

@@ -199,15 +199,32 @@ export class Graph {
     return out;
   }
 
-  /** Serializes to ModelProto bytes (IR 11, default-domain opset 23). */
+  /** The nodes and initializers some graph output depends on, in recording order. */
+  private live(): { nodes: Node[]; initializers: Initializer[] } {
+    const needed = new Set(this.outputs.map((v) => v.name));
+    const nodes: Node[] = [];
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const n = this.nodes[k];
+      if (!n.outputs.some((o) => needed.has(o.name))) continue;
+      nodes.push(n);
+      for (const x of n.inputs) needed.add(x.name);
+    }
+    return { nodes: nodes.reverse(), initializers: this.initializers.filter((i) => needed.has(i.value.name)) };
+  }
+
+  /**
+   * Serializes to ModelProto bytes (IR 11, default-domain opset 23). Nodes no output depends on
+   * (onnxruntime would still run them) and initializers nothing reads are left out.
+   */
   toBytes(): Uint8Array {
     const T = onnx.TensorProto;
+    const live = this.live();
     const nameOf = (v: Value) => this.renames.get(v.name) ?? v.name;
     const valueInfo = (v: Value) => ({
       name: nameOf(v),
       type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
     });
-    const initializer = this.initializers.map(({ value, data }) => {
+    const initializer = live.initializers.map(({ value, data }) => {
       const base = { name: value.name, dataType: ONNX_DTYPE[value.dtype], dims: [...value.shape] };
       if (data.kind === 'inline') return { ...base, rawData: data.bytes };
       return {
@@ -226,7 +243,7 @@ export class Graph {
       opsetImport: [{ domain: '', version: OPSET }],
       graph: {
         name: this.name,
-        node: this.nodes.map((n, i) => ({
+        node: live.nodes.map((n, i) => ({
           name: `n${i}`,
           opType: n.opType,
           input: n.inputs.map(nameOf),

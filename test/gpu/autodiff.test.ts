@@ -5,6 +5,9 @@ import { gradients } from '../../node/gpu/autodiff.ts';
 import { Session, type HostTensor } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
 import { rng } from '../../node/agent/random.ts';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 interface Case {
   /** Shapes of the float64 inputs the gradient is checked for. */
@@ -181,4 +184,37 @@ test('an op without a rule fails naming the op', (t) => {
   const err = t.throws(() => gradients(op.reduceSum(y, [0]), [a]));
   t.is(err?.name, 'GradientError');
   t.regex(err!.message, /Tanh/);
+});
+
+/** The serialized model's nodes: what onnxruntime will actually run. */
+function serialized(g: Graph) {
+  const graph = onnx.ModelProto.decode(g.toBytes()).graph!;
+  const constant = (name: string) => {
+    const raw = graph.initializer!.find((i) => i.name === name)!.rawData!;
+    return Array.from(new BigInt64Array(raw.slice().buffer), Number);
+  };
+  return { ops: graph.node!.map((n) => n.opType!), graph, constant };
+}
+
+test('token log-probs backpropagate without a vocabulary-sized zero tensor', (t) => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [2, 3, 4096]);
+  const idx = g.input('idx', 'int64', [2, 3, 1]);
+  const [gx] = gradients(op.reduceSum(op.gatherElements(op.logSoftmax(x, -1), idx, 2), [0, 1, 2]), [x]);
+  g.output(gx, 'gx');
+  const { ops, graph, constant } = serialized(g);
+  // One scatter of the picked tokens' updates into the dense softmax term; no zeros to scatter into.
+  t.is(ops.filter((o) => o === 'ScatterElements').length, 1);
+  const expanded = graph.node!.filter((n) => n.opType === 'Expand').map((n) => constant(n.input![1]));
+  t.true(expanded.every((shape) => !shape.includes(4096)), JSON.stringify(expanded));
+});
+
+test('serialization leaves out nodes and initializers no output depends on', (t) => {
+  const g = new Graph();
+  const a = g.input('a', 'float32', [3]);
+  op.exp(op.mul(a, g.constant('float32', [3], [7, 8, 9]))); // dead
+  g.output(op.neg(a), 'y');
+  const { ops, graph } = serialized(g);
+  t.deepEqual(ops, ['Neg']);
+  t.is(graph.initializer!.length, 0);
 });
