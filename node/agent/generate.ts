@@ -4,13 +4,13 @@
 // tokens' keys/values cross the binding per step.
 import { Graph } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
-import { type HostTensor, Session, type SessionOptions } from '../gpu/ort.ts';
+import { type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { type KV, qwen3Forward } from './qwen3.ts';
 import { rng } from './random.ts';
 import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
-import { defaultPositions, padBatch, seqBucket } from './score.ts';
+import { checkTokenRows, defaultPositions, padBatch, seqBucket } from './score.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
 export interface GenerateOptions {
@@ -35,9 +35,11 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `present_k.${l}`, v: `present_v.${l}` });
 
 export class Generator {
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly sessions: SessionCache;
 
-  constructor(readonly ckpt: Checkpoint, private readonly options: SessionOptions = {}, private readonly source?: ParamSource) {}
+  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
+    this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+  }
 
   /** Prefill graph: prompts [B, T] -> first token, and every layer's keys/values [B, kv, T, D]. */
   private prefillGraph(batch: number, seq: number, s: SamplingConfig): Graph {
@@ -47,11 +49,9 @@ export class Generator {
     const last = g.input('last_index', 'int64', [batch]);
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
     const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
-      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq,
+      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last,
     });
-    const vocab = this.ckpt.config.vocabSize;
-    const at = op.expand(op.unsqueeze(op.unsqueeze(last, [-1]), [-1]), [batch, 1, vocab]);
-    sampleNext(op.reshape(op.gatherElements(logits, at, 1), [batch, vocab]), s);
+    sampleNext(op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
     present.forEach((kv, l) => { g.output(kv.k, layerNames(l).k); g.output(kv.v, layerNames(l).v); });
     return g;
   }
@@ -74,19 +74,11 @@ export class Generator {
     return g;
   }
 
-  private session(key: string, build: () => Graph, spin = false): Promise<Session> {
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = Session.create(build().toBytes(), { ...this.options, externalDataDir: this.ckpt.dir, spin });
-      this.sessions.set(key, s);
-    }
-    return s;
-  }
-
   async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
     const { vocabSize: vocab, numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
     const sampling = opts.sampling ?? GREEDY;
-    validate(prompts, vocab, opts.maxNewTokens);
+    checkTokenRows(prompts, vocab, 'prompt');
+    checkOptions(opts, sampling);
     const b = prompts.length;
     const lens = prompts.map((p) => p.length);
     const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));
@@ -99,13 +91,34 @@ export class Generator {
     });
     const params = this.source ? paramFeeds(this.source) : {};
 
-    const prefill = await this.session(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, sampling));
+    const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, sampling).toBytes());
     let out = await prefill.run({
       input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
       last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
       ...samplingFeeds(), ...params,
     });
+
+    const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
+    const done = new Array(b).fill(false);
+    const stopIds = new Set(opts.stopTokenIds ?? []);
+    /** Appends each unfinished row's chosen token; true once every row is finished. */
+    const take = (o: Record<string, HostTensor>): boolean => {
+      const tokens = o.next_token.data as BigInt64Array;
+      const lps = o.logprob.data as Float32Array;
+      for (let r = 0; r < b; r++) {
+        if (done[r]) continue;
+        const res = results[r];
+        res.tokens.push(Number(tokens[r]));
+        res.logprobs.push(lps[r]);
+        if (stopIds.has(res.tokens.at(-1)!)) [done[r], res.finishReason] = [true, 'eos'];
+        else if (opts.stopStrings?.length && opts.stopStrings.some((s) => opts.decode!(res.tokens).includes(s))) {
+          [done[r], res.finishReason] = [true, 'stop'];
+        } else if (res.tokens.length >= opts.maxNewTokens) done[r] = true;
+      }
+      return done.every(Boolean);
+    };
+    if (take(out)) return results;
 
     // The cache: [B, kv, capacity, D] per layer; slot t of row r holds the token at position t.
     const capacity = roundUp(seq + opts.maxNewTokens, 32);
@@ -116,7 +129,7 @@ export class Generator {
       for (let t = 0; t < lens[r]; t++) keyMask[r * (capacity + 1) + t] = 1n;
       keyMask[r * (capacity + 1) + capacity] = 1n; // the token being decoded
     }
-    // Copy the prompt's keys/values ([B, kv, seq, D], contiguous per row and head) into the cache.
+    // Copies keys/values [B, kv, len, D] (contiguous per row and head) into the cache at slot at(r).
     const store = (src: HostTensor, dst: Float32Array, len: number, at: (r: number) => number) => {
       const data = src.data as Float32Array;
       for (let r = 0; r < b; r++) {
@@ -128,12 +141,9 @@ export class Generator {
     };
     cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
 
-    const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
-    const done = new Array(b).fill(false);
-    const stopIds = new Set(opts.stopTokenIds ?? []);
-    const decode = await this.session(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling), true);
-    // Every tensor of the step lives across steps: the feeds are updated in place, the new tokens'
-    // keys/values land in fixed buffers, and nothing is allocated per token.
+    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling).toBytes(), { spin: true });
+    // Every tensor of the step lives across steps: the feeds are updated in place and the new
+    // tokens' keys/values land in fixed buffers.
     const stepIds = new BigInt64Array(b);
     const positions = new BigInt64Array(b);
     const feeds: Record<string, HostTensor> = {
@@ -151,42 +161,27 @@ export class Generator {
       into[n.v] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
     });
     for (let step = 0; ; step++) {
-      const tokens = out.next_token.data as BigInt64Array;
-      const lps = out.logprob.data as Float32Array;
-      for (let r = 0; r < b; r++) {
-        if (done[r]) continue;
-        const res = results[r];
-        res.tokens.push(Number(tokens[r]));
-        res.logprobs.push(lps[r]);
-        if (stopIds.has(res.tokens.at(-1)!)) [done[r], res.finishReason] = [true, 'eos'];
-        else if (opts.stopStrings?.length && opts.decode && opts.stopStrings.some((s) => opts.decode!(res.tokens).includes(s))) {
-          [done[r], res.finishReason] = [true, 'stop'];
-        } else if (res.tokens.length >= opts.maxNewTokens) done[r] = true;
-      }
-      if (done.every(Boolean)) break;
       // Feed the chosen tokens at positions len + step; their keys/values land in slot len + step.
-      stepIds.set(tokens);
+      stepIds.set(out.next_token.data as BigInt64Array);
       for (let r = 0; r < b; r++) positions[r] = BigInt(lens[r] + step);
       out = await decode.run({ ...feeds, ...samplingFeeds() }, into);
       const slot = (r: number) => lens[r] + step;
       cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, 1, slot); store(out[layerNames(l).v], c.v, 1, slot); });
       for (let r = 0; r < b; r++) keyMask[r * (capacity + 1) + slot(r)] = 1n;
+      if (take(out)) return results;
     }
-    return results;
   }
 
-  async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
-  }
+  async release(): Promise<void> { await this.sessions.release(); }
 }
 
-function validate(prompts: readonly (readonly number[])[], vocab: number, maxNew: number): void {
-  if (prompts.length === 0) throw new InputError('no prompts to generate from');
-  if (!Number.isInteger(maxNew) || maxNew < 1) throw new InputError(`max new tokens must be a positive integer, got ${maxNew}`);
-  for (const p of prompts) {
-    if (p.length === 0) throw new InputError('a prompt is empty: give at least one token');
-    const bad = p.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
-    if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
-  }
+/** Refuses generation options that cannot be honoured, before anything runs. */
+function checkOptions(opts: GenerateOptions, s: SamplingConfig): void {
+  const { maxNewTokens: n } = opts;
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`max new tokens must be a positive integer, got ${n}`);
+  if (!(Number.isFinite(s.temperature) && s.temperature >= 0)) throw new InputError(`temperature must be a number >= 0 (0 = greedy), got ${s.temperature}`);
+  if (!(Number.isInteger(s.topK) && s.topK >= 0)) throw new InputError(`top-k must be an integer >= 0 (0 = all tokens), got ${s.topK}`);
+  if (!(s.topP > 0 && s.topP <= 1)) throw new InputError(`top-p must be in (0, 1], got ${s.topP}`);
+  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0)) throw new InputError(`seed must be an integer >= 0, got ${opts.seed}`);
+  if (opts.stopStrings?.length && !opts.decode) throw new InputError('stop strings need a decode function (token ids -> text) to be recognised');
 }

@@ -28,13 +28,21 @@ export interface ForwardInputs {
   past?: KV[];
   /** Largest position + 1 the RoPE tables must cover. */
   maxPosition: number;
+  /** When given ([B] int64), logits only at these positions, [B, 1, vocab]: a prefill needs no others. */
+  last?: Value;
 }
 
 export interface ForwardOutputs {
-  /** Logits [B, T, vocab]. */
+  /** Logits [B, T, vocab] ([B, 1, vocab] with `last`). */
   logits: Value;
   /** Per layer, keys/values [B, kvHeads, T, headDim] of the T new tokens (to extend a cache). */
   present: KV[];
+}
+
+/** x [B, T, ...] at one position per row, `index` [B] int64: [B, 1, ...]. */
+export function atPositions(x: Value, index: Value): Value {
+  const [b, , ...rest] = x.shape;
+  return op.gatherElements(x, op.expand(op.reshape(index, [b, 1, ...rest.map(() => 1)]), [b, 1, ...rest]), 1);
 }
 
 /** RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last axis. */
@@ -94,6 +102,7 @@ export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): 
     h = op.add(h, attn.out);
     h = op.add(h, mlp(w, `${pre}.mlp`, rmsNorm(h, w.get(`${pre}.post_attention_layernorm.weight`), cfg.rmsNormEps)));
   }
+  if (inp.last) h = atPositions(h, inp.last);
   h = rmsNorm(h, w.get('model.norm.weight'), cfg.rmsNormEps);
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   return { logits: w.linear(h, head), present };

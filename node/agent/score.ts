@@ -2,10 +2,10 @@
 // real token, from one forward pass.
 import { Graph, type Value } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
-import { Session, type SessionOptions } from '../gpu/ort.ts';
+import { SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
-import { qwen3Forward } from './qwen3.ts';
+import { atPositions, qwen3Forward } from './qwen3.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
 /**
@@ -38,9 +38,7 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
   const keyMask = op.cast(mask, 'bool');
   const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
   g.output(tokenLogprobs(logits, ids), 'token_logprobs');
-  const at = op.unsqueeze(op.unsqueeze(last, [-1]), [-1]);
-  const lastLogits = op.gatherElements(logits, op.expand(at, [batch, 1, ckpt.config.vocabSize]), 1);
-  g.output(op.reshape(lastLogits, [batch, ckpt.config.vocabSize]), 'last_logits');
+  g.output(op.reshape(atPositions(logits, last), [batch, ckpt.config.vocabSize]), 'last_logits');
   return g;
 }
 
@@ -62,32 +60,30 @@ export function padBatch(rows: readonly (readonly number[])[], width = Math.max(
   return { ids, mask, seq: width };
 }
 
+/** Checks rows of token ids against the vocabulary: InputError naming the first bad one. */
+export function checkTokenRows(rows: readonly (readonly number[])[], vocab: number, what: string): void {
+  if (rows.length === 0) throw new InputError(`no ${what}s given`);
+  for (const r of rows) {
+    if (r.length < 1) throw new InputError(`a ${what} is empty: give at least one token`);
+    const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+  }
+}
+
 /** Teacher-forced scoring with sessions cached per (batch, seq) bucket. */
 export class Scorer {
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly sessions: SessionCache;
 
-  constructor(readonly ckpt: Checkpoint, private readonly options: SessionOptions = {}, private readonly source?: ParamSource) {}
-
-  private session(batch: number, seq: number): Promise<Session> {
-    const key = `${batch}x${seq}`;
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = Session.create(buildScoreGraph(this.ckpt, batch, seq, this.source).toBytes(), { ...this.options, externalDataDir: this.ckpt.dir });
-      this.sessions.set(key, s);
-    }
-    return s;
+  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
+    this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
   }
 
   async score(rows: readonly (readonly number[])[]): Promise<ScoreResult> {
     const vocab = this.ckpt.config.vocabSize;
-    for (const r of rows) {
-      if (r.length < 1) throw new InputError('cannot score an empty sequence');
-      const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
-      if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
-    }
+    checkTokenRows(rows, vocab, 'sequence');
     const b = rows.length;
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
-    const session = await this.session(b, width);
+    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source).toBytes());
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
@@ -102,8 +98,5 @@ export class Scorer {
     };
   }
 
-  async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
-  }
+  async release(): Promise<void> { await this.sessions.release(); }
 }

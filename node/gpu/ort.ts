@@ -109,3 +109,27 @@ export class Session {
 
   async release(): Promise<void> { await this.inner.release(); }
 }
+
+/** Sessions built on first use, one per key (graph and shape bucket), reused, and released together. */
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly options: SessionOptions = {}) {}
+
+  /** The session for `key`; the first call builds it from `model()` with `extra` on top of the cache's options. */
+  get(key: string, model: () => Uint8Array, extra: SessionOptions = {}): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Session.create(model(), { ...this.options, ...extra });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key)); // a failed build is retried on the next call
+    }
+    return s;
+  }
+
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await s.then((x) => x.release(), () => undefined);
+  }
+}

@@ -85,8 +85,54 @@ test('stop strings end a row once the decoded text contains them', async (t) => 
   t.is(out.finishReason, 'stop');
 });
 
+test('rows that stop early keep their tokens while the others run on as if alone', async (t) => {
+  const prompts = [expected.greedy.prompt_ids, expected.sequences[1].input_ids];
+  const [alone0] = await gen.generate([prompts[0]], { maxNewTokens: 8 });
+  const [alone1] = await gen.generate([prompts[1]], { maxNewTokens: 8 });
+  // Row 0's third token ends it; row 1 must not contain that token in its first steps for the test to mean anything.
+  const stop = alone0.tokens[2];
+  t.false(alone1.tokens.includes(stop), 'pick prompts whose continuations differ');
+  const [r0, r1] = await gen.generate(prompts, { maxNewTokens: 8, stopTokenIds: [stop] });
+  t.deepEqual(r0.tokens, alone0.tokens.slice(0, 3));
+  t.is(r0.finishReason, 'eos');
+  t.deepEqual(r1.tokens, alone1.tokens);
+  t.is(r1.finishReason, 'length');
+  t.is(r0.logprobs.length, 3);
+  t.is(r1.logprobs.length, 8);
+});
+
+test('a vanishing top-p or temperature samples the greedy token; top-k keeps draws among the k most likely', async (t) => {
+  const prompt = expected.sequences[1].input_ids;
+  const [greedy] = await gen.generate([prompt], { maxNewTokens: 1 });
+  const rows = Array.from({ length: 16 }, () => prompt);
+  for (const sampling of [{ temperature: 1, topK: 0, topP: 1e-6 }, { temperature: 1e-4, topK: 0, topP: 1 }]) {
+    const out = await gen.generate(rows, { maxNewTokens: 1, sampling, seed: 3 });
+    t.deepEqual(out.map((r) => r.tokens[0]), rows.map(() => greedy.tokens[0]), JSON.stringify(sampling));
+  }
+  const { lastLogits: [logits] } = await scorer.score([prompt]);
+  const top3 = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 3);
+  const drawn = new Set<number>();
+  for (let seed = 0; seed < 4; seed++) {
+    const out = await gen.generate(rows, { maxNewTokens: 1, sampling: { temperature: 5, topK: 3, topP: 1 }, seed });
+    out.forEach((r) => drawn.add(r.tokens[0]));
+  }
+  t.true([...drawn].every((id) => top3.includes(id)), `drawn ${[...drawn]} outside the top 3 ${top3}`);
+  t.true(drawn.size > 1, 'a hot temperature over 3 tokens should draw more than one of them');
+});
+
 test('bad requests are refused with a clear error', async (t) => {
   await t.throwsAsync(gen.generate([[1, 99999]], { maxNewTokens: 2 }), { name: 'InputError', message: /99999/ });
   await t.throwsAsync(gen.generate([[]], { maxNewTokens: 2 }), { name: 'InputError' });
+  await t.throwsAsync(gen.generate([], { maxNewTokens: 2 }), { name: 'InputError', message: /no prompts/ });
   await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 0 }), { name: 'InputError' });
+  const bad = [
+    [{ temperature: -1, topK: 0, topP: 1 }, /temperature/],
+    [{ temperature: Number.NaN, topK: 0, topP: 1 }, /temperature/],
+    [{ temperature: 1, topK: 1.5, topP: 1 }, /top-k/],
+    [{ temperature: 1, topK: 0, topP: 0 }, /top-p/],
+    [{ temperature: 1, topK: 0, topP: 1.5 }, /top-p/],
+  ] as const;
+  for (const [sampling, message] of bad) await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, sampling }), { name: 'InputError', message });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopStrings: ['x'] }), { name: 'InputError', message: /decode/ });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, seed: -1 }), { name: 'InputError', message: /seed/ });
 });

@@ -54,6 +54,8 @@ test('a right-padded batch gives each row its single-sequence values', async (t)
 test('out-of-range token ids are refused with a message naming the id', async (t) => {
   const err = await t.throwsAsync(scorer.score([[1, 512]]));
   t.regex(err!.message, /512/);
+  await t.throwsAsync(scorer.score([]), { name: 'InputError', message: /no sequences/ });
+  await t.throwsAsync(scorer.score([[1], []]), { name: 'InputError', message: /empty/ });
 });
 
 test('the gradient of the summed NLL matches the reference for every parameter (1e-4 abs + 1e-3 rel)', async (t) => {
