@@ -79,6 +79,7 @@ function parseConfig(file: string): Qwen3Config {
     const named = [archs.join(', '), modelType === undefined ? '' : `model_type ${JSON.stringify(modelType)}`].filter(Boolean).join(', ') || 'none named';
     throw new ModelFormatError(`${file}: unsupported architecture (${named}); only Qwen3 checkpoints (${ARCHITECTURE}, model_type "qwen3") are supported`);
   }
+  checkImplemented(file, c);
   const int = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new ModelFormatError(`${file}: '${key}' must be a positive integer, got ${JSON.stringify(v)}`);
@@ -119,6 +120,20 @@ function parseConfig(file: string): Qwen3Config {
     maxPositionEmbeddings: int('max_position_embeddings', 32768),
     torchDtype: String(c.torch_dtype ?? c.dtype ?? 'float32'),
   };
+}
+
+/** Refuses config settings that select a variant this engine does not implement (scaled RoPE, biases, sliding window, other activations). */
+function checkImplemented(file: string, c: Record<string, unknown>): void {
+  const refuse = (setting: string, supported: string): never => {
+    throw new ModelFormatError(`${file}: ${setting} is not supported; ${supported}`);
+  };
+  const show = (key: string) => `'${key}' ${JSON.stringify(c[key])}`;
+  if (c.rope_scaling != null) refuse(show('rope_scaling'), 'only the default RoPE is implemented (rope_scaling null)');
+  if (c.attention_bias != null && c.attention_bias !== false) refuse(show('attention_bias'), 'only bias-free attention projections are implemented (attention_bias false)');
+  if (c.use_sliding_window != null && c.use_sliding_window !== false) {
+    refuse(`${show('use_sliding_window')} (sliding_window ${JSON.stringify(c.sliding_window ?? null)})`, 'only full causal attention is implemented (use_sliding_window false)');
+  }
+  if (c.hidden_act != null && c.hidden_act !== 'silu') refuse(show('hidden_act'), "only the 'silu' activation is implemented");
 }
 
 function readTensors(dir: string): Map<string, TensorInfo> {

@@ -75,10 +75,10 @@ export class Generator {
   }
 
   async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
-    const { vocabSize: vocab, numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
+    const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
     const sampling = opts.sampling ?? GREEDY;
-    checkTokenRows(prompts, vocab, 'prompt');
     checkOptions(opts, sampling);
+    checkTokenRows(prompts, this.ckpt.config, 'prompt', opts.maxNewTokens);
     const b = prompts.length;
     const lens = prompts.map((p) => p.length);
     const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));

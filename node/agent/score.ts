@@ -3,7 +3,7 @@
 import { Graph, type Value } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
 import { SessionCache, type SessionOptions } from '../gpu/ort.ts';
-import type { Checkpoint } from './checkpoint.ts';
+import type { Checkpoint, Qwen3Config } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { atPositions, qwen3Forward } from './qwen3.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
@@ -60,13 +60,20 @@ export function padBatch(rows: readonly (readonly number[])[], width = Math.max(
   return { ids, mask, seq: width };
 }
 
-/** Checks rows of token ids against the vocabulary: InputError naming the first bad one. */
-export function checkTokenRows(rows: readonly (readonly number[])[], vocab: number, what: string): void {
+/**
+ * Checks rows of token ids against the model: InputError naming the first bad one. `extra` more
+ * positions per row (tokens still to generate) must also fit the model's context.
+ */
+export function checkTokenRows(rows: readonly (readonly number[])[], cfg: Qwen3Config, what: string, extra = 0): void {
+  const { vocabSize: vocab, maxPositionEmbeddings: context } = cfg;
   if (rows.length === 0) throw new InputError(`no ${what}s given`);
   for (const r of rows) {
     if (r.length < 1) throw new InputError(`a ${what} is empty: give at least one token`);
     const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
     if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+    if (r.length + extra > context) {
+      throw new InputError(`a ${what} of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds the model's context of ${context} positions (max_position_embeddings)`);
+    }
   }
 }
 
@@ -80,7 +87,7 @@ export class Scorer {
 
   async score(rows: readonly (readonly number[])[]): Promise<ScoreResult> {
     const vocab = this.ckpt.config.vocabSize;
-    checkTokenRows(rows, vocab, 'sequence');
+    checkTokenRows(rows, this.ckpt.config, 'sequence');
     const b = rows.length;
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
     const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source).toBytes());

@@ -8,7 +8,7 @@ import * as op from '../gpu/ops.ts';
 import type { StDType } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { linear, type Weights } from './qwen3.ts';
-import { ModelFormatError } from './errors.ts';
+import { InputError, ModelFormatError } from './errors.ts';
 
 const ST_DTYPE: Partial<Record<StDType, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
@@ -48,11 +48,41 @@ export const loraNames = (weight: string) => ({
   b: weight.replace(/\.weight$/, '.lora_B.weight'),
 });
 
+/** Module names whose weights run through the linear path and so can carry a LoRA adapter. */
+export const LORA_TARGETS: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** Refuses (InputError) a LoRA config with a bad rank or alpha, or a target that names no adaptable linear layer of `ckpt`. */
+export function validateLora(ckpt: Checkpoint, lora: LoraConfig): void {
+  const supported = `supported targets: ${LORA_TARGETS.join(', ')}`;
+  if (!Number.isSafeInteger(lora.rank) || lora.rank <= 0) throw new InputError(`LoRA rank must be a positive integer, got ${JSON.stringify(lora.rank)}`);
+  if (typeof lora.alpha !== 'number' || !Number.isFinite(lora.alpha) || lora.alpha <= 0) {
+    throw new InputError(`LoRA alpha must be a positive finite number, got ${JSON.stringify(lora.alpha)}`);
+  }
+  if (!Array.isArray(lora.targets) || lora.targets.length === 0) throw new InputError(`LoRA targets must be a non-empty list of module names; ${supported}`);
+  for (const target of lora.targets) checkLoraTarget(ckpt, target, supported);
+}
+
+/** Whether HF tensor `name` is the weight of module `target` (`x.q_proj.weight` for `q_proj`). */
+const isWeightOf = (name: string, target: string): boolean => name === `${target}.weight` || name.endsWith(`.${target}.weight`);
+
+function checkLoraTarget(ckpt: Checkpoint, target: string, supported: string): void {
+  if (!LORA_TARGETS.includes(target)) {
+    const known = ['lm_head.weight', ...ckpt.tensors.keys()].some((n) => isWeightOf(n, target));
+    if (known) throw new InputError(`LoRA target '${target}' is not a linear layer adapters attach to; ${supported}`);
+    throw new InputError(`unknown LoRA target ${JSON.stringify(target)}; ${supported}`);
+  }
+  if (![...ckpt.tensors].some(([n, info]) => isWeightOf(n, target) && info.shape.length === 2)) {
+    throw new InputError(`LoRA target '${target}' matches no 2-D linear weight of ${ckpt.dir}; ${supported}`);
+  }
+}
+
 /** Whether an HF linear weight carries an adapter under `lora`. */
 export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): boolean =>
   !!lora && lora.targets.some((t) => weight.endsWith(`.${t}.weight`));
 
+/** The checkpoint's weights in graph `g`: `trainable` ones as float32 inputs, the rest as external initializers; `lora` adds adapter inputs. */
 export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set(), lora?: LoraConfig): BoundWeights {
+  if (lora) validateLora(ckpt, lora);
   const params = new Map<string, Value>();
   const cache = new Map<string, Value>();
   const get = (name: string): Value => {

@@ -80,12 +80,22 @@ test('tied embeddings need no lm_head; an eos list is read', (t) => {
   t.is(parameterCount(ckpt), parameterCount(loadCheckpoint(DIR)) - 512 * 64);
 });
 
+test('optional config fields take the transformers defaults', (t) => {
+  const { max_position_embeddings: _m, rope_scaling: _r, attention_bias: _a, use_sliding_window: _u, sliding_window: _s, hidden_act: _h, ...c } = CONFIG;
+  const ckpt = loadCheckpoint(checkpointDir({ ...c, sliding_window: 4096 }));
+  t.is(ckpt.config.maxPositionEmbeddings, 32768);
+});
+
 const errors: [string, () => string, string, RegExp][] = [
   ['directory missing', () => path.join(os.tmpdir(), 'sat-no-such-checkpoint'), 'ModelNotFoundError', /sat-no-such-checkpoint: no such checkpoint directory/],
   ['config.json missing', () => { const d = checkpointDir(); fs.rmSync(path.join(d, 'config.json')); return d; }, 'ModelNotFoundError', /config\.json: missing/],
   ['config.json not JSON', () => { const d = checkpointDir(); fs.writeFileSync(path.join(d, 'config.json'), '{"vocab_size": 5'); return d; }, 'ModelFormatError', /config\.json: not valid JSON/],
   ['unsupported architecture', () => checkpointDir({ ...CONFIG, model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'] }), 'ModelFormatError', /unsupported architecture \(Qwen2ForCausalLM, model_type "qwen2"\); only Qwen3/],
   ['Qwen3 MoE', () => checkpointDir({ ...CONFIG, model_type: 'qwen3_moe', architectures: ['Qwen3MoeForCausalLM'] }), 'ModelFormatError', /unsupported architecture \(Qwen3MoeForCausalLM/],
+  ['scaled RoPE', () => checkpointDir({ ...CONFIG, rope_scaling: { rope_type: 'yarn', factor: 4 } }), 'ModelFormatError', /config\.json: 'rope_scaling' \{"rope_type":"yarn","factor":4\} is not supported; only the default RoPE is implemented/],
+  ['attention bias', () => checkpointDir({ ...CONFIG, attention_bias: true }), 'ModelFormatError', /config\.json: 'attention_bias' true is not supported; only bias-free attention projections/],
+  ['sliding window', () => checkpointDir({ ...CONFIG, use_sliding_window: true, sliding_window: 4096 }), 'ModelFormatError', /'use_sliding_window' true \(sliding_window 4096\) is not supported; only full causal attention/],
+  ['other activation', () => checkpointDir({ ...CONFIG, hidden_act: 'gelu' }), 'ModelFormatError', /config\.json: 'hidden_act' "gelu" is not supported; only the 'silu' activation/],
   ['bad config field', () => checkpointDir({ ...CONFIG, hidden_size: '64' }), 'ModelFormatError', /'hidden_size' must be a positive integer, got "64"/],
   ['no weights', () => checkpointDir(CONFIG, null), 'ModelNotFoundError', /no model\.safetensors or model\.safetensors\.index\.json/],
   ['missing tensor', () => checkpointDir(CONFIG, without('model.layers.1.self_attn.k_norm.weight')), 'ModelFormatError', /tensor 'model\.layers\.1\.self_attn\.k_norm\.weight' is missing/],

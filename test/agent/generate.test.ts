@@ -125,6 +125,8 @@ test('bad requests are refused with a clear error', async (t) => {
   await t.throwsAsync(gen.generate([[]], { maxNewTokens: 2 }), { name: 'InputError' });
   await t.throwsAsync(gen.generate([], { maxNewTokens: 2 }), { name: 'InputError', message: /no prompts/ });
   await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 0 }), { name: 'InputError' });
+  const context = ckpt.config.maxPositionEmbeddings;
+  await t.throwsAsync(gen.generate([[1, 2]], { maxNewTokens: context - 1 }), { name: 'InputError', message: new RegExp(`context of ${context}`) });
   const bad = [
     [{ temperature: -1, topK: 0, topP: 1 }, /temperature/],
     [{ temperature: Number.NaN, topK: 0, topP: 1 }, /temperature/],

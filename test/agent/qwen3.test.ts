@@ -56,6 +56,8 @@ test('out-of-range token ids are refused with a message naming the id', async (t
   t.regex(err!.message, /512/);
   await t.throwsAsync(scorer.score([]), { name: 'InputError', message: /no sequences/ });
   await t.throwsAsync(scorer.score([[1], []]), { name: 'InputError', message: /empty/ });
+  const tooLong = Array.from({ length: ckpt.config.maxPositionEmbeddings + 1 }, () => 1);
+  await t.throwsAsync(scorer.score([tooLong]), { name: 'InputError', message: /max_position_embeddings/ });
 });
 
 test('the gradient of the summed NLL matches the reference for every parameter (1e-4 abs + 1e-3 rel)', async (t) => {
