@@ -13,7 +13,9 @@ function sources(dir: string): string[] {
   });
 }
 
-const imports = (file: string) => [...fs.readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)[^'"\n]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]);
+// Static imports and re-exports (their braces may span lines), side-effect imports, dynamic imports.
+const importsOf = (text: string) => [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+const imports = (file: string) => importsOf(fs.readFileSync(file, 'utf8'));
 
 const rel = (file: string) => path.relative(ROOT, file);
 const resolves = (file: string, spec: string) => (spec.startsWith('.') ? rel(path.resolve(path.dirname(file), spec)) : spec);
@@ -23,6 +25,11 @@ const rules: [string, RegExp, string][] = [
   ['node/agent/', /^(node\/protocol\/|node\/[^/]+\.ts$|sim\/|bootstrap\/|@libp2p|libp2p)/, 'node/agent knows nothing of the network'],
   ['node/protocol/', /^(node\/(agent|gpu)\/|onnxruntime)/, 'node/protocol knows nothing of models or ORT'],
 ];
+
+test('the import scanner sees every form of import', (t) => {
+  const text = "import a from 'a';\nimport {\n  b,\n  c,\n} from './b.ts';\nexport { d } from \"d\";\nimport 'side';\nconst e = await import('e');\nconst s = 'from x';";
+  t.deepEqual(importsOf(text), ['a', './b.ts', 'd', 'side', 'e']);
+});
 
 test('imports respect the layer boundaries', (t) => {
   const bad: string[] = [];

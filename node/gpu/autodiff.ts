@@ -229,7 +229,7 @@ function sliceGrad(x: Value, y: Value, g: Value): Value {
 
 function constInts(v: Value): number[] {
   const data = v.graph.constantData(v);
-  if (!data) throw new GradientError(`Slice gradient needs constant starts/axes, '${v.name}' is not constant`);
+  if (!data) throw new GradientError(`the gradient needs '${v.name}' (axes, starts or ends) to be a constant, not a computed value`);
   return Array.from(new BigInt64Array(data.buffer, data.byteOffset, data.byteLength / 8), Number);
 }
 
@@ -275,8 +275,8 @@ export function gradients(loss: Value, params: readonly Value[]): Value[] {
     if (gys.every((g) => !g) || !n.inputs.some((x) => dependent.has(x.name))) continue;
     const rule = RULES[n.opType];
     if (!rule) throw new GradientError(`no gradient rule for op ${n.opType} (output '${n.outputs[0].name}')`);
-    const filled = gys.map((g, i) => g ?? (n.outputs.length > 1 ? undefined : op.zeros(n.outputs[i])));
-    const thunks = rule(n, filled as Value[]);
+    // Outputs nobody used arrive as undefined (only multi-output ops, such as Split, can have them).
+    const thunks = rule(n, gys as Value[]);
     n.inputs.forEach((x, i) => {
       const thunk = thunks[i];
       if (!thunk || !dependent.has(x.name)) return;

@@ -1,6 +1,6 @@
 // Typed op helpers over the graph builder: each emits one ONNX node and infers its output shape.
 // The forward models and the autodiff rules are both written with these.
-import { type DType, type Shape, type Value, numel } from './graph.ts';
+import { type DType, ONNX_DTYPE, type Shape, type Value, numel } from './graph.ts';
 import { GraphError } from './errors.ts';
 
 const fail = (op: string, msg: string): never => { throw new GraphError(`${op}: ${msg}`); };
@@ -74,11 +74,7 @@ export const silu = (x: Value) => mul(x, sigmoid(x));
 
 export function cast(x: Value, dtype: DType): Value {
   if (x.dtype === dtype) return x;
-  return x.graph.node('Cast', [x], [{ dtype, shape: x.shape }], { to: castCode(dtype) })[0];
-}
-
-function castCode(dtype: DType): number {
-  return { float32: 1, uint8: 2, uint16: 4, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 }[dtype];
+  return x.graph.node('Cast', [x], [{ dtype, shape: x.shape }], { to: ONNX_DTYPE[dtype] })[0];
 }
 
 export function where(cond: Value, a: Value, b: Value): Value {

@@ -44,8 +44,7 @@ function toOrt(t: HostTensor): ort.Tensor {
 }
 
 function fromOrt(t: ort.Tensor): HostTensor {
-  const dtype = (t.type === 'float16' ? 'float16' : t.type) as DType;
-  return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as HostTensor['data'] };
 }
 
 /** True when onnxruntime-node was installed with the CUDA execution provider's library. */
@@ -66,6 +65,7 @@ export class Session {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
       interOpNumThreads: 1,
+      logSeverityLevel: 3, // errors only: onnxruntime's warnings are about graph rewrites, not the user's input
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       extra: {
         session: {
