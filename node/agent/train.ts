@@ -8,10 +8,10 @@ import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adam
 import { type HostTensor, Session, type SessionOptions } from '../gpu/ort.ts';
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { ModelFormatError } from './errors.ts';
+import { InputError, ModelFormatError } from './errors.ts';
 import { qwen3Forward } from './qwen3.ts';
 import { defaultPositions, tokenLogprobs } from './score.ts';
-import { type LoraConfig, type ParamSource, bindWeights, isLoraTarget, loraNames } from './weights.ts';
+import { type LoraConfig, type ParamSource, bindWeights, isLoraTarget, loraNames, validateLora } from './weights.ts';
 import { rng } from './random.ts';
 
 /** What a loss sees: the batch, the model's outputs, and a way to declare extra per-batch inputs. */
@@ -35,6 +35,7 @@ export type Trainable = { kind: 'full' } | { kind: 'lora'; lora: LoraConfig };
 export interface TrainerOptions {
   loss: LossFn;
   trainable?: Trainable;
+  /** AdamW settings over ADAMW_DEFAULTS: warmup and which tensors decay are described on AdamWConfig. */
   optimizer?: Partial<AdamWConfig>;
   session?: SessionOptions;
   /** Seed of the LoRA A initialisation. */
@@ -46,18 +47,19 @@ export interface TrainBatch {
   seq: number;
   inputIds: BigInt64Array;
   attentionMask: BigInt64Array;
-  /** Tensors for the inputs the loss declared. */
+  /** Tensors for exactly the inputs the loss declared, with the declared dtypes and shapes. */
   extra?: Record<string, HostTensor>;
 }
 
+/** `lr` is the learning rate the step used, after warmup; `gradNorm` is taken before clipping. */
 export interface StepResult { step: number; loss: number; gradNorm: number; lr: number; metrics: Record<string, number> }
 
 /** One parameter group's flat buffers: parameters and the two AdamW moments. */
 interface GroupState { params: Float32Array; m: Float32Array; v: Float32Array }
 type State = Map<GroupName, GroupState>;
 
-/** A copy of everything a step changes, for the learner's backtracking. */
-export interface TrainerSnapshot { step: number; state: State }
+/** A deep copy of everything a step changes, for the learner's backtracking; `layout` names the trainable tensors. */
+export interface TrainerSnapshot { step: number; layout: string; state: State }
 
 /** The optimizer step in saved trainer state (AdamW's bias correction depends on it). */
 const STEP_TENSOR = 'optimizer.step';
@@ -69,17 +71,64 @@ const emptyState = (groups: readonly ParamGroup[]): State =>
 const cloneState = (s: State): State =>
   new Map([...s].map(([k, x]) => [k, { params: x.params.slice(), m: x.m.slice(), v: x.v.slice() }]));
 
+/** The checkpoint tensors the Qwen3 graph reads: not extras such as rotary inv_freq buffers, nor a tied lm_head. */
+function modelTensorNames(ckpt: Checkpoint): Set<string> {
+  const g = new Graph('probe');
+  const ids = g.input('input_ids', 'int64', [1, 1]);
+  const { weights, params } = bindWeights(g, ckpt, new Set(ckpt.tensors.keys()));
+  qwen3Forward(ckpt.config, weights, { ids, positions: ids, keyMask: op.cast(ids, 'bool'), maxPosition: 1 });
+  return new Set(params.keys());
+}
+
+/** Refuses (InputError) a batch whose shape, token ids or attention mask are malformed. */
+function checkBatch(b: TrainBatch, vocab: number): void {
+  if (!Number.isSafeInteger(b.batch) || b.batch <= 0 || !Number.isSafeInteger(b.seq) || b.seq <= 0) {
+    throw new InputError(`batch and seq must be positive integers, got batch ${b.batch} and seq ${b.seq}`);
+  }
+  for (const [key, data] of [['inputIds', b.inputIds], ['attentionMask', b.attentionMask]] as const) {
+    if (!(data instanceof BigInt64Array) || data.length !== b.batch * b.seq) {
+      throw new InputError(`${key} must be a BigInt64Array of batch × seq = ${b.batch * b.seq} values (rows one after another), got ${data instanceof BigInt64Array ? data.length : typeof data}`);
+    }
+  }
+  const at = (i: number) => `row ${Math.floor(i / b.seq)}, position ${i % b.seq}`;
+  const end = BigInt(vocab);
+  const bad = b.inputIds.findIndex((id) => id < 0n || id >= end);
+  if (bad >= 0) throw new InputError(`token id ${b.inputIds[bad]} at ${at(bad)} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+  const odd = b.attentionMask.findIndex((m) => m !== 0n && m !== 1n);
+  if (odd >= 0) throw new InputError(`attentionMask is ${b.attentionMask[odd]} at ${at(odd)}; use 1 for tokens and 0 for padding`);
+}
+
+/** Refuses (InputError) `extra` unless it holds exactly the inputs the loss declared, with their dtypes and shapes. */
+function checkExtra(extra: Record<string, HostTensor>, declared: readonly Value[]): void {
+  const names = new Set(declared.map((v) => v.name));
+  const stray = Object.keys(extra).find((n) => !names.has(n));
+  if (stray !== undefined) throw new InputError(`batch.extra has '${stray}', which the loss does not declare; it declares ${[...names].map((n) => `'${n}'`).join(', ') || 'no inputs'}`);
+  for (const v of declared) {
+    const t = extra[v.name];
+    const want = `${v.dtype} [${v.shape.join(', ')}]`;
+    if (!t) throw new InputError(`batch.extra lacks '${v.name}': the loss needs it as ${want}`);
+    if (t.dtype !== v.dtype || t.shape.join() !== v.shape.join() || t.data?.length !== numel(v.shape)) {
+      throw new InputError(`batch.extra '${v.name}' is ${t.dtype} [${t.shape.join(', ')}] with ${t.data?.length} values; the loss needs ${want}`);
+    }
+  }
+}
+
 export class Trainer {
   private state: State;
   private spare: State;
   private stepCount = 0;
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Per (batch, seq) bucket: the step session and the inputs the loss declared. */
+  private readonly buckets = new Map<string, { session: Promise<Session>; lossInputs: readonly Value[] }>();
   private readonly groups: ParamGroup[];
+  /** The trainable tensors' names, shapes and places, which a snapshot must share to be restored. */
+  private readonly layout: string;
   readonly optimizer: AdamWConfig;
 
   private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, initial: Map<string, { data: Float32Array; shape: Shape }>) {
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
+    this.layout = this.groups.map((g) => `${g.name}: ${g.members.map((m) => `${m.name} [${m.shape.join(', ')}]`).join(', ')}`).join('; ');
     this.state = emptyState(this.groups);
     this.spare = emptyState(this.groups);
     for (const [name, view] of this.views('params')) view.set(initial.get(name)!.data);
@@ -89,12 +138,13 @@ export class Trainer {
     const trainable = opts.trainable ?? { kind: 'full' };
     const params = new Map<string, { data: Float32Array; shape: Shape }>();
     if (trainable.kind === 'full') {
+      const read = modelTensorNames(ckpt);
       for (const [name, info] of ckpt.tensors) {
-        if (name === 'lm_head.weight' && ckpt.config.tieWordEmbeddings) continue;
-        params.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
+        if (read.has(name)) params.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
       }
     } else {
-      const { rank, targets } = trainable.lora;
+      validateLora(ckpt, trainable.lora);
+      const { rank } = trainable.lora;
       const next = rng(opts.seed ?? 0);
       for (const [name, info] of ckpt.tensors) {
         if (!isLoraTarget(trainable.lora, name)) continue;
@@ -104,7 +154,6 @@ export class Trainer {
         params.set(n.a, { data: Float32Array.from({ length: rank * inp }, () => (next() * 2 - 1) * bound), shape: [rank, inp] });
         params.set(n.b, { data: new Float32Array(out * rank), shape: [out, rank] });
       }
-      if (params.size === 0) throw new ModelFormatError(`LoRA targets ${targets.join(', ')} match no linear layer of ${ckpt.dir}`);
     }
     return new Trainer(ckpt, opts, params);
   }
@@ -135,18 +184,26 @@ export class Trainer {
 
   /** The step graph for one shape bucket (exposed for inspection and benchmarks). */
   buildGraph(batch: number, seq: number): Graph {
+    return this.stepGraph(batch, seq).graph;
+  }
+
+  private stepGraph(batch: number, seq: number): { graph: Graph; lossInputs: Value[] } {
     const g = new Graph('train_step');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
     const attentionMask = g.input('attention_mask', 'int64', [batch, seq]);
     const shapes = this.shapes();
     const trainable = new Set(this.lora ? [] : shapes.keys());
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
-    for (const name of trainable) weights.get(name); // every trained weight is an input, used or not
     const keyMask = op.cast(attentionMask, 'bool');
     const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+    const lossInputs: Value[] = [];
     const out = this.opts.loss({
       graph: g, ids, attentionMask, logits, tokenLogprobs: tokenLogprobs(logits, ids),
-      input: (name, dtype, shape) => g.input(name, dtype, shape),
+      input: (name, dtype, shape) => {
+        const v = g.input(name, dtype, shape);
+        lossInputs.push(v);
+        return v;
+      },
     });
     const { loss, metrics } = 'loss' in out ? out : { loss: out, metrics: {} };
     g.output(loss, 'loss');
@@ -154,23 +211,34 @@ export class Trainer {
     const names = [...shapes.keys()];
     const grads = gradients(loss, names.map((n) => params.get(n)!));
     adamwUpdate(g, this.groups, new Map(names.map((n, i) => [n, grads[i]])), this.optimizer);
-    return g;
+    return { graph: g, lossInputs };
   }
 
-  private session(batch: number, seq: number): Promise<Session> {
+  private bucket(batch: number, seq: number): { session: Promise<Session>; lossInputs: readonly Value[] } {
     const key = `${batch}x${seq}`;
-    let s = this.sessions.get(key);
-    if (!s) {
+    let b = this.buckets.get(key);
+    if (!b) {
+      const { graph, lossInputs } = this.stepGraph(batch, seq);
       // A step is hundreds of ops back to back: pool threads spin between them.
-      s = Session.create(this.buildGraph(batch, seq).toBytes(), { ...this.opts.session, externalDataDir: this.ckpt.dir, spin: true });
-      this.sessions.set(key, s);
+      b = { session: Session.create(graph.toBytes(), { ...this.opts.session, externalDataDir: this.ckpt.dir, spin: true }), lossInputs };
+      this.buckets.set(key, b);
     }
-    return s;
+    return b;
   }
 
-  /** One optimizer step on a batch. */
-  async trainStep(b: TrainBatch): Promise<StepResult> {
-    const session = await this.session(b.batch, b.seq);
+  /** One optimizer step on a batch; a malformed batch is refused with an InputError before anything runs. */
+  trainStep(b: TrainBatch): Promise<StepResult> {
+    // Steps run one after another: each reads the current buffers and swaps them when it ends.
+    const run = this.queue.then(() => this.runStep(b));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runStep(b: TrainBatch): Promise<StepResult> {
+    checkBatch(b, this.ckpt.config.vocabSize);
+    const bucket = this.bucket(b.batch, b.seq);
+    checkExtra(b.extra ?? {}, bucket.lossInputs);
+    const session = await bucket.session;
     const t = this.stepCount + 1;
     const sc = adamwScalars(this.optimizer, t);
     const feeds: Record<string, HostTensor> = {
@@ -207,10 +275,14 @@ export class Trainer {
   }
 
   snapshot(): TrainerSnapshot {
-    return { step: this.stepCount, state: cloneState(this.state) };
+    return { step: this.stepCount, layout: this.layout, state: cloneState(this.state) };
   }
 
+  /** Copies a snapshot back in (it stays valid for further restores); refuses one taken from a trainer of other trainable tensors. */
   restore(snap: TrainerSnapshot): void {
+    if (snap.layout !== this.layout) {
+      throw new InputError('this snapshot was taken from a trainer of other trainable tensors (full vs LoRA, other targets or rank); restore it into the trainer that took it or one with the same trainable set');
+    }
     for (const [name, s] of snap.state) {
       const cur = this.state.get(name)!;
       cur.params.set(s.params);
@@ -248,7 +320,7 @@ export class Trainer {
   }
 
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
-    this.sessions.clear();
+    for (const b of this.buckets.values()) await (await b.session).release();
+    this.buckets.clear();
   }
 }

@@ -12,10 +12,11 @@ export interface AdamWConfig {
   beta1: number;
   beta2: number;
   eps: number;
+  /** Decoupled decay p -= lr * weightDecay * p, for tensors of 2+ dimensions only: 1-D ones (norm weights, biases) never decay. */
   weightDecay: number;
   /** Clip the global gradient norm to this (0 = no clipping). */
   maxGradNorm: number;
-  /** Linear warmup of the learning rate over this many steps. */
+  /** Linear warmup: step t = 1, 2, ... uses lr * min(1, t / warmupSteps), so lr / warmupSteps first and the full lr from step warmupSteps on (0 = none). */
   warmupSteps: number;
 }
 
@@ -36,7 +37,7 @@ export const groupNames = (group: GroupName) => ({
   newParams: `new_params.${group}`, newM: `new_adam_m.${group}`, newV: `new_adam_v.${group}`,
 });
 
-/** Splits parameters (in order) into the decaying matrices and the non-decaying vectors. */
+/** Splits parameters (in order) into the decaying tensors of 2+ dimensions and the non-decaying 1-D ones (norm weights, biases). */
 export function paramGroups(params: readonly [string, Shape][]): ParamGroup[] {
   const groups: ParamGroup[] = [{ name: 'decay', size: 0, members: [] }, { name: 'no_decay', size: 0, members: [] }];
   for (const [name, shape] of params) {
@@ -47,7 +48,7 @@ export function paramGroups(params: readonly [string, Shape][]): ParamGroup[] {
   return groups.filter((g) => g.size > 0);
 }
 
-/** Per-step scalars fed to the graph: lr with warmup and the bias corrections 1 - beta^t. */
+/** Per-step scalars fed to the graph for step t (1-based): lr with warmup (see AdamWConfig) and the bias corrections 1 - beta^t. */
 export function adamwScalars(cfg: AdamWConfig, step: number): { lr: number; bc1: number; bc2: number } {
   const warm = cfg.warmupSteps > 0 ? Math.min(1, step / cfg.warmupSteps) : 1;
   return { lr: cfg.lr * warm, bc1: 1 - cfg.beta1 ** step, bc2: 1 - cfg.beta2 ** step };

@@ -1,13 +1,19 @@
 // Training on the reference checkpoint: SFT loss falls (full and LoRA), backtracking restores exactly,
-// trainable state round-trips through safetensors, and the trained weights reach scoring.
+// trainable state round-trips through safetensors, the trained weights reach scoring, malformed
+// batches are refused, and the gradient a step uses matches finite differences.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
+import { InputError } from '../../node/agent/errors.ts';
 import { sftLoss } from '../../node/agent/losses.ts';
+import { rng } from '../../node/agent/random.ts';
 import { Scorer, padBatch } from '../../node/agent/score.ts';
-import { type TrainBatch, Trainer } from '../../node/agent/train.ts';
+import { type LossFn, type TrainBatch, type Trainable, Trainer } from '../../node/agent/train.ts';
+import type { HostTensor } from '../../node/gpu/ort.ts';
+import * as op from '../../node/gpu/ops.ts';
+import { readTensor, writeSafetensors } from '../../node/gpu/safetensors.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const ckpt = loadCheckpoint(DIR);
@@ -91,4 +97,201 @@ test('a scorer over the trainer\'s parameters sees the trained model', async (t)
   t.true(after > before + 1, `log-likelihood of a counting row rose from ${before} to ${after}`);
   await scorer.release();
   await trainer.release();
+});
+
+/** A right-padded batch (pad id 0, used by no real token) whose loss mask covers only real next tokens. */
+function paddedBatch(rows: number[][]): TrainBatch {
+  const { ids, mask, seq } = padBatch(rows);
+  const lossMask = new Float32Array(rows.length * (seq - 1));
+  rows.forEach((r, i) => lossMask.fill(1, i * (seq - 1), i * (seq - 1) + r.length - 1));
+  return { batch: rows.length, seq, inputIds: ids, attentionMask: mask, extra: { loss_mask: { dtype: 'float32', shape: [rows.length, seq - 1], data: lossMask } } };
+}
+
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+const copyParams = (trainer: Trainer) => new Map([...trainer.parameters].map(([n, p]) => [n, p.slice()]));
+const sameParams = (trainer: Trainer, expected: Map<string, Float32Array>) =>
+  [...expected].every(([n, p]) => bytes(trainer.parameters.get(n)!).equals(bytes(p)));
+
+test('trainStep refuses a malformed batch with one actionable InputError line', async (t) => {
+  const trainer = Trainer.create(ckpt, { loss: sftLoss, session: { threads: 1 } });
+  const good = paddedBatch([[5, 6, 7, 8], [9, 10, 11]]);
+  const lossMask = good.extra!.loss_mask;
+  const edit = (i: number, v: bigint, key: 'inputIds' | 'attentionMask') => {
+    const data = good[key].slice();
+    data[i] = v;
+    return { ...good, [key]: data };
+  };
+  const withExtra = (extra: Record<string, HostTensor>) => ({ ...good, extra });
+  const cases: [TrainBatch, RegExp][] = [
+    [{ ...good, batch: 0 }, /^batch and seq must be positive integers, got batch 0 and seq 4$/],
+    [{ ...good, seq: 2.5 }, /positive integers/],
+    [{ ...good, inputIds: good.inputIds.slice(1) }, /^inputIds must be a BigInt64Array of batch × seq = 8 values .* got 7$/],
+    [{ ...good, attentionMask: good.attentionMask.slice(0, 6) }, /^attentionMask must be .* = 8 values/],
+    [edit(6, 512n, 'inputIds'), /^token id 512 at row 1, position 2 is out of range: the vocabulary has 512 ids \(0\.\.511\)$/],
+    [edit(0, -1n, 'inputIds'), /^token id -1 at row 0, position 0 is out of range/],
+    [edit(3, 2n, 'attentionMask'), /^attentionMask is 2 at row 0, position 3; use 1 for tokens and 0 for padding$/],
+    [withExtra({}), /^batch.extra lacks 'loss_mask': the loss needs it as float32 \[2, 3\]$/],
+    [withExtra({ loss_mask: lossMask, advantages: lossMask }), /^batch.extra has 'advantages', which the loss does not declare; it declares 'loss_mask'$/],
+    [withExtra({ loss_mask: { ...lossMask, dtype: 'float64', data: Float64Array.from(lossMask.data as Float32Array) } }), /'loss_mask' is float64 \[2, 3\] with 6 values; the loss needs float32 \[2, 3\]/],
+    [withExtra({ loss_mask: { ...lossMask, shape: [3, 2] } }), /'loss_mask' is float32 \[3, 2\]/],
+    [withExtra({ loss_mask: { ...lossMask, data: new Float32Array(5) } }), /with 5 values; the loss needs/],
+  ];
+  for (const [bad, message] of cases) await t.throwsAsync(trainer.trainStep(bad), { instanceOf: InputError, message });
+  t.is(trainer.step, 0);
+  // A row that is all padding is no requirement: no key is visible to it, yet the step stays finite.
+  const r = await trainer.trainStep({ ...good, attentionMask: good.attentionMask.map((m, i) => (i >= 4 ? 0n : m)) });
+  t.true(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm));
+  await trainer.release();
+});
+
+test('a snapshot is a deep copy: restoring it after later steps, twice, gives its parameters and step', async (t) => {
+  const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-2 }, session: { threads: 1 } });
+  await trainer.trainStep(batch);
+  const snap = trainer.snapshot();
+  const taken = copyParams(trainer);
+  await trainer.trainStep(batch);
+  await trainer.trainStep(batch);
+  t.false(sameParams(trainer, taken));
+  trainer.restore(snap);
+  t.true(sameParams(trainer, taken));
+  t.is(trainer.step, 1);
+  await trainer.trainStep(batch);
+  trainer.restore(snap);
+  t.true(sameParams(trainer, taken));
+  t.is(trainer.step, 1);
+  await trainer.release();
+});
+
+test('restore refuses a snapshot of another trainable set, even one of the same sizes', async (t) => {
+  const lora = (targets: string[]): Trainable => ({ kind: 'lora', lora: { rank: 2, alpha: 4, targets } });
+  const full = Trainer.create(ckpt, { loss: sftLoss, session: { threads: 1 } });
+  const q = Trainer.create(ckpt, { loss: sftLoss, trainable: lora(['q_proj']), session: { threads: 1 } });
+  // o_proj's adapters (A [2, 128], B [64, 2]) hold as many values as q_proj's (A [2, 64], B [128, 2]).
+  const o = Trainer.create(ckpt, { loss: sftLoss, trainable: lora(['o_proj']), session: { threads: 1 } });
+  const before = copyParams(q);
+  const message = /^this snapshot was taken from a trainer of other trainable tensors/;
+  t.throws(() => q.restore(full.snapshot()), { instanceOf: InputError, message });
+  t.throws(() => q.restore(o.snapshot()), { instanceOf: InputError, message });
+  t.true(sameParams(q, before));
+  q.restore(q.snapshot());
+  t.true(sameParams(q, before));
+});
+
+test('full fine-tuning trains exactly the tensors the Qwen3 graph reads, not extras stored beside them', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-extras-'));
+  fs.copyFileSync(path.join(DIR, 'config.json'), path.join(dir, 'config.json'));
+  const tensors: Record<string, HostTensor> = Object.fromEntries([...ckpt.tensors].map(([n, info]) => [n, readTensor(info)]));
+  const invFreq: HostTensor = { dtype: 'float32', shape: [16], data: Float32Array.from({ length: 16 }, (_, i) => 1e6 ** (-i / 16)) };
+  tensors['model.rotary_emb.inv_freq'] = invFreq;
+  tensors['model.layers.0.self_attn.rotary_emb.inv_freq'] = invFreq;
+  tensors['model.vision_tower.proj.weight'] = { dtype: 'float32', shape: [4, 4], data: new Float32Array(16).fill(0.5) };
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  const extras = loadCheckpoint(dir);
+  t.is(extras.tensors.size, ckpt.tensors.size + 3);
+  const opts = { loss: sftLoss, session: { threads: 1 } };
+  const [trainer, reference] = [Trainer.create(extras, opts), Trainer.create(ckpt, opts)];
+  t.deepEqual([...trainer.parameters.keys()].sort(), [...ckpt.tensors.keys()].sort());
+  t.is((await trainer.trainStep(batch)).loss, (await reference.trainStep(batch)).loss);
+  await trainer.release();
+  await reference.release();
+});
+
+test('lr warms up linearly to its value at step warmupSteps, and only tensors of 2+ dimensions decay', async (t) => {
+  // A loss with zero gradient: AdamW's update is 0, so all that moves a parameter is its decay.
+  const flat: LossFn = ({ tokenLogprobs: lp }) => op.mul(op.reduceSum(lp, [0, 1]), op.scalarLike(lp, 0));
+  const trainer = Trainer.create(ckpt, { loss: flat, optimizer: { lr: 0.3, warmupSteps: 3, weightDecay: 0.5 }, session: { threads: 1 } });
+  const before = copyParams(trainer);
+  const b = { batch: 1, seq: 3, inputIds: BigInt64Array.of(3n, 4n, 5n), attentionMask: BigInt64Array.of(1n, 1n, 1n) };
+  const lrs = [];
+  for (let i = 0; i < 4; i++) lrs.push((await trainer.trainStep(b)).lr);
+  t.deepEqual(lrs.map((x) => +x.toFixed(12)), [0.1, 0.2, 0.3, 0.3]);
+  const shrink = (1 - 0.1 * 0.5) * (1 - 0.2 * 0.5) * (1 - 0.3 * 0.5) ** 2;
+  for (const [name, p] of trainer.parameters) {
+    const p0 = before.get(name)!;
+    if (name.endsWith('norm.weight')) t.true(bytes(p).equals(bytes(p0)), name);
+    else t.true(p.every((x, i) => Math.abs(x - p0[i] * shrink) <= 1e-6 * Math.abs(p0[i])), name);
+  }
+  await trainer.release();
+});
+
+/**
+ * AdamW with beta1 = beta2 = 0 and no clipping or decay moves each parameter by lr g / (|g| + eps):
+ * with lr = eps = 1e6 that is the gradient g itself, so a step's parameter change is its gradient.
+ */
+const SGD = { lr: 1e6, eps: 1e6, beta1: 0, beta2: 0, weightDecay: 0, maxGradNorm: 0 };
+
+/** The gradient the trainer's step uses, per trainable tensor (float64), leaving the trainer as it was. */
+async function stepGradient(trainer: Trainer, b: TrainBatch): Promise<Map<string, Float64Array>> {
+  const snap = trainer.snapshot();
+  const before = copyParams(trainer);
+  await trainer.trainStep(b);
+  const grads = new Map([...trainer.parameters].map(([n, p]) => [n, Float64Array.from(before.get(n)!, (x, i) => x - p[i])]));
+  trainer.restore(snap);
+  return grads;
+}
+
+/** The loss with one parameter element set to `x` (the parameter views are live), leaving the trainer as it was. */
+async function lossWith(trainer: Trainer, b: TrainBatch, name: string, i: number, x: number): Promise<number> {
+  const snap = trainer.snapshot();
+  trainer.parameters.get(name)![i] = x;
+  const { loss } = await trainer.trainStep(b);
+  trainer.restore(snap);
+  return loss;
+}
+
+/** dL/dp at element i of `name` by the five-point central difference (step h, error O(h^4) plus float32 noise / h). */
+async function finiteDifference(trainer: Trainer, b: TrainBatch, name: string, i: number, h = 0.1): Promise<number> {
+  const x = trainer.parameters.get(name)![i];
+  const [p1, m1, p2, m2] = [await lossWith(trainer, b, name, i, x + h), await lossWith(trainer, b, name, i, x - h),
+    await lossWith(trainer, b, name, i, x + 2 * h), await lossWith(trainer, b, name, i, x - 2 * h)];
+  return (8 * (p1 - m1) - (p2 - m2)) / (12 * h);
+}
+
+test('the gradient a step uses matches finite differences on a right-padded batch, with LoRA and full fine-tuning', async (t) => {
+  const b = paddedBatch([[5, 9, 14, 20, 27, 35, 44, 54], [7, 11, 16, 22, 29]]);
+  const next = rng(11);
+  const pick = (names: string[], grads: Map<string, Float64Array>): [string, number] => {
+    const name = names[Math.floor(next() * names.length)];
+    return [name, Math.floor(next() * grads.get(name)!.length)];
+  };
+  const check = async (trainer: Trainer, grads: Map<string, Float64Array>, [name, i]: [string, number]) => {
+    const [g, fd] = [grads.get(name)![i], await finiteDifference(trainer, b, name, i)];
+    t.true(Math.abs(fd - g) <= 2e-5 + 1e-2 * Math.abs(g), `${name}[${i}]: step gradient ${g}, finite difference ${fd}`);
+  };
+
+  const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'] };
+  const adapted = Trainer.create(ckpt, { loss: sftLoss, trainable: { kind: 'lora', lora }, optimizer: SGD, session: { threads: 1 } });
+  // B starts at zero (so A's gradient would be too): give it random values through the live views.
+  for (const [name, p] of adapted.parameters) if (name.includes('lora_B')) p.forEach((_, i) => { p[i] = (next() * 2 - 1) * 0.1; });
+  const loraGrads = await stepGradient(adapted, b);
+  const names = [...loraGrads.keys()];
+  for (const kind of ['lora_A', 'lora_B']) {
+    for (let k = 0; k < 3; k++) await check(adapted, loraGrads, pick(names.filter((n) => n.includes(kind)), loraGrads));
+  }
+  await adapted.release();
+
+  const full = Trainer.create(ckpt, { loss: sftLoss, optimizer: SGD, session: { threads: 1 } });
+  const grads = await stepGradient(full, b);
+  for (let k = 0; k < 4; k++) await check(full, grads, pick([...grads.keys()], grads));
+  // The pad token (id 0) appears only at masked positions: its embedding row gets no gradient at all.
+  const hidden = ckpt.config.hiddenSize;
+  const padRow = grads.get('model.embed_tokens.weight')!.subarray(0, hidden);
+  t.true(padRow.every((g) => g === 0));
+  t.is(await finiteDifference(full, b, 'model.embed_tokens.weight', 7), 0);
+  t.true(grads.get('model.embed_tokens.weight')!.subarray(5 * hidden, 6 * hidden).some((g) => g !== 0), 'a real token\'s row does get a gradient');
+  await full.release();
+});
+
+test('steps started together run one after another, as if awaited in turn', async (t) => {
+  const options = { loss: sftLoss, optimizer: { lr: 1e-3 }, session: { threads: 1 } };
+  const together = Trainer.create(ckpt, options);
+  const inTurn = Trainer.create(ckpt, options);
+  const extra = { loss_mask: { dtype: 'float32' as const, shape: [batch.batch, batch.seq - 1], data: new Float32Array(batch.batch * (batch.seq - 1)).fill(1) } };
+  const b = { ...batch, extra };
+  const results = await Promise.all([together.trainStep(b), together.trainStep(b), together.trainStep(b)]);
+  t.deepEqual(results.map((r) => r.step), [1, 2, 3]);
+  for (let i = 0; i < 3; i++) await inTurn.trainStep(b);
+  t.true(sameParams(together, copyParams(inTurn)));
+  await together.release();
+  await inTurn.release();
 });
