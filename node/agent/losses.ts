@@ -1,6 +1,7 @@
 // Losses composed over the model's per-token log-probs. Each is a LossFn (train.ts): the SAT learner
 // writes its clipped-surrogate loss the same way.
 import * as op from '../gpu/ops.ts';
+import { satPolicyLoss } from './sat-loss.ts';
 import type { LossFn } from './train.ts';
 
 /**
@@ -15,4 +16,4 @@ export const sftLoss: LossFn = ({ tokenLogprobs, input }) => {
 };
 
 /** Losses by name, for code that picks one across a thread boundary (the compute worker). */
-export const LOSSES: Record<string, LossFn> = { sft: sftLoss };
+export const LOSSES: Record<string, LossFn> = { sft: sftLoss, sat: satPolicyLoss };
