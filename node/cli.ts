@@ -7,6 +7,7 @@ import type { Command, CommandOption } from './commands/command.ts';
 import { generateCommand } from './commands/generate.ts';
 import { modelInfoCommand } from './commands/model-info.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
+import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 
@@ -20,7 +21,7 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN = [UsageError, ModelFormatError, ModelNotFoundError, SafetensorsError, InputError, TokenizerError, DeviceError];
+const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, SafetensorsError, InputError, TokenizerError, DeviceError];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);
