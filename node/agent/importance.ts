@@ -23,6 +23,11 @@ export interface TrajectoryLogps {
  * `sat.max_is_ratio_clip` and clips the running sum, not each term.
  */
 export function truncatedIsWeights(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {
+  return isRatios(trajectory, updatedAgents, maxIsRatioClip).map((rho) => Math.min(1, rho));
+}
+
+/** rho_t = exp(clip(S_t, +-maxIsRatioClip)) before truncation (see truncatedIsWeights): rho_t - c_t is what truncation drops. */
+export function isRatios(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {
   const { agent, logpCur, logpNew } = trajectory;
   if (logpCur.length !== agent.length || logpNew.length !== agent.length) {
     throw new InputError(
@@ -30,7 +35,7 @@ export function truncatedIsWeights(trajectory: TrajectoryLogps, updatedAgents: R
     );
   }
   if (!(maxIsRatioClip >= 0)) throw new InputError(`max_is_ratio_clip must be a number >= 0, got ${maxIsRatioClip}`);
-  const weights = new Float64Array(agent.length);
+  const ratios = new Float64Array(agent.length);
   let logRatio = 0;
   for (let t = 0; t < agent.length; t++) {
     const a = agent[t]!;
@@ -41,7 +46,7 @@ export function truncatedIsWeights(trajectory: TrajectoryLogps, updatedAgents: R
       }
       logRatio += logpNew[t]! - logpCur[t]!;
     }
-    weights[t] = Math.min(1, Math.exp(Math.min(maxIsRatioClip, Math.max(-maxIsRatioClip, logRatio))));
+    ratios[t] = Math.exp(Math.min(maxIsRatioClip, Math.max(-maxIsRatioClip, logRatio)));
   }
-  return weights;
+  return ratios;
 }

@@ -1,0 +1,53 @@
+// One agent of a team: its checkpoint, its trainable state (full or LoRA) under the SAT policy loss,
+// and a generator and scorer that always see the current parameters. Its KL penalty beta lives here
+// because it persists across stages (DESIGN.md §1, trust region).
+import type { SessionOptions } from '../gpu/ort.ts';
+import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
+import { Generator } from './generate.ts';
+import { satPolicyLoss } from './sat-loss.ts';
+import { Scorer } from './score.ts';
+import { type Trainable, Trainer } from './train.ts';
+import type { AdamWConfig } from '../gpu/adamw.ts';
+
+export interface AgentOptions {
+  name: string;
+  /** The checkpoint folder the agent starts from. */
+  dir: string;
+  trainable: Trainable;
+  optimizer: Partial<AdamWConfig>;
+  /** Initial KL coefficient (algorithm.kl_ctrl.kl_coef). */
+  beta: number;
+  seed: number;
+  session?: SessionOptions;
+}
+
+export class Agent {
+  readonly ckpt: Checkpoint;
+  readonly trainer: Trainer;
+  readonly generator: Generator;
+  readonly scorer: Scorer;
+  beta: number;
+
+  readonly name: string;
+
+  constructor(o: AgentOptions) {
+    this.name = o.name;
+    this.ckpt = loadCheckpoint(o.dir);
+    this.trainer = Trainer.create(this.ckpt, { loss: satPolicyLoss, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed });
+    this.generator = new Generator(this.ckpt, o.session, this.trainer.paramSource());
+    this.scorer = new Scorer(this.ckpt, o.session, this.trainer.paramSource());
+    this.beta = o.beta;
+  }
+
+  /** Teacher-forced log-probs of the tokens at `positions` of each row (position p: log p(row[p] | row[..p])). */
+  async logprobsAt(rows: readonly number[][], positions: readonly number[][]): Promise<Float32Array[]> {
+    const { tokenLogprobs } = await this.scorer.score(rows);
+    return positions.map((ps, r) => Float32Array.from(ps, (p) => tokenLogprobs[r][p - 1]));
+  }
+
+  async release(): Promise<void> {
+    await this.generator.release();
+    await this.scorer.release();
+    await this.trainer.release();
+  }
+}

@@ -1,0 +1,99 @@
+// One agent's KL-bounded update inside a stage (DESIGN.md §1, step 3): gradient steps on the SAT
+// policy loss over its own tokens, then the quantile trust-region test; on failure the parameters and
+// optimizer state are restored, beta grows, and the update is retried.
+import type { HostTensor } from '../gpu/ort.ts';
+import type { Agent } from './agent.ts';
+import { padBatch, seqBucket } from './score.ts';
+import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
+
+/** What the updating agent learns from: the stage's trajectories seen from its own tokens. */
+export interface UpdateBatch {
+  /** Token ids of each trajectory. */
+  rows: number[][];
+  /** Positions in each row of the agent's own tokens. */
+  positions: number[][];
+  /** log pi_cur of those tokens (re-scored at the start of the stage). */
+  logpOld: Float32Array[];
+  /** c_t of those tokens under pi^{i-1} (importance.ts). */
+  isWeights: Float64Array[];
+  /** One advantage per trajectory. */
+  advantages: number[];
+}
+
+export interface UpdateConfig {
+  epsilon: number;
+  /** delta_i: the bound on the KL quantile. */
+  targetKl: number;
+  quantile: number;
+  maxBacktracks: number;
+  /** Gradient steps per attempt. */
+  steps: number;
+}
+
+export interface UpdateRecord {
+  accepted: boolean;
+  backtracks: number;
+  /** beta after this update (it persists for the agent's next stage). */
+  beta: number;
+  klQuantile: number;
+  /** log pi_new of the agent's tokens after the update (pi_cur's when nothing was accepted). */
+  logpNew: Float32Array[];
+  /** Importance-weighted surrogate gain: mean over trajectories of cbar (r - 1) A. */
+  gain: number;
+}
+
+const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
+
+/** The loss inputs of satPolicyLoss for this batch, padded to a shape bucket. */
+function trainBatch(b: UpdateBatch, epsilon: number, beta: number) {
+  const n = b.rows.length;
+  const { ids, mask, seq } = padBatch(b.rows, seqBucket(Math.max(...b.rows.map((r) => r.length))));
+  const [own, logpOld, c] = [0, 1, 2].map(() => new Float32Array(n * (seq - 1)));
+  b.positions.forEach((ps, r) => ps.forEach((p, k) => {
+    const i = r * (seq - 1) + p - 1; // log-prob index of the token at position p
+    own[i] = 1;
+    logpOld[i] = b.logpOld[r][k];
+    c[i] = b.isWeights[r][k];
+  }));
+  const shape = [n, seq - 1];
+  return {
+    batch: n, seq, inputIds: ids, attentionMask: mask,
+    extra: {
+      logp_old: f32(shape, logpOld), own_mask: f32(shape, own), is_weights: f32(shape, c),
+      advantages: f32([n], Float32Array.from(b.advantages)),
+      clip_eps: f32([], Float32Array.of(epsilon)), kl_beta: f32([], Float32Array.of(beta)),
+    },
+  };
+}
+
+/** Surrogate gain of an update: mean over trajectories of (mean own c_t) * (r - 1) * A, r the sequence ratio. */
+export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[]): number {
+  let sum = 0;
+  b.rows.forEach((_, r) => {
+    const k = b.logpOld[r].length;
+    if (k === 0) return;
+    let logR = 0;
+    let cbar = 0;
+    for (let j = 0; j < k; j++) { logR += logpNew[r][j] - b.logpOld[r][j]; cbar += b.isWeights[r][j] / k; }
+    sum += cbar * (Math.exp(logR) - 1) * b.advantages[r];
+  });
+  return sum / b.rows.length;
+}
+
+export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
+  const start = agent.trainer.snapshot();
+  let klQuantile = 0;
+  for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {
+    const batch = trainBatch(b, cfg.epsilon, agent.beta);
+    for (let s = 0; s < cfg.steps; s++) await agent.trainer.trainStep(batch);
+    const logpNew = await agent.logprobsAt(b.rows, b.positions);
+    // Per-state KL proxy of each trajectory over the agent's tokens; its quantile must stay within delta_i.
+    const kls = b.rows.map((_, r) => (b.logpOld[r].length ? perStateKl(b.logpOld[r], logpNew[r]) : 0));
+    const check = klQuantileWithin(kls, cfg.quantile, cfg.targetKl);
+    klQuantile = check.klQuantile;
+    if (check.within) return { accepted: true, backtracks: attempt, beta: agent.beta, klQuantile, logpNew, gain: surrogateGain(b, logpNew) };
+    agent.trainer.restore(start);
+    agent.beta = nextBeta(agent.beta);
+  }
+  return { accepted: false, backtracks: cfg.maxBacktracks + 1, beta: agent.beta, klQuantile, logpNew: b.logpOld, gain: 0 };
+}

@@ -1,0 +1,45 @@
+// The trust-region update of one agent on the embedded weak model: accepted updates stay within the
+// KL bound and move log-probs the way the advantages say; an unreachable bound backtracks, grows beta
+// and leaves the agent exactly as it was.
+import test from 'ava';
+import { Agent } from '../../node/agent/agent.ts';
+import { type UpdateBatch, trustRegionUpdate } from '../../node/agent/update.ts';
+
+const WEAK = new URL('../../models/demo/tiny-weak/', import.meta.url).pathname;
+const lora = { kind: 'lora' as const, lora: { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'] } };
+const rows = [[40, 41, 42, 43, 44, 45, 46, 47], [50, 52, 54, 56, 58, 60]];
+const positions = [[5, 6, 7], [3, 4, 5]];
+
+async function batchFor(agent: Agent): Promise<UpdateBatch> {
+  const logpOld = await agent.logprobsAt(rows, positions);
+  return { rows, positions, logpOld, isWeights: positions.map((p) => new Float64Array(p.length).fill(1)), advantages: [1, -1] };
+}
+const params = (a: Agent) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()]));
+const sum = (xs: Float32Array) => xs.reduce((s, x) => s + x, 0);
+
+test('an accepted update stays within the KL bound and follows the advantages', async (t) => {
+  const agent = new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3, weightDecay: 0 }, beta: 0.01, seed: 1, session: { threads: 1 } });
+  const b = await batchFor(agent);
+  const rec = await trustRegionUpdate(agent, b, { epsilon: 0.2, targetKl: 0.5, quantile: 0.9, maxBacktracks: 3, steps: 3 });
+  t.true(rec.accepted);
+  t.true(rec.klQuantile <= 0.5);
+  t.true(sum(rec.logpNew[0]) > sum(b.logpOld[0]), 'positive advantage: more likely');
+  t.true(sum(rec.logpNew[1]) < sum(b.logpOld[1]), 'negative advantage: less likely');
+  t.true(rec.gain > 0, `surrogate gain ${rec.gain}`);
+  t.deepEqual(rec.logpNew, await agent.logprobsAt(rows, positions));
+  await agent.release();
+});
+
+test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta and restores the agent exactly', async (t) => {
+  const agent = new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3 }, beta: 0.1, seed: 1, session: { threads: 1 } });
+  const b = await batchFor(agent);
+  const before = params(agent);
+  const rec = await trustRegionUpdate(agent, b, { epsilon: 0.2, targetKl: 1e-12, quantile: 0.5, maxBacktracks: 2, steps: 2 });
+  t.false(rec.accepted);
+  t.is(rec.backtracks, 3);
+  t.true(Math.abs(agent.beta - 0.1 * 1.5 ** 3) < 1e-12, `beta ${agent.beta}`);
+  t.is(rec.gain, 0);
+  t.deepEqual(rec.logpNew, b.logpOld);
+  t.true([...agent.trainer.parameters].every(([n, p]) => p.every((x, k) => x === before.get(n)![k])));
+  await agent.release();
+});
