@@ -1,32 +1,18 @@
 // `sat-peer generate`, run through the real bin against the reference fixture's greedy continuation.
 import test, { type ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer } from '../../node/agent/tokenizer.ts';
+import { FIXTURE, fixtureWithTokenizer, oneLine, sat } from './run-cli.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8'));
 const GREEDY: { prompt_ids: number[]; new_tokens: number[]; step_logprobs: number[] } = expected.greedy;
 const PROMPT = GREEDY.prompt_ids.join(',');
 
-/** The fixture's weights with the tiny tokenizer beside them (same 512-id vocabulary). */
-function withTokenizer(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-generate-'));
-  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
-  return dir;
-}
-const TOKENIZED = withTokenizer();
+const TOKENIZED = fixtureWithTokenizer('sat-generate-');
 const tok = loadTokenizer(TOKENIZED);
 test.after.always(() => fs.rmSync(TOKENIZED, { recursive: true, force: true }));
 
-function sat(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Runs `generate --json` and returns the parsed object, failing the test on a non-zero exit. */
 function generate(t: ExecutionContext, ...args: string[]) {
@@ -36,14 +22,6 @@ function generate(t: ExecutionContext, ...args: string[]) {
   return JSON.parse(r.stdout);
 }
 
-/** stderr is exactly one `sat-peer: ...` line, without a stack trace. */
-function oneLine(t: ExecutionContext, stderr: string, message: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  t.is(lines.length, 1, stderr);
-  t.regex(lines[0], /^sat-peer: /);
-  t.regex(lines[0], message);
-  t.notRegex(stderr, /\n\s+at /);
-}
 
 test('greedy --prompt-ids --json reproduces the reference continuation exactly', (t) => {
   const out = generate(t, '--model', FIXTURE, '--prompt-ids', PROMPT, '--max-new-tokens', '8');

@@ -1,30 +1,16 @@
 // Runs the real bin, as a user would.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelFormatError } from '../../node/agent/errors.ts';
 import { report } from '../../node/cli.ts';
 import { UsageError } from '../../node/errors.ts';
+import { FIXTURE, oneLine, sat } from './run-cli.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
 const PARAMETERS = 182_720;
 
-function sat(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** stderr is exactly one `sat-peer: ...` line, without a stack trace. */
-function oneLine(t: import('ava').ExecutionContext, stderr: string, message: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  t.is(lines.length, 1, stderr);
-  t.regex(lines[0], /^sat-peer: /);
-  t.regex(lines[0], message);
-  t.notRegex(stderr, /\n\s+at /);
-}
 
 test('model info prints the checkpoint in words', (t) => {
   const r = sat('model', 'info', FIXTURE);

@@ -1,40 +1,18 @@
 // `sat-peer model score`, run through the real bin against the reference fixture.
 import test, { type ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadTokenizer } from '../../node/agent/tokenizer.ts';
 import { cudaAvailable } from '../../node/gpu/ort.ts';
+import { FIXTURE, fixtureWithTokenizer, oneLine, sat } from './run-cli.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8'));
 const SEQ: { input_ids: number[]; next_token_logprobs: number[]; sum_logprob: number; last_logits: number[]; last_argmax: number } = expected.sequences[1];
 
-/** The fixture's weights with the tiny tokenizer beside them (same 512-id vocabulary). */
-function withTokenizer(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-score-'));
-  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
-  return dir;
-}
-const TOKENIZED = withTokenizer();
+const TOKENIZED = fixtureWithTokenizer('sat-score-');
 test.after.always(() => fs.rmSync(TOKENIZED, { recursive: true, force: true }));
 
-function sat(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** stderr is exactly one `sat-peer: ...` line, without a stack trace. */
-function oneLine(t: ExecutionContext, stderr: string, message: RegExp): void {
-  const lines = stderr.trimEnd().split('\n');
-  t.is(lines.length, 1, stderr);
-  t.regex(lines[0], /^sat-peer: /);
-  t.regex(lines[0], message);
-  t.notRegex(stderr, /\n\s+at /);
-}
 
 function close(t: ExecutionContext, got: number[], want: number[], what: string, tol = 1e-4): void {
   t.is(got.length, want.length, `${what}: length`);

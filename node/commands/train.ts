@@ -1,0 +1,68 @@
+// `sat-peer train --config <file>`: runs SAT stages on a team in this process. Each stage appends one
+// JSON row to <save_dir>/stage_log.jsonl and saves every agent's state; --resume continues from the last
+// saved stage.
+import fs from 'node:fs';
+import path from 'node:path';
+import { chainAccuracy } from '../agent/chain.ts';
+import { loadConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { runStage } from '../stage.ts';
+import { buildTeam, loadLatestStage, saveStage, writeAtomically } from '../team.ts';
+import type { Command } from './command.ts';
+import { numberFlag, stringFlag } from './options.ts';
+
+/** Drops the log's rows of stages >= `stage`. */
+function keepRowsBefore(log: string, stage: number): void {
+  if (!fs.existsSync(log)) return;
+  const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((l) => (JSON.parse(l) as { stage: number }).stage < stage);
+  if (kept.length !== lines.length) writeAtomically(log, kept.map((l) => `${l}\n`).join(''));
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a team with SAT stages: rollouts, ordered KL-bounded agent updates, certificates',
+  usage: 'sat-peer train --config <file> [--stages N] [--resume] [--threads N] [--json]',
+  args: [],
+  options: {
+    config: { type: 'string', value: '<file>', description: 'SAT config (YAML or JSON; the reference repo\'s layout)' },
+    stages: { type: 'string', value: '<n>', description: 'stages to run now (default training.num_stages)' },
+    resume: { type: 'boolean', description: 'continue from the last stage saved under logging.save_dir' },
+    threads: { type: 'string', value: '<n>', description: 'intra-op threads per session (default: one per core)' },
+  },
+  async run({ options, json }) {
+    const cfg = loadConfig(stringFlag(options, 'config', true));
+    for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
+    const stages = numberFlag(options, 'stages', cfg.training.numStages, { integer: true, min: 1 });
+    const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
+    const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
+    if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {
+      throw new UsageError(`${cfg.logging.saveDir} already holds a run: pass --resume to continue it or set logging.save_dir to a new folder`);
+    }
+    fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
+    const team = buildTeam(cfg, threads || undefined);
+    try {
+      const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
+      keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
+      const accuracy = () => chainAccuracy(team.format, team.agents.map((a) => a.generator), team.test);
+      const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
+      const before = await accuracy();
+      say(`team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ${team.test.length} problems before stage ${first}`);
+      say('stage  order  reward  test acc  per agent (KL quantile / beta / backtracks)  bound      seconds');
+      for (let stage = first; stage < first + stages; stage++) {
+        const t0 = Date.now();
+        const rec = await runStage(team, cfg, stage);
+        const testAccuracy = await accuracy();
+        const seconds = (Date.now() - t0) / 1000;
+        const row = { ...rec, test_accuracy: testAccuracy, seconds };
+        fs.appendFileSync(log, `${JSON.stringify(row)}\n`);
+        saveStage(cfg, team, stage);
+        if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
+        const agents = rec.agents.map((a) => `${a.name} ${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`).join(', ');
+        say(`${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ${seconds.toFixed(1)}`);
+      }
+    } finally {
+      for (const a of team.agents) await a.release();
+    }
+  },
+};

@@ -1,0 +1,80 @@
+// A team in this process, built from a SAT config: its agents (one per `sat.agents` slot, sharing one
+// tokenizer), the datasets, and the stage checkpoints under `logging.save_dir` — written atomically,
+// so a kill at any moment leaves the last complete stage loadable.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Agent } from './agent/agent.ts';
+import { chainFormat } from './agent/chain.ts';
+import { type Problem, loadDataset } from './agent/dataset.ts';
+import { InputError } from './agent/errors.ts';
+import { loadTokenizer } from './agent/tokenizer.ts';
+import type { SatConfig } from './config.ts';
+import type { Team } from './stage.ts';
+
+export interface LocalTeam extends Team {
+  test: readonly Problem[];
+}
+
+/** Ids every peer derives alike: the team id is a hash of what defines the team. */
+function teamId(cfg: SatConfig): string {
+  const what = { agents: cfg.sat.agents.map((a) => a.name), seed: cfg.seed, workflow: cfg.team.workflow };
+  return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
+}
+
+export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
+  if (cfg.team.workflow !== 'chain') throw new InputError(`team.workflow '${cfg.team.workflow}' is not implemented yet; use chain`);
+  if (cfg.sat.advMode !== 'grpo') throw new InputError(`sat.adv_mode '${cfg.sat.advMode}' is not implemented yet; use grpo`);
+  const { trainPath, testPath } = cfg.dataset;
+  if (!trainPath || !testPath) throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
+  const tokenizers = cfg.sat.agents.map((a) => loadTokenizer(a.path));
+  const odd = tokenizers.findIndex((t) => t.hash !== tokenizers[0].hash);
+  if (odd > 0) throw new InputError(`agent '${cfg.sat.agents[odd].name}' has another tokenizer than '${cfg.sat.agents[0].name}': a team's agents must share one`);
+  const lora = cfg.training.lora;
+  const agents = cfg.sat.agents.map((a, slot) => new Agent({
+    name: a.name, dir: a.path, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
+    optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
+    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, ...(threads ? { session: { threads } } : {}),
+  }));
+  return { id: teamId(cfg), agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
+}
+
+interface Saved { stage: number; betas: number[] }
+
+const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
+
+/** Writes every agent's trainable and optimizer state and beta for `stage`, then points `latest` at it. */
+export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
+  const root = checkpoints(cfg);
+  const name = `stage-${String(stage).padStart(4, '0')}`;
+  const tmp = path.join(root, `${name}.tmp`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  team.agents.forEach((a) => a.trainer.save(path.join(tmp, `${a.name}.safetensors`)));
+  const saved: Saved = { stage, betas: team.agents.map((a) => a.beta) };
+  fs.writeFileSync(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
+  fs.rmSync(path.join(root, name), { recursive: true, force: true });
+  fs.renameSync(tmp, path.join(root, name));
+  writeAtomically(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
+}
+
+/** Loads the latest saved stage into the team; the stage number, or 0 when nothing was saved. */
+export function loadLatestStage(cfg: SatConfig, team: Team): number {
+  const latest = path.join(checkpoints(cfg), 'latest.json');
+  if (!fs.existsSync(latest)) return 0;
+  const { dir } = JSON.parse(fs.readFileSync(latest, 'utf8')) as { dir: string };
+  const folder = path.join(checkpoints(cfg), dir);
+  const saved = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as Saved;
+  team.agents.forEach((a, i) => {
+    a.trainer.load(path.join(folder, `${a.name}.safetensors`));
+    a.beta = saved.betas[i];
+  });
+  return saved.stage;
+}
+
+export function writeAtomically(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}

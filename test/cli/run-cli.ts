@@ -1,0 +1,32 @@
+// What the CLI tests share: running the real bin, the reference fixture, and checking one-line errors.
+import type { ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
+
+/** Runs `sat-peer ...args` to completion. */
+export function sat(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** stderr is exactly one `sat-peer: ...` line, without a stack trace. */
+export function oneLine(t: ExecutionContext, stderr: string, message: RegExp): void {
+  const lines = stderr.trimEnd().split('\n');
+  t.is(lines.length, 1, stderr);
+  t.regex(lines[0], /^sat-peer: /);
+  t.regex(lines[0], message);
+  t.notRegex(stderr, /\n\s+at /);
+}
+
+/** A copy of the fixture's weights with the tiny tokenizer beside them (same 512-id vocabulary). */
+export function fixtureWithTokenizer(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
+  return dir;
+}

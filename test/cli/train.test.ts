@@ -1,0 +1,75 @@
+// `sat-peer train` through the real bin on the embedded weak agents: one stage writes a log row and a
+// checkpoint, --resume continues with the next stage from the saved state, a second fresh run into the
+// same folder is refused, and a kill mid-stage leaves the last complete stage loadable.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, sat } from './run-cli.ts';
+
+const DEMO = path.join(ROOT, 'models/demo');
+
+/** A small run of the demo team: 4 prompts x 2 samples, 20 held-out problems. */
+function setup(): { dir: string; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-train-'));
+  fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
+  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, 20).join('\n'));
+  const config = path.join(dir, 'team.yaml');
+  fs.writeFileSync(config, `
+seed: 5
+dataset: { train_path: train.jsonl, test_path: test.jsonl }
+data: { train_batch_size: 4, max_response_length: 24 }
+sat:
+  group_size: 2
+  agents: [{ name: first, path: ${DEMO}/tiny-weak }, { name: second, path: ${DEMO}/tiny-weak }]
+training: { learning_rate: 0.001, lora: null }
+logging: { save_dir: run }
+`);
+  return { dir, config };
+}
+
+const rows = (dir: string) => fs.readFileSync(path.join(dir, 'run/stage_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+test('a stage logs one row and saves a checkpoint; --resume continues from it; a fresh run into it is refused', (t) => {
+  const { dir, config } = setup();
+  let r = sat('train', '--config', config, '--stages', '1', '--threads', '1');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /test accuracy [\d.]+% on 20 problems before stage 1/);
+  let log = rows(dir);
+  t.is(log.length, 1);
+  t.is(log[0].stage, 1);
+  t.is(log[0].agents.length, 2);
+  t.true(log[0].test_accuracy >= 0 && log[0].test_accuracy <= 1);
+  for (const name of ['first', 'second']) t.true(fs.existsSync(path.join(dir, `run/checkpoints/stage-0001/${name}.safetensors`)));
+
+  r = sat('train', '--config', config, '--stages', '1', '--threads', '1');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /already holds a run: pass --resume/);
+
+  r = sat('train', '--config', config, '--stages', '1', '--resume', '--threads', '1', '--json');
+  t.is(r.code, 0, r.stderr);
+  log = rows(dir);
+  t.deepEqual(log.map((x) => x.stage), [1, 2]);
+  t.is(JSON.parse(r.stdout.trim()).stage, 2);
+  t.is(JSON.parse(fs.readFileSync(path.join(dir, 'run/checkpoints/latest.json'), 'utf8')).stage, 2);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a run killed mid-stage resumes from its last complete stage', async (t) => {
+  const { dir, config } = setup();
+  t.is(sat('train', '--config', config, '--stages', '1', '--threads', '1').code, 0);
+  const saved = fs.readFileSync(path.join(dir, 'run/checkpoints/stage-0001/first.safetensors'));
+  // Kill the next run as soon as it has started its stage.
+  const child = spawn(process.execPath, ['bin/sat-peer.js', 'train', '--config', config, '--stages', '3', '--resume', '--threads', '1'], { cwd: ROOT });
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { if (/^stage/m.test(d.toString())) resolve(); }));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('exit', resolve));
+  const latest = JSON.parse(fs.readFileSync(path.join(dir, 'run/checkpoints/latest.json'), 'utf8'));
+  t.true(latest.stage >= 1);
+  if (latest.stage === 1) t.deepEqual(fs.readFileSync(path.join(dir, 'run/checkpoints/stage-0001/first.safetensors')), saved);
+  const r = sat('train', '--config', config, '--stages', '1', '--resume', '--threads', '1', '--json');
+  t.is(r.code, 0, r.stderr);
+  t.is(JSON.parse(r.stdout.trim()).stage, latest.stage + 1);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
