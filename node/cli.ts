@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, ModelFormatError, ModelNotFoundError, TokenizerError } from './agent/errors.ts';
 import type { Command, CommandOption } from './commands/command.ts';
+import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
 import { modelInfoCommand } from './commands/model-info.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
@@ -13,7 +14,7 @@ import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 
-const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand];
+const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand];
 
 const GLOBAL: Record<string, CommandOption> = {
   json: { type: 'boolean', description: 'print one JSON object instead of text' },

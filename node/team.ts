@@ -63,8 +63,14 @@ export function loadLatestStage(cfg: SatConfig, team: Team): number {
   const latest = path.join(checkpoints(cfg), 'latest.json');
   if (!fs.existsSync(latest)) return 0;
   const { dir } = JSON.parse(fs.readFileSync(latest, 'utf8')) as { dir: string };
-  const folder = path.join(checkpoints(cfg), dir);
-  const saved = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as Saved;
+  return loadStage(team, path.join(checkpoints(cfg), dir));
+}
+
+/** Loads one saved stage folder (every agent's state and beta) into the team; its stage number. */
+export function loadStage(team: Team, folder: string): number {
+  const stateFile = path.join(folder, 'state.json');
+  if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
+  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as Saved;
   team.agents.forEach((a, i) => {
     a.trainer.load(path.join(folder, `${a.name}.safetensors`));
     a.beta = saved.betas[i];

@@ -1,0 +1,30 @@
+// `sat-peer eval` through the real bin on the embedded demo team.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, oneLine, sat } from './run-cli.ts';
+
+const CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
+
+test('eval --json reports the metrics and writes one prediction per problem and sample', (t) => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-eval-')), 'predictions.jsonl');
+  const r = sat('eval', '--config', CONFIG, '--k', '3', '--limit', '12', '--out', out, '--threads', '1', '--json');
+  t.is(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  t.is(ev.problems, 12);
+  t.is(ev.k, 3);
+  for (const key of ['greedyAccuracy', 'avgAtK', 'passAtK', 'majorityVoteAccuracy']) t.true(ev[key] >= 0 && ev[key] <= 1, key);
+  t.true(ev.passAtK >= ev.avgAtK);
+  t.deepEqual(ev.agents.map((a: { name: string }) => a.name), ['first', 'second']);
+  const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.is(rows.length, 36);
+  t.is(rows[0].turns.length, 2);
+  t.true(Math.abs(rows.filter((x) => x.correct).length / 36 - ev.avgAtK) < 1e-12);
+});
+
+test('eval --ckpt of a folder that is no saved stage is one clear error', (t) => {
+  const r = sat('eval', '--config', CONFIG, '--ckpt', os.tmpdir(), '--limit', '2');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /is not a saved stage: it has no state\.json/);
+});
