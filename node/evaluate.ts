@@ -1,7 +1,8 @@
-// Evaluating a team on held-out problems: K sampled chains per problem give avg@K (mean share correct),
-// pass@K (any correct) and the majority-vote team accuracy (the most common final answer); greedy gives
-// the team's deterministic accuracy, and each agent taking every turn alone gives its own strength.
-import { chainAccuracy, finalAnswerText, rollChain } from './agent/chain.ts';
+// Evaluating a team on held-out problems: K sampled team answers per problem give avg@K (mean share
+// correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
+// greedy gives the team's deterministic accuracy, and each agent standing in for every slot its own
+// strength. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
+import { type ChainRolloutOptions, type ChainTranscript, finalAnswerText, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { extractAnswer, isCorrect, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
@@ -43,18 +44,46 @@ export function majorityAnswer(answers: readonly (string | undefined)[]): string
   return best?.raw;
 }
 
-export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number): Promise<Evaluation> {
+interface TeamAnswer {
+  /** The text of every turn (chain) or of every agent's answer (ensemble). */
+  turns: string[];
+  answer: string | undefined;
+}
+
+/** One team answer per prompt: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
+async function teamAnswers(team: LocalTeam, agents: readonly number[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<TeamAnswer[]> {
   const f = team.format;
-  const generators = team.agents.map((a) => a.generator);
-  const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-  const transcripts = await rollChain(f, generators, rows.map((r) => r.p.prompt), { maxTurnTokens: 32, sampling: { ...sampling, topK: 0 }, seed });
-  const predictions = transcripts.map((t, i): Prediction => {
-    const text = finalAnswerText(f, t);
-    return {
-      id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: t.turns.map((turn) => f.decode(turn.ids)),
-      extracted: extractAnswer(text) ?? null, correct: isCorrect(text, rows[i].p.answer),
-    };
+  const generators = agents.map((slot) => team.agents[slot].generator);
+  if (team.workflow === 'chain') {
+    const out = await rollChain(f, generators, prompts, opts);
+    return out.map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
+  }
+  const each: ChainTranscript[][] = [];
+  for (const [k, g] of generators.entries()) each.push(await rollChain(f, [g], prompts, { ...opts, seed: (opts.seed ?? 0) + 7919 * k }));
+  return prompts.map((_, i) => {
+    const turns = each.map((out) => finalAnswerText(f, out[i]));
+    return { turns, answer: majorityAnswer(turns.map(extractAnswer)) };
   });
+}
+
+const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && isCorrect(`Answer: ${a.answer}`, reference);
+const GREEDY_TURN_TOKENS = 32;
+
+/** Greedy team accuracy on `problems`; with `alone`, of that one agent standing in for every slot. */
+export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], alone?: number): Promise<number> {
+  const lineup = team.agents.map((_, slot) => alone ?? slot);
+  const answers = await teamAnswers(team, team.workflow === 'chain' ? lineup : [...new Set(lineup)], problems.map((p) => p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS });
+  return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
+}
+
+export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number): Promise<Evaluation> {
+  const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
+  const slots = team.agents.map((_, slot) => slot);
+  const answers = await teamAnswers(team, slots, rows.map((r) => r.p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS, sampling: { ...sampling, topK: 0 }, seed });
+  const predictions = answers.map((a, i): Prediction => ({
+    id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
+    extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
+  }));
   let avg = 0;
   let pass = 0;
   let vote = 0;
@@ -68,9 +97,6 @@ export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[]
   });
   const n = problems.length;
   const agents = [];
-  for (const a of team.agents) agents.push({ name: a.name, soloAccuracy: await chainAccuracy(f, generators.map(() => a.generator), problems) });
-  return {
-    problems: n, k, greedyAccuracy: await chainAccuracy(f, generators, problems),
-    avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions,
-  };
+  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, slot) });
+  return { problems: n, k, greedyAccuracy: await teamAccuracy(team, problems), avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions };
 }

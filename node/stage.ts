@@ -1,7 +1,7 @@
 // One SAT stage (DESIGN.md §1, Algorithm 1) of a team whose agents all live in this process, top to
-// bottom: rollout under pi_cur, rewards, teacher-forced log-probs, advantages, the block order, then
-// each agent's KL-bounded update in that order under the sequence-aware estimator, and the stage
-// certificate. Every choice is seeded by (team id, stage), as each peer of a real team would make it.
+// bottom, in the chain or ensemble workflow: rollout under pi_cur, rewards, teacher-forced log-probs,
+// advantages, the block order, then each agent's KL-bounded update in that order under the
+// sequence-aware estimator, and the stage certificate. Every choice is seeded by (team id, stage), as each peer of a real team would make it.
 import type { Agent } from './agent/agent.ts';
 import { grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
@@ -46,47 +46,67 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const { sat, algorithm, data, generation, certificate } = cfg;
   const seed = `${team.id}:${stage}`;
   const n = team.agents.length;
+  const f = team.format;
 
-  // 1. Rollout: G samples of each of the stage's prompts under the current team.
+  // 1. Rollout: G samples of each of the stage's prompts under the current team. In the chain the
+  // agents take turns on one transcript; in the ensemble each answers alone, in its own group.
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
-  const groupIndex = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
-  const transcripts = await rollChain(team.format, team.agents.map((a) => a.generator), groupIndex.map((g) => prompts[g].prompt), {
-    maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: cfg.seed * 100003 + stage,
-  });
-  const rewards = transcripts.map((t, i) => reward(finalAnswerText(team.format, t), prompts[groupIndex[i]].answer));
+  const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
+  const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: cfg.seed * 100003 + stage };
+  const generators = team.agents.map((a) => a.generator);
+  const transcripts: ChainTranscript[] = [];
+  const groupIndex: number[] = [];
+  const promptOf: number[] = [];
+  const lineups = cfg.team.workflow === 'chain' ? [team.agents.map((_, slot) => slot)] : team.agents.map((_, slot) => [slot]);
+  for (const [k, slots] of lineups.entries()) {
+    const out = await rollChain(f, slots.map((s) => generators[s]), samples.map((g) => prompts[g].prompt), { ...options, slots, seed: options.seed + 7919 * k });
+    transcripts.push(...out);
+    groupIndex.push(...samples.map((g) => k * prompts.length + g));
+    promptOf.push(...samples);
+  }
+  const rewards = transcripts.map((t, r) => reward(finalAnswerText(f, t), prompts[promptOf[r]].answer));
 
-  // 2. logp_cur of every turn by teacher forcing, as the learner will see it.
-  const laid = transcripts.map((t) => transcriptIds(team.format, t));
+  // 2. logp_cur of every turn by teacher forcing, as the learner will see it; each agent scores the
+  // transcripts it spoke in.
+  const laid = transcripts.map((t) => transcriptIds(f, t));
   const rows = laid.map((l) => l.ids);
-  const positions = (slot: number) => laid.map((l) => range(...l.spans[slot]));
-  const logpCur = await Promise.all(team.agents.map((a, slot) => a.logprobsAt(rows, positions(slot))));
-  const maxLogprobGap = Math.max(0, ...transcripts.flatMap((t, r) => t.turns.flatMap((turn, slot) => turn.logprobs.map((lp, k) => Math.abs(lp - logpCur[slot][r][k])))));
+  const spoke = (slot: number) => transcripts.flatMap((t, r) => (t.turns.some((u) => u.slot === slot) ? [r] : []));
+  const ownPositions = (r: number, slot: number) => transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? range(...laid[r].spans[k]) : []));
+  const turnCur: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
+  for (const [slot, agent] of team.agents.entries()) {
+    const rs = spoke(slot);
+    const lps = await agent.logprobsAt(rs.map((r) => rows[r]), rs.map((r) => ownPositions(r, slot)));
+    rs.forEach((r, i) => splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => { if (x) turnCur[r][k] = x; }));
+  }
+  const maxLogprobGap = Math.max(0, ...transcripts.flatMap((t, r) => t.turns.flatMap((turn, k) => turn.logprobs.map((lp, j) => Math.abs(lp - turnCur[r][k][j])))));
 
-  // 3. Advantages (GRPO): the shared team reward against its group's baseline.
+  // 3. Advantages (GRPO): each sample's reward against its group's baseline.
   const advantages = Array.from(grpoAdvantages(rewards, groupIndex, { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip }));
 
   // 4. The block order sigma; greedy_info_gain predicts each agent's gain by mean |A| over its tokens.
-  const predicted = team.agents.map((_, slot) => meanOver(transcripts, (t, r) => t.turns[slot].ids.length * Math.abs(advantages[r]), (t) => t.turns[slot].ids.length));
+  const predicted = team.agents.map((_, slot) => meanOver(spoke(slot), (r) => ownPositions(r, slot).length * Math.abs(advantages[r]), (r) => ownPositions(r, slot).length));
   const order = orderAgents(sat.scheduler.mode, n, seed, predicted);
 
   // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated.
-  const logpNew: (Float32Array[] | undefined)[] = Array(n).fill(undefined);
+  const turnNew: (Float32Array | undefined)[][] = transcripts.map((t) => t.turns.map(() => undefined));
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];
   for (const slot of order) {
     const agent = team.agents[slot];
-    const ratios = transcripts.map((t, r) => ownRatios(t, r, slot, logpCur, logpNew, updated, sat.maxIsRatioClip));
+    const rs = spoke(slot);
+    const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
     const isWeights = ratios.map((rho) => rho.map((x) => Math.min(1, x)));
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
     const zeta = certificate.advantageMax * meanOver(ratios, (rho) => rho.reduce((s, x) => s + Math.max(0, x - 1), 0), (rho) => rho.length);
-    const rec = await trustRegionUpdate(agent, { rows, positions: positions(slot), logpOld: logpCur[slot], isWeights, advantages }, {
+    const logpOld = rs.map((r) => concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [turnCur[r][k]] : []))));
+    const rec = await trustRegionUpdate(agent, { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld, isWeights, advantages: rs.map((r) => advantages[r]) }, {
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
       maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs,
     });
-    logpNew[slot] = rec.logpNew;
+    rs.forEach((r, i) => splitTurns(transcripts[r], slot, rec.logpNew[i]).forEach((x, k) => { if (x) turnNew[r][k] = x; }));
     updated.add(slot);
     const { logpNew: _, ...kept } = rec;
-    records.push({ ...kept, slot, name: agent.name, delta: algorithm.klCtrl.targetKl, n: rows.length, zeta });
+    records.push({ ...kept, slot, name: agent.name, delta: algorithm.klCtrl.targetKl, n: rs.length, zeta });
   }
 
   // 6. The stage certificate from every agent's record.
@@ -98,18 +118,35 @@ const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => 
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 
 /** sum of value(x) / sum of weight(x) over xs (0 when the weights sum to 0). */
-function meanOver<T>(xs: readonly T[], value: (x: T, i: number) => number, weight: (x: T, i: number) => number): number {
+function meanOver<T>(xs: readonly T[], value: (x: T) => number, weight: (x: T) => number): number {
   let v = 0;
   let w = 0;
-  xs.forEach((x, i) => { v += value(x, i); w += weight(x, i); });
+  for (const x of xs) { v += value(x); w += weight(x); }
   return w > 0 ? v / w : 0;
 }
 
-/** rho_t on `slot`'s tokens of trajectory r: the turns in decoding order, updated agents' tokens reweighted. */
-function ownRatios(t: ChainTranscript, r: number, slot: number, logpCur: Float32Array[][], logpNew: (Float32Array[] | undefined)[], updated: ReadonlySet<number>, clip: number): Float64Array {
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** `slot`'s log-probs over its turns of `t` (in turn order), cut back into one array per turn (undefined for other slots' turns). */
+function splitTurns(t: ChainTranscript, slot: number, lps: Float32Array): (Float32Array | undefined)[] {
+  let at = 0;
+  return t.turns.map((u) => {
+    if (u.slot !== slot) return undefined;
+    at += u.ids.length;
+    return lps.slice(at - u.ids.length, at);
+  });
+}
+
+/** rho_t on `slot`'s tokens of a transcript: its turns in decoding order, updated agents' tokens reweighted. */
+function ownRatios(t: ChainTranscript, slot: number, cur: readonly Float32Array[], next: readonly (Float32Array | undefined)[], updated: ReadonlySet<number>, clip: number): Float64Array {
   const agent = t.turns.flatMap((turn) => turn.ids.map(() => turn.slot));
-  const cur = t.turns.flatMap((turn) => [...logpCur[turn.slot][r]]);
-  const next = t.turns.flatMap((turn) => [...(logpNew[turn.slot]?.[r] ?? logpCur[turn.slot][r])]);
-  const rho = isRatios({ agent, logpCur: cur, logpNew: next }, updated, clip);
+  const logpCur = t.turns.flatMap((_, k) => [...cur[k]]);
+  const logpNew = t.turns.flatMap((_, k) => [...(next[k] ?? cur[k])]);
+  const rho = isRatios({ agent, logpCur, logpNew }, updated, clip);
   return rho.filter((_, k) => agent[k] === slot);
 }

@@ -9,10 +9,11 @@ import { chainFormat } from './agent/chain.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
-import type { SatConfig } from './config.ts';
+import type { SatConfig, Workflow } from './config.ts';
 import type { Team } from './stage.ts';
 
 export interface LocalTeam extends Team {
+  workflow: Workflow;
   test: readonly Problem[];
 }
 
@@ -23,7 +24,6 @@ function teamId(cfg: SatConfig): string {
 }
 
 export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
-  if (cfg.team.workflow !== 'chain') throw new InputError(`team.workflow '${cfg.team.workflow}' is not implemented yet; use chain`);
   if (cfg.sat.advMode !== 'grpo') throw new InputError(`sat.adv_mode '${cfg.sat.advMode}' is not implemented yet; use grpo`);
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !testPath) throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
@@ -36,7 +36,7 @@ export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
     beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, ...(threads ? { session: { threads } } : {}),
   }));
-  return { id: teamId(cfg), agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
+  return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
 }
 
 interface Saved { stage: number; betas: number[] }

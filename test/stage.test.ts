@@ -58,3 +58,15 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
   t.deepEqual((await runStage(tm, cfg, 2)).order, (await runStage(tm, cfg, 2)).order);
   for (const a of tm.agents) await a.release();
 });
+
+test('in the ensemble each agent answers alone and learns from its own samples, unweighted', async (t) => {
+  const cfg = config('team: { workflow: ensemble }\nalgorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  const tm = await team(cfg);
+  const rec = await runStage(tm, cfg, 1);
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  for (const a of rec.agents) {
+    t.is(a.n, 16, 'its own 4 prompts x 4 samples');
+    t.is(a.zeta, 0, 'no other agent speaks in its trajectories, so nothing is reweighted');
+  }
+  for (const a of tm.agents) await a.release();
+});

@@ -3,9 +3,9 @@
 // saved stage.
 import fs from 'node:fs';
 import path from 'node:path';
-import { chainAccuracy } from '../agent/chain.ts';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
+import { teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
 import { buildTeam, loadLatestStage, saveStage, writeAtomically } from '../team.ts';
 import type { Command } from './command.ts';
@@ -44,7 +44,7 @@ export const trainCommand: Command = {
     try {
       const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
       keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
-      const accuracy = () => chainAccuracy(team.format, team.agents.map((a) => a.generator), team.test);
+      const accuracy = () => teamAccuracy(team, team.test);
       const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
       const before = await accuracy();
       say(`team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ${team.test.length} problems before stage ${first}`);
