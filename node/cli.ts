@@ -10,11 +10,12 @@ import { modelInfoCommand } from './commands/model-info.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
 import { pretrainCommand } from './commands/pretrain.ts';
 import { trainCommand } from './commands/train.ts';
+import { upgradeCommand } from './commands/upgrade.ts';
 import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 
-const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand];
+const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand];
 
 const GLOBAL: Record<string, CommandOption> = {
   json: { type: 'boolean', description: 'print one JSON object instead of text' },

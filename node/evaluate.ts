@@ -2,7 +2,7 @@
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
 // greedy gives the team's deterministic accuracy, and each agent standing in for every slot its own
 // strength. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
-import { type ChainRolloutOptions, type ChainTranscript, finalAnswerText, rollChain } from './agent/chain.ts';
+import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { extractAnswer, isCorrect, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
@@ -51,9 +51,8 @@ interface TeamAnswer {
 }
 
 /** One team answer per prompt: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
-async function teamAnswers(team: LocalTeam, agents: readonly number[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<TeamAnswer[]> {
+async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<TeamAnswer[]> {
   const f = team.format;
-  const generators = agents.map((slot) => team.agents[slot].generator);
   if (team.workflow === 'chain') {
     const out = await rollChain(f, generators, prompts, opts);
     return out.map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
@@ -69,17 +68,22 @@ async function teamAnswers(team: LocalTeam, agents: readonly number[], prompts: 
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && isCorrect(`Answer: ${a.answer}`, reference);
 const GREEDY_TURN_TOKENS = 32;
 
-/** Greedy team accuracy on `problems`; with `alone`, of that one agent standing in for every slot. */
-export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], alone?: number): Promise<number> {
-  const lineup = team.agents.map((_, slot) => alone ?? slot);
-  const answers = await teamAnswers(team, team.workflow === 'chain' ? lineup : [...new Set(lineup)], problems.map((p) => p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS });
+/** The team's generators by slot. */
+export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.generator);
+
+/** One agent standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
+const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
+  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].generator) : [team.agents[slot].generator]);
+
+/** Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow. */
+export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], generators = lineup(team)): Promise<number> {
+  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS });
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 
 export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number): Promise<Evaluation> {
   const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-  const slots = team.agents.map((_, slot) => slot);
-  const answers = await teamAnswers(team, slots, rows.map((r) => r.p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS, sampling: { ...sampling, topK: 0 }, seed });
+  const answers = await teamAnswers(team, lineup(team), rows.map((r) => r.p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS, sampling: { ...sampling, topK: 0 }, seed });
   const predictions = answers.map((a, i): Prediction => ({
     id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
     extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
@@ -97,6 +101,6 @@ export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[]
   });
   const n = problems.length;
   const agents = [];
-  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, slot) });
+  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, alone(team, slot)) });
   return { problems: n, k, greedyAccuracy: await teamAccuracy(team, problems), avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions };
 }
