@@ -39,8 +39,8 @@ export const trainCommand: Command = {
     if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {
       throw new UsageError(`${cfg.logging.saveDir} already holds a run: pass --resume to continue it or set logging.save_dir to a new folder`);
     }
-    fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
     const team = buildTeam(cfg, threads || undefined);
+    fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
     try {
       const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
       keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
