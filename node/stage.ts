@@ -3,7 +3,7 @@
 // advantages, the block order, then each agent's KL-bounded update in that order under the
 // sequence-aware estimator, and the stage certificate. Every choice is seeded by (team id, stage), as each peer of a real team would make it.
 import type { Agent } from './agent/agent.ts';
-import { grpoAdvantages } from './agent/advantages.ts';
+import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
 import { type ChainFormat, type ChainTranscript, finalAnswerText, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts } from './agent/dataset.ts';
@@ -73,18 +73,34 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const spoke = (slot: number) => transcripts.flatMap((t, r) => (t.turns.some((u) => u.slot === slot) ? [r] : []));
   const ownPositions = (r: number, slot: number) => transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? range(...laid[r].spans[k]) : []));
   const turnCur: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
+  const turnValues: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
   for (const [slot, agent] of team.agents.entries()) {
     const rs = spoke(slot);
-    const lps = await agent.logprobsAt(rs.map((r) => rows[r]), rs.map((r) => ownPositions(r, slot)));
-    rs.forEach((r, i) => splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => { if (x) turnCur[r][k] = x; }));
+    const scored = await agent.scoreAt(rs.map((r) => rows[r]), rs.map((r) => ownPositions(r, slot)));
+    rs.forEach((r, i) => {
+      splitTurns(transcripts[r], slot, scored.logprobs[i]).forEach((x, k) => { if (x) turnCur[r][k] = x; });
+      if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
+    });
   }
   const maxLogprobGap = Math.max(0, ...transcripts.flatMap((t, r) => t.turns.flatMap((turn, k) => turn.logprobs.map((lp, j) => Math.abs(lp - turnCur[r][k][j])))));
 
-  // 3. Advantages (GRPO): each sample's reward against its group's baseline.
-  const advantages = Array.from(grpoAdvantages(rewards, groupIndex, { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip }));
+  // 3. Advantages, per agent over the transcripts it spoke in. GRPO: each sample's reward against its
+  // group's baseline. GAE: the agent's value head over its own tokens, the reward at its last one.
+  const own = (r: number, slot: number, per: Float32Array[][]) => concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [per[r][k]] : [])));
+  const grpo = Array.from(grpoAdvantages(rewards, groupIndex, { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip }));
+  const gae = team.agents.map((_, slot) => {
+    if (sat.advMode !== 'gae') return undefined;
+    const rs = spoke(slot);
+    const tokenRewards = rs.map((r) => { const x = new Float64Array(ownPositions(r, slot).length); x[x.length - 1] = rewards[r]; return x; });
+    return gaeSequenceAdvantages(tokenRewards, rs.map((r) => own(r, slot, turnValues)), rs.map((r) => groupIndex[r]), { gamma: algorithm.gamma, lam: algorithm.lam, aClip: sat.advantageClip });
+  });
+  const advantagesOf = (slot: number) => gae[slot] ? Array.from(gae[slot]!.sequenceAdvantages) : spoke(slot).map((r) => grpo[r]);
 
   // 4. The block order sigma; greedy_info_gain predicts each agent's gain by mean |A| over its tokens.
-  const predicted = team.agents.map((_, slot) => meanOver(spoke(slot), (r) => ownPositions(r, slot).length * Math.abs(advantages[r]), (r) => ownPositions(r, slot).length));
+  const predicted = team.agents.map((_, slot) => {
+    const adv = advantagesOf(slot);
+    return meanOver(spoke(slot).map((r, i) => ({ r, a: adv[i] })), ({ r, a }) => ownPositions(r, slot).length * Math.abs(a), ({ r }) => ownPositions(r, slot).length);
+  });
   const order = orderAgents(sat.scheduler.mode, n, seed, predicted);
 
   // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated.
@@ -98,8 +114,12 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
     const isWeights = ratios.map((rho) => rho.map((x) => Math.min(1, x)));
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
     const zeta = certificate.advantageMax * meanOver(ratios, (rho) => rho.reduce((s, x) => s + Math.max(0, x - 1), 0), (rho) => rho.length);
-    const logpOld = rs.map((r) => concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [turnCur[r][k]] : []))));
-    const rec = await trustRegionUpdate(agent, { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld, isWeights, advantages: rs.map((r) => advantages[r]) }, {
+    const critic = gae[slot] && {
+      returns: gae[slot]!.returns, valuesOld: rs.map((r) => own(r, slot, turnValues)),
+      vfCoef: cfg.training.vfCoef, vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
+    };
+    const batch = { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld: rs.map((r) => own(r, slot, turnCur)), isWeights, advantages: advantagesOf(slot), ...(critic ? { critic } : {}) };
+    const rec = await trustRegionUpdate(agent, batch, {
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
       maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs,
     });
@@ -113,6 +133,9 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const cert = stageCertificate({ gamma: algorithm.gamma, aMax: certificate.advantageMax, deltaConf: certificate.deltaConf, agents: records });
   return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert };
 }
+
+/** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
+const VALUE_CLIP = 0.5;
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);

@@ -24,7 +24,6 @@ function teamId(cfg: SatConfig): string {
 }
 
 export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
-  if (cfg.sat.advMode !== 'grpo') throw new InputError(`sat.adv_mode '${cfg.sat.advMode}' is not implemented yet; use grpo`);
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !testPath) throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
   const tokenizers = cfg.sat.agents.map((a) => loadTokenizer(a.path));
@@ -34,7 +33,7 @@ export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
   const agents = cfg.sat.agents.map((a, slot) => new Agent({
     name: a.name, dir: a.path, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
-    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, ...(threads ? { session: { threads } } : {}),
+    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae', ...(threads ? { session: { threads } } : {}),
   }));
   return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
 }

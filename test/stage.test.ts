@@ -12,11 +12,12 @@ import { type Team, runStage } from '../node/stage.ts';
 const DEMO = new URL('../models/demo/', import.meta.url).pathname;
 const WEAK = path.join(DEMO, 'tiny-weak');
 
-function config(extra: string) {
+function config(extra: string, satExtra = '') {
   return parseConfig(`
 seed: 3
 data: { train_batch_size: 4, max_response_length: 24 }
 sat:
+  ${satExtra}
   group_size: 4
   scheduler: { mode: random }
   max_backtracks: 2
@@ -30,7 +31,7 @@ ${extra}
 async function team(cfg: ReturnType<typeof config>): Promise<Team> {
   const agents = cfg.sat.agents.map((a, slot) => new Agent({
     name: a.name, dir: a.path, trainable: { kind: 'lora', lora: cfg.training.lora! }, optimizer: { lr: cfg.training.learningRate },
-    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, session: { threads: 1 },
+    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, session: { threads: 1 }, critic: cfg.sat.advMode === 'gae',
   }));
   return { id: 'test-team', agents, format: chainFormat(loadTokenizer(WEAK)), train: loadDataset(path.join(DEMO, 'train.jsonl')) };
 }
@@ -68,5 +69,21 @@ test('in the ensemble each agent answers alone and learns from its own samples, 
     t.is(a.n, 16, 'its own 4 prompts x 4 samples');
     t.is(a.zeta, 0, 'no other agent speaks in its trajectories, so nothing is reweighted');
   }
+  for (const a of tm.agents) await a.release();
+});
+
+test('in GAE mode each agent trains a value head from its own tokens and the stage stays within the KL bound', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }', 'adv_mode: gae');
+  t.is(cfg.sat.advMode, 'gae');
+  const tm = await team(cfg);
+  const rec = await runStage(tm, cfg, 1);
+  t.true(rec.maxLogprobGap < 1e-3);
+  for (const [i, a] of rec.agents.entries()) {
+    t.true(a.accepted, `agent ${i}`);
+    t.true(a.klQuantile <= 0.5);
+  }
+  // The head starts at zero; returns are not all zero unless every reward is, so it must have moved.
+  const moved = tm.agents.map((a) => a.trainer.parameters.get('value_head.weight')!.some((x) => x !== 0));
+  t.deepEqual(moved, [true, true]);
   for (const a of tm.agents) await a.release();
 });

@@ -4,7 +4,7 @@
 import type { SessionOptions } from '../gpu/ort.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { Generator } from './generate.ts';
-import { satPolicyLoss } from './sat-loss.ts';
+import { satActorCriticLoss, satPolicyLoss } from './sat-loss.ts';
 import { Scorer } from './score.ts';
 import { type Trainable, Trainer } from './train.ts';
 import type { AdamWConfig } from '../gpu/adamw.ts';
@@ -19,6 +19,8 @@ export interface AgentOptions {
   beta: number;
   seed: number;
   session?: SessionOptions;
+  /** GAE mode: train a value head beside the policy, with the actor-critic loss. */
+  critic?: boolean;
 }
 
 export class Agent {
@@ -33,7 +35,9 @@ export class Agent {
   constructor(o: AgentOptions) {
     this.name = o.name;
     this.ckpt = loadCheckpoint(o.dir);
-    this.trainer = Trainer.create(this.ckpt, { loss: satPolicyLoss, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed });
+    this.trainer = Trainer.create(this.ckpt, {
+      loss: o.critic ? satActorCriticLoss : satPolicyLoss, valueHead: o.critic, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed,
+    });
     this.generator = new Generator(this.ckpt, o.session, this.trainer.paramSource());
     this.scorer = new Scorer(this.ckpt, o.session, this.trainer.paramSource());
     this.beta = o.beta;
@@ -41,8 +45,14 @@ export class Agent {
 
   /** Teacher-forced log-probs of the tokens at `positions` of each row (position p: log p(row[p] | row[..p])). */
   async logprobsAt(rows: readonly number[][], positions: readonly number[][]): Promise<Float32Array[]> {
-    const { tokenLogprobs } = await this.scorer.score(rows);
-    return positions.map((ps, r) => Float32Array.from(ps, (p) => tokenLogprobs[r][p - 1]));
+    return (await this.scoreAt(rows, positions)).logprobs;
+  }
+
+  /** Log-probs of the tokens at `positions`, and with a value head V of the states they are emitted from. */
+  async scoreAt(rows: readonly number[][], positions: readonly number[][]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
+    const { tokenLogprobs, values } = await this.scorer.score(rows);
+    const at = (per: Float32Array[]) => positions.map((ps, r) => Float32Array.from(ps, (p) => per[r][p - 1]));
+    return { logprobs: at(tokenLogprobs), ...(values ? { values: at(values) } : {}) };
   }
 
   async release(): Promise<void> {

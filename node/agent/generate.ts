@@ -89,9 +89,8 @@ export class Generator {
       top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
       uniform: { dtype: 'float32', shape: [b], data: Float32Array.from({ length: b }, next) },
     });
-    const params = this.source ? paramFeeds(this.source) : {};
-
     const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, sampling).toBytes());
+    const params = this.source ? paramFeeds(this.source, prefill.inputNames) : {};
     let out = await prefill.run({
       input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },

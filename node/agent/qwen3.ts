@@ -35,6 +35,8 @@ export interface ForwardInputs {
 export interface ForwardOutputs {
   /** Logits [B, T, vocab] ([B, 1, vocab] with `last`). */
   logits: Value;
+  /** The final RMSNorm's output [B, T, hidden] that the head reads (a value head reads it too). */
+  hidden: Value;
   /** Per layer, keys/values [B, kvHeads, T, headDim] of the T new tokens (to extend a cache). */
   present: KV[];
 }
@@ -105,5 +107,5 @@ export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): 
   if (inp.last) h = atPositions(h, inp.last);
   h = rmsNorm(h, w.get('model.norm.weight'), cfg.rmsNormEps);
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  return { logits: w.linear(h, head), present };
+  return { logits: w.linear(h, head), hidden: h, present };
 }

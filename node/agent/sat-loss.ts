@@ -2,6 +2,7 @@
 // model's per-token log-probs: the clipped sequence-ratio surrogate weighted by the sequence-aware
 // importance weights c_t, plus beta times the k3 KL estimate between the old and new policy.
 import type { Value } from '../gpu/graph.ts';
+import { GraphError } from '../gpu/errors.ts';
 import * as op from '../gpu/ops.ts';
 import type { LossContext, LossFn } from './train.ts';
 
@@ -15,7 +16,36 @@ export const MAX_LOG_RATIO = 20;
  * Metrics: `kl` (token mean), `ratio` (mean sequence ratio), `clip_frac` (share of sequences whose
  * ratio left [1-eps, 1+eps]).
  */
-export const satPolicyLoss: LossFn = ({ tokenLogprobs, input }: LossContext) => {
+export const satPolicyLoss: LossFn = (ctx: LossContext) => {
+  const { loss, metrics } = policyTerms(ctx);
+  return { loss, metrics };
+};
+
+/**
+ * GAE mode: satPolicyLoss plus `vf_coef` times the value loss on the agent's tokens,
+ * 0.5 * mean(max((V - R)^2, (V_old + clip(V - V_old, +-vf_clip) - R)^2)), PPO's clipped value loss.
+ * More float32 inputs: `returns` and `values_old` [B, T-1] (at the state each token is emitted from),
+ * `vf_coef` and `vf_clip` (a huge number turns the clipping off). Needs a trainer with a value head.
+ */
+export const satActorCriticLoss: LossFn = (ctx: LossContext) => {
+  const { loss, metrics, mask, tokens } = policyTerms(ctx);
+  if (!ctx.values) throw new GraphError('the actor-critic loss needs a value head: create the Trainer with valueHead: true');
+  const shape = ctx.tokenLogprobs.shape;
+  const returns = ctx.input('returns', 'float32', shape);
+  const vOld = ctx.input('values_old', 'float32', shape);
+  const vfCoef = ctx.input('vf_coef', 'float32', []);
+  const vfClip = ctx.input('vf_clip', 'float32', []);
+  // V at position t is the value of the state token t+1 is emitted from, as log-prob t is its log-prob.
+  const v = op.slice(ctx.values, [0], [shape[1]], [1]);
+  const clipped = op.add(vOld, op.min(op.max(op.sub(v, vOld), op.neg(vfClip)), vfClip));
+  const sq = (x: Value) => op.mul(op.sub(x, returns), op.sub(x, returns));
+  const perToken = op.mul(op.max(sq(v), sq(clipped)), mask);
+  const valueLoss = op.mul(op.div(op.reduceSum(perToken, [0, 1]), tokens), op.scalarLike(mask, 0.5));
+  return { loss: op.add(loss, op.mul(vfCoef, valueLoss)), metrics: { ...metrics, value_loss: valueLoss } };
+};
+
+/** The policy part shared by both losses, with the own-token mask and its count for further terms. */
+function policyTerms({ tokenLogprobs, input }: LossContext): { loss: Value; metrics: Record<string, Value>; mask: Value; tokens: Value } {
   const shape = tokenLogprobs.shape;
   const [b] = shape;
   const logpOld = input('logp_old', 'float32', shape);
@@ -45,5 +75,6 @@ export const satPolicyLoss: LossFn = ({ tokenLogprobs, input }: LossContext) => 
   return {
     loss: op.add(policy, op.mul(beta, kl)),
     metrics: { kl, ratio: op.reduceMean(r, [0]), clip_frac: op.reduceMean(clipped, [0]) },
+    mask, tokens,
   };
-};
+}

@@ -6,6 +6,7 @@ import { SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint, Qwen3Config } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { atPositions, qwen3Forward } from './qwen3.ts';
+import { VALUE_HEAD, valueHead } from './value-head.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
 /**
@@ -27,7 +28,8 @@ export function defaultPositions(ids: Value): Value {
 
 /**
  * Graph with inputs `input_ids` [B,T], `attention_mask` [B,T] (1 = token, 0 = padding) and
- * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab].
+ * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab], and `values` [B,T]
+ * when the source carries a value head.
  */
 export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource): Graph {
   const g = new Graph('score');
@@ -36,8 +38,13 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
   const last = g.input('last_index', 'int64', [batch]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
   const keyMask = op.cast(mask, 'bool');
-  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
   g.output(tokenLogprobs(logits, ids), 'token_logprobs');
+  const head = source?.current();
+  if (head?.has(VALUE_HEAD.weight)) {
+    const input = (name: string) => g.input(name, 'float32', head.get(name)!.shape);
+    g.output(valueHead(hidden, input(VALUE_HEAD.weight), input(VALUE_HEAD.bias)), 'values');
+  }
   g.output(op.reshape(atPositions(logits, last), [batch, ckpt.config.vocabSize]), 'last_logits');
   return g;
 }
@@ -47,6 +54,8 @@ export interface ScoreResult {
   tokenLogprobs: Float32Array[];
   /** Per row, the logits at its last token. */
   lastLogits: Float32Array[];
+  /** Per row, V at every position (only with a value head). */
+  values?: Float32Array[];
 }
 
 /** Sequence lengths are padded up to these steps so that sessions are shared between nearby lengths. */
@@ -95,13 +104,15 @@ export class Scorer {
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
       last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(rows, (r) => BigInt(r.length - 1)) },
-      ...(this.source ? paramFeeds(this.source) : {}),
+      ...(this.source ? paramFeeds(this.source, session.inputNames) : {}),
     });
     const lp = out.token_logprobs.data as Float32Array;
     const logits = out.last_logits.data as Float32Array;
+    const values = out.values?.data as Float32Array | undefined;
     return {
       tokenLogprobs: rows.map((r, i) => lp.slice(i * (width - 1), i * (width - 1) + r.length - 1)),
       lastLogits: rows.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)),
+      ...(values ? { values: rows.map((r, i) => values.slice(i * width, i * width + r.length)) } : {}),
     };
   }
 

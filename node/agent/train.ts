@@ -13,6 +13,7 @@ import { qwen3Forward } from './qwen3.ts';
 import { defaultPositions, tokenLogprobs } from './score.ts';
 import { type LoraConfig, type ParamSource, bindWeights, isLoraTarget, loraNames, validateLora } from './weights.ts';
 import { rng } from './random.ts';
+import { VALUE_HEAD, initialValueHead, valueHead } from './value-head.ts';
 
 /** What a loss sees: the batch, the model's outputs, and a way to declare extra per-batch inputs. */
 export interface LossContext {
@@ -23,6 +24,8 @@ export interface LossContext {
   /** [B, T, vocab] logits and [B, T-1] next-token log-probs. */
   logits: Value;
   tokenLogprobs: Value;
+  /** [B, T] V(s_t) of the value head, when the trainer has one (TrainerOptions.valueHead). */
+  values?: Value;
   /** Declares an input the caller feeds at every step under `name` (advantages, weights, scalars). */
   input(name: string, dtype: DType, shape: Shape): Value;
 }
@@ -40,6 +43,8 @@ export interface TrainerOptions {
   session?: SessionOptions;
   /** Seed of the LoRA A initialisation. */
   seed?: number;
+  /** Train a value head (value-head.ts) beside the policy, for GAE. */
+  valueHead?: boolean;
 }
 
 export interface TrainBatch {
@@ -155,6 +160,7 @@ export class Trainer {
         params.set(n.b, { data: new Float32Array(out * rank), shape: [out, rank] });
       }
     }
+    if (opts.valueHead) for (const [name, t] of initialValueHead(ckpt.config.hiddenSize)) params.set(name, t);
     return new Trainer(ckpt, opts, params);
   }
 
@@ -195,10 +201,17 @@ export class Trainer {
     const trainable = new Set(this.lora ? [] : shapes.keys());
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
     const keyMask = op.cast(attentionMask, 'bool');
-    const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+    const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+    let values: Value | undefined;
+    if (shapes.has(VALUE_HEAD.weight)) {
+      const [w, b] = [VALUE_HEAD.weight, VALUE_HEAD.bias].map((name) => g.input(name, 'float32', shapes.get(name)!));
+      params.set(VALUE_HEAD.weight, w);
+      params.set(VALUE_HEAD.bias, b);
+      values = valueHead(hidden, w, b);
+    }
     const lossInputs: Value[] = [];
     const out = this.opts.loss({
-      graph: g, ids, attentionMask, logits, tokenLogprobs: tokenLogprobs(logits, ids),
+      graph: g, ids, attentionMask, logits, tokenLogprobs: tokenLogprobs(logits, ids), ...(values ? { values } : {}),
       input: (name, dtype, shape) => {
         const v = g.input(name, dtype, shape);
         lossInputs.push(v);

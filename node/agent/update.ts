@@ -18,6 +18,8 @@ export interface UpdateBatch {
   isWeights: Float64Array[];
   /** One advantage per trajectory. */
   advantages: number[];
+  /** GAE mode: per own token the return and V before the update, and the value-loss settings. */
+  critic?: { returns: Float64Array[]; valuesOld: Float32Array[]; vfCoef: number; vfClip: number };
 }
 
 export interface UpdateConfig {
@@ -48,20 +50,26 @@ const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'floa
 function trainBatch(b: UpdateBatch, epsilon: number, beta: number) {
   const n = b.rows.length;
   const { ids, mask, seq } = padBatch(b.rows, seqBucket(Math.max(...b.rows.map((r) => r.length))));
-  const [own, logpOld, c] = [0, 1, 2].map(() => new Float32Array(n * (seq - 1)));
+  const [own, logpOld, c, returns, valuesOld] = [0, 1, 2, 3, 4].map(() => new Float32Array(n * (seq - 1)));
   b.positions.forEach((ps, r) => ps.forEach((p, k) => {
     const i = r * (seq - 1) + p - 1; // log-prob index of the token at position p
     own[i] = 1;
     logpOld[i] = b.logpOld[r][k];
     c[i] = b.isWeights[r][k];
+    if (b.critic) [returns[i], valuesOld[i]] = [b.critic.returns[r][k], b.critic.valuesOld[r][k]];
   }));
   const shape = [n, seq - 1];
+  const critic = b.critic && {
+    returns: f32(shape, returns), values_old: f32(shape, valuesOld),
+    vf_coef: f32([], Float32Array.of(b.critic.vfCoef)), vf_clip: f32([], Float32Array.of(b.critic.vfClip)),
+  };
   return {
     batch: n, seq, inputIds: ids, attentionMask: mask,
     extra: {
       logp_old: f32(shape, logpOld), own_mask: f32(shape, own), is_weights: f32(shape, c),
       advantages: f32([n], Float32Array.from(b.advantages)),
       clip_eps: f32([], Float32Array.of(epsilon)), kl_beta: f32([], Float32Array.of(beta)),
+      ...critic,
     },
   };
 }

@@ -29,10 +29,10 @@ export interface ParamSource {
   current(): ReadonlyMap<string, { data: Float32Array; shape: Shape }>;
 }
 
-/** Session feeds for a ParamSource's current tensors. */
-export function paramFeeds(src: ParamSource): Record<string, HostTensor> {
+/** Session feeds for the ParamSource tensors a graph reads (`inputs`: its input names). */
+export function paramFeeds(src: ParamSource, inputs: readonly string[]): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};
-  for (const [name, t] of src.current()) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data };
+  for (const [name, t] of src.current()) if (inputs.includes(name)) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data };
   return feeds;
 }
 

@@ -2,7 +2,7 @@
 // here from teacher-forced log-probs, and updates that move each sequence the way its advantage says.
 import test from 'ava';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
-import { satPolicyLoss } from '../../node/agent/sat-loss.ts';
+import { satActorCriticLoss, satPolicyLoss } from '../../node/agent/sat-loss.ts';
 import { Scorer, padBatch } from '../../node/agent/score.ts';
 import { type TrainBatch, Trainer } from '../../node/agent/train.ts';
 import type { HostTensor } from '../../node/gpu/ort.ts';
@@ -95,5 +95,28 @@ test('updates raise the log-probs of a positive-advantage sequence and lower tho
   const own = (lp: Float32Array, b: number) => lp.slice(b * (seq - 1), (b + 1) * (seq - 1)).reduce((s, x, t) => s + x * ownMask[b * (seq - 1) + t], 0);
   t.true(own(after, 0) > own(before, 0), `row 0: ${own(before, 0)} -> ${own(after, 0)}`);
   t.true(own(after, 1) < own(before, 1), `row 1: ${own(before, 1)} -> ${own(after, 1)}`);
+  await trainer.release();
+});
+
+test('the actor-critic loss adds vf_coef times the clipped value loss of the value head', async (t) => {
+  const trainer = Trainer.create(ckpt, { loss: satActorCriticLoss, valueHead: true, trainable: lora, optimizer: { lr: 0 }, session: { threads: 1 } });
+  const now = await currentLogprobs(trainer);
+  const k = { logpOld: now, c: new Float32Array(n).fill(1), adv: [0.5, -0.5], eps: 0.2, beta: 0 };
+  const returns = Float32Array.from({ length: n }, (_, i) => ownMask[i] * ((i % 3) - 0.7));
+  for (const [vOld, clip] of [[0, 1e9], [1, 0.2]] as const) {
+    const b = batchOf(k);
+    b.extra = {
+      ...b.extra, returns: f32([rows.length, seq - 1], returns), values_old: f32([rows.length, seq - 1], new Float32Array(n).fill(vOld)),
+      vf_coef: f32([], Float32Array.of(0.3)), vf_clip: f32([], Float32Array.of(clip)),
+    };
+    // The head starts at zero, so V = 0 everywhere; the clipped V is vOld + clip(0 - vOld).
+    const vc = vOld + Math.max(-clip, Math.min(clip, -vOld));
+    let want = 0; let count = 0;
+    for (let i = 0; i < n; i++) if (ownMask[i]) { want += Math.max(returns[i] ** 2, (vc - returns[i]) ** 2); count++; }
+    want = (0.5 * want) / count;
+    const got = await trainer.trainStep(b);
+    t.true(Math.abs(got.metrics.value_loss - want) < 1e-6, `value loss ${got.metrics.value_loss} vs ${want}`);
+    t.true(Math.abs(got.loss - (expected(now, k).loss + 0.3 * want)) < 1e-5);
+  }
   await trainer.release();
 });
