@@ -293,9 +293,7 @@ export class Trainer {
 
   /** Copies a snapshot back in (it stays valid for further restores); refuses one taken from a trainer of other trainable tensors. */
   restore(snap: TrainerSnapshot): void {
-    if (snap.layout !== this.layout) {
-      throw new InputError('this snapshot was taken from a trainer of other trainable tensors (full vs LoRA, other targets or rank); restore it into the trainer that took it or one with the same trainable set');
-    }
+    this.checkLayout(snap);
     for (const [name, s] of snap.state) {
       const cur = this.state.get(name)!;
       cur.params.set(s.params);
@@ -303,6 +301,25 @@ export class Trainer {
       cur.v.set(s.v);
     }
     this.stepCount = snap.step;
+  }
+
+  private checkLayout(snap: TrainerSnapshot): void {
+    if (snap.layout !== this.layout) {
+      throw new InputError('this snapshot was taken from a trainer of other trainable tensors (full vs LoRA, other targets or rank); restore it into the trainer that took it or one with the same trainable set');
+    }
+  }
+
+  /**
+   * A step part of the way from one snapshot to a later one, for a backtracking line search:
+   * parameters from + f (to - from), optimizer moments and step as in `from`.
+   */
+  interpolate(from: TrainerSnapshot, to: TrainerSnapshot, f: number): void {
+    this.restore(from);
+    this.checkLayout(to);
+    for (const [name, s] of to.state) {
+      const cur = this.state.get(name)!.params;
+      for (let i = 0; i < cur.length; i++) cur[i] += f * (s.params[i] - cur[i]);
+    }
   }
 
   /** Writes the trainable tensors, their AdamW moments (`adam_m.`/`adam_v.` + name) and the step as safetensors. */

@@ -1,8 +1,9 @@
 // One agent's KL-bounded update inside a stage (DESIGN.md §1, step 3): gradient steps on the SAT
-// policy loss over its own tokens, then the quantile trust-region test; on failure the parameters and
-// optimizer state are restored, beta grows, and the update is retried.
+// policy loss over its own tokens, then the quantile trust-region test, with a backtracking line
+// search and a growing beta when it fails.
 import type { HostTensor } from '../gpu/ort.ts';
 import type { Agent } from './agent.ts';
+import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from './score.ts';
 import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
 
@@ -74,8 +75,11 @@ function trainBatch(b: UpdateBatch, epsilon: number, beta: number) {
   };
 }
 
-/** Surrogate gain of an update: mean over trajectories of (mean own c_t) * (r - 1) * A, r the sequence ratio. */
-export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[]): number {
+/**
+ * Surrogate gain of an update, as the loss measures it: mean over trajectories of (mean own c_t) *
+ * (min(r A, clip(r, 1 +- eps) A) - A), r the sequence ratio (its log clipped like the loss's).
+ */
+export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], epsilon: number): number {
   let sum = 0;
   b.rows.forEach((_, r) => {
     const k = b.logpOld[r].length;
@@ -83,25 +87,37 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[]):
     let logR = 0;
     let cbar = 0;
     for (let j = 0; j < k; j++) { logR += logpNew[r][j] - b.logpOld[r][j]; cbar += b.isWeights[r][j] / k; }
-    sum += cbar * (Math.exp(logR) - 1) * b.advantages[r];
+    const ratio = Math.exp(Math.max(-MAX_LOG_RATIO, Math.min(MAX_LOG_RATIO, logR)));
+    const a = b.advantages[r];
+    sum += cbar * (Math.min(ratio * a, Math.max(1 - epsilon, Math.min(1 + epsilon, ratio)) * a) - a);
   });
   return sum / b.rows.length;
 }
 
+/**
+ * Gradient steps, then the trust-region test; while it fails (up to maxBacktracks times) the step is
+ * halved back towards the start (a backtracking line search) and beta grows by 1.5 for the agent's
+ * later updates. If no step fits, parameters and optimizer state are restored.
+ */
 export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
   const start = agent.trainer.snapshot();
+  const batch = trainBatch(b, cfg.epsilon, agent.beta);
+  for (let s = 0; s < cfg.steps; s++) await agent.trainer.trainStep(batch);
+  const trained = agent.trainer.snapshot();
   let klQuantile = 0;
   for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {
-    const batch = trainBatch(b, cfg.epsilon, agent.beta);
-    for (let s = 0; s < cfg.steps; s++) await agent.trainer.trainStep(batch);
+    if (attempt > 0) {
+      agent.trainer.interpolate(start, trained, 0.5 ** attempt);
+      agent.beta = nextBeta(agent.beta);
+    }
     const logpNew = await agent.logprobsAt(b.rows, b.positions);
     // Per-state KL proxy of each trajectory over the agent's tokens; its quantile must stay within delta_i.
     const kls = b.rows.map((_, r) => (b.logpOld[r].length ? perStateKl(b.logpOld[r], logpNew[r]) : 0));
     const check = klQuantileWithin(kls, cfg.quantile, cfg.targetKl);
     klQuantile = check.klQuantile;
-    if (check.within) return { accepted: true, backtracks: attempt, beta: agent.beta, klQuantile, logpNew, gain: surrogateGain(b, logpNew) };
-    agent.trainer.restore(start);
-    agent.beta = nextBeta(agent.beta);
+    if (check.within) return { accepted: true, backtracks: attempt, beta: agent.beta, klQuantile, logpNew, gain: surrogateGain(b, logpNew, cfg.epsilon) };
   }
+  agent.trainer.restore(start);
+  agent.beta = nextBeta(agent.beta);
   return { accepted: false, backtracks: cfg.maxBacktracks + 1, beta: agent.beta, klQuantile, logpNew: b.logpOld, gain: 0 };
 }

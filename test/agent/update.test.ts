@@ -30,6 +30,23 @@ test('an accepted update stays within the KL bound and follows the advantages', 
   await agent.release();
 });
 
+test('a bound the full step exceeds is met by halving the step back, and beta grows per halving', async (t) => {
+  const make = () => new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3, weightDecay: 0 }, beta: 0.01, seed: 1, session: { threads: 1 } });
+  const probe = make();
+  const b = await batchFor(probe);
+  const cfg = { epsilon: 0.2, quantile: 0.5, maxBacktracks: 4, steps: 3 };
+  const full = await trustRegionUpdate(probe, b, { ...cfg, targetKl: 1e9 });
+  await probe.release();
+  const agent = make();
+  const rec = await trustRegionUpdate(agent, b, { ...cfg, targetKl: full.klQuantile / 3 });
+  t.true(rec.accepted);
+  t.true(rec.backtracks >= 1, `backtracks ${rec.backtracks}`);
+  t.true(rec.klQuantile <= full.klQuantile / 3);
+  t.true(Math.abs(agent.beta - 0.01 * 1.5 ** rec.backtracks) < 1e-12);
+  t.deepEqual(rec.logpNew, await agent.logprobsAt(rows, positions));
+  await agent.release();
+});
+
 test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta and restores the agent exactly', async (t) => {
   const agent = new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3 }, beta: 0.1, seed: 1, session: { threads: 1 } });
   const b = await batchFor(agent);
@@ -41,5 +58,6 @@ test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta an
   t.is(rec.gain, 0);
   t.deepEqual(rec.logpNew, b.logpOld);
   t.true([...agent.trainer.parameters].every(([n, p]) => p.every((x, k) => x === before.get(n)![k])));
+  t.is(agent.trainer.step, 0, 'the optimizer step is restored too');
   await agent.release();
 });
