@@ -6,7 +6,7 @@ import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
 import { type ChainFormat, type ChainTranscript, finalAnswerText, rollChain, transcriptIds } from './agent/chain.ts';
-import { type Problem, pickPrompts } from './agent/dataset.ts';
+import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
 import { type UpdateRecord, trustRegionUpdate } from './agent/update.ts';
@@ -52,7 +52,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   // agents take turns on one transcript; in the ensemble each answers alone, in its own group.
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
-  const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: cfg.seed * 100003 + stage };
+  const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: Math.floor(seededRng(`sample:${seed}:${cfg.seed}`)() * 2 ** 31) };
   const generators = team.agents.map((a) => a.generator);
   const transcripts: ChainTranscript[] = [];
   const groupIndex: number[] = [];
@@ -126,7 +126,8 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
     rs.forEach((r, i) => splitTurns(transcripts[r], slot, rec.logpNew[i]).forEach((x, k) => { if (x) turnNew[r][k] = x; }));
     updated.add(slot);
     const { logpNew: _, ...kept } = rec;
-    records.push({ ...kept, slot, name: agent.name, delta: algorithm.klCtrl.targetKl, n: rs.length, zeta });
+    // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
+    records.push({ ...kept, slot, name: agent.name, delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0 });
   }
 
   // 6. The stage certificate from every agent's record.

@@ -24,6 +24,7 @@ function teamId(cfg: SatConfig): string {
 }
 
 export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
+  if (cfg.sat.agents.length === 0) throw new InputError('sat.agents lists no agents: give at least one {name, path}');
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !testPath) throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
   const tokenizers = cfg.sat.agents.map((a) => loadTokenizer(a.path));

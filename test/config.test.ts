@@ -125,8 +125,8 @@ const rejected: [string, string, string][] = [
   ['sat: {group_size: 2.5}', 'sat.group_size', 'sat.group_size must be a positive integer, got 2.5'],
   ['sat: {group_size: 0}', 'sat.group_size', 'sat.group_size must be a positive integer, got 0'],
   ['sat: {max_backtracks: -1}', 'sat.max_backtracks', 'sat.max_backtracks must be a non-negative integer, got -1'],
-  ['algorithm: {gamma: 1.5}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1], got 1.5'],
-  ['algorithm: {gamma: 0}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1], got 0'],
+  ['algorithm: {gamma: 1.5}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1), got 1.5'],
+  ['algorithm: {gamma: 0}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1), got 0'],
   ['algorithm: {kl_ctrl: {quantile: 1}}', 'algorithm.kl_ctrl.quantile', 'algorithm.kl_ctrl.quantile must be a number in (0, 1), got 1'],
   ['algorithm: {kl_ctrl: {target_kl: .inf}}', 'algorithm.kl_ctrl.target_kl', 'algorithm.kl_ctrl.target_kl must be a number > 0, got Infinity'],
   ['sat: {epsilon: 0}', 'sat.epsilon', 'sat.epsilon must be a number > 0, got 0'],
@@ -215,4 +215,9 @@ test('loaded configs share no mutable defaults', (t) => {
   const a = yaml('training: {lora: {}}');
   a.training.lora!.targets.push('gate_proj');
   t.deepEqual(yaml('training: {lora: {}}').training.lora!.targets, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
+});
+
+test('gamma 1 and agent names that cannot name a file are refused', (t) => {
+  t.throws(() => parseConfig('algorithm: { gamma: 1 }', 'yaml', '/tmp/c.yaml'), { name: 'ConfigError', message: /algorithm\.gamma must be a number in \(0, 1\)/ });
+  t.throws(() => parseConfig('sat: { agents: [{ name: a/b, path: x }] }', 'yaml', '/tmp/c.yaml'), { name: 'ConfigError', message: /sat\.agents\[0\]\.name may hold only letters/ });
 });

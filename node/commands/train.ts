@@ -11,11 +11,12 @@ import { buildTeam, loadLatestStage, saveStage, writeAtomically } from '../team.
 import type { Command } from './command.ts';
 import { numberFlag, stringFlag } from './options.ts';
 
-/** Drops the log's rows of stages >= `stage`. */
+/** Drops the log's rows of stages >= `stage`, and a last row cut short by a kill. */
 function keepRowsBefore(log: string, stage: number): void {
   if (!fs.existsSync(log)) return;
   const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const kept = lines.filter((l) => (JSON.parse(l) as { stage: number }).stage < stage);
+  const stageOf = (l: string) => { try { return (JSON.parse(l) as { stage: number }).stage; } catch { return Infinity; } };
+  const kept = lines.filter((l) => stageOf(l) < stage);
   if (kept.length !== lines.length) writeAtomically(log, kept.map((l) => `${l}\n`).join(''));
 }
 
@@ -26,14 +27,13 @@ export const trainCommand: Command = {
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'SAT config (YAML or JSON; the reference repo\'s layout)' },
-    stages: { type: 'string', value: '<n>', description: 'stages to run now (default training.num_stages)' },
+    stages: { type: 'string', value: '<n>', description: 'stages to run now (default: up to training.num_stages in all)' },
     resume: { type: 'boolean', description: 'continue from the last stage saved under logging.save_dir' },
     threads: { type: 'string', value: '<n>', description: 'intra-op threads per session (default: one per core)' },
   },
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
     for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
-    const stages = numberFlag(options, 'stages', cfg.training.numStages, { integer: true, min: 1 });
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
     if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {
@@ -44,10 +44,12 @@ export const trainCommand: Command = {
     try {
       const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
       keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
+      const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), { integer: true, min: 1 });
       const accuracy = () => teamAccuracy(team, team.test);
       const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
       const before = await accuracy();
       say(`team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ${team.test.length} problems before stage ${first}`);
+      if (stages === 0) say(`nothing to run: stage ${first - 1} of training.num_stages ${cfg.training.numStages} is done (--stages N runs more)`);
       say('stage  order  reward  test acc  per agent (KL quantile / beta / backtracks)  bound      seconds');
       for (let stage = first; stage < first + stages; stage++) {
         const t0 = Date.now();

@@ -8,7 +8,7 @@ import type { ConfigValues } from './types.ts';
 
 export const SCHEMA: Schema<ConfigValues> = {
   algorithm: section({
-    gamma: num(0.99, '(0, 1]'),
+    gamma: num(0.99, '(0, 1)'),
     lam: num(0.95, '[0, 1]'),
     klPenalty: oneOf(['kl'], 'kl'),
     klCtrl: section({
@@ -105,6 +105,8 @@ export function crossCheck(c: ConfigValues, file: string): void {
   c.sat.agents.forEach(({ name }, i) => {
     const key = `sat.agents[${i}].name`;
     if (names.has(name)) throw new ConfigError(`${key} must be unique in the team, got ${JSON.stringify(name)} twice`, file, key);
+    // Checkpoint files are named after agents.
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${key} may hold only letters, digits, '_', '.' and '-', got ${JSON.stringify(name)}`, file, key);
     names.add(name);
   });
 }
