@@ -34,7 +34,8 @@ export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
   const agents = cfg.sat.agents.map((a, slot) => new Agent({
     name: a.name, dir: a.path, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
-    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae', ...(threads ? { session: { threads } } : {}),
+    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
+    temperature: cfg.generation.temperature || 1, ...(threads ? { session: { threads } } : {}),
   }));
   return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
 }

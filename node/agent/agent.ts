@@ -21,6 +21,8 @@ export interface AgentOptions {
   session?: SessionOptions;
   /** GAE mode: train a value head beside the policy, with the actor-critic loss. */
   critic?: boolean;
+  /** The rollout temperature: the policy trained and scored is softmax(logits / temperature). */
+  temperature?: number;
 }
 
 export class Agent {
@@ -37,9 +39,10 @@ export class Agent {
     this.ckpt = loadCheckpoint(o.dir);
     this.trainer = Trainer.create(this.ckpt, {
       loss: o.critic ? satActorCriticLoss : satPolicyLoss, valueHead: o.critic, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed,
+      temperature: o.temperature,
     });
     this.generator = new Generator(this.ckpt, o.session, this.trainer.paramSource());
-    this.scorer = new Scorer(this.ckpt, o.session, this.trainer.paramSource());
+    this.scorer = new Scorer(this.ckpt, o.session, this.trainer.paramSource(), o.temperature);
     this.beta = o.beta;
   }
 

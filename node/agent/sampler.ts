@@ -1,7 +1,8 @@
 // Choosing the next token inside the graph (no JavaScript loop over the vocabulary): greedy argmax, or
 // temperature + top-k + top-p sampling by inverse CDF with one uniform number per row fed from a
-// seeded generator. Also returns the model's own log-prob of the chosen token (temperature 1, no
-// filtering) — the log-prob RL importance ratios need, equal to teacher-forced scoring.
+// seeded generator. Also returns the log-prob of the chosen token under softmax(logits / temperature)
+// (no top-k/top-p truncation; the raw model when greedy) — the log-prob RL importance ratios need,
+// equal to teacher-forced scoring at the same temperature.
 import type { Value } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
 
@@ -27,6 +28,8 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
   const g = logits.graph;
   const [b, vocab] = logits.shape;
   let token: Value;
+  // The policy the token is drawn from: softmax(logits / temperature) (the raw model when greedy).
+  let policy = logits;
   if (s.temperature === 0) {
     token = op.argMax(logits, 1, true);
   } else {
@@ -34,7 +37,8 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
     const topP = g.input('top_p', 'float32', []);
     const u = g.input('uniform', 'float32', [b]);
     const k = s.topK > 0 ? Math.min(s.topK, vocab) : vocab;
-    const [vals, idx] = op.topK(op.div(logits, op.cast(temperature, logits.dtype)), k);
+    policy = op.div(logits, op.cast(temperature, logits.dtype));
+    const [vals, idx] = op.topK(policy, k);
     const probs = op.softmax(vals, -1);
     // Top-p: keep a token while the mass before it is below p (the first one always stays).
     const before = op.sub(op.cumSum(probs, 1), probs);
@@ -46,7 +50,7 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
     const pick = op.argMax(op.cast(op.greater(cdf, threshold), 'float32'), 1, true);
     token = op.gatherElements(idx, pick, 1);
   }
-  const lp = op.gatherElements(op.logSoftmax(logits, -1), token, 1);
+  const lp = op.gatherElements(op.logSoftmax(policy, -1), token, 1);
   g.output(op.reshape(token, [b]), 'next_token');
   g.output(op.reshape(lp, [b]), 'logprob');
 }

@@ -31,7 +31,7 @@ export function defaultPositions(ids: Value): Value {
  * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab], and `values` [B,T]
  * when the source carries a value head.
  */
-export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource): Graph {
+export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource, temperature = 1): Graph {
   const g = new Graph('score');
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
@@ -39,7 +39,7 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
   const keyMask = op.cast(mask, 'bool');
   const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
-  g.output(tokenLogprobs(logits, ids), 'token_logprobs');
+  g.output(tokenLogprobs(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), ids), 'token_logprobs');
   const head = source?.current();
   if (head?.has(VALUE_HEAD.weight)) {
     const input = (name: string) => g.input(name, 'float32', head.get(name)!.shape);
@@ -90,7 +90,9 @@ export function checkTokenRows(rows: readonly (readonly number[])[], cfg: Qwen3C
 export class Scorer {
   private readonly sessions: SessionCache;
 
-  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
+  /** `temperature`: token log-probs are under softmax(logits / temperature), the policy a sampler at that temperature draws from. */
+  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource, readonly temperature = 1) {
+    if (!(temperature > 0)) throw new InputError(`a scorer's temperature must be > 0, got ${temperature}`);
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
   }
 
@@ -99,7 +101,7 @@ export class Scorer {
     checkTokenRows(rows, this.ckpt.config, 'sequence');
     const b = rows.length;
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
-    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source).toBytes());
+    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source, this.temperature).toBytes());
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },

@@ -1,6 +1,7 @@
 // Decoding an upgraded slot (Stage-0 of plug-and-play, DESIGN.md §1): at every state both the newcomer
 // pi_pre and the incumbent pi_cur score the text so far, and the token is drawn from the projection of
-// pi_pre onto the ball KL(. || pi_cur) <= delta_0 (stage0.ts). The reported log-prob is log pi_new.
+// pi_pre onto the ball KL(. || pi_cur) <= delta_0 (stage0.ts), at the sampling temperature. The
+// reported log-prob is that of the distribution drawn from (log pi_new when greedy).
 //
 // This is the reference path: each step re-scores the whole sequence (no KV cache) and projects over
 // the vocabulary in JavaScript — fine for the embedded models, to move into one graph for large ones.
@@ -29,10 +30,10 @@ export class ProjectedGenerator implements TurnGenerator {
       const [pre, cur] = await Promise.all([this.pre.score(live.map((i) => rows[i])), this.cur.score(live.map((i) => rows[i]))]);
       live.forEach((i, k) => {
         const { piNew } = stage0Project(pre.lastLogits[k], cur.lastLogits[k], this.delta0);
-        const token = s.temperature === 0 ? argMax(piNew) : draw(piNew, s.temperature, s.topP, next());
+        const { token, p } = s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.temperature, s.topP, next());
         rows[i].push(token);
         out[i].tokens.push(token);
-        out[i].logprobs.push(Math.log(piNew[token]));
+        out[i].logprobs.push(Math.log(p));
         if (stop.has(token)) out[i].finishReason = 'eos';
       });
       live = live.filter((i) => out[i].finishReason === 'length' && out[i].tokens.length < opts.maxNewTokens);
@@ -47,8 +48,11 @@ function argMax(p: Float64Array): number {
   return best;
 }
 
-/** A draw from p^(1/temperature), kept to the most likely tokens holding mass topP, by inverse CDF at u. */
-function draw(p: Float64Array, temperature: number, topP: number, u: number): number {
+/**
+ * A draw from p^(1/temperature), kept to the most likely tokens holding mass topP, by inverse CDF at u;
+ * with the token's probability under p^(1/temperature) (before the top-p cut, as the sampler reports it).
+ */
+function draw(p: Float64Array, temperature: number, topP: number, u: number): { token: number; p: number } {
   const scaled = Array.from(p, (x, i) => ({ i, w: Math.pow(x, 1 / temperature) })).sort((a, b) => b.w - a.w);
   const total = scaled.reduce((sum, x) => sum + x.w, 0);
   const kept: typeof scaled = [];
@@ -59,9 +63,6 @@ function draw(p: Float64Array, temperature: number, topP: number, u: number): nu
     mass += x.w;
   }
   let acc = 0;
-  for (const x of kept) {
-    acc += x.w;
-    if (acc > u * mass) return x.i;
-  }
-  return kept[kept.length - 1].i;
+  const chosen = kept.find((x) => (acc += x.w) > u * mass) ?? kept[kept.length - 1];
+  return { token: chosen.i, p: chosen.w / total };
 }

@@ -45,6 +45,8 @@ export interface TrainerOptions {
   seed?: number;
   /** Train a value head (value-head.ts) beside the policy, for GAE. */
   valueHead?: boolean;
+  /** The policy is softmax(logits / temperature): the loss's token log-probs are taken under it (default 1). */
+  temperature?: number;
 }
 
 export interface TrainBatch {
@@ -202,6 +204,7 @@ export class Trainer {
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
     const keyMask = op.cast(attentionMask, 'bool');
     const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+    const t = this.opts.temperature ?? 1;
     let values: Value | undefined;
     if (shapes.has(VALUE_HEAD.weight)) {
       const [w, b] = [VALUE_HEAD.weight, VALUE_HEAD.bias].map((name) => g.input(name, 'float32', shapes.get(name)!));
@@ -211,7 +214,8 @@ export class Trainer {
     }
     const lossInputs: Value[] = [];
     const out = this.opts.loss({
-      graph: g, ids, attentionMask, logits, tokenLogprobs: tokenLogprobs(logits, ids), ...(values ? { values } : {}),
+      graph: g, ids, attentionMask, logits, ...(values ? { values } : {}),
+      tokenLogprobs: tokenLogprobs(t === 1 ? logits : op.div(logits, op.scalarLike(logits, t)), ids),
       input: (name, dtype, shape) => {
         const v = g.input(name, dtype, shape);
         lossInputs.push(v);

@@ -34,6 +34,7 @@ export const trainCommand: Command = {
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
     for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
+    if (cfg.generation.topP < 1) process.stderr.write(`sat-peer: config: generation.top_p ${cfg.generation.topP} truncates sampling, and the importance ratios do not see the truncation; 1 keeps the updates on-policy\n`);
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
     if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {

@@ -45,6 +45,18 @@ test('sampled tokens carry log-probs equal to teacher-forced scoring (1e-4) and 
   });
 });
 
+test('at temperature 0.7 the reported log-probs are those of softmax(logits / 0.7), as a scorer at 0.7 gives them', async (t) => {
+  const prompts = [expected.sequences[0].input_ids, expected.sequences[2].input_ids];
+  const out = await gen.generate(prompts, { maxNewTokens: 10, sampling: { temperature: 0.7, topK: 0, topP: 1 }, seed: 9 });
+  const cold = new Scorer(ckpt, { threads: 1 }, undefined, 0.7);
+  const scored = await cold.score(prompts.map((p: number[], i: number) => [...p, ...out[i].tokens]));
+  await cold.release();
+  prompts.forEach((p: number[], i: number) => {
+    const teacher = scored.tokenLogprobs[i].slice(p.length - 1);
+    out[i].logprobs.forEach((lp, k) => t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`));
+  });
+});
+
 test('top-k 1 sampling is greedy whatever the seed', async (t) => {
   const prompt = [expected.greedy.prompt_ids];
   const [out] = await gen.generate(prompt, { maxNewTokens: 8, sampling: { temperature: 0.7, topK: 1, topP: 1 }, seed: 5 });
