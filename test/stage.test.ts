@@ -2,12 +2,9 @@
 // agent is updated once, in the stage's order, within its trust region.
 import test from 'ava';
 import path from 'node:path';
-import { Agent } from '../node/agent/agent.ts';
-import { chainFormat } from '../node/agent/chain.ts';
-import { loadDataset } from '../node/agent/dataset.ts';
-import { loadTokenizer } from '../node/agent/tokenizer.ts';
 import { parseConfig } from '../node/config.ts';
 import { type Team, runStage } from '../node/stage.ts';
+import { buildTeam } from '../node/team.ts';
 
 const DEMO = new URL('../models/demo/', import.meta.url).pathname;
 const WEAK = path.join(DEMO, 'tiny-weak');
@@ -15,6 +12,7 @@ const WEAK = path.join(DEMO, 'tiny-weak');
 function config(extra: string, satExtra = '') {
   return parseConfig(`
 seed: 3
+dataset: { train_path: ${DEMO}/train.jsonl, test_path: ${DEMO}/test.jsonl }
 data: { train_batch_size: 4, max_response_length: 24 }
 sat:
   ${satExtra}
@@ -28,19 +26,13 @@ ${extra}
 `, 'yaml', path.join(DEMO, 'test.yaml'));
 }
 
-async function team(cfg: ReturnType<typeof config>): Promise<Team> {
-  const agents = cfg.sat.agents.map((a, slot) => new Agent({
-    name: a.name, dir: a.path, trainable: { kind: 'lora', lora: cfg.training.lora! }, optimizer: { lr: cfg.training.learningRate },
-    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, session: { threads: 1 }, critic: cfg.sat.advMode === 'gae',
-  }));
-  return { id: 'test-team', agents, format: chainFormat(loadTokenizer(WEAK)), train: loadDataset(path.join(DEMO, 'train.jsonl')) };
-}
+const team = (cfg: ReturnType<typeof config>): Team => buildTeam(cfg, 1);
 
 const snapshotParams = (t: Team) => t.agents.map((a) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()])));
 
 test('a stage updates every agent once, in its order, within the KL bound', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
-  const tm = await team(cfg);
+  const tm = team(cfg);
   const before = snapshotParams(tm);
   const rec = await runStage(tm, cfg, 1);
   t.deepEqual([...rec.order].sort(), [0, 1]);
@@ -62,7 +54,7 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
 
 test('in the ensemble each agent answers alone and learns from its own samples, unweighted', async (t) => {
   const cfg = config('team: { workflow: ensemble }\nalgorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
-  const tm = await team(cfg);
+  const tm = team(cfg);
   const rec = await runStage(tm, cfg, 1);
   t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
   for (const a of rec.agents) {
@@ -75,7 +67,7 @@ test('in the ensemble each agent answers alone and learns from its own samples, 
 test('in GAE mode each agent trains a value head from its own tokens and the stage stays within the KL bound', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }', 'adv_mode: gae');
   t.is(cfg.sat.advMode, 'gae');
-  const tm = await team(cfg);
+  const tm = team(cfg);
   const rec = await runStage(tm, cfg, 1);
   t.true(rec.maxLogprobGap < 1e-3);
   for (const [i, a] of rec.agents.entries()) {
