@@ -2,7 +2,7 @@
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
 // greedy gives the team's deterministic accuracy, and each agent standing in for every slot its own
 // strength. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
-import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, rollChain } from './agent/chain.ts';
+import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { extractAnswer, isCorrect, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
@@ -58,7 +58,7 @@ async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[]
     return out.map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
   }
   const each: ChainTranscript[][] = [];
-  for (const [k, g] of generators.entries()) each.push(await rollChain(f, [g], prompts, { ...opts, seed: (opts.seed ?? 0) + 7919 * k }));
+  for (const [k, g] of generators.entries()) each.push(await rollChain(f, [g], prompts, { ...opts, seed: memberSeed(opts.seed ?? 0, k) }));
   return prompts.map((_, i) => {
     const turns = each.map((out) => finalAnswerText(f, out[i]));
     return { turns, answer: majorityAnswer(turns.map(extractAnswer)) };
@@ -66,7 +66,6 @@ async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[]
 }
 
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && isCorrect(`Answer: ${a.answer}`, reference);
-const GREEDY_TURN_TOKENS = 32;
 
 /** The team's generators by slot. */
 export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.generator);
@@ -76,14 +75,14 @@ const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
   (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].generator) : [team.agents[slot].generator]);
 
 /** Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow. */
-export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], generators = lineup(team)): Promise<number> {
-  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS });
+export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], maxTurnTokens: number, generators = lineup(team)): Promise<number> {
+  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens });
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 
-export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number): Promise<Evaluation> {
+export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<Evaluation> {
   const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-  const answers = await teamAnswers(team, lineup(team), rows.map((r) => r.p.prompt), { maxTurnTokens: GREEDY_TURN_TOKENS, sampling: { ...sampling, topK: 0 }, seed });
+  const answers = await teamAnswers(team, lineup(team), rows.map((r) => r.p.prompt), { maxTurnTokens, sampling: { ...sampling, topK: 0 }, seed });
   const predictions = answers.map((a, i): Prediction => ({
     id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
     extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
@@ -101,6 +100,6 @@ export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[]
   });
   const n = problems.length;
   const agents = [];
-  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, alone(team, slot)) });
-  return { problems: n, k, greedyAccuracy: await teamAccuracy(team, problems), avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions };
+  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)) });
+  return { problems: n, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions };
 }

@@ -5,7 +5,7 @@
 import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
-import { type ChainFormat, type ChainTranscript, finalAnswerText, rollChain, transcriptIds } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, finalAnswerText, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
@@ -59,7 +59,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const promptOf: number[] = [];
   const lineups = cfg.team.workflow === 'chain' ? [team.agents.map((_, slot) => slot)] : team.agents.map((_, slot) => [slot]);
   for (const [k, slots] of lineups.entries()) {
-    const out = await rollChain(f, slots.map((s) => generators[s]), samples.map((g) => prompts[g].prompt), { ...options, slots, seed: options.seed + 7919 * k });
+    const out = await rollChain(f, slots.map((s) => generators[s]), samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k) });
     transcripts.push(...out);
     groupIndex.push(...samples.map((g) => k * prompts.length + g));
     promptOf.push(...samples);

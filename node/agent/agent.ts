@@ -3,6 +3,7 @@
 // because it persists across stages (DESIGN.md §1, trust region).
 import type { SessionOptions } from '../gpu/ort.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
+import { InputError } from './errors.ts';
 import { Generator } from './generate.ts';
 import { satActorCriticLoss, satPolicyLoss } from './sat-loss.ts';
 import { Scorer } from './score.ts';
@@ -53,6 +54,7 @@ export class Agent {
 
   /** Log-probs of the tokens at `positions`, and with a value head V of the states they are emitted from. */
   async scoreAt(rows: readonly number[][], positions: readonly number[][]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
+    if (positions.some((ps) => ps.some((p) => p < 1))) throw new InputError('position 0 has no log-prob: nothing precedes the first token');
     const { tokenLogprobs, values } = await this.scorer.score(rows);
     const at = (per: Float32Array[]) => positions.map((ps, r) => Float32Array.from(ps, (p) => per[r][p - 1]));
     return { logprobs: at(tokenLogprobs), ...(values ? { values: at(values) } : {}) };

@@ -63,6 +63,9 @@ export function transcriptIds(f: ChainFormat, t: ChainTranscript): { ids: number
   return { ids, spans };
 }
 
+/** The sampling seed of the k-th of several rollouts made from one seed (the ensemble's members). */
+export const memberSeed = (seed: number, k: number): number => seed + 7919 * k;
+
 /** The text of the last turn: where the team's answer is read. */
 export const finalAnswerText = (f: ChainFormat, t: ChainTranscript): string => f.decode(t.turns.at(-1)?.ids ?? []);
 

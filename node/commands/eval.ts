@@ -34,7 +34,7 @@ export const evalCommand: Command = {
       const stage = ckpt ? loadStage(team, path.resolve(ckpt)) : 0;
       const limit = numberFlag(options, 'limit', team.test.length, { integer: true, min: 1 });
       const problems = team.test.slice(0, limit);
-      const ev = await evaluateTeam(team, problems, k, cfg.generation, cfg.seed);
+      const ev = await evaluateTeam(team, problems, k, cfg.generation, cfg.seed, cfg.data.maxResponseLength);
       const out = path.resolve(stringFlag(options, 'out') ?? path.join(cfg.logging.saveDir, 'predictions.jsonl'));
       writeJsonl(out, ev.predictions);
       const { predictions: _, ...summary } = ev;

@@ -46,7 +46,7 @@ export const trainCommand: Command = {
       const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
       keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
       const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), { integer: true, min: 1 });
-      const accuracy = () => teamAccuracy(team, team.test);
+      const accuracy = () => teamAccuracy(team, team.test, cfg.data.maxResponseLength);
       const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
       const before = await accuracy();
       say(`team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ${team.test.length} problems before stage ${first}`);

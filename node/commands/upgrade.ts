@@ -52,10 +52,10 @@ export const upgradeCommand: Command = {
       const stage = ckpt ? loadStage(team, path.resolve(ckpt)) : loadLatestStage(cfg, team);
       const limit = numberFlag(options, 'limit', team.test.length, { integer: true, min: 1 });
       const problems = team.test.slice(0, limit);
-      const before = await teamAccuracy(team, problems);
+      const before = await teamAccuracy(team, problems, cfg.data.maxResponseLength);
       const swapped = lineup(team);
       swapped[slot] = new ProjectedGenerator(newcomer, team.agents[slot].scorer, delta0);
-      const after = await teamAccuracy(team, problems, swapped);
+      const after = await teamAccuracy(team, problems, cfg.data.maxResponseLength, swapped);
       const result = { stage, slot: cfg.sat.agents[slot].name, model: path.resolve(model), delta0, problems: problems.length, accuracyBefore: before, accuracyAfter: after };
       if (json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
       process.stdout.write(`slot ${result.slot} -> ${result.model} through Stage-0 (delta_0 ${delta0}), team at stage ${stage}, other agents untouched:\n`);

@@ -13,6 +13,9 @@ test('upgrade --json reports the team accuracy before and after the swap', (t) =
   t.is(out.slot, 'first');
   t.is(out.problems, 40);
   t.true(out.accuracyAfter >= 0 && out.accuracyAfter <= 1 && out.accuracyBefore >= 0 && out.accuracyBefore <= 1);
+  // A vanishing ball keeps the incumbent's answers.
+  const same = JSON.parse(sat('upgrade', '--config', CONFIG, '--slot', 'first', '--delta0', '1e-9', '--limit', '40', '--threads', '1', '--json').stdout);
+  t.is(same.accuracyAfter, same.accuracyBefore);
 });
 
 test('a newcomer with another tokenizer, an unknown slot or a slot with no upgrade is one clear error', (t) => {
