@@ -40,7 +40,7 @@ export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
   return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
 }
 
-interface Saved { stage: number; betas: number[] }
+interface Saved { stage: number; team: string; betas: number[] }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
 
@@ -52,7 +52,7 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   team.agents.forEach((a) => a.trainer.save(path.join(tmp, `${a.name}.safetensors`)));
-  const saved: Saved = { stage, betas: team.agents.map((a) => a.beta) };
+  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta) };
   fs.writeFileSync(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
@@ -63,7 +63,7 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
 export function loadLatestStage(cfg: SatConfig, team: Team): number {
   const latest = path.join(checkpoints(cfg), 'latest.json');
   if (!fs.existsSync(latest)) return 0;
-  const { dir } = JSON.parse(fs.readFileSync(latest, 'utf8')) as { dir: string };
+  const { dir } = readJson(latest) as { dir: string };
   return loadStage(team, path.join(checkpoints(cfg), dir));
 }
 
@@ -71,12 +71,21 @@ export function loadLatestStage(cfg: SatConfig, team: Team): number {
 export function loadStage(team: Team, folder: string): number {
   const stateFile = path.join(folder, 'state.json');
   if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
-  const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as Saved;
+  const saved = readJson(stateFile) as Saved;
+  if (saved.team !== team.id) throw new InputError(`${folder} was saved by team ${saved.team}, not by this config's team ${team.id} (its agents, seed or workflow differ)`);
   team.agents.forEach((a, i) => {
     a.trainer.load(path.join(folder, `${a.name}.safetensors`));
     a.beta = saved.betas[i];
   });
   return saved.stage;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${file} cannot be read as JSON (${(err as Error).message}); the checkpoint is damaged: point --ckpt at an earlier stage folder`);
+  }
 }
 
 export function writeAtomically(file: string, text: string): void {

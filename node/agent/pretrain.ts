@@ -44,13 +44,22 @@ function example(f: ChainFormat, p: ChainProblem): { ids: number[]; learn: boole
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const tok = loadTokenizer(o.tokenizerDir);
-  const f = chainFormat(tok);
   const work = `${o.out}.tmp-${process.pid}`;
   fs.rmSync(work, { recursive: true, force: true });
-  writeSyntheticCheckpoint(work, { ...o.model, vocabSize: tok.vocabSize }, o.seed);
-  for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-    if (fs.existsSync(path.join(o.tokenizerDir, file))) fs.copyFileSync(path.join(o.tokenizerDir, file), path.join(work, file));
+  try {
+    writeSyntheticCheckpoint(work, { ...o.model, vocabSize: tok.vocabSize }, o.seed);
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+      if (fs.existsSync(path.join(o.tokenizerDir, file))) fs.copyFileSync(path.join(o.tokenizerDir, file), path.join(work, file));
+    }
+    return await trainInto(work, o, tok);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true }); // only left when training failed
   }
+}
+
+/** Trains the model in `work`, writes it, measures it and moves it to `o.out`. */
+async function trainInto(work: string, o: PretrainOptions, tok: ReturnType<typeof loadTokenizer>): Promise<PretrainResult> {
+  const f = chainFormat(tok);
   const ckpt = loadCheckpoint(work);
   const session = o.threads ? { threads: o.threads } : {};
   const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: o.lr, warmupSteps: Math.min(100, o.steps / 10), weightDecay: 0.01 }, session });
@@ -58,23 +67,30 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const width = Math.max(...examples.map((e) => e.ids.length));
   const next = rng(o.seed);
   let loss = NaN;
-  for (let step = 1; step <= o.steps; step++) {
-    const rows = Array.from({ length: o.batch }, () => examples[Math.floor(next() * examples.length)]);
-    const { ids, mask } = padBatch(rows.map((r) => r.ids), width);
-    const lossMask = new Float32Array(o.batch * (width - 1));
-    rows.forEach((r, b) => r.learn.forEach((on, t) => { if (on && t > 0) lossMask[b * (width - 1) + t - 1] = 1; }));
-    const extra: Record<string, HostTensor> = { loss_mask: { dtype: 'float32', shape: [o.batch, width - 1], data: lossMask } };
-    ({ loss } = await trainer.trainStep({ batch: o.batch, seq: width, inputIds: ids, attentionMask: mask, extra }));
-    o.onProgress?.({ step, steps: o.steps, loss });
-  }
   const tensors: Record<string, HostTensor> = {};
-  for (const [name, data] of trainer.parameters) tensors[name] = { dtype: 'float32', shape: ckpt.tensors.get(name)!.shape, data: data.slice() };
-  await trainer.release();
+  try {
+    for (let step = 1; step <= o.steps; step++) {
+      const rows = Array.from({ length: o.batch }, () => examples[Math.floor(next() * examples.length)]);
+      const { ids, mask } = padBatch(rows.map((r) => r.ids), width);
+      const lossMask = new Float32Array(o.batch * (width - 1));
+      rows.forEach((r, b) => r.learn.forEach((on, t) => { if (on && t > 0) lossMask[b * (width - 1) + t - 1] = 1; }));
+      const extra: Record<string, HostTensor> = { loss_mask: { dtype: 'float32', shape: [o.batch, width - 1], data: lossMask } };
+      ({ loss } = await trainer.trainStep({ batch: o.batch, seq: width, inputIds: ids, attentionMask: mask, extra }));
+      o.onProgress?.({ step, steps: o.steps, loss });
+    }
+    for (const [name, data] of trainer.parameters) tensors[name] = { dtype: 'float32', shape: ckpt.tensors.get(name)!.shape, data: data.slice() };
+  } finally {
+    await trainer.release();
+  }
   writeSafetensors(path.join(work, 'model.safetensors'), tensors);
 
   const gen = new Generator(loadCheckpoint(work), session);
-  const testAccuracy = await chainAccuracy(f, Array.from({ length: o.test[0]?.steps.length ?? 0 }, () => gen), o.test);
-  await gen.release();
+  let testAccuracy: number;
+  try {
+    testAccuracy = await chainAccuracy(f, Array.from({ length: o.test[0]?.steps.length ?? 0 }, () => gen), o.test);
+  } finally {
+    await gen.release();
+  }
   // Replace the old folder only once the new one is complete.
   const old = `${o.out}.old-${process.pid}`;
   if (fs.existsSync(o.out)) fs.renameSync(o.out, old);

@@ -25,18 +25,20 @@ export class ProjectedGenerator implements TurnGenerator {
     const stop = new Set(opts.stopTokenIds ?? []);
     const rows = prompts.map((p) => [...p]);
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
-    let live = rows.map((_, i) => i);
-    for (let step = 0; step < opts.maxNewTokens && live.length; step++) {
-      const [pre, cur] = await Promise.all([this.pre.score(live.map((i) => rows[i])), this.cur.score(live.map((i) => rows[i]))]);
-      live.forEach((i, k) => {
-        const { piNew } = stage0Project(pre.lastLogits[k], cur.lastLogits[k], this.delta0);
+    // Every row is scored at every step (finished ones unchanged), so the batch keeps one shape.
+    const done = rows.map(() => false);
+    for (let step = 0; step < opts.maxNewTokens && done.includes(false); step++) {
+      const [pre, cur] = await Promise.all([this.pre.score(rows), this.cur.score(rows)]);
+      rows.forEach((row, i) => {
+        if (done[i]) return;
+        const { piNew } = stage0Project(pre.lastLogits[i], cur.lastLogits[i], this.delta0);
         const { token, p } = s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.temperature, s.topP, next());
-        rows[i].push(token);
+        row.push(token);
         out[i].tokens.push(token);
         out[i].logprobs.push(Math.log(p));
-        if (stop.has(token)) out[i].finishReason = 'eos';
+        if (stop.has(token)) [out[i].finishReason, done[i]] = ['eos', true];
+        else if (out[i].tokens.length >= opts.maxNewTokens) done[i] = true;
       });
-      live = live.filter((i) => out[i].finishReason === 'length' && out[i].tokens.length < opts.maxNewTokens);
     }
     return out;
   }

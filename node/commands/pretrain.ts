@@ -18,7 +18,7 @@ export const pretrainCommand: Command = {
   args: [],
   options: {
     out: { type: 'string', value: '<dir>', description: 'checkpoint folder to write (replaced when training ends)' },
-    hidden: { type: 'string', value: '<n>', description: 'hidden size, a multiple of 4 (default 64)' },
+    hidden: { type: 'string', value: '<n>', description: 'hidden size, a multiple of 8 (default 64)' },
     layers: { type: 'string', value: '<n>', description: 'decoder layers (default 2)' },
     steps: { type: 'string', value: '<n>', description: 'SFT steps (default 600)' },
     batch: { type: 'string', value: '<n>', description: 'sequences per step (default 32)' },
@@ -35,7 +35,7 @@ export const pretrainCommand: Command = {
   async run({ options, json }) {
     const out = path.resolve(stringFlag(options, 'out', true));
     const hidden = numberFlag(options, 'hidden', 64, { integer: true, min: 8 });
-    if (hidden % 4) throw new UsageError(`--hidden must be a multiple of 4 (4 heads), got ${hidden}`);
+    if (hidden % 8) throw new UsageError(`--hidden must be a multiple of 8 (4 heads of an even size, for RoPE), got ${hidden}`);
     const layers = numberFlag(options, 'layers', 2, { integer: true, min: 1 });
     const steps = numberFlag(options, 'steps', 600, { integer: true, min: 1 });
     const batch = numberFlag(options, 'batch', 32, { integer: true, min: 1 });

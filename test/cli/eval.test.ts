@@ -3,9 +3,9 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, oneLine, sat } from './run-cli.ts';
+import { demoConfig, oneLine, sat } from './run-cli.ts';
 
-const CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
+const CONFIG = demoConfig();
 
 test('eval --json reports the metrics and writes one prediction per problem and sample', (t) => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-eval-')), 'predictions.jsonl');

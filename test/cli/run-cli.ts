@@ -30,3 +30,16 @@ export function fixtureWithTokenizer(prefix: string): string {
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
   return dir;
 }
+
+/** models/demo/demo.yaml with its paths made absolute and its save_dir in a fresh temporary folder. */
+export function demoConfig(): string {
+  const demo = path.join(ROOT, 'models/demo');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-demo-'));
+  const text = fs.readFileSync(path.join(demo, 'demo.yaml'), 'utf8')
+    .replaceAll('./tiny-', `${demo}/tiny-`)
+    .replace('train_path: train.jsonl', `train_path: ${demo}/train.jsonl`)
+    .replace('test_path: test.jsonl', `test_path: ${demo}/test.jsonl`)
+    .replace(/save_dir: \S+/, `save_dir: ${dir}/run`);
+  fs.writeFileSync(path.join(dir, 'demo.yaml'), text);
+  return path.join(dir, 'demo.yaml');
+}

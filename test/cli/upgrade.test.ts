@@ -2,9 +2,9 @@
 // through Stage-0; a newcomer with another tokenizer is refused before any weights load.
 import test from 'ava';
 import path from 'node:path';
-import { ROOT, oneLine, sat } from './run-cli.ts';
+import { ROOT, demoConfig, oneLine, sat } from './run-cli.ts';
 
-const CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
+const CONFIG = demoConfig();
 
 test('upgrade --json reports the team accuracy before and after the swap', (t) => {
   const ok = sat('upgrade', '--config', CONFIG, '--slot', '0', '--delta0', '2', '--limit', '40', '--threads', '1', '--json');
