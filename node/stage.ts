@@ -25,6 +25,8 @@ export interface Team {
 export interface AgentStageRecord extends Omit<UpdateRecord, 'logpNew'> {
   slot: number;
   name: string;
+  /** Mean reward of the rollouts the agent spoke in (the team's in the chain, its own in the ensemble). */
+  reward: number;
   /** delta_i, N_i and zeta_i of the certificate. */
   delta: number;
   n: number;
@@ -127,7 +129,10 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
     updated.add(slot);
     const { logpNew: _, ...kept } = rec;
     // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
-    records.push({ ...kept, slot, name: agent.name, delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0 });
+    records.push({
+      ...kept, slot, name: agent.name, reward: mean(rs.map((r) => rewards[r])),
+      delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0,
+    });
   }
 
   // 6. The stage certificate from every agent's record.

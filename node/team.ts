@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Agent } from './agent/agent.ts';
-import { chainFormat } from './agent/chain.ts';
+import { type ChainFormat, chainFormat } from './agent/chain.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
@@ -37,7 +37,27 @@ export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
     beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
     temperature: cfg.generation.temperature || 1, ...(threads ? { session: { threads } } : {}),
   }));
-  return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format: chainFormat(tokenizers[0]), train: loadDataset(trainPath), test: loadDataset(testPath) };
+  const format = chainFormat(tokenizers[0]);
+  const [train, test] = [loadDataset(trainPath), loadDataset(testPath)];
+  checkLengths(cfg, agents, format, [...train, ...test]);
+  return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format, train, test };
+}
+
+/** Every prompt fits data.max_prompt_length, and a whole transcript of the longest one fits each model's context. */
+function checkLengths(cfg: SatConfig, agents: readonly Agent[], format: ChainFormat, problems: readonly Problem[]): void {
+  const lengths = problems.map((p) => format.promptIds(p.prompt).length);
+  const at = lengths.indexOf(Math.max(...lengths));
+  if (at < 0) return;
+  const [longest, promptTokens] = [problems[at], lengths[at]];
+  if (promptTokens > cfg.data.maxPromptLength) {
+    throw new InputError(`prompt '${longest.id}' is ${promptTokens} tokens, over data.max_prompt_length ${cfg.data.maxPromptLength}: raise it or shorten the dataset's prompts`);
+  }
+  const turns = cfg.team.workflow === 'chain' ? agents.length : 1;
+  const transcript = promptTokens + turns * (cfg.data.maxResponseLength + format.separator.length);
+  for (const a of agents) {
+    const context = a.ckpt.config.maxPositionEmbeddings;
+    if (transcript > context) throw new InputError(`a transcript can reach ${transcript} tokens (the longest prompt + ${turns} turns of data.max_response_length ${cfg.data.maxResponseLength}), over the context of agent '${a.name}' (${context} positions): lower it`);
+  }
 }
 
 interface Saved { stage: number; team: string; betas: number[] }

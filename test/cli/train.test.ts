@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, sat } from './run-cli.ts';
+import { ROOT, oneLine, sat } from './run-cli.ts';
 
 const DEMO = path.join(ROOT, 'models/demo');
 
@@ -71,5 +71,20 @@ test('a run killed at any point resumes from its last complete stage, with one l
   t.is(r.code, 0, r.stderr);
   t.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).stage), [saved + 1, saved + 2]);
   t.deepEqual(rows(dir).map((x) => x.stage), Array.from({ length: saved + 2 }, (_, i) => i + 1), 'no stage logged twice or skipped');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('prompts over data.max_prompt_length and transcripts over the context are refused before anything runs', (t) => {
+  const { dir, config } = setup();
+  const text = fs.readFileSync(config, 'utf8');
+  fs.writeFileSync(config, text.replace('data: { train_batch_size: 4, max_response_length: 24 }', 'data: { train_batch_size: 4, max_prompt_length: 10 }'));
+  let r = sat('train', '--config', config);
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /prompt '.+' is \d+ tokens, over data\.max_prompt_length 10/);
+  fs.writeFileSync(config, text.replace('max_response_length: 24', 'max_response_length: 5000'));
+  r = sat('train', '--config', config);
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /a transcript can reach \d+ tokens .* over the context of agent 'first' \(4096 positions\)/);
+  t.false(fs.existsSync(path.join(dir, 'run')), 'nothing was written');
   fs.rmSync(dir, { recursive: true, force: true });
 });
