@@ -7,7 +7,7 @@ import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
-import { buildTeam, loadLatestStage, saveStage, writeAtomically } from '../team.ts';
+import { buildTeam, loadLatestStage, saveStage, unusedSettings, writeAtomically } from '../team.ts';
 import type { Command } from './command.ts';
 import { numberFlag, stringFlag } from './options.ts';
 
@@ -33,7 +33,7 @@ export const trainCommand: Command = {
   },
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
-    for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
+    for (const w of [...cfg.source.warnings, ...unusedSettings(cfg)]) process.stderr.write(`sat-peer: config: ${w}\n`);
     if (cfg.generation.topP < 1) process.stderr.write(`sat-peer: config: generation.top_p ${cfg.generation.topP} truncates sampling, and the importance ratios do not see the truncation; 1 keeps the updates on-policy\n`);
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
