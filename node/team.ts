@@ -61,14 +61,14 @@ function checkLengths(cfg: SatConfig, agents: readonly Agent[], format: ChainFor
 }
 
 /**
- * Reference-config settings a local run does not read, when set to something that would matter:
- * one line each, saying what is read instead.
+ * Reference-config settings a local run does not read, when set away from the reference's defaults
+ * (and from what is read instead): one line each, saying what is read instead.
  */
 export function unusedSettings(cfg: SatConfig): string[] {
   const { actor, rollout } = cfg.actorRolloutRef;
   const notes: [boolean, string][] = [
-    [actor.clipRatio !== cfg.sat.epsilon, `actor_rollout_ref.actor.clip_ratio ${actor.clipRatio} is not read: updates clip with sat.epsilon ${cfg.sat.epsilon}`],
-    [rollout.n !== cfg.sat.groupSize, `actor_rollout_ref.rollout.n ${rollout.n} is not read: each prompt gets sat.group_size ${cfg.sat.groupSize} samples`],
+    [actor.clipRatio !== 0.2 && actor.clipRatio !== cfg.sat.epsilon, `actor_rollout_ref.actor.clip_ratio ${actor.clipRatio} is not read: updates clip with sat.epsilon ${cfg.sat.epsilon}`],
+    [rollout.n !== 4 && rollout.n !== cfg.sat.groupSize, `actor_rollout_ref.rollout.n ${rollout.n} is not read: each prompt gets sat.group_size ${cfg.sat.groupSize} samples`],
     [actor.klLossCoef !== 0.001 || !actor.useKlLoss, `actor_rollout_ref.actor.kl_loss_coef / use_kl_loss are not read: the KL term is always on, its coefficient algorithm.kl_ctrl.kl_coef ${cfg.algorithm.klCtrl.klCoef}`],
     [cfg.sat.epsilonIs !== 1e-5, `sat.epsilon_is ${cfg.sat.epsilonIs} is not read: importance weights are truncated at 1 and clipped by sat.max_is_ratio_clip`],
     [cfg.logging.checkpointEveryStage !== 1, `logging.checkpoint_every_stage ${cfg.logging.checkpointEveryStage} is not read: every stage is saved`],
