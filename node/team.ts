@@ -77,6 +77,10 @@ export function unusedSettings(cfg: SatConfig): string[] {
   return notes.filter(([on]) => on).map(([, text]) => text);
 }
 
+export async function releaseTeam(team: Team): Promise<void> {
+  for (const a of team.agents) await a.release();
+}
+
 interface Saved { stage: number; team: string; betas: number[] }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');

@@ -4,7 +4,7 @@ import test from 'ava';
 import path from 'node:path';
 import { parseConfig } from '../node/config.ts';
 import { type Team, runStage } from '../node/stage.ts';
-import { buildTeam } from '../node/team.ts';
+import { buildTeam, releaseTeam } from '../node/team.ts';
 
 const DEMO = new URL('../models/demo/', import.meta.url).pathname;
 const WEAK = path.join(DEMO, 'tiny-weak');
@@ -47,7 +47,7 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
   const changed = tm.agents.map((a, i) => [...a.trainer.parameters].some(([n, p]) => p.some((x, k) => x !== before[i].get(n)![k])));
   t.deepEqual(changed, rec.agents.sort((x, y) => x.slot - y.slot).map((a) => a.accepted));
   t.true(Number.isFinite(rec.certificate.lowerBound));
-  for (const a of tm.agents) await a.release();
+  await releaseTeam(tm);
 });
 
 test('two peers with the same config run the same stage: the same prompts, samples, order and updates', async (t) => {
@@ -55,7 +55,8 @@ test('two peers with the same config run the same stage: the same prompts, sampl
   const [a, b] = [team(cfg), team(cfg)];
   const [ra, rb] = [await runStage(a, cfg, 4), await runStage(b, cfg, 4)];
   t.deepEqual(ra, rb);
-  for (const x of [...a.agents, ...b.agents]) await x.release();
+  await releaseTeam(a);
+  await releaseTeam(b);
 });
 
 test('in the ensemble each agent answers alone and learns from its own samples, unweighted', async (t) => {
@@ -67,7 +68,7 @@ test('in the ensemble each agent answers alone and learns from its own samples, 
     t.is(a.n, 16, 'its own 4 prompts x 4 samples');
     t.is(a.zeta, 0, 'no other agent speaks in its trajectories, so nothing is reweighted');
   }
-  for (const a of tm.agents) await a.release();
+  await releaseTeam(tm);
 });
 
 test('in GAE mode each agent trains a value head from its own tokens and the stage stays within the KL bound', async (t) => {
@@ -83,5 +84,5 @@ test('in GAE mode each agent trains a value head from its own tokens and the sta
   // The head starts at zero; returns are not all zero unless every reward is, so it must have moved.
   const moved = tm.agents.map((a) => a.trainer.parameters.get('value_head.weight')!.some((x) => x !== 0));
   t.deepEqual(moved, [true, true]);
-  for (const a of tm.agents) await a.release();
+  await releaseTeam(tm);
 });

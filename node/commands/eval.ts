@@ -4,9 +4,9 @@ import path from 'node:path';
 import { writeJsonl } from '../agent/dataset.ts';
 import { loadConfig } from '../config.ts';
 import { evaluateTeam } from '../evaluate.ts';
-import { buildTeam, loadStage } from '../team.ts';
+import { buildTeam, loadStage, releaseTeam } from '../team.ts';
 import type { Command } from './command.ts';
-import { numberFlag, stringFlag } from './options.ts';
+import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -21,11 +21,11 @@ export const evalCommand: Command = {
     k: { type: 'string', value: '<k>', description: 'samples per problem (default evaluation.num_samples_per_agent)' },
     limit: { type: 'string', value: '<n>', description: 'only the first n test problems' },
     out: { type: 'string', value: '<file>', description: 'where to write the samples (default <save_dir>/predictions.jsonl)' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads per session (default: one per core)' },
+    threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
-    for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
+    printConfigNotes(cfg.source.warnings);
     const k = numberFlag(options, 'k', cfg.evaluation.numSamplesPerAgent, { integer: true, min: 1 });
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const team = buildTeam(cfg, threads || undefined);
@@ -46,7 +46,7 @@ export const evalCommand: Command = {
         `  samples in ${out}`,
       ].join('\n') + '\n');
     } finally {
-      for (const a of team.agents) await a.release();
+      await releaseTeam(team);
     }
   },
 };

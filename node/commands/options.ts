@@ -61,3 +61,8 @@ export function sessionOptions(options: Record<string, unknown>): SessionOptions
 export function optionalTokenizer(dir: string): Tokenizer | undefined {
   return fs.existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizer(dir) : undefined;
 }
+
+/** The config's warnings, one `sat-peer: config:` line each on stderr. */
+export function printConfigNotes(notes: readonly string[]): void {
+  for (const note of notes) process.stderr.write(`sat-peer: config: ${note}\n`);
+}

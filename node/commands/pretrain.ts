@@ -7,7 +7,7 @@ import { pretrain } from '../agent/pretrain.ts';
 import { makeChainProblems, splitTrainTest } from '../agent/synthetic-task.ts';
 import { UsageError } from '../errors.ts';
 import type { Command } from './command.ts';
-import { numberFlag, stringFlag } from './options.ts';
+import { MODEL_OPTIONS, numberFlag, stringFlag } from './options.ts';
 
 const DEFAULT_TOKENIZER = new URL('../../models/tiny-tokenizer/', import.meta.url).pathname;
 
@@ -30,7 +30,7 @@ export const pretrainCommand: Command = {
     'task-seed': { type: 'string', value: '<s>', description: "seed of the problems and the split (default 'sat-demo')" },
     tokenizer: { type: 'string', value: '<dir>', description: 'folder with the tokenizer.json (default models/tiny-tokenizer)' },
     'data-dir': { type: 'string', value: '<dir>', description: 'also write train.jsonl and test.jsonl of the task here' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads (default: one per core)' },
+    threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
     const out = path.resolve(stringFlag(options, 'out', true));

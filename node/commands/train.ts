@@ -7,9 +7,9 @@ import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
-import { buildTeam, loadLatestStage, saveStage, unusedSettings, writeAtomically } from '../team.ts';
+import { buildTeam, loadLatestStage, releaseTeam, saveStage, unusedSettings, writeAtomically } from '../team.ts';
 import type { Command } from './command.ts';
-import { numberFlag, stringFlag } from './options.ts';
+import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
 /** Drops the log's rows of stages >= `stage`, and a last row cut short by a kill. */
 function keepRowsBefore(log: string, stage: number): void {
@@ -29,11 +29,11 @@ export const trainCommand: Command = {
     config: { type: 'string', value: '<file>', description: 'SAT config (YAML or JSON; the reference repo\'s layout)' },
     stages: { type: 'string', value: '<n>', description: 'stages to run now (default: up to training.num_stages in all)' },
     resume: { type: 'boolean', description: 'continue from the last stage saved under logging.save_dir' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads per session (default: one per core)' },
+    threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
-    for (const w of [...cfg.source.warnings, ...unusedSettings(cfg)]) process.stderr.write(`sat-peer: config: ${w}\n`);
+    printConfigNotes([...cfg.source.warnings, ...unusedSettings(cfg)]);
     if (cfg.generation.topP < 1) process.stderr.write(`sat-peer: config: generation.top_p ${cfg.generation.topP} truncates sampling, and the importance ratios do not see the truncation; 1 keeps the updates on-policy\n`);
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
@@ -65,7 +65,7 @@ export const trainCommand: Command = {
         say(`${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ${seconds.toFixed(1)}`);
       }
     } finally {
-      for (const a of team.agents) await a.release();
+      await releaseTeam(team);
     }
   },
 };

@@ -10,9 +10,9 @@ import { ProjectedGenerator } from '../agent/stage0-generate.ts';
 import { loadTokenizer } from '../agent/tokenizer.ts';
 import { loadConfig } from '../config.ts';
 import { lineup, teamAccuracy } from '../evaluate.ts';
-import { buildTeam, loadLatestStage, loadStage } from '../team.ts';
+import { buildTeam, loadLatestStage, loadStage, releaseTeam } from '../team.ts';
 import type { Command } from './command.ts';
-import { numberFlag, stringFlag } from './options.ts';
+import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -28,11 +28,11 @@ export const upgradeCommand: Command = {
     delta0: { type: 'string', value: '<x>', description: 'radius of the KL ball around the incumbent (default sat.stage0_delta)' },
     ckpt: { type: 'string', value: '<dir>', description: "the team's saved stage to start from (default: the run's latest, else the configured agents)" },
     limit: { type: 'string', value: '<n>', description: 'only the first n test problems' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads per session (default: one per core)' },
+    threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
     const cfg = loadConfig(stringFlag(options, 'config', true));
-    for (const w of cfg.source.warnings) process.stderr.write(`sat-peer: config: ${w}\n`);
+    printConfigNotes(cfg.source.warnings);
     const which = stringFlag(options, 'slot', true);
     const slot = cfg.sat.agents.findIndex((a, i) => a.name === which || String(i) === which);
     if (slot < 0) throw new InputError(`no slot '${which}': the team's agents are ${cfg.sat.agents.map((a, i) => `${i} ${a.name}`).join(', ')}`);
@@ -62,7 +62,7 @@ export const upgradeCommand: Command = {
       process.stdout.write(`  greedy team accuracy on ${problems.length} held-out problems: ${pct(before)} before, ${pct(after)} after\n`);
     } finally {
       await newcomer.release();
-      for (const a of team.agents) await a.release();
+      await releaseTeam(team);
     }
   },
 };

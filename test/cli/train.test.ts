@@ -59,14 +59,14 @@ test('a stage logs one row and saves a checkpoint; --resume continues from it; a
 test('a run killed at any point resumes from its last complete stage, with one log row per stage', async (t) => {
   const { dir, config } = setup();
   const log = path.join(dir, 'run/stage_log.jsonl');
-  // Kill a 3-stage run as soon as its first row is logged: inside the save of stage 1 or early in stage 2.
-  const child = spawn(process.execPath, ['bin/sat-peer.js', 'train', '--config', config, '--stages', '3', '--threads', '1'], { cwd: ROOT });
+  // Kill a long run as soon as its first row is logged: inside the save of stage 1 or in a later stage.
+  const child = spawn(process.execPath, ['bin/sat-peer.js', 'train', '--config', config, '--stages', '30', '--threads', '1'], { cwd: ROOT });
   while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('\n'))) await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('exit', resolve));
   const latestFile = path.join(dir, 'run/checkpoints/latest.json');
   const saved = fs.existsSync(latestFile) ? JSON.parse(fs.readFileSync(latestFile, 'utf8')).stage : 0;
-  t.true(saved <= 1);
+  t.true(saved < 30, 'the kill landed before the run ended');
   const r = sat('train', '--config', config, '--stages', '2', '--resume', '--threads', '1', '--json');
   t.is(r.code, 0, r.stderr);
   t.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).stage), [saved + 1, saved + 2]);
