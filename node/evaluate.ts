@@ -80,7 +80,10 @@ export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[]
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 
-export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<Evaluation> {
+export interface SampledMetrics { avgAtK: number; passAtK: number; majorityVoteAccuracy: number; predictions: Prediction[] }
+
+/** K sampled team answers per problem: avg@K, pass@K and the majority vote over the K, with every sample. */
+export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<SampledMetrics> {
   const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
   const answers = await teamAnswers(team, lineup(team), rows.map((r) => r.p.prompt), { maxTurnTokens, sampling: { ...sampling, topK: 0 }, seed });
   const predictions = answers.map((a, i): Prediction => ({
@@ -99,7 +102,12 @@ export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[]
     if (majority !== undefined && isCorrect(`Answer: ${majority}`, p.answer)) vote++;
   });
   const n = problems.length;
+  return { avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, predictions };
+}
+
+export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<Evaluation> {
+  const sampled = await sampledMetrics(team, problems, k, sampling, seed, maxTurnTokens);
   const agents = [];
   for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)) });
-  return { problems: n, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, agents, predictions };
+  return { problems: problems.length, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), ...sampled, agents };
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { teamAccuracy } from '../evaluate.ts';
+import { sampledMetrics, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
 import { buildTeam, loadLatestStage, releaseTeam, saveStage, unusedSettings, writeAtomically } from '../team.ts';
 import type { Command } from './command.ts';
@@ -51,18 +51,20 @@ export const trainCommand: Command = {
       const before = await accuracy();
       say(`team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ${team.test.length} problems before stage ${first}`);
       if (stages === 0) say(`nothing to run: stage ${first - 1} of training.num_stages ${cfg.training.numStages} is done (--stages N runs more)`);
-      say('stage  order  reward  test acc  per agent (KL quantile / beta / backtracks)  bound      seconds');
+      say(`stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile / beta / backtracks)  bound      seconds`);
       for (let stage = first; stage < first + stages; stage++) {
         const t0 = Date.now();
         const rec = await runStage(team, cfg, stage);
         const testAccuracy = await accuracy();
+        const k = cfg.evaluation.numSamplesPerAgent;
+        const { avgAtK, passAtK } = await sampledMetrics(team, team.test, k, cfg.generation, cfg.seed + stage, cfg.data.maxResponseLength);
         const seconds = (Date.now() - t0) / 1000;
-        const row = { ...rec, test_accuracy: testAccuracy, seconds };
+        const row = { ...rec, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
         fs.appendFileSync(log, `${JSON.stringify(row)}\n`);
         saveStage(cfg, team, stage);
         if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
         const agents = rec.agents.map((a) => `${a.name} ${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`).join(', ');
-        say(`${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ${seconds.toFixed(1)}`);
+        say(`${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${(100 * avgAtK).toFixed(1).padStart(5)}%  ${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ${seconds.toFixed(1)}`);
       }
     } finally {
       await releaseTeam(team);
