@@ -5,7 +5,7 @@ import { type DType, Graph, type Shape, type Value, numel } from '../gpu/graph.t
 import { gradients } from '../gpu/autodiff.ts';
 import * as op from '../gpu/ops.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../gpu/adamw.ts';
-import { type HostTensor, Session, type SessionOptions } from '../gpu/ort.ts';
+import { type HostTensor, type Session, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError, ModelFormatError } from './errors.ts';
@@ -125,14 +125,17 @@ export class Trainer {
   private spare: State;
   private stepCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Per (batch, seq) bucket: the step session and the inputs the loss declared. */
-  private readonly buckets = new Map<string, { session: Promise<Session>; lossInputs: readonly Value[] }>();
+  /** The step session of each (batch, seq) bucket; a step is hundreds of ops back to back, so pool threads spin. */
+  private readonly sessions: SessionCache;
+  /** The inputs the loss declared, by bucket (known once its graph is built). */
+  private readonly lossInputs = new Map<string, readonly Value[]>();
   private readonly groups: ParamGroup[];
   /** The trainable tensors' names, shapes and places, which a snapshot must share to be restored. */
   private readonly layout: string;
   readonly optimizer: AdamWConfig;
 
   private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, initial: Map<string, { data: Float32Array; shape: Shape }>) {
+    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, spin: true });
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
     this.layout = this.groups.map((g) => `${g.name}: ${g.members.map((m) => `${m.name} [${m.shape.join(', ')}]`).join(', ')}`).join('; ');
@@ -231,16 +234,15 @@ export class Trainer {
     return { graph: g, lossInputs };
   }
 
+  /** The bucket's session (built on first use) and the inputs its loss declared. */
   private bucket(batch: number, seq: number): { session: Promise<Session>; lossInputs: readonly Value[] } {
     const key = `${batch}x${seq}`;
-    let b = this.buckets.get(key);
-    if (!b) {
+    const session = this.sessions.get(key, () => {
       const { graph, lossInputs } = this.stepGraph(batch, seq);
-      // A step is hundreds of ops back to back: pool threads spin between them.
-      b = { session: Session.create(graph.toBytes(), { ...this.opts.session, externalDataDir: this.ckpt.dir, spin: true }), lossInputs };
-      this.buckets.set(key, b);
-    }
-    return b;
+      this.lossInputs.set(key, lossInputs);
+      return graph.toBytes();
+    });
+    return { session, lossInputs: this.lossInputs.get(key)! };
   }
 
   /** One optimizer step on a batch; a malformed batch is refused with an InputError before anything runs. */
@@ -353,8 +355,5 @@ export class Trainer {
     this.stepCount = step ? Number((readTensor(step).data as BigInt64Array)[0]) : 0;
   }
 
-  async release(): Promise<void> {
-    for (const b of this.buckets.values()) await (await b.session).release();
-    this.buckets.clear();
-  }
+  async release(): Promise<void> { await this.sessions.release(); }
 }
