@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Agent } from './agent/agent.ts';
+import { writeFileAtomic } from './agent/atomic-file.ts';
 import { type ChainFormat, chainFormat } from './agent/chain.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
@@ -94,10 +95,10 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
   fs.mkdirSync(tmp, { recursive: true });
   team.agents.forEach((a) => a.trainer.save(path.join(tmp, `${a.name}.safetensors`)));
   const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta) };
-  fs.writeFileSync(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
+  writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
-  writeAtomically(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
+  writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
 }
 
 /** Loads the latest saved stage into the team; the stage number, or 0 when nothing was saved. */
@@ -127,11 +128,4 @@ function readJson(file: string): unknown {
   } catch (err) {
     throw new InputError(`${file} cannot be read as JSON (${(err as Error).message}); the checkpoint is damaged: point --ckpt at an earlier stage folder`);
   }
-}
-
-export function writeAtomically(file: string, text: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-file.ts';
 import { InputError } from './errors.ts';
 import { rng } from './random.ts';
 
@@ -36,23 +37,9 @@ export function loadDataset(file: string): Problem[] {
   return problems;
 }
 
-/** Writes one JSON object a line, atomically: a temp file in the same folder, fsync, rename. */
+/** Writes one JSON object a line, atomically (atomic-file.ts). */
 export function writeJsonl(file: string, rows: readonly object[]): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /** A uniform [0, 1) generator seeded by a string (SHA-256 of it), the same on every peer. */

@@ -3,11 +3,12 @@
 // saved stage.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../agent/atomic-file.ts';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { sampledMetrics, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
-import { buildTeam, loadLatestStage, releaseTeam, saveStage, unusedSettings, writeAtomically } from '../team.ts';
+import { buildTeam, loadLatestStage, releaseTeam, saveStage, unusedSettings } from '../team.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
@@ -17,7 +18,7 @@ function keepRowsBefore(log: string, stage: number): void {
   const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
   const stageOf = (l: string) => { try { return (JSON.parse(l) as { stage: number }).stage; } catch { return Infinity; } };
   const kept = lines.filter((l) => stageOf(l) < stage);
-  if (kept.length !== lines.length) writeAtomically(log, kept.map((l) => `${l}\n`).join(''));
+  if (kept.length !== lines.length) writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
 }
 
 export const trainCommand: Command = {
