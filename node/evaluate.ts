@@ -4,7 +4,7 @@
 // strength. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
 import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
-import { extractAnswer, isCorrect, normalizeAnswer } from './agent/verifier.ts';
+import { answerMatches, extractAnswer, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
 
 export interface Prediction {
@@ -65,7 +65,7 @@ async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[]
   });
 }
 
-const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && isCorrect(`Answer: ${a.answer}`, reference);
+const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
 
 /** The team's generators by slot. */
 export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.generator);
@@ -99,7 +99,7 @@ export async function sampledMetrics(team: LocalTeam, problems: readonly Problem
     avg += right / k;
     if (right > 0) pass++;
     const majority = majorityAnswer(mine.map((x) => x.extracted ?? undefined));
-    if (majority !== undefined && isCorrect(`Answer: ${majority}`, p.answer)) vote++;
+    if (majority !== undefined && answerMatches(majority, p.answer)) vote++;
   });
   const n = problems.length;
   return { avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, predictions };

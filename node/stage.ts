@@ -7,7 +7,7 @@ import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
 import { type ChainFormat, type ChainTranscript, finalAnswerText, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
-import { isRatios } from './agent/importance.ts';
+import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
 import { type UpdateRecord, trustRegionUpdate } from './agent/update.ts';
 import { reward } from './agent/verifier.ts';
@@ -113,7 +113,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
     const agent = team.agents[slot];
     const rs = spoke(slot);
     const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
-    const isWeights = ratios.map((rho) => rho.map((x) => Math.min(1, x)));
+    const isWeights = ratios.map(truncate);
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
     const zeta = certificate.advantageMax * meanOver(ratios, (rho) => rho.reduce((s, x) => s + Math.max(0, x - 1), 0), (rho) => rho.length);
     const critic = gae[slot] && {

@@ -23,8 +23,11 @@ export interface TrajectoryLogps {
  * `sat.max_is_ratio_clip` and clips the running sum, not each term.
  */
 export function truncatedIsWeights(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {
-  return isRatios(trajectory, updatedAgents, maxIsRatioClip).map((rho) => Math.min(1, rho));
+  return truncate(isRatios(trajectory, updatedAgents, maxIsRatioClip));
 }
+
+/** c_t = min(1, rho_t). */
+export const truncate = (rho: Float64Array): Float64Array => rho.map((x) => Math.min(1, x));
 
 /** rho_t = exp(clip(S_t, +-maxIsRatioClip)) before truncation (see truncatedIsWeights): rho_t - c_t is what truncation drops. */
 export function isRatios(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {

@@ -40,8 +40,13 @@ export function normalizeAnswer(answer: string): string {
 /** Whether the response's answer equals the reference (a reference holding `\boxed{..}` is read from its last box). */
 export function isCorrect(response: string, reference: string): boolean {
   const got = extractAnswer(response);
+  return got !== undefined && answerMatches(got, reference);
+}
+
+/** Whether an answer already extracted from a response (extractAnswer) equals the reference. */
+export function answerMatches(answer: string, reference: string): boolean {
   const want = normalizeAnswer(boxedAnswer(reference) ?? reference);
-  return got !== undefined && want !== '' && normalizeAnswer(got) === want;
+  return want !== '' && normalizeAnswer(answer) === want;
 }
 
 /** The 0/1 reward of a response against the reference answer. */

@@ -1,7 +1,7 @@
 // The math answer verifier on tricky cases: extraction priority, exact rational comparison, LaTeX
 // noise, units, and text answers. One test per case so a failure names it.
 import test from 'ava';
-import { extractAnswer, isCorrect, normalizeAnswer, reward } from '../../node/agent/verifier.ts';
+import { answerMatches, extractAnswer, isCorrect, normalizeAnswer, reward } from '../../node/agent/verifier.ts';
 
 const extractions: [string, string | undefined][] = [
   ['The result is \\boxed{\\frac{1}{2}}.', '\\frac{1}{2}'],
@@ -117,4 +117,11 @@ test('hostile inputs neither throw nor hang', (t) => {
   t.is(normalizeAnswer(`${'{'.repeat(20)}1${'}'.repeat(20)}`), '1');
   t.false(isCorrect('\\boxed{'.repeat(20000), '1'));
   t.true(isCorrect(`${'word 7 '.repeat(50000)}Answer: 5`, '5'));
+});
+
+test('an answer already extracted compares like the response it came from', (t) => {
+  t.true(answerMatches('\\frac{1}{2}', '0.5'));
+  t.true(answerMatches('1,234', '\\boxed{1234}'));
+  t.false(answerMatches('the answer is 3', '3'), 'no second extraction');
+  t.false(answerMatches('7', ''));
 });
