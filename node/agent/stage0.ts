@@ -13,12 +13,10 @@ export interface Stage0Projection {
   kl: number;
 }
 
-/**
- * Bisection steps on the mixture weight w = 1/(1+lambda) in [0, 1]: 64 halvings leave w exact to
- * double precision, so KL(pi_new || pi_cur) lands on delta_0 from below (the reference's 30 steps on
- * lambda in [0, 1e4] stop about 1e-5 short in lambda; both give the same pi_new to 1e-7).
- */
-export const BISECTION_STEPS = 64;
+/** Solver iterations at most (Newton steps, bisection where Newton would leave the bracket). */
+const MAX_ITERATIONS = 200;
+/** The solver stops once KL(pi_new || pi_cur) lies in [delta_0 (1 - 2 TOL), delta_0]. */
+const TOL = 1e-11;
 
 /** Stage-0 projection (DESIGN §1, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0 with KL(pi_new||pi_cur) <= delta_0. */
 export function stage0Project(logitsPre: ArrayLike<number>, logitsCur: ArrayLike<number>, delta0: number): Stage0Projection {
@@ -26,22 +24,61 @@ export function stage0Project(logitsPre: ArrayLike<number>, logitsCur: ArrayLike
     throw new InputError(`Stage-0 needs both models' logits over one vocabulary: ${logitsPre.length} vs ${logitsCur.length} entries`);
   }
   if (!(delta0 >= 0) || !Number.isFinite(delta0)) throw new InputError(`delta_0 must be a finite number >= 0, got ${delta0}`);
-  const logPre = logSoftmax(logitsPre, 'logitsPre');
-  const logCur = logSoftmax(logitsCur, 'logitsCur');
+  const { logNew, lambda, kl } = projectLogprobs(logSoftmax(logitsPre, 'logitsPre'), logSoftmax(logitsCur, 'logitsCur'), delta0);
+  return { piNew: logNew.map(Math.exp), lambda, kl };
+}
+
+/**
+ * The projection on normalized log-probabilities (log pi_pre, log pi_cur), as log pi_new. It solves
+ * for the mixture weight w = 1/(1+lambda) in [0, 1]: KL(pi_w || pi_cur) = w E_w[d] - log Z(w) with
+ * d = log pi_pre - log pi_cur grows with w (its slope is w Var_w[d]), so Newton steps kept inside a
+ * bracket [feasible, infeasible] land on delta_0 from below in a few passes over the vocabulary.
+ */
+export function projectLogprobs(logPre: Float64Array, logCur: Float64Array, delta0: number): { logNew: Float64Array; lambda: number; kl: number } {
   const klPre = klDivergence(logPre, logCur);
-  if (klPre <= delta0) return { piNew: logPre.map(Math.exp), lambda: 0, kl: klPre };
-  // KL(pi_w || pi_cur) grows with w; w = 0 (pi_cur, KL 0) is always feasible, w = 1 (pi_pre) is not.
+  if (klPre <= delta0) return { logNew: logPre, lambda: 0, kl: klPre };
+  // w = 0 (pi_cur, KL 0) is always feasible, w = 1 (pi_pre) is not.
   let feasible = 0;
   let infeasible = 1;
-  for (let step = 0; step < BISECTION_STEPS; step++) {
-    const w = (feasible + infeasible) / 2;
-    const mixture = geometricMixture(logPre, logCur, w);
-    if (mixture && klDivergence(mixture, logCur) <= delta0) feasible = w;
-    else infeasible = w;
+  const target = delta0 * (1 - TOL);
+  let w = 0.5;
+  for (let it = 0; it < MAX_ITERATIONS && infeasible - feasible > 2 ** -51; it++) {
+    const m = mixtureMoments(logPre, logCur, w);
+    if (!m) { infeasible = w; w = (feasible + infeasible) / 2; continue; } // the supports do not meet
+    const kl = w * m.mean - m.logZ;
+    if (kl <= delta0) {
+      feasible = w;
+      if (kl >= delta0 * (1 - 2 * TOL)) break;
+    } else infeasible = w;
+    const newton = w - (kl - target) / (w * m.variance);
+    w = newton > feasible && newton < infeasible ? newton : (feasible + infeasible) / 2;
   }
-  // A w > 0 is only ever kept after its mixture was computed and found inside the ball.
+  // A w > 0 is only ever kept after its mixture was found inside the ball.
   const logNew = feasible === 0 ? logCur : geometricMixture(logPre, logCur, feasible)!;
-  return { piNew: logNew.map(Math.exp), lambda: (1 - feasible) / feasible, kl: klDivergence(logNew, logCur) };
+  return { logNew, lambda: (1 - feasible) / feasible, kl: klDivergence(logNew, logCur) };
+}
+
+/** log Z(w) and the mean and variance of d = log pi_pre - log pi_cur under pi_w, over the tokens both models allow; null when there are none. */
+function mixtureMoments(logPre: Float64Array, logCur: Float64Array, w: number): { logZ: number; mean: number; variance: number } | null {
+  let max = -Infinity;
+  for (let i = 0; i < logPre.length; i++) {
+    if (logPre[i] === -Infinity || logCur[i] === -Infinity) continue;
+    max = Math.max(max, logCur[i]! + w * (logPre[i]! - logCur[i]!));
+  }
+  if (max === -Infinity) return null;
+  let z = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < logPre.length; i++) {
+    if (logPre[i] === -Infinity || logCur[i] === -Infinity) continue;
+    const d = logPre[i]! - logCur[i]!;
+    const e = Math.exp(logCur[i]! + w * d - max);
+    z += e;
+    s1 += e * d;
+    s2 += e * d * d;
+  }
+  const mean = s1 / z;
+  return { logZ: max + Math.log(z), mean, variance: Math.max(0, s2 / z - mean * mean) };
 }
 
 /** The geometric mixture of DESIGN §1 in log space: log pi_w = w log pi_pre + (1-w) log pi_cur - logZ; null when the supports do not meet. */
