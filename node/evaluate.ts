@@ -68,11 +68,11 @@ async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[]
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
 
 /** The team's generators by slot. */
-export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.generator);
+export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.policy);
 
 /** One agent standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
 const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
-  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].generator) : [team.agents[slot].generator]);
+  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].policy) : [team.agents[slot].policy]);
 
 /** Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow. */
 export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], maxTurnTokens: number, generators = lineup(team)): Promise<number> {

@@ -9,7 +9,7 @@ import { type ChainFormat, type ChainTranscript, finalAnswerText, memberSeed, ro
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
-import { type UpdateRecord, trustRegionUpdate } from './agent/update.ts';
+import { type UpdateRecord, stage0Update, trustRegionUpdate } from './agent/update.ts';
 import { reward } from './agent/verifier.ts';
 import type { ConfigValues } from './config.ts';
 
@@ -55,7 +55,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
   const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: Math.floor(seededRng(`sample:${seed}:${cfg.seed}`)() * 2 ** 31) };
-  const generators = team.agents.map((a) => a.generator);
+  const generators = team.agents.map((a) => a.policy);
   const transcripts: ChainTranscript[] = [];
   const groupIndex: number[] = [];
   const promptOf: number[] = [];
@@ -121,7 +121,8 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
       vfCoef: cfg.training.vfCoef, vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
     };
     const batch = { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld: rs.map((r) => own(r, slot, turnCur)), isWeights, advantages: advantagesOf(slot), ...(critic ? { critic } : {}) };
-    const rec = await trustRegionUpdate(agent, batch, {
+    const update = agent.stage0 ? stage0Update : trustRegionUpdate;
+    const rec = await update(agent, batch, {
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
       maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs,
     });

@@ -1,10 +1,17 @@
 // A team in this process, built from a SAT config: its agents (one per `sat.agents` slot, sharing one
 // tokenizer), the datasets, and the stage checkpoints under `logging.save_dir` — written atomically,
-// so a kill at any moment leaves the last complete stage loadable.
+// so a kill at any moment leaves the last complete stage loadable. A slot upgraded through Stage-0
+// keeps its newcomer's folder and its incumbent in the checkpoint, so the run goes on with it.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Agent } from './agent/agent.ts';
+import { loadCheckpoint } from './agent/checkpoint.ts';
+import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
+import { Generator } from './agent/generate.ts';
+import { Scorer } from './agent/score.ts';
+import type { Incumbent } from './agent/stage0-slot.ts';
+import type { LoraConfig, ParamSource } from './agent/weights.ts';
 import { writeFileAtomic } from './agent/atomic-file.ts';
 import { type ChainFormat, chainFormat } from './agent/chain.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
@@ -24,20 +31,35 @@ function teamId(cfg: SatConfig): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
-export function buildTeam(cfg: SatConfig, threads?: number): LocalTeam {
+/** The agent of `slot` on the checkpoint in `dir`, as the config trains it. */
+function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number): Agent {
+  const lora = cfg.training.lora;
+  return new Agent({
+    name: cfg.sat.agents[slot].name, dir, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
+    optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
+    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
+    temperature: policyTemperature(cfg), ...(threads ? { session: { threads } } : {}),
+  });
+}
+
+const policyTemperature = (cfg: SatConfig) => cfg.generation.temperature || 1;
+
+/** A frozen incumbent's policy for Stage-0: its checkpoint with its trained tensors, at the team's temperature. */
+function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource | undefined, threads?: number): Incumbent {
+  const [ckpt, session] = [loadCheckpoint(dir), threads ? { threads } : {}];
+  return { dir, ...(params ? { params } : {}), scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)), generator: new Generator(ckpt, session, params) };
+}
+
+/** The team of the config; `models` puts other checkpoint folders in some slots (upgraded ones). */
+export function buildTeam(cfg: SatConfig, threads?: number, models: readonly (string | undefined)[] = []): LocalTeam {
   if (cfg.sat.agents.length === 0) throw new InputError('sat.agents lists no agents: give at least one {name, path}');
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !testPath) throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
-  const tokenizers = cfg.sat.agents.map((a) => loadTokenizer(a.path));
+  const dirs = cfg.sat.agents.map((a, slot) => models[slot] ?? a.path);
+  const tokenizers = dirs.map((dir) => loadTokenizer(dir));
   const odd = tokenizers.findIndex((t) => t.hash !== tokenizers[0].hash);
-  if (odd > 0) throw new InputError(`agent '${cfg.sat.agents[odd].name}' has another tokenizer than '${cfg.sat.agents[0].name}': a team's agents must share one`);
-  const lora = cfg.training.lora;
-  const agents = cfg.sat.agents.map((a, slot) => new Agent({
-    name: a.name, dir: a.path, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
-    optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
-    beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
-    temperature: cfg.generation.temperature || 1, ...(threads ? { session: { threads } } : {}),
-  }));
+  if (odd > 0) throw new InputError(`agent '${cfg.sat.agents[odd].name}' (${dirs[odd]}) has another tokenizer than '${cfg.sat.agents[0].name}': a team's agents must share one`);
+  const agents = dirs.map((dir, slot) => makeAgent(cfg, slot, dir, threads));
   const format = chainFormat(tokenizers[0]);
   const [train, test] = [loadDataset(trainPath), loadDataset(testPath)];
   checkLengths(cfg, agents, format, [...train, ...test]);
@@ -82,44 +104,90 @@ export async function releaseTeam(team: Team): Promise<void> {
   for (const a of team.agents) await a.release();
 }
 
-interface Saved { stage: number; team: string; betas: number[] }
+interface SavedSlot {
+  /** The checkpoint folder the slot's agent runs on. */
+  model: string;
+  /** While the slot is in Stage-0: its incumbent (folder, and whether its trained tensors were saved beside), the ball's radius. */
+  stage0?: { incumbent: string; params: boolean; lora: LoraConfig | null; delta: number };
+}
+
+interface Saved { stage: number; team: string; betas: number[]; slots?: SavedSlot[] }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
+const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
 
-/** Writes every agent's trainable and optimizer state and beta for `stage`, then points `latest` at it. */
+/** Writes every agent's trainable and optimizer state, beta and Stage-0 incumbent for `stage`, then points `latest` at it. */
 export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
   const root = checkpoints(cfg);
   const name = `stage-${String(stage).padStart(4, '0')}`;
   const tmp = path.join(root, `${name}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
-  team.agents.forEach((a) => a.trainer.save(path.join(tmp, `${a.name}.safetensors`)));
-  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta) };
+  const slots = team.agents.map((a): SavedSlot => {
+    a.trainer.save(path.join(tmp, `${a.name}.safetensors`));
+    const s0 = a.stage0;
+    if (!s0) return { model: a.ckpt.dir };
+    if (s0.incumbent.params) saveParams(incumbentFile(tmp, a.name), s0.incumbent.params);
+    return { model: a.ckpt.dir, stage0: { incumbent: s0.incumbent.dir, params: !!s0.incumbent.params, lora: s0.incumbent.params?.lora ?? null, delta: s0.delta } };
+  });
+  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
   writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
 }
 
-/** Loads the latest saved stage into the team; the stage number, or 0 when nothing was saved. */
-export function loadLatestStage(cfg: SatConfig, team: Team): number {
+/** The folder of the run's latest saved stage, if any. */
+export function latestStageFolder(cfg: SatConfig): string | undefined {
   const latest = path.join(checkpoints(cfg), 'latest.json');
-  if (!fs.existsSync(latest)) return 0;
-  const { dir } = readJson(latest) as { dir: string };
-  return loadStage(team, path.join(checkpoints(cfg), dir));
+  if (!fs.existsSync(latest)) return undefined;
+  return path.join(checkpoints(cfg), (readJson(latest) as { dir: string }).dir);
 }
 
-/** Loads one saved stage folder (every agent's state and beta) into the team; its stage number. */
-export function loadStage(team: Team, folder: string): number {
+/**
+ * The config's team as saved in a stage folder (each slot on its saved model, with its state, beta
+ * and Stage-0 incumbent), or as configured when `folder` is undefined; with the stage number (0 then).
+ */
+export function openTeam(cfg: SatConfig, folder: string | undefined, threads?: number): { team: LocalTeam; stage: number } {
+  if (!folder) return { team: buildTeam(cfg, threads), stage: 0 };
   const stateFile = path.join(folder, 'state.json');
   if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
   const saved = readJson(stateFile) as Saved;
-  if (saved.team !== team.id) throw new InputError(`${folder} was saved by team ${saved.team}, not by this config's team ${team.id} (its agents, seed or workflow differ)`);
-  team.agents.forEach((a, i) => {
-    a.trainer.load(path.join(folder, `${a.name}.safetensors`));
-    a.beta = saved.betas[i];
-  });
-  return saved.stage;
+  const id = teamId(cfg);
+  if (saved.team !== id) throw new InputError(`${folder} was saved by team ${saved.team}, not by this config's team ${id} (its agents, seed or workflow differ)`);
+  const team = buildTeam(cfg, threads, saved.slots?.map((s) => s.model) ?? []);
+  try {
+    team.agents.forEach((a, i) => {
+      a.trainer.load(path.join(folder, `${a.name}.safetensors`));
+      a.beta = saved.betas[i];
+      const s0 = saved.slots?.[i]?.stage0;
+      if (!s0) return;
+      const params = s0.params ? loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined) : undefined;
+      a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, params, threads), delta: s0.delta };
+    });
+  } catch (err) {
+    void releaseTeam(team);
+    throw err;
+  }
+  return { team, stage: saved.stage };
+}
+
+/**
+ * Plug-and-play (DESIGN §1): the checkpoint in `dir` takes over `slot` through Stage-0, projected onto
+ * the ball of radius delta0 around the slot's agent as it is now, which stays frozen beside it.
+ */
+export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number, dir: string, delta0: number, threads?: number): Promise<void> {
+  const old = team.agents[slot];
+  if (old.stage0) throw new InputError(`slot '${old.name}' is still entering through Stage-0: its incumbent must be released before it is upgraded again`);
+  const newcomer = makeAgent(cfg, slot, dir, threads);
+  if (newcomer.ckpt.config.vocabSize !== old.ckpt.config.vocabSize) {
+    await newcomer.release();
+    throw new InputError(`${dir} has ${newcomer.ckpt.config.vocabSize} token ids and slot '${old.name}' ${old.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
+  }
+  const params = freezeParams(old.trainer.paramSource());
+  newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, params, threads), delta: delta0 };
+  team.agents[slot] = newcomer;
+  await old.release();
 }
 
 function readJson(file: string): unknown {

@@ -4,7 +4,7 @@ import test from 'ava';
 import path from 'node:path';
 import { parseConfig } from '../node/config.ts';
 import { type Team, runStage } from '../node/stage.ts';
-import { buildTeam, releaseTeam } from '../node/team.ts';
+import { buildTeam, releaseTeam, upgradeSlot } from '../node/team.ts';
 
 const DEMO = new URL('../models/demo/', import.meta.url).pathname;
 const WEAK = path.join(DEMO, 'tiny-weak');
@@ -84,5 +84,25 @@ test('in GAE mode each agent trains a value head from its own tokens and the sta
   // The head starts at zero; returns are not all zero unless every reward is, so it must have moved.
   const moved = tm.agents.map((a) => a.trainer.parameters.get('value_head.weight')!.some((x) => x !== 0));
   t.deepEqual(moved, [true, true]);
+  await releaseTeam(tm);
+});
+
+test('a slot upgraded through Stage-0 samples from the projection, relaxes its ball within the trust region and keeps its parameters', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.05, quantile: 0.9 } }');
+  const tm = buildTeam(cfg, 1);
+  await upgradeSlot(cfg, tm, 0, path.join(DEMO, 'tiny-strong'), 0.05, 1);
+  t.is(tm.agents[0].stage0?.delta, 0.05);
+  const before = snapshotParams(tm);
+  const rec = await runStage(tm, cfg, 2);
+  // The projection sampled the newcomer's turns, and teacher forcing scores them the same.
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  const slot = rec.agents.find((a) => a.slot === 0)!;
+  t.truthy(slot.stage0);
+  t.is(slot.stage0!.deltaFrom, 0.05);
+  t.true(slot.stage0!.delta > 0.05, `the ball grew: ${slot.stage0!.delta}`);
+  t.true(slot.klQuantile <= 0.05);
+  t.is(tm.agents[0].stage0?.delta, slot.stage0!.released ? undefined : slot.stage0!.delta);
+  t.true([...tm.agents[0].trainer.parameters].every(([n, p]) => p.every((x, k) => x === before[0].get(n)![k])), 'the newcomer is not trained while in Stage-0');
+  t.falsy(rec.agents.find((a) => a.slot === 1)!.stage0);
   await releaseTeam(tm);
 });

@@ -1,7 +1,10 @@
-// What a local team takes from its config.
+// What a local team takes from its config, and how it is saved and opened again.
 import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig, parseConfig } from '../node/config.ts';
-import { unusedSettings } from '../node/team.ts';
+import { buildTeam, latestStageFolder, openTeam, releaseTeam, saveStage, unusedSettings, upgradeSlot } from '../node/team.ts';
 
 test('a run names the reference settings it does not read, with what it reads instead', (t) => {
   const file = new URL('./fixtures/sat-configs/sat_demo.yaml', import.meta.url).pathname;
@@ -9,4 +12,33 @@ test('a run names the reference settings it does not read, with what it reads in
   t.true(notes.some((n) => /rollout\.n 2 is not read: each prompt gets sat\.group_size 3 samples/.test(n)), notes.join('\n'));
   t.true(notes.some((n) => /every_n_steps 1 is not read/.test(n)));
   t.deepEqual(unusedSettings(parseConfig('seed: 1', 'yaml', '/tmp/c.yaml')), []);
+});
+
+test('an upgraded slot is saved with its incumbent and radius, and opens again as it was', async (t) => {
+  const demo = new URL('../models/demo/', import.meta.url).pathname;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'team-'));
+  const cfg = parseConfig(`
+dataset: { train_path: ${demo}/train.jsonl, test_path: ${demo}/test.jsonl }
+sat: { agents: [{ name: a, path: ${demo}/tiny-weak }, { name: b, path: ${demo}/tiny-weak }] }
+training: { lora: { rank: 2, alpha: 4, targets: [q_proj, v_proj] } }
+logging: { save_dir: ${dir} }
+`, 'yaml', path.join(dir, 'c.yaml'));
+  const team = buildTeam(cfg, 1);
+  // Give the incumbent trained tensors of its own, so that losing them would show.
+  for (const p of team.agents[0].trainer.parameters.values()) p.fill(0.01);
+  await upgradeSlot(cfg, team, 0, `${demo}/tiny-strong`, 0.3, 1);
+  saveStage(cfg, team, 1);
+  const again = openTeam(cfg, latestStageFolder(cfg), 1);
+  t.is(again.stage, 1);
+  const [slot] = again.team.agents;
+  t.is(slot.ckpt.dir, path.resolve(demo, 'tiny-strong'));
+  t.is(slot.stage0?.delta, 0.3);
+  t.is(slot.stage0?.incumbent.dir, path.resolve(demo, 'tiny-weak'));
+  t.falsy(again.team.agents[1].stage0);
+  const rows = [[5, 9, 14, 30, 31, 32, 40]];
+  const positions = [[3, 4, 5, 6]];
+  t.deepEqual(await slot.logprobsAt(rows, positions), await team.agents[0].logprobsAt(rows, positions));
+  await t.throwsAsync(upgradeSlot(cfg, again.team, 0, `${demo}/tiny-strong`, 0.3, 1), { message: /still entering through Stage-0/ });
+  await releaseTeam(team);
+  await releaseTeam(again.team);
 });

@@ -1,12 +1,16 @@
 // One agent of a team: its checkpoint, its trainable state (full or LoRA) under the SAT policy loss,
 // and a generator and scorer that always see the current parameters. Its KL penalty beta lives here
-// because it persists across stages (DESIGN.md §1, trust region).
+// because it persists across stages (DESIGN.md §1, trust region). A newcomer that entered through
+// Stage-0 also holds the incumbent it is projected onto, until the ball is relaxed away.
 import type { SessionOptions } from '../gpu/ort.ts';
+import type { TurnGenerator } from './chain.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { Generator } from './generate.ts';
 import { satActorCriticLoss, satPolicyLoss } from './sat-loss.ts';
 import { Scorer } from './score.ts';
+import { ProjectedGenerator } from './stage0-generate.ts';
+import { type Stage0Slot, projectedLogprobs, stage0States } from './stage0-slot.ts';
 import { type Trainable, Trainer } from './train.ts';
 import type { AdamWConfig } from '../gpu/adamw.ts';
 
@@ -32,11 +36,15 @@ export class Agent {
   readonly generator: Generator;
   readonly scorer: Scorer;
   beta: number;
+  /** Set while the agent is a newcomer decoding through the Stage-0 projection. */
+  stage0?: Stage0Slot;
 
   readonly name: string;
+  private readonly critic: boolean;
 
   constructor(o: AgentOptions) {
     this.name = o.name;
+    this.critic = o.critic ?? false;
     this.ckpt = loadCheckpoint(o.dir);
     this.trainer = Trainer.create(this.ckpt, {
       loss: o.critic ? satActorCriticLoss : satPolicyLoss, valueHead: o.critic, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed,
@@ -47,6 +55,11 @@ export class Agent {
     this.beta = o.beta;
   }
 
+  /** What takes the agent's turns: its own generator, or the Stage-0 projection onto the incumbent. */
+  get policy(): TurnGenerator {
+    return this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta) : this.generator;
+  }
+
   /** Teacher-forced log-probs of the tokens at `positions` of each row (position p: log p(row[p] | row[..p])). */
   async logprobsAt(rows: readonly number[][], positions: readonly number[][]): Promise<Float32Array[]> {
     return (await this.scoreAt(rows, positions)).logprobs;
@@ -55,12 +68,25 @@ export class Agent {
   /** Log-probs of the tokens at `positions`, and with a value head V of the states they are emitted from. */
   async scoreAt(rows: readonly number[][], positions: readonly number[][]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
     if (positions.some((ps) => ps.some((p) => p < 1))) throw new InputError('position 0 has no log-prob: nothing precedes the first token');
-    const { tokenLogprobs, values } = await this.scorer.score(rows);
     const at = (per: Float32Array[]) => positions.map((ps, r) => Float32Array.from(ps, (p) => per[r][p - 1]));
-    return { logprobs: at(tokenLogprobs), ...(values ? { values: at(values) } : {}) };
+    if (!this.stage0) {
+      const { tokenLogprobs, values } = await this.scorer.score(rows);
+      return { logprobs: at(tokenLogprobs), ...(values ? { values: at(values) } : {}) };
+    }
+    // A Stage-0 slot's policy is the projection; its value head reads the newcomer's states.
+    const logprobs = projectedLogprobs(await stage0States(this.scorer, this.stage0.incumbent.scorer, rows, positions), this.stage0.delta);
+    return { logprobs, ...(this.critic ? { values: at((await this.scorer.score(rows)).values!) } : {}) };
+  }
+
+  /** Lets the Stage-0 incumbent go: from now on the agent is its own policy. */
+  async releaseIncumbent(): Promise<void> {
+    await this.stage0?.incumbent.scorer.release();
+    await this.stage0?.incumbent.generator.release();
+    this.stage0 = undefined;
   }
 
   async release(): Promise<void> {
+    await this.releaseIncumbent();
     await this.generator.release();
     await this.scorer.release();
     await this.trainer.release();

@@ -2,7 +2,7 @@
 // pass per new token over a fixed-capacity cache (static shapes, so each graph is built once per
 // bucket). The next token is chosen in the graph (sampler.ts); only ids, log-probs and the new
 // tokens' keys/values cross the binding per step.
-import { Graph } from '../gpu/graph.ts';
+import { Graph, type Value } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
 import { type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -32,6 +32,15 @@ export interface Generation {
 }
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** What a decoding step ends with: the in-graph sampler's choice, or the raw logits for the caller to choose from. */
+export type StepMode = SamplingConfig | 'logits';
+
+/** The step's head: `next_token` and `logprob` by the sampler, or `logits` [B, vocab] as they are. */
+function choose(g: Graph, logits: Value, mode: StepMode): void {
+  if (mode === 'logits') g.output(logits, 'logits');
+  else sampleNext(logits, mode);
+}
 const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `present_k.${l}`, v: `present_v.${l}` });
 
 export class Generator {
@@ -41,8 +50,8 @@ export class Generator {
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
   }
 
-  /** Prefill graph: prompts [B, T] -> first token, and every layer's keys/values [B, kv, T, D]. */
-  private prefillGraph(batch: number, seq: number, s: SamplingConfig): Graph {
+  /** Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B, kv, T, D]. */
+  private prefillGraph(batch: number, seq: number, s: StepMode): Graph {
     const g = new Graph('prefill');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
     const mask = g.input('attention_mask', 'int64', [batch, seq]);
@@ -51,13 +60,13 @@ export class Generator {
     const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
       ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last,
     });
-    sampleNext(op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
+    choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
     present.forEach((kv, l) => { g.output(kv.k, layerNames(l).k); g.output(kv.v, layerNames(l).v); });
     return g;
   }
 
   /** Decode graph: one token per row against a cache of `capacity` slots plus the new token. */
-  private decodeGraph(batch: number, capacity: number, s: SamplingConfig): Graph {
+  private decodeGraph(batch: number, capacity: number, s: StepMode): Graph {
     const { numKvHeads: kv, headDim: d, numLayers } = this.ckpt.config;
     const g = new Graph('decode');
     const ids = g.input('input_ids', 'int64', [batch, 1]);
@@ -69,35 +78,21 @@ export class Generator {
     }
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
     const { logits, present } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask, past, maxPosition: capacity + 1 });
-    sampleNext(op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
+    choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
     present.forEach((p, l) => { g.output(p.k, layerNames(l).k); g.output(p.v, layerNames(l).v); });
     return g;
   }
 
   async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
-    const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
     const sampling = opts.sampling ?? GREEDY;
     checkOptions(opts, sampling);
-    checkTokenRows(prompts, this.ckpt.config, 'prompt', opts.maxNewTokens);
     const b = prompts.length;
-    const lens = prompts.map((p) => p.length);
-    const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));
-    const key = samplerKey(sampling);
     const next = rng(opts.seed ?? 0);
     const samplingFeeds = (): Record<string, HostTensor> => (sampling.temperature === 0 ? {} : {
       temperature: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.temperature) },
       top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
       uniform: { dtype: 'float32', shape: [b], data: Float32Array.from({ length: b }, next) },
     });
-    const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, sampling).toBytes());
-    const params = this.source ? paramFeeds(this.source, prefill.inputNames) : {};
-    let out = await prefill.run({
-      input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
-      attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
-      last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
-      ...samplingFeeds(), ...params,
-    });
-
     const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = new Array(b).fill(false);
     const stopIds = new Set(opts.stopTokenIds ?? []);
@@ -117,10 +112,40 @@ export class Generator {
       }
       return done.every(Boolean);
     };
-    if (take(out)) return results;
+    const steps = this.steps(prompts, opts.maxNewTokens, sampling, samplingFeeds);
+    for (let step = await steps.next(); !step.done; step = await steps.next(step.value.next_token.data as BigInt64Array)) {
+      if (take(step.value)) break;
+    }
+    await steps.return();
+    return results;
+  }
+
+  /**
+   * Decodes a batch with a KV cache, one step per yield: first the prefill's outputs, then each decode
+   * step's — `next_token` and `logprob` from the in-graph sampler, or the raw next-token `logits`
+   * [B, vocab] in 'logits' mode. The caller passes back the token each row takes (a finished row's
+   * is ignored), and stops iterating when it has what it needs; at most `maxNewTokens` steps run.
+   */
+  async *steps(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor> = () => ({})): AsyncGenerator<Record<string, HostTensor>, void, BigInt64Array> {
+    const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
+    checkTokenRows(prompts, this.ckpt.config, 'prompt', maxNewTokens);
+    const b = prompts.length;
+    const lens = prompts.map((p) => p.length);
+    const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));
+    const key = mode === 'logits' ? 'logits' : samplerKey(mode);
+    const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, mode).toBytes());
+    const params = this.source ? paramFeeds(this.source, prefill.inputNames) : {};
+    let out = await prefill.run({
+      input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
+      attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
+      last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
+      ...extraFeeds(), ...params,
+    });
+    let chosen = yield out;
+    if (maxNewTokens < 2) return;
 
     // The cache: [B, kv, capacity, D] per layer; slot t of row r holds the token at position t.
-    const capacity = roundUp(seq + opts.maxNewTokens, 32);
+    const capacity = roundUp(seq + maxNewTokens, 32);
     const cacheShape = [b, kvHeads, capacity, d];
     const cache = Array.from({ length: numLayers }, () => ({ k: new Float32Array(b * kvHeads * capacity * d), v: new Float32Array(b * kvHeads * capacity * d) }));
     const keyMask = new BigInt64Array(b * (capacity + 1));
@@ -140,7 +165,7 @@ export class Generator {
     };
     cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
 
-    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, sampling).toBytes(), { spin: true });
+    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes(), { spin: true });
     // Every tensor of the step lives across steps: the feeds are updated in place and the new
     // tokens' keys/values land in fixed buffers.
     const stepIds = new BigInt64Array(b);
@@ -159,15 +184,15 @@ export class Generator {
       into[n.k] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
       into[n.v] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
     });
-    for (let step = 0; ; step++) {
+    for (let step = 0; step < maxNewTokens - 1; step++) {
       // Feed the chosen tokens at positions len + step; their keys/values land in slot len + step.
-      stepIds.set(out.next_token.data as BigInt64Array);
+      stepIds.set(chosen);
       for (let r = 0; r < b; r++) positions[r] = BigInt(lens[r] + step);
-      out = await decode.run({ ...feeds, ...samplingFeeds() }, into);
+      out = await decode.run({ ...feeds, ...extraFeeds() }, into);
       const slot = (r: number) => lens[r] + step;
       cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, 1, slot); store(out[layerNames(l).v], c.v, 1, slot); });
       for (let r = 0; r < b; r++) keyMask[r * (capacity + 1) + slot(r)] = 1n;
-      if (take(out)) return results;
+      chosen = yield out;
     }
   }
 

@@ -28,12 +28,12 @@ export interface ForwardInputs {
   past?: KV[];
   /** Largest position + 1 the RoPE tables must cover. */
   maxPosition: number;
-  /** When given ([B] int64), logits only at these positions, [B, 1, vocab]: a prefill needs no others. */
+  /** When given ([B] or [B, P] int64), logits only at these positions, [B, 1 or P, vocab]: a prefill needs no others. */
   last?: Value;
 }
 
 export interface ForwardOutputs {
-  /** Logits [B, T, vocab] ([B, 1, vocab] with `last`). */
+  /** Logits [B, T, vocab] ([B, 1 or P, vocab] with `last`). */
   logits: Value;
   /** The final RMSNorm's output [B, T, hidden] that the head reads (a value head reads it too). */
   hidden: Value;
@@ -41,10 +41,11 @@ export interface ForwardOutputs {
   present: KV[];
 }
 
-/** x [B, T, ...] at one position per row, `index` [B] int64: [B, 1, ...]. */
+/** x [B, T, ...] at one position per row, `index` [B] int64: [B, 1, ...]; or at P per row, `index` [B, P]: [B, P, ...]. */
 export function atPositions(x: Value, index: Value): Value {
   const [b, , ...rest] = x.shape;
-  return op.gatherElements(x, op.expand(op.reshape(index, [b, 1, ...rest.map(() => 1)]), [b, 1, ...rest]), 1);
+  const p = index.shape[1] ?? 1;
+  return op.gatherElements(x, op.expand(op.reshape(index, [b, p, ...rest.map(() => 1)]), [b, p, ...rest]), 1);
 }
 
 /** RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last axis. */

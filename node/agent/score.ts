@@ -49,6 +49,22 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
   return g;
 }
 
+/**
+ * Graph with inputs `input_ids`, `attention_mask` [B,T] and `at_index` [B,P]; output `log_probs_at`
+ * [B,P,vocab]: the whole next-token distribution log softmax(logits / temperature) after each of
+ * those positions (the head runs at those P only).
+ */
+export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1): Graph {
+  const g = new Graph('distributions');
+  const ids = g.input('input_ids', 'int64', [batch, seq]);
+  const mask = g.input('attention_mask', 'int64', [batch, seq]);
+  const at = g.input('at_index', 'int64', [batch, points]);
+  const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
+  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at });
+  g.output(op.logSoftmax(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), -1), 'log_probs_at');
+  return g;
+}
+
 export interface ScoreResult {
   /** Per row, log p of each next token (length len-1). */
   tokenLogprobs: Float32Array[];
@@ -116,6 +132,33 @@ export class Scorer {
       lastLogits: rows.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)),
       ...(values ? { values: rows.map((r, i) => values.slice(i * width, i * width + r.length)) } : {}),
     };
+  }
+
+  /**
+   * The whole next-token distribution (log-probs under the scorer's temperature) after each index in
+   * `at[r]` of row r, i.e. of the token at index + 1: per row, at[r].length * vocab values.
+   */
+  async distributionsAt(rows: readonly (readonly number[])[], at: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const vocab = this.ckpt.config.vocabSize;
+    checkTokenRows(rows, this.ckpt.config, 'sequence');
+    if (at.length !== rows.length) throw new InputError(`distributionsAt needs one index list per row: ${at.length} lists for ${rows.length} rows`);
+    at.forEach((ps, r) => ps.forEach((p) => {
+      if (!Number.isInteger(p) || p < 0 || p >= rows[r].length) throw new InputError(`index ${p} lies outside row ${r} of ${rows[r].length} tokens`);
+    }));
+    const b = rows.length;
+    const points = seqBucket(Math.max(1, ...at.map((ps) => ps.length)));
+    const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
+    const index = new BigInt64Array(b * points);
+    at.forEach((ps, r) => ps.forEach((p, k) => { index[r * points + k] = BigInt(p); }));
+    const session = await this.sessions.get(`distributions ${b}x${width}x${points}`, () => buildDistributionsGraph(this.ckpt, b, width, points, this.source, this.temperature).toBytes());
+    const out = await session.run({
+      input_ids: { dtype: 'int64', shape: [b, width], data: ids },
+      attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
+      at_index: { dtype: 'int64', shape: [b, points], data: index },
+      ...(this.source ? paramFeeds(this.source, session.inputNames) : {}),
+    });
+    const lp = out.log_probs_at.data as Float32Array;
+    return at.map((ps, r) => lp.slice(r * points * vocab, (r * points + ps.length) * vocab));
   }
 
   async release(): Promise<void> { await this.sessions.release(); }

@@ -5,6 +5,7 @@ import type { HostTensor } from '../gpu/ort.ts';
 import type { Agent } from './agent.ts';
 import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from './score.ts';
+import { relaxBall, stage0States } from './stage0-slot.ts';
 import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
 
 /** What the updating agent learns from: the stage's trajectories seen from its own tokens. */
@@ -43,6 +44,8 @@ export interface UpdateRecord {
   logpNew: Float32Array[];
   /** Importance-weighted surrogate gain: mean over trajectories of cbar (r - 1) A. */
   gain: number;
+  /** For a slot still in Stage-0: how its ball was relaxed. */
+  stage0?: { deltaFrom: number; delta: number; deltaMax: number; released: boolean };
 }
 
 const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
@@ -120,4 +123,24 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
   agent.trainer.restore(start);
   agent.beta = nextBeta(agent.beta);
   return { accepted: false, backtracks: cfg.maxBacktracks + 1, beta: agent.beta, klQuantile, logpNew: b.logpOld, gain: 0 };
+}
+
+/**
+ * The update of a slot still in Stage-0 (DESIGN §1, Plug-and-play): the newcomer's parameters stay and
+ * its KL ball around the incumbent grows as far as the same quantile test allows (relaxBall); once the
+ * ball binds at none of the stage's states the incumbent is let go and later stages train the
+ * newcomer as any agent.
+ */
+export async function stage0Update(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
+  const slot = agent.stage0;
+  if (!slot) throw new Error(`agent '${agent.name}' is not in Stage-0`);
+  const states = await stage0States(agent.scorer, slot.incumbent.scorer, b.rows, b.positions);
+  const r = relaxBall(states, b.logpOld, slot.delta, cfg);
+  const deltaFrom = slot.delta;
+  slot.delta = r.delta;
+  if (r.released) await agent.releaseIncumbent();
+  return {
+    accepted: r.delta > deltaFrom, backtracks: r.rejected, beta: agent.beta, klQuantile: r.klQuantile, logpNew: r.logpNew,
+    gain: surrogateGain(b, r.logpNew, cfg.epsilon), stage0: { deltaFrom, delta: r.delta, deltaMax: r.deltaMax, released: r.released },
+  };
 }

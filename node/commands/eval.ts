@@ -4,7 +4,7 @@ import path from 'node:path';
 import { writeJsonl } from '../agent/dataset.ts';
 import { loadConfig } from '../config.ts';
 import { evaluateTeam } from '../evaluate.ts';
-import { buildTeam, loadStage, releaseTeam } from '../team.ts';
+import { openTeam, releaseTeam } from '../team.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
@@ -28,10 +28,9 @@ export const evalCommand: Command = {
     printConfigNotes(cfg.source.warnings);
     const k = numberFlag(options, 'k', cfg.evaluation.numSamplesPerAgent, { integer: true, min: 1 });
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
-    const team = buildTeam(cfg, threads || undefined);
+    const ckpt = stringFlag(options, 'ckpt');
+    const { team, stage } = openTeam(cfg, ckpt && path.resolve(ckpt), threads || undefined);
     try {
-      const ckpt = stringFlag(options, 'ckpt');
-      const stage = ckpt ? loadStage(team, path.resolve(ckpt)) : 0;
       const limit = numberFlag(options, 'limit', team.test.length, { integer: true, min: 1 });
       const problems = team.test.slice(0, limit);
       const ev = await evaluateTeam(team, problems, k, cfg.generation, cfg.seed, cfg.data.maxResponseLength);

@@ -8,7 +8,7 @@ import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { sampledMetrics, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
-import { buildTeam, loadLatestStage, releaseTeam, saveStage, unusedSettings } from '../team.ts';
+import { latestStageFolder, openTeam, releaseTeam, saveStage, unusedSettings } from '../team.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
@@ -41,10 +41,11 @@ export const trainCommand: Command = {
     if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {
       throw new UsageError(`${cfg.logging.saveDir} already holds a run: pass --resume to continue it or set logging.save_dir to a new folder`);
     }
-    const team = buildTeam(cfg, threads || undefined);
+    const opened = openTeam(cfg, options.resume ? latestStageFolder(cfg) : undefined, threads || undefined);
+    const team = opened.team;
     fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
     try {
-      const first = (options.resume ? loadLatestStage(cfg, team) : 0) + 1;
+      const first = opened.stage + 1;
       keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
       const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), { integer: true, min: 1 });
       const accuracy = () => teamAccuracy(team, team.test, cfg.data.maxResponseLength);
@@ -64,7 +65,9 @@ export const trainCommand: Command = {
         fs.appendFileSync(log, `${JSON.stringify(row)}\n`);
         saveStage(cfg, team, stage);
         if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
-        const agents = rec.agents.map((a) => `${a.name} ${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`).join(', ');
+        const agents = rec.agents.map((a) => (a.stage0
+          ? `${a.name} ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
+          : `${a.name} ${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`)).join(', ');
         say(`${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${(100 * avgAtK).toFixed(1).padStart(5)}%  ${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ${seconds.toFixed(1)}`);
       }
     } finally {

@@ -31,8 +31,11 @@ export function fixtureWithTokenizer(prefix: string): string {
   return dir;
 }
 
-/** models/demo/demo.yaml with its paths made absolute and its save_dir in a fresh temporary folder. */
-export function demoConfig(): string {
+/**
+ * models/demo/demo.yaml with its paths made absolute and its save_dir in a fresh temporary folder;
+ * `edit` may change its text further.
+ */
+export function demoConfig(edit: (text: string) => string = (x) => x): string {
   const demo = path.join(ROOT, 'models/demo');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-demo-'));
   const text = fs.readFileSync(path.join(demo, 'demo.yaml'), 'utf8')
@@ -40,6 +43,6 @@ export function demoConfig(): string {
     .replace('train_path: train.jsonl', `train_path: ${demo}/train.jsonl`)
     .replace('test_path: test.jsonl', `test_path: ${demo}/test.jsonl`)
     .replace(/save_dir: \S+/, `save_dir: ${dir}/run`);
-  fs.writeFileSync(path.join(dir, 'demo.yaml'), text);
+  fs.writeFileSync(path.join(dir, 'demo.yaml'), edit(text));
   return path.join(dir, 'demo.yaml');
 }
