@@ -1,13 +1,15 @@
 // Evaluating a team on held-out problems: K sampled team answers per problem give avg@K (mean share
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
-// greedy gives the team's deterministic accuracy, and each agent standing in for every slot its own
-// strength. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
+// greedy gives the team's deterministic accuracy; each agent standing in for every slot gives the
+// same metrics of its own. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
 import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { answerMatches, extractAnswer, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
 
 export interface Prediction {
+  /** Who answered: 'team', or the name of an agent standing in for every slot. */
+  by: string;
   id: string;
   sample: number;
   answer: string;
@@ -24,8 +26,8 @@ export interface Evaluation {
   avgAtK: number;
   passAtK: number;
   majorityVoteAccuracy: number;
-  /** Greedy accuracy of each agent taking every turn of the chain alone. */
-  agents: { name: string; soloAccuracy: number }[];
+  /** Each agent taking every turn of the chain alone: its greedy accuracy and its K-sample metrics. */
+  agents: ({ name: string; soloAccuracy: number } & Omit<SampledMetrics, 'predictions'>)[];
   predictions: Prediction[];
 }
 
@@ -82,12 +84,12 @@ export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[]
 
 export interface SampledMetrics { avgAtK: number; passAtK: number; majorityVoteAccuracy: number; predictions: Prediction[] }
 
-/** K sampled team answers per problem: avg@K, pass@K and the majority vote over the K, with every sample. */
-export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<SampledMetrics> {
+/** K sampled team answers per problem (or of another lineup, named `by`): avg@K, pass@K and the majority vote over the K, with every sample. */
+export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators = lineup(team), by = 'team'): Promise<SampledMetrics> {
   const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-  const answers = await teamAnswers(team, lineup(team), rows.map((r) => r.p.prompt), { maxTurnTokens, sampling: { ...sampling, topK: 0 }, seed });
+  const answers = await teamAnswers(team, generators, rows.map((r) => r.p.prompt), { maxTurnTokens, sampling: { ...sampling, topK: 0 }, seed });
   const predictions = answers.map((a, i): Prediction => ({
-    id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
+    by, id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
     extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
   }));
   let avg = 0;
@@ -107,7 +109,11 @@ export async function sampledMetrics(team: LocalTeam, problems: readonly Problem
 
 export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<Evaluation> {
   const sampled = await sampledMetrics(team, problems, k, sampling, seed, maxTurnTokens);
-  const agents = [];
-  for (const [slot, a] of team.agents.entries()) agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)) });
+  const agents: Evaluation['agents'] = [];
+  for (const [slot, a] of team.agents.entries()) {
+    const { predictions, ...own } = await sampledMetrics(team, problems, k, sampling, seed, maxTurnTokens, alone(team, slot), a.name);
+    sampled.predictions.push(...predictions);
+    agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)), ...own });
+  }
   return { problems: problems.length, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), ...sampled, agents };
 }

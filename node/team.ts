@@ -135,6 +135,14 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
   writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
+  pruneStages(root, cfg.logging.keepCheckpoints);
+}
+
+/** Removes saved stages older than the `keep` latest (none when keep is 0); only once `latest` points past them. */
+function pruneStages(root: string, keep: number): void {
+  if (keep === 0) return;
+  const stages = fs.readdirSync(root).filter((d) => /^stage-\d+$/.test(d)).sort();
+  for (const old of stages.slice(0, -keep)) fs.rmSync(path.join(root, old), { recursive: true, force: true });
 }
 
 /** The folder of the run's latest saved stage, if any. */

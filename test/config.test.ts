@@ -38,7 +38,7 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
   t.deepEqual(c.training, { learningRate: 1e-5, weightDecay: 0.01, warmupSteps: 0, vfCoef: 0.1, clipVf: true, numStages: 2, lora: null });
   t.deepEqual(c.evaluation, { numSamplesPerAgent: 2, ensembleStrategy: 'majority_vote' });
   t.deepEqual(c.certificate, { advantageMax: 5, deltaConf: 0.05 });
-  t.deepEqual(c.logging, { saveDir: path.join(CONFIGS, 'outputs/sat_demo'), checkpointEveryStage: 1, everyNSteps: 1 });
+  t.deepEqual(c.logging, { saveDir: path.join(CONFIGS, 'outputs/sat_demo'), checkpointEveryStage: 1, everyNSteps: 1, keepCheckpoints: 3 });
   t.deepEqual(c.dataset, { trainPath: path.join(CONFIGS, 'data/demo/train.jsonl'), testPath: path.join(CONFIGS, 'data/demo/test.jsonl'), type: 'demo' });
   t.deepEqual(c.team, { workflow: 'chain' });
   t.is(c.seed, 42);
@@ -71,7 +71,7 @@ test('an empty config is every default', (t) => {
     training: { learningRate: 1e-5, weightDecay: 0.01, warmupSteps: 100, vfCoef: 0.1, clipVf: true, numStages: 10, lora: null },
     evaluation: { numSamplesPerAgent: 4, ensembleStrategy: 'majority_vote' },
     certificate: { advantageMax: 5, deltaConf: 0.05 },
-    logging: { saveDir: '/teams/demo/outputs/sat', checkpointEveryStage: 1, everyNSteps: 10 },
+    logging: { saveDir: '/teams/demo/outputs/sat', checkpointEveryStage: 1, everyNSteps: 10, keepCheckpoints: 3 },
     dataset: { trainPath: null, testPath: null, type: null },
     team: { workflow: 'chain' },
     seed: 42,
@@ -88,9 +88,10 @@ test('defaults fill around what a file sets, and A_max follows A_clip', (t) => {
   t.is(c.sat.groupSize, 4);
 });
 
-test('our own keys: team.workflow, training.lora and seed', (t) => {
-  const c = yaml('team:\n  workflow: ensemble\ntraining:\n  lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj]}\nseed: 7\n');
+test('our own keys: team.workflow, training.lora, logging.keep_checkpoints and seed', (t) => {
+  const c = yaml('team:\n  workflow: ensemble\ntraining:\n  lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj]}\nlogging: {keep_checkpoints: 0}\nseed: 7\n');
   t.deepEqual(c.team, { workflow: 'ensemble' });
+  t.is(c.logging.keepCheckpoints, 0);
   t.deepEqual(c.training.lora, { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
   t.is(c.seed, 7);
   t.deepEqual(c.source.warnings, []);

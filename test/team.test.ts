@@ -42,3 +42,19 @@ logging: { save_dir: ${dir} }
   await releaseTeam(team);
   await releaseTeam(again.team);
 });
+
+test('only the latest logging.keep_checkpoints stages stay on disk', async (t) => {
+  const demo = new URL('../models/demo/', import.meta.url).pathname;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'team-'));
+  const cfg = parseConfig(`
+dataset: { train_path: ${demo}/train.jsonl, test_path: ${demo}/test.jsonl }
+sat: { agents: [{ name: a, path: ${demo}/tiny-weak }] }
+training: { lora: { rank: 2, alpha: 4, targets: [q_proj] } }
+logging: { save_dir: ${dir}, keep_checkpoints: 2 }
+`, 'yaml', path.join(dir, 'c.yaml'));
+  const team = buildTeam(cfg, 1);
+  for (let stage = 1; stage <= 4; stage++) saveStage(cfg, team, stage);
+  t.deepEqual(fs.readdirSync(path.join(dir, 'checkpoints')).sort(), ['latest.json', 'stage-0003', 'stage-0004']);
+  t.is(openTeam(cfg, latestStageFolder(cfg), 1).stage, 4);
+  await releaseTeam(team);
+});

@@ -41,7 +41,7 @@ export const evalCommand: Command = {
       process.stdout.write([
         `team ${team.id} at stage ${stage} on ${ev.problems} problems, K = ${k}:`,
         `  greedy ${pct(ev.greedyAccuracy)}   avg@${k} ${pct(ev.avgAtK)}   pass@${k} ${pct(ev.passAtK)}   majority vote ${pct(ev.majorityVoteAccuracy)}`,
-        ...ev.agents.map((a) => `  ${a.name} alone (${team.workflow === 'chain' ? 'every turn, ' : ''}greedy) ${pct(a.soloAccuracy)}`),
+        ...ev.agents.map((a) => `  ${a.name} alone${team.workflow === 'chain' ? ' (every turn)' : ''}: greedy ${pct(a.soloAccuracy)}   avg@${k} ${pct(a.avgAtK)}   pass@${k} ${pct(a.passAtK)}   majority vote ${pct(a.majorityVoteAccuracy)}`),
         `  samples in ${out}`,
       ].join('\n') + '\n');
     } finally {

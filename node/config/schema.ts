@@ -1,7 +1,8 @@
 // The SAT configuration schema: every key, its check and its default, in one table. Keys and defaults
 // follow the SAT reference (github.com/Yydc/SAT-AAMAS): where its code reads a key with a default
 // (`cfg.get("sat", {}).get("group_size", 4)`), that default; where only its configs name the key, the
-// value in configs/sat_default.yaml. `team`, `seed` and `training.lora` are ours.
+// value in configs/sat_default.yaml. `team`, `seed`, `training.lora` and
+// `logging.keep_checkpoints` are ours.
 import { ConfigError } from './errors.ts';
 import { REQUIRED, bool, filePath, int, list, modelRef, num, oneOf, optionalSection, section, str, strList, yamlKey, type Schema } from './fields.ts';
 import type { ConfigValues } from './types.ts';
@@ -83,6 +84,7 @@ export const SCHEMA: Schema<ConfigValues> = {
     saveDir: filePath('outputs/sat'),
     checkpointEveryStage: int(1, 1),
     everyNSteps: int(10, 1),
+    keepCheckpoints: int(3, 0), // ours: the saved stages kept, the latest ones (0 keeps every one)
   }),
   dataset: section({
     trainPath: filePath(null),

@@ -153,6 +153,8 @@ export interface LoggingConfig {
   saveDir: string;
   checkpointEveryStage: number;
   everyNSteps: number;
+  /** How many of the latest saved stages are kept; 0 keeps every one. */
+  keepCheckpoints: number;
 }
 
 export interface DatasetConfig {

@@ -18,9 +18,14 @@ test('eval --json reports the metrics and writes one prediction per problem and 
   t.true(ev.passAtK >= ev.avgAtK);
   t.deepEqual(ev.agents.map((a: { name: string }) => a.name), ['first', 'second']);
   const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.is(rows.length, 36);
-  t.is(rows[0].turns.length, 2);
-  t.true(Math.abs(rows.filter((x) => x.correct).length / 36 - ev.avgAtK) < 1e-12);
+  t.is(rows.length, 3 * 36, 'the team and each agent alone: 12 problems x 3 samples');
+  for (const [by, metrics] of [['team', ev], ...ev.agents.map((a: { name: string }) => [a.name, a])]) {
+    const mine = rows.filter((x) => x.by === by);
+    t.is(mine.length, 36, by);
+    t.is(mine[0].turns.length, 2);
+    t.true(Math.abs(mine.filter((x) => x.correct).length / 36 - metrics.avgAtK) < 1e-12, by);
+    t.true(metrics.passAtK >= metrics.avgAtK && metrics.majorityVoteAccuracy >= 0 && metrics.majorityVoteAccuracy <= 1, by);
+  }
 });
 
 test('eval --ckpt of a folder that is no saved stage is one clear error', (t) => {
