@@ -73,7 +73,7 @@ const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefin
 export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.policy);
 
 /** One agent standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
-const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
+export const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
   (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].policy) : [team.agents[slot].policy]);
 
 /** Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../agent/atomic-file.ts';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { sampledMetrics, teamAccuracy } from '../evaluate.ts';
+import { alone, sampledMetrics, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
 import { latestStageFolder, openTeam, releaseTeam, saveStage, unusedSettings } from '../team.ts';
 import type { Command } from './command.ts';
@@ -59,9 +59,13 @@ export const trainCommand: Command = {
         const rec = await runStage(team, cfg, stage);
         const testAccuracy = await accuracy();
         const k = cfg.evaluation.numSamplesPerAgent;
-        const { avgAtK, passAtK } = await sampledMetrics(team, team.test, k, cfg.generation, cfg.seed + stage, cfg.data.maxResponseLength);
+        const sampled = (slot?: number) => sampledMetrics(team, team.test, k, cfg.generation, cfg.seed + stage, cfg.data.maxResponseLength, slot === undefined ? undefined : alone(team, slot));
+        const { avgAtK, passAtK } = await sampled();
+        // Each agent's own avg@K: it alone takes every turn (or casts the only vote).
+        const perAgent = [];
+        for (const a of rec.agents) perAgent.push({ ...a, test_avg_at_k: (await sampled(a.slot)).avgAtK });
         const seconds = (Date.now() - t0) / 1000;
-        const row = { ...rec, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
+        const row = { ...rec, agents: perAgent, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
         fs.appendFileSync(log, `${JSON.stringify(row)}\n`);
         saveStage(cfg, team, stage);
         if (json) process.stdout.write(`${JSON.stringify(row)}\n`);

@@ -40,6 +40,7 @@ test('a stage logs one row and saves a checkpoint; --resume continues from it; a
   t.is(log.length, 1);
   t.is(log[0].stage, 1);
   t.is(log[0].agents.length, 2);
+  for (const a of log[0].agents) t.true(a.test_avg_at_k >= 0 && a.test_avg_at_k <= 1, `${a.name}'s own avg@K`);
   t.true(log[0].test_accuracy >= 0 && log[0].test_accuracy <= 1);
   t.true(log[0].test_avg_at_k >= 0 && log[0].test_avg_at_k <= log[0].test_pass_at_k && log[0].test_pass_at_k <= 1);
   for (const name of ['first', 'second']) t.true(fs.existsSync(path.join(dir, `run/checkpoints/stage-0001/${name}.safetensors`)));
