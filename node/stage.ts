@@ -105,7 +105,8 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   });
   const order = orderAgents(sat.scheduler.mode, n, seed, predicted);
 
-  // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated.
+  // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated. A
+  // newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps.
   const turnNew: (Float32Array | undefined)[][] = transcripts.map((t) => t.turns.map(() => undefined));
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];

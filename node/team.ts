@@ -6,17 +6,17 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Agent } from './agent/agent.ts';
+import { writeFileAtomic } from './agent/atomic-file.ts';
+import { type ChainFormat, chainFormat } from './agent/chain.ts';
 import { loadCheckpoint } from './agent/checkpoint.ts';
+import { type Problem, loadDataset } from './agent/dataset.ts';
+import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 import { Generator } from './agent/generate.ts';
 import { Scorer } from './agent/score.ts';
 import type { Incumbent } from './agent/stage0-slot.ts';
-import type { LoraConfig, ParamSource } from './agent/weights.ts';
-import { writeFileAtomic } from './agent/atomic-file.ts';
-import { type ChainFormat, chainFormat } from './agent/chain.ts';
-import { type Problem, loadDataset } from './agent/dataset.ts';
-import { InputError } from './agent/errors.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
+import type { LoraConfig, ParamSource } from './agent/weights.ts';
 import type { SatConfig, Workflow } from './config.ts';
 import type { Team } from './stage.ts';
 
@@ -75,7 +75,7 @@ function checkLengths(cfg: SatConfig, agents: readonly Agent[], format: ChainFor
   if (promptTokens > cfg.data.maxPromptLength) {
     throw new InputError(`prompt '${longest.id}' is ${promptTokens} tokens, over data.max_prompt_length ${cfg.data.maxPromptLength}: raise it or shorten the dataset's prompts`);
   }
-  const turns = cfg.team.workflow === 'chain' ? agents.length : 1;
+  const turns = cfg.team.workflow === 'chain' ? cfg.sat.agents.length : 1;
   const transcript = promptTokens + turns * (cfg.data.maxResponseLength + format.separator.length);
   for (const a of agents) {
     const context = a.ckpt.config.maxPositionEmbeddings;
@@ -188,9 +188,14 @@ export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number,
   const old = team.agents[slot];
   if (old.stage0) throw new InputError(`slot '${old.name}' is still entering through Stage-0: its incumbent must be released before it is upgraded again`);
   const newcomer = makeAgent(cfg, slot, dir, threads);
-  if (newcomer.ckpt.config.vocabSize !== old.ckpt.config.vocabSize) {
+  try {
+    if (newcomer.ckpt.config.vocabSize !== old.ckpt.config.vocabSize) {
+      throw new InputError(`${dir} has ${newcomer.ckpt.config.vocabSize} token ids and slot '${old.name}' ${old.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
+    }
+    checkLengths(cfg, [newcomer], team.format, [...team.train, ...team.test]);
+  } catch (err) {
     await newcomer.release();
-    throw new InputError(`${dir} has ${newcomer.ckpt.config.vocabSize} token ids and slot '${old.name}' ${old.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
+    throw err;
   }
   const params = freezeParams(old.trainer.paramSource());
   newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, params, threads), delta: delta0 };

@@ -51,6 +51,24 @@ test('a right-padded batch gives each row its single-sequence values', async (t)
   });
 });
 
+test('whole next-token distributions at chosen positions agree with the reference log-probs and the last logits', async (t) => {
+  const rows = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
+  const at = rows.map((r: number[], i: number) => (i === 1 ? [r.length - 1] : [0, 2, r.length - 1]));
+  const dists = await scorer.distributionsAt(rows, at);
+  const vocab = ckpt.config.vocabSize;
+  rows.forEach((r: number[], i: number) => {
+    const seq = expected.sequences[i];
+    t.is(dists[i].length, at[i].length * vocab);
+    at[i].forEach((p: number, k: number) => {
+      const d = dists[i].subarray(k * vocab, (k + 1) * vocab);
+      t.true(Math.abs(d.reduce((s, x) => s + Math.exp(x), 0) - 1) < 1e-4, 'a distribution');
+      if (p < r.length - 1) t.true(Math.abs(d[r[p + 1]] - seq.next_token_logprobs[p]) < 1e-4, `row ${i} position ${p}`);
+      else t.is(d.indexOf(Math.max(...d)), seq.last_argmax);
+    });
+  });
+  await t.throwsAsync(scorer.distributionsAt(rows, [[0], [99], [0]]), { name: 'InputError', message: /index 99 lies outside row 1/ });
+});
+
 test('out-of-range token ids are refused with a message naming the id', async (t) => {
   const err = await t.throwsAsync(scorer.score([[1, 512]]));
   t.regex(err!.message, /512/);
