@@ -84,7 +84,8 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
       if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
     });
   }
-  const maxLogprobGap = Math.max(0, ...transcripts.flatMap((t, r) => t.turns.flatMap((turn, k) => turn.logprobs.map((lp, j) => Math.abs(lp - turnCur[r][k][j])))));
+  let maxLogprobGap = 0;
+  transcripts.forEach((t, r) => t.turns.forEach((turn, k) => turn.logprobs.forEach((lp, j) => { maxLogprobGap = Math.max(maxLogprobGap, Math.abs(lp - turnCur[r][k][j])); })));
 
   // 3. Advantages, per agent over the transcripts it spoke in. GRPO: each sample's reward against its
   // group's baseline. GAE: the agent's value head over its own tokens, the reward at its last one.

@@ -45,9 +45,9 @@ function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number):
 const policyTemperature = (cfg: SatConfig) => cfg.generation.temperature || 1;
 
 /** A frozen incumbent's policy for Stage-0: its checkpoint with its trained tensors, at the team's temperature. */
-function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource | undefined, threads?: number): Incumbent {
+function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource, threads?: number): Incumbent {
   const [ckpt, session] = [loadCheckpoint(dir), threads ? { threads } : {}];
-  return { dir, ...(params ? { params } : {}), scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)), generator: new Generator(ckpt, session, params) };
+  return { dir, params, scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)), generator: new Generator(ckpt, session, params) };
 }
 
 /** The team of the config; `models` puts other checkpoint folders in some slots (upgraded ones). */
@@ -105,16 +105,17 @@ export async function releaseTeam(team: Team): Promise<void> {
 }
 
 interface SavedSlot {
-  /** The checkpoint folder the slot's agent runs on. */
-  model: string;
-  /** While the slot is in Stage-0: its incumbent (folder, and whether its trained tensors were saved beside), the ball's radius. */
-  stage0?: { incumbent: string; params: boolean; lora: LoraConfig | null; delta: number };
+  /** The checkpoint folder the slot's agent runs on, when an upgrade put another one than the config's there. */
+  model?: string;
+  /** While the slot is in Stage-0: its incumbent's folder (its trained tensors lie beside, LoRA factors when `lora`), the ball's radius. */
+  stage0?: { incumbent: string; lora: LoraConfig | null; delta: number };
 }
 
 interface Saved { stage: number; team: string; betas: number[]; slots?: SavedSlot[] }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
 const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
+const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
 
 /** Writes every agent's trainable and optimizer state, beta and Stage-0 incumbent for `stage`, then points `latest` at it. */
 export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
@@ -123,26 +124,30 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
   const tmp = path.join(root, `${name}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
-  const slots = team.agents.map((a): SavedSlot => {
+  const slots = team.agents.map((a, i): SavedSlot => {
     a.trainer.save(path.join(tmp, `${a.name}.safetensors`));
+    const model = a.ckpt.dir === path.resolve(cfg.sat.agents[i].path) ? {} : { model: a.ckpt.dir };
     const s0 = a.stage0;
-    if (!s0) return { model: a.ckpt.dir };
-    if (s0.incumbent.params) saveParams(incumbentFile(tmp, a.name), s0.incumbent.params);
-    return { model: a.ckpt.dir, stage0: { incumbent: s0.incumbent.dir, params: !!s0.incumbent.params, lora: s0.incumbent.params?.lora ?? null, delta: s0.delta } };
+    if (!s0) return model;
+    saveParams(incumbentFile(tmp, a.name), s0.incumbent.params);
+    return { ...model, stage0: { incumbent: s0.incumbent.dir, lora: s0.incumbent.params.lora ?? null, delta: s0.delta } };
   });
   const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
   writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
-  pruneStages(root, cfg.logging.keepCheckpoints);
+  pruneStages(root, stage, cfg.logging.keepCheckpoints);
 }
 
-/** Removes saved stages older than the `keep` latest (none when keep is 0); only once `latest` points past them. */
-function pruneStages(root: string, keep: number): void {
+/** Once `latest` points at `saved`, removes the stages before it beyond the `keep` latest (none when keep is 0). */
+function pruneStages(root: string, saved: number, keep: number): void {
   if (keep === 0) return;
-  const stages = fs.readdirSync(root).filter((d) => /^stage-\d+$/.test(d)).sort();
-  for (const old of stages.slice(0, -keep)) fs.rmSync(path.join(root, old), { recursive: true, force: true });
+  const older = fs.readdirSync(root).flatMap((d) => {
+    const m = /^stage-(\d+)$/.exec(d);
+    return m && Number(m[1]) < saved ? [{ d, stage: Number(m[1]) }] : [];
+  }).sort((a, b) => a.stage - b.stage);
+  for (const { d } of older.slice(0, Math.max(0, older.length - (keep - 1)))) fs.rmSync(path.join(root, d), { recursive: true, force: true });
 }
 
 /** The folder of the run's latest saved stage, if any. */
@@ -152,11 +157,27 @@ export function latestStageFolder(cfg: SatConfig): string | undefined {
   return path.join(checkpoints(cfg), (readJson(latest) as { dir: string }).dir);
 }
 
+/** Appends one row to <save_dir>/stage_log.jsonl. */
+export function appendStageLog(cfg: SatConfig, row: { stage: number; [key: string]: unknown }): void {
+  fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
+  fs.appendFileSync(stageLog(cfg), `${JSON.stringify(row)}\n`);
+}
+
+/** Drops the log's rows of stages >= `stage` (logged, never saved: they are redone), and a last row cut short by a kill. */
+export function trimStageLog(cfg: SatConfig, stage: number): void {
+  const log = stageLog(cfg);
+  if (!fs.existsSync(log)) return;
+  const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const stageOf = (l: string) => { try { return (JSON.parse(l) as { stage: number }).stage; } catch { return Infinity; } };
+  const kept = lines.filter((l) => stageOf(l) < stage);
+  if (kept.length !== lines.length) writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
+}
+
 /**
  * The config's team as saved in a stage folder (each slot on its saved model, with its state, beta
  * and Stage-0 incumbent), or as configured when `folder` is undefined; with the stage number (0 then).
  */
-export function openTeam(cfg: SatConfig, folder: string | undefined, threads?: number): { team: LocalTeam; stage: number } {
+export async function openTeam(cfg: SatConfig, folder: string | undefined, threads?: number): Promise<{ team: LocalTeam; stage: number }> {
   if (!folder) return { team: buildTeam(cfg, threads), stage: 0 };
   const stateFile = path.join(folder, 'state.json');
   if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
@@ -169,12 +190,10 @@ export function openTeam(cfg: SatConfig, folder: string | undefined, threads?: n
       a.trainer.load(path.join(folder, `${a.name}.safetensors`));
       a.beta = saved.betas[i];
       const s0 = saved.slots?.[i]?.stage0;
-      if (!s0) return;
-      const params = s0.params ? loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined) : undefined;
-      a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, params, threads), delta: s0.delta };
+      if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads), delta: s0.delta };
     });
   } catch (err) {
-    void releaseTeam(team);
+    await releaseTeam(team);
     throw err;
   }
   return { team, stage: saved.stage };
@@ -186,7 +205,9 @@ export function openTeam(cfg: SatConfig, folder: string | undefined, threads?: n
  */
 export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number, dir: string, delta0: number, threads?: number): Promise<void> {
   const old = team.agents[slot];
-  if (old.stage0) throw new InputError(`slot '${old.name}' is still entering through Stage-0: its incumbent must be released before it is upgraded again`);
+  if (old.stage0) {
+    throw new InputError(`slot '${old.name}' is still entering through Stage-0 (ball radius ${old.stage0.delta.toPrecision(3)}): train on until its incumbent is released, then upgrade it again`);
+  }
   const newcomer = makeAgent(cfg, slot, dir, threads);
   try {
     if (newcomer.ckpt.config.vocabSize !== old.ckpt.config.vocabSize) {
@@ -197,8 +218,7 @@ export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number,
     await newcomer.release();
     throw err;
   }
-  const params = freezeParams(old.trainer.paramSource());
-  newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, params, threads), delta: delta0 };
+  newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, freezeParams(old.trainer.paramSource()), threads), delta: delta0 };
   team.agents[slot] = newcomer;
   await old.release();
 }

@@ -57,7 +57,7 @@ export class Agent {
 
   /** What takes the agent's turns: its own generator, or the Stage-0 projection onto the incumbent. */
   get policy(): TurnGenerator {
-    return this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta) : this.generator;
+    return this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta, this.scorer.temperature) : this.generator;
   }
 
   /** Teacher-forced log-probs of the tokens at `positions` of each row (position p: log p(row[p] | row[..p])). */

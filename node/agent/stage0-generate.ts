@@ -1,8 +1,9 @@
 // Decoding an upgraded slot (Stage-0 of plug-and-play, DESIGN.md §1): at every state both the newcomer
 // pi_pre and the incumbent pi_cur score the text so far, each at the sampling temperature
 // (softmax(logits / T), the policies the team samples from), and the token is drawn from the
-// projection of pi_pre onto the ball KL(. || pi_cur) <= delta_0 (stage0.ts); greedy decoding takes the
-// projection's most likely token. The reported log-prob is log pi_new of the token.
+// projection of pi_pre onto the ball KL(. || pi_cur) <= delta_0 (stage0.ts). Greedy decoding takes the
+// most likely token of the projection at the policy's own temperature (the one it is trained and
+// relaxed at). The reported log-prob is log pi_new of the token.
 //
 // Both models decode with their KV caches in lockstep (Generator.steps in 'logits' mode); the
 // projection runs over the vocabulary in JavaScript, one state at a time.
@@ -14,7 +15,8 @@ import { rng } from './random.ts';
 import { stage0Project } from './stage0.ts';
 
 export class ProjectedGenerator implements TurnGenerator {
-  constructor(private readonly pre: Generator, private readonly cur: Generator, readonly delta0: number) {
+  /** `temperature`: the policy's, at which greedy decoding projects. */
+  constructor(private readonly pre: Generator, private readonly cur: Generator, readonly delta0: number, private readonly temperature = 1) {
     if (pre.ckpt.config.vocabSize !== cur.ckpt.config.vocabSize) {
       throw new InputError(`the newcomer has ${pre.ckpt.config.vocabSize} ids and the incumbent ${cur.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
     }
@@ -28,7 +30,8 @@ export class ProjectedGenerator implements TurnGenerator {
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = prompts.map(() => false);
     const chosen = new BigInt64Array(prompts.length);
-    const tempered = (logits: Float32Array) => (s.temperature === 0 ? logits : logits.map((x) => x / s.temperature));
+    const t = s.temperature || this.temperature;
+    const tempered = (logits: Float32Array) => (t === 1 ? logits : logits.map((x) => x / t));
     const [pre, cur] = [this.pre.steps(prompts, opts.maxNewTokens, 'logits'), this.cur.steps(prompts, opts.maxNewTokens, 'logits')];
     try {
       for (let [a, b] = await Promise.all([pre.next(), cur.next()]); !a.done && !b.done; [a, b] = await Promise.all([pre.next(chosen), cur.next(chosen)])) {

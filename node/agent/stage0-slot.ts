@@ -12,8 +12,8 @@ import type { ParamSource } from './weights.ts';
 export interface Incumbent {
   /** Its checkpoint folder. */
   dir: string;
-  /** Its trained tensors at the swap (none when it was never trained). */
-  params?: ParamSource;
+  /** Its trained tensors at the swap. */
+  params: ParamSource;
   /** Its policy, at the team's temperature, to score with and to decode with. */
   scorer: Scorer;
   generator: Generator;
@@ -73,7 +73,8 @@ export const RELAX_STEPS = 10;
  * targetKl. The whole way (delta' = deltaMax) is tried first; then a bisection on log delta'.
  */
 export function relaxBall(s: Stage0States, logpOld: readonly Float32Array[], delta: number, cfg: { targetKl: number; quantile: number }): Relaxation {
-  const deltaMax = Math.max(delta, ...s.logPre.flatMap((row, r) => row.map((lp, k) => projectLogprobs(lp, s.logCur[r][k], Infinity).kl)));
+  let deltaMax = delta;
+  s.logPre.forEach((row, r) => row.forEach((lp, k) => { deltaMax = Math.max(deltaMax, projectLogprobs(lp, s.logCur[r][k], Infinity).kl); }));
   const test = (radius: number) => {
     const logpNew = projectedLogprobs(s, radius);
     const kls = logpOld.map((old, r) => (old.length ? perStateKl(old, logpNew[r]) : 0));

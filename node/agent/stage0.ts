@@ -15,7 +15,7 @@ export interface Stage0Projection {
 
 /** Solver iterations at most (Newton steps, bisection where Newton would leave the bracket). */
 const MAX_ITERATIONS = 200;
-/** The solver stops once KL(pi_new || pi_cur) lies in [delta_0 (1 - 2 TOL), delta_0]. */
+/** The solver stops once KL(pi_new || pi_cur) lies in [delta_0 (1 - 2 TOL), delta_0] (or as close as rounding allows). */
 const TOL = 1e-11;
 
 /** Stage-0 projection (DESIGN §1, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0 with KL(pi_new||pi_cur) <= delta_0. */
@@ -46,9 +46,11 @@ export function projectLogprobs(logPre: Float64Array, logCur: Float64Array, delt
     const m = mixtureMoments(logPre, logCur, w);
     if (!m) { infeasible = w; w = (feasible + infeasible) / 2; continue; } // the supports do not meet
     const kl = w * m.mean - m.logZ;
+    // Close enough: within TOL of delta_0, or of the rounding error of the difference itself.
+    const slack = Math.max(2 * TOL * delta0, 8 * Number.EPSILON * (Math.abs(w * m.mean) + Math.abs(m.logZ)));
     if (kl <= delta0) {
       feasible = w;
-      if (kl >= delta0 * (1 - 2 * TOL)) break;
+      if (kl >= delta0 - slack) break;
     } else infeasible = w;
     const newton = w - (kl - target) / (w * m.variance);
     w = newton > feasible && newton < infeasible ? newton : (feasible + infeasible) / 2;

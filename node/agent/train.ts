@@ -135,7 +135,7 @@ export class Trainer {
   readonly optimizer: AdamWConfig;
 
   private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, initial: Map<string, { data: Float32Array; shape: Shape }>) {
-    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, spin: true });
+    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, spin: true, arena: true });
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
     this.layout = this.groups.map((g) => `${g.name}: ${g.members.map((m) => `${m.name} [${m.shape.join(', ')}]`).join(', ')}`).join('; ');

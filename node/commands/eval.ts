@@ -29,7 +29,7 @@ export const evalCommand: Command = {
     const k = numberFlag(options, 'k', cfg.evaluation.numSamplesPerAgent, { integer: true, min: 1 });
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const ckpt = stringFlag(options, 'ckpt');
-    const { team, stage } = openTeam(cfg, ckpt && path.resolve(ckpt), threads || undefined);
+    const { team, stage } = await openTeam(cfg, ckpt && path.resolve(ckpt), threads || undefined);
     try {
       const limit = numberFlag(options, 'limit', team.test.length, { integer: true, min: 1 });
       const problems = team.test.slice(0, limit);

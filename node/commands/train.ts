@@ -1,25 +1,13 @@
 // `sat-peer train --config <file>`: runs SAT stages on a team in this process. Each stage appends one
 // JSON row to <save_dir>/stage_log.jsonl and saves every agent's state; --resume continues from the last
 // saved stage.
-import fs from 'node:fs';
-import path from 'node:path';
-import { writeFileAtomic } from '../agent/atomic-file.ts';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { alone, sampledMetrics, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
-import { latestStageFolder, openTeam, releaseTeam, saveStage, unusedSettings } from '../team.ts';
+import { appendStageLog, latestStageFolder, openTeam, releaseTeam, saveStage, trimStageLog, unusedSettings } from '../team.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
-
-/** Drops the log's rows of stages >= `stage`, and a last row cut short by a kill. */
-function keepRowsBefore(log: string, stage: number): void {
-  if (!fs.existsSync(log)) return;
-  const lines = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const stageOf = (l: string) => { try { return (JSON.parse(l) as { stage: number }).stage; } catch { return Infinity; } };
-  const kept = lines.filter((l) => stageOf(l) < stage);
-  if (kept.length !== lines.length) writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
-}
 
 export const trainCommand: Command = {
   name: 'train',
@@ -37,16 +25,14 @@ export const trainCommand: Command = {
     printConfigNotes([...cfg.source.warnings, ...unusedSettings(cfg)]);
     if (cfg.generation.topP < 1) process.stderr.write(`sat-peer: config: generation.top_p ${cfg.generation.topP} truncates sampling, and the importance ratios do not see the truncation; 1 keeps the updates on-policy\n`);
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
-    const log = path.join(cfg.logging.saveDir, 'stage_log.jsonl');
-    if (!options.resume && fs.existsSync(path.join(cfg.logging.saveDir, 'checkpoints', 'latest.json'))) {
+    if (!options.resume && latestStageFolder(cfg)) {
       throw new UsageError(`${cfg.logging.saveDir} already holds a run: pass --resume to continue it or set logging.save_dir to a new folder`);
     }
-    const opened = openTeam(cfg, options.resume ? latestStageFolder(cfg) : undefined, threads || undefined);
+    const opened = await openTeam(cfg, options.resume ? latestStageFolder(cfg) : undefined, threads || undefined);
     const team = opened.team;
-    fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
     try {
       const first = opened.stage + 1;
-      keepRowsBefore(log, first); // rows of a stage that was logged but not saved are redone
+      trimStageLog(cfg, first);
       const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), { integer: true, min: 1 });
       const accuracy = () => teamAccuracy(team, team.test, cfg.data.maxResponseLength);
       const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
@@ -66,7 +52,7 @@ export const trainCommand: Command = {
         for (const a of rec.agents) perAgent.push({ ...a, test_avg_at_k: (await sampled(a.slot)).avgAtK });
         const seconds = (Date.now() - t0) / 1000;
         const row = { ...rec, agents: perAgent, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
-        fs.appendFileSync(log, `${JSON.stringify(row)}\n`);
+        appendStageLog(cfg, row);
         saveStage(cfg, team, stage);
         if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
         const agents = rec.agents.map((a) => (a.stage0

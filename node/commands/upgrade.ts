@@ -3,14 +3,13 @@
 // incumbent (the slot's agent as the run's latest stage left it, or --ckpt); the other agents are
 // untouched. Prints the team's held-out accuracy before and after the swap, and saves the swap as the
 // run's next stage, so `sat-peer train --resume` goes on with the newcomer, relaxing its ball.
-import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../agent/errors.ts';
 import { loadTokenizer } from '../agent/tokenizer.ts';
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { teamAccuracy } from '../evaluate.ts';
-import { latestStageFolder, openTeam, releaseTeam, saveStage, upgradeSlot } from '../team.ts';
+import { appendStageLog, latestStageFolder, openTeam, releaseTeam, saveStage, trimStageLog, upgradeSlot } from '../team.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from './options.ts';
 
@@ -52,12 +51,9 @@ export const upgradeCommand: Command = {
     if (loadTokenizer(model).hash !== loadTokenizer(cfg.sat.agents[slot].path).hash) {
       throw new InputError(`${model} has another tokenizer than slot '${cfg.sat.agents[slot].name}' (${cfg.sat.agents[slot].path}): Stage-0 mixes the two models token by token, so they must share one tokenizer.json`);
     }
-    const { team, stage } = openTeam(cfg, from, threads);
+    const { team, stage } = await openTeam(cfg, from, threads);
     try {
       const incumbent = team.agents[slot];
-      if (incumbent.stage0) {
-        throw new UsageError(`slot '${incumbent.name}' is still entering through Stage-0 (ball radius ${incumbent.stage0.delta.toPrecision(3)}): train on until its incumbent is released, then upgrade it again`);
-      }
       const limit = numberFlag(options, 'limit', team.test.length, { integer: true, min: 1 });
       const problems = team.test.slice(0, limit);
       const before = await teamAccuracy(team, problems, cfg.data.maxResponseLength);
@@ -66,7 +62,8 @@ export const upgradeCommand: Command = {
       const result = { stage, slot: incumbent.name, model: path.resolve(model), delta0, problems: problems.length, accuracyBefore: before, accuracyAfter: after, savedStage: dryRun ? null : stage + 1 };
       if (!dryRun) {
         saveStage(cfg, team, stage + 1);
-        fs.appendFileSync(path.join(cfg.logging.saveDir, 'stage_log.jsonl'), `${JSON.stringify({ stage: stage + 1, upgrade: result })}\n`);
+        trimStageLog(cfg, stage + 1); // a row of a stage logged but never saved gives way
+        appendStageLog(cfg, { stage: stage + 1, upgrade: result });
       }
       if (json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
       process.stdout.write(`slot ${result.slot} -> ${result.model} through Stage-0 (delta_0 ${delta0}), team at stage ${stage}, other agents untouched:\n`);

@@ -28,6 +28,13 @@ export interface SessionOptions {
    * 2-core machine preempt each other for whole scheduler ticks.
    */
   spin?: boolean;
+  /**
+   * Keep onnxruntime's CPU memory arena (default false). An arena keeps the peak of every run for
+   * the session's lifetime, and each session has its own: across the dozens of shape buckets of a run
+   * that is gigabytes. Worth it for a session whose large buffers are refilled every run (a training
+   * step): pages already touched are cheaper to fill than fresh ones.
+   */
+  arena?: boolean;
 }
 
 export const CUDA_INSTALL_HINT = 'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
@@ -64,6 +71,7 @@ export class Session {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [device],
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: options.arena ?? false,
       interOpNumThreads: 1,
       logSeverityLevel: 3, // errors only: onnxruntime's warnings are about graph rewrites, not the user's input
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),

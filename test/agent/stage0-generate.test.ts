@@ -54,3 +54,16 @@ test('delta_0 -> 0 decodes as the incumbent, a huge delta_0 as the newcomer', as
   t.deepEqual((await new ProjectedGenerator(pre, cur, 0).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens), incumbent);
   t.deepEqual((await new ProjectedGenerator(pre, cur, 1e6).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens), newcomer);
 });
+
+test('greedy decoding takes the most likely token of the projection at the policy temperature', async (t) => {
+  const [delta0, temperature] = [0.3, 0.7];
+  const out = await new ProjectedGenerator(pre, cur, delta0, temperature).generate(prompts, { maxNewTokens: 6 });
+  for (const [r, g] of out.entries()) {
+    for (let k = 0; k < g.tokens.length; k++) {
+      const prefix = [...prompts[r], ...g.tokens.slice(0, k)];
+      const [a, b] = [(await preScorer.score([prefix])).lastLogits[0], (await curScorer.score([prefix])).lastLogits[0]].map((l) => l.map((x) => x / temperature));
+      const { piNew } = stage0Project(a, b, delta0);
+      t.is(g.tokens[k], piNew.indexOf(Math.max(...piNew)), `row ${r} step ${k}`);
+    }
+  }
+});
