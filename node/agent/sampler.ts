@@ -17,8 +17,11 @@ export interface SamplingConfig {
 
 export const GREEDY: SamplingConfig = { temperature: 0, topK: 0, topP: 1 };
 
-/** Part of a graph's cache key: greedy graphs and each top-k differ in structure. */
-export const samplerKey = (s: SamplingConfig) => (s.temperature === 0 ? 'greedy' : `k${s.topK}`);
+/** Sampling from the whole distribution needs no sort: no top-k, and top-p 1. */
+const untruncated = (s: SamplingConfig) => s.topK === 0 && s.topP >= 1;
+
+/** Part of a graph's cache key: greedy graphs, untruncated sampling and each top-k differ in structure. */
+export const samplerKey = (s: SamplingConfig) => (s.temperature === 0 ? 'greedy' : untruncated(s) ? 'full' : `k${s.topK}`);
 
 /**
  * From logits [B, V] emits `next_token` [B] int64 and `logprob` [B]. Sampling graphs take inputs
@@ -35,20 +38,26 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
   } else {
     const temperature = g.input('temperature', 'float32', []);
     const topP = g.input('top_p', 'float32', []);
-    const u = g.input('uniform', 'float32', [b]);
-    const k = s.topK > 0 ? Math.min(s.topK, vocab) : vocab;
+    const u = op.unsqueeze(g.input('uniform', 'float32', [b]), [1]);
     policy = op.div(logits, op.cast(temperature, logits.dtype));
-    const [vals, idx] = op.topK(policy, k);
-    const probs = op.softmax(vals, -1);
-    // Top-p: keep a token while the mass before it is below p (the first one always stays).
-    const before = op.sub(op.cumSum(probs, 1), probs);
-    const kept = op.where(op.less(before, op.cast(topP, probs.dtype)), probs, op.scalarLike(probs, 0));
-    const cdf = op.cumSum(kept, 1);
-    const total = op.slice(cdf, [k - 1], [k], [1]);
-    const threshold = op.mul(op.unsqueeze(op.cast(u, probs.dtype), [1]), total);
-    // The first position whose cumulative mass exceeds the threshold.
-    const pick = op.argMax(op.cast(op.greater(cdf, threshold), 'float32'), 1, true);
-    token = op.gatherElements(idx, pick, 1);
+    if (untruncated(s)) {
+      // Inverse CDF over the vocabulary in id order (no sort): the first id whose cumulative mass exceeds u.
+      const cdf = op.cumSum(op.softmax(policy, -1), 1);
+      token = op.argMax(op.cast(op.greater(cdf, op.cast(u, cdf.dtype)), 'float32'), 1, true);
+    } else {
+      const k = s.topK > 0 ? Math.min(s.topK, vocab) : vocab;
+      const [vals, idx] = op.topK(policy, k);
+      const probs = op.softmax(vals, -1);
+      // Top-p: keep a token while the mass before it is below p (the first one always stays).
+      const before = op.sub(op.cumSum(probs, 1), probs);
+      const kept = op.where(op.less(before, op.cast(topP, probs.dtype)), probs, op.scalarLike(probs, 0));
+      const cdf = op.cumSum(kept, 1);
+      const total = op.slice(cdf, [k - 1], [k], [1]);
+      const threshold = op.mul(op.cast(u, probs.dtype), total);
+      // The first position whose cumulative mass exceeds the threshold.
+      const pick = op.argMax(op.cast(op.greater(cdf, threshold), 'float32'), 1, true);
+      token = op.gatherElements(idx, pick, 1);
+    }
   }
   const lp = op.gatherElements(op.logSoftmax(policy, -1), token, 1);
   g.output(op.reshape(token, [b]), 'next_token');
