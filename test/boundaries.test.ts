@@ -49,3 +49,9 @@ test('only node/gpu/ort.ts imports onnxruntime-node', (t) => {
   const importers = files.filter((f) => imports(f).some((s) => s.startsWith('onnxruntime'))).map(rel);
   t.deepEqual(importers, ['node/gpu/ort.ts']);
 });
+
+test('only node/protocol/host.ts builds the libp2p host', (t) => {
+  const files = ['node', 'bootstrap', 'sim'].flatMap((d) => sources(path.join(ROOT, d)));
+  const importers = files.filter((f) => imports(f).includes('libp2p')).map(rel);
+  t.deepEqual(importers, ['node/protocol/host.ts']);
+});

@@ -1,0 +1,179 @@
+// The peer's libp2p host (DESIGN.md §4): TCP, noise, yamux, identify, ping, gossipsub with signed
+// messages (StrictSign), a bootstrap list and kad-dht for discovery, and — behind `nat` — the circuit
+// relay v2 client, autonat and dcutr for peers behind NAT. The only module that calls createLibp2p.
+//
+// Topics carry typed messages: each subscription names its decoder, which validates before anything
+// is delivered; a message that fails is rejected (gossipsub then scores its sender down), counted by
+// reason and sender, and never reaches the handler or throws out of it.
+import './polyfill.ts';
+import { autoNAT } from '@libp2p/autonat';
+import { bootstrap } from '@libp2p/bootstrap';
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { dcutr } from '@libp2p/dcutr';
+import { type GossipSub, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import { kadDHT } from '@libp2p/kad-dht';
+import { noise } from '@libp2p/noise';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { yamux } from '@libp2p/yamux';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { HostConfigError } from './errors.ts';
+
+/** What a decoder makes of a message's bytes: the message, or why it was refused. */
+export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+export interface HostInit {
+  privateKey: PrivateKey;
+  /** Multiaddrs to listen on (default: every interface, a free TCP port). */
+  listen?: string[];
+  /** Multiaddrs to announce instead of the listening ones (a public address behind a port forward). */
+  announce?: string[];
+  /** Multiaddrs (with /p2p/<id>) of bootstrap peers to dial at start. */
+  bootstrap?: string[];
+  /** Serve the DHT (a well-connected, reachable peer such as a bootstrap) rather than only query it. */
+  dhtServer?: boolean;
+  /** Reach and be reached through relays, with autonat and hole punching (peers behind NAT). */
+  nat?: boolean;
+  /** How often connections are pinged; a silent peer is dropped after a few missed pings (default 1000 ms). */
+  pingIntervalMs?: number;
+}
+
+/** Per topic: messages delivered, and refused by reason and by sender. */
+export interface TopicCounters {
+  accepted: number;
+  rejected: Map<string, number>;
+  rejectedFrom: Map<string, number>;
+}
+
+/** Gossipsub caps what it sends at 4 MiB a frame (DESIGN §4): bigger payloads travel over streams. */
+export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+
+const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0'];
+
+/**
+ * Gossipsub scoring of a team topic: only invalid messages count (P4, squared, decaying by half
+ * every second); the terms that reward traffic or punish a quiet mesh are off, since team topics
+ * are quiet between stages.
+ */
+const TOPIC_SCORE = {
+  topicWeight: 1,
+  timeInMeshWeight: 0, timeInMeshQuantum: 1000, timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 0, firstMessageDeliveriesDecay: 0.5, firstMessageDeliveriesCap: 1,
+  meshMessageDeliveriesWeight: 0, meshMessageDeliveriesDecay: 0.5, meshMessageDeliveriesCap: 1,
+  meshMessageDeliveriesThreshold: 1, meshMessageDeliveriesWindow: 10, meshMessageDeliveriesActivation: 5000,
+  meshFailurePenaltyWeight: 0, meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.5,
+};
+
+type Services = { identify: unknown; ping: unknown; pubsub: GossipSub; dht: unknown } & Record<string, unknown>;
+
+/** A started libp2p host with validated topics. */
+export class PeerHost {
+  readonly counters = new Map<string, TopicCounters>();
+
+  private constructor(readonly libp2p: Libp2p<Services>) {}
+
+  static async start(init: HostInit): Promise<PeerHost> {
+    const addrs = (what: string, list: string[] = []) => list.map((a) => {
+      try {
+        return multiaddr(a).toString();
+      } catch (err) {
+        throw new HostConfigError(`${what} '${a}' is not a multiaddr (${(err as Error).message}); write it like /ip4/203.0.113.7/tcp/4001`);
+      }
+    });
+    const listen = addrs('listen address', init.listen ?? DEFAULT_LISTEN);
+    const announce = addrs('announce address', init.announce);
+    const peers = addrs('bootstrap address', init.bootstrap);
+    for (const p of peers) if (!p.includes('/p2p/')) throw new HostConfigError(`bootstrap address '${p}' names no peer: end it with /p2p/<peer id> as the bootstrap prints it`);
+    const interval = init.pingIntervalMs ?? 1000;
+    const node = await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen: init.nat ? [...listen, '/p2p-circuit'] : listen, announce },
+      transports: [tcp(), ...(init.nat ? [circuitRelayTransport()] : [])],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: peers.length ? [bootstrap({ list: peers })] : [],
+      connectionManager: { inboundConnectionThreshold: 1000 },
+      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: interval / 2, maxTimeout: 2 * interval } },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          globalSignaturePolicy: StrictSign,
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false,
+          // Team peers often share an address (a simulation, a lab): no penalty for that.
+          scoreParams: { IPColocationFactorWeight: 0 },
+        }),
+        dht: kadDHT({ clientMode: !init.dhtServer, protocol: '/sat/kad/1.0.0' }),
+        ...(init.nat ? { autonat: autoNAT(), dcutr: dcutr() } : {}),
+      },
+    });
+    return new PeerHost(node as unknown as Libp2p<Services>);
+  }
+
+  get peerId(): PeerId { return this.libp2p.peerId; }
+
+  /** The addresses others can dial, each ending in /p2p/<this peer>. */
+  get addresses(): string[] { return this.libp2p.getMultiaddrs().map((a) => a.toString()); }
+
+  private get pubsub(): GossipSub { return this.libp2p.services.pubsub; }
+
+  /**
+   * Subscribes to `topic`: every message is decoded and validated by `decode` before `handle` sees
+   * it; a refused one is rejected to gossipsub (which scores its sender down) and counted.
+   */
+  subscribe<T>(topic: string, decode: (bytes: Uint8Array) => Decoded<T>, handle: (message: T, from: PeerId) => void): void {
+    const c: TopicCounters = { accepted: 0, rejected: new Map(), rejectedFrom: new Map() };
+    this.counters.set(topic, c);
+    const decoded = new WeakMap<Uint8Array, T>();
+    (this.pubsub as unknown as { score: { params: { topics: Record<string, typeof TOPIC_SCORE> } } }).score.params.topics[topic] = TOPIC_SCORE;
+    this.pubsub.topicValidators.set(topic, (from, msg) => {
+      let d: Decoded<T>;
+      try {
+        d = decode(msg.data);
+      } catch {
+        d = { ok: false, reason: 'decoder-threw' };
+      }
+      if (d.ok) {
+        decoded.set(msg.data, d.message);
+        return TopicValidatorResult.Accept;
+      }
+      c.rejected.set(d.reason, (c.rejected.get(d.reason) ?? 0) + 1);
+      c.rejectedFrom.set(from.toString(), (c.rejectedFrom.get(from.toString()) ?? 0) + 1);
+      return TopicValidatorResult.Reject;
+    });
+    this.pubsub.addEventListener('message', (evt) => {
+      const msg = evt.detail;
+      if (msg.topic !== topic || msg.type !== 'signed') return;
+      const message = decoded.get(msg.data);
+      if (message === undefined) return;
+      c.accepted++;
+      try {
+        handle(message, msg.from);
+      } catch {
+        // A handler's failure is the handler's to report; the network loop goes on.
+      }
+    });
+    this.pubsub.subscribe(topic);
+  }
+
+  /** Publishes encoded bytes on a topic; the number of peers it went to. */
+  async publish(topic: string, bytes: Uint8Array): Promise<number> {
+    if (bytes.length > MAX_GOSSIP_BYTES) throw new HostConfigError(`a ${bytes.length}-byte message is over gossip's ${MAX_GOSSIP_BYTES} bytes: send it over a stream and gossip its CID`);
+    return (await this.pubsub.publish(topic, bytes)).recipients.length;
+  }
+
+  /** Peers known to be subscribed to `topic`. */
+  subscribers(topic: string): PeerId[] { return this.pubsub.getSubscribers(topic); }
+
+  /** The gossipsub score of a peer (negative after invalid messages). */
+  score(peer: PeerId): number { return (this.pubsub as unknown as { getScore(id: string): number }).getScore(peer.toString()); }
+
+  async dial(address: string): Promise<void> { await this.libp2p.dial(multiaddr(address)); }
+
+  async stop(): Promise<void> { await this.libp2p.stop(); }
+}

@@ -1,0 +1,63 @@
+// Real libp2p hosts on loopback: signed gossip reaches every subscriber through the mesh; a message
+// its decoder refuses is rejected, counted by reason and sender, lowers the sender's score and never
+// reaches the handler, and the peers go on.
+import test from 'ava';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { type Decoded, PeerHost } from '../../node/protocol/host.ts';
+
+const TOPIC = 'sat/test/notes';
+const text = new TextDecoder();
+/** A stand-in schema for the test: UTF-8 text starting with "note:". */
+const decodeNote = (bytes: Uint8Array): Decoded<string> => {
+  const s = text.decode(bytes);
+  return s.startsWith('note:') ? { ok: true, message: s.slice(5) } : { ok: false, reason: 'malformed' };
+};
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('three peers: gossip is delivered to all; an invalid message is rejected, counted and scored against its sender', async (t) => {
+  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  try {
+    const [a, b, c] = hosts;
+    const got = hosts.map(() => [] as { note: string; from: PeerId }[]);
+    hosts.forEach((h, i) => h.subscribe(TOPIC, decodeNote, (note, from) => got[i].push({ note, from })));
+    // A line: a - b - c; c hears a only through b's mesh.
+    await b.dial(a.addresses[0]);
+    await c.dial(b.addresses[0]);
+    await until('subscriptions', () => a.subscribers(TOPIC).length >= 1 && b.subscribers(TOPIC).length >= 2 && c.subscribers(TOPIC).length >= 1);
+    let sent = 0;
+    // Gossip meshes form on heartbeats: publish until c has heard a.
+    await until('delivery through the mesh', () => {
+      if (got[2].length === 0 && sent < 200) void a.publish(TOPIC, new TextEncoder().encode(`note:hello ${sent++}`));
+      return got[2].length > 0 && got[1].length > 0;
+    });
+    t.true(got[1][0].from.equals(a.peerId) && got[2][0].from.equals(a.peerId), 'the signed sender is a');
+    t.regex(got[2][0].note, /^hello \d+$/);
+
+    await a.publish(TOPIC, new TextEncoder().encode('garbage'));
+    await until('the rejection', () => (b.counters.get(TOPIC)!.rejected.get('malformed') ?? 0) > 0);
+    t.is(b.counters.get(TOPIC)!.rejectedFrom.get(a.peerId.toString()), 1);
+    t.false(got[1].some((g) => g.note.includes('garbage')));
+    await until('the score to drop', () => b.score(a.peerId) < 0, 5_000);
+    // Invalid gossip is not forwarded: c never hears of it.
+    t.is(c.counters.get(TOPIC)!.rejected.get('malformed') ?? 0, 0);
+    // The peers go on: a later valid note still arrives.
+    const before = got[1].length;
+    await until('a later note', () => { void b.publish(TOPIC, new TextEncoder().encode('note:still here')); return got[0].some((g) => g.note === 'still here') && got[1].length >= before; });
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('bad host settings are one clear error each', async (t) => {
+  const privateKey = await generateKeyPair('Ed25519');
+  await t.throwsAsync(PeerHost.start({ privateKey, listen: ['localhost:4001'] }), { name: 'HostConfigError', message: /listen address 'localhost:4001' is not a multiaddr/ });
+  await t.throwsAsync(PeerHost.start({ privateKey, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }), { name: 'HostConfigError', message: /names no peer: end it with \/p2p\/<peer id>/ });
+});
