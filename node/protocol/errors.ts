@@ -9,3 +9,16 @@ export class IdentityError extends Error {
 export class HostConfigError extends Error {
   override name = 'HostConfigError';
 }
+
+/** A block could not be fetched: the peer lacks it, sent other bytes, or did not answer in time. */
+export class BlockFetchError extends Error {
+  override name = 'BlockFetchError';
+}
+
+/** A local message that fails validation before it is sent (a bug of the caller, never remote input). */
+export class MessageError extends Error {
+  override name = 'MessageError';
+  constructor(readonly reason: string, message: string) {
+    super(message);
+  }
+}

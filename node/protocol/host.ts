@@ -1,13 +1,14 @@
 // The peer's libp2p host (DESIGN.md §4): TCP, noise, yamux, identify, ping, gossipsub with signed
-// messages (StrictSign), a bootstrap list and kad-dht for discovery, and — behind `nat` — the circuit
+// messages (StrictSign), bootstrap peers dialed with backoff (bootstrap-dial.ts) and kad-dht for
+// discovery, and — behind `nat` — the circuit
 // relay v2 client, autonat and dcutr for peers behind NAT. The only module that calls createLibp2p.
 //
+// Blocks (shards, log-prob updates) are served and fetched by CID on /sat/blocks/1 (blocks.ts).
 // Topics carry typed messages: each subscription names its decoder, which validates before anything
 // is delivered; a message that fails is rejected (gossipsub then scores its sender down), counted by
 // reason and sender, and never reaches the handler or throws out of it.
 import './polyfill.ts';
 import { autoNAT } from '@libp2p/autonat';
-import { bootstrap } from '@libp2p/bootstrap';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
 import { type GossipSub, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
@@ -20,6 +21,8 @@ import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { BlockService, BlockStore } from './blocks.ts';
+import { BootstrapDialer } from './bootstrap-dial.ts';
 import { HostConfigError } from './errors.ts';
 
 /** What a decoder makes of a message's bytes: the message, or why it was refused. */
@@ -31,8 +34,10 @@ export interface HostInit {
   listen?: string[];
   /** Multiaddrs to announce instead of the listening ones (a public address behind a port forward). */
   announce?: string[];
-  /** Multiaddrs (with /p2p/<id>) of bootstrap peers to dial at start. */
+  /** Multiaddrs (with /p2p/<id>) of bootstrap peers, then of peers known from the last run: dialed at start, retried with backoff while they fail. */
   bootstrap?: string[];
+  /** Where a failed bootstrap attempt is reported, one line each (default: stderr). */
+  log?: (line: string) => void;
   /** Serve the DHT (a well-connected, reachable peer such as a bootstrap) rather than only query it. */
   dhtServer?: boolean;
   /** Reach and be reached through relays, with autonat and hole punching (peers behind NAT). */
@@ -74,7 +79,7 @@ type Services = { identify: unknown; ping: unknown; pubsub: GossipSub; dht: unkn
 export class PeerHost {
   readonly counters = new Map<string, TopicCounters>();
 
-  private constructor(readonly libp2p: Libp2p<Services>) {}
+  private constructor(readonly libp2p: Libp2p<Services>, readonly blocks: BlockService, private readonly dialer: BootstrapDialer) {}
 
   static async start(init: HostInit): Promise<PeerHost> {
     const addrs = (what: string, list: string[] = []) => list.map((a) => {
@@ -95,7 +100,6 @@ export class PeerHost {
       transports: [tcp(), ...(init.nat ? [circuitRelayTransport()] : [])],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      peerDiscovery: peers.length ? [bootstrap({ list: peers })] : [],
       connectionManager: { inboundConnectionThreshold: 1000 },
       connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: interval / 2, maxTimeout: 2 * interval } },
       services: {
@@ -112,7 +116,12 @@ export class PeerHost {
         ...(init.nat ? { autonat: autoNAT(), dcutr: dcutr() } : {}),
       },
     });
-    return new PeerHost(node as unknown as Libp2p<Services>);
+    const blocks = new BlockService(node, new BlockStore());
+    await blocks.start();
+    // Bootstrap peers are dialed in the background: a peer whose bootstrap is down keeps running.
+    const dialer = new BootstrapDialer(node, { addresses: peers, ...(init.log ? { log: init.log } : {}) });
+    void dialer.start();
+    return new PeerHost(node as unknown as Libp2p<Services>, blocks, dialer);
   }
 
   get peerId(): PeerId { return this.libp2p.peerId; }
@@ -175,5 +184,11 @@ export class PeerHost {
 
   async dial(address: string): Promise<void> { await this.libp2p.dial(multiaddr(address)); }
 
-  async stop(): Promise<void> { await this.libp2p.stop(); }
+  /** Failed bootstrap attempts so far, by address. */
+  get bootstrapFailures(): ReadonlyMap<string, number> { return this.dialer.failures; }
+
+  async stop(): Promise<void> {
+    this.dialer.stop();
+    await this.libp2p.stop();
+  }
 }

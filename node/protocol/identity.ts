@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
+import { writeFileAtomic } from './atomic-file.ts';
 import { IdentityError } from './errors.ts';
 
 export const IDENTITY_FILE = 'identity.key';
@@ -20,16 +21,7 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<Identity> {
   const file = path.resolve(dataDir, IDENTITY_FILE);
   if (fs.existsSync(file)) return { privateKey: readIdentity(file), file, created: false };
   const privateKey = await generateKeyPair('Ed25519');
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeSync(fd, privateKeyToProtobuf(privateKey));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, privateKeyToProtobuf(privateKey), 0o600);
   return { privateKey, file, created: true };
 }
 

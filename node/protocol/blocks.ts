@@ -1,0 +1,114 @@
+// Content-addressed blocks over a point-to-point protocol (DESIGN.md §4, `/sat/blocks/1`): a peer
+// keeps the blocks it made or fetched (trajectory shards, log-prob updates, the manifest), serves them
+// by CID, and fetches any block by CID from a peer that has it — a peer that missed gossip or joined
+// late catches up this way. The hash is checked on arrival; a peer that sends other bytes is counted.
+//
+// On the wire, length-prefixed frames: the request is the CID's bytes; the answer one status byte
+// (FOUND or MISSING), then with FOUND the block.
+import type { Libp2p, PeerId } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
+import type { CID } from 'multiformats/cid';
+import { cidFromBytes, contentId, verifyContent } from './cid.ts';
+import { BlockFetchError } from './errors.ts';
+
+export const BLOCKS_PROTOCOL = '/sat/blocks/1';
+/** The largest block served or accepted (a trajectory shard of a large batch). */
+export const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+/** A fetch that takes longer is given up (and the caller may ask another peer). */
+export const FETCH_TIMEOUT_MS = 30_000;
+
+const FOUND = 1;
+const MISSING = 0;
+const MAX_CID_BYTES = 64;
+
+/** Blocks by CID, in memory. */
+export class BlockStore {
+  private readonly blocks = new Map<string, Uint8Array>();
+
+  /** Stores `bytes` under their CID; the CID. */
+  put(bytes: Uint8Array): CID {
+    const cid = contentId(bytes);
+    this.blocks.set(cid.toString(), bytes);
+    return cid;
+  }
+
+  get(cid: CID): Uint8Array | undefined { return this.blocks.get(cid.toString()); }
+
+  has(cid: CID): boolean { return this.blocks.has(cid.toString()); }
+
+  get size(): number { return this.blocks.size; }
+}
+
+export interface BlockCounters {
+  served: number;
+  /** Requests that were not a CID, or whose stream failed mid-way. */
+  badRequests: number;
+  fetched: number;
+  /** Peers whose bytes did not hash to the CID asked for, by peer id. */
+  corruptFrom: Map<string, number>;
+}
+
+/** Serves the store on /sat/blocks/1 and fetches from other peers. */
+export class BlockService {
+  readonly counters: BlockCounters = { served: 0, badRequests: 0, fetched: 0, corruptFrom: new Map() };
+
+  constructor(private readonly libp2p: Libp2p, readonly store: BlockStore) {}
+
+  async start(): Promise<void> {
+    await this.libp2p.handle(BLOCKS_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES });
+      try {
+        const request = await lp.read({ signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+        const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
+        if (!cid) {
+          this.counters.badRequests++;
+          stream.abort(new Error('the request is not a block CID'));
+          return;
+        }
+        const block = this.store.get(cid);
+        if (block) await lp.writeV([Uint8Array.of(FOUND), block]);
+        else await lp.write(Uint8Array.of(MISSING));
+        this.counters.served++;
+        await stream.close();
+      } catch (err) {
+        this.counters.badRequests++;
+        stream.abort(err as Error);
+      }
+    }, { maxInboundStreams: 64 });
+  }
+
+  async stop(): Promise<void> { await this.libp2p.unhandle(BLOCKS_PROTOCOL); }
+
+  /**
+   * The block `cid` from `peer`, checked against its hash and kept in the store. Throws
+   * BlockFetchError when the peer lacks it, sends other bytes, or does not answer in time.
+   */
+  async fetch(peer: PeerId, cid: CID, timeoutMs = FETCH_TIMEOUT_MS): Promise<Uint8Array> {
+    const have = this.store.get(cid);
+    if (have) return have;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal })
+      .catch((err: Error) => { throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`); });
+    const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES });
+    try {
+      await lp.write(cid.bytes, { signal });
+      const status = (await lp.read({ signal })).subarray();
+      if (status.length !== 1 || (status[0] !== FOUND && status[0] !== MISSING)) throw new BlockFetchError(`${peer} answered a block request with no status`);
+      if (status[0] === MISSING) throw new BlockFetchError(`${peer} does not have block ${cid}`);
+      const frame = (await lp.read({ signal })).subarray();
+      const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength); // a plain view, not a Buffer
+      if (!verifyContent(cid, bytes)) {
+        this.counters.corruptFrom.set(peer.toString(), (this.counters.corruptFrom.get(peer.toString()) ?? 0) + 1);
+        throw new BlockFetchError(`${peer} sent ${bytes.length} bytes that are not block ${cid}`);
+      }
+      await stream.close();
+      this.store.put(bytes);
+      this.counters.fetched++;
+      return bytes;
+    } catch (err) {
+      stream.abort(err as Error);
+      if (err instanceof BlockFetchError) throw err;
+      throw new BlockFetchError(`fetching block ${cid} from ${peer} failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// Coordinator-free token passing in SAT's block order (DESIGN.md §1 step 3, §4). For a stage every
+// peer holds the same plan: the order (slots by position) and the peer of each slot. Position 0's
+// peer starts with the token; a holder that is done hands the next position over /sat/token/1 (a
+// TokenPass, answered by a TokenAck) and gossips the pass, so every peer follows the stage.
+//
+// Silence: when nothing moves past position p, the peer of position q > p takes the token itself
+// after (q - p) deadlines — the next in order first, the one after it a deadline later — and
+// gossips that it did; the positions in between are skipped this stage (a zero-size step, so the
+// stage bound still holds). Exactly one holder per (stage, position): only order[q]'s peer holds q,
+// and it takes q once; duplicate and late passes are counted and change nothing.
+import type { PeerId } from '@libp2p/interface';
+import { lpStream } from '@libp2p/utils';
+import type { CID } from 'multiformats/cid';
+import { PROTOCOL_VERSION, type TokenPass, decodeTokenAck, decodeTokenPass, encodeTokenAck, encodeTokenPass } from './codec.ts';
+import type { PeerHost } from './host.ts';
+
+export const TOKEN_PROTOCOL = '/sat/token/1';
+/** The gossip topic on which a team's hand-offs are announced. */
+export const tokenTopic = (team: string) => `sat/${team}/token`;
+/** How long a holder may stay silent before the next in order takes over. */
+export const DEADLINE_MS = 30_000;
+
+export interface StagePlan {
+  stage: number;
+  /** Slots by order position (sigma). */
+  order: number[];
+  /** The peer holding each slot. */
+  peers: ReadonlyMap<number, PeerId>;
+}
+
+/** This peer's turn: the position it holds, and how it came to it. */
+export interface Turn {
+  stage: number;
+  position: number;
+  /** The pass that handed it over (none at position 0, or when taken over). */
+  pass?: TokenPass;
+  /** Taken after the holders before it fell silent. */
+  takeover: boolean;
+}
+
+export interface TokenCounters {
+  handoffs: number;
+  acked: number;
+  takeovers: number;
+  /** Passes for a position already held, or for a stage not running. */
+  ignored: number;
+  /** Direct passes that failed validation. */
+  rejected: number;
+}
+
+export interface TokenPassingInit {
+  team: string;
+  /** This peer's slot, and the team's number of slots. */
+  slot: number;
+  slots: number;
+  deadlineMs?: number;
+  onTurn: (turn: Turn) => void;
+}
+
+export class TokenPassing {
+  readonly counters: TokenCounters = { handoffs: 0, acked: 0, takeovers: 0, ignored: 0, rejected: 0 };
+  private plan?: StagePlan;
+  /** The highest position known to be held this stage, and when that became known. */
+  private progress = -1;
+  private progressAt = 0;
+  private readonly mine = new Set<number>();
+  private watchdog?: NodeJS.Timeout;
+  private readonly deadline: number;
+
+  constructor(private readonly host: PeerHost, private readonly init: TokenPassingInit) {
+    this.deadline = init.deadlineMs ?? DEADLINE_MS;
+  }
+
+  async start(): Promise<void> {
+    const { team, slots } = this.init;
+    await this.host.libp2p.handle(TOKEN_PROTOCOL, async (stream) => {
+      const lp = lpStream(stream, { maxDataLength: 4096 });
+      try {
+        const d = decodeTokenPass((await lp.read({ signal: AbortSignal.timeout(this.deadline) })).subarray(), { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
+        if (!d.ok || d.message.to !== this.init.slot) {
+          this.counters.rejected++;
+          stream.abort(new Error(d.ok ? 'the pass is for another slot' : `invalid TokenPass (${d.reason} at ${d.field})`));
+          return;
+        }
+        await lp.write(encodeTokenAck({ version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position, slot: this.init.slot }));
+        await stream.close();
+        this.observe(d.message);
+      } catch (err) {
+        this.counters.rejected++;
+        stream.abort(err as Error);
+      }
+    }, { maxInboundStreams: 16 });
+    this.host.subscribe(tokenTopic(team), (b) => decodeTokenPass(b, { team, slots }), (pass) => this.observe(pass));
+  }
+
+  /** Starts following `plan`'s stage: position 0's peer has the token. */
+  beginStage(plan: StagePlan): void {
+    this.plan = plan;
+    this.mine.clear();
+    this.progress = -1;
+    this.note(0);
+    if (plan.order[0] === this.init.slot) this.take(0, undefined, false);
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => this.checkSilence(), Math.max(10, this.deadline / 10));
+  }
+
+  /**
+   * Hands the position after `position` (which this peer holds) to its peer, directly (waiting for
+   * the ack) and by gossip; `update` names this holder's LogprobUpdate. True when the receiver acked.
+   * After the last position the stage's token is simply done.
+   */
+  async handOff(position: number, update?: CID): Promise<boolean> {
+    const plan = this.plan;
+    if (!plan || !this.mine.has(position)) throw new Error(`this peer does not hold position ${position} of the stage`);
+    const next = position + 1;
+    if (next >= plan.order.length) return true;
+    const pass: TokenPass = {
+      version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: next,
+      from: this.init.slot, to: plan.order[next], time: Date.now(), ...(update ? { update: update.bytes } : {}),
+    };
+    const bytes = encodeTokenPass(pass);
+    this.counters.handoffs++;
+    this.note(next);
+    const gossip = this.host.publish(tokenTopic(this.init.team), bytes).catch(() => 0);
+    const acked = await this.sendDirect(plan.peers.get(pass.to), bytes, pass);
+    await gossip;
+    if (acked) this.counters.acked++;
+    return acked;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.watchdog);
+    await this.host.libp2p.unhandle(TOKEN_PROTOCOL);
+  }
+
+  private async sendDirect(peer: PeerId | undefined, bytes: Uint8Array, pass: TokenPass): Promise<boolean> {
+    if (!peer) return false;
+    const signal = AbortSignal.timeout(this.deadline);
+    try {
+      const stream = await this.host.libp2p.dialProtocol(peer, TOKEN_PROTOCOL, { signal });
+      const lp = lpStream(stream, { maxDataLength: 4096 });
+      await lp.write(bytes, { signal });
+      const ack = decodeTokenAck((await lp.read({ signal })).subarray(), { team: this.init.team });
+      await stream.close();
+      return ack.ok && ack.message.stage === pass.stage && ack.message.position === pass.position && ack.message.slot === pass.to;
+    } catch {
+      return false; // the receiver is gone or slow: gossip carries the pass, silence handling does the rest
+    }
+  }
+
+  /** A pass seen directly or by gossip. */
+  private observe(pass: TokenPass): void {
+    const plan = this.plan;
+    if (!plan || pass.stage !== plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to) {
+      this.counters.ignored++;
+      return;
+    }
+    this.note(pass.position);
+    if (pass.to === this.init.slot) this.take(pass.position, pass, false);
+  }
+
+  private note(position: number): void {
+    if (position > this.progress) [this.progress, this.progressAt] = [position, Date.now()];
+  }
+
+  private take(position: number, pass: TokenPass | undefined, takeover: boolean): void {
+    if (this.mine.has(position)) {
+      this.counters.ignored++;
+      return;
+    }
+    this.mine.add(position);
+    this.init.onTurn({ stage: this.plan!.stage, position, ...(pass ? { pass } : {}), takeover });
+  }
+
+  /** Takes the token when the holders before this peer's next position have been silent long enough. */
+  private checkSilence(): void {
+    const plan = this.plan;
+    if (!plan) return;
+    const q = plan.order.findIndex((slot, position) => slot === this.init.slot && position > this.progress);
+    if (q < 0) return;
+    if (Date.now() - this.progressAt < (q - this.progress) * this.deadline) return;
+    this.counters.takeovers++;
+    this.note(q);
+    const pass: TokenPass = { version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: q, from: plan.order[q - 1], to: this.init.slot, time: Date.now() };
+    void this.host.publish(tokenTopic(this.init.team), encodeTokenPass(pass)).catch(() => 0);
+    this.take(q, undefined, true);
+  }
+}

@@ -1,0 +1,65 @@
+// Bootstrap peers that are down do not stop a peer: each failed dial is one line naming the address
+// and why, retried with backoff, while a live bootstrap connects; known peers survive a restart.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { PeerHost } from '../../node/protocol/host.ts';
+import { loadKnownPeers, saveKnownPeers } from '../../node/protocol/known-peers.ts';
+
+const start = async (bootstrap: string[] = [], log?: (line: string) => void) =>
+  PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...(log ? { log } : {}) });
+
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a refused and a wrong-peer-id bootstrap are reported and retried; the live one connects', async (t) => {
+  const live = await start();
+  const stranger = async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+  const port = live.addresses[0].split('/')[4];
+  const refused = `/ip4/127.0.0.1/tcp/1/p2p/${await stranger()}`;
+  const impostor = `/ip4/127.0.0.1/tcp/${port}/p2p/${await stranger()}`;
+  const lines: string[] = [];
+  const peer = await start([refused, impostor, live.addresses[0]], (l) => lines.push(l));
+  try {
+    await until('the live bootstrap', () => peer.libp2p.getPeers().some((p) => p.equals(live.peerId)));
+    await until('a retry of each dead one', () => (peer.bootstrapFailures.get(refused) ?? 0) >= 2 && (peer.bootstrapFailures.get(impostor) ?? 0) >= 2);
+    t.true(lines.some((l) => l.startsWith(`sat-peer: bootstrap ${refused}: refused`) && /retrying in 1\.0 s/.test(l)), lines.join('\n'));
+    t.true(lines.some((l) => l.startsWith(`sat-peer: bootstrap ${impostor}: wrong peer id`)), lines.join('\n'));
+    t.true(lines.some((l) => l.includes(refused) && /retrying in 2\.0 s/.test(l)), 'the backoff doubles');
+    t.false(peer.bootstrapFailures.has(live.addresses[0]));
+    t.true(lines.every((l) => !l.includes('\n')));
+  } finally {
+    await peer.stop();
+    await live.stop();
+  }
+});
+
+test('the peers of the last run are saved and loaded back as dialable addresses', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'known-'));
+  t.deepEqual(loadKnownPeers(dir), [], 'none on a first run');
+  const [a, b] = await Promise.all([start(), start()]);
+  try {
+    await b.dial(a.addresses[0]);
+    saveKnownPeers(dir, b.libp2p);
+    const known = loadKnownPeers(dir);
+    t.is(known.length, 1);
+    t.true(known[0].endsWith(`/p2p/${a.peerId}`));
+    // A restarted peer with only its known peers (the bootstrap list empty or down) finds a again.
+    const c = await start(known);
+    await until('the known peer', () => c.libp2p.getPeers().some((p) => p.equals(a.peerId)));
+    await c.stop();
+    fs.writeFileSync(path.join(dir, 'peers.json'), '{ damaged');
+    t.deepEqual(loadKnownPeers(dir), []);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

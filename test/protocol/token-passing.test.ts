@@ -1,0 +1,88 @@
+// Token passing between three real peers on loopback: the token follows the stage's order with acked
+// hand-offs that every peer sees; a holder that dies mid-turn is taken over by the next in order
+// after the deadline; a duplicate pass changes nothing.
+import test from 'ava';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { contentId } from '../../node/protocol/cid.ts';
+import { PeerHost } from '../../node/protocol/host.ts';
+import { type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
+
+const TEAM = contentId(new TextEncoder().encode('a test team')).toString();
+
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Three connected peers holding slots 0, 1, 2, each with its token service; every turn is recorded. */
+async function team(deadlineMs: number) {
+  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], pingIntervalMs: 200 })));
+  const turns: (Turn & { at: number })[][] = hosts.map(() => []);
+  const tokens = hosts.map((h, slot) => new TokenPassing(h, { team: TEAM, slot, slots: 3, deadlineMs, onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }) }));
+  for (const t of tokens) await t.start();
+  await hosts[1].dial(hosts[0].addresses[0]);
+  await hosts[2].dial(hosts[0].addresses[0]);
+  await hosts[2].dial(hosts[1].addresses[0]);
+  await until('token subscriptions', () => hosts.every((h) => h.subscribers(tokenTopic(TEAM)).length === 2)).catch((err) => { throw new Error(`${err.message}: ${hosts.map((h) => h.subscribers(tokenTopic(TEAM)).length)} subscribers, ${hosts.map((h) => h.libp2p.getPeers().length)} peers`); });
+  const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
+  const stop = async () => { for (const t of tokens) await t.stop().catch(() => undefined); await Promise.all(hosts.map((h) => h.stop().catch(() => undefined))); };
+  return { hosts, tokens, turns, peers, stop };
+}
+
+test('the token follows the order with acked hand-offs, and every peer takes its position once', async (t) => {
+  const { tokens, turns, peers, stop } = await team(5_000);
+  try {
+    const order = [2, 0, 1];
+    tokens.forEach((tp) => tp.beginStage({ stage: 1, order, peers }));
+    for (const [position, slot] of order.entries()) {
+      await until(`position ${position}`, () => turns[slot].length === 1);
+      t.is(turns[slot][0].position, position);
+      t.false(turns[slot][0].takeover);
+      if (position > 0) t.is(turns[slot][0].pass?.from, order[position - 1]);
+      const update = contentId(Uint8Array.of(position));
+      t.true(await tokens[slot].handOff(position, update), `the hand-off from position ${position} is acked`);
+      if (position + 1 < order.length) await until('the next turn', () => turns[order[position + 1]].length === 1);
+    }
+    t.deepEqual(Array.from(turns[0][0].pass?.update ?? []), Array.from(contentId(Uint8Array.of(0)).bytes), 'the pass names the holder\'s update');
+    t.deepEqual(turns.map((x) => x.length), [1, 1, 1]);
+    t.deepEqual(tokens.map((tp) => tp.counters.takeovers), [0, 0, 0]);
+    // A replayed pass for a position already held changes nothing.
+    await tokens[2].handOff(0).catch(() => undefined);
+    t.deepEqual(turns.map((x) => x.length), [1, 1, 1]);
+  } finally {
+    await stop();
+  }
+});
+
+test('a holder that dies mid-turn is taken over by the next in order once the deadline passes', async (t) => {
+  const deadline = 800;
+  const { hosts, tokens, turns, peers, stop } = await team(deadline);
+  try {
+    const order = [0, 1, 2];
+    tokens.forEach((tp) => tp.beginStage({ stage: 3, order, peers }));
+    await until('position 0', () => turns[0].length === 1);
+    await tokens[0].handOff(0);
+    await until('position 1', () => turns[1].length === 1);
+    // Slot 1's peer dies holding the token.
+    const died = Date.now();
+    await tokens[1].stop();
+    await hosts[1].stop();
+    await until('the takeover', () => turns[2].length === 1, 10 * deadline);
+    const taken = turns[2][0];
+    t.is(taken.position, 2);
+    t.true(taken.takeover);
+    t.is(tokens[2].counters.takeovers, 1);
+    const waited = taken.at - died;
+    t.true(waited >= deadline * 0.5 && waited < 3 * deadline, `took over after ${waited} ms with a ${deadline} ms deadline`);
+    // Slot 0 followed the takeover by gossip and does not take over itself.
+    await new Promise((r) => setTimeout(r, 2 * deadline));
+    t.is(tokens[0].counters.takeovers, 0);
+    t.is(turns[0].length, 1);
+  } finally {
+    await stop();
+  }
+});
