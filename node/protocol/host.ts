@@ -9,7 +9,7 @@
 // reason and sender, and never reaches the handler or throws out of it.
 import './polyfill.ts';
 import { autoNAT } from '@libp2p/autonat';
-import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
 import { type GossipSub, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
@@ -38,8 +38,8 @@ export interface HostInit {
   bootstrap?: string[];
   /** Where a failed bootstrap attempt is reported, one line each (default: stderr). */
   log?: (line: string) => void;
-  /** Serve the DHT (a well-connected, reachable peer such as a bootstrap) rather than only query it. */
-  dhtServer?: boolean;
+  /** Serve the DHT and relay other peers' connections (a well-connected, reachable peer: a bootstrap). */
+  server?: boolean;
   /** Reach and be reached through relays, with autonat and hole punching (peers behind NAT). */
   nat?: boolean;
   /** How often connections are pinged; a silent peer is dropped after a few missed pings (default 1000 ms). */
@@ -112,7 +112,8 @@ export class PeerHost {
           // Team peers often share an address (a simulation, a lab): no penalty for that.
           scoreParams: { IPColocationFactorWeight: 0 },
         }),
-        dht: kadDHT({ clientMode: !init.dhtServer, protocol: '/sat/kad/1.0.0' }),
+        dht: kadDHT({ clientMode: !init.server, protocol: '/sat/kad/1.0.0' }),
+        ...(init.server ? { relay: circuitRelayServer() } : {}),
         ...(init.nat ? { autonat: autoNAT(), dcutr: dcutr() } : {}),
       },
     });
