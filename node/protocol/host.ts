@@ -42,7 +42,7 @@ export interface HostInit {
   server?: boolean;
   /** Reach and be reached through relays, with autonat and hole punching (peers behind NAT). */
   nat?: boolean;
-  /** How often connections are pinged; a silent peer is dropped after a few missed pings (default 1000 ms). */
+  /** How often connections are pinged; a peer that misses a ping is dropped (default 2000 ms). */
   pingIntervalMs?: number;
 }
 
@@ -93,7 +93,7 @@ export class PeerHost {
     const announce = addrs('announce address', init.announce);
     const peers = addrs('bootstrap address', init.bootstrap);
     for (const p of peers) if (!p.includes('/p2p/')) throw new HostConfigError(`bootstrap address '${p}' names no peer: end it with /p2p/<peer id> as the bootstrap prints it`);
-    const interval = init.pingIntervalMs ?? 1000;
+    const interval = init.pingIntervalMs ?? 2000;
     const node = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: init.nat ? [...listen, '/p2p-circuit'] : listen, announce },
@@ -101,7 +101,8 @@ export class PeerHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { inboundConnectionThreshold: 1000 },
-      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: interval / 2, maxTimeout: 2 * interval } },
+      // A frozen peer is noticed within a few seconds; a busy machine's slow answers (up to 5 s) are not taken for death.
+      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: interval / 2, maxTimeout: Math.max(5000, 2 * interval) } },
       services: {
         identify: identify(),
         ping: ping(),

@@ -8,17 +8,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { loadKnownPeers, saveKnownPeers } from '../../node/protocol/known-peers.ts';
+import { until } from './until.ts';
 
 const start = async (bootstrap: string[] = [], log?: (line: string) => void) =>
   PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...(log ? { log } : {}) });
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a refused and a wrong-peer-id bootstrap are reported and retried; the live one connects', async (t) => {
   const live = await start();

@@ -5,6 +5,7 @@ import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { type Decoded, PeerHost } from '../../node/protocol/host.ts';
+import { until } from './until.ts';
 
 const TOPIC = 'sat/test/notes';
 const text = new TextDecoder();
@@ -13,14 +14,6 @@ const decodeNote = (bytes: Uint8Array): Decoded<string> => {
   const s = text.decode(bytes);
   return s.startsWith('note:') ? { ok: true, message: s.slice(5) } : { ok: false, reason: 'malformed' };
 };
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('three peers: gossip is delivered to all; an invalid message is rejected, counted and scored against its sender', async (t) => {
   const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));

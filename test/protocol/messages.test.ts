@@ -16,17 +16,8 @@ import {
   ownTokenCount, teamId,
 } from '../../node/protocol/codec.ts';
 import { MessageError } from '../../node/protocol/errors.ts';
+import { rng as mulberry32 } from '../../node/agent/random.ts';
 
-/** Seeded uniform [0, 1) numbers (mulberry32), so a failing fuzz input can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const bytesOf = (u: () => number, n: number) => Uint8Array.from({ length: n }, () => Math.floor(u() * 256));
 
 // ---- Valid messages of every kind.

@@ -7,20 +7,13 @@ import type { PeerId } from '@libp2p/interface';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
+import { until } from './until.ts';
 
 const TEAM = contentId(new TextEncoder().encode('a test team')).toString();
 
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Three connected peers holding slots 0, 1, 2, each with its token service; every turn is recorded. */
 async function team(deadlineMs: number) {
-  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], pingIntervalMs: 200 })));
+  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
   const turns: (Turn & { at: number })[][] = hosts.map(() => []);
   const tokens = hosts.map((h, slot) => new TokenPassing(h, { team: TEAM, slot, slots: 3, deadlineMs, onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }) }));
   for (const t of tokens) await t.start();
