@@ -1,0 +1,120 @@
+// The team's roster (DESIGN.md §4): who holds each slot, as every peer computes it alike from the
+// gossiped slot claims and heartbeats. A claim is live while its peer heartbeats within the liveness
+// window; a slot's holder is, among its live claims, the one with the earliest claim time (the peer
+// id breaks ties) — so an incumbent keeps its slot against later claimants, two simultaneous claims
+// resolve the same way on every peer, and when the holder falls silent the next claimant takes over.
+// Claims from peers the team's allowlist does not admit, claims for another tokenizer than the
+// slot's, and heartbeats of peers that hold no slot are dropped and counted.
+import type { PeerId } from '@libp2p/interface';
+import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
+import type { PeerHost } from './host.ts';
+
+export const claimsTopic = (team: string) => `sat/${team}/claims`;
+export const heartbeatsTopic = (team: string) => `sat/${team}/heartbeats`;
+/** A claim whose peer has not been heard from for this long no longer holds its slot. */
+export const LIVENESS_MS = 15_000;
+/** How often a member heartbeats (and re-announces its claim for peers that joined since). */
+export const HEARTBEAT_MS = 3_000;
+
+export interface RosterInit {
+  team: string;
+  manifest: TeamManifest;
+  livenessMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface RosterCounters {
+  claims: number;
+  heartbeats: number;
+  /** Dropped, by why: 'not-admitted', 'tokenizer', 'non-member'. */
+  dropped: Map<string, number>;
+}
+
+interface Known { claim: SlotClaim; peer: PeerId; lastSeen: number }
+
+const equalBytes = (a?: Uint8Array, b?: Uint8Array) => (a ?? new Uint8Array()).length === (b ?? new Uint8Array()).length && (a ?? []).every((x, i) => x === b![i]);
+
+export class Roster {
+  readonly counters: RosterCounters = { claims: 0, heartbeats: 0, dropped: new Map() };
+  /** Every claim seen, by slot and then by claimant. */
+  private readonly claims = new Map<number, Map<string, Known>>();
+  private mine?: SlotClaim;
+  private stage = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly liveness: number;
+
+  constructor(private readonly host: PeerHost, private readonly init: RosterInit) {
+    this.liveness = init.livenessMs ?? LIVENESS_MS;
+  }
+
+  start(): void {
+    const { team, manifest } = this.init;
+    const ctx = { team, slots: manifest.slots.length };
+    this.host.subscribe(claimsTopic(team), (b) => decodeSlotClaim(b, ctx), (claim, from) => this.onClaim(claim, from));
+    this.host.subscribe(heartbeatsTopic(team), (b) => decodeHeartbeat(b, ctx), (beat, from) => this.onHeartbeat(from, beat.slot));
+    this.timer = setInterval(() => void this.announce(), this.init.heartbeatMs ?? HEARTBEAT_MS);
+  }
+
+  /** Claims `slot` for this peer and announces it (again every heartbeat). */
+  async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>): Promise<void> {
+    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade: false, from: this.stage, time: Date.now() };
+    this.mine = mine;
+    this.record(mine, this.host.peerId);
+    await this.announce();
+  }
+
+  /** The stage this peer is in (carried by its heartbeats). */
+  setStage(stage: number): void { this.stage = stage; }
+
+  /** The peer holding `slot` now, by the rule every peer applies. */
+  holder(slot: number): PeerId | undefined {
+    const now = Date.now();
+    let best: Known | undefined;
+    for (const k of this.claims.get(slot)?.values() ?? []) {
+      if (now - k.lastSeen > this.liveness) continue;
+      if (!best || k.claim.time < best.claim.time || (k.claim.time === best.claim.time && k.peer.toString() < best.peer.toString())) best = k;
+    }
+    return best?.peer;
+  }
+
+  /** The holder of every slot (undefined where none is live). */
+  holders(): (PeerId | undefined)[] { return this.init.manifest.slots.map((_, slot) => this.holder(slot)); }
+
+  stop(): void { clearInterval(this.timer); }
+
+  private async announce(): Promise<void> {
+    if (!this.mine) return;
+    const { team } = this.init;
+    this.record(this.mine, this.host.peerId);
+    await this.host.publish(claimsTopic(team), encodeSlotClaim(this.mine)).catch(() => 0);
+    await this.host.publish(heartbeatsTopic(team), encodeHeartbeat({ version: PROTOCOL_VERSION, team, slot: this.mine.slot, stage: this.stage, model: this.mine.family, time: Date.now() })).catch(() => 0);
+  }
+
+  private onClaim(claim: SlotClaim, from: PeerId): void {
+    const { manifest } = this.init;
+    if (manifest.admission === Admission.ALLOWLIST && !manifest.allow.some((p) => equalBytes(p, from.toMultihash().bytes))) return this.drop('not-admitted');
+    if (!equalBytes(claim.tokenizer, manifest.slots[claim.slot].tokenizer)) return this.drop('tokenizer');
+    this.counters.claims++;
+    this.record(claim, from);
+  }
+
+  private onHeartbeat(from: PeerId, slot: number): void {
+    const known = this.claims.get(slot)?.get(from.toString());
+    if (!known) return this.drop('non-member');
+    this.counters.heartbeats++;
+    known.lastSeen = Date.now();
+  }
+
+  private record(claim: SlotClaim, peer: PeerId): void {
+    const bySlot = this.claims.get(claim.slot) ?? new Map<string, Known>();
+    this.claims.set(claim.slot, bySlot);
+    const id = peer.toString();
+    const prev = bySlot.get(id);
+    // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
+    bySlot.set(id, { claim: prev && prev.claim.time <= claim.time ? prev.claim : claim, peer, lastSeen: Date.now() });
+  }
+
+  private drop(why: string): void {
+    this.counters.dropped.set(why, (this.counters.dropped.get(why) ?? 0) + 1);
+  }
+}

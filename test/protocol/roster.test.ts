@@ -1,0 +1,75 @@
+// The roster between three real peers: every peer computes the same holder of each slot; an
+// incumbent keeps its slot against a later claimant, who takes over once the incumbent falls silent;
+// claims with another tokenizer, or from peers an allowlist does not admit, are dropped.
+import test from 'ava';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { Admission, type TeamManifest, Workflow, teamId } from '../../node/protocol/codec.ts';
+import { contentId } from '../../node/protocol/cid.ts';
+import { PeerHost } from '../../node/protocol/host.ts';
+import { Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
+import { until } from './until.ts';
+
+const TOKENIZER = new Uint8Array(32).fill(7);
+const manifest = (admission = Admission.OPEN, allow: Uint8Array<ArrayBuffer>[] = []): TeamManifest => ({
+  version: 1, name: 'roster test', workflow: Workflow.CHAIN, config: '{}', admission, allow,
+  slots: [{ role: 'first', family: 'qwen3', tokenizer: TOKENIZER }, { role: 'second', family: 'qwen3', tokenizer: TOKENIZER }],
+  dataset: { name: 'demo', uri: '', cid: contentId(new TextEncoder().encode('the training set')).bytes },
+});
+
+async function peers(m: TeamManifest, keys?: Awaited<ReturnType<typeof generateKeyPair>>[]) {
+  const team = teamId(m);
+  const hosts = await Promise.all([0, 1, 2].map(async (i) => PeerHost.start({ privateKey: keys?.[i] ?? await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const rosters = hosts.map((h) => new Roster(h, { team, manifest: m, livenessMs: 1500, heartbeatMs: 200 }));
+  rosters.forEach((r) => r.start());
+  await hosts[1].dial(hosts[0].addresses[0]);
+  await hosts[2].dial(hosts[0].addresses[0]);
+  await hosts[2].dial(hosts[1].addresses[0]);
+  await until('roster subscriptions', () => hosts.every((h) => h.subscribers(claimsTopic(team)).length === 2 && h.subscribers(heartbeatsTopic(team)).length === 2));
+  const stop = async () => { rosters.forEach((r) => r.stop()); await Promise.all(hosts.map((h) => h.stop().catch(() => undefined))); };
+  return { hosts, rosters, stop };
+}
+
+const same = (a: PeerId | undefined, b: PeerId | undefined) => (a && b ? a.equals(b) : a === b);
+
+test('every peer agrees on the holders; the incumbent keeps its slot until it falls silent', async (t) => {
+  const { hosts: [a, b, c], rosters, stop } = await peers(manifest());
+  try {
+    await rosters[0].claim(0, 'qwen3', TOKENIZER);
+    await rosters[1].claim(1, 'qwen3', TOKENIZER);
+    await until('agreement', () => rosters.every((r) => same(r.holder(0), a.peerId) && same(r.holder(1), b.peerId)));
+    // c claims the held slot 1 later: b, the incumbent, keeps it on every peer.
+    await new Promise((r) => setTimeout(r, 5));
+    await rosters[2].claim(1, 'qwen3', TOKENIZER);
+    await until('c\'s claim to be seen', () => rosters.every((r) => r.counters.claims >= 2));
+    await new Promise((r) => setTimeout(r, 400));
+    t.true(rosters.every((r) => same(r.holder(1), b.peerId)), 'the incumbent keeps slot 1');
+    // b falls silent: once its claim lapses, c holds slot 1 on every live peer.
+    rosters[1].stop();
+    await b.stop();
+    await until('the takeover of slot 1', () => [rosters[0], rosters[2]].every((r) => same(r.holder(1), c.peerId)), 10_000);
+    t.true(same(rosters[0].holder(0), a.peerId));
+  } finally {
+    await stop();
+  }
+});
+
+test('claims with another tokenizer, or from a peer the allowlist leaves out, are dropped and counted', async (t) => {
+  const keys = await Promise.all([0, 1, 2].map(() => generateKeyPair('Ed25519')));
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+  const admitted = [0, 1].map((i) => Uint8Array.from(peerIdFromPrivateKey(keys[i]).toMultihash().bytes));
+  const { hosts: [a, , c], rosters, stop } = await peers(manifest(Admission.ALLOWLIST, admitted), keys);
+  try {
+    await rosters[0].claim(0, 'qwen3', TOKENIZER);
+    await rosters[2].claim(1, 'qwen3', TOKENIZER); // c is not on the allowlist
+    await rosters[1].claim(1, 'qwen3', new Uint8Array(32).fill(9)); // another tokenizer
+    await until('the drops', () => (rosters[0].counters.dropped.get('not-admitted') ?? 0) > 0 && (rosters[0].counters.dropped.get('tokenizer') ?? 0) > 0);
+    t.true(same(rosters[0].holder(0), a.peerId));
+    t.is(rosters[0].holder(1), undefined, 'nobody admitted holds slot 1');
+    // c's heartbeats are not a member's.
+    await until('a non-member heartbeat', () => (rosters[0].counters.dropped.get('non-member') ?? 0) > 0);
+    t.false(same(rosters[1].holder(1), c.peerId));
+  } finally {
+    await stop();
+  }
+});
