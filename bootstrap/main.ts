@@ -46,13 +46,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sat-bootstrap: ${['IdentityError', 'HostConfigError'].includes(e.name) ? '' : 'cannot start: '}${e.message}\n`);
     return 2;
   }
-  const addresses = host.addresses;
-  if (values.json) process.stdout.write(`${JSON.stringify({ peerId: host.peerId.toString(), addresses })}\n`);
-  else process.stdout.write(`sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`);
-  await new Promise<void>((resolve) => {
+  // Listen for the signals before saying it is up: whoever reads that line may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  const addresses = host.addresses;
+  if (values.json) process.stdout.write(`${JSON.stringify({ peerId: host.peerId.toString(), addresses })}\n`);
+  else process.stdout.write(`sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`);
+  await stopped;
   await host.stop();
   return 0;
 }
