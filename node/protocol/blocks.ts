@@ -20,6 +20,8 @@ export const FETCH_TIMEOUT_MS = 30_000;
 const FOUND = 1;
 const MISSING = 0;
 const MAX_CID_BYTES = 64;
+/** Frames up to a whole block (lpStream buffers 4 MiB by default, and a bigger frame fails the read). */
+const FRAMES = { maxDataLength: MAX_BLOCK_BYTES, maxBufferSize: MAX_BLOCK_BYTES + 1024 };
 
 /** Blocks by CID, in memory. */
 export class BlockStore {
@@ -56,7 +58,7 @@ export class BlockService {
 
   async start(): Promise<void> {
     await this.libp2p.handle(BLOCKS_PROTOCOL, async (stream) => {
-      const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES });
+      const lp = lpStream(stream, FRAMES);
       try {
         const request = await lp.read({ signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
         const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
@@ -89,7 +91,7 @@ export class BlockService {
     const signal = AbortSignal.timeout(timeoutMs);
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal })
       .catch((err: Error) => { throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`); });
-    const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_BYTES });
+    const lp = lpStream(stream, FRAMES);
     try {
       await lp.write(cid.bytes, { signal });
       const status = (await lp.read({ signal })).subarray();

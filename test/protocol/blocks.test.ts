@@ -12,7 +12,7 @@ const start = async () => PeerHost.start({ privateKey: await generateKeyPair('Ed
 test('a block is fetched by CID, kept, and served on; a missing one is a clear error', async (t) => {
   const [a, b, c] = await Promise.all([start(), start(), start()]);
   try {
-    const shard = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    const shard = new Uint8Array(9 * 1024 * 1024).map((_, i) => (i * 7) & 0xff); // over lpStream's default 4 MiB buffer
     const cid = a.blocks.store.put(shard);
     await b.dial(a.addresses[0]);
     t.deepEqual(await b.blocks.fetch(a.peerId, cid), shard);
