@@ -1,12 +1,13 @@
 // Token passing between three real peers on loopback: the token follows the stage's order with acked
 // hand-offs that every peer sees; a holder that dies mid-turn is taken over by the next in order
-// after the deadline; a duplicate pass changes nothing.
+// after the deadline; a duplicate pass or garbage on the stream changes nothing.
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
-import { type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
+import { TOKEN_PROTOCOL, type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
+import { lpStream } from '@libp2p/utils';
 import { until } from './until.ts';
 
 const TEAM = contentId(new TextEncoder().encode('a test team')).toString();
@@ -27,7 +28,7 @@ async function team(deadlineMs: number) {
 }
 
 test('the token follows the order with acked hand-offs, and every peer takes its position once', async (t) => {
-  const { tokens, turns, peers, stop } = await team(5_000);
+  const { hosts, tokens, turns, peers, stop } = await team(5_000);
   try {
     const order = [2, 0, 1];
     tokens.forEach((tp) => tp.beginStage({ stage: 1, order, peers }));
@@ -46,6 +47,14 @@ test('the token follows the order with acked hand-offs, and every peer takes its
     // A replayed pass for a position already held changes nothing.
     await tokens[2].handOff(0).catch(() => undefined);
     t.deepEqual(turns.map((x) => x.length), [1, 1, 1]);
+    // Garbage on the token protocol is rejected, that stream reset, and the next stage runs as before.
+    const raw = await hosts[2].libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
+    await lpStream(raw).write(Uint8Array.of(0x08, 0xff, 0xff, 0xff));
+    await until('the rejection', () => tokens[0].counters.rejected === 1);
+    tokens.forEach((tp) => tp.beginStage({ stage: 2, order: [2, 0, 1], peers }));
+    await until('stage 2, position 0', () => turns[2].length === 2);
+    t.true(await tokens[2].handOff(0));
+    await until('stage 2, position 1', () => turns[0].length === 2);
   } finally {
     await stop();
   }
