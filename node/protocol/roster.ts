@@ -3,6 +3,8 @@
 // window; a slot's holder is, among its live claims, the one with the earliest claim time (the peer
 // id breaks ties) — so an incumbent keeps its slot against later claimants, two simultaneous claims
 // resolve the same way on every peer, and when the holder falls silent the next claimant takes over.
+// An upgrade claim (a stronger model for the slot) names the stage it starts at: from that stage
+// boundary on it outranks the plain claims (the earliest such stage first, then time, then peer id).
 // Claims from peers the team's allowlist does not admit, claims for another tokenizer than the
 // slot's, and heartbeats of peers that hold no slot are dropped and counted.
 import type { PeerId } from '@libp2p/interface';
@@ -55,9 +57,13 @@ export class Roster {
     this.timer = setInterval(() => void this.announce(), this.init.heartbeatMs ?? HEARTBEAT_MS);
   }
 
-  /** Claims `slot` for this peer and announces it (again every heartbeat). */
-  async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>): Promise<void> {
-    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade: false, from: this.stage, time: Date.now() };
+  /**
+   * Claims `slot` for this peer and announces it (again every heartbeat); with `upgradeFrom`, as a
+   * stronger model taking the slot over from that stage on.
+   */
+  async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>, upgradeFrom?: number): Promise<void> {
+    const upgrade = upgradeFrom !== undefined;
+    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: Date.now() };
     this.mine = mine;
     this.record(mine, this.host.peerId);
     await this.announce();
@@ -66,13 +72,20 @@ export class Roster {
   /** The stage this peer is in (carried by its heartbeats). */
   setStage(stage: number): void { this.stage = stage; }
 
-  /** The peer holding `slot` now, by the rule every peer applies. */
-  holder(slot: number): PeerId | undefined {
+  /** The peer holding `slot` at `stage` (default: this peer's), by the rule every peer applies. */
+  holder(slot: number, stage = this.stage): PeerId | undefined {
     const now = Date.now();
+    const rank = (k: Known): [number, number, number, string] =>
+      (k.claim.upgrade && k.claim.from <= stage ? [0, k.claim.from, k.claim.time, k.peer.toString()] : [1, 0, k.claim.time, k.peer.toString()]);
+    const before = (x: Known, y: Known) => {
+      const [a, b] = [rank(x), rank(y)];
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
+      return false;
+    };
     let best: Known | undefined;
     for (const k of this.claims.get(slot)?.values() ?? []) {
-      if (now - k.lastSeen > this.liveness) continue;
-      if (!best || k.claim.time < best.claim.time || (k.claim.time === best.claim.time && k.peer.toString() < best.peer.toString())) best = k;
+      if (now - k.lastSeen > this.liveness || (k.claim.upgrade && k.claim.from > stage)) continue;
+      if (!best || before(k, best)) best = k;
     }
     return best?.peer;
   }

@@ -73,3 +73,17 @@ test('claims with another tokenizer, or from a peer the allowlist leaves out, ar
     await stop();
   }
 });
+
+test('an upgrade claim takes its slot over at the stage it names, on every peer', async (t) => {
+  const { hosts: [, b, c], rosters, stop } = await peers(manifest());
+  try {
+    await rosters[1].claim(1, 'qwen3', TOKENIZER);
+    await rosters[2].claim(1, 'qwen3', TOKENIZER, 3);
+    await until('both claims everywhere', () => rosters[0].counters.claims >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    t.true(rosters.every((r) => same(r.holder(1, 2), b.peerId)), 'before the boundary the incumbent holds the slot');
+    t.true(rosters.every((r) => same(r.holder(1, 3), c.peerId) && same(r.holder(1, 4), c.peerId)), 'from stage 3 the upgrade does');
+  } finally {
+    await stop();
+  }
+});
