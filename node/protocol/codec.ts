@@ -10,9 +10,9 @@ import type { Uint8ArrayList } from 'uint8arraylist';
 import * as Digest from 'multiformats/hashes/digest';
 import { cidFromBytes, cidFromString, contentId } from './cid.ts';
 import { MessageError } from './errors.ts';
-import { Admission, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow } from './messages.ts';
+import { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow } from './messages.ts';
 
-export { Admission, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow };
+export { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow };
 export type { Dataset, Slot, Trajectory, Turn } from './messages.ts';
 
 /** The `version` every message carries. */
@@ -31,6 +31,7 @@ export const MAX_BYTES = {
   StageRecord: 64 * KiB,
   TokenPass: 64 * KiB,
   TokenAck: 64 * KiB,
+  Announce: 64 * KiB,
 } as const;
 export type MessageKind = keyof typeof MAX_BYTES;
 
@@ -58,6 +59,8 @@ export const LIMITS = {
   /** Characters of a team id (a CID string). */
   team: 128,
   peerId: 128,
+  /** Bytes of an announced block (a shard or update; /sat/blocks/1 serves up to this). */
+  block: 64 * MiB,
   /** Bytes of a tokenizer hash (sha-256). */
   hash: 32,
 } as const;
@@ -289,6 +292,17 @@ function checkAck(m: TokenAck): void {
   uint(m.slot, 'slot', LIMITS.slots);
 }
 
+function checkAnnounce(m: Announce): void {
+  header(m);
+  uint(m.stage, 'stage');
+  need(Object.values(BlockKind).includes(m.kind), 'out-of-range', 'kind');
+  cidBytes(m.cid, 'cid');
+  uint(m.turns, 'turns', LIMITS.turns + 1);
+  need(m.kind === BlockKind.SHARD ? m.turns > 0 : m.turns === 0, 'inconsistent', 'turns');
+  uint(m.size, 'size', LIMITS.block + 1);
+  need(m.size > 0, 'missing', 'size');
+}
+
 /** The context checks: this team, not an older stage (`field` names it), slots and positions within the roster. */
 function inContext(ctx: DecodeContext, m: { team: string }, stage: [string, number], slots: Record<string, number>): void {
   need(ctx.team === undefined || m.team === ctx.team, 'wrong-team', 'team');
@@ -355,6 +369,8 @@ const RECORD: Kind<StageRecord> = { name: 'StageRecord', codec: StageRecord, che
 const PASS: Kind<TokenPass> = { name: 'TokenPass', codec: TokenPass, check: checkPass, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, from: m.from, to: m.to }) };
 const ACK: Kind<TokenAck> = { name: 'TokenAck', codec: TokenAck, check: checkAck, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }) };
 
+const ANNOUNCE: Kind<Announce> = { name: 'Announce', codec: Announce, check: checkAnnounce, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], {}) };
+
 type Bytes = Uint8Array | Uint8ArrayList;
 
 export const decodeTeamManifest = (b: Bytes, ctx?: DecodeContext) => decodeAs(MANIFEST, b, ctx);
@@ -365,6 +381,7 @@ export const decodeLogprobUpdate = (b: Bytes, ctx?: DecodeContext) => decodeAs(U
 export const decodeStageRecord = (b: Bytes, ctx?: DecodeContext) => decodeAs(RECORD, b, ctx);
 export const decodeTokenPass = (b: Bytes, ctx?: DecodeContext) => decodeAs(PASS, b, ctx);
 export const decodeTokenAck = (b: Bytes, ctx?: DecodeContext) => decodeAs(ACK, b, ctx);
+export const decodeAnnounce = (b: Bytes, ctx?: DecodeContext) => decodeAs(ANNOUNCE, b, ctx);
 
 export const encodeTeamManifest = (m: TeamManifest) => encodeAs(MANIFEST, m);
 export const encodeHeartbeat = (m: Heartbeat) => encodeAs(HEARTBEAT, m);
@@ -374,6 +391,7 @@ export const encodeLogprobUpdate = (m: LogprobUpdate) => encodeAs(UPDATE, m);
 export const encodeStageRecord = (m: StageRecord) => encodeAs(RECORD, m);
 export const encodeTokenPass = (m: TokenPass) => encodeAs(PASS, m);
 export const encodeTokenAck = (m: TokenAck) => encodeAs(ACK, m);
+export const encodeAnnounce = (m: Announce) => encodeAs(ANNOUNCE, m);
 
 /** The team id: the CID string of the encoded manifest. */
 export const teamId = (m: TeamManifest): string => contentId(encodeTeamManifest(m)).toString();

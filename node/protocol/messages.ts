@@ -2768,3 +2768,245 @@ export namespace TokenAck {
     return streamMessage(buf, TokenAck.codec(), opts)
   }
 }
+
+export enum BlockKind {
+  SHARD = 'SHARD',
+  UPDATE = 'UPDATE'
+}
+
+enum __BlockKindValues {
+  SHARD = 0,
+  UPDATE = 1
+}
+
+export namespace BlockKind {
+  export const codec = (): Codec<BlockKind> => {
+    return enumeration<BlockKind>(__BlockKindValues)
+  }
+}
+
+export interface Announce {
+  version: number
+  team: string
+  stage: number
+  kind: BlockKind
+  cid?: Uint8Array<ArrayBuffer>
+  turns: number
+  size: number
+}
+
+export namespace Announce {
+  let _codec: Codec<Announce>
+
+  export const codec = (): Codec<Announce> => {
+    if (_codec == null) {
+      _codec = message<Announce>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.team != null && obj.team !== '')) {
+          w.uint32(18)
+          w.string(obj.team)
+        }
+
+        if ((obj.stage != null && obj.stage !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.stage)
+        }
+
+        if (obj.kind != null && __BlockKindValues[obj.kind] !== 0) {
+          w.uint32(32)
+          BlockKind.codec().encode(obj.kind, w)
+        }
+
+        if (obj.cid != null) {
+          w.uint32(42)
+          w.bytes(obj.cid)
+        }
+
+        if ((obj.turns != null && obj.turns !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.turns)
+        }
+
+        if ((obj.size != null && obj.size !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.size)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          team: '',
+          stage: 0,
+          kind: BlockKind.SHARD,
+          turns: 0,
+          size: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.team = reader.string()
+              break
+            }
+            case 3: {
+              obj.stage = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.kind = BlockKind.codec().decode(reader)
+              break
+            }
+            case 5: {
+              obj.cid = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.turns = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.size = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.team`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.stage`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.kind`,
+                value: BlockKind.codec().decode(reader)
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.cid`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.turns`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface AnnounceVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface AnnounceTeamFieldEvent {
+    field: '$.team'
+    value: string
+  }
+
+  export interface AnnounceStageFieldEvent {
+    field: '$.stage'
+    value: number
+  }
+
+  export interface AnnounceKindFieldEvent {
+    field: '$.kind'
+    value: BlockKind
+  }
+
+  export interface AnnounceCidFieldEvent {
+    field: '$.cid'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface AnnounceTurnsFieldEvent {
+    field: '$.turns'
+    value: number
+  }
+
+  export interface AnnounceSizeFieldEvent {
+    field: '$.size'
+    value: number
+  }
+
+  export function encode (obj: Partial<Announce>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Announce.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Announce {
+    return decodeMessage(buf, Announce.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceVersionFieldEvent | AnnounceTeamFieldEvent | AnnounceStageFieldEvent | AnnounceKindFieldEvent | AnnounceCidFieldEvent | AnnounceTurnsFieldEvent | AnnounceSizeFieldEvent> {
+    return streamMessage(buf, Announce.codec(), opts)
+  }
+}

@@ -10,7 +10,8 @@ import { Uint8ArrayList } from 'uint8arraylist';
 import { contentId } from '../../node/protocol/cid.ts';
 import {
   Admission, type Decoded, type DecodeContext, Heartbeat, LIMITS, LogprobUpdate, MAX_BYTES, type MessageKind, PROTOCOL_VERSION,
-  type Reason, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow,
+  Announce, BlockKind, type Reason, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow,
+  decodeAnnounce, encodeAnnounce,
   decodeHeartbeat, decodeLogprobUpdate, decodeSlotClaim, decodeStageRecord, decodeTeamManifest, decodeTokenAck, decodeTokenPass, decodeTrajectoryShard,
   encodeHeartbeat, encodeLogprobUpdate, encodeSlotClaim, encodeStageRecord, encodeTeamManifest, encodeTokenAck, encodeTokenPass, encodeTrajectoryShard,
   ownTokenCount, teamId,
@@ -49,6 +50,7 @@ const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, s
 const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625 };
 const PASS: TokenPass = { version: 1, team: TEAM, stage: 3, position: 1, from: 1, to: 0, update: contentId(LogprobUpdate.encode(UPDATE)).bytes, time: TIME };
 const ACK: TokenAck = { version: 1, team: TEAM, stage: 3, position: 1, slot: 0 };
+const ANNOUNCE: Announce = { version: 1, team: TEAM, stage: 3, kind: BlockKind.SHARD, cid: contentId(TrajectoryShard.encode(SHARD)).bytes, turns: 1, size: 100 };
 
 /** Each kind: a valid message, the generated (unvalidated) encoder, and the codec's pair. */
 interface Kind<T> { name: MessageKind; valid: T; raw: (m: T) => Uint8Array; encode: (m: T) => Uint8Array; decode: (b: Uint8Array | Uint8ArrayList, ctx?: DecodeContext) => Decoded<T> }
@@ -62,6 +64,7 @@ const KINDS = [
   kind<StageRecord>({ name: 'StageRecord', valid: RECORD, raw: StageRecord.encode, encode: encodeStageRecord, decode: decodeStageRecord }),
   kind<TokenPass>({ name: 'TokenPass', valid: PASS, raw: TokenPass.encode, encode: encodeTokenPass, decode: decodeTokenPass }),
   kind<TokenAck>({ name: 'TokenAck', valid: ACK, raw: TokenAck.encode, encode: encodeTokenAck, decode: decodeTokenAck }),
+  kind<Announce>({ name: 'Announce', valid: ANNOUNCE, raw: Announce.encode, encode: encodeAnnounce, decode: decodeAnnounce }),
 ];
 const byName = (name: MessageKind) => KINDS.find((k) => k.name === name)!;
 
