@@ -40,7 +40,7 @@ export interface HostInit {
   log?: (line: string) => void;
   /** Serve the DHT and relay other peers' connections (a well-connected, reachable peer: a bootstrap). */
   server?: boolean;
-  /** Reach and be reached through relays, with autonat and hole punching (peers behind NAT). */
+  /** Be reached through relays (a reservation on a server peer), with autonat and hole punching: peers behind NAT. */
   nat?: boolean;
   /** How often connections are pinged; a peer that misses a ping is dropped (default 2000 ms). */
   pingIntervalMs?: number;
@@ -97,7 +97,8 @@ export class PeerHost {
     const node = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: init.nat ? [...listen, '/p2p-circuit'] : listen, announce },
-      transports: [tcp(), ...(init.nat ? [circuitRelayTransport()] : [])],
+      // Every peer can dial through a relay; only a peer behind NAT listens through one.
+      transports: [tcp(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { inboundConnectionThreshold: 1000 },

@@ -54,3 +54,18 @@ test('bad host settings are one clear error each', async (t) => {
   await t.throwsAsync(PeerHost.start({ privateKey, listen: ['localhost:4001'] }), { name: 'HostConfigError', message: /listen address 'localhost:4001' is not a multiaddr/ });
   await t.throwsAsync(PeerHost.start({ privateKey, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }), { name: 'HostConfigError', message: /names no peer: end it with \/p2p\/<peer id>/ });
 });
+
+test('with nat a peer takes a reservation on a server peer, and others reach it through that relay', async (t) => {
+  const relay = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], server: true });
+  const natted = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], nat: true, bootstrap: [relay.addresses[0]] });
+  const other = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  try {
+    await until('a relay address', () => natted.addresses.some((a) => a.includes('/p2p-circuit/')));
+    const circuit = natted.addresses.find((a) => a.includes('/p2p-circuit/'))!;
+    t.true(circuit.startsWith(relay.addresses[0].split('/p2p/')[0]) && circuit.endsWith(`/p2p/${natted.peerId}`));
+    await other.dial(circuit);
+    t.true(other.libp2p.getConnections(natted.peerId).some((c) => c.remoteAddr.toString().includes('/p2p-circuit')));
+  } finally {
+    await Promise.all([other, natted, relay].map((h) => h.stop()));
+  }
+});
