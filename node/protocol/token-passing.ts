@@ -44,7 +44,7 @@ export interface TokenCounters {
   takeovers: number;
   /** Passes for a position already held, or for a stage not running. */
   ignored: number;
-  /** Direct passes that failed validation. */
+  /** Passes that failed validation, or came from a peer holding neither end of them. */
   rejected: number;
 }
 
@@ -73,13 +73,14 @@ export class TokenPassing {
 
   async start(): Promise<void> {
     const { team, slots } = this.init;
-    await this.host.libp2p.handle(TOKEN_PROTOCOL, async (stream) => {
+    await this.host.libp2p.handle(TOKEN_PROTOCOL, async (stream, connection) => {
       const lp = lpStream(stream, { maxDataLength: 4096 });
       try {
         const d = decodeTokenPass((await lp.read({ signal: AbortSignal.timeout(this.deadline) })).subarray(), { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
-        if (!d.ok || d.message.to !== this.init.slot) {
+        const why = !d.ok ? `invalid TokenPass (${d.reason} at ${d.field})` : d.message.to !== this.init.slot ? 'the pass is for another slot' : !this.sentBy(d.message, connection.remotePeer) ? 'the sender holds neither end of the pass' : undefined;
+        if (why || !d.ok) {
           this.counters.rejected++;
-          stream.abort(new Error(d.ok ? 'the pass is for another slot' : `invalid TokenPass (${d.reason} at ${d.field})`));
+          stream.abort(new Error(why));
           return;
         }
         await lp.write(encodeTokenAck({ version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position, slot: this.init.slot }));
@@ -90,7 +91,10 @@ export class TokenPassing {
         stream.abort(err as Error);
       }
     }, { maxInboundStreams: 16 });
-    this.host.subscribe(tokenTopic(team), (b) => decodeTokenPass(b, { team, slots }), (pass) => this.observe(pass));
+    this.host.subscribe(tokenTopic(team), (b) => decodeTokenPass(b, { team, slots }), (pass, from) => {
+      if (this.sentBy(pass, from)) this.observe(pass);
+      else this.counters.rejected++;
+    });
   }
 
   /** Starts following `plan`'s stage: position 0's peer has the token. */
@@ -146,6 +150,13 @@ export class TokenPassing {
     } catch {
       return false; // the receiver is gone or slow: gossip carries the pass, silence handling does the rest
     }
+  }
+
+  /** Whether `peer` may have sent `pass`: the holder handing it on, or (a takeover) the receiver itself. */
+  private sentBy(pass: TokenPass, peer: PeerId): boolean {
+    const peers = this.plan?.peers;
+    if (!peers || pass.stage !== this.plan!.stage) return true; // judged by observe(), which ignores other stages
+    return [peers.get(pass.from), peers.get(pass.to)].some((p) => p?.equals(peer));
   }
 
   /** A pass seen directly or by gossip. */

@@ -5,6 +5,7 @@ import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { contentId } from '../../node/protocol/cid.ts';
+import { PROTOCOL_VERSION, encodeTokenPass } from '../../node/protocol/codec.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { TOKEN_PROTOCOL, type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
 import { lpStream } from '@libp2p/utils';
@@ -85,6 +86,30 @@ test('a holder that dies mid-turn is taken over by the next in order once the de
     t.is(tokens[0].counters.takeovers, 0);
     t.is(turns[0].length, 1);
   } finally {
+    await stop();
+  }
+});
+
+test('a pass from a peer that holds neither end of it is refused, directly and by gossip', async (t) => {
+  const { hosts, tokens, turns, peers, stop } = await team(5_000);
+  const outsider = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  try {
+    await outsider.dial(hosts[0].addresses[0]);
+    tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [2, 0, 1], peers }));
+    await until('position 0', () => turns[2].length === 1);
+    const forged = encodeTokenPass({ version: PROTOCOL_VERSION, team: TEAM, stage: 1, position: 1, from: 2, to: 0, time: Date.now() });
+    const raw = await outsider.libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
+    await lpStream(raw).write(forged);
+    await until('the direct refusal', () => tokens[0].counters.rejected === 1);
+    outsider.subscribe(tokenTopic(TEAM), () => ({ ok: false, reason: 'unused' }), () => undefined);
+    await until('the outsider in the mesh', () => outsider.subscribers(tokenTopic(TEAM)).length >= 1);
+    await until('the gossip refusal', () => { void outsider.publish(tokenTopic(TEAM), forged); return tokens[0].counters.rejected >= 2; });
+    t.is(turns[0].length, 0, 'slot 0 did not take a forged token');
+    // The real holder's pass still goes through.
+    t.true(await tokens[2].handOff(0));
+    await until('position 1', () => turns[0].length === 1);
+  } finally {
+    await outsider.stop();
     await stop();
   }
 });
