@@ -17,6 +17,8 @@ export interface ShardExchangeInit {
   slots: number;
   /** Which announced shards to fetch (default: all). */
   wants?: (announce: Announce) => boolean;
+  /** Whether a peer is a member of the team (the roster's holders); others' announcements are dropped and counted. */
+  isMember?: (peer: PeerId) => boolean;
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
 }
 
@@ -27,17 +29,20 @@ export interface ShardCounters {
   fetchFailed: number;
   /** Announcers whose bytes were no valid shard, by peer id. */
   invalidFrom: Map<string, number>;
+  /** Announcements from peers that are no members. */
+  nonMember: number;
 }
 
 export class ShardExchange {
-  readonly counters: ShardCounters = { published: 0, received: 0, fetchFailed: 0, invalidFrom: new Map() };
+  readonly counters: ShardCounters = { published: 0, received: 0, fetchFailed: 0, invalidFrom: new Map(), nonMember: 0 };
 
   constructor(private readonly host: PeerHost, private readonly init: ShardExchangeInit) {}
 
   start(): void {
     const { team, slots } = this.init;
     this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots }), (a, from) => {
-      if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) void this.fetch(a, from);
+      if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
+      else if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) void this.fetch(a, from);
     });
   }
 

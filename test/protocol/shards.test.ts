@@ -44,6 +44,12 @@ test('a partial shard flows to the next turn\'s peer; the complete one to every 
     await hosts[0].publish(blocksTopic(TEAM), encodeAnnounce({ version: PROTOCOL_VERSION, team: TEAM, stage: 4, kind: BlockKind.SHARD, cid: cid.bytes, turns: SLOTS, size: junk.length }));
     await until('the refusal', () => ex[2].counters.invalidFrom.get(hosts[0].peerId.toString()) === 1);
     t.is(got[2].length, 1);
+    // A peer that is no member of the team is not even fetched from.
+    const members = new ShardExchange(hosts[2], { team: TEAM, slots: SLOTS, isMember: (p) => p.equals(hosts[0].peerId), onShard: () => t.fail('a non-member\'s shard') });
+    members.start();
+    await ex[1].publish({ ...partial, stage: 5 });
+    await until('the non-member drop', () => members.counters.nonMember === 1);
+    t.is(members.counters.received, 0);
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
   }
