@@ -1,23 +1,21 @@
 // Token passing between three peer processes on loopback, one of them killed with SIGKILL while it
 // holds the token: the next in order takes over within the deadline; the killed peer restarts with its
-// identity, rejoins, and catches up on the stage's shard by CID.
+// identity, rejoins its slot on every peer's roster, and catches up on the stage's shard by CID.
 import test from 'ava';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { contentId } from '../../node/protocol/cid.ts';
 import { until } from './until.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const TEAM = contentId(new TextEncoder().encode('a process team')).toString();
 const DEADLINE = 1500;
 
 interface Peer { child: ChildProcessWithoutNullStreams; events: Record<string, unknown>[]; send(m: object): void; peerId: string; addresses: string[] }
 
 async function launch(dataDir: string, slot: number): Promise<Peer> {
-  const child = spawn(process.execPath, ['--import=tsx', 'test/protocol/fixtures/token-peer.ts', dataDir, TEAM, String(slot), '3', String(DEADLINE)], { cwd: ROOT });
+  const child = spawn(process.execPath, ['--import=tsx', 'test/protocol/fixtures/token-peer.ts', dataDir, String(slot), '3', String(DEADLINE)], { cwd: ROOT });
   const events: Record<string, unknown>[] = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => events.push(JSON.parse(l)));
   await until(`peer ${slot} to start`, () => events.some((e) => e.event === 'up'), 30_000);
@@ -27,7 +25,7 @@ async function launch(dataDir: string, slot: number): Promise<Peer> {
 
 const turns = (p: Peer) => p.events.filter((e) => e.event === 'turn');
 
-test('a holder killed mid-turn is taken over within the deadline; restarted, it catches up by CID', async (t) => {
+test('a holder killed mid-turn is taken over within the deadline; restarted, it rejoins its slot and catches up by CID', async (t) => {
   const dirs = [0, 1, 2].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'token-peer-')));
   const peers = await Promise.all(dirs.map((d, slot) => launch(d, slot)));
   try {
@@ -39,6 +37,9 @@ test('a holder killed mid-turn is taken over within the deadline; restarted, it 
     for (const p of peers) {
       await until('token subscriptions', () => { p.send({ cmd: 'subscribers' }); return p.events.some((e) => e.event === 'subscribers' && e.n === 2); }, 30_000);
     }
+    for (const p of peers) p.send({ cmd: 'claim' });
+    const holders = (p: Peer) => { p.send({ cmd: 'holders' }); return p.events.filter((e) => e.event === 'holders').at(-1)?.ids as (string | null)[] | undefined; };
+    await until('every roster agrees', () => peers.every((p) => JSON.stringify(holders(p)) === JSON.stringify(peers.map((q) => q.peerId))), 30_000);
     a.send({ cmd: 'put', text: 'the stage 1 shard' });
     await until('the shard', () => a.events.some((e) => e.event === 'put'));
     const cid = (a.events.find((e) => e.event === 'put') as { cid: string }).cid;
@@ -62,6 +63,9 @@ test('a holder killed mid-turn is taken over within the deadline; restarted, it 
     t.is(back.peerId, b.peerId, 'the same identity');
     peers[1] = back;
     back.send({ cmd: 'dial', addr: a.addresses[0] });
+    back.send({ cmd: 'dial', addr: c.addresses[0] });
+    back.send({ cmd: 'claim' });
+    await until('b back in slot 1 on every roster', () => [a, back, c].every((p) => holders(p)?.[1] === b.peerId), 30_000);
     back.send({ cmd: 'fetch', cid, from: a.peerId });
     await until('the catch-up', () => back.events.some((e) => e.event === 'fetched' || e.event === 'error'), 20_000);
     t.like(back.events.find((e) => e.event === 'fetched' || e.event === 'error'), { event: 'fetched', text: 'the stage 1 shard' });
