@@ -14,7 +14,7 @@ import { dcutr } from '@libp2p/dcutr';
 import { type GossipSub, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
-import { kadDHT } from '@libp2p/kad-dht';
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
 import { noise } from '@libp2p/noise';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
@@ -114,7 +114,8 @@ export class PeerHost {
           // Team peers often share an address (a simulation, a lab): no penalty for that.
           scoreParams: { IPColocationFactorWeight: 0 },
         }),
-        dht: kadDHT({ clientMode: !init.server, protocol: '/sat/kad/1.0.0' }),
+        // Teams run on LANs and loopback too: keep private addresses in DHT records.
+        dht: kadDHT({ clientMode: !init.server, protocol: '/sat/kad/1.0.0', peerInfoMapper: passthroughMapper }),
         ...(init.server ? { relay: circuitRelayServer() } : {}),
         ...(init.nat ? { autonat: autoNAT(), dcutr: dcutr() } : {}),
       },
