@@ -19,6 +19,8 @@ export interface ShardExchangeInit {
   wants?: (announce: Announce) => boolean;
   /** Whether a peer is a member of the team (the roster's holders); others' announcements are dropped and counted. */
   isMember?: (peer: PeerId) => boolean;
+  /** The stage this peer is in: announcements of earlier stages are rejected as stale. */
+  stage?: () => number;
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
 }
 
@@ -40,7 +42,7 @@ export class ShardExchange {
 
   start(): void {
     const { team, slots } = this.init;
-    this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots }), (a, from) => {
+    this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }), (a, from) => {
       if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
       else if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) void this.fetch(a, from);
     });

@@ -45,10 +45,13 @@ test('a partial shard flows to the next turn\'s peer; the complete one to every 
     await until('the refusal', () => ex[2].counters.invalidFrom.get(hosts[0].peerId.toString()) === 1);
     t.is(got[2].length, 1);
     // A peer that is no member of the team is not even fetched from.
-    const members = new ShardExchange(hosts[2], { team: TEAM, slots: SLOTS, isMember: (p) => p.equals(hosts[0].peerId), onShard: () => t.fail('a non-member\'s shard') });
+    const members = new ShardExchange(hosts[2], { team: TEAM, slots: SLOTS, isMember: (p) => p.equals(hosts[0].peerId), stage: () => 5, onShard: () => t.fail('a non-member\'s or stale shard') });
     members.start();
     await ex[1].publish({ ...partial, stage: 5 });
     await until('the non-member drop', () => members.counters.nonMember === 1);
+    // Nor is a member's shard of an earlier stage than the peer is in.
+    await ex[0].publish({ ...partial, stage: 4, trajectories: [{ ...partial.trajectories[0], prompt: 1 }] });
+    await until('the stale rejection', () => (hosts[2].counters.get(blocksTopic(TEAM))?.rejected.get('stale-stage') ?? 0) === 1);
     t.is(members.counters.received, 0);
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
