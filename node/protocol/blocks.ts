@@ -9,6 +9,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes, contentId, verifyContent } from './cid.ts';
+import { bump } from './counters.ts';
 import { BlockFetchError } from './errors.ts';
 
 export const BLOCKS_PROTOCOL = '/sat/blocks/1';
@@ -20,17 +21,29 @@ export const FETCH_TIMEOUT_MS = 30_000;
 const FOUND = 1;
 const MISSING = 0;
 const MAX_CID_BYTES = 64;
-/** Frames up to a whole block (lpStream buffers 4 MiB by default, and a bigger frame fails the read). */
-const FRAMES = { maxDataLength: MAX_BLOCK_BYTES, maxBufferSize: MAX_BLOCK_BYTES + 1024 };
 
-/** Blocks by CID, in memory. */
+/** Bytes a store keeps by default before it forgets its oldest blocks (about a few stages of shards). */
+export const STORE_BYTES = 1024 * 1024 * 1024;
+
+/** Blocks by CID, in memory, up to a byte budget: past it the oldest blocks are forgotten. */
 export class BlockStore {
   private readonly blocks = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly budget = STORE_BYTES) {}
 
   /** Stores `bytes` under their CID; the CID. */
   put(bytes: Uint8Array): CID {
     const cid = contentId(bytes);
-    this.blocks.set(cid.toString(), bytes);
+    const key = cid.toString();
+    if (this.blocks.has(key)) return cid;
+    this.blocks.set(key, bytes);
+    this.bytes += bytes.length;
+    for (const [k, b] of this.blocks) {
+      if (this.bytes <= this.budget || k === key) break;
+      this.blocks.delete(k);
+      this.bytes -= b.length;
+    }
     return cid;
   }
 
@@ -58,9 +71,11 @@ export class BlockService {
 
   async start(): Promise<void> {
     await this.libp2p.handle(BLOCKS_PROTOCOL, async (stream) => {
-      const lp = lpStream(stream, FRAMES);
+      // A request is one CID: nothing bigger is read.
+      const lp = lpStream(stream, { maxDataLength: MAX_CID_BYTES });
+      const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
       try {
-        const request = await lp.read({ signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+        const request = await lp.read({ signal });
         const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
         if (!cid) {
           this.counters.badRequests++;
@@ -68,10 +83,10 @@ export class BlockService {
           return;
         }
         const block = this.store.get(cid);
-        if (block) await lp.writeV([Uint8Array.of(FOUND), block]);
-        else await lp.write(Uint8Array.of(MISSING));
+        if (block) await lp.writeV([Uint8Array.of(FOUND), block], { signal });
+        else await lp.write(Uint8Array.of(MISSING), { signal });
         this.counters.served++;
-        await stream.close();
+        await stream.close({ signal });
       } catch (err) {
         this.counters.badRequests++;
         stream.abort(err as Error);
@@ -82,16 +97,18 @@ export class BlockService {
   async stop(): Promise<void> { await this.libp2p.unhandle(BLOCKS_PROTOCOL); }
 
   /**
-   * The block `cid` from `peer`, checked against its hash and kept in the store. Throws
+   * The block `cid` from `peer`, checked against its hash, at most `maxBytes` long, and kept in the
+   * store unless `keep` is false (a caller that validates it first stores it itself). Throws
    * BlockFetchError when the peer lacks it, sends other bytes, or does not answer in time.
    */
-  async fetch(peer: PeerId, cid: CID, timeoutMs = FETCH_TIMEOUT_MS): Promise<Uint8Array> {
+  async fetch(peer: PeerId, cid: CID, opts: { maxBytes?: number; keep?: boolean; timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const { maxBytes = MAX_BLOCK_BYTES, keep = true, timeoutMs = FETCH_TIMEOUT_MS } = opts;
     const have = this.store.get(cid);
     if (have) return have;
     const signal = AbortSignal.timeout(timeoutMs);
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal })
       .catch((err: Error) => { throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`); });
-    const lp = lpStream(stream, FRAMES);
+    const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 1024 });
     try {
       await lp.write(cid.bytes, { signal });
       const status = (await lp.read({ signal })).subarray();
@@ -100,11 +117,11 @@ export class BlockService {
       const frame = (await lp.read({ signal })).subarray();
       const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength); // a plain view, not a Buffer
       if (!verifyContent(cid, bytes)) {
-        this.counters.corruptFrom.set(peer.toString(), (this.counters.corruptFrom.get(peer.toString()) ?? 0) + 1);
+        bump(this.counters.corruptFrom, peer.toString());
         throw new BlockFetchError(`${peer} sent ${bytes.length} bytes that are not block ${cid}`);
       }
-      await stream.close();
-      this.store.put(bytes);
+      await stream.close({ signal });
+      if (keep) this.store.put(bytes);
       this.counters.fetched++;
       return bytes;
     } catch (err) {

@@ -11,7 +11,7 @@ import './polyfill.ts';
 import { autoNAT } from '@libp2p/autonat';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
 import { dcutr } from '@libp2p/dcutr';
-import { type GossipSub, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
+import { type GossipSub, type Message, StrictSign, TopicValidatorResult, gossipsub } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
@@ -23,6 +23,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { BlockService, BlockStore } from './blocks.ts';
 import { BootstrapDialer } from './bootstrap-dial.ts';
+import { bump } from './counters.ts';
 import { HostConfigError } from './errors.ts';
 
 /** What a decoder makes of a message's bytes: the message, or why it was refused. */
@@ -78,6 +79,7 @@ type Services = { identify: unknown; ping: unknown; pubsub: GossipSub; dht: unkn
 /** A started libp2p host with validated topics. */
 export class PeerHost {
   readonly counters = new Map<string, TopicCounters>();
+  private readonly listeners = new Map<string, (evt: CustomEvent<Message>) => void>();
 
   private constructor(readonly libp2p: Libp2p<Services>, readonly blocks: BlockService, private readonly dialer: BootstrapDialer) {}
 
@@ -137,9 +139,11 @@ export class PeerHost {
 
   /**
    * Subscribes to `topic`: every message is decoded and validated by `decode` before `handle` sees
-   * it; a refused one is rejected to gossipsub (which scores its sender down) and counted.
+   * it; a refused one is rejected to gossipsub (which scores its sender down) and counted. One
+   * subscriber per topic; `unsubscribe` ends it.
    */
   subscribe<T>(topic: string, decode: (bytes: Uint8Array) => Decoded<T>, handle: (message: T, from: PeerId) => void): void {
+    if (this.listeners.has(topic)) throw new HostConfigError(`topic '${topic}' already has a subscriber on this host`);
     const c: TopicCounters = { accepted: 0, rejected: new Map(), rejectedFrom: new Map() };
     this.counters.set(topic, c);
     const decoded = new WeakMap<Uint8Array, T>();
@@ -155,11 +159,11 @@ export class PeerHost {
         decoded.set(msg.data, d.message);
         return TopicValidatorResult.Accept;
       }
-      c.rejected.set(d.reason, (c.rejected.get(d.reason) ?? 0) + 1);
-      c.rejectedFrom.set(from.toString(), (c.rejectedFrom.get(from.toString()) ?? 0) + 1);
+      bump(c.rejected, d.reason);
+      bump(c.rejectedFrom, from.toString());
       return TopicValidatorResult.Reject;
     });
-    this.pubsub.addEventListener('message', (evt) => {
+    const listener = (evt: CustomEvent<Message>) => {
       const msg = evt.detail;
       if (msg.topic !== topic || msg.type !== 'signed') return;
       const message = decoded.get(msg.data);
@@ -170,8 +174,20 @@ export class PeerHost {
       } catch {
         // A handler's failure is the handler's to report; the network loop goes on.
       }
-    });
+    };
+    this.listeners.set(topic, listener);
+    this.pubsub.addEventListener('message', listener);
     this.pubsub.subscribe(topic);
+  }
+
+  /** Ends the subscription to `topic` (its validator and handler go; its counters stay readable). */
+  unsubscribe(topic: string): void {
+    const listener = this.listeners.get(topic);
+    if (!listener) return;
+    this.pubsub.removeEventListener('message', listener);
+    this.pubsub.topicValidators.delete(topic);
+    this.pubsub.unsubscribe(topic);
+    this.listeners.delete(topic);
   }
 
   /** Publishes encoded bytes on a topic; the number of peers it went to. */

@@ -19,9 +19,9 @@ export function loadKnownPeers(dataDir: string): string[] {
   }
 }
 
-/** Saves the addresses of the peers connected now (the remote address each connection came from). */
+/** Saves the addresses this peer dialed and is connected to now (an inbound connection's address is an ephemeral port). */
 export function saveKnownPeers(dataDir: string, libp2p: Libp2p): void {
-  const peers = [...new Set(libp2p.getConnections().map((c) => {
+  const peers = [...new Set(libp2p.getConnections().filter((c) => c.direction === 'outbound').map((c) => {
     const addr = c.remoteAddr.toString();
     return addr.includes('/p2p/') ? addr : `${addr}/p2p/${c.remotePeer}`;
   }))].slice(0, MAX_KNOWN_PEERS);

@@ -5,8 +5,10 @@
 // resolve the same way on every peer, and when the holder falls silent the next claimant takes over.
 // An upgrade claim (a stronger model for the slot) names the stage it starts at: from that stage
 // boundary on it outranks the plain claims (the earliest such stage first, then time, then peer id).
-// Claims from peers the team's allowlist does not admit, claims for another tokenizer than the
-// slot's, and heartbeats of peers that hold no slot are dropped and counted.
+// A peer holds at most one slot (a new claim withdraws its others). Claims from peers the team's
+// allowlist does not admit, for another tokenizer than the slot's, or dated ahead of this peer's
+// clock, and heartbeats of peers that hold no slot, are dropped and counted. Known limit: a claim
+// dated far in the past wins seniority on every peer; an open team cannot tell it from an old one.
 import type { PeerId } from '@libp2p/interface';
 import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
 import type { PeerHost } from './host.ts';
@@ -17,6 +19,10 @@ export const heartbeatsTopic = (team: string) => `sat/${team}/heartbeats`;
 export const LIVENESS_MS = 15_000;
 /** How often a member heartbeats (and re-announces its claim for peers that joined since). */
 export const HEARTBEAT_MS = 3_000;
+/** Claims dated further ahead of this peer's clock are dropped. */
+const CLOCK_SKEW_MS = 60_000;
+/** A claim silent for this many liveness windows is forgotten. */
+const FORGET_AFTER = 20;
 
 export interface RosterInit {
   team: string;
@@ -28,7 +34,7 @@ export interface RosterInit {
 export interface RosterCounters {
   claims: number;
   heartbeats: number;
-  /** Dropped, by why: 'not-admitted', 'tokenizer', 'non-member'. */
+  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'non-member'. */
   dropped: Map<string, number>;
 }
 
@@ -64,6 +70,7 @@ export class Roster {
   async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>, upgradeFrom?: number): Promise<void> {
     const upgrade = upgradeFrom !== undefined;
     const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: Date.now() };
+    encodeSlotClaim(mine); // a bad claim fails here, once, not on every heartbeat
     this.mine = mine;
     this.record(mine, this.host.peerId);
     await this.announce();
@@ -83,17 +90,26 @@ export class Roster {
       return false;
     };
     let best: Known | undefined;
-    for (const k of this.claims.get(slot)?.values() ?? []) {
+    const bySlot = this.claims.get(slot);
+    for (const [id, k] of bySlot ?? []) {
+      if (now - k.lastSeen > FORGET_AFTER * this.liveness) bySlot!.delete(id); // long gone: forgotten
       if (now - k.lastSeen > this.liveness || (k.claim.upgrade && k.claim.from > stage)) continue;
       if (!best || before(k, best)) best = k;
     }
     return best?.peer;
   }
 
+  /** Every peer with a claim on `slot` (live or not). */
+  claimants(slot: number): PeerId[] { return [...this.claims.get(slot)?.values() ?? []].map((k) => k.peer); }
+
   /** The holder of every slot (undefined where none is live). */
   holders(): (PeerId | undefined)[] { return this.init.manifest.slots.map((_, slot) => this.holder(slot)); }
 
-  stop(): void { clearInterval(this.timer); }
+  stop(): void {
+    clearInterval(this.timer);
+    this.host.unsubscribe(claimsTopic(this.init.team));
+    this.host.unsubscribe(heartbeatsTopic(this.init.team));
+  }
 
   private async announce(): Promise<void> {
     if (!this.mine) return;
@@ -107,6 +123,7 @@ export class Roster {
     const { manifest } = this.init;
     if (manifest.admission === Admission.ALLOWLIST && !manifest.allow.some((p) => equalBytes(p, from.toMultihash().bytes))) return this.drop('not-admitted');
     if (!equalBytes(claim.tokenizer, manifest.slots[claim.slot].tokenizer)) return this.drop('tokenizer');
+    if (claim.time > Date.now() + CLOCK_SKEW_MS) return this.drop('future');
     this.counters.claims++;
     this.record(claim, from);
   }
@@ -119,9 +136,11 @@ export class Roster {
   }
 
   private record(claim: SlotClaim, peer: PeerId): void {
+    const id = peer.toString();
+    // One slot per peer: a claim on another slot withdraws its earlier ones.
+    for (const [slot, bySlot] of this.claims) if (slot !== claim.slot) bySlot.delete(id);
     const bySlot = this.claims.get(claim.slot) ?? new Map<string, Known>();
     this.claims.set(claim.slot, bySlot);
-    const id = peer.toString();
     const prev = bySlot.get(id);
     // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
     bySlot.set(id, { claim: prev && prev.claim.time <= claim.time ? prev.claim : claim, peer, lastSeen: Date.now() });

@@ -7,10 +7,13 @@
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes } from './cid.ts';
-import { type Announce, BlockKind, PROTOCOL_VERSION, type TrajectoryShard, decodeAnnounce, decodeTrajectoryShard, encodeAnnounce, encodeTrajectoryShard } from './codec.ts';
+import { type Announce, BlockKind, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard, decodeAnnounce, decodeTrajectoryShard, encodeAnnounce, encodeTrajectoryShard } from './codec.ts';
+import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
 
 export const blocksTopic = (team: string) => `sat/${team}/blocks`;
+/** Shards fetched at once; further announcements wait their turn. */
+export const MAX_FETCHES = 4;
 
 export interface ShardExchangeInit {
   team: string;
@@ -37,6 +40,10 @@ export interface ShardCounters {
 
 export class ShardExchange {
   readonly counters: ShardCounters = { published: 0, received: 0, fetchFailed: 0, invalidFrom: new Map(), nonMember: 0 };
+  /** CIDs being fetched or queued, so each is fetched once. */
+  private readonly pending = new Set<string>();
+  private readonly queue: (() => void)[] = [];
+  private active = 0;
 
   constructor(private readonly host: PeerHost, private readonly init: ShardExchangeInit) {}
 
@@ -44,8 +51,13 @@ export class ShardExchange {
     const { team, slots } = this.init;
     this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }), (a, from) => {
       if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
-      else if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) void this.fetch(a, from);
+      else if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) this.enqueue(a, from);
     });
+  }
+
+  stop(): void {
+    this.host.unsubscribe(blocksTopic(this.init.team));
+    this.queue.length = 0;
   }
 
   /** Keeps `shard` for others to fetch and announces it; its CID. */
@@ -60,21 +72,44 @@ export class ShardExchange {
     return cid;
   }
 
-  private async fetch(a: Announce, from: PeerId): Promise<void> {
+  /** Fetches each announced CID once, MAX_FETCHES at a time. */
+  private enqueue(a: Announce, from: PeerId): void {
     const cid = cidFromBytes(a.cid!)!; // the codec checked it is one
+    const key = cid.toString();
+    if (this.pending.has(key) || this.host.blocks.store.has(cid)) return;
+    this.pending.add(key);
+    const run = () => {
+      this.active++;
+      void this.fetch(a, cid, from).finally(() => {
+        this.active--;
+        this.pending.delete(key);
+        this.queue.shift()?.();
+      });
+    };
+    if (this.active < MAX_FETCHES) run();
+    else this.queue.push(run);
+  }
+
+  private async fetch(a: Announce, cid: CID, from: PeerId): Promise<void> {
     let bytes: Uint8Array;
     try {
-      bytes = await this.host.blocks.fetch(from, cid);
+      // No more than the announcement said, and never more than a shard may be.
+      bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, MAX_BYTES.TrajectoryShard), keep: false });
     } catch {
       this.counters.fetchFailed++;
       return;
     }
     const d = decodeTrajectoryShard(bytes, { team: this.init.team, slots: this.init.slots, stage: a.stage });
     if (!d.ok || d.message.stage !== a.stage) {
-      this.counters.invalidFrom.set(from.toString(), (this.counters.invalidFrom.get(from.toString()) ?? 0) + 1);
+      bump(this.counters.invalidFrom, from.toString());
       return;
     }
+    this.host.blocks.store.put(bytes); // kept, and served on, only once valid
     this.counters.received++;
-    this.init.onShard(d.message, cid, from);
+    try {
+      this.init.onShard(d.message, cid, from);
+    } catch {
+      // the handler's failure is its own; the exchange goes on
+    }
   }
 }

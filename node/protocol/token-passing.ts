@@ -3,11 +3,14 @@
 // peer starts with the token; a holder that is done hands the next position over /sat/token/1 (a
 // TokenPass, answered by a TokenAck) and gossips the pass, so every peer follows the stage.
 //
-// Silence: when nothing moves past position p, the peer of position q > p takes the token itself
-// after (q - p) deadlines — the next in order first, the one after it a deadline later — and
+// Silence: a holder re-gossips its pass every third of a deadline while it works (a keepalive). When
+// nothing is heard of position p or beyond for a while, the peer of position q > p takes the token
+// itself after (q - p) deadlines — the next in order first, the one after it a deadline later — and
 // gossips that it did; the positions in between are skipped this stage (a zero-size step, so the
-// stage bound still holds). Exactly one holder per (stage, position): only order[q]'s peer holds q,
-// and it takes q once; duplicate and late passes are counted and change nothing.
+// stage bound still holds). A pass is taken only from the holder before it (or, for a takeover or a
+// keepalive, from its own receiver). Exactly one holder per (stage, position): only order[q]'s peer
+// holds q, and it takes q once; duplicate and late passes are counted and change nothing. A direct
+// pass is acked only once accepted; one for a stage not begun yet is kept until it begins.
 import type { PeerId } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import type { CID } from 'multiformats/cid';
@@ -17,8 +20,10 @@ import type { PeerHost } from './host.ts';
 export const TOKEN_PROTOCOL = '/sat/token/1';
 /** The gossip topic on which a team's hand-offs are announced. */
 export const tokenTopic = (team: string) => `sat/${team}/token`;
-/** How long a holder may stay silent before the next in order takes over. */
+/** How long a holder may stay silent before the next in order takes over (a working holder keeps alive every third of it). */
 export const DEADLINE_MS = 30_000;
+/** Passes kept for stages not begun yet. */
+const MAX_EARLY = 16;
 
 export interface StagePlan {
   stage: number;
@@ -42,7 +47,7 @@ export interface TokenCounters {
   handoffs: number;
   acked: number;
   takeovers: number;
-  /** Passes for a position already held, or for a stage not running. */
+  /** Passes for a position already held or passed. */
   ignored: number;
   /** Passes that failed validation, or came from a peer holding neither end of them. */
   rejected: number;
@@ -64,6 +69,11 @@ export class TokenPassing {
   private progress = -1;
   private progressAt = 0;
   private readonly mine = new Set<number>();
+  /** The position this peer holds and has not handed on, and when it last said so. */
+  private holding?: number;
+  private keptAliveAt = 0;
+  /** Passes for a stage not begun yet, with their senders. */
+  private early: { pass: TokenPass; from: PeerId }[] = [];
   private watchdog?: NodeJS.Timeout;
   private readonly deadline: number;
 
@@ -75,25 +85,23 @@ export class TokenPassing {
     const { team, slots } = this.init;
     await this.host.libp2p.handle(TOKEN_PROTOCOL, async (stream, connection) => {
       const lp = lpStream(stream, { maxDataLength: 4096 });
+      const signal = AbortSignal.timeout(this.deadline);
       try {
-        const d = decodeTokenPass((await lp.read({ signal: AbortSignal.timeout(this.deadline) })).subarray(), { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
-        const why = !d.ok ? `invalid TokenPass (${d.reason} at ${d.field})` : d.message.to !== this.init.slot ? 'the pass is for another slot' : !this.sentBy(d.message, connection.remotePeer) ? 'the sender holds neither end of the pass' : undefined;
-        if (why || !d.ok) {
+        const d = decodeTokenPass((await lp.read({ signal })).subarray(), { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
+        const accepted = d.ok && d.message.to === this.init.slot && this.receive(d.message, connection.remotePeer);
+        if (!accepted) {
           this.counters.rejected++;
-          stream.abort(new Error(why));
+          stream.abort(new Error(d.ok ? 'the pass was not accepted' : `invalid TokenPass (${d.reason} at ${d.field})`));
           return;
         }
-        await lp.write(encodeTokenAck({ version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position, slot: this.init.slot }));
-        await stream.close();
-        this.observe(d.message);
+        await lp.write(encodeTokenAck({ version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position, slot: this.init.slot }), { signal });
+        await stream.close({ signal });
       } catch (err) {
-        this.counters.rejected++;
         stream.abort(err as Error);
       }
     }, { maxInboundStreams: 16 });
     this.host.subscribe(tokenTopic(team), (b) => decodeTokenPass(b, { team, slots }), (pass, from) => {
-      if (this.sentBy(pass, from)) this.observe(pass);
-      else this.counters.rejected++;
+      if (!this.receive(pass, from)) this.counters.rejected++;
     });
   }
 
@@ -101,11 +109,16 @@ export class TokenPassing {
   beginStage(plan: StagePlan): void {
     this.plan = plan;
     this.mine.clear();
+    this.holding = undefined;
     this.progress = -1;
     this.note(0);
     if (plan.order[0] === this.init.slot) this.take(0, undefined, false);
     clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => this.checkSilence(), Math.max(10, this.deadline / 10));
+    this.watchdog = setInterval(() => this.tick(), Math.max(10, this.deadline / 10));
+    // Passes for this stage that came before it began.
+    const early = this.early.filter((e) => e.pass.stage === plan.stage);
+    this.early = this.early.filter((e) => e.pass.stage > plan.stage);
+    for (const e of early) this.receive(e.pass, e.from);
   }
 
   /**
@@ -124,6 +137,7 @@ export class TokenPassing {
     };
     const bytes = encodeTokenPass(pass);
     this.counters.handoffs++;
+    this.holding = undefined;
     this.note(next);
     const gossip = this.host.publish(tokenTopic(this.init.team), bytes).catch(() => 0);
     const acked = await this.sendDirect(plan.peers.get(pass.to), bytes, pass);
@@ -134,6 +148,8 @@ export class TokenPassing {
 
   async stop(): Promise<void> {
     clearInterval(this.watchdog);
+    this.plan = undefined;
+    this.host.unsubscribe(tokenTopic(this.init.team));
     await this.host.libp2p.unhandle(TOKEN_PROTOCOL);
   }
 
@@ -145,29 +161,39 @@ export class TokenPassing {
       const lp = lpStream(stream, { maxDataLength: 4096 });
       await lp.write(bytes, { signal });
       const ack = decodeTokenAck((await lp.read({ signal })).subarray(), { team: this.init.team });
-      await stream.close();
+      await stream.close({ signal });
       return ack.ok && ack.message.stage === pass.stage && ack.message.position === pass.position && ack.message.slot === pass.to;
     } catch {
       return false; // the receiver is gone or slow: gossip carries the pass, silence handling does the rest
     }
   }
 
-  /** Whether `peer` may have sent `pass`: the holder handing it on, or (a takeover) the receiver itself. */
-  private sentBy(pass: TokenPass, peer: PeerId): boolean {
-    const peers = this.plan?.peers;
-    if (!peers || pass.stage !== this.plan!.stage) return true; // judged by observe(), which ignores other stages
-    return [peers.get(pass.from), peers.get(pass.to)].some((p) => p?.equals(peer));
-  }
-
-  /** A pass seen directly or by gossip. */
-  private observe(pass: TokenPass): void {
+  /**
+   * A pass seen directly or by gossip; whether it was accepted. It must come from the holder before
+   * its position (a hand-off) or from its own receiver (a takeover, or a keepalive of the position
+   * held now); a pass for a stage not begun yet is kept for it.
+   */
+  private receive(pass: TokenPass, from: PeerId): boolean {
     const plan = this.plan;
-    if (!plan || pass.stage !== plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to) {
-      this.counters.ignored++;
-      return;
+    if (!plan || pass.stage > plan.stage) {
+      if (this.early.length >= MAX_EARLY) return false;
+      this.early.push({ pass, from });
+      return true;
     }
+    if (pass.stage < plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to) return false;
+    const handOff = pass.position > 0 && pass.from === plan.order[pass.position - 1] && plan.peers.get(pass.from)?.equals(from);
+    const byReceiver = plan.peers.get(pass.to)?.equals(from);
+    if (!handOff && !byReceiver) return false;
+    // A hand-off comes from the position known held: a member cannot push the token past a holder.
+    if (handOff && !byReceiver && pass.position > this.progress + 1) return false;
+    if (pass.position < this.progress) {
+      this.counters.ignored++; // late: the token has moved on
+      return pass.to === this.init.slot && this.mine.has(pass.position);
+    }
+    if (pass.position === this.progress) this.progressAt = Date.now(); // a keepalive, or the pass of the position known held
     this.note(pass.position);
     if (pass.to === this.init.slot) this.take(pass.position, pass, false);
+    return true;
   }
 
   private note(position: number): void {
@@ -180,13 +206,16 @@ export class TokenPassing {
       return;
     }
     this.mine.add(position);
+    this.holding = position;
+    this.keptAliveAt = Date.now();
     this.init.onTurn({ stage: this.plan!.stage, position, ...(pass ? { pass } : {}), takeover });
   }
 
-  /** Takes the token when the holders before this peer's next position have been silent long enough. */
-  private checkSilence(): void {
+  /** Keeps the held position alive, and takes the token when the holders before this peer's next position have been silent long enough. */
+  private tick(): void {
     const plan = this.plan;
     if (!plan) return;
+    if (this.holding !== undefined && Date.now() - this.keptAliveAt >= this.deadline / 3) this.keepAlive(plan, this.holding);
     const q = plan.order.findIndex((slot, position) => slot === this.init.slot && position > this.progress);
     if (q < 0) return;
     if (Date.now() - this.progressAt < (q - this.progress) * this.deadline) return;
@@ -195,5 +224,14 @@ export class TokenPassing {
     const pass: TokenPass = { version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: q, from: plan.order[q - 1], to: this.init.slot, time: Date.now() };
     void this.host.publish(tokenTopic(this.init.team), encodeTokenPass(pass)).catch(() => 0);
     this.take(q, undefined, true);
+  }
+
+  /** Gossips "still holding `position`": a pass to this peer from the slot before it (any other slot at position 0). */
+  private keepAlive(plan: StagePlan, position: number): void {
+    this.keptAliveAt = Date.now();
+    const from = position > 0 ? plan.order[position - 1] : plan.order.find((slot) => slot !== this.init.slot);
+    if (from === undefined) return; // a one-slot team has no one to take over
+    const pass: TokenPass = { version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position, from, to: this.init.slot, time: Date.now() };
+    void this.host.publish(tokenTopic(this.init.team), encodeTokenPass(pass)).catch(() => 0);
   }
 }

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
-import { Admission, type TeamManifest, Workflow, teamId } from '../../node/protocol/codec.ts';
+import { Admission, PROTOCOL_VERSION, type TeamManifest, Workflow, encodeSlotClaim, teamId } from '../../node/protocol/codec.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
@@ -41,7 +41,7 @@ test('every peer agrees on the holders; the incumbent keeps its slot until it fa
     // c claims the held slot 1 later: b, the incumbent, keeps it on every peer.
     await new Promise((r) => setTimeout(r, 5));
     await rosters[2].claim(1, 'qwen3', TOKENIZER);
-    await until('c\'s claim to be seen', () => rosters.every((r) => r.counters.claims >= 2));
+    await until('c\'s claim to be seen', () => rosters.every((r) => r.claimants(1).some((p) => p.equals(c.peerId))));
     await new Promise((r) => setTimeout(r, 400));
     t.true(rosters.every((r) => same(r.holder(1), b.peerId)), 'the incumbent keeps slot 1');
     // b falls silent: once its claim lapses, c holds slot 1 on every live peer.
@@ -79,10 +79,26 @@ test('an upgrade claim takes its slot over at the stage it names, on every peer'
   try {
     await rosters[1].claim(1, 'qwen3', TOKENIZER);
     await rosters[2].claim(1, 'qwen3', TOKENIZER, 3);
-    await until('both claims everywhere', () => rosters[0].counters.claims >= 2);
+    await until('both claims everywhere', () => rosters.every((r) => r.claimants(1).length === 2));
     await new Promise((r) => setTimeout(r, 300));
     t.true(rosters.every((r) => same(r.holder(1, 2), b.peerId)), 'before the boundary the incumbent holds the slot');
     t.true(rosters.every((r) => same(r.holder(1, 3), c.peerId) && same(r.holder(1, 4), c.peerId)), 'from stage 3 the upgrade does');
+  } finally {
+    await stop();
+  }
+});
+
+test('a peer holds one slot at most, and a claim dated ahead of the clock is dropped', async (t) => {
+  const { hosts: [a, b], rosters, stop } = await peers(manifest());
+  try {
+    await rosters[0].claim(0, 'qwen3', TOKENIZER);
+    await until('a in slot 0', () => rosters.every((r) => same(r.holder(0), a.peerId)));
+    await rosters[0].claim(1, 'qwen3', TOKENIZER);
+    await until('a moved to slot 1', () => rosters.every((r) => same(r.holder(1), a.peerId) && r.holder(0) === undefined));
+    const future = { version: PROTOCOL_VERSION, team: teamId(manifest()), slot: 0, family: 'qwen3', tokenizer: TOKENIZER, upgrade: false, from: 0, time: Date.now() + 3_600_000 };
+    await b.publish(claimsTopic(teamId(manifest())), encodeSlotClaim(future));
+    await until('the drop', () => (rosters[0].counters.dropped.get('future') ?? 0) === 1);
+    t.is(rosters[0].holder(0), undefined);
   } finally {
     await stop();
   }

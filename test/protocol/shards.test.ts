@@ -45,6 +45,7 @@ test('a partial shard flows to the next turn\'s peer; the complete one to every 
     await until('the refusal', () => ex[2].counters.invalidFrom.get(hosts[0].peerId.toString()) === 1);
     t.is(got[2].length, 1);
     // A peer that is no member of the team is not even fetched from.
+    ex[2].stop(); // one exchange per host and topic
     const members = new ShardExchange(hosts[2], { team: TEAM, slots: SLOTS, isMember: (p) => p.equals(hosts[0].peerId), stage: () => 5, onShard: () => t.fail('a non-member\'s or stale shard') });
     members.start();
     await ex[1].publish({ ...partial, stage: 5 });
