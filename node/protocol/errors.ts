@@ -22,3 +22,8 @@ export class MessageError extends Error {
     super(message);
   }
 }
+
+/** A slot claim this peer's own roster would drop (an upgrade the manifest forbids, another tokenizer). */
+export class ClaimError extends Error {
+  override name = 'ClaimError';
+}

@@ -311,6 +311,7 @@ export interface TeamManifest {
   dataset?: Dataset
   admission: Admission
   allow: Uint8Array<ArrayBuffer>[]
+  upgrades: boolean
 }
 
 export namespace TeamManifest {
@@ -367,6 +368,11 @@ export namespace TeamManifest {
           }
         }
 
+        if ((obj.upgrades != null && obj.upgrades !== false)) {
+          w.uint32(72)
+          w.bool(obj.upgrades)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -378,7 +384,8 @@ export namespace TeamManifest {
           workflow: Workflow.CHAIN,
           config: '',
           admission: Admission.OPEN,
-          allow: []
+          allow: [],
+          upgrades: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -429,6 +436,10 @@ export namespace TeamManifest {
               }
 
               obj.allow.push(reader.bytes())
+              break
+            }
+            case 9: {
+              obj.upgrades = reader.bool()
               break
             }
             default: {
@@ -526,6 +537,13 @@ export namespace TeamManifest {
 
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.upgrades`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -602,6 +620,11 @@ export namespace TeamManifest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface TeamManifestUpgradesFieldEvent {
+    field: '$.upgrades'
+    value: boolean
+  }
+
   export function encode (obj: Partial<TeamManifest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, TeamManifest.codec())
   }
@@ -610,7 +633,7 @@ export namespace TeamManifest {
     return decodeMessage(buf, TeamManifest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TeamManifest>): Generator<TeamManifestVersionFieldEvent | TeamManifestNameFieldEvent | TeamManifestSlotsRoleFieldEvent | TeamManifestSlotsFamilyFieldEvent | TeamManifestSlotsTokenizerFieldEvent | TeamManifestWorkflowFieldEvent | TeamManifestConfigFieldEvent | TeamManifestDatasetNameFieldEvent | TeamManifestDatasetCidFieldEvent | TeamManifestDatasetUriFieldEvent | TeamManifestAdmissionFieldEvent | TeamManifestAllowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TeamManifest>): Generator<TeamManifestVersionFieldEvent | TeamManifestNameFieldEvent | TeamManifestSlotsRoleFieldEvent | TeamManifestSlotsFamilyFieldEvent | TeamManifestSlotsTokenizerFieldEvent | TeamManifestWorkflowFieldEvent | TeamManifestConfigFieldEvent | TeamManifestDatasetNameFieldEvent | TeamManifestDatasetCidFieldEvent | TeamManifestDatasetUriFieldEvent | TeamManifestAdmissionFieldEvent | TeamManifestAllowFieldEvent | TeamManifestUpgradesFieldEvent> {
     return streamMessage(buf, TeamManifest.codec(), opts)
   }
 }

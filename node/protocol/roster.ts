@@ -3,14 +3,16 @@
 // window; a slot's holder is, among its live claims, the one with the earliest claim time (the peer
 // id breaks ties) — so an incumbent keeps its slot against later claimants, two simultaneous claims
 // resolve the same way on every peer, and when the holder falls silent the next claimant takes over.
-// An upgrade claim (a stronger model for the slot) names the stage it starts at: from that stage
-// boundary on it outranks the plain claims (the earliest such stage first, then time, then peer id).
+// An upgrade claim (a stronger model for the slot), when the manifest allows upgrades, names the
+// stage it starts at: from that stage boundary on it outranks the plain claims (the earliest such
+// stage first, then time, then peer id).
 // A peer holds at most one slot (a new claim withdraws its others). Claims from peers the team's
 // allowlist does not admit, for another tokenizer than the slot's, or dated ahead of this peer's
 // clock, and heartbeats of peers that hold no slot, are dropped and counted. Known limit: a claim
 // dated far in the past wins seniority on every peer; an open team cannot tell it from an old one.
 import type { PeerId } from '@libp2p/interface';
 import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
+import { ClaimError } from './errors.ts';
 import type { PeerHost } from './host.ts';
 
 export const claimsTopic = (team: string) => `sat/${team}/claims`;
@@ -34,7 +36,7 @@ export interface RosterInit {
 export interface RosterCounters {
   claims: number;
   heartbeats: number;
-  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'non-member'. */
+  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'non-member'. */
   dropped: Map<string, number>;
 }
 
@@ -71,6 +73,9 @@ export class Roster {
     const upgrade = upgradeFrom !== undefined;
     const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: Date.now() };
     encodeSlotClaim(mine); // a bad claim fails here, once, not on every heartbeat
+    const { manifest } = this.init;
+    if (upgrade && !manifest.upgrades) throw new ClaimError(`the team's manifest does not allow upgrades: slot ${slot} can only be claimed when free`);
+    if (!equalBytes(tokenizer, manifest.slots[slot]?.tokenizer)) throw new ClaimError(`slot ${slot} needs the tokenizer the manifest names: this model has another one`);
     this.mine = mine;
     this.record(mine, this.host.peerId);
     await this.announce();
@@ -124,6 +129,7 @@ export class Roster {
     if (manifest.admission === Admission.ALLOWLIST && !manifest.allow.some((p) => equalBytes(p, from.toMultihash().bytes))) return this.drop('not-admitted');
     if (!equalBytes(claim.tokenizer, manifest.slots[claim.slot].tokenizer)) return this.drop('tokenizer');
     if (claim.time > Date.now() + CLOCK_SKEW_MS) return this.drop('future');
+    if (claim.upgrade && !manifest.upgrades) return this.drop('no-upgrades');
     this.counters.claims++;
     this.record(claim, from);
   }

@@ -26,7 +26,7 @@ const bytesOf = (u: () => number, n: number) => Uint8Array.from({ length: n }, (
 const HASH = bytesOf(mulberry32(1), 32);
 const peer = (k: number) => Digest.create(0x00, bytesOf(mulberry32(100 + k), 36)).bytes; // an identity multihash, as Ed25519 peer ids are
 const MANIFEST: TeamManifest = {
-  version: PROTOCOL_VERSION, name: 'demo team',
+  version: PROTOCOL_VERSION, name: 'demo team', upgrades: true,
   slots: [{ role: 'solver', family: 'qwen3', tokenizer: HASH }, { role: 'checker', family: 'qwen3', tokenizer: HASH }],
   workflow: Workflow.CHAIN, config: JSON.stringify({ sat: { epsilon: 0.2, group_size: 4 }, algorithm: { gamma: 1 }, seed: 42 }),
   dataset: { name: 'demo', cid: contentId(new TextEncoder().encode('{"prompt":"1+1","answer":"2"}\n')).bytes, uri: '' },

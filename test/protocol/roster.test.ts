@@ -11,8 +11,8 @@ import { Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster
 import { until } from './until.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
-const manifest = (admission = Admission.OPEN, allow: Uint8Array<ArrayBuffer>[] = []): TeamManifest => ({
-  version: 1, name: 'roster test', workflow: Workflow.CHAIN, config: '{}', admission, allow,
+const manifest = (admission = Admission.OPEN, allow: Uint8Array<ArrayBuffer>[] = [], upgrades = true): TeamManifest => ({
+  version: 1, name: 'roster test', workflow: Workflow.CHAIN, config: '{}', admission, allow, upgrades,
   slots: [{ role: 'first', family: 'qwen3', tokenizer: TOKENIZER }, { role: 'second', family: 'qwen3', tokenizer: TOKENIZER }],
   dataset: { name: 'demo', uri: '', cid: contentId(new TextEncoder().encode('the training set')).bytes },
 });
@@ -58,11 +58,15 @@ test('claims with another tokenizer, or from a peer the allowlist leaves out, ar
   const keys = await Promise.all([0, 1, 2].map(() => generateKeyPair('Ed25519')));
   const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
   const admitted = [0, 1].map((i) => Uint8Array.from(peerIdFromPrivateKey(keys[i]).toMultihash().bytes));
-  const { hosts: [a, , c], rosters, stop } = await peers(manifest(Admission.ALLOWLIST, admitted), keys);
+  const { hosts, rosters, stop } = await peers(manifest(Admission.ALLOWLIST, admitted), keys);
+  const [a, , c] = hosts;
   try {
     await rosters[0].claim(0, 'qwen3', TOKENIZER);
     await rosters[2].claim(1, 'qwen3', TOKENIZER); // c is not on the allowlist
-    await rosters[1].claim(1, 'qwen3', new Uint8Array(32).fill(9)); // another tokenizer
+    const other = new Uint8Array(32).fill(9); // another tokenizer: refused locally, dropped when sent anyway
+    await t.throwsAsync(rosters[1].claim(1, 'qwen3', other), { name: 'ClaimError', message: /needs the tokenizer the manifest names/ });
+    const team = teamId(manifest(Admission.ALLOWLIST, admitted));
+    await hosts[1].publish(claimsTopic(team), encodeSlotClaim({ version: PROTOCOL_VERSION, team, slot: 1, family: 'qwen3', tokenizer: other, upgrade: false, from: 0, time: Date.now() }));
     await until('the drops', () => (rosters[0].counters.dropped.get('not-admitted') ?? 0) > 0 && (rosters[0].counters.dropped.get('tokenizer') ?? 0) > 0);
     t.true(same(rosters[0].holder(0), a.peerId));
     t.is(rosters[0].holder(1), undefined, 'nobody admitted holds slot 1');
@@ -99,6 +103,22 @@ test('a peer holds one slot at most, and a claim dated ahead of the clock is dro
     await b.publish(claimsTopic(teamId(manifest())), encodeSlotClaim(future));
     await until('the drop', () => (rosters[0].counters.dropped.get('future') ?? 0) === 1);
     t.is(rosters[0].holder(0), undefined);
+  } finally {
+    await stop();
+  }
+});
+
+test('upgrade claims are dropped when the manifest does not allow upgrades', async (t) => {
+  const m = manifest(Admission.OPEN, [], false);
+  const { hosts, rosters, stop } = await peers(m);
+  const b = hosts[1];
+  try {
+    await rosters[1].claim(1, 'qwen3', TOKENIZER);
+    await t.throwsAsync(rosters[2].claim(1, 'qwen3', TOKENIZER, 2), { name: 'ClaimError', message: /does not allow upgrades/ });
+    // One sent anyway (another implementation, or a forged one) is dropped by the others.
+    await hosts[2].publish(claimsTopic(teamId(m)), encodeSlotClaim({ version: PROTOCOL_VERSION, team: teamId(m), slot: 1, family: 'qwen3', tokenizer: TOKENIZER, upgrade: true, from: 2, time: Date.now() }));
+    await until('the drop', () => (rosters[0].counters.dropped.get('no-upgrades') ?? 0) > 0);
+    t.true(rosters.every((r) => same(r.holder(1, 5), b.peerId)));
   } finally {
     await stop();
   }
