@@ -1,8 +1,9 @@
 // Joining the network through bootstrap peers without dying when they are down: every address is
 // dialed in turn; a failure is one line naming the address and why (refused, timeout, wrong peer id,
 // or the transport's own words), and the address is retried with exponential backoff for as long as
-// the peer runs. The peers this peer knew on its last run (known-peers.ts) are dialed the same way.
-import type { Libp2p } from '@libp2p/interface';
+// the peer runs; a bootstrap connection that drops later is dialed again the same way. The peers
+// this peer knew on its last run (known-peers.ts) are dialed alike.
+import type { Libp2p, PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 
 export interface BootstrapDialInit {
@@ -41,10 +42,22 @@ export class BootstrapDialer {
 
   /** Starts dialing; resolves once every address has been tried once. */
   async start(): Promise<void> {
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect);
     await Promise.all(this.init.addresses.map((a) => this.attempt(a)));
   }
 
+  /** A bootstrap peer that went away is dialed again (after the first backoff, so a restart has time). */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>) => {
+    if (this.stopped) return;
+    for (const address of this.init.addresses) {
+      if (!address.endsWith(`/p2p/${evt.detail}`)) continue;
+      const timer = setTimeout(() => { this.timers.delete(timer); void this.attempt(address); }, this.init.backoffMs ?? 1000);
+      this.timers.add(timer);
+    }
+  };
+
   stop(): void {
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect);
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -56,3 +56,22 @@ test('the peers of the last run are saved and loaded back as dialable addresses'
     await b.stop();
   }
 });
+
+test('a bootstrap peer that restarts is dialed again', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-again-'));
+  const { loadOrCreateIdentity } = await import('../../node/protocol/identity.ts');
+  const { privateKey } = await loadOrCreateIdentity(dir);
+  let boot = await PeerHost.start({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] });
+  const address = boot.addresses[0];
+  const peer = await start([address], () => undefined);
+  try {
+    await until('the first connection', () => peer.libp2p.getPeers().some((p) => p.equals(boot.peerId)));
+    await boot.stop();
+    boot = await PeerHost.start({ privateKey, listen: [address.split('/p2p/')[0]] });
+    await until('the connection again', () => peer.libp2p.getPeers().some((p) => p.equals(boot.peerId)));
+    t.pass();
+  } finally {
+    await peer.stop();
+    await boot.stop();
+  }
+});
