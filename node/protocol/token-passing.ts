@@ -130,7 +130,10 @@ export class TokenPassing {
     const plan = this.plan;
     if (!plan || !this.mine.has(position)) throw new Error(`this peer does not hold position ${position} of the stage`);
     const next = position + 1;
-    if (next >= plan.order.length) return true;
+    if (next >= plan.order.length) {
+      this.holding = undefined; // the stage's last update is done: nothing to keep alive
+      return true;
+    }
     const pass: TokenPass = {
       version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: next,
       from: this.init.slot, to: plan.order[next], time: Date.now(), ...(update ? { update: update.bytes } : {}),
