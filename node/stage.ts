@@ -126,7 +126,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
     const update = agent.stage0 ? stage0Update : trustRegionUpdate;
     const rec = await update(agent, batch, {
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
-      maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs,
+      maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs, miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
     });
     rs.forEach((r, i) => splitTurns(transcripts[r], slot, rec.logpNew[i]).forEach((x, k) => { if (x) turnNew[r][k] = x; }));
     updated.add(slot);

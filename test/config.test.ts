@@ -24,7 +24,7 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
   const c = loadConfig(path.join(CONFIGS, 'sat_demo.yaml'));
   t.deepEqual(c.algorithm, { gamma: 0.99, lam: 0.95, klPenalty: 'kl', klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.1, quantile: 0.95 } });
   t.deepEqual(c.actorRolloutRef, {
-    actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, clipRatio: 0.2, lossAggMode: 'token-mean' },
+    actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, ppoMiniBatchSize: 0, clipRatio: 0.2, lossAggMode: 'token-mean' },
     rollout: { n: 2 },
     ref: {},
   });
@@ -58,7 +58,7 @@ test('an empty config is every default', (t) => {
   t.deepEqual(values(c), {
     algorithm: { gamma: 0.99, lam: 0.95, klPenalty: 'kl', klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.05, quantile: 0.99 } },
     actorRolloutRef: {
-      actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, clipRatio: 0.2, lossAggMode: 'token-mean' },
+      actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, ppoMiniBatchSize: 0, clipRatio: 0.2, lossAggMode: 'token-mean' },
       rollout: { n: 4 },
       ref: {},
     },

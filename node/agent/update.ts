@@ -30,8 +30,10 @@ export interface UpdateConfig {
   targetKl: number;
   quantile: number;
   maxBacktracks: number;
-  /** Gradient steps per attempt. */
+  /** Passes over the batch per attempt (ppo_epochs). */
   steps: number;
+  /** Trajectories per optimizer step (ppo_mini_batch_size): each pass takes the batch in slices of this many, in order; 0 = all at once. */
+  miniBatch?: number;
 }
 
 export interface UpdateRecord {
@@ -78,6 +80,20 @@ function trainBatch(b: UpdateBatch, epsilon: number, beta: number) {
   };
 }
 
+/** The batch in slices of `size` trajectories, in order (the whole batch when size is 0 or not smaller). */
+export function miniBatches(b: UpdateBatch, size: number): UpdateBatch[] {
+  if (size <= 0 || size >= b.rows.length) return [b];
+  const out: UpdateBatch[] = [];
+  for (let at = 0; at < b.rows.length; at += size) {
+    const cut = <T>(xs: readonly T[]) => xs.slice(at, at + size);
+    out.push({
+      rows: cut(b.rows), positions: cut(b.positions), logpOld: cut(b.logpOld), isWeights: cut(b.isWeights), advantages: cut(b.advantages),
+      ...(b.critic ? { critic: { ...b.critic, returns: cut(b.critic.returns), valuesOld: cut(b.critic.valuesOld) } } : {}),
+    });
+  }
+  return out;
+}
+
 /**
  * Surrogate gain of an update, as the loss measures it: mean over trajectories of (mean own c_t) *
  * (min(r A, clip(r, 1 +- eps) A) - A), r the sequence ratio (its log clipped like the loss's).
@@ -104,8 +120,8 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
  */
 export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
   const start = agent.trainer.snapshot();
-  const batch = trainBatch(b, cfg.epsilon, agent.beta);
-  for (let s = 0; s < cfg.steps; s++) await agent.trainer.trainStep(batch);
+  const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) => trainBatch(m, cfg.epsilon, agent.beta));
+  for (let s = 0; s < cfg.steps; s++) for (const batch of batches) await agent.trainer.trainStep(batch);
   const trained = agent.trainer.snapshot();
   let klQuantile = 0;
   for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {

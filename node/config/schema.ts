@@ -25,6 +25,7 @@ export const SCHEMA: Schema<ConfigValues> = {
       klLossType: oneOf(['k1+'], 'k1+'),
       klLossCoef: num(0.001, '>= 0'),
       ppoEpochs: int(1, 1),
+      ppoMiniBatchSize: int(0, 0), // verl's key, in trajectories; 0: the whole batch in one step (the reference's behaviour)
       clipRatio: num(0.2, '> 0'),
       lossAggMode: oneOf(['token-mean'], 'token-mean'),
     }),

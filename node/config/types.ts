@@ -75,6 +75,8 @@ export interface ActorConfig {
   klLossType: 'k1+';
   klLossCoef: number;
   ppoEpochs: number;
+  /** Trajectories per optimizer step; 0: the whole batch at once. */
+  ppoMiniBatchSize: number;
   /** verl's PPO clip; SAT reads `sat.epsilon`. */
   clipRatio: number;
   lossAggMode: 'token-mean';

@@ -3,7 +3,7 @@
 // and leaves the agent exactly as it was.
 import test from 'ava';
 import { Agent } from '../../node/agent/agent.ts';
-import { type UpdateBatch, trustRegionUpdate } from '../../node/agent/update.ts';
+import { type UpdateBatch, miniBatches, trustRegionUpdate } from '../../node/agent/update.ts';
 
 const WEAK = new URL('../../models/demo/tiny-weak/', import.meta.url).pathname;
 const lora = { kind: 'lora' as const, lora: { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'] } };
@@ -60,4 +60,23 @@ test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta an
   t.true([...agent.trainer.parameters].every(([n, p]) => p.every((x, k) => x === before.get(n)![k])));
   t.is(agent.trainer.step, 0, 'the optimizer step is restored too');
   await agent.release();
+});
+
+test('ppo_mini_batch_size: each pass takes the batch in slices, one optimizer step each', async (t) => {
+  const make = () => new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3, weightDecay: 0 }, beta: 0.01, seed: 1, session: { threads: 1 } });
+  const [whole, sliced] = [make(), make()];
+  const b = await batchFor(whole);
+  // A bound every step fits, so no backtracking rewinds the step count.
+  const cfg = { epsilon: 0.2, targetKl: 1e9, quantile: 0.9, maxBacktracks: 3, steps: 2 };
+  const a = await trustRegionUpdate(whole, b, cfg);
+  const m = await trustRegionUpdate(sliced, b, { ...cfg, miniBatch: 1 });
+  t.is(whole.trainer.step, 2);
+  t.is(sliced.trainer.step, 4, '2 passes x 2 slices of one trajectory');
+  t.true(a.accepted && m.accepted);
+  t.notDeepEqual(m.logpNew, a.logpNew);
+  const slices = miniBatches({ ...b, rows: [...b.rows, rows[0]], positions: [...b.positions, positions[0]], logpOld: [...b.logpOld, b.logpOld[0]], isWeights: [...b.isWeights, b.isWeights[0]], advantages: [1, -1, 0.5] }, 2);
+  t.deepEqual(slices.map((s) => s.advantages), [[1, -1], [0.5]]);
+  t.is(miniBatches(b, 0).length, 1);
+  await whole.release();
+  await sliced.release();
 });
