@@ -8,9 +8,14 @@
 // stage first, then time, then peer id).
 // A peer holds at most one slot (a new claim withdraws its others). Claims from peers the team's
 // allowlist does not admit, for another tokenizer than the slot's, or dated ahead of this peer's
-// clock, and heartbeats of peers that hold no slot, are dropped and counted. Known limit: a claim
-// dated far in the past wins seniority on every peer; an open team cannot tell it from an old one.
+// clock, and heartbeats of peers that hold no slot, are dropped and counted. A peer keeps its claim's
+// time in its data dir, so after a restart it re-announces the same claim and keeps its seniority on
+// every peer, those that joined meanwhile included. Known limit: a claim dated far in the past wins
+// seniority on every peer; an open team cannot tell it from an old one.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
+import { writeFileAtomic } from './atomic-file.ts';
 import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
 import { ClaimError } from './errors.ts';
 import type { PeerHost } from './host.ts';
@@ -19,6 +24,8 @@ export const claimsTopic = (team: string) => `sat/${team}/claims`;
 export const heartbeatsTopic = (team: string) => `sat/${team}/heartbeats`;
 /** A claim whose peer has not been heard from for this long no longer holds its slot. */
 export const LIVENESS_MS = 15_000;
+/** The file in a peer's data dir that keeps its claim times. */
+export const CLAIM_FILE = 'claims.json';
 /** How often a member heartbeats (and re-announces its claim for peers that joined since). */
 export const HEARTBEAT_MS = 3_000;
 /** Claims dated further ahead of this peer's clock are dropped. */
@@ -29,6 +36,8 @@ const FORGET_AFTER = 20;
 export interface RosterInit {
   team: string;
   manifest: TeamManifest;
+  /** Where this peer keeps the time of its claim, so a restart re-announces the same claim (the peer's data dir). */
+  dataDir?: string;
   livenessMs?: number;
   heartbeatMs?: number;
 }
@@ -71,7 +80,7 @@ export class Roster {
    */
   async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>, upgradeFrom?: number): Promise<void> {
     const upgrade = upgradeFrom !== undefined;
-    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: Date.now() };
+    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: this.claimTime(slot, upgrade) };
     encodeSlotClaim(mine); // a bad claim fails here, once, not on every heartbeat
     const { manifest } = this.init;
     if (upgrade && !manifest.upgrades) throw new ClaimError(`the team's manifest does not allow upgrades: slot ${slot} can only be claimed when free`);
@@ -79,6 +88,22 @@ export class Roster {
     this.mine = mine;
     this.record(mine, this.host.peerId);
     await this.announce();
+  }
+
+  /** The time of this peer's claim on `slot`: the one it made before a restart, else now (then kept). */
+  private claimTime(slot: number, upgrade: boolean): number {
+    if (!this.init.dataDir) return Date.now();
+    const file = path.join(this.init.dataDir, CLAIM_FILE);
+    const key = `${this.init.team}/${slot}/${upgrade ? 'upgrade' : 'claim'}`;
+    let saved: Record<string, number> = {};
+    try {
+      saved = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, number>;
+    } catch {
+      // none yet, or unreadable: this claim starts anew
+    }
+    const time = Number.isInteger(saved[key]) && saved[key] <= Date.now() ? saved[key] : Date.now();
+    if (saved[key] !== time) writeFileAtomic(file, `${JSON.stringify({ ...saved, [key]: time })}\n`);
+    return time;
   }
 
   /** The stage this peer is in (carried by its heartbeats). */

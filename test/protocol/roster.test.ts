@@ -2,12 +2,15 @@
 // incumbent keeps its slot against a later claimant, who takes over once the incumbent falls silent;
 // claims with another tokenizer, or from peers an allowlist does not admit, are dropped.
 import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { Admission, PROTOCOL_VERSION, type TeamManifest, Workflow, encodeSlotClaim, teamId } from '../../node/protocol/codec.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
-import { Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
+import { CLAIM_FILE, Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
 import { until } from './until.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
@@ -121,5 +124,25 @@ test('upgrade claims are dropped when the manifest does not allow upgrades', asy
     t.true(rosters.every((r) => same(r.holder(1, 5), b.peerId)));
   } finally {
     await stop();
+  }
+});
+
+test('a peer keeps its claim time in its data dir, so a restart re-announces the same claim', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'claims-'));
+  const m = manifest();
+  const team = teamId(m);
+  const timeIn = () => JSON.parse(fs.readFileSync(path.join(dir, CLAIM_FILE), 'utf8'))[`${team}/1/claim`] as number;
+  const privateKey = await generateKeyPair('Ed25519');
+  for (let run = 0; run < 2; run++) {
+    const host = await PeerHost.start({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] });
+    const roster = new Roster(host, { team, manifest: m, dataDir: dir });
+    roster.start();
+    const before = run === 0 ? undefined : timeIn();
+    await roster.claim(1, 'qwen3', TOKENIZER);
+    if (before !== undefined) t.is(timeIn(), before, 'the restart reuses the first claim\'s time');
+    t.true(Number.isInteger(timeIn()) && timeIn() <= Date.now());
+    roster.stop();
+    await host.stop();
+    await new Promise((r) => setTimeout(r, 20));
   }
 });
