@@ -70,7 +70,7 @@ async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[]
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
 
 /** The team's generators by slot. */
-export const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.policy);
+const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.policy);
 
 /** One agent standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
 export const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
