@@ -27,7 +27,7 @@ export const MAX_BYTES = {
   Heartbeat: 64 * KiB,
   SlotClaim: 64 * KiB,
   TrajectoryShard: 4 * MiB,
-  LogprobUpdate: 4 * MiB,
+  LogprobUpdate: 16 * MiB,
   StageRecord: 64 * KiB,
   TokenPass: 64 * KiB,
   TokenAck: 64 * KiB,
@@ -229,6 +229,7 @@ function checkClaim(m: SlotClaim): void {
 function checkShard(m: TrajectoryShard): void {
   header(m);
   uint(m.stage, 'stage');
+  text(m.rollout, 'rollout');
   list(m.trajectories, 'trajectories', LIMITS.trajectories, 1);
   m.trajectories.forEach((t, r) => {
     const at = `trajectories[${r}]`;
@@ -256,6 +257,12 @@ function checkUpdate(m: LogprobUpdate): void {
   distinct(m.shards, 'shards');
   list(m.logprobs, 'logprobs', LIMITS.updateTokens);
   logprobs(m.logprobs, 'logprobs');
+  need(m.cur.length === m.logprobs.length, 'length-mismatch', 'cur');
+  logprobs(m.cur, 'cur');
+  need(m.record !== undefined, 'missing', 'record');
+  checkRecord(m.record!);
+  const r = m.record!;
+  need(r.team === m.team && r.stage === m.stage && r.slot === m.slot && r.position === m.position, 'inconsistent', 'record');
 }
 
 function checkRecord(m: StageRecord): void {
@@ -272,6 +279,12 @@ function checkRecord(m: StageRecord): void {
   real(m.beta, 'beta', 0);
   uint(m.backtracks, 'backtracks', LIMITS.backtracks + 1);
   real(m.reward, 'reward');
+  real(m.gap, 'gap', 0);
+  if (m.stage0) {
+    const s = m.stage0;
+    for (const k of ['deltaFrom', 'delta', 'deltaMax'] as const) real(s[k], `stage0.${k}`, 0);
+    need(typeof s.released === 'boolean', 'missing', 'stage0.released');
+  }
 }
 
 function checkPass(m: TokenPass): void {
@@ -299,6 +312,8 @@ function checkAnnounce(m: Announce): void {
   cidBytes(m.cid, 'cid');
   uint(m.turns, 'turns', LIMITS.turns + 1);
   need(m.kind === BlockKind.SHARD ? m.turns > 0 : m.turns === 0, 'inconsistent', 'turns');
+  text(m.rollout, 'rollout', LIMITS.text, m.kind === BlockKind.SHARD);
+  need(m.kind === BlockKind.SHARD || m.rollout === '', 'inconsistent', 'rollout');
   uint(m.size, 'size', LIMITS.block + 1);
   need(m.size > 0, 'missing', 'size');
 }
@@ -362,7 +377,7 @@ const SHARD: Kind<TrajectoryShard> = {
   },
 };
 const UPDATE: Kind<LogprobUpdate> = {
-  name: 'LogprobUpdate', codec: LogprobUpdate, check: checkUpdate, limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens },
+  name: 'LogprobUpdate', codec: LogprobUpdate, check: checkUpdate, limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens },
   context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
 };
 const RECORD: Kind<StageRecord> = { name: 'StageRecord', codec: StageRecord, check: checkRecord, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot, position: m.position }) };

@@ -1499,6 +1499,7 @@ export interface TrajectoryShard {
   team: string
   stage: number
   trajectories: Trajectory[]
+  rollout: string
 }
 
 export namespace TrajectoryShard {
@@ -1533,6 +1534,11 @@ export namespace TrajectoryShard {
           }
         }
 
+        if ((obj.rollout != null && obj.rollout !== '')) {
+          w.uint32(42)
+          w.string(obj.rollout)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1541,7 +1547,8 @@ export namespace TrajectoryShard {
           version: 0,
           team: '',
           stage: 0,
-          trajectories: []
+          trajectories: [],
+          rollout: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1570,6 +1577,10 @@ export namespace TrajectoryShard {
               obj.trajectories.push(Trajectory.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.trajectories$
               }))
+              break
+            }
+            case 5: {
+              obj.rollout = reader.string()
               break
             }
             default: {
@@ -1628,6 +1639,13 @@ export namespace TrajectoryShard {
 
               obj.trajectories++
 
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.rollout`,
+                value: reader.string()
+              }
               break
             }
             default: {
@@ -1699,6 +1717,11 @@ export namespace TrajectoryShard {
     index: number
   }
 
+  export interface TrajectoryShardRolloutFieldEvent {
+    field: '$.rollout'
+    value: string
+  }
+
   export function encode (obj: Partial<TrajectoryShard>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, TrajectoryShard.codec())
   }
@@ -1707,7 +1730,7 @@ export namespace TrajectoryShard {
     return decodeMessage(buf, TrajectoryShard.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent | TrajectoryShardRolloutFieldEvent> {
     return streamMessage(buf, TrajectoryShard.codec(), opts)
   }
 }
@@ -1720,6 +1743,8 @@ export interface LogprobUpdate {
   slot: number
   shards: Uint8Array<ArrayBuffer>[]
   logprobs: number[]
+  cur: number[]
+  record?: StageRecord
 }
 
 export namespace LogprobUpdate {
@@ -1771,6 +1796,18 @@ export namespace LogprobUpdate {
           }
         }
 
+        if (obj.cur != null && obj.cur.length > 0) {
+          for (const value of obj.cur) {
+            w.uint32(69)
+            w.float(value)
+          }
+        }
+
+        if (obj.record != null) {
+          w.uint32(74)
+          StageRecord.codec().encode(obj.record, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1782,7 +1819,8 @@ export namespace LogprobUpdate {
           position: 0,
           slot: 0,
           shards: [],
-          logprobs: []
+          logprobs: [],
+          cur: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1827,6 +1865,20 @@ export namespace LogprobUpdate {
               obj.logprobs.push(reader.float())
               break
             }
+            case 8: {
+              if (opts.limits?.cur != null && obj.cur.length === opts.limits.cur) {
+                throw new MaxLengthError('Decode error - repeated field "cur" had too many elements')
+              }
+
+              obj.cur.push(reader.float())
+              break
+            }
+            case 9: {
+              obj.record = StageRecord.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.record
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1838,7 +1890,8 @@ export namespace LogprobUpdate {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           shards: 0,
-          logprobs: 0
+          logprobs: 0,
+          cur: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1912,6 +1965,28 @@ export namespace LogprobUpdate {
 
               break
             }
+            case 8: {
+              if (opts.limits?.cur != null && obj.cur === opts.limits.cur) {
+                throw new MaxLengthError('Streaming decode error - repeated field "cur" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.cur[]`,
+                index: obj.cur,
+                value: reader.float()
+              }
+
+              obj.cur++
+
+              break
+            }
+            case 9: {
+              yield * StageRecord.codec().stream(reader, reader.uint32(), `${prefix}.record`, {
+                limits: opts.limits?.record
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1961,6 +2036,107 @@ export namespace LogprobUpdate {
     value: number
   }
 
+  export interface LogprobUpdateCurFieldEvent {
+    field: '$.cur[]'
+    index: number
+    value: number
+  }
+
+  export interface LogprobUpdateRecordVersionFieldEvent {
+    field: '$.record.version'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordTeamFieldEvent {
+    field: '$.record.team'
+    value: string
+  }
+
+  export interface LogprobUpdateRecordStageFieldEvent {
+    field: '$.record.stage'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordSlotFieldEvent {
+    field: '$.record.slot'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordPositionFieldEvent {
+    field: '$.record.position'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordAcceptedFieldEvent {
+    field: '$.record.accepted'
+    value: boolean
+  }
+
+  export interface LogprobUpdateRecordDeltaFieldEvent {
+    field: '$.record.delta'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordNFieldEvent {
+    field: '$.record.n'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordZetaFieldEvent {
+    field: '$.record.zeta'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordGainFieldEvent {
+    field: '$.record.gain'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordKlFieldEvent {
+    field: '$.record.kl'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordBetaFieldEvent {
+    field: '$.record.beta'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordBacktracksFieldEvent {
+    field: '$.record.backtracks'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordRewardFieldEvent {
+    field: '$.record.reward'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordGapFieldEvent {
+    field: '$.record.gap'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordStage0DeltaFromFieldEvent {
+    field: '$.record.stage0.deltaFrom'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordStage0DeltaFieldEvent {
+    field: '$.record.stage0.delta'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordStage0DeltaMaxFieldEvent {
+    field: '$.record.stage0.deltaMax'
+    value: number
+  }
+
+  export interface LogprobUpdateRecordStage0ReleasedFieldEvent {
+    field: '$.record.stage0.released'
+    value: boolean
+  }
+
   export function encode (obj: Partial<LogprobUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogprobUpdate.codec())
   }
@@ -1969,7 +2145,7 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
   }
 }
@@ -1989,6 +2165,8 @@ export interface StageRecord {
   beta: number
   backtracks: number
   reward: number
+  gap: number
+  stage0?: Stage0
 }
 
 export namespace StageRecord {
@@ -2071,6 +2249,16 @@ export namespace StageRecord {
           w.double(obj.reward)
         }
 
+        if ((obj.gap != null && obj.gap !== 0)) {
+          w.uint32(121)
+          w.double(obj.gap)
+        }
+
+        if (obj.stage0 != null) {
+          w.uint32(130)
+          Stage0.codec().encode(obj.stage0, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2089,7 +2277,8 @@ export namespace StageRecord {
           kl: 0,
           beta: 0,
           backtracks: 0,
-          reward: 0
+          reward: 0,
+          gap: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2152,6 +2341,16 @@ export namespace StageRecord {
             }
             case 14: {
               obj.reward = reader.double()
+              break
+            }
+            case 15: {
+              obj.gap = reader.double()
+              break
+            }
+            case 16: {
+              obj.stage0 = Stage0.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.stage0
+              })
               break
             }
             default: {
@@ -2267,6 +2466,20 @@ export namespace StageRecord {
               }
               break
             }
+            case 15: {
+              yield {
+                field: `${prefix}.gap`,
+                value: reader.double()
+              }
+              break
+            }
+            case 16: {
+              yield * Stage0.codec().stream(reader, reader.uint32(), `${prefix}.stage0`, {
+                limits: opts.limits?.stage0
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2349,6 +2562,31 @@ export namespace StageRecord {
     value: number
   }
 
+  export interface StageRecordGapFieldEvent {
+    field: '$.gap'
+    value: number
+  }
+
+  export interface StageRecordStage0DeltaFromFieldEvent {
+    field: '$.stage0.deltaFrom'
+    value: number
+  }
+
+  export interface StageRecordStage0DeltaFieldEvent {
+    field: '$.stage0.delta'
+    value: number
+  }
+
+  export interface StageRecordStage0DeltaMaxFieldEvent {
+    field: '$.stage0.deltaMax'
+    value: number
+  }
+
+  export interface StageRecordStage0ReleasedFieldEvent {
+    field: '$.stage0.released'
+    value: boolean
+  }
+
   export function encode (obj: Partial<StageRecord>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StageRecord.codec())
   }
@@ -2357,8 +2595,166 @@ export namespace StageRecord {
     return decodeMessage(buf, StageRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StageRecord>): Generator<StageRecordVersionFieldEvent | StageRecordTeamFieldEvent | StageRecordStageFieldEvent | StageRecordSlotFieldEvent | StageRecordPositionFieldEvent | StageRecordAcceptedFieldEvent | StageRecordDeltaFieldEvent | StageRecordNFieldEvent | StageRecordZetaFieldEvent | StageRecordGainFieldEvent | StageRecordKlFieldEvent | StageRecordBetaFieldEvent | StageRecordBacktracksFieldEvent | StageRecordRewardFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StageRecord>): Generator<StageRecordVersionFieldEvent | StageRecordTeamFieldEvent | StageRecordStageFieldEvent | StageRecordSlotFieldEvent | StageRecordPositionFieldEvent | StageRecordAcceptedFieldEvent | StageRecordDeltaFieldEvent | StageRecordNFieldEvent | StageRecordZetaFieldEvent | StageRecordGainFieldEvent | StageRecordKlFieldEvent | StageRecordBetaFieldEvent | StageRecordBacktracksFieldEvent | StageRecordRewardFieldEvent | StageRecordGapFieldEvent | StageRecordStage0DeltaFromFieldEvent | StageRecordStage0DeltaFieldEvent | StageRecordStage0DeltaMaxFieldEvent | StageRecordStage0ReleasedFieldEvent> {
     return streamMessage(buf, StageRecord.codec(), opts)
+  }
+}
+
+export interface Stage0 {
+  deltaFrom: number
+  delta: number
+  deltaMax: number
+  released: boolean
+}
+
+export namespace Stage0 {
+  let _codec: Codec<Stage0>
+
+  export const codec = (): Codec<Stage0> => {
+    if (_codec == null) {
+      _codec = message<Stage0>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.deltaFrom != null && obj.deltaFrom !== 0)) {
+          w.uint32(9)
+          w.double(obj.deltaFrom)
+        }
+
+        if ((obj.delta != null && obj.delta !== 0)) {
+          w.uint32(17)
+          w.double(obj.delta)
+        }
+
+        if ((obj.deltaMax != null && obj.deltaMax !== 0)) {
+          w.uint32(25)
+          w.double(obj.deltaMax)
+        }
+
+        if ((obj.released != null && obj.released !== false)) {
+          w.uint32(32)
+          w.bool(obj.released)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          deltaFrom: 0,
+          delta: 0,
+          deltaMax: 0,
+          released: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.deltaFrom = reader.double()
+              break
+            }
+            case 2: {
+              obj.delta = reader.double()
+              break
+            }
+            case 3: {
+              obj.deltaMax = reader.double()
+              break
+            }
+            case 4: {
+              obj.released = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.deltaFrom`,
+                value: reader.double()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.delta`,
+                value: reader.double()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.deltaMax`,
+                value: reader.double()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.released`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface Stage0DeltaFromFieldEvent {
+    field: '$.deltaFrom'
+    value: number
+  }
+
+  export interface Stage0DeltaFieldEvent {
+    field: '$.delta'
+    value: number
+  }
+
+  export interface Stage0DeltaMaxFieldEvent {
+    field: '$.deltaMax'
+    value: number
+  }
+
+  export interface Stage0ReleasedFieldEvent {
+    field: '$.released'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<Stage0>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Stage0.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Stage0>): Stage0 {
+    return decodeMessage(buf, Stage0.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Stage0>): Generator<Stage0DeltaFromFieldEvent | Stage0DeltaFieldEvent | Stage0DeltaMaxFieldEvent | Stage0ReleasedFieldEvent> {
+    return streamMessage(buf, Stage0.codec(), opts)
   }
 }
 
@@ -2816,6 +3212,7 @@ export interface Announce {
   cid?: Uint8Array<ArrayBuffer>
   turns: number
   size: number
+  rollout: string
 }
 
 export namespace Announce {
@@ -2863,6 +3260,11 @@ export namespace Announce {
           w.uint32(obj.size)
         }
 
+        if ((obj.rollout != null && obj.rollout !== '')) {
+          w.uint32(66)
+          w.string(obj.rollout)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2873,7 +3275,8 @@ export namespace Announce {
           stage: 0,
           kind: BlockKind.SHARD,
           turns: 0,
-          size: 0
+          size: 0,
+          rollout: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2908,6 +3311,10 @@ export namespace Announce {
             }
             case 7: {
               obj.size = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.rollout = reader.string()
               break
             }
             default: {
@@ -2974,6 +3381,13 @@ export namespace Announce {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.rollout`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -3021,6 +3435,11 @@ export namespace Announce {
     value: number
   }
 
+  export interface AnnounceRolloutFieldEvent {
+    field: '$.rollout'
+    value: string
+  }
+
   export function encode (obj: Partial<Announce>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Announce.codec())
   }
@@ -3029,7 +3448,7 @@ export namespace Announce {
     return decodeMessage(buf, Announce.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceVersionFieldEvent | AnnounceTeamFieldEvent | AnnounceStageFieldEvent | AnnounceKindFieldEvent | AnnounceCidFieldEvent | AnnounceTurnsFieldEvent | AnnounceSizeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Announce>): Generator<AnnounceVersionFieldEvent | AnnounceTeamFieldEvent | AnnounceStageFieldEvent | AnnounceKindFieldEvent | AnnounceCidFieldEvent | AnnounceTurnsFieldEvent | AnnounceSizeFieldEvent | AnnounceRolloutFieldEvent> {
     return streamMessage(buf, Announce.codec(), opts)
   }
 }

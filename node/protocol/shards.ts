@@ -66,7 +66,7 @@ export class ShardExchange {
     const cid = this.host.blocks.store.put(bytes);
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
     await this.host.publish(blocksTopic(this.init.team), encodeAnnounce({
-      version: PROTOCOL_VERSION, team: this.init.team, stage: shard.stage, kind: BlockKind.SHARD, cid: cid.bytes, turns, size: bytes.length,
+      version: PROTOCOL_VERSION, team: this.init.team, stage: shard.stage, kind: BlockKind.SHARD, cid: cid.bytes, turns, size: bytes.length, rollout: shard.rollout,
     }));
     this.counters.published++;
     return cid;

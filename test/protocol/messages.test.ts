@@ -44,13 +44,16 @@ const SHARD: TrajectoryShard = {
     { prompt: 0, group: 0, ids: [5, 9, 3], turns: [{ slot: 0, ids: [7, 8], logprobs: f32([-0.5, -1.25]) }, { slot: 1, ids: [2], logprobs: f32([-0.1]) }], reward: 1 },
     { prompt: 1, group: 1, ids: [4], turns: [{ slot: 0, ids: [6, 6, 6], logprobs: f32([0, -3.5, -20]) }, { slot: 1, ids: [1, 2], logprobs: f32([-0.01, -2]) }], reward: 0 },
   ],
+  rollout: 'train/0',
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
-const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, slot: 1, shards: [SHARD_CID], logprobs: f32([-0.2, -0.02, -1.5]) };
-const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625 };
+const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625, gap: 1e-6 };
+const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, slot: 1, shards: [SHARD_CID], logprobs: f32([-0.2, -0.02, -1.5]), cur: f32([-0.1, -0.03, -1.5]), record: RECORD };
 const PASS: TokenPass = { version: 1, team: TEAM, stage: 3, position: 1, from: 1, to: 0, update: contentId(LogprobUpdate.encode(UPDATE)).bytes, time: TIME };
 const ACK: TokenAck = { version: 1, team: TEAM, stage: 3, position: 1, slot: 0 };
-const ANNOUNCE: Announce = { version: 1, team: TEAM, stage: 3, kind: BlockKind.SHARD, cid: contentId(TrajectoryShard.encode(SHARD)).bytes, turns: 1, size: 100 };
+/** An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's). */
+const withRecord = (m: LogprobUpdate): LogprobUpdate => (m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m);
+const ANNOUNCE: Announce = { version: 1, team: TEAM, stage: 3, kind: BlockKind.SHARD, cid: contentId(TrajectoryShard.encode(SHARD)).bytes, turns: 1, size: 100, rollout: 'train/0' };
 
 /** Each kind: a valid message, the generated (unvalidated) encoder, and the codec's pair. */
 interface Kind<T> { name: MessageKind; valid: T; raw: (m: T) => Uint8Array; encode: (m: T) => Uint8Array; decode: (b: Uint8Array | Uint8ArrayList, ctx?: DecodeContext) => Decoded<T> }
@@ -60,7 +63,7 @@ const KINDS = [
   kind<Heartbeat>({ name: 'Heartbeat', valid: HEARTBEAT, raw: Heartbeat.encode, encode: encodeHeartbeat, decode: decodeHeartbeat }),
   kind<SlotClaim>({ name: 'SlotClaim', valid: CLAIM, raw: SlotClaim.encode, encode: encodeSlotClaim, decode: decodeSlotClaim }),
   kind<TrajectoryShard>({ name: 'TrajectoryShard', valid: SHARD, raw: TrajectoryShard.encode, encode: encodeTrajectoryShard, decode: decodeTrajectoryShard }),
-  kind<LogprobUpdate>({ name: 'LogprobUpdate', valid: UPDATE, raw: LogprobUpdate.encode, encode: encodeLogprobUpdate, decode: decodeLogprobUpdate }),
+  kind<LogprobUpdate>({ name: 'LogprobUpdate', valid: UPDATE, raw: (m) => LogprobUpdate.encode(withRecord(m)), encode: (m) => encodeLogprobUpdate(withRecord(m)), decode: decodeLogprobUpdate }),
   kind<StageRecord>({ name: 'StageRecord', valid: RECORD, raw: StageRecord.encode, encode: encodeStageRecord, decode: decodeStageRecord }),
   kind<TokenPass>({ name: 'TokenPass', valid: PASS, raw: TokenPass.encode, encode: encodeTokenPass, decode: decodeTokenPass }),
   kind<TokenAck>({ name: 'TokenAck', valid: ACK, raw: TokenAck.encode, encode: encodeTokenAck, decode: decodeTokenAck }),
@@ -96,7 +99,7 @@ test('the optional and zero fields round-trip too', (t) => {
   t.deepEqual(decodeTeamManifest(encodeTeamManifest(open)), { ok: true, message: open });
   const zero = { ...RECORD, stage: 0, slot: 0, accepted: false, delta: 0, n: 0, zeta: 0, gain: -0.5, kl: 0, beta: 0, backtracks: 0, reward: 0 };
   t.deepEqual(decodeStageRecord(encodeStageRecord(zero)), { ok: true, message: zero });
-  const noTokens = { ...UPDATE, logprobs: [] };
+  const noTokens = { ...UPDATE, logprobs: [], cur: [] };
   t.deepEqual(decodeLogprobUpdate(encodeLogprobUpdate(noTokens)), { ok: true, message: noTokens });
 });
 
@@ -449,7 +452,7 @@ test(`fuzz: 10,000 mutated valid encodings of each kind never throw, and what pa
   const big = with_(SHARD, { trajectories: Array.from({ length: 6 }, (_, r) => with_(SHARD.trajectories[r % 2], { prompt: r, group: r })) });
   const valid = new Map<MessageKind, Uint8Array[]>(KINDS.map((k) => [k.name, [k.encode(k.valid)]]));
   valid.get('TrajectoryShard')!.push(encodeTrajectoryShard(big));
-  valid.get('LogprobUpdate')!.push(encodeLogprobUpdate(with_(UPDATE, { shards: [SHARD_CID, contentId(encodeTrajectoryShard(big)).bytes], logprobs: f32(Array.from({ length: 40 }, (_, i) => -i / 7)) })));
+  valid.get('LogprobUpdate')!.push(encodeLogprobUpdate(with_(UPDATE, { shards: [SHARD_CID, contentId(encodeTrajectoryShard(big)).bytes], logprobs: f32(Array.from({ length: 40 }, (_, i) => -i / 7)), cur: f32(Array.from({ length: 40 }, (_, i) => -i / 9)) })));
   valid.get('TokenPass')!.push(encodeTokenPass(with_(PASS, { update: undefined })));
   valid.get('TeamManifest')!.push(encodeTeamManifest(with_(MANIFEST, { admission: Admission.OPEN, allow: [] })));
   const donors = [...valid.values()].flat();
@@ -473,4 +476,13 @@ test(`fuzz: 10,000 mutated valid encodings of each kind never throw, and what pa
   const seconds = (performance.now() - start) / 1000;
   t.log(`${stats.calls} decodes (${stats.accepted} accepted) in ${seconds.toFixed(2)} s, slowest ${stats.maxMs.toFixed(2)} ms`);
   t.true(seconds < 20, `took ${seconds} s`);
+});
+
+test('a LogprobUpdate carries logp_cur for each logp_new and the record of the same agent and stage', (t) => {
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, cur: UPDATE.cur.slice(1) })), 'length-mismatch', 'cur');
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: undefined })), 'missing', 'record');
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, slot: 0 } })), 'inconsistent', 'record');
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, gap: -1 } })), 'out-of-range', 'record');
+  const entering = { ...UPDATE, record: { ...RECORD, stage0: { deltaFrom: 0.5, delta: 1, deltaMax: 2, released: false } } };
+  t.deepEqual(decodeLogprobUpdate(encodeLogprobUpdate(entering)), { ok: true, message: entering });
 });

@@ -14,6 +14,7 @@ const SLOTS = 2;
 const partial: TrajectoryShard = {
   version: 1, team: TEAM, stage: 4,
   trajectories: [{ prompt: 0, group: 0, ids: [5, 6, 7], reward: 0, turns: [{ slot: 0, ids: [8, 9], logprobs: [-0.5, -1.25] }] }],
+  rollout: 'train/0',
 };
 
 test('a partial shard flows to the next turn\'s peer; the complete one to every learner; a bad one is counted', async (t) => {
@@ -41,7 +42,7 @@ test('a partial shard flows to the next turn\'s peer; the complete one to every 
     // Peer 0 announces bytes that are no shard: fetched, checked, refused, counted against it.
     const junk = new TextEncoder().encode('not a shard');
     const cid = hosts[0].blocks.store.put(junk);
-    await hosts[0].publish(blocksTopic(TEAM), encodeAnnounce({ version: PROTOCOL_VERSION, team: TEAM, stage: 4, kind: BlockKind.SHARD, cid: cid.bytes, turns: SLOTS, size: junk.length }));
+    await hosts[0].publish(blocksTopic(TEAM), encodeAnnounce({ version: PROTOCOL_VERSION, team: TEAM, stage: 4, kind: BlockKind.SHARD, cid: cid.bytes, turns: SLOTS, size: junk.length, rollout: 'train/0' }));
     await until('the refusal', () => ex[2].counters.invalidFrom.get(hosts[0].peerId.toString()) === 1);
     t.is(got[2].length, 1);
     // A peer that is no member of the team is not even fetched from.
