@@ -1,11 +1,13 @@
-// One SAT stage (DESIGN.md §1, Algorithm 1) of a team whose agents all live in this process, top to
-// bottom, in the chain or ensemble workflow: rollout under pi_cur, rewards, teacher-forced log-probs,
-// advantages, the block order, then each agent's KL-bounded update in that order under the
-// sequence-aware estimator, and the stage certificate. Every choice is seeded by (team id, stage), as each peer of a real team would make it.
+// One SAT stage (DESIGN.md §1, Algorithm 1), top to bottom, in the chain or ensemble workflow: rollout
+// under pi_cur, rewards, teacher-forced log-probs, advantages, the block order, then each agent's
+// KL-bounded update in that order under the sequence-aware estimator, and the stage certificate.
+// Every choice is seeded by (team id, stage), so each peer of a network team makes it alike. The same
+// code runs a team whose agents all live in this process and one peer's share of a network team: a
+// slot whose agent runs elsewhere takes its turns and makes its update through the StageLink.
 import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
-import { type ChainFormat, type ChainTranscript, finalAnswerText, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
@@ -13,13 +15,40 @@ import { type UpdateRecord, stage0Update, trustRegionUpdate } from './agent/upda
 import { reward } from './agent/verifier.ts';
 import type { ConfigValues } from './config.ts';
 
-export interface Team {
+/** The agents a stage runs: all of them (a local team), or this peer's slot of a network team. */
+export interface StageTeam {
   /** Seeds the stage's prompts and order (the team manifest's id on a network). */
   id: string;
-  /** By slot; in the chain, slot i takes turn i. */
-  agents: Agent[];
+  /** By slot; in the chain, slot i takes turn i. Undefined where the slot's agent runs on another peer. */
+  agents: readonly (Agent | undefined)[];
   format: ChainFormat;
   train: readonly Problem[];
+}
+
+export interface Team extends StageTeam {
+  agents: Agent[];
+}
+
+/** What an agent's update makes known to the agents after it: its log-probs on its own tokens before and after, and its record. */
+export interface SharedUpdate {
+  /** Per transcript it spoke in (in rollout order), its tokens' log-probs under pi_cur and under its new policy. */
+  logpCur: Float32Array[];
+  logpNew: Float32Array[];
+  record: AgentStageRecord;
+}
+
+/** How a stage reaches the slots whose agents run on other peers (a network team; see peer-link.ts). */
+export interface StageLink {
+  /** The turns of a remote `slot` in rollout `rollout` (e.g. 'train/0') of `stage`, from its peer. */
+  remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn;
+  /** Shares the turns taken here in `rollout` with the peers of later turns (and every learner). */
+  shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
+  /** The update of order position `position` by a remote `slot`, once made; undefined when the slot skipped the stage (its peer went silent). */
+  receiveUpdate(stage: number, position: number, slot: number): Promise<SharedUpdate | undefined>;
+  /** Waits until this peer holds the token for `position`. */
+  awaitTurn(stage: number, position: number): Promise<void>;
+  /** Publishes this peer's update of `position` and passes the token on. */
+  sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
 }
 
 export interface AgentStageRecord extends Omit<UpdateRecord, 'logpNew'> {
@@ -31,6 +60,10 @@ export interface AgentStageRecord extends Omit<UpdateRecord, 'logpNew'> {
   delta: number;
   n: number;
   zeta: number;
+  /** Largest |sampling log-prob - teacher-forced log-prob| over the agent's tokens. */
+  gap: number;
+  /** Set when the agent's peer fell silent while it held the token: the stage went on without its update. */
+  skipped?: true;
 }
 
 export interface StageRecord {
@@ -44,32 +77,38 @@ export interface StageRecord {
   certificate: StageCertificate;
 }
 
-export async function runStage(team: Team, cfg: ConfigValues, stage: number): Promise<StageRecord> {
+export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number, link?: StageLink): Promise<StageRecord> {
   const { sat, algorithm, data, generation, certificate } = cfg;
   const seed = `${team.id}:${stage}`;
   const n = team.agents.length;
   const f = team.format;
+  const remote = (what: string) => {
+    if (!link) throw new Error(`runStage: a slot has no agent here and no link to its peer (${what})`);
+    return link;
+  };
 
   // 1. Rollout: G samples of each of the stage's prompts under the current team. In the chain the
   // agents take turns on one transcript; in the ensemble each answers alone, in its own group.
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
   const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: Math.floor(seededRng(`sample:${seed}:${cfg.seed}`)() * 2 ** 31) };
-  const generators = team.agents.map((a) => a.policy);
   const transcripts: ChainTranscript[] = [];
   const groupIndex: number[] = [];
   const promptOf: number[] = [];
   const lineups = cfg.team.workflow === 'chain' ? [team.agents.map((_, slot) => slot)] : team.agents.map((_, slot) => [slot]);
   for (const [k, slots] of lineups.entries()) {
-    const out = await rollChain(f, slots.map((s) => generators[s]), samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k) });
+    const rollout = `train/${k}`;
+    const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
+    const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));
+    const out = await rollChain(f, takers, samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k), ...(onTurn ? { onTurn } : {}) });
     transcripts.push(...out);
     groupIndex.push(...samples.map((g) => k * prompts.length + g));
     promptOf.push(...samples);
   }
   const rewards = transcripts.map((t, r) => reward(finalAnswerText(f, t), prompts[promptOf[r]].answer));
 
-  // 2. logp_cur of every turn by teacher forcing, as the learner will see it; each agent scores the
-  // transcripts it spoke in.
+  // 2. logp_cur of every turn by teacher forcing, as the learner will see it; each agent here scores
+  // the transcripts it spoke in (a remote agent's come with its update).
   const laid = transcripts.map((t) => transcriptIds(f, t));
   const rows = laid.map((l) => l.ids);
   const spoke = (slot: number) => transcripts.flatMap((t, r) => (t.turns.some((u) => u.slot === slot) ? [r] : []));
@@ -77,6 +116,7 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
   const turnCur: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
   const turnValues: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
   for (const [slot, agent] of team.agents.entries()) {
+    if (!agent) continue;
     const rs = spoke(slot);
     const scored = await agent.scoreAt(rs.map((r) => rows[r]), rs.map((r) => ownPositions(r, slot)));
     rs.forEach((r, i) => {
@@ -84,36 +124,57 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
       if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
     });
   }
-  let maxLogprobGap = 0;
-  transcripts.forEach((t, r) => t.turns.forEach((turn, k) => turn.logprobs.forEach((lp, j) => { maxLogprobGap = Math.max(maxLogprobGap, Math.abs(lp - turnCur[r][k][j])); })));
+  const gapOf = (slot: number) => {
+    let gap = 0;
+    for (const r of spoke(slot)) transcripts[r].turns.forEach((turn, k) => { if (turn.slot === slot) turn.logprobs.forEach((lp, j) => { gap = Math.max(gap, Math.abs(lp - turnCur[r][k][j])); }); });
+    return gap;
+  };
 
   // 3. Advantages, per agent over the transcripts it spoke in. GRPO: each sample's reward against its
   // group's baseline. GAE: the agent's value head over its own tokens, the reward at its last one.
   const own = (r: number, slot: number, per: Float32Array[][]) => concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [per[r][k]] : [])));
   const grpo = Array.from(grpoAdvantages(rewards, groupIndex, { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip }));
-  const gae = team.agents.map((_, slot) => {
-    if (sat.advMode !== 'gae') return undefined;
+  const gae = team.agents.map((agent, slot) => {
+    if (sat.advMode !== 'gae' || !agent) return undefined;
     const rs = spoke(slot);
     const tokenRewards = rs.map((r) => { const x = new Float64Array(ownPositions(r, slot).length); x[x.length - 1] = rewards[r]; return x; });
     return gaeSequenceAdvantages(tokenRewards, rs.map((r) => own(r, slot, turnValues)), rs.map((r) => groupIndex[r]), { gamma: algorithm.gamma, lam: algorithm.lam, aClip: sat.advantageClip });
   });
-  const advantagesOf = (slot: number) => gae[slot] ? Array.from(gae[slot]!.sequenceAdvantages) : spoke(slot).map((r) => grpo[r]);
+  const advantagesOf = (slot: number) => {
+    if (sat.advMode === 'gae' && !gae[slot]) throw new Error(`runStage: GAE advantages of slot ${slot} need its value head, on its own peer`);
+    return gae[slot] ? Array.from(gae[slot]!.sequenceAdvantages) : spoke(slot).map((r) => grpo[r]);
+  };
 
   // 4. The block order sigma; greedy_info_gain predicts each agent's gain by mean |A| over its tokens.
-  const predicted = team.agents.map((_, slot) => {
+  const predicted = () => team.agents.map((_, slot) => {
     const adv = advantagesOf(slot);
     return meanOver(spoke(slot).map((r, i) => ({ r, a: adv[i] })), ({ r, a }) => ownPositions(r, slot).length * Math.abs(a), ({ r }) => ownPositions(r, slot).length);
   });
-  const order = orderAgents(sat.scheduler.mode, n, seed, predicted);
+  const order = orderAgents(sat.scheduler.mode, n, seed, sat.scheduler.mode === 'greedy_info_gain' ? predicted() : []);
 
   // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated. A
   // newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps.
+  // A remote agent's update arrives with its log-probs; one whose peer fell silent is skipped.
   const turnNew: (Float32Array | undefined)[][] = transcripts.map((t) => t.turns.map(() => undefined));
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];
-  for (const slot of order) {
+  for (const [position, slot] of order.entries()) {
     const agent = team.agents[slot];
     const rs = spoke(slot);
+    const keep = (lps: readonly Float32Array[], into: (Float32Array | undefined)[][]) => rs.forEach((r, i) => splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => { if (x) into[r][k] = x; }));
+    if (!agent) {
+      const got = await remote('update').receiveUpdate(stage, position, slot);
+      if (!got) {
+        records.push(skippedRecord(slot, cfg.sat.agents[slot]?.name ?? `slot ${slot}`, mean(rs.map((r) => rewards[r]))));
+        continue;
+      }
+      keep(got.logpCur, turnCur);
+      keep(got.logpNew, turnNew);
+      updated.add(slot);
+      records.push(got.record);
+      continue;
+    }
+    await link?.awaitTurn(stage, position);
     const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
     const isWeights = ratios.map(truncate);
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
@@ -128,19 +189,27 @@ export async function runStage(team: Team, cfg: ConfigValues, stage: number): Pr
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
       maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs, miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
     });
-    rs.forEach((r, i) => splitTurns(transcripts[r], slot, rec.logpNew[i]).forEach((x, k) => { if (x) turnNew[r][k] = x; }));
+    keep(rec.logpNew, turnNew);
     updated.add(slot);
-    const { logpNew: _, ...kept } = rec;
+    const { logpNew, ...kept } = rec;
     // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
-    records.push({
+    const record: AgentStageRecord = {
       ...kept, slot, name: agent.name, reward: mean(rs.map((r) => rewards[r])),
-      delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0,
-    });
+      delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0, gap: gapOf(slot),
+    };
+    records.push(record);
+    await link?.sendUpdate(stage, position, { logpCur: rs.map((r) => own(r, slot, turnCur)), logpNew, record });
   }
 
   // 6. The stage certificate from every agent's record.
-  const cert = stageCertificate({ gamma: algorithm.gamma, aMax: certificate.advantageMax, deltaConf: certificate.deltaConf, agents: records });
+  const cert = stageCertificate({ gamma: algorithm.gamma, aMax: certificate.advantageMax, deltaConf: certificate.deltaConf, agents: records.filter((a) => !a.skipped) });
+  const maxLogprobGap = Math.max(0, ...records.map((a) => a.gap));
   return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert };
+}
+
+/** The record of an agent that made no update this stage: nothing moved, nothing learned from. */
+function skippedRecord(slot: number, name: string, reward: number): AgentStageRecord {
+  return { slot, name, reward, accepted: false, skipped: true, backtracks: 0, beta: 0, klQuantile: 0, gain: 0, delta: 0, n: 0, zeta: 0, gap: 0 };
 }
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
@@ -174,11 +243,15 @@ function splitTurns(t: ChainTranscript, slot: number, lps: Float32Array): (Float
   });
 }
 
-/** rho_t on `slot`'s tokens of a transcript: its turns in decoding order, updated agents' tokens reweighted. */
+/**
+ * rho_t on `slot`'s tokens of a transcript: its turns in decoding order, updated agents' tokens
+ * reweighted (only theirs are read: a remote agent's not updated yet are not known here).
+ */
 function ownRatios(t: ChainTranscript, slot: number, cur: readonly Float32Array[], next: readonly (Float32Array | undefined)[], updated: ReadonlySet<number>, clip: number): Float64Array {
   const agent = t.turns.flatMap((turn) => turn.ids.map(() => turn.slot));
-  const logpCur = t.turns.flatMap((_, k) => [...cur[k]]);
-  const logpNew = t.turns.flatMap((_, k) => [...(next[k] ?? cur[k])]);
+  const read = (k: number, x: Float32Array | undefined) => (updated.has(t.turns[k].slot) ? [...x!] : t.turns[k].ids.map(() => 0));
+  const logpCur = t.turns.flatMap((_, k) => read(k, cur[k]));
+  const logpNew = t.turns.flatMap((_, k) => read(k, next[k] ?? cur[k]));
   const rho = isRatios({ agent, logpCur, logpNew }, updated, clip);
   return rho.filter((_, k) => agent[k] === slot);
 }
