@@ -31,9 +31,9 @@ export interface Team extends StageTeam {
 
 /** What an agent's update makes known to the agents after it: its log-probs on its own tokens before and after, and its record. */
 export interface SharedUpdate {
-  /** Per transcript it spoke in (in rollout order), its tokens' log-probs under pi_cur and under its new policy. */
-  logpCur: Float32Array[];
-  logpNew: Float32Array[];
+  /** Its tokens' log-probs under pi_cur and under its new policy: the transcripts it spoke in, in rollout order, its turns' tokens in order. */
+  logpCur: Float32Array;
+  logpNew: Float32Array;
   record: AgentStageRecord;
 }
 
@@ -43,6 +43,8 @@ export interface StageLink {
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn;
   /** Shares the turns taken here in `rollout` with the peers of later turns (and every learner). */
   shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
+  /** The stage's order is known: the token starts moving. */
+  setOrder(stage: number, order: number[]): void;
   /** The update of order position `position` by a remote `slot`, once made; undefined when the slot skipped the stage (its peer went silent). */
   receiveUpdate(stage: number, position: number, slot: number): Promise<SharedUpdate | undefined>;
   /** Waits until this peer holds the token for `position`. */
@@ -151,6 +153,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     return meanOver(spoke(slot).map((r, i) => ({ r, a: adv[i] })), ({ r, a }) => ownPositions(r, slot).length * Math.abs(a), ({ r }) => ownPositions(r, slot).length);
   });
   const order = orderAgents(sat.scheduler.mode, n, seed, sat.scheduler.mode === 'greedy_info_gain' ? predicted() : []);
+  link?.setOrder(stage, order);
 
   // 5. Updates in order: agent sigma(i) learns under pi^{i-1}, the team with sigma(1..i-1) updated. A
   // newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps.
@@ -168,10 +171,11 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
         records.push(skippedRecord(slot, cfg.sat.agents[slot]?.name ?? `slot ${slot}`, mean(rs.map((r) => rewards[r]))));
         continue;
       }
-      keep(got.logpCur, turnCur);
-      keep(got.logpNew, turnNew);
+      const counts = rs.map((r) => ownPositions(r, slot).length);
+      keep(cut(got.logpCur, counts), turnCur);
+      keep(cut(got.logpNew, counts), turnNew);
       updated.add(slot);
-      records.push(got.record);
+      records.push(agentRecord(got.record));
       continue;
     }
     await link?.awaitTurn(stage, position);
@@ -193,12 +197,12 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     updated.add(slot);
     const { logpNew, ...kept } = rec;
     // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
-    const record: AgentStageRecord = {
+    const record = agentRecord({
       ...kept, slot, name: agent.name, reward: mean(rs.map((r) => rewards[r])),
       delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0, gap: gapOf(slot),
-    };
+    });
     records.push(record);
-    await link?.sendUpdate(stage, position, { logpCur: rs.map((r) => own(r, slot, turnCur)), logpNew, record });
+    await link?.sendUpdate(stage, position, { logpCur: concat(rs.map((r) => own(r, slot, turnCur))), logpNew: concat(logpNew), record });
   }
 
   // 6. The stage certificate from every agent's record.
@@ -207,9 +211,23 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert };
 }
 
+/** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */
+function agentRecord(r: AgentStageRecord): AgentStageRecord {
+  const { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, stage0, skipped } = r;
+  return { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, ...(stage0 ? { stage0 } : {}), ...(skipped ? { skipped } : {}) };
+}
+
 /** The record of an agent that made no update this stage: nothing moved, nothing learned from. */
 function skippedRecord(slot: number, name: string, reward: number): AgentStageRecord {
-  return { slot, name, reward, accepted: false, skipped: true, backtracks: 0, beta: 0, klQuantile: 0, gain: 0, delta: 0, n: 0, zeta: 0, gap: 0 };
+  return agentRecord({ slot, name, reward, accepted: false, skipped: true, backtracks: 0, beta: 0, klQuantile: 0, gain: 0, delta: 0, n: 0, zeta: 0, gap: 0 });
+}
+
+/** `flat` cut into consecutive pieces of `counts` values. */
+function cut(flat: Float32Array, counts: readonly number[]): Float32Array[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (flat.length !== total) throw new Error(`an update carries ${flat.length} log-probs where the agent spoke ${total} tokens`);
+  let at = 0;
+  return counts.map((c) => flat.slice(at, (at += c)));
 }
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */

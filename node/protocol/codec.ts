@@ -255,6 +255,10 @@ function checkUpdate(m: LogprobUpdate): void {
   list(m.shards, 'shards', LIMITS.shards, 1);
   m.shards.forEach((c, i) => cidBytes(c, `shards[${i}]`));
   distinct(m.shards, 'shards');
+  list(m.after, 'after', LIMITS.slots);
+  m.after.forEach((c, i) => cidBytes(c, `after[${i}]`));
+  distinct(m.after, 'after');
+  need(m.after.length <= m.position, 'inconsistent', 'after');
   list(m.logprobs, 'logprobs', LIMITS.updateTokens);
   logprobs(m.logprobs, 'logprobs');
   need(m.cur.length === m.logprobs.length, 'length-mismatch', 'cur');
@@ -377,7 +381,7 @@ const SHARD: Kind<TrajectoryShard> = {
   },
 };
 const UPDATE: Kind<LogprobUpdate> = {
-  name: 'LogprobUpdate', codec: LogprobUpdate, check: checkUpdate, limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens },
+  name: 'LogprobUpdate', codec: LogprobUpdate, check: checkUpdate, limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens, after: LIMITS.slots },
   context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
 };
 const RECORD: Kind<StageRecord> = { name: 'StageRecord', codec: StageRecord, check: checkRecord, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot, position: m.position }) };

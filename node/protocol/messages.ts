@@ -1745,6 +1745,7 @@ export interface LogprobUpdate {
   logprobs: number[]
   cur: number[]
   record?: StageRecord
+  after: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace LogprobUpdate {
@@ -1808,6 +1809,13 @@ export namespace LogprobUpdate {
           StageRecord.codec().encode(obj.record, w)
         }
 
+        if (obj.after != null && obj.after.length > 0) {
+          for (const value of obj.after) {
+            w.uint32(82)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1820,7 +1828,8 @@ export namespace LogprobUpdate {
           slot: 0,
           shards: [],
           logprobs: [],
-          cur: []
+          cur: [],
+          after: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1879,6 +1888,14 @@ export namespace LogprobUpdate {
               })
               break
             }
+            case 10: {
+              if (opts.limits?.after != null && obj.after.length === opts.limits.after) {
+                throw new MaxLengthError('Decode error - repeated field "after" had too many elements')
+              }
+
+              obj.after.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1891,7 +1908,8 @@ export namespace LogprobUpdate {
         const obj = {
           shards: 0,
           logprobs: 0,
-          cur: 0
+          cur: 0,
+          after: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1984,6 +2002,21 @@ export namespace LogprobUpdate {
               yield * StageRecord.codec().stream(reader, reader.uint32(), `${prefix}.record`, {
                 limits: opts.limits?.record
               })
+
+              break
+            }
+            case 10: {
+              if (opts.limits?.after != null && obj.after === opts.limits.after) {
+                throw new MaxLengthError('Streaming decode error - repeated field "after" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.after[]`,
+                index: obj.after,
+                value: reader.bytes()
+              }
+
+              obj.after++
 
               break
             }
@@ -2137,6 +2170,12 @@ export namespace LogprobUpdate {
     value: boolean
   }
 
+  export interface LogprobUpdateAfterFieldEvent {
+    field: '$.after[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<LogprobUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogprobUpdate.codec())
   }
@@ -2145,7 +2184,7 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateAfterFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
   }
 }

@@ -3,11 +3,15 @@
 // a peer that wants it — every learner wants the stage's complete shards, and in the chain workflow
 // the peer of the next turn wants the partial ones its turn continues — fetches the bytes from the
 // announcer over /sat/blocks/1, checks them against the CID and validates the shard before use. An
-// announcer whose bytes are no valid shard is counted.
+// announcer whose bytes are no valid shard is counted. Log-prob updates travel the same way (their
+// announcements say UPDATE), so a peer that was not handed the token learns each update too.
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes } from './cid.ts';
-import { type Announce, BlockKind, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard, decodeAnnounce, decodeTrajectoryShard, encodeAnnounce, encodeTrajectoryShard } from './codec.ts';
+import {
+  type Announce, BlockKind, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard,
+  decodeAnnounce, decodeLogprobUpdate, decodeTrajectoryShard, encodeAnnounce, encodeLogprobUpdate, encodeTrajectoryShard,
+} from './codec.ts';
 import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
 
@@ -25,6 +29,8 @@ export interface ShardExchangeInit {
   /** The stage this peer is in: announcements of earlier stages are rejected as stale. */
   stage?: () => number;
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
+  /** Announced log-prob updates are fetched too when given. */
+  onUpdate?: (update: LogprobUpdate, cid: CID, from: PeerId) => void;
 }
 
 export interface ShardCounters {
@@ -51,7 +57,7 @@ export class ShardExchange {
     const { team, slots } = this.init;
     this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }), (a, from) => {
       if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
-      else if (a.kind === BlockKind.SHARD && (this.init.wants?.(a) ?? true)) this.enqueue(a, from);
+      else if (a.kind === BlockKind.SHARD ? this.init.wants?.(a) ?? true : this.init.onUpdate !== undefined) this.enqueue(a, from);
     });
   }
 
@@ -62,12 +68,18 @@ export class ShardExchange {
 
   /** Keeps `shard` for others to fetch and announces it; its CID. */
   async publish(shard: TrajectoryShard): Promise<CID> {
-    const bytes = encodeTrajectoryShard(shard);
-    const cid = this.host.blocks.store.put(bytes);
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
-    await this.host.publish(blocksTopic(this.init.team), encodeAnnounce({
-      version: PROTOCOL_VERSION, team: this.init.team, stage: shard.stage, kind: BlockKind.SHARD, cid: cid.bytes, turns, size: bytes.length, rollout: shard.rollout,
-    }));
+    return this.announce(encodeTrajectoryShard(shard), { stage: shard.stage, kind: BlockKind.SHARD, turns, rollout: shard.rollout });
+  }
+
+  /** Keeps `update` for others to fetch and announces it; its CID. */
+  async publishUpdate(update: LogprobUpdate): Promise<CID> {
+    return this.announce(encodeLogprobUpdate(update), { stage: update.stage, kind: BlockKind.UPDATE, turns: 0, rollout: '' });
+  }
+
+  private async announce(bytes: Uint8Array, what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>): Promise<CID> {
+    const cid = this.host.blocks.store.put(bytes);
+    await this.host.publish(blocksTopic(this.init.team), encodeAnnounce({ version: PROTOCOL_VERSION, team: this.init.team, cid: cid.bytes, size: bytes.length, ...what }));
     this.counters.published++;
     return cid;
   }
@@ -91,15 +103,17 @@ export class ShardExchange {
   }
 
   private async fetch(a: Announce, cid: CID, from: PeerId): Promise<void> {
+    const shard = a.kind === BlockKind.SHARD;
     let bytes: Uint8Array;
     try {
-      // No more than the announcement said, and never more than a shard may be.
-      bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, MAX_BYTES.TrajectoryShard), keep: false });
+      // No more than the announcement said, and never more than its kind may be.
+      bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, shard ? MAX_BYTES.TrajectoryShard : MAX_BYTES.LogprobUpdate), keep: false });
     } catch {
       this.counters.fetchFailed++;
       return;
     }
-    const d = decodeTrajectoryShard(bytes, { team: this.init.team, slots: this.init.slots, stage: a.stage });
+    const ctx = { team: this.init.team, slots: this.init.slots, stage: a.stage };
+    const d = shard ? decodeTrajectoryShard(bytes, ctx) : decodeLogprobUpdate(bytes, ctx);
     if (!d.ok || d.message.stage !== a.stage) {
       bump(this.counters.invalidFrom, from.toString());
       return;
@@ -107,7 +121,8 @@ export class ShardExchange {
     this.host.blocks.store.put(bytes); // kept, and served on, only once valid
     this.counters.received++;
     try {
-      this.init.onShard(d.message, cid, from);
+      if ('trajectories' in d.message) this.init.onShard(d.message, cid, from);
+      else this.init.onUpdate?.(d.message, cid, from);
     } catch {
       // the handler's failure is its own; the exchange goes on
     }

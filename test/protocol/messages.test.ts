@@ -48,7 +48,7 @@ const SHARD: TrajectoryShard = {
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625, gap: 1e-6 };
-const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, slot: 1, shards: [SHARD_CID], logprobs: f32([-0.2, -0.02, -1.5]), cur: f32([-0.1, -0.03, -1.5]), record: RECORD };
+const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, slot: 1, shards: [SHARD_CID], logprobs: f32([-0.2, -0.02, -1.5]), cur: f32([-0.1, -0.03, -1.5]), record: RECORD, after: [] };
 const PASS: TokenPass = { version: 1, team: TEAM, stage: 3, position: 1, from: 1, to: 0, update: contentId(LogprobUpdate.encode(UPDATE)).bytes, time: TIME };
 const ACK: TokenAck = { version: 1, team: TEAM, stage: 3, position: 1, slot: 0 };
 /** An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's). */
@@ -483,6 +483,7 @@ test('a LogprobUpdate carries logp_cur for each logp_new and the record of the s
   rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: undefined })), 'missing', 'record');
   rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, slot: 0 } })), 'inconsistent', 'record');
   rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, gap: -1 } })), 'out-of-range', 'record');
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, after: [SHARD_CID] })), 'inconsistent', 'after'); // position 0 has no earlier update
   const entering = { ...UPDATE, record: { ...RECORD, stage0: { deltaFrom: 0.5, delta: 1, deltaMax: 2, released: false } } };
   t.deepEqual(decodeLogprobUpdate(encodeLogprobUpdate(entering)), { ok: true, message: entering });
 });

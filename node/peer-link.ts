@@ -1,0 +1,284 @@
+// The StageLink of a network team (DESIGN.md §1 step 3, §4): how one peer's stage reaches the agents
+// on the other peers. Turns travel as trajectory shards (a chain's partial shard goes to the peer of
+// the next turn; the complete one to every learner); updates as LogprobUpdate blocks, each naming the
+// earlier updates it learned after, and the token passes in the stage's order.
+//
+// Which updates a stage includes is decided by the data, the same on every peer: the update of
+// position q lists the updates before it that its agent learned after (`after`); a position missing
+// there was skipped (its peer fell silent and the next in order took over). A peer follows an update
+// once the position after it has decided (the last position's update decides itself), or once it
+// holds a later position itself: handed over, the pass names the update before; taken over, every
+// position not decided yet is skipped.
+import type { PeerId } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
+import type { ChainTranscript, RemoteTurn } from './agent/chain.ts';
+import { cidFromBytes, cidFromString as parseCid } from './protocol/cid.ts';
+import { type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from './protocol/codec.ts';
+import type { PeerHost } from './protocol/host.ts';
+import { ShardExchange } from './protocol/shards.ts';
+import { TokenPassing, type Turn } from './protocol/token-passing.ts';
+import type { AgentStageRecord, SharedUpdate, StageLink } from './stage.ts';
+
+export interface PeerLinkInit {
+  /** The team id (the manifest's CID): names the topics. */
+  team: string;
+  slot: number;
+  slots: number;
+  /** Slot names, for the records of remote agents. */
+  names: readonly string[];
+  /** Turns of one rollout: the team's slots in the chain, 1 in the ensemble. */
+  turnsPerRollout: number;
+  /** The peer holding each slot in a stage (the roster's). */
+  peers: (stage: number) => ReadonlyMap<number, PeerId>;
+  isMember: (peer: PeerId) => boolean;
+  /** Token-passing deadline (a silent holder is taken over after it). */
+  deadlineMs?: number;
+  /** How long a turn or an update may take to arrive before the stage fails (default 10 minutes). */
+  waitMs?: number;
+}
+
+export class LinkTimeoutError extends Error {
+  override name = 'LinkTimeoutError';
+}
+
+/** The peers disagree on what the stage holds (another config, seed or model than the team's). */
+export class LinkDivergedError extends Error {
+  override name = 'LinkDivergedError';
+}
+
+/** Values to wait for by key, each settled once. */
+class Waits<T> {
+  private readonly values = new Map<string, T>();
+  private readonly waiters = new Map<string, ((v: T) => void)[]>();
+
+  set(key: string, value: T): void {
+    if (this.values.has(key)) return;
+    this.values.set(key, value);
+    for (const w of this.waiters.get(key) ?? []) w(value);
+    this.waiters.delete(key);
+  }
+
+  get(key: string): T | undefined { return this.values.get(key); }
+
+  wait(key: string, ms: number, what: string): Promise<T> {
+    if (this.values.has(key)) return Promise.resolve(this.values.get(key)!);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`)), ms);
+      const list = this.waiters.get(key) ?? [];
+      list.push((v) => { clearTimeout(timer); resolve(v); });
+      this.waiters.set(key, list);
+    });
+  }
+
+  clear(): void { this.values.clear(); }
+}
+
+interface Held { update: LogprobUpdate; cid: string }
+
+/** Publishing before any peer's subscription is known fails: tried again for a while. */
+const PUBLISH_TRIES = 50;
+
+export class PeerLink implements StageLink {
+  readonly shards: ShardExchange;
+  readonly token: TokenPassing;
+  private stage = 0;
+  private order: number[] = [];
+  /** Shards of the stage by rollout and turns held. */
+  private readonly turns = new Waits<TrajectoryShard>();
+  /** CIDs of the stage's complete rollouts, by rollout. */
+  private readonly complete = new Map<string, Uint8Array<ArrayBuffer>>();
+  /** The stage's updates by CID, as they arrive. */
+  private readonly updates = new Map<string, LogprobUpdate>();
+  /** What each position came to: its update, or null when skipped. */
+  private readonly decided = new Waits<Held | null>();
+  /** The positions this peer holds. */
+  private readonly mine = new Waits<Turn>();
+  private readonly waitMs: number;
+
+  constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
+    this.waitMs = init.waitMs ?? 10 * 60_000;
+    this.shards = new ShardExchange(host, {
+      team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
+      onShard: (shard, cid) => this.onShard(shard, cid),
+      onUpdate: (update, cid) => this.onUpdate(update, cid.toString()),
+    });
+    this.token = new TokenPassing(host, {
+      team: init.team, slot: init.slot, slots: init.slots, ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      onTurn: (turn) => void this.onTurn(turn),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.shards.start();
+    await this.token.start();
+  }
+
+  async stop(): Promise<void> {
+    this.shards.stop();
+    await this.token.stop();
+  }
+
+  /** Starts following `stage`: what earlier stages left is dropped. */
+  beginStage(stage: number): void {
+    this.stage = stage;
+    this.order = [];
+    for (const w of [this.turns, this.decided, this.mine]) w.clear();
+    this.complete.clear();
+    this.updates.clear();
+  }
+
+  remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {
+    return {
+      take: async (transcripts, turn) => {
+        const shard = await this.turns.wait(turnKey(rollout, turn + 1), this.waitMs, `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
+        if (shard.trajectories.length !== transcripts.length) throw new LinkDivergedError(`slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`);
+        return shard.trajectories.map((t, r) => {
+          const u = t.turns[turn];
+          if (!sameStart(t, transcripts[r], turn) || u.slot !== slot) throw new LinkDivergedError(`slot ${slot}'s trajectory ${r} of ${rollout} starts otherwise than this peer's: the peers disagree on the rollout`);
+          return { tokens: u.ids, logprobs: u.logprobs };
+        });
+      },
+    };
+  }
+
+  async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
+    const shard: TrajectoryShard = {
+      version: PROTOCOL_VERSION, team: this.init.team, stage, rollout,
+      trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
+    };
+    this.onShard(shard, await this.publishing(() => this.shards.publish(shard)));
+  }
+
+  setOrder(stage: number, order: number[]): void {
+    this.order = order;
+    this.token.beginStage({ stage, order, peers: this.init.peers(stage) });
+    this.settle();
+  }
+
+  async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
+    const held = await this.decided.wait(String(position), this.waitMs, `the update of position ${position} of stage ${stage}`);
+    return held ? sharedUpdate(held.update, this.init.names) : undefined;
+  }
+
+  async awaitTurn(stage: number, position: number): Promise<void> {
+    await this.mine.wait(String(position), this.waitMs, `the token for position ${position} of stage ${stage}`);
+  }
+
+  async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
+    const after = this.order.slice(0, position).flatMap((_, p) => {
+      const held = this.decided.get(String(p));
+      return held ? [cidFromString(held.cid)] : [];
+    });
+    const shards = [...this.complete].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, c]) => c);
+    const update: LogprobUpdate = {
+      version: PROTOCOL_VERSION, team: this.init.team, stage, position, slot: this.order[position], shards,
+      logprobs: [...u.logpNew], cur: [...u.logpCur], record: recordMessage(this.init.team, stage, position, u.record), after,
+    };
+    const cid = await this.publishing(() => this.shards.publishUpdate(update));
+    this.updates.set(cid.toString(), update);
+    this.decided.set(String(position), { update, cid: cid.toString() });
+    await this.token.handOff(position, cid);
+  }
+
+  private onShard(shard: TrajectoryShard, cid: CID): void {
+    if (shard.stage !== this.stage) return;
+    const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
+    this.turns.set(turnKey(shard.rollout, turns), shard);
+    if (turns === this.init.turnsPerRollout) this.complete.set(shard.rollout, cid.bytes);
+  }
+
+  /** An update announced by its maker. */
+  private onUpdate(update: LogprobUpdate, cid: string): void {
+    if (update.stage !== this.stage) return;
+    this.updates.set(cid, update);
+    this.settle();
+  }
+
+  /** This peer's turn: the positions before it are decided by the pass that handed it over, or skipped when it was taken over. */
+  private async onTurn(turn: Turn): Promise<void> {
+    if (turn.stage !== this.stage) return;
+    const cid = turn.pass?.update && cidFromBytes(turn.pass.update)?.toString();
+    if (cid && !this.updates.has(cid)) await this.fetchUpdate(cid, turn.position - 1);
+    const before = cid ? this.updates.get(cid) : undefined;
+    if (before) this.decideThrough(before, cid!);
+    for (let p = 0; p < turn.position; p++) this.decided.set(String(p), null);
+    this.mine.set(String(turn.position), turn);
+  }
+
+  /** An update named by a pass but not announced here (yet): fetched from its maker. */
+  private async fetchUpdate(cid: string, position: number): Promise<void> {
+    const peer = this.init.peers(this.stage).get(this.order[position]);
+    if (!peer) return;
+    try {
+      const bytes = await this.host.blocks.fetch(peer, cidFromBytes(cidFromString(cid))!, { maxBytes: MAX_BYTES.LogprobUpdate });
+      const d = decodeLogprobUpdate(bytes, { team: this.init.team, slots: this.init.slots, stage: this.stage });
+      if (d.ok) this.updates.set(cid, d.message);
+    } catch {
+      // its maker is gone: the position counts as skipped
+    }
+  }
+
+  /** Follows what the updates here decide: each decides the positions before it, the last one itself too. */
+  private settle(): void {
+    if (this.order.length === 0) return;
+    for (const [cid, u] of this.updates) {
+      if (u.position === this.order.length - 1) this.decideThrough(u, cid);
+      else this.decideBefore(u);
+    }
+  }
+
+  private decideThrough(u: LogprobUpdate, cid: string): void {
+    this.decideBefore(u);
+    this.decided.set(String(u.position), { update: u, cid });
+  }
+
+  /** The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every listed one is here). */
+  private decideBefore(u: LogprobUpdate): void {
+    const listed = new Map<number, Held>();
+    for (const bytes of u.after) {
+      const cid = cidFromBytes(bytes)!.toString();
+      const prior = this.updates.get(cid);
+      if (!prior) return;
+      listed.set(prior.position, { update: prior, cid });
+    }
+    for (let p = 0; p < u.position; p++) this.decided.set(String(p), listed.get(p) ?? null);
+  }
+
+  private async publishing(publish: () => Promise<CID>): Promise<CID> {
+    for (let i = 1; ; i++) {
+      try {
+        return await publish();
+      } catch (err) {
+        if (i >= PUBLISH_TRIES || !/NoPeersSubscribedToTopic/i.test(String((err as Error).name) + String((err as Error).message))) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+}
+
+const turnKey = (rollout: string, turns: number) => `${rollout}#${turns}`;
+
+const cidFromString = (text: string): Uint8Array<ArrayBuffer> => parseCid(text)!.bytes as Uint8Array<ArrayBuffer>;
+
+/** Whether a shard's trajectory begins as this peer's transcript: the same prompt and the same first `turns` turns. */
+function sameStart(t: TrajectoryShard['trajectories'][number], mine: ChainTranscript, turns: number): boolean {
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return t.turns.length > turns && same(t.ids, mine.promptIds) && mine.turns.slice(0, turns).every((u, k) => u.slot === t.turns[k].slot && same(u.ids, t.turns[k].ids));
+}
+
+function recordMessage(team: string, stage: number, position: number, r: AgentStageRecord): RecordMessage {
+  return {
+    version: PROTOCOL_VERSION, team, stage, slot: r.slot, position, accepted: r.accepted, delta: r.delta, n: r.n, zeta: r.zeta,
+    gain: r.gain, kl: r.klQuantile, beta: r.beta, backtracks: r.backtracks, reward: r.reward, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+  };
+}
+
+/** A remote agent's update as the stage reads it: its log-probs cut per transcript it spoke in, and its record. */
+function sharedUpdate(u: LogprobUpdate, names: readonly string[]): SharedUpdate {
+  const r = u.record!;
+  const record: AgentStageRecord = {
+    slot: r.slot, name: names[r.slot], accepted: r.accepted, backtracks: r.backtracks, beta: r.beta, klQuantile: r.kl, gain: r.gain,
+    reward: r.reward, delta: r.delta, n: r.n, zeta: r.zeta, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+  };
+  return { logpCur: Float32Array.from(u.cur), logpNew: Float32Array.from(u.logprobs), record };
+}
