@@ -18,21 +18,21 @@ import type { Incumbent } from './agent/stage0-slot.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { LoraConfig, ParamSource } from './agent/weights.ts';
 import type { SatConfig, Workflow } from './config.ts';
-import type { Team } from './stage.ts';
+import type { StageTeam, Team } from './stage.ts';
 
 export interface LocalTeam extends Team {
   workflow: Workflow;
   test: readonly Problem[];
 }
 
-/** Ids every peer derives alike: the team id is a hash of what defines the team. */
-function teamId(cfg: SatConfig): string {
+/** Ids every peer derives alike: the team id is a hash of what defines the team (it seeds each stage's prompts and order). */
+export function teamId(cfg: SatConfig): string {
   const what = { agents: cfg.sat.agents.map((a) => a.name), seed: cfg.seed, workflow: cfg.team.workflow };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
 /** The agent of `slot` on the checkpoint in `dir`, as the config trains it. */
-function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number): Agent {
+export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number): Agent {
   const lora = cfg.training.lora;
   return new Agent({
     name: cfg.sat.agents[slot].name, dir, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
@@ -111,20 +111,22 @@ interface SavedSlot {
   stage0?: { incumbent: string; lora: LoraConfig | null; delta: number };
 }
 
-interface Saved { stage: number; team: string; betas: number[]; slots?: SavedSlot[] }
+/** A peer of a network team saves its own slot only: the others' betas are null. */
+interface Saved { stage: number; team: string; betas: (number | null)[]; slots?: SavedSlot[] }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
 const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
 const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
 
-/** Writes every agent's trainable and optimizer state, beta and Stage-0 incumbent for `stage`, then points `latest` at it. */
-export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
+/** Writes every agent's (here) trainable and optimizer state, beta and Stage-0 incumbent for `stage`, then points `latest` at it. */
+export function saveStage(cfg: SatConfig, team: StageTeam, stage: number): void {
   const root = checkpoints(cfg);
   const name = `stage-${String(stage).padStart(4, '0')}`;
   const tmp = path.join(root, `${name}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   const slots = team.agents.map((a, i): SavedSlot => {
+    if (!a) return {};
     a.trainer.save(path.join(tmp, `${a.name}.safetensors`));
     const model = a.ckpt.dir === path.resolve(cfg.sat.agents[i].path) ? {} : { model: a.ckpt.dir };
     const s0 = a.stage0;
@@ -132,7 +134,7 @@ export function saveStage(cfg: SatConfig, team: Team, stage: number): void {
     saveParams(incumbentFile(tmp, a.name), s0.incumbent.params);
     return { ...model, stage0: { incumbent: s0.incumbent.dir, lora: s0.incumbent.params.lora ?? null, delta: s0.delta } };
   });
-  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a.beta), slots };
+  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a?.beta ?? null), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
@@ -179,24 +181,35 @@ export function trimStageLog(cfg: SatConfig, stage: number): void {
  */
 export async function openTeam(cfg: SatConfig, folder: string | undefined, threads?: number): Promise<{ team: LocalTeam; stage: number }> {
   if (!folder) return { team: buildTeam(cfg, threads), stage: 0 };
-  const stateFile = path.join(folder, 'state.json');
-  if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
-  const saved = readJson(stateFile) as Saved;
-  const id = teamId(cfg);
-  if (saved.team !== id) throw new InputError(`${folder} was saved by team ${saved.team}, not by this config's team ${id} (its agents, seed or workflow differ)`);
+  const saved = readSaved(cfg, folder);
   const team = buildTeam(cfg, threads, saved.slots?.map((s) => s.model) ?? []);
   try {
-    team.agents.forEach((a, i) => {
-      a.trainer.load(path.join(folder, `${a.name}.safetensors`));
-      a.beta = saved.betas[i];
-      const s0 = saved.slots?.[i]?.stage0;
-      if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads), delta: s0.delta };
-    });
+    team.agents.forEach((a, slot) => restoreAgent(cfg, folder, saved, slot, a, threads));
   } catch (err) {
     await releaseTeam(team);
     throw err;
   }
   return { team, stage: saved.stage };
+}
+
+/** The saved stage in `folder`: its number, and the checkpoint folder `slot` runs on there (an upgrade's, else the config's). */
+export function savedStage(cfg: SatConfig, folder: string, slot: number): { stage: number; model: string } {
+  const saved = readSaved(cfg, folder);
+  return { stage: saved.stage, model: saved.slots?.[slot]?.model ?? cfg.sat.agents[slot].path };
+}
+
+/** Puts `agent` (of `slot`) in the state saved in `folder`: its trained tensors, optimizer, beta and Stage-0 incumbent. */
+export function restoreSlot(cfg: SatConfig, folder: string, slot: number, agent: Agent, threads?: number): void {
+  restoreAgent(cfg, folder, readSaved(cfg, folder), slot, agent, threads);
+}
+
+function restoreAgent(cfg: SatConfig, folder: string, saved: Saved, slot: number, a: Agent, threads?: number): void {
+  const beta = saved.betas[slot];
+  if (beta === null || beta === undefined) throw new InputError(`${folder} holds no state of slot ${slot} ('${a.name}'): it was saved by another slot's peer`);
+  a.trainer.load(path.join(folder, `${a.name}.safetensors`));
+  a.beta = beta;
+  const s0 = saved.slots?.[slot]?.stage0;
+  if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads), delta: s0.delta };
 }
 
 /**
@@ -221,6 +234,15 @@ export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number,
   newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, freezeParams(old.trainer.paramSource()), threads), delta: delta0 };
   team.agents[slot] = newcomer;
   await old.release();
+}
+
+function readSaved(cfg: SatConfig, folder: string): Saved {
+  const stateFile = path.join(folder, 'state.json');
+  if (!fs.existsSync(stateFile)) throw new InputError(`${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`);
+  const saved = readJson(stateFile) as Saved;
+  const id = teamId(cfg);
+  if (saved.team !== id) throw new InputError(`${folder} was saved by team ${saved.team}, not by this config's team ${id} (its agents, seed or workflow differ)`);
+  return saved;
 }
 
 function readJson(file: string): unknown {

@@ -1,0 +1,176 @@
+// One peer of a network team (issue 5): it hosts one slot's agent, joins the team's libp2p network,
+// claims its slot on the roster, and runs the team's stages with the others — the same runStage as a
+// local team, its remote slots reached through the PeerLink. Each stage ends with a row in the peer's
+// stage_log.jsonl and a checkpoint of its slot in its data dir; a restarted peer resumes from there.
+import fs from 'node:fs';
+import type { PeerId } from '@libp2p/interface';
+import type { Agent } from './agent/agent.ts';
+import { chainFormat } from './agent/chain.ts';
+import { loadDataset } from './agent/dataset.ts';
+import { InputError } from './agent/errors.ts';
+import { loadTokenizer } from './agent/tokenizer.ts';
+import type { SatConfig } from './config.ts';
+import { readTeamFile } from './manifest.ts';
+import { PeerLink } from './peer-link.ts';
+import { contentId } from './protocol/cid.ts';
+import { ClaimError } from './protocol/errors.ts';
+import { PeerHost } from './protocol/host.ts';
+import { loadOrCreateIdentity } from './protocol/identity.ts';
+import { loadKnownPeers, saveKnownPeers } from './protocol/known-peers.ts';
+import { Roster } from './protocol/roster.ts';
+import { blocksTopic } from './protocol/shards.ts';
+import { tokenTopic } from './protocol/token-passing.ts';
+import { type StageRecord, type StageTeam, runStage } from './stage.ts';
+import { appendStageLog, latestStageFolder, makeAgent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
+
+export interface PeerInit {
+  /** The team file (sat-peer team create). */
+  teamFile: string;
+  /** The checkpoint folder of this peer's model (resolved from --model). */
+  model: string;
+  /** The slot to claim (default: the first free one this model fits). */
+  slot?: number;
+  /** Identity, known peers, checkpoints and the stage log. */
+  dataDir: string;
+  listen?: string[];
+  bootstrap?: string[];
+  threads?: number;
+  /** Run up to this stage (default training.num_stages). */
+  lastStage?: number;
+  /** Token-passing deadline in ms. */
+  deadlineMs?: number;
+  log?: (line: string) => void;
+}
+
+/** What a peer reports after each stage. */
+export interface PeerStage { stage: number; record: StageRecord; seconds: number }
+
+/** How long a new peer listens to the roster before choosing a free slot. */
+const LISTEN_MS = 2_500;
+
+export class Peer {
+  private stopped = false;
+
+  private constructor(
+    readonly host: PeerHost,
+    /** The team id (the manifest's CID). */
+    readonly teamId: string,
+    readonly slot: number,
+    readonly cfg: SatConfig,
+    private readonly roster: Roster,
+    private readonly link: PeerLink,
+    private readonly team: StageTeam,
+    private readonly agent: Agent,
+    /** The last stage done (0 before the first). */
+    private done: number,
+    private readonly init: PeerInit,
+  ) {}
+
+  static async start(init: PeerInit): Promise<Peer> {
+    const log = init.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const file = readTeamFile(init.teamFile);
+    const cfg: SatConfig = { ...file.cfg, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
+    const slots = file.manifest.slots;
+    const tokenizer = loadTokenizer(init.model);
+    const fits = (slot: number) => Buffer.from(slots[slot].tokenizer!).toString('hex') === tokenizer.hash;
+    if (init.slot !== undefined && (init.slot >= slots.length || !fits(init.slot))) {
+      throw new InputError(init.slot >= slots.length ? `the team has ${slots.length} slots (0..${slots.length - 1}), not slot ${init.slot}` : `${init.model} has another tokenizer than slot ${init.slot} of the team needs`);
+    }
+    const train = checkDataset(cfg, file.manifest.dataset!.cid!);
+
+    fs.mkdirSync(init.dataDir, { recursive: true });
+    const { privateKey } = await loadOrCreateIdentity(init.dataDir);
+    const host = await PeerHost.start({
+      privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
+    });
+    try {
+      const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
+      roster.start();
+      const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
+      await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!);
+
+      // This slot's agent, as this peer last saved it.
+      const folder = latestStageFolder(cfg);
+      const saved = folder ? savedStage(cfg, folder, slot) : undefined;
+      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads);
+      if (folder) restoreSlot(cfg, folder, slot, agent, init.threads);
+
+      const holders = () => new Map(roster.holders().flatMap((p, s): [number, PeerId][] => (p ? [[s, p]] : [])));
+      const link = new PeerLink(host, {
+        team: file.id, slot, slots: slots.length, names: cfg.sat.agents.map((a) => a.name),
+        turnsPerRollout: cfg.team.workflow === 'chain' ? slots.length : 1,
+        peers: holders, isMember: (p) => [...holders().values()].some((h) => h.equals(p)),
+        ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      });
+      await link.start();
+      const team: StageTeam = {
+        id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train,
+      };
+      log(`sat-peer ${host.peerId} holds slot ${slot} ('${cfg.sat.agents[slot].name}') of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
+      return new Peer(host, file.id, slot, cfg, roster, link, team, agent, saved?.stage ?? 0, { ...init, log });
+    } catch (err) {
+      await host.stop();
+      throw err;
+    }
+  }
+
+  /** Runs the team's stages up to the last one; `onStage` hears each as it ends. */
+  async run(onStage?: (s: PeerStage) => void): Promise<void> {
+    const last = this.init.lastStage ?? this.cfg.training.numStages;
+    trimStageLog(this.cfg, this.done + 1);
+    for (let stage = this.done + 1; stage <= last && !this.stopped; stage++) {
+      this.roster.setStage(stage);
+      await this.waitForTeam(stage);
+      this.link.beginStage(stage);
+      const t0 = Date.now();
+      const record = await runStage(this.team, this.cfg, stage, this.link);
+      const seconds = (Date.now() - t0) / 1000;
+      appendStageLog(this.cfg, { ...record, seconds });
+      saveStage(this.cfg, this.team, stage);
+      saveKnownPeers(this.init.dataDir, this.host.libp2p);
+      this.done = stage;
+      onStage?.({ stage, record, seconds });
+    }
+  }
+
+  /** Waits until every slot has a live holder that hears this peer's blocks and token topics. */
+  private async waitForTeam(stage: number): Promise<void> {
+    const topics = [blocksTopic(this.teamId), tokenTopic(this.teamId)];
+    let said = 0;
+    for (;;) {
+      const holders = this.roster.holders();
+      const missing = holders.flatMap((p, s) => (!p ? [`slot ${s} has no peer`] : p.equals(this.host.peerId) ? [] : topics.every((t) => this.host.subscribers(t).some((x) => x.equals(p))) ? [] : [`slot ${s}'s peer is not subscribed yet`]));
+      if (missing.length === 0) return;
+      if (Date.now() - said > 10_000) {
+        this.init.log?.(`stage ${stage}: waiting for the team (${missing.join(', ')})`);
+        said = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.roster.stop();
+    await this.link.stop();
+    await this.agent.release();
+    await this.host.stop();
+  }
+}
+
+/** The training set the config names, checked against the manifest's CID. */
+function checkDataset(cfg: SatConfig, cid: Uint8Array) {
+  const file = cfg.dataset.trainPath;
+  if (!file || !fs.existsSync(file)) throw new InputError(`the team's training set ${file ?? '(none named)'} is not on this machine: put it there (the manifest names its CID)`);
+  if (Buffer.compare(contentId(fs.readFileSync(file)).bytes, cid) !== 0) throw new InputError(`${file} is not the team's training set (its CID differs from the manifest's): get the team's copy`);
+  return loadDataset(file);
+}
+
+/** The lowest slot this model fits that no live peer holds, after listening to the roster a while. */
+async function freeSlot(roster: Roster, slots: number, fits: (slot: number) => boolean): Promise<number> {
+  await new Promise((r) => setTimeout(r, LISTEN_MS));
+  const holders = roster.holders();
+  const free = Array.from({ length: slots }, (_, s) => s).find((s) => !holders[s] && fits(s));
+  if (free === undefined) throw new ClaimError(`every slot this model fits is held (${slots} slots): pass --slot <j> to take one over with a stronger model`);
+  return free;
+}
