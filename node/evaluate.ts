@@ -2,7 +2,7 @@
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
 // greedy gives the team's deterministic accuracy; each agent standing in for every slot gives the
 // same metrics of its own. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
-import { type ChainRolloutOptions, type ChainTranscript, type TurnGenerator, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
+import { type ChainRolloutOptions, type ChainTranscript, type RemoteTurn, type TurnGenerator, type TurnTaker, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { answerMatches, extractAnswer, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
@@ -52,15 +52,38 @@ interface TeamAnswer {
   answer: string | undefined;
 }
 
+/**
+ * How an evaluation reaches the slots whose agents run on other peers (a network team): the turns of
+ * a remote slot in rollout `rollout`, and sharing those taken here.
+ */
+export interface EvalLink {
+  remoteTurn(rollout: string, slot: number): RemoteTurn;
+  shareTurn(rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
+}
+
+/** What an evaluation needs of a team. */
+export type EvalTeam = Pick<LocalTeam, 'format' | 'workflow'>;
+
+/** Each member rollout's takers (the chain has one rollout, the ensemble one per agent) and how its turns are shared. */
+function members(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], link?: EvalLink) {
+  const lineups = team.workflow === 'chain' ? [generators.map((_, s) => s)] : generators.map((_, s) => [s]);
+  return lineups.map((slots, k) => {
+    const rollout = `eval/${k}`;
+    const takers = slots.map((s) => generators[s] ?? link!.remoteTurn(rollout, s));
+    return { takers, ...(link ? { onTurn: (ts: readonly ChainTranscript[]) => link.shareTurn(rollout, ts) } : {}) };
+  });
+}
+
 /** One team answer per prompt: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
-async function teamAnswers(team: LocalTeam, generators: readonly TurnGenerator[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<TeamAnswer[]> {
+async function teamAnswers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink): Promise<TeamAnswer[]> {
   const f = team.format;
+  const rollouts = members(team, generators, link);
   if (team.workflow === 'chain') {
-    const out = await rollChain(f, generators, prompts, opts);
+    const out = await rollChain(f, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] });
     return out.map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
   }
   const each: ChainTranscript[][] = [];
-  for (const [k, g] of generators.entries()) each.push(await rollChain(f, [g], prompts, { ...opts, seed: memberSeed(opts.seed ?? 0, k) }));
+  for (const [k, m] of rollouts.entries()) each.push(await rollChain(f, m.takers, prompts, { ...opts, ...m, slots: [k], seed: memberSeed(opts.seed ?? 0, k) }));
   return prompts.map((_, i) => {
     const turns = each.map((out) => finalAnswerText(f, out[i]));
     return { turns, answer: majorityAnswer(turns.map(extractAnswer)) };
@@ -76,9 +99,12 @@ const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.po
 export const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
   (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].policy) : [team.agents[slot].policy]);
 
-/** Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow. */
-export async function teamAccuracy(team: LocalTeam, problems: readonly Problem[], maxTurnTokens: number, generators = lineup(team)): Promise<number> {
-  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens });
+/**
+ * Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow; on a
+ * network, the slots without a generator here take their turns on their peers, through `link`.
+ */
+export async function teamAccuracy(team: LocalTeam | EvalTeam, problems: readonly Problem[], maxTurnTokens: number, generators: readonly (TurnTaker | undefined)[] = lineup(team as LocalTeam), link?: EvalLink): Promise<number> {
+  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens }, link);
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 

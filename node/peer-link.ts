@@ -70,7 +70,10 @@ class Waits<T> {
     });
   }
 
-  clear(): void { this.values.clear(); }
+  /** Forgets the values of stages before `stage` (keys start with `<stage>/`). */
+  dropBefore(stage: number): void {
+    for (const key of this.values.keys()) if (Number(key.split('/')[0]) < stage) this.values.delete(key);
+  }
 }
 
 interface Held { update: LogprobUpdate; cid: string }
@@ -118,19 +121,19 @@ export class PeerLink implements StageLink {
     await this.token.stop();
   }
 
-  /** Starts following `stage`: what earlier stages left is dropped. */
+  /** Starts following `stage`: what earlier stages left is dropped (what came early for it is kept). */
   beginStage(stage: number): void {
     this.stage = stage;
     this.order = [];
-    for (const w of [this.turns, this.decided, this.mine]) w.clear();
-    this.complete.clear();
-    this.updates.clear();
+    for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
+    for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
+    for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
   }
 
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {
     return {
       take: async (transcripts, turn) => {
-        const shard = await this.turns.wait(turnKey(rollout, turn + 1), this.waitMs, `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
+        const shard = await this.turns.wait(turnKey(stage, rollout, turn + 1), this.waitMs, `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
         if (shard.trajectories.length !== transcripts.length) throw new LinkDivergedError(`slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`);
         return shard.trajectories.map((t, r) => {
           const u = t.turns[turn];
@@ -156,40 +159,40 @@ export class PeerLink implements StageLink {
   }
 
   async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
-    const held = await this.decided.wait(String(position), this.waitMs, `the update of position ${position} of stage ${stage}`);
+    const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
     return held ? sharedUpdate(held.update, this.init.names) : undefined;
   }
 
   async awaitTurn(stage: number, position: number): Promise<void> {
-    await this.mine.wait(String(position), this.waitMs, `the token for position ${position} of stage ${stage}`);
+    await this.mine.wait(`${stage}/${position}`, this.waitMs, `the token for position ${position} of stage ${stage}`);
   }
 
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
     const after = this.order.slice(0, position).flatMap((_, p) => {
-      const held = this.decided.get(String(p));
+      const held = this.decided.get(`${stage}/${p}`);
       return held ? [cidFromString(held.cid)] : [];
     });
-    const shards = [...this.complete].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, c]) => c);
+    const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, c]) => c);
     const update: LogprobUpdate = {
       version: PROTOCOL_VERSION, team: this.init.team, stage, position, slot: this.order[position], shards,
       logprobs: [...u.logpNew], cur: [...u.logpCur], record: recordMessage(this.init.team, stage, position, u.record), after,
     };
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
     this.updates.set(cid.toString(), update);
-    this.decided.set(String(position), { update, cid: cid.toString() });
+    this.decided.set(`${stage}/${position}`, { update, cid: cid.toString() });
     await this.token.handOff(position, cid);
   }
 
   private onShard(shard: TrajectoryShard, cid: CID): void {
-    if (shard.stage !== this.stage) return;
+    if (shard.stage < this.stage) return;
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
-    this.turns.set(turnKey(shard.rollout, turns), shard);
-    if (turns === this.init.turnsPerRollout) this.complete.set(shard.rollout, cid.bytes);
+    this.turns.set(turnKey(shard.stage, shard.rollout, turns), shard);
+    if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, cid.bytes);
   }
 
-  /** An update announced by its maker. */
+  /** An update announced by its maker (one of a later stage waits for it). */
   private onUpdate(update: LogprobUpdate, cid: string): void {
-    if (update.stage !== this.stage) return;
+    if (update.stage < this.stage) return;
     this.updates.set(cid, update);
     this.settle();
   }
@@ -201,8 +204,8 @@ export class PeerLink implements StageLink {
     if (cid && !this.updates.has(cid)) await this.fetchUpdate(cid, turn.position - 1);
     const before = cid ? this.updates.get(cid) : undefined;
     if (before) this.decideThrough(before, cid!);
-    for (let p = 0; p < turn.position; p++) this.decided.set(String(p), null);
-    this.mine.set(String(turn.position), turn);
+    for (let p = 0; p < turn.position; p++) this.decided.set(`${turn.stage}/${p}`, null);
+    this.mine.set(`${turn.stage}/${turn.position}`, turn);
   }
 
   /** An update named by a pass but not announced here (yet): fetched from its maker. */
@@ -222,6 +225,7 @@ export class PeerLink implements StageLink {
   private settle(): void {
     if (this.order.length === 0) return;
     for (const [cid, u] of this.updates) {
+      if (u.stage !== this.stage) continue;
       if (u.position === this.order.length - 1) this.decideThrough(u, cid);
       else this.decideBefore(u);
     }
@@ -229,7 +233,7 @@ export class PeerLink implements StageLink {
 
   private decideThrough(u: LogprobUpdate, cid: string): void {
     this.decideBefore(u);
-    this.decided.set(String(u.position), { update: u, cid });
+    this.decided.set(`${u.stage}/${u.position}`, { update: u, cid });
   }
 
   /** The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every listed one is here). */
@@ -241,7 +245,7 @@ export class PeerLink implements StageLink {
       if (!prior) return;
       listed.set(prior.position, { update: prior, cid });
     }
-    for (let p = 0; p < u.position; p++) this.decided.set(String(p), listed.get(p) ?? null);
+    for (let p = 0; p < u.position; p++) this.decided.set(`${u.stage}/${p}`, listed.get(p) ?? null);
   }
 
   private async publishing(publish: () => Promise<CID>): Promise<CID> {
@@ -256,7 +260,7 @@ export class PeerLink implements StageLink {
   }
 }
 
-const turnKey = (rollout: string, turns: number) => `${rollout}#${turns}`;
+const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
 
 const cidFromString = (text: string): Uint8Array<ArrayBuffer> => parseCid(text)!.bytes as Uint8Array<ArrayBuffer>;
 

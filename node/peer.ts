@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
-import { chainFormat } from './agent/chain.ts';
+import { type ChainTranscript, chainFormat } from './agent/chain.ts';
 import { loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
@@ -21,6 +21,8 @@ import { Roster } from './protocol/roster.ts';
 import { blocksTopic } from './protocol/shards.ts';
 import { tokenTopic } from './protocol/token-passing.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
+import { teamAccuracy } from './evaluate.ts';
+import type { Problem } from './agent/dataset.ts';
 import { appendStageLog, latestStageFolder, makeAgent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
 
 export interface PeerInit {
@@ -42,8 +44,8 @@ export interface PeerInit {
   log?: (line: string) => void;
 }
 
-/** What a peer reports after each stage. */
-export interface PeerStage { stage: number; record: StageRecord; seconds: number }
+/** What a peer reports after each stage: its record, the team's greedy accuracy on the test set after it. */
+export interface PeerStage { stage: number; record: StageRecord; testAccuracy: number; seconds: number }
 
 /** How long a new peer listens to the roster before choosing a free slot. */
 const LISTEN_MS = 2_500;
@@ -59,7 +61,8 @@ export class Peer {
     readonly cfg: SatConfig,
     private readonly roster: Roster,
     private readonly link: PeerLink,
-    private readonly team: StageTeam,
+    private readonly team: StageTeam & { workflow: SatConfig['team']['workflow'] },
+    private readonly test: readonly Problem[],
     private readonly agent: Agent,
     /** The last stage done (0 before the first). */
     private done: number,
@@ -103,11 +106,12 @@ export class Peer {
         ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
       });
       await link.start();
-      const team: StageTeam = {
-        id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train,
+      const team = {
+        id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train, workflow: cfg.team.workflow,
       };
+      const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
       log(`sat-peer ${host.peerId} holds slot ${slot} ('${cfg.sat.agents[slot].name}') of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
-      return new Peer(host, file.id, slot, cfg, roster, link, team, agent, saved?.stage ?? 0, { ...init, log });
+      return new Peer(host, file.id, slot, cfg, roster, link, team, test, agent, saved?.stage ?? 0, { ...init, log });
     } catch (err) {
       await host.stop();
       throw err;
@@ -124,13 +128,21 @@ export class Peer {
       this.link.beginStage(stage);
       const t0 = Date.now();
       const record = await runStage(this.team, this.cfg, stage, this.link);
+      const testAccuracy = await this.accuracy(stage);
       const seconds = (Date.now() - t0) / 1000;
-      appendStageLog(this.cfg, { ...record, seconds });
+      appendStageLog(this.cfg, { ...record, test_accuracy: testAccuracy, seconds });
       saveStage(this.cfg, this.team, stage);
       saveKnownPeers(this.init.dataDir, this.host.libp2p);
       this.done = stage;
-      onStage?.({ stage, record, seconds });
+      onStage?.({ stage, record, testAccuracy, seconds });
     }
+  }
+
+  /** The team's greedy accuracy on the test set, each agent taking its turns on its own peer. */
+  private async accuracy(stage: number): Promise<number> {
+    if (this.test.length === 0) return NaN;
+    const link = { remoteTurn: (rollout: string, slot: number) => this.link.remoteTurn(stage, rollout, slot), shareTurn: (rollout: string, ts: readonly ChainTranscript[]) => this.link.shareTurn(stage, rollout, ts) };
+    return teamAccuracy(this.team, this.test, this.cfg.data.maxResponseLength, this.team.agents.map((a) => a?.policy), link);
   }
 
   /** Waits until every slot has a live holder that hears this peer's blocks and token topics. */
