@@ -9,13 +9,16 @@ import { generateCommand } from './commands/generate.ts';
 import { modelInfoCommand } from './commands/model-info.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
 import { pretrainCommand } from './commands/pretrain.ts';
+import { simCommand } from './commands/sim.ts';
+import { startCommand } from './commands/start.ts';
+import { teamCreateCommand, teamShowCommand } from './commands/team.ts';
 import { trainCommand } from './commands/train.ts';
 import { upgradeCommand } from './commands/upgrade.ts';
 import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 
-const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand];
+const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand, teamCreateCommand, teamShowCommand, startCommand, simCommand];
 
 const GLOBAL: Record<string, CommandOption> = {
   json: { type: 'boolean', description: 'print one JSON object instead of text' },
@@ -74,7 +77,7 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | { w
 
 function parse(argv: string[], options: Record<string, CommandOption>) {
   const config: ParseArgsConfig['options'] = {};
-  for (const [name, o] of Object.entries(options)) config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  for (const [name, o] of Object.entries(options)) config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   try {
     return parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
   } catch (e) {
@@ -99,7 +102,7 @@ async function dispatch(argv: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(`${commandHelp(command)}\n`);
   if (positionals.length < command.args.length) throw new UsageError(`missing argument <${command.args[positionals.length]}>; usage: ${command.usage}`);
   if (positionals.length > command.args.length) throw new UsageError(`unexpected argument '${positionals[command.args.length]}' for '${command.name}'`);
-  const own = Object.fromEntries(Object.keys(command.options).map((k) => [k, values[k] as string | boolean | undefined]));
+  const own = Object.fromEntries(Object.keys(command.options).map((k) => [k, values[k] as string | boolean | string[] | undefined]));
   await command.run({
     args: Object.fromEntries(command.args.map((name, i) => [name, positionals[i]])),
     options: own,

@@ -19,7 +19,9 @@ import { loadOrCreateIdentity } from './protocol/identity.ts';
 import { loadKnownPeers, saveKnownPeers } from './protocol/known-peers.ts';
 import { Roster } from './protocol/roster.ts';
 import { blocksTopic } from './protocol/shards.ts';
+import { TeamDiscovery } from './protocol/team-discovery.ts';
 import { tokenTopic } from './protocol/token-passing.ts';
+import { cidFromString } from './protocol/cid.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
 import { teamAccuracy } from './evaluate.ts';
 import type { Problem } from './agent/dataset.ts';
@@ -45,10 +47,14 @@ export interface PeerInit {
 }
 
 /** What a peer reports after each stage: its record, the team's greedy accuracy on the test set after it. */
-export interface PeerStage { stage: number; record: StageRecord; testAccuracy: number; seconds: number }
+export interface PeerStage { stage: number; record?: StageRecord; testAccuracy: number; seconds: number }
 
 /** How long a new peer listens to the roster before choosing a free slot. */
 const LISTEN_MS = 2_500;
+/** How often a peer announces itself in the DHT and looks for the team's other peers. */
+const DISCOVERY_MS = 3_000;
+/** How long a peer that is done waits for the others to be done too. */
+const LINGER_MS = 60_000;
 
 export class Peer {
   private stopped = false;
@@ -60,6 +66,7 @@ export class Peer {
     readonly slot: number,
     readonly cfg: SatConfig,
     private readonly roster: Roster,
+    private readonly discovery: TeamDiscovery,
     private readonly link: PeerLink,
     private readonly team: StageTeam & { workflow: SatConfig['team']['workflow'] },
     private readonly test: readonly Problem[],
@@ -86,7 +93,9 @@ export class Peer {
     const host = await PeerHost.start({
       privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
     });
+    const discovery = new TeamDiscovery(host, cidFromString(file.id)!, DISCOVERY_MS);
     try {
+      discovery.start();
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
@@ -111,17 +120,25 @@ export class Peer {
       };
       const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
       log(`sat-peer ${host.peerId} holds slot ${slot} ('${cfg.sat.agents[slot].name}') of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
-      return new Peer(host, file.id, slot, cfg, roster, link, team, test, agent, saved?.stage ?? 0, { ...init, log });
+      return new Peer(host, file.id, slot, cfg, roster, discovery, link, team, test, agent, saved?.stage ?? 0, { ...init, log });
     } catch (err) {
+      await discovery.stop();
       await host.stop();
       throw err;
     }
   }
 
-  /** Runs the team's stages up to the last one; `onStage` hears each as it ends. */
+  /** Runs the team's stages up to the last one; `onStage` hears each as it ends (a new team's stage 0: its accuracy before training). */
   async run(onStage?: (s: PeerStage) => void): Promise<void> {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
     trimStageLog(this.cfg, this.done + 1);
+    if (this.done === 0) {
+      await this.waitForTeam(0);
+      this.link.beginStage(0);
+      const t0 = Date.now();
+      const testAccuracy = await this.accuracy(0);
+      onStage?.({ stage: 0, testAccuracy, seconds: (Date.now() - t0) / 1000 });
+    }
     for (let stage = this.done + 1; stage <= last && !this.stopped; stage++) {
       this.roster.setStage(stage);
       await this.waitForTeam(stage);
@@ -135,6 +152,21 @@ export class Peer {
       saveKnownPeers(this.init.dataDir, this.host.libp2p);
       this.done = stage;
       onStage?.({ stage, record, testAccuracy, seconds });
+    }
+    await this.lingerFor(last + 1);
+  }
+
+  /**
+   * Done, a peer still serves what it made until the others are done too (their heartbeats say they
+   * are past `stage`, or they are gone), for at most LINGER_MS: the last turn's shard is fetched from it.
+   */
+  private async lingerFor(stage: number): Promise<void> {
+    this.roster.setStage(stage);
+    const until = Date.now() + LINGER_MS;
+    while (Date.now() < until && !this.stopped) {
+      const waiting = this.roster.holders().some((p, s) => p && !p.equals(this.host.peerId) && (this.roster.stageOf(s, p) ?? 0) < stage);
+      if (!waiting) return;
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 
@@ -164,6 +196,7 @@ export class Peer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.roster.stop();
+    await this.discovery.stop();
     await this.link.stop();
     await this.agent.release();
     await this.host.stop();

@@ -3,6 +3,8 @@
 export interface CommandOption {
   type: 'string' | 'boolean';
   short?: string;
+  /** May be given more than once (the value is then a list). */
+  multiple?: boolean;
   /** Shown in `--help`, e.g. `<port>`. */
   value?: string;
   description: string;
@@ -12,7 +14,7 @@ export interface CommandArgs {
   /** Positional arguments, by the names in `Command.args`. */
   args: Record<string, string>;
   /** The command's own options as parsed. */
-  options: Record<string, string | boolean | undefined>;
+  options: Record<string, string | boolean | string[] | undefined>;
   json: boolean;
   verbose: boolean;
 }

@@ -49,7 +49,7 @@ export interface RosterCounters {
   dropped: Map<string, number>;
 }
 
-interface Known { claim: SlotClaim; peer: PeerId; lastSeen: number }
+interface Known { claim: SlotClaim; peer: PeerId; lastSeen: number; /** The stage its last heartbeat said it is in. */ stage?: number }
 
 const equalBytes = (a?: Uint8Array, b?: Uint8Array) => (a ?? new Uint8Array()).length === (b ?? new Uint8Array()).length && (a ?? []).every((x, i) => x === b![i]);
 
@@ -70,7 +70,7 @@ export class Roster {
     const { team, manifest } = this.init;
     const ctx = { team, slots: manifest.slots.length };
     this.host.subscribe(claimsTopic(team), (b) => decodeSlotClaim(b, ctx), (claim, from) => this.onClaim(claim, from));
-    this.host.subscribe(heartbeatsTopic(team), (b) => decodeHeartbeat(b, ctx), (beat, from) => this.onHeartbeat(from, beat.slot));
+    this.host.subscribe(heartbeatsTopic(team), (b) => decodeHeartbeat(b, ctx), (beat, from) => this.onHeartbeat(from, beat.slot, beat.stage));
     this.timer = setInterval(() => void this.announce(), this.init.heartbeatMs ?? HEARTBEAT_MS);
   }
 
@@ -129,6 +129,9 @@ export class Roster {
     return best?.peer;
   }
 
+  /** The stage `peer`'s last heartbeat on `slot` said it is in (undefined before its first). */
+  stageOf(slot: number, peer: PeerId): number | undefined { return this.claims.get(slot)?.get(peer.toString())?.stage; }
+
   /** Every peer with a claim on `slot` (live or not). */
   claimants(slot: number): PeerId[] { return [...this.claims.get(slot)?.values() ?? []].map((k) => k.peer); }
 
@@ -159,11 +162,12 @@ export class Roster {
     this.record(claim, from);
   }
 
-  private onHeartbeat(from: PeerId, slot: number): void {
+  private onHeartbeat(from: PeerId, slot: number, stage: number): void {
     const known = this.claims.get(slot)?.get(from.toString());
     if (!known) return this.drop('non-member');
     this.counters.heartbeats++;
     known.lastSeen = Date.now();
+    known.stage = stage;
   }
 
   private record(claim: SlotClaim, peer: PeerId): void {
@@ -174,7 +178,7 @@ export class Roster {
     this.claims.set(claim.slot, bySlot);
     const prev = bySlot.get(id);
     // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
-    bySlot.set(id, { claim: prev && prev.claim.time <= claim.time ? prev.claim : claim, peer, lastSeen: Date.now() });
+    bySlot.set(id, { claim: prev && prev.claim.time <= claim.time ? prev.claim : claim, peer, lastSeen: Date.now(), ...(prev?.stage !== undefined ? { stage: prev.stage } : {}) });
   }
 
   private drop(why: string): void {

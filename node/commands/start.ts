@@ -1,0 +1,63 @@
+// `sat-peer start --model <name|dir> --team <team file>`: joins a team as one peer — claims a slot,
+// runs the team's stages with the other peers, and logs each stage (one JSON line each with --json).
+// SIGINT or SIGTERM stops it; what the last complete stage saved stays, and a restart resumes there.
+import os from 'node:os';
+import path from 'node:path';
+import { progressBar, resolveModel } from '../agent/hub.ts';
+import { UsageError } from '../errors.ts';
+import { Peer } from '../peer.ts';
+import type { Command } from './command.ts';
+import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag } from './options.ts';
+
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'join a team as one peer: claim a slot, run its stages with the other peers',
+  usage: 'sat-peer start --model <name|dir> --team <team file> [--bootstrap <multiaddr>]... [--slot j] [--data-dir <dir>] [--listen <multiaddr>]... [--json]',
+  args: [],
+  options: {
+    model: { type: 'string', value: '<name|dir>', description: 'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder' },
+    team: { type: 'string', value: '<file>', description: 'the team file (sat-peer team create)' },
+    bootstrap: { type: 'string', multiple: true, value: '<multiaddr>', description: 'a peer to join through (sat-bootstrap prints them); repeat for more' },
+    slot: { type: 'string', value: '<j>', description: 'the slot to claim (default: the first free one the model fits)' },
+    'data-dir': { type: 'string', value: '<dir>', description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name>)' },
+    listen: { type: 'string', multiple: true, value: '<multiaddr>', description: 'where to listen (default /ip4/0.0.0.0/tcp/0); repeat for more' },
+    stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },
+    offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
+    device: MODEL_OPTIONS.device,
+    threads: MODEL_OPTIONS.threads,
+  },
+  async run({ options, json }) {
+    const teamFile = stringFlag(options, 'team', true);
+    const spec = stringFlag(options, 'model', true);
+    const session = sessionOptions(options);
+    const slot = options.slot === undefined ? undefined : numberFlag(options, 'slot', 0, { integer: true, min: 0 });
+    const lastStage = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
+    if (session.device === 'cuda') throw new UsageError('--device cuda: a peer trains on the CPU for now (sat-peer train --device is the CUDA path)');
+    const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
+    const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
+    const say = (line: string) => process.stderr.write(`${line}\n`);
+    const peer = await Peer.start({
+      teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, bootstrap: list(options.bootstrap),
+      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
+    });
+    const stop = () => void peer.stop().finally(() => process.exit(130));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (json) process.stdout.write(`${JSON.stringify({ event: 'joined', peerId: peer.host.peerId.toString(), team: peer.teamId, slot: peer.slot, addresses: peer.host.addresses })}\n`);
+    else say(`listening on ${peer.host.addresses.join(', ')}`);
+    try {
+      await peer.run(({ stage, record, testAccuracy, seconds }) => {
+        if (json) return void process.stdout.write(`${JSON.stringify(record ? { event: 'stage', ...record, test_accuracy: testAccuracy, seconds } : { event: 'start', stage, test_accuracy: testAccuracy })}\n`);
+        if (!record) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
+        const agents = record.agents.map((a) => `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`}`).join(', ');
+        say(`stage ${stage}: order ${record.order.join('>')}, reward ${record.reward.toFixed(3)}, test accuracy ${(100 * testAccuracy).toFixed(1)}%, ${agents}, bound ${record.certificate.lowerBound.toExponential(2)}, ${seconds.toFixed(1)} s`);
+      });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await peer.stop();
+    }
+  },
+};

@@ -1,0 +1,152 @@
+// `sat-peer sim`: a whole team on this machine, every piece a real process — a sat-bootstrap peer and
+// one `sat-peer start` per slot on 127.0.0.1, joined through the bootstrap. It writes the team file,
+// starts them, follows each peer's JSON stage events and reports a stage once every peer has logged
+// it (the peers must agree on every number), then stops them.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
+const SAT_BOOTSTRAP = path.join(ROOT, 'bin', 'sat-bootstrap.js');
+export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo', 'demo.yaml');
+
+export interface SimOptions {
+  config: string;
+  /** Stages to run (default the config's training.num_stages). */
+  stages?: number;
+  /** Where the team file, the bootstrap's and every peer's data go (emptied first). */
+  out: string;
+  /** Intra-op threads per peer (default: the cores shared out). */
+  threads?: number;
+  log?: (line: string) => void;
+}
+
+/** One stage as every peer logged it (the peers' numbers agree; `seconds` is the slowest peer's). */
+export interface SimStage {
+  stage: number;
+  order: number[];
+  reward: number;
+  test_accuracy: number;
+  agents: { slot: number; name: string; klQuantile: number; delta: number; beta: number; backtracks: number; accepted: boolean; skipped?: true }[];
+  certificate: { lowerBound: number; infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
+  seconds: number;
+  [key: string]: unknown;
+}
+
+export interface SimResult {
+  team: string;
+  peers: number;
+  /** The team's greedy test accuracy before stage 1. */
+  accuracyStart: number;
+  stages: SimStage[];
+  seconds: number;
+}
+
+export class SimError extends Error {
+  override name = 'SimError';
+}
+
+/** Runs the team's stages on local processes; `onStage` hears each stage once all peers have logged it. */
+export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Promise<SimResult> {
+  const t0 = Date.now();
+  const log = o.log ?? (() => {});
+  fs.rmSync(o.out, { recursive: true, force: true });
+  fs.mkdirSync(o.out, { recursive: true });
+  const teamFile = path.join(o.out, 'team.yaml');
+  await runToEnd(SAT_PEER, ['team', 'create', '--config', o.config, '--out', teamFile]);
+  const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as { id: string; stages: number; models: { path: string }[] };
+  const stages = o.stages ?? team.stages;
+  const n = team.models.length;
+  const threads = o.threads ?? Math.max(1, Math.floor(os.availableParallelism() / n));
+
+  const children: ChildProcess[] = [];
+  const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
+  // Stopped itself, it stops its processes first.
+  const onSignal = (signal: NodeJS.Signals) => { stopAll(); process.kill(process.pid, signal); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const bootstrap = start(SAT_BOOTSTRAP, ['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(o.out, 'bootstrap'), '--json'], children);
+    const { addresses } = JSON.parse(await firstLine(bootstrap, 'sat-bootstrap')) as { addresses: string[] };
+    log(`bootstrap peer up at ${addresses[0]}`);
+
+    let accuracyStart = NaN;
+    const reported = new Map<number, SimStage[]>();
+    const done: Promise<void>[] = [];
+    const finished: SimStage[] = [];
+    for (let slot = 0; slot < n; slot++) {
+      const peer = start(SAT_PEER, [
+        'start', '--team', teamFile, '--model', team.models[slot].path, '--slot', String(slot), '--data-dir', path.join(o.out, `peer-${slot}`),
+        '--bootstrap', addresses[0], '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', String(threads), '--stages', String(stages), '--json',
+      ], children, (line) => log(`peer ${slot}: ${line}`));
+      done.push(exited(peer, `peer ${slot}`));
+      readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
+        const event = JSON.parse(line) as { event: string } & SimStage;
+        if (event.event === 'start') accuracyStart = event.test_accuracy;
+        if (event.event !== 'stage') return;
+        const got = reported.get(event.stage) ?? [];
+        got.push(event);
+        reported.set(event.stage, got);
+        if (got.length < n) return;
+        const row = agreed(got);
+        finished.push(row);
+        onStage(row);
+      });
+    }
+    await Promise.all(done);
+    if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
+    return { team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stopAll();
+  }
+}
+
+/** The stage as all peers logged it; a SimError naming the first number they disagree on. */
+function agreed(rows: SimStage[]): SimStage {
+  const strip = ({ seconds: _, event: __, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
+  const first = strip(rows[0]);
+  const odd = rows.findIndex((r) => strip(r) !== first);
+  if (odd >= 0) throw new SimError(`the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`);
+  const { event: _, ...row } = rows[0] as SimStage & { event?: string };
+  return { ...row, seconds: Math.max(...rows.map((r) => r.seconds)) };
+}
+
+function start(bin: string, args: string[], children: ChildProcess[], onErr?: (line: string) => void): ChildProcess {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => onErr?.(line));
+  return child;
+}
+
+function firstLine(child: ChildProcess, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new SimError(`${what} exited (code ${code}) before it was up`)));
+  });
+}
+
+function exited(child: ChildProcess, what: string): Promise<void> {
+  const tail: string[] = [];
+  readline.createInterface({ input: child.stderr! }).on('line', (l) => { tail.push(l); if (tail.length > 5) tail.shift(); });
+  return new Promise((resolve, reject) => child.once('exit', (code, signal) => {
+    if (code === 0) resolve();
+    else reject(new SimError(`${what} failed (${signal ?? `code ${code}`}): ${tail.at(-1) ?? 'no output'}`));
+  }));
+}
+
+async function runToEnd(bin: string, args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { err += b; });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new SimError(err.trim().split('\n').at(-1) ?? `sat-peer ${args[0]} failed`);
+  return out;
+}
