@@ -1,0 +1,72 @@
+// `sat-peer sim` end to end: a bootstrap and one real peer process per slot on 127.0.0.1 run a small
+// team's stages, and every number they log equals single-process `sat-peer train` on the same config
+// (same seed, same prompts, same samples, same updates, same certificate, same test accuracy).
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, sat } from '../cli/run-cli.ts';
+
+const DEMO = path.join(ROOT, 'models/demo');
+
+function setup(): { dir: string; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-sim-'));
+  fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
+  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, 40).join('\n'));
+  const config = path.join(dir, 'team.yaml');
+  fs.writeFileSync(config, `
+seed: 11
+dataset: { train_path: train.jsonl, test_path: test.jsonl }
+data: { train_batch_size: 6, max_response_length: 24 }
+generation: { temperature: 0.7, top_p: 1.0 }
+sat:
+  group_size: 4
+  scheduler: { mode: random }
+  agents: [{ name: first, path: ${DEMO}/tiny-weak }, { name: second, path: ${DEMO}/tiny-weak }]
+training: { learning_rate: 0.0003, num_stages: 2, lora: null }
+logging: { save_dir: train-run }
+`);
+  return { dir, config };
+}
+
+/** Paths where two logged values differ by more than 1e-6 (keys only one side has are left out). */
+function differences(a: unknown, b: unknown, at = ''): string[] {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-6 || (Number.isNaN(a) && Number.isNaN(b)) ? [] : [`${at}: ${a} vs ${b}`];
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    return Object.keys(a).filter((k) => k in b && k !== 'seconds').flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
+  }
+  return a === b ? [] : [`${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
+}
+
+test('sim: every peer logs the numbers single-process train logs on the same config, within 1e-6', async (t) => {
+  const { dir, config } = setup();
+  const out = path.join(dir, 'sim');
+  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--json');
+  t.is(sim.code, 0, sim.stderr);
+  const lines = sim.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const summary = lines.at(-1);
+  t.is(summary.peers, 2);
+  t.is(summary.stages.length, 2);
+  t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
+
+  const train = sat('train', '--config', config, '--threads', '1');
+  t.is(train.code, 0, train.stderr);
+  const read = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
+  const peers = [0, 1].map((slot) => read(path.join(out, `peer-${slot}/stage_log.jsonl`)));
+  t.is(trained.length, 2);
+  for (const log of peers) {
+    t.is(log.length, 2);
+    log.forEach((row, i) => {
+      t.true(row.agents.length === 2 && typeof row.certificate.lowerBound === 'number' && typeof row.test_accuracy === 'number');
+      t.deepEqual(differences(trained[i], row), [], `stage ${i + 1}`);
+    });
+  }
+  // Every peer writes the same rows, byte for byte but the time.
+  const bare = (row: Record<string, unknown>) => JSON.stringify({ ...row, seconds: 0 });
+  t.deepEqual(peers[0].map(bare), peers[1].map(bare));
+  // The table's rows are the logged ones.
+  t.deepEqual(summary.stages.map((s: Record<string, unknown>) => s.reward), peers[0].map((r) => r.reward));
+  // Each peer saved its own slot at every stage.
+  for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
+});
