@@ -2,7 +2,7 @@
 // chosen command and turns what it throws into one line on stderr and an exit code (2: the user's input
 // is wrong, 1: a bug). bin/sat-peer.js calls `main`.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, ModelFormatError, ModelNotFoundError, TokenizerError } from './agent/errors.ts';
+import { InputError, ModelDownloadError, ModelFormatError, ModelNotFoundError, TokenizerError } from './agent/errors.ts';
 import type { Command, CommandOption } from './commands/command.ts';
 import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
@@ -17,6 +17,7 @@ import { upgradeCommand } from './commands/upgrade.ts';
 import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
+import { ClaimError, HostConfigError, IdentityError } from './protocol/errors.ts';
 
 const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand, teamCreateCommand, teamShowCommand, startCommand, simCommand];
 
@@ -28,7 +29,7 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, SafetensorsError, InputError, TokenizerError, DeviceError];
+const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);

@@ -1,0 +1,59 @@
+// `sat-peer team create/show` and the checks `sat-peer start` makes before it joins anything: through
+// the real bin, each bad input is one line and exit 2.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, oneLine, sat } from './run-cli.ts';
+
+const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sat-team-'));
+
+test('team create writes a team file; team show prints it with the same id, as text and JSON', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  const created = sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--json');
+  t.is(created.code, 0, created.stderr);
+  const { id, slots } = JSON.parse(created.stdout);
+  t.regex(id, /^bafk/);
+  t.is(slots, 2);
+  const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
+  t.is(shown.id, id);
+  t.is(shown.workflow, 'chain');
+  t.deepEqual(shown.slots.map((s: { role: string }) => s.role), ['first', 'second']);
+  t.is(shown.models[0].path, path.join(ROOT, 'models/demo/tiny-weak'));
+  t.regex(sat('team', 'show', file).stdout, new RegExp(`team ${id}: demo`));
+  // The same config makes the same team; another name another one.
+  t.is(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--json').stdout).id, id);
+  t.not(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'c.yaml'), '--name', 'other', '--json').stdout).id, id);
+});
+
+test('a damaged or missing team file, a slot the team lacks and an unknown model are one clear error each', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+  const text = fs.readFileSync(file, 'utf8');
+
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), text.replace(/cid: \S+/, 'cid: not-a-cid'));
+  let r = sat('team', 'show', path.join(dir, 'bad.yaml'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /dataset\.cid 'not-a-cid' is no CID/);
+
+  fs.writeFileSync(path.join(dir, 'short.yaml'), text.replace(/tokenizer: \w+/, 'tokenizer: abcd'));
+  r = sat('team', 'show', path.join(dir, 'short.yaml'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /slots\[0\]\.tokenizer is out-of-range/);
+
+  r = sat('start', '--team', path.join(dir, 'none.yaml'), '--model', 'tiny-weak', '--data-dir', path.join(dir, 'p'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /cannot read team file .*none\.yaml: no such file/);
+
+  r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '5', '--data-dir', path.join(dir, 'p'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /the team has 2 slots \(0\.\.1\), not slot 5/);
+
+  r = sat('start', '--team', file, '--model', 'qwen9-huge', '--data-dir', path.join(dir, 'p'), '--offline');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /qwen9-huge/);
+  t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
+});
