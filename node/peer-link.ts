@@ -33,6 +33,8 @@ export interface PeerLinkInit {
   isMember: (peer: PeerId) => boolean;
   /** Token-passing deadline (a silent holder is taken over after it). */
   deadlineMs?: number;
+  /** The stage from which this peer takes its slot over from an incumbent (whose tensors it then fetches). */
+  takeOverAt?: number;
   /** How long a turn or an update may take to arrive before the stage fails (default 10 minutes). */
   waitMs?: number;
 }
@@ -80,6 +82,8 @@ interface Held { update: LogprobUpdate; cid: string }
 
 /** Publishing before any peer's subscription is known fails: tried again for a while. */
 const PUBLISH_TRIES = 50;
+/** How often this peer's announcements of the stage (and the one before) are gossiped again. */
+const REPEAT_MS = 2_000;
 
 export class PeerLink implements StageLink {
   readonly shards: ShardExchange;
@@ -96,7 +100,10 @@ export class PeerLink implements StageLink {
   private readonly decided = new Waits<Held | null>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
+  /** The incumbent's tensors, when this peer takes its slot over. */
+  private readonly incumbent = new Waits<Uint8Array>();
   private readonly waitMs: number;
+  private repeater?: NodeJS.Timeout;
 
   constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
     this.waitMs = init.waitMs ?? 10 * 60_000;
@@ -104,6 +111,8 @@ export class PeerLink implements StageLink {
       team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
       onShard: (shard, cid) => this.onShard(shard, cid),
       onUpdate: (update, cid) => this.onUpdate(update, cid.toString()),
+      wantsParams: (a, from) => a.stage === init.takeOverAt && init.peers(a.stage - 1).get(init.slot)?.equals(from) === true,
+      onParams: (bytes, a) => this.incumbent.set(String(a.stage), bytes),
     });
     this.token = new TokenPassing(host, {
       team: init.team, slot: init.slot, slots: init.slots, ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
@@ -114,9 +123,11 @@ export class PeerLink implements StageLink {
   async start(): Promise<void> {
     this.shards.start();
     await this.token.start();
+    this.repeater = setInterval(() => void this.shards.repeat(this.stage - 1), REPEAT_MS);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.repeater);
     this.shards.stop();
     await this.token.stop();
   }
@@ -128,6 +139,16 @@ export class PeerLink implements StageLink {
     for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
+  }
+
+  /** Hands this peer's slot over from `stage`: its agent's tensors (safetensors bytes) for the newcomer to fetch. */
+  async handOver(stage: number, bytes: Uint8Array): Promise<void> {
+    await this.publishing(() => this.shards.publishParams(stage, bytes));
+  }
+
+  /** The tensors of the incumbent this peer takes over from at `stage`, from its peer. */
+  async incumbentParams(stage: number): Promise<Uint8Array> {
+    return this.incumbent.wait(String(stage), this.waitMs, `the tensors of slot ${this.init.slot}'s incumbent (handed over at stage ${stage})`);
   }
 
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {

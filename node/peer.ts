@@ -3,6 +3,7 @@
 // local team, its remote slots reached through the PeerLink. Each stage ends with a row in the peer's
 // stage_log.jsonl and a checkpoint of its slot in its data dir; a restarted peer resumes from there.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
 import { type ChainTranscript, chainFormat } from './agent/chain.ts';
@@ -25,7 +26,9 @@ import { cidFromString } from './protocol/cid.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
 import { teamAccuracy } from './evaluate.ts';
 import type { Problem } from './agent/dataset.ts';
-import { appendStageLog, latestStageFolder, makeAgent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
+import { appendStageLog, latestStageFolder, makeAgent, makeIncumbent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
+import { writeFileAtomic } from './agent/atomic-file.ts';
+import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 
 export interface PeerInit {
   /** The team file (sat-peer team create). */
@@ -43,6 +46,8 @@ export interface PeerInit {
   lastStage?: number;
   /** Token-passing deadline in ms. */
   deadlineMs?: number;
+  /** Take `slot` over from this stage on (plug-and-play): the incumbent hands its tensors over and this model enters through Stage-0. */
+  upgradeAt?: number;
   log?: (line: string) => void;
 }
 
@@ -55,6 +60,8 @@ const LISTEN_MS = 2_500;
 const DISCOVERY_MS = 3_000;
 /** How long a peer that is done waits for the others to be done too. */
 const LINGER_MS = 60_000;
+/** How long an incumbent serves its tensors to the newcomer taking its slot over. */
+const HANDOVER_MS = 300_000;
 
 export class Peer {
   private stopped = false;
@@ -99,22 +106,25 @@ export class Peer {
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
-      await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!);
+      if (init.upgradeAt !== undefined && init.slot === undefined) throw new InputError('--upgrade-at needs --slot: the slot to take over');
 
       // This slot's agent, as this peer last saved it.
       const folder = latestStageFolder(cfg);
       const saved = folder ? savedStage(cfg, folder, slot) : undefined;
-      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads);
-      if (folder) restoreSlot(cfg, folder, slot, agent, init.threads);
+      // Its sessions run on a worker thread: the network loop keeps ticking through steps of seconds.
+      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads, true);
+      if (folder) restoreSlot(cfg, folder, slot, agent, init.threads, true);
 
-      const holders = () => new Map(roster.holders().flatMap((p, s): [number, PeerId][] => (p ? [[s, p]] : [])));
+      const holders = (stage?: number) => new Map(slots.flatMap((_, s): [number, PeerId][] => { const p = roster.holder(s, stage); return p ? [[s, p]] : []; }));
       const link = new PeerLink(host, {
         team: file.id, slot, slots: slots.length, names: cfg.sat.agents.map((a) => a.name),
         turnsPerRollout: cfg.team.workflow === 'chain' ? slots.length : 1,
         peers: holders, isMember: (p) => [...holders().values()].some((h) => h.equals(p)),
-        ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+        ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}), ...(init.upgradeAt !== undefined && !folder ? { takeOverAt: init.upgradeAt } : {}),
       });
       await link.start();
+      // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
+      await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, init.upgradeAt !== undefined && !folder ? init.upgradeAt : undefined);
       const team = {
         id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train, workflow: cfg.team.workflow,
       };
@@ -131,6 +141,7 @@ export class Peer {
   /** Runs the team's stages up to the last one; `onStage` hears each as it ends (a new team's stage 0: its accuracy before training). */
   async run(onStage?: (s: PeerStage) => void): Promise<void> {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
+    if (this.init.upgradeAt !== undefined && this.done === 0) await this.enter(this.init.upgradeAt);
     trimStageLog(this.cfg, this.done + 1);
     if (this.done === 0) {
       await this.waitForTeam(0);
@@ -141,6 +152,7 @@ export class Peer {
     }
     for (let stage = this.done + 1; stage <= last && !this.stopped; stage++) {
       this.roster.setStage(stage);
+      if (!this.roster.holder(this.slot, stage)?.equals(this.host.peerId)) return this.handOver(stage);
       await this.waitForTeam(stage);
       this.link.beginStage(stage);
       const t0 = Date.now();
@@ -154,6 +166,40 @@ export class Peer {
       onStage?.({ stage, record, testAccuracy, seconds });
     }
     await this.lingerFor(last + 1);
+  }
+
+  /**
+   * Plug-and-play (DESIGN §1): this newcomer takes its slot over at `stage`. The incumbent's tensors
+   * come from its peer; the agent decodes through the Stage-0 projection onto the ball around them.
+   */
+  private async enter(stage: number): Promise<void> {
+    this.roster.setStage(stage);
+    this.init.log?.(`waiting for slot ${this.slot}'s incumbent to hand its tensors over at stage ${stage}`);
+    const bytes = await this.link.incumbentParams(stage);
+    const file = path.join(this.init.dataDir, `incumbent-${stage}.safetensors`);
+    writeFileAtomic(file, bytes);
+    const lora = this.cfg.training.lora ?? undefined;
+    const incumbent = makeIncumbent(this.cfg, this.cfg.sat.agents[this.slot].path, loadParams(file, lora), this.init.threads, true);
+    this.agent.stage0 = { incumbent, delta: this.cfg.sat.stage0Delta };
+    this.done = stage - 1;
+    this.init.log?.(`slot ${this.slot} taken over: entering through Stage-0 (KL ball ${this.cfg.sat.stage0Delta}) from stage ${stage}`);
+  }
+
+  /**
+   * A newcomer holds this peer's slot from `stage` on: its agent's tensors are handed over (announced
+   * again until the newcomer is past the stage, or gone), and this peer's part is done.
+   */
+  private async handOver(stage: number): Promise<void> {
+    const newcomer = this.roster.holder(this.slot, stage)!;
+    const file = path.join(this.init.dataDir, `handover-${stage}.safetensors`);
+    saveParams(file, freezeParams(this.agent.trainer.paramSource()));
+    const bytes = fs.readFileSync(file);
+    this.init.log?.(`slot ${this.slot} is taken over by ${newcomer} from stage ${stage}: handing the agent's tensors over`);
+    const until = Date.now() + HANDOVER_MS;
+    while (Date.now() < until && !this.stopped && (this.roster.stageOf(this.slot, newcomer) ?? 0) <= stage && this.roster.holder(this.slot, stage)) {
+      await this.link.handOver(stage, bytes);
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
   }
 
   /**

@@ -31,22 +31,22 @@ export function teamId(cfg: SatConfig): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
-/** The agent of `slot` on the checkpoint in `dir`, as the config trains it. */
-export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number): Agent {
+/** The agent of `slot` on the checkpoint in `dir`, as the config trains it; `inWorker` runs its sessions off this thread (a peer's). */
+export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number, inWorker = false): Agent {
   const lora = cfg.training.lora;
   return new Agent({
     name: cfg.sat.agents[slot].name, dir, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
     beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
-    temperature: policyTemperature(cfg), ...(threads ? { session: { threads } } : {}),
+    temperature: policyTemperature(cfg), session: { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) },
   });
 }
 
 const policyTemperature = (cfg: SatConfig) => cfg.generation.temperature || 1;
 
 /** A frozen incumbent's policy for Stage-0: its checkpoint with its trained tensors, at the team's temperature. */
-function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource, threads?: number): Incumbent {
-  const [ckpt, session] = [loadCheckpoint(dir), threads ? { threads } : {}];
+export function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource, threads?: number, inWorker = false): Incumbent {
+  const [ckpt, session] = [loadCheckpoint(dir), { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) }];
   return { dir, params, scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)), generator: new Generator(ckpt, session, params) };
 }
 
@@ -199,17 +199,17 @@ export function savedStage(cfg: SatConfig, folder: string, slot: number): { stag
 }
 
 /** Puts `agent` (of `slot`) in the state saved in `folder`: its trained tensors, optimizer, beta and Stage-0 incumbent. */
-export function restoreSlot(cfg: SatConfig, folder: string, slot: number, agent: Agent, threads?: number): void {
-  restoreAgent(cfg, folder, readSaved(cfg, folder), slot, agent, threads);
+export function restoreSlot(cfg: SatConfig, folder: string, slot: number, agent: Agent, threads?: number, inWorker = false): void {
+  restoreAgent(cfg, folder, readSaved(cfg, folder), slot, agent, threads, inWorker);
 }
 
-function restoreAgent(cfg: SatConfig, folder: string, saved: Saved, slot: number, a: Agent, threads?: number): void {
+function restoreAgent(cfg: SatConfig, folder: string, saved: Saved, slot: number, a: Agent, threads?: number, inWorker = false): void {
   const beta = saved.betas[slot];
   if (beta === null || beta === undefined) throw new InputError(`${folder} holds no state of slot ${slot} ('${a.name}'): it was saved by another slot's peer`);
   a.trainer.load(path.join(folder, `${a.name}.safetensors`));
   a.beta = beta;
   const s0 = saved.slots?.[slot]?.stage0;
-  if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads), delta: s0.delta };
+  if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads, inWorker), delta: s0.delta };
 }
 
 /**

@@ -3,13 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function writeFileAtomic(file: string, text: string): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, text);
+      fs.writeSync(fd, typeof text === 'string' ? Buffer.from(text) : text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -5,7 +5,7 @@ import { type DType, Graph, type Shape, type Value, numel } from '../gpu/graph.t
 import { gradients } from '../gpu/autodiff.ts';
 import * as op from '../gpu/ops.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../gpu/adamw.ts';
-import { type HostTensor, type Session, SessionCache, type SessionOptions } from '../gpu/ort.ts';
+import { type GraphSession, type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError, ModelFormatError } from './errors.ts';
@@ -235,7 +235,7 @@ export class Trainer {
   }
 
   /** The bucket's session (built on first use) and the inputs its loss declared. */
-  private bucket(batch: number, seq: number): { session: Promise<Session>; lossInputs: readonly Value[] } {
+  private bucket(batch: number, seq: number): { session: Promise<GraphSession>; lossInputs: readonly Value[] } {
     const key = `${batch}x${seq}`;
     const session = this.sessions.get(key, () => {
       const { graph, lossInputs } = this.stepGraph(batch, seq);

@@ -1,30 +1,54 @@
 // `sat-peer sim`: a whole team of real peer processes on this machine (sim/run.ts), with a live
 // per-stage table; --json prints each stage as a JSON line and a summary object last.
 import path from 'node:path';
-import { DEFAULT_CONFIG, type SimStage, runSim } from '../../sim/run.ts';
+import { DEFAULT_CONFIG, type SimOptions, type SimStage, runSim } from '../../sim/run.ts';
+import { type SatConfig, loadConfig } from '../config.ts';
+import { UsageError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { numberFlag, stringFlag } from './options.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/**
+ * `--upgrade <slot>=<model>@<stage>` (slot by index or name, model a folder or an embedded name), or
+ * 'none'; by default the first agent the config gives an `upgrade` model takes it at the middle stage.
+ */
+function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): SimOptions['upgrade'] {
+  if (raw === 'none') return undefined;
+  if (raw === undefined) {
+    const slot = cfg.sat.agents.findIndex((a) => a.upgrade);
+    return slot >= 0 && stages >= 2 ? { slot, model: cfg.sat.agents[slot].upgrade!, stage: Math.floor(stages / 2) + 1 } : undefined;
+  }
+  const m = /^([^=]+)=(.+)@(\d+)$/.exec(raw);
+  if (!m) throw new UsageError(`--upgrade must look like <slot>=<model>@<stage> (e.g. 0=tiny-strong@6) or none, got '${raw}'`);
+  const slot = /^\d+$/.test(m[1]) ? Number(m[1]) : cfg.sat.agents.findIndex((a) => a.name === m[1]);
+  if (slot < 0 || slot >= cfg.sat.agents.length) throw new UsageError(`--upgrade: no slot '${m[1]}' (the team's are ${cfg.sat.agents.map((a, i) => `${i}=${a.name}`).join(', ')})`);
+  return { slot, model: m[2], stage: Number(m[3]) };
+}
+
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--stages K] [--out <dir>] [--threads N] [--json]',
+  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded demo team, models/demo/demo.yaml)' },
     stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
     out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: the cores shared among the peers)' },
+    threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
+    upgrade: { type: 'string', value: '<slot>=<model>@<stage>', description: 'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the config\'s upgrade model at the middle stage; none: no upgrade)' },
   },
   async run({ options, json, verbose }) {
     const stages = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
     const threads = options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
+    const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
+    const cfg = loadConfig(config);
+    const upgrade = upgradeFlag(stringFlag(options, 'upgrade'), cfg, stages ?? cfg.training.numStages);
+    if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
     say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds');
     const result = await runSim({
-      config: stringFlag(options, 'config') ?? DEFAULT_CONFIG, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'),
+      config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
       ...(stages ? { stages } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);
@@ -32,7 +56,10 @@ export const simCommand: Command = {
       say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}`);
     });
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
-    if (json) process.stdout.write(`${JSON.stringify({ team: result.team, peers: result.peers, accuracy_start: result.accuracyStart, accuracy_end: end, seconds: result.seconds, stages: result.stages })}\n`);
-    else say(`team ${result.team}: ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
+    const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;
+    const swap = upgrade && { accuracy_before_upgrade: at(upgrade.stage - 1), accuracy_after_upgrade: at(upgrade.stage) };
+    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, stages: result.stages })}\n`);
+    say(`team ${result.team}: ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
+    if (swap) say(`upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before (after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`);
   },
 };

@@ -14,7 +14,7 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
 export const startCommand: Command = {
   name: 'start',
   summary: 'join a team as one peer: claim a slot, run its stages with the other peers',
-  usage: 'sat-peer start --model <name|dir> --team <team file> [--bootstrap <multiaddr>]... [--slot j] [--data-dir <dir>] [--listen <multiaddr>]... [--json]',
+  usage: 'sat-peer start --model <name|dir> --team <team file> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--json]',
   args: [],
   options: {
     model: { type: 'string', value: '<name|dir>', description: 'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder' },
@@ -24,6 +24,7 @@ export const startCommand: Command = {
     'data-dir': { type: 'string', value: '<dir>', description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name>)' },
     listen: { type: 'string', multiple: true, value: '<multiaddr>', description: 'where to listen (default /ip4/0.0.0.0/tcp/0); repeat for more' },
     stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },
+    'upgrade-at': { type: 'string', value: '<stage>', description: 'take --slot over from this stage with this (stronger) model, through Stage-0; the incumbent hands its agent over' },
     offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
@@ -34,13 +35,14 @@ export const startCommand: Command = {
     const session = sessionOptions(options);
     const slot = options.slot === undefined ? undefined : numberFlag(options, 'slot', 0, { integer: true, min: 0 });
     const lastStage = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
+    const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     if (session.device === 'cuda') throw new UsageError('--device cuda: a peer trains on the CPU for now (sat-peer train --device is the CUDA path)');
     const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
       teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, bootstrap: list(options.bootstrap),
-      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
+      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);

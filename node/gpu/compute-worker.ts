@@ -30,6 +30,7 @@ export class ComputeWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private dead: Error | undefined;
+  private weak = false;
 
   private constructor(private readonly worker: Worker, readonly name: string) {
     worker.on('message', (reply: Reply) => this.settle(reply));
@@ -53,6 +54,7 @@ export class ComputeWorker {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      if (this.weak) this.worker.ref();
       try {
         this.worker.postMessage({ id, method, args } satisfies Request, transfer);
       } catch (e) {
@@ -69,6 +71,7 @@ export class ComputeWorker {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
+    if (this.weak && this.pending.size === 0) this.worker.unref();
     if (!reply.error) return p.resolve(reply.result);
     const err = new Error(reply.error.message);
     err.name = reply.error.name;
@@ -80,6 +83,12 @@ export class ComputeWorker {
     this.dead ??= err;
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
+  }
+
+  /** Lets the process exit while the worker is idle (calls pending still hold it). */
+  unref(): void {
+    this.weak = true;
+    if (this.pending.size === 0) this.worker.unref();
   }
 
   /** Stops the worker; calls still pending reject. */

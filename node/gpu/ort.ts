@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType, Shape } from './graph.ts';
+import { ComputeWorker } from './compute-worker.ts';
 import { DeviceError, SessionError } from './errors.ts';
 
 export type Device = 'cpu' | 'cuda';
@@ -35,6 +36,20 @@ export interface SessionOptions {
    * step): pages already touched are cheaper to fill than fresh ones.
    */
   arena?: boolean;
+  /**
+   * Build and run the session on the process's session worker (default false): session.run blocks
+   * its thread for a whole step, and a peer's network loop must keep ticking meanwhile. Inputs are
+   * copied to the worker and outputs moved back.
+   */
+  inWorker?: boolean;
+}
+
+/** What runs a graph: a Session on this thread, or a WorkerSession on the session worker. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, HostTensor>, into?: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
 }
 
 export const CUDA_INSTALL_HINT = 'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
@@ -62,7 +77,7 @@ export function cudaAvailable(): boolean {
 }
 
 /** A built onnxruntime session for one graph and shape bucket. */
-export class Session {
+export class Session implements GraphSession {
   private constructor(private readonly inner: ort.InferenceSession, readonly device: Device) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
@@ -118,17 +133,47 @@ export class Session {
   async release(): Promise<void> { await this.inner.release(); }
 }
 
+/** One worker per process serves every WorkerSession; it does not keep the process alive. */
+let sessionWorker: Promise<ComputeWorker> | undefined;
+let nextSessionId = 0;
+
+/** A session on the session worker: the same graph, run off this thread. */
+export class WorkerSession implements GraphSession {
+  private constructor(private readonly worker: ComputeWorker, private readonly id: number, readonly inputNames: readonly string[], readonly outputNames: readonly string[]) {}
+
+  static async create(model: Uint8Array, options: SessionOptions): Promise<WorkerSession> {
+    sessionWorker ??= ComputeWorker.start(new URL('./session-worker.ts', import.meta.url), { name: 'sessions' }).then((w) => { w.unref(); return w; });
+    const worker = await sessionWorker;
+    const id = nextSessionId++;
+    const names = await worker.call<{ inputNames: string[]; outputNames: string[] }>('create', [id, model, options]);
+    return new WorkerSession(worker, id, names.inputNames, names.outputNames);
+  }
+
+  async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
+    const out = await this.worker.call<Record<string, HostTensor>>('run', [this.id, feeds, fetch]);
+    for (const [name, t] of Object.entries(into)) {
+      if (!out[name]) continue;
+      (t.data as Float32Array).set(out[name].data as Float32Array);
+      out[name] = t;
+    }
+    return out;
+  }
+
+  async release(): Promise<void> { await this.worker.call('release', [this.id]); }
+}
+
 /** Sessions built on first use, one per key (graph and shape bucket), reused, and released together. */
 export class SessionCache {
-  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly sessions = new Map<string, Promise<GraphSession>>();
 
   constructor(private readonly options: SessionOptions = {}) {}
 
   /** The session for `key`; the first call builds it from `model()` with `extra` on top of the cache's options. */
-  get(key: string, model: () => Uint8Array, extra: SessionOptions = {}): Promise<Session> {
+  get(key: string, model: () => Uint8Array, extra: SessionOptions = {}): Promise<GraphSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Session.create(model(), { ...this.options, ...extra });
+      const options = { ...this.options, ...extra };
+      s = options.inWorker ? WorkerSession.create(model(), options) : Session.create(model(), options);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key)); // a failed build is retried on the next call
     }

@@ -3229,12 +3229,14 @@ export namespace TokenAck {
 
 export enum BlockKind {
   SHARD = 'SHARD',
-  UPDATE = 'UPDATE'
+  UPDATE = 'UPDATE',
+  PARAMS = 'PARAMS'
 }
 
 enum __BlockKindValues {
   SHARD = 0,
-  UPDATE = 1
+  UPDATE = 1,
+  PARAMS = 2
 }
 
 export namespace BlockKind {

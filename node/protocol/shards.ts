@@ -4,12 +4,13 @@
 // the peer of the next turn wants the partial ones its turn continues — fetches the bytes from the
 // announcer over /sat/blocks/1, checks them against the CID and validates the shard before use. An
 // announcer whose bytes are no valid shard is counted. Log-prob updates travel the same way (their
-// announcements say UPDATE), so a peer that was not handed the token learns each update too.
+// announcements say UPDATE), so a peer that was not handed the token learns each update too; and an
+// agent's trained tensors (PARAMS), which an incumbent hands to the newcomer taking its slot over.
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes } from './cid.ts';
 import {
-  type Announce, BlockKind, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard,
+  type Announce, BlockKind, LIMITS, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard,
   decodeAnnounce, decodeLogprobUpdate, decodeTrajectoryShard, encodeAnnounce, encodeLogprobUpdate, encodeTrajectoryShard,
 } from './codec.ts';
 import { bump } from './counters.ts';
@@ -18,6 +19,8 @@ import type { PeerHost } from './host.ts';
 export const blocksTopic = (team: string) => `sat/${team}/blocks`;
 /** Shards fetched at once; further announcements wait their turn. */
 export const MAX_FETCHES = 4;
+/** Announcements kept to be repeated (gossip may lose one: a peer whose connection was cut for a moment). */
+const MAX_KEPT = 64;
 
 export interface ShardExchangeInit {
   team: string;
@@ -31,6 +34,9 @@ export interface ShardExchangeInit {
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
   /** Announced log-prob updates are fetched too when given. */
   onUpdate?: (update: LogprobUpdate, cid: CID, from: PeerId) => void;
+  /** Announced parameters are fetched when this says they are wanted (their bytes are checked against the CID only: the caller validates them). */
+  wantsParams?: (announce: Announce, from: PeerId) => boolean;
+  onParams?: (bytes: Uint8Array, announce: Announce, from: PeerId) => void;
 }
 
 export interface ShardCounters {
@@ -50,6 +56,8 @@ export class ShardExchange {
   private readonly pending = new Set<string>();
   private readonly queue: (() => void)[] = [];
   private active = 0;
+  /** This peer's recent announcements, encoded, with their stage. */
+  private readonly kept: { stage: number; bytes: Uint8Array }[] = [];
 
   constructor(private readonly host: PeerHost, private readonly init: ShardExchangeInit) {}
 
@@ -57,7 +65,7 @@ export class ShardExchange {
     const { team, slots } = this.init;
     this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }), (a, from) => {
       if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
-      else if (a.kind === BlockKind.SHARD ? this.init.wants?.(a) ?? true : this.init.onUpdate !== undefined) this.enqueue(a, from);
+      else if (this.wanted(a, from)) this.enqueue(a, from);
     });
   }
 
@@ -72,6 +80,17 @@ export class ShardExchange {
     return this.announce(encodeTrajectoryShard(shard), { stage: shard.stage, kind: BlockKind.SHARD, turns, rollout: shard.rollout });
   }
 
+  private wanted(a: Announce, from: PeerId): boolean {
+    if (a.kind === BlockKind.SHARD) return this.init.wants?.(a) ?? true;
+    if (a.kind === BlockKind.UPDATE) return this.init.onUpdate !== undefined;
+    return this.init.wantsParams?.(a, from) ?? false;
+  }
+
+  /** Keeps an agent's tensors (safetensors bytes) for the newcomer taking its slot over from `stage`, and announces them; their CID. */
+  async publishParams(stage: number, bytes: Uint8Array): Promise<CID> {
+    return this.announce(bytes, { stage, kind: BlockKind.PARAMS, turns: 0, rollout: '' });
+  }
+
   /** Keeps `update` for others to fetch and announces it; its CID. */
   async publishUpdate(update: LogprobUpdate): Promise<CID> {
     return this.announce(encodeLogprobUpdate(update), { stage: update.stage, kind: BlockKind.UPDATE, turns: 0, rollout: '' });
@@ -79,9 +98,20 @@ export class ShardExchange {
 
   private async announce(bytes: Uint8Array, what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>): Promise<CID> {
     const cid = this.host.blocks.store.put(bytes);
-    await this.host.publish(blocksTopic(this.init.team), encodeAnnounce({ version: PROTOCOL_VERSION, team: this.init.team, cid: cid.bytes, size: bytes.length, ...what }));
+    const announce = encodeAnnounce({ version: PROTOCOL_VERSION, team: this.init.team, cid: cid.bytes, size: bytes.length, ...what });
+    await this.host.publish(blocksTopic(this.init.team), announce);
+    this.kept.push({ stage: what.stage, bytes: announce });
+    if (this.kept.length > MAX_KEPT) this.kept.shift();
     this.counters.published++;
     return cid;
+  }
+
+  /**
+   * Gossips again this peer's announcements of stage `from` on (a receiver fetches each CID once, so
+   * a repeat costs a small message): what a peer missed while its connection was down reaches it.
+   */
+  async repeat(from: number): Promise<void> {
+    for (const k of this.kept) if (k.stage >= from) await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
   }
 
   /** Fetches each announced CID once, MAX_FETCHES at a time. */
@@ -107,10 +137,15 @@ export class ShardExchange {
     let bytes: Uint8Array;
     try {
       // No more than the announcement said, and never more than its kind may be.
-      bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, shard ? MAX_BYTES.TrajectoryShard : MAX_BYTES.LogprobUpdate), keep: false });
+      const max = shard ? MAX_BYTES.TrajectoryShard : a.kind === BlockKind.UPDATE ? MAX_BYTES.LogprobUpdate : LIMITS.block;
+      bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, max), keep: false });
     } catch {
       this.counters.fetchFailed++;
       return;
+    }
+    if (a.kind === BlockKind.PARAMS) {
+      this.counters.received++;
+      return void this.handle(() => this.init.onParams?.(bytes, a, from));
     }
     const ctx = { team: this.init.team, slots: this.init.slots, stage: a.stage };
     const d = shard ? decodeTrajectoryShard(bytes, ctx) : decodeLogprobUpdate(bytes, ctx);
@@ -120,9 +155,13 @@ export class ShardExchange {
     }
     this.host.blocks.store.put(bytes); // kept, and served on, only once valid
     this.counters.received++;
+    const m = d.message;
+    this.handle(() => ('trajectories' in m ? this.init.onShard(m, cid, from) : this.init.onUpdate?.(m, cid, from)));
+  }
+
+  private handle(call: () => void): void {
     try {
-      if ('trajectories' in d.message) this.init.onShard(d.message, cid, from);
-      else this.init.onUpdate?.(d.message, cid, from);
+      call();
     } catch {
       // the handler's failure is its own; the exchange goes on
     }

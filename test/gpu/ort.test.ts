@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Graph } from '../../node/gpu/graph.ts';
 import * as op from '../../node/gpu/ops.ts';
-import { CUDA_INSTALL_HINT, Session, cudaAvailable } from '../../node/gpu/ort.ts';
+import { CUDA_INSTALL_HINT, Session, SessionCache, cudaAvailable } from '../../node/gpu/ort.ts';
 
 function doubler(): Uint8Array {
   const g = new Graph();
@@ -32,4 +32,38 @@ test('asking for CUDA without its binaries says how to install them', async (t) 
 
 test('a malformed model is a SessionError, not a crash', async (t) => {
   await t.throwsAsync(Session.create(Uint8Array.of(1, 2, 3, 4)), { name: 'SessionError' });
+});
+
+/** A graph that keeps its thread busy: `n` chained 256x256 MatMuls. */
+function busy(n: number): Uint8Array {
+  const g = new Graph();
+  let x = g.input('x', 'float32', [256, 256]);
+  for (let i = 0; i < n; i++) x = op.sigmoid(op.matmul(x, x));
+  g.output(x, 'y');
+  return g.toBytes();
+}
+
+test('a session on the session worker gives what it gives here, fills caller-owned buffers, and leaves this thread free', async (t) => {
+  const cache = new SessionCache({ threads: 1, inWorker: true });
+  const here = await Session.create(doubler(), { threads: 1 });
+  const there = await cache.get('doubler', doubler);
+  t.false(there instanceof Session);
+  const into = new Float32Array(3);
+  const out = await there.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } }, { y: { dtype: 'float32', shape: [3], data: into } });
+  t.is(out.y.data, into);
+  t.deepEqual([...into], [...(await here.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } })).y.data]);
+
+  // While a long run goes on over there, timers here keep firing.
+  const heavy = await cache.get('busy', () => busy(400));
+  const x = Float32Array.from({ length: 256 * 256 }, (_, i) => ((i % 7) - 3) / 50);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const t0 = performance.now();
+  await heavy.run({ x: { dtype: 'float32', shape: [256, 256], data: x } });
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  t.log(`a ${ms.toFixed(0)} ms run on the worker; ${ticks} 5-ms ticks here meanwhile`);
+  t.true(ticks >= Math.floor(ms / 5 / 4), `only ${ticks} ticks in ${ms.toFixed(0)} ms`);
+  await here.release();
+  await cache.release();
 });
