@@ -146,9 +146,12 @@ function tokenIds(ids: readonly number[], field: string): void {
   need(bad < 0, 'out-of-range', `${field}[${bad}]`);
 }
 
-/** Sampling log-probs: finite as float32 (what the wire carries) and <= 0. */
+/** How far above 0 a log-prob may lie: one computed outside a log-softmax (a Stage-0 projection) can round a little over. */
+const LOGPROB_SLACK = 1e-5;
+
+/** Log-probs: finite as float32 (what the wire carries) and <= 0, up to rounding. */
 function logprobs(xs: readonly number[], field: string): void {
-  const bad = xs.findIndex((x) => !(Math.fround(x) <= 0 && Number.isFinite(Math.fround(x))));
+  const bad = xs.findIndex((x) => !(Math.fround(x) <= LOGPROB_SLACK && Number.isFinite(Math.fround(x))));
   need(bad < 0, Number.isNaN(xs[bad]) || Math.abs(Math.fround(xs[bad])) === Infinity ? 'non-finite' : 'out-of-range', `${field}[${bad}]`);
 }
 
