@@ -16,7 +16,7 @@ import { cidFromBytes, cidFromString as parseCid } from './protocol/cid.ts';
 import { type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from './protocol/codec.ts';
 import type { PeerHost } from './protocol/host.ts';
 import { ShardExchange } from './protocol/shards.ts';
-import { TokenPassing, type Turn } from './protocol/token-passing.ts';
+import { DEADLINE_MS, TokenPassing, type Turn } from './protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from './stage.ts';
 
 export interface PeerLinkInit {
@@ -37,6 +37,8 @@ export interface PeerLinkInit {
   takeOverAt?: number;
   /** How long a turn or an update may take to arrive before the stage fails (default 10 minutes). */
   waitMs?: number;
+  /** Hears this peer take the token (its update starts). */
+  onTurn?: (stage: number, position: number) => void;
 }
 
 export class LinkTimeoutError extends Error {
@@ -103,10 +105,12 @@ export class PeerLink implements StageLink {
   /** The incumbent's tensors, when this peer takes its slot over. */
   private readonly incumbent = new Waits<Uint8Array>();
   private readonly waitMs: number;
+  private readonly deadlineMs: number;
   private repeater?: NodeJS.Timeout;
 
   constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
     this.waitMs = init.waitMs ?? 10 * 60_000;
+    this.deadlineMs = init.deadlineMs ?? DEADLINE_MS;
     this.shards = new ShardExchange(host, {
       team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
       onShard: (shard, cid) => this.onShard(shard, cid),
@@ -173,6 +177,12 @@ export class PeerLink implements StageLink {
     this.onShard(shard, await this.publishing(() => this.shards.publish(shard)));
   }
 
+  /** Whether every training rollout of `stage` is known complete here (seen announced). */
+  rolledOut(stage: number): boolean {
+    const rollouts = this.init.turnsPerRollout === 1 ? this.init.slots : 1;
+    return [...this.complete.keys()].filter((k) => k.startsWith(`${stage}/train/`)).length >= rollouts;
+  }
+
   setOrder(stage: number, order: number[]): void {
     this.order = order;
     this.token.beginStage({ stage, order, peers: this.init.peers(stage) });
@@ -180,12 +190,24 @@ export class PeerLink implements StageLink {
   }
 
   async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
-    const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
-    return held ? sharedUpdate(held.update, this.init.names) : undefined;
+    // No one comes after the last position to take it over: when its holder is silent past two
+    // deadlines, each peer counts it skipped (an update arriving just then can split the peers).
+    const last = position === this.order.length - 1;
+    const watch = last ? setInterval(() => {
+      const { position: p, ms } = this.token.silence;
+      if (p === position && ms > 2 * this.deadlineMs) this.decided.set(`${stage}/${position}`, null);
+    }, 500) : undefined;
+    try {
+      const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
+      return held ? sharedUpdate(held.update, this.init.names) : undefined;
+    } finally {
+      clearInterval(watch);
+    }
   }
 
   async awaitTurn(stage: number, position: number): Promise<void> {
     await this.mine.wait(`${stage}/${position}`, this.waitMs, `the token for position ${position} of stage ${stage}`);
+    this.init.onTurn?.(stage, position);
   }
 
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {

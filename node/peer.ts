@@ -48,6 +48,8 @@ export interface PeerInit {
   deadlineMs?: number;
   /** Take `slot` over from this stage on (plug-and-play): the incumbent hands its tensors over and this model enters through Stage-0. */
   upgradeAt?: number;
+  /** Hears this peer take the token in a stage (its update starts). */
+  onTurn?: (stage: number, position: number) => void;
   log?: (line: string) => void;
 }
 
@@ -60,6 +62,8 @@ const LISTEN_MS = 2_500;
 const DISCOVERY_MS = 3_000;
 /** How long a peer that is done waits for the others to be done too. */
 const LINGER_MS = 60_000;
+/** How long a restarted peer listens to heartbeats before it decides where the team is. */
+const CATCH_UP_MS = 4_000;
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
 const HANDOVER_MS = 300_000;
 
@@ -119,8 +123,10 @@ export class Peer {
       const link = new PeerLink(host, {
         team: file.id, slot, slots: slots.length, names: cfg.sat.agents.map((a) => a.name),
         turnsPerRollout: cfg.team.workflow === 'chain' ? slots.length : 1,
-        peers: holders, isMember: (p) => [...holders().values()].some((h) => h.equals(p)),
+        // Members: the holders of this stage and of the one before (an incumbent hands over, a peer's last shards are fetched late).
+        peers: holders, isMember: (p) => [...holders().values(), ...holders(roster.stage - 1).values()].some((h) => h.equals(p)),
         ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}), ...(init.upgradeAt !== undefined && !folder ? { takeOverAt: init.upgradeAt } : {}),
+        ...(init.onTurn ? { onTurn: init.onTurn } : {}),
       });
       await link.start();
       // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
@@ -142,6 +148,7 @@ export class Peer {
   async run(onStage?: (s: PeerStage) => void): Promise<void> {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
     if (this.init.upgradeAt !== undefined && this.done === 0) await this.enter(this.init.upgradeAt);
+    else if (this.done > 0) await this.catchUp();
     trimStageLog(this.cfg, this.done + 1);
     if (this.done === 0) {
       await this.waitForTeam(0);
@@ -166,6 +173,26 @@ export class Peer {
       onStage?.({ stage, record, testAccuracy, seconds });
     }
     await this.lingerFor(last + 1);
+  }
+
+  /**
+   * A restarted peer rejoins where the team is. A stage whose rollout is complete goes on without
+   * it (its agent skips the stage, its state stays as last saved): it joins the next one. A stage
+   * still rolling out needs its turns: it joins that one.
+   */
+  private async catchUp(): Promise<void> {
+    await new Promise((r) => setTimeout(r, CATCH_UP_MS));
+    const team = () => Math.max(0, ...this.roster.holders().flatMap((p, s) => (p && !p.equals(this.host.peerId) ? [this.roster.stageOf(s, p) ?? 0] : [])));
+    const now = team();
+    if (now <= this.done) return;
+    let next = now;
+    if (this.link.rolledOut(now)) {
+      next = now + 1;
+      this.init.log?.(`the team is past stage ${now}'s rollout: rejoining at stage ${next}`);
+      while (team() < next && !this.stopped) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (next > this.done + 1) this.init.log?.(`stages ${this.done + 1}..${next - 1} went on without this agent`);
+    this.done = next - 1;
   }
 
   /**

@@ -20,8 +20,14 @@ export interface SimOptions {
   stages?: number;
   /** Where the team file, the bootstrap's and every peer's data go (emptied first). */
   out: string;
-  /** Intra-op threads per peer (default: the cores shared out). */
+  /** Intra-op threads per peer (default: every core; the peers of a chain mostly take turns). */
   threads?: number;
+  /** A newcomer peer with another model takes `slot` over from `stage` on, through Stage-0. */
+  upgrade?: { slot: number; model: string; stage: number };
+  /** The peer of `slot` is killed (SIGKILL) when it takes the token in `stage`, and started again from its data dir. */
+  kill?: { slot: number; stage: number };
+  /** Token-passing deadline of every peer, in seconds (default the peers'). */
+  deadline?: number;
   log?: (line: string) => void;
 }
 
@@ -61,7 +67,9 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as { id: string; stages: number; models: { path: string }[] };
   const stages = o.stages ?? team.stages;
   const n = team.models.length;
-  const threads = o.threads ?? Math.max(1, Math.floor(os.availableParallelism() / n));
+  const threads = o.threads ?? os.availableParallelism();
+  const up = o.upgrade;
+  if (up && (up.slot >= n || up.stage < 2 || up.stage > stages)) throw new SimError(`--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`);
 
   const children: ChildProcess[] = [];
   const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
@@ -78,26 +86,44 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const reported = new Map<number, SimStage[]>();
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
-    for (let slot = 0; slot < n; slot++) {
+    const peers = Array.from({ length: n }, (_, slot) => ({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [] as string[] }));
+    if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)] });
+    // A killed peer's stage is logged by the others only.
+    const expected = (stage: number) => n - (o.kill?.stage === stage ? 1 : 0);
+    const launch = ({ slot, model, name, dir, extra }: (typeof peers)[number], restarted = false): void => {
       const peer = start(SAT_PEER, [
-        'start', '--team', teamFile, '--model', team.models[slot].path, '--slot', String(slot), '--data-dir', path.join(o.out, `peer-${slot}`),
+        'start', '--team', teamFile, '--model', model, '--slot', String(slot), '--data-dir', path.join(o.out, dir), ...extra,
         '--bootstrap', addresses[0], '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', String(threads), '--stages', String(stages), '--json',
-      ], children, (line) => log(`peer ${slot}: ${line}`));
-      done.push(exited(peer, `peer ${slot}`));
+        ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
+      ], children, (line) => log(`${name}: ${line}`));
+      let killed = false;
+      done.push(exited(peer, name).catch((err) => { if (!killed) throw err; }));
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
         const event = JSON.parse(line) as { event: string } & SimStage;
         if (event.event === 'start') accuracyStart = event.test_accuracy;
+        if (event.event === 'turn' && !restarted && o.kill?.slot === slot && o.kill.stage === event.stage && !extra.length) {
+          killed = true;
+          peer.kill('SIGKILL');
+          log(`${name}: killed (SIGKILL) as it took the token in stage ${event.stage}; starting it again`);
+          setTimeout(() => launch({ slot, model, name, dir, extra }, true), 1000);
+        }
         if (event.event !== 'stage') return;
         const got = reported.get(event.stage) ?? [];
         got.push(event);
         reported.set(event.stage, got);
-        if (got.length < n) return;
+        if (got.length !== expected(event.stage)) return;
         const row = agreed(got);
         finished.push(row);
         onStage(row);
       });
+    };
+    peers.forEach((p) => launch(p));
+    // A peer started again joins `done`: wait until every process has ended (the first failure ends the sim).
+    for (let seen = 0; seen < done.length;) {
+      const now = done.length;
+      await Promise.all(done.slice());
+      seen = now;
     }
-    await Promise.all(done);
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return { team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000 };
   } finally {

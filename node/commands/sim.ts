@@ -29,13 +29,15 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--out <dir>] [--threads N] [--json]',
+  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded demo team, models/demo/demo.yaml)' },
     stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
     out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },
     threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
+    kill: { type: 'string', value: '<slot>@<stage>', description: 'kill that slot\'s peer (SIGKILL) as it takes the token in that stage, and start it again: the team goes on, the peer rejoins' },
+    deadline: { type: 'string', value: '<seconds>', description: 'token-passing deadline of every peer (default 30): how long a silent holder is waited for' },
     upgrade: { type: 'string', value: '<slot>=<model>@<stage>', description: 'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the config\'s upgrade model at the middle stage; none: no upgrade)' },
   },
   async run({ options, json, verbose }) {
@@ -45,10 +47,15 @@ export const simCommand: Command = {
     const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
     const cfg = loadConfig(config);
     const upgrade = upgradeFlag(stringFlag(options, 'upgrade'), cfg, stages ?? cfg.training.numStages);
+    const killRaw = stringFlag(options, 'kill');
+    const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)$/.exec(killRaw);
+    if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> (e.g. 1@3), got '${killRaw}'`);
+    const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
     say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds');
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
+      ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
       ...(stages ? { stages } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);

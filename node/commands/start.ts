@@ -26,6 +26,7 @@ export const startCommand: Command = {
     stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },
     'upgrade-at': { type: 'string', value: '<stage>', description: 'take --slot over from this stage with this (stronger) model, through Stage-0; the incumbent hands its agent over' },
     offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
+    deadline: { type: 'string', value: '<seconds>', description: 'how long a silent token holder is waited for before the next in order takes over (default 30)' },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
   },
@@ -36,13 +37,15 @@ export const startCommand: Command = {
     const slot = options.slot === undefined ? undefined : numberFlag(options, 'slot', 0, { integer: true, min: 0 });
     const lastStage = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
     const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
+    const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     if (session.device === 'cuda') throw new UsageError('--device cuda: a peer trains on the CPU for now (sat-peer train --device is the CUDA path)');
     const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
       teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, bootstrap: list(options.bootstrap),
-      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
+      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
+      ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);

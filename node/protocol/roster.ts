@@ -58,7 +58,7 @@ export class Roster {
   /** Every claim seen, by slot and then by claimant. */
   private readonly claims = new Map<number, Map<string, Known>>();
   private mine?: SlotClaim;
-  private stage = 0;
+  private current = 0;
   private timer?: NodeJS.Timeout;
   private readonly liveness: number;
 
@@ -107,10 +107,12 @@ export class Roster {
   }
 
   /** The stage this peer is in (carried by its heartbeats). */
-  setStage(stage: number): void { this.stage = stage; }
+  setStage(stage: number): void { this.current = stage; }
+
+  get stage(): number { return this.current; }
 
   /** The peer holding `slot` at `stage` (default: this peer's), by the rule every peer applies. */
-  holder(slot: number, stage = this.stage): PeerId | undefined {
+  holder(slot: number, stage = this.current): PeerId | undefined {
     const now = Date.now();
     const rank = (k: Known): [number, number, number, string] =>
       (k.claim.upgrade && k.claim.from <= stage ? [0, k.claim.from, k.claim.time, k.peer.toString()] : [1, 0, k.claim.time, k.peer.toString()]);

@@ -149,6 +149,9 @@ export class TokenPassing {
     return acked;
   }
 
+  /** The highest position known held this stage, and for how long nothing newer has been heard of it. */
+  get silence(): { position: number; ms: number } { return { position: this.progress, ms: Date.now() - this.progressAt }; }
+
   async stop(): Promise<void> {
     clearInterval(this.watchdog);
     this.plan = undefined;
