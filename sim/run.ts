@@ -37,7 +37,10 @@ export interface SimStage {
   order: number[];
   reward: number;
   test_accuracy: number;
-  agents: { slot: number; name: string; klQuantile: number; delta: number; beta: number; backtracks: number; accepted: boolean; skipped?: true }[];
+  agents: {
+    slot: number; name: string; klQuantile: number; delta: number; beta: number; backtracks: number; accepted: boolean; skipped?: true;
+    stage0?: { deltaFrom: number; delta: number; released: boolean };
+  }[];
   certificate: { lowerBound: number; infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
   seconds: number;
   [key: string]: unknown;

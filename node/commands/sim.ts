@@ -59,7 +59,9 @@ export const simCommand: Command = {
       ...(stages ? { stages } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);
-      const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
+      const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped'
+        : a.stage0 ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
+          : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
       say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}`);
     });
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
