@@ -177,8 +177,9 @@ export class Peer {
 
   /**
    * A restarted peer rejoins where the team is. A stage whose rollout is complete goes on without
-   * it (its agent skips the stage, its state stays as last saved): it joins the next one. A stage
-   * still rolling out needs its turns: it joins that one.
+   * it (its agent skips the stage's update, its state stays as last saved): it takes its turns in
+   * that stage's evaluation and joins the next one. A stage still rolling out needs its turns: it
+   * joins that one.
    */
   private async catchUp(): Promise<void> {
     await new Promise((r) => setTimeout(r, CATCH_UP_MS));
@@ -187,9 +188,11 @@ export class Peer {
     if (now <= this.done) return;
     let next = now;
     if (this.link.rolledOut(now)) {
+      // Its updates go on without this agent, but the stage's evaluation takes every slot's turns.
       next = now + 1;
-      this.init.log?.(`the team is past stage ${now}'s rollout: rejoining at stage ${next}`);
-      while (team() < next && !this.stopped) await new Promise((r) => setTimeout(r, 100));
+      this.init.log?.(`the team is past stage ${now}'s rollout: taking part in its evaluation, then rejoining at stage ${next}`);
+      this.link.beginStage(now);
+      await this.accuracy(now);
     }
     if (next > this.done + 1) this.init.log?.(`stages ${this.done + 1}..${next - 1} went on without this agent`);
     this.done = next - 1;
