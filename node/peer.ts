@@ -130,7 +130,9 @@ export class Peer {
       });
       await link.start();
       // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
-      await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, init.upgradeAt !== undefined && !folder ? init.upgradeAt : undefined);
+      const upgradeAt = init.upgradeAt !== undefined && !folder ? init.upgradeAt : undefined;
+      if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
+      await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
       const team = {
         id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train, workflow: cfg.team.workflow,
       };
@@ -226,7 +228,7 @@ export class Peer {
     const bytes = fs.readFileSync(file);
     this.init.log?.(`slot ${this.slot} is taken over by ${newcomer} from stage ${stage}: handing the agent's tensors over`);
     const until = Date.now() + HANDOVER_MS;
-    while (Date.now() < until && !this.stopped && (this.roster.stageOf(this.slot, newcomer) ?? 0) <= stage && this.roster.holder(this.slot, stage)) {
+    while (Date.now() < until && !this.stopped && (this.roster.stageOf(this.slot, newcomer) ?? 0) <= stage && this.roster.holder(this.slot, stage)?.equals(newcomer)) {
       await this.link.handOver(stage, bytes);
       await new Promise((r) => setTimeout(r, 2_000));
     }
@@ -285,6 +287,19 @@ function checkDataset(cfg: SatConfig, cid: Uint8Array) {
   if (!file || !fs.existsSync(file)) throw new InputError(`the team's training set ${file ?? '(none named)'} is not on this machine: put it there (the manifest names its CID)`);
   if (Buffer.compare(contentId(fs.readFileSync(file)).bytes, cid) !== 0) throw new InputError(`${file} is not the team's training set (its CID differs from the manifest's): get the team's copy`);
   return loadDataset(file);
+}
+
+/**
+ * A newcomer hears the team first: every peer must learn its claim before the stage it names begins,
+ * so that stage must lie at least two ahead of the team's.
+ */
+async function checkUpgradeStage(roster: Roster, slots: number, at: number): Promise<void> {
+  const until = Date.now() + 4 * LISTEN_MS;
+  while (roster.holders().some((p) => !p) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  const stages = roster.holders().flatMap((p, s) => (p ? [roster.stageOf(s, p) ?? 0] : []));
+  if (stages.length < slots) throw new ClaimError(`the team is not complete (${stages.length} of ${slots} slots held): a slot can be taken over once the team runs`);
+  const now = Math.max(0, ...stages);
+  if (at < now + 2) throw new ClaimError(`the team is in stage ${now}: take the slot over at stage ${now + 2} or later (--upgrade-at), so every peer hears the claim before that stage begins`);
 }
 
 /** The lowest slot this model fits that no live peer holds, after listening to the roster a while. */

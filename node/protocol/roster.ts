@@ -106,8 +106,12 @@ export class Roster {
     return time;
   }
 
-  /** The stage this peer is in (carried by its heartbeats). */
-  setStage(stage: number): void { this.current = stage; }
+  /** The stage this peer is in (carried by its heartbeats; one goes out at once). */
+  setStage(stage: number): void {
+    if (stage === this.current) return;
+    this.current = stage;
+    void this.announce();
+  }
 
   get stage(): number { return this.current; }
 

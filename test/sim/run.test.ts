@@ -93,3 +93,25 @@ test('sim --kill: the token holder killed mid-stage is skipped, the team goes on
   t.is(bare(restarted[1]), bare(other[2]), 'after rejoining it logs what the others log');
   t.true(fs.existsSync(path.join(out, 'peer-0/checkpoints/stage-0003/state.json')));
 });
+
+test('sim --upgrade: a newcomer with the strong model takes a slot over mid-run through Stage-0; the incumbent hands over and leaves', async (t) => {
+  t.timeout(400_000);
+  const { dir, config } = setup();
+  fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('num_stages: 2', 'num_stages: 3'));
+  const out = path.join(dir, 'sim');
+  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--upgrade', `0=${DEMO}/tiny-strong@3`, '--json');
+  t.is(sim.code, 0, sim.stderr);
+  const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+  t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
+  t.is(summary.accuracy_before_upgrade, summary.stages[1].test_accuracy);
+  t.is(summary.accuracy_after_upgrade, summary.stages[2].test_accuracy);
+  const entering = summary.stages[2].agents.find((a: { slot: number }) => a.slot === 0);
+  t.is(entering.stage0.deltaFrom, 0.01, 'the newcomer enters through the Stage-0 ball of sat.stage0_delta (its default)');
+  t.true(entering.stage0.delta >= 0.01);
+
+  const read = (name: string) => fs.readFileSync(path.join(out, name, 'stage_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(read('peer-0').map((r) => r.stage), [1, 2], 'the incumbent leaves once it handed over');
+  t.deepEqual(read('peer-0-upgrade').map((r) => r.stage), [3]);
+  t.deepEqual(read('peer-1').map((r) => r.stage), [1, 2, 3], 'the other agent trains on, not retrained for the swap');
+  t.true(fs.existsSync(path.join(out, 'peer-0-upgrade', 'incumbent-3.safetensors')), 'the incumbent\'s tensors came by CID');
+});
