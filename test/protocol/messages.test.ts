@@ -387,7 +387,7 @@ function independentlyValid(m: unknown, top = true): string | undefined {
   if (top && o.version !== PROTOCOL_VERSION) return `version ${String(o.version)}`;
   if ('logprobs' in o) {
     const lp = o.logprobs as number[];
-    if (lp.some((x) => !(x <= 0))) return 'a log-prob above 0';
+    if (lp.some((x) => !(x <= 1e-5))) return 'a log-prob above 0 (beyond rounding)';
     if ('ids' in o && (o.ids as number[]).length !== lp.length) return 'ids and log-probs differ in length';
   }
   for (const v of Object.values(o)) {
