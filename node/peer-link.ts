@@ -12,7 +12,7 @@
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import type { ChainTranscript, RemoteTurn } from './agent/chain.ts';
-import { cidFromBytes, cidFromString as parseCid } from './protocol/cid.ts';
+import { cidFromBytes, cidFromString } from './protocol/cid.ts';
 import { type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from './protocol/codec.ts';
 import type { PeerHost } from './protocol/host.ts';
 import { ShardExchange } from './protocol/shards.ts';
@@ -213,7 +213,7 @@ export class PeerLink implements StageLink {
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
     const after = this.order.slice(0, position).flatMap((_, p) => {
       const held = this.decided.get(`${stage}/${p}`);
-      return held ? [cidFromString(held.cid)] : [];
+      return held ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
     const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, c]) => c);
     const update: LogprobUpdate = {
@@ -256,7 +256,7 @@ export class PeerLink implements StageLink {
     const peer = this.init.peers(this.stage).get(this.order[position]);
     if (!peer) return;
     try {
-      const bytes = await this.host.blocks.fetch(peer, cidFromBytes(cidFromString(cid))!, { maxBytes: MAX_BYTES.LogprobUpdate });
+      const bytes = await this.host.blocks.fetch(peer, cidFromString(cid)!, { maxBytes: MAX_BYTES.LogprobUpdate });
       const d = decodeLogprobUpdate(bytes, { team: this.init.team, slots: this.init.slots, stage: this.stage });
       if (d.ok) this.updates.set(cid, d.message);
     } catch {
@@ -305,7 +305,6 @@ export class PeerLink implements StageLink {
 
 const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
 
-const cidFromString = (text: string): Uint8Array<ArrayBuffer> => parseCid(text)!.bytes as Uint8Array<ArrayBuffer>;
 
 /** Whether a shard's trajectory begins as this peer's transcript: the same prompt and the same first `turns` turns. */
 function sameStart(t: TrajectoryShard['trajectories'][number], mine: ChainTranscript, turns: number): boolean {

@@ -6,14 +6,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
+import { writeFileAtomic } from './agent/atomic-file.ts';
 import { type ChainTranscript, chainFormat } from './agent/chain.ts';
-import { loadDataset } from './agent/dataset.ts';
+import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
+import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
+import { teamAccuracy } from './evaluate.ts';
 import { readTeamFile } from './manifest.ts';
 import { PeerLink } from './peer-link.ts';
-import { contentId } from './protocol/cid.ts';
+import { cidFromString, contentId } from './protocol/cid.ts';
 import { ClaimError } from './protocol/errors.ts';
 import { PeerHost } from './protocol/host.ts';
 import { loadOrCreateIdentity } from './protocol/identity.ts';
@@ -22,13 +25,8 @@ import { Roster } from './protocol/roster.ts';
 import { blocksTopic } from './protocol/shards.ts';
 import { TeamDiscovery } from './protocol/team-discovery.ts';
 import { tokenTopic } from './protocol/token-passing.ts';
-import { cidFromString } from './protocol/cid.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
-import { teamAccuracy } from './evaluate.ts';
-import type { Problem } from './agent/dataset.ts';
 import { appendStageLog, latestStageFolder, makeAgent, makeIncumbent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
-import { writeFileAtomic } from './agent/atomic-file.ts';
-import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 
 export interface PeerInit {
   /** The team file (sat-peer team create). */
@@ -137,7 +135,8 @@ export class Peer {
         id: teamId(cfg), agents: slots.map((_, s) => (s === slot ? agent : undefined)), format: chainFormat(tokenizer), train, workflow: cfg.team.workflow,
       };
       const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
-      log(`sat-peer ${host.peerId} holds slot ${slot} ('${cfg.sat.agents[slot].name}') of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
+      const holds = upgradeAt !== undefined ? `takes slot ${slot} ('${cfg.sat.agents[slot].name}') over from stage ${upgradeAt}` : `holds slot ${slot} ('${cfg.sat.agents[slot].name}')`;
+      log(`sat-peer ${host.peerId} ${holds} of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
       return new Peer(host, file.id, slot, cfg, roster, discovery, link, team, test, agent, saved?.stage ?? 0, { ...init, log });
     } catch (err) {
       await discovery.stop();
