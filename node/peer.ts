@@ -60,6 +60,8 @@ const LISTEN_MS = 2_500;
 const DISCOVERY_MS = 3_000;
 /** How long a peer that is done waits for the others to be done too. */
 const LINGER_MS = 60_000;
+/** How long a newcomer waits to hear every slot's peer before it claims one. */
+const TEAM_WAIT_MS = 120_000;
 /** How long a restarted peer listens to heartbeats before it decides where the team is. */
 const CATCH_UP_MS = 4_000;
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
@@ -293,7 +295,7 @@ function checkDataset(cfg: SatConfig, cid: Uint8Array) {
  * so that stage must lie at least two ahead of the team's.
  */
 async function checkUpgradeStage(roster: Roster, slots: number, at: number): Promise<void> {
-  const until = Date.now() + 4 * LISTEN_MS;
+  const until = Date.now() + TEAM_WAIT_MS;
   while (roster.holders().some((p) => !p) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
   const stages = roster.holders().flatMap((p, s) => (p ? [roster.stageOf(s, p) ?? 0] : []));
   if (stages.length < slots) throw new ClaimError(`the team is not complete (${stages.length} of ${slots} slots held): a slot can be taken over once the team runs`);
