@@ -18,6 +18,7 @@ import { ConfigError } from './config/errors.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 import { ClaimError, HostConfigError, IdentityError } from './protocol/errors.ts';
+import { SimError } from '../sim/run.ts';
 
 const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand, teamCreateCommand, teamShowCommand, startCommand, simCommand];
 
@@ -29,7 +30,7 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError];
+const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError, SimError];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);

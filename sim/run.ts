@@ -43,6 +43,8 @@ export interface SimStage {
   }[];
   certificate: { lowerBound: number; infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
   seconds: number;
+  /** The largest resident memory of a peer process after the stage, in MiB. */
+  rss_mb: number;
   [key: string]: unknown;
 }
 
@@ -86,6 +88,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     log(`bootstrap peer up at ${addresses[0]}`);
 
     let accuracyStart = NaN;
+    let failure: Error | undefined;
     const reported = new Map<number, SimStage[]>();
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
@@ -115,18 +118,28 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         got.push(event);
         reported.set(event.stage, got);
         if (got.length !== expected(event.stage)) return;
-        const row = agreed(got);
-        finished.push(row);
-        onStage(row);
+        try {
+          const row = agreed(got);
+          finished.push(row);
+          onStage(row);
+        } catch (err) {
+          failure ??= err as Error; // the peers disagree: the sim stops, saying why
+          stopAll();
+        }
       });
     };
     peers.forEach((p) => launch(p));
     // A peer started again joins `done`: wait until every process has ended (the first failure ends the sim).
-    for (let seen = 0; seen < done.length;) {
-      const now = done.length;
-      await Promise.all(done.slice());
-      seen = now;
+    try {
+      for (let seen = 0; seen < done.length;) {
+        const now = done.length;
+        await Promise.all(done.slice());
+        seen = now;
+      }
+    } catch (err) {
+      throw failure ?? err;
     }
+    if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return { team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000 };
   } finally {
@@ -138,12 +151,12 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
 
 /** The stage as all peers logged it; a SimError naming the first number they disagree on. */
 function agreed(rows: SimStage[]): SimStage {
-  const strip = ({ seconds: _, event: __, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
+  const strip = ({ seconds: _, event: __, rss_mb: ___, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
   const first = strip(rows[0]);
   const odd = rows.findIndex((r) => strip(r) !== first);
   if (odd >= 0) throw new SimError(`the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`);
   const { event: _, ...row } = rows[0] as SimStage & { event?: string };
-  return { ...row, seconds: Math.max(...rows.map((r) => r.seconds)) };
+  return { ...row, seconds: Math.max(...rows.map((r) => r.seconds)), rss_mb: Math.max(...rows.map((r) => r.rss_mb)) };
 }
 
 function start(bin: string, args: string[], children: ChildProcess[], onErr?: (line: string) => void): ChildProcess {

@@ -52,7 +52,7 @@ export const simCommand: Command = {
     if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> (e.g. 1@3), got '${killRaw}'`);
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
-    say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds');
+    say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB');
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
       ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
@@ -62,7 +62,7 @@ export const simCommand: Command = {
       const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped'
         : a.stage0 ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
           : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
-      say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}`);
+      say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ${String(s.rss_mb).padStart(8)}`);
     });
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;

@@ -48,6 +48,7 @@ test('sim: every peer logs the numbers single-process train logs on the same con
   t.is(summary.peers, 2);
   t.is(summary.stages.length, 2);
   t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
+  t.true(summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100), 'each stage reports its peers\' peak resident memory');
 
   const train = sat('train', '--config', config, '--threads', '1');
   t.is(train.code, 0, train.stderr);
