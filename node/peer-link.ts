@@ -177,10 +177,11 @@ export class PeerLink implements StageLink {
     this.onShard(shard, await this.publishing(() => this.shards.publish(shard)));
   }
 
-  /** Whether every training rollout of `stage` is known complete here (seen announced). */
+  /** Whether `stage` is known past its rollout here: every training rollout seen complete, or an update of it seen. */
   rolledOut(stage: number): boolean {
     const rollouts = this.init.turnsPerRollout === 1 ? this.init.slots : 1;
-    return [...this.complete.keys()].filter((k) => k.startsWith(`${stage}/train/`)).length >= rollouts;
+    const complete = [...this.complete.keys()].filter((k) => k.startsWith(`${stage}/train/`)).length >= rollouts;
+    return complete || [...this.updates.values()].some((u) => u.stage === stage);
   }
 
   setOrder(stage: number, order: number[]): void {

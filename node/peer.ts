@@ -64,6 +64,8 @@ const LINGER_MS = 60_000;
 const TEAM_WAIT_MS = 120_000;
 /** How long a restarted peer listens to heartbeats before it decides where the team is. */
 const CATCH_UP_MS = 4_000;
+/** How long it listens for a sign that the team's stage is past its rollout (a complete rollout, an update). */
+const ROLLOUT_WAIT_MS = 15_000;
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
 const HANDOVER_MS = 300_000;
 
@@ -189,6 +191,9 @@ export class Peer {
     const team = () => Math.max(0, ...this.roster.holders().flatMap((p, s) => (p && !p.equals(this.host.peerId) ? [this.roster.stageOf(s, p) ?? 0] : [])));
     const now = team();
     if (now <= this.done) return;
+    // What the team has of that stage is gossiped again every 2 s: listen a while before deciding.
+    const until = Date.now() + ROLLOUT_WAIT_MS;
+    while (!this.link.rolledOut(now) && Date.now() < until && !this.stopped) await new Promise((r) => setTimeout(r, 200));
     let next = now;
     if (this.link.rolledOut(now)) {
       // Its updates go on without this agent, but the stage's evaluation takes every slot's turns.
