@@ -2,7 +2,7 @@
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
 // greedy gives the team's deterministic accuracy; each agent standing in for every slot gives the
 // same metrics of its own. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
-import { type ChainRolloutOptions, type ChainTranscript, type RemoteTurn, type TurnGenerator, type TurnTaker, finalAnswerText, memberSeed, rollChain } from './agent/chain.ts';
+import { type ChainRolloutOptions, type ChainTranscript, type RemoteTurn, type TurnGenerator, type TurnTaker, finalAnswerText, memberLineups, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { answerMatches, extractAnswer, normalizeAnswer } from './agent/verifier.ts';
 import type { LocalTeam } from './team.ts';
@@ -66,8 +66,7 @@ export type EvalTeam = Pick<LocalTeam, 'format' | 'workflow'>;
 
 /** Each member rollout's takers (the chain has one rollout, the ensemble one per agent) and how its turns are shared. */
 function members(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], link?: EvalLink) {
-  const lineups = team.workflow === 'chain' ? [generators.map((_, s) => s)] : generators.map((_, s) => [s]);
-  return lineups.map((slots, k) => {
+  return memberLineups(team.workflow, generators.length).map((slots, k) => {
     const rollout = `eval/${k}`;
     const takers = slots.map((s) => generators[s] ?? link!.remoteTurn(rollout, s));
     return { takers, ...(link ? { onTurn: (ts: readonly ChainTranscript[]) => link.shareTurn(rollout, ts) } : {}) };

@@ -7,7 +7,7 @@
 import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
-import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
@@ -97,8 +97,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   const transcripts: ChainTranscript[] = [];
   const groupIndex: number[] = [];
   const promptOf: number[] = [];
-  const lineups = cfg.team.workflow === 'chain' ? [team.agents.map((_, slot) => slot)] : team.agents.map((_, slot) => [slot]);
-  for (const [k, slots] of lineups.entries()) {
+  for (const [k, slots] of memberLineups(cfg.team.workflow, n).entries()) {
     const rollout = `train/${k}`;
     const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));

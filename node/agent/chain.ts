@@ -71,6 +71,12 @@ export function transcriptIds(f: ChainFormat, t: ChainTranscript): { ids: number
   return { ids, spans };
 }
 
+/** The member rollouts of a team of `n` slots, as the slots taking each one's turns: the chain's one rollout of every slot in turn, or the ensemble's one per slot. */
+export const memberLineups = (workflow: 'chain' | 'ensemble', n: number): number[][] => {
+  const slots = Array.from({ length: n }, (_, s) => s);
+  return workflow === 'chain' ? [slots] : slots.map((s) => [s]);
+};
+
 /** The sampling seed of the k-th of several rollouts made from one seed (the ensemble's members). */
 export const memberSeed = (seed: number, k: number): number => seed + 7919 * k;
 
