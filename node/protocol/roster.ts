@@ -5,7 +5,8 @@
 // resolve the same way on every peer, and when the holder falls silent the next claimant takes over.
 // An upgrade claim (a stronger model for the slot), when the manifest allows upgrades, names the
 // stage it starts at: from that stage boundary on it outranks the plain claims (the earliest such
-// stage first, then time, then peer id).
+// stage first, then time, then peer id). One first heard while the slot's live holder already says it
+// is in that stage (or later) is late — it would move the slot mid-stage — and is dropped.
 // A peer holds at most one slot (a new claim withdraws its others). Claims from peers the team's
 // allowlist does not admit, for another tokenizer than the slot's, or dated ahead of this peer's
 // clock, and heartbeats of peers that hold no slot, are dropped and counted. A peer keeps its claim's
@@ -45,7 +46,7 @@ export interface RosterInit {
 export interface RosterCounters {
   claims: number;
   heartbeats: number;
-  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'non-member'. */
+  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'late', 'non-member'. */
   dropped: Map<string, number>;
 }
 
@@ -164,8 +165,18 @@ export class Roster {
     if (!equalBytes(claim.tokenizer, manifest.slots[claim.slot].tokenizer)) return this.drop('tokenizer');
     if (claim.time > Date.now() + CLOCK_SKEW_MS) return this.drop('future');
     if (claim.upgrade && !manifest.upgrades) return this.drop('no-upgrades');
+    if (claim.upgrade && this.late(claim, from)) return this.drop('late');
     this.counters.claims++;
     this.record(claim, from);
+  }
+
+  /** Whether `claim`, an upgrade not heard before, names a stage its slot's live holder is already in. */
+  private late(claim: SlotClaim, from: PeerId): boolean {
+    const known = this.claims.get(claim.slot)?.get(from.toString());
+    if (known?.claim.upgrade && known.claim.from === claim.from) return false;
+    const holder = this.holder(claim.slot, claim.from);
+    const stage = holder && !holder.equals(from) ? this.stageOf(claim.slot, holder) : undefined;
+    return stage !== undefined && stage >= claim.from;
   }
 
   private onHeartbeat(from: PeerId, slot: number, stage: number): void {

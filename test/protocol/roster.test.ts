@@ -95,6 +95,25 @@ test('an upgrade claim takes its slot over at the stage it names, on every peer'
   }
 });
 
+test('an upgrade claim for a stage its slot\'s holder is already in is late, and dropped', async (t) => {
+  const { hosts: [, b, c], rosters, stop } = await peers(manifest());
+  const team = teamId(manifest());
+  const upgrade = (from: number) => encodeSlotClaim({ version: PROTOCOL_VERSION, team, slot: 1, family: 'qwen3', tokenizer: TOKENIZER, upgrade: true, from, time: Date.now() });
+  try {
+    await rosters[1].claim(1, 'qwen3', TOKENIZER);
+    rosters[1].setStage(4);
+    await until('b in stage 4 everywhere', () => rosters[0].stageOf(1, b.peerId) === 4);
+    await c.publish(claimsTopic(team), upgrade(4));
+    await until('the drop', () => (rosters[0].counters.dropped.get('late') ?? 0) === 1);
+    t.true(same(rosters[0].holder(1, 4), b.peerId) && same(rosters[0].holder(1, 9), b.peerId), 'the slot stays with b');
+    await c.publish(claimsTopic(team), upgrade(6));
+    await until('the claim for a later stage', () => same(rosters[0].holder(1, 6), c.peerId));
+    t.true(same(rosters[0].holder(1, 5), b.peerId));
+  } finally {
+    await stop();
+  }
+});
+
 test('a peer holds one slot at most, and a claim dated ahead of the clock is dropped', async (t) => {
   const { hosts: [a, b], rosters, stop } = await peers(manifest());
   try {
