@@ -38,6 +38,8 @@ export interface PeerInit {
   /** Identity, known peers, checkpoints and the stage log. */
   dataDir: string;
   listen?: string[];
+  /** Addresses to advertise instead of the listening ones. */
+  announce?: string[];
   bootstrap?: string[];
   threads?: number;
   /** Run up to this stage (default training.num_stages). */
@@ -104,7 +106,7 @@ export class Peer {
     fs.mkdirSync(init.dataDir, { recursive: true });
     const { privateKey } = await loadOrCreateIdentity(init.dataDir);
     const host = await PeerHost.start({
-      privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
+      privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], announce: init.announce ?? [], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
     });
     const discovery = new TeamDiscovery(host, cidFromString(file.id)!, DISCOVERY_MS);
     try {

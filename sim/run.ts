@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
@@ -28,6 +29,8 @@ export interface SimOptions {
   kill?: { slot: number; stage: number };
   /** Token-passing deadline of every peer, in seconds (default the peers'). */
   deadline?: number;
+  /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
+  link?: LinkShape;
   log?: (line: string) => void;
 }
 
@@ -55,6 +58,8 @@ export interface SimResult {
   accuracyStart: number;
   stages: SimStage[];
   seconds: number;
+  /** With a link shape: the bytes the relays carried between the processes. */
+  relayedBytes?: number;
 }
 
 export class SimError extends Error {
@@ -77,13 +82,24 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   if (up && (up.slot >= n || up.stage < 2 || up.stage > stages)) throw new SimError(`--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`);
 
   const children: ChildProcess[] = [];
+  let closeLinks = async (): Promise<unknown> => undefined;
   const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
   // Stopped itself, it stops its processes first.
   const onSignal = (signal: NodeJS.Signals) => { stopAll(); process.kill(process.pid, signal); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const bootstrap = start(SAT_BOOTSTRAP, ['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(o.out, 'bootstrap'), '--json'], children);
+    // With a link shape each process listens on a port of its own and advertises its relay's instead.
+    const links: (ShapedLink & { name?: string })[] = [];
+    const listenOn = async (name: string): Promise<string[]> => {
+      if (!o.link) return ['--listen', '/ip4/127.0.0.1/tcp/0'];
+      const port = await freePort();
+      const link = await ShapedLink.open({ host: '127.0.0.1', port }, o.link);
+      links.push(Object.assign(link, { name }));
+      return ['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--announce', `/ip4/127.0.0.1/tcp/${link.port}`];
+    };
+    closeLinks = () => Promise.all(links.map((l) => { log(`the relay in front of ${l.name} carried ${l.bytes} bytes`); return l.close(); }));
+    const bootstrap = start(SAT_BOOTSTRAP, [...await listenOn('the bootstrap'), '--data-dir', path.join(o.out, 'bootstrap'), '--json'], children);
     const { addresses } = JSON.parse(await firstLine(bootstrap, 'sat-bootstrap')) as { addresses: string[] };
     log(`bootstrap peer up at ${addresses[0]}`);
 
@@ -92,14 +108,15 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const reported = new Map<number, SimStage[]>();
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
-    const peers = Array.from({ length: n }, (_, slot) => ({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [] as string[] }));
-    if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)] });
+    const peers: { slot: number; model: string; name: string; dir: string; extra: string[]; listen: string[] }[] = [];
+    for (let slot = 0; slot < n; slot++) peers.push({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [] as string[], listen: await listenOn(`peer ${slot}`) });
+    if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)], listen: await listenOn('the newcomer') });
     // A killed peer's stage is logged by the others only.
     const expected = (stage: number) => n - (o.kill?.stage === stage ? 1 : 0);
-    const launch = ({ slot, model, name, dir, extra }: (typeof peers)[number], restarted = false): void => {
+    const launch = ({ slot, model, name, dir, extra, listen }: (typeof peers)[number], restarted = false): void => {
       const peer = start(SAT_PEER, [
         'start', '--team', teamFile, '--model', model, '--slot', String(slot), '--data-dir', path.join(o.out, dir), ...extra,
-        '--bootstrap', addresses[0], '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', String(threads), '--stages', String(stages), '--json',
+        '--bootstrap', addresses[0], ...listen, '--threads', String(threads), '--stages', String(stages), '--json',
         ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
       ], children, (line) => log(`${name}: ${line}`));
       let killed = false;
@@ -111,7 +128,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           killed = true;
           peer.kill('SIGKILL');
           log(`${name}: killed (SIGKILL) as it took the token in stage ${event.stage}; starting it again`);
-          setTimeout(() => launch({ slot, model, name, dir, extra }, true), 1000);
+          setTimeout(() => launch({ slot, model, name, dir, extra, listen }, true), 1000);
         }
         if (event.event !== 'stage') return;
         const got = reported.get(event.stage) ?? [];
@@ -141,11 +158,15 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     }
     if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
-    return { team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000 };
+    return {
+      team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000,
+      ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.bytes, 0) } : {}),
+    };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     stopAll();
+    await closeLinks();
   }
 }
 

@@ -26,10 +26,21 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
   return { slot, model: m[2], stage: Number(m[3]) };
 }
 
+/** `--latency 50ms` (or 0.05s, or 50: ms) and `--loss 1%` (or 0.01) as a link shape; none without either. */
+function linkFlags(latency: string | undefined, loss: string | undefined): SimOptions['link'] {
+  if (latency === undefined && loss === undefined) return undefined;
+  const ms = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(latency ?? '0');
+  if (!ms) throw new UsageError(`--latency must be a delay like 50ms or 0.05s, got '${latency}'`);
+  const share = /^(\d+(?:\.\d+)?)(%)?$/.exec(loss ?? '0');
+  const lossFraction = share ? Number(share[1]) / (share[2] ? 100 : 1) : NaN;
+  if (!(lossFraction >= 0 && lossFraction < 1)) throw new UsageError(`--loss must be a share of packets below 100%, like 1% or 0.01, got '${loss}'`);
+  return { latencyMs: Number(ms[1]) * (ms[2] === 's' ? 1000 : 1), loss: lossFraction };
+}
+
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--out <dir>] [--threads N] [--json]',
+  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded demo team, models/demo/demo.yaml)' },
@@ -38,6 +49,8 @@ export const simCommand: Command = {
     threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
     kill: { type: 'string', value: '<slot>@<stage>', description: 'kill that slot\'s peer (SIGKILL) as it takes the token in that stage, and start it again: the team goes on, the peer rejoins' },
     deadline: { type: 'string', value: '<seconds>', description: 'token-passing deadline of every peer (default 30): how long a silent holder is waited for' },
+    latency: { type: 'string', value: '<delay>', description: 'one-way delay of every link between the processes, e.g. 50ms (through a relay in front of each; default none)' },
+    loss: { type: 'string', value: '<share>', description: 'share of packets lost on every link, e.g. 1%: a lost one arrives a retransmission timeout (200 ms) later, as over TCP' },
     upgrade: { type: 'string', value: '<slot>=<model>@<stage>', description: 'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the config\'s upgrade model at the middle stage; none: no upgrade)' },
   },
   async run({ options, json, verbose }) {
@@ -51,11 +64,13 @@ export const simCommand: Command = {
     const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)$/.exec(killRaw);
     if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> (e.g. 1@3), got '${killRaw}'`);
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
+    const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
+    if (link) say(`every link between the processes: ${link.latencyMs} ms one way, ${(100 * link.loss).toFixed(1)}% of packets lost (and resent)`);
     if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
     say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB');
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
-      ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
+      ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
       ...(stages ? { stages } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);
@@ -67,7 +82,7 @@ export const simCommand: Command = {
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;
     const swap = upgrade && { accuracy_before_upgrade: at(upgrade.stage - 1), accuracy_after_upgrade: at(upgrade.stage) };
-    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, stages: result.stages })}\n`);
+    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
     say(`team ${result.team}: ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
     if (swap) say(`upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before (after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`);
   },

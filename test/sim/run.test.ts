@@ -1,6 +1,7 @@
 // `sat-peer sim` end to end: a bootstrap and one real peer process per slot on 127.0.0.1 run a small
 // team's stages, and every number they log equals single-process `sat-peer train` on the same config
-// (same seed, same prompts, same samples, same updates, same certificate, same test accuracy).
+// (same seed, same prompts, same samples, same updates, same certificate, same test accuracy), even
+// over slow, lossy links.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,10 +39,11 @@ function differences(a: unknown, b: unknown, at = ''): string[] {
   return a === b ? [] : [`${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
 }
 
-test('sim: every peer logs the numbers single-process train logs on the same config, within 1e-6', async (t) => {
+test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-process train logs on the same config, within 1e-6', async (t) => {
+  t.timeout(400_000);
   const { dir, config } = setup();
   const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--json');
+  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--latency', '50ms', '--loss', '1%', '--json');
   t.is(sim.code, 0, sim.stderr);
   const lines = sim.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const summary = lines.at(-1);
@@ -49,6 +51,7 @@ test('sim: every peer logs the numbers single-process train logs on the same con
   t.is(summary.stages.length, 2);
   t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
   t.true(summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100), 'each stage reports its peers\' peak resident memory');
+  t.true(summary.relayed_bytes > 100_000, `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`);
 
   const train = sat('train', '--config', config, '--threads', '1');
   t.is(train.code, 0, train.stderr);
