@@ -24,6 +24,13 @@ export interface ManifestOptions {
   name?: string;
   /** Whether newcomers may claim a held slot with a stronger model (default true). */
   upgrades?: boolean;
+  /** The number of slots: the config's first agents, or all of them and then copies of the last (default: as many as it names). */
+  slots?: number;
+}
+
+/** `agents` resized to `n`: the first n, or all and then copies of the last, named apart (`second-3`). */
+function resized<T extends { name: string }>(agents: readonly T[], n: number): T[] {
+  return Array.from({ length: n }, (_, i) => (i < agents.length ? agents[i] : { ...agents.at(-1)!, name: `${agents.at(-1)!.name}-${i + 1}` }));
 }
 
 /** Config paths that name files: made absolute, so the manifest means the same from any folder. */
@@ -38,7 +45,12 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     const s = raw[section] as Record<string, unknown> | undefined;
     if (s && typeof s[key] === 'string') s[key] = path.resolve(base, s[key] as string);
   }
-  const agents = ((raw.sat as Record<string, unknown>)?.agents ?? []) as Record<string, unknown>[];
+  const sat = (raw.sat ?? {}) as Record<string, unknown>;
+  if (o.slots !== undefined) {
+    sat.agents = resized((sat.agents ?? []) as { name: string }[], o.slots);
+    cfg.sat.agents = resized(cfg.sat.agents, o.slots);
+  }
+  const agents = (sat.agents ?? []) as Record<string, unknown>[];
   for (const a of agents) for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);
   delete (raw.logging as Record<string, unknown> | undefined)?.save_dir; // each peer keeps its own
   const { trainPath } = cfg.dataset;

@@ -8,7 +8,7 @@
 // there was skipped (its peer fell silent and the next in order took over). A peer follows an update
 // once the position after it has decided (the last position's update decides itself), or once it
 // holds a later position itself: handed over, the pass names the update before; taken over, every
-// position not decided yet is skipped.
+// position not decided yet counts by its update if that came, else as skipped.
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import type { ChainTranscript, RemoteTurn } from './agent/chain.ts';
@@ -241,14 +241,19 @@ export class PeerLink implements StageLink {
     this.settle();
   }
 
-  /** This peer's turn: the positions before it are decided by the pass that handed it over, or skipped when it was taken over. */
+  /** This peer's turn: the positions before it are decided by the pass that handed it over, or by what came here when it was taken over. */
   private async onTurn(turn: Turn): Promise<void> {
     if (turn.stage !== this.stage) return;
     const cid = turn.pass?.update && cidFromBytes(turn.pass.update)?.toString();
     if (cid && !this.updates.has(cid)) await this.fetchUpdate(cid, turn.position - 1);
     const before = cid ? this.updates.get(cid) : undefined;
     if (before) this.decideThrough(before, cid!);
-    for (let p = 0; p < turn.position; p++) this.decided.set(`${turn.stage}/${p}`, null);
+    // Taken over: an earlier position not decided yet counts by its update if it came here, else as
+    // skipped; this peer's update lists what it counted, and the others follow that.
+    for (let p = 0; p < turn.position; p++) {
+      const held = [...this.updates].find(([, u]) => u.stage === turn.stage && u.position === p);
+      this.decided.set(`${turn.stage}/${p}`, held ? { update: held[1], cid: held[0] } : null);
+    }
     this.mine.set(`${turn.stage}/${turn.position}`, turn);
   }
 

@@ -19,6 +19,8 @@ export interface SimOptions {
   config: string;
   /** Stages to run (default the config's training.num_stages). */
   stages?: number;
+  /** Peers of the team, one per slot (default one per agent of the config; more repeat its last agent). */
+  peers?: number;
   /** Where the team file, the bootstrap's and every peer's data go (emptied first). */
   out: string;
   /** Intra-op threads per peer (default: every core; the peers of a chain mostly take turns). */
@@ -53,6 +55,9 @@ export interface SimStage {
 
 export interface SimResult {
   team: string;
+  /** The team's slots. */
+  slots: number;
+  /** Peer processes started (a newcomer included; a restart not). */
   peers: number;
   /** The team's greedy test accuracy before stage 1. */
   accuracyStart: number;
@@ -73,7 +78,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   fs.rmSync(o.out, { recursive: true, force: true });
   fs.mkdirSync(o.out, { recursive: true });
   const teamFile = path.join(o.out, 'team.yaml');
-  await runToEnd(SAT_PEER, ['team', 'create', '--config', o.config, '--out', teamFile]);
+  await runToEnd(SAT_PEER, ['team', 'create', '--config', o.config, '--out', teamFile, ...(o.peers ? ['--slots', String(o.peers)] : [])]);
   const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as { id: string; stages: number; models: { path: string }[] };
   const stages = o.stages ?? team.stages;
   const n = team.models.length;
@@ -120,7 +125,9 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
       ], children, (line) => log(`${name}: ${line}`));
       let killed = false;
-      done.push(exited(peer, name).catch((err) => { if (!killed) throw err; }));
+      const ended = exited(peer, name).catch((err) => { if (!killed) throw err; });
+      ended.catch(() => undefined); // the first failure ends the sim below; later ones are its echoes
+      done.push(ended);
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
         const event = JSON.parse(line) as { event: string } & SimStage;
         if (event.event === 'start') accuracyStart = event.test_accuracy;
@@ -159,7 +166,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return {
-      team: team.id, peers: n, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000,
+      team: team.id, slots: n, peers: peers.length, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000,
       ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.bytes, 0) } : {}),
     };
   } finally {

@@ -40,10 +40,11 @@ function linkFlags(latency: string | undefined, loss: string | undefined): SimOp
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
+  usage: 'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded demo team, models/demo/demo.yaml)' },
+    peers: { type: 'string', value: '<n>', description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)' },
     stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
     out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },
     threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
@@ -55,6 +56,7 @@ export const simCommand: Command = {
   },
   async run({ options, json, verbose }) {
     const stages = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
+    const peers = options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
     const threads = options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
     const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
@@ -71,7 +73,7 @@ export const simCommand: Command = {
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
       ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
-      ...(stages ? { stages } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+      ...(stages ? { stages } : {}), ...(peers ? { peers } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);
       const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped'
@@ -82,8 +84,8 @@ export const simCommand: Command = {
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;
     const swap = upgrade && { accuracy_before_upgrade: at(upgrade.stage - 1), accuracy_after_upgrade: at(upgrade.stage) };
-    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
-    say(`team ${result.team}: ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
+    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, slots: result.slots, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
+    say(`team ${result.team}: ${result.slots} slots, ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
     if (swap) say(`upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before (after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`);
   },
 };

@@ -1,25 +1,27 @@
 // `sat-peer team create --config <file> --out <team file>` writes a team's manifest from a SAT config;
 // `sat-peer team show <team file>` prints it with its team id.
 import { manifestFromConfig, readTeamFile, writeTeamFile } from '../manifest.ts';
-import { Workflow } from '../protocol/codec.ts';
+import { LIMITS, Workflow } from '../protocol/codec.ts';
 import type { Command } from './command.ts';
-import { stringFlag } from './options.ts';
+import { numberFlag, stringFlag } from './options.ts';
 
 export const teamCreateCommand: Command = {
   name: 'team create',
   summary: 'write a team file (the manifest peers join with) from a SAT config',
-  usage: 'sat-peer team create --config <file> --out <team file> [--name <name>] [--no-upgrades]',
+  usage: 'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--no-upgrades]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the SAT config: slots (sat.agents), workflow, algorithm, dataset' },
     out: { type: 'string', value: '<file>', description: 'where to write the team file (YAML)' },
     name: { type: 'string', value: '<name>', description: 'the team\'s name (default: the config file\'s)' },
+    slots: { type: 'string', value: '<n>', description: 'the number of slots: the config\'s first agents, or all of them and copies of the last (default: the config\'s agents)' },
     'no-upgrades': { type: 'boolean', description: 'refuse newcomers that claim a held slot with a stronger model' },
   },
   run({ options, json }) {
     const out = stringFlag(options, 'out', true);
     const name = stringFlag(options, 'name');
-    const m = manifestFromConfig(stringFlag(options, 'config', true), { ...(name ? { name } : {}), upgrades: !options['no-upgrades'] });
+    const slots = options.slots === undefined ? undefined : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: LIMITS.slots });
+    const m = manifestFromConfig(stringFlag(options, 'config', true), { ...(name ? { name } : {}), ...(slots ? { slots } : {}), upgrades: !options['no-upgrades'] });
     const id = writeTeamFile(out, m);
     process.stdout.write(json ? `${JSON.stringify({ id, file: out, slots: m.slots.length })}\n` : `team ${id} (${m.slots.length} slots) written to ${out}\n`);
   },

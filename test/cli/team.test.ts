@@ -26,6 +26,14 @@ test('team create writes a team file; team show prints it with the same id, as t
   // The same config makes the same team; another name another one.
   t.is(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--json').stdout).id, id);
   t.not(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'c.yaml'), '--name', 'other', '--json').stdout).id, id);
+  // --slots: the config's agents, then copies of the last; or its first ones.
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'd.yaml'), '--slots', '4').code, 0);
+  const four = JSON.parse(sat('team', 'show', path.join(dir, 'd.yaml'), '--json').stdout);
+  t.deepEqual(four.slots.map((s: { role: string }) => s.role), ['first', 'second', 'second-3', 'second-4']);
+  t.deepEqual(four.models.map((m: { upgrade: string | null }) => m.upgrade), [path.join(ROOT, 'models/demo/tiny-strong'), null, null, null]);
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'e.yaml'), '--slots', '1').code, 0);
+  t.deepEqual(JSON.parse(sat('team', 'show', path.join(dir, 'e.yaml'), '--json').stdout).slots.map((s: { role: string }) => s.role), ['first']);
+  oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'f.yaml'), '--slots', '0').stderr, /--slots/);
 });
 
 test('a damaged or missing team file, a slot the team lacks and an unknown model are one clear error each', (t) => {

@@ -48,6 +48,7 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
   const lines = sim.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const summary = lines.at(-1);
   t.is(summary.peers, 2);
+  t.is(summary.slots, 2);
   t.is(summary.stages.length, 2);
   t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
   t.true(summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100), 'each stage reports its peers\' peak resident memory');
@@ -75,23 +76,26 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
   for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
 });
 
-test('sim --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint and rejoins', async (t) => {
+test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint and rejoins', async (t) => {
   t.timeout(400_000);
   const { dir, config } = setup();
   fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('num_stages: 2', 'num_stages: 3'));
   const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--kill', '0@2', '--deadline', '4', '--upgrade', 'none', '--json');
+  const sim = sat('sim', '--config', config, '--peers', '3', '--out', out, '--threads', '1', '--kill', '0@2', '--deadline', '4', '--upgrade', 'none', '--json');
   t.is(sim.code, 0, sim.stderr);
   const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+  t.is(summary.slots, 3);
   t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
+  t.deepEqual(summary.stages[0].agents.map((a: { name: string }) => a.name).sort(), ['first', 'second', 'second-3']);
   const killed = summary.stages[1].agents.find((a: { slot: number }) => a.slot === 0);
   t.true(killed.skipped, 'slot 0 skipped stage 2');
   t.false(killed.accepted);
-  t.true(summary.stages[1].agents.find((a: { slot: number }) => a.slot === 1).accepted, 'the other agent updated');
+  t.true(summary.stages[1].agents.filter((a: { slot: number }) => a.slot !== 0).every((a: { accepted: boolean }) => a.accepted), 'the other agents updated');
 
   const read = (slot: number) => fs.readFileSync(path.join(out, `peer-${slot}/stage_log.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const [restarted, other] = [read(0), read(1)];
+  const [restarted, other, third] = [read(0), read(1), read(2)];
   t.deepEqual(other.map((r) => r.stage), [1, 2, 3]);
+  t.deepEqual(third.map((r) => JSON.stringify({ ...r, seconds: 0 })), other.map((r) => JSON.stringify({ ...r, seconds: 0 })));
   t.deepEqual(restarted.map((r) => r.stage), [1, 3], 'the killed peer logs the stages it took part in');
   const bare = (row: Record<string, unknown>) => JSON.stringify({ ...row, seconds: 0 });
   t.is(bare(restarted[1]), bare(other[2]), 'after rejoining it logs what the others log');
