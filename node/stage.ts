@@ -7,7 +7,7 @@
 import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
-import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, timedTurn, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
@@ -77,6 +77,16 @@ export interface StageRecord {
   maxLogprobGap: number;
   agents: AgentStageRecord[];
   certificate: StageCertificate;
+  /** Where this process's stage time went, in seconds: rolling out and scoring, its agents' updates, waiting on the link (others' turns, the token, others' updates). */
+  time: StageTime;
+}
+
+export interface StageTime {
+  rollout: number;
+  update: number;
+  network: number;
+  /** The held-out evaluation after the stage (its caller's). */
+  eval?: number;
 }
 
 export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number, link?: StageLink): Promise<StageRecord> {
@@ -88,6 +98,16 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     if (!link) throw new Error(`runStage: a slot has no agent here and no link to its peer (${what})`);
     return link;
   };
+  const time: StageTime = { rollout: 0, update: 0, network: 0 };
+  const timed = async <T>(phase: keyof StageTime, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      time[phase] += (performance.now() - t0) / 1000;
+    }
+  };
+  const t0 = performance.now();
 
   // 1. Rollout: G samples of each of the stage's prompts under the current team. In the chain the
   // agents take turns on one transcript; in the ensemble each answers alone, in its own group.
@@ -99,7 +119,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   const promptOf: number[] = [];
   for (const [k, slots] of memberLineups(cfg.team.workflow, n).entries()) {
     const rollout = `train/${k}`;
-    const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
+    const takers = slots.map((s) => team.agents[s]?.policy ?? timedTurn(remote('rollout').remoteTurn(stage, rollout, s), (w) => { time.network += w; }));
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));
     const out = await rollChain(f, takers, samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k), ...(onTurn ? { onTurn } : {}) });
     transcripts.push(...out);
@@ -125,6 +145,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
       if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
     });
   }
+  time.rollout = (performance.now() - t0) / 1000 - time.network;
   const gapOf = (slot: number) => {
     let gap = 0;
     for (const r of spoke(slot)) transcripts[r].turns.forEach((turn, k) => { if (turn.slot === slot) turn.logprobs.forEach((lp, j) => { gap = Math.max(gap, Math.abs(lp - turnCur[r][k][j])); }); });
@@ -165,7 +186,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     const rs = spoke(slot);
     const keep = (lps: readonly Float32Array[], into: (Float32Array | undefined)[][]) => rs.forEach((r, i) => splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => { if (x) into[r][k] = x; }));
     if (!agent) {
-      const got = await remote('update').receiveUpdate(stage, position, slot);
+      const got = await timed('network', () => remote('update').receiveUpdate(stage, position, slot));
       if (!got) {
         records.push(skippedRecord(slot, cfg.sat.agents[slot]?.name ?? `slot ${slot}`, mean(rs.map((r) => rewards[r]))));
         continue;
@@ -177,7 +198,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
       records.push(agentRecord(got.record));
       continue;
     }
-    await link?.awaitTurn(stage, position);
+    if (link) await timed('network', () => link.awaitTurn(stage, position));
     const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
     const isWeights = ratios.map(truncate);
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
@@ -188,10 +209,10 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     };
     const batch = { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld: rs.map((r) => own(r, slot, turnCur)), isWeights, advantages: advantagesOf(slot), ...(critic ? { critic } : {}) };
     const update = agent.stage0 ? stage0Update : trustRegionUpdate;
-    const rec = await update(agent, batch, {
+    const rec = await timed('update', () => update(agent, batch, {
       epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
       maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs, miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
-    });
+    }));
     keep(rec.logpNew, turnNew);
     updated.add(slot);
     const { logpNew, ...kept } = rec;
@@ -201,13 +222,14 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
       delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0, gap: gapOf(slot),
     });
     records.push(record);
-    await link?.sendUpdate(stage, position, { logpCur: concat(rs.map((r) => own(r, slot, turnCur))), logpNew: concat(logpNew), record });
+    if (link) await timed('network', () => link.sendUpdate(stage, position, { logpCur: concat(rs.map((r) => own(r, slot, turnCur))), logpNew: concat(logpNew), record }));
   }
 
   // 6. The stage certificate from every agent's record.
   const cert = stageCertificate({ gamma: algorithm.gamma, aMax: certificate.advantageMax, deltaConf: certificate.deltaConf, agents: records.filter((a) => !a.skipped) });
   const maxLogprobGap = Math.max(0, ...records.map((a) => a.gap));
-  return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert };
+  const ms = (x: number) => Math.round(x * 1000) / 1000;
+  return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert, time: { rollout: ms(time.rollout), update: ms(time.update), network: ms(time.network) } };
 }
 
 /** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */

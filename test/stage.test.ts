@@ -53,8 +53,9 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
 test('two peers with the same config run the same stage: the same prompts, samples, order and updates', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
   const [a, b] = [team(cfg), team(cfg)];
-  const [ra, rb] = [await runStage(a, cfg, 4), await runStage(b, cfg, 4)];
+  const [{ time: ta, ...ra }, { time: tb, ...rb }] = [await runStage(a, cfg, 4), await runStage(b, cfg, 4)];
   t.deepEqual(ra, rb);
+  t.true(ta.rollout > 0 && ta.update > 0 && ta.network === 0 && tb.update > 0, 'a local stage waits on no network');
   await releaseTeam(a);
   await releaseTeam(b);
 });

@@ -80,6 +80,9 @@ export const simCommand: Command = {
         : a.stage0 ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
           : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
       say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ${String(s.rss_mb).padStart(8)}`);
+      const c = s.certificate;
+      say(`       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite sample ${c.finiteSample.toExponential(2)};`
+        + ` time: rollout ${s.time.rollout.toFixed(1)} s, updates ${s.time.update.toFixed(1)} s, evaluation ${s.time.eval.toFixed(1)} s, network ${s.time.network.toFixed(1)} s`);
     });
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;

@@ -43,6 +43,7 @@ export const trainCommand: Command = {
       for (let stage = first; stage < first + stages; stage++) {
         const t0 = Date.now();
         const rec = await runStage(team, cfg, stage);
+        const t1 = Date.now();
         const testAccuracy = await accuracy();
         const k = cfg.evaluation.numSamplesPerAgent;
         const sampled = (slot?: number) => sampledMetrics(team, team.test, k, cfg.generation, cfg.seed + stage, cfg.data.maxResponseLength, slot === undefined ? undefined : alone(team, slot));
@@ -51,6 +52,7 @@ export const trainCommand: Command = {
         const perAgent = [];
         for (const a of rec.agents) perAgent.push({ ...a, test_avg_at_k: (await sampled(a.slot)).avgAtK });
         const seconds = (Date.now() - t0) / 1000;
+        rec.time.eval = Math.round(Date.now() - t1) / 1000;
         const row = { ...rec, agents: perAgent, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
         appendStageLog(cfg, row);
         saveStage(cfg, team, stage);

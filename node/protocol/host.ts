@@ -139,8 +139,9 @@ export class PeerHost {
 
   /**
    * Subscribes to `topic`: every message is decoded and validated by `decode` before `handle` sees
-   * it; a refused one is rejected to gossipsub (which scores its sender down) and counted. One
-   * subscriber per topic; `unsubscribe` ends it.
+   * it; a refused one is rejected to gossipsub (which scores its sender down) and counted — one of
+   * an earlier stage than the receiver's is only ignored (counted, not scored). One subscriber per
+   * topic; `unsubscribe` ends it.
    */
   subscribe<T>(topic: string, decode: (bytes: Uint8Array) => Decoded<T>, handle: (message: T, from: PeerId) => void): void {
     if (this.listeners.has(topic)) throw new HostConfigError(`topic '${topic}' already has a subscriber on this host`);
@@ -160,6 +161,8 @@ export class PeerHost {
         return TopicValidatorResult.Accept;
       }
       bump(c.rejected, d.reason);
+      // Stale is no fault: a peer a stage ahead hears the stage before repeated. Ignored, unscored.
+      if (d.reason === 'stale-stage') return TopicValidatorResult.Ignore;
       bump(c.rejectedFrom, from.toString());
       return TopicValidatorResult.Reject;
     });

@@ -12,6 +12,7 @@ const text = new TextDecoder();
 /** A stand-in schema for the test: UTF-8 text starting with "note:". */
 const decodeNote = (bytes: Uint8Array): Decoded<string> => {
   const s = text.decode(bytes);
+  if (s.startsWith('old:')) return { ok: false, reason: 'stale-stage', field: 'stage' };
   return s.startsWith('note:') ? { ok: true, message: s.slice(5) } : { ok: false, reason: 'malformed' };
 };
 
@@ -44,6 +45,26 @@ test('three peers: gossip is delivered to all; an invalid message is rejected, c
     // The peers go on: a later valid note still arrives.
     const before = got[1].length;
     await until('a later note', () => { void b.publish(TOPIC, new TextEncoder().encode('note:still here')); return got[0].some((g) => g.note === 'still here') && got[1].length >= before; });
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('a message of an earlier stage is counted and dropped, but not scored against its sender: a peer ahead hears repeats', async (t) => {
+  const hosts = await Promise.all([0, 1].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  try {
+    const [a, b] = hosts;
+    const got: string[] = [];
+    a.subscribe(TOPIC, decodeNote, () => undefined);
+    b.subscribe(TOPIC, decodeNote, (note) => got.push(note));
+    await b.dial(a.addresses[0]);
+    await until('subscriptions', () => a.subscribers(TOPIC).length === 1 && b.subscribers(TOPIC).length === 1);
+    for (let i = 0; i < 20; i++) await a.publish(TOPIC, new TextEncoder().encode(`old:repeat ${i}`));
+    await until('the stale messages counted', () => (b.counters.get(TOPIC)!.rejected.get('stale-stage') ?? 0) === 20);
+    t.is(b.counters.get(TOPIC)!.rejectedFrom.get(a.peerId.toString()) ?? 0, 0);
+    await new Promise((r) => setTimeout(r, 1500)); // a score heartbeat
+    t.true(b.score(a.peerId) >= 0, `a's score on b: ${b.score(a.peerId)}`);
+    await until('a later note', () => { void a.publish(TOPIC, new TextEncoder().encode('note:still heard')); return got.includes('still heard'); });
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
   }
