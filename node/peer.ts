@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
 import { writeFileAtomic } from './agent/atomic-file.ts';
-import { type ChainTranscript, chainFormat, timedTurn } from './agent/chain.ts';
+import { type ChainTranscript, chainFormat } from './agent/chain.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
@@ -172,10 +172,8 @@ export class Peer {
       const t0 = Date.now();
       const record = await runStage(this.team, this.cfg, stage, this.link);
       const t1 = Date.now();
-      const waited = { network: 0 };
-      const testAccuracy = await this.accuracy(stage, waited);
-      // The evaluation's waits for other peers' turns count as the network's.
-      record.time = { ...record.time, eval: round3((Date.now() - t1) / 1000 - waited.network), network: round3(record.time.network + waited.network) };
+      const testAccuracy = await this.accuracy(stage);
+      record.time.eval = Math.round(Date.now() - t1) / 1000;
       const seconds = (Date.now() - t0) / 1000;
       appendStageLog(this.cfg, { ...record, test_accuracy: testAccuracy, seconds });
       saveStage(this.cfg, this.team, stage);
@@ -261,10 +259,9 @@ export class Peer {
   }
 
   /** The team's greedy accuracy on the test set, each agent taking its turns on its own peer. */
-  private async accuracy(stage: number, waited = { network: 0 }): Promise<number> {
+  private async accuracy(stage: number): Promise<number> {
     if (this.test.length === 0) return NaN;
-    const remoteTurn = (rollout: string, slot: number) => timedTurn(this.link.remoteTurn(stage, rollout, slot), (s) => { waited.network += s; });
-    const link = { remoteTurn, shareTurn: (rollout: string, ts: readonly ChainTranscript[]) => this.link.shareTurn(stage, rollout, ts) };
+    const link = { remoteTurn: (rollout: string, slot: number) => this.link.remoteTurn(stage, rollout, slot), shareTurn: (rollout: string, ts: readonly ChainTranscript[]) => this.link.shareTurn(stage, rollout, ts) };
     return teamAccuracy(this.team, this.test, this.cfg.data.maxResponseLength, this.team.agents.map((a) => a?.policy), link);
   }
 
@@ -323,5 +320,3 @@ async function freeSlot(roster: Roster, slots: number, fits: (slot: number) => b
   if (free === undefined) throw new ClaimError(`every slot this model fits is held (${slots} slots): pass --slot <j> to take one over with a stronger model`);
   return free;
 }
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -7,7 +7,7 @@
 import type { Agent } from './agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from './agent/advantages.ts';
 import { type StageCertificate, stageCertificate } from './agent/certificate.ts';
-import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, timedTurn, transcriptIds } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, transcriptIds } from './agent/chain.ts';
 import { type Problem, pickPrompts, seededRng } from './agent/dataset.ts';
 import { isRatios, truncate } from './agent/importance.ts';
 import { orderAgents } from './agent/scheduler.ts';
@@ -77,7 +77,10 @@ export interface StageRecord {
   maxLogprobGap: number;
   agents: AgentStageRecord[];
   certificate: StageCertificate;
-  /** Where this process's stage time went, in seconds: rolling out and scoring, its agents' updates, waiting on the link (others' turns, the token, others' updates). */
+  /**
+   * Where this process's stage time went, in seconds: the rollout and its scoring (other peers'
+   * turns included), its agents' updates, and waiting on the link for the token and other peers' updates.
+   */
   time: StageTime;
 }
 
@@ -119,7 +122,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   const promptOf: number[] = [];
   for (const [k, slots] of memberLineups(cfg.team.workflow, n).entries()) {
     const rollout = `train/${k}`;
-    const takers = slots.map((s) => team.agents[s]?.policy ?? timedTurn(remote('rollout').remoteTurn(stage, rollout, s), (w) => { time.network += w; }));
+    const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));
     const out = await rollChain(f, takers, samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k), ...(onTurn ? { onTurn } : {}) });
     transcripts.push(...out);
@@ -145,7 +148,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
       if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
     });
   }
-  time.rollout = (performance.now() - t0) / 1000 - time.network;
+  time.rollout = (performance.now() - t0) / 1000;
   const gapOf = (slot: number) => {
     let gap = 0;
     for (const r of spoke(slot)) transcripts[r].turns.forEach((turn, k) => { if (turn.slot === slot) turn.logprobs.forEach((lp, j) => { gap = Math.max(gap, Math.abs(lp - turnCur[r][k][j])); }); });

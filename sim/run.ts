@@ -49,13 +49,15 @@ export interface SimStage {
   certificate: { lowerBound: number; infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
   seconds: number;
   /**
-   * Where the stage's time went, in seconds: the peers' work on the rollout, the updates and the
-   * held-out evaluation (summed: a chain's peers take turns), and the rest of the stage's wall time,
-   * spent waiting on the network (turns, the token and updates in flight).
+   * Where the stage's time went, in seconds: the rollout (the slowest peer's, remote turns
+   * included), the updates (every peer's, one after another), the held-out evaluation (the
+   * slowest peer's), and the rest of the stage: waiting on the network (the token, updates in flight).
    */
   time: { rollout: number; update: number; eval: number; network: number };
   /** The largest resident memory of a peer process after the stage, in MiB. */
   rss_mb: number;
+  /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
+  heap_mb: number;
   [key: string]: unknown;
 }
 
@@ -185,18 +187,20 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
 
 /** The stage as all peers logged it; a SimError naming the first number they disagree on. */
 function agreed(rows: SimStage[]): SimStage {
-  const strip = ({ seconds: _, event: __, rss_mb: ___, time: ____, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
+  const strip = ({ seconds: _, event: __, rss_mb: ___, heap_mb: ____, time: _____, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
   const first = strip(rows[0]);
   const odd = rows.findIndex((r) => strip(r) !== first);
   if (odd >= 0) throw new SimError(`the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`);
   const { event: _, ...row } = rows[0] as SimStage & { event?: string };
   const most = (xs: number[]) => Math.max(...xs);
   const seconds = most(rows.map((r) => r.seconds));
-  const work = (phase: 'rollout' | 'update' | 'eval') => rows.reduce((sum, r) => sum + r.time[phase], 0);
-  const [rollout, update, evaluation] = [work('rollout'), work('update'), work('eval')];
+  // The peers roll out and evaluate together, and update one after another.
+  const rollout = most(rows.map((r) => r.time.rollout));
+  const update = rows.reduce((sum, r) => sum + r.time.update, 0);
+  const evaluation = most(rows.map((r) => r.time.eval));
   const round = (x: number) => Math.round(x * 10) / 10;
   const time = { rollout: round(rollout), update: round(update), eval: round(evaluation), network: round(Math.max(0, seconds - rollout - update - evaluation)) };
-  return { ...row, seconds, time, rss_mb: most(rows.map((r) => r.rss_mb)) };
+  return { ...row, seconds, time, rss_mb: most(rows.map((r) => r.rss_mb)), heap_mb: most(rows.map((r) => r.heap_mb)) };
 }
 
 function start(bin: string, args: string[], children: ChildProcess[], onErr?: (line: string) => void): ChildProcess {

@@ -33,20 +33,6 @@ export interface RemoteTurn {
   take(transcripts: readonly ChainTranscript[], turn: number): Promise<Pick<Generation, 'tokens' | 'logprobs'>[]>;
 }
 
-/** `turn`, telling `waited` the seconds each take spent waiting for it. */
-export function timedTurn(turn: RemoteTurn, waited: (seconds: number) => void): RemoteTurn {
-  return {
-    take: async (transcripts, k) => {
-      const t0 = performance.now();
-      try {
-        return await turn.take(transcripts, k);
-      } finally {
-        waited((performance.now() - t0) / 1000);
-      }
-    },
-  };
-}
-
 /** Whoever takes a turn: a generator here, or a peer elsewhere. */
 export type TurnTaker = TurnGenerator | RemoteTurn;
 

@@ -12,7 +12,7 @@ const text = new TextDecoder();
 /** A stand-in schema for the test: UTF-8 text starting with "note:". */
 const decodeNote = (bytes: Uint8Array): Decoded<string> => {
   const s = text.decode(bytes);
-  if (s.startsWith('old:')) return { ok: false, reason: 'stale-stage', field: 'stage' };
+  if (s.startsWith('old:')) return { ok: false, reason: 'stale-stage' };
   return s.startsWith('note:') ? { ok: true, message: s.slice(5) } : { ok: false, reason: 'malformed' };
 };
 

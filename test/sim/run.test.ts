@@ -4,31 +4,9 @@
 // over slow, lossy links.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { ROOT, sat } from '../cli/run-cli.ts';
-
-const DEMO = path.join(ROOT, 'models/demo');
-
-function setup(): { dir: string; config: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-sim-'));
-  fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
-  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, 40).join('\n'));
-  const config = path.join(dir, 'team.yaml');
-  fs.writeFileSync(config, `
-seed: 11
-dataset: { train_path: train.jsonl, test_path: test.jsonl }
-data: { train_batch_size: 6, max_response_length: 24 }
-generation: { temperature: 0.7, top_p: 1.0 }
-sat:
-  group_size: 4
-  scheduler: { mode: random }
-  agents: [{ name: first, path: ${DEMO}/tiny-weak }, { name: second, path: ${DEMO}/tiny-weak }]
-training: { learning_rate: 0.0003, num_stages: 2, lora: null }
-logging: { save_dir: train-run }
-`);
-  return { dir, config };
-}
+import { sat } from '../cli/run-cli.ts';
+import { DEMO, smallTeam } from './small-team.ts';
 
 /** A stage row without what differs between processes: its times. */
 const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON.stringify(row);
@@ -44,7 +22,7 @@ function differences(a: unknown, b: unknown, at = ''): string[] {
 
 test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-process train logs on the same config, within 1e-6', async (t) => {
   t.timeout(400_000);
-  const { dir, config } = setup();
+  const { dir, config } = smallTeam();
   const out = path.join(dir, 'sim');
   const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--latency', '50ms', '--loss', '1%', '--json');
   t.is(sim.code, 0, sim.stderr);
@@ -80,8 +58,7 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
 
 test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint and rejoins', async (t) => {
   t.timeout(400_000);
-  const { dir, config } = setup();
-  fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('num_stages: 2', 'num_stages: 3'));
+  const { dir, config } = smallTeam(3);
   const out = path.join(dir, 'sim');
   const sim = sat('sim', '--config', config, '--peers', '3', '--out', out, '--threads', '1', '--kill', '0@2', '--deadline', '4', '--upgrade', 'none', '--json');
   t.is(sim.code, 0, sim.stderr);
@@ -105,8 +82,7 @@ test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the te
 
 test('sim --upgrade: a newcomer with the strong model takes a slot over mid-run through Stage-0; the incumbent hands over and leaves', async (t) => {
   t.timeout(400_000);
-  const { dir, config } = setup();
-  fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('num_stages: 2', 'num_stages: 3'));
+  const { dir, config } = smallTeam(3);
   const out = path.join(dir, 'sim');
   const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--upgrade', `0=${DEMO}/tiny-strong@3`, '--json');
   t.is(sim.code, 0, sim.stderr);
