@@ -19,6 +19,7 @@ import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from './gpu/errors.ts';
 import { ClaimError, HostConfigError, IdentityError } from './protocol/errors.ts';
 import { SimError } from '../sim/run.ts';
+import { TeamFetchError } from './team-fetch.ts';
 
 const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand, teamCreateCommand, teamShowCommand, startCommand, simCommand];
 
@@ -30,7 +31,7 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError, SimError];
+const KNOWN = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError, SimError, TeamFetchError];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);

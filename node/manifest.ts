@@ -10,7 +10,7 @@ import { InputError } from './agent/errors.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import { type SatConfig, loadConfig, parseConfig } from './config.ts';
 import { cidFromBytes, cidFromString, contentId } from './protocol/cid.ts';
-import { Admission, PROTOCOL_VERSION, type TeamManifest, Workflow, decodeTeamManifest, encodeTeamManifest, teamId } from './protocol/codec.ts';
+import { Admission, type Dataset, PROTOCOL_VERSION, type TeamManifest, Workflow, decodeTeamManifest, encodeTeamManifest, teamId } from './protocol/codec.ts';
 
 export interface TeamFile {
   manifest: TeamManifest;
@@ -53,15 +53,18 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
   for (const a of agents) for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);
   delete (raw.logging as Record<string, unknown> | undefined)?.save_dir; // each peer keeps its own
-  const { trainPath } = cfg.dataset;
+  const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !fs.existsSync(trainPath)) throw new InputError(`dataset.train_path of ${configFile} names no file: a team needs its training set`);
+  if (testPath && !fs.existsSync(testPath)) throw new InputError(`dataset.test_path of ${configFile} names no file: give the held-out set, or leave test_path out`);
+  const dataset = (file: string) => ({ name: path.basename(file), cid: contentId(fs.readFileSync(file)).bytes, uri: file });
   return {
     version: PROTOCOL_VERSION,
     name: o.name ?? path.basename(configFile).replace(/\.(ya?ml|json)$/i, ''),
     slots: cfg.sat.agents.map((a) => ({ role: a.name, family: 'qwen3', tokenizer: Buffer.from(loadTokenizer(a.path).hash, 'hex') as Uint8Array<ArrayBuffer> })),
     workflow: cfg.team.workflow === 'chain' ? Workflow.CHAIN : Workflow.ENSEMBLE,
     config: JSON.stringify(raw),
-    dataset: { name: path.basename(trainPath), cid: contentId(fs.readFileSync(trainPath)).bytes, uri: trainPath },
+    dataset: dataset(trainPath),
+    ...(testPath ? { test: dataset(testPath) } : {}),
     admission: Admission.OPEN,
     allow: [],
     upgrades: o.upgrades ?? true,
@@ -74,6 +77,8 @@ function rawConfig(file: string): Record<string, unknown> {
   return (value ?? {}) as Record<string, unknown>;
 }
 
+const datasetDoc = (d: Dataset) => ({ name: d.name, cid: cidFromBytes(d.cid!)!.toString(), uri: d.uri });
+
 /** Writes the manifest as a team file (atomically); its id. */
 export function writeTeamFile(out: string, m: TeamManifest): string {
   const id = teamId(m);
@@ -83,7 +88,8 @@ export function writeTeamFile(out: string, m: TeamManifest): string {
     admission: m.admission === Admission.OPEN ? 'open' : 'allowlist',
     upgrades: m.upgrades,
     slots: m.slots.map((s) => ({ role: s.role, family: s.family, tokenizer: Buffer.from(s.tokenizer!).toString('hex') })),
-    dataset: { name: m.dataset!.name, cid: cidFromBytes(m.dataset!.cid!)!.toString(), uri: m.dataset!.uri },
+    dataset: datasetDoc(m.dataset!),
+    ...(m.test ? { test: datasetDoc(m.test) } : {}),
     config: JSON.parse(m.config) as unknown,
   };
   writeFileAtomic(out, `# sat-peer team manifest; team id ${id}\n# peers join with: sat-peer start --team ${path.basename(out)} --model <name|dir>\n${YAML.stringify(doc)}`);
@@ -102,17 +108,21 @@ export function readTeamFile(file: string): TeamFile {
   const bad = (what: string) => new InputError(`team file ${abs}: ${what}; write one with sat-peer team create`);
   if (!doc || typeof doc !== 'object') throw bad('not a mapping');
   const slots = doc.slots as Record<string, string>[] | undefined;
-  const dataset = doc.dataset as Record<string, string> | undefined;
-  if (!Array.isArray(slots) || !dataset || typeof doc.config !== 'object') throw bad('it needs slots, dataset and config');
-  const datasetCid = cidFromString(String(dataset.cid ?? ''));
-  if (!datasetCid) throw bad(`dataset.cid '${dataset.cid}' is no CID`);
+  if (!Array.isArray(slots) || !doc.dataset || typeof doc.config !== 'object') throw bad('it needs slots, dataset and config');
+  const dataset = (field: string): Dataset => {
+    const d = doc[field] as Record<string, string>;
+    const cid = cidFromString(String(d.cid ?? ''));
+    if (!cid) throw bad(`${field}.cid '${d.cid}' is no CID`);
+    return { name: String(d.name ?? ''), cid: cid.bytes as Uint8Array<ArrayBuffer>, uri: String(d.uri ?? '') };
+  };
   const manifest: TeamManifest = {
     version: PROTOCOL_VERSION,
     name: String(doc.name ?? ''),
     slots: slots.map((s) => ({ role: String(s.role ?? ''), family: String(s.family ?? ''), tokenizer: Buffer.from(String(s.tokenizer ?? ''), 'hex') as Uint8Array<ArrayBuffer> })),
     workflow: doc.workflow === 'ensemble' ? Workflow.ENSEMBLE : Workflow.CHAIN,
     config: JSON.stringify(doc.config),
-    dataset: { name: String(dataset.name ?? ''), cid: datasetCid.bytes as Uint8Array<ArrayBuffer>, uri: String(dataset.uri ?? '') },
+    dataset: dataset('dataset'),
+    ...(doc.test ? { test: dataset('test') } : {}),
     admission: doc.admission === 'allowlist' ? Admission.ALLOWLIST : Admission.OPEN,
     allow: [],
     upgrades: doc.upgrades !== false,

@@ -14,9 +14,9 @@ import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
-import { readTeamFile } from './manifest.ts';
+import { type TeamFile, readTeamFile } from './manifest.ts';
 import { PeerLink } from './peer-link.ts';
-import { cidFromString, contentId } from './protocol/cid.ts';
+import { cidFromString } from './protocol/cid.ts';
 import { ClaimError } from './protocol/errors.ts';
 import { PeerHost } from './protocol/host.ts';
 import { loadOrCreateIdentity } from './protocol/identity.ts';
@@ -26,6 +26,7 @@ import { blocksTopic } from './protocol/shards.ts';
 import { TeamDiscovery } from './protocol/team-discovery.ts';
 import { tokenTopic } from './protocol/token-passing.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
+import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
 import { appendStageLog, latestStageFolder, makeAgent, makeIncumbent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
 
 export interface PeerInit {
@@ -93,24 +94,29 @@ export class Peer {
 
   static async start(init: PeerInit): Promise<Peer> {
     const log = init.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    const file = readTeamFile(init.teamFile);
-    const cfg: SatConfig = { ...file.cfg, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
-    const slots = file.manifest.slots;
+    // A team file is checked before anything starts; a team id needs the network to fetch its manifest.
+    const local = isTeamId(init.teamFile) ? undefined : readTeamFile(init.teamFile);
     const tokenizer = loadTokenizer(init.model);
-    const fits = (slot: number) => Buffer.from(slots[slot].tokenizer!).toString('hex') === tokenizer.hash;
-    if (init.slot !== undefined && (init.slot >= slots.length || !fits(init.slot))) {
-      throw new InputError(init.slot >= slots.length ? `the team has ${slots.length} slots (0..${slots.length - 1}), not slot ${init.slot}` : `${init.model} has another tokenizer than slot ${init.slot} of the team needs`);
-    }
-    const train = checkDataset(cfg, file.manifest.dataset!.cid!);
+    if (local) checkSlot(local, init, tokenizer.hash);
 
     fs.mkdirSync(init.dataDir, { recursive: true });
     const { privateKey } = await loadOrCreateIdentity(init.dataDir);
     const host = await PeerHost.start({
       privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], announce: init.announce ?? [], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
     });
-    const discovery = new TeamDiscovery(host, cidFromString(file.id)!, DISCOVERY_MS);
+    const discovery = new TeamDiscovery(host, cidFromString(local?.id ?? init.teamFile)!, DISCOVERY_MS);
     try {
       discovery.start();
+      const file = local ?? await teamFileFor(init.teamFile, host, init.dataDir, log);
+      if (!local) checkSlot(file, init, tokenizer.hash);
+      const slots = file.manifest.slots;
+      const fits = (slot: number) => Buffer.from(slots[slot].tokenizer!).toString('hex') === tokenizer.hash;
+      // The team's data sets: here, or fetched from its peers; served on to peers that lack them.
+      const trainPath = await teamDataset(file.manifest.dataset!, host, init.dataDir, log);
+      const testPath = file.manifest.test && await teamDataset(file.manifest.test, host, init.dataDir, log);
+      serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
+      const cfg: SatConfig = { ...file.cfg, dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath }, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
+      const train = loadDataset(trainPath);
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
@@ -292,11 +298,12 @@ export class Peer {
 }
 
 /** The training set the config names, checked against the manifest's CID. */
-function checkDataset(cfg: SatConfig, cid: Uint8Array) {
-  const file = cfg.dataset.trainPath;
-  if (!file || !fs.existsSync(file)) throw new InputError(`the team's training set ${file ?? '(none named)'} is not on this machine: put it there (the manifest names its CID)`);
-  if (Buffer.compare(contentId(fs.readFileSync(file)).bytes, cid) !== 0) throw new InputError(`${file} is not the team's training set (its CID differs from the manifest's): get the team's copy`);
-  return loadDataset(file);
+/** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
+function checkSlot(file: TeamFile, init: PeerInit, tokenizerHash: string): void {
+  const slots = file.manifest.slots;
+  if (init.slot === undefined) return;
+  if (init.slot >= slots.length) throw new InputError(`the team has ${slots.length} slots (0..${slots.length - 1}), not slot ${init.slot}`);
+  if (Buffer.from(slots[init.slot].tokenizer!).toString('hex') !== tokenizerHash) throw new InputError(`${init.model} has another tokenizer than slot ${init.slot} of the team needs`);
 }
 
 /**

@@ -1,4 +1,4 @@
-// `sat-peer start --model <name|dir> --team <team file>`: joins a team as one peer — claims a slot,
+// `sat-peer start --model <name|dir> --team <team file|team id>`: joins a team as one peer — claims a slot,
 // runs the team's stages with the other peers, and logs each stage (one JSON line each with --json).
 // SIGINT or SIGTERM stops it; what the last complete stage saved stays, and a restart resumes there.
 import os from 'node:os';
@@ -14,14 +14,14 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
 export const startCommand: Command = {
   name: 'start',
   summary: 'join a team as one peer: claim a slot, run its stages with the other peers',
-  usage: 'sat-peer start --model <name|dir> --team <team file> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--json]',
+  usage: 'sat-peer start --model <name|dir> --team <team file|team id> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--json]',
   args: [],
   options: {
     model: { type: 'string', value: '<name|dir>', description: 'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder' },
-    team: { type: 'string', value: '<file>', description: 'the team file (sat-peer team create)' },
+    team: { type: 'string', value: '<file|id>', description: 'the team file (sat-peer team create), or the team id: its manifest and data come from the team\'s peers' },
     bootstrap: { type: 'string', multiple: true, value: '<multiaddr>', description: 'a peer to join through (sat-bootstrap prints them); repeat for more' },
     slot: { type: 'string', value: '<j>', description: 'the slot to claim (default: the first free one the model fits)' },
-    'data-dir': { type: 'string', value: '<dir>', description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name>)' },
+    'data-dir': { type: 'string', value: '<dir>', description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name or id>)' },
     listen: { type: 'string', multiple: true, value: '<multiaddr>', description: 'where to listen (default /ip4/0.0.0.0/tcp/0); repeat for more' },
     announce: { type: 'string', multiple: true, value: '<multiaddr>', description: 'the address to advertise instead of the listening ones (a public one behind a port forward); repeat for more' },
     stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },

@@ -25,17 +25,22 @@ const MAX_CID_BYTES = 64;
 /** Bytes a store keeps by default before it forgets its oldest blocks (about a few stages of shards). */
 export const STORE_BYTES = 1024 * 1024 * 1024;
 
-/** Blocks by CID, in memory, up to a byte budget: past it the oldest blocks are forgotten. */
+/** Blocks by CID, in memory, up to a byte budget: past it the oldest blocks are forgotten (pinned ones never). */
 export class BlockStore {
   private readonly blocks = new Map<string, Uint8Array>();
+  private readonly pinned = new Map<string, Uint8Array>();
   private bytes = 0;
 
   constructor(private readonly budget = STORE_BYTES) {}
 
-  /** Stores `bytes` under their CID; the CID. */
-  put(bytes: Uint8Array): CID {
+  /** Stores `bytes` under their CID (`pin`: for as long as this peer runs, outside the budget); the CID. */
+  put(bytes: Uint8Array, pin = false): CID {
     const cid = contentId(bytes);
     const key = cid.toString();
+    if (pin) {
+      this.pinned.set(key, bytes);
+      return cid;
+    }
     if (this.blocks.has(key)) return cid;
     this.blocks.set(key, bytes);
     this.bytes += bytes.length;
@@ -47,9 +52,9 @@ export class BlockStore {
     return cid;
   }
 
-  get(cid: CID): Uint8Array | undefined { return this.blocks.get(cid.toString()); }
+  get(cid: CID): Uint8Array | undefined { return this.pinned.get(cid.toString()) ?? this.blocks.get(cid.toString()); }
 
-  has(cid: CID): boolean { return this.blocks.has(cid.toString()); }
+  has(cid: CID): boolean { return this.get(cid) !== undefined; }
 
   get size(): number { return this.blocks.size; }
 }

@@ -312,6 +312,7 @@ export interface TeamManifest {
   admission: Admission
   allow: Uint8Array<ArrayBuffer>[]
   upgrades: boolean
+  test?: Dataset
 }
 
 export namespace TeamManifest {
@@ -371,6 +372,11 @@ export namespace TeamManifest {
         if ((obj.upgrades != null && obj.upgrades !== false)) {
           w.uint32(72)
           w.bool(obj.upgrades)
+        }
+
+        if (obj.test != null) {
+          w.uint32(82)
+          Dataset.codec().encode(obj.test, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -440,6 +446,12 @@ export namespace TeamManifest {
             }
             case 9: {
               obj.upgrades = reader.bool()
+              break
+            }
+            case 10: {
+              obj.test = Dataset.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.test
+              })
               break
             }
             default: {
@@ -544,6 +556,13 @@ export namespace TeamManifest {
               }
               break
             }
+            case 10: {
+              yield * Dataset.codec().stream(reader, reader.uint32(), `${prefix}.test`, {
+                limits: opts.limits?.test
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -625,6 +644,21 @@ export namespace TeamManifest {
     value: boolean
   }
 
+  export interface TeamManifestTestNameFieldEvent {
+    field: '$.test.name'
+    value: string
+  }
+
+  export interface TeamManifestTestCidFieldEvent {
+    field: '$.test.cid'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface TeamManifestTestUriFieldEvent {
+    field: '$.test.uri'
+    value: string
+  }
+
   export function encode (obj: Partial<TeamManifest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, TeamManifest.codec())
   }
@@ -633,7 +667,7 @@ export namespace TeamManifest {
     return decodeMessage(buf, TeamManifest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TeamManifest>): Generator<TeamManifestVersionFieldEvent | TeamManifestNameFieldEvent | TeamManifestSlotsRoleFieldEvent | TeamManifestSlotsFamilyFieldEvent | TeamManifestSlotsTokenizerFieldEvent | TeamManifestWorkflowFieldEvent | TeamManifestConfigFieldEvent | TeamManifestDatasetNameFieldEvent | TeamManifestDatasetCidFieldEvent | TeamManifestDatasetUriFieldEvent | TeamManifestAdmissionFieldEvent | TeamManifestAllowFieldEvent | TeamManifestUpgradesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TeamManifest>): Generator<TeamManifestVersionFieldEvent | TeamManifestNameFieldEvent | TeamManifestSlotsRoleFieldEvent | TeamManifestSlotsFamilyFieldEvent | TeamManifestSlotsTokenizerFieldEvent | TeamManifestWorkflowFieldEvent | TeamManifestConfigFieldEvent | TeamManifestDatasetNameFieldEvent | TeamManifestDatasetCidFieldEvent | TeamManifestDatasetUriFieldEvent | TeamManifestAdmissionFieldEvent | TeamManifestAllowFieldEvent | TeamManifestUpgradesFieldEvent | TeamManifestTestNameFieldEvent | TeamManifestTestCidFieldEvent | TeamManifestTestUriFieldEvent> {
     return streamMessage(buf, TeamManifest.codec(), opts)
   }
 }

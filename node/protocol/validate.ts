@@ -127,9 +127,12 @@ export function checkManifest(m: TeamManifest): void {
   text(m.config, 'config', LIMITS.config);
   need(isJsonObject(m.config), 'bad-config', 'config');
   need(m.dataset !== undefined, 'missing', 'dataset');
-  text(m.dataset!.name, 'dataset.name');
-  cidBytes(m.dataset!.cid, 'dataset.cid');
-  text(m.dataset!.uri, 'dataset.uri', LIMITS.uri, false);
+  for (const [field, d] of [['dataset', m.dataset], ['test', m.test]] as const) {
+    if (!d) continue;
+    text(d.name, `${field}.name`);
+    cidBytes(d.cid, `${field}.cid`);
+    text(d.uri, `${field}.uri`, LIMITS.uri, false);
+  }
   need(Object.values(Admission).includes(m.admission), 'out-of-range', 'admission');
   list(m.allow, 'allow', LIMITS.allow, m.admission === Admission.ALLOWLIST ? 1 : 0);
   need(m.admission === Admission.ALLOWLIST || m.allow.length === 0, 'inconsistent', 'allow');

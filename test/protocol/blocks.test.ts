@@ -3,7 +3,7 @@
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { lpStream } from '@libp2p/utils';
-import { BLOCKS_PROTOCOL } from '../../node/protocol/blocks.ts';
+import { BLOCKS_PROTOCOL, BlockStore } from '../../node/protocol/blocks.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 
@@ -63,4 +63,15 @@ test('bytes that do not hash to the CID are refused and counted; a garbage reque
   } finally {
     await Promise.all([liar, asker].map((h) => h.stop()));
   }
+});
+
+test('a store forgets its oldest blocks past its budget, but never a pinned one', (t) => {
+  const store = new BlockStore(250);
+  const block = (x: number) => new Uint8Array(100).fill(x);
+  const pinned = store.put(block(9), true);
+  const [first, second, third] = [1, 2, 3].map((x) => store.put(block(x)));
+  t.false(store.has(first), 'the oldest went past the budget');
+  t.true(store.has(second) && store.has(third));
+  for (let x = 4; x < 20; x++) store.put(block(x));
+  t.true(same(store.get(pinned)!, block(9)), 'the pinned block stays, outside the budget');
 });
