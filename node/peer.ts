@@ -7,10 +7,12 @@ import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
 import { writeFileAtomic } from './agent/atomic-file.ts';
-import { type ChainTranscript, chainFormat } from './agent/chain.ts';
+import { type ChainFormat, type ChainTranscript, chainFormat } from './agent/chain.ts';
+import { loadCheckpoint } from './agent/checkpoint.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
+import { availableMemory, checkMemory, memoryNeed } from './agent/memory.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
@@ -117,6 +119,7 @@ export class Peer {
       serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
       const cfg: SatConfig = { ...file.cfg, dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath }, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
       const train = loadDataset(trainPath);
+      checkFits(cfg, init.model, train, chainFormat(tokenizer), slots.length);
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
@@ -298,6 +301,15 @@ export class Peer {
 }
 
 /** The training set the config names, checked against the manifest's CID. */
+/** Refuses, before joining, a model this machine has not the memory to run a stage of the team with. */
+function checkFits(cfg: SatConfig, model: string, train: readonly Problem[], f: ChainFormat, slots: number): void {
+  const rows = Math.min(cfg.data.trainBatchSize, train.length) * cfg.sat.groupSize;
+  const prompt = Math.min(cfg.data.maxPromptLength, Math.max(...train.slice(0, 1000).map((p) => f.promptIds(p.prompt).length)));
+  const tokens = prompt + (cfg.team.workflow === 'chain' ? slots : 1) * cfg.data.maxResponseLength;
+  const lora = cfg.training.lora !== null && cfg.training.lora !== undefined;
+  checkMemory(memoryNeed(loadCheckpoint(model), { lora, rows, tokens }), availableMemory(), { model, lora, rows, tokens });
+}
+
 /** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
 function checkSlot(file: TeamFile, init: PeerInit, tokenizerHash: string): void {
   const slots = file.manifest.slots;

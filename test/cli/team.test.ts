@@ -65,3 +65,17 @@ test('a damaged or missing team file, a slot the team lacks and an unknown model
   oneLine(t, r.stderr, /qwen9-huge/);
   t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
 });
+
+test('a team whose stage needs more memory than this machine has is refused before the peer claims a slot', (t) => {
+  const dir = tmp();
+  const config = path.join(dir, 'big.yaml');
+  // The demo's team with 4096 samples of each of its 64 prompts a stage: about 262,000 rollouts live at once.
+  fs.writeFileSync(config, fs.readFileSync(DEMO_CONFIG, 'utf8').replaceAll('./', `${path.join(ROOT, 'models/demo')}/`).replace(/train_path: \S+, test_path: \S+ \}/, `train_path: ${path.join(ROOT, 'models/demo/train.jsonl')} }`).replace('group_size: 8', 'group_size: 4096'));
+  const file = path.join(dir, 'team.yaml');
+  const created = sat('team', 'create', '--config', config, '--out', file);
+  t.is(created.code, 0, created.stderr);
+  const r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '0', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /tiny-weak needs about \d+ GiB to take part in this team's stages on the CPU \(weights .*activations of 262144 rollouts x \d+ tokens .*\), and this machine has [\d.]+ GiB available: join a team with a smaller batch/);
+  t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
+});

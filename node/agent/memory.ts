@@ -1,0 +1,72 @@
+// How much memory an agent needs for a team's stage on this machine, estimated from its model's shape
+// and the stage's batch, so a peer that cannot run its model says so before it joins, not hours into
+// a run (issue 5). A stage scores and trains on all of its rollouts at once, so the activations of
+// every rollout's tokens are live together: each layer's values saved for the backward pass, and
+// the logits over the vocabulary.
+import fs from 'node:fs';
+import os from 'node:os';
+import { DeviceError } from '../gpu/errors.ts';
+import { type Checkpoint, parameterCount } from './checkpoint.ts';
+
+/** Bytes, by what needs them. */
+export interface MemoryNeed {
+  weights: number;
+  /** Gradients, AdamW moments and the learner's double buffers (full fine-tuning; LoRA's are small). */
+  optimizer: number;
+  activations: number;
+  /** onnxruntime, its sessions and Node, measured on the embedded demo's peers. */
+  runtime: number;
+  total: number;
+}
+
+/**
+ * The activations a transformer layer saves for the backward pass, per token, in 16-bit bytes:
+ * 34 h + 5 a s (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
+ * Models", eq. 1 without dropout masks: h hidden size, a heads, s sequence length). Ours are float32.
+ */
+const layerBytes = (h: number, a: number, s: number) => 2 * (34 * h + 5 * a * s);
+/**
+ * What onnxruntime adds to that: gradients flowing back, outputs double-buffered, arena slack. Fit to
+ * the embedded demo team, whose peers peak at 3.1 GiB with 512 rollouts of about 90 tokens.
+ */
+const ACTIVATION_FACTOR = 2.5;
+const RUNTIME_BYTES = 0.4 * 2 ** 30;
+const F32 = 4;
+
+/** The memory a peer's agent needs for a stage of `rows` rollouts of up to `tokens` tokens each. */
+export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; tokens: number }): MemoryNeed {
+  const c = ckpt.config;
+  const params = parameterCount(ckpt);
+  const weights = params * F32; // computed in float32 whatever the checkpoint's dtype
+  // Gradients (4 B), moments m and v (8 B), and the spare copy of parameters and moments (12 B).
+  const optimizer = o.lora ? 0 : params * 24;
+  // Each layer's saved values, and the logits with their log-softmax and gradient.
+  const perToken = c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) + 3 * F32 * c.vocabSize;
+  const activations = ACTIVATION_FACTOR * o.rows * o.tokens * perToken;
+  const total = weights + optimizer + activations + RUNTIME_BYTES;
+  return { weights, optimizer, activations, runtime: RUNTIME_BYTES, total };
+}
+
+/** Bytes of memory this machine can give a new process now (Linux's MemAvailable, else free memory). */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return os.freemem();
+}
+
+const gib = (bytes: number) => (bytes / 2 ** 30 >= 10 ? (bytes / 2 ** 30).toFixed(0) : (bytes / 2 ** 30).toFixed(1));
+
+/** Refuses, in one line that says what to change, a need beyond what is available. */
+export function checkMemory(need: MemoryNeed, available: number, o: { model: string; lora: boolean; rows: number; tokens: number }): void {
+  if (need.total <= available) return;
+  const parts = [`weights ${gib(need.weights)} GiB`, ...(need.optimizer ? [`optimizer ${gib(need.optimizer)} GiB`] : []), `activations of ${o.rows} rollouts x ${o.tokens} tokens ${gib(need.activations)} GiB`];
+  const model = need.weights + need.optimizer;
+  const remedy = need.activations > model
+    ? 'join a team with a smaller batch (data.train_batch_size x sat.group_size rollouts a stage), or a machine with more memory'
+    : `use a smaller model${o.lora ? '' : ' (this team fine-tunes every weight; one that trains LoRA adapters needs far less)'}, or a machine with more memory`;
+  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the CPU (${parts.join(', ')}), and this machine has ${gib(available)} GiB available: ${remedy}`);
+}
