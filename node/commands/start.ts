@@ -39,7 +39,7 @@ export const startCommand: Command = {
     const lastStage = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
     const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
-    if (session.device === 'cuda') throw new UsageError('--device cuda: a peer trains on the CPU for now (sat-peer train --device is the CUDA path)');
+    if (session.device === 'cuda') throw new UsageError('--device cuda: a peer runs its model on the CPU for now (the CUDA execution provider serves sat-peer generate and model score)');
     const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
