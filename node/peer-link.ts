@@ -143,6 +143,8 @@ export class PeerLink implements StageLink {
     for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
+    // Blocks of two stages back are forgotten: a peer that restarts catches up on the last one.
+    this.shards.forgetBefore(stage - 1);
   }
 
   /** Hands this peer's slot over from `stage`: its agent's tensors (safetensors bytes) for the newcomer to fetch. */

@@ -52,6 +52,15 @@ export class BlockStore {
     return cid;
   }
 
+  /** Forgets the (unpinned) block `cid`. */
+  delete(cid: CID): void {
+    const key = cid.toString();
+    const b = this.blocks.get(key);
+    if (!b) return;
+    this.blocks.delete(key);
+    this.bytes -= b.length;
+  }
+
   get(cid: CID): Uint8Array | undefined { return this.pinned.get(cid.toString()) ?? this.blocks.get(cid.toString()); }
 
   has(cid: CID): boolean { return this.get(cid) !== undefined; }

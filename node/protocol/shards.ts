@@ -58,6 +58,8 @@ export class ShardExchange {
   private active = 0;
   /** This peer's recent announcements, encoded, with their stage. */
   private readonly kept: { stage: number; bytes: Uint8Array }[] = [];
+  /** The stage of each block this exchange put in the store (made here or fetched). */
+  private readonly stages = new Map<string, { cid: CID; stage: number }>();
 
   constructor(private readonly host: PeerHost, private readonly init: ShardExchangeInit) {}
 
@@ -97,7 +99,7 @@ export class ShardExchange {
   }
 
   private async announce(bytes: Uint8Array, what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>): Promise<CID> {
-    const cid = this.host.blocks.store.put(bytes);
+    const cid = this.keep(bytes, what.stage);
     const announce = encodeAnnounce({ version: PROTOCOL_VERSION, team: this.init.team, cid: cid.bytes, size: bytes.length, ...what });
     await this.host.publish(blocksTopic(this.init.team), announce);
     this.kept.push({ stage: what.stage, bytes: announce });
@@ -112,6 +114,24 @@ export class ShardExchange {
    */
   async repeat(from: number): Promise<void> {
     for (const k of this.kept) if (k.stage >= from) await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
+  }
+
+  /**
+   * Forgets the blocks of stages before `stage` (this peer's and those it fetched), so a long run's
+   * memory stays flat; peers catching up need the last stages only.
+   */
+  forgetBefore(stage: number): void {
+    for (const [key, b] of this.stages) {
+      if (b.stage >= stage) continue;
+      this.host.blocks.store.delete(b.cid);
+      this.stages.delete(key);
+    }
+  }
+
+  private keep(bytes: Uint8Array, stage: number): CID {
+    const cid = this.host.blocks.store.put(bytes);
+    this.stages.set(cid.toString(), { cid, stage });
+    return cid;
   }
 
   /** Fetches each announced CID once, MAX_FETCHES at a time. */
@@ -153,7 +173,7 @@ export class ShardExchange {
       bump(this.counters.invalidFrom, from.toString());
       return;
     }
-    this.host.blocks.store.put(bytes); // kept, and served on, only once valid
+    this.keep(bytes, a.stage); // kept, and served on, only once valid
     this.counters.received++;
     const m = d.message;
     this.handle(() => ('trajectories' in m ? this.init.onShard(m, cid, from) : this.init.onUpdate?.(m, cid, from)));

@@ -59,3 +59,21 @@ test('a partial shard flows to the next turn\'s peer; the complete one to every 
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
+
+test('an exchange forgets the blocks of earlier stages, made here or fetched, and keeps the rest', async (t) => {
+  const hosts = await Promise.all([0, 1].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const got: TrajectoryShard[] = [];
+  const ex = [new ShardExchange(hosts[0], { team: TEAM, slots: SLOTS, onShard: () => undefined }), new ShardExchange(hosts[1], { team: TEAM, slots: SLOTS, onShard: (s) => got.push(s) })];
+  ex.forEach((e) => e.start());
+  try {
+    await hosts[1].dial(hosts[0].addresses[0]);
+    await until('subscriptions', () => hosts.every((h) => h.subscribers(blocksTopic(TEAM)).length === 1));
+    const cids = [];
+    for (const stage of [4, 5, 6]) cids.push(await ex[0].publish({ ...partial, stage }));
+    await until('every shard fetched', () => got.length === 3);
+    for (const e of ex) e.forgetBefore(6);
+    for (const h of hosts) t.deepEqual(cids.map((c) => h.blocks.store.has(c)), [false, false, true], 'stages 4 and 5 forgotten, 6 kept');
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});

@@ -8,7 +8,7 @@ import { sat } from '../cli/run-cli.ts';
 import { smallTeam } from './small-team.ts';
 
 const STAGES = 30;
-const WARM_UP = 5;
+const WARM_UP = 10;
 /** The steepest trend allowed, in MiB a stage (the peers' noise is about 10 MiB). */
 const MAX_SLOPE = 1.5;
 
