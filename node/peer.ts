@@ -43,6 +43,8 @@ export interface PeerInit {
   listen?: string[];
   /** Addresses to advertise instead of the listening ones. */
   announce?: string[];
+  /** Behind a NAT: reachable through a relay too, with autonat and hole punching. */
+  nat?: boolean;
   bootstrap?: string[];
   threads?: number;
   /** Run up to this stage (default training.num_stages). */
@@ -104,7 +106,7 @@ export class Peer {
     fs.mkdirSync(init.dataDir, { recursive: true });
     const { privateKey } = await loadOrCreateIdentity(init.dataDir);
     const host = await PeerHost.start({
-      privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], announce: init.announce ?? [], bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
+      privateKey, listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'], announce: init.announce ?? [], ...(init.nat ? { nat: true } : {}), bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)], log,
     });
     const discovery = new TeamDiscovery(host, cidFromString(local?.id ?? init.teamFile)!, DISCOVERY_MS);
     try {

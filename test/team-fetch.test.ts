@@ -1,6 +1,7 @@
 // A peer that has only the team id: it finds the team's peers through the bootstrap's DHT, fetches
 // the manifest and the data sets by CID from them (the files are not on its machine), and runs the
-// team's stage with them — real processes on loopback.
+// team's stage with them — real processes on loopback; it runs behind a (pretend) NAT, so it also
+// takes a reservation on the bootstrap's relay.
 import test from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,9 +41,9 @@ test('start --team <team id>: the manifest and the data sets come from the team\
     const bootstrap = run('sat-bootstrap.js', ['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'bootstrap'), '--json']);
     children.push(bootstrap.child);
     const address = ((await bootstrap.next()).addresses as string[])[0];
-    const peer = (team: string, slot: number) => run('sat-peer.js', [
+    const peer = (team: string, slot: number, ...extra: string[]) => run('sat-peer.js', [
       'start', '--team', team, '--model', `${DEMO}/tiny-weak`, '--slot', String(slot), '--data-dir', path.join(dir, `peer-${slot}`),
-      '--bootstrap', address, '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', '1', '--json',
+      '--bootstrap', address, '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', '1', '--json', ...extra,
     ]);
     const a = peer(teamFile, 0);
     children.push(a.child);
@@ -50,9 +51,12 @@ test('start --team <team id>: the manifest and the data sets come from the team\
     // Only the first peer ever had the data sets: the second must fetch them.
     const originals = ['train.jsonl', 'test.jsonl'].map((f) => fs.readFileSync(path.join(dir, f)));
     for (const f of ['train.jsonl', 'test.jsonl']) fs.renameSync(path.join(dir, f), path.join(dir, `${f}.away`));
-    const b = peer(id, 1);
+    // Behind a NAT too: it also takes a reservation on the bootstrap's relay.
+    const b = peer(id, 1, '--nat');
     children.push(b.child);
-    t.is((await b.next('joined')).team, id);
+    const joined = await b.next('joined');
+    t.is(joined.team, id);
+    t.true((joined.addresses as string[]).some((a) => a.includes('/p2p-circuit/')), `reachable through the relay: ${joined.addresses}`);
     const [rowA, rowB] = await Promise.all([a.next('stage'), b.next('stage')]);
     t.is(rowA.stage, 1);
     const bare = ({ seconds: _, time: __, rss_mb: ___, heap_mb: ____, ...row }: Record<string, unknown>) => JSON.stringify(row);

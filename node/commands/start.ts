@@ -14,7 +14,7 @@ const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) 
 export const startCommand: Command = {
   name: 'start',
   summary: 'join a team as one peer: claim a slot, run its stages with the other peers',
-  usage: 'sat-peer start --model <name|dir> --team <team file|team id> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--json]',
+  usage: 'sat-peer start --model <name|dir> --team <team file|team id> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--nat] [--json]',
   args: [],
   options: {
     model: { type: 'string', value: '<name|dir>', description: 'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder' },
@@ -26,6 +26,7 @@ export const startCommand: Command = {
     announce: { type: 'string', multiple: true, value: '<multiaddr>', description: 'the address to advertise instead of the listening ones (a public one behind a port forward); repeat for more' },
     stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },
     'upgrade-at': { type: 'string', value: '<stage>', description: 'take --slot over from this stage with this (stronger) model, through Stage-0; the incumbent hands its agent over' },
+    nat: { type: 'boolean', description: 'behind a NAT: also be reachable through a relay (the bootstrap peers are relays), with autonat and hole punching (dcutr)' },
     offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
     deadline: { type: 'string', value: '<seconds>', description: 'how long a silent token holder is waited for before the next in order takes over (default 30)' },
     device: MODEL_OPTIONS.device,
@@ -44,7 +45,7 @@ export const startCommand: Command = {
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
-      teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), bootstrap: list(options.bootstrap),
+      teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), ...(options.nat ? { nat: true } : {}), bootstrap: list(options.bootstrap),
       ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
       ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
     });
