@@ -4,6 +4,8 @@
 // team id is the CID of the manifest they encode, so every peer reading the file derives the same one.
 import fs from 'node:fs';
 import path from 'node:path';
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id';
+import * as Digest from 'multiformats/hashes/digest';
 import YAML from 'yaml';
 import { writeFileAtomic } from './agent/atomic-file.ts';
 import { InputError } from './agent/errors.ts';
@@ -26,7 +28,23 @@ export interface ManifestOptions {
   upgrades?: boolean;
   /** The number of slots: the config's first agents, or all of them and then copies of the last (default: as many as it names). */
   slots?: number;
+  /** Peer ids (as peers print them) admitted to the team; none: an open team. */
+  allow?: string[];
 }
+
+/** A peer id string as the manifest's bytes (its multihash). */
+function peerIdBytes(id: string, what: string): Uint8Array<ArrayBuffer> {
+  try {
+    return peerIdFromString(id).toMultihash().bytes as Uint8Array<ArrayBuffer>;
+  } catch {
+    throw new InputError(`${what} '${id}' is not a peer id: give one as sat-peer start prints it (12D3KooW...)`);
+  }
+}
+
+const peerIdText = (bytes: Uint8Array) => peerIdFromMultihash(Digest.decode(bytes)).toString();
+
+/** The peer ids a team admits, as text (none for an open team). */
+export const allowed = (m: TeamManifest): string[] => m.allow.map(peerIdText);
 
 /** `agents` resized to `n`: the first n, or all and then copies of the last, named apart (`second-3`). */
 function resized<T extends { name: string }>(agents: readonly T[], n: number): T[] {
@@ -65,8 +83,8 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     config: JSON.stringify(raw),
     dataset: dataset(trainPath),
     ...(testPath ? { test: dataset(testPath) } : {}),
-    admission: Admission.OPEN,
-    allow: [],
+    admission: o.allow?.length ? Admission.ALLOWLIST : Admission.OPEN,
+    allow: (o.allow ?? []).map((id) => peerIdBytes(id, '--allow')),
     upgrades: o.upgrades ?? true,
   };
 }
@@ -86,6 +104,7 @@ export function writeTeamFile(out: string, m: TeamManifest): string {
     name: m.name,
     workflow: m.workflow === Workflow.CHAIN ? 'chain' : 'ensemble',
     admission: m.admission === Admission.OPEN ? 'open' : 'allowlist',
+    ...(m.allow.length ? { allow: allowed(m) } : {}),
     upgrades: m.upgrades,
     slots: m.slots.map((s) => ({ role: s.role, family: s.family, tokenizer: Buffer.from(s.tokenizer!).toString('hex') })),
     dataset: datasetDoc(m.dataset!),
@@ -124,7 +143,13 @@ export function readTeamFile(file: string): TeamFile {
     dataset: dataset('dataset'),
     ...(doc.test ? { test: dataset('test') } : {}),
     admission: doc.admission === 'allowlist' ? Admission.ALLOWLIST : Admission.OPEN,
-    allow: [],
+    allow: (Array.isArray(doc.allow) ? doc.allow : []).map((id, i) => {
+      try {
+        return peerIdBytes(String(id), `allow[${i}]`);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
+    }),
     upgrades: doc.upgrades !== false,
   };
   let bytes: Uint8Array;

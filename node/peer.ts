@@ -16,9 +16,10 @@ import { availableMemory, checkMemory, memoryNeed } from './agent/memory.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
-import { type TeamFile, readTeamFile } from './manifest.ts';
+import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { PeerLink } from './peer-link.ts';
 import { cidFromString } from './protocol/cid.ts';
+import { Admission } from './protocol/codec.ts';
 import { ClaimError } from './protocol/errors.ts';
 import { PeerHost } from './protocol/host.ts';
 import { loadOrCreateIdentity } from './protocol/identity.ts';
@@ -113,6 +114,10 @@ export class Peer {
       discovery.start();
       const file = local ?? await teamFileFor(init.teamFile, host, init.dataDir, log);
       if (!local) checkSlot(file, init, tokenizer.hash);
+      const me = host.peerId.toString();
+      if (file.manifest.admission === Admission.ALLOWLIST && !allowed(file.manifest).includes(me)) {
+        throw new ClaimError(`this peer (${me}) is not on team ${file.id}'s allowlist: ask the team for a team file that admits it (sat-peer team create --allow ${me})`);
+      }
       const slots = file.manifest.slots;
       const fits = (slot: number) => Buffer.from(slots[slot].tokenizer!).toString('hex') === tokenizer.hash;
       // The team's data sets: here, or fetched from its peers; served on to peers that lack them.

@@ -4,6 +4,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { ROOT, oneLine, sat } from './run-cli.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
@@ -77,5 +79,24 @@ test('a team whose stage needs more memory than this machine has is refused befo
   const r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '0', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
   t.is(r.code, 2);
   oneLine(t, r.stderr, /tiny-weak needs about \d+ GiB to take part in this team's stages on the CPU \(weights .*activations of 262144 rollouts x \d+ tokens .*\), and this machine has [\d.]+ GiB available: join a team with a smaller batch/);
+  t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
+});
+
+test('team create --allow makes an allowlist team; a peer it does not admit is refused before it claims a slot', async (t) => {
+  const dir = tmp();
+  const ids = await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));
+  const file = path.join(dir, 'team.yaml');
+  const created = sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--allow', ids[0], '--allow', ids[1], '--json');
+  t.is(created.code, 0, created.stderr);
+  const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
+  t.is(shown.id, JSON.parse(created.stdout).id, 'the allowlist survives the team file');
+  t.is(shown.admission, 'allowlist');
+  t.deepEqual(shown.allow, ids);
+  t.regex(sat('team', 'show', file).stdout, /admits 2 peers: 12D3KooW/);
+  oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--allow', 'nobody').stderr, /--allow 'nobody' is not a peer id/);
+
+  const r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '0', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /this peer \(12D3KooW\w+\) is not on team \w+'s allowlist: ask the team for a team file that admits it \(sat-peer team create --allow 12D3KooW\w+\)/);
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
