@@ -12,7 +12,7 @@ import { loadCheckpoint } from './agent/checkpoint.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
-import { availableMemory, checkMemory, memoryNeed } from './agent/memory.ts';
+import { availableMemory, microBatchFor } from './agent/memory.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
@@ -52,6 +52,8 @@ export interface PeerInit {
   lastStage?: number;
   /** Token-passing deadline in ms. */
   deadlineMs?: number;
+  /** Rollouts scored and trained on at once (default: as many as this machine's memory allows; 0: all). */
+  microBatch?: number;
   /** Take `slot` over from this stage on (plug-and-play): the incumbent hands its tensors over and this model enters through Stage-0. */
   upgradeAt?: number;
   /** Hears this peer take the token in a stage (its update starts). */
@@ -74,6 +76,8 @@ const TEAM_WAIT_MS = 120_000;
 const CATCH_UP_MS = 4_000;
 /** How long it listens for a sign that the team's stage is past its rollout (a complete rollout, an update). */
 const ROLLOUT_WAIT_MS = 15_000;
+/** The share of the available memory a peer plans to use (the estimate is approximate). */
+const MEMORY_SHARE = 0.9;
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
 const HANDOVER_MS = 300_000;
 
@@ -126,7 +130,7 @@ export class Peer {
       serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
       const cfg: SatConfig = { ...file.cfg, dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath }, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
       const train = loadDataset(trainPath);
-      checkFits(cfg, init.model, train, chainFormat(tokenizer), slots.length);
+      const micro = init.microBatch ?? microBatch(cfg, init.model, train, chainFormat(tokenizer), slots.length, log);
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
@@ -136,7 +140,7 @@ export class Peer {
       const folder = latestStageFolder(cfg);
       const saved = folder ? savedStage(cfg, folder, slot) : undefined;
       // Its sessions run on a worker thread: the network loop keeps ticking through steps of seconds.
-      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads, true);
+      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads, true, micro);
       if (folder) restoreSlot(cfg, folder, slot, agent, init.threads, true);
 
       const holders = (stage?: number) => new Map(slots.flatMap((_, s): [number, PeerId][] => { const p = roster.holder(s, stage); return p ? [[s, p]] : []; }));
@@ -308,13 +312,20 @@ export class Peer {
 }
 
 /** The training set the config names, checked against the manifest's CID. */
-/** Refuses, before joining, a model this machine has not the memory to run a stage of the team with. */
-function checkFits(cfg: SatConfig, model: string, train: readonly Problem[], f: ChainFormat, slots: number): void {
+/**
+ * The micro-batch (rollouts scored and trained on at once) this machine's memory allows for the team's
+ * stage: 0 when all of them fit. Refuses, before joining, a model that does not fit even one at a time.
+ */
+function microBatch(cfg: SatConfig, model: string, train: readonly Problem[], f: ChainFormat, slots: number, log: (line: string) => void): number {
   const rows = Math.min(cfg.data.trainBatchSize, train.length) * cfg.sat.groupSize;
   const prompt = Math.min(cfg.data.maxPromptLength, Math.max(...train.slice(0, 1000).map((p) => f.promptIds(p.prompt).length)));
   const tokens = prompt + (cfg.team.workflow === 'chain' ? slots : 1) * cfg.data.maxResponseLength;
   const lora = cfg.training.lora !== null && cfg.training.lora !== undefined;
-  checkMemory(memoryNeed(loadCheckpoint(model), { lora, rows, tokens }), availableMemory(), { model, lora, rows, tokens });
+  const available = availableMemory();
+  const fit = microBatchFor(loadCheckpoint(model), { model, lora, rows, tokens }, MEMORY_SHARE * available);
+  if (fit >= rows) return 0;
+  log(`the stage's ${rows} rollouts do not fit this machine's memory (${(available / 2 ** 30).toFixed(1)} GiB available) at once: scoring and training on ${fit} at a time`);
+  return fit;
 }
 
 /** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */

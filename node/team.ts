@@ -32,13 +32,13 @@ export function teamId(cfg: SatConfig): string {
 }
 
 /** The agent of `slot` on the checkpoint in `dir`, as the config trains it; `inWorker` runs its sessions off this thread (a peer's). */
-export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number, inWorker = false): Agent {
+export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number, inWorker = false, microBatch = 0): Agent {
   const lora = cfg.training.lora;
   return new Agent({
     name: cfg.sat.agents[slot].name, dir, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
     beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
-    temperature: policyTemperature(cfg), session: { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) },
+    temperature: policyTemperature(cfg), session: { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) }, microBatch,
   });
 }
 

@@ -45,7 +45,8 @@ test('start --team <team id>: the manifest and the data sets come from the team\
       'start', '--team', team, '--model', `${DEMO}/tiny-weak`, '--slot', String(slot), '--data-dir', path.join(dir, `peer-${slot}`),
       '--bootstrap', address, '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', '1', '--json', ...extra,
     ]);
-    const a = peer(teamFile, 0);
+    // The first scores and trains in micro-batches of 5 of the stage's 24 rollouts.
+    const a = peer(teamFile, 0, '--micro-batch', '5');
     children.push(a.child);
     await a.next('joined');
     // Only the first peer ever had the data sets: the second must fetch them.

@@ -28,6 +28,8 @@ export interface AgentOptions {
   critic?: boolean;
   /** The rollout temperature: the policy trained and scored is softmax(logits / temperature). */
   temperature?: number;
+  /** Rows scored, and trained on, at once: a batch is taken in micro-batches of this many (default: all at once). */
+  microBatch?: number;
 }
 
 export class Agent {
@@ -40,10 +42,13 @@ export class Agent {
   stage0?: Stage0Slot;
 
   readonly name: string;
+  /** Rows scored and trained on at once (0: the whole batch). */
+  readonly microBatch: number;
   private readonly critic: boolean;
 
   constructor(o: AgentOptions) {
     this.name = o.name;
+    this.microBatch = o.microBatch ?? 0;
     this.critic = o.critic ?? false;
     this.ckpt = loadCheckpoint(o.dir);
     this.trainer = Trainer.create(this.ckpt, {
@@ -68,6 +73,13 @@ export class Agent {
   /** Log-probs of the tokens at `positions`, and with a value head V of the states they are emitted from. */
   async scoreAt(rows: readonly number[][], positions: readonly number[][]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
     if (positions.some((ps) => ps.some((p) => p < 1))) throw new InputError('position 0 has no log-prob: nothing precedes the first token');
+    const m = this.microBatch;
+    if (m > 0 && rows.length > m) {
+      const parts = [];
+      for (let at = 0; at < rows.length; at += m) parts.push(await this.scoreAt(rows.slice(at, at + m), positions.slice(at, at + m)));
+      const values = parts.every((p) => p.values) ? parts.flatMap((p) => p.values!) : undefined;
+      return { logprobs: parts.flatMap((p) => p.logprobs), ...(values ? { values } : {}) };
+    }
     const at = (per: Float32Array[]) => positions.map((ps, r) => Float32Array.from(ps, (p) => per[r][p - 1]));
     if (!this.stage0) {
       const { tokenLogprobs, values } = await this.scorer.score(rows);

@@ -47,6 +47,22 @@ export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; t
   return { weights, optimizer, activations, runtime: RUNTIME_BYTES, total };
 }
 
+/**
+ * The most rows of the stage (up to `rows`) whose activations fit in `available` bytes beside the
+ * model: the micro-batch to score and train in. Refuses (DeviceError) when not even one row fits.
+ */
+export function microBatchFor(ckpt: Checkpoint, o: { model: string; lora: boolean; rows: number; tokens: number }, available: number): number {
+  const fits = (rows: number) => memoryNeed(ckpt, { ...o, rows }).total <= available;
+  if (!fits(1)) checkMemory(memoryNeed(ckpt, { ...o, rows: 1 }), available, { ...o, rows: 1 });
+  let [lo, hi] = [1, o.rows]; // fits(lo); the answer lies in [lo, hi]
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Bytes of memory this machine can give a new process now (Linux's MemAvailable, else free memory). */
 export function availableMemory(): number {
   try {

@@ -4,7 +4,7 @@
 import { type DType, Graph, type Shape, type Value, numel } from '../gpu/graph.ts';
 import { gradients } from '../gpu/autodiff.ts';
 import * as op from '../gpu/ops.ts';
-import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../gpu/adamw.ts';
+import { ADAMW_DEFAULTS, type AdamWConfig, type GroupName, type ParamGroup, adamwFromFlat, adamwScalars, adamwUpdate, flatGradients, groupNames, paramGroups } from '../gpu/adamw.ts';
 import { type GraphSession, type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -73,6 +73,8 @@ const STEP_TENSOR = 'optimizer.step';
 
 const f32 = (data: Float32Array, shape: Shape): HostTensor => ({ dtype: 'float32', shape, data });
 const scalar = (x: number): HostTensor => f32(Float32Array.of(x), []);
+const metricsOf = (out: Record<string, HostTensor>): Record<string, number> =>
+  Object.fromEntries(Object.keys(out).filter((k) => k.startsWith('metric.')).map((k) => [k.slice(7), Number(out[k].data[0])]));
 const emptyState = (groups: readonly ParamGroup[]): State =>
   new Map(groups.map((g) => [g.name, { params: new Float32Array(g.size), m: new Float32Array(g.size), v: new Float32Array(g.size) }]));
 const cloneState = (s: State): State =>
@@ -198,8 +200,13 @@ export class Trainer {
     return this.stepGraph(batch, seq).graph;
   }
 
-  private stepGraph(batch: number, seq: number): { graph: Graph; lossInputs: Value[] } {
-    const g = new Graph('train_step');
+  /**
+   * The graph of one (batch, seq) bucket: forward, the loss and its gradient, then either the AdamW
+   * update ('step') or, for a micro-batch ('grad'), `new_grad_acc.<group>` = `grad_acc.<group>` +
+   * `grad_scale` x the group's flat gradient.
+   */
+  private stepGraph(batch: number, seq: number, mode: 'step' | 'grad' = 'step'): { graph: Graph; lossInputs: Value[] } {
+    const g = new Graph(mode === 'step' ? 'train_step' : 'train_grad');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
     const attentionMask = g.input('attention_mask', 'int64', [batch, seq]);
     const shapes = this.shapes();
@@ -230,15 +237,31 @@ export class Trainer {
     for (const [k, v] of Object.entries(metrics)) g.output(v, `metric.${k}`);
     const names = [...shapes.keys()];
     const grads = gradients(loss, names.map((n) => params.get(n)!));
-    adamwUpdate(g, this.groups, new Map(names.map((n, i) => [n, grads[i]])), this.optimizer);
+    const byName = new Map(names.map((n, i) => [n, grads[i]]));
+    if (mode === 'step') {
+      adamwUpdate(g, this.groups, byName, this.optimizer);
+    } else {
+      const scale = g.input('grad_scale', 'float32', []);
+      flatGradients(this.groups, byName).forEach((flat, i) => {
+        const name = this.groups[i].name;
+        g.output(op.add(g.input(`grad_acc.${name}`, 'float32', [this.groups[i].size]), op.mul(flat, scale)), `new_grad_acc.${name}`);
+      });
+    }
     return { graph: g, lossInputs };
   }
 
+  /** AdamW from gradients summed over micro-batches (`grad_acc.<group>`). */
+  private applyGraph(): Graph {
+    const g = new Graph('train_apply');
+    adamwFromFlat(g, this.groups, this.groups.map((grp) => g.input(`grad_acc.${grp.name}`, 'float32', [grp.size])), this.optimizer);
+    return g;
+  }
+
   /** The bucket's session (built on first use) and the inputs its loss declared. */
-  private bucket(batch: number, seq: number): { session: Promise<GraphSession>; lossInputs: readonly Value[] } {
-    const key = `${batch}x${seq}`;
+  private bucket(batch: number, seq: number, mode: 'step' | 'grad' = 'step'): { session: Promise<GraphSession>; lossInputs: readonly Value[] } {
+    const key = `${mode}:${batch}x${seq}`;
     const session = this.sessions.get(key, () => {
-      const { graph, lossInputs } = this.stepGraph(batch, seq);
+      const { graph, lossInputs } = this.stepGraph(batch, seq, mode);
       this.lossInputs.set(key, lossInputs);
       return graph.toBytes();
     });
@@ -253,33 +276,86 @@ export class Trainer {
     return run;
   }
 
+  /**
+   * One optimizer step on a batch given as micro-batches, in the memory of the largest: each one's
+   * gradient times its `weight`, summed, then one AdamW update (clipping the summed gradient). With
+   * weights that make the micro-batches' losses add up to the batch's (for a loss that is a mean over
+   * tokens, each one's share of the tokens), it is the step on the whole batch. Loss and metrics are
+   * the weighted sums.
+   */
+  accumulatedStep(parts: readonly { batch: TrainBatch; weight: number }[]): Promise<StepResult> {
+    const run = this.queue.then(() => this.runAccumulated(parts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private async runStep(b: TrainBatch): Promise<StepResult> {
+    const { session, feeds } = await this.batchFeeds(b, 'step');
+    const { sc, into, t } = this.adamw(feeds);
+    const out = await session.run(feeds, into);
+    return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), Number(out.loss.data[0]), metricsOf(out));
+  }
+
+  private async runAccumulated(parts: readonly { batch: TrainBatch; weight: number }[]): Promise<StepResult> {
+    if (parts.length === 0) throw new InputError('accumulatedStep needs at least one micro-batch');
+    let [acc, next] = [this.groups.map((g) => new Float32Array(g.size)), this.groups.map((g) => new Float32Array(g.size))];
+    let loss = 0;
+    const metrics: Record<string, number> = {};
+    for (const { batch, weight } of parts) {
+      const { session, feeds } = await this.batchFeeds(batch, 'grad');
+      feeds.grad_scale = scalar(weight);
+      const into: Record<string, HostTensor> = {};
+      this.groups.forEach((g, i) => {
+        feeds[`grad_acc.${g.name}`] = f32(acc[i], [g.size]);
+        into[`new_grad_acc.${g.name}`] = f32(next[i], [g.size]);
+      });
+      const out = await session.run(feeds, into);
+      [acc, next] = [next, acc];
+      loss += weight * Number(out.loss.data[0]);
+      for (const [k, v] of Object.entries(metricsOf(out))) metrics[k] = (metrics[k] ?? 0) + weight * v;
+    }
+    const session = await this.sessions.get('apply', () => this.applyGraph().toBytes());
+    const feeds: Record<string, HostTensor> = {};
+    this.groups.forEach((g, i) => { feeds[`grad_acc.${g.name}`] = f32(acc[i], [g.size]); });
+    const { sc, into, t } = this.adamw(feeds);
+    const out = await session.run(feeds, into);
+    return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), loss, metrics);
+  }
+
+  /** A batch's bucket session and its feeds: ids, mask, the loss's inputs and every trainable tensor. */
+  private async batchFeeds(b: TrainBatch, mode: 'step' | 'grad'): Promise<{ session: GraphSession; feeds: Record<string, HostTensor> }> {
     checkBatch(b, this.ckpt.config.vocabSize);
-    const bucket = this.bucket(b.batch, b.seq);
+    const bucket = this.bucket(b.batch, b.seq, mode);
     checkExtra(b.extra ?? {}, bucket.lossInputs);
-    const session = await bucket.session;
-    const t = this.stepCount + 1;
-    const sc = adamwScalars(this.optimizer, t);
     const feeds: Record<string, HostTensor> = {
       input_ids: { dtype: 'int64', shape: [b.batch, b.seq], data: b.inputIds },
       attention_mask: { dtype: 'int64', shape: [b.batch, b.seq], data: b.attentionMask },
-      lr: scalar(sc.lr), bc1: scalar(sc.bc1), bc2: scalar(sc.bc2),
       ...b.extra,
     };
-    const into: Record<string, HostTensor> = {};
     for (const [name, shape] of this.shapes()) feeds[name] = f32(this.parameters.get(name)!, shape);
+    return { session: await bucket.session, feeds };
+  }
+
+  /** Adds the next step's AdamW inputs to `feeds` (scalars, each group's parameters and moments); the outputs' buffers. */
+  private adamw(feeds: Record<string, HostTensor>): { sc: ReturnType<typeof adamwScalars>; into: Record<string, HostTensor>; t: number } {
+    const t = this.stepCount + 1;
+    const sc = adamwScalars(this.optimizer, t);
+    Object.assign(feeds, { lr: scalar(sc.lr), bc1: scalar(sc.bc1), bc2: scalar(sc.bc2) });
+    const into: Record<string, HostTensor> = {};
     for (const g of this.groups) {
       const n = groupNames(g.name);
       const [cur, next] = [this.state.get(g.name)!, this.spare.get(g.name)!];
       Object.assign(feeds, { [n.params]: f32(cur.params, [g.size]), [n.m]: f32(cur.m, [g.size]), [n.v]: f32(cur.v, [g.size]) });
       Object.assign(into, { [n.newParams]: f32(next.params, [g.size]), [n.newM]: f32(next.m, [g.size]), [n.newV]: f32(next.v, [g.size]) });
     }
-    const out = await session.run(feeds, into);
+    return { sc, into, t };
+  }
+
+  /** The step's new parameters and moments take over. */
+  private stepped(t: number, lr: number, gradNorm: number, loss: number, metrics: Record<string, number>): StepResult {
     [this.state, this.spare] = [this.spare, this.state];
     this.stepCount = t;
-    const metrics: Record<string, number> = {};
-    for (const k of Object.keys(out)) if (k.startsWith('metric.')) metrics[k.slice(7)] = Number(out[k].data[0]);
-    return { step: t, loss: Number(out.loss.data[0]), gradNorm: Number(out.grad_norm.data[0]), lr: sc.lr, metrics };
+    return { step: t, loss, gradNorm, lr, metrics };
   }
 
   /** The trainable tensors as a ParamSource, so scoring and generation see the current values. */

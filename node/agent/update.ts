@@ -95,6 +95,17 @@ export function miniBatches(b: UpdateBatch, size: number): UpdateBatch[] {
 }
 
 /**
+ * A mini-batch as the micro-batches of `size` rows its agent's memory allows (one: all of it), each
+ * weighted by its share of the agent's tokens — the loss is a mean over them, so the weighted
+ * micro-batch gradients sum to the mini-batch's.
+ */
+function microBatches(b: UpdateBatch, size: number, epsilon: number, beta: number): { batch: ReturnType<typeof trainBatch>; weight: number }[] {
+  const own = (x: UpdateBatch) => x.positions.reduce((s, p) => s + p.length, 0);
+  const total = Math.max(1, own(b));
+  return miniBatches(b, size).map((m) => ({ batch: trainBatch(m, epsilon, beta), weight: own(m) / total }));
+}
+
+/**
  * Surrogate gain of an update, as the loss measures it: mean over trajectories of (mean own c_t) *
  * (min(r A, clip(r, 1 +- eps) A) - A), r the sequence ratio (its log clipped like the loss's).
  */
@@ -120,8 +131,10 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
  */
 export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
   const start = agent.trainer.snapshot();
-  const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) => trainBatch(m, cfg.epsilon, agent.beta));
-  for (let s = 0; s < cfg.steps; s++) for (const batch of batches) await agent.trainer.trainStep(batch);
+  const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) => microBatches(m, agent.microBatch, cfg.epsilon, agent.beta));
+  for (let s = 0; s < cfg.steps; s++) {
+    for (const parts of batches) await (parts.length === 1 ? agent.trainer.trainStep(parts[0].batch) : agent.trainer.accumulatedStep(parts));
+  }
   const trained = agent.trainer.snapshot();
   let klQuantile = 0;
   for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {

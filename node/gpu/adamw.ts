@@ -60,11 +60,20 @@ export function adamwScalars(cfg: AdamWConfig, step: number): { lr: number; bc1:
  * moments, and `grad_norm` (before clipping).
  */
 export function adamwUpdate(g: Graph, groups: readonly ParamGroup[], grads: ReadonlyMap<string, Value>, cfg: AdamWConfig): void {
+  adamwFromFlat(g, groups, flatGradients(groups, grads), cfg);
+}
+
+/** Each group's gradients as one flat vector, in the group's order. */
+export function flatGradients(groups: readonly ParamGroup[], grads: ReadonlyMap<string, Value>): Value[] {
+  return groups.map((grp) => op.concat(grp.members.map((m) => op.reshape(grads.get(m.name)!, [numel(m.shape)])), 0));
+}
+
+/** adamwUpdate from each group's flat gradient (`flat[i]` for `groups[i]`), e.g. one summed over micro-batches. */
+export function adamwFromFlat(g: Graph, groups: readonly ParamGroup[], flat: readonly Value[], cfg: AdamWConfig): void {
   const lr = g.input('lr', 'float32', []);
   const bc1 = g.input('bc1', 'float32', []);
   const bc2 = g.input('bc2', 'float32', []);
   const c = (x: number) => g.scalar('float32', x);
-  const flat = groups.map((grp) => op.concat(grp.members.map((m) => op.reshape(grads.get(m.name)!, [numel(m.shape)])), 0));
   const sumSq = flat.map((f) => op.reduceSumSquare(f)).reduce((a, b) => op.add(a, b));
   const norm = op.sqrt(sumSq);
   g.output(norm, 'grad_norm');

@@ -4,7 +4,7 @@ import test from 'ava';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
-import { availableMemory, checkMemory, memoryNeed } from '../../node/agent/memory.ts';
+import { availableMemory, checkMemory, memoryNeed, microBatchFor } from '../../node/agent/memory.ts';
 import { ROOT } from '../cli/run-cli.ts';
 
 const ckpt = loadCheckpoint(path.join(ROOT, 'models/demo/tiny-weak'));
@@ -33,4 +33,15 @@ test('available memory is some of this machine\'s; a need beyond it is refused w
   // A model whose weights dominate: a smaller model, or LoRA.
   const heavy = { ...need, weights: 100 * 2 ** 30, total: need.total + 100 * 2 ** 30 };
   t.regex(t.throws(() => checkMemory(heavy, need.total, { model: 'big', lora: false, rows: 512, tokens: 90 }))!.message, /use a smaller model \(this team fine-tunes every weight; one that trains LoRA adapters needs far less\)/);
+});
+
+test('the micro-batch is the most rollouts whose activations fit: all of them, some, or a refusal when not one does', (t) => {
+  const o = { model: 'tiny-weak', lora: false, rows: 512, tokens: 90 };
+  const need = (rows: number) => memoryNeed(ckpt, { ...o, rows }).total;
+  t.is(microBatchFor(ckpt, o, need(512)), 512);
+  t.is(microBatchFor(ckpt, o, need(100)), 100);
+  t.is(microBatchFor(ckpt, o, need(100) + 1), 100);
+  t.is(microBatchFor(ckpt, o, need(101) - 1), 100);
+  t.is(microBatchFor(ckpt, o, need(1)), 1);
+  t.throws(() => microBatchFor(ckpt, o, need(1) - 1), { name: 'DeviceError', message: /activations of 1 rollouts/ });
 });

@@ -295,3 +295,29 @@ test('steps started together run one after another, as if awaited in turn', asyn
   await together.release();
   await inTurn.release();
 });
+
+test('a step accumulated over micro-batches, each weighted by its share of the tokens, is the step on the whole batch', async (t) => {
+  const rows = [[5, 9, 3, 7, 11, 4, 8], [6, 2, 9], [12, 13, 14, 15, 16], [3, 4]];
+  const tokens = rows.map((r) => r.length - 1);
+  const total = tokens.reduce((a, b) => a + b, 0);
+  const micro = [[0, 1], [2], [3]].map((ix) => ({ batch: paddedBatch(ix.map((i) => rows[i])), weight: ix.reduce((s, i) => s + tokens[i], 0) / total }));
+  for (const maxGradNorm of [0, 0.05]) {
+    const options = { loss: sftLoss, optimizer: { ...SGD, maxGradNorm }, session: { threads: 1 } };
+    const [whole, parts] = [Trainer.create(ckpt, options), Trainer.create(ckpt, options)];
+    const before = copyParams(whole);
+    const a = await whole.trainStep(paddedBatch(rows));
+    const b = await parts.accumulatedStep(micro);
+    t.is(b.step, 1);
+    t.true(Math.abs(a.loss - b.loss) < 1e-5, `loss ${a.loss} vs ${b.loss}`);
+    t.true(Math.abs(a.gradNorm - b.gradNorm) < 1e-4 * a.gradNorm, `gradient norm ${a.gradNorm} vs ${b.gradNorm}`);
+    let worst = 0;
+    for (const [name, p] of whole.parameters) {
+      const q = parts.parameters.get(name)!;
+      const b0 = before.get(name)!;
+      for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs((b0[i] - p[i]) - (b0[i] - q[i])) / (1e-6 + 1e-3 * Math.abs(b0[i] - p[i])));
+    }
+    t.true(worst <= 1, `every parameter moved alike (worst ${worst.toFixed(3)} of the 1e-6 abs + 1e-3 rel tolerance), clipping ${maxGradNorm || 'off'}`);
+    await whole.release();
+    await parts.release();
+  }
+});

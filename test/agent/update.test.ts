@@ -80,3 +80,21 @@ test('ppo_mini_batch_size: each pass takes the batch in slices, one optimizer st
   await whole.release();
   await sliced.release();
 });
+
+test('an agent with micro-batches of one row makes the same update in as many optimizer steps, in less memory', async (t) => {
+  const make = (microBatch?: number) => new Agent({ name: 'a', dir: WEAK, trainable: lora, optimizer: { lr: 3e-3, weightDecay: 0 }, beta: 0.01, seed: 1, session: { threads: 1 }, ...(microBatch ? { microBatch } : {}) });
+  const [whole, micro] = [make(), make(1)];
+  const b = await batchFor(whole);
+  t.deepEqual(await micro.logprobsAt(rows, positions), b.logpOld, 'scored a row at a time, the log-probs are the same');
+  const cfg = { epsilon: 0.2, targetKl: 1e9, quantile: 0.9, maxBacktracks: 3, steps: 2 };
+  const a = await trustRegionUpdate(whole, b, cfg);
+  const m = await trustRegionUpdate(micro, b, cfg);
+  t.is(micro.trainer.step, whole.trainer.step, 'one optimizer step per pass, its gradient summed over the micro-batches');
+  t.true(a.accepted && m.accepted);
+  let worst = 0;
+  a.logpNew.forEach((lps, r) => lps.forEach((x, k) => { worst = Math.max(worst, Math.abs(x - m.logpNew[r][k])); }));
+  t.true(worst < 1e-4, `log-probs after the update differ by ${worst}`);
+  t.true(Math.abs(a.klQuantile - m.klQuantile) < 1e-6 + 1e-3 * a.klQuantile);
+  await whole.release();
+  await micro.release();
+});

@@ -68,17 +68,45 @@ test('a damaged or missing team file, a slot the team lacks and an unknown model
   t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
 });
 
-test('a team whose stage needs more memory than this machine has is refused before the peer claims a slot', (t) => {
+/**
+ * A checkpoint shaped like the weak demo model but with every width scaled up (hidden 64 -> 16384): its
+ * safetensors header is real, its data a sparse file, so it takes no disk — only a memory estimate reads it.
+ */
+function hugeCheckpoint(dir: string): string {
+  const weak = path.join(ROOT, 'models/demo/tiny-weak');
+  const out = path.join(dir, 'huge');
+  fs.mkdirSync(out);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (fs.existsSync(path.join(weak, f))) fs.copyFileSync(path.join(weak, f), path.join(out, f));
+  const scale: Record<number, number> = { 16: 4096, 32: 8192, 64: 16384, 192: 49152 };
+  const config = JSON.parse(fs.readFileSync(path.join(weak, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ ...config, hidden_size: 16384, intermediate_size: 49152, head_dim: 4096, torch_dtype: 'bfloat16' }));
+  const bytes = fs.readFileSync(path.join(weak, 'model.safetensors'));
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+  let at = 0;
+  const big: Record<string, unknown> = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const shape = t.shape.map((d) => scale[d] ?? d);
+    const length = 2 * shape.reduce((a, b) => a * b, 1);
+    big[name] = { dtype: 'BF16', shape, data_offsets: [at, at + length] };
+    at += length;
+  }
+  const json = Buffer.from(JSON.stringify(big));
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(json.length));
+  const file = path.join(out, 'model.safetensors');
+  fs.writeFileSync(file, Buffer.concat([head, json]));
+  fs.truncateSync(file, 8 + json.length + at);
+  return out;
+}
+
+test('a model too big for this machine\'s memory is refused before the peer claims a slot', (t) => {
   const dir = tmp();
-  const config = path.join(dir, 'big.yaml');
-  // The demo's team with 4096 samples of each of its 64 prompts a stage: about 262,000 rollouts live at once.
-  fs.writeFileSync(config, fs.readFileSync(DEMO_CONFIG, 'utf8').replaceAll('./', `${path.join(ROOT, 'models/demo')}/`).replace(/train_path: \S+, test_path: \S+ \}/, `train_path: ${path.join(ROOT, 'models/demo/train.jsonl')} }`).replace('group_size: 8', 'group_size: 4096'));
   const file = path.join(dir, 'team.yaml');
-  const created = sat('team', 'create', '--config', config, '--out', file);
-  t.is(created.code, 0, created.stderr);
-  const r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '0', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+  const r = sat('start', '--team', file, '--model', hugeCheckpoint(dir), '--slot', '1', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
   t.is(r.code, 2);
-  oneLine(t, r.stderr, /tiny-weak needs about \d+ GiB to take part in this team's stages on the CPU \(weights .*activations of 262144 rollouts x \d+ tokens .*\), and this machine has [\d.]+ GiB available: join a team with a smaller batch/);
+  oneLine(t, r.stderr, /huge needs about \d+ GiB to take part in this team's stages on the CPU \(weights \d+ GiB, optimizer \d+ GiB, activations of 1 rollouts x \d+ tokens [\d.]+ GiB\), and this machine has [\d.]+ GiB available: use a smaller model \(this team fine-tunes every weight/);
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
 
