@@ -3,7 +3,7 @@
 // because it persists across stages (DESIGN.md §1, trust region). A newcomer that entered through
 // Stage-0 also holds the incumbent it is projected onto, until the ball is relaxed away.
 import type { SessionOptions } from '../gpu/ort.ts';
-import type { TurnGenerator } from './chain.ts';
+import { type TurnGenerator, inMicroBatches } from './chain.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { Generator } from './generate.ts';
@@ -28,7 +28,7 @@ export interface AgentOptions {
   critic?: boolean;
   /** The rollout temperature: the policy trained and scored is softmax(logits / temperature). */
   temperature?: number;
-  /** Rows scored, and trained on, at once: a batch is taken in micro-batches of this many (default: all at once). */
+  /** Rows generated, scored and trained on at once: a batch is taken in micro-batches of this many (default: all at once). */
   microBatch?: number;
 }
 
@@ -62,7 +62,8 @@ export class Agent {
 
   /** What takes the agent's turns: its own generator, or the Stage-0 projection onto the incumbent. */
   get policy(): TurnGenerator {
-    return this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta, this.scorer.temperature) : this.generator;
+    const own = this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta, this.scorer.temperature) : this.generator;
+    return this.microBatch > 0 ? inMicroBatches(own, this.microBatch) : own;
   }
 
   /** Teacher-forced log-probs of the tokens at `positions` of each row (position p: log p(row[p] | row[..p])). */

@@ -8,7 +8,7 @@ import { type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.t
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
 import { type KV, qwen3Forward } from './qwen3.ts';
-import { rng } from './random.ts';
+import { rowStreams } from './random.ts';
 import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
 import { checkTokenRows, defaultPositions, padBatch, seqBucket } from './score.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
@@ -22,6 +22,8 @@ export interface GenerateOptions {
   /** Strings that end a row once the decoded continuation contains one (needs `decode`). */
   stopStrings?: readonly string[];
   decode?: (ids: number[]) => string;
+  /** Where this batch's first row sits in a larger one it is a micro-batch of: each row samples from its own stream (random.ts rowStreams). */
+  firstRow?: number;
 }
 
 export interface Generation {
@@ -87,11 +89,11 @@ export class Generator {
     const sampling = opts.sampling ?? GREEDY;
     checkOptions(opts, sampling);
     const b = prompts.length;
-    const next = rng(opts.seed ?? 0);
+    const streams = rowStreams(opts.seed ?? 0, b, opts.firstRow);
     const samplingFeeds = (): Record<string, HostTensor> => (sampling.temperature === 0 ? {} : {
       temperature: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.temperature) },
       top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
-      uniform: { dtype: 'float32', shape: [b], data: Float32Array.from({ length: b }, next) },
+      uniform: { dtype: 'float32', shape: [b], data: Float32Array.from(streams, (next) => next()) },
     });
     const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = new Array(b).fill(false);

@@ -8,3 +8,11 @@ export function rng(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * One stream per row of a batch, row r's seeded by (seed, first + r): a batch taken in micro-batches
+ * (each passing the index of its first row) samples what it would taken at once.
+ */
+export function rowStreams(seed: number, rows: number, first = 0): (() => number)[] {
+  return Array.from({ length: rows }, (_, r) => rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(first + r + 1, 0xc2b2ae35)));
+}

@@ -11,7 +11,7 @@ import type { TurnGenerator } from './chain.ts';
 import { InputError } from './errors.ts';
 import { GREEDY } from './sampler.ts';
 import type { GenerateOptions, Generation, Generator } from './generate.ts';
-import { rng } from './random.ts';
+import { rowStreams } from './random.ts';
 import { stage0Project } from './stage0.ts';
 
 export class ProjectedGenerator implements TurnGenerator {
@@ -25,7 +25,7 @@ export class ProjectedGenerator implements TurnGenerator {
   async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]> {
     const s = opts.sampling ?? GREEDY;
     const vocab = this.pre.ckpt.config.vocabSize;
-    const next = rng(opts.seed ?? 0);
+    const streams = rowStreams(opts.seed ?? 0, prompts.length, opts.firstRow);
     const stop = new Set(opts.stopTokenIds ?? []);
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = prompts.map(() => false);
@@ -39,7 +39,7 @@ export class ProjectedGenerator implements TurnGenerator {
         out.forEach((g, i) => {
           if (done[i]) return;
           const { piNew } = stage0Project(tempered(la.subarray(i * vocab, (i + 1) * vocab)), tempered(lb.subarray(i * vocab, (i + 1) * vocab)), this.delta0);
-          const { token, p } = s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.topP, next());
+          const { token, p } = s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.topP, streams[i]());
           chosen[i] = BigInt(token);
           g.tokens.push(token);
           g.logprobs.push(Math.log(p));

@@ -2,6 +2,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
+import { inMicroBatches } from '../../node/agent/chain.ts';
 import { Generator } from '../../node/agent/generate.ts';
 import { Scorer } from '../../node/agent/score.ts';
 
@@ -80,6 +81,16 @@ test('sampling follows the model distribution: the empirical frequency of the fi
   const n = 64 * 8;
   // Within 5 standard deviations of the binomial mean.
   t.true(Math.abs(hits - n * p) < 5 * Math.sqrt(n * p * (1 - p)) + 1, `top token drawn ${hits}/${n} times, p = ${p}`);
+});
+
+test('a batch sampled in micro-batches samples what it samples at once: each row draws from its own stream', async (t) => {
+  const rows = Array.from({ length: 6 }, () => expected.sequences[1].input_ids);
+  const opts = { maxNewTokens: 8, sampling: { temperature: 1, topK: 0, topP: 1 }, seed: 5 };
+  const whole = await gen.generate(rows, opts);
+  const parts = await inMicroBatches(gen, 4).generate(rows, opts);
+  t.deepEqual(parts.map((r) => r.tokens), whole.map((r) => r.tokens));
+  parts.forEach((r, i) => r.logprobs.forEach((lp, k) => t.true(Math.abs(lp - whole[i].logprobs[k]) < 1e-5)));
+  t.true(new Set(whole.map((r) => r.tokens.join())).size > 1, 'rows of one prompt still sample apart');
 });
 
 test('generation stops at a stop token and keeps it', async (t) => {
