@@ -12,7 +12,8 @@ import { loadCheckpoint } from './agent/checkpoint.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
-import { availableMemory, microBatchFor } from './agent/memory.ts';
+import { availableMemory, gpuMemory, microBatchFor } from './agent/memory.ts';
+import type { Device, SessionOptions } from './gpu/ort.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
@@ -48,6 +49,8 @@ export interface PeerInit {
   nat?: boolean;
   bootstrap?: string[];
   threads?: number;
+  /** Where the model runs (default the CPU). */
+  device?: Device;
   /** Run up to this stage (default training.num_stages). */
   lastStage?: number;
   /** Token-passing deadline in ms. */
@@ -130,7 +133,7 @@ export class Peer {
       serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
       const cfg: SatConfig = { ...file.cfg, dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath }, logging: { ...file.cfg.logging, saveDir: init.dataDir } };
       const train = loadDataset(trainPath);
-      const micro = init.microBatch ?? microBatch(cfg, init.model, train, chainFormat(tokenizer), slots.length, log);
+      const micro = init.microBatch ?? microBatch(cfg, init, train, chainFormat(tokenizer), slots.length, log);
       const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
       roster.start();
       const slot = init.slot ?? await freeSlot(roster, slots.length, fits);
@@ -139,9 +142,8 @@ export class Peer {
       // This slot's agent, as this peer last saved it.
       const folder = latestStageFolder(cfg);
       const saved = folder ? savedStage(cfg, folder, slot) : undefined;
-      // Its sessions run on a worker thread: the network loop keeps ticking through steps of seconds.
-      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, init.threads, true, micro);
-      if (folder) restoreSlot(cfg, folder, slot, agent, init.threads, true);
+      const agent = makeAgent(cfg, slot, saved?.model ?? init.model, sessionOf(init), micro);
+      if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
 
       const holders = (stage?: number) => new Map(slots.flatMap((_, s): [number, PeerId][] => { const p = roster.holder(s, stage); return p ? [[s, p]] : []; }));
       const link = new PeerLink(host, {
@@ -241,7 +243,7 @@ export class Peer {
     const file = path.join(this.init.dataDir, `incumbent-${stage}.safetensors`);
     writeFileAtomic(file, bytes);
     const lora = this.cfg.training.lora ?? undefined;
-    const incumbent = makeIncumbent(this.cfg, this.cfg.sat.agents[this.slot].path, loadParams(file, lora), this.init.threads, true);
+    const incumbent = makeIncumbent(this.cfg, this.cfg.sat.agents[this.slot].path, loadParams(file, lora), sessionOf(this.init));
     this.agent.stage0 = { incumbent, delta: this.cfg.sat.stage0Delta };
     this.done = stage - 1;
     this.init.log?.(`slot ${this.slot} taken over: entering through Stage-0 (KL ball ${this.cfg.sat.stage0Delta}) from stage ${stage}`);
@@ -316,17 +318,25 @@ export class Peer {
  * The micro-batch (rollouts scored and trained on at once) this machine's memory allows for the team's
  * stage: 0 when all of them fit. Refuses, before joining, a model that does not fit even one at a time.
  */
-function microBatch(cfg: SatConfig, model: string, train: readonly Problem[], f: ChainFormat, slots: number, log: (line: string) => void): number {
+function microBatch(cfg: SatConfig, init: PeerInit, train: readonly Problem[], f: ChainFormat, slots: number, log: (line: string) => void): number {
   const rows = Math.min(cfg.data.trainBatchSize, train.length) * cfg.sat.groupSize;
   const prompt = Math.min(cfg.data.maxPromptLength, Math.max(...train.slice(0, 1000).map((p) => f.promptIds(p.prompt).length)));
   const tokens = prompt + (cfg.team.workflow === 'chain' ? slots : 1) * cfg.data.maxResponseLength;
   const lora = cfg.training.lora !== null && cfg.training.lora !== undefined;
-  const available = availableMemory();
-  const fit = microBatchFor(loadCheckpoint(model), { model, lora, rows, tokens }, MEMORY_SHARE * available);
+  const gpu = init.device === 'cuda';
+  const available = gpu ? gpuMemory() : availableMemory();
+  if (available === undefined) {
+    log('the GPU\'s free memory cannot be read (nvidia-smi): taking the stage\'s rollouts at once (--micro-batch N sets how many)');
+    return 0;
+  }
+  const fit = microBatchFor(loadCheckpoint(init.model), { model: init.model, lora, rows, tokens, gpu }, MEMORY_SHARE * available);
   if (fit >= rows) return 0;
-  log(`the stage's ${rows} rollouts do not fit this machine's memory (${(available / 2 ** 30).toFixed(1)} GiB available) at once: scoring and training on ${fit} at a time`);
+  log(`the stage's ${rows} rollouts do not fit the ${gpu ? 'GPU' : 'machine'}'s memory (${(available / 2 ** 30).toFixed(1)} GiB available) at once: generating, scoring and training on ${fit} at a time`);
   return fit;
 }
+
+/** A peer's session options: on a worker thread, so the network loop keeps ticking through steps of seconds. */
+const sessionOf = (init: PeerInit): SessionOptions => ({ inWorker: true, ...(init.threads ? { threads: init.threads } : {}), ...(init.device ? { device: init.device } : {}) });
 
 /** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
 function checkSlot(file: TeamFile, init: PeerInit, tokenizerHash: string): void {

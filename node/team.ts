@@ -18,6 +18,7 @@ import type { Incumbent } from './agent/stage0-slot.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { LoraConfig, ParamSource } from './agent/weights.ts';
 import type { SatConfig, Workflow } from './config.ts';
+import type { SessionOptions } from './gpu/ort.ts';
 import type { StageTeam, Team } from './stage.ts';
 
 export interface LocalTeam extends Team {
@@ -31,22 +32,25 @@ export function teamId(cfg: SatConfig): string {
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
-/** The agent of `slot` on the checkpoint in `dir`, as the config trains it; `inWorker` runs its sessions off this thread (a peer's). */
-export function makeAgent(cfg: SatConfig, slot: number, dir: string, threads?: number, inWorker = false, microBatch = 0): Agent {
+/** Session options from a thread count (a local team's). */
+const threadsOnly = (threads?: number): SessionOptions => (threads ? { threads } : {});
+
+/** The agent of `slot` on the checkpoint in `dir`, as the config trains it, its sessions as `session` says (a peer's run on a worker thread). */
+export function makeAgent(cfg: SatConfig, slot: number, dir: string, session: SessionOptions = {}, microBatch = 0): Agent {
   const lora = cfg.training.lora;
   return new Agent({
     name: cfg.sat.agents[slot].name, dir, trainable: lora ? { kind: 'lora', lora } : { kind: 'full' },
     optimizer: { lr: cfg.training.learningRate, weightDecay: cfg.training.weightDecay, warmupSteps: cfg.training.warmupSteps },
     beta: cfg.algorithm.klCtrl.klCoef, seed: cfg.seed + slot, critic: cfg.sat.advMode === 'gae',
-    temperature: policyTemperature(cfg), session: { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) }, microBatch,
+    temperature: policyTemperature(cfg), session, microBatch,
   });
 }
 
 const policyTemperature = (cfg: SatConfig) => cfg.generation.temperature || 1;
 
 /** A frozen incumbent's policy for Stage-0: its checkpoint with its trained tensors, at the team's temperature. */
-export function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource, threads?: number, inWorker = false): Incumbent {
-  const [ckpt, session] = [loadCheckpoint(dir), { ...(threads ? { threads } : {}), ...(inWorker ? { inWorker } : {}) }];
+export function makeIncumbent(cfg: SatConfig, dir: string, params: ParamSource, session: SessionOptions = {}): Incumbent {
+  const ckpt = loadCheckpoint(dir);
   return { dir, params, scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)), generator: new Generator(ckpt, session, params) };
 }
 
@@ -59,7 +63,7 @@ export function buildTeam(cfg: SatConfig, threads?: number, models: readonly (st
   const tokenizers = dirs.map((dir) => loadTokenizer(dir));
   const odd = tokenizers.findIndex((t) => t.hash !== tokenizers[0].hash);
   if (odd > 0) throw new InputError(`agent '${cfg.sat.agents[odd].name}' (${dirs[odd]}) has another tokenizer than '${cfg.sat.agents[0].name}': a team's agents must share one`);
-  const agents = dirs.map((dir, slot) => makeAgent(cfg, slot, dir, threads));
+  const agents = dirs.map((dir, slot) => makeAgent(cfg, slot, dir, threadsOnly(threads)));
   const format = chainFormat(tokenizers[0]);
   const [train, test] = [loadDataset(trainPath), loadDataset(testPath)];
   checkLengths(cfg, agents, format, [...train, ...test]);
@@ -184,7 +188,7 @@ export async function openTeam(cfg: SatConfig, folder: string | undefined, threa
   const saved = readSaved(cfg, folder);
   const team = buildTeam(cfg, threads, saved.slots?.map((s) => s.model) ?? []);
   try {
-    team.agents.forEach((a, slot) => restoreAgent(cfg, folder, saved, slot, a, threads));
+    team.agents.forEach((a, slot) => restoreAgent(cfg, folder, saved, slot, a, threadsOnly(threads)));
   } catch (err) {
     await releaseTeam(team);
     throw err;
@@ -199,17 +203,17 @@ export function savedStage(cfg: SatConfig, folder: string, slot: number): { stag
 }
 
 /** Puts `agent` (of `slot`) in the state saved in `folder`: its trained tensors, optimizer, beta and Stage-0 incumbent. */
-export function restoreSlot(cfg: SatConfig, folder: string, slot: number, agent: Agent, threads?: number, inWorker = false): void {
-  restoreAgent(cfg, folder, readSaved(cfg, folder), slot, agent, threads, inWorker);
+export function restoreSlot(cfg: SatConfig, folder: string, slot: number, agent: Agent, session: SessionOptions = {}): void {
+  restoreAgent(cfg, folder, readSaved(cfg, folder), slot, agent, session);
 }
 
-function restoreAgent(cfg: SatConfig, folder: string, saved: Saved, slot: number, a: Agent, threads?: number, inWorker = false): void {
+function restoreAgent(cfg: SatConfig, folder: string, saved: Saved, slot: number, a: Agent, session: SessionOptions = {}): void {
   const beta = saved.betas[slot];
   if (beta === null || beta === undefined) throw new InputError(`${folder} holds no state of slot ${slot} ('${a.name}'): it was saved by another slot's peer`);
   a.trainer.load(path.join(folder, `${a.name}.safetensors`));
   a.beta = beta;
   const s0 = saved.slots?.[slot]?.stage0;
-  if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), threads, inWorker), delta: s0.delta };
+  if (s0) a.stage0 = { incumbent: makeIncumbent(cfg, s0.incumbent, loadParams(incumbentFile(folder, a.name), s0.lora ?? undefined), session), delta: s0.delta };
 }
 
 /**
@@ -221,7 +225,7 @@ export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number,
   if (old.stage0) {
     throw new InputError(`slot '${old.name}' is still entering through Stage-0 (ball radius ${old.stage0.delta.toPrecision(3)}): train on until its incumbent is released, then upgrade it again`);
   }
-  const newcomer = makeAgent(cfg, slot, dir, threads);
+  const newcomer = makeAgent(cfg, slot, dir, threadsOnly(threads));
   try {
     if (newcomer.ckpt.config.vocabSize !== old.ckpt.config.vocabSize) {
       throw new InputError(`${dir} has ${newcomer.ckpt.config.vocabSize} token ids and slot '${old.name}' ${old.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
@@ -231,7 +235,7 @@ export async function upgradeSlot(cfg: SatConfig, team: LocalTeam, slot: number,
     await newcomer.release();
     throw err;
   }
-  newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, freezeParams(old.trainer.paramSource()), threads), delta: delta0 };
+  newcomer.stage0 = { incumbent: makeIncumbent(cfg, old.ckpt.dir, freezeParams(old.trainer.paramSource()), threadsOnly(threads)), delta: delta0 };
   team.agents[slot] = newcomer;
   await old.release();
 }

@@ -3,6 +3,7 @@
 // a run (issue 5). A stage scores and trains on all of its rollouts at once, so the activations of
 // every rollout's tokens are live together: each layer's values saved for the backward pass, and
 // the logits over the vocabulary.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { DeviceError } from '../gpu/errors.ts';
@@ -51,7 +52,7 @@ export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; t
  * The most rows of the stage (up to `rows`) whose activations fit in `available` bytes beside the
  * model: the micro-batch to score and train in. Refuses (DeviceError) when not even one row fits.
  */
-export function microBatchFor(ckpt: Checkpoint, o: { model: string; lora: boolean; rows: number; tokens: number }, available: number): number {
+export function microBatchFor(ckpt: Checkpoint, o: Planned, available: number): number {
   const fits = (rows: number) => memoryNeed(ckpt, { ...o, rows }).total <= available;
   if (!fits(1)) checkMemory(memoryNeed(ckpt, { ...o, rows: 1 }), available, { ...o, rows: 1 });
   let [lo, hi] = [1, o.rows]; // fits(lo); the answer lies in [lo, hi]
@@ -61,6 +62,17 @@ export function microBatchFor(ckpt: Checkpoint, o: { model: string; lora: boolea
     else hi = mid - 1;
   }
   return lo;
+}
+
+/** Bytes free on the first CUDA device (nvidia-smi's count), or undefined where that cannot be read. */
+export function gpuMemory(): number | undefined {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=memory.free', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const mib = Number(out.trim().split('\n')[0]);
+    return Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Bytes of memory this machine can give a new process now (Linux's MemAvailable, else free memory). */
@@ -74,15 +86,18 @@ export function availableMemory(): number {
   return os.freemem();
 }
 
+/** What a plan is for: the model, whether it trains LoRA adapters, the stage's rows and their tokens, and on which device. */
+export interface Planned { model: string; lora: boolean; rows: number; tokens: number; gpu?: boolean }
+
 const gib = (bytes: number) => (bytes / 2 ** 30 >= 10 ? (bytes / 2 ** 30).toFixed(0) : (bytes / 2 ** 30).toFixed(1));
 
 /** Refuses, in one line that says what to change, a need beyond what is available. */
-export function checkMemory(need: MemoryNeed, available: number, o: { model: string; lora: boolean; rows: number; tokens: number }): void {
+export function checkMemory(need: MemoryNeed, available: number, o: Planned): void {
   if (need.total <= available) return;
   const parts = [`weights ${gib(need.weights)} GiB`, ...(need.optimizer ? [`optimizer ${gib(need.optimizer)} GiB`] : []), `activations of ${o.rows} rollouts x ${o.tokens} tokens ${gib(need.activations)} GiB`];
   const model = need.weights + need.optimizer;
   const remedy = need.activations > model
     ? 'join a team with a smaller batch (data.train_batch_size x sat.group_size rollouts a stage), or a machine with more memory'
     : `use a smaller model${o.lora ? '' : ' (this team fine-tunes every weight; one that trains LoRA adapters needs far less)'}, or a machine with more memory`;
-  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the CPU (${parts.join(', ')}), and this machine has ${gib(available)} GiB available: ${remedy}`);
+  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the ${o.gpu ? 'GPU' : 'CPU'} (${parts.join(', ')}), and ${o.gpu ? 'the GPU' : 'this machine'} has ${gib(available)} GiB available: ${remedy}`);
 }

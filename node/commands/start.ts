@@ -4,7 +4,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { progressBar, resolveModel } from '../agent/hub.ts';
-import { UsageError } from '../errors.ts';
 import { Peer } from '../peer.ts';
 import type { Command } from './command.ts';
 import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag } from './options.ts';
@@ -42,14 +41,13 @@ export const startCommand: Command = {
     const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const microBatch = options['micro-batch'] === undefined ? undefined : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
-    if (session.device === 'cuda') throw new UsageError('--device cuda: a peer runs its model on the CPU for now (the CUDA execution provider serves sat-peer generate and model score)');
     const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
       teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), ...(options.nat ? { nat: true } : {}), bootstrap: list(options.bootstrap),
       ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}), ...(microBatch !== undefined ? { microBatch } : {}),
-      ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), log: say,
+      ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}), log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);

@@ -30,6 +30,7 @@ test('available memory is some of this machine\'s; a need beyond it is refused w
   const err = t.throws(() => checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90 }));
   t.is(err?.name, 'DeviceError');
   t.regex(err!.message, /^tiny-weak needs about [\d.]+ GiB .*activations of 512 rollouts x 90 tokens .*: join a team with a smaller batch/);
+  t.regex(t.throws(() => checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90, gpu: true }))!.message, /on the GPU .*and the GPU has/);
   // A model whose weights dominate: a smaller model, or LoRA.
   const heavy = { ...need, weights: 100 * 2 ** 30, total: need.total + 100 * 2 ** 30 };
   t.regex(t.throws(() => checkMemory(heavy, need.total, { model: 'big', lora: false, rows: 512, tokens: 90 }))!.message, /use a smaller model \(this team fine-tunes every weight; one that trains LoRA adapters needs far less\)/);

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { cudaAvailable } from '../../node/gpu/ort.ts';
 import { ROOT, oneLine, sat } from './run-cli.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
@@ -38,7 +39,7 @@ test('team create writes a team file; team show prints it with the same id, as t
   oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'f.yaml'), '--slots', '0').stderr, /--slots/);
 });
 
-test('a damaged or missing team file, a slot the team lacks and an unknown model are one clear error each', (t) => {
+test('a damaged or missing team file, a slot the team lacks, an unknown model and a missing CUDA provider are one clear error each', (t) => {
   const dir = tmp();
   const file = path.join(dir, 'team.yaml');
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
@@ -65,6 +66,11 @@ test('a damaged or missing team file, a slot the team lacks and an unknown model
   r = sat('start', '--team', file, '--model', 'qwen9-huge', '--data-dir', path.join(dir, 'p'), '--offline');
   t.is(r.code, 2);
   oneLine(t, r.stderr, /qwen9-huge/);
+  if (!cudaAvailable()) {
+    r = sat('start', '--team', file, '--model', 'tiny-weak', '--device', 'cuda', '--data-dir', path.join(dir, 'p'));
+    t.is(r.code, 2);
+    oneLine(t, r.stderr, /CUDA execution provider is not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+  }
   t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
 });
 
