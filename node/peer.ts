@@ -13,10 +13,10 @@ import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
 import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 import { availableMemory, gpuMemory, microBatchFor } from './agent/memory.ts';
-import type { Device, SessionOptions } from './gpu/ort.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
 import { teamAccuracy } from './evaluate.ts';
+import type { Device, SessionOptions } from './gpu/ort.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { PeerLink } from './peer-link.ts';
 import { cidFromString } from './protocol/cid.ts';
@@ -313,7 +313,6 @@ export class Peer {
   }
 }
 
-/** The training set the config names, checked against the manifest's CID. */
 /**
  * The micro-batch (rollouts scored and trained on at once) this machine's memory allows for the team's
  * stage: 0 when all of them fit. Refuses, before joining, a model that does not fit even one at a time.

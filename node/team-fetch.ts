@@ -8,10 +8,10 @@ import type { CID } from 'multiformats/cid';
 import { writeFileAtomic } from './agent/atomic-file.ts';
 import { InputError } from './agent/errors.ts';
 import { type TeamFile, readTeamFile, writeTeamFile } from './manifest.ts';
+import { MAX_BLOCK_BYTES } from './protocol/blocks.ts';
 import { cidFromBytes, cidFromString, contentId } from './protocol/cid.ts';
 import { type Dataset, MAX_BYTES, decodeTeamManifest, encodeTeamManifest } from './protocol/codec.ts';
 import type { PeerHost } from './protocol/host.ts';
-import { MAX_BLOCK_BYTES } from './protocol/blocks.ts';
 
 /** How long a peer looks for the team's peers to fetch a block from. */
 export const FETCH_WAIT_MS = 120_000;

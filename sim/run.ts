@@ -14,6 +14,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
 const SAT_BOOTSTRAP = path.join(ROOT, 'bin', 'sat-bootstrap.js');
 export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo', 'demo.yaml');
+/** How long the team may go without an event (a stage, a turn) before the sim gives up on it (at least ten deadlines). */
+const STALL_MS = 5 * 60_000;
 
 export interface SimOptions {
   config: string;
@@ -96,6 +98,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
 
   const children: ChildProcess[] = [];
   let closeLinks = async (): Promise<unknown> => undefined;
+  let stopWatchdog = () => {};
   const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
   // Stopped itself, it stops its processes first.
   const onSignal = (signal: NodeJS.Signals) => { stopAll(); process.kill(process.pid, signal); };
@@ -126,18 +129,29 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)], listen: await listenOn('the newcomer') });
     // A killed peer's stage is logged by the others only.
     const expected = (stage: number) => n - (o.kill?.stage === stage ? 1 : 0);
+    // A team that makes no progress for long (every peer waiting on another) ends the sim, saying what each peer said last.
+    const lastSaid = new Map<string, string>();
+    let progress = Date.now();
+    const stallMs = Math.max(STALL_MS, 10 * (o.deadline ?? 30) * 1000);
+    const watchdog = setInterval(() => {
+      if (Date.now() - progress < stallMs) return;
+      failure ??= new SimError(`no peer made progress for ${Math.round(stallMs / 1000)} s; each said last: ${[...lastSaid].map(([who, line]) => `${who}: ${line}`).join('; ') || 'nothing'}`);
+      stopAll();
+    }, 1000);
+    stopWatchdog = () => clearInterval(watchdog);
     const launch = ({ slot, model, name, dir, extra, listen }: (typeof peers)[number], restarted = false): void => {
       const peer = start(SAT_PEER, [
         'start', '--team', teamFile, '--model', model, '--slot', String(slot), '--data-dir', path.join(o.out, dir), ...extra,
         '--bootstrap', addresses[0], ...listen, '--threads', String(threads), '--stages', String(stages), '--json',
         ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
-      ], children, (line) => log(`${name}: ${line}`));
+      ], children, (line) => { lastSaid.set(name, line); log(`${name}: ${line}`); });
       let killed = false;
       const ended = exited(peer, name).catch((err) => { if (!killed) throw err; });
       ended.catch(() => undefined); // the first failure ends the sim below; later ones are its echoes
       done.push(ended);
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
         const event = JSON.parse(line) as { event: string } & SimStage;
+        progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
         if (event.event === 'turn' && !restarted && o.kill?.slot === slot && o.kill.stage === event.stage && !extra.length) {
           killed = true;
@@ -180,6 +194,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    stopWatchdog();
     stopAll();
     await closeLinks();
   }

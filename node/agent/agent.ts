@@ -42,7 +42,7 @@ export class Agent {
   stage0?: Stage0Slot;
 
   readonly name: string;
-  /** Rows scored and trained on at once (0: the whole batch). */
+  /** Rows generated, scored and trained on at once (0: the whole batch). */
   readonly microBatch: number;
   private readonly critic: boolean;
 

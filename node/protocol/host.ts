@@ -58,6 +58,12 @@ export interface TopicCounters {
 export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
 const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0'];
+/**
+ * The least time a ping may take before its connection is taken for dead. A ping opens a stream
+ * first, so it takes two round trips: at 1 s, any link slower than 250 ms each way lost every
+ * connection (and every DHT lookup with it) on its first ping.
+ */
+const PING_MIN_TIMEOUT_MS = 3000;
 
 /**
  * Gossipsub scoring of a team topic: only invalid messages count (P4, squared, decaying by half
@@ -104,11 +110,12 @@ export class PeerHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { inboundConnectionThreshold: 1000 },
-      // A frozen peer is noticed within a few seconds; a busy machine's slow answers (up to 5 s) are not taken for death.
-      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: interval / 2, maxTimeout: Math.max(5000, 2 * interval) } },
+      // A frozen peer is noticed within seconds; a slow link's round trips, or a busy machine's slow answers (up to 5 s), are not taken for death.
+      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: Math.max(PING_MIN_TIMEOUT_MS, interval / 2), maxTimeout: Math.max(5000, 2 * interval) } },
       services: {
         identify: identify(),
-        ping: ping(),
+        // A ping over a slow link may still be closing when the next begins: let a few overlap.
+        ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
         pubsub: gossipsub({
           globalSignaturePolicy: StrictSign,
           allowPublishToZeroTopicPeers: true,

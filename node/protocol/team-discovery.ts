@@ -8,10 +8,16 @@ import type { PeerHost } from './host.ts';
 
 /** How often a member re-announces itself and looks for the others. */
 export const DISCOVERY_INTERVAL_MS = 10_000;
+/**
+ * How long one round may take. It may well outlast the interval: over a slow or lossy link (or on a
+ * busy machine) a DHT lookup takes seconds, and a round cut short every time finds no one.
+ */
+const ROUND_TIMEOUT_MS = 60_000;
 
 export class TeamDiscovery {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  private readonly stopping = new AbortController();
   /** Providers found and dialed so far. */
   readonly found = new Set<string>();
 
@@ -25,13 +31,14 @@ export class TeamDiscovery {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.stopping.abort();
     await this.running;
   }
 
   /** One announcement and lookup; failures (no DHT peers yet) wait for the next round. */
   private async round(): Promise<void> {
     const { libp2p } = this.host;
-    const signal = AbortSignal.timeout(this.intervalMs);
+    const signal = AbortSignal.any([AbortSignal.timeout(Math.max(this.intervalMs, ROUND_TIMEOUT_MS)), this.stopping.signal]);
     await libp2p.contentRouting.provide(this.team, { signal }).catch(() => undefined);
     try {
       for await (const p of libp2p.contentRouting.findProviders(this.team, { signal })) {
@@ -39,7 +46,7 @@ export class TeamDiscovery {
         await libp2p.dial(p.id, { signal }).then(() => this.found.add(p.id.toString()), () => undefined);
       }
     } catch {
-      // a lookup cut short by the interval, or before the DHT has peers: the next round retries
+      // a lookup cut short, or before the DHT has peers: the next round retries
     }
   }
 

@@ -8,10 +8,16 @@ import path from 'node:path';
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
 
-/** Runs `sat-peer ...args` to completion. */
+/**
+ * How long a command may run: it runs synchronously, so ava's own timeouts cannot fire meanwhile; a
+ * command that hangs is stopped (SIGTERM) and fails its test instead of holding up the run.
+ */
+const COMMAND_TIMEOUT_MS = 10 * 60_000;
+
+/** Runs `sat-peer ...args` to completion (stopped after COMMAND_TIMEOUT_MS). */
 export function sat(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGTERM' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? `\n${r.error.message}` : '') };
 }
 
 /** stderr is exactly one `sat-peer: ...` line, without a stack trace. */

@@ -5,6 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { TeamDiscovery } from '../../node/protocol/team-discovery.ts';
+import { ShapedLink } from '../../sim/link.ts';
 import { until } from './until.ts';
 
 test('members that know only the bootstrap peer connect to each other; a late joiner is found', async (t) => {
@@ -28,5 +29,25 @@ test('members that know only the bootstrap peer connect to each other; a late jo
   } finally {
     for (const d of [...discoveries, otherTeam, lateDiscovery]) await d?.stop();
     await Promise.all([a, b, other, late, bootstrap].map((h) => h?.stop()));
+  }
+});
+
+test('members find each other when the DHT answers slower than the discovery interval', async (t) => {
+  // The bootstrap behind a relay that delays every byte 300 ms each way: a lookup takes seconds, rounds come every 300 ms.
+  const bootstrap = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], server: true });
+  const port = Number(bootstrap.addresses[0].split('/')[4]);
+  const link = await ShapedLink.open({ host: '127.0.0.1', port }, { latencyMs: 300, loss: 0 });
+  const slow = bootstrap.addresses[0].replace(`/tcp/${port}/`, `/tcp/${link.port}/`);
+  const team = contentId(new TextEncoder().encode('a slow team'));
+  const [a, b] = await Promise.all([0, 1].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [slow] })));
+  const discoveries = [a, b].map((h) => new TeamDiscovery(h, team, 300));
+  discoveries.forEach((d) => d.start());
+  try {
+    await until('a and b connected', () => a.libp2p.getConnections(b.peerId).length > 0, 60_000);
+    t.pass();
+  } finally {
+    for (const d of discoveries) await d.stop();
+    await Promise.all([a, b, bootstrap].map((h) => h.stop()));
+    await link.close();
   }
 });
