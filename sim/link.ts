@@ -50,7 +50,7 @@ export class ShapedLink {
 
   private constructor(private readonly server: net.Server, readonly port: number, private readonly sockets: Set<net.Socket>) {}
 
-  static async open(target: { host: string; port: number }, shape: LinkShape, port = 0): Promise<ShapedLink> {
+  static async open(target: { host: string; port: number }, shape: LinkShape): Promise<ShapedLink> {
     const sockets = new Set<net.Socket>();
     const carried = (n: number) => { link.bytes += n; };
     // Half-open sockets: an end is passed on only once the bytes queued before it are delivered.
@@ -64,7 +64,7 @@ export class ShapedLink {
       delayed(inbound, outbound, shape, carried);
       delayed(outbound, inbound, shape, carried);
     });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     const link = new ShapedLink(server, (server.address() as net.AddressInfo).port, sockets);
     return link;
   }

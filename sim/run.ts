@@ -106,15 +106,15 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   process.once('SIGTERM', onSignal);
   try {
     // With a link shape each process listens on a port of its own and advertises its relay's instead.
-    const links: (ShapedLink & { name?: string })[] = [];
+    const links: { name: string; link: ShapedLink }[] = [];
     const listenOn = async (name: string): Promise<string[]> => {
       if (!o.link) return ['--listen', '/ip4/127.0.0.1/tcp/0'];
       const port = await freePort();
       const link = await ShapedLink.open({ host: '127.0.0.1', port }, o.link);
-      links.push(Object.assign(link, { name }));
+      links.push({ name, link });
       return ['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--announce', `/ip4/127.0.0.1/tcp/${link.port}`];
     };
-    closeLinks = () => Promise.all(links.map((l) => { log(`the relay in front of ${l.name} carried ${l.bytes} bytes`); return l.close(); }));
+    closeLinks = () => Promise.all(links.map(({ name, link }) => { log(`the relay in front of ${name} carried ${link.bytes} bytes`); return link.close(); }));
     const bootstrap = start(SAT_BOOTSTRAP, [...await listenOn('the bootstrap'), '--data-dir', path.join(o.out, 'bootstrap'), '--json'], children);
     const { addresses } = JSON.parse(await firstLine(bootstrap, 'sat-bootstrap')) as { addresses: string[] };
     log(`bootstrap peer up at ${addresses[0]}`);
@@ -125,7 +125,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
     const peers: { slot: number; model: string; name: string; dir: string; extra: string[]; listen: string[] }[] = [];
-    for (let slot = 0; slot < n; slot++) peers.push({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [] as string[], listen: await listenOn(`peer ${slot}`) });
+    for (let slot = 0; slot < n; slot++) peers.push({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [], listen: await listenOn(`peer ${slot}`) });
     if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)], listen: await listenOn('the newcomer') });
     // A killed peer's stage is logged by the others only.
     const expected = (stage: number) => n - (o.kill?.stage === stage ? 1 : 0);
@@ -189,7 +189,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return {
       team: team.id, slots: n, peers: peers.length, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000,
-      ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.bytes, 0) } : {}),
+      ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.link.bytes, 0) } : {}),
     };
   } finally {
     process.off('SIGINT', onSignal);
