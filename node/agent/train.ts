@@ -125,6 +125,8 @@ function checkExtra(extra: Record<string, HostTensor>, declared: readonly Value[
 export class Trainer {
   private state: State;
   private spare: State;
+  /** accumulatedStep's gradient sums by group (two sets, swapped), made on its first use. */
+  private gradSums?: [Float32Array[], Float32Array[]];
   private stepCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** The step session of each (batch, seq) bucket; a step is hundreds of ops back to back, so pool threads spin. */
@@ -298,7 +300,10 @@ export class Trainer {
 
   private async runAccumulated(parts: readonly { batch: TrainBatch; weight: number }[]): Promise<StepResult> {
     if (parts.length === 0) throw new InputError('accumulatedStep needs at least one micro-batch');
-    let [acc, next] = [this.groups.map((g) => new Float32Array(g.size)), this.groups.map((g) => new Float32Array(g.size))];
+    // Two gradient buffers per group, made once: the sum so far and the next one, swapped per micro-batch.
+    this.gradSums ??= [this.groups.map((g) => new Float32Array(g.size)), this.groups.map((g) => new Float32Array(g.size))];
+    let [acc, next] = this.gradSums;
+    for (const a of acc) a.fill(0);
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const { batch, weight } of parts) {
