@@ -59,6 +59,30 @@ async function matmulGflops(): Promise<number> {
   return (2 * n ** 3) / seconds / 1e9;
 }
 
+/**
+ * The other yardstick: GB/s at which onnxruntime streams 16 MB of float32 (a ReduceSum) on the same
+ * threads. A batch-1 decode step reads every weight once and reuses none, so it cannot beat this.
+ */
+async function readGbps(): Promise<number> {
+  const [rows, cols] = [1024, 4096];
+  const g = new Graph('read');
+  g.output(op.reduceSum(g.input('x', 'float32', [rows, cols]), [1]), 'y');
+  const s = await Session.create(g.toBytes(), { threads: THREADS, spin: true });
+  const x: HostTensor = { dtype: 'float32', shape: [rows, cols], data: new Float32Array(rows * cols).fill(0.5) };
+  const seconds = await median(() => s.run({ x }));
+  await s.release();
+  return (rows * cols * 4) / seconds / 1e9;
+}
+
+/** Bytes of weights one decode step reads: every matrix but the embedding table, of which it gathers one row per token. */
+function decodeWeightBytes(): number {
+  const c = BENCH_CONFIG;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const perLayer = c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize;
+  return 4 * (c.numLayers * perLayer + c.hiddenSize * c.vocabSize);
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-bench-'));
   writeSyntheticCheckpoint(dir, BENCH_CONFIG);
@@ -86,6 +110,7 @@ async function main(): Promise<void> {
   await gen.release();
   fs.rmSync(dir, { recursive: true, force: true });
   const yardstick = await matmulGflops();
+  const read = await readGbps();
   console.log(JSON.stringify({
     train_tokens_per_s: Math.round((B * T) / trainS),
     train_step_ms: +(trainS * 1000).toFixed(1),
@@ -93,6 +118,9 @@ async function main(): Promise<void> {
     generate_b1_tokens_per_s: Math.round(b1),
     generate_b8_tokens_per_s: Math.round(b8),
     ort_matmul_gflops_per_s: +yardstick.toFixed(1),
+    ort_read_gb_per_s: +read.toFixed(1),
+    // The most batch-1 decoding could reach here if every kernel but the weights' reads cost nothing.
+    generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes()),
     threads: THREADS,
     runs: RUNS,
   }));
