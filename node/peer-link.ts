@@ -15,6 +15,7 @@ import type { ChainTranscript, RemoteTurn } from './agent/chain.ts';
 import { cidFromBytes, cidFromString } from './protocol/cid.ts';
 import { type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from './protocol/codec.ts';
 import type { PeerHost } from './protocol/host.ts';
+import { BlockKind } from './protocol/codec.ts';
 import { ShardExchange } from './protocol/shards.ts';
 import { DEADLINE_MS, TokenPassing, type Turn } from './protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from './stage.ts';
@@ -39,6 +40,8 @@ export interface PeerLinkInit {
   waitMs?: number;
   /** Hears this peer take the token (its update starts). */
   onTurn?: (stage: number, position: number) => void;
+  /** Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided position is then skipped. */
+  teamPast?: (stage: number) => boolean;
 }
 
 export class LinkTimeoutError extends Error {
@@ -64,20 +67,30 @@ class Waits<T> {
 
   get(key: string): T | undefined { return this.values.get(key); }
 
-  wait(key: string, ms: number, what: string): Promise<T> {
-    if (this.values.has(key)) return Promise.resolve(this.values.get(key)!);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`)), ms);
-      const list = this.waiters.get(key) ?? [];
-      list.push((v) => { clearTimeout(timer); resolve(v); });
-      this.waiters.set(key, list);
-    });
+  /** Calls `then` with the value of `key` once it is set (now, if it is). */
+  on(key: string, then: (v: T) => void): void {
+    if (this.values.has(key)) return then(this.values.get(key)!);
+    const list = this.waiters.get(key) ?? [];
+    list.push(then);
+    this.waiters.set(key, list);
   }
 
-  /** Forgets the values of stages before `stage` (keys start with `<stage>/`). */
-  dropBefore(stage: number): void {
-    for (const key of this.values.keys()) if (Number(key.split('/')[0]) < stage) this.values.delete(key);
+  wait(key: string, ms: number, what: string): Promise<T> {
+    return timed(ms, what, (resolve) => this.on(key, resolve));
   }
+
+  /** Forgets the values of stages before `stage` (keys start with `<stage>/`), and who waited for them. */
+  dropBefore(stage: number): void {
+    for (const map of [this.values, this.waiters]) for (const key of map.keys()) if (Number(key.split('/')[0]) < stage) map.delete(key);
+  }
+}
+
+/** A promise settled by `start`'s resolve, or rejected with a LinkTimeoutError naming `what` after `ms`. */
+function timed<T>(ms: number, what: string, start: (resolve: (v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`)), ms);
+    start((v) => { clearTimeout(timer); resolve(v); });
+  });
 }
 
 interface Held { update: LogprobUpdate; cid: string }
@@ -91,6 +104,8 @@ export class PeerLink implements StageLink {
   readonly shards: ShardExchange;
   readonly token: TokenPassing;
   private stage = 0;
+  /** Whether this peer follows the stage without a turn in it (a restarted peer catching up on a stage that went on without it). */
+  private observing = false;
   private order: number[] = [];
   /** Shards of the stage by rollout and turns held. */
   private readonly turns = new Waits<TrajectoryShard>();
@@ -114,7 +129,7 @@ export class PeerLink implements StageLink {
     this.shards = new ShardExchange(host, {
       team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
       onShard: (shard, cid) => this.onShard(shard, cid),
-      onUpdate: (update, cid) => this.onUpdate(update, cid.toString()),
+      onUpdate: (update, cid, from) => this.onUpdate(update, cid.toString(), from),
       wantsParams: (a, from) => a.stage === init.takeOverAt && init.peers(a.stage - 1).get(init.slot)?.equals(from) === true,
       onParams: (bytes, a) => this.incumbent.set(String(a.stage), bytes),
     });
@@ -136,9 +151,14 @@ export class PeerLink implements StageLink {
     await this.token.stop();
   }
 
-  /** Starts following `stage`: what earlier stages left is dropped (what came early for it is kept). */
-  beginStage(stage: number): void {
+  /**
+   * Starts following `stage`: what earlier stages left is dropped (what came early for it is kept).
+   * An observer takes no turn and holds no token in it: it reads the stage from what the others
+   * made, and fetches by CID what their updates name and it missed.
+   */
+  beginStage(stage: number, observe = false): void {
     this.stage = stage;
+    this.observing = observe;
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
@@ -188,7 +208,7 @@ export class PeerLink implements StageLink {
 
   setOrder(stage: number, order: number[]): void {
     this.order = order;
-    this.token.beginStage({ stage, order, peers: this.init.peers(stage) });
+    if (!this.observing) this.token.beginStage({ stage, order, peers: this.init.peers(stage) });
     this.settle();
   }
 
@@ -196,10 +216,15 @@ export class PeerLink implements StageLink {
     // No one comes after the last position to take it over: when its holder is silent past two
     // deadlines, each peer counts it skipped (an update arriving just then can split the peers).
     const last = position === this.order.length - 1;
-    const watch = last ? setInterval(() => {
-      const { position: p, ms } = this.token.silence;
-      if (p === position && ms > 2 * this.deadlineMs) this.decided.set(`${stage}/${position}`, null);
-    }, 500) : undefined;
+    // An observer has no token state: the others past the stage for a while (their updates of it are
+    // announced again every REPEAT_MS) means no update of the last position came.
+    let past: number | undefined;
+    const skipped = () => {
+      if (!this.observing) return this.token.silence.position === position && this.token.silence.ms > 2 * this.deadlineMs;
+      past = this.init.teamPast?.(stage) ? past ?? Date.now() : undefined;
+      return past !== undefined && Date.now() - past > 2 * REPEAT_MS;
+    };
+    const watch = last ? setInterval(() => { if (skipped()) this.decided.set(`${stage}/${position}`, null); }, 500) : undefined;
     try {
       const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
       return held ? sharedUpdate(held.update, this.init.names) : undefined;
@@ -208,9 +233,15 @@ export class PeerLink implements StageLink {
     }
   }
 
-  async awaitTurn(stage: number, position: number): Promise<void> {
-    await this.mine.wait(`${stage}/${position}`, this.waitMs, `the token for position ${position} of stage ${stage}`);
-    this.init.onTurn?.(stage, position);
+  async awaitTurn(stage: number, position: number): Promise<boolean> {
+    const key = `${stage}/${position}`;
+    // The position decided before the token came here: the peers after it went on without this one.
+    const taken = await timed<boolean>(this.waitMs, `the token for position ${position} of stage ${stage}`, (resolve) => {
+      this.decided.on(key, () => resolve(false));
+      this.mine.on(key, () => resolve(true));
+    });
+    if (taken) this.init.onTurn?.(stage, position);
+    return taken;
   }
 
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
@@ -232,15 +263,30 @@ export class PeerLink implements StageLink {
   private onShard(shard: TrajectoryShard, cid: CID): void {
     if (shard.stage < this.stage) return;
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
-    this.turns.set(turnKey(shard.stage, shard.rollout, turns), shard);
+    // A shard of k turns answers the wait for any of them (an observer reads a chain's turns from the complete shard).
+    for (let k = 1; k <= turns; k++) this.turns.set(turnKey(shard.stage, shard.rollout, k), shard);
     if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, cid.bytes);
   }
 
   /** An update announced by its maker (one of a later stage waits for it). */
-  private onUpdate(update: LogprobUpdate, cid: string): void {
+  private onUpdate(update: LogprobUpdate, cid: string, from: PeerId): void {
     if (update.stage < this.stage) return;
     this.updates.set(cid, update);
+    if (this.observing && update.stage === this.stage) this.fetchMissed(update, from);
     this.settle();
+  }
+
+  /** An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be gone). */
+  private fetchMissed(u: LogprobUpdate, from: PeerId): void {
+    const known = new Set([...this.complete.values()].map((c) => cidFromBytes(c)!.toString()));
+    for (const bytes of u.shards) {
+      const cid = cidFromBytes(bytes)!;
+      if (!known.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.SHARD);
+    }
+    for (const bytes of u.after) {
+      const cid = cidFromBytes(bytes)!;
+      if (!this.updates.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.UPDATE);
+    }
   }
 
   /** This peer's turn: the positions before it are decided by the pass that handed it over, or by what came here when it was taken over. */

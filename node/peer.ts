@@ -153,6 +153,7 @@ export class Peer {
         peers: holders, isMember: (p) => [...holders().values(), ...holders(roster.stage - 1).values()].some((h) => h.equals(p)),
         ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}), ...(init.upgradeAt !== undefined && !folder ? { takeOverAt: init.upgradeAt } : {}),
         ...(init.onTurn ? { onTurn: init.onTurn } : {}),
+        teamPast: (stage) => roster.holders().every((p, s) => !p || p.equals(host.peerId) || (roster.stageOf(s, p) ?? 0) > stage),
       });
       await link.start();
       // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
@@ -176,9 +177,9 @@ export class Peer {
   /** Runs the team's stages up to the last one; `onStage` hears each as it ends (a new team's stage 0: its accuracy before training). */
   async run(onStage?: (s: PeerStage) => void): Promise<void> {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
+    trimStageLog(this.cfg, this.done + 1); // rows past the last checkpoint (a peer killed between the two)
     if (this.init.upgradeAt !== undefined && this.done === 0) await this.enter(this.init.upgradeAt);
-    else if (this.done > 0) await this.catchUp();
-    trimStageLog(this.cfg, this.done + 1);
+    else if (this.done > 0) await this.catchUp(onStage);
     if (this.done === 0) {
       await this.waitForTeam(0);
       this.link.beginStage(0);
@@ -193,26 +194,20 @@ export class Peer {
       this.link.beginStage(stage);
       const t0 = Date.now();
       const record = await runStage(this.team, this.cfg, stage, this.link);
-      const t1 = Date.now();
-      const testAccuracy = await this.accuracy(stage);
-      record.time.eval = Math.round(Date.now() - t1) / 1000;
-      const seconds = (Date.now() - t0) / 1000;
-      appendStageLog(this.cfg, { ...record, test_accuracy: testAccuracy, seconds });
-      saveStage(this.cfg, this.team, stage);
-      saveKnownPeers(this.init.dataDir, this.host.libp2p);
-      this.done = stage;
-      onStage?.({ stage, record, testAccuracy, seconds });
+      const [testAccuracy, evaluation] = await this.evaluate(stage);
+      record.time.eval = evaluation;
+      this.logStage(stage, record, testAccuracy, t0, onStage);
     }
     await this.lingerFor(last + 1);
   }
 
   /**
    * A restarted peer rejoins where the team is. A stage whose rollout is complete goes on without
-   * it (its agent skips the stage's update, its state stays as last saved): it takes its turns in
-   * that stage's evaluation and joins the next one. A stage still rolling out needs its turns: it
-   * joins that one.
+   * it (its agent skips the stage's update, its state stays as last saved): it follows that stage
+   * from what the others make, logging the row they log, takes its turns in the stage's evaluation,
+   * and joins the next one. A stage still rolling out needs its turns: it joins that one.
    */
-  private async catchUp(): Promise<void> {
+  private async catchUp(onStage?: (s: PeerStage) => void): Promise<void> {
     await new Promise((r) => setTimeout(r, CATCH_UP_MS));
     const team = () => Math.max(0, ...this.roster.holders().flatMap((p, s) => (p && !p.equals(this.host.peerId) ? [this.roster.stageOf(s, p) ?? 0] : [])));
     const now = team();
@@ -220,16 +215,27 @@ export class Peer {
     // What the team has of that stage is gossiped again every 2 s: listen a while before deciding.
     const until = Date.now() + ROLLOUT_WAIT_MS;
     while (!this.link.rolledOut(now) && Date.now() < until && !this.stopped) await new Promise((r) => setTimeout(r, 200));
-    let next = now;
-    if (this.link.rolledOut(now)) {
-      // Its updates go on without this agent, but the stage's evaluation takes every slot's turns.
-      next = now + 1;
-      this.init.log?.(`the team is past stage ${now}'s rollout: taking part in its evaluation, then rejoining at stage ${next}`);
-      this.link.beginStage(now);
-      await this.accuracy(now);
-    }
-    if (next > this.done + 1) this.init.log?.(`stages ${this.done + 1}..${next - 1} went on without this agent`);
-    this.done = next - 1;
+    if (now > this.done + 1) this.init.log?.(`stages ${this.done + 1}..${now - 1} went on without this agent`);
+    this.done = now - 1;
+    if (!this.link.rolledOut(now)) return;
+    // Its updates go on without this agent, but the stage's evaluation takes every slot's turns.
+    this.init.log?.(`the team is past stage ${now}'s rollout: following it without this agent's update, taking part in its evaluation, then rejoining at stage ${now + 1}`);
+    this.link.beginStage(now, true);
+    const t0 = Date.now();
+    const observed = { ...this.team, agents: this.team.agents.map(() => undefined) };
+    const [record, [testAccuracy, evaluation]] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
+    record.time.eval = evaluation;
+    this.logStage(now, record, testAccuracy, t0, onStage);
+  }
+
+  /** Logs, checkpoints and reports a stage this peer has seen through. */
+  private logStage(stage: number, record: StageRecord, testAccuracy: number, t0: number, onStage?: (s: PeerStage) => void): void {
+    const seconds = (Date.now() - t0) / 1000;
+    appendStageLog(this.cfg, { ...record, test_accuracy: testAccuracy, seconds });
+    saveStage(this.cfg, this.team, stage);
+    saveKnownPeers(this.init.dataDir, this.host.libp2p);
+    this.done = stage;
+    onStage?.({ stage, record, testAccuracy, seconds });
   }
 
   /**
@@ -278,6 +284,13 @@ export class Peer {
       if (!waiting) return;
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /** The team's test accuracy after `stage`, and the seconds it took. */
+  private async evaluate(stage: number): Promise<[number, number]> {
+    const t0 = Date.now();
+    const accuracy = await this.accuracy(stage);
+    return [accuracy, Math.round(Date.now() - t0) / 1000];
   }
 
   /** The team's greedy accuracy on the test set, each agent taking its turns on its own peer. */

@@ -47,8 +47,8 @@ export interface StageLink {
   setOrder(stage: number, order: number[]): void;
   /** The update of order position `position` by a remote `slot`, once made; undefined when the slot skipped the stage (its peer went silent). */
   receiveUpdate(stage: number, position: number, slot: number): Promise<SharedUpdate | undefined>;
-  /** Waits until this peer holds the token for `position`. */
-  awaitTurn(stage: number, position: number): Promise<void>;
+  /** Waits until this peer holds the token for `position`: true; false when the stage went on without this peer's update (it was taken over). */
+  awaitTurn(stage: number, position: number): Promise<boolean>;
   /** Publishes this peer's update of `position` and passes the token on. */
   sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
 }
@@ -184,6 +184,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   const turnNew: (Float32Array | undefined)[][] = transcripts.map((t) => t.turns.map(() => undefined));
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];
+  const nameOf = (slot: number) => cfg.sat.agents[slot]?.name ?? `slot ${slot}`;
   for (const [position, slot] of order.entries()) {
     const agent = team.agents[slot];
     const rs = spoke(slot);
@@ -191,7 +192,7 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     if (!agent) {
       const got = await timed('network', () => remote('update').receiveUpdate(stage, position, slot));
       if (!got) {
-        records.push(skippedRecord(slot, cfg.sat.agents[slot]?.name ?? `slot ${slot}`, mean(rs.map((r) => rewards[r]))));
+        records.push(skippedRecord(slot, nameOf(slot), mean(rs.map((r) => rewards[r]))));
         continue;
       }
       const counts = rs.map((r) => ownPositions(r, slot).length);
@@ -201,7 +202,10 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
       records.push(agentRecord(got.record));
       continue;
     }
-    if (link) await timed('network', () => link.awaitTurn(stage, position));
+    if (link && !(await timed('network', () => link.awaitTurn(stage, position)))) {
+      records.push(skippedRecord(slot, nameOf(slot), mean(rs.map((r) => rewards[r]))));
+      continue;
+    }
     const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
     const isWeights = ratios.map(truncate);
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).

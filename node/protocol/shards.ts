@@ -82,6 +82,15 @@ export class ShardExchange {
     return this.announce(encodeTrajectoryShard(shard), { stage: shard.stage, kind: BlockKind.SHARD, turns, rollout: shard.rollout });
   }
 
+  /**
+   * Fetches a shard or update of `stage` named by CID in another block (an update lists its shards and
+   * the updates before it) from `from`, which holds it; handled like an announced one.
+   */
+  fetchNamed(from: PeerId, cid: CID, stage: number, kind: BlockKind.SHARD | BlockKind.UPDATE): void {
+    const size = kind === BlockKind.SHARD ? MAX_BYTES.TrajectoryShard : MAX_BYTES.LogprobUpdate;
+    this.enqueue({ version: PROTOCOL_VERSION, team: this.init.team, stage, kind, cid: cid.bytes, turns: 0, size, rollout: '' }, from);
+  }
+
   private wanted(a: Announce, from: PeerId): boolean {
     if (a.kind === BlockKind.SHARD) return this.init.wants?.(a) ?? true;
     if (a.kind === BlockKind.UPDATE) return this.init.onUpdate !== undefined;

@@ -56,7 +56,7 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
   for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
 });
 
-test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint and rejoins', async (t) => {
+test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint, logs that stage as the others do, and rejoins', async (t) => {
   t.timeout(400_000);
   const { dir, config } = smallTeam(3);
   const out = path.join(dir, 'sim');
@@ -75,8 +75,7 @@ test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the te
   const [restarted, other, third] = [read(0), read(1), read(2)];
   t.deepEqual(other.map((r) => r.stage), [1, 2, 3]);
   t.deepEqual(third.map(bare), other.map(bare));
-  t.deepEqual(restarted.map((r) => r.stage), [1, 3], 'the killed peer logs the stages it took part in');
-  t.is(bare(restarted[1]), bare(other[2]), 'after rejoining it logs what the others log');
+  t.deepEqual(restarted.map(bare), other.map(bare), 'restarted, the killed peer logs the stage that went on without it as the others do, and the rest');
   t.true(fs.existsSync(path.join(out, 'peer-0/checkpoints/stage-0003/state.json')));
 });
 

@@ -1,0 +1,113 @@
+// The PeerLink between real peers on loopback: a peer whose position the team went on without learns
+// so at its turn instead of making an update the others ignore, and a peer restarted after a stage's
+// updates follows that stage as an observer, reading its turns from the complete shard and fetching
+// by CID an update whose maker is gone.
+import test from 'ava';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import type { ChainTranscript } from '../node/agent/chain.ts';
+import { PeerLink } from '../node/peer-link.ts';
+import { contentId } from '../node/protocol/cid.ts';
+import { PeerHost } from '../node/protocol/host.ts';
+import { blocksTopic } from '../node/protocol/shards.ts';
+import { tokenTopic } from '../node/protocol/token-passing.ts';
+import type { AgentStageRecord, SharedUpdate } from '../node/stage.ts';
+import { until } from './protocol/until.ts';
+
+const TEAM = contentId(new TextEncoder().encode('a peer-link team')).toString();
+const STAGE = 3;
+const ORDER = [0, 1];
+const NAMES = ['first', 'second'];
+
+/** One chain transcript with both slots' turns. */
+const complete: ChainTranscript = {
+  promptIds: [5, 6, 7],
+  turns: [{ slot: 0, ids: [8, 9], logprobs: [-0.5, -1.25] }, { slot: 1, ids: [10], logprobs: [-0.25] }],
+};
+
+function update(slot: number, tokens: number): SharedUpdate {
+  const record: AgentStageRecord = {
+    slot, name: NAMES[slot], accepted: true, backtracks: 0, beta: 0.001, klQuantile: 0.01 * (slot + 1), gain: 0.5, reward: 1, delta: 0.05, n: 1, zeta: 0, gap: 0,
+  };
+  return { logpCur: new Float32Array(tokens).fill(-1), logpNew: new Float32Array(tokens).fill(-0.75 - slot), record };
+}
+
+async function team(n: number): Promise<PeerHost[]> {
+  const hosts = await Promise.all(Array.from({ length: n }, async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) await hosts[i].dial(hosts[j].addresses[0]);
+  return hosts;
+}
+
+function link(host: PeerHost, slot: number, holders: PeerId[]): PeerLink {
+  const peers = new Map(holders.map((p, s) => [s, p]));
+  return new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000 });
+}
+
+const subscribed = (hosts: PeerHost[], topic: string) => hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
+
+test('a position the team went on without: its peer learns so at its turn, and makes no update', async (t) => {
+  const hosts = await team(2);
+  const ids = hosts.map((h) => h.peerId);
+  const [late, next] = [link(hosts[0], 0, ids), link(hosts[1], 1, ids)];
+  try {
+    await next.start();
+    await late.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)) && subscribed(hosts, tokenTopic(TEAM)));
+    // Slot 1 follows the stage while slot 0's peer is silent: past the deadline it takes position 1 over.
+    next.beginStage(STAGE);
+    await next.shareTurn(STAGE, 'train/0', [complete]);
+    next.setOrder(STAGE, ORDER);
+    t.true(await next.awaitTurn(STAGE, 1), 'the next peer took its position over');
+    await next.sendUpdate(STAGE, 1, update(1, 1));
+    t.is(await next.receiveUpdate(STAGE, 0), undefined, 'position 0 counted skipped where it was taken over');
+
+    // Slot 0's peer comes to the stage late: position 0 is its first, and the token starts with it,
+    // but the team has decided that position without it.
+    await until('the shard and the update at the late peer', () => late.shards.counters.received === 2);
+    late.beginStage(STAGE);
+    late.setOrder(STAGE, ORDER);
+    t.false(await late.awaitTurn(STAGE, 0), 'the late peer does not take its turn');
+    t.is((await late.receiveUpdate(STAGE, 1))?.record.klQuantile, 0.02, 'and follows the update after it');
+  } finally {
+    await Promise.all([late.stop(), next.stop()]);
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('an observer of a stage that went on without it reads the turns from the complete shard and fetches by CID the update of a peer that is gone', async (t) => {
+  const hosts = await team(3);
+  const ids = hosts.map((h) => h.peerId);
+  const links = [link(hosts[0], 0, ids), link(hosts[1], 1, ids)];
+  // The observer is slot 0's peer restarted: a new process, whose link starts after the stage's updates.
+  const observer = link(hosts[2], 0, ids);
+  try {
+    for (const l of links) await l.start();
+    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1));
+    links.forEach((l) => l.beginStage(STAGE));
+    await links[1].shareTurn(STAGE, 'train/0', [complete]);
+    await until('the complete shard at slot 0', () => links[0].rolledOut(STAGE));
+    links.forEach((l) => l.setOrder(STAGE, ORDER));
+    t.true(await links[0].awaitTurn(STAGE, 0));
+    await links[0].sendUpdate(STAGE, 0, update(0, 2));
+    t.true(await links[1].awaitTurn(STAGE, 1));
+    t.is((await links[1].receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01);
+    await links[1].sendUpdate(STAGE, 1, update(1, 1));
+    // Slot 0's peer is gone: its update is announced no more, only named in slot 1's.
+    await links[0].stop();
+    await hosts[0].stop();
+
+    await observer.start();
+    observer.beginStage(STAGE, true);
+    observer.setOrder(STAGE, ORDER);
+    const mine: ChainTranscript = { promptIds: complete.promptIds, turns: [] };
+    const first = await observer.remoteTurn(STAGE, 'train/0', 0).take([mine], 0);
+    t.deepEqual(first, [{ tokens: [8, 9], logprobs: [-0.5, -1.25] }], 'its own slot\'s turn, as its killed process spoke it');
+    const got = await observer.receiveUpdate(STAGE, 0);
+    t.deepEqual(got && [...got.logpNew], [-0.75, -0.75], 'the gone peer\'s update, fetched by CID from the peer that named it');
+    t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
+    t.is(observer.token.counters.handoffs, 0, 'the observer never held the token');
+  } finally {
+    await Promise.all([links[1].stop(), observer.stop()]);
+    await Promise.all(hosts.slice(1).map((h) => h.stop()));
+  }
+});
