@@ -5,6 +5,8 @@
 import { type ChainRolloutOptions, type ChainTranscript, type RemoteTurn, type TurnGenerator, type TurnTaker, finalAnswerText, memberLineups, memberSeed, rollChain } from './agent/chain.ts';
 import type { Problem } from './agent/dataset.ts';
 import { answerMatches, extractAnswer, normalizeAnswer } from './agent/verifier.ts';
+import type { ConfigValues } from './config.ts';
+import type { StageRecord } from './stage.ts';
 import type { LocalTeam } from './team.ts';
 
 export interface Prediction {
@@ -64,39 +66,52 @@ export interface EvalLink {
 /** What an evaluation needs of a team. */
 export type EvalTeam = Pick<LocalTeam, 'format' | 'workflow'>;
 
-/** Each member rollout's takers (the chain has one rollout, the ensemble one per agent) and how its turns are shared. */
-function members(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], link?: EvalLink) {
+/**
+ * Each member rollout's takers (the chain has one rollout, the ensemble one per agent) and how its
+ * turns are shared; `name` tells one evaluation's rollouts from another's on the network.
+ */
+function members(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], link?: EvalLink, name = 'eval') {
   return memberLineups(team.workflow, generators.length).map((slots, k) => {
-    const rollout = `eval/${k}`;
+    const rollout = `${name}/${k}`;
     const takers = slots.map((s) => generators[s] ?? link!.remoteTurn(rollout, s));
     return { takers, ...(link ? { onTurn: (ts: readonly ChainTranscript[]) => link.shareTurn(rollout, ts) } : {}) };
   });
 }
 
-/** One team answer per prompt: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
-async function teamAnswers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink): Promise<TeamAnswer[]> {
-  const f = team.format;
-  const rollouts = members(team, generators, link);
-  if (team.workflow === 'chain') {
-    const out = await rollChain(f, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] });
-    return out.map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
-  }
+/** Each member rollout's transcripts: the chain's one, or the ensemble's one per agent. */
+async function rollMembers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink, name?: string): Promise<ChainTranscript[][]> {
+  const rollouts = members(team, generators, link, name);
+  if (team.workflow === 'chain') return [await rollChain(team.format, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] })];
   const each: ChainTranscript[][] = [];
-  for (const [k, m] of rollouts.entries()) each.push(await rollChain(f, m.takers, prompts, { ...opts, ...m, slots: [k], seed: memberSeed(opts.seed ?? 0, k) }));
-  return prompts.map((_, i) => {
+  for (const [k, m] of rollouts.entries()) each.push(await rollChain(team.format, m.takers, prompts, { ...opts, ...m, slots: [k], seed: memberSeed(opts.seed ?? 0, k) }));
+  return each;
+}
+
+/** One team answer per prompt from its member rollouts: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
+function answersOf(team: EvalTeam, each: readonly (readonly ChainTranscript[])[]): TeamAnswer[] {
+  const f = team.format;
+  if (team.workflow === 'chain') return each[0].map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
+  return each[0].map((_, i) => {
     const turns = each.map((out) => finalAnswerText(f, out[i]));
     return { turns, answer: majorityAnswer(turns.map(extractAnswer)) };
   });
 }
 
+async function teamAnswers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink, name?: string): Promise<TeamAnswer[]> {
+  return answersOf(team, await rollMembers(team, generators, prompts, opts, link, name));
+}
+
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
 
-/** The team's generators by slot. */
-const lineup = (team: LocalTeam): TurnGenerator[] => team.agents.map((a) => a.policy);
+/** A team whose agents may live on other peers (undefined here). */
+type AgentsTeam = EvalTeam & { agents: readonly ({ policy: TurnGenerator } | undefined)[] };
 
-/** One agent standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
-export const alone = (team: LocalTeam, slot: number): TurnGenerator[] =>
-  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot].policy) : [team.agents[slot].policy]);
+/** The team's generators by slot (undefined where the agent is on another peer). */
+const lineup = (team: AgentsTeam): (TurnGenerator | undefined)[] => team.agents.map((a) => a?.policy);
+
+/** One agent (here) standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
+export const alone = (team: AgentsTeam, slot: number): TurnGenerator[] =>
+  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot]!.policy) : [team.agents[slot]!.policy]);
 
 /**
  * Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow; on a
@@ -109,10 +124,26 @@ export async function teamAccuracy(team: LocalTeam | EvalTeam, problems: readonl
 
 export interface SampledMetrics { avgAtK: number; passAtK: number; majorityVoteAccuracy: number; predictions: Prediction[] }
 
+/** How K samples of each problem are drawn. */
+export interface SampledOptions { k: number; sampling: { temperature: number; topP: number }; seed: number; maxTurnTokens: number }
+
+/** Each problem repeated K times, in order: the rows of a K-sample evaluation. */
+const sampleRows = (problems: readonly Problem[], k: number) => problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
+
+/** The member rollouts of K samples of every problem by `generators` (on a network, through `link` under rollout `name`). */
+export function rollSamples(team: EvalTeam, problems: readonly Problem[], o: SampledOptions, generators: readonly (TurnTaker | undefined)[], link?: EvalLink, name = 'sampled'): Promise<ChainTranscript[][]> {
+  return rollMembers(team, generators, sampleRows(problems, o.k).map((r) => r.p.prompt), { maxTurnTokens: o.maxTurnTokens, sampling: { ...o.sampling, topK: 0 }, seed: o.seed }, link, name);
+}
+
 /** K sampled team answers per problem (or of another lineup, named `by`): avg@K, pass@K and the majority vote over the K, with every sample. */
-export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators = lineup(team), by = 'team'): Promise<SampledMetrics> {
-  const rows = problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-  const answers = await teamAnswers(team, generators, rows.map((r) => r.p.prompt), { maxTurnTokens, sampling: { ...sampling, topK: 0 }, seed });
+export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators: readonly TurnGenerator[] = lineup(team) as TurnGenerator[], by = 'team'): Promise<SampledMetrics> {
+  return metricsOf(team, problems, k, await rollSamples(team, problems, { k, sampling, seed, maxTurnTokens }, generators), by);
+}
+
+/** avg@K, pass@K and the majority vote from K-sample member rollouts (rollSamples'), with every sample. */
+export function metricsOf(team: EvalTeam, problems: readonly Problem[], k: number, each: readonly (readonly ChainTranscript[])[], by = 'team'): SampledMetrics {
+  const rows = sampleRows(problems, k);
+  const answers = answersOf(team, each);
   const predictions = answers.map((a, i): Prediction => ({
     by, id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
     extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
@@ -141,4 +172,58 @@ export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[]
     agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)), ...own });
   }
   return { problems: problems.length, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), ...sampled, agents };
+}
+
+/** What a stage's row reports of the held-out set after the stage: `train` and every peer of a network team log the same. */
+export interface StageEvaluation {
+  testAccuracy: number;
+  avgAtK: number;
+  passAtK: number;
+  k: number;
+  /** Each agent's own avg@K, by slot: it alone takes every turn (or casts the only vote). */
+  alone: number[];
+}
+
+/** How a stage's evaluation reaches the agents on other peers: their turns, and the rollouts of each of them alone. */
+export interface StageEvalLink extends EvalLink {
+  /** Makes the K-sample rollout of this peer's agent alone (`slot`'s) known to the others. */
+  shareAlone(slot: number, transcripts: readonly ChainTranscript[]): Promise<void>;
+  /** That of a remote `slot`'s agent, from its peer. */
+  remoteAlone(slot: number): Promise<ChainTranscript[]>;
+}
+
+/**
+ * The held-out metrics of a stage's row: greedy accuracy, avg@K and pass@K of the team, and each
+ * agent's avg@K alone. On a network, the team's rollouts take every peer's turns, and each agent's
+ * solo rollout is made on its own peer and read by the others from its transcripts.
+ */
+export async function stageEvaluation(team: AgentsTeam, problems: readonly Problem[], o: SampledOptions, link?: StageEvalLink): Promise<StageEvaluation> {
+  const generators = lineup(team);
+  const testAccuracy = await teamAccuracy(team, problems, o.maxTurnTokens, generators, link);
+  const { avgAtK, passAtK } = metricsOf(team, problems, o.k, await rollSamples(team, problems, o, generators, link));
+  const solo: number[] = [];
+  for (const [slot, agent] of team.agents.entries()) {
+    let each: ChainTranscript[][];
+    if (agent) {
+      each = await rollSamples(team, problems, o, alone(team, slot));
+      await link?.shareAlone(slot, each[0]);
+    } else {
+      each = [await link!.remoteAlone(slot)];
+    }
+    solo.push(metricsOf(team, problems, o.k, each).avgAtK);
+  }
+  return { testAccuracy, avgAtK, passAtK, k: o.k, alone: solo };
+}
+
+/** How the stage log's K samples are drawn after `stage` (config evaluation.num_samples_per_agent, the rollout's sampling, a seed per stage). */
+export const evalOptions = (cfg: ConfigValues, stage: number): SampledOptions => ({
+  k: cfg.evaluation.numSamplesPerAgent, sampling: cfg.generation, seed: cfg.seed + stage, maxTurnTokens: cfg.data.maxResponseLength,
+});
+
+/** A stage's row of the stage log: its record, each agent with its own avg@K, and the team's held-out metrics. */
+export type StageRow = ReturnType<typeof stageRow<StageRecord>>;
+
+export function stageRow<R extends { agents: readonly { slot: number }[] }>(record: R, e: StageEvaluation, seconds: number) {
+  const agents = record.agents.map((a) => ({ ...a, test_avg_at_k: e.alone[a.slot] }));
+  return { ...record, agents, test_accuracy: e.testAccuracy, test_avg_at_k: e.avgAtK, test_pass_at_k: e.passAtK, k: e.k, seconds };
 }

@@ -191,6 +191,12 @@ export class PeerLink implements StageLink {
     };
   }
 
+  /** The transcripts of a complete rollout of `stage` made on another peer (e.g. an agent's solo evaluation). */
+  async rollout(stage: number, rollout: string): Promise<ChainTranscript[]> {
+    const shard = await this.turns.wait(turnKey(stage, rollout, this.init.turnsPerRollout), this.waitMs, `stage ${stage}'s rollout ${rollout}`);
+    return shard.trajectories.map((t) => ({ promptIds: t.ids, turns: t.turns.map((u) => ({ slot: u.slot, ids: u.ids, logprobs: u.logprobs })) }));
+  }
+
   async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
     const shard: TrajectoryShard = {
       version: PROTOCOL_VERSION, team: this.init.team, stage, rollout,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from './agent/agent.ts';
 import { writeFileAtomic } from './agent/atomic-file.ts';
-import { type ChainFormat, type ChainTranscript, chainFormat } from './agent/chain.ts';
+import { type ChainFormat, chainFormat } from './agent/chain.ts';
 import { loadCheckpoint } from './agent/checkpoint.ts';
 import { type Problem, loadDataset } from './agent/dataset.ts';
 import { InputError } from './agent/errors.ts';
@@ -15,7 +15,7 @@ import { freezeParams, loadParams, saveParams } from './agent/frozen-params.ts';
 import { availableMemory, gpuMemory, microBatchFor } from './agent/memory.ts';
 import { loadTokenizer } from './agent/tokenizer.ts';
 import type { SatConfig } from './config.ts';
-import { teamAccuracy } from './evaluate.ts';
+import { type StageEvalLink, type StageEvaluation, type StageRow, evalOptions, stageEvaluation, stageRow, teamAccuracy } from './evaluate.ts';
 import type { Device, SessionOptions } from './gpu/ort.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { PeerLink } from './peer-link.ts';
@@ -64,8 +64,8 @@ export interface PeerInit {
   log?: (line: string) => void;
 }
 
-/** What a peer reports after each stage: its record, the team's greedy accuracy on the test set after it. */
-export interface PeerStage { stage: number; record?: StageRecord; testAccuracy: number; seconds: number }
+/** What a peer reports after each stage: its record and the row it logged (none for a new team's stage 0), the team's greedy accuracy on the test set after it. */
+export interface PeerStage { stage: number; record?: StageRecord; row?: StageRow; testAccuracy: number; seconds: number }
 
 /** How long a new peer listens to the roster before choosing a free slot. */
 const LISTEN_MS = 2_500;
@@ -194,9 +194,9 @@ export class Peer {
       this.link.beginStage(stage);
       const t0 = Date.now();
       const record = await runStage(this.team, this.cfg, stage, this.link);
-      const [testAccuracy, evaluation] = await this.evaluate(stage);
-      record.time.eval = evaluation;
-      this.logStage(stage, record, testAccuracy, t0, onStage);
+      const [evaluation, seconds] = await this.evaluate(stage);
+      record.time.eval = seconds;
+      this.logStage(stage, record, evaluation, t0, onStage);
     }
     await this.lingerFor(last + 1);
   }
@@ -223,19 +223,20 @@ export class Peer {
     this.link.beginStage(now, true);
     const t0 = Date.now();
     const observed = { ...this.team, agents: this.team.agents.map(() => undefined) };
-    const [record, [testAccuracy, evaluation]] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
-    record.time.eval = evaluation;
-    this.logStage(now, record, testAccuracy, t0, onStage);
+    const [record, [evaluation, seconds]] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
+    record.time.eval = seconds;
+    this.logStage(now, record, evaluation, t0, onStage);
   }
 
   /** Logs, checkpoints and reports a stage this peer has seen through. */
-  private logStage(stage: number, record: StageRecord, testAccuracy: number, t0: number, onStage?: (s: PeerStage) => void): void {
+  private logStage(stage: number, record: StageRecord, evaluation: StageEvaluation, t0: number, onStage?: (s: PeerStage) => void): void {
     const seconds = (Date.now() - t0) / 1000;
-    appendStageLog(this.cfg, { ...record, test_accuracy: testAccuracy, seconds });
+    const row = stageRow(record, evaluation, seconds);
+    appendStageLog(this.cfg, { ...row });
     saveStage(this.cfg, this.team, stage);
     saveKnownPeers(this.init.dataDir, this.host.libp2p);
     this.done = stage;
-    onStage?.({ stage, record, testAccuracy, seconds });
+    onStage?.({ stage, record, row, testAccuracy: evaluation.testAccuracy, seconds });
   }
 
   /**
@@ -286,18 +287,31 @@ export class Peer {
     }
   }
 
-  /** The team's test accuracy after `stage`, and the seconds it took. */
-  private async evaluate(stage: number): Promise<[number, number]> {
+  /** The held-out metrics of the stage's row (as `train` logs them), each agent taking its turns on its own peer; and the seconds they took. */
+  private async evaluate(stage: number): Promise<[StageEvaluation, number]> {
     const t0 = Date.now();
-    const accuracy = await this.accuracy(stage);
-    return [accuracy, Math.round(Date.now() - t0) / 1000];
+    const o = evalOptions(this.cfg, stage);
+    const evaluation = this.test.length === 0
+      ? { testAccuracy: NaN, avgAtK: NaN, passAtK: NaN, k: o.k, alone: this.team.agents.map(() => NaN) }
+      : await stageEvaluation(this.team, this.test, o, this.evalLink(stage));
+    return [evaluation, Math.round(Date.now() - t0) / 1000];
   }
 
   /** The team's greedy accuracy on the test set, each agent taking its turns on its own peer. */
   private async accuracy(stage: number): Promise<number> {
     if (this.test.length === 0) return NaN;
-    const link = { remoteTurn: (rollout: string, slot: number) => this.link.remoteTurn(stage, rollout, slot), shareTurn: (rollout: string, ts: readonly ChainTranscript[]) => this.link.shareTurn(stage, rollout, ts) };
-    return teamAccuracy(this.team, this.test, this.cfg.data.maxResponseLength, this.team.agents.map((a) => a?.policy), link);
+    return teamAccuracy(this.team, this.test, this.cfg.data.maxResponseLength, this.team.agents.map((a) => a?.policy), this.evalLink(stage));
+  }
+
+  /** How `stage`'s evaluation reaches the other peers' agents: their turns, and each one's solo rollout (by its slot's name). */
+  private evalLink(stage: number): StageEvalLink {
+    const solo = (slot: number) => `alone-${slot}/0`;
+    return {
+      remoteTurn: (rollout, slot) => this.link.remoteTurn(stage, rollout, slot),
+      shareTurn: (rollout, ts) => this.link.shareTurn(stage, rollout, ts),
+      shareAlone: (slot, ts) => this.link.shareTurn(stage, solo(slot), ts),
+      remoteAlone: (slot) => this.link.rollout(stage, solo(slot)),
+    };
   }
 
   /** Waits until every slot has a live holder that hears this peer's blocks and token topics. */

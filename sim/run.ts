@@ -44,6 +44,10 @@ export interface SimStage {
   order: number[];
   reward: number;
   test_accuracy: number;
+  /** The team's avg@K and pass@K on the held-out set; each agent's own avg@K is in its entry (test_avg_at_k). */
+  test_avg_at_k: number;
+  test_pass_at_k: number;
+  k: number;
   agents: {
     slot: number; name: string; klQuantile: number; delta: number; beta: number; backtracks: number; accepted: boolean; skipped?: true;
     stage0?: { deltaFrom: number; delta: number; released: boolean };

@@ -69,7 +69,7 @@ export const simCommand: Command = {
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
     if (link) say(`every link between the processes: ${link.latencyMs} ms one way, ${(100 * link.loss).toFixed(1)}% of packets lost (and resent)`);
     if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
-    say('stage  order  reward  test acc   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB');
+    say(`stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB`);
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
       ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
@@ -79,7 +79,7 @@ export const simCommand: Command = {
       const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped'
         : a.stage0 ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
           : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
-      say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ${String(s.rss_mb).padStart(8)}`);
+      say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}  ${pct(s.test_avg_at_k).padStart(5)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ${String(s.rss_mb).padStart(8)}`);
       const c = s.certificate;
       say(`       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite sample ${c.finiteSample.toExponential(2)};`
         + ` time: rollout ${s.time.rollout.toFixed(1)} s, updates ${s.time.update.toFixed(1)} s, evaluation ${s.time.eval.toFixed(1)} s, network ${s.time.network.toFixed(1)} s`);

@@ -55,10 +55,10 @@ export const startCommand: Command = {
     if (json) process.stdout.write(`${JSON.stringify({ event: 'joined', peerId: peer.host.peerId.toString(), team: peer.teamId, slot: peer.slot, addresses: peer.host.addresses })}\n`);
     else say(`listening on ${peer.host.addresses.join(', ')}`);
     try {
-      await peer.run(({ stage, record, testAccuracy, seconds }) => {
+      await peer.run(({ stage, record, row, testAccuracy, seconds }) => {
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map((b) => Math.round(b / 2 ** 20));
-        if (json) return void process.stdout.write(`${JSON.stringify(record ? { event: 'stage', ...record, test_accuracy: testAccuracy, seconds, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy })}\n`);
+        if (json) return void process.stdout.write(`${JSON.stringify(row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy })}\n`);
         if (!record) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
         const agents = record.agents.map((a) => `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`}`).join(', ');
         say(`stage ${stage}: order ${record.order.join('>')}, reward ${record.reward.toFixed(3)}, test accuracy ${(100 * testAccuracy).toFixed(1)}%, ${agents}, bound ${record.certificate.lowerBound.toExponential(2)}, ${seconds.toFixed(1)} s`);

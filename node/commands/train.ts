@@ -3,7 +3,7 @@
 // saved stage.
 import { loadConfig } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { alone, sampledMetrics, teamAccuracy } from '../evaluate.ts';
+import { evalOptions, stageEvaluation, stageRow, teamAccuracy } from '../evaluate.ts';
 import { runStage } from '../stage.ts';
 import { appendStageLog, latestStageFolder, openTeam, releaseTeam, saveStage, trimStageLog, unusedSettings } from '../team.ts';
 import type { Command } from './command.ts';
@@ -44,17 +44,12 @@ export const trainCommand: Command = {
         const t0 = Date.now();
         const rec = await runStage(team, cfg, stage);
         const t1 = Date.now();
-        const testAccuracy = await accuracy();
-        const k = cfg.evaluation.numSamplesPerAgent;
-        const sampled = (slot?: number) => sampledMetrics(team, team.test, k, cfg.generation, cfg.seed + stage, cfg.data.maxResponseLength, slot === undefined ? undefined : alone(team, slot));
-        const { avgAtK, passAtK } = await sampled();
-        // Each agent's own avg@K: it alone takes every turn (or casts the only vote).
-        const perAgent = [];
-        for (const a of rec.agents) perAgent.push({ ...a, test_avg_at_k: (await sampled(a.slot)).avgAtK });
-        const seconds = (Date.now() - t0) / 1000;
+        const evaluation = await stageEvaluation(team, team.test, evalOptions(cfg, stage));
         rec.time.eval = Math.round(Date.now() - t1) / 1000;
-        const row = { ...rec, agents: perAgent, test_accuracy: testAccuracy, test_avg_at_k: avgAtK, test_pass_at_k: passAtK, k, seconds };
-        appendStageLog(cfg, row);
+        const row = stageRow(rec, evaluation, (Date.now() - t0) / 1000);
+        const { testAccuracy, avgAtK } = evaluation;
+        const seconds = row.seconds;
+        appendStageLog(cfg, { ...row });
         saveStage(cfg, team, stage);
         if (json) process.stdout.write(`${JSON.stringify(row)}\n`);
         const agents = rec.agents.map((a) => (a.stage0

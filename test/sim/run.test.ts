@@ -45,6 +45,10 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
     t.is(log.length, 2);
     log.forEach((row, i) => {
       t.true(row.agents.length === 2 && typeof row.certificate.lowerBound === 'number' && typeof row.test_accuracy === 'number');
+      // The same keys as train's row (the comparison below reads only keys both have), held-out metrics included.
+      t.deepEqual(Object.keys(row).sort(), Object.keys(trained[i]).sort());
+      t.deepEqual(row.agents.map((a: object) => Object.keys(a).sort()), trained[i].agents.map((a: object) => Object.keys(a).sort()));
+      t.true(row.k === 2 && row.test_avg_at_k >= 0 && row.test_pass_at_k >= row.test_avg_at_k && row.agents.every((a: { test_avg_at_k: number }) => a.test_avg_at_k >= 0));
       t.deepEqual(differences(trained[i], row), [], `stage ${i + 1}`);
     });
   }

@@ -1,5 +1,5 @@
 // A small team for the sim's tests: the demo's weak agent in both slots of a two-step chain, six
-// prompts x four samples a stage, forty held-out problems.
+// prompts x four samples a stage, forty held-out problems sampled twice each after a stage.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ sat:
   scheduler: { mode: random }
   agents: [{ name: first, path: ${DEMO}/tiny-weak }, { name: second, path: ${DEMO}/tiny-weak }]
 training: { learning_rate: 0.0003, num_stages: ${stages}, lora: null }
+evaluation: { num_samples_per_agent: 2 }
 logging: { save_dir: train-run }
 `);
   return { dir, config };
