@@ -97,6 +97,7 @@ function answersOf(team: EvalTeam, each: readonly (readonly ChainTranscript[])[]
   });
 }
 
+/** The team's answers to `prompts` (on a network, through `link`). */
 async function teamAnswers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink, name?: string): Promise<TeamAnswer[]> {
   return answersOf(team, await rollMembers(team, generators, prompts, opts, link, name));
 }
@@ -136,7 +137,7 @@ export function rollSamples(team: EvalTeam, problems: readonly Problem[], o: Sam
 }
 
 /** K sampled team answers per problem (or of another lineup, named `by`): avg@K, pass@K and the majority vote over the K, with every sample. */
-export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators: readonly TurnGenerator[] = lineup(team) as TurnGenerator[], by = 'team'): Promise<SampledMetrics> {
+export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators: readonly (TurnTaker | undefined)[] = lineup(team), by = 'team'): Promise<SampledMetrics> {
   return metricsOf(team, problems, k, await rollSamples(team, problems, { k, sampling, seed, maxTurnTokens }, generators), by);
 }
 
