@@ -57,6 +57,8 @@ export interface PeerInit {
   deadlineMs?: number;
   /** Rollouts scored and trained on at once (default: as many as this machine's memory allows; 0: all). */
   microBatch?: number;
+  /** Bytes of memory this peer plans its stage with (default: MEMORY_SHARE of what the device has available); for several peers on one machine. */
+  memory?: number;
   /** Take `slot` over from this stage on (plug-and-play): the incumbent hands its tensors over and this model enters through Stage-0. */
   upgradeAt?: number;
   /** Hears this peer take the token in a stage (its update starts). */
@@ -350,14 +352,16 @@ function microBatch(cfg: SatConfig, init: PeerInit, train: readonly Problem[], f
   const tokens = prompt + (cfg.team.workflow === 'chain' ? slots : 1) * cfg.data.maxResponseLength;
   const lora = cfg.training.lora !== null && cfg.training.lora !== undefined;
   const gpu = init.device === 'cuda';
-  const available = gpu ? gpuMemory() : availableMemory();
-  if (available === undefined) {
-    log('the GPU\'s free memory cannot be read (nvidia-smi): taking the stage\'s rollouts at once (--micro-batch N sets how many)');
+  const free = init.memory === undefined ? (gpu ? gpuMemory() : availableMemory()) : undefined;
+  if (init.memory === undefined && free === undefined) {
+    log('the GPU\'s free memory cannot be read (nvidia-smi): taking the stage\'s rollouts at once (--micro-batch N or --memory GiB sets how many)');
     return 0;
   }
-  const fit = microBatchFor(loadCheckpoint(init.model), { model: init.model, lora, rows, tokens, gpu }, MEMORY_SHARE * available);
+  const budget = init.memory ?? MEMORY_SHARE * free!;
+  const fit = microBatchFor(loadCheckpoint(init.model), { model: init.model, lora, rows, tokens, gpu, ...(init.memory !== undefined ? { given: true } : {}) }, budget);
   if (fit >= rows) return 0;
-  log(`the stage's ${rows} rollouts do not fit the ${gpu ? 'GPU' : 'machine'}'s memory (${(available / 2 ** 30).toFixed(1)} GiB available) at once: generating, scoring and training on ${fit} at a time`);
+  const of = init.memory !== undefined ? `the ${(budget / 2 ** 30).toFixed(1)} GiB --memory gives it` : `the ${gpu ? 'GPU' : 'machine'}'s memory (${(free! / 2 ** 30).toFixed(1)} GiB available)`;
+  log(`the stage's ${rows} rollouts do not fit ${of} at once: generating, scoring and training on ${fit} at a time`);
   return fit;
 }
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { availableMemory } from '../node/agent/memory.ts';
 import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,7 +80,12 @@ export interface SimResult {
   seconds: number;
   /** With a link shape: the bytes the relays carried between the processes. */
   relayedBytes?: number;
+  /** The memory each peer planned its stage with (start --memory): its share of what the machine had available. */
+  memoryPerPeer: number;
 }
+
+/** The share of the machine's available memory the sim's peers plan with, together (the bootstrap and the sim need little). */
+const SIM_MEMORY_SHARE = 0.9;
 
 export class SimError extends Error {
   override name = 'SimError';
@@ -99,6 +105,9 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   const threads = o.threads ?? os.availableParallelism();
   const up = o.upgrade;
   if (up && (up.slot >= n || up.stage < 2 || up.stage > stages)) throw new SimError(`--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`);
+  // The peers share one machine: each plans with its share, or each would plan with all of it.
+  const memoryPerPeer = (SIM_MEMORY_SHARE * availableMemory()) / (n + (up ? 1 : 0));
+  log(`each of the ${n + (up ? 1 : 0)} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`);
 
   const children: ChildProcess[] = [];
   let closeLinks = async (): Promise<unknown> => undefined;
@@ -144,7 +153,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const launch = ({ slot, model, name, dir, extra, listen }: (typeof peers)[number], restarted = false): void => {
       const peer = start(SAT_PEER, [
         'start', '--team', teamFile, '--model', model, '--slot', String(slot), '--data-dir', path.join(o.out, dir), ...extra,
-        '--bootstrap', addresses[0], ...listen, '--threads', String(threads), '--stages', String(stages), '--json',
+        '--bootstrap', addresses[0], ...listen, '--threads', String(threads), '--stages', String(stages), '--memory', (memoryPerPeer / 2 ** 30).toFixed(3), '--json',
         ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
       ], children, (line) => { lastSaid.set(name, line); log(`${name}: ${line}`); });
       let killed = false;
@@ -190,7 +199,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return {
-      team: team.id, slots: n, peers: peers.length, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000,
+      team: team.id, slots: n, peers: peers.length, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000, memoryPerPeer,
       ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.link.bytes, 0) } : {}),
     };
   } finally {

@@ -87,7 +87,15 @@ export function availableMemory(): number {
 }
 
 /** What a plan is for: the model, whether it trains LoRA adapters, the stage's rows and their tokens, and on which device. */
-export interface Planned { model: string; lora: boolean; rows: number; tokens: number; gpu?: boolean }
+export interface Planned {
+  model: string;
+  lora: boolean;
+  rows: number;
+  tokens: number;
+  gpu?: boolean;
+  /** The memory planned with was given (start --memory), not read from the device. */
+  given?: boolean;
+}
 
 const gib = (bytes: number) => (bytes / 2 ** 30 >= 10 ? (bytes / 2 ** 30).toFixed(0) : (bytes / 2 ** 30).toFixed(1));
 
@@ -99,5 +107,6 @@ export function checkMemory(need: MemoryNeed, available: number, o: Planned): vo
   const remedy = need.activations > model
     ? 'join a team with a smaller batch (data.train_batch_size x sat.group_size rollouts a stage), or a machine with more memory'
     : `use a smaller model${o.lora ? '' : ' (this team fine-tunes every weight; one that trains LoRA adapters needs far less)'}, or a machine with more memory`;
-  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the ${o.gpu ? 'GPU' : 'CPU'} (${parts.join(', ')}), and ${o.gpu ? 'the GPU' : 'this machine'} has ${gib(available)} GiB available: ${remedy}`);
+  const has = o.given ? `--memory gives it ${gib(available)} GiB` : `${o.gpu ? 'the GPU' : 'this machine'} has ${gib(available)} GiB available`;
+  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the ${o.gpu ? 'GPU' : 'CPU'} (${parts.join(', ')}), and ${has}: ${remedy}${o.given ? ' (or a larger --memory)' : ''}`);
 }

@@ -87,7 +87,7 @@ export const simCommand: Command = {
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;
     const swap = upgrade && { accuracy_before_upgrade: at(upgrade.stage - 1), accuracy_after_upgrade: at(upgrade.stage) };
-    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, slots: result.slots, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
+    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, slots: result.slots, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, memory_per_peer_gib: +(result.memoryPerPeer / 2 ** 30).toFixed(2), ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
     say(`team ${result.team}: ${result.slots} slots, ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
     if (swap) say(`upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before (after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`);
   },

@@ -28,6 +28,7 @@ export const startCommand: Command = {
     nat: { type: 'boolean', description: 'behind a NAT: also be reachable through a relay (the bootstrap peers are relays), with autonat and hole punching (dcutr)' },
     offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
     'micro-batch': { type: 'string', value: '<n>', description: 'rollouts scored and trained on at once (default: as many as this machine\'s memory allows; 0: all of the stage\'s)' },
+    memory: { type: 'string', value: '<GiB>', description: 'memory this peer plans its stage with (default: 90% of what the machine, or the GPU, has available); give each its share when several peers run on one machine' },
     deadline: { type: 'string', value: '<seconds>', description: 'how long a silent token holder is waited for before the next in order takes over (default 30)' },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
@@ -41,12 +42,13 @@ export const startCommand: Command = {
     const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const microBatch = options['micro-batch'] === undefined ? undefined : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
+    const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
     const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
     const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
       teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), ...(options.nat ? { nat: true } : {}), bootstrap: list(options.bootstrap),
-      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}), ...(microBatch !== undefined ? { microBatch } : {}),
+      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}), ...(microBatch !== undefined ? { microBatch } : {}), ...(memory !== undefined ? { memory } : {}),
       ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}), log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));

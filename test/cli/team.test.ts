@@ -116,6 +116,20 @@ test('a model too big for this machine\'s memory is refused before the peer clai
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
 
+test('start --memory: the peer plans with the memory it is given; too little for one rollout is refused before it claims a slot', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+  const start = (...extra: string[]) => sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '1', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0', ...extra);
+  let r = start('--memory', '0.05');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /tiny-weak needs about [\d.]+ GiB to take part in this team's stages on the CPU \(.*\), and --memory gives it 0\.1 GiB: .*\(or a larger --memory\)$/);
+  t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
+  r = start('--memory', 'lots');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /--memory/);
+});
+
 test('team create --allow makes an allowlist team; a peer it does not admit is refused before it claims a slot', async (t) => {
   const dir = tmp();
   const ids = await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));

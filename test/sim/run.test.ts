@@ -33,6 +33,7 @@ test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-p
   t.is(summary.stages.length, 2);
   t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
   t.true(summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100), 'each stage reports its peers\' peak resident memory');
+  t.true(summary.memory_per_peer_gib > 0.5, `each peer plans with its share of the machine's memory (${summary.memory_per_peer_gib} GiB)`);
   t.true(summary.relayed_bytes > 100_000, `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`);
 
   const train = sat('train', '--config', config, '--threads', '1');
