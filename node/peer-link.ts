@@ -105,6 +105,8 @@ export class PeerLink implements StageLink {
   private stage = 0;
   /** Whether this peer follows the stage without a turn in it (a restarted peer catching up on a stage that went on without it). */
   private observing = false;
+  /** Since when an observer has seen every other peer past the stage (see watchLast). */
+  private teamPastSince?: number;
   private order: number[] = [];
   /** Shards of the stage by rollout and turns held. */
   private readonly turns = new Waits<TrajectoryShard>();
@@ -158,6 +160,7 @@ export class PeerLink implements StageLink {
   beginStage(stage: number, observe = false): void {
     this.stage = stage;
     this.observing = observe;
+    this.teamPastSince = undefined;
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
@@ -218,24 +221,40 @@ export class PeerLink implements StageLink {
   }
 
   async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
-    // No one comes after the last position to take it over: when its holder is silent past two
-    // deadlines, each peer counts it skipped (an update arriving just then can split the peers).
-    const last = position === this.order.length - 1;
-    // An observer has no token state: the others past the stage for a while (their updates of it are
-    // announced again every REPEAT_MS) means no update of the last position came.
-    let past: number | undefined;
-    const skipped = () => {
-      if (!this.observing) return this.token.silence.position === position && this.token.silence.ms > 2 * this.deadlineMs;
-      past = this.init.teamPast?.(stage) ? past ?? Date.now() : undefined;
-      return past !== undefined && Date.now() - past > 2 * REPEAT_MS;
-    };
-    const watch = last ? setInterval(() => { if (skipped()) this.decided.set(`${stage}/${position}`, null); }, 500) : undefined;
+    const watch = setInterval(() => this.watchLast(stage), 500);
     try {
       const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
       return held ? sharedUpdate(held.update, this.init.names) : undefined;
     } finally {
       clearInterval(watch);
     }
+  }
+
+  /**
+   * No one comes after the last position to take it over: when its holder is silent past two
+   * deadlines, each peer counts it skipped (an update arriving just then can split the peers), and
+   * follows the update before it, which handed the token over. An observer has no token state: the
+   * others past the stage for a while (their updates of it are announced again every REPEAT_MS)
+   * means no update of the last position came.
+   */
+  private watchLast(stage: number): void {
+    const last = this.order.length - 1;
+    const key = (p: number) => `${stage}/${p}`;
+    if (last < 0 || this.decided.get(key(last)) !== undefined) return;
+    let skipped: boolean;
+    if (this.observing) {
+      this.teamPastSince = this.init.teamPast?.(stage) ? this.teamPastSince ?? Date.now() : undefined;
+      skipped = this.teamPastSince !== undefined && Date.now() - this.teamPastSince > 2 * REPEAT_MS;
+    } else {
+      skipped = this.token.silence.position === last && this.token.silence.ms > 2 * this.deadlineMs;
+    }
+    if (!skipped) return;
+    const before = [...this.updates].find(([, u]) => u.stage === stage && u.position === last - 1);
+    if (last > 0 && this.decided.get(key(last - 1)) === undefined) {
+      if (!before) return; // it is on its way: the token left its maker
+      this.decideThrough(before[1], before[0]);
+    }
+    this.decided.set(key(last), null);
   }
 
   async awaitTurn(stage: number, position: number): Promise<boolean> {

@@ -111,3 +111,34 @@ test('an observer of a stage that went on without it reads the turns from the co
     await Promise.all(hosts.slice(1).map((h) => h.stop()));
   }
 });
+
+test('the last holder goes silent: every peer counts its position skipped and follows the update before it', async (t) => {
+  const hosts = await team(3);
+  const ids = hosts.map((h) => h.peerId);
+  const names = ['first', 'second', 'third'];
+  const make = (i: number) => new PeerLink(hosts[i], { team: TEAM, slot: i, slots: 3, names, turnsPerRollout: 3, peers: () => new Map(ids.map((p, s) => [s, p])), isMember: () => true, deadlineMs: 300, waitMs: 15_000 });
+  // Slot 2's peer holds the last position and never takes part.
+  const links = [make(0), make(1)];
+  const order = [0, 1, 2];
+  const three: ChainTranscript = { promptIds: complete.promptIds, turns: [...complete.turns, { slot: 2, ids: [11], logprobs: [-0.5] }] };
+  try {
+    for (const l of links) await l.start();
+    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1));
+    links.forEach((l) => l.beginStage(STAGE));
+    await links[1].shareTurn(STAGE, 'train/0', [three]);
+    await until('the complete shard at slot 0', () => links[0].rolledOut(STAGE));
+    links.forEach((l) => l.setOrder(STAGE, order));
+    t.true(await links[0].awaitTurn(STAGE, 0));
+    await links[0].sendUpdate(STAGE, 0, { ...update(0, 2), record: { ...update(0, 2).record } });
+    t.true(await links[1].awaitTurn(STAGE, 1));
+    await links[1].receiveUpdate(STAGE, 0);
+    await links[1].sendUpdate(STAGE, 1, update(1, 1));
+    // Slot 0's peer reads the stage on: position 1 by its update, position 2 skipped.
+    t.is((await links[0].receiveUpdate(STAGE, 1))?.record.klQuantile, 0.02);
+    t.is(await links[0].receiveUpdate(STAGE, 2), undefined);
+    t.is(await links[1].receiveUpdate(STAGE, 2), undefined);
+  } finally {
+    await Promise.all(links.map((l) => l.stop()));
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
