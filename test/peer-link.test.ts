@@ -38,9 +38,9 @@ async function team(n: number): Promise<PeerHost[]> {
   return hosts;
 }
 
-function link(host: PeerHost, slot: number, holders: PeerId[]): PeerLink {
+function link(host: PeerHost, slot: number, holders: PeerId[], teamPast?: () => boolean): PeerLink {
   const peers = new Map(holders.map((p, s) => [s, p]));
-  return new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000 });
+  return new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000, ...(teamPast ? { teamPast } : {}) });
 }
 
 const subscribed = (hosts: PeerHost[], topic: string) => hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
@@ -139,6 +139,39 @@ test('the last holder goes silent: every peer counts its position skipped and fo
     t.is(await links[1].receiveUpdate(STAGE, 2), undefined);
   } finally {
     await Promise.all(links.map((l) => l.stop()));
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('an observer counts a silent last position skipped once the other peers are past the stage, and follows the update before it', async (t) => {
+  const hosts = await team(2);
+  const ids = hosts.map((h) => h.peerId);
+  const first = link(hosts[0], 0, ids);
+  // Slot 1's peer restarted after it took the token for the last position and went silent.
+  let past = false;
+  const observer = link(hosts[1], 1, ids, () => past);
+  try {
+    await first.start();
+    await observer.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)));
+    first.beginStage(STAGE);
+    await first.shareTurn(STAGE, 'train/0', [complete]);
+    first.setOrder(STAGE, ORDER);
+    t.true(await first.awaitTurn(STAGE, 0));
+    await first.sendUpdate(STAGE, 0, update(0, 2));
+    t.is(await first.receiveUpdate(STAGE, 1), undefined, 'the live peer counts the silent last position skipped');
+
+    observer.beginStage(STAGE, true);
+    observer.setOrder(STAGE, ORDER);
+    const waited = Date.now();
+    const last = observer.receiveUpdate(STAGE, 1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    past = true; // the other peer's heartbeat says it is past the stage
+    t.is(await last, undefined);
+    t.true(Date.now() - waited >= 4_000, 'not before the others were past the stage for two repeats');
+    t.is((await observer.receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01, 'and the update before it counts');
+  } finally {
+    await Promise.all([first.stop(), observer.stop()]);
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
