@@ -97,11 +97,6 @@ function answersOf(team: EvalTeam, each: readonly (readonly ChainTranscript[])[]
   });
 }
 
-/** The team's answers to `prompts` (on a network, through `link`). */
-async function teamAnswers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink, name?: string): Promise<TeamAnswer[]> {
-  return answersOf(team, await rollMembers(team, generators, prompts, opts, link, name));
-}
-
 const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
 
 /** A team whose agents may live on other peers (undefined here). */
@@ -119,7 +114,7 @@ export const alone = (team: AgentsTeam, slot: number): TurnGenerator[] =>
  * network, the slots without a generator here take their turns on their peers, through `link`.
  */
 export async function teamAccuracy(team: LocalTeam | EvalTeam, problems: readonly Problem[], maxTurnTokens: number, generators: readonly (TurnTaker | undefined)[] = lineup(team as LocalTeam), link?: EvalLink): Promise<number> {
-  const answers = await teamAnswers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens }, link);
+  const answers = answersOf(team, await rollMembers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens }, link));
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 

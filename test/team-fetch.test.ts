@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ROOT, sat } from './cli/run-cli.ts';
-import { DEMO, smallTeam } from './sim/small-team.ts';
+import { DEMO, ROOT, sat } from './cli/run-cli.ts';
+import { smallTeam } from './sim/small-team.ts';
 
 /** A bin of this package as a process; its stdout's JSON lines as they come. */
 function run(bin: string, args: string[]): { child: ChildProcess; next: (event?: string) => Promise<Record<string, unknown>> } {

@@ -37,17 +37,32 @@ export function fixtureWithTokenizer(prefix: string): string {
   return dir;
 }
 
+/** The embedded demo team's folder (its weak and strong agents, its data). */
+export const DEMO = path.join(ROOT, 'models/demo');
+
+/**
+ * A fresh folder (named from `prefix`) with the demo's training set, its first `heldOut` test
+ * problems and a config `team.yaml` of `yaml` (whose data paths are train.jsonl and test.jsonl).
+ */
+export function demoTeamFolder(prefix: string, heldOut: number, yaml: string): { dir: string; config: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
+  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, heldOut).join('\n'));
+  const config = path.join(dir, 'team.yaml');
+  fs.writeFileSync(config, yaml);
+  return { dir, config };
+}
+
 /**
  * models/demo/demo.yaml with its paths made absolute and its save_dir in a fresh temporary folder;
  * `edit` may change its text further.
  */
 export function demoConfig(edit: (text: string) => string = (x) => x): string {
-  const demo = path.join(ROOT, 'models/demo');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-demo-'));
-  const text = fs.readFileSync(path.join(demo, 'demo.yaml'), 'utf8')
-    .replaceAll('./tiny-', `${demo}/tiny-`)
-    .replace('train_path: train.jsonl', `train_path: ${demo}/train.jsonl`)
-    .replace('test_path: test.jsonl', `test_path: ${demo}/test.jsonl`)
+  const text = fs.readFileSync(path.join(DEMO, 'demo.yaml'), 'utf8')
+    .replaceAll('./tiny-', `${DEMO}/tiny-`)
+    .replace('train_path: train.jsonl', `train_path: ${DEMO}/train.jsonl`)
+    .replace('test_path: test.jsonl', `test_path: ${DEMO}/test.jsonl`)
     .replace(/save_dir: \S+/, `save_dir: ${dir}/run`);
   fs.writeFileSync(path.join(dir, 'demo.yaml'), edit(text));
   return path.join(dir, 'demo.yaml');

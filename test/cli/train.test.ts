@@ -4,19 +4,12 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { ROOT, oneLine, sat } from './run-cli.ts';
-
-const DEMO = path.join(ROOT, 'models/demo');
+import { DEMO, ROOT, demoTeamFolder, oneLine, sat } from './run-cli.ts';
 
 /** A small run of the demo team: 4 prompts x 2 samples, 20 held-out problems. */
 function setup(): { dir: string; config: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-train-'));
-  fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
-  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, 20).join('\n'));
-  const config = path.join(dir, 'team.yaml');
-  fs.writeFileSync(config, `
+  return demoTeamFolder('sat-train-', 20, `
 seed: 5
 dataset: { train_path: train.jsonl, test_path: test.jsonl }
 data: { train_batch_size: 4, max_response_length: 24 }
@@ -26,7 +19,6 @@ sat:
 training: { learning_rate: 0.001, lora: null }
 logging: { save_dir: run }
 `);
-  return { dir, config };
 }
 
 const rows = (dir: string) => fs.readFileSync(path.join(dir, 'run/stage_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -5,8 +5,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { sat } from '../cli/run-cli.ts';
-import { DEMO, smallTeam } from './small-team.ts';
+import { DEMO, sat } from '../cli/run-cli.ts';
+import { smallTeam } from './small-team.ts';
 
 /** A stage row without what differs between processes: its times. */
 const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON.stringify(row);
