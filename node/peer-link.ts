@@ -15,6 +15,7 @@ import type { ChainTranscript, RemoteTurn } from './agent/chain.ts';
 import { cidFromBytes, cidFromString } from './protocol/cid.ts';
 import { BlockKind, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from './protocol/codec.ts';
 import type { PeerHost } from './protocol/host.ts';
+import { ShardParts, splitShard } from './protocol/shard-parts.ts';
 import { ShardExchange } from './protocol/shards.ts';
 import { DEADLINE_MS, TokenPassing, type Turn } from './protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from './stage.ts';
@@ -41,6 +42,8 @@ export interface PeerLinkInit {
   onTurn?: (stage: number, position: number) => void;
   /** Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided position is then skipped. */
   teamPast?: (stage: number) => boolean;
+  /** Bytes of the largest shard this peer makes (default the protocol's limit); a larger rollout goes as several. */
+  shardBytes?: number;
 }
 
 export class LinkTimeoutError extends Error {
@@ -108,10 +111,11 @@ export class PeerLink implements StageLink {
   /** Since when an observer has seen every other peer past the stage (see watchLast). */
   private teamPastSince?: number;
   private order: number[] = [];
-  /** Shards of the stage by rollout and turns held. */
+  /** Shards of the stage by rollout and turns held (a split rollout once all its parts are here). */
   private readonly turns = new Waits<TrajectoryShard>();
-  /** CIDs of the stage's complete rollouts, by rollout. */
-  private readonly complete = new Map<string, Uint8Array<ArrayBuffer>>();
+  private readonly parts = new ShardParts();
+  /** The shard CIDs of the stage's complete rollouts (one per part, in order), by rollout. */
+  private readonly complete = new Map<string, Uint8Array<ArrayBuffer>[]>();
   /** The stage's updates by CID, as they arrive. */
   private readonly updates = new Map<string, LogprobUpdate>();
   /** What each position came to: its update, or null when skipped. */
@@ -162,7 +166,7 @@ export class PeerLink implements StageLink {
     this.observing = observe;
     this.teamPastSince = undefined;
     this.order = [];
-    for (const w of [this.turns, this.decided, this.mine]) w.dropBefore(stage);
+    for (const w of [this.turns, this.decided, this.mine, this.parts]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
     // Blocks of two stages back are forgotten: a peer that restarts catches up on the last one.
@@ -200,11 +204,11 @@ export class PeerLink implements StageLink {
   }
 
   async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
-    const shard: TrajectoryShard = {
+    const parts = splitShard({
       version: PROTOCOL_VERSION, team: this.init.team, stage, rollout,
       trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
-    };
-    this.onShard(shard, await this.publishing(() => this.shards.publish(shard)));
+    }, this.init.shardBytes);
+    for (const part of parts) this.onShard(part, await this.publishing(() => this.shards.publish(part)));
   }
 
   /** Whether `stage` is known past its rollout here: every training rollout seen complete, or an update of it seen. */
@@ -273,7 +277,7 @@ export class PeerLink implements StageLink {
       const held = this.decided.get(`${stage}/${p}`);
       return held ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
-    const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).map(([, c]) => c);
+    const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).flatMap(([, cids]) => cids);
     const update: LogprobUpdate = {
       version: PROTOCOL_VERSION, team: this.init.team, stage, position, slot: this.order[position], shards,
       logprobs: [...u.logpNew], cur: [...u.logpCur], record: recordMessage(this.init.team, stage, position, u.record), after,
@@ -284,12 +288,15 @@ export class PeerLink implements StageLink {
     await this.token.handOff(position, cid);
   }
 
-  private onShard(shard: TrajectoryShard, cid: CID): void {
-    if (shard.stage < this.stage) return;
+  private onShard(part: TrajectoryShard, cid: CID): void {
+    if (part.stage < this.stage) return;
+    const whole = this.parts.add(part, cid);
+    if (!whole) return;
+    const { shard } = whole;
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
     // A shard of k turns answers the wait for any of them (an observer reads a chain's turns from the complete shard).
     for (let k = 1; k <= turns; k++) this.turns.set(turnKey(shard.stage, shard.rollout, k), shard);
-    if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, cid.bytes);
+    if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, whole.cids.map((c) => c.bytes));
   }
 
   /** An update announced by its maker (one of a later stage waits for it). */
@@ -300,13 +307,9 @@ export class PeerLink implements StageLink {
     this.settle();
   }
 
-  /** An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be gone). */
+  /** An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be gone); the exchange skips blocks it holds. */
   private fetchMissed(u: LogprobUpdate, from: PeerId): void {
-    const known = new Set([...this.complete.values()].map((c) => cidFromBytes(c)!.toString()));
-    for (const bytes of u.shards) {
-      const cid = cidFromBytes(bytes)!;
-      if (!known.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.SHARD);
-    }
+    for (const bytes of u.shards) this.shards.fetchNamed(from, cidFromBytes(bytes)!, u.stage, BlockKind.SHARD);
     for (const bytes of u.after) {
       const cid = cidFromBytes(bytes)!;
       if (!this.updates.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.UPDATE);

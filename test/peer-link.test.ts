@@ -175,3 +175,46 @@ test('an observer counts a silent last position skipped once the other peers are
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
+
+test('a rollout larger than a shard goes as several: the others read it whole, and an observer fetches every part an update names', async (t) => {
+  const hosts = await team(3);
+  const ids = hosts.map((h) => h.peerId);
+  const peers = new Map(ids.slice(0, 2).map((p, s) => [s, p]));
+  const make = (host: PeerHost, slot: number) =>
+    new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000, shardBytes: 1_700 });
+  const links = [make(hosts[0], 0), make(hosts[1], 1)];
+  const observer = make(hosts[2], 0); // slot 0's peer restarted
+  // Twenty transcripts of about 100 bytes: about seven to a shard of 1,700 bytes less its header.
+  const rollout = Array.from({ length: 20 }, (_, r): ChainTranscript => ({ ...complete, promptIds: [5, 6, 7 + r] }));
+  try {
+    for (const l of links) await l.start();
+    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1));
+    links.forEach((l) => l.beginStage(STAGE));
+    await links[0].shareTurn(STAGE, 'train/0', rollout);
+    const parts = links[0].shards.counters.published;
+    t.true(parts >= 3, `${parts} shards`);
+    await until('every part at slot 1', () => links[1].rolledOut(STAGE));
+    t.deepEqual((await links[1].rollout(STAGE, 'train/0')).map((x) => x.promptIds), rollout.map((x) => x.promptIds), 'read whole, in order');
+    links.forEach((l) => l.setOrder(STAGE, ORDER));
+    t.true(await links[0].awaitTurn(STAGE, 0));
+    await links[0].sendUpdate(STAGE, 0, update(0, 40));
+    t.true(await links[1].awaitTurn(STAGE, 1));
+    await links[1].receiveUpdate(STAGE, 0);
+    await links[1].sendUpdate(STAGE, 1, update(1, 20));
+    // The parts' maker is gone: the observer learns of them only from slot 1's update, which names them all.
+    await links[0].stop();
+    await hosts[0].stop();
+
+    await observer.start();
+    observer.beginStage(STAGE, true);
+    observer.setOrder(STAGE, ORDER);
+    const mine = rollout.map((x): ChainTranscript => ({ promptIds: x.promptIds, turns: [] }));
+    const turns = await observer.remoteTurn(STAGE, 'train/0', 0).take(mine, 0);
+    t.is(turns.length, 20, 'its own slot\'s turns, from the parts fetched by CID');
+    t.is(observer.shards.counters.received, parts + 2, 'every part and both updates');
+    t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
+  } finally {
+    await Promise.all([links[1].stop(), observer.stop()]);
+    await Promise.all(hosts.slice(1).map((h) => h.stop()));
+  }
+});

@@ -1534,6 +1534,8 @@ export interface TrajectoryShard {
   stage: number
   trajectories: Trajectory[]
   rollout: string
+  part: number
+  parts: number
 }
 
 export namespace TrajectoryShard {
@@ -1573,6 +1575,16 @@ export namespace TrajectoryShard {
           w.string(obj.rollout)
         }
 
+        if ((obj.part != null && obj.part !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.part)
+        }
+
+        if ((obj.parts != null && obj.parts !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.parts)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1582,7 +1594,9 @@ export namespace TrajectoryShard {
           team: '',
           stage: 0,
           trajectories: [],
-          rollout: ''
+          rollout: '',
+          part: 0,
+          parts: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1615,6 +1629,14 @@ export namespace TrajectoryShard {
             }
             case 5: {
               obj.rollout = reader.string()
+              break
+            }
+            case 6: {
+              obj.part = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.parts = reader.uint32()
               break
             }
             default: {
@@ -1679,6 +1701,20 @@ export namespace TrajectoryShard {
               yield {
                 field: `${prefix}.rollout`,
                 value: reader.string()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.part`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.parts`,
+                value: reader.uint32()
               }
               break
             }
@@ -1756,6 +1792,16 @@ export namespace TrajectoryShard {
     value: string
   }
 
+  export interface TrajectoryShardPartFieldEvent {
+    field: '$.part'
+    value: number
+  }
+
+  export interface TrajectoryShardPartsFieldEvent {
+    field: '$.parts'
+    value: number
+  }
+
   export function encode (obj: Partial<TrajectoryShard>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, TrajectoryShard.codec())
   }
@@ -1764,7 +1810,7 @@ export namespace TrajectoryShard {
     return decodeMessage(buf, TrajectoryShard.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent | TrajectoryShardRolloutFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent | TrajectoryShardRolloutFieldEvent | TrajectoryShardPartFieldEvent | TrajectoryShardPartsFieldEvent> {
     return streamMessage(buf, TrajectoryShard.codec(), opts)
   }
 }

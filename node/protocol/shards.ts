@@ -19,8 +19,8 @@ import type { PeerHost } from './host.ts';
 export const blocksTopic = (team: string) => `sat/${team}/blocks`;
 /** Shards fetched at once; further announcements wait their turn. */
 export const MAX_FETCHES = 4;
-/** Announcements kept to be repeated (gossip may lose one: a peer whose connection was cut for a moment). */
-const MAX_KEPT = 64;
+/** Announcements kept to be repeated (gossip may lose one: a peer whose connection was cut for a moment); a large rollout's shards are many. */
+const MAX_KEPT = 256;
 
 export interface ShardExchangeInit {
   team: string;

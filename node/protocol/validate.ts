@@ -174,6 +174,9 @@ export function checkShard(m: TrajectoryShard): void {
   header(m);
   uint(m.stage, 'stage');
   text(m.rollout, 'rollout');
+  need(m.parts > 0, 'missing', 'parts');
+  uint(m.parts, 'parts', LIMITS.shards + 1);
+  need(m.part < m.parts, 'inconsistent', 'part');
   list(m.trajectories, 'trajectories', LIMITS.trajectories, 1);
   m.trajectories.forEach((t, r) => {
     const at = `trajectories[${r}]`;

@@ -44,7 +44,7 @@ const SHARD: TrajectoryShard = {
     { prompt: 0, group: 0, ids: [5, 9, 3], turns: [{ slot: 0, ids: [7, 8], logprobs: f32([-0.5, -1.25]) }, { slot: 1, ids: [2], logprobs: f32([-0.1]) }], reward: 1 },
     { prompt: 1, group: 1, ids: [4], turns: [{ slot: 0, ids: [6, 6, 6], logprobs: f32([0, -3.5, -20]) }, { slot: 1, ids: [1, 2], logprobs: f32([-0.01, -2]) }], reward: 0 },
   ],
-  rollout: 'train/0',
+  rollout: 'train/0', part: 0, parts: 1,
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625, gap: 1e-6 };
@@ -141,6 +141,9 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['TeamManifest', 'a slot without a role', with_(MANIFEST, { slots: [{ role: '', family: 'qwen3', tokenizer: HASH }] }), 'missing'],
   ['TeamManifest', 'an empty allowlist', with_(MANIFEST, { allow: [] }), 'missing'],
   ['TrajectoryShard', 'no trajectories', with_(SHARD, { trajectories: [] }), 'missing'],
+  ['TrajectoryShard', 'no count of parts', with_(SHARD, { parts: 0 }), 'missing'],
+  ['TrajectoryShard', `${LIMITS.shards + 1} parts`, with_(SHARD, { parts: LIMITS.shards + 1 }), 'out-of-range'],
+  ['TrajectoryShard', 'part 2 of 2', with_(SHARD, { part: 2, parts: 2 }), 'inconsistent'],
   ['TrajectoryShard', 'a trajectory without turns', traj({ turns: [] }), 'missing'],
   ['TrajectoryShard', 'a trajectory without prompt ids', traj({ ids: [] }), 'missing'],
   ['TrajectoryShard', 'an empty turn', turn({ ids: [], logprobs: [] }), 'missing'],

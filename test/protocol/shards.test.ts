@@ -14,7 +14,7 @@ const SLOTS = 2;
 const partial: TrajectoryShard = {
   version: 1, team: TEAM, stage: 4,
   trajectories: [{ prompt: 0, group: 0, ids: [5, 6, 7], reward: 0, turns: [{ slot: 0, ids: [8, 9], logprobs: [-0.5, -1.25] }] }],
-  rollout: 'train/0',
+  rollout: 'train/0', part: 0, parts: 1,
 };
 
 test('a partial shard flows to the next turn\'s peer; the complete one to every learner; a bad one is counted', async (t) => {
