@@ -197,17 +197,15 @@ export async function stageEvaluation(team: AgentsTeam, problems: readonly Probl
   const generators = lineup(team);
   const testAccuracy = await teamAccuracy(team, problems, o.maxTurnTokens, generators, link);
   const { avgAtK, passAtK } = metricsOf(team, problems, o.k, await rollSamples(team, problems, o, generators, link));
-  const solo: number[] = [];
+  // The agents here roll alone first, so every peer's solo rollout runs at once; then the others' are read.
+  const each: ChainTranscript[][][] = [];
   for (const [slot, agent] of team.agents.entries()) {
-    let each: ChainTranscript[][];
-    if (agent) {
-      each = await rollSamples(team, problems, o, alone(team, slot));
-      await link?.shareAlone(slot, each[0]);
-    } else {
-      each = [await link!.remoteAlone(slot)];
-    }
-    solo.push(metricsOf(team, problems, o.k, each).avgAtK);
+    if (!agent) continue;
+    each[slot] = await rollSamples(team, problems, o, alone(team, slot));
+    await link?.shareAlone(slot, each[slot][0]);
   }
+  for (const [slot, agent] of team.agents.entries()) if (!agent) each[slot] = [await link!.remoteAlone(slot)];
+  const solo = each.map((e) => metricsOf(team, problems, o.k, e).avgAtK);
   return { testAccuracy, avgAtK, passAtK, k: o.k, alone: solo };
 }
 

@@ -14,7 +14,8 @@ import { type LinkShape, ShapedLink, freePort } from './link.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
 const SAT_BOOTSTRAP = path.join(ROOT, 'bin', 'sat-bootstrap.js');
-export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo', 'demo.yaml');
+/** The embedded team `sat-peer sim` runs by default: three peers on three-step arithmetic, and a newcomer. */
+export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo3', 'demo.yaml');
 /** How long the team may go without an event (a stage, a turn) before the sim gives up on it (at least ten deadlines). */
 const STALL_MS = 5 * 60_000;
 

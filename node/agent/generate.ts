@@ -47,9 +47,12 @@ const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `p
 
 export class Generator {
   private readonly sessions: SessionCache;
+  /** Whether decode sessions spin between steps (default true: the steps run back to back). */
+  private readonly spin: boolean;
 
   constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+    this.spin = options.spin ?? true;
   }
 
   /** Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B, kv, T, D]. */
@@ -167,22 +170,23 @@ export class Generator {
     };
     cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
 
-    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes(), { spin: true });
+    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes(), { spin: this.spin });
     // Every tensor of the step lives across steps: the feeds are updated in place and the new
-    // tokens' keys/values land in fixed buffers.
+    // tokens' keys/values land in fixed buffers. The cache and key mask are lent to a session worker
+    // (moved, not copied, each step), so they are reached through the feeds after each run.
     const stepIds = new BigInt64Array(b);
     const positions = new BigInt64Array(b);
     const feeds: Record<string, HostTensor> = {
       input_ids: { dtype: 'int64', shape: [b, 1], data: stepIds },
       positions: { dtype: 'int64', shape: [b, 1], data: positions },
-      key_mask: { dtype: 'int64', shape: [b, capacity + 1], data: keyMask },
+      key_mask: { dtype: 'int64', shape: [b, capacity + 1], data: keyMask, lend: true },
       ...params,
     };
     const into: Record<string, HostTensor> = {};
     cache.forEach((c, l) => {
       const n = layerNames(l);
-      feeds[n.pk] = { dtype: 'float32', shape: cacheShape, data: c.k };
-      feeds[n.pv] = { dtype: 'float32', shape: cacheShape, data: c.v };
+      feeds[n.pk] = { dtype: 'float32', shape: cacheShape, data: c.k, lend: true };
+      feeds[n.pv] = { dtype: 'float32', shape: cacheShape, data: c.v, lend: true };
       into[n.k] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
       into[n.v] = { dtype: 'float32', shape: [b, kvHeads, 1, d], data: new Float32Array(b * kvHeads * d) };
     });
@@ -192,8 +196,13 @@ export class Generator {
       for (let r = 0; r < b; r++) positions[r] = BigInt(lens[r] + step);
       out = await decode.run({ ...feeds, ...extraFeeds() }, into);
       const slot = (r: number) => lens[r] + step;
-      cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, 1, slot); store(out[layerNames(l).v], c.v, 1, slot); });
-      for (let r = 0; r < b; r++) keyMask[r * (capacity + 1) + slot(r)] = 1n;
+      for (let l = 0; l < numLayers; l++) {
+        const n = layerNames(l);
+        store(out[n.k], feeds[n.pk].data as Float32Array, 1, slot);
+        store(out[n.v], feeds[n.pv].data as Float32Array, 1, slot);
+      }
+      const mask = feeds.key_mask.data as BigInt64Array;
+      for (let r = 0; r < b; r++) mask[r * (capacity + 1) + slot(r)] = 1n;
       chosen = yield out;
     }
   }

@@ -74,8 +74,11 @@ export interface ScoreResult {
   values?: Float32Array[];
 }
 
-/** Sequence lengths are padded up to these steps so that sessions are shared between nearby lengths. */
-export const seqBucket = (n: number): number => Math.ceil(n / (n <= 128 ? 16 : 64)) * (n <= 128 ? 16 : 64);
+/** Sequence lengths are padded up to these steps (16 up to 128, 32 up to 512, then 64) so that sessions are shared between nearby lengths. */
+export const seqBucket = (n: number): number => {
+  const step = n <= 128 ? 16 : n <= 512 ? 32 : 64;
+  return Math.ceil(n / step) * step;
+};
 
 /** Pads rows of token ids on the right with `pad` to one [B, width] batch with its attention mask. */
 export function padBatch(rows: readonly (readonly number[])[], width = Math.max(...rows.map((r) => r.length)), pad = 0): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {

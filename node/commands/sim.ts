@@ -43,7 +43,7 @@ export const simCommand: Command = {
   usage: 'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
-    config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded demo team, models/demo/demo.yaml)' },
+    config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded three-peer team, models/demo3/demo.yaml)' },
     peers: { type: 'string', value: '<n>', description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)' },
     stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
     out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },

@@ -15,6 +15,12 @@ export interface HostTensor {
   dtype: DType;
   shape: Shape;
   data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+  /**
+   * A feed a WorkerSession moves to the session worker and back instead of copying it (a KV cache fed
+   * whole at every decode step): `data` is then a new array over the same memory, so read it again
+   * after the run. Only an array over the whole of its buffer is moved; others are copied.
+   */
+  lend?: boolean;
 }
 
 export interface SessionOptions {
@@ -150,7 +156,10 @@ export class WorkerSession implements GraphSession {
   }
 
   async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
-    const out = await this.worker.call<Record<string, HostTensor>>('run', [this.id, feeds, fetch]);
+    const lent = Object.keys(feeds).filter((n) => feeds[n].lend && feeds[n].data.byteOffset === 0 && feeds[n].data.byteLength === feeds[n].data.buffer.byteLength);
+    const moved = [...new Set(lent.map((n) => feeds[n].data.buffer as ArrayBuffer))];
+    const { out, back } = await this.worker.call<{ out: Record<string, HostTensor>; back: Record<string, HostTensor['data']> }>('run', [this.id, feeds, fetch, lent], moved);
+    for (const n of lent) feeds[n].data = back[n];
     for (const [name, t] of Object.entries(into)) {
       if (!out[name]) continue;
       (t.data as Float32Array).set(out[name].data as Float32Array);

@@ -11,9 +11,12 @@ export async function create(id: number, model: Uint8Array, options: SessionOpti
   return { inputNames: [...s.inputNames], outputNames: [...s.outputNames] };
 }
 
-export async function run(id: number, feeds: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>> {
+/** Runs a session; its outputs, and the feeds named in `lent` (moved here by the caller), move back. */
+export async function run(id: number, feeds: Record<string, HostTensor>, fetch?: string[], lent: string[] = []): Promise<{ out: Record<string, HostTensor>; back: Record<string, HostTensor['data']> }> {
   const out = await sessions.get(id)!.run(feeds, {}, fetch);
-  return withTransfer(out, [...new Set(Object.values(out).map((t) => t.data.buffer as ArrayBuffer))]);
+  const back = Object.fromEntries(lent.map((n) => [n, feeds[n].data]));
+  const buffers = [...Object.values(out).map((t) => t.data), ...Object.values(back)].map((d) => d.buffer as ArrayBuffer);
+  return withTransfer({ out, back }, [...new Set(buffers)]);
 }
 
 export async function release(id: number): Promise<void> {

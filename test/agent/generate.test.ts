@@ -23,6 +23,16 @@ test('greedy decoding with the KV cache reproduces the reference continuation ex
   t.is(out.finishReason, 'length');
 });
 
+test('on the session worker (a peer\'s sessions) sampling gives what it gives on this thread, token for token', async (t) => {
+  const there = new Generator(ckpt, { threads: 1, inWorker: true });
+  const prompts = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
+  const opts = { maxNewTokens: 12, sampling, seed: 42 };
+  const [a, b] = [await gen.generate(prompts, opts), await there.generate(prompts, opts)];
+  t.deepEqual(b.map((r) => r.tokens), a.map((r) => r.tokens));
+  t.deepEqual(b.map((r) => r.logprobs), a.map((r) => r.logprobs));
+  await there.release();
+});
+
 test('a batch of prompts of different lengths decodes each row as if alone', async (t) => {
   const prompts = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
   const batch = await gen.generate(prompts, { maxNewTokens: 6 });

@@ -148,3 +148,15 @@ test('team create --allow makes an allowlist team; a peer it does not admit is r
   oneLine(t, r.stderr, /this peer \(12D3KooW\w+\) is not on team \w+'s allowlist: ask the team for a team file that admits it \(sat-peer team create --allow 12D3KooW\w+\)/);
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
+
+test('the team sat-peer sim runs by default: three slots of the weak agent on three-step problems, the strong one as the first slot\'s newcomer', (t) => {
+  const file = path.join(tmp(), 'team.yaml');
+  const created = sat('team', 'create', '--config', path.join(ROOT, 'models/demo3/demo.yaml'), '--out', file, '--json');
+  t.is(created.code, 0, created.stderr);
+  const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
+  t.deepEqual(shown.slots.map((s: { role: string }) => s.role), ['first', 'second', 'third']);
+  t.deepEqual(shown.models.map((m: { path: string }) => m.path), Array(3).fill(path.join(ROOT, 'models/demo3/tiny-weak')));
+  t.is(shown.models[0].upgrade, path.join(ROOT, 'models/demo3/tiny-strong'));
+  const steps = fs.readFileSync(path.join(ROOT, 'models/demo3/test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).prompt.match(/Step \d/g).length);
+  t.deepEqual([...new Set(steps)], [3]);
+});

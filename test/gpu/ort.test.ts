@@ -67,3 +67,19 @@ test('a session on the session worker gives what it gives here, fills caller-own
   await here.release();
   await cache.release();
 });
+
+test('a lent feed moves to the session worker and back: the same values in a new array over its memory, not a copy', async (t) => {
+  const cache = new SessionCache({ threads: 1, inWorker: true });
+  const there = await cache.get('doubler', doubler);
+  const data = Float32Array.of(1, 2, 3);
+  const x = { dtype: 'float32' as const, shape: [3], data, lend: true };
+  const view = { dtype: 'float32' as const, shape: [3], data: new Float32Array(8).subarray(2, 5).fill(5), lend: true };
+  t.deepEqual([...(await there.run({ x })).y.data], [2, 4, 6]);
+  t.is(data.byteLength, 0, 'the array given was moved (detached), not copied');
+  t.deepEqual([...x.data], [1, 2, 3], 'the feed holds it again');
+  x.data[0] = 10; // written between runs, as a KV cache is
+  t.deepEqual([...(await there.run({ x })).y.data], [20, 4, 6]);
+  t.deepEqual([...(await there.run({ x: view })).y.data], [10, 10, 10]);
+  t.is(view.data.byteLength, 12, 'a view of part of a buffer is copied, not moved');
+  await cache.release();
+});
