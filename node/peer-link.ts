@@ -36,8 +36,13 @@ export interface PeerLinkInit {
   deadlineMs?: number;
   /** The stage from which this peer takes its slot over from an incumbent (whose tensors it then fetches). */
   takeOverAt?: number;
-  /** How long a turn or an update may take to arrive before the stage fails (default 10 minutes). */
+  /**
+   * How long an update or the token may take to come before the stage fails (default 10 minutes). A
+   * turn is waited for as long as it takes, with a line this often (at most every minute).
+   */
   waitMs?: number;
+  /** Hears what this peer is waiting for, while it waits long. */
+  log?: (line: string) => void;
   /** Hears this peer take the token (its update starts). */
   onTurn?: (stage: number, position: number) => void;
   /** Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided position is then skipped. */
@@ -127,6 +132,8 @@ export class PeerLink implements StageLink {
   private readonly waitMs: number;
   private readonly deadlineMs: number;
   private repeater?: NodeJS.Timeout;
+  /** The reminders of turns waited for (see waitTurn). */
+  private readonly reminders = new Set<NodeJS.Timeout>();
 
   constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
     this.waitMs = init.waitMs ?? 10 * 60_000;
@@ -152,6 +159,7 @@ export class PeerLink implements StageLink {
 
   async stop(): Promise<void> {
     clearInterval(this.repeater);
+    for (const r of this.reminders) clearInterval(r);
     this.shards.stop();
     await this.token.stop();
   }
@@ -186,7 +194,7 @@ export class PeerLink implements StageLink {
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {
     return {
       take: async (transcripts, turn) => {
-        const shard = await this.turns.wait(turnKey(stage, rollout, turn + 1), this.waitMs, `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
+        const shard = await this.waitTurn(stage, turnKey(stage, rollout, turn + 1), `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
         if (shard.trajectories.length !== transcripts.length) throw new LinkDivergedError(`slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`);
         return shard.trajectories.map((t, r) => {
           const u = t.turns[turn];
@@ -199,8 +207,30 @@ export class PeerLink implements StageLink {
 
   /** The transcripts of a complete rollout of `stage` made on another peer (e.g. an agent's solo evaluation). */
   async rollout(stage: number, rollout: string): Promise<ChainTranscript[]> {
-    const shard = await this.turns.wait(turnKey(stage, rollout, this.init.turnsPerRollout), this.waitMs, `stage ${stage}'s rollout ${rollout}`);
+    const shard = await this.waitTurn(stage, turnKey(stage, rollout, this.init.turnsPerRollout), `stage ${stage}'s rollout ${rollout}`);
     return shard.trajectories.map((t) => ({ promptIds: t.ids, turns: t.turns.map((u) => ({ slot: u.slot, ids: u.ids, logprobs: u.logprobs })) }));
+  }
+
+  /**
+   * A turn no peer but its slot's can make: the rollout cannot go on without it, so it is waited for
+   * as long as it takes (the peer restarting from its checkpoint, or another peer claiming the slot),
+   * saying so now and then, rather than failing the stage on every other peer.
+   */
+  private waitTurn(stage: number, key: string, what: string): Promise<TrajectoryShard> {
+    const since = Date.now();
+    const reminder = setInterval(() => {
+      if (this.stage > stage) {
+        clearInterval(reminder);
+        return void this.reminders.delete(reminder);
+      }
+      this.init.log?.(`waited ${Math.round((Date.now() - since) / 1000)} s for ${what}: the team goes on once its peer is back or another peer takes the slot`);
+    }, Math.min(this.waitMs, 60_000));
+    this.reminders.add(reminder);
+    return new Promise((resolve) => this.turns.on(key, (shard) => {
+      clearInterval(reminder);
+      this.reminders.delete(reminder);
+      resolve(shard);
+    }));
   }
 
   async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {

@@ -154,7 +154,7 @@ export class Peer {
         // Members: the holders of this stage and of the one before (an incumbent hands over, a peer's last shards are fetched late).
         peers: holders, isMember: (p) => [...holders().values(), ...holders(roster.stage - 1).values()].some((h) => h.equals(p)),
         ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}), ...(init.upgradeAt !== undefined && !folder ? { takeOverAt: init.upgradeAt } : {}),
-        ...(init.onTurn ? { onTurn: init.onTurn } : {}),
+        ...(init.onTurn ? { onTurn: init.onTurn } : {}), log,
         teamPast: (stage) => roster.holders().every((p, s) => !p || p.equals(host.peerId) || (roster.stageOf(s, p) ?? 0) > stage),
       });
       await link.start();

@@ -219,3 +219,29 @@ test('a rollout larger than a shard goes as several: the others read it whole, a
     await Promise.all(hosts.slice(1).map((h) => h.stop()));
   }
 });
+
+test('a turn is waited for past the link\'s wait, saying so, until its peer makes it: the stage does not fail', async (t) => {
+  const hosts = await team(2);
+  const ids = hosts.map((h) => h.peerId);
+  const peers = new Map(ids.map((p, s) => [s, p]));
+  const said: string[] = [];
+  const make = (slot: number, log?: (l: string) => void) =>
+    new PeerLink(hosts[slot], { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, waitMs: 500, ...(log ? { log } : {}) });
+  const [first, second] = [make(0), make(1, (l) => said.push(l))];
+  try {
+    for (const l of [first, second]) await l.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)));
+    for (const l of [first, second]) l.beginStage(STAGE);
+    const mine: ChainTranscript = { promptIds: complete.promptIds, turns: [] };
+    const waiting = second.remoteTurn(STAGE, 'train/0', 0).take([mine], 0);
+    // Slot 0's peer makes its turn only after four times the link's wait (as a restarted peer would).
+    await new Promise((r) => setTimeout(r, 2_000));
+    await first.shareTurn(STAGE, 'train/0', [{ ...complete, turns: complete.turns.slice(0, 1) }]);
+    t.deepEqual(await waiting, [{ tokens: [8, 9], logprobs: [-0.5, -1.25] }]);
+    t.true(said.length >= 2, said.join('\n'));
+    t.regex(said[0], /^waited \d+ s for turn 1 of stage 3's rollout train\/0 \(slot 0\): the team goes on once its peer is back or another peer takes the slot$/);
+  } finally {
+    await Promise.all([first.stop(), second.stop()]);
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
