@@ -31,7 +31,7 @@ import { TeamDiscovery } from './protocol/team-discovery.ts';
 import { tokenTopic } from './protocol/token-passing.ts';
 import { type StageRecord, type StageTeam, runStage } from './stage.ts';
 import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
-import { appendStageLog, latestStageFolder, makeAgent, makeIncumbent, restoreSlot, saveStage, savedStage, teamId, trimStageLog } from './team.ts';
+import { appendStageLog, latestStageFolder, loggedStage, makeAgent, makeIncumbent, restoreSlot, saveStage, savedRecord, savedStage, teamId, trimStageLog } from './team.ts';
 
 export interface PeerInit {
   /** The team file (sat-peer team create). */
@@ -63,6 +63,8 @@ export interface PeerInit {
   upgradeAt?: number;
   /** Hears this peer take the token in a stage (its update starts). */
   onTurn?: (stage: number, position: number) => void;
+  /** Hears this peer start a stage's held-out evaluation (the stage is saved by then). */
+  onEvaluate?: (stage: number) => void;
   log?: (line: string) => void;
 }
 
@@ -104,6 +106,8 @@ export class Peer {
     /** The last stage done (0 before the first). */
     private done: number,
     private readonly init: PeerInit,
+    /** The record of the last saved stage when its row was never logged: its evaluation was cut short. */
+    private readonly unlogged?: StageRecord,
   ) {}
 
   static async start(init: PeerInit): Promise<Peer> {
@@ -168,7 +172,8 @@ export class Peer {
       const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
       const holds = upgradeAt !== undefined ? `takes slot ${slot} ('${cfg.sat.agents[slot].name}') over from stage ${upgradeAt}` : `holds slot ${slot} ('${cfg.sat.agents[slot].name}')`;
       log(`sat-peer ${host.peerId} ${holds} of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
-      return new Peer(host, file.id, slot, cfg, roster, discovery, link, team, test, agent, saved?.stage ?? 0, { ...init, log });
+      const unlogged = folder && saved && !loggedStage(cfg, saved.stage) ? savedRecord(folder) : undefined;
+      return new Peer(host, file.id, slot, cfg, roster, discovery, link, team, test, agent, saved?.stage ?? 0, { ...init, log }, unlogged);
     } catch (err) {
       await discovery.stop();
       await host.stop();
@@ -181,7 +186,10 @@ export class Peer {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
     trimStageLog(this.cfg, this.done + 1); // rows past the last checkpoint (a peer killed between the two)
     if (this.init.upgradeAt !== undefined && this.done === 0) await this.enter(this.init.upgradeAt);
-    else if (this.done > 0) await this.catchUp(onStage);
+    else if (this.done > 0) {
+      await this.resumeEvaluation(onStage);
+      await this.catchUp(onStage);
+    }
     if (this.done === 0) {
       await this.waitForTeam(0);
       this.link.beginStage(0);
@@ -196,11 +204,33 @@ export class Peer {
       this.link.beginStage(stage);
       const t0 = Date.now();
       const record = await runStage(this.team, this.cfg, stage, this.link);
+      // Saved before the evaluation: killed while evaluating, this peer restarts with its update (resumeEvaluation).
+      saveStage(this.cfg, this.team, stage, record);
+      this.init.onEvaluate?.(stage);
       const [evaluation, seconds] = await this.evaluate(stage);
       record.time.eval = seconds;
       this.logStage(stage, record, evaluation, t0, onStage);
     }
     await this.lingerFor(last + 1);
+  }
+
+  /**
+   * A peer killed during a stage's evaluation restarts from that stage, saved with its agent's update
+   * (which the team counted), before the row was logged; the others wait for its turns in the
+   * evaluation. It takes them again, then logs the row from the saved record.
+   */
+  private async resumeEvaluation(onStage?: (s: PeerStage) => void): Promise<void> {
+    const record = this.unlogged;
+    if (!record) return;
+    const stage = this.done;
+    this.init.log?.(`stage ${stage} was saved but its evaluation was cut short: taking part in it again`);
+    this.roster.setStage(stage);
+    await this.waitForTeam(stage);
+    this.link.beginStage(stage);
+    const t0 = Date.now();
+    const [evaluation, seconds] = await this.evaluate(stage);
+    record.time.eval = seconds;
+    this.logStage(stage, record, evaluation, t0, onStage);
   }
 
   /**
@@ -227,15 +257,15 @@ export class Peer {
     const observed = { ...this.team, agents: this.team.agents.map(() => undefined) };
     const [record, [evaluation, seconds]] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
     record.time.eval = seconds;
+    saveStage(this.cfg, this.team, now, record);
     this.logStage(now, record, evaluation, t0, onStage);
   }
 
-  /** Logs, checkpoints and reports a stage this peer has seen through. */
+  /** Logs and reports a stage this peer has seen through (and saved). */
   private logStage(stage: number, record: StageRecord, evaluation: StageEvaluation, t0: number, onStage?: (s: PeerStage) => void): void {
     const seconds = (Date.now() - t0) / 1000;
     const row = stageRow(record, evaluation, seconds);
     appendStageLog(this.cfg, { ...row });
-    saveStage(this.cfg, this.team, stage);
     saveKnownPeers(this.init.dataDir, this.host.libp2p);
     this.done = stage;
     onStage?.({ stage, record, row, testAccuracy: evaluation.testAccuracy, seconds });

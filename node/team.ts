@@ -19,7 +19,7 @@ import { loadTokenizer } from './agent/tokenizer.ts';
 import type { LoraConfig, ParamSource } from './agent/weights.ts';
 import type { SatConfig, Workflow } from './config.ts';
 import type { SessionOptions } from './gpu/ort.ts';
-import type { StageTeam, Team } from './stage.ts';
+import type { StageRecord, StageTeam, Team } from './stage.ts';
 
 export interface LocalTeam extends Team {
   workflow: Workflow;
@@ -122,8 +122,12 @@ const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoi
 const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
 const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
 
-/** Writes every agent's (here) trainable and optimizer state, beta and Stage-0 incumbent for `stage`, then points `latest` at it. */
-export function saveStage(cfg: SatConfig, team: StageTeam, stage: number): void {
+/**
+ * Writes every agent's (here) trainable and optimizer state, beta and Stage-0 incumbent for `stage`,
+ * and the stage's record when given (a peer saves before its evaluation, and logs the row after),
+ * then points `latest` at it.
+ */
+export function saveStage(cfg: SatConfig, team: StageTeam, stage: number, record?: StageRecord): void {
   const root = checkpoints(cfg);
   const name = `stage-${String(stage).padStart(4, '0')}`;
   const tmp = path.join(root, `${name}.tmp`);
@@ -140,6 +144,7 @@ export function saveStage(cfg: SatConfig, team: StageTeam, stage: number): void 
   });
   const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a?.beta ?? null), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
+  if (record) writeFileAtomic(path.join(tmp, 'record.json'), `${JSON.stringify(record)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
   writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
@@ -161,6 +166,19 @@ export function latestStageFolder(cfg: SatConfig): string | undefined {
   const latest = path.join(checkpoints(cfg), 'latest.json');
   if (!fs.existsSync(latest)) return undefined;
   return path.join(checkpoints(cfg), (readJson(latest) as { dir: string }).dir);
+}
+
+/** The record saved with a stage (saveStage), if it was. */
+export function savedRecord(folder: string): StageRecord | undefined {
+  const file = path.join(folder, 'record.json');
+  return fs.existsSync(file) ? readJson(file) as StageRecord : undefined;
+}
+
+/** Whether <save_dir>/stage_log.jsonl has a row of `stage`. */
+export function loggedStage(cfg: SatConfig, stage: number): boolean {
+  const log = stageLog(cfg);
+  if (!fs.existsSync(log)) return false;
+  return fs.readFileSync(log, 'utf8').split('\n').some((l) => { try { return (JSON.parse(l) as { stage: number }).stage === stage; } catch { return false; } });
 }
 
 /** Appends one row to <save_dir>/stage_log.jsonl. */

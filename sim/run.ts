@@ -31,8 +31,11 @@ export interface SimOptions {
   threads?: number;
   /** A newcomer peer with another model takes `slot` over from `stage` on, through Stage-0. */
   upgrade?: { slot: number; model: string; stage: number };
-  /** The peer of `slot` is killed (SIGKILL) when it takes the token in `stage`, and started again from its data dir. */
-  kill?: { slot: number; stage: number };
+  /**
+   * The peer of `slot` is killed (SIGKILL) when it takes the token in `stage` (`at` 'update', the
+   * default) or when it starts the stage's evaluation ('eval'), and started again from its data dir.
+   */
+  kill?: { slot: number; stage: number; at?: 'update' | 'eval' };
   /** Token-passing deadline of every peer, in seconds (default the peers'). */
   deadline?: number;
   /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
@@ -165,10 +168,11 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         const event = JSON.parse(line) as { event: string } & SimStage;
         progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
-        if (event.event === 'turn' && !restarted && o.kill?.slot === slot && o.kill.stage === event.stage && !extra.length) {
+        const killAt = o.kill?.at === 'eval' ? 'evaluating' : 'turn';
+        if (event.event === killAt && !restarted && o.kill?.slot === slot && o.kill.stage === event.stage && !extra.length) {
           killed = true;
           peer.kill('SIGKILL');
-          log(`${name}: killed (SIGKILL) as it took the token in stage ${event.stage}; starting it again`);
+          log(`${name}: killed (SIGKILL) as it ${killAt === 'turn' ? 'took the token' : 'started its evaluation'} in stage ${event.stage}; starting it again`);
           setTimeout(() => launch({ slot, model, name, dir, extra, listen }, true), 1000);
         }
         if (event.event !== 'stage') return;

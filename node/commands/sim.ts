@@ -40,7 +40,7 @@ function linkFlags(latency: string | undefined, loss: string | undefined): SimOp
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
+  usage: 'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>[:eval]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded three-peer team, models/demo3/demo.yaml)' },
@@ -48,7 +48,7 @@ export const simCommand: Command = {
     stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
     out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },
     threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
-    kill: { type: 'string', value: '<slot>@<stage>', description: 'kill that slot\'s peer (SIGKILL) as it takes the token in that stage, and start it again: the team goes on, the peer rejoins' },
+    kill: { type: 'string', value: '<slot>@<stage>[:eval]', description: 'kill that slot\'s peer (SIGKILL) as it takes the token in that stage (with :eval, as it starts the stage\'s evaluation), and start it again: the team goes on, the peer rejoins' },
     deadline: { type: 'string', value: '<seconds>', description: 'token-passing deadline of every peer (default 30): how long a silent holder is waited for' },
     latency: { type: 'string', value: '<delay>', description: 'one-way delay of every link between the processes, e.g. 50ms (through a relay in front of each; default none)' },
     loss: { type: 'string', value: '<share>', description: 'share of packets lost on every link, e.g. 1%: a lost one arrives a retransmission timeout (200 ms) later, as over TCP' },
@@ -63,8 +63,8 @@ export const simCommand: Command = {
     const cfg = loadConfig(config);
     const upgrade = upgradeFlag(stringFlag(options, 'upgrade'), cfg, stages ?? cfg.training.numStages);
     const killRaw = stringFlag(options, 'kill');
-    const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)$/.exec(killRaw);
-    if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> (e.g. 1@3), got '${killRaw}'`);
+    const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)(:eval)?$/.exec(killRaw);
+    if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
     if (link) say(`every link between the processes: ${link.latencyMs} ms one way, ${(100 * link.loss).toFixed(1)}% of packets lost (and resent)`);
@@ -72,7 +72,7 @@ export const simCommand: Command = {
     say(`stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB`);
     const result = await runSim({
       config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
-      ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]) } } : {}), ...(deadline ? { deadline } : {}),
+      ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]), ...(kill[3] ? { at: 'eval' as const } : {}) } } : {}), ...(deadline ? { deadline } : {}),
       ...(stages ? { stages } : {}), ...(peers ? { peers } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     }, (s: SimStage) => {
       if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);

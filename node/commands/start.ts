@@ -49,7 +49,10 @@ export const startCommand: Command = {
     const peer = await Peer.start({
       teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), ...(options.nat ? { nat: true } : {}), bootstrap: list(options.bootstrap),
       ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}), ...(microBatch !== undefined ? { microBatch } : {}), ...(memory !== undefined ? { memory } : {}),
-      ...(json ? { onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`) } : {}), ...(session.threads ? { threads: session.threads } : {}), ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}), log: say,
+      ...(json ? {
+        onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`),
+        onEvaluate: (stage: number) => void process.stdout.write(`${JSON.stringify({ event: 'evaluating', stage })}\n`),
+      } : {}), ...(session.threads ? { threads: session.threads } : {}), ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}), log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);

@@ -84,6 +84,30 @@ test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the te
   t.true(fs.existsSync(path.join(out, 'peer-0/checkpoints/stage-0003/state.json')));
 });
 
+test('sim --kill at evaluation: a peer killed while evaluating restarts with its update, takes its turns in that evaluation again, and every peer still logs what train logs', async (t) => {
+  t.timeout(400_000);
+  const { dir, config } = smallTeam(3);
+  const out = path.join(dir, 'sim');
+  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--kill', '1@2:eval', '--upgrade', 'none', '--json', '--verbose');
+  t.is(sim.code, 0, sim.stderr);
+  t.regex(sim.stderr, /killed \(SIGKILL\) as it started its evaluation in stage 2/);
+  t.regex(sim.stderr, /stage 2 was saved but its evaluation was cut short: taking part in it again/);
+  const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+  t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
+  t.true(summary.stages[1].agents.every((a: { accepted: boolean }) => a.accepted), 'the killed peer\'s update of stage 2 counts');
+
+  // Its update was not lost: stage 3 (rolled out and trained by the restarted agent) is train's stage 3.
+  const train = sat('train', '--config', config, '--threads', '1');
+  t.is(train.code, 0, train.stderr);
+  const read = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
+  for (const slot of [0, 1]) {
+    const log = read(path.join(out, `peer-${slot}/stage_log.jsonl`));
+    t.deepEqual(log.map((r) => r.stage), [1, 2, 3]);
+    log.forEach((row, i) => t.deepEqual(differences(trained[i], row), [], `peer ${slot}, stage ${i + 1}`));
+  }
+});
+
 test('sim --upgrade: a newcomer with the strong model takes a slot over mid-run through Stage-0; the incumbent hands over and leaves', async (t) => {
   t.timeout(400_000);
   const { dir, config } = smallTeam(3);
