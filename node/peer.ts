@@ -184,7 +184,7 @@ export class Peer {
   /** Runs the team's stages up to the last one; `onStage` hears each as it ends (a new team's stage 0: its accuracy before training). */
   async run(onStage?: (s: PeerStage) => void): Promise<void> {
     const last = this.init.lastStage ?? this.cfg.training.numStages;
-    trimStageLog(this.cfg, this.done + 1); // rows past the last checkpoint (a peer killed between the two)
+    trimStageLog(this.cfg, this.done + 1); // rows past the last checkpoint, if any: a stage is saved before its row is logged
     if (this.init.upgradeAt !== undefined && this.done === 0) await this.enter(this.init.upgradeAt);
     else if (this.done > 0) {
       await this.resumeEvaluation(onStage);
