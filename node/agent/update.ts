@@ -135,6 +135,8 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
   for (let s = 0; s < cfg.steps; s++) {
     for (const parts of batches) await (parts.length === 1 ? agent.trainer.trainStep(parts[0].batch) : agent.trainer.accumulatedStep(parts));
   }
+  // The next update's lengths may differ: the training sessions' memory is not held until then.
+  await agent.trainer.releaseSessions();
   const trained = agent.trainer.snapshot();
   let klQuantile = 0;
   for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {

@@ -189,6 +189,15 @@ export class SessionCache {
     return s;
   }
 
+  keys(): string[] { return [...this.sessions.keys()]; }
+
+  /** Releases one session (and its memory arena); the next `get` of its key builds it again. */
+  async drop(key: string): Promise<void> {
+    const s = this.sessions.get(key);
+    this.sessions.delete(key);
+    await s?.then((x) => x.release(), () => undefined);
+  }
+
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();

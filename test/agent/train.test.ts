@@ -321,3 +321,20 @@ test('a step accumulated over micro-batches, each weighted by its share of the t
     await parts.release();
   }
 });
+
+test('releaseSessions lets go of every training session (and its memory arena); the next step builds its own again and computes what it did', async (t) => {
+  const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-3 }, session: { threads: 1 } });
+  const [short, long] = [countingBatch([0, 17], 12), countingBatch([0, 17], 20)];
+  await trainer.trainStep(short);
+  await trainer.accumulatedStep([{ batch: short, weight: 0.5 }, { batch: long, weight: 0.5 }]);
+  t.deepEqual(trainer.liveBuckets.sort(), ['grad:2x12', 'grad:2x20', 'step:2x12'], 'kept across steps');
+  const snap = trainer.snapshot();
+  const a = await trainer.trainStep(long);
+  await trainer.releaseSessions();
+  t.deepEqual(trainer.liveBuckets, []);
+  trainer.restore(snap);
+  const b = await trainer.trainStep(long);
+  t.deepEqual(trainer.liveBuckets, ['step:2x20']);
+  t.is(b.loss, a.loss);
+  t.is(b.gradNorm, a.gradNorm);
+});

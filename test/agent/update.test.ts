@@ -27,6 +27,7 @@ test('an accepted update stays within the KL bound and follows the advantages', 
   t.true(sum(rec.logpNew[1]) < sum(b.logpOld[1]), 'negative advantage: less likely');
   t.true(rec.gain > 0, `surrogate gain ${rec.gain}`);
   t.deepEqual(rec.logpNew, await agent.logprobsAt(rows, positions));
+  t.deepEqual(agent.trainer.liveBuckets, [], 'its training sessions, and their memory, are not held until the next update');
   await agent.release();
 });
 
