@@ -207,9 +207,7 @@ export class Peer {
       // Saved before the evaluation: killed while evaluating, this peer restarts with its update (resumeEvaluation).
       saveStage(this.cfg, this.team, stage, record);
       this.init.onEvaluate?.(stage);
-      const [evaluation, seconds] = await this.evaluate(stage);
-      record.time.eval = seconds;
-      this.logStage(stage, record, evaluation, t0, onStage);
+      this.logStage(stage, record, await this.evaluate(stage), t0, onStage);
     }
     await this.lingerFor(last + 1);
   }
@@ -228,9 +226,7 @@ export class Peer {
     await this.waitForTeam(stage);
     this.link.beginStage(stage);
     const t0 = Date.now();
-    const [evaluation, seconds] = await this.evaluate(stage);
-    record.time.eval = seconds;
-    this.logStage(stage, record, evaluation, t0, onStage);
+    this.logStage(stage, record, await this.evaluate(stage), t0, onStage);
   }
 
   /**
@@ -255,14 +251,14 @@ export class Peer {
     this.link.beginStage(now, true);
     const t0 = Date.now();
     const observed = { ...this.team, agents: this.team.agents.map(() => undefined) };
-    const [record, [evaluation, seconds]] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
-    record.time.eval = seconds;
+    const [record, evaluated] = await Promise.all([runStage(observed, this.cfg, now, this.link), this.evaluate(now)]);
     saveStage(this.cfg, this.team, now, record);
-    this.logStage(now, record, evaluation, t0, onStage);
+    this.logStage(now, record, evaluated, t0, onStage);
   }
 
-  /** Logs and reports a stage this peer has seen through (and saved). */
-  private logStage(stage: number, record: StageRecord, evaluation: StageEvaluation, t0: number, onStage?: (s: PeerStage) => void): void {
+  /** Logs and reports a stage this peer has seen through (and saved), with its evaluation and the seconds that took. */
+  private logStage(stage: number, record: StageRecord, [evaluation, evalSeconds]: [StageEvaluation, number], t0: number, onStage?: (s: PeerStage) => void): void {
+    record.time.eval = evalSeconds;
     const seconds = (Date.now() - t0) / 1000;
     const row = stageRow(record, evaluation, seconds);
     appendStageLog(this.cfg, { ...row });
