@@ -9,6 +9,7 @@ type Tensors = Map<string, { data: Float32Array; shape: Shape }>;
 
 const source = (tensors: Tensors, lora?: LoraConfig): ParamSource => ({
   trainable: new Set(lora ? [] : tensors.keys()), ...(lora ? { lora } : {}), current: () => tensors,
+  pin: () => ({ owner: tensors, version: 0 }), // frozen: one version for good
 });
 
 /** A copy of the policy tensors `src` holds now (a value head is left out: a frozen policy needs none). */

@@ -1,6 +1,7 @@
 // Gradient steps on a Qwen3 checkpoint: forward + the caller's loss + autodiff backward + AdamW, all in
 // one onnxruntime graph per (batch, seq) bucket. Parameters and moments live in float32 buffers on the
-// host, go in as inputs and come back into a second set of buffers (swapped every step).
+// host, go in as inputs and come back into a second set of buffers (swapped every step). On the
+// session worker these buffers are lent (moved there for the step and back), never copied.
 import { type DType, Graph, type Shape, type Value, numel } from '../gpu/graph.ts';
 import { gradients } from '../gpu/autodiff.ts';
 import * as op from '../gpu/ops.ts';
@@ -73,6 +74,8 @@ const STEP_TENSOR = 'optimizer.step';
 
 const f32 = (data: Float32Array, shape: Shape): HostTensor => ({ dtype: 'float32', shape, data });
 const scalar = (x: number): HostTensor => f32(Float32Array.of(x), []);
+/** A state buffer fed or written by a step: on the session worker it is moved there and back, not copied. */
+const lent = (data: Float32Array, shape: Shape): HostTensor => ({ dtype: 'float32', shape, data, lend: true });
 const metricsOf = (out: Record<string, HostTensor>): Record<string, number> =>
   Object.fromEntries(Object.keys(out).filter((k) => k.startsWith('metric.')).map((k) => [k.slice(7), Number(out[k].data[0])]));
 const emptyState = (groups: readonly ParamGroup[]): State =>
@@ -128,6 +131,8 @@ export class Trainer {
   /** accumulatedStep's gradient sums by group (two sets, swapped), made on its first use. */
   private gradSums?: [Float32Array[], Float32Array[]];
   private stepCount = 0;
+  /** Changes whenever the parameters do: the session worker keeps them across runs for this version (HostTensor.pin). */
+  private version = 0;
   private queue: Promise<unknown> = Promise.resolve();
   /** The step session of each (batch, seq) bucket; a step is hundreds of ops back to back, so pool threads spin. */
   private readonly sessions: SessionCache;
@@ -178,6 +183,7 @@ export class Trainer {
     const out = new Map<string, Float32Array>();
     for (const g of this.groups) {
       const buf = state.get(g.name)![which];
+      if (buf.length !== g.size) throw new Error('the trainer\'s tensors are on the session worker for a step: await the step before reading them');
       for (const m of g.members) out.set(m.name, buf.subarray(m.offset, m.offset + numel(m.shape)));
     }
     return out;
@@ -309,7 +315,7 @@ export class Trainer {
   private async runStep(b: TrainBatch): Promise<StepResult> {
     const { session, feeds } = await this.batchFeeds(b, 'step');
     const { sc, into, t } = this.adamw(feeds);
-    const out = await session.run(feeds, into);
+    const out = await session.run(feeds, into).finally(() => this.adopt(feeds, into));
     return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), Number(out.loss.data[0]), metricsOf(out));
   }
 
@@ -326,19 +332,25 @@ export class Trainer {
       feeds.grad_scale = scalar(weight);
       const into: Record<string, HostTensor> = {};
       this.groups.forEach((g, i) => {
-        feeds[`grad_acc.${g.name}`] = f32(acc[i], [g.size]);
-        into[`new_grad_acc.${g.name}`] = f32(next[i], [g.size]);
+        feeds[`grad_acc.${g.name}`] = lent(acc[i], [g.size]);
+        into[`new_grad_acc.${g.name}`] = lent(next[i], [g.size]);
       });
-      const out = await session.run(feeds, into);
+      const out = await session.run(feeds, into).finally(() => {
+        this.adopt(feeds, {});
+        this.groups.forEach((g, i) => { acc[i] = feeds[`grad_acc.${g.name}`].data as Float32Array; next[i] = into[`new_grad_acc.${g.name}`].data as Float32Array; });
+      });
       [acc, next] = [next, acc];
       loss += weight * Number(out.loss.data[0]);
       for (const [k, v] of Object.entries(metricsOf(out))) metrics[k] = (metrics[k] ?? 0) + weight * v;
     }
     const session = await this.sessions.get('apply', () => this.applyGraph().toBytes());
     const feeds: Record<string, HostTensor> = {};
-    this.groups.forEach((g, i) => { feeds[`grad_acc.${g.name}`] = f32(acc[i], [g.size]); });
+    this.groups.forEach((g, i) => { feeds[`grad_acc.${g.name}`] = lent(acc[i], [g.size]); });
     const { sc, into, t } = this.adamw(feeds);
-    const out = await session.run(feeds, into);
+    const out = await session.run(feeds, into).finally(() => {
+      this.adopt(feeds, into);
+      this.groups.forEach((g, i) => { acc[i] = feeds[`grad_acc.${g.name}`].data as Float32Array; });
+    });
     return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), loss, metrics);
   }
 
@@ -352,7 +364,7 @@ export class Trainer {
       attention_mask: { dtype: 'int64', shape: [b.batch, b.seq], data: b.attentionMask },
       ...b.extra,
     };
-    for (const [name, shape] of this.shapes()) feeds[name] = f32(this.parameters.get(name)!, shape);
+    for (const [name, shape] of this.shapes()) feeds[name] = lent(this.parameters.get(name)!, shape);
     return { session: await bucket.session, feeds };
   }
 
@@ -365,16 +377,36 @@ export class Trainer {
     for (const g of this.groups) {
       const n = groupNames(g.name);
       const [cur, next] = [this.state.get(g.name)!, this.spare.get(g.name)!];
-      Object.assign(feeds, { [n.params]: f32(cur.params, [g.size]), [n.m]: f32(cur.m, [g.size]), [n.v]: f32(cur.v, [g.size]) });
-      Object.assign(into, { [n.newParams]: f32(next.params, [g.size]), [n.newM]: f32(next.m, [g.size]), [n.newV]: f32(next.v, [g.size]) });
+      Object.assign(feeds, { [n.params]: lent(cur.params, [g.size]), [n.m]: lent(cur.m, [g.size]), [n.v]: lent(cur.v, [g.size]) });
+      Object.assign(into, { [n.newParams]: lent(next.params, [g.size]), [n.newM]: lent(next.m, [g.size]), [n.newV]: lent(next.v, [g.size]) });
     }
     return { sc, into, t };
+  }
+
+  /**
+   * Takes the state buffers back from a run's feeds and outputs, where a session worker returns them
+   * as new arrays over the same memory (lent: moved there and back); run here, they are the same.
+   */
+  private adopt(feeds: Record<string, HostTensor>, into: Record<string, HostTensor>): void {
+    const whole = (t: HostTensor | undefined) => (t ? new Float32Array(t.data.buffer as ArrayBuffer) : undefined);
+    for (const g of this.groups) {
+      const n = groupNames(g.name);
+      const [cur, next] = [this.state.get(g.name)!, this.spare.get(g.name)!];
+      // A micro-batch's run reads the parameters only through their views.
+      cur.params = whole(feeds[n.params] ?? feeds[g.members[0].name]) ?? cur.params;
+      cur.m = whole(feeds[n.m]) ?? cur.m;
+      cur.v = whole(feeds[n.v]) ?? cur.v;
+      next.params = whole(into[n.newParams]) ?? next.params;
+      next.m = whole(into[n.newM]) ?? next.m;
+      next.v = whole(into[n.newV]) ?? next.v;
+    }
   }
 
   /** The step's new parameters and moments take over. */
   private stepped(t: number, lr: number, gradNorm: number, loss: number, metrics: Record<string, number>): StepResult {
     [this.state, this.spare] = [this.spare, this.state];
     this.stepCount = t;
+    this.version++;
     return { step: t, loss, gradNorm, lr, metrics };
   }
 
@@ -385,6 +417,7 @@ export class Trainer {
     return {
       trainable: new Set(lora ? [] : shapes.keys()),
       lora,
+      pin: () => ({ owner: this, version: this.version }),
       current: () => new Map([...this.views('params')].map(([n, data]) => [n, { data, shape: shapes.get(n)! }])),
     };
   }
@@ -403,6 +436,7 @@ export class Trainer {
       cur.v.set(s.v);
     }
     this.stepCount = snap.step;
+    this.version++;
   }
 
   private checkLayout(snap: TrainerSnapshot): void {
@@ -422,6 +456,7 @@ export class Trainer {
       const cur = this.state.get(name)!.params;
       for (let i = 0; i < cur.length; i++) cur[i] += f * (s.params[i] - cur[i]);
     }
+    this.version++;
   }
 
   /** Writes the trainable tensors, their AdamW moments (`adam_m.`/`adam_v.` + name) and the step as safetensors. */
@@ -449,6 +484,7 @@ export class Trainer {
     }
     const step = header.get(STEP_TENSOR);
     this.stepCount = step ? Number((readTensor(step).data as BigInt64Array)[0]) : 0;
+    this.version++;
   }
 
   async release(): Promise<void> { await this.sessions.release(); }

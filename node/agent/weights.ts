@@ -3,7 +3,7 @@
 // inside the .safetensors file (never copied into the ModelProto), cast to float32 in the graph.
 import path from 'node:path';
 import type { DType, Graph, Shape, Value } from '../gpu/graph.ts';
-import type { HostTensor } from '../gpu/ort.ts';
+import type { HostTensor, Pin } from '../gpu/ort.ts';
 import * as op from '../gpu/ops.ts';
 import type { StDType } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -27,12 +27,15 @@ export interface ParamSource {
   lora?: LoraConfig;
   /** The current values and shapes, by graph input name. */
   current(): ReadonlyMap<string, { data: Float32Array; shape: Shape }>;
+  /** Who holds the tensors and the version of their values: the session worker keeps them across runs (HostTensor.pin). */
+  pin?(): Pin;
 }
 
 /** Session feeds for the ParamSource tensors a graph reads (`inputs`: its input names). */
 export function paramFeeds(src: ParamSource, inputs: readonly string[]): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};
-  for (const [name, t] of src.current()) if (inputs.includes(name)) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data };
+  const pin = src.pin?.();
+  for (const [name, t] of src.current()) if (inputs.includes(name)) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data, ...(pin ? { pin } : {}) };
   return feeds;
 }
 

@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { DType, Shape } from './graph.ts';
 import { ComputeWorker } from './compute-worker.ts';
 import { DeviceError, SessionError } from './errors.ts';
+import { PinTracker } from './pinned-feeds.ts';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -16,12 +17,22 @@ export interface HostTensor {
   shape: Shape;
   data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
   /**
-   * A feed a WorkerSession moves to the session worker and back instead of copying it (a KV cache fed
-   * whole at every decode step): `data` is then a new array over the same memory, so read it again
-   * after the run. Only an array over the whole of its buffer is moved; others are copied.
+   * A feed or `into` output that a WorkerSession moves to the session worker and back instead of
+   * copying it (a KV cache fed at every decode step, a trainer's parameters and moments): `data` is
+   * then a new array over the same memory, so read it again after the run. The whole buffer moves,
+   * other views of it included: nothing may touch it until the run ends.
    */
   lend?: boolean;
+  /**
+   * A feed the session worker may keep between runs (weights fed at every decode step): it keeps a
+   * copy of the feed's buffer for `owner` at `version`, and a later feed of the same buffer at the
+   * same version crosses as a reference. The owner changes the version whenever it changes the
+   * contents; the worker keeps one version per owner and drops it once the owner is collected.
+   */
+  pin?: Pin;
 }
+
+export interface Pin { owner: object; version: number }
 
 export interface SessionOptions {
   device?: Device;
@@ -142,6 +153,21 @@ export class Session implements GraphSession {
 /** One worker per process serves every WorkerSession; it does not keep the process alive. */
 let sessionWorker: Promise<ComputeWorker> | undefined;
 let nextSessionId = 0;
+/** What the session worker holds of pinned feeds; an owner's buffers are dropped there once it is collected here. */
+const pins = new PinTracker((owner) => { void sessionWorker?.then((w) => w.call('unpin', [owner])).catch(() => undefined); });
+
+/** Bytes the session worker holds of pinned feeds (0 before it starts). */
+export async function pinnedBytes(): Promise<number> {
+  return sessionWorker ? (await sessionWorker).call<number>('pinnedBytes', []) : 0;
+}
+
+/** A run's reply: outputs, the lent feeds and outputs moved back, and the run's error (the lent buffers come back even then). */
+export interface RunReply {
+  out: Record<string, HostTensor>;
+  back: Record<string, HostTensor['data']>;
+  into: Record<string, HostTensor['data']>;
+  error?: string;
+}
 
 /** A session on the session worker: the same graph, run off this thread. */
 export class WorkerSession implements GraphSession {
@@ -156,13 +182,19 @@ export class WorkerSession implements GraphSession {
   }
 
   async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
-    const lent = Object.keys(feeds).filter((n) => feeds[n].lend && feeds[n].data.byteOffset === 0 && feeds[n].data.byteLength === feeds[n].data.buffer.byteLength);
-    const moved = [...new Set(lent.map((n) => feeds[n].data.buffer as ArrayBuffer))];
-    const { out, back } = await this.worker.call<{ out: Record<string, HostTensor>; back: Record<string, HostTensor['data']> }>('run', [this.id, feeds, fetch, lent], moved);
-    for (const n of lent) feeds[n].data = back[n];
+    const lent = Object.keys(feeds).filter((n) => feeds[n].lend);
+    const lentInto = Object.fromEntries(Object.entries(into).filter(([, t]) => t.lend));
+    const moved = [...new Set([...lent.map((n) => feeds[n].data), ...Object.values(lentInto).map((t) => t.data)].map((d) => d.buffer as ArrayBuffer))];
+    const { wire, commit } = pins.wire(feeds);
+    const reply = await this.worker.call<RunReply>('run', [this.id, wire, fetch, lent, lentInto], moved);
+    commit();
+    for (const n of lent) feeds[n].data = reply.back[n];
+    for (const n of Object.keys(lentInto)) into[n].data = reply.into[n];
+    if (reply.error !== undefined) throw new SessionError(reply.error);
+    const { out } = reply;
     for (const [name, t] of Object.entries(into)) {
       if (!out[name]) continue;
-      (t.data as Float32Array).set(out[name].data as Float32Array);
+      if (!t.lend) (t.data as Float32Array).set(out[name].data as Float32Array);
       out[name] = t;
     }
     return out;

@@ -338,3 +338,37 @@ test('releaseSessions lets go of every training session (and its memory arena); 
   t.is(b.loss, a.loss);
   t.is(b.gradNorm, a.gradNorm);
 });
+
+test('a trainer on the session worker steps as it does here, and a scorer there sees every change: a step, an accumulated step, an interpolation, a restore, a load', async (t) => {
+  const make = (inWorker: boolean) => {
+    const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 3e-3 }, session: { threads: 1, inWorker } });
+    return { trainer, scorer: new Scorer(ckpt, { threads: 1, inWorker }, trainer.paramSource()) };
+  };
+  const [here, there] = [make(false), make(true)];
+  const row = Array.from({ length: 12 }, (_, i) => 3 + i);
+  const same = async (when: string) => {
+    t.true(sameParams(there.trainer, copyParams(here.trainer)), `parameters ${when}`);
+    const [a, b] = await Promise.all([here, there].map(async (x) => [...(await x.scorer.score([row])).tokenLogprobs[0]]));
+    t.deepEqual(b, a, `scores ${when}`);
+    return a;
+  };
+  const start = await same('at the start');
+  const snaps = [here, there].map((x) => x.trainer.snapshot());
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-worker-train-')), 'state.safetensors');
+  here.trainer.save(file);
+  for (const x of [here, there]) {
+    await x.trainer.trainStep(batch);
+    await x.trainer.accumulatedStep([{ batch: countingBatch([0, 17], 12), weight: 0.5 }, { batch: countingBatch([33, 50], 12), weight: 0.5 }]);
+  }
+  const stepped = await same('after a step and an accumulated step');
+  t.notDeepEqual(stepped, start);
+  const laters = [here, there].map((x) => x.trainer.snapshot());
+  [here, there].forEach((x, i) => x.trainer.interpolate(snaps[i], laters[i], 0.5));
+  t.notDeepEqual(await same('after an interpolation'), stepped);
+  [here, there].forEach((x, i) => x.trainer.restore(snaps[i]));
+  t.deepEqual(await same('after a restore'), start);
+  await there.trainer.trainStep(batch);
+  there.trainer.load(file);
+  t.deepEqual(await same('after a load'), start);
+  for (const x of [here, there]) { await x.scorer.release(); await x.trainer.release(); }
+});

@@ -1,12 +1,19 @@
 import test from 'ava';
 import { Graph } from '../../node/gpu/graph.ts';
 import * as op from '../../node/gpu/ops.ts';
-import { CUDA_INSTALL_HINT, Session, SessionCache, cudaAvailable } from '../../node/gpu/ort.ts';
+import { SessionError } from '../../node/gpu/errors.ts';
+import { CUDA_INSTALL_HINT, Session, SessionCache, cudaAvailable, pinnedBytes } from '../../node/gpu/ort.ts';
 
 function doubler(): Uint8Array {
   const g = new Graph();
   const x = g.input('x', 'float32', [3]);
   g.output(op.mul(x, g.scalar('float32', 2)), 'y');
+  return g.toBytes();
+}
+
+function adderGraph(): Uint8Array {
+  const g = new Graph();
+  g.output(op.add(g.input('a', 'float32', [3]), g.input('b', 'float32', [3])), 'y');
   return g.toBytes();
 }
 
@@ -73,13 +80,55 @@ test('a lent feed moves to the session worker and back: the same values in a new
   const there = await cache.get('doubler', doubler);
   const data = Float32Array.of(1, 2, 3);
   const x = { dtype: 'float32' as const, shape: [3], data, lend: true };
-  const view = { dtype: 'float32' as const, shape: [3], data: new Float32Array(8).subarray(2, 5).fill(5), lend: true };
   t.deepEqual([...(await there.run({ x })).y.data], [2, 4, 6]);
   t.is(data.byteLength, 0, 'the array given was moved (detached), not copied');
   t.deepEqual([...x.data], [1, 2, 3], 'the feed holds it again');
   x.data[0] = 10; // written between runs, as a KV cache is
   t.deepEqual([...(await there.run({ x })).y.data], [20, 4, 6]);
+
+  // A view moves its whole buffer and comes back as the same view of it.
+  const whole = new Float32Array(8).fill(1);
+  const view = { dtype: 'float32' as const, shape: [3], data: whole.subarray(2, 5).fill(5), lend: true };
   t.deepEqual([...(await there.run({ x: view })).y.data], [10, 10, 10]);
-  t.is(view.data.byteLength, 12, 'a view of part of a buffer is copied, not moved');
+  t.is(whole.byteLength, 0, 'the whole buffer moved');
+  t.is(view.data.byteOffset, 8);
+  t.deepEqual([...new Float32Array(view.data.buffer)], [1, 1, 5, 5, 5, 1, 1, 1]);
+
+  // A lent output is written over there, in the caller's memory, and moves back.
+  const y = { dtype: 'float32' as const, shape: [3], data: new Float32Array(3), lend: true };
+  const out = await there.run({ x }, { y });
+  t.is(out.y, y);
+  t.deepEqual([...y.data], [20, 4, 6]);
+
+  // A failing run (a feed of the wrong size) still hands every lent buffer back.
+  const bad = { dtype: 'float32' as const, shape: [4], data: Float32Array.of(1, 2, 3, 4), lend: true };
+  await t.throwsAsync(there.run({ x: bad }, { y }), { instanceOf: SessionError });
+  t.deepEqual([...bad.data], [1, 2, 3, 4]);
+  t.is(y.data.length, 3);
+  await cache.release();
+});
+
+test('a pinned feed crosses to the session worker once per version: later runs refer to the copy there', async (t) => {
+  const cache = new SessionCache({ threads: 1, inWorker: true });
+  const there = await cache.get('doubler', doubler);
+  const owner = {};
+  const weights = Float32Array.of(1, 2, 3);
+  const x = { dtype: 'float32' as const, shape: [3], data: weights, pin: { owner, version: 0 } };
+  const held = pinnedBytes;
+  const before = await held();
+  t.deepEqual([...(await there.run({ x })).y.data], [2, 4, 6]);
+  t.is(await held(), before + 12, 'the worker keeps a copy');
+  weights[0] = 7; // changed here without a new version: the worker's copy is used
+  t.deepEqual([...(await there.run({ x })).y.data], [2, 4, 6]);
+  x.pin.version = 1; // a new version crosses again, and replaces the old one there
+  t.deepEqual([...(await there.run({ x })).y.data], [14, 4, 6]);
+  t.is(await held(), before + 12);
+  // Two views of one buffer in a run: it crosses once.
+  const group = Float32Array.of(1, 2, 3, 4, 5, 6);
+  const pin = { owner, version: 2 };
+  const [a, b] = [group.subarray(0, 3), group.subarray(3)].map((data) => ({ dtype: 'float32' as const, shape: [3], data, pin }));
+  const adder = await cache.get('adder', adderGraph);
+  t.deepEqual([...(await adder.run({ a, b })).y.data], [5, 7, 9]);
+  t.is(await held(), before + 24);
   await cache.release();
 });
