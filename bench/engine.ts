@@ -1,7 +1,8 @@
 // Engine benchmark (issue 2 §7): train step and KV-cache generation throughput on a random-weight
 // Qwen3 (vocab 4096, hidden 256, intermediate 704, 4 layers, 8 heads, 4 KV heads, head_dim 32, untied,
 // float32). Prints one JSON line. Median of 10 runs after 3 warm-ups, 2 intra-op threads, and the
-// machine's MatMul GFLOP/s beside them so that runs on different days can be compared.
+// machine's MatMul GFLOP/s beside them so that runs on different days can be compared. The peer_
+// numbers are the same work run as a peer runs it: on the session worker, with trainable weights.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +109,17 @@ async function main(): Promise<void> {
   const b1 = await genRate(1);
   const b8 = await genRate(8);
   await gen.release();
+
+  // The same as a peer runs it: sessions on the session worker (its network loop stays free), the
+  // trainer's state lent there, and generation reading the trainer's weights (pinned there).
+  const peer = { ...session, inWorker: true, spin: false };
+  const peerTrainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-4 }, session: peer });
+  const peerTrainS = await median(() => peerTrainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }));
+  const peerGen = new Generator(ckpt, peer, peerTrainer.paramSource());
+  const peerPrompts = Array.from({ length: 8 }, prompt);
+  const peerB8 = (8 * NEW) / await median(() => peerGen.generate(peerPrompts, { maxNewTokens: NEW }));
+  await peerGen.release();
+  await peerTrainer.release();
   fs.rmSync(dir, { recursive: true, force: true });
   const yardstick = await matmulGflops();
   const read = await readGbps();
@@ -117,6 +129,8 @@ async function main(): Promise<void> {
     train_gflops_per_s: +(trainFlops(B, T) / trainS / 1e9).toFixed(1),
     generate_b1_tokens_per_s: Math.round(b1),
     generate_b8_tokens_per_s: Math.round(b8),
+    peer_train_tokens_per_s: Math.round((B * T) / peerTrainS),
+    peer_generate_b8_tokens_per_s: Math.round(peerB8),
     ort_matmul_gflops_per_s: +yardstick.toFixed(1),
     ort_read_gb_per_s: +read.toFixed(1),
     // The most batch-1 decoding could reach here if every kernel but the weights' reads cost nothing.
