@@ -12,7 +12,7 @@ import { type Checkpoint, parameterCount } from './checkpoint.ts';
 /** Bytes, by what needs them. */
 export interface MemoryNeed {
   weights: number;
-  /** Gradients, AdamW moments and the learner's double buffers (full fine-tuning; LoRA's are small). */
+  /** Gradients, AdamW moments, the learner's double buffers and the worker's copy of the weights (full fine-tuning; LoRA's are small). */
   optimizer: number;
   activations: number;
   /** onnxruntime, its sessions and Node, measured on the embedded demo's peers. */
@@ -39,8 +39,9 @@ export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; t
   const c = ckpt.config;
   const params = parameterCount(ckpt);
   const weights = params * F32; // computed in float32 whatever the checkpoint's dtype
-  // Gradients (4 B), moments m and v (8 B), and the spare copy of parameters and moments (12 B).
-  const optimizer = o.lora ? 0 : params * 24;
+  // Gradients (4 B), moments m and v (8 B), the spare copy of parameters and moments (12 B), and the
+  // session worker's copy of the parameters that generation and scoring read (4 B, ort.ts `pin`).
+  const optimizer = o.lora ? 0 : params * 28;
   // Each layer's saved values, and the logits with their log-softmax and gradient.
   const perToken = c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) + 3 * F32 * c.vocabSize;
   const activations = ACTIVATION_FACTOR * o.rows * o.tokens * perToken;
