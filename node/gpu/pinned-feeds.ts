@@ -49,7 +49,12 @@ export class PinTracker {
       if (held.buffers.has(buffer) || now.has(buffer)) wire[name] = { dtype: t.dtype, shape: t.shape, ref };
       else { now.add(buffer); wire[name] = { dtype: t.dtype, shape: t.shape, ref, data: t.data }; }
     }
-    return { wire, commit: () => { for (const [held, sent] of sending) for (const b of sent) held.buffers.add(b); } };
+    // A run that began at an older version than the owner has now does not count towards the new one.
+    const versions = new Map([...sending.keys()].map((h) => [h, h.version]));
+    const commit = () => {
+      for (const [held, sent] of sending) if (held.version === versions.get(held)) for (const b of sent) held.buffers.add(b);
+    };
+    return { wire, commit };
   }
 
   private held(owner: object): Held {

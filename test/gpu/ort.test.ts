@@ -130,5 +130,13 @@ test('a pinned feed crosses to the session worker once per version: later runs r
   const adder = await cache.get('adder', adderGraph);
   t.deepEqual([...(await adder.run({ a, b })).y.data], [5, 7, 9]);
   t.is(await held(), before + 24);
+
+  // Runs in flight across a version change: what the older one sent does not count for the newer.
+  const other = {};
+  const [u, w] = [Float32Array.of(1, 1, 1), Float32Array.of(2, 2, 2)];
+  const older = there.run({ x: { dtype: 'float32', shape: [3], data: u, pin: { owner: other, version: 0 } } });
+  const newer = there.run({ x: { dtype: 'float32', shape: [3], data: w, pin: { owner: other, version: 1 } } });
+  t.deepEqual([...(await older).y.data, ...(await newer).y.data], [2, 2, 2, 4, 4, 4]);
+  t.deepEqual([...(await there.run({ x: { dtype: 'float32', shape: [3], data: u, pin: { owner: other, version: 1 } } })).y.data], [2, 2, 2]);
   await cache.release();
 });
