@@ -183,7 +183,7 @@ export class Trainer {
     const out = new Map<string, Float32Array>();
     for (const g of this.groups) {
       const buf = state.get(g.name)![which];
-      if (buf.length !== g.size) throw new Error('the trainer\'s tensors are on the session worker for a step: await the step before reading them');
+      if (buf.length !== g.size) throw new Error('the trainer\'s tensors are not on this thread: a step holds them on the session worker (await it before reading them), or the worker was lost during one');
       for (const m of g.members) out.set(m.name, buf.subarray(m.offset, m.offset + numel(m.shape)));
     }
     return out;
