@@ -40,9 +40,28 @@ export type StepMode = SamplingConfig | 'logits';
 
 /** The step's head: `next_token` and `logprob` by the sampler, or `logits` [B, vocab] as they are. */
 function choose(g: Graph, logits: Value, mode: StepMode): void {
-  if (mode === 'logits') g.output(logits, 'logits');
-  else sampleNext(logits, mode);
+  if (mode === 'logits') return void g.output(logits, 'logits');
+  const { token, logprob } = sampleNext(logits, mode);
+  g.output(token, 'next_token');
+  g.output(logprob, 'logprob');
 }
+/** A prefill's outputs and the decoding state it leaves. */
+interface Prefilled {
+  out: Record<string, HostTensor>;
+  b: number;
+  lens: number[];
+  /** The sampler's part of session keys. */
+  key: string;
+  params: Record<string, HostTensor>;
+  /** Cache slots (0 when no decode step follows). */
+  capacity: number;
+  cache: KV32[];
+  /** [B, capacity + 1]: the cached slots a row may attend, then the token being decoded. */
+  keyMask: BigInt64Array;
+  store: (src: HostTensor, dst: Float32Array, len: number, at: (r: number) => number) => void;
+}
+interface KV32 { k: Float32Array; v: Float32Array }
+
 const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `present_k.${l}`, v: `present_v.${l}` });
 
 export class Generator {
@@ -117,7 +136,10 @@ export class Generator {
       }
       return done.every(Boolean);
     };
-    const steps = this.steps(prompts, opts.maxNewTokens, sampling, samplingFeeds);
+    // Stop strings need the text after every token; otherwise the whole decoding runs in one graph.
+    const steps = opts.stopStrings?.length
+      ? this.steps(prompts, opts.maxNewTokens, sampling, samplingFeeds)
+      : this.looped(prompts, opts.maxNewTokens, sampling, [...stopIds], samplingFeeds);
     for (let step = await steps.next(); !step.done; step = await steps.next(step.value.next_token.data as BigInt64Array)) {
       if (take(step.value)) break;
     }
@@ -125,13 +147,8 @@ export class Generator {
     return results;
   }
 
-  /**
-   * Decodes a batch with a KV cache, one step per yield: first the prefill's outputs, then each decode
-   * step's — `next_token` and `logprob` from the in-graph sampler, or the raw next-token `logits`
-   * [B, vocab] in 'logits' mode. The caller passes back the token each row takes (a finished row's
-   * is ignored), and stops iterating when it has what it needs; at most `maxNewTokens` steps run.
-   */
-  async *steps(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor> = () => ({})): AsyncGenerator<Record<string, HostTensor>, void, BigInt64Array> {
+  /** The prefill's run over the right-padded prompts, and the KV cache it starts (when decoding follows). */
+  private async prefill(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor>): Promise<Prefilled> {
     const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
     checkTokenRows(prompts, this.ckpt.config, 'prompt', maxNewTokens);
     const b = prompts.length;
@@ -140,21 +157,18 @@ export class Generator {
     const key = mode === 'logits' ? 'logits' : samplerKey(mode);
     const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, mode).toBytes());
     const params = this.source ? paramFeeds(this.source, prefill.inputNames) : {};
-    let out = await prefill.run({
+    const out = await prefill.run({
       input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
       last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
       ...extraFeeds(), ...params,
     });
-    let chosen = yield out;
-    if (maxNewTokens < 2) return;
-
     // The cache: [B, kv, capacity, D] per layer; slot t of row r holds the token at position t.
-    const capacity = roundUp(seq + maxNewTokens, 32);
-    const cacheShape = [b, kvHeads, capacity, d];
-    const cache = Array.from({ length: numLayers }, () => ({ k: new Float32Array(b * kvHeads * capacity * d), v: new Float32Array(b * kvHeads * capacity * d) }));
+    const capacity = maxNewTokens < 2 ? 0 : roundUp(seq + maxNewTokens, 32);
+    const size = b * kvHeads * capacity * d;
+    const cache = Array.from({ length: capacity ? numLayers : 0 }, () => ({ k: new Float32Array(size), v: new Float32Array(size) }));
     const keyMask = new BigInt64Array(b * (capacity + 1));
-    for (let r = 0; r < b; r++) {
+    for (let r = 0; capacity && r < b; r++) {
       for (let t = 0; t < lens[r]; t++) keyMask[r * (capacity + 1) + t] = 1n;
       keyMask[r * (capacity + 1) + capacity] = 1n; // the token being decoded
     }
@@ -169,7 +183,21 @@ export class Generator {
       }
     };
     cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
+    return { out, b, lens, key, params, capacity, cache, keyMask, store };
+  }
 
+  /**
+   * Decodes a batch with a KV cache, one step per yield: first the prefill's outputs, then each decode
+   * step's — `next_token` and `logprob` from the in-graph sampler, or the raw next-token `logits`
+   * [B, vocab] in 'logits' mode. The caller passes back the token each row takes (a finished row's
+   * is ignored), and stops iterating when it has what it needs; at most `maxNewTokens` steps run.
+   */
+  async *steps(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor> = () => ({})): AsyncGenerator<Record<string, HostTensor>, void, BigInt64Array> {
+    const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
+    const { out: first, b, lens, key, params, capacity, cache, keyMask, store } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
+    let chosen = yield first;
+    if (maxNewTokens < 2) return;
+    const cacheShape = [b, kvHeads, capacity, d];
     const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes(), { spin: this.spin });
     // Every tensor of the step lives across steps: the feeds are updated in place and the new
     // tokens' keys/values land in fixed buffers. The cache and key mask are lent to a session worker
@@ -194,7 +222,7 @@ export class Generator {
       // Feed the chosen tokens at positions len + step; their keys/values land in slot len + step.
       stepIds.set(chosen);
       for (let r = 0; r < b; r++) positions[r] = BigInt(lens[r] + step);
-      out = await decode.run({ ...feeds, ...extraFeeds() }, into);
+      const out = await decode.run({ ...feeds, ...extraFeeds() }, into);
       const slot = (r: number) => lens[r] + step;
       for (let l = 0; l < numLayers; l++) {
         const n = layerNames(l);
@@ -205,6 +233,109 @@ export class Generator {
       for (let r = 0; r < b; r++) mask[r * (capacity + 1) + slot(r)] = 1n;
       chosen = yield out;
     }
+  }
+
+  /**
+   * What `steps` yields for a sampling mode, with every decode step inside one run: an ONNX Loop over
+   * the steps carries the cache (no copy to or from the graph between tokens, which on a GPU would
+   * cross the bus) and ends once every row has met a stop token. Yields the prefill's outputs, then
+   * each step's `next_token` and `logprob`.
+   */
+  private async *looped(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: SamplingConfig, stopIds: readonly number[], extraFeeds: () => Record<string, HostTensor>): AsyncGenerator<Record<string, HostTensor>, void> {
+    const { numKvHeads: kvHeads, headDim: d } = this.ckpt.config;
+    const { out: first, b, lens, key, params, capacity, cache, keyMask } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
+    yield first;
+    const firstTokens = first.next_token.data as BigInt64Array;
+    const done = Uint8Array.from(firstTokens, (t) => (stopIds.includes(Number(t)) ? 1 : 0));
+    if (maxNewTokens < 2 || done.every(Boolean)) return;
+    const steps = maxNewTokens - 1;
+    const stops = stopIds.length ? BigInt64Array.from(stopIds, BigInt) : BigInt64Array.of(-1n); // -1: no token
+    const loop = await this.sessions.get(`loop ${b}x${capacity}x${steps} ${key} ${stops.length}`, () => this.loopGraph(b, capacity, steps, mode, stops.length).toBytes(), { spin: this.spin });
+    const feeds: Record<string, HostTensor> = {
+      input_ids: { dtype: 'int64', shape: [b, 1], data: firstTokens.slice() },
+      positions: { dtype: 'int64', shape: [b, 1], data: BigInt64Array.from(lens, BigInt) },
+      // The cached slots each row may attend (its prompt's); each step adds the slot it writes.
+      key_mask: { dtype: 'int64', shape: [b, capacity], data: BigInt64Array.from({ length: b * capacity }, (_, i) => keyMask[Math.floor(i / capacity) * (capacity + 1) + (i % capacity)]) },
+      done: { dtype: 'bool', shape: [b], data: done },
+      stop_ids: { dtype: 'int64', shape: [stops.length], data: stops },
+      ...params,
+    };
+    cache.forEach((c, l) => {
+      const n = layerNames(l);
+      feeds[n.pk] = { dtype: 'float32', shape: [b, kvHeads, capacity, d], data: c.k, lend: true };
+      feeds[n.pv] = { dtype: 'float32', shape: [b, kvHeads, capacity, d], data: c.v, lend: true };
+    });
+    if (mode.temperature > 0) {
+      // The uniform numbers the steps would draw one by one, in the same order.
+      const draws = Array.from({ length: steps }, extraFeeds);
+      const uniform = new Float32Array(steps * b);
+      draws.forEach((f, i) => uniform.set(f.uniform.data as Float32Array, i * b));
+      Object.assign(feeds, { temperature: draws[0].temperature, top_p: draws[0].top_p, uniform: { dtype: 'float32', shape: [steps, b], data: uniform } });
+    }
+    const out = await loop.run(feeds, {}, ['tokens', 'logprobs']);
+    const [ran] = out.tokens.shape;
+    const tokens = out.tokens.data as BigInt64Array;
+    const logprobs = out.logprobs.data as Float32Array;
+    for (let i = 0; i < ran; i++) {
+      yield { next_token: { dtype: 'int64', shape: [b], data: tokens.subarray(i * b, (i + 1) * b) }, logprob: { dtype: 'float32', shape: [b], data: logprobs.subarray(i * b, (i + 1) * b) } };
+    }
+  }
+
+  /**
+   * The Loop of `looped`: carried token ids, positions, key mask, finished rows and every layer's
+   * cache; each step the decode graph's computation, the new token's keys/values written into the
+   * cache at its position, and the chosen token and its log-prob stacked as `tokens` and `logprobs`
+   * [steps run, B]. Sampling reads `uniform` [steps, B] at its step.
+   */
+  private loopGraph(batch: number, capacity: number, steps: number, s: SamplingConfig, stops: number): Graph {
+    const { numKvHeads: kv, headDim: d, numLayers, vocabSize } = this.ckpt.config;
+    const g = new Graph('decode_loop');
+    const cacheShape = [batch, kv, capacity, d];
+    const carried = [
+      g.input('input_ids', 'int64', [batch, 1]), g.input('positions', 'int64', [batch, 1]),
+      g.input('key_mask', 'int64', [batch, capacity]), g.input('done', 'bool', [batch]),
+      ...Array.from({ length: numLayers }, (_, l) => [g.input(layerNames(l).pk, 'float32', cacheShape), g.input(layerNames(l).pv, 'float32', cacheShape)]).flat(),
+    ];
+    const stopIds = g.input('stop_ids', 'int64', [stops]);
+    const sampling = s.temperature === 0 ? undefined : {
+      temperature: g.input('temperature', 'float32', []), topP: g.input('top_p', 'float32', []), uniform: g.input('uniform', 'float32', [steps, batch]),
+    };
+
+    const body = g.subgraph('step');
+    const iter = body.input('step.iter', 'int64', []);
+    body.input('step.cond', 'bool', []);
+    const [ids, positions, keyMask, done, ...caches] = carried.map((c) => body.input(`step.${c.name}`, c.dtype, c.shape));
+    const past: KV[] = Array.from({ length: numLayers }, (_, l) => ({ k: caches[2 * l], v: caches[2 * l + 1] }));
+    const { weights } = bindWeights(body, this.ckpt, this.source?.trainable, this.source?.lora, (name, dtype, shape) => body.outer(g.input(name, dtype, shape)));
+    // The new token's keys/values go into its slot of the cache, which is then attended over whole
+    // and carried to the next step: one copy of the cache a step, as the step graphs' join makes.
+    const slot = op.expand(op.reshape(positions, [batch, 1, 1, 1]), [batch, kv, 1, d]);
+    const written: KV[] = [];
+    const attendOver = (l: number, p: KV, now: KV) => (written[l] = { k: op.scatterElements(p.k, slot, now.k, 2), v: op.scatterElements(p.v, slot, now.v, 2) });
+    const seen = op.scatterElements(keyMask, positions, op.expand(body.scalar('int64', 1), [batch, 1]), 1);
+    const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask: op.cast(seen, 'bool'), past, attendOver, maxPosition: capacity });
+    const { token, logprob } = sampleNext(op.reshape(logits, [batch, vocabSize]), s, sampling && {
+      temperature: body.outer(sampling.temperature), topP: body.outer(sampling.topP), uniform: op.gather(body.outer(sampling.uniform), iter, 0),
+    });
+    // A row is finished once it has taken a stop token; the loop goes on while any row is not.
+    const isStop = op.reduceMax(op.cast(op.equal(op.unsqueeze(token, [1]), op.unsqueeze(body.outer(stopIds), [0])), 'float32'), [1]);
+    const finished = op.max(op.cast(done, 'float32'), isStop);
+    body.output(op.less(op.reduceMin(finished, [0]), body.scalar('float32', 1)), 'step.cond_out');
+    body.output(op.reshape(token, [batch, 1]), 'step.input_ids_out');
+    body.output(op.add(positions, body.scalar('int64', 1)), 'step.positions_out');
+    body.output(seen, 'step.key_mask_out');
+    body.output(op.cast(finished, 'bool'), 'step.done_out');
+    written.forEach((kvl, l) => {
+      body.output(kvl.k, `step.${layerNames(l).pk}_out`);
+      body.output(kvl.v, `step.${layerNames(l).pv}_out`);
+    });
+    body.output(token, 'step.token');
+    body.output(logprob, 'step.logprob');
+
+    const outs = op.loop(g.scalar('int64', steps), g.constant('bool', [], [1]), carried, body, [{ dtype: 'int64', shape: [steps, batch] }, { dtype: 'float32', shape: [steps, batch] }]);
+    g.output(outs[outs.length - 2], 'tokens');
+    g.output(outs[outs.length - 1], 'logprobs');
+    return g;
   }
 
   async release(): Promise<void> { await this.sessions.release(); }
@@ -218,5 +349,7 @@ function checkOptions(opts: GenerateOptions, s: SamplingConfig): void {
   if (!(Number.isInteger(s.topK) && s.topK >= 0)) throw new InputError(`top-k must be an integer >= 0 (0 = all tokens), got ${s.topK}`);
   if (!(s.topP > 0 && s.topP <= 1)) throw new InputError(`top-p must be in (0, 1], got ${s.topP}`);
   if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0)) throw new InputError(`seed must be an integer >= 0, got ${opts.seed}`);
+  const badStop = (opts.stopTokenIds ?? []).findIndex((id) => !Number.isSafeInteger(id) || id < 0);
+  if (badStop >= 0) throw new InputError(`stop token ids must be integers >= 0, got ${opts.stopTokenIds![badStop]}`);
   if (opts.stopStrings?.length && !opts.decode) throw new InputError('stop strings need a decode function (token ids -> text) to be recognised');
 }

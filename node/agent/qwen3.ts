@@ -26,6 +26,12 @@ export interface ForwardInputs {
   keyMask: Value;
   /** Per layer, cached keys/values [B, kvHeads, P, headDim] of earlier tokens. */
   past?: KV[];
+  /**
+   * The keys/values a layer attends over, from its `past` and the new tokens' (default: the two
+   * joined, P + T of them). A cache with a slot kept for the new token can write it there instead
+   * (then `keyMask` covers those P slots).
+   */
+  attendOver?: (layer: number, past: KV, now: KV) => KV;
   /** Largest position + 1 the RoPE tables must cover. */
   maxPosition: number;
   /** When given ([B] or [B, P] int64), logits only at these positions, [B, 1 or P, vocab]: a prefill needs no others. */
@@ -66,7 +72,7 @@ function attentionMask(keyMask: Value, t: number): Value {
 }
 
 /** Grouped-query self-attention with q/k RMSNorm before RoPE. */
-function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, mask: Value, past?: KV): { out: Value; kv: KV } {
+function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, mask: Value, past?: KV, attendOver?: (past: KV, now: KV) => KV): { out: Value; kv: KV } {
   const [b, t] = x.shape;
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   // [B, T, n*D] -> [B, T, n, D] (q/k-norm over D) -> [B, n, T, D] -> rotated
@@ -77,10 +83,9 @@ function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Ro
   const q = rope(heads(normed(qp, nh, 'q_norm')));
   const k = rope(heads(normed(kp, nkv, 'k_norm')));
   const v = heads(split(vp, nkv));
-  const kAll = past ? op.concat([past.k, k], 2) : k;
-  const vAll = past ? op.concat([past.v, v], 2) : v;
+  const all = !past ? { k, v } : attendOver ? attendOver(past, { k, v }) : { k: op.concat([past.k, k], 2), v: op.concat([past.v, v], 2) };
   // Query head h reads KV head h // (nh / nkv); scores scaled by head_dim^-0.5.
-  const ctx = op.attention(q, kAll, vAll, mask, 1 / Math.sqrt(d));
+  const ctx = op.attention(q, all.k, all.v, mask, 1 / Math.sqrt(d));
   const merged = op.reshape(op.transpose(ctx, [0, 2, 1, 3]), [b, t, nh * d]);
   return { out: w.linear(merged, `${pre}.o_proj.weight`), kv: { k, v } };
 }
@@ -100,7 +105,7 @@ export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): 
   const present: KV[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     const pre = `model.layers.${l}`;
-    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, mask, inp.past?.[l]);
+    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, mask, inp.past?.[l], inp.attendOver && ((p, now) => inp.attendOver!(l, p, now)));
     present.push(attn.kv);
     h = op.add(h, attn.out);
     h = op.add(h, mlp(w, `${pre}.mlp`, rmsNorm(h, w.get(`${pre}.post_attention_layernorm.weight`), cfg.rmsNormEps)));

@@ -3,7 +3,7 @@
 // seeded generator. Also returns the log-prob of the chosen token under softmax(logits / temperature)
 // (no top-k/top-p truncation; the raw model when greedy) — the log-prob RL importance ratios need,
 // equal to teacher-forced scoring at the same temperature.
-import type { Value } from '../gpu/graph.ts';
+import type { Graph, Value } from '../gpu/graph.ts';
 import * as op from '../gpu/ops.ts';
 
 export interface SamplingConfig {
@@ -23,12 +23,19 @@ const untruncated = (s: SamplingConfig) => s.topK === 0 && s.topP >= 1;
 /** Part of a graph's cache key: greedy graphs, untruncated sampling and each top-k differ in structure. */
 export const samplerKey = (s: SamplingConfig) => (s.temperature === 0 ? 'greedy' : untruncated(s) ? 'full' : `k${s.topK}`);
 
+/** What sampling reads besides the logits: temperature [], top-p [] and one uniform number per row [B]. */
+export interface SamplingInputs { temperature: Value; topP: Value; uniform: Value }
+
+/** Declares the sampling inputs as graph inputs `temperature`, `top_p` and `uniform`. */
+export function samplingInputs(g: Graph, b: number): SamplingInputs {
+  return { temperature: g.input('temperature', 'float32', []), topP: g.input('top_p', 'float32', []), uniform: g.input('uniform', 'float32', [b]) };
+}
+
 /**
- * From logits [B, V] emits `next_token` [B] int64 and `logprob` [B]. Sampling graphs take inputs
- * `temperature` [], `top_p` [] and `uniform` [B].
+ * From logits [B, V], the chosen token [B] int64 and its log-prob [B]. Sampling reads `inputs`
+ * (declared as the graph's inputs when not given); greedy reads none.
  */
-export function sampleNext(logits: Value, s: SamplingConfig): void {
-  const g = logits.graph;
+export function sampleNext(logits: Value, s: SamplingConfig, inputs?: SamplingInputs): { token: Value; logprob: Value } {
   const [b, vocab] = logits.shape;
   let token: Value;
   // The policy the token is drawn from: softmax(logits / temperature) (the raw model when greedy).
@@ -36,9 +43,8 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
   if (s.temperature === 0) {
     token = op.argMax(logits, 1, true);
   } else {
-    const temperature = g.input('temperature', 'float32', []);
-    const topP = g.input('top_p', 'float32', []);
-    const u = op.unsqueeze(g.input('uniform', 'float32', [b]), [1]);
+    const { temperature, topP, uniform } = inputs ?? samplingInputs(logits.graph, b);
+    const u = op.unsqueeze(uniform, [1]);
     policy = op.div(logits, op.cast(temperature, logits.dtype));
     if (untruncated(s)) {
       // Inverse CDF over the vocabulary in id order (no sort): the first id whose cumulative mass exceeds u.
@@ -60,6 +66,5 @@ export function sampleNext(logits: Value, s: SamplingConfig): void {
     }
   }
   const lp = op.gatherElements(op.logSoftmax(policy, -1), token, 1);
-  g.output(op.reshape(token, [b]), 'next_token');
-  g.output(op.reshape(lp, [b]), 'logprob');
+  return { token: op.reshape(token, [b]), logprob: op.reshape(lp, [b]) };
 }

@@ -83,8 +83,13 @@ function checkLoraTarget(ckpt: Checkpoint, target: string, supported: string): v
 export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): boolean =>
   !!lora && lora.targets.some((t) => weight.endsWith(`.${t}.weight`));
 
-/** The checkpoint's weights in graph `g`: `trainable` ones as float32 inputs, the rest as external initializers; `lora` adds adapter inputs. */
-export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set(), lora?: LoraConfig): BoundWeights {
+/**
+ * The checkpoint's weights in graph `g`: `trainable` ones as float32 inputs, the rest as external
+ * initializers; `lora` adds adapter inputs. `input` declares those inputs (a Loop's body reads them
+ * from its enclosing graph).
+ */
+export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set(), lora?: LoraConfig,
+  input: (name: string, dtype: DType, shape: Shape) => Value = (name, dtype, shape) => g.input(name, dtype, shape)): BoundWeights {
   if (lora) validateLora(ckpt, lora);
   const params = new Map<string, Value>();
   const cache = new Map<string, Value>();
@@ -95,7 +100,7 @@ export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<s
     if (!info) throw new ModelFormatError(`${ckpt.dir}: the checkpoint has no tensor '${name}'`);
     let v: Value;
     if (trainable.has(name)) {
-      v = g.input(name, 'float32', info.shape);
+      v = input(name, 'float32', info.shape);
       params.set(name, v);
     } else {
       const dtype = ST_DTYPE[info.dtype];
@@ -111,8 +116,8 @@ export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<s
     if (!isLoraTarget(lora, name)) return y;
     const [out, inp] = ckpt.tensors.get(name)!.shape;
     const n = loraNames(name);
-    const a = g.input(n.a, 'float32', [lora!.rank, inp]);
-    const b = g.input(n.b, 'float32', [out, lora!.rank]);
+    const a = input(n.a, 'float32', [lora!.rank, inp]);
+    const b = input(n.b, 'float32', [out, lora!.rank]);
     params.set(n.a, a);
     params.set(n.b, b);
     const delta = linear(linear(x, a), b);

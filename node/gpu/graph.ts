@@ -18,7 +18,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
 export const IR_VERSION = 11;
 export const OPSET = 23;
 
-export type AttrValue = number | string | number[] | { ints: number[] } | { floats: number[] } | { float: number };
+export type AttrValue = number | string | number[] | { ints: number[] } | { floats: number[] } | { float: number } | { graph: Graph };
 
 export interface Value {
   readonly graph: Graph;
@@ -73,13 +73,27 @@ export class Graph {
   private readonly names = new Set<string>();
   private counter = 0;
   private readonly constCache = new Map<string, Value>();
+  /** Values of enclosing graphs this subgraph reads by name (outer). */
+  private readonly outerNames = new Set<string>();
 
-  constructor(readonly name = 'sat_peer') {}
+  /** `scope` prefixes the fresh names of a subgraph, so they cannot clash with its enclosing graph's. */
+  constructor(readonly name = 'sat_peer', private readonly scope = '') {}
+
+  /** A graph that a node of this one runs (a Loop's body). */
+  subgraph(name: string): Graph {
+    return new Graph(name, `${this.scope}${name}.`);
+  }
+
+  /** In a subgraph: a value of an enclosing graph, read by its name (it is not an input here). */
+  outer(v: Value): Value {
+    this.outerNames.add(v.name);
+    return this.value(v.name, v.dtype, v.shape);
+  }
 
   /** A fresh, unique value name with the given prefix. */
   fresh(prefix: string): string {
-    let name = `${prefix}_${this.counter++}`;
-    while (this.names.has(name)) name = `${prefix}_${this.counter++}`;
+    let name = `${this.scope}${prefix}_${this.counter++}`;
+    while (this.names.has(name)) name = `${this.scope}${prefix}_${this.counter++}`;
     this.names.add(name);
     return name;
   }
@@ -208,6 +222,7 @@ export class Graph {
       if (!n.outputs.some((o) => needed.has(o.name))) continue;
       nodes.push(n);
       for (const x of n.inputs) needed.add(x.name);
+      for (const a of Object.values(n.attrs)) if (typeof a === 'object' && 'graph' in a) for (const x of a.graph.outerNames) needed.add(x);
     }
     return { nodes: nodes.reverse(), initializers: this.initializers.filter((i) => needed.has(i.value.name)) };
   }
@@ -217,6 +232,17 @@ export class Graph {
    * (onnxruntime would still run them) and initializers nothing reads are left out.
    */
   toBytes(): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      producerName: 'sat-peer',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: this.proto(),
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+
+  /** The GraphProto, with only the live nodes and initializers (a subgraph's goes into its node's attribute). */
+  private proto(): Record<string, unknown> {
     const T = onnx.TensorProto;
     const live = this.live();
     const nameOf = (v: Value) => this.renames.get(v.name) ?? v.name;
@@ -237,29 +263,25 @@ export class Graph {
         ],
       };
     });
-    const model = onnx.ModelProto.create({
-      irVersion: IR_VERSION,
-      producerName: 'sat-peer',
-      opsetImport: [{ domain: '', version: OPSET }],
-      graph: {
-        name: this.name,
-        node: live.nodes.map((n, i) => ({
-          name: `n${i}`,
-          opType: n.opType,
-          input: n.inputs.map(nameOf),
-          output: n.outputs.map(nameOf),
-          attribute: Object.entries(n.attrs).map(([name, a]) => encodeAttr(name, a)),
-        })),
-        initializer,
-        input: this.inputs.map(valueInfo),
-        output: this.outputs.map(valueInfo),
-      },
-    });
-    return onnx.ModelProto.encode(model).finish();
+    return {
+      name: this.name,
+      node: live.nodes.map((n, i) => ({
+        name: `${this.scope}n${i}`,
+        opType: n.opType,
+        input: n.inputs.map(nameOf),
+        output: n.outputs.map(nameOf),
+        attribute: Object.entries(n.attrs).map(([name, a]) => (typeof a === 'object' && 'graph' in a
+          ? { name, type: onnx.AttributeProto.AttributeType.GRAPH, g: a.graph.proto() }
+          : encodeAttr(name, a))),
+      })),
+      initializer,
+      input: this.inputs.map(valueInfo),
+      output: this.outputs.map(valueInfo),
+    };
   }
 }
 
-function encodeAttr(name: string, a: AttrValue): Record<string, unknown> {
+function encodeAttr(name: string, a: Exclude<AttrValue, { graph: Graph }>): Record<string, unknown> {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof a === 'number') return { name, type: A.INT, i: a };
   if (typeof a === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(a) };

@@ -1,6 +1,6 @@
 // Typed op helpers over the graph builder: each emits one ONNX node and infers its output shape.
 // The forward models and the autodiff rules are both written with these.
-import { type DType, ONNX_DTYPE, type Shape, type Value, numel } from './graph.ts';
+import { type DType, type Graph, ONNX_DTYPE, type Shape, type Value, numel } from './graph.ts';
 import { GraphError } from './errors.ts';
 
 const fail = (op: string, msg: string): never => { throw new GraphError(`${op}: ${msg}`); };
@@ -112,6 +112,7 @@ function reduce(op: string, x: Value, axes: number[], keepdims: boolean): Value 
 export const reduceSum = (x: Value, axes: number[], keepdims = false) => reduce('ReduceSum', x, axes, keepdims);
 export const reduceMean = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMax', x, axes, keepdims);
+export const reduceMin = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMin', x, axes, keepdims);
 export const reduceLogSumExp = (x: Value, axes: number[], keepdims = false) => reduce('ReduceLogSumExp', x, axes, keepdims);
 
 export function reshape(x: Value, shape: Shape): Value {
@@ -205,6 +206,11 @@ export function gatherElements(data: Value, indices: Value, axis: number): Value
   return data.graph.node('GatherElements', [data, indices], [{ dtype: data.dtype, shape: indices.shape }], { axis })[0];
 }
 
+/** ScatterElements (replacing): `data` with `updates` written at `indices` along `axis` (no gradient rule: for decoding). */
+export function scatterElements(data: Value, indices: Value, updates: Value, axis: number): Value {
+  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], { axis })[0];
+}
+
 export function scatterElementsAdd(data: Value, indices: Value, updates: Value, axis: number): Value {
   return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
     { axis, reduction: 'add' })[0];
@@ -275,4 +281,14 @@ export function attention(q: Value, k: Value, v: Value, mask: Value, scale: numb
 /** Sum of squares of all elements, as a scalar (no gradient rule: for norms only). */
 export function reduceSumSquare(x: Value): Value {
   return x.graph.node('ReduceSumSquare', [x], [{ dtype: x.dtype, shape: [] }], { keepdims: 0 })[0];
+}
+
+/**
+ * Loop (ONNX): runs `body` `trips` times at most, while its condition holds. The body's inputs are
+ * the iteration (int64 []), the condition (bool []) and the carried values; its outputs the next
+ * condition, the carried values, then the scan outputs. Returns the carried values' last state, then
+ * each scan output stacked over the iterations run (`scans` gives each stack's most).
+ */
+export function loop(trips: Value, cond: Value, carried: readonly Value[], body: Graph, scans: { dtype: DType; shape: Shape }[]): Value[] {
+  return trips.graph.node('Loop', [trips, cond, ...carried], [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), ...scans], { body: { graph: body } });
 }

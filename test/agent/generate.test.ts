@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
 import { inMicroBatches } from '../../node/agent/chain.ts';
 import { Generator } from '../../node/agent/generate.ts';
-import { Scorer } from '../../node/agent/score.ts';
+import { Scorer, padBatch } from '../../node/agent/score.ts';
+import { sftLoss } from '../../node/agent/losses.ts';
+import { Trainer } from '../../node/agent/train.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const expected = JSON.parse(fs.readFileSync(`${DIR}expected.json`, 'utf8'));
@@ -134,6 +136,35 @@ test('rows that stop early keep their tokens while the others run on as if alone
   t.is(r1.logprobs.length, 8);
 });
 
+test('decoding in one graph (a Loop over the steps) gives what one run per step gives, with a trainer\'s weights, LoRA adapters and rows that stop early', async (t) => {
+  const prompts = [expected.greedy.prompt_ids, ...expected.sequences.map((s: { input_ids: number[] }) => s.input_ids)];
+  // Stop strings need the text after every token, so they decode one run per step; this one never matches.
+  const stepwise = { stopStrings: ['never'], decode: () => '' };
+  const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'] };
+  for (const trainable of [{ kind: 'full' as const }, { kind: 'lora' as const, lora }]) {
+    const trainer = Trainer.create(ckpt, { loss: sftLoss, trainable, optimizer: { lr: 1e-3 }, seed: 1, session: { threads: 1 } });
+    const rows = prompts.map((p: number[]) => [...p, 5, 6, 7]);
+    const { ids, mask, seq } = padBatch(rows);
+    await trainer.trainStep({ batch: rows.length, seq, inputIds: ids, attentionMask: mask, extra: { loss_mask: { dtype: 'float32', shape: [rows.length, seq - 1], data: new Float32Array(rows.length * (seq - 1)).fill(1) } } });
+    const trained = new Generator(ckpt, { threads: 1 }, trainer.paramSource());
+    // A stop token that ends some rows' greedy continuations and not others'.
+    const greedy = await trained.generate(prompts, { maxNewTokens: 10 });
+    const stop = greedy.flatMap((r) => r.tokens).find((x) => greedy.some((r) => !r.tokens.includes(x)))!;
+    for (const opts of [{ maxNewTokens: 10 }, { maxNewTokens: 10, sampling, seed: 9 }, { maxNewTokens: 10, stopTokenIds: [stop, 17] }]) {
+      const looped = await trained.generate(prompts, opts);
+      const stepped = await trained.generate(prompts, { ...opts, ...stepwise });
+      const what = `${trainable.kind} ${JSON.stringify(opts)}`;
+      t.deepEqual(looped.map((r) => [r.tokens, r.finishReason]), stepped.map((r) => [r.tokens, r.finishReason]), what);
+      // The loop attends over the new token in its cache slot, the steps after the cache: sums in another order.
+      looped.forEach((r, i) => r.logprobs.forEach((lp, k) => t.true(Math.abs(lp - stepped[i].logprobs[k]) < 1e-5, `${what}: row ${i} token ${k}`)));
+    }
+    const early = await trained.generate(prompts, { maxNewTokens: 10, stopTokenIds: [stop] });
+    t.true(early.some((r) => r.finishReason === 'eos') && early.some((r) => r.tokens.length === 10), `${trainable.kind}: some rows stop early, others run on`);
+    await trained.release();
+    await trainer.release();
+  }
+});
+
 test('a vanishing top-p or temperature samples the greedy token; top-k keeps draws among the k most likely', async (t) => {
   const prompt = expected.sequences[1].input_ids;
   const [greedy] = await gen.generate([prompt], { maxNewTokens: 1 });
@@ -158,6 +189,7 @@ test('bad requests are refused with a clear error', async (t) => {
   await t.throwsAsync(gen.generate([[]], { maxNewTokens: 2 }), { name: 'InputError' });
   await t.throwsAsync(gen.generate([], { maxNewTokens: 2 }), { name: 'InputError', message: /no prompts/ });
   await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 0 }), { name: 'InputError' });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopTokenIds: [2, 1.5] }), { name: 'InputError', message: /stop token ids must be integers >= 0, got 1.5/ });
   const context = ckpt.config.maxPositionEmbeddings;
   await t.throwsAsync(gen.generate([[1, 2]], { maxNewTokens: context - 1 }), { name: 'InputError', message: new RegExp(`context of ${context}`) });
   const bad = [
