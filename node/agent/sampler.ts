@@ -27,7 +27,7 @@ export const samplerKey = (s: SamplingConfig) => (s.temperature === 0 ? 'greedy'
 export interface SamplingInputs { temperature: Value; topP: Value; uniform: Value }
 
 /** Declares the sampling inputs as graph inputs `temperature`, `top_p` and `uniform`. */
-export function samplingInputs(g: Graph, b: number): SamplingInputs {
+function samplingInputs(g: Graph, b: number): SamplingInputs {
   return { temperature: g.input('temperature', 'float32', []), topP: g.input('top_p', 'float32', []), uniform: g.input('uniform', 'float32', [b]) };
 }
 
