@@ -243,7 +243,7 @@ export class Generator {
    */
   private async *looped(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: SamplingConfig, stopIds: readonly number[], extraFeeds: () => Record<string, HostTensor>): AsyncGenerator<Record<string, HostTensor>, void> {
     const { numKvHeads: kvHeads, headDim: d } = this.ckpt.config;
-    const { out: first, b, lens, key, params, capacity, cache, keyMask } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
+    const { out: first, b, lens, key, params, capacity, cache } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
     yield first;
     const firstTokens = first.next_token.data as BigInt64Array;
     const done = Uint8Array.from(firstTokens, (t) => (stopIds.includes(Number(t)) ? 1 : 0));
@@ -255,7 +255,7 @@ export class Generator {
       input_ids: { dtype: 'int64', shape: [b, 1], data: firstTokens.slice() },
       positions: { dtype: 'int64', shape: [b, 1], data: BigInt64Array.from(lens, BigInt) },
       // The cached slots each row may attend (its prompt's); each step adds the slot it writes.
-      key_mask: { dtype: 'int64', shape: [b, capacity], data: BigInt64Array.from({ length: b * capacity }, (_, i) => keyMask[Math.floor(i / capacity) * (capacity + 1) + (i % capacity)]) },
+      key_mask: { dtype: 'int64', shape: [b, capacity], data: BigInt64Array.from({ length: b * capacity }, (_, i) => BigInt(i % capacity < lens[Math.floor(i / capacity)])) },
       done: { dtype: 'bool', shape: [b], data: done },
       stop_ids: { dtype: 'int64', shape: [stops.length], data: stops },
       ...params,

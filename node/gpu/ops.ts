@@ -206,15 +206,13 @@ export function gatherElements(data: Value, indices: Value, axis: number): Value
   return data.graph.node('GatherElements', [data, indices], [{ dtype: data.dtype, shape: indices.shape }], { axis })[0];
 }
 
-/** ScatterElements (replacing): `data` with `updates` written at `indices` along `axis` (no gradient rule: for decoding). */
-export function scatterElements(data: Value, indices: Value, updates: Value, axis: number): Value {
-  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], { axis })[0];
+/** ScatterElements: `data` with `updates` written (or, with reduction 'add', added) at `indices` along `axis`. */
+export function scatterElements(data: Value, indices: Value, updates: Value, axis: number, reduction?: 'add'): Value {
+  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
+    reduction ? { axis, reduction } : { axis })[0];
 }
 
-export function scatterElementsAdd(data: Value, indices: Value, updates: Value, axis: number): Value {
-  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
-    { axis, reduction: 'add' })[0];
-}
+export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, axis: number) => scatterElements(data, indices, updates, axis, 'add');
 
 export function scatterNDAdd(data: Value, indices: Value, updates: Value): Value {
   return data.graph.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
