@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
   // The same as a peer runs it: sessions on the session worker (its network loop stays free), the
   // trainer's state lent there, and generation reading the trainer's weights (pinned there).
-  const peer = { ...session, inWorker: true, spin: false };
+  const peer = { ...session, inWorker: true };
   const peerTrainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-4 }, session: peer });
   const peerTrainS = await median(() => peerTrainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }));
   const peerGen = new Generator(ckpt, peer, peerTrainer.paramSource());

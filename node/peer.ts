@@ -393,10 +393,9 @@ function microBatch(cfg: SatConfig, init: PeerInit, train: readonly Problem[], f
 
 /**
  * A peer's session options: on a worker thread, so the network loop keeps ticking through steps of
- * seconds; and decoding without pool spinning between steps, which takes the cores from the other
- * peers decoding on the same machine in a sim.
+ * seconds.
  */
-const sessionOf = (init: PeerInit): SessionOptions => ({ inWorker: true, spin: false, ...(init.threads ? { threads: init.threads } : {}), ...(init.device ? { device: init.device } : {}) });
+const sessionOf = (init: PeerInit): SessionOptions => ({ inWorker: true, ...(init.threads ? { threads: init.threads } : {}), ...(init.device ? { device: init.device } : {}) });
 
 /** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
 function checkSlot(file: TeamFile, init: PeerInit, tokenizerHash: string): void {

@@ -66,12 +66,9 @@ const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `p
 
 export class Generator {
   private readonly sessions: SessionCache;
-  /** Whether decode sessions spin between steps (default true: the steps run back to back). */
-  private readonly spin: boolean;
 
   constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
-    this.spin = options.spin ?? true;
   }
 
   /** Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B, kv, T, D]. */
@@ -198,7 +195,7 @@ export class Generator {
     let chosen = yield first;
     if (maxNewTokens < 2) return;
     const cacheShape = [b, kvHeads, capacity, d];
-    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes(), { spin: this.spin });
+    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes());
     // Every tensor of the step lives across steps: the feeds are updated in place and the new
     // tokens' keys/values land in fixed buffers. The cache and key mask are lent to a session worker
     // (moved, not copied, each step), so they are reached through the feeds after each run.
@@ -250,7 +247,7 @@ export class Generator {
     if (maxNewTokens < 2 || done.every(Boolean)) return;
     const steps = maxNewTokens - 1;
     const stops = stopIds.length ? BigInt64Array.from(stopIds, BigInt) : BigInt64Array.of(-1n); // -1: no token
-    const loop = await this.sessions.get(`loop ${b}x${capacity}x${steps} ${key} ${stops.length}`, () => this.loopGraph(b, capacity, steps, mode, stops.length).toBytes(), { spin: this.spin });
+    const loop = await this.sessions.get(`loop ${b}x${capacity}x${steps} ${key} ${stops.length}`, () => this.loopGraph(b, capacity, steps, mode, stops.length).toBytes());
     const feeds: Record<string, HostTensor> = {
       input_ids: { dtype: 'int64', shape: [b, 1], data: firstTokens.slice() },
       positions: { dtype: 'int64', shape: [b, 1], data: BigInt64Array.from(lens, BigInt) },
@@ -309,9 +306,12 @@ export class Generator {
     const { weights } = bindWeights(body, this.ckpt, this.source?.trainable, this.source?.lora, (name, dtype, shape) => body.outer(g.input(name, dtype, shape)));
     // The new token's keys/values go into its slot of the cache, which is then attended over whole
     // and carried to the next step: one copy of the cache a step, as the step graphs' join makes.
-    const slot = op.expand(op.reshape(positions, [batch, 1, 1, 1]), [batch, kv, 1, d]);
+    // Each (row, head) slot is d values written whole by ScatterND, at (row, head, position).
+    const grid = (of: (row: number, head: number) => number) => body.constant('int64', [batch, kv, 1], Array.from({ length: batch * kv }, (_, i) => of(Math.floor(i / kv), i % kv)));
+    const slot = op.concat([grid((row) => row), grid((_, head) => head), op.expand(op.reshape(positions, [batch, 1, 1]), [batch, kv, 1])], 2);
+    const write = (cache: Value, now: Value) => op.scatterND(cache, slot, op.reshape(now, [batch, kv, d]));
     const written: KV[] = [];
-    const attendOver = (l: number, p: KV, now: KV) => (written[l] = { k: op.scatterElements(p.k, slot, now.k, 2), v: op.scatterElements(p.v, slot, now.v, 2) });
+    const attendOver = (l: number, p: KV, now: KV) => (written[l] = { k: write(p.k, now.k), v: write(p.v, now.v) });
     const seen = op.scatterElements(keyMask, positions, op.expand(body.scalar('int64', 1), [batch, 1]), 1);
     const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask: op.cast(seen, 'bool'), past, attendOver, maxPosition: capacity });
     const { token, logprob } = sampleNext(op.reshape(logits, [batch, vocabSize]), s, sampling && {

@@ -134,7 +134,7 @@ export class Trainer {
   /** Changes whenever the parameters do: the session worker keeps them across runs for this version (HostTensor.pin). */
   private version = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  /** The step session of each (batch, seq) bucket; a step is hundreds of ops back to back, so pool threads spin. */
+  /** The step session of each (batch, seq) bucket. */
   private readonly sessions: SessionCache;
   /** The inputs the loss declared, by bucket (known once its graph is built). */
   private readonly lossInputs = new Map<string, readonly Value[]>();
@@ -144,7 +144,7 @@ export class Trainer {
   readonly optimizer: AdamWConfig;
 
   private constructor(readonly ckpt: Checkpoint, private readonly opts: TrainerOptions, initial: Map<string, { data: Float32Array; shape: Shape }>) {
-    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, spin: true, arena: true });
+    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, arena: true });
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
     this.layout = this.groups.map((g) => `${g.name}: ${g.members.map((m) => `${m.name} [${m.shape.join(', ')}]`).join(', ')}`).join('; ');

@@ -214,10 +214,19 @@ export function scatterElements(data: Value, indices: Value, updates: Value, axi
 
 export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, axis: number) => scatterElements(data, indices, updates, axis, 'add');
 
-export function scatterNDAdd(data: Value, indices: Value, updates: Value): Value {
-  return data.graph.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
-    { reduction: 'add' })[0];
+/**
+ * ScatterND: `data` with each slice `updates[i...]` written (or, with reduction 'add', added) at the
+ * leading coordinates `indices[i..., :]`. A slice is copied whole, so writing rows of `d` values is
+ * about twice as fast as ScatterElements writing them one value at a time.
+ */
+export function scatterND(data: Value, indices: Value, updates: Value, reduction?: 'add'): Value {
+  const k = indices.shape[indices.shape.length - 1];
+  const want = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
+  if (k > data.shape.length || fmt(updates.shape) !== fmt(want)) fail('ScatterND', `updates ${fmt(updates.shape)} should be ${fmt(want)} for indices ${fmt(indices.shape)} into ${fmt(data.shape)}`);
+  return data.graph.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], reduction ? { reduction } : {})[0];
 }
+
+export const scatterNDAdd = (data: Value, indices: Value, updates: Value) => scatterND(data, indices, updates, 'add');
 
 /** Zero-padding; `pads` is [begin_0..begin_r, end_0..end_r]. */
 export function pad(x: Value, pads: number[]): Value {
