@@ -1,10 +1,10 @@
 // What a local team takes from its config, and how it is saved and opened again.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, parseConfig } from '../node/config.ts';
 import { buildTeam, latestStageFolder, openTeam, releaseTeam, saveStage, unusedSettings, upgradeSlot } from '../node/team.ts';
+import { tempDir } from './temp-dir.ts';
 
 test('a run names the reference settings it does not read, with what it reads instead', (t) => {
   const file = new URL('./fixtures/sat-configs/sat_demo.yaml', import.meta.url).pathname;
@@ -16,7 +16,7 @@ test('a run names the reference settings it does not read, with what it reads in
 
 test('an upgraded slot is saved with its incumbent and radius, and opens again as it was', async (t) => {
   const demo = new URL('../models/demo/', import.meta.url).pathname;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'team-'));
+  const dir = tempDir('team-');
   const cfg = parseConfig(`
 dataset: { train_path: ${demo}/train.jsonl, test_path: ${demo}/test.jsonl }
 sat: { agents: [{ name: a, path: ${demo}/tiny-weak }, { name: b, path: ${demo}/tiny-weak }] }
@@ -47,7 +47,7 @@ logging: { save_dir: ${dir} }
 
 test('only the latest logging.keep_checkpoints stages stay on disk', async (t) => {
   const demo = new URL('../models/demo/', import.meta.url).pathname;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'team-'));
+  const dir = tempDir('team-');
   const cfg = parseConfig(`
 dataset: { train_path: ${demo}/train.jsonl, test_path: ${demo}/test.jsonl }
 sat: { agents: [{ name: a, path: ${demo}/tiny-weak }] }

@@ -1,11 +1,11 @@
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../node/agent/atomic-file.ts';
+import { tempDir } from '../temp-dir.ts';
 
 test('writes and replaces a file whole, creating its folder, and leaves no temporary file behind', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-atomic-'));
+  const dir = tempDir('sat-atomic-');
   const file = path.join(dir, 'a/b/state.json');
   writeFileAtomic(file, 'one');
   writeFileAtomic(file, 'two');

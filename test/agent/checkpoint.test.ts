@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadCheckpoint, parameterCount } from '../../node/agent/checkpoint.ts';
 import type { HostTensor } from '../../node/gpu/ort.ts';
 import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors } from '../../node/gpu/safetensors.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const CONFIG = JSON.parse(fs.readFileSync(path.join(DIR, 'config.json'), 'utf8'));
@@ -13,7 +14,7 @@ const TENSORS: Record<string, HostTensor> = Object.fromEntries([...HEADER].map((
 
 /** A temp checkpoint folder with `config` and `tensors` written as model.safetensors. */
 function checkpointDir(config: object = CONFIG, tensors: Record<string, HostTensor> | null = TENSORS): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-ckpt-'));
+  const dir = tempDir('sat-ckpt-');
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   if (tensors) writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
   return dir;

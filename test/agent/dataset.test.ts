@@ -2,13 +2,13 @@
 // file and line, atomic writes that round-trip, and a prompt choice every peer repeats alike.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadDataset, pickPrompts, type Problem, writeJsonl } from '../../node/agent/dataset.ts';
 import { InputError } from '../../node/agent/errors.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const FIXTURES = new URL('../fixtures/datasets/', import.meta.url).pathname;
-const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sat-dataset-'));
+const tmpDir = () => tempDir('sat-dataset-');
 
 /** A temp JSONL file holding `text`. */
 function jsonl(text: string): string {

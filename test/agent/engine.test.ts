@@ -2,11 +2,10 @@
 // the main thread's event loop keeps ticking through a training step that takes seconds.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Engine } from '../../node/agent/engine.ts';
 import { padBatch } from '../../node/agent/score.ts';
 import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../../node/agent/synthetic.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const FIXTURE = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const expected = JSON.parse(fs.readFileSync(`${FIXTURE}expected.json`, 'utf8'));
@@ -25,7 +24,7 @@ test('scoring and greedy generation through the worker match the reference', asy
 });
 
 test('the main thread keeps ticking every 10 ms while a multi-second training step runs', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-engine-'));
+  const dir = tempDir('sat-engine-');
   writeSyntheticCheckpoint(dir, BENCH_CONFIG);
   const engine = await Engine.open(dir, { threads: 2 });
   await engine.train({ loss: 'sft' });

@@ -1,10 +1,9 @@
 // Frozen parameters: a copy that later training does not touch, written and read back exactly.
 import test from 'ava';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freezeParams, loadParams, saveParams } from '../../node/agent/frozen-params.ts';
 import type { ParamSource } from '../../node/agent/weights.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const live = new Map([
   ['model.layers.0.mlp.up_proj.weight', { data: Float32Array.of(1, 2, 3, 4, 5, 6), shape: [2, 3] }],
@@ -23,7 +22,7 @@ test('a frozen copy keeps its values when the source trains on, and leaves the v
 });
 
 test('saved and loaded back: the same tensors; with LoRA the tensors are factors, not HF weights', (t) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'frozen-')), 'p.safetensors');
+  const file = path.join(tempDir('frozen-'), 'p.safetensors');
   saveParams(file, freezeParams(src));
   const back = loadParams(file);
   t.deepEqual(back.current().get('model.layers.0.mlp.up_proj.weight'), { data: Float32Array.of(1, 2, 3, 4, 5, 6), shape: [2, 3] });

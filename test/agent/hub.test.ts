@@ -5,12 +5,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
 import { progressBar, resolveModel } from '../../node/agent/hub.ts';
 import { EMBEDDED_MODELS, HUB_MODELS, parseModelSpec } from '../../node/agent/model-names.ts';
 import { readSafetensorsHeader } from '../../node/gpu/safetensors.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const SOURCE = new URL('../../models/demo/tiny-weak/', import.meta.url).pathname;
 const FILES: Record<string, Buffer> = Object.fromEntries(fs.readdirSync(SOURCE).map((f) => [f, fs.readFileSync(path.join(SOURCE, f))]));
@@ -88,7 +88,7 @@ async function startHub(repos: Record<string, Record<string, Buffer>>, { corrupt
   return { url, requests, close: () => new Promise((ok) => server.close(() => ok())) };
 }
 
-const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sat-hf-home-'));
+const tempHome = () => tempDir('sat-hf-home-');
 
 /** Every entry under `dir` that is a symlink leading outside it. */
 function symlinksOut(dir: string): string[] {

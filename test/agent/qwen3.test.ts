@@ -1,7 +1,6 @@
 // The Qwen3 graph against the independent PyTorch reference in test/fixtures/qwen3-tiny-a.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Graph } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
@@ -15,6 +14,7 @@ import { bindWeights } from '../../node/agent/weights.ts';
 import { sftLoss } from '../../node/agent/losses.ts';
 import { writeSyntheticCheckpoint } from '../../node/agent/synthetic.ts';
 import { Trainer } from '../../node/agent/train.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const expected = JSON.parse(fs.readFileSync(`${DIR}expected.json`, 'utf8'));
@@ -112,7 +112,7 @@ test('the gradient of the summed NLL matches the reference for every parameter (
 
 /** The fixture rewritten with every weight in a half-precision format (bits computed here). */
 function halfCopy(dtype: 'bfloat16' | 'float16'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sat-${dtype}-`));
+  const dir = tempDir(`sat-${dtype}-`);
   const tensors: Record<string, HostTensor> = {};
   for (const [name, info] of ckpt.tensors) {
     const x = toFloat32(readTensor(info));
@@ -153,7 +153,7 @@ for (const dtype of ['bfloat16', 'float16'] as const) {
 }
 
 test('a checkpoint with tied embeddings scores with the embedding as its head, and trains it through both uses', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-tied-'));
+  const dir = tempDir('sat-tied-');
   writeSyntheticCheckpoint(dir, { vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 16, tieWordEmbeddings: true });
   const tied = loadCheckpoint(dir);
   t.false(tied.tensors.has('lm_head.weight'));

@@ -1,13 +1,12 @@
 // The chain demo task: deterministic, distinct, in range, answers that recompute from the prompt text,
 // a disjoint train/test split, and transcripts whose final answer the verifier reads.
 import test from 'ava';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadDataset, writeJsonl } from '../../node/agent/dataset.ts';
 import { InputError } from '../../node/agent/errors.ts';
 import { type ChainProblem, chainTurns, makeChainProblems, splitTrainTest } from '../../node/agent/synthetic-task.ts';
 import { extractAnswer, isCorrect } from '../../node/agent/verifier.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const OPTIONS = { count: 500, steps: 3, seed: 'demo', maxValue: 99 };
 const problems = makeChainProblems(OPTIONS);
@@ -101,7 +100,7 @@ test('bad options and impossible counts are InputErrors', (t) => {
 });
 
 test('written problems load back as plain problems', (t) => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-chain-')), 'test.jsonl');
+  const file = path.join(tempDir('sat-chain-'), 'test.jsonl');
   writeJsonl(file, problems.slice(0, 10));
   t.deepEqual(loadDataset(file), problems.slice(0, 10).map(({ id, prompt, answer }) => ({ id, prompt, answer })));
 });

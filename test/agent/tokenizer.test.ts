@@ -2,11 +2,11 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TokenizerError } from '../../node/agent/errors.ts';
 import { loadTokenizer, type ChatMessage, type Tokenizer } from '../../node/agent/tokenizer.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const QWEN3 = path.join(ROOT, 'test/fixtures/qwen3-tokenizer');
@@ -25,7 +25,7 @@ const UNICODE_TEXTS = [
 ];
 
 function tmpDir(t: { teardown: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokenizer-test-'));
+  const dir = tempDir('tokenizer-test-');
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

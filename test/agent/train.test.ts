@@ -3,7 +3,6 @@
 // batches are refused, and the gradient a step uses matches finite differences.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint } from '../../node/agent/checkpoint.ts';
 import { InputError } from '../../node/agent/errors.ts';
@@ -14,6 +13,7 @@ import { type LossFn, type TrainBatch, type Trainable, Trainer } from '../../nod
 import type { HostTensor } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
 import { readTensor, writeSafetensors } from '../../node/gpu/safetensors.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const DIR = new URL('../fixtures/qwen3-tiny-a/', import.meta.url).pathname;
 const ckpt = loadCheckpoint(DIR);
@@ -71,7 +71,7 @@ test('restore after a snapshot brings back parameters, moments and step exactly'
 });
 
 test('trainable state saves to safetensors and loads into a fresh trainer', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-train-'));
+  const dir = tempDir('sat-train-');
   const lora = { rank: 2, alpha: 4, targets: ['q_proj'] };
   const a = Trainer.create(ckpt, { loss: sftLoss, trainable: { kind: 'lora', lora }, session: { threads: 1 } });
   await a.trainStep(batch);
@@ -178,7 +178,7 @@ test('restore refuses a snapshot of another trainable set, even one of the same 
 });
 
 test('full fine-tuning trains exactly the tensors the Qwen3 graph reads, not extras stored beside them', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-extras-'));
+  const dir = tempDir('sat-extras-');
   fs.copyFileSync(path.join(DIR, 'config.json'), path.join(dir, 'config.json'));
   const tensors: Record<string, HostTensor> = Object.fromEntries([...ckpt.tensors].map(([n, info]) => [n, readTensor(info)]));
   const invFreq: HostTensor = { dtype: 'float32', shape: [16], data: Float32Array.from({ length: 16 }, (_, i) => 1e6 ** (-i / 16)) };
@@ -354,7 +354,7 @@ test('a trainer on the session worker steps as it does here, and a scorer there 
   };
   const start = await same('at the start');
   const snaps = [here, there].map((x) => x.trainer.snapshot());
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-worker-train-')), 'state.safetensors');
+  const file = path.join(tempDir('sat-worker-train-'), 'state.safetensors');
   here.trainer.save(file);
   for (const x of [here, there]) {
     await x.trainer.trainStep(batch);

@@ -2,11 +2,9 @@
 // cleanly, a restart keeps its peer id, and a bad address is one line with exit code 2.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { PeerHost } from '../../node/protocol/host.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -26,7 +24,7 @@ function launch(dataDir: string): Promise<{ child: ReturnType<typeof spawn>; inf
 const exited = (child: ReturnType<typeof spawn>) => new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
 test('a peer joins through a running sat-bootstrap, which stops on SIGTERM and keeps its id on restart', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-'));
+  const dataDir = tempDir('bootstrap-');
   const { child, info } = await launch(dataDir);
   t.true(info.addresses.length > 0 && info.addresses.every((a) => a.endsWith(`/p2p/${info.peerId}`)));
   const peer = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [info.addresses[0]] });
@@ -46,7 +44,7 @@ test('a peer joins through a running sat-bootstrap, which stops on SIGTERM and k
 });
 
 test('a bad listen address or flag is one line and exit code 2', (t) => {
-  const bad = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--listen', 'localhost:4001', '--data-dir', fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-'))], { cwd: ROOT, encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--listen', 'localhost:4001', '--data-dir', tempDir('bootstrap-')], { cwd: ROOT, encoding: 'utf8' });
   t.is(bad.status, 2);
   t.regex(bad.stderr, /^sat-bootstrap: listen address 'localhost:4001' is not a multiaddr.*\n$/);
   const flag = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--port', '1'], { cwd: ROOT, encoding: 'utf8' });

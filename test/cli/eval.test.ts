@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { demoConfig, oneLine, sat } from './run-cli.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const CONFIG = demoConfig();
 
 test('eval --json reports the metrics and writes one prediction per problem and sample', (t) => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-eval-')), 'predictions.jsonl');
+  const out = path.join(tempDir('sat-eval-'), 'predictions.jsonl');
   const r = sat('eval', '--config', CONFIG, '--k', '3', '--limit', '12', '--out', out, '--threads', '1', '--json');
   t.is(r.code, 0, r.stderr);
   const ev = JSON.parse(r.stdout);

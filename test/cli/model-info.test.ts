@@ -7,6 +7,7 @@ import { ModelFormatError } from '../../node/agent/errors.ts';
 import { report } from '../../node/cli.ts';
 import { UsageError } from '../../node/errors.ts';
 import { FIXTURE, oneLine, sat } from './run-cli.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const PARAMETERS = 182_720;
 
@@ -54,7 +55,7 @@ test('--verbose adds the stack trace to a known error', (t) => {
 });
 
 test('a truncated safetensors file: exit 2, one line', (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-cli-'));
+  const dir = tempDir('sat-cli-');
   for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
   fs.truncateSync(path.join(dir, 'model.safetensors'), 100_000);
   const r = sat('model', 'info', dir);

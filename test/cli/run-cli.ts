@@ -2,8 +2,8 @@
 import type { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../temp-dir.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
@@ -31,7 +31,7 @@ export function oneLine(t: ExecutionContext, stderr: string, message: RegExp): v
 
 /** A copy of the fixture's weights with the tiny tokenizer beside them (same 512-id vocabulary). */
 export function fixtureWithTokenizer(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = tempDir(prefix);
   for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
   return dir;
@@ -45,7 +45,7 @@ export const DEMO = path.join(ROOT, 'models/demo');
  * problems and a config `team.yaml` of `yaml` (whose data paths are train.jsonl and test.jsonl).
  */
 export function demoTeamFolder(prefix: string, heldOut: number, yaml: string): { dir: string; config: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = tempDir(prefix);
   fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
   fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, heldOut).join('\n'));
   const config = path.join(dir, 'team.yaml');
@@ -58,7 +58,7 @@ export function demoTeamFolder(prefix: string, heldOut: number, yaml: string): {
  * `edit` may change its text further.
  */
 export function demoConfig(edit: (text: string) => string = (x) => x): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-demo-'));
+  const dir = tempDir('sat-demo-');
   const text = fs.readFileSync(path.join(DEMO, 'demo.yaml'), 'utf8')
     .replaceAll('./tiny-', `${DEMO}/tiny-`)
     .replace('train_path: train.jsonl', `train_path: ${DEMO}/train.jsonl`)

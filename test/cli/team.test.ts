@@ -2,15 +2,15 @@
 // the real bin, each bad input is one line and exit 2.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { cudaAvailable } from '../../node/gpu/ort.ts';
 import { ROOT, oneLine, sat } from './run-cli.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sat-team-'));
+const tmp = () => tempDir('sat-team-');
 
 test('team create writes a team file; team show prints it with the same id, as text and JSON', (t) => {
   const dir = tmp();

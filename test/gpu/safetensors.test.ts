@@ -1,12 +1,12 @@
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { HostTensor } from '../../node/gpu/ort.ts';
 import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors } from '../../node/gpu/safetensors.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const FIXTURE = new URL('../fixtures/qwen3-tiny-a/model.safetensors', import.meta.url).pathname;
-const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sat-st-'));
+const tmpDir = () => tempDir('sat-st-');
 
 const ALL: Record<string, HostTensor> = {
   f32: { dtype: 'float32', shape: [2, 3], data: new Float32Array([1, -2.5, 3, 0, 1e-8, -7]) },

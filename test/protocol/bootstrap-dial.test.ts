@@ -2,13 +2,13 @@
 // and why, retried with backoff, while a live bootstrap connects; known peers survive a restart.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { loadKnownPeers, saveKnownPeers } from '../../node/protocol/known-peers.ts';
 import { until } from './until.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const start = async (bootstrap: string[] = [], log?: (line: string) => void) =>
   PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...(log ? { log } : {}) });
@@ -36,7 +36,7 @@ test('a refused and a wrong-peer-id bootstrap are reported and retried; the live
 });
 
 test('the peers of the last run are saved and loaded back as dialable addresses', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'known-'));
+  const dir = tempDir('known-');
   t.deepEqual(loadKnownPeers(dir), [], 'none on a first run');
   const [a, b] = await Promise.all([start(), start()]);
   try {
@@ -58,7 +58,7 @@ test('the peers of the last run are saved and loaded back as dialable addresses'
 });
 
 test('a bootstrap peer that restarts is dialed again', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bootstrap-again-'));
+  const dir = tempDir('bootstrap-again-');
   const { loadOrCreateIdentity } = await import('../../node/protocol/identity.ts');
   const { privateKey } = await loadOrCreateIdentity(dir);
   let boot = await PeerHost.start({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] });

@@ -2,12 +2,12 @@
 // damaged or exposed key file is one clear error.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { IDENTITY_FILE, loadOrCreateIdentity } from '../../node/protocol/identity.ts';
+import { tempDir } from '../temp-dir.ts';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'identity-'));
+const tmp = () => tempDir('identity-');
 
 test('the first start creates an Ed25519 key readable by its owner only; later starts load the same one', async (t) => {
   const dir = path.join(tmp(), 'data');

@@ -3,11 +3,9 @@
 // identity, rejoins its slot on every peer's roster, and catches up on the stage's shard by CID.
 import test from 'ava';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import readline from 'node:readline';
 import { until } from './until.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEADLINE = 1500;
@@ -26,7 +24,7 @@ async function launch(dataDir: string, slot: number): Promise<Peer> {
 const turns = (p: Peer) => p.events.filter((e) => e.event === 'turn');
 
 test('a holder killed mid-turn is taken over within the deadline; restarted, it rejoins its slot and catches up by CID', async (t) => {
-  const dirs = [0, 1, 2].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'token-peer-')));
+  const dirs = [0, 1, 2].map(() => tempDir('token-peer-'));
   const peers = await Promise.all(dirs.map((d, slot) => launch(d, slot)));
   try {
     const [a, b, c] = peers;

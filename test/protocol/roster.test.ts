@@ -3,7 +3,6 @@
 // claims with another tokenizer, or from peers an allowlist does not admit, are dropped.
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
@@ -12,6 +11,7 @@ import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { CLAIM_FILE, Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
 import { until } from './until.ts';
+import { tempDir } from '../temp-dir.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
 const manifest = (admission = Admission.OPEN, allow: Uint8Array<ArrayBuffer>[] = [], upgrades = true): TeamManifest => ({
@@ -147,7 +147,7 @@ test('upgrade claims are dropped when the manifest does not allow upgrades', asy
 });
 
 test('a peer keeps its claim time in its data dir, so a restart re-announces the same claim', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'claims-'));
+  const dir = tempDir('claims-');
   const m = manifest();
   const team = teamId(m);
   const timeIn = () => JSON.parse(fs.readFileSync(path.join(dir, CLAIM_FILE), 'utf8'))[`${team}/1/claim`] as number;
