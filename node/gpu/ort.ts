@@ -209,12 +209,11 @@ export class SessionCache {
 
   constructor(private readonly options: SessionOptions = {}) {}
 
-  /** The session for `key`; the first call builds it from `model()` with `extra` on top of the cache's options. */
-  get(key: string, model: () => Uint8Array, extra: SessionOptions = {}): Promise<GraphSession> {
+  /** The session for `key`; the first call builds it from `model()` with the cache's options. */
+  get(key: string, model: () => Uint8Array): Promise<GraphSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      const options = { ...this.options, ...extra };
-      s = options.inWorker ? WorkerSession.create(model(), options) : Session.create(model(), options);
+      s = this.options.inWorker ? WorkerSession.create(model(), this.options) : Session.create(model(), this.options);
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key)); // a failed build is retried on the next call
     }
