@@ -7,7 +7,7 @@ import * as op from '../gpu/ops.ts';
 import { type HostTensor, SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError } from './errors.ts';
-import { type KV, qwen3Forward } from './qwen3.ts';
+import { type KV, qwen3Forward, writesAttentionOut } from './qwen3.ts';
 import { rowStreams } from './random.ts';
 import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
 import { checkTokenRows, defaultPositions, padBatch, seqBucket } from './score.ts';
@@ -66,9 +66,11 @@ const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `p
 
 export class Generator {
   private readonly sessions: SessionCache;
+  private readonly writtenOut: boolean;
 
   constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+    this.writtenOut = writesAttentionOut(options.device);
   }
 
   /** Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B, kv, T, D]. */
@@ -79,7 +81,7 @@ export class Generator {
     const last = g.input('last_index', 'int64', [batch]);
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
     const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
-      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last,
+      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last, writtenOutAttention: this.writtenOut,
     });
     choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
     present.forEach((kv, l) => { g.output(kv.k, layerNames(l).k); g.output(kv.v, layerNames(l).v); });
@@ -98,7 +100,7 @@ export class Generator {
       past.push({ k: g.input(layerNames(l).pk, 'float32', [batch, kv, capacity, d]), v: g.input(layerNames(l).pv, 'float32', [batch, kv, capacity, d]) });
     }
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
-    const { logits, present } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask, past, maxPosition: capacity + 1 });
+    const { logits, present } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask, past, maxPosition: capacity + 1, writtenOutAttention: this.writtenOut });
     choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
     present.forEach((p, l) => { g.output(p.k, layerNames(l).k); g.output(p.v, layerNames(l).v); });
     return g;
@@ -313,7 +315,7 @@ export class Generator {
     const written: KV[] = [];
     const attendOver = (l: number, p: KV, now: KV) => (written[l] = { k: write(p.k, now.k), v: write(p.v, now.v) });
     const seen = op.scatterElements(keyMask, positions, op.expand(body.scalar('int64', 1), [batch, 1]), 1);
-    const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask: op.cast(seen, 'bool'), past, attendOver, maxPosition: capacity });
+    const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask: op.cast(seen, 'bool'), past, attendOver, maxPosition: capacity, writtenOutAttention: this.writtenOut });
     const { token, logprob } = sampleNext(op.reshape(logits, [batch, vocabSize]), s, sampling && {
       temperature: body.outer(sampling.temperature), topP: body.outer(sampling.topP), uniform: op.gather(body.outer(sampling.uniform), iter, 0),
     });

@@ -2,6 +2,7 @@
 // embed -> N x (RMSNorm -> attention with q/k-norm and RoPE -> residual -> RMSNorm -> SwiGLU -> residual)
 // -> RMSNorm -> lm_head. HF tensor names are used for every weight.
 import type { Value } from '../gpu/graph.ts';
+import type { Device } from '../gpu/ort.ts';
 import * as op from '../gpu/ops.ts';
 import type { Qwen3Config } from './checkpoint.ts';
 import { type Rope, ropeFor } from './rope.ts';
@@ -36,6 +37,12 @@ export interface ForwardInputs {
   maxPosition: number;
   /** When given ([B] or [B, P] int64), logits only at these positions, [B, 1 or P, vocab]: a prefill needs no others. */
   last?: Value;
+  /**
+   * Attention written out as MatMul, Softmax and MatMul instead of the Attention op. For the CUDA
+   * EP: its Attention kernel in onnxruntime 1.30 has no softmax-probabilities output, which the
+   * gradient reads, and took float32 grouped queries only recently.
+   */
+  writtenOutAttention?: boolean;
 }
 
 export interface ForwardOutputs {
@@ -54,6 +61,9 @@ export function atPositions(x: Value, index: Value): Value {
   return op.gatherElements(x, op.expand(op.reshape(index, [b, p, ...rest.map(() => 1)]), [b, p, ...rest]), 1);
 }
 
+/** Whether graphs for sessions on `device` write attention out (ForwardInputs.writtenOutAttention). */
+export const writesAttentionOut = (device?: Device) => device === 'cuda';
+
 /** RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last axis. */
 const rmsNorm = (x: Value, weight: Value, eps: number) => op.rmsNormalization(x, weight, eps);
 
@@ -71,8 +81,29 @@ function attentionMask(keyMask: Value, t: number): Value {
   return op.and(op.lessOrEqual(k, q), op.reshape(keyMask, [b, 1, 1, s]));
 }
 
+/** Attention over queries [B, H, T, D] and keys/values [B, Hkv, S, D] (H a multiple of Hkv); the mask is bound in. */
+type Attend = (q: Value, k: Value, v: Value, scale: number) => Value;
+
+/**
+ * Attention as MatMul, Softmax and MatMul, `mask` [B, 1, T, S] made a bias once for every layer.
+ * Queries are viewed as [B, Hkv, group, T, D] so that keys and values broadcast over the group.
+ */
+function writtenOut(mask: Value): Attend {
+  const [b, , t, s] = mask.shape;
+  const g = mask.graph;
+  // The lowest float, not -inf: a query that may see no key (a pad) gets even weights, not NaN.
+  const bias = op.reshape(op.where(mask, g.scalar('float32', 0), g.scalar('float32', -3.4028234663852886e38)), [b, 1, 1, t, s]);
+  return (q, k, v, scale) => {
+    const [, h, , d] = q.shape;
+    const hk = k.shape[1];
+    const [k5, v5] = [k, v].map((x) => op.reshape(x, [b, hk, 1, s, d]));
+    const scores = op.add(op.mul(op.matmul(op.reshape(q, [b, hk, h / hk, t, d]), op.transposeLast(k5)), op.scalarLike(q, scale)), bias);
+    return op.reshape(op.matmul(op.softmax(scores, -1), v5), [b, h, t, d]);
+  };
+}
+
 /** Grouped-query self-attention with q/k RMSNorm before RoPE. */
-function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, mask: Value, past?: KV, attendOver?: (past: KV, now: KV) => KV): { out: Value; kv: KV } {
+function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, attend: Attend, past?: KV, attendOver?: (past: KV, now: KV) => KV): { out: Value; kv: KV } {
   const [b, t] = x.shape;
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   // [B, T, n*D] -> [B, T, n, D] (q/k-norm over D) -> [B, n, T, D] -> rotated
@@ -85,7 +116,7 @@ function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Ro
   const v = heads(split(vp, nkv));
   const all = !past ? { k, v } : attendOver ? attendOver(past, { k, v }) : { k: op.concat([past.k, k], 2), v: op.concat([past.v, v], 2) };
   // Query head h reads KV head h // (nh / nkv); scores scaled by head_dim^-0.5.
-  const ctx = op.attention(q, all.k, all.v, mask, 1 / Math.sqrt(d));
+  const ctx = attend(q, all.k, all.v, 1 / Math.sqrt(d));
   const merged = op.reshape(op.transpose(ctx, [0, 2, 1, 3]), [b, t, nh * d]);
   return { out: w.linear(merged, `${pre}.o_proj.weight`), kv: { k, v } };
 }
@@ -102,10 +133,11 @@ export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): 
   let h = op.gather(w.get('model.embed_tokens.weight'), ids, 0);
   const rope = ropeFor(h, cfg, positions, inp.maxPosition);
   const mask = attentionMask(keyMask, t);
+  const attend: Attend = inp.writtenOutAttention ? writtenOut(mask) : (q, k, v, scale) => op.attention(q, k, v, mask, scale);
   const present: KV[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     const pre = `model.layers.${l}`;
-    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, mask, inp.past?.[l], inp.attendOver && ((p, now) => inp.attendOver!(l, p, now)));
+    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, attend, inp.past?.[l], inp.attendOver && ((p, now) => inp.attendOver!(l, p, now)));
     present.push(attn.kv);
     h = op.add(h, attn.out);
     h = op.add(h, mlp(w, `${pre}.mlp`, rmsNorm(h, w.get(`${pre}.post_attention_layernorm.weight`), cfg.rmsNormEps)));

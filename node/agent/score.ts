@@ -5,7 +5,7 @@ import * as op from '../gpu/ops.ts';
 import { SessionCache, type SessionOptions } from '../gpu/ort.ts';
 import type { Checkpoint, Qwen3Config } from './checkpoint.ts';
 import { InputError } from './errors.ts';
-import { atPositions, qwen3Forward } from './qwen3.ts';
+import { atPositions, qwen3Forward, writesAttentionOut } from './qwen3.ts';
 import { VALUE_HEAD, valueHead } from './value-head.ts';
 import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
 
@@ -31,14 +31,14 @@ export function defaultPositions(ids: Value): Value {
  * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab], and `values` [B,T]
  * when the source carries a value head.
  */
-export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource, temperature = 1): Graph {
+export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
   const g = new Graph('score');
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
   const last = g.input('last_index', 'int64', [batch]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
   const keyMask = op.cast(mask, 'bool');
-  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, writtenOutAttention });
   g.output(tokenLogprobs(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), ids), 'token_logprobs');
   const head = source?.current();
   if (head?.has(VALUE_HEAD.weight)) {
@@ -54,13 +54,13 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
  * [B,P,vocab]: the whole next-token distribution log softmax(logits / temperature) after each of
  * those positions (the head runs at those P only).
  */
-export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1): Graph {
+export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
   const g = new Graph('distributions');
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
   const at = g.input('at_index', 'int64', [batch, points]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
-  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at });
+  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at, writtenOutAttention });
   g.output(op.logSoftmax(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), -1), 'log_probs_at');
   return g;
 }
@@ -108,11 +108,13 @@ export function checkTokenRows(rows: readonly (readonly number[])[], cfg: Qwen3C
 /** Teacher-forced scoring with sessions cached per (batch, seq) bucket. */
 export class Scorer {
   private readonly sessions: SessionCache;
+  private readonly writtenOut: boolean;
 
   /** `temperature`: token log-probs are under softmax(logits / temperature), the policy a sampler at that temperature draws from. */
   constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource, readonly temperature = 1) {
     if (!(temperature > 0)) throw new InputError(`a scorer's temperature must be > 0, got ${temperature}`);
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+    this.writtenOut = writesAttentionOut(options.device);
   }
 
   async score(rows: readonly (readonly number[])[]): Promise<ScoreResult> {
@@ -120,7 +122,7 @@ export class Scorer {
     checkTokenRows(rows, this.ckpt.config, 'sequence');
     const b = rows.length;
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
-    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source, this.temperature).toBytes());
+    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source, this.temperature, this.writtenOut).toBytes());
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
@@ -153,7 +155,7 @@ export class Scorer {
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
     const index = new BigInt64Array(b * points);
     at.forEach((ps, r) => ps.forEach((p, k) => { index[r * points + k] = BigInt(p); }));
-    const session = await this.sessions.get(`distributions ${b}x${width}x${points}`, () => buildDistributionsGraph(this.ckpt, b, width, points, this.source, this.temperature).toBytes());
+    const session = await this.sessions.get(`distributions ${b}x${width}x${points}`, () => buildDistributionsGraph(this.ckpt, b, width, points, this.source, this.temperature, this.writtenOut).toBytes());
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },

@@ -10,7 +10,7 @@ import { type GraphSession, type HostTensor, SessionCache, type SessionOptions }
 import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError, ModelFormatError } from './errors.ts';
-import { qwen3Forward } from './qwen3.ts';
+import { qwen3Forward, writesAttentionOut } from './qwen3.ts';
 import { defaultPositions, tokenLogprobs } from './score.ts';
 import { type LoraConfig, type ParamSource, bindWeights, isLoraTarget, loraNames, validateLora } from './weights.ts';
 import { rng } from './random.ts';
@@ -236,7 +236,7 @@ export class Trainer {
     const trainable = new Set(this.lora ? [] : shapes.keys());
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
     const keyMask = op.cast(attentionMask, 'bool');
-    const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq });
+    const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, writtenOutAttention: writesAttentionOut(this.opts.session?.device) });
     const t = this.opts.temperature ?? 1;
     let values: Value | undefined;
     if (shapes.has(VALUE_HEAD.weight)) {

@@ -78,36 +78,106 @@ test('out-of-range token ids are refused with a message naming the id', async (t
   await t.throwsAsync(scorer.score([tooLong]), { name: 'InputError', message: /max_position_embeddings/ });
 });
 
-test('the gradient of the summed NLL matches the reference for every parameter (1e-4 abs + 1e-3 rel)', async (t) => {
-  const ids = expected.sequences[0].input_ids as number[];
-  const g = new Graph();
-  const idsV = g.input('input_ids', 'int64', [1, ids.length]);
-  const { weights, params } = bindWeights(g, ckpt, new Set(ckpt.tensors.keys()));
-  const { logits } = qwen3Forward(ckpt.config, weights, {
-    ids: idsV, positions: defaultPositions(idsV), keyMask: op.cast(op.expand(g.constant('bool', [], [1]), [1, ids.length]), 'bool'), maxPosition: ids.length,
-  });
-  const loss = op.neg(op.reduceSum(tokenLogprobs(logits, idsV), [0, 1]));
-  g.output(loss, 'loss');
-  const names = [...params.keys()];
-  gradients(loss, names.map((n) => params.get(n)!)).forEach((gv, i) => g.output(gv, `grad.${names[i]}`));
-  const session = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
-  const feeds = Object.fromEntries(names.map((n) => [n, { dtype: 'float32' as const, shape: ckpt.tensors.get(n)!.shape, data: toFloat32(readTensor(ckpt.tensors.get(n)!)) }]));
-  const out = await session.run({ input_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, BigInt) }, ...feeds });
-  t.true(Math.abs(Number(out.loss.data[0]) - expected.loss.L) < 1e-3, `loss ${out.loss.data[0]} vs ${expected.loss.L}`);
-  const ref = readSafetensorsHeader(`${DIR}grads.safetensors`);
-  t.is(names.length, ref.size);
-  for (const n of names) {
-    const want = toFloat32(readTensor(ref.get(n)!));
-    const got = out[`grad.${n}`].data as Float32Array;
-    let worst = 0;
-    let at = 0;
-    for (let i = 0; i < want.length; i++) {
-      const r = Math.abs(got[i] - want[i]) / (1e-4 + 1e-3 * Math.abs(want[i]));
-      if (r > worst) [worst, at] = [r, i];
+for (const writtenOutAttention of [false, true]) {
+  test(`the gradient of the summed NLL matches the reference for every parameter (1e-4 abs + 1e-3 rel)${writtenOutAttention ? ', attention written out (the CUDA EP\'s form)' : ''}`, async (t) => {
+    const ids = expected.sequences[0].input_ids as number[];
+    const g = new Graph();
+    const idsV = g.input('input_ids', 'int64', [1, ids.length]);
+    const { weights, params } = bindWeights(g, ckpt, new Set(ckpt.tensors.keys()));
+    const { logits } = qwen3Forward(ckpt.config, weights, {
+      ids: idsV, positions: defaultPositions(idsV), keyMask: op.cast(op.expand(g.constant('bool', [], [1]), [1, ids.length]), 'bool'), maxPosition: ids.length, writtenOutAttention,
+    });
+    const loss = op.neg(op.reduceSum(tokenLogprobs(logits, idsV), [0, 1]));
+    g.output(loss, 'loss');
+    const names = [...params.keys()];
+    gradients(loss, names.map((n) => params.get(n)!)).forEach((gv, i) => g.output(gv, `grad.${names[i]}`));
+    t.is(g.nodes.some((n) => n.opType === 'Attention'), !writtenOutAttention);
+    const session = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const feeds = Object.fromEntries(names.map((n) => [n, { dtype: 'float32' as const, shape: ckpt.tensors.get(n)!.shape, data: toFloat32(readTensor(ckpt.tensors.get(n)!)) }]));
+    const out = await session.run({ input_ids: { dtype: 'int64', shape: [1, ids.length], data: BigInt64Array.from(ids, BigInt) }, ...feeds });
+    t.true(Math.abs(Number(out.loss.data[0]) - expected.loss.L) < 1e-3, `loss ${out.loss.data[0]} vs ${expected.loss.L}`);
+    const ref = readSafetensorsHeader(`${DIR}grads.safetensors`);
+    t.is(names.length, ref.size);
+    for (const n of names) {
+      const want = toFloat32(readTensor(ref.get(n)!));
+      const got = out[`grad.${n}`].data as Float32Array;
+      let worst = 0;
+      let at = 0;
+      for (let i = 0; i < want.length; i++) {
+        const r = Math.abs(got[i] - want[i]) / (1e-4 + 1e-3 * Math.abs(want[i]));
+        if (r > worst) [worst, at] = [r, i];
+      }
+      t.true(worst <= 1, `${n}: element ${at} autodiff ${got[at]} vs reference ${want[at]} (first values ${[...got.slice(0, 3)]} vs ${[...want.slice(0, 3)]})`);
     }
-    t.true(worst <= 1, `${n}: element ${at} autodiff ${got[at]} vs reference ${want[at]} (first values ${[...got.slice(0, 3)]} vs ${[...want.slice(0, 3)]})`);
-  }
-  await session.release();
+    await session.release();
+  });
+}
+
+test('attention written out gives the Attention op\'s logits on a left-padded batch, and finite ones where a pad sees no key', async (t) => {
+  const rows = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids as number[]);
+  const width = Math.max(...rows.map((r: number[]) => r.length));
+  const logitsOf = async (writtenOutAttention: boolean) => {
+    const g = new Graph();
+    const ids = g.input('input_ids', 'int64', [rows.length, width]);
+    const mask = g.input('attention_mask', 'int64', [rows.length, width]);
+    const positions = op.clip(op.sub(op.cumSum(mask, 1), g.scalar('int64', 1)), 0, width);
+    const { weights } = bindWeights(g, ckpt);
+    g.output(qwen3Forward(ckpt.config, weights, { ids, positions, keyMask: op.cast(mask, 'bool'), maxPosition: width, writtenOutAttention }).logits, 'logits');
+    const session = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const pad = (r: number[]) => width - r.length;
+    const out = await session.run({
+      input_ids: { dtype: 'int64', shape: [rows.length, width], data: BigInt64Array.from(rows.flatMap((r: number[]) => [...new Array(pad(r)).fill(0), ...r]), BigInt) },
+      attention_mask: { dtype: 'int64', shape: [rows.length, width], data: BigInt64Array.from(rows.flatMap((r: number[]) => [...new Array(pad(r)).fill(0), ...r.map(() => 1)]), BigInt) },
+    });
+    await session.release();
+    return out.logits.data as Float32Array;
+  };
+  const [viaOp, writtenOut] = [await logitsOf(false), await logitsOf(true)];
+  t.true(rows.some((r: number[]) => r.length < width), 'some row is padded');
+  t.true(writtenOut.every(Number.isFinite));
+  const vocab = ckpt.config.vocabSize;
+  rows.forEach((r: number[], i: number) => {
+    for (let p = width - r.length; p < width; p++) {
+      const at = (i * width + p) * vocab;
+      t.true(maxAbsDiff(viaOp.subarray(at, at + vocab), writtenOut.subarray(at, at + vocab)) < 1e-5, `row ${i} position ${p}`);
+    }
+  });
+});
+
+test('attention written out decodes as the Attention op does: one token against a cache written in its slot', async (t) => {
+  const seq = expected.sequences[0].input_ids as number[];
+  const cap = seq.length;
+  const { numKvHeads: kv, headDim: d, numLayers } = ckpt.config;
+  const prefix = seq.slice(0, -1);
+  // The cache: the prefix's keys/values in slots 0..n-2, slot n-1 left for the new token.
+  const prefill = new Graph();
+  const pids = prefill.input('input_ids', 'int64', [1, prefix.length]);
+  const { weights: pw } = bindWeights(prefill, ckpt);
+  qwen3Forward(ckpt.config, pw, { ids: pids, positions: defaultPositions(pids), keyMask: op.cast(op.expand(prefill.constant('bool', [], [1]), [1, prefix.length]), 'bool'), maxPosition: prefix.length })
+    .present.forEach((p, l) => { prefill.output(op.pad(p.k, [0, 0, 0, 0, 0, 0, 1, 0]), `k${l}`); prefill.output(op.pad(p.v, [0, 0, 0, 0, 0, 0, 1, 0]), `v${l}`); });
+  const ps = await Session.create(prefill.toBytes(), { externalDataDir: ckpt.dir });
+  const cache = await ps.run({ input_ids: { dtype: 'int64', shape: [1, prefix.length], data: BigInt64Array.from(prefix, BigInt) } });
+  await ps.release();
+  const step = async (writtenOutAttention: boolean) => {
+    const g = new Graph();
+    const ids = g.input('input_ids', 'int64', [1, 1]);
+    const positions = g.constant('int64', [1, 1], [cap - 1]);
+    const past = Array.from({ length: numLayers }, (_, l) => ({ k: g.input(`k${l}`, 'float32', [1, kv, cap, d]), v: g.input(`v${l}`, 'float32', [1, kv, cap, d]) }));
+    const slot = g.constant('int64', [1, kv, 1, d], new Array(kv * d).fill(cap - 1));
+    const { weights } = bindWeights(g, ckpt);
+    const { logits } = qwen3Forward(ckpt.config, weights, {
+      ids, positions, keyMask: op.cast(op.expand(g.constant('bool', [], [1]), [1, cap]), 'bool'), past, maxPosition: cap, writtenOutAttention,
+      attendOver: (_, p, now) => ({ k: op.scatterElements(p.k, slot, now.k, 2), v: op.scatterElements(p.v, slot, now.v, 2) }),
+    });
+    g.output(logits, 'logits');
+    const s = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const out = await s.run({ input_ids: { dtype: 'int64', shape: [1, 1], data: BigInt64Array.of(BigInt(seq.at(-1)!)) }, ...cache });
+    await s.release();
+    return out.logits.data as Float32Array;
+  };
+  const [viaOp, writtenOut] = [await step(false), await step(true)];
+  t.true(maxAbsDiff(viaOp, writtenOut) < 1e-5, `logits differ by ${maxAbsDiff(viaOp, writtenOut)}`);
+  t.true(maxAbsDiff(writtenOut, expected.sequences[0].last_logits) < 1e-4, 'and match the reference\'s last logits');
 });
 
 /** The fixture rewritten with every weight in a half-precision format (bits computed here). */

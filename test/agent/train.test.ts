@@ -42,6 +42,15 @@ test('full fine-tuning: SFT loss falls on a small synthetic set', async (t) => {
   await trainer.release();
 });
 
+test('for the CUDA EP the step graph writes attention out (its Attention kernel has no probabilities output); on the CPU it uses the Attention op', (t) => {
+  const attention = (device: 'cpu' | 'cuda') => {
+    const nodes = Trainer.create(ckpt, { loss: sftLoss, session: { device } }).buildGraph(2, 8).nodes;
+    return { ops: nodes.filter((n) => n.opType === 'Attention').length, softmaxes: nodes.filter((n) => n.opType === 'Softmax').length };
+  };
+  t.deepEqual(attention('cpu'), { ops: ckpt.config.numLayers, softmaxes: 0 });
+  t.deepEqual(attention('cuda'), { ops: 0, softmaxes: ckpt.config.numLayers });
+});
+
 test('LoRA trains only the adapters and its loss falls', async (t) => {
   const lora = { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'up_proj', 'down_proj'] };
   const trainer = Trainer.create(ckpt, { loss: sftLoss, trainable: { kind: 'lora', lora }, optimizer: { lr: 1e-2, weightDecay: 0 }, session: { threads: 1 } });
