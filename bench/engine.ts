@@ -3,13 +3,15 @@
 // float32). Prints one JSON line. Median of 10 runs after 3 warm-ups, 2 intra-op threads, and the
 // machine's MatMul GFLOP/s beside them so that runs on different days can be compared. The peer_
 // numbers are the same work run as a peer runs it: on the session worker, with trainable weights.
+// BENCH_DEVICE=cuda runs every session on the CUDA EP (BENCH_THREADS and BENCH_RUNS set the others).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Graph } from '../node/gpu/graph.ts';
 import * as op from '../node/gpu/ops.ts';
-import { type HostTensor, Session } from '../node/gpu/ort.ts';
+import { DeviceError } from '../node/gpu/errors.ts';
+import { type Device, type HostTensor, Session } from '../node/gpu/ort.ts';
 import { loadCheckpoint } from '../node/agent/checkpoint.ts';
 import { Generator } from '../node/agent/generate.ts';
 import { sftLoss } from '../node/agent/losses.ts';
@@ -19,6 +21,11 @@ import { padBatch } from '../node/agent/score.ts';
 import { Trainer } from '../node/agent/train.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const DEVICE = (process.env.BENCH_DEVICE ?? 'cpu') as Device;
+if (DEVICE !== 'cpu' && DEVICE !== 'cuda') {
+  console.error(`bench:engine: BENCH_DEVICE must be cpu or cuda, not '${DEVICE}'`);
+  process.exit(2);
+}
 const WARMUP = 3;
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
@@ -52,7 +59,7 @@ async function matmulGflops(): Promise<number> {
   const n = 1024;
   const g = new Graph('yardstick');
   g.output(op.matmul(g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])), 'y');
-  const s = await Session.create(g.toBytes(), { threads: THREADS });
+  const s = await Session.create(g.toBytes(), { threads: THREADS, device: DEVICE });
   const m: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n).fill(0.5) };
   const out: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n) };
   const seconds = await median(() => s.run({ a: m, b: m }, { y: out }));
@@ -68,7 +75,7 @@ async function readGbps(): Promise<number> {
   const [rows, cols] = [1024, 4096];
   const g = new Graph('read');
   g.output(op.reduceSum(g.input('x', 'float32', [rows, cols]), [1]), 'y');
-  const s = await Session.create(g.toBytes(), { threads: THREADS, spin: true });
+  const s = await Session.create(g.toBytes(), { threads: THREADS, spin: true, device: DEVICE });
   const x: HostTensor = { dtype: 'float32', shape: [rows, cols], data: new Float32Array(rows * cols).fill(0.5) };
   const seconds = await median(() => s.run({ x }));
   await s.release();
@@ -88,7 +95,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-bench-'));
   writeSyntheticCheckpoint(dir, BENCH_CONFIG);
   const ckpt = loadCheckpoint(dir);
-  const session = { threads: THREADS };
+  const session = { threads: THREADS, device: DEVICE };
   const next = rng(2);
   const [B, T] = [8, 128];
   const rows = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + Math.floor(next() * (BENCH_CONFIG.vocabSize - 3))));
@@ -137,7 +144,12 @@ async function main(): Promise<void> {
     generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes()),
     threads: THREADS,
     runs: RUNS,
+    device: DEVICE,
   }));
 }
 
-await main();
+await main().catch((e: unknown) => {
+  if (!(e instanceof DeviceError)) throw e;
+  console.error(`bench:engine: ${e.message}`);
+  process.exit(2);
+});
