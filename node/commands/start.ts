@@ -61,6 +61,7 @@ export const startCommand: Command = {
     else say(`listening on ${peer.host.addresses.join(', ')}`);
     try {
       await peer.run(({ stage, record, row, testAccuracy, seconds }) => {
+        (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map((b) => Math.round(b / 2 ** 20));
         if (json) return void process.stdout.write(`${JSON.stringify(row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy })}\n`);

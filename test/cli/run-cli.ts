@@ -16,7 +16,12 @@ const COMMAND_TIMEOUT_MS = 10 * 60_000;
 
 /** Runs `sat-peer ...args` to completion (stopped after COMMAND_TIMEOUT_MS). */
 export function sat(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGTERM' });
+  return satWithEnv({}, ...args);
+}
+
+/** `sat` with variables added to the environment (which the processes it starts inherit). */
+export function satWithEnv(env: Record<string, string>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGTERM', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? `\n${r.error.message}` : '') };
 }
 
