@@ -1,7 +1,6 @@
 // Losses composed over the model's per-token log-probs. Each is a LossFn (train.ts): the SAT learner
-// writes its clipped-surrogate loss the same way.
+// writes its clipped-surrogate loss (sat-loss.ts) the same way.
 import * as op from '../gpu/ops.ts';
-import { satPolicyLoss } from './sat-loss.ts';
 import type { LossFn } from './train.ts';
 
 /**
@@ -14,6 +13,3 @@ export const sftLoss: LossFn = ({ tokenLogprobs, input }) => {
   const count = op.max(op.reduceSum(mask, axes), op.scalarLike(mask, 1));
   return op.div(op.neg(op.reduceSum(op.mul(tokenLogprobs, mask), axes)), count);
 };
-
-/** Losses by name, for code that picks one across a thread boundary (the compute worker). */
-export const LOSSES: Record<string, LossFn> = { sft: sftLoss, sat: satPolicyLoss };

@@ -9,6 +9,7 @@ import { InputError } from '../../node/agent/errors.ts';
 import { sftLoss } from '../../node/agent/losses.ts';
 import { rng } from '../../node/agent/random.ts';
 import { Scorer, padBatch } from '../../node/agent/score.ts';
+import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../../node/agent/synthetic.ts';
 import { type LossFn, type TrainBatch, type Trainable, Trainer } from '../../node/agent/train.ts';
 import type { HostTensor } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
@@ -380,4 +381,33 @@ test('a trainer on the session worker steps as it does here, and a scorer there 
   there.trainer.load(file);
   t.deepEqual(await same('after a load'), start);
   for (const x of [here, there]) { await x.scorer.release(); await x.trainer.release(); }
+});
+
+// Serial: ava runs serial tests before the concurrent ones, whose in-thread runs would stall this thread.
+test.serial('a trainer on the session worker (as a peer runs it): the main thread keeps ticking every 10 ms through a multi-second step', async (t) => {
+  const dir = tempDir('sat-tick-');
+  writeSyntheticCheckpoint(dir, BENCH_CONFIG);
+  const trainer = Trainer.create(loadCheckpoint(dir), { loss: sftLoss, optimizer: { lr: 1e-4 }, session: { threads: 2, inWorker: true } });
+  const [b, s] = [16, 256];
+  const { ids, mask } = padBatch(Array.from({ length: b }, (_, r) => Array.from({ length: s }, (_, i) => 3 + ((r * 31 + i * 7) % 4000))));
+  let last = performance.now();
+  let worstGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worstGap = Math.max(worstGap, now - last);
+    last = now;
+  }, 10);
+  const t0 = performance.now();
+  // The first step also builds its session: on the worker too.
+  const result = await trainer.trainStep({
+    batch: b, seq: s, inputIds: ids, attentionMask: mask,
+    extra: { loss_mask: { dtype: 'float32', shape: [b, s - 1], data: new Float32Array(b * (s - 1)).fill(1) } },
+  });
+  const took = performance.now() - t0;
+  clearInterval(timer);
+  await trainer.release();
+  t.log(`step ${took.toFixed(0)} ms, worst tick gap ${worstGap.toFixed(1)} ms`);
+  t.true(Number.isFinite(result.loss));
+  t.true(took >= 1000, `the step took ${took.toFixed(0)} ms, too short to prove anything`);
+  t.true(worstGap < 100, `the event loop stalled for ${worstGap.toFixed(0)} ms during a ${took.toFixed(0)} ms step`);
 });
