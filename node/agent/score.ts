@@ -20,6 +20,16 @@ export function tokenLogprobs(logits: Value, ids: Value): Value {
   return op.slice(op.reshape(lp, [b, t]), [0], [t - 1], [1]);
 }
 
+/**
+ * tokenLogprobs at `index` [B, P] only (index t: the log-prob of token t+1), from logits [B, P, vocab]
+ * taken at those positions (ForwardInputs.last): [B, P].
+ */
+export function tokenLogprobsAt(logits: Value, ids: Value, index: Value): Value {
+  const [b, p] = index.shape;
+  const targets = op.gatherElements(ids, op.add(index, op.scalarLike(index, 1)), 1);
+  return op.reshape(op.gatherElements(op.logSoftmax(logits, -1), op.unsqueeze(targets, [-1]), 2), [b, p]);
+}
+
 /** Positions 0..T-1 for every row, [B, T]. */
 export function defaultPositions(ids: Value): Value {
   const [b, t] = ids.shape;

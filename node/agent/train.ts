@@ -11,7 +11,7 @@ import { readTensor, toFloat32, writeSafetensors, readSafetensorsHeader } from '
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError, ModelFormatError } from './errors.ts';
 import { qwen3Forward, writesAttentionOut } from './qwen3.ts';
-import { defaultPositions, tokenLogprobs } from './score.ts';
+import { defaultPositions, tokenLogprobs, tokenLogprobsAt } from './score.ts';
 import { type LoraConfig, type ParamSource, bindWeights, isLoraTarget, loraNames, validateLora } from './weights.ts';
 import { rng } from './random.ts';
 import { VALUE_HEAD, initialValueHead, valueHead } from './value-head.ts';
@@ -22,10 +22,13 @@ export interface LossContext {
   /** [B, T] int64 token ids and the 1/0 attention mask. */
   ids: Value;
   attentionMask: Value;
-  /** [B, T, vocab] logits and [B, T-1] next-token log-probs. */
+  /**
+   * [B, T, vocab] logits and [B, T-1] next-token log-probs (index t: token t+1's). For a batch with
+   * `at` (TrainBatch), only at those P indices: [B, P, vocab] and [B, P].
+   */
   logits: Value;
   tokenLogprobs: Value;
-  /** [B, T] V(s_t) of the value head, when the trainer has one (TrainerOptions.valueHead). */
+  /** [B, T] V(s_t) of the value head, when the trainer has one (TrainerOptions.valueHead); [B, P] for a batch with `at`. */
   values?: Value;
   /** Declares an input the caller feeds at every step under `name` (advantages, weights, scalars). */
   input(name: string, dtype: DType, shape: Shape): Value;
@@ -57,6 +60,13 @@ export interface TrainBatch {
   attentionMask: BigInt64Array;
   /** Tensors for exactly the inputs the loss declared, with the declared dtypes and shapes. */
   extra?: Record<string, HostTensor>;
+  /**
+   * The only log-prob indices the loss reads ([batch, count] row-major; index t: the log-prob of
+   * token t+1), so the head and its log-softmax run at those alone, not at every position: a loss
+   * over one agent's tokens of a longer trajectory. Indices a row does not need may repeat any valid
+   * one, masked out by the loss.
+   */
+  at?: { index: BigInt64Array; count: number };
 }
 
 /** `lr` is the learning rate the step used, after warmup; `gradNorm` is taken before clipping. */
@@ -108,6 +118,14 @@ function checkBatch(b: TrainBatch, vocab: number): void {
   if (bad >= 0) throw new InputError(`token id ${b.inputIds[bad]} at ${at(bad)} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
   const odd = b.attentionMask.findIndex((m) => m !== 0n && m !== 1n);
   if (odd >= 0) throw new InputError(`attentionMask is ${b.attentionMask[odd]} at ${at(odd)}; use 1 for tokens and 0 for padding`);
+  if (!b.at) return;
+  const { index, count } = b.at;
+  if (!Number.isSafeInteger(count) || count <= 0 || !(index instanceof BigInt64Array) || index.length !== b.batch * count) {
+    throw new InputError(`at.index must be a BigInt64Array of batch × at.count values (at.count a positive integer), got ${index instanceof BigInt64Array ? index.length : typeof index} for count ${count}`);
+  }
+  const last = BigInt(b.seq - 2);
+  const out = index.findIndex((i) => i < 0n || i > last);
+  if (out >= 0) throw new InputError(`at.index ${index[out]} (row ${Math.floor(out / count)}) is out of range: log-prob indices run 0..${b.seq - 2} for sequences of ${b.seq}`);
 }
 
 /** Refuses (InputError) `extra` unless it holds exactly the inputs the loss declared, with their dtypes and shapes. */
@@ -218,26 +236,31 @@ export class Trainer {
     return run;
   }
 
-  /** The step graph for one shape bucket (exposed for inspection and benchmarks). */
-  buildGraph(batch: number, seq: number): Graph {
-    return this.stepGraph(batch, seq).graph;
+  /** The step graph for one shape bucket (exposed for inspection and benchmarks); with `at`, the loss reads that many log-prob indices a row. */
+  buildGraph(batch: number, seq: number, at?: number): Graph {
+    return this.stepGraph(batch, seq, 'step', at).graph;
   }
 
   /**
-   * The graph of one (batch, seq) bucket: forward, the loss and its gradient, then either the AdamW
-   * update ('step') or, for a micro-batch ('grad'), `new_grad_acc.<group>` = `grad_acc.<group>` +
-   * `grad_scale` x the group's flat gradient.
+   * The graph of one (batch, seq[, at]) bucket: forward, the loss and its gradient, then either the
+   * AdamW update ('step') or, for a micro-batch ('grad'), `new_grad_acc.<group>` = `grad_acc.<group>`
+   * + `grad_scale` x the group's flat gradient. With `at`, input `logprob_index` [batch, at] picks
+   * the log-probs the loss sees (TrainBatch.at), and the head runs there only.
    */
-  private stepGraph(batch: number, seq: number, mode: 'step' | 'grad' = 'step'): { graph: Graph; lossInputs: Value[] } {
+  private stepGraph(batch: number, seq: number, mode: 'step' | 'grad' = 'step', at?: number): { graph: Graph; lossInputs: Value[] } {
     const g = new Graph(mode === 'step' ? 'train_step' : 'train_grad');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
     const attentionMask = g.input('attention_mask', 'int64', [batch, seq]);
+    const index = at === undefined ? undefined : g.input('logprob_index', 'int64', [batch, at]);
     const shapes = this.shapes();
     const trainable = new Set(this.lora ? [] : shapes.keys());
     const { weights, params } = bindWeights(g, this.ckpt, trainable, this.lora);
     const keyMask = op.cast(attentionMask, 'bool');
-    const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, writtenOutAttention: writesAttentionOut(this.opts.session?.device) });
+    const { logits, hidden } = qwen3Forward(this.ckpt.config, weights, {
+      ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, ...(index ? { last: index } : {}), writtenOutAttention: writesAttentionOut(this.opts.session?.device),
+    });
     const t = this.opts.temperature ?? 1;
+    const scaled = t === 1 ? logits : op.div(logits, op.scalarLike(logits, t));
     let values: Value | undefined;
     if (shapes.has(VALUE_HEAD.weight)) {
       const [w, b] = [VALUE_HEAD.weight, VALUE_HEAD.bias].map((name) => g.input(name, 'float32', shapes.get(name)!));
@@ -248,7 +271,7 @@ export class Trainer {
     const lossInputs: Value[] = [];
     const out = this.opts.loss({
       graph: g, ids, attentionMask, logits, ...(values ? { values } : {}),
-      tokenLogprobs: tokenLogprobs(t === 1 ? logits : op.div(logits, op.scalarLike(logits, t)), ids),
+      tokenLogprobs: index ? tokenLogprobsAt(scaled, ids, index) : tokenLogprobs(scaled, ids),
       input: (name, dtype, shape) => {
         const v = g.input(name, dtype, shape);
         lossInputs.push(v);
@@ -281,10 +304,10 @@ export class Trainer {
   }
 
   /** The bucket's session (built on first use) and the inputs its loss declared. */
-  private bucket(batch: number, seq: number, mode: 'step' | 'grad' = 'step'): { session: Promise<GraphSession>; lossInputs: readonly Value[] } {
-    const key = `${mode}:${batch}x${seq}`;
+  private bucket(batch: number, seq: number, mode: 'step' | 'grad', at?: number): { session: Promise<GraphSession>; lossInputs: readonly Value[] } {
+    const key = `${mode}:${batch}x${seq}${at === undefined ? '' : `@${at}`}`;
     const session = this.sessions.get(key, () => {
-      const { graph, lossInputs } = this.stepGraph(batch, seq, mode);
+      const { graph, lossInputs } = this.stepGraph(batch, seq, mode, at);
       this.lossInputs.set(key, lossInputs);
       return graph.toBytes();
     });
@@ -357,12 +380,13 @@ export class Trainer {
   /** A batch's bucket session and its feeds: ids, mask, the loss's inputs and every trainable tensor. */
   private async batchFeeds(b: TrainBatch, mode: 'step' | 'grad'): Promise<{ session: GraphSession; feeds: Record<string, HostTensor> }> {
     checkBatch(b, this.ckpt.config.vocabSize);
-    const bucket = this.bucket(b.batch, b.seq, mode);
+    const bucket = this.bucket(b.batch, b.seq, mode, b.at?.count);
     checkExtra(b.extra ?? {}, bucket.lossInputs);
     const feeds: Record<string, HostTensor> = {
       input_ids: { dtype: 'int64', shape: [b.batch, b.seq], data: b.inputIds },
       attention_mask: { dtype: 'int64', shape: [b.batch, b.seq], data: b.attentionMask },
       ...b.extra,
+      ...(b.at ? { logprob_index: { dtype: 'int64', shape: [b.batch, b.at.count], data: b.at.index } } : {}),
     };
     for (const [name, shape] of this.shapes()) feeds[name] = lent(this.parameters.get(name)!, shape);
     return { session: await bucket.session, feeds };

@@ -5,6 +5,7 @@ import type { HostTensor } from '../gpu/ort.ts';
 import type { Agent } from './agent.ts';
 import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from './score.ts';
+import type { TrainBatch } from './train.ts';
 import { relaxBall, stage0States } from './stage0-slot.ts';
 import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
 
@@ -52,25 +53,31 @@ export interface UpdateRecord {
 
 const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
 
-/** The loss inputs of satPolicyLoss for this batch, padded to a shape bucket. */
-function trainBatch(b: UpdateBatch, epsilon: number, beta: number) {
+/**
+ * The loss inputs of satPolicyLoss for this batch, padded to a shape bucket: the rows, and at each
+ * row's own tokens (TrainBatch.at: the head runs there only) their log-probs, weights and masks.
+ */
+function trainBatch(b: UpdateBatch, epsilon: number, beta: number): TrainBatch {
   const n = b.rows.length;
   const { ids, mask, seq } = padBatch(b.rows, seqBucket(Math.max(...b.rows.map((r) => r.length))));
-  const [own, logpOld, c, returns, valuesOld] = [0, 1, 2, 3, 4].map(() => new Float32Array(n * (seq - 1)));
+  const count = seqBucket(Math.max(1, ...b.positions.map((ps) => ps.length)));
+  const index = new BigInt64Array(n * count); // unused slots read index 0, masked out by own_mask
+  const [own, logpOld, c, returns, valuesOld] = [0, 1, 2, 3, 4].map(() => new Float32Array(n * count));
   b.positions.forEach((ps, r) => ps.forEach((p, k) => {
-    const i = r * (seq - 1) + p - 1; // log-prob index of the token at position p
+    const i = r * count + k;
+    index[i] = BigInt(p - 1); // the log-prob of the token at position p
     own[i] = 1;
     logpOld[i] = b.logpOld[r][k];
     c[i] = b.isWeights[r][k];
     if (b.critic) [returns[i], valuesOld[i]] = [b.critic.returns[r][k], b.critic.valuesOld[r][k]];
   }));
-  const shape = [n, seq - 1];
+  const shape = [n, count];
   const critic = b.critic && {
     returns: f32(shape, returns), values_old: f32(shape, valuesOld),
     vf_coef: f32([], Float32Array.of(b.critic.vfCoef)), vf_clip: f32([], Float32Array.of(b.critic.vfClip)),
   };
   return {
-    batch: n, seq, inputIds: ids, attentionMask: mask,
+    batch: n, seq, inputIds: ids, attentionMask: mask, at: { index, count },
     extra: {
       logp_old: f32(shape, logpOld), own_mask: f32(shape, own), is_weights: f32(shape, c),
       advantages: f32([n], Float32Array.from(b.advantages)),
@@ -99,7 +106,7 @@ export function miniBatches(b: UpdateBatch, size: number): UpdateBatch[] {
  * weighted by its share of the agent's tokens — the loss is a mean over them, so the weighted
  * micro-batch gradients sum to the mini-batch's.
  */
-function microBatches(b: UpdateBatch, size: number, epsilon: number, beta: number): { batch: ReturnType<typeof trainBatch>; weight: number }[] {
+function microBatches(b: UpdateBatch, size: number, epsilon: number, beta: number): { batch: TrainBatch; weight: number }[] {
   const own = (x: UpdateBatch) => x.positions.reduce((s, p) => s + p.length, 0);
   const total = Math.max(1, own(b));
   return miniBatches(b, size).map((m) => ({ batch: trainBatch(m, epsilon, beta), weight: own(m) / total }));

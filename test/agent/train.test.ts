@@ -52,6 +52,36 @@ test('for the CUDA EP the step graph writes attention out (its Attention kernel 
   t.deepEqual(attention('cuda'), { ops: 0, softmaxes: ckpt.config.numLayers });
 });
 
+test('a batch with `at` runs the head at those log-prob indices only, and steps as a full batch whose loss masks all others', async (t) => {
+  // Each row's loss reads 3 log-probs of its 11 (a repeat pads the second row's, masked out).
+  const picks = [[2, 5, 9], [0, 7, 7]];
+  const used = [[1, 1, 1], [1, 1, 0]];
+  const base = countingBatch([0, 40], 12);
+  const full = new Float32Array(2 * 11);
+  picks.forEach((ps, r) => ps.forEach((p, k) => { if (used[r][k]) full[r * 11 + p] = 1; }));
+  const whole: TrainBatch = { ...base, extra: { loss_mask: { dtype: 'float32', shape: [2, 11], data: full } } };
+  const at: TrainBatch = {
+    ...base, at: { index: BigInt64Array.from(picks.flat(), BigInt), count: 3 },
+    extra: { loss_mask: { dtype: 'float32', shape: [2, 3], data: Float32Array.from(used.flat()) } },
+  };
+  const [a, b] = [whole, at].map(() => Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-2 }, session: { threads: 1 }, temperature: 0.7 }));
+  for (let i = 0; i < 3; i++) {
+    const [x, y] = [await a.trainStep(whole), await b.trainStep(at)];
+    t.true(Math.abs(x.loss - y.loss) < 1e-5 && Math.abs(x.gradNorm - y.gradNorm) < 1e-4 * x.gradNorm, `step ${i}: loss ${x.loss} / ${y.loss}, grad norm ${x.gradNorm} / ${y.gradNorm}`);
+  }
+  for (const [name, p] of a.parameters) {
+    const q = b.parameters.get(name)!;
+    t.true(p.every((v, i) => Math.abs(v - q[i]) < 1e-5), name);
+  }
+  // The head runs on [2, 3] positions: its MatMul's input is [2, 3, hidden], not [2, 12, hidden].
+  const graph = b.buildGraph(2, 12, 3);
+  t.true(graph.nodes.some((n) => n.opType === 'LogSoftmax' && n.inputs[0].shape.join() === `2,3,${ckpt.config.vocabSize}`));
+  await t.throwsAsync(b.trainStep({ ...at, at: { index: BigInt64Array.of(0n, 1n, 11n, 0n, 0n, 0n), count: 3 } }), { name: 'InputError', message: /at.index 11 \(row 0\) is out of range: log-prob indices run 0..10/ });
+  await t.throwsAsync(b.trainStep({ ...at, at: { index: BigInt64Array.of(0n, 1n), count: 3 } }), { name: 'InputError', message: /batch × at.count/ });
+  await a.release();
+  await b.release();
+});
+
 test('LoRA trains only the adapters and its loss falls', async (t) => {
   const lora = { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'up_proj', 'down_proj'] };
   const trainer = Trainer.create(ckpt, { loss: sftLoss, trainable: { kind: 'lora', lora }, optimizer: { lr: 1e-2, weightDecay: 0 }, session: { threads: 1 } });
