@@ -384,7 +384,7 @@ function microBatch(cfg: SatConfig, init: PeerInit, train: readonly Problem[], f
     return 0;
   }
   const budget = init.memory ?? MEMORY_SHARE * free!;
-  const fit = microBatchFor(loadCheckpoint(init.model), { model: init.model, lora, rows, tokens, gpu, ...(init.memory !== undefined ? { given: true } : {}) }, budget);
+  const fit = microBatchFor(loadCheckpoint(init.model), { model: init.model, lora, rows, tokens, own: cfg.data.maxResponseLength, gpu, ...(init.memory !== undefined ? { given: true } : {}) }, budget);
   if (fit >= rows) return 0;
   const of = init.memory !== undefined ? `the ${(budget / 2 ** 30).toFixed(1)} GiB --memory gives it` : `the ${gpu ? 'GPU' : 'machine'}'s memory (${(free! / 2 ** 30).toFixed(1)} GiB available)`;
   log(`the stage's ${rows} rollouts do not fit ${of} at once: generating, scoring and training on ${fit} at a time`);

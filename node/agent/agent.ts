@@ -81,14 +81,12 @@ export class Agent {
       const values = parts.every((p) => p.values) ? parts.flatMap((p) => p.values!) : undefined;
       return { logprobs: parts.flatMap((p) => p.logprobs), ...(values ? { values } : {}) };
     }
-    const at = (per: Float32Array[]) => positions.map((ps, r) => Float32Array.from(ps, (p) => per[r][p - 1]));
-    if (!this.stage0) {
-      const { tokenLogprobs, values } = await this.scorer.score(rows);
-      return { logprobs: at(tokenLogprobs), ...(values ? { values: at(values) } : {}) };
-    }
+    // Position p's log-prob is index p - 1's: the head runs at those indices only.
+    const at = positions.map((ps) => ps.map((p) => p - 1));
+    if (!this.stage0) return this.scorer.logprobsAt(rows, at);
     // A Stage-0 slot's policy is the projection; its value head reads the newcomer's states.
     const logprobs = projectedLogprobs(await stage0States(this.scorer, this.stage0.incumbent.scorer, rows, positions), this.stage0.delta);
-    return { logprobs, ...(this.critic ? { values: at((await this.scorer.score(rows)).values!) } : {}) };
+    return { logprobs, ...(this.critic ? { values: (await this.scorer.logprobsAt(rows, at)).values! } : {}) };
   }
 
   /** Lets the Stage-0 incumbent go: from now on the agent is its own policy. */

@@ -2,7 +2,7 @@
 // and the stage's batch, so a peer that cannot run its model says so before it joins, not hours into
 // a run (issue 5). A stage scores and trains on all of its rollouts at once, so the activations of
 // every rollout's tokens are live together: each layer's values saved for the backward pass, and
-// the logits over the vocabulary.
+// the logits over the vocabulary at the agent's own tokens (the head runs there only).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,17 +34,21 @@ const ACTIVATION_FACTOR = 2.5;
 const RUNTIME_BYTES = 0.4 * 2 ** 30;
 const F32 = 4;
 
-/** The memory a peer's agent needs for a stage of `rows` rollouts of up to `tokens` tokens each. */
-export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; tokens: number }): MemoryNeed {
+/**
+ * The memory a peer's agent needs for a stage of `rows` rollouts of up to `tokens` tokens each, of
+ * which up to `own` are the agent's (default all).
+ */
+export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; tokens: number; own?: number }): MemoryNeed {
   const c = ckpt.config;
   const params = parameterCount(ckpt);
   const weights = params * F32; // computed in float32 whatever the checkpoint's dtype
   // Gradients (4 B), moments m and v (8 B), the spare copy of parameters and moments (12 B), and the
   // session worker's copy of the parameters that generation and scoring read (4 B, ort.ts `pin`).
   const optimizer = o.lora ? 0 : params * 28;
-  // Each layer's saved values, and the logits with their log-softmax and gradient.
-  const perToken = c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) + 3 * F32 * c.vocabSize;
-  const activations = ACTIVATION_FACTOR * o.rows * o.tokens * perToken;
+  // Each layer's saved values at every token, and at the agent's own the logits with their
+  // log-softmax and gradient.
+  const perRow = o.tokens * c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) + Math.min(o.own ?? o.tokens, o.tokens) * 3 * F32 * c.vocabSize;
+  const activations = ACTIVATION_FACTOR * o.rows * perRow;
   const total = weights + optimizer + activations + RUNTIME_BYTES;
   return { weights, optimizer, activations, runtime: RUNTIME_BYTES, total };
 }
@@ -93,6 +97,8 @@ export interface Planned {
   lora: boolean;
   rows: number;
   tokens: number;
+  /** Of those, the most a row holds of the agent's own (its turn), where the head runs. */
+  own?: number;
   gpu?: boolean;
   /** The memory planned with was given (start --memory), not read from the device. */
   given?: boolean;

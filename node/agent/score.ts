@@ -49,12 +49,8 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
   const keyMask = op.cast(mask, 'bool');
   const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, writtenOutAttention });
-  g.output(tokenLogprobs(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), ids), 'token_logprobs');
-  const head = source?.current();
-  if (head?.has(VALUE_HEAD.weight)) {
-    const input = (name: string) => g.input(name, 'float32', head.get(name)!.shape);
-    g.output(valueHead(hidden, input(VALUE_HEAD.weight), input(VALUE_HEAD.bias)), 'values');
-  }
+  g.output(tokenLogprobs(tempered(logits, temperature), ids), 'token_logprobs');
+  valuesOutput(g, hidden, source);
   g.output(op.reshape(atPositions(logits, last), [batch, ckpt.config.vocabSize]), 'last_logits');
   return g;
 }
@@ -65,14 +61,42 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
  * those positions (the head runs at those P only).
  */
 export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
-  const g = new Graph('distributions');
+  const { g, logits } = forwardAt('distributions', ckpt, batch, seq, points, source, writtenOutAttention);
+  g.output(op.logSoftmax(tempered(logits, temperature), -1), 'log_probs_at');
+  return g;
+}
+
+/**
+ * Graph with inputs `input_ids`, `attention_mask` [B,T] and `at_index` [B,P]; outputs `token_logprobs`
+ * [B,P], the log-prob of the token after each of those positions, and `values` [B,P] at them when the
+ * source carries a value head (the head runs at those P only).
+ */
+export function buildLogprobsAtGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
+  const { g, ids, at, logits, hidden } = forwardAt('logprobs_at', ckpt, batch, seq, points, source, writtenOutAttention);
+  g.output(tokenLogprobsAt(tempered(logits, temperature), ids, at), 'token_logprobs');
+  valuesOutput(g, hidden, source);
+  return g;
+}
+
+const tempered = (logits: Value, temperature: number) => (temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)));
+
+/** A graph's inputs (`input_ids`, `attention_mask` [B,T], `at_index` [B,P]) and the forward pass with its head at those P positions. */
+function forwardAt(name: string, ckpt: Checkpoint, batch: number, seq: number, points: number, source: ParamSource | undefined, writtenOutAttention: boolean) {
+  const g = new Graph(name);
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
   const at = g.input('at_index', 'int64', [batch, points]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
-  const { logits } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at, writtenOutAttention });
-  g.output(op.logSoftmax(temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)), -1), 'log_probs_at');
-  return g;
+  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at, writtenOutAttention });
+  return { g, ids, at, logits, hidden };
+}
+
+/** Output `values`, V of the value head over `hidden`, when the source carries one. */
+function valuesOutput(g: Graph, hidden: Value, source: ParamSource | undefined): void {
+  const head = source?.current();
+  if (!head?.has(VALUE_HEAD.weight)) return;
+  const input = (name: string) => g.input(name, 'float32', head.get(name)!.shape);
+  g.output(valueHead(hidden, input(VALUE_HEAD.weight), input(VALUE_HEAD.bias)), 'values');
 }
 
 export interface ScoreResult {
@@ -155,25 +179,41 @@ export class Scorer {
    */
   async distributionsAt(rows: readonly (readonly number[])[], at: readonly (readonly number[])[]): Promise<Float32Array[]> {
     const vocab = this.ckpt.config.vocabSize;
+    const { out, points } = await this.runAt('distributions', buildDistributionsGraph, rows, at, 0);
+    const lp = out.log_probs_at.data as Float32Array;
+    return at.map((ps, r) => lp.slice(r * points * vocab, (r * points + ps.length) * vocab));
+  }
+
+  /**
+   * The log-prob of the token after each index in `at[r]` of row r (index t: token t+1's), and with
+   * a value head V at those indices: the head runs there only, not at every position of the rows.
+   */
+  async logprobsAt(rows: readonly (readonly number[])[], at: readonly (readonly number[])[]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
+    const { out, points } = await this.runAt('logprobs', buildLogprobsAtGraph, rows, at, 1);
+    const pick = (data: Float32Array) => at.map((ps, r) => data.slice(r * points, r * points + ps.length));
+    return { logprobs: pick(out.token_logprobs.data as Float32Array), ...(out.values ? { values: pick(out.values.data as Float32Array) } : {}) };
+  }
+
+  /** Runs a graph whose head reads `at_index` (indices padded to a bucket of P, below each row's length less `reserve`); its outputs and P. */
+  private async runAt(kind: string, build: typeof buildDistributionsGraph, rows: readonly (readonly number[])[], at: readonly (readonly number[])[], reserve: number) {
     checkTokenRows(rows, this.ckpt.config, 'sequence');
-    if (at.length !== rows.length) throw new InputError(`distributionsAt needs one index list per row: ${at.length} lists for ${rows.length} rows`);
+    if (at.length !== rows.length) throw new InputError(`${kind}At needs one index list per row: ${at.length} lists for ${rows.length} rows`);
     at.forEach((ps, r) => ps.forEach((p) => {
-      if (!Number.isInteger(p) || p < 0 || p >= rows[r].length) throw new InputError(`index ${p} lies outside row ${r} of ${rows[r].length} tokens`);
+      if (!Number.isInteger(p) || p < 0 || p >= rows[r].length - reserve) throw new InputError(`index ${p} lies outside row ${r} of ${rows[r].length} tokens${reserve ? ' (the last has no next token)' : ''}`);
     }));
     const b = rows.length;
     const points = seqBucket(Math.max(1, ...at.map((ps) => ps.length)));
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
     const index = new BigInt64Array(b * points);
     at.forEach((ps, r) => ps.forEach((p, k) => { index[r * points + k] = BigInt(p); }));
-    const session = await this.sessions.get(`distributions ${b}x${width}x${points}`, () => buildDistributionsGraph(this.ckpt, b, width, points, this.source, this.temperature, this.writtenOut).toBytes());
+    const session = await this.sessions.get(`${kind} ${b}x${width}x${points}`, () => build(this.ckpt, b, width, points, this.source, this.temperature, this.writtenOut).toBytes());
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
       at_index: { dtype: 'int64', shape: [b, points], data: index },
       ...(this.source ? paramFeeds(this.source, session.inputNames) : {}),
     });
-    const lp = out.log_probs_at.data as Float32Array;
-    return at.map((ps, r) => lp.slice(r * points * vocab, (r * points + ps.length) * vocab));
+    return { out, points };
   }
 
   async release(): Promise<void> { await this.sessions.release(); }

@@ -20,6 +20,11 @@ test('the estimate counts weights, the optimizer (full fine-tuning only) and act
   t.true(memoryNeed(ckpt, { lora: false, rows: 512, tokens: 180 }).activations > 2 * full.activations, 'attention grows with the square of the length');
   // The demo team's peers peak at about 3.1 GiB: the estimate is of that size.
   t.true(full.total > 2 * 2 ** 30 && full.total < 4 * 2 ** 30, `${(full.total / 2 ** 30).toFixed(2)} GiB`);
+  // The head runs at the agent's own tokens only: its logits count there, the layers everywhere.
+  const saved = (own: number) => full.activations - memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own }).activations;
+  t.true(saved(24) > 0);
+  t.true(Math.abs(saved(24) / saved(57) - 2) < 1e-9, 'the saving is the head\'s at the 66 (or 33) tokens that are not the agent\'s');
+  t.is(memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own: 200 }).activations, full.activations);
 });
 
 test('available memory is some of this machine\'s; a need beyond it is refused with what to change', (t) => {

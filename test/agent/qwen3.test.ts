@@ -69,6 +69,26 @@ test('whole next-token distributions at chosen positions agree with the referenc
   await t.throwsAsync(scorer.distributionsAt(rows, [[0], [99], [0]]), { name: 'InputError', message: /index 99 lies outside row 1/ });
 });
 
+test('log-probs and values at chosen indices (the head run there only) equal whole-row scoring there', async (t) => {
+  const rows = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
+  const at = rows.map((r: number[], i: number) => (i === 1 ? [r.length - 2] : [0, 2, 2, r.length - 2]));
+  // A value head with weights of its own, so that V differs from row to row and index to index.
+  const trainer = Trainer.create(ckpt, { loss: sftLoss, valueHead: true, session: { threads: 1 } });
+  for (const [name, w] of trainer.parameters) if (name.startsWith('value_head')) w.forEach((_, j) => { w[j] = Math.sin(j + 1) / 4; });
+  const withHead = new Scorer(ckpt, { threads: 1 }, trainer.paramSource(), 0.7);
+  const whole = await withHead.score(rows);
+  const got = await withHead.logprobsAt(rows, at);
+  rows.forEach((_: number[], i: number) => {
+    t.true(maxAbsDiff(got.logprobs[i], at[i].map((p: number) => whole.tokenLogprobs[i][p])) < 1e-5, `row ${i} log-probs`);
+    t.true(maxAbsDiff(got.values![i], at[i].map((p: number) => whole.values![i][p])) < 1e-5, `row ${i} values`);
+  });
+  t.true(new Set(got.values![0]).size > 1);
+  // The last token has no next token to score.
+  await t.throwsAsync(withHead.logprobsAt(rows, [[0], [rows[1].length - 1], [0]]), { name: 'InputError', message: /index \d+ lies outside row 1 .*the last has no next token/ });
+  await withHead.release();
+  await trainer.release();
+});
+
 test('out-of-range token ids are refused with a message naming the id', async (t) => {
   const err = await t.throwsAsync(scorer.score([[1, 512]]));
   t.regex(err!.message, /512/);
