@@ -221,7 +221,7 @@ export class Trainer {
     return t?.kind === 'lora' ? t.lora : undefined;
   }
 
-  /** The buckets whose training sessions are built and kept now (`step:<batch>x<seq>` or `grad:...`; exposed for inspection). */
+  /** The buckets whose training sessions are built and kept now (`step:<batch>x<seq>`, with `@<at.count>` for a batch with `at`, or `grad:...`; exposed for inspection). */
   get liveBuckets(): string[] { return this.sessions.keys().filter((k) => k !== 'apply'); }
 
   /**
