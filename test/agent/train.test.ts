@@ -73,7 +73,7 @@ test('a batch with `at` runs the head at those log-prob indices only, and steps 
     const q = b.parameters.get(name)!;
     t.true(p.every((v, i) => Math.abs(v - q[i]) < 1e-5), name);
   }
-  // The head runs on [2, 3] positions: its MatMul's input is [2, 3, hidden], not [2, 12, hidden].
+  // The head runs on [2, 3] positions: its log-softmax reads [2, 3, vocab], not [2, 12, vocab].
   const graph = b.buildGraph(2, 12, 3);
   t.true(graph.nodes.some((n) => n.opType === 'LogSoftmax' && n.inputs[0].shape.join() === `2,3,${ckpt.config.vocabSize}`));
   await t.throwsAsync(b.trainStep({ ...at, at: { index: BigInt64Array.of(0n, 1n, 11n, 0n, 0n, 0n), count: 3 } }), { name: 'InputError', message: /at.index 11 \(row 0\) is out of range: log-prob indices run 0..10/ });
