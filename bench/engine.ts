@@ -1,4 +1,4 @@
-// Engine benchmark (issue 2 §7): train step and KV-cache generation throughput on a random-weight
+// Engine benchmark: train step and KV-cache generation throughput on a random-weight
 // Qwen3 (vocab 4096, hidden 256, intermediate 704, 4 layers, 8 heads, 4 KV heads, head_dim 32, untied,
 // float32). Prints one JSON line. Median of 10 runs after 3 warm-ups, 2 intra-op threads, and the
 // machine's MatMul GFLOP/s beside them so that runs on different days can be compared. The peer_
@@ -12,13 +12,13 @@ import { Graph } from '../node/gpu/graph.ts';
 import * as op from '../node/gpu/ops.ts';
 import { DeviceError } from '../node/gpu/errors.ts';
 import { type Device, type HostTensor, Session } from '../node/gpu/ort.ts';
-import { loadCheckpoint } from '../node/agent/checkpoint.ts';
-import { Generator } from '../node/agent/generate.ts';
-import { sftLoss } from '../node/agent/losses.ts';
-import { rng } from '../node/agent/random.ts';
-import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../node/agent/synthetic.ts';
-import { padBatch } from '../node/agent/score.ts';
-import { Trainer } from '../node/agent/train.ts';
+import { loadCheckpoint } from '../node/agent/model/checkpoint.ts';
+import { Generator } from '../node/agent/model/generate.ts';
+import { sftLoss } from '../node/agent/train/losses.ts';
+import { rng } from '../node/agent/model/random.ts';
+import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../node/agent/model/random-checkpoint.ts';
+import { padBatch } from '../node/agent/model/score.ts';
+import { Trainer } from '../node/agent/train/trainer.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const DEVICE = (process.env.BENCH_DEVICE ?? 'cpu') as Device;

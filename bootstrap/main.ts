@@ -20,15 +20,13 @@ Usage: sat-bootstrap [--listen <multiaddr>]... [--announce <multiaddr>]... [--da
 
 /** Runs the bootstrap peer until a signal; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let values;
+  const options = {
+    listen: { type: 'string', multiple: true }, announce: { type: 'string', multiple: true },
+    'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        listen: { type: 'string', multiple: true }, announce: { type: 'string', multiple: true },
-        'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    ({ values } = parseArgs({ args: argv, options }));
   } catch (err) {
     process.stderr.write(`sat-bootstrap: ${(err as Error).message} (see sat-bootstrap --help)\n`);
     return 2;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { availableMemory } from '../node/agent/memory.ts';
+import { availableMemory } from '../node/gpu/device-memory.ts';
 import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -75,7 +75,10 @@ function learnMerges(text: string, byteSym: string[]): [string, string][] {
     words = words.map(({ syms, n }) => {
       const next: string[] = [];
       for (let i = 0; i < syms.length; i++) {
-        if (syms[i] === a && syms[i + 1] === b) next.push(a + b), i++;
+        if (syms[i] === a && syms[i + 1] === b) {
+          next.push(a + b);
+          i++;
+        }
         else next.push(syms[i]!);
       }
       return { syms: next, n };
@@ -135,8 +138,8 @@ function main(outDir: string): void {
     unk_token: null,
   };
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'tokenizer.json'), JSON.stringify(tokenizer, null, 1) + '\n');
-  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
+  fs.writeFileSync(path.join(outDir, 'tokenizer.json'), `${JSON.stringify(tokenizer, null, 1)}\n`);
+  fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
   console.log(`wrote ${outDir}: ${VOCAB_SIZE} ids, ${merges.length} merges (first: ${merges.slice(0, 5).map((m) => m.join(' ')).join(', ')})`);
 }
 

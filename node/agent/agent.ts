@@ -1,17 +1,17 @@
 // One agent of a team: its checkpoint, its trainable state (full or LoRA) under the SAT policy loss,
 // and a generator and scorer that always see the current parameters. Its KL penalty beta lives here
-// because it persists across stages (DESIGN.md §1, trust region). A newcomer that entered through
+// because it persists across stages (docs/design.md §1, trust region). A newcomer that entered through
 // Stage-0 also holds the incumbent it is projected onto, until the ball is relaxed away.
 import type { SessionOptions } from '../gpu/ort.ts';
-import { type TurnGenerator, inMicroBatches } from './chain.ts';
-import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
+import { type TurnGenerator, inMicroBatches } from './policy.ts';
+import { type Checkpoint, loadCheckpoint } from './model/checkpoint.ts';
 import { InputError } from './errors.ts';
-import { Generator } from './generate.ts';
-import { satActorCriticLoss, satPolicyLoss } from './sat-loss.ts';
-import { Scorer } from './score.ts';
-import { ProjectedGenerator } from './stage0-generate.ts';
-import { type Stage0Slot, projectedLogprobs, stage0States } from './stage0-slot.ts';
-import { type Trainable, Trainer } from './train.ts';
+import { Generator } from './model/generate.ts';
+import { satActorCriticLoss, satPolicyLoss } from './learner/sat-loss.ts';
+import { Scorer } from './model/score.ts';
+import { ProjectedGenerator } from './learner/stage0/generate.ts';
+import { type Stage0Slot, projectedLogprobs, stage0States } from './learner/stage0/slot.ts';
+import { type Trainable, Trainer } from './train/trainer.ts';
 import type { AdamWConfig } from '../gpu/adamw.ts';
 
 export interface AgentOptions {

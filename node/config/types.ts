@@ -3,7 +3,7 @@
 // `kl_ctrl` -> `klCtrl`, `stage0_delta` -> `stage0Delta`; the two exceptions are `sat.A_clip` ->
 // `sat.advantageClip` and `certificate.A_max` -> `certificate.advantageMax`. Every field is filled:
 // defaults and checks live in schema.ts, next to each key.
-import type { LoraConfig } from '../agent/weights.ts';
+import type { LoraConfig } from '../agent/model/weights.ts';
 
 export type Workflow = 'chain' | 'ensemble';
 export type AdvMode = 'grpo' | 'gae';

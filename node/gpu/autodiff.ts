@@ -251,7 +251,7 @@ function scatterIntoZeros(v: Value): { indices: Value; updates: Value; axis: num
   if (n?.opType !== 'ScatterElements' || n.attrs.reduction !== 'add') return undefined;
   const z = v.graph.producer(n.inputs[0]);
   const zero = z?.opType === 'Expand' ? v.graph.constantData(z.inputs[0]) : undefined;
-  if (!zero || !zero.every((b) => b === 0)) return undefined;
+  if (!zero?.every((b) => b === 0)) return undefined;
   return { indices: n.inputs[1], updates: n.inputs[2], axis: normAxis(n.attrs.axis as number, v.shape.length) };
 }
 

@@ -41,7 +41,7 @@ export interface SessionOptions {
   /** Folder that external-data initializers are relative to (the checkpoint's folder). */
   externalDataDir?: string;
   /**
-   * Let idle pool threads spin-wait for work (default false). On the 2-vCPU VMs measured, spinning
+   * Let idle pool threads spin-wait for work (default false). On 2-core shared VMs, spinning
    * made decoding 30-50% slower and train steps no faster (a spinning vCPU takes time from the one
    * doing the work), and every session has its own pool: two spinning pools preempt each other.
    */

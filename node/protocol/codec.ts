@@ -1,4 +1,4 @@
-// The only code that turns bytes into team messages (DESIGN.md §4). Each decodeX checks the kind's
+// The only code that turns bytes into team messages (docs/design.md §4). Each decodeX checks the kind's
 // size limit before decoding, caps every list while decoding, validates every field afterwards and,
 // given a context, that the message is for this team, stage and roster. It never throws: a bad
 // message comes back as `{ ok: false, reason }`, so a handler can drop it and count it against its
@@ -10,11 +10,11 @@ import type { Uint8ArrayList } from 'uint8arraylist';
 import { contentId } from './cid.ts';
 import { MessageError } from './errors.ts';
 import { LIMITS, MAX_BYTES, type MessageKind } from './limits.ts';
-import { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow } from './messages.ts';
+import { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow } from './messages.generated.ts';
 import { type DecodeContext, type Reason, Reject, checkAck, checkAnnounce, checkClaim, checkHeartbeat, checkManifest, checkPass, checkRecord, checkShard, checkUpdate, inContext, need } from './validate.ts';
 
 export { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow };
-export type { Dataset, Slot, Trajectory, Turn } from './messages.ts';
+export type { Dataset, Slot, Trajectory, Turn } from './messages.generated.ts';
 export { LIMITS, MAX_BYTES, type MessageKind, PROTOCOL_VERSION } from './limits.ts';
 export type { DecodeContext, Reason } from './validate.ts';
 

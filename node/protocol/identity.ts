@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { IdentityError } from './errors.ts';
 
 export const IDENTITY_FILE = 'identity.key';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 
 export const KNOWN_PEERS_FILE = 'peers.json';
 /** Only the most recent ones are kept. */

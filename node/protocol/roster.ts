@@ -1,4 +1,4 @@
-// The team's roster (DESIGN.md §4): who holds each slot, as every peer computes it alike from the
+// The team's roster (docs/design.md §4): who holds each slot, as every peer computes it alike from the
 // gossiped slot claims and heartbeats. A claim is live while its peer heartbeats within the liveness
 // window; a slot's holder is, among its live claims, the one with the earliest claim time (the peer
 // id breaks ties) — so an incumbent keeps its slot against later claimants, two simultaneous claims
@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
 import { ClaimError } from './errors.ts';
 import type { PeerHost } from './host.ts';

@@ -3,7 +3,7 @@
 // the rollout once every part is here, as if it had come whole.
 import type { CID } from 'multiformats/cid';
 import { LIMITS, MAX_BYTES } from './limits.ts';
-import type { Trajectory, TrajectoryShard } from './messages.ts';
+import type { Trajectory, TrajectoryShard } from './messages.generated.ts';
 
 /** Room in a part's byte budget for the shard's own fields (version, team id, stage, rollout name, part numbers). */
 const HEADER_BYTES = 1024;

@@ -1,9 +1,9 @@
-// The validators of team messages (DESIGN.md §4), one per kind, and the context checks: each throws a
+// The validators of team messages (docs/design.md §4), one per kind, and the context checks: each throws a
 // `Reject` naming the first field that is wrong and why. Only codec.ts calls them.
 import * as Digest from 'multiformats/hashes/digest';
 import { cidFromBytes, cidFromString } from './cid.ts';
 import { LIMITS, PROTOCOL_VERSION } from './limits.ts';
-import { Admission, type Announce, BlockKind, type Heartbeat, type LogprobUpdate, type SlotClaim, type StageRecord, type TeamManifest, type TokenAck, type TokenPass, type TrajectoryShard, Workflow } from './messages.ts';
+import { Admission, type Announce, BlockKind, type Heartbeat, type LogprobUpdate, type SlotClaim, type StageRecord, type TeamManifest, type TokenAck, type TokenPass, type TrajectoryShard, Workflow } from './messages.generated.ts';
 
 /** Why a message was rejected; stable strings that tests and peer scoring can rely on. */
 export type Reason =

@@ -4,7 +4,7 @@ import { Graph, type Shape, type Value, numel } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
 import { Session, type HostTensor } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
-import { rng } from '../../node/agent/random.ts';
+import { rng } from '../../node/agent/model/random.ts';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;

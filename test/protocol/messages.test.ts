@@ -17,7 +17,7 @@ import {
   ownTokenCount, teamId,
 } from '../../node/protocol/codec.ts';
 import { MessageError } from '../../node/protocol/errors.ts';
-import { rng as mulberry32 } from '../../node/agent/random.ts';
+import { rng as mulberry32 } from '../../node/agent/model/random.ts';
 
 const bytesOf = (u: () => number, n: number) => Uint8Array.from({ length: n }, () => Math.floor(u() * 256));
 

@@ -30,7 +30,7 @@ test('a stage of 512 trajectories of 2 x 1024 tokens goes as several shards, eac
   const parts = splitShard(whole(trajectories));
   t.true(parts.length >= 3, `${parts.length} parts`);
   const joined = new ShardParts();
-  let made;
+  let made: ReturnType<ShardParts['add']>;
   // Parts arrive in any order; the rollout is whole only once the last one is here.
   for (const i of [...parts.keys()].reverse()) {
     const bytes = encodeTrajectoryShard(parts[i]);

@@ -1,0 +1,441 @@
+// The StageLink of a network team (docs/design.md §1 step 3, §4): how one peer's stage reaches the agents
+// on the other peers. Turns travel as trajectory shards (a chain's partial shard goes to the peer of
+// the next turn; the complete one to every learner); updates as LogprobUpdate blocks, each naming the
+// earlier updates it learned after, and the token passes in the stage's order.
+//
+// Which updates a stage includes is decided by the data, the same on every peer: the update of
+// position q lists the updates before it that its agent learned after (`after`); a position missing
+// there was skipped (its peer fell silent and the next in order took over). A peer follows an update
+// once the position after it has decided (the last position's update decides itself), or once it
+// holds a later position itself: handed over, the pass names the update before; taken over, every
+// position not decided yet counts by its update if that came, else as skipped.
+import type { PeerId } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
+import type { ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
+import { cidFromBytes, cidFromString } from '../protocol/cid.ts';
+import { BlockKind, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from '../protocol/codec.ts';
+import type { PeerHost } from '../protocol/host.ts';
+import { ShardParts, splitShard } from '../protocol/shard-parts.ts';
+import { ShardExchange } from '../protocol/shards.ts';
+import { DEADLINE_MS, TokenPassing, type Turn } from '../protocol/token-passing.ts';
+import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
+
+export interface PeerLinkInit {
+  /** The team id (the manifest's CID): names the topics. */
+  team: string;
+  slot: number;
+  slots: number;
+  /** Slot names, for the records of remote agents. */
+  names: readonly string[];
+  /** Turns of one rollout: the team's slots in the chain, 1 in the ensemble. */
+  turnsPerRollout: number;
+  /** The peer holding each slot in a stage (the roster's). */
+  peers: (stage: number) => ReadonlyMap<number, PeerId>;
+  isMember: (peer: PeerId) => boolean;
+  /** Token-passing deadline (a silent holder is taken over after it). */
+  deadlineMs?: number;
+  /** The stage from which this peer takes its slot over from an incumbent (whose tensors it then fetches). */
+  takeOverAt?: number;
+  /**
+   * How long an update or the token may take to come before the stage fails (default 10 minutes). A
+   * turn is waited for as long as it takes, with a line this often (at most every minute).
+   */
+  waitMs?: number;
+  /** Hears what this peer is waiting for, while it waits long. */
+  log?: (line: string) => void;
+  /** Hears this peer take the token (its update starts). */
+  onTurn?: (stage: number, position: number) => void;
+  /** Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided position is then skipped. */
+  teamPast?: (stage: number) => boolean;
+  /** Bytes of the largest shard this peer makes (default the protocol's limit); a larger rollout goes as several. */
+  shardBytes?: number;
+}
+
+export class LinkTimeoutError extends Error {
+  override name = 'LinkTimeoutError';
+}
+
+/** The peers disagree on what the stage holds (another config, seed or model than the team's). */
+export class LinkDivergedError extends Error {
+  override name = 'LinkDivergedError';
+}
+
+/** Values to wait for by key, each settled once. */
+class Waits<T> {
+  private readonly values = new Map<string, T>();
+  private readonly waiters = new Map<string, ((v: T) => void)[]>();
+
+  set(key: string, value: T): void {
+    if (this.values.has(key)) return;
+    this.values.set(key, value);
+    for (const w of this.waiters.get(key) ?? []) w(value);
+    this.waiters.delete(key);
+  }
+
+  get(key: string): T | undefined { return this.values.get(key); }
+
+  /** Calls `then` with the value of `key` once it is set (now, if it is). */
+  on(key: string, then: (v: T) => void): void {
+    if (this.values.has(key)) return then(this.values.get(key)!);
+    const list = this.waiters.get(key) ?? [];
+    list.push(then);
+    this.waiters.set(key, list);
+  }
+
+  wait(key: string, ms: number, what: string): Promise<T> {
+    return timed(ms, what, (resolve) => this.on(key, resolve));
+  }
+
+  /** Forgets the values of stages before `stage` (keys start with `<stage>/`), and who waited for them. */
+  dropBefore(stage: number): void {
+    for (const map of [this.values, this.waiters]) for (const key of map.keys()) if (Number(key.split('/')[0]) < stage) map.delete(key);
+  }
+}
+
+/** A promise settled by `start`'s resolve, or rejected with a LinkTimeoutError naming `what` after `ms`. */
+function timed<T>(ms: number, what: string, start: (resolve: (v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`)), ms);
+    start((v) => { clearTimeout(timer); resolve(v); });
+  });
+}
+
+interface Held { update: LogprobUpdate; cid: string }
+
+/** Publishing before any peer's subscription is known fails: tried again for a while. */
+const PUBLISH_TRIES = 50;
+/** How often this peer's announcements of the stage (and the one before) are gossiped again. */
+const REPEAT_MS = 2_000;
+
+export class PeerLink implements StageLink {
+  readonly shards: ShardExchange;
+  readonly token: TokenPassing;
+  private stage = 0;
+  /** Whether this peer follows the stage without a turn in it (a restarted peer catching up on a stage that went on without it). */
+  private observing = false;
+  /** Since when an observer has seen every other peer past the stage (see watchLast). */
+  private teamPastSince?: number;
+  private order: number[] = [];
+  /** Shards of the stage by rollout and turns held (a split rollout once all its parts are here). */
+  private readonly turns = new Waits<TrajectoryShard>();
+  private readonly parts = new ShardParts();
+  /** The shard CIDs of the stage's complete rollouts (one per part, in order), by rollout. */
+  private readonly complete = new Map<string, Uint8Array<ArrayBuffer>[]>();
+  /** The stage's updates by CID, as they arrive. */
+  private readonly updates = new Map<string, LogprobUpdate>();
+  /** What each position came to: its update, or null when skipped. */
+  private readonly decided = new Waits<Held | null>();
+  /** The positions this peer holds. */
+  private readonly mine = new Waits<Turn>();
+  /** The incumbent's tensors, when this peer takes its slot over. */
+  private readonly incumbent = new Waits<Uint8Array>();
+  private readonly waitMs: number;
+  private readonly deadlineMs: number;
+  private repeater?: NodeJS.Timeout;
+  /** The reminders of turns waited for (see waitTurn). */
+  private readonly reminders = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
+    this.waitMs = init.waitMs ?? 10 * 60_000;
+    this.deadlineMs = init.deadlineMs ?? DEADLINE_MS;
+    this.shards = new ShardExchange(host, {
+      team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
+      onShard: (shard, cid) => this.onShard(shard, cid),
+      onUpdate: (update, cid, from) => this.onUpdate(update, cid.toString(), from),
+      wantsParams: (a, from) => a.stage === init.takeOverAt && init.peers(a.stage - 1).get(init.slot)?.equals(from) === true,
+      onParams: (bytes, a) => this.incumbent.set(String(a.stage), bytes),
+    });
+    this.token = new TokenPassing(host, {
+      team: init.team, slot: init.slot, slots: init.slots, ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      onTurn: (turn) => void this.onTurn(turn),
+    });
+  }
+
+  async start(): Promise<void> {
+    this.shards.start();
+    await this.token.start();
+    this.repeater = setInterval(() => void this.shards.repeat(this.stage - 1), REPEAT_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.repeater);
+    for (const r of this.reminders) clearInterval(r);
+    this.shards.stop();
+    await this.token.stop();
+  }
+
+  /**
+   * Starts following `stage`: what earlier stages left is dropped (what came early for it is kept).
+   * An observer takes no turn and holds no token in it: it reads the stage from what the others
+   * made, and fetches by CID what their updates name and it missed.
+   */
+  beginStage(stage: number, observe = false): void {
+    this.stage = stage;
+    this.observing = observe;
+    this.teamPastSince = undefined;
+    this.order = [];
+    for (const w of [this.turns, this.decided, this.mine, this.parts]) w.dropBefore(stage);
+    for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
+    for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
+    // Blocks of two stages back are forgotten: a peer that restarts catches up on the last one.
+    this.shards.forgetBefore(stage - 1);
+  }
+
+  /** Hands this peer's slot over from `stage`: its agent's tensors (safetensors bytes) for the newcomer to fetch. */
+  async handOver(stage: number, bytes: Uint8Array): Promise<void> {
+    await this.publishing(() => this.shards.publishParams(stage, bytes));
+  }
+
+  /** The tensors of the incumbent this peer takes over from at `stage`, from its peer. */
+  async incumbentParams(stage: number): Promise<Uint8Array> {
+    return this.incumbent.wait(String(stage), this.waitMs, `the tensors of slot ${this.init.slot}'s incumbent (handed over at stage ${stage})`);
+  }
+
+  remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {
+    return {
+      take: async (transcripts, turn) => {
+        const shard = await this.waitTurn(stage, turnKey(stage, rollout, turn + 1), `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
+        if (shard.trajectories.length !== transcripts.length) throw new LinkDivergedError(`slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`);
+        return shard.trajectories.map((t, r) => {
+          const u = t.turns[turn];
+          if (!sameStart(t, transcripts[r], turn) || u.slot !== slot) throw new LinkDivergedError(`slot ${slot}'s trajectory ${r} of ${rollout} starts otherwise than this peer's: the peers disagree on the rollout`);
+          return { tokens: u.ids, logprobs: u.logprobs };
+        });
+      },
+    };
+  }
+
+  /** The transcripts of a complete rollout of `stage` made on another peer (e.g. an agent's solo evaluation). */
+  async rollout(stage: number, rollout: string): Promise<ChainTranscript[]> {
+    const shard = await this.waitTurn(stage, turnKey(stage, rollout, this.init.turnsPerRollout), `stage ${stage}'s rollout ${rollout}`);
+    return shard.trajectories.map((t) => ({ promptIds: t.ids, turns: t.turns.map((u) => ({ slot: u.slot, ids: u.ids, logprobs: u.logprobs })) }));
+  }
+
+  /**
+   * A turn no peer but its slot's can make: the rollout cannot go on without it, so it is waited for
+   * as long as it takes (the peer restarting from its checkpoint, or another peer claiming the slot),
+   * saying so now and then, rather than failing the stage on every other peer.
+   */
+  private waitTurn(stage: number, key: string, what: string): Promise<TrajectoryShard> {
+    const since = Date.now();
+    const reminder = setInterval(() => {
+      if (this.stage > stage) {
+        clearInterval(reminder);
+        return void this.reminders.delete(reminder);
+      }
+      this.init.log?.(`waited ${Math.round((Date.now() - since) / 1000)} s for ${what}: the team goes on once its peer is back or another peer takes the slot`);
+    }, Math.min(this.waitMs, 60_000));
+    this.reminders.add(reminder);
+    return new Promise((resolve) => this.turns.on(key, (shard) => {
+      clearInterval(reminder);
+      this.reminders.delete(reminder);
+      resolve(shard);
+    }));
+  }
+
+  async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
+    const parts = splitShard({
+      version: PROTOCOL_VERSION, team: this.init.team, stage, rollout,
+      trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
+    }, this.init.shardBytes);
+    for (const part of parts) this.onShard(part, await this.publishing(() => this.shards.publish(part)));
+  }
+
+  /** Whether `stage` is known past its rollout here: every training rollout seen complete, or an update of it seen. */
+  rolledOut(stage: number): boolean {
+    const rollouts = this.init.turnsPerRollout === 1 ? this.init.slots : 1;
+    const complete = [...this.complete.keys()].filter((k) => k.startsWith(`${stage}/train/`)).length >= rollouts;
+    return complete || [...this.updates.values()].some((u) => u.stage === stage);
+  }
+
+  setOrder(stage: number, order: number[]): void {
+    this.order = order;
+    if (!this.observing) this.token.beginStage({ stage, order, peers: this.init.peers(stage) });
+    this.settle();
+  }
+
+  async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
+    const watch = setInterval(() => this.watchLast(stage), 500);
+    try {
+      const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
+      return held ? sharedUpdate(held.update, this.init.names) : undefined;
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  /**
+   * No one comes after the last position to take it over: when its holder is silent past two
+   * deadlines, each peer counts it skipped (an update arriving just then can split the peers), and
+   * follows the update before it, which handed the token over. An observer has no token state: the
+   * others past the stage for a while (their updates of it are announced again every REPEAT_MS)
+   * means no update of the last position came.
+   */
+  private watchLast(stage: number): void {
+    const last = this.order.length - 1;
+    const key = (p: number) => `${stage}/${p}`;
+    if (last < 0 || this.decided.get(key(last)) !== undefined) return;
+    let skipped: boolean;
+    if (this.observing) {
+      this.teamPastSince = this.init.teamPast?.(stage) ? this.teamPastSince ?? Date.now() : undefined;
+      skipped = this.teamPastSince !== undefined && Date.now() - this.teamPastSince > 2 * REPEAT_MS;
+    } else {
+      skipped = this.token.silence.position === last && this.token.silence.ms > 2 * this.deadlineMs;
+    }
+    if (!skipped) return;
+    const before = [...this.updates].find(([, u]) => u.stage === stage && u.position === last - 1);
+    if (last > 0 && this.decided.get(key(last - 1)) === undefined) {
+      if (!before) return; // it is on its way: the token left its maker
+      this.decideThrough(before[1], before[0]);
+    }
+    this.decided.set(key(last), null);
+  }
+
+  async awaitTurn(stage: number, position: number): Promise<boolean> {
+    const key = `${stage}/${position}`;
+    // The position decided before the token came here: the peers after it went on without this one.
+    const taken = await timed<boolean>(this.waitMs, `the token for position ${position} of stage ${stage}`, (resolve) => {
+      this.decided.on(key, () => resolve(false));
+      this.mine.on(key, () => resolve(true));
+    });
+    if (taken) this.init.onTurn?.(stage, position);
+    return taken;
+  }
+
+  async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
+    const after = this.order.slice(0, position).flatMap((_, p) => {
+      const held = this.decided.get(`${stage}/${p}`);
+      return held ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
+    });
+    const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).flatMap(([, cids]) => cids);
+    const update: LogprobUpdate = {
+      version: PROTOCOL_VERSION, team: this.init.team, stage, position, slot: this.order[position], shards,
+      logprobs: [...u.logpNew], cur: [...u.logpCur], record: recordMessage(this.init.team, stage, position, u.record), after,
+    };
+    const cid = await this.publishing(() => this.shards.publishUpdate(update));
+    this.updates.set(cid.toString(), update);
+    this.decided.set(`${stage}/${position}`, { update, cid: cid.toString() });
+    await this.token.handOff(position, cid);
+  }
+
+  private onShard(part: TrajectoryShard, cid: CID): void {
+    if (part.stage < this.stage) return;
+    const whole = this.parts.add(part, cid);
+    if (!whole) return;
+    const { shard } = whole;
+    const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
+    // A shard of k turns answers the wait for any of them (an observer reads a chain's turns from the complete shard).
+    for (let k = 1; k <= turns; k++) this.turns.set(turnKey(shard.stage, shard.rollout, k), shard);
+    if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, whole.cids.map((c) => c.bytes));
+  }
+
+  /** An update announced by its maker (one of a later stage waits for it). */
+  private onUpdate(update: LogprobUpdate, cid: string, from: PeerId): void {
+    if (update.stage < this.stage) return;
+    this.updates.set(cid, update);
+    if (this.observing && update.stage === this.stage) this.fetchMissed(update, from);
+    this.settle();
+  }
+
+  /** An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be gone); the exchange skips blocks it holds. */
+  private fetchMissed(u: LogprobUpdate, from: PeerId): void {
+    for (const bytes of u.shards) this.shards.fetchNamed(from, cidFromBytes(bytes)!, u.stage, BlockKind.SHARD);
+    for (const bytes of u.after) {
+      const cid = cidFromBytes(bytes)!;
+      if (!this.updates.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.UPDATE);
+    }
+  }
+
+  /** This peer's turn: the positions before it are decided by the pass that handed it over, or by what came here when it was taken over. */
+  private async onTurn(turn: Turn): Promise<void> {
+    if (turn.stage !== this.stage) return;
+    const cid = turn.pass?.update && cidFromBytes(turn.pass.update)?.toString();
+    if (cid && !this.updates.has(cid)) await this.fetchUpdate(cid, turn.position - 1);
+    const before = cid ? this.updates.get(cid) : undefined;
+    if (before) this.decideThrough(before, cid!);
+    // Taken over: an earlier position not decided yet counts by its update if it came here, else as
+    // skipped; this peer's update lists what it counted, and the others follow that.
+    for (let p = 0; p < turn.position; p++) {
+      const held = [...this.updates].find(([, u]) => u.stage === turn.stage && u.position === p);
+      this.decided.set(`${turn.stage}/${p}`, held ? { update: held[1], cid: held[0] } : null);
+    }
+    this.mine.set(`${turn.stage}/${turn.position}`, turn);
+  }
+
+  /** An update named by a pass but not announced here (yet): fetched from its maker. */
+  private async fetchUpdate(cid: string, position: number): Promise<void> {
+    const peer = this.init.peers(this.stage).get(this.order[position]);
+    if (!peer) return;
+    try {
+      const bytes = await this.host.blocks.fetch(peer, cidFromString(cid)!, { maxBytes: MAX_BYTES.LogprobUpdate });
+      const d = decodeLogprobUpdate(bytes, { team: this.init.team, slots: this.init.slots, stage: this.stage });
+      if (d.ok) this.updates.set(cid, d.message);
+    } catch {
+      // its maker is gone: the position counts as skipped
+    }
+  }
+
+  /** Follows what the updates here decide: each decides the positions before it, the last one itself too. */
+  private settle(): void {
+    if (this.order.length === 0) return;
+    for (const [cid, u] of this.updates) {
+      if (u.stage !== this.stage) continue;
+      if (u.position === this.order.length - 1) this.decideThrough(u, cid);
+      else this.decideBefore(u);
+    }
+  }
+
+  private decideThrough(u: LogprobUpdate, cid: string): void {
+    this.decideBefore(u);
+    this.decided.set(`${u.stage}/${u.position}`, { update: u, cid });
+  }
+
+  /** The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every listed one is here). */
+  private decideBefore(u: LogprobUpdate): void {
+    const listed = new Map<number, Held>();
+    for (const bytes of u.after) {
+      const cid = cidFromBytes(bytes)!.toString();
+      const prior = this.updates.get(cid);
+      if (!prior) return;
+      listed.set(prior.position, { update: prior, cid });
+    }
+    for (let p = 0; p < u.position; p++) this.decided.set(`${u.stage}/${p}`, listed.get(p) ?? null);
+  }
+
+  private async publishing(publish: () => Promise<CID>): Promise<CID> {
+    for (let i = 1; ; i++) {
+      try {
+        return await publish();
+      } catch (err) {
+        if (i >= PUBLISH_TRIES || !/NoPeersSubscribedToTopic/i.test(String((err as Error).name) + String((err as Error).message))) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+}
+
+const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
+
+
+/** Whether a shard's trajectory begins as this peer's transcript: the same prompt and the same first `turns` turns. */
+function sameStart(t: TrajectoryShard['trajectories'][number], mine: ChainTranscript, turns: number): boolean {
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return t.turns.length > turns && same(t.ids, mine.promptIds) && mine.turns.slice(0, turns).every((u, k) => u.slot === t.turns[k].slot && same(u.ids, t.turns[k].ids));
+}
+
+function recordMessage(team: string, stage: number, position: number, r: AgentStageRecord): RecordMessage {
+  return {
+    version: PROTOCOL_VERSION, team, stage, slot: r.slot, position, accepted: r.accepted, delta: r.delta, n: r.n, zeta: r.zeta,
+    gain: r.gain, kl: r.klQuantile, beta: r.beta, backtracks: r.backtracks, reward: r.reward, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+  };
+}
+
+/** A remote agent's update as the stage reads it: its log-probs cut per transcript it spoke in, and its record. */
+function sharedUpdate(u: LogprobUpdate, names: readonly string[]): SharedUpdate {
+  const r = u.record!;
+  const record: AgentStageRecord = {
+    slot: r.slot, name: names[r.slot], accepted: r.accepted, backtracks: r.backtracks, beta: r.beta, klQuantile: r.kl, gain: r.gain,
+    reward: r.reward, delta: r.delta, n: r.n, zeta: r.zeta, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+  };
+  return { logpCur: Float32Array.from(u.cur), logpNew: Float32Array.from(u.logprobs), record };
+}

@@ -1,0 +1,124 @@
+// The `chain` workflow's transcript (docs/design.md §1): the problem, then one turn per agent in turn order,
+// each turn seeing the problem and every earlier turn. In token ids:
+//
+//   encode(prompt + '\n')  turn_1 <eos> encode('\n')  turn_2 <eos> ...
+//
+// A turn ends with the end-of-turn token, so generation stops there by itself. The same layout serves
+// pretraining (teacher-forced transcripts), rollouts (sampled ones) and scoring (re-scored ones).
+import type { GenerateOptions, Generation } from '../agent/model/generate.ts';
+import type { TurnGenerator } from '../agent/policy.ts';
+import type { SamplingConfig } from '../agent/model/sampler.ts';
+import type { Problem } from './dataset.ts';
+import type { Tokenizer } from '../agent/model/tokenizer.ts';
+import { isCorrect } from './verifier.ts';
+
+/** One agent's generated turn: its token ids (the closing end-of-turn token included when it came) and their sampling log-probs. */
+export interface Turn {
+  slot: number;
+  ids: number[];
+  logprobs: number[];
+}
+
+export interface ChainTranscript {
+  promptIds: number[];
+  turns: Turn[];
+}
+
+/** A turn taken elsewhere (an agent on another peer): given the transcripts so far and the turn's index, that turn of each. */
+export interface RemoteTurn {
+  take(transcripts: readonly ChainTranscript[], turn: number): Promise<Pick<Generation, 'tokens' | 'logprobs'>[]>;
+}
+
+/** Whoever takes a turn: a generator here, or a peer elsewhere. */
+export type TurnTaker = TurnGenerator | RemoteTurn;
+
+/** How a tokenizer lays out chain transcripts. */
+export interface ChainFormat {
+  promptIds(prompt: string): number[];
+  /** A turn's text as the ids a model should produce for it (closing token included). */
+  turnIds(text: string): number[];
+  /** Ids between a turn and the next. */
+  separator: number[];
+  endOfTurn: number;
+  decode(ids: number[]): string;
+}
+
+export function chainFormat(tok: Tokenizer): ChainFormat {
+  const endOfTurn = tok.eosTokenIds[0];
+  if (endOfTurn === undefined) throw new Error('the tokenizer names no end-of-sequence token to close turns with');
+  return {
+    promptIds: (prompt) => tok.encode(`${prompt}\n`),
+    turnIds: (text) => [...tok.encode(text), endOfTurn],
+    separator: tok.encode('\n'),
+    endOfTurn,
+    decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+  };
+}
+
+/** Where each turn's tokens sit in `transcriptIds`: [start, end) per turn. */
+export function transcriptIds(f: ChainFormat, t: ChainTranscript): { ids: number[]; spans: [number, number][] } {
+  const ids = [...t.promptIds];
+  const spans: [number, number][] = [];
+  t.turns.forEach((turn, i) => {
+    if (i > 0) ids.push(...f.separator);
+    spans.push([ids.length, ids.length + turn.ids.length]);
+    ids.push(...turn.ids);
+  });
+  return { ids, spans };
+}
+
+/** The member rollouts of a team of `n` slots, as the slots taking each one's turns: the chain's one rollout of every slot in turn, or the ensemble's one per slot. */
+export const memberLineups = (workflow: 'chain' | 'ensemble', n: number): number[][] => {
+  const slots = Array.from({ length: n }, (_, s) => s);
+  return workflow === 'chain' ? [slots] : slots.map((s) => [s]);
+};
+
+/** The sampling seed of the k-th of several rollouts made from one seed (the ensemble's members). */
+export const memberSeed = (seed: number, k: number): number => seed + 7919 * k;
+
+/** The text of the last turn: where the team's answer is read. */
+export const finalAnswerText = (f: ChainFormat, t: ChainTranscript): string => f.decode(t.turns.at(-1)?.ids ?? []);
+
+export interface ChainRolloutOptions {
+  maxTurnTokens: number;
+  /** The slot of each generator, recorded on its turns (default: its index). */
+  slots?: readonly number[];
+  sampling?: SamplingConfig;
+  seed?: number;
+  /** Called after each turn taken here (by a generator), e.g. to share it with the peers of later turns. */
+  onTurn?: (transcripts: readonly ChainTranscript[], turn: number) => Promise<void>;
+}
+
+/**
+ * Runs the chain on every prompt: turn i is taken by `takers[i]` for all prompts at once, each seeing
+ * the prompt and the earlier turns.
+ */
+export async function rollChain(f: ChainFormat, takers: readonly TurnTaker[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<ChainTranscript[]> {
+  const transcripts: ChainTranscript[] = prompts.map((p) => ({ promptIds: f.promptIds(p), turns: [] }));
+  for (let turn = 0; turn < takers.length; turn++) {
+    const taker = takers[turn];
+    if ('take' in taker) {
+      const out = await taker.take(transcripts, turn);
+      out.forEach((g, i) => transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }));
+      continue;
+    }
+    const contexts = transcripts.map((t) => {
+      const { ids } = transcriptIds(f, t);
+      return turn > 0 ? [...ids, ...f.separator] : ids;
+    });
+    const gen: GenerateOptions = {
+      maxNewTokens: opts.maxTurnTokens, stopTokenIds: [f.endOfTurn],
+      ...(opts.sampling ? { sampling: opts.sampling } : {}), seed: (opts.seed ?? 0) * 1009 + turn,
+    };
+    const out = await taker.generate(contexts, gen);
+    out.forEach((g, i) => transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }));
+    await opts.onTurn?.(transcripts, turn);
+  }
+  return transcripts;
+}
+
+/** Share of `problems` the chain of `generators` (one per turn) answers right, greedy. */
+export async function chainAccuracy(f: ChainFormat, generators: readonly TurnTaker[], problems: readonly Problem[], maxTurnTokens = 32): Promise<number> {
+  const out = await rollChain(f, generators, problems.map((p) => p.prompt), { maxTurnTokens });
+  return out.filter((t, i) => isCorrect(finalAnswerText(f, t), problems[i].answer)).length / problems.length;
+}

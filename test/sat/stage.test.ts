@@ -1,0 +1,109 @@
+// One SAT stage on the embedded team: the rollout's log-probs agree with teacher forcing, and every
+// agent is updated once, in the stage's order, within its trust region.
+import test from 'ava';
+import path from 'node:path';
+import { parseConfig } from '../../node/config/load.ts';
+import { type Team, runStage } from '../../node/sat/stage.ts';
+import { buildTeam, releaseTeam, upgradeSlot } from '../../node/sat/team.ts';
+
+const DEMO = new URL('../../models/demo/', import.meta.url).pathname;
+const WEAK = path.join(DEMO, 'tiny-weak');
+
+function config(extra: string, satExtra = '') {
+  return parseConfig(`
+seed: 3
+dataset: { train_path: ${DEMO}/train.jsonl, test_path: ${DEMO}/test.jsonl }
+data: { train_batch_size: 4, max_response_length: 24 }
+sat:
+  ${satExtra}
+  group_size: 4
+  scheduler: { mode: random }
+  max_backtracks: 2
+  agents: [{ name: a, path: ${WEAK} }, { name: b, path: ${WEAK} }]
+actor_rollout_ref: { actor: { ppo_epochs: 2 } }
+training: { learning_rate: 0.002, lora: { rank: 4, alpha: 8, targets: [q_proj, v_proj, down_proj] } }
+${extra}
+`, 'yaml', path.join(DEMO, 'test.yaml'));
+}
+
+const team = (cfg: ReturnType<typeof config>): Team => buildTeam(cfg, 1);
+
+const snapshotParams = (t: Team) => t.agents.map((a) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()])));
+
+test('a stage updates every agent once, in its order, within the KL bound', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  const tm = team(cfg);
+  const before = snapshotParams(tm);
+  const rec = await runStage(tm, cfg, 1);
+  t.deepEqual([...rec.order].sort(), [0, 1]);
+  t.deepEqual(rec.agents.map((a) => a.slot), rec.order);
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  t.true(rec.reward >= 0 && rec.reward <= 1);
+  for (const a of rec.agents) {
+    t.is(a.n, 16);
+    if (a.accepted) t.true(a.klQuantile <= 0.5, `agent ${a.name}: KL quantile ${a.klQuantile}`);
+  }
+  t.true(rec.agents.some((a) => a.accepted));
+  const changed = tm.agents.map((a, i) => [...a.trainer.parameters].some(([n, p]) => p.some((x, k) => x !== before[i].get(n)![k])));
+  t.deepEqual(changed, rec.agents.sort((x, y) => x.slot - y.slot).map((a) => a.accepted));
+  t.true(Number.isFinite(rec.certificate.lowerBound));
+  await releaseTeam(tm);
+});
+
+test('two peers with the same config run the same stage: the same prompts, samples, order and updates', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  const [a, b] = [team(cfg), team(cfg)];
+  const [{ time: ta, ...ra }, { time: tb, ...rb }] = [await runStage(a, cfg, 4), await runStage(b, cfg, 4)];
+  t.deepEqual(ra, rb);
+  t.true(ta.rollout > 0 && ta.update > 0 && ta.network === 0 && tb.update > 0, 'a local stage waits on no network');
+  await releaseTeam(a);
+  await releaseTeam(b);
+});
+
+test('in the ensemble each agent answers alone and learns from its own samples, unweighted', async (t) => {
+  const cfg = config('team: { workflow: ensemble }\nalgorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  const tm = team(cfg);
+  const rec = await runStage(tm, cfg, 1);
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  for (const a of rec.agents) {
+    t.is(a.n, 16, 'its own 4 prompts x 4 samples');
+    t.is(a.zeta, 0, 'no other agent speaks in its trajectories, so nothing is reweighted');
+  }
+  await releaseTeam(tm);
+});
+
+test('in GAE mode each agent trains a value head from its own tokens and the stage stays within the KL bound', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }', 'adv_mode: gae');
+  t.is(cfg.sat.advMode, 'gae');
+  const tm = team(cfg);
+  const rec = await runStage(tm, cfg, 1);
+  t.true(rec.maxLogprobGap < 1e-3);
+  for (const [i, a] of rec.agents.entries()) {
+    t.true(a.accepted, `agent ${i}`);
+    t.true(a.klQuantile <= 0.5);
+  }
+  // The head starts at zero; returns are not all zero unless every reward is, so it must have moved.
+  const moved = tm.agents.map((a) => a.trainer.parameters.get('value_head.weight')!.some((x) => x !== 0));
+  t.deepEqual(moved, [true, true]);
+  await releaseTeam(tm);
+});
+
+test('a slot upgraded through Stage-0 samples from the projection, relaxes its ball within the trust region and keeps its parameters', async (t) => {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.05, quantile: 0.9 } }');
+  const tm = buildTeam(cfg, 1);
+  await upgradeSlot(cfg, tm, 0, path.join(DEMO, 'tiny-strong'), 0.05, 1);
+  t.is(tm.agents[0].stage0?.delta, 0.05);
+  const before = snapshotParams(tm);
+  const rec = await runStage(tm, cfg, 2);
+  // The projection sampled the newcomer's turns, and teacher forcing scores them the same.
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  const slot = rec.agents.find((a) => a.slot === 0)!;
+  t.truthy(slot.stage0);
+  t.is(slot.stage0!.deltaFrom, 0.05);
+  t.true(slot.stage0!.delta > 0.05, `the ball grew: ${slot.stage0!.delta}`);
+  t.true(slot.klQuantile <= 0.05);
+  t.is(tm.agents[0].stage0?.delta, slot.stage0!.released ? undefined : slot.stage0!.delta);
+  t.true([...tm.agents[0].trainer.parameters].every(([n, p]) => p.every((x, k) => x === before[0].get(n)![k])), 'the newcomer is not trained while in Stage-0');
+  t.falsy(rec.agents.find((a) => a.slot === 1)!.stage0);
+  await releaseTeam(tm);
+});
