@@ -46,7 +46,9 @@ function trainFlops(b: number, t: number): number {
   const c = BENCH_CONFIG;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
-  const perToken = c.numLayers * (c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize) + c.hiddenSize * c.vocabSize;
+  const perToken =
+    c.numLayers * (c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize) +
+    c.hiddenSize * c.vocabSize;
   const attention = c.numLayers * 2 * c.numHeads * t * t * c.headDim; // QK^T and PV, MACs per row
   return 3 * 2 * (b * t * perToken + b * attention);
 }
@@ -82,7 +84,10 @@ async function readGbps(): Promise<number> {
   return (rows * cols * 4) / seconds / 1e9;
 }
 
-/** Bytes of weights one decode step reads: every matrix but the embedding table, of which it gathers one row per token. */
+/**
+ * Bytes of weights one decode step reads: every matrix but the embedding table, of which it gathers one row per
+ * token.
+ */
 function decodeWeightBytes(): number {
   const c = BENCH_CONFIG;
   const q = c.numHeads * c.headDim;
@@ -98,11 +103,15 @@ async function main(): Promise<void> {
   const session = { threads: THREADS, device: DEVICE };
   const next = rng(2);
   const [B, T] = [8, 128];
-  const rows = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + Math.floor(next() * (BENCH_CONFIG.vocabSize - 3))));
+  const rows = Array.from({ length: B }, () =>
+    Array.from({ length: T }, () => 3 + Math.floor(next() * (BENCH_CONFIG.vocabSize - 3))),
+  );
   const { ids, mask } = padBatch(rows);
   const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-4 }, session });
   const lossMask: HostTensor = { dtype: 'float32', shape: [B, T - 1], data: new Float32Array(B * (T - 1)).fill(1) };
-  const trainS = await median(() => trainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }));
+  const trainS = await median(() =>
+    trainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }),
+  );
   await trainer.release();
 
   const gen = new Generator(ckpt, session);
@@ -121,31 +130,35 @@ async function main(): Promise<void> {
   // trainer's state lent there, and generation reading the trainer's weights (pinned there).
   const peer = { ...session, inWorker: true };
   const peerTrainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 1e-4 }, session: peer });
-  const peerTrainS = await median(() => peerTrainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }));
+  const peerTrainS = await median(() =>
+    peerTrainer.trainStep({ batch: B, seq: T, inputIds: ids, attentionMask: mask, extra: { loss_mask: lossMask } }),
+  );
   const peerGen = new Generator(ckpt, peer, peerTrainer.paramSource());
   const peerPrompts = Array.from({ length: 8 }, prompt);
-  const peerB8 = (8 * NEW) / await median(() => peerGen.generate(peerPrompts, { maxNewTokens: NEW }));
+  const peerB8 = (8 * NEW) / (await median(() => peerGen.generate(peerPrompts, { maxNewTokens: NEW })));
   await peerGen.release();
   await peerTrainer.release();
   fs.rmSync(dir, { recursive: true, force: true });
   const yardstick = await matmulGflops();
   const read = await readGbps();
-  console.log(JSON.stringify({
-    train_tokens_per_s: Math.round((B * T) / trainS),
-    train_step_ms: +(trainS * 1000).toFixed(1),
-    train_gflops_per_s: +(trainFlops(B, T) / trainS / 1e9).toFixed(1),
-    generate_b1_tokens_per_s: Math.round(b1),
-    generate_b8_tokens_per_s: Math.round(b8),
-    peer_train_tokens_per_s: Math.round((B * T) / peerTrainS),
-    peer_generate_b8_tokens_per_s: Math.round(peerB8),
-    ort_matmul_gflops_per_s: +yardstick.toFixed(1),
-    ort_read_gb_per_s: +read.toFixed(1),
-    // The most batch-1 decoding could reach here if every kernel but the weights' reads cost nothing.
-    generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes()),
-    threads: THREADS,
-    runs: RUNS,
-    device: DEVICE,
-  }));
+  console.log(
+    JSON.stringify({
+      train_tokens_per_s: Math.round((B * T) / trainS),
+      train_step_ms: +(trainS * 1000).toFixed(1),
+      train_gflops_per_s: +(trainFlops(B, T) / trainS / 1e9).toFixed(1),
+      generate_b1_tokens_per_s: Math.round(b1),
+      generate_b8_tokens_per_s: Math.round(b8),
+      peer_train_tokens_per_s: Math.round((B * T) / peerTrainS),
+      peer_generate_b8_tokens_per_s: Math.round(peerB8),
+      ort_matmul_gflops_per_s: +yardstick.toFixed(1),
+      ort_read_gb_per_s: +read.toFixed(1),
+      // The most batch-1 decoding could reach here if every kernel but the weights' reads cost nothing.
+      generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes()),
+      threads: THREADS,
+      runs: RUNS,
+      device: DEVICE,
+    }),
+  );
 }
 
 await main().catch((e: unknown) => {

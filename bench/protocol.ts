@@ -14,20 +14,26 @@ import { TokenPassing, type Turn } from '../node/protocol/token-passing.ts';
 const SHARD_BYTES = 16 * 1024 * 1024;
 const HANDOFFS = 200;
 
-const start = async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const start = async () =>
+  PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 async function handoffs(): Promise<number[]> {
   const hosts = [await start(), await start()];
   await hosts[1].dial(hosts[0].addresses[0]);
   const team = contentId(new TextEncoder().encode('bench team')).toString();
   const waiting: ((t: Turn) => void)[] = [];
-  const tokens = hosts.map((h, slot) => new TokenPassing(h, { team, slot, slots: 2, onTurn: (t) => waiting[slot]?.(t) }));
+  const tokens = hosts.map(
+    (h, slot) => new TokenPassing(h, { team, slot, slots: 2, onTurn: (t) => waiting[slot]?.(t) }),
+  );
   for (const t of tokens) await t.start();
   const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
   const times: number[] = [];
   for (let stage = 1; stage <= HANDOFFS; stage++) {
-    const turn = new Promise<Turn>((resolve) => { waiting[1] = resolve; });
+    const turn = new Promise<Turn>((resolve) => {
+      waiting[1] = resolve;
+    });
     tokens.forEach((t) => t.beginStage({ stage, order: [0, 1], peers }));
     const t0 = performance.now();
     await tokens[0].handOff(0);
@@ -92,10 +98,17 @@ const varint = (n: number) => Math.max(1, Math.ceil(Math.log2(n + 1) / 7));
 const cidBytes = contentId(Uint8Array.of(0)).bytes.length;
 const overhead = varint(cidBytes) + cidBytes + 2 + varint(SHARD_BYTES);
 const r = (x: number, d = 1) => Number(x.toFixed(d));
-process.stdout.write(`${JSON.stringify({
-  handoff_p50_ms: r(quantile(times, 0.5), 2), handoff_p99_ms: r(quantile(times, 0.99), 2),
-  dissemination_2_peers_MBps: r(two), dissemination_7_peers_MBps: r(seven),
-  overhead_bytes_per_shard: overhead, raw_tcp_MBps: r(raw), dissemination_ratio: r(two / raw, 3),
-  shard_MB: SHARD_BYTES / 1e6, handoffs: times.length,
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    handoff_p50_ms: r(quantile(times, 0.5), 2),
+    handoff_p99_ms: r(quantile(times, 0.99), 2),
+    dissemination_2_peers_MBps: r(two),
+    dissemination_7_peers_MBps: r(seven),
+    overhead_bytes_per_shard: overhead,
+    raw_tcp_MBps: r(raw),
+    dissemination_ratio: r(two / raw, 3),
+    shard_MB: SHARD_BYTES / 1e6,
+    handoffs: times.length,
+  })}\n`,
+);
 process.exit(0);

@@ -21,8 +21,11 @@ Usage: sat-bootstrap [--listen <multiaddr>]... [--announce <multiaddr>]... [--da
 /** Runs the bootstrap peer until a signal; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const options = {
-    listen: { type: 'string', multiple: true }, announce: { type: 'string', multiple: true },
-    'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    listen: { type: 'string', multiple: true },
+    announce: { type: 'string', multiple: true },
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   } as const;
   let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
   try {
@@ -38,10 +41,17 @@ export async function main(argv: string[]): Promise<number> {
   let host: PeerHost;
   try {
     const { privateKey } = await loadOrCreateIdentity(values['data-dir'] ?? path.join(os.homedir(), '.sat-bootstrap'));
-    host = await PeerHost.start({ privateKey, listen: values.listen ?? ['/ip4/0.0.0.0/tcp/4001'], announce: values.announce ?? [], server: true });
+    host = await PeerHost.start({
+      privateKey,
+      listen: values.listen ?? ['/ip4/0.0.0.0/tcp/4001'],
+      announce: values.announce ?? [],
+      server: true,
+    });
   } catch (err) {
     const e = err as Error;
-    process.stderr.write(`sat-bootstrap: ${['IdentityError', 'HostConfigError'].includes(e.name) ? '' : 'cannot start: '}${e.message}\n`);
+    process.stderr.write(
+      `sat-bootstrap: ${['IdentityError', 'HostConfigError'].includes(e.name) ? '' : 'cannot start: '}${e.message}\n`,
+    );
     return 2;
   }
   // Listen for the signals before saying it is up: whoever reads that line may signal at once.
@@ -51,7 +61,10 @@ export async function main(argv: string[]): Promise<number> {
   });
   const addresses = host.addresses;
   if (values.json) process.stdout.write(`${JSON.stringify({ peerId: host.peerId.toString(), addresses })}\n`);
-  else process.stdout.write(`sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`);
+  else
+    process.stdout.write(
+      `sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`,
+    );
   await stopped;
   await host.stop();
   return 0;

@@ -7,7 +7,7 @@ export { SimError } from './run.ts';
 import { type SatConfig, loadConfig } from '../node/config/load.ts';
 import { UsageError } from '../node/cli/errors.ts';
 import type { Command } from '../node/cli/command.ts';
-import { numberFlag, stringFlag } from '../node/cli/options.ts';
+import { numberFlag, stringFlag, printJson } from '../node/cli/options.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -19,12 +19,20 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
   if (raw === 'none') return undefined;
   if (raw === undefined) {
     const slot = cfg.sat.agents.findIndex((a) => a.upgrade);
-    return slot >= 0 && stages >= 2 ? { slot, model: cfg.sat.agents[slot].upgrade!, stage: Math.floor(stages / 2) + 1 } : undefined;
+    return slot >= 0 && stages >= 2
+      ? { slot, model: cfg.sat.agents[slot].upgrade!, stage: Math.floor(stages / 2) + 1 }
+      : undefined;
   }
   const m = /^([^=]+)=(.+)@(\d+)$/.exec(raw);
-  if (!m) throw new UsageError(`--upgrade must look like <slot>=<model>@<stage> (e.g. 0=tiny-strong@6) or none, got '${raw}'`);
+  if (!m)
+    throw new UsageError(
+      `--upgrade must look like <slot>=<model>@<stage> (e.g. 0=tiny-strong@6) or none, got '${raw}'`,
+    );
   const slot = /^\d+$/.test(m[1]) ? Number(m[1]) : cfg.sat.agents.findIndex((a) => a.name === m[1]);
-  if (slot < 0 || slot >= cfg.sat.agents.length) throw new UsageError(`--upgrade: no slot '${m[1]}' (the team's are ${cfg.sat.agents.map((a, i) => `${i}=${a.name}`).join(', ')})`);
+  if (slot < 0 || slot >= cfg.sat.agents.length)
+    throw new UsageError(
+      `--upgrade: no slot '${m[1]}' (the team's are ${cfg.sat.agents.map((a, i) => `${i}=${a.name}`).join(', ')})`,
+    );
   return { slot, model: m[2], stage: Number(m[3]) };
 }
 
@@ -35,62 +43,177 @@ function linkFlags(latency: string | undefined, loss: string | undefined): SimOp
   if (!ms) throw new UsageError(`--latency must be a delay like 50ms or 0.05s, got '${latency}'`);
   const share = /^(\d+(?:\.\d+)?)(%)?$/.exec(loss ?? '0');
   const lossFraction = share ? Number(share[1]) / (share[2] ? 100 : 1) : NaN;
-  if (!(lossFraction >= 0 && lossFraction < 1)) throw new UsageError(`--loss must be a share of packets below 100%, like 1% or 0.01, got '${loss}'`);
+  if (!(lossFraction >= 0 && lossFraction < 1))
+    throw new UsageError(`--loss must be a share of packets below 100%, like 1% or 0.01, got '${loss}'`);
   return { latencyMs: Number(ms[1]) * (ms[2] === 's' ? 1000 : 1), loss: lossFraction };
 }
 
 export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
-  usage: 'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>[:eval]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
+  usage:
+    'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
+    '<slot>@<stage>[:eval]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
-    config: { type: 'string', value: '<file>', description: 'the team\'s SAT config (default: the embedded three-peer team, models/demo3/demo.yaml)' },
-    peers: { type: 'string', value: '<n>', description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)' },
-    stages: { type: 'string', value: '<k>', description: 'stages to run (default the config\'s training.num_stages)' },
-    out: { type: 'string', value: '<dir>', description: 'where the team file and every peer\'s data go; emptied first (default outputs/sim)' },
-    threads: { type: 'string', value: '<n>', description: 'intra-op threads per peer (default: every core; a chain\'s peers mostly take turns)' },
-    kill: { type: 'string', value: '<slot>@<stage>[:eval]', description: 'kill that slot\'s peer (SIGKILL) as it takes the token in that stage (with :eval, as it starts the stage\'s evaluation), and start it again: the team goes on, the peer rejoins' },
-    deadline: { type: 'string', value: '<seconds>', description: 'token-passing deadline of every peer (default 30): how long a silent holder is waited for' },
-    latency: { type: 'string', value: '<delay>', description: 'one-way delay of every link between the processes, e.g. 50ms (through a relay in front of each; default none)' },
-    loss: { type: 'string', value: '<share>', description: 'share of packets lost on every link, e.g. 1%: a lost one arrives a retransmission timeout (200 ms) later, as over TCP' },
-    upgrade: { type: 'string', value: '<slot>=<model>@<stage>', description: 'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the config\'s upgrade model at the middle stage; none: no upgrade)' },
+    config: {
+      type: 'string',
+      value: '<file>',
+      description: "the team's SAT config (default: the embedded three-peer team, models/demo3/demo.yaml)",
+    },
+    peers: {
+      type: 'string',
+      value: '<n>',
+      description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)',
+    },
+    stages: { type: 'string', value: '<k>', description: "stages to run (default the config's training.num_stages)" },
+    out: {
+      type: 'string',
+      value: '<dir>',
+      description: "where the team file and every peer's data go; emptied first (default outputs/sim)",
+    },
+    threads: {
+      type: 'string',
+      value: '<n>',
+      description: "intra-op threads per peer (default: every core; a chain's peers mostly take turns)",
+    },
+    kill: {
+      type: 'string',
+      value: '<slot>@<stage>[:eval]',
+      description:
+        "kill that slot's peer (SIGKILL) as it takes the token in that stage (with :eval, as it starts the " +
+        "stage's evaluation), and start it again: the team goes on, the peer rejoins",
+    },
+    deadline: {
+      type: 'string',
+      value: '<seconds>',
+      description: 'token-passing deadline of every peer (default 30): how long a silent holder is waited for',
+    },
+    latency: {
+      type: 'string',
+      value: '<delay>',
+      description:
+        'one-way delay of every link between the processes, e.g. 50ms (through a relay in front of each; default none)',
+    },
+    loss: {
+      type: 'string',
+      value: '<share>',
+      description:
+        'share of packets lost on every link, e.g. 1%: a lost one arrives a retransmission timeout (200 ms) later, as over TCP',
+    },
+    upgrade: {
+      type: 'string',
+      value: '<slot>=<model>@<stage>',
+      description:
+        'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the ' +
+        "config's upgrade model at the middle stage; none: no upgrade)",
+    },
   },
   async run({ options, json, verbose }) {
-    const stages = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
-    const peers = options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
-    const threads = options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
-    const say = (line: string) => { if (!json) process.stdout.write(`${line}\n`); };
+    const stages =
+      options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
+    const peers =
+      options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
+    const threads =
+      options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
+    const say = (line: string) => {
+      if (!json) process.stdout.write(`${line}\n`);
+    };
     const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
     const cfg = loadConfig(config);
     const upgrade = upgradeFlag(stringFlag(options, 'upgrade'), cfg, stages ?? cfg.training.numStages);
     const killRaw = stringFlag(options, 'kill');
     const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)(:eval)?$/.exec(killRaw);
-    if (kill === null) throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
+    if (kill === null)
+      throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
-    if (link) say(`every link between the processes: ${link.latencyMs} ms one way, ${(100 * link.loss).toFixed(1)}% of packets lost (and resent)`);
-    if (upgrade) say(`a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') over at stage ${upgrade.stage}`);
-    say(`stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile vs delta / beta / backtracks)        bound       seconds  peak MiB`);
-    const result = await runSim({
-      config, out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'), ...(upgrade ? { upgrade } : {}),
-      ...(link ? { link } : {}), ...(kill ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]), ...(kill[3] ? { at: 'eval' as const } : {}) } } : {}), ...(deadline ? { deadline } : {}),
-      ...(stages ? { stages } : {}), ...(peers ? { peers } : {}), ...(threads ? { threads } : {}), ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
-    }, (s: SimStage) => {
-      if (json) return void process.stdout.write(`${JSON.stringify(s)}\n`);
-      const agents = s.agents.map((a) => `${a.name} ${a.skipped ? 'skipped'
-        : a.stage0 ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
-          : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`}`).join(', ');
-      say(`${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ${pct(s.test_accuracy).padStart(7)}  ${pct(s.test_avg_at_k).padStart(5)}   ${agents.padEnd(58)}  ${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ${String(s.rss_mb).padStart(8)}`);
-      const c = s.certificate;
-      say(`       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite sample ${c.finiteSample.toExponential(2)};`
-        + ` time: rollout ${s.time.rollout.toFixed(1)} s, updates ${s.time.update.toFixed(1)} s, evaluation ${s.time.eval.toFixed(1)} s, network ${s.time.network.toFixed(1)} s`);
-    });
+    if (link)
+      say(
+        `every link between the processes: ${link.latencyMs} ms one way, ${(100 * link.loss).toFixed(1)}% of packets lost (and resent)`,
+      );
+    if (upgrade)
+      say(
+        `a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') ` +
+          `over at stage ${upgrade.stage}`,
+      );
+    say(
+      `stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile vs delta ` +
+        `/ beta / backtracks)        bound       seconds  peak MiB`,
+    );
+    const result = await runSim(
+      {
+        config,
+        out: stringFlag(options, 'out') ?? path.join('outputs', 'sim'),
+        ...(upgrade ? { upgrade } : {}),
+        ...(link ? { link } : {}),
+        ...(kill
+          ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]), ...(kill[3] ? { at: 'eval' as const } : {}) } }
+          : {}),
+        ...(deadline ? { deadline } : {}),
+        ...(stages ? { stages } : {}),
+        ...(peers ? { peers } : {}),
+        ...(threads ? { threads } : {}),
+        ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+      },
+      (s: SimStage) => {
+        if (json) return printJson(s);
+        const agents = s.agents
+          .map(
+            (a) =>
+              `${a.name} ${
+                a.skipped
+                  ? 'skipped'
+                  : a.stage0
+                    ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
+                    : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`
+              }`,
+          )
+          .join(', ');
+        say(
+          `${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ` +
+            `${pct(s.test_accuracy).padStart(7)}  ${pct(s.test_avg_at_k).padStart(5)}   ${agents.padEnd(58)}  ` +
+            `${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ` +
+            `${String(s.rss_mb).padStart(8)}`,
+        );
+        const c = s.certificate;
+        say(
+          `       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
+            `${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite ` +
+            `sample ${c.finiteSample.toExponential(2)};` +
+            ` time: rollout ${s.time.rollout.toFixed(1)} s, updates ${s.time.update.toFixed(1)} s, evaluation ` +
+            `${s.time.eval.toFixed(1)} s, network ${s.time.network.toFixed(1)} s`,
+        );
+      },
+    );
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;
     const at = (stage: number) => result.stages.find((s) => s.stage === stage)?.test_accuracy ?? NaN;
-    const swap = upgrade && { accuracy_before_upgrade: at(upgrade.stage - 1), accuracy_after_upgrade: at(upgrade.stage) };
-    if (json) return void process.stdout.write(`${JSON.stringify({ team: result.team, slots: result.slots, peers: result.peers, accuracy_start: result.accuracyStart, ...swap, accuracy_end: end, seconds: result.seconds, memory_per_peer_gib: +(result.memoryPerPeer / 2 ** 30).toFixed(2), ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}), stages: result.stages })}\n`);
-    say(`team ${result.team}: ${result.slots} slots, ${result.peers} peers, test accuracy ${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ${result.seconds.toFixed(0)} s`);
-    if (swap) say(`upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before (after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`);
+    const swap = upgrade && {
+      accuracy_before_upgrade: at(upgrade.stage - 1),
+      accuracy_after_upgrade: at(upgrade.stage),
+    };
+    if (json)
+      return printJson({
+        team: result.team,
+        slots: result.slots,
+        peers: result.peers,
+        accuracy_start: result.accuracyStart,
+        ...swap,
+        accuracy_end: end,
+        seconds: result.seconds,
+        memory_per_peer_gib: +(result.memoryPerPeer / 2 ** 30).toFixed(2),
+        ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}),
+        stages: result.stages,
+      });
+    say(
+      `team ${result.team}: ${result.slots} slots, ${result.peers} peers, test accuracy ` +
+        `${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ` +
+        `${result.seconds.toFixed(0)} s`,
+    );
+    if (swap)
+      say(
+        `upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before ` +
+          `(after stage ${upgrade.stage - 1}), ${pct(swap.accuracy_after_upgrade)} after its first stage`,
+      );
   },
 };

@@ -48,18 +48,27 @@ export class ShapedLink {
   /** Bytes carried so far, both ways. */
   bytes = 0;
 
-  private constructor(private readonly server: net.Server, readonly port: number, private readonly sockets: Set<net.Socket>) {}
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    private readonly sockets: Set<net.Socket>,
+  ) {}
 
   static async open(target: { host: string; port: number }, shape: LinkShape): Promise<ShapedLink> {
     const sockets = new Set<net.Socket>();
-    const carried = (n: number) => { link.bytes += n; };
+    const carried = (n: number) => {
+      link.bytes += n;
+    };
     // Half-open sockets: an end is passed on only once the bytes queued before it are delivered.
     const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
       const outbound = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
       for (const s of [inbound, outbound]) {
         sockets.add(s);
         s.on('close', () => sockets.delete(s));
-        s.on('error', () => { inbound.destroy(); outbound.destroy(); });
+        s.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
       }
       delayed(inbound, outbound, shape, carried);
       delayed(outbound, inbound, shape, carried);

@@ -16,7 +16,9 @@ const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
 const SAT_BOOTSTRAP = path.join(ROOT, 'bin', 'sat-bootstrap.js');
 /** The embedded team `sat-peer sim` runs by default: three peers on three-step arithmetic, and a newcomer. */
 export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo3', 'demo.yaml');
-/** How long the team may go without an event (a stage, a turn) before the sim gives up on it (at least ten deadlines). */
+/**
+ * How long the team may go without an event (a stage, a turn) before the sim gives up on it (at least ten deadlines).
+ */
 const STALL_MS = 5 * 60_000;
 
 export interface SimOptions {
@@ -54,10 +56,23 @@ export interface SimStage {
   test_pass_at_k: number;
   k: number;
   agents: {
-    slot: number; name: string; klQuantile: number; delta: number; beta: number; backtracks: number; accepted: boolean; skipped?: true;
+    slot: number;
+    name: string;
+    klQuantile: number;
+    delta: number;
+    beta: number;
+    backtracks: number;
+    accepted: boolean;
+    skipped?: true;
     stage0?: { deltaFrom: number; delta: number; released: boolean };
   }[];
-  certificate: { lowerBound: number; infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
+  certificate: {
+    lowerBound: number;
+    infoGain: number;
+    occupancyShift: number;
+    estimatorBias: number;
+    finiteSample: number;
+  };
   seconds: number;
   /**
    * Where the stage's time went, in seconds: the rollout (the slowest peer's, remote turns
@@ -88,7 +103,10 @@ export interface SimResult {
   memoryPerPeer: number;
 }
 
-/** The share of the machine's available memory the sim's peers plan with, together (the bootstrap and the sim need little). */
+/**
+ * The share of the machine's available memory the sim's peers plan with, together (the bootstrap and the sim need
+ * little).
+ */
 const SIM_MEMORY_SHARE = 0.9;
 
 export class SimError extends Error {
@@ -102,23 +120,45 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
   fs.rmSync(o.out, { recursive: true, force: true });
   fs.mkdirSync(o.out, { recursive: true });
   const teamFile = path.join(o.out, 'team.yaml');
-  await runToEnd(SAT_PEER, ['team', 'create', '--config', o.config, '--out', teamFile, ...(o.peers ? ['--slots', String(o.peers)] : [])]);
-  const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as { id: string; stages: number; models: { path: string }[] };
+  await runToEnd(SAT_PEER, [
+    'team',
+    'create',
+    '--config',
+    o.config,
+    '--out',
+    teamFile,
+    ...(o.peers ? ['--slots', String(o.peers)] : []),
+  ]);
+  const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as {
+    id: string;
+    stages: number;
+    models: { path: string }[];
+  };
   const stages = o.stages ?? team.stages;
   const n = team.models.length;
   const threads = o.threads ?? os.availableParallelism();
   const up = o.upgrade;
-  if (up && (up.slot >= n || up.stage < 2 || up.stage > stages)) throw new SimError(`--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`);
+  if (up && (up.slot >= n || up.stage < 2 || up.stage > stages))
+    throw new SimError(
+      `--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`,
+    );
   // The peers share one machine: each plans with its share, or each would plan with all of it.
   const memoryPerPeer = (SIM_MEMORY_SHARE * availableMemory()) / (n + (up ? 1 : 0));
-  log(`each of the ${n + (up ? 1 : 0)} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`);
+  log(
+    `each of the ${n + (up ? 1 : 0)} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`,
+  );
 
   const children: ChildProcess[] = [];
   let closeLinks = async (): Promise<unknown> => undefined;
   let stopWatchdog = () => {};
-  const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); };
+  const stopAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
   // Stopped itself, it stops its processes first.
-  const onSignal = (signal: NodeJS.Signals) => { stopAll(); process.kill(process.pid, signal); };
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopAll();
+    process.kill(process.pid, signal);
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -131,8 +171,18 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       links.push({ name, link });
       return ['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--announce', `/ip4/127.0.0.1/tcp/${link.port}`];
     };
-    closeLinks = () => Promise.all(links.map(({ name, link }) => { log(`the relay in front of ${name} carried ${link.bytes} bytes`); return link.close(); }));
-    const bootstrap = start(SAT_BOOTSTRAP, [...await listenOn('the bootstrap'), '--data-dir', path.join(o.out, 'bootstrap'), '--json'], children);
+    closeLinks = () =>
+      Promise.all(
+        links.map(({ name, link }) => {
+          log(`the relay in front of ${name} carried ${link.bytes} bytes`);
+          return link.close();
+        }),
+      );
+    const bootstrap = start(
+      SAT_BOOTSTRAP,
+      [...(await listenOn('the bootstrap')), '--data-dir', path.join(o.out, 'bootstrap'), '--json'],
+      children,
+    );
     const { addresses } = JSON.parse(await firstLine(bootstrap, 'sat-bootstrap')) as { addresses: string[] };
     log(`bootstrap peer up at ${addresses[0]}`);
 
@@ -142,26 +192,74 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
     const peers: { slot: number; model: string; name: string; dir: string; extra: string[]; listen: string[] }[] = [];
-    for (let slot = 0; slot < n; slot++) peers.push({ slot, model: team.models[slot].path, name: `peer ${slot}`, dir: `peer-${slot}`, extra: [], listen: await listenOn(`peer ${slot}`) });
-    if (up) peers.push({ slot: up.slot, model: up.model, name: `newcomer (slot ${up.slot})`, dir: `peer-${up.slot}-upgrade`, extra: ['--upgrade-at', String(up.stage)], listen: await listenOn('the newcomer') });
-    // A team that makes no progress for long (every peer waiting on another) ends the sim, saying what each peer said last.
+    for (let slot = 0; slot < n; slot++)
+      peers.push({
+        slot,
+        model: team.models[slot].path,
+        name: `peer ${slot}`,
+        dir: `peer-${slot}`,
+        extra: [],
+        listen: await listenOn(`peer ${slot}`),
+      });
+    if (up)
+      peers.push({
+        slot: up.slot,
+        model: up.model,
+        name: `newcomer (slot ${up.slot})`,
+        dir: `peer-${up.slot}-upgrade`,
+        extra: ['--upgrade-at', String(up.stage)],
+        listen: await listenOn('the newcomer'),
+      });
+    // A team that makes no progress for long (every peer waiting on another) ends the sim, saying what each peer said
+    // last.
     const lastSaid = new Map<string, string>();
     let progress = Date.now();
     const stallMs = Math.max(STALL_MS, 10 * (o.deadline ?? 30) * 1000);
     const watchdog = setInterval(() => {
       if (Date.now() - progress < stallMs) return;
-      failure ??= new SimError(`no peer made progress for ${Math.round(stallMs / 1000)} s; each said last: ${[...lastSaid].map(([who, line]) => `${who}: ${line}`).join('; ') || 'nothing'}`);
+      failure ??= new SimError(
+        `no peer made progress for ${Math.round(stallMs / 1000)} s; each said last: ` +
+          `${[...lastSaid].map(([who, line]) => `${who}: ${line}`).join('; ') || 'nothing'}`,
+      );
       stopAll();
     }, 1000);
     stopWatchdog = () => clearInterval(watchdog);
     const launch = ({ slot, model, name, dir, extra, listen }: (typeof peers)[number], restarted = false): void => {
-      const peer = start(SAT_PEER, [
-        'start', '--team', teamFile, '--model', model, '--slot', String(slot), '--data-dir', path.join(o.out, dir), ...extra,
-        '--bootstrap', addresses[0], ...listen, '--threads', String(threads), '--stages', String(stages), '--memory', (memoryPerPeer / 2 ** 30).toFixed(3), '--json',
-        ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
-      ], children, (line) => { lastSaid.set(name, line); log(`${name}: ${line}`); });
+      const peer = start(
+        SAT_PEER,
+        [
+          'start',
+          '--team',
+          teamFile,
+          '--model',
+          model,
+          '--slot',
+          String(slot),
+          '--data-dir',
+          path.join(o.out, dir),
+          ...extra,
+          '--bootstrap',
+          addresses[0],
+          ...listen,
+          '--threads',
+          String(threads),
+          '--stages',
+          String(stages),
+          '--memory',
+          (memoryPerPeer / 2 ** 30).toFixed(3),
+          '--json',
+          ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
+        ],
+        children,
+        (line) => {
+          lastSaid.set(name, line);
+          log(`${name}: ${line}`);
+        },
+      );
       let killed = false;
-      const ended = exited(peer, name).catch((err) => { if (!killed) throw err; });
+      const ended = exited(peer, name).catch((err) => {
+        if (!killed) throw err;
+      });
       ended.catch(() => undefined); // the first failure ends the sim below; later ones are its echoes
       done.push(ended);
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
@@ -169,10 +267,19 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
         const killAt = o.kill?.at === 'eval' ? 'evaluating' : 'turn';
-        if (event.event === killAt && !restarted && o.kill?.slot === slot && o.kill.stage === event.stage && !extra.length) {
+        if (
+          event.event === killAt &&
+          !restarted &&
+          o.kill?.slot === slot &&
+          o.kill.stage === event.stage &&
+          !extra.length
+        ) {
           killed = true;
           peer.kill('SIGKILL');
-          log(`${name}: killed (SIGKILL) as it ${killAt === 'turn' ? 'took the token' : 'started its evaluation'} in stage ${event.stage}; starting it again`);
+          log(
+            `${name}: killed (SIGKILL) as it ${killAt === 'turn' ? 'took the token' : 'started its evaluation'} ` +
+              `in stage ${event.stage}; starting it again`,
+          );
           setTimeout(() => launch({ slot, model, name, dir, extra, listen }, true), 1000);
         }
         if (event.event !== 'stage') return;
@@ -193,7 +300,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     peers.forEach((p) => launch(p));
     // A peer started again joins `done`: wait until every process has ended (the first failure ends the sim).
     try {
-      for (let seen = 0; seen < done.length;) {
+      for (let seen = 0; seen < done.length; ) {
         const now = done.length;
         await Promise.all(done.slice());
         seen = now;
@@ -204,7 +311,13 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return {
-      team: team.id, slots: n, peers: peers.length, accuracyStart, stages: finished, seconds: (Date.now() - t0) / 1000, memoryPerPeer,
+      team: team.id,
+      slots: n,
+      peers: peers.length,
+      accuracyStart,
+      stages: finished,
+      seconds: (Date.now() - t0) / 1000,
+      memoryPerPeer,
       ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.link.bytes, 0) } : {}),
     };
   } finally {
@@ -218,10 +331,20 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
 
 /** The stage as all peers logged it; a SimError naming the first number they disagree on. */
 function agreed(rows: SimStage[]): SimStage {
-  const strip = ({ seconds: _, event: __, rss_mb: ___, heap_mb: ____, time: _____, ...rest }: SimStage & { event?: string }) => JSON.stringify(rest);
+  const strip = ({
+    seconds: _,
+    event: __,
+    rss_mb: ___,
+    heap_mb: ____,
+    time: _____,
+    ...rest
+  }: SimStage & { event?: string }) => JSON.stringify(rest);
   const first = strip(rows[0]);
   const odd = rows.findIndex((r) => strip(r) !== first);
-  if (odd >= 0) throw new SimError(`the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`);
+  if (odd >= 0)
+    throw new SimError(
+      `the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`,
+    );
   const { event: _, ...row } = rows[0] as SimStage & { event?: string };
   const most = (xs: number[]) => Math.max(...xs);
   const seconds = most(rows.map((r) => r.seconds));
@@ -230,7 +353,12 @@ function agreed(rows: SimStage[]): SimStage {
   const update = rows.reduce((sum, r) => sum + r.time.update, 0);
   const evaluation = most(rows.map((r) => r.time.eval));
   const round = (x: number) => Math.round(x * 10) / 10;
-  const time = { rollout: round(rollout), update: round(update), eval: round(evaluation), network: round(Math.max(0, seconds - rollout - update - evaluation)) };
+  const time = {
+    rollout: round(rollout),
+    update: round(update),
+    eval: round(evaluation),
+    network: round(Math.max(0, seconds - rollout - update - evaluation)),
+  };
   return { ...row, seconds, time, rss_mb: most(rows.map((r) => r.rss_mb)), heap_mb: most(rows.map((r) => r.heap_mb)) };
 }
 
@@ -250,19 +378,28 @@ function firstLine(child: ChildProcess, what: string): Promise<string> {
 
 function exited(child: ChildProcess, what: string): Promise<void> {
   const tail: string[] = [];
-  readline.createInterface({ input: child.stderr! }).on('line', (l) => { tail.push(l); if (tail.length > 5) tail.shift(); });
-  return new Promise((resolve, reject) => child.once('exit', (code, signal) => {
-    if (code === 0) resolve();
-    else reject(new SimError(`${what} failed (${signal ?? `code ${code}`}): ${tail.at(-1) ?? 'no output'}`));
-  }));
+  readline.createInterface({ input: child.stderr! }).on('line', (l) => {
+    tail.push(l);
+    if (tail.length > 5) tail.shift();
+  });
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new SimError(`${what} failed (${signal ?? `code ${code}`}): ${tail.at(-1) ?? 'no output'}`));
+    }),
+  );
 }
 
 async function runToEnd(bin: string, args: string[]): Promise<string> {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (b) => { out += b; });
-  child.stderr.on('data', (b) => { err += b; });
+  child.stdout.on('data', (b) => {
+    out += b;
+  });
+  child.stderr.on('data', (b) => {
+    err += b;
+  });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   if (code !== 0) throw new SimError(err.trim().split('\n').at(-1) ?? `sat-peer ${args[0]} failed`);
   return out;

@@ -14,23 +14,35 @@ function sources(dir: string): string[] {
 }
 
 // Static imports and re-exports (their braces may span lines), side-effect imports, dynamic imports.
-const importsOf = (text: string) => [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+const importsOf = (text: string) =>
+  [
+    ...text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? m[3]);
 const imports = (file: string) => importsOf(fs.readFileSync(file, 'utf8'));
 
 const rel = (file: string) => path.relative(ROOT, file);
-const resolves = (file: string, spec: string) => (spec.startsWith('.') ? rel(path.resolve(path.dirname(file), spec)) : spec);
+const resolves = (file: string, spec: string) =>
+  spec.startsWith('.') ? rel(path.resolve(path.dirname(file), spec)) : spec;
 
 /** What each folder of node/ may import from node/ besides itself (docs/design.md §2). */
 const MAY_IMPORT: Record<string, { may: string[]; why: string }> = {
   util: { may: [], why: 'node/util is plain helpers' },
   gpu: { may: ['util'], why: 'node/gpu knows nothing of models, SAT or the network' },
   protocol: { may: ['util'], why: 'node/protocol knows nothing of models or onnxruntime' },
-  agent: { may: ['gpu', 'util'], why: 'an agent (model, trainer, learner) knows nothing of tasks, teams or the network' },
+  agent: {
+    may: ['gpu', 'util'],
+    why: 'an agent (model, trainer, learner) knows nothing of tasks, teams or the network',
+  },
   config: { may: ['agent', 'util'], why: 'the config knows nothing of teams or the network' },
   tasks: { may: ['agent', 'gpu', 'util'], why: 'tasks know nothing of teams or the network' },
-  sat: { may: ['agent', 'config', 'gpu', 'tasks', 'util'], why: 'SAT\'s stage knows nothing of the network' },
+  sat: { may: ['agent', 'config', 'gpu', 'tasks', 'util'], why: "SAT's stage knows nothing of the network" },
   peer: { may: ['agent', 'config', 'gpu', 'protocol', 'sat', 'tasks', 'util'], why: 'the peer is no command' },
-  cli: { may: ['agent', 'config', 'gpu', 'peer', 'protocol', 'sat', 'tasks', 'util'], why: 'the CLI may use any of node/' },
+  cli: {
+    may: ['agent', 'config', 'gpu', 'peer', 'protocol', 'sat', 'tasks', 'util'],
+    why: 'the CLI may use any of node/',
+  },
 };
 /** Outside node/: nothing in node/ imports these (they use node/, not the other way). */
 const OUTSIDE = /^(sim|bench|tools|bootstrap|test|bin)\//;
@@ -49,13 +61,18 @@ function violation(folder: string, target: string): string | undefined {
 }
 
 test('the import scanner sees every form of import', (t) => {
-  const text = "import a from 'a';\nimport {\n  b,\n  c,\n} from './b.ts';\nexport { d } from \"d\";\nimport 'side';\nconst e = await import('e');\nconst s = 'from x';";
+  const text =
+    "import a from 'a';\nimport {\n  b,\n  c,\n} from './b.ts';\nexport { d } from \"d\";\nimport 'side';\nconst " +
+    "e = await import('e');\nconst s = 'from x';";
   t.deepEqual(importsOf(text), ['a', './b.ts', 'd', 'side', 'e']);
 });
 
 test('node/ holds folders only, each with its rule', (t) => {
   const entries = fs.readdirSync(path.join(ROOT, 'node'), { withFileTypes: true });
-  t.deepEqual(entries.filter((e) => !e.isDirectory()).map((e) => e.name), []);
+  t.deepEqual(
+    entries.filter((e) => !e.isDirectory()).map((e) => e.name),
+    [],
+  );
   t.deepEqual(entries.map((e) => e.name).sort(), Object.keys(MAY_IMPORT).sort());
 });
 

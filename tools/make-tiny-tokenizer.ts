@@ -17,8 +17,11 @@ const VOCAB_SIZE = 512;
 const N_MERGES = VOCAB_SIZE - SPECIALS.length - 256;
 
 // Qwen's pre-tokenizer split, written for JavaScript (no inline `(?i:...)`), used only to learn merges.
-const QWEN_SPLIT = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
-const SPLIT_JS = /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+const QWEN_SPLIT =
+  String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|` +
+  String.raw`\s*[\r\n]+|\s+(?!\S)|\s+`;
+const SPLIT_JS =
+  /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
 
 const CORPUS = `
 The team of agents works on one problem at a time. Each agent reads the question and the answers
@@ -78,8 +81,7 @@ function learnMerges(text: string, byteSym: string[]): [string, string][] {
         if (syms[i] === a && syms[i + 1] === b) {
           next.push(a + b);
           i++;
-        }
-        else next.push(syms[i]!);
+        } else next.push(syms[i]!);
       }
       return { syms: next, n };
     });
@@ -96,8 +98,15 @@ function main(outDir: string): void {
   for (const [a, b] of merges) vocab[a + b] ??= Object.keys(vocab).length;
   if (Object.keys(vocab).length !== VOCAB_SIZE) throw new Error('vocab size is not 512');
 
-  const special = (content: string, id: number) =>
-    ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (content: string, id: number) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   const tokenizer = {
     version: '1.0',
@@ -107,13 +116,24 @@ function main(outDir: string): void {
     normalizer: { type: 'NFC' },
     pre_tokenizer: {
       type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN_SPLIT }, behavior: 'Isolated', invert: false }, byteLevel],
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: QWEN_SPLIT }, behavior: 'Isolated', invert: false },
+        byteLevel,
+      ],
     },
     post_processor: byteLevel,
     decoder: byteLevel,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges,
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
     },
   };
   const chatTemplate =
@@ -122,10 +142,12 @@ function main(outDir: string): void {
   const config = {
     add_bos_token: false,
     add_prefix_space: false,
-    added_tokens_decoder: Object.fromEntries(SPECIALS.map((s, i) => {
-      const { id: _id, ...rest } = special(s, i);
-      return [String(i), rest];
-    })),
+    added_tokens_decoder: Object.fromEntries(
+      SPECIALS.map((s, i) => {
+        const { id: _id, ...rest } = special(s, i);
+        return [String(i), rest];
+      }),
+    ),
     bos_token: null,
     chat_template: chatTemplate,
     clean_up_tokenization_spaces: false,
@@ -140,7 +162,12 @@ function main(outDir: string): void {
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'tokenizer.json'), `${JSON.stringify(tokenizer, null, 1)}\n`);
   fs.writeFileSync(path.join(outDir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  console.log(`wrote ${outDir}: ${VOCAB_SIZE} ids, ${merges.length} merges (first: ${merges.slice(0, 5).map((m) => m.join(' ')).join(', ')})`);
+  console.log(
+    `wrote ${outDir}: ${VOCAB_SIZE} ids, ${merges.length} merges (first: ${merges
+      .slice(0, 5)
+      .map((m) => m.join(' '))
+      .join(', ')})`,
+  );
 }
 
 main(process.argv[2] ?? 'test/fixtures/tiny-tokenizer');

@@ -28,7 +28,10 @@ export interface AgentOptions {
   critic?: boolean;
   /** The rollout temperature: the policy trained and scored is softmax(logits / temperature). */
   temperature?: number;
-  /** Rows generated, scored and trained on at once: a batch is taken in micro-batches of this many (default: all at once). */
+  /**
+   * Rows generated, scored and trained on at once: a batch is taken in micro-batches of this many (default: all at
+   * once).
+   */
   microBatch?: number;
 }
 
@@ -52,7 +55,12 @@ export class Agent {
     this.critic = o.critic ?? false;
     this.ckpt = loadCheckpoint(o.dir);
     this.trainer = Trainer.create(this.ckpt, {
-      loss: o.critic ? satActorCriticLoss : satPolicyLoss, valueHead: o.critic, trainable: o.trainable, optimizer: o.optimizer, session: o.session, seed: o.seed,
+      loss: o.critic ? satActorCriticLoss : satPolicyLoss,
+      valueHead: o.critic,
+      trainable: o.trainable,
+      optimizer: o.optimizer,
+      session: o.session,
+      seed: o.seed,
       temperature: o.temperature,
     });
     this.generator = new Generator(this.ckpt, o.session, this.trainer.paramSource());
@@ -62,7 +70,14 @@ export class Agent {
 
   /** What takes the agent's turns: its own generator, or the Stage-0 projection onto the incumbent. */
   get policy(): TurnGenerator {
-    const own = this.stage0 ? new ProjectedGenerator(this.generator, this.stage0.incumbent.generator, this.stage0.delta, this.scorer.temperature) : this.generator;
+    const own = this.stage0
+      ? new ProjectedGenerator(
+          this.generator,
+          this.stage0.incumbent.generator,
+          this.stage0.delta,
+          this.scorer.temperature,
+        )
+      : this.generator;
     return this.microBatch > 0 ? inMicroBatches(own, this.microBatch) : own;
   }
 
@@ -72,12 +87,17 @@ export class Agent {
   }
 
   /** Log-probs of the tokens at `positions`, and with a value head V of the states they are emitted from. */
-  async scoreAt(rows: readonly number[][], positions: readonly number[][]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
-    if (positions.some((ps) => ps.some((p) => p < 1))) throw new InputError('position 0 has no log-prob: nothing precedes the first token');
+  async scoreAt(
+    rows: readonly number[][],
+    positions: readonly number[][],
+  ): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
+    if (positions.some((ps) => ps.some((p) => p < 1)))
+      throw new InputError('position 0 has no log-prob: nothing precedes the first token');
     const m = this.microBatch;
     if (m > 0 && rows.length > m) {
       const parts = [];
-      for (let at = 0; at < rows.length; at += m) parts.push(await this.scoreAt(rows.slice(at, at + m), positions.slice(at, at + m)));
+      for (let at = 0; at < rows.length; at += m)
+        parts.push(await this.scoreAt(rows.slice(at, at + m), positions.slice(at, at + m)));
       const values = parts.every((p) => p.values) ? parts.flatMap((p) => p.values!) : undefined;
       return { logprobs: parts.flatMap((p) => p.logprobs), ...(values ? { values } : {}) };
     }
@@ -85,7 +105,10 @@ export class Agent {
     const at = positions.map((ps) => ps.map((p) => p - 1));
     if (!this.stage0) return this.scorer.logprobsAt(rows, at);
     // A Stage-0 slot's policy is the projection; its value head reads the newcomer's states.
-    const logprobs = projectedLogprobs(await stage0States(this.scorer, this.stage0.incumbent.scorer, rows, positions), this.stage0.delta);
+    const logprobs = projectedLogprobs(
+      await stage0States(this.scorer, this.stage0.incumbent.scorer, rows, positions),
+      this.stage0.delta,
+    );
     return { logprobs, ...(this.critic ? { values: (await this.scorer.logprobsAt(rows, at)).values! } : {}) };
   }
 

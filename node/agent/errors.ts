@@ -20,7 +20,9 @@ export class TokenizerError extends Error {
   override name = 'TokenizerError';
 }
 
-/** Fetching a model from the Hugging Face hub failed (unreachable endpoint, unknown or gated repo, corrupt transfer). */
+/**
+ * Fetching a model from the Hugging Face hub failed (unreachable endpoint, unknown or gated repo, corrupt transfer).
+ */
 export class ModelDownloadError extends Error {
   override name = 'ModelDownloadError';
 }

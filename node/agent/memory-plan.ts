@@ -9,7 +9,10 @@ import { type Checkpoint, parameterCount } from './model/checkpoint.ts';
 /** Bytes, by what needs them. */
 export interface MemoryNeed {
   weights: number;
-  /** Gradients, AdamW moments, the learner's double buffers and the worker's copy of the weights (full fine-tuning; LoRA's are small). */
+  /**
+   * Gradients, AdamW moments, the learner's double buffers and the worker's copy of the weights (full fine-tuning;
+   * LoRA's are small).
+   */
   optimizer: number;
   activations: number;
   /** onnxruntime, its sessions and Node, measured on the embedded demo's peers. */
@@ -36,7 +39,10 @@ const F32 = 4;
  * The memory a peer's agent needs for a stage of `rows` rollouts of up to `tokens` tokens each, of
  * which up to `own` are the agent's (default all).
  */
-export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; tokens: number; own?: number }): MemoryNeed {
+export function memoryNeed(
+  ckpt: Checkpoint,
+  o: { lora: boolean; rows: number; tokens: number; own?: number },
+): MemoryNeed {
   const c = ckpt.config;
   const params = parameterCount(ckpt);
   const weights = params * F32; // computed in float32 whatever the checkpoint's dtype
@@ -45,7 +51,9 @@ export function memoryNeed(ckpt: Checkpoint, o: { lora: boolean; rows: number; t
   const optimizer = o.lora ? 0 : params * 28;
   // Each layer's saved values at every token, and at the agent's own the logits with their
   // log-softmax and gradient.
-  const perRow = o.tokens * c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) + Math.min(o.own ?? o.tokens, o.tokens) * 3 * F32 * c.vocabSize;
+  const perRow =
+    o.tokens * c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) +
+    Math.min(o.own ?? o.tokens, o.tokens) * 3 * F32 * c.vocabSize;
   const activations = ACTIVATION_FACTOR * o.rows * perRow;
   const total = weights + optimizer + activations + RUNTIME_BYTES;
   return { weights, optimizer, activations, runtime: RUNTIME_BYTES, total };
@@ -67,7 +75,10 @@ export function microBatchFor(ckpt: Checkpoint, o: Planned, available: number): 
   return lo;
 }
 
-/** What a plan is for: the model, whether it trains LoRA adapters, the stage's rows and their tokens, and on which device. */
+/**
+ * What a plan is for: the model, whether it trains LoRA adapters, the stage's rows and their tokens, and on which
+ * device.
+ */
 export interface Planned {
   model: string;
   lora: boolean;
@@ -80,16 +91,29 @@ export interface Planned {
   given?: boolean;
 }
 
+const FULL_FINE_TUNING = ' (this team fine-tunes every weight; one that trains LoRA adapters needs far less)';
+
 const gib = (bytes: number) => (bytes / 2 ** 30 >= 10 ? (bytes / 2 ** 30).toFixed(0) : (bytes / 2 ** 30).toFixed(1));
 
 /** Refuses, in one line that says what to change, a need beyond what is available. */
 export function checkMemory(need: MemoryNeed, available: number, o: Planned): void {
   if (need.total <= available) return;
-  const parts = [`weights ${gib(need.weights)} GiB`, ...(need.optimizer ? [`optimizer ${gib(need.optimizer)} GiB`] : []), `activations of ${o.rows} rollouts x ${o.tokens} tokens ${gib(need.activations)} GiB`];
+  const parts = [
+    `weights ${gib(need.weights)} GiB`,
+    ...(need.optimizer ? [`optimizer ${gib(need.optimizer)} GiB`] : []),
+    `activations of ${o.rows} rollouts x ${o.tokens} tokens ${gib(need.activations)} GiB`,
+  ];
   const model = need.weights + need.optimizer;
-  const remedy = need.activations > model
-    ? 'join a team with a smaller batch (data.train_batch_size x sat.group_size rollouts a stage), or a machine with more memory'
-    : `use a smaller model${o.lora ? '' : ' (this team fine-tunes every weight; one that trains LoRA adapters needs far less)'}, or a machine with more memory`;
-  const has = o.given ? `--memory gives it ${gib(available)} GiB` : `${o.gpu ? 'the GPU' : 'this machine'} has ${gib(available)} GiB available`;
-  throw new DeviceError(`${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the ${o.gpu ? 'GPU' : 'CPU'} (${parts.join(', ')}), and ${has}: ${remedy}${o.given ? ' (or a larger --memory)' : ''}`);
+  const remedy =
+    need.activations > model
+      ? 'join a team with a smaller batch (data.train_batch_size x sat.group_size rollouts a stage), or a machine with more memory'
+      : `use a smaller model${o.lora ? '' : FULL_FINE_TUNING}, or a machine with more memory`;
+  const has = o.given
+    ? `--memory gives it ${gib(available)} GiB`
+    : `${o.gpu ? 'the GPU' : 'this machine'} has ${gib(available)} GiB available`;
+  throw new DeviceError(
+    `${o.model} needs about ${gib(need.total)} GiB to take part in this team's stages on the ` +
+      `${o.gpu ? 'GPU' : 'CPU'} (${parts.join(', ')}), and ${has}: ` +
+      `${remedy}${o.given ? ' (or a larger --memory)' : ''}`,
+  );
 }

@@ -7,12 +7,17 @@ export interface TurnGenerator {
   generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<Generation[]>;
 }
 
-/** `gen` taking `size` prompts at a time; each row samples as it would in the whole batch (GenerateOptions.firstRow). */
+/**
+ * `gen` taking `size` prompts at a time; each row samples as it would in the whole batch (GenerateOptions.firstRow).
+ */
 export function inMicroBatches(gen: TurnGenerator, size: number): TurnGenerator {
   return {
     generate: async (prompts, opts) => {
       const out: Generation[] = [];
-      for (let at = 0; at < prompts.length; at += size) out.push(...await gen.generate(prompts.slice(at, at + size), { ...opts, firstRow: (opts.firstRow ?? 0) + at }));
+      for (let at = 0; at < prompts.length; at += size)
+        out.push(
+          ...(await gen.generate(prompts.slice(at, at + size), { ...opts, firstRow: (opts.firstRow ?? 0) + at })),
+        );
       return out;
     },
   };

@@ -3,7 +3,13 @@
 // input is wrong, 1: a bug). bin/sat-peer.js calls `main`, adding the commands that live outside node/
 // (`sat-peer sim`, in sim/).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, ModelDownloadError, ModelFormatError, ModelNotFoundError, TokenizerError } from '../agent/errors.ts';
+import {
+  InputError,
+  ModelDownloadError,
+  ModelFormatError,
+  ModelNotFoundError,
+  TokenizerError,
+} from '../agent/errors.ts';
 import type { Command, CommandOption } from './command.ts';
 import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
@@ -20,7 +26,18 @@ import { DeviceError, SafetensorsError } from '../gpu/errors.ts';
 import { ClaimError, HostConfigError, IdentityError } from '../protocol/errors.ts';
 import { TeamFetchError } from '../peer/team-fetch.ts';
 
-const COMMANDS: Command[] = [modelInfoCommand, modelScoreCommand, generateCommand, pretrainCommand, trainCommand, evalCommand, upgradeCommand, teamCreateCommand, teamShowCommand, startCommand];
+const COMMANDS: Command[] = [
+  modelInfoCommand,
+  modelScoreCommand,
+  generateCommand,
+  pretrainCommand,
+  trainCommand,
+  evalCommand,
+  upgradeCommand,
+  teamCreateCommand,
+  teamShowCommand,
+  startCommand,
+];
 
 /** An error class whose failures are the user's to fix (one line, exit 2). */
 type UserErrorClass = abstract new (...args: never[]) => Error;
@@ -39,10 +56,26 @@ const GLOBAL: Record<string, CommandOption> = {
 const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
-const KNOWN: UserErrorClass[] = [UsageError, ConfigError, ModelFormatError, ModelNotFoundError, ModelDownloadError, SafetensorsError, InputError, TokenizerError, DeviceError, ClaimError, HostConfigError, IdentityError, TeamFetchError];
+const KNOWN: UserErrorClass[] = [
+  UsageError,
+  ConfigError,
+  ModelFormatError,
+  ModelNotFoundError,
+  ModelDownloadError,
+  SafetensorsError,
+  InputError,
+  TokenizerError,
+  DeviceError,
+  ClaimError,
+  HostConfigError,
+  IdentityError,
+  TeamFetchError,
+];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
-  const left = Object.entries(options).map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`);
+  const left = Object.entries(options).map(
+    ([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length));
   return Object.values(options).map((o, i) => `  ${left[i].padEnd(width)}  ${o.description}`);
 }
@@ -70,7 +103,10 @@ function commandHelp(c: Command): string {
 }
 
 /** The command named by the leading words of argv (global flags may come between), and argv without them. */
-function findCommand(argv: string[], commands: readonly Command[]): { command: Command; rest: string[] } | { words: string[] } {
+function findCommand(
+  argv: string[],
+  commands: readonly Command[],
+): { command: Command; rest: string[] } | { words: string[] } {
   const wordAt: number[] = [];
   for (let i = 0; i < argv.length && !(argv[i].startsWith('-') && !GLOBAL_FLAGS.has(argv[i])); i++) {
     if (!argv[i].startsWith('-')) wordAt.push(i);
@@ -88,7 +124,8 @@ function findCommand(argv: string[], commands: readonly Command[]): { command: C
 
 function parse(argv: string[], options: Record<string, CommandOption>) {
   const config: ParseArgsConfig['options'] = {};
-  for (const [name, o] of Object.entries(options)) config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  for (const [name, o] of Object.entries(options))
+    config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   try {
     return parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
   } catch (e) {
@@ -101,8 +138,12 @@ function parse(argv: string[], options: Record<string, CommandOption>) {
 async function dispatch(argv: string[], commands: readonly Command[]): Promise<void> {
   const found = findCommand(argv, commands);
   if (!('command' in found)) {
-    const { values } = parse(argv.filter((a) => a.startsWith('-')), GLOBAL);
-    if (found.words.length === 0 && (values.help || argv.length === 0)) return void process.stdout.write(`${help(commands)}\n`);
+    const { values } = parse(
+      argv.filter((a) => a.startsWith('-')),
+      GLOBAL,
+    );
+    if (found.words.length === 0 && (values.help || argv.length === 0))
+      return void process.stdout.write(`${help(commands)}\n`);
     if (found.words.length === 0) throw new UsageError('missing command');
     const typed = found.words.join(' ');
     const near = commands.filter((c) => c.name.startsWith(`${found.words[0]} `)).map((c) => `'${c.name}'`);
@@ -111,9 +152,13 @@ async function dispatch(argv: string[], commands: readonly Command[]): Promise<v
   const { command, rest } = found;
   const { values, positionals } = parse(rest, { ...GLOBAL, ...command.options });
   if (values.help) return void process.stdout.write(`${commandHelp(command)}\n`);
-  if (positionals.length < command.args.length) throw new UsageError(`missing argument <${command.args[positionals.length]}>; usage: ${command.usage}`);
-  if (positionals.length > command.args.length) throw new UsageError(`unexpected argument '${positionals[command.args.length]}' for '${command.name}'`);
-  const own = Object.fromEntries(Object.keys(command.options).map((k) => [k, values[k] as string | boolean | string[] | undefined]));
+  if (positionals.length < command.args.length)
+    throw new UsageError(`missing argument <${command.args[positionals.length]}>; usage: ${command.usage}`);
+  if (positionals.length > command.args.length)
+    throw new UsageError(`unexpected argument '${positionals[command.args.length]}' for '${command.name}'`);
+  const own = Object.fromEntries(
+    Object.keys(command.options).map((k) => [k, values[k] as string | boolean | string[] | undefined]),
+  );
   await command.run({
     args: Object.fromEntries(command.args.map((name, i) => [name, positionals[i]])),
     options: own,
@@ -135,12 +180,21 @@ export async function main(argv: string[], extensions: CliExtensions = {}): Prom
 }
 
 /** What a failure prints and its exit code: 2 and one line for the user's mistakes, 1 for bugs. */
-export function report(e: unknown, verbose: boolean, userErrors: readonly UserErrorClass[] = []): { code: number; text: string } {
+export function report(
+  e: unknown,
+  verbose: boolean,
+  userErrors: readonly UserErrorClass[] = [],
+): { code: number; text: string } {
   const err = e instanceof Error ? e : new Error(String(e));
   // By name too: an error rebuilt on this side of the compute worker keeps its name but not its class.
   const known = [...KNOWN, ...userErrors].some((k) => err.name === k.name || err instanceof k);
   const line = err.message.replace(/\s*\n\s*/g, ' ');
-  const hint = err instanceof UsageError ? ' (see sat-peer --help)' : known || verbose ? '' : ' (a bug: rerun with --verbose for the stack trace)';
+  const hint =
+    err instanceof UsageError
+      ? ' (see sat-peer --help)'
+      : known || verbose
+        ? ''
+        : ' (a bug: rerun with --verbose for the stack trace)';
   const stack = verbose && err.stack ? `${err.stack}\n` : '';
   return { code: known ? 2 : 1, text: `sat-peer: ${known ? '' : 'internal error: '}${line}${hint}\n${stack}` };
 }

@@ -10,7 +10,11 @@ import type { CommandOption } from './command.ts';
 
 /** The options every command that runs the model takes. */
 export const MODEL_OPTIONS: Record<string, CommandOption> = {
-  model: { type: 'string', value: '<dir>', description: 'checkpoint folder (config.json, model.safetensors, tokenizer.json)' },
+  model: {
+    type: 'string',
+    value: '<dir>',
+    description: 'checkpoint folder (config.json, model.safetensors, tokenizer.json)',
+  },
   device: { type: 'string', value: '<cpu|cuda>', description: 'where the model runs (default cpu)' },
   threads: { type: 'string', value: '<n>', description: 'intra-op threads (default: one per core)' },
 };
@@ -25,15 +29,26 @@ export function stringFlag(options: Record<string, unknown>, name: string, requi
 }
 
 /** `--name`'s value as a number within [min, max] (an integer when `integer`); `fallback` when absent. */
-export function numberFlag(options: Record<string, unknown>, name: string, fallback: number, range: { min?: number; max?: number; integer?: boolean; above?: number } = {}): number {
+export function numberFlag(
+  options: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  range: { min?: number; max?: number; integer?: boolean; above?: number } = {},
+): number {
   const raw = options[name];
   if (raw === undefined) return fallback;
   const text = String(raw).trim();
   const n = text === '' ? NaN : Number(text);
   const kind = range.integer ? 'an integer' : 'a number';
-  if (!Number.isFinite(n) || (range.integer && !Number.isSafeInteger(n))) throw new UsageError(`--${name} must be ${kind}, got '${raw}'`);
+  if (!Number.isFinite(n) || (range.integer && !Number.isSafeInteger(n)))
+    throw new UsageError(`--${name} must be ${kind}, got '${raw}'`);
   const { min, max, above } = range;
-  const bounds = [above !== undefined ? `> ${above}` : min !== undefined ? `>= ${min}` : '', max !== undefined ? `<= ${max}` : ''].filter(Boolean).join(' and ');
+  const bounds = [
+    above !== undefined ? `> ${above}` : min !== undefined ? `>= ${min}` : '',
+    max !== undefined ? `<= ${max}` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   if ((min !== undefined && n < min) || (above !== undefined && n <= above) || (max !== undefined && n > max)) {
     throw new UsageError(`--${name} must be ${kind} ${bounds}, got ${raw}`);
   }
@@ -44,7 +59,8 @@ export function numberFlag(options: Record<string, unknown>, name: string, fallb
 export function idsFlag(name: string, raw: string): number[] {
   const parts = raw.split(',').map((s) => s.trim());
   const bad = parts.find((s) => !/^\d+$/.test(s));
-  if (bad !== undefined) throw new UsageError(`--${name} must be comma-separated token ids like 5,9,3, got '${bad}' in '${raw}'`);
+  if (bad !== undefined)
+    throw new UsageError(`--${name} must be comma-separated token ids like 5,9,3, got '${bad}' in '${raw}'`);
   return parts.map(Number);
 }
 
@@ -65,4 +81,9 @@ export function optionalTokenizer(dir: string): Tokenizer | undefined {
 /** The config's warnings, one `sat-peer: config:` line each on stderr. */
 export function printConfigNotes(notes: readonly string[]): void {
   for (const note of notes) process.stderr.write(`sat-peer: config: ${note}\n`);
+}
+
+/** Prints one JSON object on its own line on stdout (`--json`). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }

@@ -52,8 +52,12 @@ export type Schema<T> = { [K in keyof T]-?: Spec<T[K]> };
 
 // ---- building blocks ----
 
-const leaf = <T>(expected: string, accepts: (v: unknown) => boolean, fallback: Leaf<T>['fallback'], finish?: Leaf<T>['finish']): Leaf<T> =>
-  ({ kind: 'leaf', expected, accepts, fallback, ...(finish ? { finish } : {}) });
+const leaf = <T>(
+  expected: string,
+  accepts: (v: unknown) => boolean,
+  fallback: Leaf<T>['fallback'],
+  finish?: Leaf<T>['finish'],
+): Leaf<T> => ({ kind: 'leaf', expected, accepts, fallback, ...(finish ? { finish } : {}) });
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
@@ -65,16 +69,23 @@ export function num(fallback: number | ((at: At) => number), range?: string): Le
   const bound = /^(>=?) (\S+)$/.exec(range);
   if (!interval && !bound) throw new Error(`bad range ${range}`);
   const inRange = interval
-    ? (x: number) => (interval[1] === '[' ? x >= +interval[2]! : x > +interval[2]!) && (interval[4] === ']' ? x <= +interval[3]! : x < +interval[3]!)
+    ? (x: number) =>
+        (interval[1] === '[' ? x >= +interval[2]! : x > +interval[2]!) &&
+        (interval[4] === ']' ? x <= +interval[3]! : x < +interval[3]!)
     : (x: number) => (bound![1] === '>=' ? x >= +bound![2]! : x > +bound![2]!);
   return leaf(interval ? `a number in ${range}` : `a number ${range}`, (v) => isNumber(v) && inRange(v), fallback);
 }
 
 /** An integer >= min (0 or 1). */
 export const int = (fallback: number, min: 0 | 1): Leaf<number> =>
-  leaf(min === 1 ? 'a positive integer' : 'a non-negative integer', (v) => Number.isSafeInteger(v) && (v as number) >= min, fallback);
+  leaf(
+    min === 1 ? 'a positive integer' : 'a non-negative integer',
+    (v) => Number.isSafeInteger(v) && (v as number) >= min,
+    fallback,
+  );
 
-export const bool = (fallback: boolean): Leaf<boolean> => leaf('true or false', (v) => typeof v === 'boolean', fallback);
+export const bool = (fallback: boolean): Leaf<boolean> =>
+  leaf('true or false', (v) => typeof v === 'boolean', fallback);
 
 /** One of a fixed set of strings; the message lists them. */
 export const oneOf = <const V extends string>(values: readonly V[], fallback: NoInfer<V>): Leaf<V> =>
@@ -85,23 +96,38 @@ export function str(fallback: null): Leaf<string | null>;
 export function str(fallback: string | ((at: At) => string) | typeof REQUIRED): Leaf<string>;
 export function str(fallback: string | null | ((at: At) => string) | typeof REQUIRED): Leaf<string | null> {
   const nullable = fallback === null;
-  return leaf(nullable ? 'a non-empty string or null' : 'a non-empty string', (v) => isText(v) || (nullable && v === null), fallback);
+  return leaf(
+    nullable ? 'a non-empty string or null' : 'a non-empty string',
+    (v) => isText(v) || (nullable && v === null),
+    fallback,
+  );
 }
 
 /** A non-empty list of non-empty strings. */
 export const strList = (fallback: string[]): Leaf<string[]> =>
-  leaf('a non-empty list of strings', (v) => Array.isArray(v) && v.length > 0 && v.every(isText), fallback, (v) => [...(v as string[])]);
+  leaf(
+    'a non-empty list of strings',
+    (v) => Array.isArray(v) && v.length > 0 && v.every(isText),
+    fallback,
+    (v) => [...(v as string[])],
+  );
 
 const expandHome = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p);
 const folderOf = (at: At) => path.dirname(at.file);
 
-/** A file or folder; a relative path resolves against the config file's folder. Null allowed when the default is null. */
+/**
+ * A file or folder; a relative path resolves against the config file's folder. Null allowed when the default is null.
+ */
 export function filePath(fallback: string): Leaf<string>;
 export function filePath(fallback: null): Leaf<string | null>;
 export function filePath(fallback: string | null): Leaf<string | null> {
   const nullable = fallback === null;
-  return leaf(nullable ? 'a path or null' : 'a path', (v) => isText(v) || (nullable && v === null), fallback,
-    (v, at) => path.resolve(folderOf(at), expandHome(v as string)));
+  return leaf(
+    nullable ? 'a path or null' : 'a path',
+    (v) => isText(v) || (nullable && v === null),
+    fallback,
+    (v, at) => path.resolve(folderOf(at), expandHome(v as string)),
+  );
 }
 
 /**
@@ -118,12 +144,25 @@ export function modelRef(fallback: null | typeof REQUIRED): Leaf<string | null> 
     const local = path.resolve(folderOf(at), ref);
     return path.isAbsolute(ref) || /^\.\.?([/\\]|$)/.test(ref) || fs.existsSync(local) ? local : (v as string);
   };
-  return leaf(nullable ? 'a model folder or repo id, or null' : 'a model folder or repo id', (v) => isText(v) || (nullable && v === null), fallback, resolve);
+  return leaf(
+    nullable ? 'a model folder or repo id, or null' : 'a model folder or repo id',
+    (v) => isText(v) || (nullable && v === null),
+    fallback,
+    resolve,
+  );
 }
 
-export const section = <T>(fields: Schema<T>): Section<T> => ({ kind: 'section', nullable: false, fields: fields as Schema<NonNullable<T>> });
+export const section = <T>(fields: Schema<T>): Section<T> => ({
+  kind: 'section',
+  nullable: false,
+  fields: fields as Schema<NonNullable<T>>,
+});
 /** A section that is null unless the file has it; `{}` gives its defaults. */
-export const optionalSection = <T>(fields: Schema<T>): Section<T | null> => ({ kind: 'section', nullable: true, fields: fields as Schema<NonNullable<T>> });
+export const optionalSection = <T>(fields: Schema<T>): Section<T | null> => ({
+  kind: 'section',
+  nullable: true,
+  fields: fields as Schema<NonNullable<T>>,
+});
 export const list = <I>(item: Schema<I>): List<I[]> => ({ kind: 'list', item: item as List<I[]>['item'] });
 /** Reads the spec under a YAML key other than the snake_case of the field name (`A_clip`). */
 export const yamlKey = <S extends Spec<unknown>>(key: string, spec: S): S => ({ ...spec, key });
@@ -141,13 +180,17 @@ export function show(v: unknown): string {
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
-const invalid = (at: At, expected: string, got: unknown) => new ConfigError(`${at.key} must be ${expected}, got ${show(got)}`, at.file, at.key);
+const invalid = (at: At, expected: string, got: unknown) =>
+  new ConfigError(`${at.key} must be ${expected}, got ${show(got)}`, at.file, at.key);
 
 /** Reads every field of `fields` from the mapping `raw` (null or absent: all defaults) into `out`. */
 export function readSection<T>(fields: Schema<T>, raw: unknown, at: At, out: Record<string, unknown> = {}): T {
-  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw invalid(at, 'a mapping', raw);
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw)))
+    throw invalid(at, 'a mapping', raw);
   const given = (raw ?? {}) as Record<string, unknown>;
-  const specs = (Object.entries(fields) as [string, Spec<unknown>][]).map(([field, spec]) => [field, spec.key ?? snakeCase(field), spec] as const);
+  const specs = (Object.entries(fields) as [string, Spec<unknown>][]).map(
+    ([field, spec]) => [field, spec.key ?? snakeCase(field), spec] as const,
+  );
   const known = new Set(specs.map(([, key]) => key));
   for (const key of Object.keys(given)) if (!known.has(key)) at.warnings.push(`${join(at.key, key)}: unknown key`);
   for (const [field, key, spec] of specs) out[field] = read(spec, given[key], { ...at, key: join(at.key, key) });
@@ -166,7 +209,8 @@ function read(spec: Spec<unknown>, raw: unknown, at: At): unknown {
       const { fallback } = spec;
       if (raw === undefined && fallback === REQUIRED) throw invalid(at, spec.expected, raw);
       if (raw !== undefined && !spec.accepts(raw)) throw invalid(at, spec.expected, raw);
-      const v = raw !== undefined ? raw : typeof fallback === 'function' ? (fallback as (at: At) => unknown)(at) : fallback;
+      const v =
+        raw !== undefined ? raw : typeof fallback === 'function' ? (fallback as (at: At) => unknown)(at) : fallback;
       return spec.finish && v !== null ? spec.finish(v, at) : v;
     }
   }

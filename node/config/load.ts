@@ -77,6 +77,9 @@ function parseJson(text: string, file: string): unknown {
       const before = text.slice(0, Number(pos[1])).split('\n');
       at = `line ${before.length}, column ${before.at(-1)!.length + 1}: `;
     }
-    throw new ConfigError(`cannot parse JSON config ${file}: ${at}${message.replace(/ in JSON at position \d+.*$/, '')}`, file);
+    throw new ConfigError(
+      `cannot parse JSON config ${file}: ${at}${message.replace(/ in JSON at position \d+.*$/, '')}`,
+      file,
+    );
   }
 }

@@ -4,7 +4,22 @@
 // value in configs/sat_default.yaml. `team`, `seed`, `training.lora` and
 // `logging.keep_checkpoints` are ours.
 import { ConfigError } from './errors.ts';
-import { REQUIRED, bool, filePath, int, list, modelRef, num, oneOf, optionalSection, section, str, strList, yamlKey, type Schema } from './fields.ts';
+import {
+  REQUIRED,
+  bool,
+  filePath,
+  int,
+  list,
+  modelRef,
+  num,
+  oneOf,
+  optionalSection,
+  section,
+  str,
+  strList,
+  yamlKey,
+  type Schema,
+} from './fields.ts';
 import type { ConfigValues } from './types.ts';
 
 export const SCHEMA: Schema<ConfigValues> = {
@@ -78,7 +93,10 @@ export const SCHEMA: Schema<ConfigValues> = {
   }),
   certificate: section({
     // As scripts/train.py reads it: A_max falls back to sat.A_clip (read before this section).
-    advantageMax: yamlKey('A_max', num((at) => (at.root as unknown as ConfigValues).sat.advantageClip, '> 0')),
+    advantageMax: yamlKey(
+      'A_max',
+      num((at) => (at.root as unknown as ConfigValues).sat.advantageClip, '> 0'),
+    ),
     deltaConf: num(0.05, '(0, 1)'),
   }),
   logging: section({
@@ -101,15 +119,23 @@ export const SCHEMA: Schema<ConfigValues> = {
 /** The rules that tie keys together, checked once every key is read. */
 export function crossCheck(c: ConfigValues, file: string): void {
   if (c.certificate.advantageMax < c.sat.advantageClip) {
-    const message = `certificate.A_max must be >= sat.A_clip (${c.sat.advantageClip}) for the bound to hold, got ${c.certificate.advantageMax}`;
+    const message =
+      `certificate.A_max must be >= sat.A_clip (${c.sat.advantageClip}) for the bound to hold, ` +
+      `got ${c.certificate.advantageMax}`;
     throw new ConfigError(message, file, 'certificate.A_max');
   }
   const names = new Set<string>();
   c.sat.agents.forEach(({ name }, i) => {
     const key = `sat.agents[${i}].name`;
-    if (names.has(name)) throw new ConfigError(`${key} must be unique in the team, got ${JSON.stringify(name)} twice`, file, key);
+    if (names.has(name))
+      throw new ConfigError(`${key} must be unique in the team, got ${JSON.stringify(name)} twice`, file, key);
     // Checkpoint files are named after agents.
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new ConfigError(`${key} may hold only letters, digits, '_', '.' and '-', got ${JSON.stringify(name)}`, file, key);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name))
+      throw new ConfigError(
+        `${key} may hold only letters, digits, '_', '.' and '-', got ${JSON.stringify(name)}`,
+        file,
+        key,
+      );
     names.add(name);
   });
 }

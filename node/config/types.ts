@@ -13,7 +13,10 @@ export type SchedulerMode = 'static' | 'random' | 'greedy_info_gain';
 /** Everything a config file sets, section by section, in the reference files' order; ours last. */
 export interface ConfigValues {
   algorithm: AlgorithmConfig;
-  /** verl-style keys the reference files carry; where `sat.*` or `algorithm.kl_ctrl.*` names the same thing, that wins. */
+  /**
+   * verl-style keys the reference files carry; where `sat.*` or `algorithm.kl_ctrl.*` names the same thing, that
+   * wins.
+   */
   actorRolloutRef: ActorRolloutRefConfig;
   data: DataConfig;
   generation: GenerationConfig;

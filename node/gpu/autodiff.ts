@@ -35,7 +35,13 @@ function reduceAxes(n: Node): number[] {
 function unreduce(n: Node, g: Value): Value {
   const x = n.inputs[0];
   const axes = reduceAxes(n);
-  return op.expand(op.reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))), x.shape);
+  return op.expand(
+    op.reshape(
+      g,
+      x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+    ),
+    x.shape,
+  );
 }
 
 const inverse = (perm: number[]) => perm.map((_, i) => perm.indexOf(i));
@@ -45,7 +51,10 @@ export const RULES: Record<string, Rule> = {
   Identity: (_n, [g]) => [() => g],
   Add: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(g, a.shape), () => unbroadcast(g, b.shape)],
   Sub: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(g, a.shape), () => unbroadcast(op.neg(g), b.shape)],
-  Mul: ({ inputs: [a, b] }, [g]) => [() => unbroadcast(op.mul(g, b), a.shape), () => unbroadcast(op.mul(g, a), b.shape)],
+  Mul: ({ inputs: [a, b] }, [g]) => [
+    () => unbroadcast(op.mul(g, b), a.shape),
+    () => unbroadcast(op.mul(g, a), b.shape),
+  ],
   Div: ({ inputs: [a, b], outputs: [y] }, [g]) => [
     () => unbroadcast(op.div(g, b), a.shape),
     () => unbroadcast(op.neg(op.div(op.mul(g, y), b)), b.shape),
@@ -65,9 +74,10 @@ export const RULES: Record<string, Rule> = {
   MatMul: ({ inputs: [a, b] }, [g]) => [
     () => unbroadcast(op.matmul(g, op.transposeLast(b)), a.shape),
     // A 2-D weight applied over batch dimensions: one [K, rows] x [rows, N] product, not a batch of them summed.
-    () => (b.shape.length === 2 && a.shape.length > 2
-      ? op.matmul(op.transposeLast(rows(a)), rows(g))
-      : unbroadcast(op.matmul(op.transposeLast(a), g), b.shape)),
+    () =>
+      b.shape.length === 2 && a.shape.length > 2
+        ? op.matmul(op.transposeLast(rows(a)), rows(g))
+        : unbroadcast(op.matmul(op.transposeLast(a), g), b.shape),
   ],
   ReduceSum: (n, [g]) => [() => unreduce(n, g), null],
   ReduceMean: (n, [g]) => {
@@ -76,37 +86,53 @@ export const RULES: Record<string, Rule> = {
     return [() => op.div(unreduce(n, g), op.scalarLike(g, count)), null];
   },
   // The gradient flows to the maxima, split evenly between ties.
-  ReduceMax: (n, [g]) => [() => {
-    const x = n.inputs[0];
-    const hit = op.cast(op.equal(x, unreduce(n, n.outputs[0])), x.dtype);
-    const ties = op.reduceSum(hit, reduceAxes(n), true);
-    return op.mul(hit, op.div(unreduce(n, g), op.expand(ties, x.shape)));
-  }, null],
+  ReduceMax: (n, [g]) => [
+    () => {
+      const x = n.inputs[0];
+      const hit = op.cast(op.equal(x, unreduce(n, n.outputs[0])), x.dtype);
+      const ties = op.reduceSum(hit, reduceAxes(n), true);
+      return op.mul(hit, op.div(unreduce(n, g), op.expand(ties, x.shape)));
+    },
+    null,
+  ],
   // d lse / dx = exp(x - lse): a softmax when reducing the last axis alone.
-  ReduceLogSumExp: (n, [g]) => [() => {
-    const x = n.inputs[0];
-    const axes = reduceAxes(n);
-    const keep = op.reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
-    const p = axes.length === 1 && axes[0] === x.shape.length - 1
-      ? op.softmax(x, -1)
-      : op.exp(op.sub(x, op.reshape(n.outputs[0], keep.shape)));
-    return op.mul(p, keep);
-  }, null],
-  Softmax: ({ outputs: [y], attrs }, [g]) => [() => {
-    const gy = op.mul(g, y);
-    return op.sub(gy, op.mul(y, op.reduceSum(gy, [attrs.axis as number], true)));
-  }],
+  ReduceLogSumExp: (n, [g]) => [
+    () => {
+      const x = n.inputs[0];
+      const axes = reduceAxes(n);
+      const keep = op.reshape(
+        g,
+        x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      );
+      const p =
+        axes.length === 1 && axes[0] === x.shape.length - 1
+          ? op.softmax(x, -1)
+          : op.exp(op.sub(x, op.reshape(n.outputs[0], keep.shape)));
+      return op.mul(p, keep);
+    },
+    null,
+  ],
+  Softmax: ({ outputs: [y], attrs }, [g]) => [
+    () => {
+      const gy = op.mul(g, y);
+      return op.sub(gy, op.mul(y, op.reduceSum(gy, [attrs.axis as number], true)));
+    },
+  ],
   // g - softmax(x) * sum(g). When g is a gather's scatter into zeros (token log-probs), its sum comes
   // from the scattered updates and the scatter lands on the dense term: no vocabulary-sized zeros.
-  LogSoftmax: ({ outputs: [y], attrs }, [g]) => [() => {
-    const axis = normAxis(attrs.axis as number, y.shape.length);
-    const sparse = scatterIntoZeros(g);
-    const sum = sparse && sparse.axis === axis ? op.reduceSum(sparse.updates, [axis], true) : op.reduceSum(g, [axis], true);
-    return accumulate(g, op.mul(op.exp(y), op.neg(sum)));
-  }],
+  LogSoftmax: ({ outputs: [y], attrs }, [g]) => [
+    () => {
+      const axis = normAxis(attrs.axis as number, y.shape.length);
+      const sparse = scatterIntoZeros(g);
+      const sum =
+        sparse && sparse.axis === axis ? op.reduceSum(sparse.updates, [axis], true) : op.reduceSum(g, [axis], true);
+      return accumulate(g, op.mul(op.exp(y), op.neg(sum)));
+    },
+  ],
   Gather: ({ inputs: [data, idx], attrs }, [g]) => [() => gatherGrad(data, idx, g, attrs.axis as number), null],
   GatherElements: ({ inputs: [data, idx], attrs }, [g]) => [
-    () => op.scatterElementsAdd(op.zeros(g, data.shape), idx, g, attrs.axis as number), null,
+    () => op.scatterElementsAdd(op.zeros(g, data.shape), idx, g, attrs.axis as number),
+    null,
   ],
   Reshape: ({ inputs: [x] }, [g]) => [() => op.reshape(g, x.shape), null],
   Unsqueeze: ({ inputs: [x] }, [g]) => [() => op.reshape(g, x.shape), null],
@@ -117,10 +143,23 @@ export const RULES: Record<string, Rule> = {
     const axis = attrs.axis as number;
     const a = normAxis(axis, g.shape.length);
     let parts: Value[] | undefined;
-    return inputs.map((_x, i) => () => (parts ??= op.split(g, inputs.map((x) => x.shape[a]), axis))[i]);
+    return inputs.map(
+      (_x, i) => () =>
+        (parts ??= op.split(
+          g,
+          inputs.map((x) => x.shape[a]),
+          axis,
+        ))[i],
+    );
   },
-  Split: ({ inputs: [x], outputs, attrs }, gys) => [() => op.concat(
-    outputs.map((o, i) => gys[i] ?? op.zeros(x, o.shape)), attrs.axis as number), null],
+  Split: ({ inputs: [x], outputs, attrs }, gys) => [
+    () =>
+      op.concat(
+        outputs.map((o, i) => gys[i] ?? op.zeros(x, o.shape)),
+        attrs.axis as number,
+      ),
+    null,
+  ],
   Slice: ({ inputs: [x], outputs: [y] }, [g]) => [() => sliceGrad(x, y, g), null, null, null, null],
   Where: ({ inputs: [c, a, b] }, [g]) => [
     null,
@@ -131,7 +170,9 @@ export const RULES: Record<string, Rule> = {
   Max: ({ inputs: [a, b] }, [g]) => minMax(a, b, g, op.greaterOrEqual(a, b)),
   Min: ({ inputs: [a, b] }, [g]) => minMax(a, b, g, op.lessOrEqual(a, b)),
   Clip: ({ inputs: [x, lo, hi] }, [g]) => [
-    () => op.where(op.and(op.greaterOrEqual(x, lo), op.lessOrEqual(x, hi)), g, op.scalarLike(g, 0)), null, null,
+    () => op.where(op.and(op.greaterOrEqual(x, lo), op.lessOrEqual(x, hi)), g, op.scalarLike(g, 0)),
+    null,
+    null,
   ],
   Cast: ({ inputs: [x] }, [g]) => [isFloat(x.dtype) ? () => op.cast(g, x.dtype) : null],
   RMSNormalization: ({ inputs: [x, scale], attrs }, [g]) => {
@@ -139,14 +180,22 @@ export const RULES: Record<string, Rule> = {
     const eps = (attrs.epsilon as { float: number }).float;
     let parts: { r: Value; xhat: Value } | undefined;
     const get = () => (parts ??= rmsParts(x, eps));
-    return [() => {
-      const { r, xhat } = get();
-      const gs = op.mul(g, scale);
-      return op.mul(r, op.sub(gs, op.mul(xhat, op.reduceMean(op.mul(gs, xhat), [-1], true))));
-    }, () => unbroadcast(op.mul(g, get().xhat), scale.shape)];
+    return [
+      () => {
+        const { r, xhat } = get();
+        const gs = op.mul(g, scale);
+        return op.mul(r, op.sub(gs, op.mul(xhat, op.reduceMean(op.mul(gs, xhat), [-1], true))));
+      },
+      () => unbroadcast(op.mul(g, get().xhat), scale.shape),
+    ];
   },
   // A rotation's transpose is the rotation by the opposite angle.
-  RotaryEmbedding: ({ inputs: [, cos, sin, pos] }, [g]) => [() => op.rotaryEmbedding(g, cos, op.neg(sin), pos), null, null, null],
+  RotaryEmbedding: ({ inputs: [, cos, sin, pos] }, [g]) => [
+    () => op.rotaryEmbedding(g, cos, op.neg(sin), pos),
+    null,
+    null,
+    null,
+  ],
   Attention: (n, [g]) => attentionGrads(n, g),
 };
 
@@ -178,9 +227,17 @@ function attentionGrads(n: Node, g: Value): Thunk[] {
   let cached: { p: Value; dS: Value } | undefined;
   const parts = () => {
     if (cached) return cached;
-    const probs = n.outputs[3] ?? q.graph.extendNode(n, [
-      { dtype: k.dtype, shape: k.shape }, { dtype: v.dtype, shape: v.shape }, { dtype: q.dtype, shape: [b, h, t, s] },
-    ], { qk_matmul_output_mode: 3 })[2];
+    const probs =
+      n.outputs[3] ??
+      q.graph.extendNode(
+        n,
+        [
+          { dtype: k.dtype, shape: k.shape },
+          { dtype: v.dtype, shape: v.shape },
+          { dtype: q.dtype, shape: [b, h, t, s] },
+        ],
+        { qk_matmul_output_mode: 3 },
+      )[2];
     const p = op.reshape(probs, [b, hk, group, t, s]);
     const dP = op.matmul(g5, op.transposeLast(v5));
     const dS = op.mul(p, op.sub(dP, op.reduceSum(op.mul(dP, p), [-1], true)));
@@ -229,7 +286,10 @@ function sliceGrad(x: Value, y: Value, g: Value): Value {
 
 function constInts(v: Value): number[] {
   const data = v.graph.constantData(v);
-  if (!data) throw new GradientError(`the gradient needs '${v.name}' (axes, starts or ends) to be a constant, not a computed value`);
+  if (!data)
+    throw new GradientError(
+      `the gradient needs '${v.name}' (axes, starts or ends) to be a constant, not a computed value`,
+    );
   return Array.from(new BigInt64Array(data.buffer, data.byteOffset, data.byteLength / 8), Number);
 }
 
@@ -238,7 +298,10 @@ function constInts(v: Value): number[] {
  * instead, which saves a zero-filled tensor and a full-size addition.
  */
 function accumulate(prev: Value, gx: Value): Value {
-  for (const [sparse, dense] of [[gx, prev], [prev, gx]]) {
+  for (const [sparse, dense] of [
+    [gx, prev],
+    [prev, gx],
+  ]) {
     const s = scatterIntoZeros(sparse);
     if (s && same(dense.shape, sparse.shape)) return op.scatterElementsAdd(dense, s.indices, s.updates, s.axis);
   }
@@ -261,7 +324,8 @@ function scatterIntoZeros(v: Value): { indices: Value; updates: Value; axis: num
  */
 export function gradients(loss: Value, params: readonly Value[]): Value[] {
   const graph = loss.graph;
-  if (loss.shape.some((d) => d !== 1)) throw new GradientError(`loss must be a scalar, got shape [${loss.shape.join(',')}]`);
+  if (loss.shape.some((d) => d !== 1))
+    throw new GradientError(`loss must be a scalar, got shape [${loss.shape.join(',')}]`);
   // Values that depend on a parameter, in forward order.
   const dependent = new Set(params.map((p) => p.name));
   const nodes = graph.nodes.slice();

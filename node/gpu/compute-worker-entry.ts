@@ -27,8 +27,16 @@ async function serve({ id, method, args }: Request): Promise<void> {
   try {
     port.postMessage(reply, transfer);
   } catch (e) {
-    port.postMessage({ id, error: { name: 'DataCloneError', message: `the result of '${method}' cannot be sent back: ${(e as Error).message}` } } satisfies Reply);
+    port.postMessage({
+      id,
+      error: {
+        name: 'DataCloneError',
+        message: `the result of '${method}' cannot be sent back: ${(e as Error).message}`,
+      },
+    } satisfies Reply);
   }
 }
 
-port.on('message', (req: Request) => { queue = queue.then(() => serve(req)); });
+port.on('message', (req: Request) => {
+  queue = queue.then(() => serve(req));
+});

@@ -9,7 +9,11 @@ import { WorkerCrashedError } from './errors.ts';
 const TRANSFER = Symbol.for('sat-peer.transfer');
 
 /** A handler's result whose ArrayBuffers move to the caller instead of being copied. */
-export interface Transferring<T> { [TRANSFER]: true; value: T; buffers: ArrayBuffer[] }
+export interface Transferring<T> {
+  [TRANSFER]: true;
+  value: T;
+  buffers: ArrayBuffer[];
+}
 
 export function withTransfer<T>(value: T, buffers: ArrayBuffer[]): T {
   return { [TRANSFER]: true, value, buffers } as unknown as T;
@@ -32,9 +36,16 @@ export class ComputeWorker {
   private dead: Error | undefined;
   private weak = false;
 
-  private constructor(private readonly worker: Worker, readonly name: string) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly name: string,
+  ) {
     worker.on('message', (reply: Reply) => this.settle(reply));
-    worker.on('error', (err: unknown) => this.fail(new WorkerCrashedError(`compute worker '${name}' crashed: ${err instanceof Error ? err.message : String(err)}`)));
+    worker.on('error', (err: unknown) =>
+      this.fail(
+        new WorkerCrashedError(`compute worker '${name}' crashed: ${err instanceof Error ? err.message : String(err)}`),
+      ),
+    );
     worker.on('exit', (code) => this.fail(new WorkerCrashedError(`compute worker '${name}' exited with code ${code}`)));
   }
 
@@ -42,7 +53,10 @@ export class ComputeWorker {
   static async start(handler: URL, options: { name?: string } = {}): Promise<ComputeWorker> {
     const name = options.name ?? handler.pathname.split('/').pop()!;
     // A plain-JS boot module registers tsx in the worker, then loads the TypeScript entry.
-    const worker = new Worker(new URL('./compute-worker-boot.js', import.meta.url), { workerData: { handler: handler.href }, name });
+    const worker = new Worker(new URL('./compute-worker-boot.js', import.meta.url), {
+      workerData: { handler: handler.href },
+      name,
+    });
     const cw = new ComputeWorker(worker, name);
     await cw.call('__ready', []);
     return cw;

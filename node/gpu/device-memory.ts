@@ -7,7 +7,11 @@ import os from 'node:os';
 /** Bytes free on the first CUDA device (nvidia-smi's count), or undefined where that cannot be read. */
 export function gpuMemory(): number | undefined {
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=memory.free', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', ['--query-gpu=memory.free', '--format=csv,noheader,nounits'], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const mib = Number(out.trim().split('\n')[0]);
     return Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : undefined;
   } catch {

@@ -10,15 +10,38 @@ export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | '
 export type Shape = readonly number[];
 
 export const ONNX_DTYPE: Record<DType, number> = {
-  float32: 1, uint8: 2, uint16: 4, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  uint16: 4,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  bfloat16: 16,
 };
 export const DTYPE_BYTES: Record<DType, number> = {
-  float32: 4, uint8: 1, uint16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, bfloat16: 2,
+  float32: 4,
+  uint8: 1,
+  uint16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  bfloat16: 2,
 };
 export const IR_VERSION = 11;
 export const OPSET = 23;
 
-export type AttrValue = number | string | number[] | { ints: number[] } | { floats: number[] } | { float: number } | { graph: Graph };
+export type AttrValue =
+  | number
+  | string
+  | number[]
+  | { ints: number[] }
+  | { floats: number[] }
+  | { float: number }
+  | { graph: Graph };
 
 export interface Value {
   readonly graph: Graph;
@@ -39,7 +62,10 @@ export type InitData =
   | { kind: 'inline'; bytes: Uint8Array }
   | { kind: 'external'; location: string; offset: number; length: number };
 
-interface Initializer { value: Value; data: InitData }
+interface Initializer {
+  value: Value;
+  data: InitData;
+}
 
 export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
@@ -50,16 +76,27 @@ export function isFloat(dtype: DType): boolean {
 /** Typed array backing a dtype, as onnxruntime-node expects it. */
 export function typedArrayFor(dtype: DType, data: readonly number[] | readonly bigint[]): ArrayBufferView {
   switch (dtype) {
-    case 'float32': return Float32Array.from(data as number[]);
-    case 'float64': return Float64Array.from(data as number[]);
-    case 'int32': return Int32Array.from(data as number[]);
-    case 'int64': return BigInt64Array.from((data as (number | bigint)[]).map((x) => BigInt(x)));
-    case 'bool': case 'uint8': return Uint8Array.from(data as number[]);
-    case 'uint16': case 'float16': case 'bfloat16': return Uint16Array.from(data as number[]);
+    case 'float32':
+      return Float32Array.from(data as number[]);
+    case 'float64':
+      return Float64Array.from(data as number[]);
+    case 'int32':
+      return Int32Array.from(data as number[]);
+    case 'int64':
+      return BigInt64Array.from((data as (number | bigint)[]).map((x) => BigInt(x)));
+    case 'bool':
+    case 'uint8':
+      return Uint8Array.from(data as number[]);
+    case 'uint16':
+    case 'float16':
+    case 'bfloat16':
+      return Uint16Array.from(data as number[]);
   }
 }
 
-function shapeKey(shape: Shape): string { return `[${shape.join(',')}]`; }
+function shapeKey(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
 
 export class Graph {
   readonly nodes: Node[] = [];
@@ -77,7 +114,10 @@ export class Graph {
   private readonly outerNames = new Set<string>();
 
   /** `scope` prefixes the fresh names of a subgraph, so they cannot clash with its enclosing graph's. */
-  constructor(readonly name = 'sat_peer', private readonly scope = '') {}
+  constructor(
+    readonly name = 'sat_peer',
+    private readonly scope = '',
+  ) {}
 
   /** A graph that a node of this one runs (a Loop's body). */
   subgraph(name: string): Graph {
@@ -136,7 +176,8 @@ export class Graph {
 
   /** A constant tensor embedded in the model; small identical constants are shared. */
   constant(dtype: DType, shape: Shape, data: readonly number[] | readonly bigint[]): Value {
-    if (data.length !== numel(shape)) throw new GraphError(`constant has ${data.length} values for shape ${shapeKey(shape)}`);
+    if (data.length !== numel(shape))
+      throw new GraphError(`constant has ${data.length} values for shape ${shapeKey(shape)}`);
     const key = data.length <= 64 ? `${dtype}${shapeKey(shape)}${data.join(',')}` : undefined;
     const hit = key && this.constCache.get(key);
     if (hit) return hit;
@@ -147,13 +188,21 @@ export class Graph {
     return v;
   }
 
-  scalar(dtype: DType, x: number): Value { return this.constant(dtype, [], [x]); }
+  scalar(dtype: DType, x: number): Value {
+    return this.constant(dtype, [], [x]);
+  }
 
-  ints(xs: readonly number[]): Value { return this.constant('int64', [xs.length], xs); }
+  ints(xs: readonly number[]): Value {
+    return this.constant('int64', [xs.length], xs);
+  }
 
   /** Records one node; `outs` gives each output's dtype and shape (from the op helper's inference). */
-  node(opType: string, inputs: readonly (Value | null)[], outs: { dtype: DType; shape: Shape }[],
-    attrs: Record<string, AttrValue> = {}): Value[] {
+  node(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    outs: { dtype: DType; shape: Shape }[],
+    attrs: Record<string, AttrValue> = {},
+  ): Value[] {
     for (const x of inputs) {
       if (x && x.graph !== this) throw new GraphError(`${opType}: input '${x.name}' belongs to another graph`);
     }
@@ -222,7 +271,8 @@ export class Graph {
       if (!n.outputs.some((o) => needed.has(o.name))) continue;
       nodes.push(n);
       for (const x of n.inputs) needed.add(x.name);
-      for (const a of Object.values(n.attrs)) if (typeof a === 'object' && 'graph' in a) for (const x of a.graph.outerNames) needed.add(x);
+      for (const a of Object.values(n.attrs))
+        if (typeof a === 'object' && 'graph' in a) for (const x of a.graph.outerNames) needed.add(x);
     }
     return { nodes: nodes.reverse(), initializers: this.initializers.filter((i) => needed.has(i.value.name)) };
   }
@@ -270,9 +320,11 @@ export class Graph {
         opType: n.opType,
         input: n.inputs.map(nameOf),
         output: n.outputs.map(nameOf),
-        attribute: Object.entries(n.attrs).map(([name, a]) => (typeof a === 'object' && 'graph' in a
-          ? { name, type: onnx.AttributeProto.AttributeType.GRAPH, g: a.graph.proto() }
-          : encodeAttr(name, a))),
+        attribute: Object.entries(n.attrs).map(([name, a]) =>
+          typeof a === 'object' && 'graph' in a
+            ? { name, type: onnx.AttributeProto.AttributeType.GRAPH, g: a.graph.proto() }
+            : encodeAttr(name, a),
+        ),
       })),
       initializer,
       input: this.inputs.map(valueInfo),

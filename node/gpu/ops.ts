@@ -3,7 +3,9 @@
 import { type DType, type Graph, ONNX_DTYPE, type Shape, type Value, numel } from './graph.ts';
 import { GraphError } from './errors.ts';
 
-const fail = (op: string, msg: string): never => { throw new GraphError(`${op}: ${msg}`); };
+const fail = (op: string, msg: string): never => {
+  throw new GraphError(`${op}: ${msg}`);
+};
 const fmt = (s: Shape) => `[${s.join(',')}]`;
 const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
@@ -91,7 +93,8 @@ export function clip(x: Value, lo: number, hi: number): Value {
 
 export function matmul(a: Value, b: Value): Value {
   const dtype = sameDtype('MatMul', [a, b]);
-  if (a.shape.length < 2 || b.shape.length < 2) fail('MatMul', `needs rank >= 2, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
+  if (a.shape.length < 2 || b.shape.length < 2)
+    fail('MatMul', `needs rank >= 2, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) fail('MatMul', `inner dimensions differ: ${fmt(a.shape)} x ${fmt(b.shape)}`);
@@ -113,7 +116,8 @@ export const reduceSum = (x: Value, axes: number[], keepdims = false) => reduce(
 export const reduceMean = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMax', x, axes, keepdims);
 export const reduceMin = (x: Value, axes: number[], keepdims = false) => reduce('ReduceMin', x, axes, keepdims);
-export const reduceLogSumExp = (x: Value, axes: number[], keepdims = false) => reduce('ReduceLogSumExp', x, axes, keepdims);
+export const reduceLogSumExp = (x: Value, axes: number[], keepdims = false) =>
+  reduce('ReduceLogSumExp', x, axes, keepdims);
 
 export function reshape(x: Value, shape: Shape): Value {
   if (numel(shape) !== numel(x.shape)) fail('Reshape', `cannot reshape ${fmt(x.shape)} to ${fmt(shape)}`);
@@ -168,7 +172,8 @@ export function concat(xs: Value[], axis: number): Value {
   const shape = [...xs[0].shape];
   shape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
   for (const x of xs) {
-    if (x.shape.some((d, i) => i !== a && d !== shape[i])) fail('Concat', `shapes ${xs.map((v) => fmt(v.shape)).join(', ')} differ off axis ${a}`);
+    if (x.shape.some((d, i) => i !== a && d !== shape[i]))
+      fail('Concat', `shapes ${xs.map((v) => fmt(v.shape)).join(', ')} differ off axis ${a}`);
   }
   return xs[0].graph.node('Concat', xs, [{ dtype, shape }], { axis })[0];
 }
@@ -208,11 +213,16 @@ export function gatherElements(data: Value, indices: Value, axis: number): Value
 
 /** ScatterElements: `data` with `updates` written (or, with reduction 'add', added) at `indices` along `axis`. */
 export function scatterElements(data: Value, indices: Value, updates: Value, axis: number, reduction?: 'add'): Value {
-  return data.graph.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }],
-    reduction ? { axis, reduction } : { axis })[0];
+  return data.graph.node(
+    'ScatterElements',
+    [data, indices, updates],
+    [{ dtype: data.dtype, shape: data.shape }],
+    reduction ? { axis, reduction } : { axis },
+  )[0];
 }
 
-export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, axis: number) => scatterElements(data, indices, updates, axis, 'add');
+export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, axis: number) =>
+  scatterElements(data, indices, updates, axis, 'add');
 
 /**
  * ScatterND: `data` with each slice `updates[i...]` written (or, with reduction 'add', added) at the
@@ -222,8 +232,17 @@ export const scatterElementsAdd = (data: Value, indices: Value, updates: Value, 
 export function scatterND(data: Value, indices: Value, updates: Value, reduction?: 'add'): Value {
   const k = indices.shape[indices.shape.length - 1];
   const want = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
-  if (k > data.shape.length || fmt(updates.shape) !== fmt(want)) fail('ScatterND', `updates ${fmt(updates.shape)} should be ${fmt(want)} for indices ${fmt(indices.shape)} into ${fmt(data.shape)}`);
-  return data.graph.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], reduction ? { reduction } : {})[0];
+  if (k > data.shape.length || fmt(updates.shape) !== fmt(want))
+    fail(
+      'ScatterND',
+      `updates ${fmt(updates.shape)} should be ${fmt(want)} for indices ${fmt(indices.shape)} into ${fmt(data.shape)}`,
+    );
+  return data.graph.node(
+    'ScatterND',
+    [data, indices, updates],
+    [{ dtype: data.dtype, shape: data.shape }],
+    reduction ? { reduction } : {},
+  )[0];
 }
 
 export const scatterNDAdd = (data: Value, indices: Value, updates: Value) => scatterND(data, indices, updates, 'add');
@@ -248,14 +267,26 @@ export function argMax(x: Value, axis: number, keepdims = false): Value {
 /** 0, 1, ..., n-1 as int64. */
 export function range(like: Value, n: number): Value {
   const g = like.graph;
-  const [y] = g.node('Range', [g.scalar('int64', 0), g.scalar('int64', n), g.scalar('int64', 1)], [{ dtype: 'int64', shape: [n] }]);
+  const [y] = g.node(
+    'Range',
+    [g.scalar('int64', 0), g.scalar('int64', n), g.scalar('int64', 1)],
+    [{ dtype: 'int64', shape: [n] }],
+  );
   return y;
 }
 
 /** The k largest values along the last axis, sorted descending, and their indices. */
 export function topK(x: Value, k: number): [Value, Value] {
   const shape = [...x.shape.slice(0, -1), k];
-  const [v, i] = x.graph.node('TopK', [x, x.graph.ints([k])], [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }], { axis: -1 });
+  const [v, i] = x.graph.node(
+    'TopK',
+    [x, x.graph.ints([k])],
+    [
+      { dtype: x.dtype, shape },
+      { dtype: 'int64', shape },
+    ],
+    { axis: -1 },
+  );
   return [v, i];
 }
 
@@ -265,7 +296,10 @@ export function cumSum(x: Value, axis: number): Value {
 
 /** RMSNormalization (opset 23) over the last axis: scale * x / sqrt(mean(x^2) + eps). */
 export function rmsNormalization(x: Value, scale: Value, eps: number): Value {
-  return x.graph.node('RMSNormalization', [x, scale], [{ dtype: x.dtype, shape: x.shape }], { axis: -1, epsilon: { float: eps } })[0];
+  return x.graph.node('RMSNormalization', [x, scale], [{ dtype: x.dtype, shape: x.shape }], {
+    axis: -1,
+    epsilon: { float: eps },
+  })[0];
 }
 
 /**
@@ -273,7 +307,9 @@ export function rmsNormalization(x: Value, scale: Value, eps: number): Value {
  * [maxPosition, D/2] caches read at `positions` [B, T].
  */
 export function rotaryEmbedding(x: Value, cos: Value, sin: Value, positions: Value): Value {
-  return x.graph.node('RotaryEmbedding', [x, cos, sin, positions], [{ dtype: x.dtype, shape: x.shape }], { interleaved: 0 })[0];
+  return x.graph.node('RotaryEmbedding', [x, cos, sin, positions], [{ dtype: x.dtype, shape: x.shape }], {
+    interleaved: 0,
+  })[0];
 }
 
 /**
@@ -281,8 +317,11 @@ export function rotaryEmbedding(x: Value, cos: Value, sin: Value, positions: Val
  * H a multiple of Hkv (grouped-query); `mask` [B, 1, T, S] bool, true where a query may see a key.
  */
 export function attention(q: Value, k: Value, v: Value, mask: Value, scale: number): Value {
-  if (q.shape[1] % k.shape[1] !== 0) fail('Attention', `${q.shape[1]} query heads do not group over ${k.shape[1]} kv heads`);
-  return q.graph.node('Attention', [q, k, v, mask], [{ dtype: q.dtype, shape: q.shape }], { scale: { float: scale } })[0];
+  if (q.shape[1] % k.shape[1] !== 0)
+    fail('Attention', `${q.shape[1]} query heads do not group over ${k.shape[1]} kv heads`);
+  return q.graph.node('Attention', [q, k, v, mask], [{ dtype: q.dtype, shape: q.shape }], {
+    scale: { float: scale },
+  })[0];
 }
 
 /** Sum of squares of all elements, as a scalar (no gradient rule: for norms only). */
@@ -296,6 +335,17 @@ export function reduceSumSquare(x: Value): Value {
  * condition, the carried values, then the scan outputs. Returns the carried values' last state, then
  * each scan output stacked over the iterations run (`scans` gives each stack's most).
  */
-export function loop(trips: Value, cond: Value, carried: readonly Value[], body: Graph, scans: { dtype: DType; shape: Shape }[]): Value[] {
-  return trips.graph.node('Loop', [trips, cond, ...carried], [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), ...scans], { body: { graph: body } });
+export function loop(
+  trips: Value,
+  cond: Value,
+  carried: readonly Value[],
+  body: Graph,
+  scans: { dtype: DType; shape: Shape }[],
+): Value[] {
+  return trips.graph.node(
+    'Loop',
+    [trips, cond, ...carried],
+    [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), ...scans],
+    { body: { graph: body } },
+  );
 }

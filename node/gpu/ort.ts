@@ -32,7 +32,10 @@ export interface HostTensor {
   pin?: Pin;
 }
 
-export interface Pin { owner: object; version: number }
+export interface Pin {
+  owner: object;
+  version: number;
+}
 
 export interface SessionOptions {
   device?: Device;
@@ -65,20 +68,32 @@ export interface SessionOptions {
 export interface GraphSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, HostTensor>, into?: Record<string, HostTensor>, fetch?: string[]): Promise<Record<string, HostTensor>>;
+  run(
+    feeds: Record<string, HostTensor>,
+    into?: Record<string, HostTensor>,
+    fetch?: string[],
+  ): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
 
-export const CUDA_INSTALL_HINT = 'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
+export const CUDA_INSTALL_HINT =
+  'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32',
-  bool: 'bool', uint8: 'uint8', uint16: 'uint16',
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+  uint8: 'uint8',
+  uint16: 'uint16',
 };
 
 function toOrt(t: HostTensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
-  if (!type) throw new SessionError(`tensors of dtype ${t.dtype} cannot cross the onnxruntime binding; cast in the graph`);
+  if (!type)
+    throw new SessionError(`tensors of dtype ${t.dtype} cannot cross the onnxruntime binding; cast in the graph`);
   return new ort.Tensor(type, t.data as never, t.shape as number[]);
 }
 
@@ -95,7 +110,10 @@ export function cudaAvailable(): boolean {
 
 /** A built onnxruntime session for one graph and shape bucket. */
 export class Session implements GraphSession {
-  private constructor(private readonly inner: ort.InferenceSession, readonly device: Device) {}
+  private constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly device: Device,
+  ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
     const device = options.device ?? 'cpu';
@@ -118,19 +136,28 @@ export class Session implements GraphSession {
       return new Session(await ort.InferenceSession.create(model, sessionOptions), device);
     } catch (err) {
       const msg = (err as Error).message;
-      if (device === 'cuda' && /cuda|provider|libonnxruntime_providers/i.test(msg)) throw new DeviceError(CUDA_INSTALL_HINT);
+      if (device === 'cuda' && /cuda|provider|libonnxruntime_providers/i.test(msg))
+        throw new DeviceError(CUDA_INSTALL_HINT);
       throw new SessionError(`onnxruntime could not build the session: ${msg}`);
     }
   }
 
-  get inputNames(): readonly string[] { return this.inner.inputNames; }
-  get outputNames(): readonly string[] { return this.inner.outputNames; }
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
 
   /**
    * Runs the graph. `into` names outputs to write into caller-owned tensors (already-touched pages
    * are several times cheaper to fill than fresh ones); the rest are allocated.
    */
-  async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
+  async run(
+    feeds: Record<string, HostTensor>,
+    into: Record<string, HostTensor> = {},
+    fetch?: string[],
+  ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     const names = fetch ?? this.outputNames;
@@ -147,21 +174,28 @@ export class Session implements GraphSession {
     return result;
   }
 
-  async release(): Promise<void> { await this.inner.release(); }
+  async release(): Promise<void> {
+    await this.inner.release();
+  }
 }
 
 /** One worker per process serves every WorkerSession; it does not keep the process alive. */
 let sessionWorker: Promise<ComputeWorker> | undefined;
 let nextSessionId = 0;
 /** What the session worker holds of pinned feeds; an owner's buffers are dropped there once it is collected here. */
-const pins = new PinTracker((owner) => { void sessionWorker?.then((w) => w.call('unpin', [owner])).catch(() => undefined); });
+const pins = new PinTracker((owner) => {
+  void sessionWorker?.then((w) => w.call('unpin', [owner])).catch(() => undefined);
+});
 
 /** Bytes the session worker holds of pinned feeds (0 before it starts). */
 export async function pinnedBytes(): Promise<number> {
   return sessionWorker ? (await sessionWorker).call<number>('pinnedBytes', []) : 0;
 }
 
-/** A run's reply: outputs, the lent feeds and outputs moved back, and the run's error (the lent buffers come back even then). */
+/**
+ * A run's reply: outputs, the lent feeds and outputs moved back, and the run's error (the lent buffers come back even
+ * then).
+ */
 export interface RunReply {
   out: Record<string, HostTensor>;
   back: Record<string, HostTensor['data']>;
@@ -171,20 +205,40 @@ export interface RunReply {
 
 /** A session on the session worker: the same graph, run off this thread. */
 export class WorkerSession implements GraphSession {
-  private constructor(private readonly worker: ComputeWorker, private readonly id: number, readonly inputNames: readonly string[], readonly outputNames: readonly string[]) {}
+  private constructor(
+    private readonly worker: ComputeWorker,
+    private readonly id: number,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
 
   static async create(model: Uint8Array, options: SessionOptions): Promise<WorkerSession> {
-    sessionWorker ??= ComputeWorker.start(new URL('./session-worker.ts', import.meta.url), { name: 'sessions' }).then((w) => { w.unref(); return w; });
+    sessionWorker ??= ComputeWorker.start(new URL('./session-worker.ts', import.meta.url), { name: 'sessions' }).then(
+      (w) => {
+        w.unref();
+        return w;
+      },
+    );
     const worker = await sessionWorker;
     const id = nextSessionId++;
     const names = await worker.call<{ inputNames: string[]; outputNames: string[] }>('create', [id, model, options]);
     return new WorkerSession(worker, id, names.inputNames, names.outputNames);
   }
 
-  async run(feeds: Record<string, HostTensor>, into: Record<string, HostTensor> = {}, fetch?: string[]): Promise<Record<string, HostTensor>> {
+  async run(
+    feeds: Record<string, HostTensor>,
+    into: Record<string, HostTensor> = {},
+    fetch?: string[],
+  ): Promise<Record<string, HostTensor>> {
     const lent = Object.keys(feeds).filter((n) => feeds[n].lend);
     const lentInto = Object.fromEntries(Object.entries(into).filter(([, t]) => t.lend));
-    const moved = [...new Set([...lent.map((n) => feeds[n].data), ...Object.values(lentInto).map((t) => t.data)].map((d) => d.buffer as ArrayBuffer))];
+    const moved = [
+      ...new Set(
+        [...lent.map((n) => feeds[n].data), ...Object.values(lentInto).map((t) => t.data)].map(
+          (d) => d.buffer as ArrayBuffer,
+        ),
+      ),
+    ];
     const { wire, commit } = pins.wire(feeds);
     const reply = await this.worker.call<RunReply>('run', [this.id, wire, fetch, lent, lentInto], moved);
     commit();
@@ -200,7 +254,9 @@ export class WorkerSession implements GraphSession {
     return out;
   }
 
-  async release(): Promise<void> { await this.worker.call('release', [this.id]); }
+  async release(): Promise<void> {
+    await this.worker.call('release', [this.id]);
+  }
 }
 
 /** Sessions built on first use, one per key (graph and shape bucket), reused, and released together. */
@@ -220,18 +276,27 @@ export class SessionCache {
     return s;
   }
 
-  keys(): string[] { return [...this.sessions.keys()]; }
+  keys(): string[] {
+    return [...this.sessions.keys()];
+  }
 
   /** Releases one session (and its memory arena); the next `get` of its key builds it again. */
   async drop(key: string): Promise<void> {
     const s = this.sessions.get(key);
     this.sessions.delete(key);
-    await s?.then((x) => x.release(), () => undefined);
+    await s?.then(
+      (x) => x.release(),
+      () => undefined,
+    );
   }
 
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    for (const s of all) await s.then((x) => x.release(), () => undefined);
+    for (const s of all)
+      await s.then(
+        (x) => x.release(),
+        () => undefined,
+      );
   }
 }

@@ -7,7 +7,22 @@ import type { DType, Shape } from './graph.ts';
 import type { HostTensor } from './ort.ts';
 import { SafetensorsError } from './errors.ts';
 
-export type StDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
+export type StDType =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL'
+  | 'F8_E4M3'
+  | 'F8_E5M2';
 
 /** Where one tensor's bytes lie. */
 export interface TensorInfo {
@@ -23,16 +38,45 @@ export interface TensorInfo {
 }
 
 const BYTES: Record<StDType, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 /** The dtypes that map onto a HostTensor. */
 const HOST: Partial<Record<StDType, DType>> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', U16: 'uint16', U8: 'uint8', BOOL: 'bool',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  U16: 'uint16',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const ST_OF = Object.fromEntries(Object.entries(HOST).map(([st, d]) => [d, st])) as Partial<Record<DType, StDType>>;
 const ARRAY: Record<string, new (b: ArrayBuffer) => HostTensor['data']> = {
-  float64: Float64Array, float32: Float32Array, float16: Uint16Array, bfloat16: Uint16Array, int64: BigInt64Array,
-  int32: Int32Array, uint16: Uint16Array, uint8: Uint8Array, bool: Uint8Array,
+  float64: Float64Array,
+  float32: Float32Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  uint16: Uint16Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
 };
 const MAX_HEADER = 100_000_000;
 
@@ -52,7 +96,10 @@ function readExactly(fd: number, file: string, bytes: Uint8Array, position: numb
   let done = 0;
   while (done < bytes.length) {
     const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
-    if (n === 0) throw new SafetensorsError(`${file}: file ends at byte ${position + done}, expected ${bytes.length - done} more bytes (truncated?)`);
+    if (n === 0)
+      throw new SafetensorsError(
+        `${file}: file ends at byte ${position + done}, expected ${bytes.length - done} more bytes (truncated?)`,
+      );
     done += n;
   }
 }
@@ -63,13 +110,16 @@ export function readSafetensorsHeader(file: string): Map<string, TensorInfo> {
   const fd = openOrThrow(file);
   try {
     const size = fs.fstatSync(fd).size;
-    const fail = (what: string): never => { throw new SafetensorsError(`${file}: ${what}`); };
+    const fail = (what: string): never => {
+      throw new SafetensorsError(`${file}: ${what}`);
+    };
     if (size < 8) fail(`only ${size} bytes, too short for a safetensors file (8-byte header length first)`);
     const prefix = new Uint8Array(8);
     readExactly(fd, file, prefix, 0);
     const n = Number(Buffer.from(prefix).readBigUInt64LE(0));
     if (n > MAX_HEADER) fail(`header length ${n} is absurd (over ${MAX_HEADER} bytes); not a safetensors file?`);
-    if (8 + n > size) fail(`header length ${n} runs past the end of the file (${size} bytes); truncated or not a safetensors file`);
+    if (8 + n > size)
+      fail(`header length ${n} runs past the end of the file (${size} bytes); truncated or not a safetensors file`);
     const text = new Uint8Array(n);
     readExactly(fd, file, text, 8);
     let header: unknown;
@@ -85,27 +135,53 @@ export function readSafetensorsHeader(file: string): Map<string, TensorInfo> {
     const ranges: [number, number, string][] = [];
     for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') {
-        if (typeof entry !== 'object' || entry === null || Object.values(entry).some((v) => typeof v !== 'string')) fail('__metadata__ must map names to strings');
+        if (typeof entry !== 'object' || entry === null || Object.values(entry).some((v) => typeof v !== 'string'))
+          fail('__metadata__ must map names to strings');
         continue;
       }
-      const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      if (typeof dtype !== 'string' || !(dtype in BYTES)) fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
-      if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
-      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      const {
+        dtype,
+        shape,
+        data_offsets: offsets,
+      } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      if (typeof dtype !== 'string' || !(dtype in BYTES))
+        fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+      if (!Array.isArray(shape) || !shape.every(isIndex))
+        fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex))
+        fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
       const [begin, end] = offsets as [number, number];
       if (end < begin) fail(`tensor '${name}' has data_offsets out of order [${begin}, ${end}]`);
       const want = count(shape as number[]) * BYTES[dtype as StDType];
-      if (end - begin !== want) fail(`tensor '${name}' (${dtype} ${JSON.stringify(shape)}) needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      if (end - begin !== want)
+        fail(
+          `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) needs ${want} bytes but data_offsets [${begin}, ` +
+            `${end}] hold ${end - begin}`,
+        );
       ranges.push([begin, end, name]);
-      infos.push({ name, dtype: dtype as StDType, shape: shape as number[], file, offset: dataStart + begin, length: end - begin });
+      infos.push({
+        name,
+        dtype: dtype as StDType,
+        shape: shape as number[],
+        file,
+        offset: dataStart + begin,
+        length: end - begin,
+      });
     }
     ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (let i = 1; i < ranges.length; i++) {
       const [prev, cur] = [ranges[i - 1], ranges[i]];
-      if (cur[0] < prev[1]) fail(`tensors '${prev[2]}' [${prev[0]}, ${prev[1]}) and '${cur[2]}' [${cur[0]}, ${cur[1]}) overlap in the data section`);
+      if (cur[0] < prev[1])
+        fail(
+          `tensors '${prev[2]}' [${prev[0]}, ${prev[1]}) and '${cur[2]}' [${cur[0]}, ${cur[1]}) overlap in the data section`,
+        );
     }
     const last = ranges.reduce<[number, number, string] | undefined>((m, r) => (!m || r[1] > m[1] ? r : m), undefined);
-    if (last && last[1] > dataBytes) fail(`file truncated: tensor '${last[2]}' ends at byte ${last[1]} of the data section, which holds only ${dataBytes} bytes (file should be at least ${dataStart + last[1]} bytes, is ${size})`);
+    if (last && last[1] > dataBytes)
+      fail(
+        `file truncated: tensor '${last[2]}' ends at byte ${last[1]} of the data section, which holds only ` +
+          `${dataBytes} bytes (file should be at least ${dataStart + last[1]} bytes, is ${size})`,
+      );
     return new Map(infos.map((t) => [t.name, t]));
   } finally {
     fs.closeSync(fd);
@@ -115,7 +191,10 @@ export function readSafetensorsHeader(file: string): Map<string, TensorInfo> {
 /** Reads one tensor into a fresh ArrayBuffer (F16/BF16 as raw bits in a Uint16Array). */
 export function readTensor(info: TensorInfo): HostTensor {
   const dtype = HOST[info.dtype];
-  if (!dtype) throw new SafetensorsError(`${info.file}: tensor '${info.name}' has dtype ${info.dtype}, which sat-peer cannot load`);
+  if (!dtype)
+    throw new SafetensorsError(
+      `${info.file}: tensor '${info.name}' has dtype ${info.dtype}, which sat-peer cannot load`,
+    );
   const buffer = new ArrayBuffer(info.length);
   const fd = openOrThrow(info.file);
   try {
@@ -135,7 +214,8 @@ function halves(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const frac = h & 0x3ff;
-    halfTable[h] = sign * (exp === 0 ? frac * 2 ** -24 : exp === 31 ? (frac ? NaN : Infinity) : (1 + frac / 1024) * 2 ** (exp - 15));
+    halfTable[h] =
+      sign * (exp === 0 ? frac * 2 ** -24 : exp === 31 ? (frac ? NaN : Infinity) : (1 + frac / 1024) * 2 ** (exp - 15));
   }
   return halfTable;
 }
@@ -160,7 +240,11 @@ export function toFloat32(t: HostTensor): Float32Array {
 }
 
 /** Writes `tensors` (in name order) atomically: a temp file in the same folder, fsync, rename. */
-export function writeSafetensors(file: string, tensors: Record<string, HostTensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  file: string,
+  tensors: Record<string, HostTensor>,
+  metadata?: Record<string, string>,
+): void {
   file = path.resolve(file);
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
@@ -169,9 +253,13 @@ export function writeSafetensors(file: string, tensors: Record<string, HostTenso
     const t = tensors[name];
     const dtype = ST_OF[t.dtype];
     if (name === '__metadata__') throw new SafetensorsError(`${file}: '__metadata__' cannot be a tensor name`);
-    if (!dtype) throw new SafetensorsError(`${file}: tensor '${name}' has dtype ${t.dtype}, which safetensors cannot hold`);
+    if (!dtype)
+      throw new SafetensorsError(`${file}: tensor '${name}' has dtype ${t.dtype}, which safetensors cannot hold`);
     const bytes = count(t.shape) * BYTES[dtype];
-    if (t.data.byteLength !== bytes) throw new SafetensorsError(`${file}: tensor '${name}' (${t.dtype} [${t.shape.join(', ')}]) needs ${bytes} bytes but its data holds ${t.data.byteLength}`);
+    if (t.data.byteLength !== bytes)
+      throw new SafetensorsError(
+        `${file}: tensor '${name}' (${t.dtype} [${t.shape.join(', ')}]) needs ${bytes} bytes but its data holds ${t.data.byteLength}`,
+      );
     header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }

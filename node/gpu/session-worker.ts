@@ -8,7 +8,11 @@ const pins = new PinStore();
 
 const sessions = new Map<number, Session>();
 
-export async function create(id: number, model: Uint8Array, options: SessionOptions): Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }> {
+export async function create(
+  id: number,
+  model: Uint8Array,
+  options: SessionOptions,
+): Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }> {
   const s = await Session.create(model, { ...options, inWorker: false });
   sessions.set(id, s);
   return { inputNames: [...s.inputNames], outputNames: [...s.outputNames] };
@@ -18,7 +22,13 @@ export async function create(id: number, model: Uint8Array, options: SessionOpti
  * Runs a session. Its outputs move back, and so do the feeds named in `lent` and the outputs in
  * `into` (moved here by the caller; the run writes into those), also when the run fails.
  */
-export async function run(id: number, wire: Record<string, WireTensor>, fetch?: string[], lent: string[] = [], into: Record<string, HostTensor> = {}): Promise<RunReply> {
+export async function run(
+  id: number,
+  wire: Record<string, WireTensor>,
+  fetch?: string[],
+  lent: string[] = [],
+  into: Record<string, HostTensor> = {},
+): Promise<RunReply> {
   let out: Record<string, HostTensor> = {};
   let error: string | undefined;
   let feeds: Record<string, HostTensor> = {};
@@ -30,15 +40,21 @@ export async function run(id: number, wire: Record<string, WireTensor>, fetch?: 
   }
   const back = Object.fromEntries(lent.map((n) => [n, (feeds[n] ?? wire[n]).data!]));
   const intoBack = Object.fromEntries(Object.entries(into).map(([n, t]) => [n, t.data]));
-  const buffers = [...Object.values(out).map((t) => t.data), ...Object.values(back), ...Object.values(intoBack)].map((d) => d.buffer as ArrayBuffer);
+  const buffers = [...Object.values(out).map((t) => t.data), ...Object.values(back), ...Object.values(intoBack)].map(
+    (d) => d.buffer as ArrayBuffer,
+  );
   return withTransfer({ out, back, into: intoBack, ...(error === undefined ? {} : { error }) }, [...new Set(buffers)]);
 }
 
 /** Drops what the worker holds of a pinned feeds' owner (collected on the caller's side). */
-export function unpin(owner: number): void { pins.drop(owner); }
+export function unpin(owner: number): void {
+  pins.drop(owner);
+}
 
 /** Bytes of pinned feeds held here. */
-export function pinnedBytes(): number { return pins.bytes(); }
+export function pinnedBytes(): number {
+  return pins.bytes();
+}
 
 export async function release(id: number): Promise<void> {
   await sessions.get(id)?.release();

@@ -12,7 +12,16 @@ import { InputError } from '../agent/errors.ts';
 import { loadTokenizer } from '../agent/model/tokenizer.ts';
 import { type SatConfig, loadConfig, parseConfig } from '../config/load.ts';
 import { cidFromBytes, cidFromString, contentId } from '../protocol/cid.ts';
-import { Admission, type Dataset, PROTOCOL_VERSION, type TeamManifest, Workflow, decodeTeamManifest, encodeTeamManifest, teamId } from '../protocol/codec.ts';
+import {
+  Admission,
+  type Dataset,
+  PROTOCOL_VERSION,
+  type TeamManifest,
+  Workflow,
+  decodeTeamManifest,
+  encodeTeamManifest,
+  teamId,
+} from '../protocol/codec.ts';
 
 export interface TeamFile {
   manifest: TeamManifest;
@@ -26,7 +35,10 @@ export interface ManifestOptions {
   name?: string;
   /** Whether newcomers may claim a held slot with a stronger model (default true). */
   upgrades?: boolean;
-  /** The number of slots: the config's first agents, or all of them and then copies of the last (default: as many as it names). */
+  /**
+   * The number of slots: the config's first agents, or all of them and then copies of the last (default: as many as
+   * it names).
+   */
   slots?: number;
   /** Peer ids (as peers print them) admitted to the team; none: an open team. */
   allow?: string[];
@@ -48,13 +60,21 @@ export const allowed = (m: TeamManifest): string[] => m.allow.map(peerIdText);
 
 /** `agents` resized to `n`: the first n, or all and then copies of the last, named apart (`second-3`). */
 function resized<T extends { name: string }>(agents: readonly T[], n: number): T[] {
-  return Array.from({ length: n }, (_, i) => (i < agents.length ? agents[i] : { ...agents.at(-1)!, name: `${agents.at(-1)!.name}-${i + 1}` }));
+  return Array.from({ length: n }, (_, i) =>
+    i < agents.length ? agents[i] : { ...agents.at(-1)!, name: `${agents.at(-1)!.name}-${i + 1}` },
+  );
 }
 
 /** Config paths that name files: made absolute, so the manifest means the same from any folder. */
-const PATHS: [string, string][] = [['dataset', 'train_path'], ['dataset', 'test_path']];
+const PATHS: [string, string][] = [
+  ['dataset', 'train_path'],
+  ['dataset', 'test_path'],
+];
 
-/** The manifest of the team `configFile` describes: its slots (each agent's tokenizer), workflow, config and training set. */
+/**
+ * The manifest of the team `configFile` describes: its slots (each agent's tokenizer), workflow, config and training
+ * set.
+ */
 export function manifestFromConfig(configFile: string, o: ManifestOptions = {}): TeamManifest {
   const cfg = loadConfig(configFile);
   const raw = rawConfig(configFile);
@@ -69,16 +89,29 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     cfg.sat.agents = resized(cfg.sat.agents, o.slots);
   }
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
-  for (const a of agents) for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);
+  for (const a of agents)
+    for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);
   delete (raw.logging as Record<string, unknown> | undefined)?.save_dir; // each peer keeps its own
   const { trainPath, testPath } = cfg.dataset;
-  if (!trainPath || !fs.existsSync(trainPath)) throw new InputError(`dataset.train_path of ${configFile} names no file: a team needs its training set`);
-  if (testPath && !fs.existsSync(testPath)) throw new InputError(`dataset.test_path of ${configFile} names no file: give the held-out set, or leave test_path out`);
-  const dataset = (file: string) => ({ name: path.basename(file), cid: contentId(fs.readFileSync(file)).bytes, uri: file });
+  if (!trainPath || !fs.existsSync(trainPath))
+    throw new InputError(`dataset.train_path of ${configFile} names no file: a team needs its training set`);
+  if (testPath && !fs.existsSync(testPath))
+    throw new InputError(
+      `dataset.test_path of ${configFile} names no file: give the held-out set, or leave test_path out`,
+    );
+  const dataset = (file: string) => ({
+    name: path.basename(file),
+    cid: contentId(fs.readFileSync(file)).bytes,
+    uri: file,
+  });
   return {
     version: PROTOCOL_VERSION,
     name: o.name ?? path.basename(configFile).replace(/\.(ya?ml|json)$/i, ''),
-    slots: cfg.sat.agents.map((a) => ({ role: a.name, family: 'qwen3', tokenizer: Buffer.from(loadTokenizer(a.path).hash, 'hex') as Uint8Array<ArrayBuffer> })),
+    slots: cfg.sat.agents.map((a) => ({
+      role: a.name,
+      family: 'qwen3',
+      tokenizer: Buffer.from(loadTokenizer(a.path).hash, 'hex') as Uint8Array<ArrayBuffer>,
+    })),
     workflow: cfg.team.workflow === 'chain' ? Workflow.CHAIN : Workflow.ENSEMBLE,
     config: JSON.stringify(raw),
     dataset: dataset(trainPath),
@@ -106,12 +139,20 @@ export function writeTeamFile(out: string, m: TeamManifest): string {
     admission: m.admission === Admission.OPEN ? 'open' : 'allowlist',
     ...(m.allow.length ? { allow: allowed(m) } : {}),
     upgrades: m.upgrades,
-    slots: m.slots.map((s) => ({ role: s.role, family: s.family, tokenizer: Buffer.from(s.tokenizer!).toString('hex') })),
+    slots: m.slots.map((s) => ({
+      role: s.role,
+      family: s.family,
+      tokenizer: Buffer.from(s.tokenizer!).toString('hex'),
+    })),
     dataset: datasetDoc(m.dataset!),
     ...(m.test ? { test: datasetDoc(m.test) } : {}),
     config: JSON.parse(m.config) as unknown,
   };
-  writeFileAtomic(out, `# sat-peer team manifest; team id ${id}\n# peers join with: sat-peer start --team ${path.basename(out)} --model <name|dir>\n${YAML.stringify(doc)}`);
+  writeFileAtomic(
+    out,
+    `# sat-peer team manifest; team id ${id}\n# peers join with: sat-peer start --team ${path.basename(out)} ` +
+      `--model <name|dir>\n${YAML.stringify(doc)}`,
+  );
   return id;
 }
 
@@ -122,12 +163,16 @@ export function readTeamFile(file: string): TeamFile {
   try {
     doc = YAML.parse(fs.readFileSync(abs, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new InputError(`cannot read team file ${abs}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`);
+    throw new InputError(
+      `cannot read team file ${abs}: ` +
+        `${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`,
+    );
   }
   const bad = (what: string) => new InputError(`team file ${abs}: ${what}; write one with sat-peer team create`);
   if (!doc || typeof doc !== 'object') throw bad('not a mapping');
   const slots = doc.slots as Record<string, string>[] | undefined;
-  if (!Array.isArray(slots) || !doc.dataset || typeof doc.config !== 'object') throw bad('it needs slots, dataset and config');
+  if (!Array.isArray(slots) || !doc.dataset || typeof doc.config !== 'object')
+    throw bad('it needs slots, dataset and config');
   const dataset = (field: string): Dataset => {
     const d = doc[field] as Record<string, string>;
     const cid = cidFromString(String(d.cid ?? ''));
@@ -137,7 +182,11 @@ export function readTeamFile(file: string): TeamFile {
   const manifest: TeamManifest = {
     version: PROTOCOL_VERSION,
     name: String(doc.name ?? ''),
-    slots: slots.map((s) => ({ role: String(s.role ?? ''), family: String(s.family ?? ''), tokenizer: Buffer.from(String(s.tokenizer ?? ''), 'hex') as Uint8Array<ArrayBuffer> })),
+    slots: slots.map((s) => ({
+      role: String(s.role ?? ''),
+      family: String(s.family ?? ''),
+      tokenizer: Buffer.from(String(s.tokenizer ?? ''), 'hex') as Uint8Array<ArrayBuffer>,
+    })),
     workflow: doc.workflow === 'ensemble' ? Workflow.ENSEMBLE : Workflow.CHAIN,
     config: JSON.stringify(doc.config),
     dataset: dataset('dataset'),

@@ -13,7 +13,15 @@ import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import type { ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
 import { cidFromBytes, cidFromString } from '../protocol/cid.ts';
-import { BlockKind, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type StageRecord as RecordMessage, type TrajectoryShard, decodeLogprobUpdate } from '../protocol/codec.ts';
+import {
+  BlockKind,
+  type LogprobUpdate,
+  MAX_BYTES,
+  PROTOCOL_VERSION,
+  type StageRecord as RecordMessage,
+  type TrajectoryShard,
+  decodeLogprobUpdate,
+} from '../protocol/codec.ts';
 import type { PeerHost } from '../protocol/host.ts';
 import { ShardParts, splitShard } from '../protocol/shard-parts.ts';
 import { ShardExchange } from '../protocol/shards.ts';
@@ -45,7 +53,10 @@ export interface PeerLinkInit {
   log?: (line: string) => void;
   /** Hears this peer take the token (its update starts). */
   onTurn?: (stage: number, position: number) => void;
-  /** Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided position is then skipped. */
+  /**
+   * Whether every other slot's live peer is past `stage` (the roster's heartbeats): an observer's last undecided
+   * position is then skipped.
+   */
   teamPast?: (stage: number) => boolean;
   /** Bytes of the largest shard this peer makes (default the protocol's limit); a larger rollout goes as several. */
   shardBytes?: number;
@@ -72,7 +83,9 @@ class Waits<T> {
     this.waiters.delete(key);
   }
 
-  get(key: string): T | undefined { return this.values.get(key); }
+  get(key: string): T | undefined {
+    return this.values.get(key);
+  }
 
   /** Calls `then` with the value of `key` once it is set (now, if it is). */
   on(key: string, then: (v: T) => void): void {
@@ -88,19 +101,32 @@ class Waits<T> {
 
   /** Forgets the values of stages before `stage` (keys start with `<stage>/`), and who waited for them. */
   dropBefore(stage: number): void {
-    for (const map of [this.values, this.waiters]) for (const key of map.keys()) if (Number(key.split('/')[0]) < stage) map.delete(key);
+    for (const map of [this.values, this.waiters])
+      for (const key of map.keys()) if (Number(key.split('/')[0]) < stage) map.delete(key);
   }
 }
 
 /** A promise settled by `start`'s resolve, or rejected with a LinkTimeoutError naming `what` after `ms`. */
 function timed<T>(ms: number, what: string, start: (resolve: (v: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`)), ms);
-    start((v) => { clearTimeout(timer); resolve(v); });
+    const timer = setTimeout(
+      () =>
+        reject(
+          new LinkTimeoutError(`waited ${Math.round(ms / 1000)} s for ${what}: its peer is gone or the network is cut`),
+        ),
+      ms,
+    );
+    start((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
   });
 }
 
-interface Held { update: LogprobUpdate; cid: string }
+interface Held {
+  update: LogprobUpdate;
+  cid: string;
+}
 
 /** Publishing before any peer's subscription is known fails: tried again for a while. */
 const PUBLISH_TRIES = 50;
@@ -111,7 +137,10 @@ export class PeerLink implements StageLink {
   readonly shards: ShardExchange;
   readonly token: TokenPassing;
   private stage = 0;
-  /** Whether this peer follows the stage without a turn in it (a restarted peer catching up on a stage that went on without it). */
+  /**
+   * Whether this peer follows the stage without a turn in it (a restarted peer catching up on a stage that went on
+   * without it).
+   */
   private observing = false;
   /** Since when an observer has seen every other peer past the stage (see watchLast). */
   private teamPastSince?: number;
@@ -135,18 +164,32 @@ export class PeerLink implements StageLink {
   /** The reminders of turns waited for (see waitTurn). */
   private readonly reminders = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly host: PeerHost, private readonly init: PeerLinkInit) {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly init: PeerLinkInit,
+  ) {
     this.waitMs = init.waitMs ?? 10 * 60_000;
     this.deadlineMs = init.deadlineMs ?? DEADLINE_MS;
     this.shards = new ShardExchange(host, {
-      team: init.team, slots: init.slots, isMember: init.isMember, stage: () => this.stage,
+      team: init.team,
+      slots: init.slots,
+      isMember: init.isMember,
+      stage: () => this.stage,
       onShard: (shard, cid) => this.onShard(shard, cid),
       onUpdate: (update, cid, from) => this.onUpdate(update, cid.toString(), from),
-      wantsParams: (a, from) => a.stage === init.takeOverAt && init.peers(a.stage - 1).get(init.slot)?.equals(from) === true,
+      wantsParams: (a, from) =>
+        a.stage === init.takeOverAt &&
+        init
+          .peers(a.stage - 1)
+          .get(init.slot)
+          ?.equals(from) === true,
       onParams: (bytes, a) => this.incumbent.set(String(a.stage), bytes),
     });
     this.token = new TokenPassing(host, {
-      team: init.team, slot: init.slot, slots: init.slots, ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      team: init.team,
+      slot: init.slot,
+      slots: init.slots,
+      ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
       onTurn: (turn) => void this.onTurn(turn),
     });
   }
@@ -188,17 +231,31 @@ export class PeerLink implements StageLink {
 
   /** The tensors of the incumbent this peer takes over from at `stage`, from its peer. */
   async incumbentParams(stage: number): Promise<Uint8Array> {
-    return this.incumbent.wait(String(stage), this.waitMs, `the tensors of slot ${this.init.slot}'s incumbent (handed over at stage ${stage})`);
+    return this.incumbent.wait(
+      String(stage),
+      this.waitMs,
+      `the tensors of slot ${this.init.slot}'s incumbent (handed over at stage ${stage})`,
+    );
   }
 
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn {
     return {
       take: async (transcripts, turn) => {
-        const shard = await this.waitTurn(stage, turnKey(stage, rollout, turn + 1), `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`);
-        if (shard.trajectories.length !== transcripts.length) throw new LinkDivergedError(`slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`);
+        const shard = await this.waitTurn(
+          stage,
+          turnKey(stage, rollout, turn + 1),
+          `turn ${turn + 1} of stage ${stage}'s rollout ${rollout} (slot ${slot})`,
+        );
+        if (shard.trajectories.length !== transcripts.length)
+          throw new LinkDivergedError(
+            `slot ${slot}'s shard of ${rollout} has ${shard.trajectories.length} trajectories, this peer's rollout ${transcripts.length}`,
+          );
         return shard.trajectories.map((t, r) => {
           const u = t.turns[turn];
-          if (!sameStart(t, transcripts[r], turn) || u.slot !== slot) throw new LinkDivergedError(`slot ${slot}'s trajectory ${r} of ${rollout} starts otherwise than this peer's: the peers disagree on the rollout`);
+          if (!sameStart(t, transcripts[r], turn) || u.slot !== slot)
+            throw new LinkDivergedError(
+              `slot ${slot}'s trajectory ${r} of ${rollout} starts otherwise than this peer's: the peers disagree on the rollout`,
+            );
           return { tokens: u.ids, logprobs: u.logprobs };
         });
       },
@@ -207,8 +264,15 @@ export class PeerLink implements StageLink {
 
   /** The transcripts of a complete rollout of `stage` made on another peer (e.g. an agent's solo evaluation). */
   async rollout(stage: number, rollout: string): Promise<ChainTranscript[]> {
-    const shard = await this.waitTurn(stage, turnKey(stage, rollout, this.init.turnsPerRollout), `stage ${stage}'s rollout ${rollout}`);
-    return shard.trajectories.map((t) => ({ promptIds: t.ids, turns: t.turns.map((u) => ({ slot: u.slot, ids: u.ids, logprobs: u.logprobs })) }));
+    const shard = await this.waitTurn(
+      stage,
+      turnKey(stage, rollout, this.init.turnsPerRollout),
+      `stage ${stage}'s rollout ${rollout}`,
+    );
+    return shard.trajectories.map((t) => ({
+      promptIds: t.ids,
+      turns: t.turns.map((u) => ({ slot: u.slot, ids: u.ids, logprobs: u.logprobs })),
+    }));
   }
 
   /**
@@ -218,26 +282,40 @@ export class PeerLink implements StageLink {
    */
   private waitTurn(stage: number, key: string, what: string): Promise<TrajectoryShard> {
     const since = Date.now();
-    const reminder = setInterval(() => {
-      if (this.stage > stage) {
-        clearInterval(reminder);
-        return void this.reminders.delete(reminder);
-      }
-      this.init.log?.(`waited ${Math.round((Date.now() - since) / 1000)} s for ${what}: the team goes on once its peer is back or another peer takes the slot`);
-    }, Math.min(this.waitMs, 60_000));
+    const reminder = setInterval(
+      () => {
+        if (this.stage > stage) {
+          clearInterval(reminder);
+          return void this.reminders.delete(reminder);
+        }
+        this.init.log?.(
+          `waited ${Math.round((Date.now() - since) / 1000)} s for ${what}: the team goes on once its peer is ` +
+            `back or another peer takes the slot`,
+        );
+      },
+      Math.min(this.waitMs, 60_000),
+    );
     this.reminders.add(reminder);
-    return new Promise((resolve) => this.turns.on(key, (shard) => {
-      clearInterval(reminder);
-      this.reminders.delete(reminder);
-      resolve(shard);
-    }));
+    return new Promise((resolve) =>
+      this.turns.on(key, (shard) => {
+        clearInterval(reminder);
+        this.reminders.delete(reminder);
+        resolve(shard);
+      }),
+    );
   }
 
   async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
-    const parts = splitShard({
-      version: PROTOCOL_VERSION, team: this.init.team, stage, rollout,
-      trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
-    }, this.init.shardBytes);
+    const parts = splitShard(
+      {
+        version: PROTOCOL_VERSION,
+        team: this.init.team,
+        stage,
+        rollout,
+        trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
+      },
+      this.init.shardBytes,
+    );
     for (const part of parts) this.onShard(part, await this.publishing(() => this.shards.publish(part)));
   }
 
@@ -257,7 +335,11 @@ export class PeerLink implements StageLink {
   async receiveUpdate(stage: number, position: number): Promise<SharedUpdate | undefined> {
     const watch = setInterval(() => this.watchLast(stage), 500);
     try {
-      const held = await this.decided.wait(`${stage}/${position}`, this.waitMs, `the update of position ${position} of stage ${stage}`);
+      const held = await this.decided.wait(
+        `${stage}/${position}`,
+        this.waitMs,
+        `the update of position ${position} of stage ${stage}`,
+      );
       return held ? sharedUpdate(held.update, this.init.names) : undefined;
     } finally {
       clearInterval(watch);
@@ -277,7 +359,7 @@ export class PeerLink implements StageLink {
     if (last < 0 || this.decided.get(key(last)) !== undefined) return;
     let skipped: boolean;
     if (this.observing) {
-      this.teamPastSince = this.init.teamPast?.(stage) ? this.teamPastSince ?? Date.now() : undefined;
+      this.teamPastSince = this.init.teamPast?.(stage) ? (this.teamPastSince ?? Date.now()) : undefined;
       skipped = this.teamPastSince !== undefined && Date.now() - this.teamPastSince > 2 * REPEAT_MS;
     } else {
       skipped = this.token.silence.position === last && this.token.silence.ms > 2 * this.deadlineMs;
@@ -294,10 +376,14 @@ export class PeerLink implements StageLink {
   async awaitTurn(stage: number, position: number): Promise<boolean> {
     const key = `${stage}/${position}`;
     // The position decided before the token came here: the peers after it went on without this one.
-    const taken = await timed<boolean>(this.waitMs, `the token for position ${position} of stage ${stage}`, (resolve) => {
-      this.decided.on(key, () => resolve(false));
-      this.mine.on(key, () => resolve(true));
-    });
+    const taken = await timed<boolean>(
+      this.waitMs,
+      `the token for position ${position} of stage ${stage}`,
+      (resolve) => {
+        this.decided.on(key, () => resolve(false));
+        this.mine.on(key, () => resolve(true));
+      },
+    );
     if (taken) this.init.onTurn?.(stage, position);
     return taken;
   }
@@ -307,10 +393,21 @@ export class PeerLink implements StageLink {
       const held = this.decided.get(`${stage}/${p}`);
       return held ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
-    const shards = [...this.complete].filter(([k]) => k.startsWith(`${stage}/train/`)).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })).flatMap(([, cids]) => cids);
+    const shards = [...this.complete]
+      .filter(([k]) => k.startsWith(`${stage}/train/`))
+      .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+      .flatMap(([, cids]) => cids);
     const update: LogprobUpdate = {
-      version: PROTOCOL_VERSION, team: this.init.team, stage, position, slot: this.order[position], shards,
-      logprobs: [...u.logpNew], cur: [...u.logpCur], record: recordMessage(this.init.team, stage, position, u.record), after,
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      stage,
+      position,
+      slot: this.order[position],
+      shards,
+      logprobs: [...u.logpNew],
+      cur: [...u.logpCur],
+      record: recordMessage(this.init.team, stage, position, u.record),
+      after,
     };
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
     this.updates.set(cid.toString(), update);
@@ -326,7 +423,11 @@ export class PeerLink implements StageLink {
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
     // A shard of k turns answers the wait for any of them (an observer reads a chain's turns from the complete shard).
     for (let k = 1; k <= turns; k++) this.turns.set(turnKey(shard.stage, shard.rollout, k), shard);
-    if (turns === this.init.turnsPerRollout) this.complete.set(`${shard.stage}/${shard.rollout}`, whole.cids.map((c) => c.bytes));
+    if (turns === this.init.turnsPerRollout)
+      this.complete.set(
+        `${shard.stage}/${shard.rollout}`,
+        whole.cids.map((c) => c.bytes),
+      );
   }
 
   /** An update announced by its maker (one of a later stage waits for it). */
@@ -337,7 +438,10 @@ export class PeerLink implements StageLink {
     this.settle();
   }
 
-  /** An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be gone); the exchange skips blocks it holds. */
+  /**
+   * An observer fetches the shards and earlier updates an update names that it has not seen (their makers may be
+   * gone); the exchange skips blocks it holds.
+   */
   private fetchMissed(u: LogprobUpdate, from: PeerId): void {
     for (const bytes of u.shards) this.shards.fetchNamed(from, cidFromBytes(bytes)!, u.stage, BlockKind.SHARD);
     for (const bytes of u.after) {
@@ -346,7 +450,10 @@ export class PeerLink implements StageLink {
     }
   }
 
-  /** This peer's turn: the positions before it are decided by the pass that handed it over, or by what came here when it was taken over. */
+  /**
+   * This peer's turn: the positions before it are decided by the pass that handed it over, or by what came here when
+   * it was taken over.
+   */
   private async onTurn(turn: Turn): Promise<void> {
     if (turn.stage !== this.stage) return;
     const cid = turn.pass?.update && cidFromBytes(turn.pass.update)?.toString();
@@ -390,7 +497,10 @@ export class PeerLink implements StageLink {
     this.decided.set(`${u.stage}/${u.position}`, { update: u, cid });
   }
 
-  /** The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every listed one is here). */
+  /**
+   * The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every
+   * listed one is here).
+   */
   private decideBefore(u: LogprobUpdate): void {
     const listed = new Map<number, Held>();
     for (const bytes of u.after) {
@@ -407,7 +517,11 @@ export class PeerLink implements StageLink {
       try {
         return await publish();
       } catch (err) {
-        if (i >= PUBLISH_TRIES || !/NoPeersSubscribedToTopic/i.test(String((err as Error).name) + String((err as Error).message))) throw err;
+        if (
+          i >= PUBLISH_TRIES ||
+          !/NoPeersSubscribedToTopic/i.test(String((err as Error).name) + String((err as Error).message))
+        )
+          throw err;
         await new Promise((r) => setTimeout(r, 200));
       }
     }
@@ -416,17 +530,34 @@ export class PeerLink implements StageLink {
 
 const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
 
-
 /** Whether a shard's trajectory begins as this peer's transcript: the same prompt and the same first `turns` turns. */
 function sameStart(t: TrajectoryShard['trajectories'][number], mine: ChainTranscript, turns: number): boolean {
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-  return t.turns.length > turns && same(t.ids, mine.promptIds) && mine.turns.slice(0, turns).every((u, k) => u.slot === t.turns[k].slot && same(u.ids, t.turns[k].ids));
+  return (
+    t.turns.length > turns &&
+    same(t.ids, mine.promptIds) &&
+    mine.turns.slice(0, turns).every((u, k) => u.slot === t.turns[k].slot && same(u.ids, t.turns[k].ids))
+  );
 }
 
 function recordMessage(team: string, stage: number, position: number, r: AgentStageRecord): RecordMessage {
   return {
-    version: PROTOCOL_VERSION, team, stage, slot: r.slot, position, accepted: r.accepted, delta: r.delta, n: r.n, zeta: r.zeta,
-    gain: r.gain, kl: r.klQuantile, beta: r.beta, backtracks: r.backtracks, reward: r.reward, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+    version: PROTOCOL_VERSION,
+    team,
+    stage,
+    slot: r.slot,
+    position,
+    accepted: r.accepted,
+    delta: r.delta,
+    n: r.n,
+    zeta: r.zeta,
+    gain: r.gain,
+    kl: r.klQuantile,
+    beta: r.beta,
+    backtracks: r.backtracks,
+    reward: r.reward,
+    gap: r.gap,
+    ...(r.stage0 ? { stage0: r.stage0 } : {}),
   };
 }
 
@@ -434,8 +565,19 @@ function recordMessage(team: string, stage: number, position: number, r: AgentSt
 function sharedUpdate(u: LogprobUpdate, names: readonly string[]): SharedUpdate {
   const r = u.record!;
   const record: AgentStageRecord = {
-    slot: r.slot, name: names[r.slot], accepted: r.accepted, backtracks: r.backtracks, beta: r.beta, klQuantile: r.kl, gain: r.gain,
-    reward: r.reward, delta: r.delta, n: r.n, zeta: r.zeta, gap: r.gap, ...(r.stage0 ? { stage0: r.stage0 } : {}),
+    slot: r.slot,
+    name: names[r.slot],
+    accepted: r.accepted,
+    backtracks: r.backtracks,
+    beta: r.beta,
+    klQuantile: r.kl,
+    gain: r.gain,
+    reward: r.reward,
+    delta: r.delta,
+    n: r.n,
+    zeta: r.zeta,
+    gap: r.gap,
+    ...(r.stage0 ? { stage0: r.stage0 } : {}),
   };
   return { logpCur: Float32Array.from(u.cur), logpNew: Float32Array.from(u.logprobs), record };
 }

@@ -27,13 +27,22 @@ export const isTeamId = (spec: string): boolean => !fs.existsSync(spec) && cidFr
  * The team `spec` names: a team file, or a team id whose manifest comes from the team's peers and is
  * written to `<dataDir>/team.yaml` (the caller looks for the team's peers meanwhile).
  */
-export async function teamFileFor(spec: string, host: PeerHost, dataDir: string, log: (line: string) => void, waitMs = FETCH_WAIT_MS): Promise<TeamFile> {
+export async function teamFileFor(
+  spec: string,
+  host: PeerHost,
+  dataDir: string,
+  log: (line: string) => void,
+  waitMs = FETCH_WAIT_MS,
+): Promise<TeamFile> {
   if (fs.existsSync(spec)) return readTeamFile(spec);
   const cid = cidFromString(spec);
   if (!cid) throw new InputError(`--team ${spec}: no such team file, and not a team id (a CID such as bafkrei...)`);
-  const bytes = await fetchFromTeam(host, cid, 'the team\'s manifest', MAX_BYTES.TeamManifest, log, waitMs);
+  const bytes = await fetchFromTeam(host, cid, "the team's manifest", MAX_BYTES.TeamManifest, log, waitMs);
   const d = decodeTeamManifest(bytes, { team: spec });
-  if (!d.ok) throw new TeamFetchError(`the manifest of team ${spec} that a peer sent is no valid manifest (${d.field} is ${d.reason})`);
+  if (!d.ok)
+    throw new TeamFetchError(
+      `the manifest of team ${spec} that a peer sent is no valid manifest (${d.field} is ${d.reason})`,
+    );
   const file = path.join(dataDir, 'team.yaml');
   writeTeamFile(file, d.message);
   log(`team ${spec}: manifest fetched from its peers, written to ${file}`);
@@ -44,7 +53,13 @@ export async function teamFileFor(spec: string, host: PeerHost, dataDir: string,
  * A local file holding the data set `d`: the file it names when that has the set's CID, else a copy
  * fetched from the team's peers into `<dataDir>/data`.
  */
-export async function teamDataset(d: Dataset, host: PeerHost, dataDir: string, log: (line: string) => void, waitMs = FETCH_WAIT_MS): Promise<string> {
+export async function teamDataset(
+  d: Dataset,
+  host: PeerHost,
+  dataDir: string,
+  log: (line: string) => void,
+  waitMs = FETCH_WAIT_MS,
+): Promise<string> {
   const cid = cidFromBytes(d.cid!)!;
   const holds = (file: string) => fs.existsSync(file) && contentId(fs.readFileSync(file)).equals(cid);
   if (d.uri && holds(d.uri)) return d.uri;
@@ -57,7 +72,10 @@ export async function teamDataset(d: Dataset, host: PeerHost, dataDir: string, l
   return file;
 }
 
-/** Keeps the team's manifest and data set files in this peer's block store for as long as it runs, for peers that lack them. */
+/**
+ * Keeps the team's manifest and data set files in this peer's block store for as long as it runs, for peers that lack
+ * them.
+ */
 export function serveTeam(host: PeerHost, team: TeamFile, files: readonly string[]): void {
   host.blocks.store.put(encodeTeamManifest(team.manifest), true);
   for (const f of files) {
@@ -67,7 +85,14 @@ export function serveTeam(host: PeerHost, team: TeamFile, files: readonly string
 }
 
 /** The block `cid` from whichever connected peer has it, asking each in turn until one does (or `waitMs` passes). */
-async function fetchFromTeam(host: PeerHost, cid: CID, what: string, maxBytes: number, log: (line: string) => void, waitMs: number): Promise<Uint8Array> {
+async function fetchFromTeam(
+  host: PeerHost,
+  cid: CID,
+  what: string,
+  maxBytes: number,
+  log: (line: string) => void,
+  waitMs: number,
+): Promise<Uint8Array> {
   const until = Date.now() + waitMs;
   let said = 0;
   for (;;) {
@@ -79,7 +104,10 @@ async function fetchFromTeam(host: PeerHost, cid: CID, what: string, maxBytes: n
         // not there (a bootstrap peer, a peer of another team), or gone: ask the next
       }
     }
-    if (Date.now() > until) throw new TeamFetchError(`no peer had ${what} (${cid}) within ${Math.round(waitMs / 1000)} s: check --bootstrap, or pass the team file`);
+    if (Date.now() > until)
+      throw new TeamFetchError(
+        `no peer had ${what} (${cid}) within ${Math.round(waitMs / 1000)} s: check --bootstrap, or pass the team file`,
+      );
     if (Date.now() - said > 10_000) {
       log(`looking for ${what} (${cid}) among the team's peers (${peers.length} connected)`);
       said = Date.now();

@@ -61,11 +61,17 @@ export class BlockStore {
     this.bytes -= b.length;
   }
 
-  get(cid: CID): Uint8Array | undefined { return this.pinned.get(cid.toString()) ?? this.blocks.get(cid.toString()); }
+  get(cid: CID): Uint8Array | undefined {
+    return this.pinned.get(cid.toString()) ?? this.blocks.get(cid.toString());
+  }
 
-  has(cid: CID): boolean { return this.get(cid) !== undefined; }
+  has(cid: CID): boolean {
+    return this.get(cid) !== undefined;
+  }
 
-  get size(): number { return this.blocks.size; }
+  get size(): number {
+    return this.blocks.size;
+  }
 }
 
 export interface BlockCounters {
@@ -81,52 +87,67 @@ export interface BlockCounters {
 export class BlockService {
   readonly counters: BlockCounters = { served: 0, badRequests: 0, fetched: 0, corruptFrom: new Map() };
 
-  constructor(private readonly libp2p: Libp2p, readonly store: BlockStore) {}
+  constructor(
+    private readonly libp2p: Libp2p,
+    readonly store: BlockStore,
+  ) {}
 
   async start(): Promise<void> {
-    await this.libp2p.handle(BLOCKS_PROTOCOL, async (stream) => {
-      // A request is one CID: nothing bigger is read.
-      const lp = lpStream(stream, { maxDataLength: MAX_CID_BYTES });
-      const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
-      try {
-        const request = await lp.read({ signal });
-        const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
-        if (!cid) {
+    await this.libp2p.handle(
+      BLOCKS_PROTOCOL,
+      async (stream) => {
+        // A request is one CID: nothing bigger is read.
+        const lp = lpStream(stream, { maxDataLength: MAX_CID_BYTES });
+        const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+        try {
+          const request = await lp.read({ signal });
+          const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
+          if (!cid) {
+            this.counters.badRequests++;
+            stream.abort(new Error('the request is not a block CID'));
+            return;
+          }
+          const block = this.store.get(cid);
+          if (block) await lp.writeV([Uint8Array.of(FOUND), block], { signal });
+          else await lp.write(Uint8Array.of(MISSING), { signal });
+          this.counters.served++;
+          await stream.close({ signal });
+        } catch (err) {
           this.counters.badRequests++;
-          stream.abort(new Error('the request is not a block CID'));
-          return;
+          stream.abort(err as Error);
         }
-        const block = this.store.get(cid);
-        if (block) await lp.writeV([Uint8Array.of(FOUND), block], { signal });
-        else await lp.write(Uint8Array.of(MISSING), { signal });
-        this.counters.served++;
-        await stream.close({ signal });
-      } catch (err) {
-        this.counters.badRequests++;
-        stream.abort(err as Error);
-      }
-    }, { maxInboundStreams: 64 });
+      },
+      { maxInboundStreams: 64 },
+    );
   }
 
-  async stop(): Promise<void> { await this.libp2p.unhandle(BLOCKS_PROTOCOL); }
+  async stop(): Promise<void> {
+    await this.libp2p.unhandle(BLOCKS_PROTOCOL);
+  }
 
   /**
    * The block `cid` from `peer`, checked against its hash, at most `maxBytes` long, and kept in the
    * store unless `keep` is false (a caller that validates it first stores it itself). Throws
    * BlockFetchError when the peer lacks it, sends other bytes, or does not answer in time.
    */
-  async fetch(peer: PeerId, cid: CID, opts: { maxBytes?: number; keep?: boolean; timeoutMs?: number } = {}): Promise<Uint8Array> {
+  async fetch(
+    peer: PeerId,
+    cid: CID,
+    opts: { maxBytes?: number; keep?: boolean; timeoutMs?: number } = {},
+  ): Promise<Uint8Array> {
     const { maxBytes = MAX_BLOCK_BYTES, keep = true, timeoutMs = FETCH_TIMEOUT_MS } = opts;
     const have = this.store.get(cid);
     if (have) return have;
     const signal = AbortSignal.timeout(timeoutMs);
-    const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal })
-      .catch((err: Error) => { throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`); });
+    const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal }).catch((err: Error) => {
+      throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`);
+    });
     const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 1024 });
     try {
       await lp.write(cid.bytes, { signal });
       const status = (await lp.read({ signal })).subarray();
-      if (status.length !== 1 || (status[0] !== FOUND && status[0] !== MISSING)) throw new BlockFetchError(`${peer} answered a block request with no status`);
+      if (status.length !== 1 || (status[0] !== FOUND && status[0] !== MISSING))
+        throw new BlockFetchError(`${peer} answered a block request with no status`);
       if (status[0] === MISSING) throw new BlockFetchError(`${peer} does not have block ${cid}`);
       const frame = (await lp.read({ signal })).subarray();
       const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength); // a plain view, not a Buffer

@@ -24,9 +24,12 @@ export function dialFailure(err: unknown): string {
   // libp2p reports a peer's failed addresses together; name the first reason.
   if (Array.isArray(e.errors) && e.errors.length > 0) return dialFailure(e.errors[0]);
   const text = e.message ?? String(err);
-  if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(text)) return 'refused (nothing listens there: is the bootstrap peer running?)';
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /timed? ?out|aborted/i.test(text)) return 'timeout (no answer: a firewall, or a wrong address)';
-  if (/does not match expected remote identity/.test(text)) return 'wrong peer id (another peer answers at that address: check the /p2p/ part)';
+  if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(text))
+    return 'refused (nothing listens there: is the bootstrap peer running?)';
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /timed? ?out|aborted/i.test(text))
+    return 'timeout (no answer: a firewall, or a wrong address)';
+  if (/does not match expected remote identity/.test(text))
+    return 'wrong peer id (another peer answers at that address: check the /p2p/ part)';
   if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return 'unreachable (no route to that host)';
   return text.split('\n')[0];
 }
@@ -38,7 +41,10 @@ export class BootstrapDialer {
   /** Failed attempts so far, by address. */
   readonly failures = new Map<string, number>();
 
-  constructor(private readonly libp2p: Libp2p, private readonly init: BootstrapDialInit) {}
+  constructor(
+    private readonly libp2p: Libp2p,
+    private readonly init: BootstrapDialInit,
+  ) {}
 
   /** Starts dialing; resolves once every address has been tried once. */
   async start(): Promise<void> {
@@ -51,7 +57,10 @@ export class BootstrapDialer {
     if (this.stopped) return;
     for (const address of this.init.addresses) {
       if (!address.endsWith(`/p2p/${evt.detail}`)) continue;
-      const timer = setTimeout(() => { this.timers.delete(timer); void this.attempt(address); }, this.init.backoffMs ?? 1000);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void this.attempt(address);
+      }, this.init.backoffMs ?? 1000);
       this.timers.add(timer);
     }
   };
@@ -73,8 +82,13 @@ export class BootstrapDialer {
       const n = (this.failures.get(address) ?? 0) + 1;
       this.failures.set(address, n);
       const wait = Math.min(this.init.maxBackoffMs ?? 60_000, (this.init.backoffMs ?? 1000) * 2 ** (n - 1));
-      (this.init.log ?? ((line) => process.stderr.write(`${line}\n`)))(`sat-peer: bootstrap ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`);
-      const timer = setTimeout(() => { this.timers.delete(timer); void this.attempt(address); }, wait);
+      (this.init.log ?? ((line) => process.stderr.write(`${line}\n`)))(
+        `sat-peer: bootstrap ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`,
+      );
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void this.attempt(address);
+      }, wait);
       this.timers.add(timer);
     }
   }

@@ -10,10 +10,51 @@ import type { Uint8ArrayList } from 'uint8arraylist';
 import { contentId } from './cid.ts';
 import { MessageError } from './errors.ts';
 import { LIMITS, MAX_BYTES, type MessageKind } from './limits.ts';
-import { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow } from './messages.generated.ts';
-import { type DecodeContext, type Reason, Reject, checkAck, checkAnnounce, checkClaim, checkHeartbeat, checkManifest, checkPass, checkRecord, checkShard, checkUpdate, inContext, need } from './validate.ts';
+import {
+  Admission,
+  Announce,
+  BlockKind,
+  Heartbeat,
+  LogprobUpdate,
+  SlotClaim,
+  StageRecord,
+  TeamManifest,
+  TokenAck,
+  TokenPass,
+  TrajectoryShard,
+  Workflow,
+} from './messages.generated.ts';
+import {
+  type DecodeContext,
+  type Reason,
+  Reject,
+  checkAck,
+  checkAnnounce,
+  checkClaim,
+  checkHeartbeat,
+  checkManifest,
+  checkPass,
+  checkRecord,
+  checkShard,
+  checkUpdate,
+  inContext,
+  need,
+} from './validate.ts';
 
-export { Admission, Announce, BlockKind, Heartbeat, LogprobUpdate, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow };
+export {
+  Admission,
+  Announce,
+  BlockKind,
+  Heartbeat,
+  LogprobUpdate,
+  SlotClaim,
+  StageRecord,
+  TeamManifest,
+  TokenAck,
+  TokenPass,
+  TrajectoryShard,
+  Workflow,
+};
 export type { Dataset, Slot, Trajectory, Turn } from './messages.generated.ts';
 export { LIMITS, MAX_BYTES, type MessageKind, PROTOCOL_VERSION } from './limits.ts';
 export type { DecodeContext, Reason } from './validate.ts';
@@ -40,7 +81,9 @@ function decodeAs<T>(kind: Kind<T>, bytes: Uint8Array | Uint8ArrayList, ctx?: De
     kind.check(message);
     if (ctx) kind.context(message, ctx, bytes);
   } catch (e) {
-    return e instanceof Reject ? { ok: false, reason: e.reason, field: e.field } : { ok: false, reason: 'malformed', field: '' };
+    return e instanceof Reject
+      ? { ok: false, reason: e.reason, field: e.field }
+      : { ok: false, reason: 'malformed', field: '' };
   }
   return { ok: true, message };
 }
@@ -53,33 +96,83 @@ function encodeAs<T>(kind: Kind<T>, m: T): Uint8Array {
     throw e;
   }
   const bytes = kind.codec.encode(m);
-  if (bytes.byteLength > MAX_BYTES[kind.name]) throw new MessageError('too-large', `${kind.name} of ${bytes.byteLength} bytes is over its limit of ${MAX_BYTES[kind.name]}`);
+  if (bytes.byteLength > MAX_BYTES[kind.name])
+    throw new MessageError(
+      'too-large',
+      `${kind.name} of ${bytes.byteLength} bytes is over its limit of ${MAX_BYTES[kind.name]}`,
+    );
   return bytes;
 }
 
 const MANIFEST: Kind<TeamManifest> = {
-  name: 'TeamManifest', codec: TeamManifest, limits: { slots: LIMITS.slots, allow: LIMITS.allow }, check: checkManifest,
-  context: (_, ctx, bytes) => need(ctx.team === undefined || contentId(bytes.subarray()).toString() === ctx.team, 'wrong-team', 'team'),
+  name: 'TeamManifest',
+  codec: TeamManifest,
+  limits: { slots: LIMITS.slots, allow: LIMITS.allow },
+  check: checkManifest,
+  context: (_, ctx, bytes) =>
+    need(ctx.team === undefined || contentId(bytes.subarray()).toString() === ctx.team, 'wrong-team', 'team'),
 };
-const HEARTBEAT: Kind<Heartbeat> = { name: 'Heartbeat', codec: Heartbeat, check: checkHeartbeat, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot }) };
-const CLAIM: Kind<SlotClaim> = { name: 'SlotClaim', codec: SlotClaim, check: checkClaim, context: (m, ctx) => inContext(ctx, m, ['from', m.from], { slot: m.slot }) };
+const HEARTBEAT: Kind<Heartbeat> = {
+  name: 'Heartbeat',
+  codec: Heartbeat,
+  check: checkHeartbeat,
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot }),
+};
+const CLAIM: Kind<SlotClaim> = {
+  name: 'SlotClaim',
+  codec: SlotClaim,
+  check: checkClaim,
+  context: (m, ctx) => inContext(ctx, m, ['from', m.from], { slot: m.slot }),
+};
 const SHARD: Kind<TrajectoryShard> = {
-  name: 'TrajectoryShard', codec: TrajectoryShard, check: checkShard,
-  limits: { trajectories: LIMITS.trajectories, trajectories$: { ids: LIMITS.tokens, turns: LIMITS.turns, turns$: { ids: LIMITS.tokens, logprobs: LIMITS.tokens } } },
+  name: 'TrajectoryShard',
+  codec: TrajectoryShard,
+  check: checkShard,
+  limits: {
+    trajectories: LIMITS.trajectories,
+    trajectories$: { ids: LIMITS.tokens, turns: LIMITS.turns, turns$: { ids: LIMITS.tokens, logprobs: LIMITS.tokens } },
+  },
   context: (m, ctx) => {
     inContext(ctx, m, ['stage', m.stage], {});
-    m.trajectories.forEach((t, r) => t.turns.forEach((u, k) => need(ctx.slots === undefined || u.slot < ctx.slots, 'out-of-range', `trajectories[${r}].turns[${k}].slot`)));
+    m.trajectories.forEach((t, r) =>
+      t.turns.forEach((u, k) =>
+        need(ctx.slots === undefined || u.slot < ctx.slots, 'out-of-range', `trajectories[${r}].turns[${k}].slot`),
+      ),
+    );
   },
 };
 const UPDATE: Kind<LogprobUpdate> = {
-  name: 'LogprobUpdate', codec: LogprobUpdate, check: checkUpdate, limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens, after: LIMITS.slots },
+  name: 'LogprobUpdate',
+  codec: LogprobUpdate,
+  check: checkUpdate,
+  limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens, after: LIMITS.slots },
   context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
 };
-const RECORD: Kind<StageRecord> = { name: 'StageRecord', codec: StageRecord, check: checkRecord, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot, position: m.position }) };
-const PASS: Kind<TokenPass> = { name: 'TokenPass', codec: TokenPass, check: checkPass, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, from: m.from, to: m.to }) };
-const ACK: Kind<TokenAck> = { name: 'TokenAck', codec: TokenAck, check: checkAck, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }) };
+const RECORD: Kind<StageRecord> = {
+  name: 'StageRecord',
+  codec: StageRecord,
+  check: checkRecord,
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot, position: m.position }),
+};
+const PASS: Kind<TokenPass> = {
+  name: 'TokenPass',
+  codec: TokenPass,
+  check: checkPass,
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, from: m.from, to: m.to }),
+};
+const ACK: Kind<TokenAck> = {
+  name: 'TokenAck',
+  codec: TokenAck,
+  check: checkAck,
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
+};
 
-const ANNOUNCE: Kind<Announce> = { name: 'Announce', codec: Announce, check: checkAnnounce, context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], {}) };
+const ANNOUNCE: Kind<Announce> = {
+  name: 'Announce',
+  codec: Announce,
+  check: checkAnnounce,
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], {}),
+};
 
 type Bytes = Uint8Array | Uint8ArrayList;
 
@@ -112,6 +205,7 @@ export const teamId = (m: TeamManifest): string => contentId(encodeTeamManifest(
  */
 export function ownTokenCount(shards: readonly TrajectoryShard[], slot: number): number {
   let n = 0;
-  for (const s of shards) for (const t of s.trajectories) for (const u of t.turns) if (u.slot === slot) n += u.ids.length;
+  for (const s of shards)
+    for (const t of s.trajectories) for (const u of t.turns) if (u.slot === slot) n += u.ids.length;
   return n;
 }

@@ -18,7 +18,10 @@ export class BlockFetchError extends Error {
 /** A local message that fails validation before it is sent (a bug of the caller, never remote input). */
 export class MessageError extends Error {
   override name = 'MessageError';
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -35,7 +35,10 @@ export interface HostInit {
   listen?: string[];
   /** Multiaddrs to announce instead of the listening ones (a public address behind a port forward). */
   announce?: string[];
-  /** Multiaddrs (with /p2p/<id>) of bootstrap peers, then of peers known from the last run: dialed at start, retried with backoff while they fail. */
+  /**
+   * Multiaddrs (with /p2p/<id>) of bootstrap peers, then of peers known from the last run: dialed at start, retried
+   * with backoff while they fail.
+   */
   bootstrap?: string[];
   /** Where a failed bootstrap attempt is reported, one line each (default: stderr). */
   log?: (line: string) => void;
@@ -72,12 +75,22 @@ const PING_MIN_TIMEOUT_MS = 3000;
  */
 const TOPIC_SCORE = {
   topicWeight: 1,
-  timeInMeshWeight: 0, timeInMeshQuantum: 1000, timeInMeshCap: 1,
-  firstMessageDeliveriesWeight: 0, firstMessageDeliveriesDecay: 0.5, firstMessageDeliveriesCap: 1,
-  meshMessageDeliveriesWeight: 0, meshMessageDeliveriesDecay: 0.5, meshMessageDeliveriesCap: 1,
-  meshMessageDeliveriesThreshold: 1, meshMessageDeliveriesWindow: 10, meshMessageDeliveriesActivation: 5000,
-  meshFailurePenaltyWeight: 0, meshFailurePenaltyDecay: 0.5,
-  invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.5,
+  timeInMeshWeight: 0,
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 0,
+  firstMessageDeliveriesDecay: 0.5,
+  firstMessageDeliveriesCap: 1,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 1,
+  meshMessageDeliveriesThreshold: 1,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 5000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.5,
 };
 
 type Services = { identify: unknown; ping: unknown; pubsub: GossipSub; dht: unknown } & Record<string, unknown>;
@@ -87,20 +100,31 @@ export class PeerHost {
   readonly counters = new Map<string, TopicCounters>();
   private readonly listeners = new Map<string, (evt: CustomEvent<Message>) => void>();
 
-  private constructor(readonly libp2p: Libp2p<Services>, readonly blocks: BlockService, private readonly dialer: BootstrapDialer) {}
+  private constructor(
+    readonly libp2p: Libp2p<Services>,
+    readonly blocks: BlockService,
+    private readonly dialer: BootstrapDialer,
+  ) {}
 
   static async start(init: HostInit): Promise<PeerHost> {
-    const addrs = (what: string, list: string[] = []) => list.map((a) => {
-      try {
-        return multiaddr(a).toString();
-      } catch (err) {
-        throw new HostConfigError(`${what} '${a}' is not a multiaddr (${(err as Error).message}); write it like /ip4/203.0.113.7/tcp/4001`);
-      }
-    });
+    const addrs = (what: string, list: string[] = []) =>
+      list.map((a) => {
+        try {
+          return multiaddr(a).toString();
+        } catch (err) {
+          throw new HostConfigError(
+            `${what} '${a}' is not a multiaddr (${(err as Error).message}); write it like /ip4/203.0.113.7/tcp/4001`,
+          );
+        }
+      });
     const listen = addrs('listen address', init.listen ?? DEFAULT_LISTEN);
     const announce = addrs('announce address', init.announce);
     const peers = addrs('bootstrap address', init.bootstrap);
-    for (const p of peers) if (!p.includes('/p2p/')) throw new HostConfigError(`bootstrap address '${p}' names no peer: end it with /p2p/<peer id> as the bootstrap prints it`);
+    for (const p of peers)
+      if (!p.includes('/p2p/'))
+        throw new HostConfigError(
+          `bootstrap address '${p}' names no peer: end it with /p2p/<peer id> as the bootstrap prints it`,
+        );
     const interval = init.pingIntervalMs ?? 2000;
     const node = await createLibp2p({
       privateKey: init.privateKey,
@@ -110,8 +134,15 @@ export class PeerHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { inboundConnectionThreshold: 1000 },
-      // A frozen peer is noticed within seconds; a slow link's round trips, or a busy machine's slow answers (up to 5 s), are not taken for death.
-      connectionMonitor: { pingInterval: interval, pingTimeout: { minTimeout: Math.max(PING_MIN_TIMEOUT_MS, interval / 2), maxTimeout: Math.max(5000, 2 * interval) } },
+      // A frozen peer is noticed within seconds; a slow link's round trips, or a busy machine's slow answers (up to 5
+      // s), are not taken for death.
+      connectionMonitor: {
+        pingInterval: interval,
+        pingTimeout: {
+          minTimeout: Math.max(PING_MIN_TIMEOUT_MS, interval / 2),
+          maxTimeout: Math.max(5000, 2 * interval),
+        },
+      },
       services: {
         identify: identify(),
         // A ping over a slow link may still be closing when the next begins: let a few overlap.
@@ -137,12 +168,18 @@ export class PeerHost {
     return new PeerHost(node as unknown as Libp2p<Services>, blocks, dialer);
   }
 
-  get peerId(): PeerId { return this.libp2p.peerId; }
+  get peerId(): PeerId {
+    return this.libp2p.peerId;
+  }
 
   /** The addresses others can dial, each ending in /p2p/<this peer>. */
-  get addresses(): string[] { return this.libp2p.getMultiaddrs().map((a) => a.toString()); }
+  get addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
 
-  private get pubsub(): GossipSub { return this.libp2p.services.pubsub; }
+  private get pubsub(): GossipSub {
+    return this.libp2p.services.pubsub;
+  }
 
   /**
    * Subscribes to `topic`: every message is decoded and validated by `decode` before `handle` sees
@@ -150,12 +187,18 @@ export class PeerHost {
    * an earlier stage than the receiver's is only ignored (counted, not scored). One subscriber per
    * topic; `unsubscribe` ends it.
    */
-  subscribe<T>(topic: string, decode: (bytes: Uint8Array) => Decoded<T>, handle: (message: T, from: PeerId) => void): void {
+  subscribe<T>(
+    topic: string,
+    decode: (bytes: Uint8Array) => Decoded<T>,
+    handle: (message: T, from: PeerId) => void,
+  ): void {
     if (this.listeners.has(topic)) throw new HostConfigError(`topic '${topic}' already has a subscriber on this host`);
     const c: TopicCounters = { accepted: 0, rejected: new Map(), rejectedFrom: new Map() };
     this.counters.set(topic, c);
     const decoded = new WeakMap<Uint8Array, T>();
-    (this.pubsub as unknown as { score: { params: { topics: Record<string, typeof TOPIC_SCORE> } } }).score.params.topics[topic] = TOPIC_SCORE;
+    (
+      this.pubsub as unknown as { score: { params: { topics: Record<string, typeof TOPIC_SCORE> } } }
+    ).score.params.topics[topic] = TOPIC_SCORE;
     this.pubsub.topicValidators.set(topic, (from, msg) => {
       let d: Decoded<T>;
       try {
@@ -202,20 +245,31 @@ export class PeerHost {
 
   /** Publishes encoded bytes on a topic; the number of peers it went to. */
   async publish(topic: string, bytes: Uint8Array): Promise<number> {
-    if (bytes.length > MAX_GOSSIP_BYTES) throw new HostConfigError(`a ${bytes.length}-byte message is over gossip's ${MAX_GOSSIP_BYTES} bytes: send it over a stream and gossip its CID`);
+    if (bytes.length > MAX_GOSSIP_BYTES)
+      throw new HostConfigError(
+        `a ${bytes.length}-byte message is over gossip's ${MAX_GOSSIP_BYTES} bytes: send it over a stream and gossip its CID`,
+      );
     return (await this.pubsub.publish(topic, bytes)).recipients.length;
   }
 
   /** Peers known to be subscribed to `topic`. */
-  subscribers(topic: string): PeerId[] { return this.pubsub.getSubscribers(topic); }
+  subscribers(topic: string): PeerId[] {
+    return this.pubsub.getSubscribers(topic);
+  }
 
   /** The gossipsub score of a peer (negative after invalid messages). */
-  score(peer: PeerId): number { return (this.pubsub as unknown as { getScore(id: string): number }).getScore(peer.toString()); }
+  score(peer: PeerId): number {
+    return (this.pubsub as unknown as { getScore(id: string): number }).getScore(peer.toString());
+  }
 
-  async dial(address: string): Promise<void> { await this.libp2p.dial(multiaddr(address)); }
+  async dial(address: string): Promise<void> {
+    await this.libp2p.dial(multiaddr(address));
+  }
 
   /** Failed bootstrap attempts so far, by address. */
-  get bootstrapFailures(): ReadonlyMap<string, number> { return this.dialer.failures; }
+  get bootstrapFailures(): ReadonlyMap<string, number> {
+    return this.dialer.failures;
+  }
 
   async stop(): Promise<void> {
     this.dialer.stop();

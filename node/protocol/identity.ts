@@ -28,14 +28,21 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<Identity> {
 function readIdentity(file: string): PrivateKey {
   const mode = fs.statSync(file).mode & 0o777;
   if (mode & 0o077) {
-    throw new IdentityError(`${file} is readable by other users (mode ${mode.toString(8)}): it holds this peer's private key; run chmod 600 ${file}`);
+    throw new IdentityError(
+      `${file} is readable by other users (mode ${mode.toString(8)}): it holds this peer's private key; run chmod 600 ${file}`,
+    );
   }
   let key: PrivateKey;
   try {
     key = privateKeyFromProtobuf(fs.readFileSync(file));
   } catch (err) {
-    throw new IdentityError(`${file} is not a private key (${(err as Error).message}); move it away to start with a new identity (the peer id will change)`);
+    throw new IdentityError(
+      `${file} is not a private key (${(err as Error).message}); move it away to start with a new identity (the peer id will change)`,
+    );
   }
-  if (key.type !== 'Ed25519') throw new IdentityError(`${file} holds a ${key.type} key; a peer's identity is Ed25519: move it away to create one`);
+  if (key.type !== 'Ed25519')
+    throw new IdentityError(
+      `${file} holds a ${key.type} key; a peer's identity is Ed25519: move it away to create one`,
+    );
   return key;
 }

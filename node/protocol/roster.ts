@@ -17,7 +17,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { Admission, PROTOCOL_VERSION, type SlotClaim, type TeamManifest, decodeHeartbeat, decodeSlotClaim, encodeHeartbeat, encodeSlotClaim } from './codec.ts';
+import {
+  Admission,
+  PROTOCOL_VERSION,
+  type SlotClaim,
+  type TeamManifest,
+  decodeHeartbeat,
+  decodeSlotClaim,
+  encodeHeartbeat,
+  encodeSlotClaim,
+} from './codec.ts';
 import { ClaimError } from './errors.ts';
 import type { PeerHost } from './host.ts';
 
@@ -50,9 +59,15 @@ export interface RosterCounters {
   dropped: Map<string, number>;
 }
 
-interface Known { claim: SlotClaim; peer: PeerId; lastSeen: number; /** The stage its last heartbeat said it is in. */ stage?: number }
+interface Known {
+  claim: SlotClaim;
+  peer: PeerId;
+  lastSeen: number /** The stage its last heartbeat said it is in. */;
+  stage?: number;
+}
 
-const equalBytes = (a?: Uint8Array, b?: Uint8Array) => (a ?? new Uint8Array()).length === (b ?? new Uint8Array()).length && (a ?? []).every((x, i) => x === b![i]);
+const equalBytes = (a?: Uint8Array, b?: Uint8Array) =>
+  (a ?? new Uint8Array()).length === (b ?? new Uint8Array()).length && (a ?? []).every((x, i) => x === b![i]);
 
 export class Roster {
   readonly counters: RosterCounters = { claims: 0, heartbeats: 0, dropped: new Map() };
@@ -63,15 +78,26 @@ export class Roster {
   private timer?: NodeJS.Timeout;
   private readonly liveness: number;
 
-  constructor(private readonly host: PeerHost, private readonly init: RosterInit) {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly init: RosterInit,
+  ) {
     this.liveness = init.livenessMs ?? LIVENESS_MS;
   }
 
   start(): void {
     const { team, manifest } = this.init;
     const ctx = { team, slots: manifest.slots.length };
-    this.host.subscribe(claimsTopic(team), (b) => decodeSlotClaim(b, ctx), (claim, from) => this.onClaim(claim, from));
-    this.host.subscribe(heartbeatsTopic(team), (b) => decodeHeartbeat(b, ctx), (beat, from) => this.onHeartbeat(from, beat.slot, beat.stage));
+    this.host.subscribe(
+      claimsTopic(team),
+      (b) => decodeSlotClaim(b, ctx),
+      (claim, from) => this.onClaim(claim, from),
+    );
+    this.host.subscribe(
+      heartbeatsTopic(team),
+      (b) => decodeHeartbeat(b, ctx),
+      (beat, from) => this.onHeartbeat(from, beat.slot, beat.stage),
+    );
     this.timer = setInterval(() => void this.announce(), this.init.heartbeatMs ?? HEARTBEAT_MS);
   }
 
@@ -81,11 +107,22 @@ export class Roster {
    */
   async claim(slot: number, family: string, tokenizer: Uint8Array<ArrayBuffer>, upgradeFrom?: number): Promise<void> {
     const upgrade = upgradeFrom !== undefined;
-    const mine: SlotClaim = { version: PROTOCOL_VERSION, team: this.init.team, slot, family, tokenizer, upgrade, from: upgradeFrom ?? this.stage, time: this.claimTime(slot, upgrade) };
+    const mine: SlotClaim = {
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      slot,
+      family,
+      tokenizer,
+      upgrade,
+      from: upgradeFrom ?? this.stage,
+      time: this.claimTime(slot, upgrade),
+    };
     encodeSlotClaim(mine); // a bad claim fails here, once, not on every heartbeat
     const { manifest } = this.init;
-    if (upgrade && !manifest.upgrades) throw new ClaimError(`the team's manifest does not allow upgrades: slot ${slot} can only be claimed when free`);
-    if (!equalBytes(tokenizer, manifest.slots[slot]?.tokenizer)) throw new ClaimError(`slot ${slot} needs the tokenizer the manifest names: this model has another one`);
+    if (upgrade && !manifest.upgrades)
+      throw new ClaimError(`the team's manifest does not allow upgrades: slot ${slot} can only be claimed when free`);
+    if (!equalBytes(tokenizer, manifest.slots[slot]?.tokenizer))
+      throw new ClaimError(`slot ${slot} needs the tokenizer the manifest names: this model has another one`);
     this.mine = mine;
     this.record(mine, this.host.peerId);
     await this.announce();
@@ -114,13 +151,17 @@ export class Roster {
     void this.announce();
   }
 
-  get stage(): number { return this.current; }
+  get stage(): number {
+    return this.current;
+  }
 
   /** The peer holding `slot` at `stage` (default: this peer's), by the rule every peer applies. */
   holder(slot: number, stage = this.current): PeerId | undefined {
     const now = Date.now();
     const rank = (k: Known): [number, number, number, string] =>
-      (k.claim.upgrade && k.claim.from <= stage ? [0, k.claim.from, k.claim.time, k.peer.toString()] : [1, 0, k.claim.time, k.peer.toString()]);
+      k.claim.upgrade && k.claim.from <= stage
+        ? [0, k.claim.from, k.claim.time, k.peer.toString()]
+        : [1, 0, k.claim.time, k.peer.toString()];
     const before = (x: Known, y: Known) => {
       const [a, b] = [rank(x), rank(y)];
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
@@ -137,13 +178,19 @@ export class Roster {
   }
 
   /** The stage `peer`'s last heartbeat on `slot` said it is in (undefined before its first). */
-  stageOf(slot: number, peer: PeerId): number | undefined { return this.claims.get(slot)?.get(peer.toString())?.stage; }
+  stageOf(slot: number, peer: PeerId): number | undefined {
+    return this.claims.get(slot)?.get(peer.toString())?.stage;
+  }
 
   /** Every peer with a claim on `slot` (live or not). */
-  claimants(slot: number): PeerId[] { return [...this.claims.get(slot)?.values() ?? []].map((k) => k.peer); }
+  claimants(slot: number): PeerId[] {
+    return [...(this.claims.get(slot)?.values() ?? [])].map((k) => k.peer);
+  }
 
   /** The holder of every slot (undefined where none is live). */
-  holders(): (PeerId | undefined)[] { return this.init.manifest.slots.map((_, slot) => this.holder(slot)); }
+  holders(): (PeerId | undefined)[] {
+    return this.init.manifest.slots.map((_, slot) => this.holder(slot));
+  }
 
   stop(): void {
     clearInterval(this.timer);
@@ -156,12 +203,28 @@ export class Roster {
     const { team } = this.init;
     this.record(this.mine, this.host.peerId);
     await this.host.publish(claimsTopic(team), encodeSlotClaim(this.mine)).catch(() => 0);
-    await this.host.publish(heartbeatsTopic(team), encodeHeartbeat({ version: PROTOCOL_VERSION, team, slot: this.mine.slot, stage: this.stage, model: this.mine.family, time: Date.now() })).catch(() => 0);
+    await this.host
+      .publish(
+        heartbeatsTopic(team),
+        encodeHeartbeat({
+          version: PROTOCOL_VERSION,
+          team,
+          slot: this.mine.slot,
+          stage: this.stage,
+          model: this.mine.family,
+          time: Date.now(),
+        }),
+      )
+      .catch(() => 0);
   }
 
   private onClaim(claim: SlotClaim, from: PeerId): void {
     const { manifest } = this.init;
-    if (manifest.admission === Admission.ALLOWLIST && !manifest.allow.some((p) => equalBytes(p, from.toMultihash().bytes))) return this.drop('not-admitted');
+    if (
+      manifest.admission === Admission.ALLOWLIST &&
+      !manifest.allow.some((p) => equalBytes(p, from.toMultihash().bytes))
+    )
+      return this.drop('not-admitted');
     if (!equalBytes(claim.tokenizer, manifest.slots[claim.slot].tokenizer)) return this.drop('tokenizer');
     if (claim.time > Date.now() + CLOCK_SKEW_MS) return this.drop('future');
     if (claim.upgrade && !manifest.upgrades) return this.drop('no-upgrades');
@@ -195,7 +258,12 @@ export class Roster {
     this.claims.set(claim.slot, bySlot);
     const prev = bySlot.get(id);
     // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
-    bySlot.set(id, { claim: prev && prev.claim.time <= claim.time ? prev.claim : claim, peer, lastSeen: Date.now(), ...(prev?.stage !== undefined ? { stage: prev.stage } : {}) });
+    bySlot.set(id, {
+      claim: prev && prev.claim.time <= claim.time ? prev.claim : claim,
+      peer,
+      lastSeen: Date.now(),
+      ...(prev?.stage !== undefined ? { stage: prev.stage } : {}),
+    });
   }
 
   private drop(why: string): void {

@@ -15,7 +15,10 @@ export class ShardTooLargeError extends Error {
 const varintBytes = (x: number) => (x < 2 ** 7 ? 1 : x < 2 ** 14 ? 2 : x < 2 ** 21 ? 3 : x < 2 ** 28 ? 4 : 5);
 const idsBytes = (ids: readonly number[]) => ids.reduce((n, id) => n + 1 + varintBytes(id), 0);
 
-/** At least the bytes a trajectory takes in an encoded shard: each id a tag and a varint, each log-prob a tag and a float, and the fields' tags and lengths. */
+/**
+ * At least the bytes a trajectory takes in an encoded shard: each id a tag and a varint, each log-prob a tag and a
+ * float, and the fields' tags and lengths.
+ */
 export function trajectoryBytes(t: Trajectory): number {
   let n = 40 + idsBytes(t.ids); // its tag and length, prompt, group, reward
   for (const u of t.turns) n += 16 + idsBytes(u.ids) + 5 * u.logprobs.length;
@@ -26,12 +29,19 @@ export function trajectoryBytes(t: Trajectory): number {
  * The shards of one rollout: its trajectories in order, a new part begun where the next trajectory
  * would take the part past `maxBytes` or LIMITS.trajectories. One part when it fits.
  */
-export function splitShard(whole: Omit<TrajectoryShard, 'part' | 'parts'>, maxBytes: number = MAX_BYTES.TrajectoryShard): TrajectoryShard[] {
+export function splitShard(
+  whole: Omit<TrajectoryShard, 'part' | 'parts'>,
+  maxBytes: number = MAX_BYTES.TrajectoryShard,
+): TrajectoryShard[] {
   const cuts: Trajectory[][] = [];
   let bytes = 0;
   for (const t of whole.trajectories) {
     const b = trajectoryBytes(t);
-    if (HEADER_BYTES + b > maxBytes) throw new ShardTooLargeError(`a trajectory of ${whole.rollout} takes ${b} bytes, more than the ${maxBytes - HEADER_BYTES} a shard holds: shorten max_response_length or the prompts`);
+    if (HEADER_BYTES + b > maxBytes)
+      throw new ShardTooLargeError(
+        `a trajectory of ${whole.rollout} takes ${b} bytes, more than the ${maxBytes - HEADER_BYTES} a shard ` +
+          `holds: shorten max_response_length or the prompts`,
+      );
     if (cuts.length === 0 || bytes + b > maxBytes || cuts.at(-1)!.length === LIMITS.trajectories) {
       cuts.push([]);
       bytes = HEADER_BYTES;
@@ -39,12 +49,19 @@ export function splitShard(whole: Omit<TrajectoryShard, 'part' | 'parts'>, maxBy
     cuts.at(-1)!.push(t);
     bytes += b;
   }
-  if (cuts.length > LIMITS.shards) throw new ShardTooLargeError(`rollout ${whole.rollout} needs ${cuts.length} shards, over the ${LIMITS.shards} a rollout may have: use fewer trajectories per stage`);
+  if (cuts.length > LIMITS.shards)
+    throw new ShardTooLargeError(
+      `rollout ${whole.rollout} needs ${cuts.length} shards, over the ${LIMITS.shards} a rollout may have: use ` +
+        `fewer trajectories per stage`,
+    );
   if (cuts.length === 0) cuts.push([]); // no trajectories: one (invalid) part, which the codec rejects by name
   return cuts.map((trajectories, part) => ({ ...whole, trajectories, part, parts: cuts.length }));
 }
 
-interface Part { shard: TrajectoryShard; cid: CID }
+interface Part {
+  shard: TrajectoryShard;
+  cid: CID;
+}
 
 /** A rollout made whole: its parts' trajectories in order, and the parts' CIDs in that order. */
 export interface WholeShard {

@@ -10,8 +10,19 @@ import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes } from './cid.ts';
 import {
-  type Announce, BlockKind, LIMITS, type LogprobUpdate, MAX_BYTES, PROTOCOL_VERSION, type TrajectoryShard,
-  decodeAnnounce, decodeLogprobUpdate, decodeTrajectoryShard, encodeAnnounce, encodeLogprobUpdate, encodeTrajectoryShard,
+  type Announce,
+  BlockKind,
+  LIMITS,
+  type LogprobUpdate,
+  MAX_BYTES,
+  PROTOCOL_VERSION,
+  type TrajectoryShard,
+  decodeAnnounce,
+  decodeLogprobUpdate,
+  decodeTrajectoryShard,
+  encodeAnnounce,
+  encodeLogprobUpdate,
+  encodeTrajectoryShard,
 } from './codec.ts';
 import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
@@ -19,7 +30,10 @@ import type { PeerHost } from './host.ts';
 export const blocksTopic = (team: string) => `sat/${team}/blocks`;
 /** Shards fetched at once; further announcements wait their turn. */
 export const MAX_FETCHES = 4;
-/** Announcements kept to be repeated (gossip may lose one: a peer whose connection was cut for a moment); a large rollout's shards are many. */
+/**
+ * Announcements kept to be repeated (gossip may lose one: a peer whose connection was cut for a moment); a large
+ * rollout's shards are many.
+ */
 const MAX_KEPT = 256;
 
 export interface ShardExchangeInit {
@@ -34,7 +48,10 @@ export interface ShardExchangeInit {
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
   /** Announced log-prob updates are fetched too when given. */
   onUpdate?: (update: LogprobUpdate, cid: CID, from: PeerId) => void;
-  /** Announced parameters are fetched when this says they are wanted (their bytes are checked against the CID only: the caller validates them). */
+  /**
+   * Announced parameters are fetched when this says they are wanted (their bytes are checked against the CID only:
+   * the caller validates them).
+   */
   wantsParams?: (announce: Announce, from: PeerId) => boolean;
   onParams?: (bytes: Uint8Array, announce: Announce, from: PeerId) => void;
 }
@@ -51,7 +68,13 @@ export interface ShardCounters {
 }
 
 export class ShardExchange {
-  readonly counters: ShardCounters = { published: 0, received: 0, fetchFailed: 0, invalidFrom: new Map(), nonMember: 0 };
+  readonly counters: ShardCounters = {
+    published: 0,
+    received: 0,
+    fetchFailed: 0,
+    invalidFrom: new Map(),
+    nonMember: 0,
+  };
   /** CIDs being fetched or queued, so each is fetched once. */
   private readonly pending = new Set<string>();
   private readonly queue: (() => void)[] = [];
@@ -61,14 +84,21 @@ export class ShardExchange {
   /** The stage of each block this exchange put in the store (made here or fetched). */
   private readonly stages = new Map<string, { cid: CID; stage: number }>();
 
-  constructor(private readonly host: PeerHost, private readonly init: ShardExchangeInit) {}
+  constructor(
+    private readonly host: PeerHost,
+    private readonly init: ShardExchangeInit,
+  ) {}
 
   start(): void {
     const { team, slots } = this.init;
-    this.host.subscribe(blocksTopic(team), (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }), (a, from) => {
-      if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
-      else if (this.wanted(a, from)) this.enqueue(a, from);
-    });
+    this.host.subscribe(
+      blocksTopic(team),
+      (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }),
+      (a, from) => {
+        if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
+        else if (this.wanted(a, from)) this.enqueue(a, from);
+      },
+    );
   }
 
   stop(): void {
@@ -79,7 +109,12 @@ export class ShardExchange {
   /** Keeps `shard` for others to fetch and announces it; its CID. */
   async publish(shard: TrajectoryShard): Promise<CID> {
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
-    return this.announce(encodeTrajectoryShard(shard), { stage: shard.stage, kind: BlockKind.SHARD, turns, rollout: shard.rollout });
+    return this.announce(encodeTrajectoryShard(shard), {
+      stage: shard.stage,
+      kind: BlockKind.SHARD,
+      turns,
+      rollout: shard.rollout,
+    });
   }
 
   /**
@@ -88,7 +123,10 @@ export class ShardExchange {
    */
   fetchNamed(from: PeerId, cid: CID, stage: number, kind: BlockKind.SHARD | BlockKind.UPDATE): void {
     const size = kind === BlockKind.SHARD ? MAX_BYTES.TrajectoryShard : MAX_BYTES.LogprobUpdate;
-    this.enqueue({ version: PROTOCOL_VERSION, team: this.init.team, stage, kind, cid: cid.bytes, turns: 0, size, rollout: '' }, from);
+    this.enqueue(
+      { version: PROTOCOL_VERSION, team: this.init.team, stage, kind, cid: cid.bytes, turns: 0, size, rollout: '' },
+      from,
+    );
   }
 
   private wanted(a: Announce, from: PeerId): boolean {
@@ -97,19 +135,36 @@ export class ShardExchange {
     return this.init.wantsParams?.(a, from) ?? false;
   }
 
-  /** Keeps an agent's tensors (safetensors bytes) for the newcomer taking its slot over from `stage`, and announces them; their CID. */
+  /**
+   * Keeps an agent's tensors (safetensors bytes) for the newcomer taking its slot over from `stage`, and announces
+   * them; their CID.
+   */
   async publishParams(stage: number, bytes: Uint8Array): Promise<CID> {
     return this.announce(bytes, { stage, kind: BlockKind.PARAMS, turns: 0, rollout: '' });
   }
 
   /** Keeps `update` for others to fetch and announces it; its CID. */
   async publishUpdate(update: LogprobUpdate): Promise<CID> {
-    return this.announce(encodeLogprobUpdate(update), { stage: update.stage, kind: BlockKind.UPDATE, turns: 0, rollout: '' });
+    return this.announce(encodeLogprobUpdate(update), {
+      stage: update.stage,
+      kind: BlockKind.UPDATE,
+      turns: 0,
+      rollout: '',
+    });
   }
 
-  private async announce(bytes: Uint8Array, what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>): Promise<CID> {
+  private async announce(
+    bytes: Uint8Array,
+    what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>,
+  ): Promise<CID> {
     const cid = this.keep(bytes, what.stage);
-    const announce = encodeAnnounce({ version: PROTOCOL_VERSION, team: this.init.team, cid: cid.bytes, size: bytes.length, ...what });
+    const announce = encodeAnnounce({
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      cid: cid.bytes,
+      size: bytes.length,
+      ...what,
+    });
     await this.host.publish(blocksTopic(this.init.team), announce);
     this.kept.push({ stage: what.stage, bytes: announce });
     if (this.kept.length > MAX_KEPT) this.kept.shift();
@@ -122,7 +177,8 @@ export class ShardExchange {
    * a repeat costs a small message): what a peer missed while its connection was down reaches it.
    */
   async repeat(from: number): Promise<void> {
-    for (const k of this.kept) if (k.stage >= from) await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
+    for (const k of this.kept)
+      if (k.stage >= from) await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
   }
 
   /**
@@ -166,7 +222,11 @@ export class ShardExchange {
     let bytes: Uint8Array;
     try {
       // No more than the announcement said, and never more than its kind may be.
-      const max = shard ? MAX_BYTES.TrajectoryShard : a.kind === BlockKind.UPDATE ? MAX_BYTES.LogprobUpdate : LIMITS.block;
+      const max = shard
+        ? MAX_BYTES.TrajectoryShard
+        : a.kind === BlockKind.UPDATE
+          ? MAX_BYTES.LogprobUpdate
+          : LIMITS.block;
       bytes = await this.host.blocks.fetch(from, cid, { maxBytes: Math.min(a.size, max), keep: false });
     } catch {
       this.counters.fetchFailed++;

@@ -21,10 +21,18 @@ export class TeamDiscovery {
   /** Providers found and dialed so far. */
   readonly found = new Set<string>();
 
-  constructor(private readonly host: PeerHost, private readonly team: CID, private readonly intervalMs = DISCOVERY_INTERVAL_MS) {}
+  constructor(
+    private readonly host: PeerHost,
+    private readonly team: CID,
+    private readonly intervalMs = DISCOVERY_INTERVAL_MS,
+  ) {}
 
   start(): void {
-    const round = () => { this.running ??= this.round().finally(() => { this.running = undefined; }); };
+    const round = () => {
+      this.running ??= this.round().finally(() => {
+        this.running = undefined;
+      });
+    };
     round();
     this.timer = setInterval(round, this.intervalMs);
   }
@@ -38,17 +46,25 @@ export class TeamDiscovery {
   /** One announcement and lookup; failures (no DHT peers yet) wait for the next round. */
   private async round(): Promise<void> {
     const { libp2p } = this.host;
-    const signal = AbortSignal.any([AbortSignal.timeout(Math.max(this.intervalMs, ROUND_TIMEOUT_MS)), this.stopping.signal]);
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(Math.max(this.intervalMs, ROUND_TIMEOUT_MS)),
+      this.stopping.signal,
+    ]);
     await libp2p.contentRouting.provide(this.team, { signal }).catch(() => undefined);
     try {
       for await (const p of libp2p.contentRouting.findProviders(this.team, { signal })) {
         if (p.id.equals(libp2p.peerId) || this.connected(p.id)) continue;
-        await libp2p.dial(p.id, { signal }).then(() => this.found.add(p.id.toString()), () => undefined);
+        await libp2p.dial(p.id, { signal }).then(
+          () => this.found.add(p.id.toString()),
+          () => undefined,
+        );
       }
     } catch {
       // a lookup cut short, or before the DHT has peers: the next round retries
     }
   }
 
-  private connected(peer: PeerId): boolean { return this.host.libp2p.getConnections(peer).length > 0; }
+  private connected(peer: PeerId): boolean {
+    return this.host.libp2p.getConnections(peer).length > 0;
+  }
 }

@@ -14,13 +14,23 @@
 import type { PeerId } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import type { CID } from 'multiformats/cid';
-import { PROTOCOL_VERSION, type TokenPass, decodeTokenAck, decodeTokenPass, encodeTokenAck, encodeTokenPass } from './codec.ts';
+import {
+  PROTOCOL_VERSION,
+  type TokenPass,
+  decodeTokenAck,
+  decodeTokenPass,
+  encodeTokenAck,
+  encodeTokenPass,
+} from './codec.ts';
 import type { PeerHost } from './host.ts';
 
 export const TOKEN_PROTOCOL = '/sat/token/1';
 /** The gossip topic on which a team's hand-offs are announced. */
 export const tokenTopic = (team: string) => `sat/${team}/token`;
-/** How long a holder may stay silent before the next in order takes over (a working holder keeps alive every third of it). */
+/**
+ * How long a holder may stay silent before the next in order takes over (a working holder keeps alive every third of
+ * it).
+ */
 export const DEADLINE_MS = 30_000;
 /** Passes kept for stages not begun yet. */
 const MAX_EARLY = 16;
@@ -77,32 +87,58 @@ export class TokenPassing {
   private watchdog?: NodeJS.Timeout;
   private readonly deadline: number;
 
-  constructor(private readonly host: PeerHost, private readonly init: TokenPassingInit) {
+  constructor(
+    private readonly host: PeerHost,
+    private readonly init: TokenPassingInit,
+  ) {
     this.deadline = init.deadlineMs ?? DEADLINE_MS;
   }
 
   async start(): Promise<void> {
     const { team, slots } = this.init;
-    await this.host.libp2p.handle(TOKEN_PROTOCOL, async (stream, connection) => {
-      const lp = lpStream(stream, { maxDataLength: 4096 });
-      const signal = AbortSignal.timeout(this.deadline);
-      try {
-        const d = decodeTokenPass((await lp.read({ signal })).subarray(), { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
-        const accepted = d.ok && d.message.to === this.init.slot && this.receive(d.message, connection.remotePeer);
-        if (!accepted) {
-          this.counters.rejected++;
-          stream.abort(new Error(d.ok ? 'the pass was not accepted' : `invalid TokenPass (${d.reason} at ${d.field})`));
-          return;
+    await this.host.libp2p.handle(
+      TOKEN_PROTOCOL,
+      async (stream, connection) => {
+        const lp = lpStream(stream, { maxDataLength: 4096 });
+        const signal = AbortSignal.timeout(this.deadline);
+        try {
+          const d = decodeTokenPass((await lp.read({ signal })).subarray(), {
+            team,
+            slots,
+            ...(this.plan ? { stage: this.plan.stage } : {}),
+          });
+          const accepted = d.ok && d.message.to === this.init.slot && this.receive(d.message, connection.remotePeer);
+          if (!accepted) {
+            this.counters.rejected++;
+            stream.abort(
+              new Error(d.ok ? 'the pass was not accepted' : `invalid TokenPass (${d.reason} at ${d.field})`),
+            );
+            return;
+          }
+          await lp.write(
+            encodeTokenAck({
+              version: PROTOCOL_VERSION,
+              team,
+              stage: d.message.stage,
+              position: d.message.position,
+              slot: this.init.slot,
+            }),
+            { signal },
+          );
+          await stream.close({ signal });
+        } catch (err) {
+          stream.abort(err as Error);
         }
-        await lp.write(encodeTokenAck({ version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position, slot: this.init.slot }), { signal });
-        await stream.close({ signal });
-      } catch (err) {
-        stream.abort(err as Error);
-      }
-    }, { maxInboundStreams: 16 });
-    this.host.subscribe(tokenTopic(team), (b) => decodeTokenPass(b, { team, slots }), (pass, from) => {
-      if (!this.receive(pass, from)) this.counters.rejected++;
-    });
+      },
+      { maxInboundStreams: 16 },
+    );
+    this.host.subscribe(
+      tokenTopic(team),
+      (b) => decodeTokenPass(b, { team, slots }),
+      (pass, from) => {
+        if (!this.receive(pass, from)) this.counters.rejected++;
+      },
+    );
   }
 
   /** Starts following `plan`'s stage: position 0's peer has the token. */
@@ -135,8 +171,14 @@ export class TokenPassing {
       return true;
     }
     const pass: TokenPass = {
-      version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: next,
-      from: this.init.slot, to: plan.order[next], time: Date.now(), ...(update ? { update: update.bytes } : {}),
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      stage: plan.stage,
+      position: next,
+      from: this.init.slot,
+      to: plan.order[next],
+      time: Date.now(),
+      ...(update ? { update: update.bytes } : {}),
     };
     const bytes = encodeTokenPass(pass);
     this.counters.handoffs++;
@@ -150,7 +192,9 @@ export class TokenPassing {
   }
 
   /** The highest position known held this stage, and for how long nothing newer has been heard of it. */
-  get silence(): { position: number; ms: number } { return { position: this.progress, ms: Date.now() - this.progressAt }; }
+  get silence(): { position: number; ms: number } {
+    return { position: this.progress, ms: Date.now() - this.progressAt };
+  }
 
   async stop(): Promise<void> {
     clearInterval(this.watchdog);
@@ -168,7 +212,12 @@ export class TokenPassing {
       await lp.write(bytes, { signal });
       const ack = decodeTokenAck((await lp.read({ signal })).subarray(), { team: this.init.team });
       await stream.close({ signal });
-      return ack.ok && ack.message.stage === pass.stage && ack.message.position === pass.position && ack.message.slot === pass.to;
+      return (
+        ack.ok &&
+        ack.message.stage === pass.stage &&
+        ack.message.position === pass.position &&
+        ack.message.slot === pass.to
+      );
     } catch {
       return false; // the receiver is gone or slow: gossip carries the pass, silence handling does the rest
     }
@@ -186,8 +235,10 @@ export class TokenPassing {
       this.early.push({ pass, from });
       return true;
     }
-    if (pass.stage < plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to) return false;
-    const handOff = pass.position > 0 && pass.from === plan.order[pass.position - 1] && plan.peers.get(pass.from)?.equals(from);
+    if (pass.stage < plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to)
+      return false;
+    const handOff =
+      pass.position > 0 && pass.from === plan.order[pass.position - 1] && plan.peers.get(pass.from)?.equals(from);
     const byReceiver = plan.peers.get(pass.to)?.equals(from);
     if (!handOff && !byReceiver) return false;
     // A hand-off comes from the position known held: a member cannot push the token past a holder.
@@ -217,17 +268,29 @@ export class TokenPassing {
     this.init.onTurn({ stage: this.plan!.stage, position, ...(pass ? { pass } : {}), takeover });
   }
 
-  /** Keeps the held position alive, and takes the token when the holders before this peer's next position have been silent long enough. */
+  /**
+   * Keeps the held position alive, and takes the token when the holders before this peer's next position have been
+   * silent long enough.
+   */
   private tick(): void {
     const plan = this.plan;
     if (!plan) return;
-    if (this.holding !== undefined && Date.now() - this.keptAliveAt >= this.deadline / 3) this.keepAlive(plan, this.holding);
+    if (this.holding !== undefined && Date.now() - this.keptAliveAt >= this.deadline / 3)
+      this.keepAlive(plan, this.holding);
     const q = plan.order.findIndex((slot, position) => slot === this.init.slot && position > this.progress);
     if (q < 0) return;
     if (Date.now() - this.progressAt < (q - this.progress) * this.deadline) return;
     this.counters.takeovers++;
     this.note(q);
-    const pass: TokenPass = { version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position: q, from: plan.order[q - 1], to: this.init.slot, time: Date.now() };
+    const pass: TokenPass = {
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      stage: plan.stage,
+      position: q,
+      from: plan.order[q - 1],
+      to: this.init.slot,
+      time: Date.now(),
+    };
     void this.host.publish(tokenTopic(this.init.team), encodeTokenPass(pass)).catch(() => 0);
     this.take(q, undefined, true);
   }
@@ -237,7 +300,15 @@ export class TokenPassing {
     this.keptAliveAt = Date.now();
     const from = position > 0 ? plan.order[position - 1] : plan.order.find((slot) => slot !== this.init.slot);
     if (from === undefined) return; // a one-slot team has no one to take over
-    const pass: TokenPass = { version: PROTOCOL_VERSION, team: this.init.team, stage: plan.stage, position, from, to: this.init.slot, time: Date.now() };
+    const pass: TokenPass = {
+      version: PROTOCOL_VERSION,
+      team: this.init.team,
+      stage: plan.stage,
+      position,
+      from,
+      to: this.init.slot,
+      time: Date.now(),
+    };
     void this.host.publish(tokenTopic(this.init.team), encodeTokenPass(pass)).catch(() => 0);
   }
 }

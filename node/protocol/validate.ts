@@ -3,7 +3,20 @@
 import * as Digest from 'multiformats/hashes/digest';
 import { cidFromBytes, cidFromString } from './cid.ts';
 import { LIMITS, PROTOCOL_VERSION } from './limits.ts';
-import { Admission, type Announce, BlockKind, type Heartbeat, type LogprobUpdate, type SlotClaim, type StageRecord, type TeamManifest, type TokenAck, type TokenPass, type TrajectoryShard, Workflow } from './messages.generated.ts';
+import {
+  Admission,
+  type Announce,
+  BlockKind,
+  type Heartbeat,
+  type LogprobUpdate,
+  type SlotClaim,
+  type StageRecord,
+  type TeamManifest,
+  type TokenAck,
+  type TokenPass,
+  type TrajectoryShard,
+  Workflow,
+} from './messages.generated.ts';
 
 /** Why a message was rejected; stable strings that tests and peer scoring can rely on. */
 export type Reason =
@@ -32,7 +45,10 @@ export interface DecodeContext {
 
 /** A failed check inside a validator (not an Error: throwing it costs no stack trace). */
 export class Reject {
-  constructor(readonly reason: Reason, readonly field: string) {}
+  constructor(
+    readonly reason: Reason,
+    readonly field: string,
+  ) {}
 }
 
 export function need(ok: boolean, reason: Reason, field: string): void {
@@ -40,7 +56,8 @@ export function need(ok: boolean, reason: Reason, field: string): void {
 }
 
 // Field checks.
-const uint = (x: number, field: string, below = 2 ** 32) => need(Number.isInteger(x) && x >= 0 && x < below, 'out-of-range', field);
+const uint = (x: number, field: string, below = 2 ** 32) =>
+  need(Number.isInteger(x) && x >= 0 && x < below, 'out-of-range', field);
 
 function text(s: string, field: string, max: number = LIMITS.text, required = true): void {
   need(typeof s === 'string' && (s.length > 0 || !required), 'missing', field);
@@ -84,13 +101,20 @@ function tokenIds(ids: readonly number[], field: string): void {
   need(bad < 0, 'out-of-range', `${field}[${bad}]`);
 }
 
-/** How far above 0 a log-prob may lie: one computed outside a log-softmax (a Stage-0 projection) can round a little over. */
+/**
+ * How far above 0 a log-prob may lie: one computed outside a log-softmax (a Stage-0 projection) can round a little
+ * over.
+ */
 const LOGPROB_SLACK = 1e-5;
 
 /** Log-probs: finite as float32 (what the wire carries) and <= 0, up to rounding. */
 function logprobs(xs: readonly number[], field: string): void {
   const bad = xs.findIndex((x) => !(Math.fround(x) <= LOGPROB_SLACK && Number.isFinite(Math.fround(x))));
-  need(bad < 0, Number.isNaN(xs[bad]) || Math.abs(Math.fround(xs[bad])) === Infinity ? 'non-finite' : 'out-of-range', `${field}[${bad}]`);
+  need(
+    bad < 0,
+    Number.isNaN(xs[bad]) || Math.abs(Math.fround(xs[bad])) === Infinity ? 'non-finite' : 'out-of-range',
+    `${field}[${bad}]`,
+  );
 }
 
 function distinct(xs: readonly Uint8Array[], field: string): void {
@@ -127,7 +151,10 @@ export function checkManifest(m: TeamManifest): void {
   text(m.config, 'config', LIMITS.config);
   need(isJsonObject(m.config), 'bad-config', 'config');
   need(m.dataset !== undefined, 'missing', 'dataset');
-  for (const [field, d] of [['dataset', m.dataset], ['test', m.test]] as const) {
+  for (const [field, d] of [
+    ['dataset', m.dataset],
+    ['test', m.test],
+  ] as const) {
     if (!d) continue;
     text(d.name, `${field}.name`);
     cidBytes(d.cid, `${field}.cid`);
@@ -213,7 +240,11 @@ export function checkUpdate(m: LogprobUpdate): void {
   need(m.record !== undefined, 'missing', 'record');
   checkRecord(m.record!);
   const r = m.record!;
-  need(r.team === m.team && r.stage === m.stage && r.slot === m.slot && r.position === m.position, 'inconsistent', 'record');
+  need(
+    r.team === m.team && r.stage === m.stage && r.slot === m.slot && r.position === m.position,
+    'inconsistent',
+    'record',
+  );
 }
 
 export function checkRecord(m: StageRecord): void {
@@ -270,8 +301,14 @@ export function checkAnnounce(m: Announce): void {
 }
 
 /** The context checks: this team, not an older stage (`field` names it), slots and positions within the roster. */
-export function inContext(ctx: DecodeContext, m: { team: string }, stage: [string, number], slots: Record<string, number>): void {
+export function inContext(
+  ctx: DecodeContext,
+  m: { team: string },
+  stage: [string, number],
+  slots: Record<string, number>,
+): void {
   need(ctx.team === undefined || m.team === ctx.team, 'wrong-team', 'team');
   need(ctx.stage === undefined || stage[1] >= ctx.stage, 'stale-stage', stage[0]);
-  if (ctx.slots !== undefined) for (const [field, s] of Object.entries(slots)) need(s < ctx.slots, 'out-of-range', field);
+  if (ctx.slots !== undefined)
+    for (const [field, s] of Object.entries(slots)) need(s < ctx.slots, 'out-of-range', field);
 }

@@ -41,18 +41,27 @@ export interface StageCertificate {
   lowerBound: number;
 }
 
-/** Occupancy-shift penalty of one agent (docs/design.md §1 certificate, 2nd term): 2 gamma/(1-gamma)^2 A_max sqrt(delta_i/2). */
+/**
+ * Occupancy-shift penalty of one agent (docs/design.md §1 certificate, 2nd term): 2 gamma/(1-gamma)^2 A_max
+ * sqrt(delta_i/2).
+ */
 export const occupancyShiftPenalty = (gamma: number, aMax: number, delta: number) =>
   ((2 * gamma) / (1 - gamma) ** 2) * aMax * Math.sqrt(delta / 2);
 
 /** Estimator-bias penalty of one agent (docs/design.md §1 certificate, 3rd term): zeta_i / (1-gamma). */
 export const estimatorBiasPenalty = (gamma: number, zeta: number) => zeta / (1 - gamma);
 
-/** Finite-sample penalty of one agent (docs/design.md §1 certificate, 4th term): A_max/(1-gamma) sqrt(log(2n/delta_conf)/(2 N_i)). */
+/**
+ * Finite-sample penalty of one agent (docs/design.md §1 certificate, 4th term): A_max/(1-gamma)
+ * sqrt(log(2n/delta_conf)/(2 N_i)).
+ */
 export const finiteSamplePenalty = (gamma: number, aMax: number, agents: number, deltaConf: number, samples: number) =>
   (aMax / (1 - gamma)) * Math.sqrt(Math.log((2 * agents) / deltaConf) / (2 * samples));
 
-/** Stage certificate (docs/design.md §1, step 4): lower bound = sum gain_i minus the three penalties summed over the agents. */
+/**
+ * Stage certificate (docs/design.md §1, step 4): lower bound = sum gain_i minus the three penalties summed over the
+ * agents.
+ */
 export function stageCertificate(input: CertificateInput): StageCertificate {
   checkInput(input);
   const { gamma, aMax, deltaConf, agents } = input;
@@ -61,19 +70,31 @@ export function stageCertificate(input: CertificateInput): StageCertificate {
   const occupancyShift = sum((a) => occupancyShiftPenalty(gamma, aMax, a.delta));
   const estimatorBias = sum((a) => estimatorBiasPenalty(gamma, a.zeta));
   const finiteSample = sum((a) => finiteSamplePenalty(gamma, aMax, agents.length, deltaConf, a.n));
-  return { infoGain, occupancyShift, estimatorBias, finiteSample, lowerBound: infoGain - occupancyShift - estimatorBias - finiteSample };
+  return {
+    infoGain,
+    occupancyShift,
+    estimatorBias,
+    finiteSample,
+    lowerBound: infoGain - occupancyShift - estimatorBias - finiteSample,
+  };
 }
 
 function checkInput({ gamma, aMax, deltaConf, agents }: CertificateInput): void {
   if (!(gamma >= 0 && gamma < 1)) throw new InputError(`gamma must lie in [0, 1) for the certificate, got ${gamma}`);
-  if (!(aMax >= 0) || !Number.isFinite(aMax)) throw new InputError(`certificate.A_max must be a finite number >= 0, got ${aMax}`);
-  if (!(deltaConf > 0 && deltaConf < 1)) throw new InputError(`certificate.delta_conf must lie in (0, 1), got ${deltaConf}`);
+  if (!(aMax >= 0) || !Number.isFinite(aMax))
+    throw new InputError(`certificate.A_max must be a finite number >= 0, got ${aMax}`);
+  if (!(deltaConf > 0 && deltaConf < 1))
+    throw new InputError(`certificate.delta_conf must lie in (0, 1), got ${deltaConf}`);
   agents.forEach(({ gain, delta, zeta, n }, i) => {
     if (!Number.isFinite(gain)) throw new InputError(`agent ${i}: gain must be a finite number, got ${gain}`);
-    if (!(delta >= 0) || !Number.isFinite(delta)) throw new InputError(`agent ${i}: delta must be a finite number >= 0, got ${delta}`);
-    if (!(zeta >= 0) || !Number.isFinite(zeta)) throw new InputError(`agent ${i}: zeta must be a finite number >= 0, got ${zeta}`);
+    if (!(delta >= 0) || !Number.isFinite(delta))
+      throw new InputError(`agent ${i}: delta must be a finite number >= 0, got ${delta}`);
+    if (!(zeta >= 0) || !Number.isFinite(zeta))
+      throw new InputError(`agent ${i}: zeta must be a finite number >= 0, got ${zeta}`);
     if (!Number.isInteger(n) || n < 1) {
-      throw new InputError(`agent ${i}: N_i must be a positive sample count, got ${n}; leave out agents whose update used no samples`);
+      throw new InputError(
+        `agent ${i}: N_i must be a positive sample count, got ${n}; leave out agents whose update used no samples`,
+      );
     }
   });
 }

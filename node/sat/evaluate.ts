@@ -2,7 +2,16 @@
 // correct), pass@K (any correct) and the majority-vote accuracy (the most common of the K answers);
 // greedy gives the team's deterministic accuracy; each agent standing in for every slot gives the
 // same metrics of its own. The team's answer is the chain's last turn, or the majority of the agents' in the ensemble.
-import { type ChainRolloutOptions, type ChainTranscript, type RemoteTurn, type TurnTaker, finalAnswerText, memberLineups, memberSeed, rollChain } from '../tasks/chain.ts';
+import {
+  type ChainRolloutOptions,
+  type ChainTranscript,
+  type RemoteTurn,
+  type TurnTaker,
+  finalAnswerText,
+  memberLineups,
+  memberSeed,
+  rollChain,
+} from '../tasks/chain.ts';
 import type { TurnGenerator } from '../agent/policy.ts';
 import type { Problem } from '../tasks/dataset.ts';
 import { answerMatches, extractAnswer, normalizeAnswer } from '../tasks/verifier.ts';
@@ -80,25 +89,49 @@ function members(team: EvalTeam, generators: readonly (TurnTaker | undefined)[],
 }
 
 /** Each member rollout's transcripts: the chain's one, or the ensemble's one per agent. */
-async function rollMembers(team: EvalTeam, generators: readonly (TurnTaker | undefined)[], prompts: readonly string[], opts: ChainRolloutOptions, link?: EvalLink, name?: string): Promise<ChainTranscript[][]> {
+async function rollMembers(
+  team: EvalTeam,
+  generators: readonly (TurnTaker | undefined)[],
+  prompts: readonly string[],
+  opts: ChainRolloutOptions,
+  link?: EvalLink,
+  name?: string,
+): Promise<ChainTranscript[][]> {
   const rollouts = members(team, generators, link, name);
-  if (team.workflow === 'chain') return [await rollChain(team.format, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] })];
+  if (team.workflow === 'chain')
+    return [await rollChain(team.format, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] })];
   const each: ChainTranscript[][] = [];
-  for (const [k, m] of rollouts.entries()) each.push(await rollChain(team.format, m.takers, prompts, { ...opts, ...m, slots: [k], seed: memberSeed(opts.seed ?? 0, k) }));
+  for (const [k, m] of rollouts.entries())
+    each.push(
+      await rollChain(team.format, m.takers, prompts, {
+        ...opts,
+        ...m,
+        slots: [k],
+        seed: memberSeed(opts.seed ?? 0, k),
+      }),
+    );
   return each;
 }
 
-/** One team answer per prompt from its member rollouts: the chain's last turn, or in the ensemble the majority of the agents' own answers. */
+/**
+ * One team answer per prompt from its member rollouts: the chain's last turn, or in the ensemble the majority of the
+ * agents' own answers.
+ */
 function answersOf(team: EvalTeam, each: readonly (readonly ChainTranscript[])[]): TeamAnswer[] {
   const f = team.format;
-  if (team.workflow === 'chain') return each[0].map((t) => ({ turns: t.turns.map((u) => f.decode(u.ids)), answer: extractAnswer(finalAnswerText(f, t)) }));
+  if (team.workflow === 'chain')
+    return each[0].map((t) => ({
+      turns: t.turns.map((u) => f.decode(u.ids)),
+      answer: extractAnswer(finalAnswerText(f, t)),
+    }));
   return each[0].map((_, i) => {
     const turns = each.map((out) => finalAnswerText(f, out[i]));
     return { turns, answer: majorityAnswer(turns.map(extractAnswer)) };
   });
 }
 
-const answerIsRight = (a: TeamAnswer, reference: string) => a.answer !== undefined && answerMatches(a.answer, reference);
+const answerIsRight = (a: TeamAnswer, reference: string) =>
+  a.answer !== undefined && answerMatches(a.answer, reference);
 
 /** A team whose agents may live on other peers (undefined here). */
 type AgentsTeam = EvalTeam & { agents: readonly ({ policy: TurnGenerator } | undefined)[] };
@@ -108,43 +141,117 @@ const lineup = (team: AgentsTeam): (TurnGenerator | undefined)[] => team.agents.
 
 /** One agent (here) standing in for the whole team: every turn of the chain, or the only voter of the ensemble. */
 export const alone = (team: AgentsTeam, slot: number): TurnGenerator[] =>
-  (team.workflow === 'chain' ? team.agents.map(() => team.agents[slot]!.policy) : [team.agents[slot]!.policy]);
+  team.workflow === 'chain' ? team.agents.map(() => team.agents[slot]!.policy) : [team.agents[slot]!.policy];
 
 /**
  * Greedy accuracy on `problems` of the team, or of another lineup of generators in its workflow; on a
  * network, the slots without a generator here take their turns on their peers, through `link`.
  */
-export async function teamAccuracy(team: LocalTeam | EvalTeam, problems: readonly Problem[], maxTurnTokens: number, generators: readonly (TurnTaker | undefined)[] = lineup(team as LocalTeam), link?: EvalLink): Promise<number> {
-  const answers = answersOf(team, await rollMembers(team, generators, problems.map((p) => p.prompt), { maxTurnTokens }, link));
+export async function teamAccuracy(
+  team: LocalTeam | EvalTeam,
+  problems: readonly Problem[],
+  maxTurnTokens: number,
+  generators: readonly (TurnTaker | undefined)[] = lineup(team as LocalTeam),
+  link?: EvalLink,
+): Promise<number> {
+  const answers = answersOf(
+    team,
+    await rollMembers(
+      team,
+      generators,
+      problems.map((p) => p.prompt),
+      { maxTurnTokens },
+      link,
+    ),
+  );
   return answers.filter((a, i) => answerIsRight(a, problems[i].answer)).length / problems.length;
 }
 
-export interface SampledMetrics { avgAtK: number; passAtK: number; majorityVoteAccuracy: number; predictions: Prediction[] }
-
-/** How K samples of each problem are drawn. */
-export interface SampledOptions { k: number; sampling: { temperature: number; topP: number }; seed: number; maxTurnTokens: number }
-
-/** Each problem repeated K times, in order: the rows of a K-sample evaluation. */
-const sampleRows = (problems: readonly Problem[], k: number) => problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
-
-/** The member rollouts of K samples of every problem by `generators` (on a network, through `link` under rollout `name`). */
-export function rollSamples(team: EvalTeam, problems: readonly Problem[], o: SampledOptions, generators: readonly (TurnTaker | undefined)[], link?: EvalLink, name = 'sampled'): Promise<ChainTranscript[][]> {
-  return rollMembers(team, generators, sampleRows(problems, o.k).map((r) => r.p.prompt), { maxTurnTokens: o.maxTurnTokens, sampling: { ...o.sampling, topK: 0 }, seed: o.seed }, link, name);
+export interface SampledMetrics {
+  avgAtK: number;
+  passAtK: number;
+  majorityVoteAccuracy: number;
+  predictions: Prediction[];
 }
 
-/** K sampled team answers per problem (or of another lineup, named `by`): avg@K, pass@K and the majority vote over the K, with every sample. */
-export async function sampledMetrics(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number, generators: readonly (TurnTaker | undefined)[] = lineup(team), by = 'team'): Promise<SampledMetrics> {
-  return metricsOf(team, problems, k, await rollSamples(team, problems, { k, sampling, seed, maxTurnTokens }, generators), by);
+/** How K samples of each problem are drawn. */
+export interface SampledOptions {
+  k: number;
+  sampling: { temperature: number; topP: number };
+  seed: number;
+  maxTurnTokens: number;
+}
+
+/** Each problem repeated K times, in order: the rows of a K-sample evaluation. */
+const sampleRows = (problems: readonly Problem[], k: number) =>
+  problems.flatMap((p) => Array.from({ length: k }, (_, sample) => ({ p, sample })));
+
+/**
+ * The member rollouts of K samples of every problem by `generators` (on a network, through `link` under rollout
+ * `name`).
+ */
+export function rollSamples(
+  team: EvalTeam,
+  problems: readonly Problem[],
+  o: SampledOptions,
+  generators: readonly (TurnTaker | undefined)[],
+  link?: EvalLink,
+  name = 'sampled',
+): Promise<ChainTranscript[][]> {
+  return rollMembers(
+    team,
+    generators,
+    sampleRows(problems, o.k).map((r) => r.p.prompt),
+    { maxTurnTokens: o.maxTurnTokens, sampling: { ...o.sampling, topK: 0 }, seed: o.seed },
+    link,
+    name,
+  );
+}
+
+/**
+ * K sampled team answers per problem (or of another lineup, named `by`): avg@K, pass@K and the majority vote over the
+ * K, with every sample.
+ */
+export async function sampledMetrics(
+  team: LocalTeam,
+  problems: readonly Problem[],
+  k: number,
+  sampling: { temperature: number; topP: number },
+  seed: number,
+  maxTurnTokens: number,
+  generators: readonly (TurnTaker | undefined)[] = lineup(team),
+  by = 'team',
+): Promise<SampledMetrics> {
+  return metricsOf(
+    team,
+    problems,
+    k,
+    await rollSamples(team, problems, { k, sampling, seed, maxTurnTokens }, generators),
+    by,
+  );
 }
 
 /** avg@K, pass@K and the majority vote from K-sample member rollouts (rollSamples'), with every sample. */
-export function metricsOf(team: EvalTeam, problems: readonly Problem[], k: number, each: readonly (readonly ChainTranscript[])[], by = 'team'): SampledMetrics {
+export function metricsOf(
+  team: EvalTeam,
+  problems: readonly Problem[],
+  k: number,
+  each: readonly (readonly ChainTranscript[])[],
+  by = 'team',
+): SampledMetrics {
   const rows = sampleRows(problems, k);
   const answers = answersOf(team, each);
-  const predictions = answers.map((a, i): Prediction => ({
-    by, id: rows[i].p.id, sample: rows[i].sample, answer: rows[i].p.answer, turns: a.turns,
-    extracted: a.answer ?? null, correct: answerIsRight(a, rows[i].p.answer),
-  }));
+  const predictions = answers.map(
+    (a, i): Prediction => ({
+      by,
+      id: rows[i].p.id,
+      sample: rows[i].sample,
+      answer: rows[i].p.answer,
+      turns: a.turns,
+      extracted: a.answer ?? null,
+      correct: answerIsRight(a, rows[i].p.answer),
+    }),
+  );
   let avg = 0;
   let pass = 0;
   let vote = 0;
@@ -160,18 +267,47 @@ export function metricsOf(team: EvalTeam, problems: readonly Problem[], k: numbe
   return { avgAtK: avg / n, passAtK: pass / n, majorityVoteAccuracy: vote / n, predictions };
 }
 
-export async function evaluateTeam(team: LocalTeam, problems: readonly Problem[], k: number, sampling: { temperature: number; topP: number }, seed: number, maxTurnTokens: number): Promise<Evaluation> {
+export async function evaluateTeam(
+  team: LocalTeam,
+  problems: readonly Problem[],
+  k: number,
+  sampling: { temperature: number; topP: number },
+  seed: number,
+  maxTurnTokens: number,
+): Promise<Evaluation> {
   const sampled = await sampledMetrics(team, problems, k, sampling, seed, maxTurnTokens);
   const agents: Evaluation['agents'] = [];
   for (const [slot, a] of team.agents.entries()) {
-    const { predictions, ...own } = await sampledMetrics(team, problems, k, sampling, seed, maxTurnTokens, alone(team, slot), a.name);
+    const { predictions, ...own } = await sampledMetrics(
+      team,
+      problems,
+      k,
+      sampling,
+      seed,
+      maxTurnTokens,
+      alone(team, slot),
+      a.name,
+    );
     sampled.predictions.push(...predictions);
-    agents.push({ name: a.name, soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)), ...own });
+    agents.push({
+      name: a.name,
+      soloAccuracy: await teamAccuracy(team, problems, maxTurnTokens, alone(team, slot)),
+      ...own,
+    });
   }
-  return { problems: problems.length, k, greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens), ...sampled, agents };
+  return {
+    problems: problems.length,
+    k,
+    greedyAccuracy: await teamAccuracy(team, problems, maxTurnTokens),
+    ...sampled,
+    agents,
+  };
 }
 
-/** What a stage's row reports of the held-out set after the stage: `train` and every peer of a network team log the same. */
+/**
+ * What a stage's row reports of the held-out set after the stage: `train` and every peer of a network team log the
+ * same.
+ */
 export interface StageEvaluation {
   testAccuracy: number;
   avgAtK: number;
@@ -194,7 +330,12 @@ export interface StageEvalLink extends EvalLink {
  * agent's avg@K alone. On a network, the team's rollouts take every peer's turns, and each agent's
  * solo rollout is made on its own peer and read by the others from its transcripts.
  */
-export async function stageEvaluation(team: AgentsTeam, problems: readonly Problem[], o: SampledOptions, link?: StageEvalLink): Promise<StageEvaluation> {
+export async function stageEvaluation(
+  team: AgentsTeam,
+  problems: readonly Problem[],
+  o: SampledOptions,
+  link?: StageEvalLink,
+): Promise<StageEvaluation> {
   const generators = lineup(team);
   const testAccuracy = await teamAccuracy(team, problems, o.maxTurnTokens, generators, link);
   const { avgAtK, passAtK } = metricsOf(team, problems, o.k, await rollSamples(team, problems, o, generators, link));
@@ -210,15 +351,33 @@ export async function stageEvaluation(team: AgentsTeam, problems: readonly Probl
   return { testAccuracy, avgAtK, passAtK, k: o.k, alone: solo };
 }
 
-/** How the stage log's K samples are drawn after `stage` (config evaluation.num_samples_per_agent, the rollout's sampling, a seed per stage). */
+/**
+ * How the stage log's K samples are drawn after `stage` (config evaluation.num_samples_per_agent, the rollout's
+ * sampling, a seed per stage).
+ */
 export const evalOptions = (cfg: ConfigValues, stage: number): SampledOptions => ({
-  k: cfg.evaluation.numSamplesPerAgent, sampling: cfg.generation, seed: cfg.seed + stage, maxTurnTokens: cfg.data.maxResponseLength,
+  k: cfg.evaluation.numSamplesPerAgent,
+  sampling: cfg.generation,
+  seed: cfg.seed + stage,
+  maxTurnTokens: cfg.data.maxResponseLength,
 });
 
 /** A stage's row of the stage log: its record, each agent with its own avg@K, and the team's held-out metrics. */
 export type StageRow = ReturnType<typeof stageRow<StageRecord>>;
 
-export function stageRow<R extends { agents: readonly { slot: number }[] }>(record: R, e: StageEvaluation, seconds: number) {
+export function stageRow<R extends { agents: readonly { slot: number }[] }>(
+  record: R,
+  e: StageEvaluation,
+  seconds: number,
+) {
   const agents = record.agents.map((a) => ({ ...a, test_avg_at_k: e.alone[a.slot] }));
-  return { ...record, agents, test_accuracy: e.testAccuracy, test_avg_at_k: e.avgAtK, test_pass_at_k: e.passAtK, k: e.k, seconds };
+  return {
+    ...record,
+    agents,
+    test_accuracy: e.testAccuracy,
+    test_avg_at_k: e.avgAtK,
+    test_pass_at_k: e.passAtK,
+    k: e.k,
+    seconds,
+  };
 }

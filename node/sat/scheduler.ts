@@ -9,7 +9,12 @@ export type SchedulerMode = 'static' | 'random' | 'greedy_info_gain';
  * sigma for `n` agents: `static` is slot order; `random` a shuffle seeded by `seed` (e.g.
  * `${teamId}:${stage}`); `greedy_info_gain` the agents by predicted gain, largest first (ties by slot).
  */
-export function orderAgents(mode: SchedulerMode, n: number, seed: string, predictedGain: readonly number[] = []): number[] {
+export function orderAgents(
+  mode: SchedulerMode,
+  n: number,
+  seed: string,
+  predictedGain: readonly number[] = [],
+): number[] {
   const slots = Array.from({ length: n }, (_, i) => i);
   if (mode === 'static') return slots;
   if (mode === 'random') {
@@ -20,6 +25,9 @@ export function orderAgents(mode: SchedulerMode, n: number, seed: string, predic
     }
     return slots;
   }
-  if (predictedGain.length !== n) throw new InputError(`greedy_info_gain needs one predicted gain per agent: ${predictedGain.length} for ${n} agents`);
+  if (predictedGain.length !== n)
+    throw new InputError(
+      `greedy_info_gain needs one predicted gain per agent: ${predictedGain.length} for ${n} agents`,
+    );
   return slots.sort((a, b) => predictedGain[b] - predictedGain[a] || a - b);
 }

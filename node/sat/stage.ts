@@ -7,7 +7,16 @@
 import type { Agent } from '../agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from '../agent/learner/advantages.ts';
 import { type StageCertificate, stageCertificate } from './certificate.ts';
-import { type ChainFormat, type ChainTranscript, type RemoteTurn, finalAnswerText, memberLineups, memberSeed, rollChain, transcriptIds } from '../tasks/chain.ts';
+import {
+  type ChainFormat,
+  type ChainTranscript,
+  type RemoteTurn,
+  finalAnswerText,
+  memberLineups,
+  memberSeed,
+  rollChain,
+  transcriptIds,
+} from '../tasks/chain.ts';
 import { type Problem, pickPrompts, seededRng } from '../tasks/dataset.ts';
 import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { orderAgents } from './scheduler.ts';
@@ -29,9 +38,15 @@ export interface Team extends StageTeam {
   agents: Agent[];
 }
 
-/** What an agent's update makes known to the agents after it: its log-probs on its own tokens before and after, and its record. */
+/**
+ * What an agent's update makes known to the agents after it: its log-probs on its own tokens before and after, and
+ * its record.
+ */
 export interface SharedUpdate {
-  /** Its tokens' log-probs under pi_cur and under its new policy: the transcripts it spoke in, in rollout order, its turns' tokens in order. */
+  /**
+   * Its tokens' log-probs under pi_cur and under its new policy: the transcripts it spoke in, in rollout order, its
+   * turns' tokens in order.
+   */
   logpCur: Float32Array;
   logpNew: Float32Array;
   record: AgentStageRecord;
@@ -45,9 +60,15 @@ export interface StageLink {
   shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
   /** The stage's order is known: the token starts moving. */
   setOrder(stage: number, order: number[]): void;
-  /** The update of order position `position` by a remote `slot`, once made; undefined when the slot skipped the stage (its peer went silent). */
+  /**
+   * The update of order position `position` by a remote `slot`, once made; undefined when the slot skipped the stage
+   * (its peer went silent).
+   */
   receiveUpdate(stage: number, position: number, slot: number): Promise<SharedUpdate | undefined>;
-  /** Waits until this peer holds the token for `position`: true; false when the stage went on without this peer's update (it was taken over). */
+  /**
+   * Waits until this peer holds the token for `position`: true; false when the stage went on without this peer's
+   * update (it was taken over).
+   */
   awaitTurn(stage: number, position: number): Promise<boolean>;
   /** Publishes this peer's update of `position` and passes the token on. */
   sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
@@ -92,7 +113,12 @@ export interface StageTime {
   eval?: number;
 }
 
-export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number, link?: StageLink): Promise<StageRecord> {
+export async function runStage(
+  team: StageTeam,
+  cfg: ConfigValues,
+  stage: number,
+  link?: StageLink,
+): Promise<StageRecord> {
   const { sat, algorithm, data, generation, certificate } = cfg;
   const seed = `${team.id}:${stage}`;
   const n = team.agents.length;
@@ -116,7 +142,11 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   // agents take turns on one transcript; in the ensemble each answers alone, in its own group.
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
-  const options = { maxTurnTokens: data.maxResponseLength, sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP }, seed: Math.floor(seededRng(`sample:${seed}:${cfg.seed}`)() * 2 ** 31) };
+  const options = {
+    maxTurnTokens: data.maxResponseLength,
+    sampling: { temperature: generation.temperature, topK: 0, topP: generation.topP },
+    seed: Math.floor(seededRng(`sample:${seed}:${cfg.seed}`)() * 2 ** 31),
+  };
   const transcripts: ChainTranscript[] = [];
   const groupIndex: number[] = [];
   const promptOf: number[] = [];
@@ -124,7 +154,12 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     const rollout = `train/${k}`;
     const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));
-    const out = await rollChain(f, takers, samples.map((g) => prompts[g].prompt), { ...options, slots, seed: memberSeed(options.seed, k), ...(onTurn ? { onTurn } : {}) });
+    const out = await rollChain(
+      f,
+      takers,
+      samples.map((g) => prompts[g].prompt),
+      { ...options, slots, seed: memberSeed(options.seed, k), ...(onTurn ? { onTurn } : {}) },
+    );
     transcripts.push(...out);
     groupIndex.push(...samples.map((g) => k * prompts.length + g));
     promptOf.push(...samples);
@@ -136,45 +171,82 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   const laid = transcripts.map((t) => transcriptIds(f, t));
   const rows = laid.map((l) => l.ids);
   const spoke = (slot: number) => transcripts.flatMap((t, r) => (t.turns.some((u) => u.slot === slot) ? [r] : []));
-  const ownPositions = (r: number, slot: number) => transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? range(...laid[r].spans[k]) : []));
+  const ownPositions = (r: number, slot: number) =>
+    transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? range(...laid[r].spans[k]) : []));
   const turnCur: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
   const turnValues: Float32Array[][] = transcripts.map((t) => t.turns.map(() => new Float32Array(0)));
   for (const [slot, agent] of team.agents.entries()) {
     if (!agent) continue;
     const rs = spoke(slot);
-    const scored = await agent.scoreAt(rs.map((r) => rows[r]), rs.map((r) => ownPositions(r, slot)));
+    const scored = await agent.scoreAt(
+      rs.map((r) => rows[r]),
+      rs.map((r) => ownPositions(r, slot)),
+    );
     rs.forEach((r, i) => {
-      splitTurns(transcripts[r], slot, scored.logprobs[i]).forEach((x, k) => { if (x) turnCur[r][k] = x; });
-      if (scored.values) splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => { if (x) turnValues[r][k] = x; });
+      splitTurns(transcripts[r], slot, scored.logprobs[i]).forEach((x, k) => {
+        if (x) turnCur[r][k] = x;
+      });
+      if (scored.values)
+        splitTurns(transcripts[r], slot, scored.values[i]).forEach((x, k) => {
+          if (x) turnValues[r][k] = x;
+        });
     });
   }
   time.rollout = (performance.now() - t0) / 1000;
   const gapOf = (slot: number) => {
     let gap = 0;
-    for (const r of spoke(slot)) transcripts[r].turns.forEach((turn, k) => { if (turn.slot === slot) turn.logprobs.forEach((lp, j) => { gap = Math.max(gap, Math.abs(lp - turnCur[r][k][j])); }); });
+    for (const r of spoke(slot))
+      transcripts[r].turns.forEach((turn, k) => {
+        if (turn.slot === slot)
+          turn.logprobs.forEach((lp, j) => {
+            gap = Math.max(gap, Math.abs(lp - turnCur[r][k][j]));
+          });
+      });
     return gap;
   };
 
   // 3. Advantages, per agent over the transcripts it spoke in. GRPO: each sample's reward against its
   // group's baseline. GAE: the agent's value head over its own tokens, the reward at its last one.
-  const own = (r: number, slot: number, per: Float32Array[][]) => concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [per[r][k]] : [])));
-  const grpo = Array.from(grpoAdvantages(rewards, groupIndex, { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip }));
+  const own = (r: number, slot: number, per: Float32Array[][]) =>
+    concat(transcripts[r].turns.flatMap((u, k) => (u.slot === slot ? [per[r][k]] : [])));
+  const grpo = Array.from(
+    grpoAdvantages(rewards, groupIndex, {
+      baseline: sat.groupBaseline,
+      groupNorm: sat.groupNorm,
+      aClip: sat.advantageClip,
+    }),
+  );
   const gae = team.agents.map((agent, slot) => {
     if (sat.advMode !== 'gae' || !agent) return undefined;
     const rs = spoke(slot);
-    const tokenRewards = rs.map((r) => { const x = new Float64Array(ownPositions(r, slot).length); x[x.length - 1] = rewards[r]; return x; });
-    return gaeSequenceAdvantages(tokenRewards, rs.map((r) => own(r, slot, turnValues)), rs.map((r) => groupIndex[r]), { gamma: algorithm.gamma, lam: algorithm.lam, aClip: sat.advantageClip });
+    const tokenRewards = rs.map((r) => {
+      const x = new Float64Array(ownPositions(r, slot).length);
+      x[x.length - 1] = rewards[r];
+      return x;
+    });
+    return gaeSequenceAdvantages(
+      tokenRewards,
+      rs.map((r) => own(r, slot, turnValues)),
+      rs.map((r) => groupIndex[r]),
+      { gamma: algorithm.gamma, lam: algorithm.lam, aClip: sat.advantageClip },
+    );
   });
   const advantagesOf = (slot: number) => {
-    if (sat.advMode === 'gae' && !gae[slot]) throw new Error(`runStage: GAE advantages of slot ${slot} need its value head, on its own peer`);
+    if (sat.advMode === 'gae' && !gae[slot])
+      throw new Error(`runStage: GAE advantages of slot ${slot} need its value head, on its own peer`);
     return gae[slot] ? Array.from(gae[slot]!.sequenceAdvantages) : spoke(slot).map((r) => grpo[r]);
   };
 
   // 4. The block order sigma; greedy_info_gain predicts each agent's gain by mean |A| over its tokens.
-  const predicted = () => team.agents.map((_, slot) => {
-    const adv = advantagesOf(slot);
-    return meanOver(spoke(slot).map((r, i) => ({ r, a: adv[i] })), ({ r, a }) => ownPositions(r, slot).length * Math.abs(a), ({ r }) => ownPositions(r, slot).length);
-  });
+  const predicted = () =>
+    team.agents.map((_, slot) => {
+      const adv = advantagesOf(slot);
+      return meanOver(
+        spoke(slot).map((r, i) => ({ r, a: adv[i] })),
+        ({ r, a }) => ownPositions(r, slot).length * Math.abs(a),
+        ({ r }) => ownPositions(r, slot).length,
+      );
+    });
   const order = orderAgents(sat.scheduler.mode, n, seed, sat.scheduler.mode === 'greedy_info_gain' ? predicted() : []);
   link?.setOrder(stage, order);
 
@@ -188,7 +260,12 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
   for (const [position, slot] of order.entries()) {
     const agent = team.agents[slot];
     const rs = spoke(slot);
-    const keep = (lps: readonly Float32Array[], into: (Float32Array | undefined)[][]) => rs.forEach((r, i) => splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => { if (x) into[r][k] = x; }));
+    const keep = (lps: readonly Float32Array[], into: (Float32Array | undefined)[][]) =>
+      rs.forEach((r, i) =>
+        splitTurns(transcripts[r], slot, lps[i]).forEach((x, k) => {
+          if (x) into[r][k] = x;
+        }),
+      );
     if (!agent) {
       const got = await timed('network', () => remote('update').receiveUpdate(stage, position, slot));
       if (!got) {
@@ -209,51 +286,128 @@ export async function runStage(team: StageTeam, cfg: ConfigValues, stage: number
     const ratios = rs.map((r) => ownRatios(transcripts[r], slot, turnCur[r], turnNew[r], updated, sat.maxIsRatioClip));
     const isWeights = ratios.map(truncate);
     // zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)).
-    const zeta = certificate.advantageMax * meanOver(ratios, (rho) => rho.reduce((s, x) => s + Math.max(0, x - 1), 0), (rho) => rho.length);
+    const zeta =
+      certificate.advantageMax *
+      meanOver(
+        ratios,
+        (rho) => rho.reduce((s, x) => s + Math.max(0, x - 1), 0),
+        (rho) => rho.length,
+      );
     const critic = gae[slot] && {
-      returns: gae[slot]!.returns, valuesOld: rs.map((r) => own(r, slot, turnValues)),
-      vfCoef: cfg.training.vfCoef, vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
+      returns: gae[slot]!.returns,
+      valuesOld: rs.map((r) => own(r, slot, turnValues)),
+      vfCoef: cfg.training.vfCoef,
+      vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
     };
-    const batch = { rows: rs.map((r) => rows[r]), positions: rs.map((r) => ownPositions(r, slot)), logpOld: rs.map((r) => own(r, slot, turnCur)), isWeights, advantages: advantagesOf(slot), ...(critic ? { critic } : {}) };
+    const batch = {
+      rows: rs.map((r) => rows[r]),
+      positions: rs.map((r) => ownPositions(r, slot)),
+      logpOld: rs.map((r) => own(r, slot, turnCur)),
+      isWeights,
+      advantages: advantagesOf(slot),
+      ...(critic ? { critic } : {}),
+    };
     const update = agent.stage0 ? stage0Update : trustRegionUpdate;
-    const rec = await timed('update', () => update(agent, batch, {
-      epsilon: sat.epsilon, targetKl: algorithm.klCtrl.targetKl, quantile: algorithm.klCtrl.quantile,
-      maxBacktracks: sat.maxBacktracks, steps: cfg.actorRolloutRef.actor.ppoEpochs, miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
-    }));
+    const rec = await timed('update', () =>
+      update(agent, batch, {
+        epsilon: sat.epsilon,
+        targetKl: algorithm.klCtrl.targetKl,
+        quantile: algorithm.klCtrl.quantile,
+        maxBacktracks: sat.maxBacktracks,
+        steps: cfg.actorRolloutRef.actor.ppoEpochs,
+        miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
+      }),
+    );
     keep(rec.logpNew, turnNew);
     updated.add(slot);
     const { logpNew, ...kept } = rec;
     // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
     const record = agentRecord({
-      ...kept, slot, name: agent.name, reward: mean(rs.map((r) => rewards[r])),
-      delta: rec.accepted ? algorithm.klCtrl.targetKl : 0, n: rs.length, zeta: rec.accepted ? zeta : 0, gap: gapOf(slot),
+      ...kept,
+      slot,
+      name: agent.name,
+      reward: mean(rs.map((r) => rewards[r])),
+      delta: rec.accepted ? algorithm.klCtrl.targetKl : 0,
+      n: rs.length,
+      zeta: rec.accepted ? zeta : 0,
+      gap: gapOf(slot),
     });
     records.push(record);
-    if (link) await timed('network', () => link.sendUpdate(stage, position, { logpCur: concat(rs.map((r) => own(r, slot, turnCur))), logpNew: concat(logpNew), record }));
+    if (link)
+      await timed('network', () =>
+        link.sendUpdate(stage, position, {
+          logpCur: concat(rs.map((r) => own(r, slot, turnCur))),
+          logpNew: concat(logpNew),
+          record,
+        }),
+      );
   }
 
   // 6. The stage certificate from every agent's record.
-  const cert = stageCertificate({ gamma: algorithm.gamma, aMax: certificate.advantageMax, deltaConf: certificate.deltaConf, agents: records.filter((a) => !a.skipped) });
+  const cert = stageCertificate({
+    gamma: algorithm.gamma,
+    aMax: certificate.advantageMax,
+    deltaConf: certificate.deltaConf,
+    agents: records.filter((a) => !a.skipped),
+  });
   const maxLogprobGap = Math.max(0, ...records.map((a) => a.gap));
   const ms = (x: number) => Math.round(x * 1000) / 1000;
-  return { stage, order, reward: mean(rewards), maxLogprobGap, agents: records, certificate: cert, time: { rollout: ms(time.rollout), update: ms(time.update), network: ms(time.network) } };
+  return {
+    stage,
+    order,
+    reward: mean(rewards),
+    maxLogprobGap,
+    agents: records,
+    certificate: cert,
+    time: { rollout: ms(time.rollout), update: ms(time.update), network: ms(time.network) },
+  };
 }
 
 /** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */
 function agentRecord(r: AgentStageRecord): AgentStageRecord {
   const { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, stage0, skipped } = r;
-  return { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, ...(stage0 ? { stage0 } : {}), ...(skipped ? { skipped } : {}) };
+  return {
+    slot,
+    name,
+    accepted,
+    backtracks,
+    beta,
+    klQuantile,
+    gain,
+    reward,
+    delta,
+    n,
+    zeta,
+    gap,
+    ...(stage0 ? { stage0 } : {}),
+    ...(skipped ? { skipped } : {}),
+  };
 }
 
 /** The record of an agent that made no update this stage: nothing moved, nothing learned from. */
 function skippedRecord(slot: number, name: string, reward: number): AgentStageRecord {
-  return agentRecord({ slot, name, reward, accepted: false, skipped: true, backtracks: 0, beta: 0, klQuantile: 0, gain: 0, delta: 0, n: 0, zeta: 0, gap: 0 });
+  return agentRecord({
+    slot,
+    name,
+    reward,
+    accepted: false,
+    skipped: true,
+    backtracks: 0,
+    beta: 0,
+    klQuantile: 0,
+    gain: 0,
+    delta: 0,
+    n: 0,
+    zeta: 0,
+    gap: 0,
+  });
 }
 
 /** `flat` cut into consecutive pieces of `counts` values. */
 function cut(flat: Float32Array, counts: readonly number[]): Float32Array[] {
   const total = counts.reduce((a, b) => a + b, 0);
-  if (flat.length !== total) throw new Error(`an update carries ${flat.length} log-probs where the agent spoke ${total} tokens`);
+  if (flat.length !== total)
+    throw new Error(`an update carries ${flat.length} log-probs where the agent spoke ${total} tokens`);
   let at = 0;
   return counts.map((c) => flat.slice(at, (at += c)));
 }
@@ -268,18 +422,27 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max
 function meanOver<T>(xs: readonly T[], value: (x: T) => number, weight: (x: T) => number): number {
   let v = 0;
   let w = 0;
-  for (const x of xs) { v += value(x); w += weight(x); }
+  for (const x of xs) {
+    v += value(x);
+    w += weight(x);
+  }
   return w > 0 ? v / w : 0;
 }
 
 function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
-/** `slot`'s log-probs over its turns of `t` (in turn order), cut back into one array per turn (undefined for other slots' turns). */
+/**
+ * `slot`'s log-probs over its turns of `t` (in turn order), cut back into one array per turn (undefined for other
+ * slots' turns).
+ */
 function splitTurns(t: ChainTranscript, slot: number, lps: Float32Array): (Float32Array | undefined)[] {
   let at = 0;
   return t.turns.map((u) => {
@@ -293,9 +456,17 @@ function splitTurns(t: ChainTranscript, slot: number, lps: Float32Array): (Float
  * rho_t on `slot`'s tokens of a transcript: its turns in decoding order, updated agents' tokens
  * reweighted (only theirs are read: a remote agent's not updated yet are not known here).
  */
-function ownRatios(t: ChainTranscript, slot: number, cur: readonly Float32Array[], next: readonly (Float32Array | undefined)[], updated: ReadonlySet<number>, clip: number): Float64Array {
+function ownRatios(
+  t: ChainTranscript,
+  slot: number,
+  cur: readonly Float32Array[],
+  next: readonly (Float32Array | undefined)[],
+  updated: ReadonlySet<number>,
+  clip: number,
+): Float64Array {
   const agent = t.turns.flatMap((turn) => turn.ids.map(() => turn.slot));
-  const read = (k: number, x: Float32Array | undefined) => (updated.has(t.turns[k].slot) ? [...x!] : t.turns[k].ids.map(() => 0));
+  const read = (k: number, x: Float32Array | undefined) =>
+    updated.has(t.turns[k].slot) ? [...x!] : t.turns[k].ids.map(() => 0);
   const logpCur = t.turns.flatMap((_, k) => read(k, cur[k]));
   const logpNew = t.turns.flatMap((_, k) => read(k, next[k] ?? cur[k]));
   const rho = isRatios({ agent, logpCur, logpNew }, updated, clip);

@@ -12,7 +12,10 @@ import type { Problem } from './dataset.ts';
 import type { Tokenizer } from '../agent/model/tokenizer.ts';
 import { isCorrect } from './verifier.ts';
 
-/** One agent's generated turn: its token ids (the closing end-of-turn token included when it came) and their sampling log-probs. */
+/**
+ * One agent's generated turn: its token ids (the closing end-of-turn token included when it came) and their sampling
+ * log-probs.
+ */
 export interface Turn {
   slot: number;
   ids: number[];
@@ -24,7 +27,10 @@ export interface ChainTranscript {
   turns: Turn[];
 }
 
-/** A turn taken elsewhere (an agent on another peer): given the transcripts so far and the turn's index, that turn of each. */
+/**
+ * A turn taken elsewhere (an agent on another peer): given the transcripts so far and the turn's index, that turn of
+ * each.
+ */
 export interface RemoteTurn {
   take(transcripts: readonly ChainTranscript[], turn: number): Promise<Pick<Generation, 'tokens' | 'logprobs'>[]>;
 }
@@ -67,7 +73,10 @@ export function transcriptIds(f: ChainFormat, t: ChainTranscript): { ids: number
   return { ids, spans };
 }
 
-/** The member rollouts of a team of `n` slots, as the slots taking each one's turns: the chain's one rollout of every slot in turn, or the ensemble's one per slot. */
+/**
+ * The member rollouts of a team of `n` slots, as the slots taking each one's turns: the chain's one rollout of every
+ * slot in turn, or the ensemble's one per slot.
+ */
 export const memberLineups = (workflow: 'chain' | 'ensemble', n: number): number[][] => {
   const slots = Array.from({ length: n }, (_, s) => s);
   return workflow === 'chain' ? [slots] : slots.map((s) => [s]);
@@ -93,13 +102,20 @@ export interface ChainRolloutOptions {
  * Runs the chain on every prompt: turn i is taken by `takers[i]` for all prompts at once, each seeing
  * the prompt and the earlier turns.
  */
-export async function rollChain(f: ChainFormat, takers: readonly TurnTaker[], prompts: readonly string[], opts: ChainRolloutOptions): Promise<ChainTranscript[]> {
+export async function rollChain(
+  f: ChainFormat,
+  takers: readonly TurnTaker[],
+  prompts: readonly string[],
+  opts: ChainRolloutOptions,
+): Promise<ChainTranscript[]> {
   const transcripts: ChainTranscript[] = prompts.map((p) => ({ promptIds: f.promptIds(p), turns: [] }));
   for (let turn = 0; turn < takers.length; turn++) {
     const taker = takers[turn];
     if ('take' in taker) {
       const out = await taker.take(transcripts, turn);
-      out.forEach((g, i) => transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }));
+      out.forEach((g, i) =>
+        transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }),
+      );
       continue;
     }
     const contexts = transcripts.map((t) => {
@@ -107,18 +123,32 @@ export async function rollChain(f: ChainFormat, takers: readonly TurnTaker[], pr
       return turn > 0 ? [...ids, ...f.separator] : ids;
     });
     const gen: GenerateOptions = {
-      maxNewTokens: opts.maxTurnTokens, stopTokenIds: [f.endOfTurn],
-      ...(opts.sampling ? { sampling: opts.sampling } : {}), seed: (opts.seed ?? 0) * 1009 + turn,
+      maxNewTokens: opts.maxTurnTokens,
+      stopTokenIds: [f.endOfTurn],
+      ...(opts.sampling ? { sampling: opts.sampling } : {}),
+      seed: (opts.seed ?? 0) * 1009 + turn,
     };
     const out = await taker.generate(contexts, gen);
-    out.forEach((g, i) => transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }));
+    out.forEach((g, i) =>
+      transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }),
+    );
     await opts.onTurn?.(transcripts, turn);
   }
   return transcripts;
 }
 
 /** Share of `problems` the chain of `generators` (one per turn) answers right, greedy. */
-export async function chainAccuracy(f: ChainFormat, generators: readonly TurnTaker[], problems: readonly Problem[], maxTurnTokens = 32): Promise<number> {
-  const out = await rollChain(f, generators, problems.map((p) => p.prompt), { maxTurnTokens });
+export async function chainAccuracy(
+  f: ChainFormat,
+  generators: readonly TurnTaker[],
+  problems: readonly Problem[],
+  maxTurnTokens = 32,
+): Promise<number> {
+  const out = await rollChain(
+    f,
+    generators,
+    problems.map((p) => p.prompt),
+    { maxTurnTokens },
+  );
   return out.filter((t, i) => isCorrect(finalAnswerText(f, t), problems[i].answer)).length / problems.length;
 }

@@ -23,16 +23,19 @@ export function loadDataset(file: string): Problem[] {
   if (!fs.existsSync(file)) throw new InputError(`dataset ${file} does not exist`);
   const problems: Problem[] = [];
   const lineOfId = new Map<string, number>();
-  fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '').split('\n').forEach((raw, i) => {
-    const text = raw.trim();
-    if (!text) return;
-    const where = `${file}:${i + 1}`;
-    const problem = parseLine(text, where, `${path.basename(file)}:${i + 1}`);
-    const seen = lineOfId.get(problem.id);
-    if (seen !== undefined) throw new InputError(`${where}: id ${JSON.stringify(problem.id)} repeats line ${seen}`);
-    lineOfId.set(problem.id, i + 1);
-    problems.push(problem);
-  });
+  fs.readFileSync(file, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .forEach((raw, i) => {
+      const text = raw.trim();
+      if (!text) return;
+      const where = `${file}:${i + 1}`;
+      const problem = parseLine(text, where, `${path.basename(file)}:${i + 1}`);
+      const seen = lineOfId.get(problem.id);
+      if (seen !== undefined) throw new InputError(`${where}: id ${JSON.stringify(problem.id)} repeats line ${seen}`);
+      lineOfId.set(problem.id, i + 1);
+      problems.push(problem);
+    });
   if (problems.length === 0) throw new InputError(`dataset ${file} holds no problems`);
   return problems;
 }
@@ -69,13 +72,16 @@ function parseLine(text: string, where: string, fallbackId: string): Problem {
   } catch (e) {
     throw new InputError(`${where}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new InputError(`${where}: expected a JSON object`);
+  if (typeof row !== 'object' || row === null || Array.isArray(row))
+    throw new InputError(`${where}: expected a JSON object`);
   const r = row as Record<string, unknown>;
   const prompt = r.prompt ?? r.problem;
   const answer = r.answer ?? r.chosen;
-  if (typeof prompt !== 'string' || !prompt.trim()) throw new InputError(`${where}: "prompt" (or "problem") must be a non-empty string`);
+  if (typeof prompt !== 'string' || !prompt.trim())
+    throw new InputError(`${where}: "prompt" (or "problem") must be a non-empty string`);
   if (!isText(answer)) throw new InputError(`${where}: "answer" (or "chosen") must be a non-empty string or a number`);
-  if (r.id !== undefined && !isText(r.id)) throw new InputError(`${where}: "id" must be a non-empty string or a number`);
+  if (r.id !== undefined && !isText(r.id))
+    throw new InputError(`${where}: "id" must be a non-empty string or a number`);
   return { id: r.id === undefined ? fallbackId : String(r.id), prompt, answer: String(answer) };
 }
 

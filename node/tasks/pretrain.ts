@@ -32,11 +32,18 @@ export interface PretrainOptions {
   onProgress?: (p: { step: number; steps: number; loss: number }) => void;
 }
 
-export interface PretrainResult { finalLoss: number; testAccuracy: number; parameters: number }
+export interface PretrainResult {
+  finalLoss: number;
+  testAccuracy: number;
+  parameters: number;
+}
 
 /** The teacher-forced transcript of a problem, and the mask of the tokens the model learns (every turn). */
 function example(f: ChainFormat, p: ChainProblem): { ids: number[]; learn: boolean[] } {
-  const t: ChainTranscript = { promptIds: f.promptIds(p.prompt), turns: chainTurns(p).map((text, slot) => ({ slot, ids: f.turnIds(text), logprobs: [] })) };
+  const t: ChainTranscript = {
+    promptIds: f.promptIds(p.prompt),
+    turns: chainTurns(p).map((text, slot) => ({ slot, ids: f.turnIds(text), logprobs: [] })),
+  };
   const { ids, spans } = transcriptIds(f, t);
   const learn = ids.map((_, i) => spans.some(([a, b]) => i >= a && i < b));
   return { ids, learn };
@@ -49,7 +56,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   try {
     writeSyntheticCheckpoint(work, { ...o.model, vocabSize: tok.vocabSize }, o.seed);
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
-      if (fs.existsSync(path.join(o.tokenizerDir, file))) fs.copyFileSync(path.join(o.tokenizerDir, file), path.join(work, file));
+      if (fs.existsSync(path.join(o.tokenizerDir, file)))
+        fs.copyFileSync(path.join(o.tokenizerDir, file), path.join(work, file));
     }
     return await trainInto(work, o, tok);
   } finally {
@@ -58,11 +66,19 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 }
 
 /** Trains the model in `work`, writes it, measures it and moves it to `o.out`. */
-async function trainInto(work: string, o: PretrainOptions, tok: ReturnType<typeof loadTokenizer>): Promise<PretrainResult> {
+async function trainInto(
+  work: string,
+  o: PretrainOptions,
+  tok: ReturnType<typeof loadTokenizer>,
+): Promise<PretrainResult> {
   const f = chainFormat(tok);
   const ckpt = loadCheckpoint(work);
   const session = o.threads ? { threads: o.threads } : {};
-  const trainer = Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: o.lr, warmupSteps: Math.min(100, o.steps / 10), weightDecay: 0.01 }, session });
+  const trainer = Trainer.create(ckpt, {
+    loss: sftLoss,
+    optimizer: { lr: o.lr, warmupSteps: Math.min(100, o.steps / 10), weightDecay: 0.01 },
+    session,
+  });
   const examples = o.train.map((p) => example(f, p));
   const width = Math.max(...examples.map((e) => e.ids.length));
   const next = rng(o.seed);
@@ -71,14 +87,24 @@ async function trainInto(work: string, o: PretrainOptions, tok: ReturnType<typeo
   try {
     for (let step = 1; step <= o.steps; step++) {
       const rows = Array.from({ length: o.batch }, () => examples[Math.floor(next() * examples.length)]);
-      const { ids, mask } = padBatch(rows.map((r) => r.ids), width);
+      const { ids, mask } = padBatch(
+        rows.map((r) => r.ids),
+        width,
+      );
       const lossMask = new Float32Array(o.batch * (width - 1));
-      rows.forEach((r, b) => r.learn.forEach((on, t) => { if (on && t > 0) lossMask[b * (width - 1) + t - 1] = 1; }));
-      const extra: Record<string, HostTensor> = { loss_mask: { dtype: 'float32', shape: [o.batch, width - 1], data: lossMask } };
+      rows.forEach((r, b) =>
+        r.learn.forEach((on, t) => {
+          if (on && t > 0) lossMask[b * (width - 1) + t - 1] = 1;
+        }),
+      );
+      const extra: Record<string, HostTensor> = {
+        loss_mask: { dtype: 'float32', shape: [o.batch, width - 1], data: lossMask },
+      };
       ({ loss } = await trainer.trainStep({ batch: o.batch, seq: width, inputIds: ids, attentionMask: mask, extra }));
       o.onProgress?.({ step, steps: o.steps, loss });
     }
-    for (const [name, data] of trainer.parameters) tensors[name] = { dtype: 'float32', shape: ckpt.tensors.get(name)!.shape, data: data.slice() };
+    for (const [name, data] of trainer.parameters)
+      tensors[name] = { dtype: 'float32', shape: ckpt.tensors.get(name)!.shape, data: data.slice() };
   } finally {
     await trainer.release();
   }
@@ -87,7 +113,11 @@ async function trainInto(work: string, o: PretrainOptions, tok: ReturnType<typeo
   const gen = new Generator(loadCheckpoint(work), session);
   let testAccuracy: number;
   try {
-    testAccuracy = await chainAccuracy(f, Array.from({ length: o.test[0]?.steps.length ?? 0 }, () => gen), o.test);
+    testAccuracy = await chainAccuracy(
+      f,
+      Array.from({ length: o.test[0]?.steps.length ?? 0 }, () => gen),
+      o.test,
+    );
   } finally {
     await gen.release();
   }

@@ -38,8 +38,13 @@ const ATTEMPTS_PER_PROBLEM = 50;
 
 /** `count` distinct chain problems (no prompt repeats), deterministic in `seed`. */
 export function makeChainProblems({ count, steps, seed, maxValue }: ChainOptions): ChainProblem[] {
-  for (const [name, v, min] of [['count', count, 0], ['steps', steps, 1], ['maxValue', maxValue, 1]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new InputError(`chain task: ${name} must be an integer >= ${min}, got ${v}`);
+  for (const [name, v, min] of [
+    ['count', count, 0],
+    ['steps', steps, 1],
+    ['maxValue', maxValue, 1],
+  ] as const) {
+    if (!Number.isInteger(v) || v < min)
+      throw new InputError(`chain task: ${name} must be an integer >= ${min}, got ${v}`);
   }
   const next = seededRng(`chain:${seed}`);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
@@ -54,12 +59,24 @@ export function makeChainProblems({ count, steps, seed, maxValue }: ChainOptions
       chain.push(step);
       values.push(v);
     }
-    const prompt = [`Start with ${start}.`, ...chain.map((c, i) => `Step ${i + 1}: ${WORDS[c.op]} ${c.operand}.`)].join(' ');
+    const prompt = [`Start with ${start}.`, ...chain.map((c, i) => `Step ${i + 1}: ${WORDS[c.op]} ${c.operand}.`)].join(
+      ' ',
+    );
     if (!problems.has(prompt)) {
-      problems.set(prompt, { id: `chain-${problems.size}`, prompt, answer: String(values.at(-1)), start, steps: chain, values });
+      problems.set(prompt, {
+        id: `chain-${problems.size}`,
+        prompt,
+        answer: String(values.at(-1)),
+        start,
+        steps: chain,
+        values,
+      });
     }
   }
-  if (problems.size < count) throw new InputError(`chain task: only ${problems.size} distinct problems of ${steps} steps within 0..${maxValue}, asked for ${count}`);
+  if (problems.size < count)
+    throw new InputError(
+      `chain task: only ${problems.size} distinct problems of ${steps} steps within 0..${maxValue}, asked for ${count}`,
+    );
   return [...problems.values()];
 }
 
@@ -75,8 +92,13 @@ export function chainTurns(p: ChainProblem): string[] {
  * Splits by distinct prompt (copies of a prompt stay on one side), deterministic in `seed`: the test
  * side gets round(testFraction * distinct prompts) of them; both sides keep the input order.
  */
-export function splitTrainTest<T extends Problem>(problems: readonly T[], testFraction: number, seed: string): { train: T[]; test: T[] } {
-  if (!(testFraction >= 0 && testFraction <= 1)) throw new InputError(`testFraction must be within 0..1, got ${testFraction}`);
+export function splitTrainTest<T extends Problem>(
+  problems: readonly T[],
+  testFraction: number,
+  seed: string,
+): { train: T[]; test: T[] } {
+  if (!(testFraction >= 0 && testFraction <= 1))
+    throw new InputError(`testFraction must be within 0..1, got ${testFraction}`);
   const prompts = [...new Set(problems.map((p) => p.prompt))];
   const next = seededRng(`split:${seed}`);
   for (let i = prompts.length - 1; i > 0; i--) {

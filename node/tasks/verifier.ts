@@ -15,7 +15,10 @@ const BOX = /\\(?:boxed|fbox)\s*\{/g;
 const MARKER = /\banswer(?:\s*:|\s+is\b\s*:?)([^\n]*)/gi;
 const FRAC_IN_TEXT = String.raw`\\[dt]?frac(?:\{[-+]?\d+\}\{\d+\}|\d\d)`;
 const DECIMAL_IN_TEXT = String.raw`(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+`;
-const NUMBER_IN_TEXT = new RegExp(String.raw`(?<![\w.])[-+]?(?:${FRAC_IN_TEXT}|(?:${DECIMAL_IN_TEXT})(?:[eE][-+]?\d+)?(?:/\d+)?)`, 'g');
+const NUMBER_IN_TEXT = new RegExp(
+  String.raw`(?<![\w.])[-+]?(?:${FRAC_IN_TEXT}|(?:${DECIMAL_IN_TEXT})(?:[eE][-+]?\d+)?(?:/\d+)?)`,
+  'g',
+);
 const NUMBER = /(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?/y;
 const TEXT_COMMANDS = /\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox)\s*\{([^{}]*)\}(?:\^\{?\d\}?)?/g;
 const UNITS = /(?<=[\d}])(?: [a-zA-Z]+|[a-zA-Z]{2,})(?: [a-zA-Z]+)*$/;
@@ -23,7 +26,10 @@ const MAX_EXPONENT = 100;
 const MAX_DEPTH = 32;
 
 /** An exact rational number `n / d` with `d > 0`. */
-interface Rational { n: bigint; d: bigint }
+interface Rational {
+  n: bigint;
+  d: bigint;
+}
 
 /** The answer a response gives (see the file comment for the priority), or undefined if it gives none. */
 export function extractAnswer(text: string): string | undefined {
@@ -107,7 +113,9 @@ function stripNoise(s: string): string {
 function parseRational(s: string): Rational | undefined {
   let pos = 0;
   let depth = 0;
-  const skip = () => { while (s[pos] === ' ') pos++; };
+  const skip = () => {
+    while (s[pos] === ' ') pos++;
+  };
   const eat = (c: string) => {
     skip();
     if (!s.startsWith(c, pos)) return false;

@@ -13,33 +13,56 @@ const ckpt = loadCheckpoint(path.join(ROOT, 'models/demo/tiny-weak'));
 test('the estimate counts weights, the optimizer (full fine-tuning only) and activations that grow with the batch', (t) => {
   const full = memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90 });
   const lora = memoryNeed(ckpt, { lora: true, rows: 512, tokens: 90 });
-  t.true(full.weights > 0 && full.optimizer === 7 * full.weights, 'gradients, two moments, a spare copy of parameters and moments, and the session worker\'s copy of the parameters');
+  t.true(
+    full.weights > 0 && full.optimizer === 7 * full.weights,
+    "gradients, two moments, a spare copy of parameters and moments, and the session worker's copy of the parameters",
+  );
   t.is(lora.optimizer, 0);
   t.is(full.total, full.weights + full.optimizer + full.activations + full.runtime);
   const twice = memoryNeed(ckpt, { lora: false, rows: 1024, tokens: 90 });
   t.true(Math.abs(twice.activations / full.activations - 2) < 1e-9);
-  t.true(memoryNeed(ckpt, { lora: false, rows: 512, tokens: 180 }).activations > 2 * full.activations, 'attention grows with the square of the length');
+  t.true(
+    memoryNeed(ckpt, { lora: false, rows: 512, tokens: 180 }).activations > 2 * full.activations,
+    'attention grows with the square of the length',
+  );
   // The demo team's peers peak at about 3.1 GiB: the estimate is of that size.
   t.true(full.total > 2 * 2 ** 30 && full.total < 4 * 2 ** 30, `${(full.total / 2 ** 30).toFixed(2)} GiB`);
   // The head runs at the agent's own tokens only: its logits count there, the layers everywhere.
-  const saved = (own: number) => full.activations - memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own }).activations;
+  const saved = (own: number) =>
+    full.activations - memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own }).activations;
   t.true(saved(24) > 0);
-  t.true(Math.abs(saved(24) / saved(57) - 2) < 1e-9, 'the saving is the head\'s at the 66 (or 33) tokens that are not the agent\'s');
+  t.true(
+    Math.abs(saved(24) / saved(57) - 2) < 1e-9,
+    "the saving is the head's at the 66 (or 33) tokens that are not the agent's",
+  );
   t.is(memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own: 200 }).activations, full.activations);
 });
 
-test('available memory is some of this machine\'s; a need beyond it is refused with what to change', (t) => {
+test("available memory is some of this machine's; a need beyond it is refused with what to change", (t) => {
   const available = availableMemory();
   t.true(available > 0 && available <= os.totalmem());
   const need = memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90 });
   t.notThrows(() => checkMemory(need, need.total, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90 }));
-  const err = t.throws(() => checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90 }));
+  const err = t.throws(() =>
+    checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90 }),
+  );
   t.is(err?.name, 'DeviceError');
-  t.regex(err!.message, /^tiny-weak needs about [\d.]+ GiB .*activations of 512 rollouts x 90 tokens .*: join a team with a smaller batch/);
-  t.regex(t.throws(() => checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90, gpu: true }))!.message, /on the GPU .*and the GPU has/);
+  t.regex(
+    err!.message,
+    /^tiny-weak needs about [\d.]+ GiB .*activations of 512 rollouts x 90 tokens .*: join a team with a smaller batch/,
+  );
+  t.regex(
+    t.throws(() =>
+      checkMemory(need, need.total / 2, { model: 'tiny-weak', lora: false, rows: 512, tokens: 90, gpu: true }),
+    )!.message,
+    /on the GPU .*and the GPU has/,
+  );
   // A model whose weights dominate: a smaller model, or LoRA.
   const heavy = { ...need, weights: 100 * 2 ** 30, total: need.total + 100 * 2 ** 30 };
-  t.regex(t.throws(() => checkMemory(heavy, need.total, { model: 'big', lora: false, rows: 512, tokens: 90 }))!.message, /use a smaller model \(this team fine-tunes every weight; one that trains LoRA adapters needs far less\)/);
+  t.regex(
+    t.throws(() => checkMemory(heavy, need.total, { model: 'big', lora: false, rows: 512, tokens: 90 }))!.message,
+    /use a smaller model \(this team fine-tunes every weight; one that trains LoRA adapters needs far less\)/,
+  );
 });
 
 test('the micro-batch is the most rollouts whose activations fit: all of them, some, or a refusal when not one does', (t) => {

@@ -20,8 +20,17 @@ export function sat(...args: string[]): { code: number | null; stdout: string; s
 }
 
 /** `sat` with variables added to the environment (which the processes it starts inherit). */
-export function satWithEnv(env: Record<string, string>, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, killSignal: 'SIGTERM', env: { ...process.env, ...env } });
+export function satWithEnv(
+  env: Record<string, string>,
+  ...args: string[]
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/sat-peer.js', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: COMMAND_TIMEOUT_MS,
+    killSignal: 'SIGTERM',
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? `\n${r.error.message}` : '') };
 }
 
@@ -38,7 +47,8 @@ export function oneLine(t: ExecutionContext, stderr: string, message: RegExp): v
 export function fixtureWithTokenizer(prefix: string): string {
   const dir = tempDir(prefix);
   for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    fs.copyFileSync(path.join(ROOT, 'test/fixtures/tiny-tokenizer', f), path.join(dir, f));
   return dir;
 }
 
@@ -52,7 +62,10 @@ export const DEMO = path.join(ROOT, 'models/demo');
 export function demoTeamFolder(prefix: string, heldOut: number, yaml: string): { dir: string; config: string } {
   const dir = tempDir(prefix);
   fs.copyFileSync(path.join(DEMO, 'train.jsonl'), path.join(dir, 'train.jsonl'));
-  fs.writeFileSync(path.join(dir, 'test.jsonl'), fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, heldOut).join('\n'));
+  fs.writeFileSync(
+    path.join(dir, 'test.jsonl'),
+    fs.readFileSync(path.join(DEMO, 'test.jsonl'), 'utf8').split('\n').slice(0, heldOut).join('\n'),
+  );
   const config = path.join(dir, 'team.yaml');
   fs.writeFileSync(config, yaml);
   return { dir, config };
@@ -64,7 +77,8 @@ export function demoTeamFolder(prefix: string, heldOut: number, yaml: string): {
  */
 export function demoConfig(edit: (text: string) => string = (x) => x): string {
   const dir = tempDir('sat-demo-');
-  const text = fs.readFileSync(path.join(DEMO, 'demo.yaml'), 'utf8')
+  const text = fs
+    .readFileSync(path.join(DEMO, 'demo.yaml'), 'utf8')
     .replaceAll('./tiny-', `${DEMO}/tiny-`)
     .replace('train_path: train.jsonl', `train_path: ${DEMO}/train.jsonl`)
     .replace('test_path: test.jsonl', `test_path: ${DEMO}/test.jsonl`)

@@ -22,9 +22,22 @@ test('each reference config loads without warnings', (t) => {
 
 test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
   const c = loadConfig(path.join(CONFIGS, 'sat_demo.yaml'));
-  t.deepEqual(c.algorithm, { gamma: 0.99, lam: 0.95, klPenalty: 'kl', klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.1, quantile: 0.95 } });
+  t.deepEqual(c.algorithm, {
+    gamma: 0.99,
+    lam: 0.95,
+    klPenalty: 'kl',
+    klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.1, quantile: 0.95 },
+  });
   t.deepEqual(c.actorRolloutRef, {
-    actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, ppoMiniBatchSize: 0, clipRatio: 0.2, lossAggMode: 'token-mean' },
+    actor: {
+      useKlLoss: true,
+      klLossType: 'k1+',
+      klLossCoef: 0.001,
+      ppoEpochs: 1,
+      ppoMiniBatchSize: 0,
+      clipRatio: 0.2,
+      lossAggMode: 'token-mean',
+    },
     rollout: { n: 2 },
     ref: {},
   });
@@ -32,21 +45,51 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
   t.deepEqual(c.generation, { temperature: 0.8, topP: 1 });
   const agents = [1, 2, 3].map((i) => ({ name: `agent_${i}`, path: 'sat:tiny', upgrade: null }));
   t.deepEqual(c.sat, {
-    epsilon: 0.2, advantageClip: 5, groupSize: 3, epsilonIs: 1e-5, maxIsRatioClip: 10, advMode: 'grpo', groupBaseline: 'mean',
-    groupNorm: true, scheduler: { mode: 'static' }, maxBacktracks: 2, stage0Delta: 0.01, agents,
+    epsilon: 0.2,
+    advantageClip: 5,
+    groupSize: 3,
+    epsilonIs: 1e-5,
+    maxIsRatioClip: 10,
+    advMode: 'grpo',
+    groupBaseline: 'mean',
+    groupNorm: true,
+    scheduler: { mode: 'static' },
+    maxBacktracks: 2,
+    stage0Delta: 0.01,
+    agents,
   });
-  t.deepEqual(c.training, { learningRate: 1e-5, weightDecay: 0.01, warmupSteps: 0, vfCoef: 0.1, clipVf: true, numStages: 2, lora: null });
+  t.deepEqual(c.training, {
+    learningRate: 1e-5,
+    weightDecay: 0.01,
+    warmupSteps: 0,
+    vfCoef: 0.1,
+    clipVf: true,
+    numStages: 2,
+    lora: null,
+  });
   t.deepEqual(c.evaluation, { numSamplesPerAgent: 2, ensembleStrategy: 'majority_vote' });
   t.deepEqual(c.certificate, { advantageMax: 5, deltaConf: 0.05 });
-  t.deepEqual(c.logging, { saveDir: path.join(CONFIGS, 'outputs/sat_demo'), checkpointEveryStage: 1, everyNSteps: 1, keepCheckpoints: 3 });
-  t.deepEqual(c.dataset, { trainPath: path.join(CONFIGS, 'data/demo/train.jsonl'), testPath: path.join(CONFIGS, 'data/demo/test.jsonl'), type: 'demo' });
+  t.deepEqual(c.logging, {
+    saveDir: path.join(CONFIGS, 'outputs/sat_demo'),
+    checkpointEveryStage: 1,
+    everyNSteps: 1,
+    keepCheckpoints: 3,
+  });
+  t.deepEqual(c.dataset, {
+    trainPath: path.join(CONFIGS, 'data/demo/train.jsonl'),
+    testPath: path.join(CONFIGS, 'data/demo/test.jsonl'),
+    type: 'demo',
+  });
   t.deepEqual(c.team, { workflow: 'chain' });
   t.is(c.seed, 42);
 });
 
 test('sat_pnp.yaml names its upgrades and takes the defaults it leaves out', (t) => {
   const c = loadConfig(path.join(CONFIGS, 'sat_pnp.yaml'));
-  t.deepEqual(c.sat.agents.map((a) => a.upgrade), [null, 'Qwen/Qwen3-8B-Instruct', 'Qwen/Qwen3-8B-Instruct']);
+  t.deepEqual(
+    c.sat.agents.map((a) => a.upgrade),
+    [null, 'Qwen/Qwen3-8B-Instruct', 'Qwen/Qwen3-8B-Instruct'],
+  );
   t.is(c.sat.epsilonIs, 1e-5);
   t.is(c.data.trainBatchSize, 512);
   t.is(c.training.weightDecay, 0.01);
@@ -56,19 +99,50 @@ test('sat_pnp.yaml names its upgrades and takes the defaults it leaves out', (t)
 test('an empty config is every default', (t) => {
   const c = yaml('');
   t.deepEqual(values(c), {
-    algorithm: { gamma: 0.99, lam: 0.95, klPenalty: 'kl', klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.05, quantile: 0.99 } },
+    algorithm: {
+      gamma: 0.99,
+      lam: 0.95,
+      klPenalty: 'kl',
+      klCtrl: { type: 'per_state_quantile', klCoef: 0.001, targetKl: 0.05, quantile: 0.99 },
+    },
     actorRolloutRef: {
-      actor: { useKlLoss: true, klLossType: 'k1+', klLossCoef: 0.001, ppoEpochs: 1, ppoMiniBatchSize: 0, clipRatio: 0.2, lossAggMode: 'token-mean' },
+      actor: {
+        useKlLoss: true,
+        klLossType: 'k1+',
+        klLossCoef: 0.001,
+        ppoEpochs: 1,
+        ppoMiniBatchSize: 0,
+        clipRatio: 0.2,
+        lossAggMode: 'token-mean',
+      },
       rollout: { n: 4 },
       ref: {},
     },
     data: { trainBatchSize: 512, maxPromptLength: 512, maxResponseLength: 128 },
     generation: { temperature: 0.8, topP: 1 },
     sat: {
-      epsilon: 0.2, advantageClip: 5, groupSize: 4, epsilonIs: 1e-5, maxIsRatioClip: 10, advMode: 'grpo', groupBaseline: 'mean',
-      groupNorm: true, scheduler: { mode: 'static' }, maxBacktracks: 5, stage0Delta: 0.01, agents: [],
+      epsilon: 0.2,
+      advantageClip: 5,
+      groupSize: 4,
+      epsilonIs: 1e-5,
+      maxIsRatioClip: 10,
+      advMode: 'grpo',
+      groupBaseline: 'mean',
+      groupNorm: true,
+      scheduler: { mode: 'static' },
+      maxBacktracks: 5,
+      stage0Delta: 0.01,
+      agents: [],
     },
-    training: { learningRate: 1e-5, weightDecay: 0.01, warmupSteps: 100, vfCoef: 0.1, clipVf: true, numStages: 10, lora: null },
+    training: {
+      learningRate: 1e-5,
+      weightDecay: 0.01,
+      warmupSteps: 100,
+      vfCoef: 0.1,
+      clipVf: true,
+      numStages: 10,
+      lora: null,
+    },
     evaluation: { numSamplesPerAgent: 4, ensembleStrategy: 'majority_vote' },
     certificate: { advantageMax: 5, deltaConf: 0.05 },
     logging: { saveDir: '/teams/demo/outputs/sat', checkpointEveryStage: 1, everyNSteps: 10, keepCheckpoints: 3 },
@@ -81,15 +155,23 @@ test('an empty config is every default', (t) => {
 });
 
 test('defaults fill around what a file sets, and A_max follows A_clip', (t) => {
-  const c = yaml('sat:\n  A_clip: 3\n  agents:\n    - path: ./a\n    - {name: critic, path: ./b}\ntraining:\n  lora: {}\n');
+  const c = yaml(
+    'sat:\n  A_clip: 3\n  agents:\n    - path: ./a\n    - {name: critic, path: ./b}\ntraining:\n  lora: {}\n',
+  );
   t.is(c.certificate.advantageMax, 3);
-  t.deepEqual(c.sat.agents.map((a) => a.name), ['agent_1', 'critic']);
+  t.deepEqual(
+    c.sat.agents.map((a) => a.name),
+    ['agent_1', 'critic'],
+  );
   t.deepEqual(c.training.lora, { rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] });
   t.is(c.sat.groupSize, 4);
 });
 
 test('our own keys: team.workflow, training.lora, logging.keep_checkpoints and seed', (t) => {
-  const c = yaml('team:\n  workflow: ensemble\ntraining:\n  lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj]}\nlogging: {keep_checkpoints: 0}\nseed: 7\n');
+  const c = yaml(
+    'team:\n  workflow: ensemble\ntraining:\n  lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj]}\nlogging: ' +
+      '{keep_checkpoints: 0}\nseed: 7\n',
+  );
   t.deepEqual(c.team, { workflow: 'ensemble' });
   t.is(c.logging.keepCheckpoints, 0);
   t.deepEqual(c.training.lora, { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
@@ -128,24 +210,60 @@ const rejected: [string, string, string][] = [
   ['sat: {max_backtracks: -1}', 'sat.max_backtracks', 'sat.max_backtracks must be a non-negative integer, got -1'],
   ['algorithm: {gamma: 1.5}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1), got 1.5'],
   ['algorithm: {gamma: 0}', 'algorithm.gamma', 'algorithm.gamma must be a number in (0, 1), got 0'],
-  ['algorithm: {kl_ctrl: {quantile: 1}}', 'algorithm.kl_ctrl.quantile', 'algorithm.kl_ctrl.quantile must be a number in (0, 1), got 1'],
-  ['algorithm: {kl_ctrl: {target_kl: .inf}}', 'algorithm.kl_ctrl.target_kl', 'algorithm.kl_ctrl.target_kl must be a number > 0, got Infinity'],
+  [
+    'algorithm: {kl_ctrl: {quantile: 1}}',
+    'algorithm.kl_ctrl.quantile',
+    'algorithm.kl_ctrl.quantile must be a number in (0, 1), got 1',
+  ],
+  [
+    'algorithm: {kl_ctrl: {target_kl: .inf}}',
+    'algorithm.kl_ctrl.target_kl',
+    'algorithm.kl_ctrl.target_kl must be a number > 0, got Infinity',
+  ],
   ['sat: {epsilon: 0}', 'sat.epsilon', 'sat.epsilon must be a number > 0, got 0'],
   ['sat: {A_clip: "5"}', 'sat.A_clip', 'sat.A_clip must be a number > 0, got "5"'],
   ['generation: {temperature: ~}', 'generation.temperature', 'generation.temperature must be a number >= 0, got null'],
   ['sat: {adv_mode: ppo}', 'sat.adv_mode', 'sat.adv_mode must be one of grpo | gae, got "ppo"'],
-  ['sat: {scheduler: {mode: greedy}}', 'sat.scheduler.mode', 'sat.scheduler.mode must be one of static | random | greedy_info_gain, got "greedy"'],
+  [
+    'sat: {scheduler: {mode: greedy}}',
+    'sat.scheduler.mode',
+    'sat.scheduler.mode must be one of static | random | greedy_info_gain, got "greedy"',
+  ],
   ['team: {workflow: pipeline}', 'team.workflow', 'team.workflow must be one of chain | ensemble, got "pipeline"'],
   ['sat: {group_norm: "yes"}', 'sat.group_norm', 'sat.group_norm must be true or false, got "yes"'],
   ['sat: {scheduler: static}', 'sat.scheduler', 'sat.scheduler must be a mapping, got "static"'],
   ['sat: {agents: {name: a}}', 'sat.agents', 'sat.agents must be a list, got {"name":"a"}'],
-  ['sat: {agents: [{path: ./a}, {name: b}]}', 'sat.agents[1].path', 'sat.agents[1].path must be a model folder or repo id, got nothing'],
-  ['sat: {agents: [{path: ./a, upgrade: 8}]}', 'sat.agents[0].upgrade', 'sat.agents[0].upgrade must be a model folder or repo id, or null, got 8'],
-  ['dataset: {train_path: [a.jsonl]}', 'dataset.train_path', 'dataset.train_path must be a path or null, got ["a.jsonl"]'],
-  ['training: {lora: {targets: []}}', 'training.lora.targets', 'training.lora.targets must be a non-empty list of strings, got []'],
+  [
+    'sat: {agents: [{path: ./a}, {name: b}]}',
+    'sat.agents[1].path',
+    'sat.agents[1].path must be a model folder or repo id, got nothing',
+  ],
+  [
+    'sat: {agents: [{path: ./a, upgrade: 8}]}',
+    'sat.agents[0].upgrade',
+    'sat.agents[0].upgrade must be a model folder or repo id, or null, got 8',
+  ],
+  [
+    'dataset: {train_path: [a.jsonl]}',
+    'dataset.train_path',
+    'dataset.train_path must be a path or null, got ["a.jsonl"]',
+  ],
+  [
+    'training: {lora: {targets: []}}',
+    'training.lora.targets',
+    'training.lora.targets must be a non-empty list of strings, got []',
+  ],
   ['seed: -3', 'seed', 'seed must be a non-negative integer, got -3'],
-  ['certificate: {A_max: 2}', 'certificate.A_max', 'certificate.A_max must be >= sat.A_clip (5) for the bound to hold, got 2'],
-  ['sat: {agents: [{path: ./a}, {name: agent_1, path: ./b}]}', 'sat.agents[1].name', 'sat.agents[1].name must be unique in the team, got "agent_1" twice'],
+  [
+    'certificate: {A_max: 2}',
+    'certificate.A_max',
+    'certificate.A_max must be >= sat.A_clip (5) for the bound to hold, got 2',
+  ],
+  [
+    'sat: {agents: [{path: ./a}, {name: agent_1, path: ./b}]}',
+    'sat.agents[1].name',
+    'sat.agents[1].name must be unique in the team, got "agent_1" twice',
+  ],
 ];
 
 test('wrong types, enum values and ranges are one exact line naming the key', (t) => {
@@ -171,11 +289,14 @@ sat:
   t.is(c.dataset.trainPath, '/teams/demo/data/train.jsonl');
   t.is(c.dataset.testPath, '/teams/shared/test.jsonl');
   t.is(c.logging.saveDir, '/var/runs/sat');
-  t.deepEqual(c.sat.agents.map((a) => [a.path, a.upgrade]), [
-    ['/teams/demo/models/a', '/teams/models/b'],
-    ['Qwen/Qwen3-4B', null], // a Hugging Face repo id: nothing of that name beside the config
-    ['qwen3-4b', path.join(os.homedir(), 'models/c')],
-  ]);
+  t.deepEqual(
+    c.sat.agents.map((a) => [a.path, a.upgrade]),
+    [
+      ['/teams/demo/models/a', '/teams/models/b'],
+      ['Qwen/Qwen3-4B', null], // a Hugging Face repo id: nothing of that name beside the config
+      ['qwen3-4b', path.join(os.homedir(), 'models/c')],
+    ],
+  );
   t.is(yaml('logging: {save_dir: "~"}').logging.saveDir, os.homedir());
 });
 
@@ -195,13 +316,22 @@ test('a JSON config loads exactly like its YAML', (t) => {
 
 test('a missing file or unparsable text is a ConfigError naming the file and line', (t) => {
   const missing = path.join(CONFIGS, 'nope.yaml');
-  t.throws(() => loadConfig(missing), { instanceOf: ConfigError, message: `cannot read config ${missing}: no such file` });
-  t.throws(() => loadConfig(CONFIGS), { instanceOf: ConfigError, message: `cannot read config ${CONFIGS}: it is a folder` });
+  t.throws(() => loadConfig(missing), {
+    instanceOf: ConfigError,
+    message: `cannot read config ${missing}: no such file`,
+  });
+  t.throws(() => loadConfig(CONFIGS), {
+    instanceOf: ConfigError,
+    message: `cannot read config ${CONFIGS}: it is a folder`,
+  });
   t.throws(() => yaml('sat:\n  group_size: 4\n  group_size: 5\n'), {
     instanceOf: ConfigError,
     message: `cannot parse YAML config ${FILE}: line 3, column 3: Map keys must be unique`,
   });
-  t.throws(() => yaml('sat: [1\n'), { instanceOf: ConfigError, message: /^cannot parse YAML config \/teams\/demo\/sat\.yaml: line 2, column 1: / });
+  t.throws(() => yaml('sat: [1\n'), {
+    instanceOf: ConfigError,
+    message: /^cannot parse YAML config \/teams\/demo\/sat\.yaml: line 2, column 1: /,
+  });
   t.throws(() => parseConfig('{\n  "sat": {\n    "group_size": 4,\n  }\n}', 'json', '/teams/demo/sat.json'), {
     instanceOf: ConfigError,
     message: /^cannot parse JSON config \/teams\/demo\/sat\.json: line 4, column 3: /,
@@ -219,6 +349,12 @@ test('loaded configs share no mutable defaults', (t) => {
 });
 
 test('gamma 1 and agent names that cannot name a file are refused', (t) => {
-  t.throws(() => parseConfig('algorithm: { gamma: 1 }', 'yaml', '/tmp/c.yaml'), { name: 'ConfigError', message: /algorithm\.gamma must be a number in \(0, 1\)/ });
-  t.throws(() => parseConfig('sat: { agents: [{ name: a/b, path: x }] }', 'yaml', '/tmp/c.yaml'), { name: 'ConfigError', message: /sat\.agents\[0\]\.name may hold only letters/ });
+  t.throws(() => parseConfig('algorithm: { gamma: 1 }', 'yaml', '/tmp/c.yaml'), {
+    name: 'ConfigError',
+    message: /algorithm\.gamma must be a number in \(0, 1\)/,
+  });
+  t.throws(() => parseConfig('sat: { agents: [{ name: a/b, path: x }] }', 'yaml', '/tmp/c.yaml'), {
+    name: 'ConfigError',
+    message: /sat\.agents\[0\]\.name may hold only letters/,
+  });
 });

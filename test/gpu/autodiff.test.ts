@@ -29,13 +29,24 @@ async function checkGradients(t: import('ava').ExecutionContext, c: Case): Promi
   const y = c.build(xs);
   // A random weighting makes every output element matter (a plain sum hides e.g. softmax errors).
   const weights = Array.from({ length: numel(y.shape) }, next);
-  const loss = op.reduceSum(op.mul(op.cast(y, 'float64'), g.constant('float64', y.shape, weights)), [...y.shape.keys()]);
+  const loss = op.reduceSum(op.mul(op.cast(y, 'float64'), g.constant('float64', y.shape, weights)), [
+    ...y.shape.keys(),
+  ]);
   g.output(loss, 'loss');
   gradients(loss, xs).forEach((gx, i) => g.output(gx, `grad${i}`));
   const session = await Session.create(g.toBytes());
-  const values = c.shapes.map((s, i) => c.init?.(i, numel(s), next) ?? Array.from({ length: numel(s) }, () => next() * 2 - 1));
-  const feeds = (vals: number[][]): Record<string, HostTensor> => Object.fromEntries(vals.map((v, i) =>
-    [`x${i}`, dtype === 'float64' ? { dtype, shape: c.shapes[i], data: Float64Array.from(v) } : { dtype, shape: c.shapes[i], data: Float32Array.from(v) }]));
+  const values = c.shapes.map(
+    (s, i) => c.init?.(i, numel(s), next) ?? Array.from({ length: numel(s) }, () => next() * 2 - 1),
+  );
+  const feeds = (vals: number[][]): Record<string, HostTensor> =>
+    Object.fromEntries(
+      vals.map((v, i) => [
+        `x${i}`,
+        dtype === 'float64'
+          ? { dtype, shape: c.shapes[i], data: Float64Array.from(v) }
+          : { dtype, shape: c.shapes[i], data: Float32Array.from(v) },
+      ]),
+    );
   const out = await session.run(feeds(values));
   const lossAt = async (vals: number[][]) => (await session.run(feeds(vals), {}, ['loss'])).loss.data[0] as number;
   const h = c.h ?? 1e-6;
@@ -72,12 +83,40 @@ const spread = (i: number, n: number, next: () => number) => {
 };
 
 const cases: Record<string, Case> = {
-  MatMul: { shapes: [[2, 3, 4], [4, 5]], build: ([a, b]) => op.matmul(a, b) },
-  'MatMul batch-broadcast rhs': { shapes: [[3, 4], [2, 4, 2]], build: ([a, b]) => op.matmul(a, b) },
+  MatMul: {
+    shapes: [
+      [2, 3, 4],
+      [4, 5],
+    ],
+    build: ([a, b]) => op.matmul(a, b),
+  },
+  'MatMul batch-broadcast rhs': {
+    shapes: [
+      [3, 4],
+      [2, 4, 2],
+    ],
+    build: ([a, b]) => op.matmul(a, b),
+  },
   'Add broadcast': { shapes: [[2, 3], [3]], build: ([a, b]) => op.add(a, b) },
-  'Sub broadcast both': { shapes: [[2, 1], [1, 3]], build: ([a, b]) => op.sub(a, b) },
-  'Mul broadcast': { shapes: [[2, 3], [2, 1]], build: ([a, b]) => op.mul(a, b) },
-  Div: { shapes: [[2, 3], [3]], build: ([a, b]) => op.div(a, b), init: (i, n, next) => (i === 1 ? positive(i, n, next) : Array.from({ length: n }, next)) },
+  'Sub broadcast both': {
+    shapes: [
+      [2, 1],
+      [1, 3],
+    ],
+    build: ([a, b]) => op.sub(a, b),
+  },
+  'Mul broadcast': {
+    shapes: [
+      [2, 3],
+      [2, 1],
+    ],
+    build: ([a, b]) => op.mul(a, b),
+  },
+  Div: {
+    shapes: [[2, 3], [3]],
+    build: ([a, b]) => op.div(a, b),
+    init: (i, n, next) => (i === 1 ? positive(i, n, next) : Array.from({ length: n }, next)),
+  },
   Neg: { shapes: [[4]], build: ([a]) => op.neg(a) },
   Exp: { shapes: [[2, 3]], build: ([a]) => op.exp(a) },
   Log: { shapes: [[2, 3]], build: ([a]) => op.log(a), init: positive },
@@ -106,9 +145,21 @@ const cases: Record<string, Case> = {
   },
   Reshape: { shapes: [[2, 6]], build: ([a]) => op.reshape(op.mul(a, a), [3, 4]) },
   Transpose: { shapes: [[2, 3, 4]], build: ([a]) => op.transpose(a, [2, 0, 1]) },
-  Concat: { shapes: [[2, 3], [2, 2]], build: ([a, b]) => op.concat([a, b], 1) },
+  Concat: {
+    shapes: [
+      [2, 3],
+      [2, 2],
+    ],
+    build: ([a, b]) => op.concat([a, b], 1),
+  },
   Slice: { shapes: [[4, 5]], build: ([a]) => op.slice(a, [1, -4], [3, 100], [0, 1]) },
-  Split: { shapes: [[5, 2]], build: ([a]) => { const [p, q] = op.split(a, [2, 3], 0); return op.mul(op.reduceSum(p, [0]), op.reduceSum(q, [0])); } },
+  Split: {
+    shapes: [[5, 2]],
+    build: ([a]) => {
+      const [p, q] = op.split(a, [2, 3], 0);
+      return op.mul(op.reduceSum(p, [0]), op.reduceSum(q, [0]));
+    },
+  },
   'Split with an unused part': { shapes: [[5, 2]], build: ([a]) => op.split(a, [2, 3], 0)[1] },
   Unsqueeze: { shapes: [[3]], build: ([a]) => op.unsqueeze(a, [0, 2]) },
   Squeeze: { shapes: [[3, 1, 2]], build: ([a]) => op.squeeze(a, [1]) },
@@ -118,13 +169,28 @@ const cases: Record<string, Case> = {
     build: ([a, b]) => op.where(a.graph.constant('bool', [2, 3], [1, 0, 0, 1, 1, 0]), a, b),
   },
   Max: { shapes: [[2, 3], [3]], build: ([a, b]) => op.max(a, b), init: spread },
-  Min: { shapes: [[2, 3], [2, 3]], build: ([a, b]) => op.min(a, b), init: spread },
+  Min: {
+    shapes: [
+      [2, 3],
+      [2, 3],
+    ],
+    build: ([a, b]) => op.min(a, b),
+    init: spread,
+  },
   Clip: { shapes: [[8]], build: ([a]) => op.clip(a, -0.25, 0.15), init: spread },
-  Cast: { shapes: [[4]], build: ([a]) => op.cast(op.mul(op.cast(a, 'float32'), a.graph.scalar('float32', 3)), 'float64'), h: 1e-3, tol: 1e-5 },
+  Cast: {
+    shapes: [[4]],
+    build: ([a]) => op.cast(op.mul(op.cast(a, 'float32'), a.graph.scalar('float32', 3)), 'float64'),
+    h: 1e-3,
+    tol: 1e-5,
+  },
   RMSNormalization: { shapes: [[2, 3, 4], [4]], build: ([x, w]) => op.rmsNormalization(x, w, 1e-6) },
   // A linear op, so float32 finite differences with a large step are exact up to rounding.
   RotaryEmbedding: {
-    shapes: [[2, 2, 3, 4]], dtype: 'float32', h: 1e-2, tol: 1e-3,
+    shapes: [[2, 2, 3, 4]],
+    dtype: 'float32',
+    h: 1e-2,
+    tol: 1e-3,
     build: ([x]) => {
       const g = x.graph;
       const angles = [0, 0, 0.3, 0.1, 1.1, 0.6, -0.4, 2.0];
@@ -134,9 +200,17 @@ const cases: Record<string, Case> = {
     },
   },
   'Attention (grouped-query, masked)': {
-    shapes: [[2, 4, 3, 2], [2, 2, 5, 2], [2, 2, 5, 2]],
+    shapes: [
+      [2, 4, 3, 2],
+      [2, 2, 5, 2],
+      [2, 2, 5, 2],
+    ],
     build: ([q, k, v]) => {
-      const mask = q.graph.constant('bool', [2, 1, 3, 5], [1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1]);
+      const mask = q.graph.constant(
+        'bool',
+        [2, 1, 3, 5],
+        [1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1],
+      );
       return op.attention(q, k, v, mask, 0.7);
     },
   },
@@ -153,7 +227,8 @@ const cases: Record<string, Case> = {
   'shared input (x*x + exp(x))': { shapes: [[3]], build: ([a]) => op.add(op.mul(a, a), op.exp(a)) },
   'RMSNorm-like composite': {
     shapes: [[2, 4], [4]],
-    build: ([x, w]) => op.mul(w, op.div(x, op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), op.scalarLike(x, 1e-6))))),
+    build: ([x, w]) =>
+      op.mul(w, op.div(x, op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), op.scalarLike(x, 1e-6))))),
   },
 };
 
@@ -173,8 +248,8 @@ test('a parameter the loss does not reach gets a zero gradient', async (t) => {
     a: { dtype: 'float64', shape: [2], data: Float64Array.from([1.5, -2]) },
     b: { dtype: 'float64', shape: [3], data: new Float64Array(3) },
   });
-  t.deepEqual([...out.ga.data as Float64Array], [3, -4]);
-  t.deepEqual([...out.gb.data as Float64Array], [0, 0, 0]);
+  t.deepEqual([...(out.ga.data as Float64Array)], [3, -4]);
+  t.deepEqual([...(out.gb.data as Float64Array)], [0, 0, 0]);
 });
 
 test('an op without a rule fails naming the op', (t) => {
@@ -206,7 +281,10 @@ test('token log-probs backpropagate without a vocabulary-sized zero tensor', (t)
   // One scatter of the picked tokens' updates into the dense softmax term; no zeros to scatter into.
   t.is(ops.filter((o) => o === 'ScatterElements').length, 1);
   const expanded = graph.node!.filter((n) => n.opType === 'Expand').map((n) => constant(n.input![1]));
-  t.true(expanded.every((shape) => !shape.includes(4096)), JSON.stringify(expanded));
+  t.true(
+    expanded.every((shape) => !shape.includes(4096)),
+    JSON.stringify(expanded),
+  );
 });
 
 test('serialization leaves out nodes and initializers no output depends on', (t) => {

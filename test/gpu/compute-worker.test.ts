@@ -9,12 +9,12 @@ test('typed arrays move both ways by transfer and come back computed', async (t)
   const w = await ComputeWorker.start(HANDLERS);
   const xs = Float32Array.of(1, 2, 3);
   const out = await w.call<Float32Array>('doubleInPlace', [xs], [xs.buffer]);
-  t.is(xs.byteLength, 0, 'the sender\'s buffer was transferred, not copied');
+  t.is(xs.byteLength, 0, "the sender's buffer was transferred, not copied");
   t.deepEqual([...out], [2, 4, 6]);
   await w.close();
 });
 
-test('a handler\'s error arrives with its name and message, and the worker keeps serving', async (t) => {
+test("a handler's error arrives with its name and message, and the worker keeps serving", async (t) => {
   const w = await ComputeWorker.start(HANDLERS);
   await t.throwsAsync(w.call('failing', []), { name: 'ModelFormatError', message: 'config.json is not JSON' });
   await t.throwsAsync(w.call('nope', []), { message: /no handler 'nope'/ });
@@ -25,7 +25,12 @@ test('a handler\'s error arrives with its name and message, and the worker keeps
 test('concurrent calls are served in order with their own results', async (t) => {
   const w = await ComputeWorker.start(HANDLERS);
   const order: number[] = [];
-  const calls = [30, 0, 10].map((ms, i) => w.call<number>('delayed', [i, ms]).then((v) => { order.push(v); return v; }));
+  const calls = [30, 0, 10].map((ms, i) =>
+    w.call<number>('delayed', [i, ms]).then((v) => {
+      order.push(v);
+      return v;
+    }),
+  );
   t.deepEqual(await Promise.all(calls), [0, 1, 2]);
   t.deepEqual(order, [0, 1, 2]);
   await w.close();

@@ -20,7 +20,10 @@ function adderGraph(): Uint8Array {
 test('outputs can be written into caller-owned buffers', async (t) => {
   const s = await Session.create(doubler(), { threads: 1 });
   const into = new Float32Array(3);
-  const out = await s.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } }, { y: { dtype: 'float32', shape: [3], data: into } });
+  const out = await s.run(
+    { x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } },
+    { y: { dtype: 'float32', shape: [3], data: into } },
+  );
   t.deepEqual([...into], [2, 4, 6]);
   t.is(out.y.data, into);
   await s.release();
@@ -56,9 +59,15 @@ test('a session on the session worker gives what it gives here, fills caller-own
   const there = await cache.get('doubler', doubler);
   t.false(there instanceof Session);
   const into = new Float32Array(3);
-  const out = await there.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } }, { y: { dtype: 'float32', shape: [3], data: into } });
+  const out = await there.run(
+    { x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } },
+    { y: { dtype: 'float32', shape: [3], data: into } },
+  );
   t.is(out.y.data, into);
-  t.deepEqual([...into], [...(await here.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } })).y.data]);
+  t.deepEqual(
+    [...into],
+    [...(await here.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) } })).y.data],
+  );
 
   // While a long run goes on over there, timers here keep firing.
   const heavy = await cache.get('busy', () => busy(400));
@@ -126,7 +135,12 @@ test('a pinned feed crosses to the session worker once per version: later runs r
   // Two views of one buffer in a run: it crosses once.
   const group = Float32Array.of(1, 2, 3, 4, 5, 6);
   const pin = { owner, version: 2 };
-  const [a, b] = [group.subarray(0, 3), group.subarray(3)].map((data) => ({ dtype: 'float32' as const, shape: [3], data, pin }));
+  const [a, b] = [group.subarray(0, 3), group.subarray(3)].map((data) => ({
+    dtype: 'float32' as const,
+    shape: [3],
+    data,
+    pin,
+  }));
   const adder = await cache.get('adder', adderGraph);
   t.deepEqual([...(await adder.run({ a, b })).y.data], [5, 7, 9]);
   t.is(await held(), before + 24);
@@ -137,6 +151,9 @@ test('a pinned feed crosses to the session worker once per version: later runs r
   const older = there.run({ x: { dtype: 'float32', shape: [3], data: u, pin: { owner: other, version: 0 } } });
   const newer = there.run({ x: { dtype: 'float32', shape: [3], data: w, pin: { owner: other, version: 1 } } });
   t.deepEqual([...(await older).y.data, ...(await newer).y.data], [2, 2, 2, 4, 4, 4]);
-  t.deepEqual([...(await there.run({ x: { dtype: 'float32', shape: [3], data: u, pin: { owner: other, version: 1 } } })).y.data], [2, 2, 2]);
+  t.deepEqual(
+    [...(await there.run({ x: { dtype: 'float32', shape: [3], data: u, pin: { owner: other, version: 1 } } })).y.data],
+    [2, 2, 2],
+  );
   await cache.release();
 });

@@ -88,25 +88,83 @@ const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', sh
 
 const corrupt: [string, () => string, RegExp][] = [
   ['missing file', () => path.join(tmpDir(), 'nope.safetensors'), /no such file/],
-  ['shorter than 8 bytes', () => { const f = path.join(tmpDir(), 'short.safetensors'); fs.writeFileSync(f, Buffer.alloc(5)); return f; }, /only 5 bytes/],
-  ['header length past the end', () => { const f = withHeader({}, 0); fs.truncateSync(f, 9); return f; }, /header length 2 runs past the end of the file \(9 bytes\)/],
-  ['absurd header length', () => { const f = path.join(tmpDir(), 'huge.safetensors'); const b = Buffer.alloc(16); b.writeBigUInt64LE(2n ** 40n); fs.writeFileSync(f, b); return f; }, /header length 1099511627776 is absurd/],
+  [
+    'shorter than 8 bytes',
+    () => {
+      const f = path.join(tmpDir(), 'short.safetensors');
+      fs.writeFileSync(f, Buffer.alloc(5));
+      return f;
+    },
+    /only 5 bytes/,
+  ],
+  [
+    'header length past the end',
+    () => {
+      const f = withHeader({}, 0);
+      fs.truncateSync(f, 9);
+      return f;
+    },
+    /header length 2 runs past the end of the file \(9 bytes\)/,
+  ],
+  [
+    'absurd header length',
+    () => {
+      const f = path.join(tmpDir(), 'huge.safetensors');
+      const b = Buffer.alloc(16);
+      b.writeBigUInt64LE(2n ** 40n);
+      fs.writeFileSync(f, b);
+      return f;
+    },
+    /header length 1099511627776 is absurd/,
+  ],
   ['header not JSON', () => withHeader('{"a": [1, 2', 0), /header is not valid JSON/],
   ['header not an object', () => withHeader('[1, 2]', 0), /header is not a JSON object/],
-  ['unknown dtype', () => withHeader({ w: { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, 4), /tensor 'w' has unknown dtype "F33"/],
-  ['invalid shape', () => withHeader({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4), /tensor 'w' has an invalid shape/],
-  ['shape / byte length mismatch', () => withHeader({ w: f32([2, 3], 0, 20) }, 24), /tensor 'w' \(F32 \[2,3\]\) needs 24 bytes but data_offsets \[0, 20\] hold 20/],
-  ['offsets out of order', () => withHeader({ w: f32([1], 8, 4) }, 8), /tensor 'w' has data_offsets out of order \[8, 4\]/],
-  ['overlapping tensors', () => withHeader({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12), /tensors 'a' \[0, 8\) and 'b' \[4, 12\) overlap/],
-  ['tensor outside the data section', () => withHeader({ a: f32([2], 0, 8), b: f32([2], 100, 108) }, 16), /file truncated: tensor 'b' ends at byte 108 of the data section, which holds only 16 bytes/],
-  ['metadata not strings', () => withHeader({ __metadata__: { step: 3 } }, 0), /__metadata__ must map names to strings/],
-  ['truncated data section', () => {
-    const dir = tmpDir();
-    const f = path.join(dir, 'model.safetensors');
-    fs.copyFileSync(FIXTURE, f);
-    fs.truncateSync(f, fs.statSync(f).size - 100);
-    return f;
-  }, /file truncated: tensor 'model\.norm\.weight' ends at byte \d+ of the data section, which holds only \d+ bytes/],
+  [
+    'unknown dtype',
+    () => withHeader({ w: { dtype: 'F33', shape: [1], data_offsets: [0, 4] } }, 4),
+    /tensor 'w' has unknown dtype "F33"/,
+  ],
+  [
+    'invalid shape',
+    () => withHeader({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4),
+    /tensor 'w' has an invalid shape/,
+  ],
+  [
+    'shape / byte length mismatch',
+    () => withHeader({ w: f32([2, 3], 0, 20) }, 24),
+    /tensor 'w' \(F32 \[2,3\]\) needs 24 bytes but data_offsets \[0, 20\] hold 20/,
+  ],
+  [
+    'offsets out of order',
+    () => withHeader({ w: f32([1], 8, 4) }, 8),
+    /tensor 'w' has data_offsets out of order \[8, 4\]/,
+  ],
+  [
+    'overlapping tensors',
+    () => withHeader({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12),
+    /tensors 'a' \[0, 8\) and 'b' \[4, 12\) overlap/,
+  ],
+  [
+    'tensor outside the data section',
+    () => withHeader({ a: f32([2], 0, 8), b: f32([2], 100, 108) }, 16),
+    /file truncated: tensor 'b' ends at byte 108 of the data section, which holds only 16 bytes/,
+  ],
+  [
+    'metadata not strings',
+    () => withHeader({ __metadata__: { step: 3 } }, 0),
+    /__metadata__ must map names to strings/,
+  ],
+  [
+    'truncated data section',
+    () => {
+      const dir = tmpDir();
+      const f = path.join(dir, 'model.safetensors');
+      fs.copyFileSync(FIXTURE, f);
+      fs.truncateSync(f, fs.statSync(f).size - 100);
+      return f;
+    },
+    /file truncated: tensor 'model\.norm\.weight' ends at byte \d+ of the data section, which holds only \d+ bytes/,
+  ],
 ];
 
 for (const [what, make, message] of corrupt) {
@@ -129,7 +187,10 @@ test('readTensor notices a file truncated after its header was read', (t) => {
 test('writeSafetensors refuses data that does not match the shape and leaves no file', (t) => {
   const dir = tmpDir();
   const file = path.join(dir, 'w.safetensors');
-  t.throws(() => writeSafetensors(file, { w: { dtype: 'float32', shape: [2, 2], data: new Float32Array(3) } }), { name: 'SafetensorsError', message: /tensor 'w' \(float32 \[2, 2\]\) needs 16 bytes but its data holds 12/ });
+  t.throws(() => writeSafetensors(file, { w: { dtype: 'float32', shape: [2, 2], data: new Float32Array(3) } }), {
+    name: 'SafetensorsError',
+    message: /tensor 'w' \(float32 \[2, 2\]\) needs 16 bytes but its data holds 12/,
+  });
   t.deepEqual(fs.readdirSync(dir), []);
 });
 

@@ -22,28 +22,58 @@ const NAMES = ['first', 'second'];
 /** One chain transcript with both slots' turns. */
 const complete: ChainTranscript = {
   promptIds: [5, 6, 7],
-  turns: [{ slot: 0, ids: [8, 9], logprobs: [-0.5, -1.25] }, { slot: 1, ids: [10], logprobs: [-0.25] }],
+  turns: [
+    { slot: 0, ids: [8, 9], logprobs: [-0.5, -1.25] },
+    { slot: 1, ids: [10], logprobs: [-0.25] },
+  ],
 };
 
 function update(slot: number, tokens: number): SharedUpdate {
   const record: AgentStageRecord = {
-    slot, name: NAMES[slot], accepted: true, backtracks: 0, beta: 0.001, klQuantile: 0.01 * (slot + 1), gain: 0.5, reward: 1, delta: 0.05, n: 1, zeta: 0, gap: 0,
+    slot,
+    name: NAMES[slot],
+    accepted: true,
+    backtracks: 0,
+    beta: 0.001,
+    klQuantile: 0.01 * (slot + 1),
+    gain: 0.5,
+    reward: 1,
+    delta: 0.05,
+    n: 1,
+    zeta: 0,
+    gap: 0,
   };
   return { logpCur: new Float32Array(tokens).fill(-1), logpNew: new Float32Array(tokens).fill(-0.75 - slot), record };
 }
 
 async function team(n: number): Promise<PeerHost[]> {
-  const hosts = await Promise.all(Array.from({ length: n }, async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const hosts = await Promise.all(
+    Array.from({ length: n }, async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
   for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) await hosts[i].dial(hosts[j].addresses[0]);
   return hosts;
 }
 
 function link(host: PeerHost, slot: number, holders: PeerId[], teamPast?: () => boolean): PeerLink {
   const peers = new Map(holders.map((p, s) => [s, p]));
-  return new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000, ...(teamPast ? { teamPast } : {}) });
+  return new PeerLink(host, {
+    team: TEAM,
+    slot,
+    slots: 2,
+    names: NAMES,
+    turnsPerRollout: 2,
+    peers: () => peers,
+    isMember: () => true,
+    deadlineMs: 400,
+    waitMs: 20_000,
+    ...(teamPast ? { teamPast } : {}),
+  });
 }
 
-const subscribed = (hosts: PeerHost[], topic: string) => hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
+const subscribed = (hosts: PeerHost[], topic: string) =>
+  hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
 
 test('a position the team went on without: its peer learns so at its turn, and makes no update', async (t) => {
   const hosts = await team(2);
@@ -74,56 +104,86 @@ test('a position the team went on without: its peer learns so at its turn, and m
   }
 });
 
-test('an observer of a stage that went on without it reads the turns from the complete shard and fetches by CID the update of a peer that is gone', async (t) => {
-  const hosts = await team(3);
-  const ids = hosts.map((h) => h.peerId);
-  const links = [link(hosts[0], 0, ids), link(hosts[1], 1, ids)];
-  // The observer is slot 0's peer restarted: a new process, whose link starts after the stage's updates.
-  const observer = link(hosts[2], 0, ids);
-  try {
-    for (const l of links) await l.start();
-    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1));
-    links.forEach((l) => l.beginStage(STAGE));
-    await links[1].shareTurn(STAGE, 'train/0', [complete]);
-    await until('the complete shard at slot 0', () => links[0].rolledOut(STAGE));
-    links.forEach((l) => l.setOrder(STAGE, ORDER));
-    t.true(await links[0].awaitTurn(STAGE, 0));
-    await links[0].sendUpdate(STAGE, 0, update(0, 2));
-    t.true(await links[1].awaitTurn(STAGE, 1));
-    t.is((await links[1].receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01);
-    await links[1].sendUpdate(STAGE, 1, update(1, 1));
-    // Slot 0's peer is gone: its update is announced no more, only named in slot 1's.
-    await links[0].stop();
-    await hosts[0].stop();
+test(
+  'an observer of a stage that went on without it reads the turns from the ' +
+    'complete shard and fetches by CID the update of a peer that is gone',
+  async (t) => {
+    const hosts = await team(3);
+    const ids = hosts.map((h) => h.peerId);
+    const links = [link(hosts[0], 0, ids), link(hosts[1], 1, ids)];
+    // The observer is slot 0's peer restarted: a new process, whose link starts after the stage's updates.
+    const observer = link(hosts[2], 0, ids);
+    try {
+      for (const l of links) await l.start();
+      await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1));
+      links.forEach((l) => l.beginStage(STAGE));
+      await links[1].shareTurn(STAGE, 'train/0', [complete]);
+      await until('the complete shard at slot 0', () => links[0].rolledOut(STAGE));
+      links.forEach((l) => l.setOrder(STAGE, ORDER));
+      t.true(await links[0].awaitTurn(STAGE, 0));
+      await links[0].sendUpdate(STAGE, 0, update(0, 2));
+      t.true(await links[1].awaitTurn(STAGE, 1));
+      t.is((await links[1].receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01);
+      await links[1].sendUpdate(STAGE, 1, update(1, 1));
+      // Slot 0's peer is gone: its update is announced no more, only named in slot 1's.
+      await links[0].stop();
+      await hosts[0].stop();
 
-    await observer.start();
-    observer.beginStage(STAGE, true);
-    observer.setOrder(STAGE, ORDER);
-    const mine: ChainTranscript = { promptIds: complete.promptIds, turns: [] };
-    const first = await observer.remoteTurn(STAGE, 'train/0', 0).take([mine], 0);
-    t.deepEqual(first, [{ tokens: [8, 9], logprobs: [-0.5, -1.25] }], 'its own slot\'s turn, as its killed process spoke it');
-    const got = await observer.receiveUpdate(STAGE, 0);
-    t.deepEqual(got && [...got.logpNew], [-0.75, -0.75], 'the gone peer\'s update, fetched by CID from the peer that named it');
-    t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
-    t.is(observer.token.counters.handoffs, 0, 'the observer never held the token');
-  } finally {
-    await Promise.all([links[1].stop(), observer.stop()]);
-    await Promise.all(hosts.slice(1).map((h) => h.stop()));
-  }
-});
+      await observer.start();
+      observer.beginStage(STAGE, true);
+      observer.setOrder(STAGE, ORDER);
+      const mine: ChainTranscript = { promptIds: complete.promptIds, turns: [] };
+      const first = await observer.remoteTurn(STAGE, 'train/0', 0).take([mine], 0);
+      t.deepEqual(
+        first,
+        [{ tokens: [8, 9], logprobs: [-0.5, -1.25] }],
+        "its own slot's turn, as its killed process spoke it",
+      );
+      const got = await observer.receiveUpdate(STAGE, 0);
+      t.deepEqual(
+        got && [...got.logpNew],
+        [-0.75, -0.75],
+        "the gone peer's update, fetched by CID from the peer that named it",
+      );
+      t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
+      t.is(observer.token.counters.handoffs, 0, 'the observer never held the token');
+    } finally {
+      await Promise.all([links[1].stop(), observer.stop()]);
+      await Promise.all(hosts.slice(1).map((h) => h.stop()));
+    }
+  },
+);
 
 test('the last holder goes silent: every peer counts its position skipped and follows the update before it', async (t) => {
   const hosts = await team(3);
   const ids = hosts.map((h) => h.peerId);
   const names = ['first', 'second', 'third'];
-  const make = (i: number) => new PeerLink(hosts[i], { team: TEAM, slot: i, slots: 3, names, turnsPerRollout: 3, peers: () => new Map(ids.map((p, s) => [s, p])), isMember: () => true, deadlineMs: 300, waitMs: 15_000 });
+  const make = (i: number) =>
+    new PeerLink(hosts[i], {
+      team: TEAM,
+      slot: i,
+      slots: 3,
+      names,
+      turnsPerRollout: 3,
+      peers: () => new Map(ids.map((p, s) => [s, p])),
+      isMember: () => true,
+      deadlineMs: 300,
+      waitMs: 15_000,
+    });
   // Slot 2's peer holds the last position and never takes part.
   const links = [make(0), make(1)];
   const order = [0, 1, 2];
-  const three: ChainTranscript = { promptIds: complete.promptIds, turns: [...complete.turns, { slot: 2, ids: [11], logprobs: [-0.5] }] };
+  const three: ChainTranscript = {
+    promptIds: complete.promptIds,
+    turns: [...complete.turns, { slot: 2, ids: [11], logprobs: [-0.5] }],
+  };
   try {
     for (const l of links) await l.start();
-    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1));
+    await until('subscriptions', () =>
+      hosts
+        .slice(0, 2)
+        .every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1),
+    );
     links.forEach((l) => l.beginStage(STAGE));
     await links[1].shareTurn(STAGE, 'train/0', [three]);
     await until('the complete shard at slot 0', () => links[0].rolledOut(STAGE));
@@ -143,90 +203,127 @@ test('the last holder goes silent: every peer counts its position skipped and fo
   }
 });
 
-test('an observer counts a silent last position skipped once the other peers are past the stage, and follows the update before it', async (t) => {
-  const hosts = await team(2);
-  const ids = hosts.map((h) => h.peerId);
-  const first = link(hosts[0], 0, ids);
-  // Slot 1's peer restarted after it took the token for the last position and went silent.
-  let past = false;
-  const observer = link(hosts[1], 1, ids, () => past);
-  try {
-    await first.start();
-    await observer.start();
-    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)));
-    first.beginStage(STAGE);
-    await first.shareTurn(STAGE, 'train/0', [complete]);
-    first.setOrder(STAGE, ORDER);
-    t.true(await first.awaitTurn(STAGE, 0));
-    await first.sendUpdate(STAGE, 0, update(0, 2));
-    t.is(await first.receiveUpdate(STAGE, 1), undefined, 'the live peer counts the silent last position skipped');
+test(
+  'an observer counts a silent last position skipped once the other ' +
+    'peers are past the stage, and follows the update before it',
+  async (t) => {
+    const hosts = await team(2);
+    const ids = hosts.map((h) => h.peerId);
+    const first = link(hosts[0], 0, ids);
+    // Slot 1's peer restarted after it took the token for the last position and went silent.
+    let past = false;
+    const observer = link(hosts[1], 1, ids, () => past);
+    try {
+      await first.start();
+      await observer.start();
+      await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)));
+      first.beginStage(STAGE);
+      await first.shareTurn(STAGE, 'train/0', [complete]);
+      first.setOrder(STAGE, ORDER);
+      t.true(await first.awaitTurn(STAGE, 0));
+      await first.sendUpdate(STAGE, 0, update(0, 2));
+      t.is(await first.receiveUpdate(STAGE, 1), undefined, 'the live peer counts the silent last position skipped');
 
-    observer.beginStage(STAGE, true);
-    observer.setOrder(STAGE, ORDER);
-    const waited = Date.now();
-    const last = observer.receiveUpdate(STAGE, 1);
-    await new Promise((r) => setTimeout(r, 1_000));
-    past = true; // the other peer's heartbeat says it is past the stage
-    t.is(await last, undefined);
-    t.true(Date.now() - waited >= 4_000, 'not before the others were past the stage for two repeats');
-    t.is((await observer.receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01, 'and the update before it counts');
-  } finally {
-    await Promise.all([first.stop(), observer.stop()]);
-    await Promise.all(hosts.map((h) => h.stop()));
-  }
-});
+      observer.beginStage(STAGE, true);
+      observer.setOrder(STAGE, ORDER);
+      const waited = Date.now();
+      const last = observer.receiveUpdate(STAGE, 1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      past = true; // the other peer's heartbeat says it is past the stage
+      t.is(await last, undefined);
+      t.true(Date.now() - waited >= 4_000, 'not before the others were past the stage for two repeats');
+      t.is((await observer.receiveUpdate(STAGE, 0))?.record.klQuantile, 0.01, 'and the update before it counts');
+    } finally {
+      await Promise.all([first.stop(), observer.stop()]);
+      await Promise.all(hosts.map((h) => h.stop()));
+    }
+  },
+);
 
-test('a rollout larger than a shard goes as several: the others read it whole, and an observer fetches every part an update names', async (t) => {
-  const hosts = await team(3);
-  const ids = hosts.map((h) => h.peerId);
-  const peers = new Map(ids.slice(0, 2).map((p, s) => [s, p]));
-  const make = (host: PeerHost, slot: number) =>
-    new PeerLink(host, { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, deadlineMs: 400, waitMs: 20_000, shardBytes: 1_700 });
-  const links = [make(hosts[0], 0), make(hosts[1], 1)];
-  const observer = make(hosts[2], 0); // slot 0's peer restarted
-  // Twenty transcripts of about 100 bytes: about seven to a shard of 1,700 bytes less its header.
-  const rollout = Array.from({ length: 20 }, (_, r): ChainTranscript => ({ ...complete, promptIds: [5, 6, 7 + r] }));
-  try {
-    for (const l of links) await l.start();
-    await until('subscriptions', () => hosts.slice(0, 2).every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1));
-    links.forEach((l) => l.beginStage(STAGE));
-    await links[0].shareTurn(STAGE, 'train/0', rollout);
-    const parts = links[0].shards.counters.published;
-    t.true(parts >= 3, `${parts} shards`);
-    await until('every part at slot 1', () => links[1].rolledOut(STAGE));
-    t.deepEqual((await links[1].rollout(STAGE, 'train/0')).map((x) => x.promptIds), rollout.map((x) => x.promptIds), 'read whole, in order');
-    links.forEach((l) => l.setOrder(STAGE, ORDER));
-    t.true(await links[0].awaitTurn(STAGE, 0));
-    await links[0].sendUpdate(STAGE, 0, update(0, 40));
-    t.true(await links[1].awaitTurn(STAGE, 1));
-    await links[1].receiveUpdate(STAGE, 0);
-    await links[1].sendUpdate(STAGE, 1, update(1, 20));
-    // The parts' maker is gone: the observer learns of them only from slot 1's update, which names them all.
-    await links[0].stop();
-    await hosts[0].stop();
+test(
+  'a rollout larger than a shard goes as several: the others read ' +
+    'it whole, and an observer fetches every part an update names',
+  async (t) => {
+    const hosts = await team(3);
+    const ids = hosts.map((h) => h.peerId);
+    const peers = new Map(ids.slice(0, 2).map((p, s) => [s, p]));
+    const make = (host: PeerHost, slot: number) =>
+      new PeerLink(host, {
+        team: TEAM,
+        slot,
+        slots: 2,
+        names: NAMES,
+        turnsPerRollout: 2,
+        peers: () => peers,
+        isMember: () => true,
+        deadlineMs: 400,
+        waitMs: 20_000,
+        shardBytes: 1_700,
+      });
+    const links = [make(hosts[0], 0), make(hosts[1], 1)];
+    const observer = make(hosts[2], 0); // slot 0's peer restarted
+    // Twenty transcripts of about 100 bytes: about seven to a shard of 1,700 bytes less its header.
+    const rollout = Array.from({ length: 20 }, (_, r): ChainTranscript => ({ ...complete, promptIds: [5, 6, 7 + r] }));
+    try {
+      for (const l of links) await l.start();
+      await until('subscriptions', () =>
+        hosts
+          .slice(0, 2)
+          .every((h) => h.subscribers(tokenTopic(TEAM)).length >= 1 && h.subscribers(blocksTopic(TEAM)).length >= 1),
+      );
+      links.forEach((l) => l.beginStage(STAGE));
+      await links[0].shareTurn(STAGE, 'train/0', rollout);
+      const parts = links[0].shards.counters.published;
+      t.true(parts >= 3, `${parts} shards`);
+      await until('every part at slot 1', () => links[1].rolledOut(STAGE));
+      t.deepEqual(
+        (await links[1].rollout(STAGE, 'train/0')).map((x) => x.promptIds),
+        rollout.map((x) => x.promptIds),
+        'read whole, in order',
+      );
+      links.forEach((l) => l.setOrder(STAGE, ORDER));
+      t.true(await links[0].awaitTurn(STAGE, 0));
+      await links[0].sendUpdate(STAGE, 0, update(0, 40));
+      t.true(await links[1].awaitTurn(STAGE, 1));
+      await links[1].receiveUpdate(STAGE, 0);
+      await links[1].sendUpdate(STAGE, 1, update(1, 20));
+      // The parts' maker is gone: the observer learns of them only from slot 1's update, which names them all.
+      await links[0].stop();
+      await hosts[0].stop();
 
-    await observer.start();
-    observer.beginStage(STAGE, true);
-    observer.setOrder(STAGE, ORDER);
-    const mine = rollout.map((x): ChainTranscript => ({ promptIds: x.promptIds, turns: [] }));
-    const turns = await observer.remoteTurn(STAGE, 'train/0', 0).take(mine, 0);
-    t.is(turns.length, 20, 'its own slot\'s turns, from the parts fetched by CID');
-    t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
-    t.is((await observer.receiveUpdate(STAGE, 0))?.record.name, 'first');
-    t.is(observer.shards.counters.received, parts + 2, 'every part and both updates, each fetched once');
-  } finally {
-    await Promise.all([links[1].stop(), observer.stop()]);
-    await Promise.all(hosts.slice(1).map((h) => h.stop()));
-  }
-});
+      await observer.start();
+      observer.beginStage(STAGE, true);
+      observer.setOrder(STAGE, ORDER);
+      const mine = rollout.map((x): ChainTranscript => ({ promptIds: x.promptIds, turns: [] }));
+      const turns = await observer.remoteTurn(STAGE, 'train/0', 0).take(mine, 0);
+      t.is(turns.length, 20, "its own slot's turns, from the parts fetched by CID");
+      t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
+      t.is((await observer.receiveUpdate(STAGE, 0))?.record.name, 'first');
+      t.is(observer.shards.counters.received, parts + 2, 'every part and both updates, each fetched once');
+    } finally {
+      await Promise.all([links[1].stop(), observer.stop()]);
+      await Promise.all(hosts.slice(1).map((h) => h.stop()));
+    }
+  },
+);
 
-test('a turn is waited for past the link\'s wait, saying so, until its peer makes it: the stage does not fail', async (t) => {
+test("a turn is waited for past the link's wait, saying so, until its peer makes it: the stage does not fail", async (t) => {
   const hosts = await team(2);
   const ids = hosts.map((h) => h.peerId);
   const peers = new Map(ids.map((p, s) => [s, p]));
   const said: string[] = [];
   const make = (slot: number, log?: (l: string) => void) =>
-    new PeerLink(hosts[slot], { team: TEAM, slot, slots: 2, names: NAMES, turnsPerRollout: 2, peers: () => peers, isMember: () => true, waitMs: 500, ...(log ? { log } : {}) });
+    new PeerLink(hosts[slot], {
+      team: TEAM,
+      slot,
+      slots: 2,
+      names: NAMES,
+      turnsPerRollout: 2,
+      peers: () => peers,
+      isMember: () => true,
+      waitMs: 500,
+      ...(log ? { log } : {}),
+    });
   const [first, second] = [make(0), make(1, (l) => said.push(l))];
   try {
     for (const l of [first, second]) await l.start();
@@ -239,7 +336,13 @@ test('a turn is waited for past the link\'s wait, saying so, until its peer make
     await first.shareTurn(STAGE, 'train/0', [{ ...complete, turns: complete.turns.slice(0, 1) }]);
     t.deepEqual(await waiting, [{ tokens: [8, 9], logprobs: [-0.5, -1.25] }]);
     t.true(said.length >= 2, said.join('\n'));
-    t.regex(said[0], /^waited \d+ s for turn 1 of stage 3's rollout train\/0 \(slot 0\): the team goes on once its peer is back or another peer takes the slot$/);
+    t.regex(
+      said[0],
+      new RegExp(
+        String.raw`^waited \d+ s for turn 1 of stage 3's rollout train\/0 \(slot 0\): the ` +
+          String.raw`team goes on once its peer is back or another peer takes the slot$`,
+      ),
+    );
   } finally {
     await Promise.all([first.stop(), second.stop()]);
     await Promise.all(hosts.map((h) => h.stop()));

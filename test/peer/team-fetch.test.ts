@@ -11,66 +11,108 @@ import { DEMO, ROOT, sat } from '../cli/run-cli.ts';
 import { smallTeam } from '../sim/small-team.ts';
 
 /** A bin of this package as a process; its stdout's JSON lines as they come. */
-function run(bin: string, args: string[]): { child: ChildProcess; next: (event?: string) => Promise<Record<string, unknown>> } {
+function run(
+  bin: string,
+  args: string[],
+): { child: ChildProcess; next: (event?: string) => Promise<Record<string, unknown>> } {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', bin), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   const waiting: (() => void)[] = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (l) => { lines.push(JSON.parse(l)); waiting.splice(0).forEach((w) => w()); });
+  readline.createInterface({ input: child.stdout! }).on('line', (l) => {
+    lines.push(JSON.parse(l));
+    waiting.splice(0).forEach((w) => w());
+  });
   const next = async (event?: string): Promise<Record<string, unknown>> => {
     for (;;) {
       const i = lines.findIndex((l) => event === undefined || l.event === event);
       if (i >= 0) return lines.splice(0, i + 1).at(-1)!;
       if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode}) before ${event ?? 'a line'}`);
-      await new Promise<void>((r) => { waiting.push(r); setTimeout(r, 500); });
+      await new Promise<void>((r) => {
+        waiting.push(r);
+        setTimeout(r, 500);
+      });
     }
   };
   return { child, next };
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
 
-test('start --team <team id>: the manifest and the data sets come from the team\'s peers, and the peer runs its stage with them', async (t) => {
-  t.timeout(300_000);
-  const { dir, config } = smallTeam(1);
-  const teamFile = path.join(dir, 'team.yaml');
-  const created = sat('team', 'create', '--config', config, '--out', teamFile, '--json');
-  t.is(created.code, 0, created.stderr);
-  const { id } = JSON.parse(created.stdout) as { id: string };
-  const children: ChildProcess[] = [];
-  try {
-    const bootstrap = run('sat-bootstrap.js', ['--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'bootstrap'), '--json']);
-    children.push(bootstrap.child);
-    const address = ((await bootstrap.next()).addresses as string[])[0];
-    const peer = (team: string, slot: number, ...extra: string[]) => run('sat-peer.js', [
-      'start', '--team', team, '--model', `${DEMO}/tiny-weak`, '--slot', String(slot), '--data-dir', path.join(dir, `peer-${slot}`),
-      '--bootstrap', address, '--listen', '/ip4/127.0.0.1/tcp/0', '--threads', '1', '--json', ...extra,
-    ]);
-    // The first scores and trains in micro-batches of 5 of the stage's 24 rollouts.
-    const a = peer(teamFile, 0, '--micro-batch', '5');
-    children.push(a.child);
-    await a.next('joined');
-    // Only the first peer ever had the data sets: the second must fetch them.
-    const originals = ['train.jsonl', 'test.jsonl'].map((f) => fs.readFileSync(path.join(dir, f)));
-    for (const f of ['train.jsonl', 'test.jsonl']) fs.renameSync(path.join(dir, f), path.join(dir, `${f}.away`));
-    // Behind a NAT too: it also takes a reservation on the bootstrap's relay.
-    const b = peer(id, 1, '--nat');
-    children.push(b.child);
-    const joined = await b.next('joined');
-    t.is(joined.team, id);
-    t.true((joined.addresses as string[]).some((a) => a.includes('/p2p-circuit/')), `reachable through the relay: ${joined.addresses}`);
-    const [rowA, rowB] = await Promise.all([a.next('stage'), b.next('stage')]);
-    t.is(rowA.stage, 1);
-    const bare = ({ seconds: _, time: __, rss_mb: ___, heap_mb: ____, ...row }: Record<string, unknown>) => JSON.stringify(row);
-    t.is(bare(rowB), bare(rowA), 'both peers log the same stage');
-    t.deepEqual(await Promise.all([exited(a.child), exited(b.child)]), [0, 0]);
+test(
+  'start --team <team id>: the manifest and the data sets come ' +
+    "from the team's peers, and the peer runs its stage with them",
+  async (t) => {
+    t.timeout(300_000);
+    const { dir, config } = smallTeam(1);
+    const teamFile = path.join(dir, 'team.yaml');
+    const created = sat('team', 'create', '--config', config, '--out', teamFile, '--json');
+    t.is(created.code, 0, created.stderr);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    const children: ChildProcess[] = [];
+    try {
+      const bootstrap = run('sat-bootstrap.js', [
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--data-dir',
+        path.join(dir, 'bootstrap'),
+        '--json',
+      ]);
+      children.push(bootstrap.child);
+      const address = ((await bootstrap.next()).addresses as string[])[0];
+      const peer = (team: string, slot: number, ...extra: string[]) =>
+        run('sat-peer.js', [
+          'start',
+          '--team',
+          team,
+          '--model',
+          `${DEMO}/tiny-weak`,
+          '--slot',
+          String(slot),
+          '--data-dir',
+          path.join(dir, `peer-${slot}`),
+          '--bootstrap',
+          address,
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0',
+          '--threads',
+          '1',
+          '--json',
+          ...extra,
+        ]);
+      // The first scores and trains in micro-batches of 5 of the stage's 24 rollouts.
+      const a = peer(teamFile, 0, '--micro-batch', '5');
+      children.push(a.child);
+      await a.next('joined');
+      // Only the first peer ever had the data sets: the second must fetch them.
+      const originals = ['train.jsonl', 'test.jsonl'].map((f) => fs.readFileSync(path.join(dir, f)));
+      for (const f of ['train.jsonl', 'test.jsonl']) fs.renameSync(path.join(dir, f), path.join(dir, `${f}.away`));
+      // Behind a NAT too: it also takes a reservation on the bootstrap's relay.
+      const b = peer(id, 1, '--nat');
+      children.push(b.child);
+      const joined = await b.next('joined');
+      t.is(joined.team, id);
+      t.true(
+        (joined.addresses as string[]).some((a) => a.includes('/p2p-circuit/')),
+        `reachable through the relay: ${joined.addresses}`,
+      );
+      const [rowA, rowB] = await Promise.all([a.next('stage'), b.next('stage')]);
+      t.is(rowA.stage, 1);
+      const bare = ({ seconds: _, time: __, rss_mb: ___, heap_mb: ____, ...row }: Record<string, unknown>) =>
+        JSON.stringify(row);
+      t.is(bare(rowB), bare(rowA), 'both peers log the same stage');
+      t.deepEqual(await Promise.all([exited(a.child), exited(b.child)]), [0, 0]);
 
-    // What the second peer fetched is the team's: the same manifest (id) and data bytes.
-    const shown = JSON.parse(sat('team', 'show', path.join(dir, 'peer-1', 'team.yaml'), '--json').stdout);
-    t.is(shown.id, id);
-    const fetched = fs.readdirSync(path.join(dir, 'peer-1', 'data')).map((f) => fs.readFileSync(path.join(dir, 'peer-1', 'data', f)));
-    t.is(fetched.length, 2);
-    for (const o of originals) t.true(fetched.some((f) => f.equals(o)));
-  } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  }
-});
+      // What the second peer fetched is the team's: the same manifest (id) and data bytes.
+      const shown = JSON.parse(sat('team', 'show', path.join(dir, 'peer-1', 'team.yaml'), '--json').stdout);
+      t.is(shown.id, id);
+      const fetched = fs
+        .readdirSync(path.join(dir, 'peer-1', 'data'))
+        .map((f) => fs.readFileSync(path.join(dir, 'peer-1', 'data', f)));
+      t.is(fetched.length, 2);
+      for (const o of originals) t.true(fetched.some((f) => f.equals(o)));
+    } finally {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    }
+  },
+);

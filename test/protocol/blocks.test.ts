@@ -10,7 +10,8 @@ import { PeerHost } from '../../node/protocol/host.ts';
 /** Byte equality without ava's deep diff, which takes seconds per MiB. */
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
 
-const start = async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+const start = async () =>
+  PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
 
 test('a block is fetched by CID, kept, and served on; a missing one is a clear error', async (t) => {
   const [a, b, c] = await Promise.all([start(), start(), start()]);
@@ -46,7 +47,10 @@ test('bytes that do not hash to the CID are refused and counted; a garbage reque
       await stream.close();
     });
     await asker.dial(liar.addresses[0]);
-    await t.throwsAsync(asker.blocks.fetch(liar.peerId, cid), { name: 'BlockFetchError', message: /sent 3 bytes that are not block/ });
+    await t.throwsAsync(asker.blocks.fetch(liar.peerId, cid), {
+      name: 'BlockFetchError',
+      message: /sent 3 bytes that are not block/,
+    });
     t.is(asker.blocks.counters.corruptFrom.get(liar.peerId.toString()), 1);
     t.false(asker.blocks.store.has(cid));
 

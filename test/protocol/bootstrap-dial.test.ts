@@ -11,7 +11,12 @@ import { until } from './until.ts';
 import { tempDir } from '../temp-dir.ts';
 
 const start = async (bootstrap: string[] = [], log?: (line: string) => void) =>
-  PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...(log ? { log } : {}) });
+  PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap,
+    ...(log ? { log } : {}),
+  });
 
 test('a refused and a wrong-peer-id bootstrap are reported and retried; the live one connects', async (t) => {
   const live = await start();
@@ -23,10 +28,22 @@ test('a refused and a wrong-peer-id bootstrap are reported and retried; the live
   const peer = await start([refused, impostor, live.addresses[0]], (l) => lines.push(l));
   try {
     await until('the live bootstrap', () => peer.libp2p.getPeers().some((p) => p.equals(live.peerId)));
-    await until('a retry of each dead one', () => (peer.bootstrapFailures.get(refused) ?? 0) >= 2 && (peer.bootstrapFailures.get(impostor) ?? 0) >= 2);
-    t.true(lines.some((l) => l.startsWith(`sat-peer: bootstrap ${refused}: refused`) && /retrying in 1\.0 s/.test(l)), lines.join('\n'));
-    t.true(lines.some((l) => l.startsWith(`sat-peer: bootstrap ${impostor}: wrong peer id`)), lines.join('\n'));
-    t.true(lines.some((l) => l.includes(refused) && /retrying in 2\.0 s/.test(l)), 'the backoff doubles');
+    await until(
+      'a retry of each dead one',
+      () => (peer.bootstrapFailures.get(refused) ?? 0) >= 2 && (peer.bootstrapFailures.get(impostor) ?? 0) >= 2,
+    );
+    t.true(
+      lines.some((l) => l.startsWith(`sat-peer: bootstrap ${refused}: refused`) && /retrying in 1\.0 s/.test(l)),
+      lines.join('\n'),
+    );
+    t.true(
+      lines.some((l) => l.startsWith(`sat-peer: bootstrap ${impostor}: wrong peer id`)),
+      lines.join('\n'),
+    );
+    t.true(
+      lines.some((l) => l.includes(refused) && /retrying in 2\.0 s/.test(l)),
+      'the backoff doubles',
+    );
     t.false(peer.bootstrapFailures.has(live.addresses[0]));
     t.true(lines.every((l) => !l.includes('\n')));
   } finally {

@@ -17,7 +17,11 @@ const decodeNote = (bytes: Uint8Array): Decoded<string> => {
 };
 
 test('three peers: gossip is delivered to all; an invalid message is rejected, counted and scored against its sender', async (t) => {
-  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const hosts = await Promise.all(
+    [0, 1, 2].map(async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
   try {
     const [a, b, c] = hosts;
     const got = hosts.map(() => [] as { note: string; from: PeerId }[]);
@@ -25,7 +29,10 @@ test('three peers: gossip is delivered to all; an invalid message is rejected, c
     // A line: a - b - c; c hears a only through b's mesh.
     await b.dial(a.addresses[0]);
     await c.dial(b.addresses[0]);
-    await until('subscriptions', () => a.subscribers(TOPIC).length >= 1 && b.subscribers(TOPIC).length >= 2 && c.subscribers(TOPIC).length >= 1);
+    await until(
+      'subscriptions',
+      () => a.subscribers(TOPIC).length >= 1 && b.subscribers(TOPIC).length >= 2 && c.subscribers(TOPIC).length >= 1,
+    );
     let sent = 0;
     // Gossip meshes form on heartbeats: publish until c has heard a.
     await until('delivery through the mesh', () => {
@@ -44,14 +51,21 @@ test('three peers: gossip is delivered to all; an invalid message is rejected, c
     t.is(c.counters.get(TOPIC)!.rejected.get('malformed') ?? 0, 0);
     // The peers go on: a later valid note still arrives.
     const before = got[1].length;
-    await until('a later note', () => { void b.publish(TOPIC, new TextEncoder().encode('note:still here')); return got[0].some((g) => g.note === 'still here') && got[1].length >= before; });
+    await until('a later note', () => {
+      void b.publish(TOPIC, new TextEncoder().encode('note:still here'));
+      return got[0].some((g) => g.note === 'still here') && got[1].length >= before;
+    });
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
 
 test('a message of an earlier stage is counted and dropped, but not scored against its sender: a peer ahead hears repeats', async (t) => {
-  const hosts = await Promise.all([0, 1].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const hosts = await Promise.all(
+    [0, 1].map(async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
   try {
     const [a, b] = hosts;
     const got: string[] = [];
@@ -64,7 +78,10 @@ test('a message of an earlier stage is counted and dropped, but not scored again
     t.is(b.counters.get(TOPIC)!.rejectedFrom.get(a.peerId.toString()) ?? 0, 0);
     await new Promise((r) => setTimeout(r, 1500)); // a score heartbeat
     t.true(b.score(a.peerId) >= 0, `a's score on b: ${b.score(a.peerId)}`);
-    await until('a later note', () => { void a.publish(TOPIC, new TextEncoder().encode('note:still heard')); return got.includes('still heard'); });
+    await until('a later note', () => {
+      void a.publish(TOPIC, new TextEncoder().encode('note:still heard'));
+      return got.includes('still heard');
+    });
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
   }
@@ -72,14 +89,32 @@ test('a message of an earlier stage is counted and dropped, but not scored again
 
 test('bad host settings are one clear error each', async (t) => {
   const privateKey = await generateKeyPair('Ed25519');
-  await t.throwsAsync(PeerHost.start({ privateKey, listen: ['localhost:4001'] }), { name: 'HostConfigError', message: /listen address 'localhost:4001' is not a multiaddr/ });
-  await t.throwsAsync(PeerHost.start({ privateKey, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }), { name: 'HostConfigError', message: /names no peer: end it with \/p2p\/<peer id>/ });
+  await t.throwsAsync(PeerHost.start({ privateKey, listen: ['localhost:4001'] }), {
+    name: 'HostConfigError',
+    message: /listen address 'localhost:4001' is not a multiaddr/,
+  });
+  await t.throwsAsync(PeerHost.start({ privateKey, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }), {
+    name: 'HostConfigError',
+    message: /names no peer: end it with \/p2p\/<peer id>/,
+  });
 });
 
 test('with nat a peer takes a reservation on a server peer, and others reach it through that relay', async (t) => {
-  const relay = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], server: true });
-  const natted = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], nat: true, bootstrap: [relay.addresses[0]] });
-  const other = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  const relay = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    server: true,
+  });
+  const natted = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    nat: true,
+    bootstrap: [relay.addresses[0]],
+  });
+  const other = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  });
   try {
     await until('a relay address', () => natted.addresses.some((a) => a.includes('/p2p-circuit/')));
     const circuit = natted.addresses.find((a) => a.includes('/p2p-circuit/'))!;

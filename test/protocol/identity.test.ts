@@ -25,8 +25,14 @@ test('a key file others can read, or one that holds no key, is refused with what
   const dir = tmp();
   const { file } = await loadOrCreateIdentity(dir);
   fs.chmodSync(file, 0o644);
-  await t.throwsAsync(loadOrCreateIdentity(dir), { name: 'IdentityError', message: /readable by other users \(mode 644\).*chmod 600/ });
+  await t.throwsAsync(loadOrCreateIdentity(dir), {
+    name: 'IdentityError',
+    message: /readable by other users \(mode 644\).*chmod 600/,
+  });
   fs.chmodSync(file, 0o600);
   fs.writeFileSync(file, 'not a key');
-  await t.throwsAsync(loadOrCreateIdentity(dir), { name: 'IdentityError', message: /is not a private key.*move it away/ });
+  await t.throwsAsync(loadOrCreateIdentity(dir), {
+    name: 'IdentityError',
+    message: /is not a private key.*move it away/,
+  });
 });

@@ -9,12 +9,45 @@ import * as Digest from 'multiformats/hashes/digest';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { contentId } from '../../node/protocol/cid.ts';
 import {
-  Admission, type Decoded, type DecodeContext, Heartbeat, LIMITS, LogprobUpdate, MAX_BYTES, type MessageKind, PROTOCOL_VERSION,
-  Announce, BlockKind, type Reason, SlotClaim, StageRecord, TeamManifest, TokenAck, TokenPass, TrajectoryShard, Workflow,
-  decodeAnnounce, encodeAnnounce,
-  decodeHeartbeat, decodeLogprobUpdate, decodeSlotClaim, decodeStageRecord, decodeTeamManifest, decodeTokenAck, decodeTokenPass, decodeTrajectoryShard,
-  encodeHeartbeat, encodeLogprobUpdate, encodeSlotClaim, encodeStageRecord, encodeTeamManifest, encodeTokenAck, encodeTokenPass, encodeTrajectoryShard,
-  ownTokenCount, teamId,
+  Admission,
+  type Decoded,
+  type DecodeContext,
+  Heartbeat,
+  LIMITS,
+  LogprobUpdate,
+  MAX_BYTES,
+  type MessageKind,
+  PROTOCOL_VERSION,
+  Announce,
+  BlockKind,
+  type Reason,
+  SlotClaim,
+  StageRecord,
+  TeamManifest,
+  TokenAck,
+  TokenPass,
+  TrajectoryShard,
+  Workflow,
+  decodeAnnounce,
+  encodeAnnounce,
+  decodeHeartbeat,
+  decodeLogprobUpdate,
+  decodeSlotClaim,
+  decodeStageRecord,
+  decodeTeamManifest,
+  decodeTokenAck,
+  decodeTokenPass,
+  decodeTrajectoryShard,
+  encodeHeartbeat,
+  encodeLogprobUpdate,
+  encodeSlotClaim,
+  encodeStageRecord,
+  encodeTeamManifest,
+  encodeTokenAck,
+  encodeTokenPass,
+  encodeTrajectoryShard,
+  ownTokenCount,
+  teamId,
 } from '../../node/protocol/codec.ts';
 import { MessageError } from '../../node/protocol/errors.ts';
 import { rng as mulberry32 } from '../../node/agent/model/random.ts';
@@ -26,48 +59,194 @@ const bytesOf = (u: () => number, n: number) => Uint8Array.from({ length: n }, (
 const HASH = bytesOf(mulberry32(1), 32);
 const peer = (k: number) => Digest.create(0x00, bytesOf(mulberry32(100 + k), 36)).bytes; // an identity multihash, as Ed25519 peer ids are
 const MANIFEST: TeamManifest = {
-  version: PROTOCOL_VERSION, name: 'demo team', upgrades: true,
-  slots: [{ role: 'solver', family: 'qwen3', tokenizer: HASH }, { role: 'checker', family: 'qwen3', tokenizer: HASH }],
-  workflow: Workflow.CHAIN, config: JSON.stringify({ sat: { epsilon: 0.2, group_size: 4 }, algorithm: { gamma: 1 }, seed: 42 }),
+  version: PROTOCOL_VERSION,
+  name: 'demo team',
+  upgrades: true,
+  slots: [
+    { role: 'solver', family: 'qwen3', tokenizer: HASH },
+    { role: 'checker', family: 'qwen3', tokenizer: HASH },
+  ],
+  workflow: Workflow.CHAIN,
+  config: JSON.stringify({ sat: { epsilon: 0.2, group_size: 4 }, algorithm: { gamma: 1 }, seed: 42 }),
   dataset: { name: 'demo', cid: contentId(new TextEncoder().encode('{"prompt":"1+1","answer":"2"}\n')).bytes, uri: '' },
-  admission: Admission.ALLOWLIST, allow: [peer(1), peer(2)],
+  admission: Admission.ALLOWLIST,
+  allow: [peer(1), peer(2)],
 };
 const TEAM = teamId(MANIFEST);
 const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
 const HEARTBEAT: Heartbeat = { version: 1, team: TEAM, slot: 1, stage: 3, model: 'qwen3-0.6b', time: TIME };
-const CLAIM: SlotClaim = { version: 1, team: TEAM, slot: 1, family: 'qwen3', tokenizer: HASH, upgrade: true, from: 4, time: TIME };
+const CLAIM: SlotClaim = {
+  version: 1,
+  team: TEAM,
+  slot: 1,
+  family: 'qwen3',
+  tokenizer: HASH,
+  upgrade: true,
+  from: 4,
+  time: TIME,
+};
 const SHARD: TrajectoryShard = {
-  version: 1, team: TEAM, stage: 3,
+  version: 1,
+  team: TEAM,
+  stage: 3,
   trajectories: [
-    { prompt: 0, group: 0, ids: [5, 9, 3], turns: [{ slot: 0, ids: [7, 8], logprobs: f32([-0.5, -1.25]) }, { slot: 1, ids: [2], logprobs: f32([-0.1]) }], reward: 1 },
-    { prompt: 1, group: 1, ids: [4], turns: [{ slot: 0, ids: [6, 6, 6], logprobs: f32([0, -3.5, -20]) }, { slot: 1, ids: [1, 2], logprobs: f32([-0.01, -2]) }], reward: 0 },
+    {
+      prompt: 0,
+      group: 0,
+      ids: [5, 9, 3],
+      turns: [
+        { slot: 0, ids: [7, 8], logprobs: f32([-0.5, -1.25]) },
+        { slot: 1, ids: [2], logprobs: f32([-0.1]) },
+      ],
+      reward: 1,
+    },
+    {
+      prompt: 1,
+      group: 1,
+      ids: [4],
+      turns: [
+        { slot: 0, ids: [6, 6, 6], logprobs: f32([0, -3.5, -20]) },
+        { slot: 1, ids: [1, 2], logprobs: f32([-0.01, -2]) },
+      ],
+      reward: 0,
+    },
   ],
-  rollout: 'train/0', part: 0, parts: 1,
+  rollout: 'train/0',
+  part: 0,
+  parts: 1,
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
-const RECORD: StageRecord = { version: 1, team: TEAM, stage: 3, slot: 1, position: 0, accepted: true, delta: 0.01, n: 8, zeta: 0.003, gain: 0.12, kl: 0.008, beta: 0.15, backtracks: 1, reward: 0.625, gap: 1e-6 };
-const UPDATE: LogprobUpdate = { version: 1, team: TEAM, stage: 3, position: 0, slot: 1, shards: [SHARD_CID], logprobs: f32([-0.2, -0.02, -1.5]), cur: f32([-0.1, -0.03, -1.5]), record: RECORD, after: [] };
-const PASS: TokenPass = { version: 1, team: TEAM, stage: 3, position: 1, from: 1, to: 0, update: contentId(LogprobUpdate.encode(UPDATE)).bytes, time: TIME };
+const RECORD: StageRecord = {
+  version: 1,
+  team: TEAM,
+  stage: 3,
+  slot: 1,
+  position: 0,
+  accepted: true,
+  delta: 0.01,
+  n: 8,
+  zeta: 0.003,
+  gain: 0.12,
+  kl: 0.008,
+  beta: 0.15,
+  backtracks: 1,
+  reward: 0.625,
+  gap: 1e-6,
+};
+const UPDATE: LogprobUpdate = {
+  version: 1,
+  team: TEAM,
+  stage: 3,
+  position: 0,
+  slot: 1,
+  shards: [SHARD_CID],
+  logprobs: f32([-0.2, -0.02, -1.5]),
+  cur: f32([-0.1, -0.03, -1.5]),
+  record: RECORD,
+  after: [],
+};
+const PASS: TokenPass = {
+  version: 1,
+  team: TEAM,
+  stage: 3,
+  position: 1,
+  from: 1,
+  to: 0,
+  update: contentId(LogprobUpdate.encode(UPDATE)).bytes,
+  time: TIME,
+};
 const ACK: TokenAck = { version: 1, team: TEAM, stage: 3, position: 1, slot: 0 };
-/** An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's). */
-const withRecord = (m: LogprobUpdate): LogprobUpdate => (m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m);
-const ANNOUNCE: Announce = { version: 1, team: TEAM, stage: 3, kind: BlockKind.SHARD, cid: contentId(TrajectoryShard.encode(SHARD)).bytes, turns: 1, size: 100, rollout: 'train/0' };
+/**
+ * An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's).
+ */
+const withRecord = (m: LogprobUpdate): LogprobUpdate =>
+  m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m;
+const ANNOUNCE: Announce = {
+  version: 1,
+  team: TEAM,
+  stage: 3,
+  kind: BlockKind.SHARD,
+  cid: contentId(TrajectoryShard.encode(SHARD)).bytes,
+  turns: 1,
+  size: 100,
+  rollout: 'train/0',
+};
 
 /** Each kind: a valid message, the generated (unvalidated) encoder, and the codec's pair. */
-interface Kind<T> { name: MessageKind; valid: T; raw: (m: T) => Uint8Array; encode: (m: T) => Uint8Array; decode: (b: Uint8Array | Uint8ArrayList, ctx?: DecodeContext) => Decoded<T> }
+interface Kind<T> {
+  name: MessageKind;
+  valid: T;
+  raw: (m: T) => Uint8Array;
+  encode: (m: T) => Uint8Array;
+  decode: (b: Uint8Array | Uint8ArrayList, ctx?: DecodeContext) => Decoded<T>;
+}
 const kind = <T>(k: Kind<T>) => k as unknown as Kind<Record<string, unknown>>;
 const KINDS = [
-  kind<TeamManifest>({ name: 'TeamManifest', valid: MANIFEST, raw: TeamManifest.encode, encode: encodeTeamManifest, decode: decodeTeamManifest }),
-  kind<Heartbeat>({ name: 'Heartbeat', valid: HEARTBEAT, raw: Heartbeat.encode, encode: encodeHeartbeat, decode: decodeHeartbeat }),
-  kind<SlotClaim>({ name: 'SlotClaim', valid: CLAIM, raw: SlotClaim.encode, encode: encodeSlotClaim, decode: decodeSlotClaim }),
-  kind<TrajectoryShard>({ name: 'TrajectoryShard', valid: SHARD, raw: TrajectoryShard.encode, encode: encodeTrajectoryShard, decode: decodeTrajectoryShard }),
-  kind<LogprobUpdate>({ name: 'LogprobUpdate', valid: UPDATE, raw: (m) => LogprobUpdate.encode(withRecord(m)), encode: (m) => encodeLogprobUpdate(withRecord(m)), decode: decodeLogprobUpdate }),
-  kind<StageRecord>({ name: 'StageRecord', valid: RECORD, raw: StageRecord.encode, encode: encodeStageRecord, decode: decodeStageRecord }),
-  kind<TokenPass>({ name: 'TokenPass', valid: PASS, raw: TokenPass.encode, encode: encodeTokenPass, decode: decodeTokenPass }),
-  kind<TokenAck>({ name: 'TokenAck', valid: ACK, raw: TokenAck.encode, encode: encodeTokenAck, decode: decodeTokenAck }),
-  kind<Announce>({ name: 'Announce', valid: ANNOUNCE, raw: Announce.encode, encode: encodeAnnounce, decode: decodeAnnounce }),
+  kind<TeamManifest>({
+    name: 'TeamManifest',
+    valid: MANIFEST,
+    raw: TeamManifest.encode,
+    encode: encodeTeamManifest,
+    decode: decodeTeamManifest,
+  }),
+  kind<Heartbeat>({
+    name: 'Heartbeat',
+    valid: HEARTBEAT,
+    raw: Heartbeat.encode,
+    encode: encodeHeartbeat,
+    decode: decodeHeartbeat,
+  }),
+  kind<SlotClaim>({
+    name: 'SlotClaim',
+    valid: CLAIM,
+    raw: SlotClaim.encode,
+    encode: encodeSlotClaim,
+    decode: decodeSlotClaim,
+  }),
+  kind<TrajectoryShard>({
+    name: 'TrajectoryShard',
+    valid: SHARD,
+    raw: TrajectoryShard.encode,
+    encode: encodeTrajectoryShard,
+    decode: decodeTrajectoryShard,
+  }),
+  kind<LogprobUpdate>({
+    name: 'LogprobUpdate',
+    valid: UPDATE,
+    raw: (m) => LogprobUpdate.encode(withRecord(m)),
+    encode: (m) => encodeLogprobUpdate(withRecord(m)),
+    decode: decodeLogprobUpdate,
+  }),
+  kind<StageRecord>({
+    name: 'StageRecord',
+    valid: RECORD,
+    raw: StageRecord.encode,
+    encode: encodeStageRecord,
+    decode: decodeStageRecord,
+  }),
+  kind<TokenPass>({
+    name: 'TokenPass',
+    valid: PASS,
+    raw: TokenPass.encode,
+    encode: encodeTokenPass,
+    decode: decodeTokenPass,
+  }),
+  kind<TokenAck>({
+    name: 'TokenAck',
+    valid: ACK,
+    raw: TokenAck.encode,
+    encode: encodeTokenAck,
+    decode: decodeTokenAck,
+  }),
+  kind<Announce>({
+    name: 'Announce',
+    valid: ANNOUNCE,
+    raw: Announce.encode,
+    encode: encodeAnnounce,
+    decode: decodeAnnounce,
+  }),
 ];
 const byName = (name: MessageKind) => KINDS.find((k) => k.name === name)!;
 
@@ -97,7 +276,20 @@ test('the optional and zero fields round-trip too', (t) => {
   t.deepEqual(decodeTokenPass(encodeTokenPass(empty)), { ok: true, message: empty });
   const open = { ...MANIFEST, admission: Admission.OPEN, allow: [], workflow: Workflow.ENSEMBLE };
   t.deepEqual(decodeTeamManifest(encodeTeamManifest(open)), { ok: true, message: open });
-  const zero = { ...RECORD, stage: 0, slot: 0, accepted: false, delta: 0, n: 0, zeta: 0, gain: -0.5, kl: 0, beta: 0, backtracks: 0, reward: 0 };
+  const zero = {
+    ...RECORD,
+    stage: 0,
+    slot: 0,
+    accepted: false,
+    delta: 0,
+    n: 0,
+    zeta: 0,
+    gain: -0.5,
+    kl: 0,
+    beta: 0,
+    backtracks: 0,
+    reward: 0,
+  };
   t.deepEqual(decodeStageRecord(encodeStageRecord(zero)), { ok: true, message: zero });
   const noTokens = { ...UPDATE, logprobs: [], cur: [] };
   t.deepEqual(decodeLogprobUpdate(encodeLogprobUpdate(noTokens)), { ok: true, message: noTokens });
@@ -111,7 +303,12 @@ test('the team id is the CID of the encoded manifest', (t) => {
   // A manifest received for a team id must hash to it.
   const bytes = encodeTeamManifest(MANIFEST);
   t.true(decodeTeamManifest(bytes, { team: TEAM }).ok);
-  rejects(t, decodeTeamManifest(bytes, { team: teamId({ ...MANIFEST, name: 'x' }) }), 'wrong-team', 'manifest of another team');
+  rejects(
+    t,
+    decodeTeamManifest(bytes, { team: teamId({ ...MANIFEST, name: 'x' }) }),
+    'wrong-team',
+    'manifest of another team',
+  );
 });
 
 test('ownTokenCount counts the tokens a LogprobUpdate of a slot carries', (t) => {
@@ -124,8 +321,10 @@ test('ownTokenCount counts the tokens a LogprobUpdate of a slot carries', (t) =>
 // ---- Rejections, one concrete bad message per reason (and more where a reason has several causes).
 
 const with_ = <T>(m: T, patch: Partial<T>): T => ({ ...m, ...patch });
-const traj = (patch: Partial<TrajectoryShard['trajectories'][number]>) => with_(SHARD, { trajectories: [with_(SHARD.trajectories[0], patch)] });
-const turn = (patch: Partial<TrajectoryShard['trajectories'][number]['turns'][number]>) => traj({ turns: [with_(SHARD.trajectories[0].turns[0], patch)] });
+const traj = (patch: Partial<TrajectoryShard['trajectories'][number]>) =>
+  with_(SHARD, { trajectories: [with_(SHARD.trajectories[0], patch)] });
+const turn = (patch: Partial<TrajectoryShard['trajectories'][number]['turns'][number]>) =>
+  traj({ turns: [with_(SHARD.trajectories[0].turns[0], patch)] });
 
 const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['Heartbeat', 'version 2', with_(HEARTBEAT, { version: 2 }), 'bad-version'],
@@ -138,7 +337,12 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['SlotClaim', 'no family', with_(CLAIM, { family: '' }), 'missing'],
   ['TeamManifest', 'no slots', with_(MANIFEST, { slots: [] }), 'missing'],
   ['TeamManifest', 'no dataset', with_(MANIFEST, { dataset: undefined }), 'missing'],
-  ['TeamManifest', 'a slot without a role', with_(MANIFEST, { slots: [{ role: '', family: 'qwen3', tokenizer: HASH }] }), 'missing'],
+  [
+    'TeamManifest',
+    'a slot without a role',
+    with_(MANIFEST, { slots: [{ role: '', family: 'qwen3', tokenizer: HASH }] }),
+    'missing',
+  ],
   ['TeamManifest', 'an empty allowlist', with_(MANIFEST, { allow: [] }), 'missing'],
   ['TrajectoryShard', 'no trajectories', with_(SHARD, { trajectories: [] }), 'missing'],
   ['TrajectoryShard', 'no count of parts', with_(SHARD, { parts: 0 }), 'missing'],
@@ -149,9 +353,24 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['TrajectoryShard', 'an empty turn', turn({ ids: [], logprobs: [] }), 'missing'],
   ['LogprobUpdate', 'no shards', with_(UPDATE, { shards: [] }), 'missing'],
   ['Heartbeat', 'a 257-character model', with_(HEARTBEAT, { model: 'm'.repeat(LIMITS.text + 1) }), 'too-long'],
-  ['TeamManifest', `${LIMITS.slots + 1} slots`, with_(MANIFEST, { slots: Array(LIMITS.slots + 1).fill(MANIFEST.slots[0]) }), 'too-long'],
-  ['TrajectoryShard', 'a turn over the token cap', turn({ ids: Array(LIMITS.tokens + 1).fill(1), logprobs: Array(LIMITS.tokens + 1).fill(-1) }), 'too-long'],
-  ['TeamManifest', 'an over-long allowlist entry', with_(MANIFEST, { allow: [Digest.create(0x00, new Uint8Array(200)).bytes] }), 'too-long'],
+  [
+    'TeamManifest',
+    `${LIMITS.slots + 1} slots`,
+    with_(MANIFEST, { slots: Array(LIMITS.slots + 1).fill(MANIFEST.slots[0]) }),
+    'too-long',
+  ],
+  [
+    'TrajectoryShard',
+    'a turn over the token cap',
+    turn({ ids: Array(LIMITS.tokens + 1).fill(1), logprobs: Array(LIMITS.tokens + 1).fill(-1) }),
+    'too-long',
+  ],
+  [
+    'TeamManifest',
+    'an over-long allowlist entry',
+    with_(MANIFEST, { allow: [Digest.create(0x00, new Uint8Array(200)).bytes] }),
+    'too-long',
+  ],
   ['Heartbeat', `slot ${LIMITS.slots}`, with_(HEARTBEAT, { slot: LIMITS.slots }), 'out-of-range'],
   ['SlotClaim', 'a 31-byte tokenizer hash', with_(CLAIM, { tokenizer: HASH.subarray(1) }), 'out-of-range'],
   ['TrajectoryShard', 'a positive log-prob', turn({ logprobs: f32([-0.5, 0.25]) }), 'out-of-range'],
@@ -160,7 +379,12 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['LogprobUpdate', 'a positive log-prob', with_(UPDATE, { logprobs: [-1, 0.5] }), 'out-of-range'],
   ['StageRecord', 'a negative delta', with_(RECORD, { delta: -0.01 }), 'out-of-range'],
   ['StageRecord', 'a negative KL quantile', with_(RECORD, { kl: -1e-9 }), 'out-of-range'],
-  ['StageRecord', `${LIMITS.backtracks + 1} backtracks`, with_(RECORD, { backtracks: LIMITS.backtracks + 1 }), 'out-of-range'],
+  [
+    'StageRecord',
+    `${LIMITS.backtracks + 1} backtracks`,
+    with_(RECORD, { backtracks: LIMITS.backtracks + 1 }),
+    'out-of-range',
+  ],
   ['TokenPass', `position ${LIMITS.slots}`, with_(PASS, { position: LIMITS.slots }), 'out-of-range'],
   ['TrajectoryShard', 'a NaN reward', traj({ reward: NaN }), 'non-finite'],
   ['TrajectoryShard', 'a -Infinity log-prob', turn({ logprobs: [-0.5, -Infinity] }), 'non-finite'],
@@ -170,11 +394,31 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['TrajectoryShard', 'fewer log-probs than ids', turn({ ids: [7, 8, 9] }), 'length-mismatch'],
   ['TrajectoryShard', 'more log-probs than ids', turn({ ids: [7] }), 'length-mismatch'],
   ['Heartbeat', 'a team id that is no CID', with_(HEARTBEAT, { team: 'my-team' }), 'bad-cid'],
-  ['Heartbeat', 'a team id in base58', with_(HEARTBEAT, { team: contentId(new Uint8Array(1)).toString(base58btc) }), 'bad-cid'],
-  ['LogprobUpdate', 'a shard reference that is no CID', with_(UPDATE, { shards: [new Uint8Array([1, 2, 3])] }), 'bad-cid'],
+  [
+    'Heartbeat',
+    'a team id in base58',
+    with_(HEARTBEAT, { team: contentId(new Uint8Array(1)).toString(base58btc) }),
+    'bad-cid',
+  ],
+  [
+    'LogprobUpdate',
+    'a shard reference that is no CID',
+    with_(UPDATE, { shards: [new Uint8Array([1, 2, 3])] }),
+    'bad-cid',
+  ],
   ['TokenPass', 'an update reference that is no CID', with_(PASS, { update: SHARD_CID.subarray(0, 20) }), 'bad-cid'],
-  ['TeamManifest', 'a dataset reference that is no CID', with_(MANIFEST, { dataset: { name: 'demo', cid: HASH, uri: '' } }), 'bad-cid'],
-  ['TeamManifest', 'an allowlist entry that is no multihash', with_(MANIFEST, { allow: [new Uint8Array([0x12, 0x20, 1, 2])] }), 'bad-peer-id'],
+  [
+    'TeamManifest',
+    'a dataset reference that is no CID',
+    with_(MANIFEST, { dataset: { name: 'demo', cid: HASH, uri: '' } }),
+    'bad-cid',
+  ],
+  [
+    'TeamManifest',
+    'an allowlist entry that is no multihash',
+    with_(MANIFEST, { allow: [new Uint8Array([0x12, 0x20, 1, 2])] }),
+    'bad-peer-id',
+  ],
   ['TeamManifest', 'a config that is no JSON', with_(MANIFEST, { config: 'sat: {epsilon: 0.2}' }), 'bad-config'],
   ['TeamManifest', 'a config that is a JSON array', with_(MANIFEST, { config: '[1, 2]' }), 'bad-config'],
   ['TeamManifest', 'an allowlist under open admission', with_(MANIFEST, { admission: Admission.OPEN }), 'inconsistent'],
@@ -198,23 +442,42 @@ test('undecodable bytes are malformed', (t) => {
   rejects(t, decodeHeartbeat(hb.subarray(0, hb.length - 3)), 'malformed', 'truncated in the time field');
   rejects(t, decodeHeartbeat(Uint8Array.from([0x12, 0x40, 0x62])), 'malformed', 'a string running past the end');
   rejects(t, decodeHeartbeat(Uint8Array.from([0x08, 0x01, 0x17])), 'malformed', 'wire type 7');
-  rejects(t, decodeHeartbeat(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), 'malformed', 'an endless varint');
+  rejects(
+    t,
+    decodeHeartbeat(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+    'malformed',
+    'an endless varint',
+  );
   // An enum value the schema does not know.
   const manifest = encodeTeamManifest(MANIFEST);
   rejects(t, decodeTeamManifest(Uint8Array.from([...manifest, 0x20, 0x07])), 'malformed', 'workflow 7');
   // Start-group tags of an unknown field, nested a million deep.
   rejects(t, decodeTrajectoryShard(new Uint8Array(1 << 20).fill(0x7b)), 'malformed', 'deeply nested groups');
   // Bad UTF-8 that the decoder turns into a lone surrogate (CESU-8's encoding of U+D800).
-  rejects(t, decodeHeartbeat(Uint8Array.from([...encodeHeartbeat(HEARTBEAT), 0x2a, 0x04, 0x61, 0xed, 0xa0, 0x80])), 'malformed', 'a surrogate in the model');
-  t.is(t.throws(() => encodeHeartbeat({ ...HEARTBEAT, model: 'a\ud800' }), { instanceOf: MessageError })?.reason, 'malformed');
+  rejects(
+    t,
+    decodeHeartbeat(Uint8Array.from([...encodeHeartbeat(HEARTBEAT), 0x2a, 0x04, 0x61, 0xed, 0xa0, 0x80])),
+    'malformed',
+    'a surrogate in the model',
+  );
+  t.is(
+    t.throws(() => encodeHeartbeat({ ...HEARTBEAT, model: 'a\ud800' }), { instanceOf: MessageError })?.reason,
+    'malformed',
+  );
 });
 
 test('a time past 2^53 is refused', (t) => {
   // Field 6 (time) again, as the varint of 2^55 (the later value wins): the decoder refuses unsafe integers.
   const bytes = Uint8Array.from([...encodeHeartbeat(HEARTBEAT), 0x30, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
   rejects(t, decodeHeartbeat(bytes), 'malformed', 'time 2^55');
-  t.is(t.throws(() => encodeHeartbeat({ ...HEARTBEAT, time: 2 ** 60 }), { instanceOf: MessageError })?.reason, 'out-of-range');
-  t.is(t.throws(() => encodeHeartbeat({ ...HEARTBEAT, time: 1.5 }), { instanceOf: MessageError })?.reason, 'out-of-range');
+  t.is(
+    t.throws(() => encodeHeartbeat({ ...HEARTBEAT, time: 2 ** 60 }), { instanceOf: MessageError })?.reason,
+    'out-of-range',
+  );
+  t.is(
+    t.throws(() => encodeHeartbeat({ ...HEARTBEAT, time: 1.5 }), { instanceOf: MessageError })?.reason,
+    'out-of-range',
+  );
 });
 
 test('oversize input is refused before it is decoded', (t) => {
@@ -225,7 +488,12 @@ test('oversize input is refused before it is decoded', (t) => {
     const padded = Uint8Array.from([...valid, 0xfa, 0x3f, ...varint(pad), ...new Uint8Array(pad)]); // field 1023, length-delimited
     t.is(padded.length, MAX_BYTES[k.name] + 1);
     rejects(t, k.decode(padded), 'too-large', `${k.name} of ${padded.length} bytes`);
-    rejects(t, k.decode(new Uint8ArrayList(padded.subarray(0, 10), padded.subarray(10))), 'too-large', `${k.name} as a list`);
+    rejects(
+      t,
+      k.decode(new Uint8ArrayList(padded.subarray(0, 10), padded.subarray(10))),
+      'too-large',
+      `${k.name} as a list`,
+    );
     // At the limit the same padding is decoded and skipped.
     const atLimit = Uint8Array.from([...valid, 0xfa, 0x3f, ...varint(pad - 1), ...new Uint8Array(pad - 1)]);
     t.is(atLimit.length, MAX_BYTES[k.name]);
@@ -297,7 +565,12 @@ test('context: slots and order positions must lie within the roster', (t) => {
   for (const [name, message] of cases) {
     const k = byName(name);
     const bytes = k.encode(message);
-    rejects(t, k.decode(bytes, { slots: 2 }), 'out-of-range', `${name} ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? undefined : v)).slice(0, 80)}`);
+    rejects(
+      t,
+      k.decode(bytes, { slots: 2 }),
+      'out-of-range',
+      `${name} ${JSON.stringify(message, (_, v) => (v instanceof Uint8Array ? undefined : v)).slice(0, 80)}`,
+    );
     t.true(k.decode(bytes, { slots: 3 }).ok);
   }
 });
@@ -305,10 +578,16 @@ test('context: slots and order positions must lie within the roster', (t) => {
 // ---- Fuzz.
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
-const hex = (b: Uint8Array) => Buffer.from(b.subarray(0, 4096)).toString('hex') + (b.length > 4096 ? `... (${b.length} bytes)` : '');
+const hex = (b: Uint8Array) =>
+  Buffer.from(b.subarray(0, 4096)).toString('hex') + (b.length > 4096 ? `... (${b.length} bytes)` : '');
 
 /** Positions of the length prefixes of length-delimited fields, nested messages included. */
-function lengthPrefixes(b: Uint8Array, start = 0, end = b.length, out: { at: number; size: number }[] = []): { at: number; size: number }[] | undefined {
+function lengthPrefixes(
+  b: Uint8Array,
+  start = 0,
+  end = b.length,
+  out: { at: number; size: number }[] = [],
+): { at: number; size: number }[] | undefined {
   const found: { at: number; size: number }[] = [];
   const read = (p: number): [number, number] | undefined => {
     let v = 0;
@@ -318,13 +597,16 @@ function lengthPrefixes(b: Uint8Array, start = 0, end = b.length, out: { at: num
     }
     return undefined;
   };
-  for (let p = start; p < end;) {
+  for (let p = start; p < end; ) {
     const tag = read(p);
     if (!tag || tag[0] >>> 3 === 0) return undefined;
     p += tag[1];
     const wt = tag[0] & 7;
-    if (wt === 0) { const v = read(p); if (!v) return undefined; p += v[1]; }
-    else if (wt === 1) p += 8;
+    if (wt === 0) {
+      const v = read(p);
+      if (!v) return undefined;
+      p += v[1];
+    } else if (wt === 1) p += 8;
     else if (wt === 5) p += 4;
     else if (wt === 2) {
       const len = read(p);
@@ -349,12 +631,17 @@ function mutate(u: () => number, b: Uint8Array, donors: Uint8Array[]): Uint8Arra
       for (let i = 1 + pick(4); i > 0 && out.length > 0; i--) out[pick(out.length)] ^= 1 << pick(8);
       return out;
     }
-    case 1: return b.slice(0, pick(b.length));
+    case 1:
+      return b.slice(0, pick(b.length));
     case 2: {
       const donor = u() < 0.5 ? donors[pick(donors.length)] : bytesOf(u, 1 + pick(64));
       const [from, to] = [pick(b.length + 1), pick(b.length + 1)].sort((x, y) => x - y);
       const d0 = pick(donor.length + 1);
-      return Uint8Array.from([...b.subarray(0, from), ...donor.subarray(d0, d0 + pick(donor.length - d0 + 1)), ...b.subarray(to)]);
+      return Uint8Array.from([
+        ...b.subarray(0, from),
+        ...donor.subarray(d0, d0 + pick(donor.length - d0 + 1)),
+        ...b.subarray(to),
+      ]);
     }
     case 3: {
       const prefixes = lengthPrefixes(b) ?? [];
@@ -362,7 +649,11 @@ function mutate(u: () => number, b: Uint8Array, donors: Uint8Array[]): Uint8Arra
       const { at, size } = prefixes[pick(prefixes.length)];
       const old = varintValue(b, at);
       const values = [0, old - 1, old + 1, old + 1 + pick(100), old * 2, 2 ** 31 - 1, 2 ** 32 - 1, pick(2 ** 28)];
-      return Uint8Array.from([...b.subarray(0, at), ...varint(Math.max(0, values[pick(values.length)])), ...b.subarray(at + size)]);
+      return Uint8Array.from([
+        ...b.subarray(0, at),
+        ...varint(Math.max(0, values[pick(values.length)])),
+        ...b.subarray(at + size),
+      ]);
     }
     case 4: {
       const at = pick(b.length + 1);
@@ -382,7 +673,10 @@ function varintValue(b: Uint8Array, at: number): number {
   }
 }
 
-/** Rules every accepted message must satisfy, checked apart from the codec: version, finite numbers, log-probs <= 0 beside ids of equal length. */
+/**
+ * Rules every accepted message must satisfy, checked apart from the codec: version, finite numbers, log-probs <= 0
+ * beside ids of equal length.
+ */
 function independentlyValid(m: unknown, top = true): string | undefined {
   if (typeof m === 'number') return Number.isFinite(m) ? undefined : `non-finite ${m}`;
   if (m instanceof Uint8Array || typeof m !== 'object' || m === null) return undefined;
@@ -400,10 +694,23 @@ function independentlyValid(m: unknown, top = true): string | undefined {
   return undefined;
 }
 
-interface FuzzStats { calls: number; accepted: number; maxMs: number }
+interface FuzzStats {
+  calls: number;
+  accepted: number;
+  maxMs: number;
+}
 
-/** Decodes `bytes` as `k`, checking that it neither throws nor takes long, and that anything accepted is a valid message. */
-function fuzzOne(t: ExecutionContext, k: (typeof KINDS)[number], bytes: Uint8Array, what: string, stats: FuzzStats): boolean {
+/**
+ * Decodes `bytes` as `k`, checking that it neither throws nor takes long, and that anything accepted is a valid
+ * message.
+ */
+function fuzzOne(
+  t: ExecutionContext,
+  k: (typeof KINDS)[number],
+  bytes: Uint8Array,
+  what: string,
+  stats: FuzzStats,
+): boolean {
   const start = performance.now();
   let got: Decoded<Record<string, unknown>>;
   try {
@@ -427,7 +734,10 @@ function fuzzOne(t: ExecutionContext, k: (typeof KINDS)[number], bytes: Uint8Arr
   }
   const same = typeof again !== 'string' && again.ok && isDeepStrictEqual(again.message, got.message);
   if (bad || !same) {
-    t.fail(`${k.name} accepted an invalid message from ${what} (seed ${SEED}): ${bad ?? `re-encoding gives ${typeof again === 'string' ? again : JSON.stringify(again).slice(0, 200)}`}\ninput ${hex(bytes)}`);
+    t.fail(
+      `${k.name} accepted an invalid message from ${what} (seed ${SEED}): ` +
+        `${bad ?? `re-encoding gives ${typeof again === 'string' ? again : JSON.stringify(again).slice(0, 200)}`}\ninput ${hex(bytes)}`,
+    );
     return false;
   }
   return true;
@@ -452,10 +762,20 @@ test(`fuzz: 10,000 random byte strings into every decoder are rejected without a
 test(`fuzz: 10,000 mutated valid encodings of each kind never throw, and what passes is valid (seed ${SEED})`, (t) => {
   const u = mulberry32(SEED + 1);
   // A few valid encodings per kind: the fixtures plus larger shards and updates.
-  const big = with_(SHARD, { trajectories: Array.from({ length: 6 }, (_, r) => with_(SHARD.trajectories[r % 2], { prompt: r, group: r })) });
+  const big = with_(SHARD, {
+    trajectories: Array.from({ length: 6 }, (_, r) => with_(SHARD.trajectories[r % 2], { prompt: r, group: r })),
+  });
   const valid = new Map<MessageKind, Uint8Array[]>(KINDS.map((k) => [k.name, [k.encode(k.valid)]]));
   valid.get('TrajectoryShard')!.push(encodeTrajectoryShard(big));
-  valid.get('LogprobUpdate')!.push(encodeLogprobUpdate(with_(UPDATE, { shards: [SHARD_CID, contentId(encodeTrajectoryShard(big)).bytes], logprobs: f32(Array.from({ length: 40 }, (_, i) => -i / 7)), cur: f32(Array.from({ length: 40 }, (_, i) => -i / 9)) })));
+  valid.get('LogprobUpdate')!.push(
+    encodeLogprobUpdate(
+      with_(UPDATE, {
+        shards: [SHARD_CID, contentId(encodeTrajectoryShard(big)).bytes],
+        logprobs: f32(Array.from({ length: 40 }, (_, i) => -i / 7)),
+        cur: f32(Array.from({ length: 40 }, (_, i) => -i / 9)),
+      }),
+    ),
+  );
   valid.get('TokenPass')!.push(encodeTokenPass(with_(PASS, { update: undefined })));
   valid.get('TeamManifest')!.push(encodeTeamManifest(with_(MANIFEST, { admission: Admission.OPEN, allow: [] })));
   const donors = [...valid.values()].flat();
@@ -477,16 +797,37 @@ test(`fuzz: 10,000 mutated valid encodings of each kind never throw, and what pa
     t.log(`${k.name}: ${passed} of 10000 mutations still decode as valid messages`);
   }
   const seconds = (performance.now() - start) / 1000;
-  t.log(`${stats.calls} decodes (${stats.accepted} accepted) in ${seconds.toFixed(2)} s, slowest ${stats.maxMs.toFixed(2)} ms`);
+  t.log(
+    `${stats.calls} decodes (${stats.accepted} accepted) in ${seconds.toFixed(2)} s, slowest ${stats.maxMs.toFixed(2)} ms`,
+  );
   t.true(seconds < 20, `took ${seconds} s`);
 });
 
 test('a LogprobUpdate carries logp_cur for each logp_new and the record of the same agent and stage', (t) => {
-  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, cur: UPDATE.cur.slice(1) })), 'length-mismatch', 'cur');
+  rejects(
+    t,
+    decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, cur: UPDATE.cur.slice(1) })),
+    'length-mismatch',
+    'cur',
+  );
   rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: undefined })), 'missing', 'record');
-  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, slot: 0 } })), 'inconsistent', 'record');
-  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, gap: -1 } })), 'out-of-range', 'record');
-  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, after: [SHARD_CID] })), 'inconsistent', 'after'); // position 0 has no earlier update
-  const entering = { ...UPDATE, record: { ...RECORD, stage0: { deltaFrom: 0.5, delta: 1, deltaMax: 2, released: false } } };
+  rejects(
+    t,
+    decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, slot: 0 } })),
+    'inconsistent',
+    'record',
+  );
+  rejects(
+    t,
+    decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, record: { ...RECORD, gap: -1 } })),
+    'out-of-range',
+    'record',
+  );
+  // Position 0 has no earlier update.
+  rejects(t, decodeLogprobUpdate(LogprobUpdate.encode({ ...UPDATE, after: [SHARD_CID] })), 'inconsistent', 'after');
+  const entering = {
+    ...UPDATE,
+    record: { ...RECORD, stage0: { deltaFrom: 0.5, delta: 1, deltaMax: 2, released: false } },
+  };
   t.deepEqual(decodeLogprobUpdate(encodeLogprobUpdate(entering)), { ok: true, message: entering });
 });

@@ -10,10 +10,20 @@ import { tempDir } from '../temp-dir.ts';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEADLINE = 1500;
 
-interface Peer { child: ChildProcessWithoutNullStreams; events: Record<string, unknown>[]; send(m: object): void; peerId: string; addresses: string[] }
+interface Peer {
+  child: ChildProcessWithoutNullStreams;
+  events: Record<string, unknown>[];
+  send(m: object): void;
+  peerId: string;
+  addresses: string[];
+}
 
 async function launch(dataDir: string, slot: number): Promise<Peer> {
-  const child = spawn(process.execPath, ['--import=tsx', 'test/protocol/fixtures/token-peer.ts', dataDir, String(slot), '3', String(DEADLINE)], { cwd: ROOT });
+  const child = spawn(
+    process.execPath,
+    ['--import=tsx', 'test/protocol/fixtures/token-peer.ts', dataDir, String(slot), '3', String(DEADLINE)],
+    { cwd: ROOT },
+  );
   const events: Record<string, unknown>[] = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => events.push(JSON.parse(l)));
   await until(`peer ${slot} to start`, () => events.some((e) => e.event === 'up'), 30_000);
@@ -33,11 +43,25 @@ test('a holder killed mid-turn is taken over within the deadline; restarted, it 
     c.send({ cmd: 'dial', addr: b.addresses[0] });
     const ids = Object.fromEntries(peers.map((p, slot) => [slot, p.peerId]));
     for (const p of peers) {
-      await until('token subscriptions', () => { p.send({ cmd: 'subscribers' }); return p.events.some((e) => e.event === 'subscribers' && e.n === 2); }, 30_000);
+      await until(
+        'token subscriptions',
+        () => {
+          p.send({ cmd: 'subscribers' });
+          return p.events.some((e) => e.event === 'subscribers' && e.n === 2);
+        },
+        30_000,
+      );
     }
     for (const p of peers) p.send({ cmd: 'claim' });
-    const holders = (p: Peer) => { p.send({ cmd: 'holders' }); return p.events.filter((e) => e.event === 'holders').at(-1)?.ids as (string | null)[] | undefined; };
-    await until('every roster agrees', () => peers.every((p) => JSON.stringify(holders(p)) === JSON.stringify(peers.map((q) => q.peerId))), 30_000);
+    const holders = (p: Peer) => {
+      p.send({ cmd: 'holders' });
+      return p.events.filter((e) => e.event === 'holders').at(-1)?.ids as (string | null)[] | undefined;
+    };
+    await until(
+      'every roster agrees',
+      () => peers.every((p) => JSON.stringify(holders(p)) === JSON.stringify(peers.map((q) => q.peerId))),
+      30_000,
+    );
     a.send({ cmd: 'put', text: 'the stage 1 shard' });
     await until('the shard', () => a.events.some((e) => e.event === 'put'));
     const cid = (a.events.find((e) => e.event === 'put') as { cid: string }).cid;
@@ -63,10 +87,17 @@ test('a holder killed mid-turn is taken over within the deadline; restarted, it 
     back.send({ cmd: 'dial', addr: a.addresses[0] });
     back.send({ cmd: 'dial', addr: c.addresses[0] });
     back.send({ cmd: 'claim' });
-    await until('b back in slot 1 on every roster', () => [a, back, c].every((p) => holders(p)?.[1] === b.peerId), 30_000);
+    await until(
+      'b back in slot 1 on every roster',
+      () => [a, back, c].every((p) => holders(p)?.[1] === b.peerId),
+      30_000,
+    );
     back.send({ cmd: 'fetch', cid, from: a.peerId });
     await until('the catch-up', () => back.events.some((e) => e.event === 'fetched' || e.event === 'error'), 20_000);
-    t.like(back.events.find((e) => e.event === 'fetched' || e.event === 'error'), { event: 'fetched', text: 'the stage 1 shard' });
+    t.like(
+      back.events.find((e) => e.event === 'fetched' || e.event === 'error'),
+      { event: 'fetched', text: 'the stage 1 shard' },
+    );
   } finally {
     for (const p of peers) p.child.kill('SIGKILL');
   }

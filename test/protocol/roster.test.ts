@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
-import { Admission, PROTOCOL_VERSION, type TeamManifest, Workflow, encodeSlotClaim, teamId } from '../../node/protocol/codec.ts';
+import {
+  Admission,
+  PROTOCOL_VERSION,
+  type TeamManifest,
+  Workflow,
+  encodeSlotClaim,
+  teamId,
+} from '../../node/protocol/codec.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { CLAIM_FILE, Roster, claimsTopic, heartbeatsTopic } from '../../node/protocol/roster.ts';
@@ -14,29 +21,57 @@ import { until } from './until.ts';
 import { tempDir } from '../temp-dir.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
-const manifest = (admission = Admission.OPEN, allow: Uint8Array<ArrayBuffer>[] = [], upgrades = true): TeamManifest => ({
-  version: 1, name: 'roster test', workflow: Workflow.CHAIN, config: '{}', admission, allow, upgrades,
-  slots: [{ role: 'first', family: 'qwen3', tokenizer: TOKENIZER }, { role: 'second', family: 'qwen3', tokenizer: TOKENIZER }],
+const manifest = (
+  admission = Admission.OPEN,
+  allow: Uint8Array<ArrayBuffer>[] = [],
+  upgrades = true,
+): TeamManifest => ({
+  version: 1,
+  name: 'roster test',
+  workflow: Workflow.CHAIN,
+  config: '{}',
+  admission,
+  allow,
+  upgrades,
+  slots: [
+    { role: 'first', family: 'qwen3', tokenizer: TOKENIZER },
+    { role: 'second', family: 'qwen3', tokenizer: TOKENIZER },
+  ],
   dataset: { name: 'demo', uri: '', cid: contentId(new TextEncoder().encode('the training set')).bytes },
 });
 
 async function peers(m: TeamManifest, keys?: Awaited<ReturnType<typeof generateKeyPair>>[]) {
   const team = teamId(m);
-  const hosts = await Promise.all([0, 1, 2].map(async (i) => PeerHost.start({ privateKey: keys?.[i] ?? await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const hosts = await Promise.all(
+    [0, 1, 2].map(async (i) =>
+      PeerHost.start({ privateKey: keys?.[i] ?? (await generateKeyPair('Ed25519')), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
   const rosters = hosts.map((h) => new Roster(h, { team, manifest: m, livenessMs: 1500, heartbeatMs: 200 }));
   rosters.forEach((r) => r.start());
   await hosts[1].dial(hosts[0].addresses[0]);
   await hosts[2].dial(hosts[0].addresses[0]);
   await hosts[2].dial(hosts[1].addresses[0]);
-  await until('roster subscriptions', () => hosts.every((h) => h.subscribers(claimsTopic(team)).length === 2 && h.subscribers(heartbeatsTopic(team)).length === 2));
-  const stop = async () => { rosters.forEach((r) => r.stop()); await Promise.all(hosts.map((h) => h.stop().catch(() => undefined))); };
+  await until('roster subscriptions', () =>
+    hosts.every(
+      (h) => h.subscribers(claimsTopic(team)).length === 2 && h.subscribers(heartbeatsTopic(team)).length === 2,
+    ),
+  );
+  const stop = async () => {
+    rosters.forEach((r) => r.stop());
+    await Promise.all(hosts.map((h) => h.stop().catch(() => undefined)));
+  };
   return { hosts, rosters, stop };
 }
 
 const same = (a: PeerId | undefined, b: PeerId | undefined) => (a && b ? a.equals(b) : a === b);
 
 test('every peer agrees on the holders; the incumbent keeps its slot until it falls silent', async (t) => {
-  const { hosts: [a, b, c], rosters, stop } = await peers(manifest());
+  const {
+    hosts: [a, b, c],
+    rosters,
+    stop,
+  } = await peers(manifest());
   try {
     await rosters[0].claim(0, 'qwen3', TOKENIZER);
     await rosters[1].claim(1, 'qwen3', TOKENIZER);
@@ -44,13 +79,20 @@ test('every peer agrees on the holders; the incumbent keeps its slot until it fa
     // c claims the held slot 1 later: b, the incumbent, keeps it on every peer.
     await new Promise((r) => setTimeout(r, 5));
     await rosters[2].claim(1, 'qwen3', TOKENIZER);
-    await until('c\'s claim to be seen', () => rosters.every((r) => r.claimants(1).some((p) => p.equals(c.peerId))));
+    await until("c's claim to be seen", () => rosters.every((r) => r.claimants(1).some((p) => p.equals(c.peerId))));
     await new Promise((r) => setTimeout(r, 400));
-    t.true(rosters.every((r) => same(r.holder(1), b.peerId)), 'the incumbent keeps slot 1');
+    t.true(
+      rosters.every((r) => same(r.holder(1), b.peerId)),
+      'the incumbent keeps slot 1',
+    );
     // b falls silent: once its claim lapses, c holds slot 1 on every live peer.
     rosters[1].stop();
     await b.stop();
-    await until('the takeover of slot 1', () => [rosters[0], rosters[2]].every((r) => same(r.holder(1), c.peerId)), 10_000);
+    await until(
+      'the takeover of slot 1',
+      () => [rosters[0], rosters[2]].every((r) => same(r.holder(1), c.peerId)),
+      10_000,
+    );
     t.true(same(rosters[0].holder(0), a.peerId));
   } finally {
     await stop();
@@ -67,10 +109,30 @@ test('claims with another tokenizer, or from a peer the allowlist leaves out, ar
     await rosters[0].claim(0, 'qwen3', TOKENIZER);
     await rosters[2].claim(1, 'qwen3', TOKENIZER); // c is not on the allowlist
     const other = new Uint8Array(32).fill(9); // another tokenizer: refused locally, dropped when sent anyway
-    await t.throwsAsync(rosters[1].claim(1, 'qwen3', other), { name: 'ClaimError', message: /needs the tokenizer the manifest names/ });
+    await t.throwsAsync(rosters[1].claim(1, 'qwen3', other), {
+      name: 'ClaimError',
+      message: /needs the tokenizer the manifest names/,
+    });
     const team = teamId(manifest(Admission.ALLOWLIST, admitted));
-    await hosts[1].publish(claimsTopic(team), encodeSlotClaim({ version: PROTOCOL_VERSION, team, slot: 1, family: 'qwen3', tokenizer: other, upgrade: false, from: 0, time: Date.now() }));
-    await until('the drops', () => (rosters[0].counters.dropped.get('not-admitted') ?? 0) > 0 && (rosters[0].counters.dropped.get('tokenizer') ?? 0) > 0);
+    await hosts[1].publish(
+      claimsTopic(team),
+      encodeSlotClaim({
+        version: PROTOCOL_VERSION,
+        team,
+        slot: 1,
+        family: 'qwen3',
+        tokenizer: other,
+        upgrade: false,
+        from: 0,
+        time: Date.now(),
+      }),
+    );
+    await until(
+      'the drops',
+      () =>
+        (rosters[0].counters.dropped.get('not-admitted') ?? 0) > 0 &&
+        (rosters[0].counters.dropped.get('tokenizer') ?? 0) > 0,
+    );
     t.true(same(rosters[0].holder(0), a.peerId));
     t.is(rosters[0].holder(1), undefined, 'nobody admitted holds slot 1');
     // c's heartbeats are not a member's.
@@ -82,23 +144,47 @@ test('claims with another tokenizer, or from a peer the allowlist leaves out, ar
 });
 
 test('an upgrade claim takes its slot over at the stage it names, on every peer', async (t) => {
-  const { hosts: [, b, c], rosters, stop } = await peers(manifest());
+  const {
+    hosts: [, b, c],
+    rosters,
+    stop,
+  } = await peers(manifest());
   try {
     await rosters[1].claim(1, 'qwen3', TOKENIZER);
     await rosters[2].claim(1, 'qwen3', TOKENIZER, 3);
     await until('both claims everywhere', () => rosters.every((r) => r.claimants(1).length === 2));
     await new Promise((r) => setTimeout(r, 300));
-    t.true(rosters.every((r) => same(r.holder(1, 2), b.peerId)), 'before the boundary the incumbent holds the slot');
-    t.true(rosters.every((r) => same(r.holder(1, 3), c.peerId) && same(r.holder(1, 4), c.peerId)), 'from stage 3 the upgrade does');
+    t.true(
+      rosters.every((r) => same(r.holder(1, 2), b.peerId)),
+      'before the boundary the incumbent holds the slot',
+    );
+    t.true(
+      rosters.every((r) => same(r.holder(1, 3), c.peerId) && same(r.holder(1, 4), c.peerId)),
+      'from stage 3 the upgrade does',
+    );
   } finally {
     await stop();
   }
 });
 
-test('an upgrade claim for a stage its slot\'s holder is already in is late, and dropped', async (t) => {
-  const { hosts: [, b, c], rosters, stop } = await peers(manifest());
+test("an upgrade claim for a stage its slot's holder is already in is late, and dropped", async (t) => {
+  const {
+    hosts: [, b, c],
+    rosters,
+    stop,
+  } = await peers(manifest());
   const team = teamId(manifest());
-  const upgrade = (from: number) => encodeSlotClaim({ version: PROTOCOL_VERSION, team, slot: 1, family: 'qwen3', tokenizer: TOKENIZER, upgrade: true, from, time: Date.now() });
+  const upgrade = (from: number) =>
+    encodeSlotClaim({
+      version: PROTOCOL_VERSION,
+      team,
+      slot: 1,
+      family: 'qwen3',
+      tokenizer: TOKENIZER,
+      upgrade: true,
+      from,
+      time: Date.now(),
+    });
   try {
     await rosters[1].claim(1, 'qwen3', TOKENIZER);
     rosters[1].setStage(4);
@@ -115,13 +201,28 @@ test('an upgrade claim for a stage its slot\'s holder is already in is late, and
 });
 
 test('a peer holds one slot at most, and a claim dated ahead of the clock is dropped', async (t) => {
-  const { hosts: [a, b], rosters, stop } = await peers(manifest());
+  const {
+    hosts: [a, b],
+    rosters,
+    stop,
+  } = await peers(manifest());
   try {
     await rosters[0].claim(0, 'qwen3', TOKENIZER);
     await until('a in slot 0', () => rosters.every((r) => same(r.holder(0), a.peerId)));
     await rosters[0].claim(1, 'qwen3', TOKENIZER);
-    await until('a moved to slot 1', () => rosters.every((r) => same(r.holder(1), a.peerId) && r.holder(0) === undefined));
-    const future = { version: PROTOCOL_VERSION, team: teamId(manifest()), slot: 0, family: 'qwen3', tokenizer: TOKENIZER, upgrade: false, from: 0, time: Date.now() + 3_600_000 };
+    await until('a moved to slot 1', () =>
+      rosters.every((r) => same(r.holder(1), a.peerId) && r.holder(0) === undefined),
+    );
+    const future = {
+      version: PROTOCOL_VERSION,
+      team: teamId(manifest()),
+      slot: 0,
+      family: 'qwen3',
+      tokenizer: TOKENIZER,
+      upgrade: false,
+      from: 0,
+      time: Date.now() + 3_600_000,
+    };
     await b.publish(claimsTopic(teamId(manifest())), encodeSlotClaim(future));
     await until('the drop', () => (rosters[0].counters.dropped.get('future') ?? 0) === 1);
     t.is(rosters[0].holder(0), undefined);
@@ -136,9 +237,24 @@ test('upgrade claims are dropped when the manifest does not allow upgrades', asy
   const b = hosts[1];
   try {
     await rosters[1].claim(1, 'qwen3', TOKENIZER);
-    await t.throwsAsync(rosters[2].claim(1, 'qwen3', TOKENIZER, 2), { name: 'ClaimError', message: /does not allow upgrades/ });
+    await t.throwsAsync(rosters[2].claim(1, 'qwen3', TOKENIZER, 2), {
+      name: 'ClaimError',
+      message: /does not allow upgrades/,
+    });
     // One sent anyway (another implementation, or a forged one) is dropped by the others.
-    await hosts[2].publish(claimsTopic(teamId(m)), encodeSlotClaim({ version: PROTOCOL_VERSION, team: teamId(m), slot: 1, family: 'qwen3', tokenizer: TOKENIZER, upgrade: true, from: 2, time: Date.now() }));
+    await hosts[2].publish(
+      claimsTopic(teamId(m)),
+      encodeSlotClaim({
+        version: PROTOCOL_VERSION,
+        team: teamId(m),
+        slot: 1,
+        family: 'qwen3',
+        tokenizer: TOKENIZER,
+        upgrade: true,
+        from: 2,
+        time: Date.now(),
+      }),
+    );
     await until('the drop', () => (rosters[0].counters.dropped.get('no-upgrades') ?? 0) > 0);
     t.true(rosters.every((r) => same(r.holder(1, 5), b.peerId)));
   } finally {
@@ -158,7 +274,7 @@ test('a peer keeps its claim time in its data dir, so a restart re-announces the
     roster.start();
     const before = run === 0 ? undefined : timeIn();
     await roster.claim(1, 'qwen3', TOKENIZER);
-    if (before !== undefined) t.is(timeIn(), before, 'the restart reuses the first claim\'s time');
+    if (before !== undefined) t.is(timeIn(), before, "the restart reuses the first claim's time");
     t.true(Number.isInteger(timeIn()) && timeIn() <= Date.now());
     roster.stop();
     await host.stop();

@@ -9,7 +9,13 @@ import { ShapedLink } from '../../sim/link.ts';
 import { until } from './until.ts';
 
 test('members that know only the bootstrap peer connect to each other; a late joiner is found', async (t) => {
-  const start = async (bootstrap: string[] = [], server = false) => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, server });
+  const start = async (bootstrap: string[] = [], server = false) =>
+    PeerHost.start({
+      privateKey: await generateKeyPair('Ed25519'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap,
+      server,
+    });
   const bootstrap = await start([], true);
   const team = contentId(new TextEncoder().encode('a discovered team'));
   const [a, b] = [await start([bootstrap.addresses[0]]), await start([bootstrap.addresses[0]])];
@@ -24,7 +30,10 @@ test('members that know only the bootstrap peer connect to each other; a late jo
     late = await start([bootstrap.addresses[0]]);
     lateDiscovery = new TeamDiscovery(late, team, 300);
     lateDiscovery.start();
-    await until('the late joiner connected to both', () => late!.libp2p.getConnections(a.peerId).length > 0 && late!.libp2p.getConnections(b.peerId).length > 0);
+    await until(
+      'the late joiner connected to both',
+      () => late!.libp2p.getConnections(a.peerId).length > 0 && late!.libp2p.getConnections(b.peerId).length > 0,
+    );
     t.is(otherTeam.found.size, 0, 'a peer of another team finds no providers of its own team id');
   } finally {
     for (const d of [...discoveries, otherTeam, lateDiscovery]) await d?.stop();
@@ -33,13 +42,26 @@ test('members that know only the bootstrap peer connect to each other; a late jo
 });
 
 test('members find each other when the DHT answers slower than the discovery interval', async (t) => {
-  // The bootstrap behind a relay that delays every byte 300 ms each way: a lookup takes seconds, rounds come every 300 ms.
-  const bootstrap = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], server: true });
+  // The bootstrap behind a relay that delays every byte 300 ms each way: a lookup takes seconds, rounds come every
+  // 300 ms.
+  const bootstrap = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    server: true,
+  });
   const port = Number(bootstrap.addresses[0].split('/')[4]);
   const link = await ShapedLink.open({ host: '127.0.0.1', port }, { latencyMs: 300, loss: 0 });
   const slow = bootstrap.addresses[0].replace(`/tcp/${port}/`, `/tcp/${link.port}/`);
   const team = contentId(new TextEncoder().encode('a slow team'));
-  const [a, b] = await Promise.all([0, 1].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [slow] })));
+  const [a, b] = await Promise.all(
+    [0, 1].map(async () =>
+      PeerHost.start({
+        privateKey: await generateKeyPair('Ed25519'),
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: [slow],
+      }),
+    ),
+  );
   const discoveries = [a, b].map((h) => new TeamDiscovery(h, team, 300));
   discoveries.forEach((d) => d.start());
   try {

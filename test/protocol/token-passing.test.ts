@@ -15,16 +15,39 @@ const TEAM = contentId(new TextEncoder().encode('a test team')).toString();
 
 /** Three connected peers holding slots 0, 1, 2, each with its token service; every turn is recorded. */
 async function team(deadlineMs: number) {
-  const hosts = await Promise.all([0, 1, 2].map(async () => PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })));
+  const hosts = await Promise.all(
+    [0, 1, 2].map(async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
   const turns: (Turn & { at: number })[][] = hosts.map(() => []);
-  const tokens = hosts.map((h, slot) => new TokenPassing(h, { team: TEAM, slot, slots: 3, deadlineMs, onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }) }));
+  const tokens = hosts.map(
+    (h, slot) =>
+      new TokenPassing(h, {
+        team: TEAM,
+        slot,
+        slots: 3,
+        deadlineMs,
+        onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }),
+      }),
+  );
   for (const t of tokens) await t.start();
   await hosts[1].dial(hosts[0].addresses[0]);
   await hosts[2].dial(hosts[0].addresses[0]);
   await hosts[2].dial(hosts[1].addresses[0]);
-  await until('token subscriptions', () => hosts.every((h) => h.subscribers(tokenTopic(TEAM)).length === 2)).catch((err) => { throw new Error(`${err.message}: ${hosts.map((h) => h.subscribers(tokenTopic(TEAM)).length)} subscribers, ${hosts.map((h) => h.libp2p.getPeers().length)} peers`); });
+  await until('token subscriptions', () => hosts.every((h) => h.subscribers(tokenTopic(TEAM)).length === 2)).catch(
+    (err) => {
+      throw new Error(
+        `${err.message}: ${hosts.map((h) => h.subscribers(tokenTopic(TEAM)).length)} subscribers, ` +
+          `${hosts.map((h) => h.libp2p.getPeers().length)} peers`,
+      );
+    },
+  );
   const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
-  const stop = async () => { for (const t of tokens) await t.stop().catch(() => undefined); await Promise.all(hosts.map((h) => h.stop().catch(() => undefined))); };
+  const stop = async () => {
+    for (const t of tokens) await t.stop().catch(() => undefined);
+    await Promise.all(hosts.map((h) => h.stop().catch(() => undefined)));
+  };
   return { hosts, tokens, turns, peers, stop };
 }
 
@@ -42,12 +65,25 @@ test('the token follows the order with acked hand-offs, and every peer takes its
       t.true(await tokens[slot].handOff(position, update), `the hand-off from position ${position} is acked`);
       if (position + 1 < order.length) await until('the next turn', () => turns[order[position + 1]].length === 1);
     }
-    t.deepEqual(Array.from(turns[0][0].pass?.update ?? []), Array.from(contentId(Uint8Array.of(0)).bytes), 'the pass names the holder\'s update');
-    t.deepEqual(turns.map((x) => x.length), [1, 1, 1]);
-    t.deepEqual(tokens.map((tp) => tp.counters.takeovers), [0, 0, 0]);
+    t.deepEqual(
+      Array.from(turns[0][0].pass?.update ?? []),
+      Array.from(contentId(Uint8Array.of(0)).bytes),
+      "the pass names the holder's update",
+    );
+    t.deepEqual(
+      turns.map((x) => x.length),
+      [1, 1, 1],
+    );
+    t.deepEqual(
+      tokens.map((tp) => tp.counters.takeovers),
+      [0, 0, 0],
+    );
     // A replayed pass for a position already held changes nothing.
     await tokens[2].handOff(0).catch(() => undefined);
-    t.deepEqual(turns.map((x) => x.length), [1, 1, 1]);
+    t.deepEqual(
+      turns.map((x) => x.length),
+      [1, 1, 1],
+    );
     // Garbage on the token protocol is rejected, that stream reset, and the next stage runs as before.
     const raw = await hosts[2].libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
     await lpStream(raw).write(Uint8Array.of(0x08, 0xff, 0xff, 0xff));
@@ -80,8 +116,10 @@ test('a holder that dies mid-turn is taken over by the next in order once the de
     t.true(taken.takeover);
     t.is(tokens[2].counters.takeovers, 1);
     const waited = taken.at - died;
-    t.true(waited >= deadline * 0.5 && waited < 3 * deadline, `took over after ${waited} ms with a ${deadline} ms deadline`);
-
+    t.true(
+      waited >= deadline * 0.5 && waited < 3 * deadline,
+      `took over after ${waited} ms with a ${deadline} ms deadline`,
+    );
   } finally {
     await stop();
   }
@@ -89,18 +127,36 @@ test('a holder that dies mid-turn is taken over by the next in order once the de
 
 test('a pass from a peer that holds neither end of it is refused, directly and by gossip', async (t) => {
   const { hosts, tokens, turns, peers, stop } = await team(60_000);
-  const outsider = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  const outsider = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  });
   try {
     await outsider.dial(hosts[0].addresses[0]);
     tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [2, 0, 1], peers }));
     await until('position 0', () => turns[2].length === 1);
-    const forged = encodeTokenPass({ version: PROTOCOL_VERSION, team: TEAM, stage: 1, position: 1, from: 2, to: 0, time: Date.now() });
+    const forged = encodeTokenPass({
+      version: PROTOCOL_VERSION,
+      team: TEAM,
+      stage: 1,
+      position: 1,
+      from: 2,
+      to: 0,
+      time: Date.now(),
+    });
     const raw = await outsider.libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
     await lpStream(raw).write(forged);
     await until('the direct refusal', () => tokens[0].counters.rejected === 1);
-    outsider.subscribe(tokenTopic(TEAM), () => ({ ok: false, reason: 'unused' }), () => undefined);
+    outsider.subscribe(
+      tokenTopic(TEAM),
+      () => ({ ok: false, reason: 'unused' }),
+      () => undefined,
+    );
     await until('the outsider in the mesh', () => outsider.subscribers(tokenTopic(TEAM)).length >= 1);
-    await until('the gossip refusal', () => { void outsider.publish(tokenTopic(TEAM), forged); return tokens[0].counters.rejected >= 2; });
+    await until('the gossip refusal', () => {
+      void outsider.publish(tokenTopic(TEAM), forged);
+      return tokens[0].counters.rejected >= 2;
+    });
     t.is(turns[0].length, 0, 'slot 0 did not take a forged token');
     // The real holder's pass still goes through.
     t.true(await tokens[2].handOff(0));
@@ -118,7 +174,10 @@ test('a holder that works past the deadline but keeps the token alive is not tak
     tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [0, 1, 2], peers }));
     await until('position 0', () => turns[0].length === 1);
     await new Promise((r) => setTimeout(r, 4 * deadline)); // a long update
-    t.deepEqual(tokens.map((tp) => tp.counters.takeovers), [0, 0, 0]);
+    t.deepEqual(
+      tokens.map((tp) => tp.counters.takeovers),
+      [0, 0, 0],
+    );
     t.true(await tokens[0].handOff(0));
     await until('position 1', () => turns[1].length === 1);
     t.false(turns[1][0].takeover);

@@ -38,7 +38,12 @@ test('the per-agent terms are the formulas of docs/design.md §1', (t) => {
 });
 
 test('with gamma = 0 and no KL movement only the gain, bias and sampling terms remain', (t) => {
-  const cert = stageCertificate({ gamma: 0, aMax: 1, deltaConf: 0.5, agents: [{ gain: 1, delta: 0, zeta: 0.25, n: 8 }] });
+  const cert = stageCertificate({
+    gamma: 0,
+    aMax: 1,
+    deltaConf: 0.5,
+    agents: [{ gain: 1, delta: 0, zeta: 0.25, n: 8 }],
+  });
   t.is(cert.occupancyShift, 0);
   t.true(near(cert.finiteSample, Math.sqrt(Math.log(4) / 16)));
   t.true(near(cert.lowerBound, 1 - 0.25 - Math.sqrt(Math.log(4) / 16)));

@@ -10,7 +10,8 @@ const DEMO = new URL('../../models/demo/', import.meta.url).pathname;
 const WEAK = path.join(DEMO, 'tiny-weak');
 
 function config(extra: string, satExtra = '') {
-  return parseConfig(`
+  return parseConfig(
+    `
 seed: 3
 dataset: { train_path: ${DEMO}/train.jsonl, test_path: ${DEMO}/test.jsonl }
 data: { train_batch_size: 4, max_response_length: 24 }
@@ -23,12 +24,16 @@ sat:
 actor_rollout_ref: { actor: { ppo_epochs: 2 } }
 training: { learning_rate: 0.002, lora: { rank: 4, alpha: 8, targets: [q_proj, v_proj, down_proj] } }
 ${extra}
-`, 'yaml', path.join(DEMO, 'test.yaml'));
+`,
+    'yaml',
+    path.join(DEMO, 'test.yaml'),
+  );
 }
 
 const team = (cfg: ReturnType<typeof config>): Team => buildTeam(cfg, 1);
 
-const snapshotParams = (t: Team) => t.agents.map((a) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()])));
+const snapshotParams = (t: Team) =>
+  t.agents.map((a) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()])));
 
 test('a stage updates every agent once, in its order, within the KL bound', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
@@ -36,7 +41,10 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
   const before = snapshotParams(tm);
   const rec = await runStage(tm, cfg, 1);
   t.deepEqual([...rec.order].sort(), [0, 1]);
-  t.deepEqual(rec.agents.map((a) => a.slot), rec.order);
+  t.deepEqual(
+    rec.agents.map((a) => a.slot),
+    rec.order,
+  );
   t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
   t.true(rec.reward >= 0 && rec.reward <= 1);
   for (const a of rec.agents) {
@@ -44,8 +52,13 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
     if (a.accepted) t.true(a.klQuantile <= 0.5, `agent ${a.name}: KL quantile ${a.klQuantile}`);
   }
   t.true(rec.agents.some((a) => a.accepted));
-  const changed = tm.agents.map((a, i) => [...a.trainer.parameters].some(([n, p]) => p.some((x, k) => x !== before[i].get(n)![k])));
-  t.deepEqual(changed, rec.agents.sort((x, y) => x.slot - y.slot).map((a) => a.accepted));
+  const changed = tm.agents.map((a, i) =>
+    [...a.trainer.parameters].some(([n, p]) => p.some((x, k) => x !== before[i].get(n)![k])),
+  );
+  t.deepEqual(
+    changed,
+    rec.agents.sort((x, y) => x.slot - y.slot).map((a) => a.accepted),
+  );
   t.true(Number.isFinite(rec.certificate.lowerBound));
   await releaseTeam(tm);
 });
@@ -88,22 +101,29 @@ test('in GAE mode each agent trains a value head from its own tokens and the sta
   await releaseTeam(tm);
 });
 
-test('a slot upgraded through Stage-0 samples from the projection, relaxes its ball within the trust region and keeps its parameters', async (t) => {
-  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.05, quantile: 0.9 } }');
-  const tm = buildTeam(cfg, 1);
-  await upgradeSlot(cfg, tm, 0, path.join(DEMO, 'tiny-strong'), 0.05, 1);
-  t.is(tm.agents[0].stage0?.delta, 0.05);
-  const before = snapshotParams(tm);
-  const rec = await runStage(tm, cfg, 2);
-  // The projection sampled the newcomer's turns, and teacher forcing scores them the same.
-  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
-  const slot = rec.agents.find((a) => a.slot === 0)!;
-  t.truthy(slot.stage0);
-  t.is(slot.stage0!.deltaFrom, 0.05);
-  t.true(slot.stage0!.delta > 0.05, `the ball grew: ${slot.stage0!.delta}`);
-  t.true(slot.klQuantile <= 0.05);
-  t.is(tm.agents[0].stage0?.delta, slot.stage0!.released ? undefined : slot.stage0!.delta);
-  t.true([...tm.agents[0].trainer.parameters].every(([n, p]) => p.every((x, k) => x === before[0].get(n)![k])), 'the newcomer is not trained while in Stage-0');
-  t.falsy(rec.agents.find((a) => a.slot === 1)!.stage0);
-  await releaseTeam(tm);
-});
+test(
+  'a slot upgraded through Stage-0 samples from the projection, relaxes ' +
+    'its ball within the trust region and keeps its parameters',
+  async (t) => {
+    const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.05, quantile: 0.9 } }');
+    const tm = buildTeam(cfg, 1);
+    await upgradeSlot(cfg, tm, 0, path.join(DEMO, 'tiny-strong'), 0.05, 1);
+    t.is(tm.agents[0].stage0?.delta, 0.05);
+    const before = snapshotParams(tm);
+    const rec = await runStage(tm, cfg, 2);
+    // The projection sampled the newcomer's turns, and teacher forcing scores them the same.
+    t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+    const slot = rec.agents.find((a) => a.slot === 0)!;
+    t.truthy(slot.stage0);
+    t.is(slot.stage0!.deltaFrom, 0.05);
+    t.true(slot.stage0!.delta > 0.05, `the ball grew: ${slot.stage0!.delta}`);
+    t.true(slot.klQuantile <= 0.05);
+    t.is(tm.agents[0].stage0?.delta, slot.stage0!.released ? undefined : slot.stage0!.delta);
+    t.true(
+      [...tm.agents[0].trainer.parameters].every(([n, p]) => p.every((x, k) => x === before[0].get(n)![k])),
+      'the newcomer is not trained while in Stage-0',
+    );
+    t.falsy(rec.agents.find((a) => a.slot === 1)!.stage0);
+    await releaseTeam(tm);
+  },
+);

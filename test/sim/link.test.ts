@@ -19,7 +19,10 @@ async function roundTrip(port: number, data: Buffer): Promise<{ back: Buffer; fi
   const t0 = Date.now();
   let firstMs = -1;
   const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => { if (firstMs < 0) firstMs = Date.now() - t0; chunks.push(c); });
+  s.on('data', (c: Buffer) => {
+    if (firstMs < 0) firstMs = Date.now() - t0;
+    chunks.push(c);
+  });
   s.end(data);
   await new Promise((resolve) => s.once('end', resolve));
   s.destroy();

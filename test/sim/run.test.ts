@@ -13,118 +13,284 @@ const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON
 
 /** Paths where two logged values differ by more than 1e-6 (keys only one side has are left out). */
 function differences(a: unknown, b: unknown, at = ''): string[] {
-  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-6 || (Number.isNaN(a) && Number.isNaN(b)) ? [] : [`${at}: ${a} vs ${b}`];
+  if (typeof a === 'number' && typeof b === 'number')
+    return Math.abs(a - b) <= 1e-6 || (Number.isNaN(a) && Number.isNaN(b)) ? [] : [`${at}: ${a} vs ${b}`];
   if (a && b && typeof a === 'object' && typeof b === 'object') {
-    return Object.keys(a).filter((k) => k in b && k !== 'seconds' && k !== 'time').flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
+    return Object.keys(a)
+      .filter((k) => k in b && k !== 'seconds' && k !== 'time')
+      .flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
   }
   return a === b ? [] : [`${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
 }
 
-test('sim over links of 50 ms with 1% loss: every peer logs the numbers single-process train logs on the same config, within 1e-6', async (t) => {
-  t.timeout(400_000);
-  const { dir, config } = smallTeam();
-  const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--latency', '50ms', '--loss', '1%', '--json');
-  t.is(sim.code, 0, sim.stderr);
-  const lines = sim.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  const summary = lines.at(-1);
-  t.is(summary.peers, 2);
-  t.is(summary.slots, 2);
-  t.is(summary.stages.length, 2);
-  t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
-  t.true(summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100), 'each stage reports its peers\' peak resident memory');
-  t.true(summary.memory_per_peer_gib > 0.5, `each peer plans with its share of the machine's memory (${summary.memory_per_peer_gib} GiB)`);
-  t.true(summary.relayed_bytes > 100_000, `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`);
+test(
+  'sim over links of 50 ms with 1% loss: every peer logs the numbers ' +
+    'single-process train logs on the same config, within 1e-6',
+  async (t) => {
+    t.timeout(400_000);
+    const { dir, config } = smallTeam();
+    const out = path.join(dir, 'sim');
+    const sim = sat(
+      'sim',
+      '--config',
+      config,
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--latency',
+      '50ms',
+      '--loss',
+      '1%',
+      '--json',
+    );
+    t.is(sim.code, 0, sim.stderr);
+    const lines = sim.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const summary = lines.at(-1);
+    t.is(summary.peers, 2);
+    t.is(summary.slots, 2);
+    t.is(summary.stages.length, 2);
+    t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
+    t.true(
+      summary.stages.every((s: { rss_mb: number }) => s.rss_mb > 100),
+      "each stage reports its peers' peak resident memory",
+    );
+    t.true(
+      summary.memory_per_peer_gib > 0.5,
+      `each peer plans with its share of the machine's memory (${summary.memory_per_peer_gib} GiB)`,
+    );
+    t.true(
+      summary.relayed_bytes > 100_000,
+      `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`,
+    );
 
-  const train = sat('train', '--config', config, '--threads', '1');
-  t.is(train.code, 0, train.stderr);
-  const read = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
-  const peers = [0, 1].map((slot) => read(path.join(out, `peer-${slot}/stage_log.jsonl`)));
-  t.is(trained.length, 2);
-  for (const log of peers) {
-    t.is(log.length, 2);
-    log.forEach((row, i) => {
-      t.true(row.agents.length === 2 && typeof row.certificate.lowerBound === 'number' && typeof row.test_accuracy === 'number');
-      // The same keys as train's row (the comparison below reads only keys both have), held-out metrics included.
-      t.deepEqual(Object.keys(row).sort(), Object.keys(trained[i]).sort());
-      t.deepEqual(row.agents.map((a: object) => Object.keys(a).sort()), trained[i].agents.map((a: object) => Object.keys(a).sort()));
-      t.true(row.k === 2 && row.test_avg_at_k >= 0 && row.test_pass_at_k >= row.test_avg_at_k && row.agents.every((a: { test_avg_at_k: number }) => a.test_avg_at_k >= 0));
-      t.deepEqual(differences(trained[i], row), [], `stage ${i + 1}`);
-    });
-  }
-  // Every peer writes the same rows, byte for byte but the time.
-  t.deepEqual(peers[0].map(bare), peers[1].map(bare));
-  // The table's rows are the logged ones.
-  t.deepEqual(summary.stages.map((s: Record<string, unknown>) => s.reward), peers[0].map((r) => r.reward));
-  // Each peer saved its own slot at every stage.
-  for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
-});
+    const train = sat('train', '--config', config, '--threads', '1');
+    t.is(train.code, 0, train.stderr);
+    const read = (file: string) =>
+      fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
+    const peers = [0, 1].map((slot) => read(path.join(out, `peer-${slot}/stage_log.jsonl`)));
+    t.is(trained.length, 2);
+    for (const log of peers) {
+      t.is(log.length, 2);
+      log.forEach((row, i) => {
+        t.true(
+          row.agents.length === 2 &&
+            typeof row.certificate.lowerBound === 'number' &&
+            typeof row.test_accuracy === 'number',
+        );
+        // The same keys as train's row (the comparison below reads only keys both have), held-out metrics included.
+        t.deepEqual(Object.keys(row).sort(), Object.keys(trained[i]).sort());
+        t.deepEqual(
+          row.agents.map((a: object) => Object.keys(a).sort()),
+          trained[i].agents.map((a: object) => Object.keys(a).sort()),
+        );
+        t.true(
+          row.k === 2 &&
+            row.test_avg_at_k >= 0 &&
+            row.test_pass_at_k >= row.test_avg_at_k &&
+            row.agents.every((a: { test_avg_at_k: number }) => a.test_avg_at_k >= 0),
+        );
+        t.deepEqual(differences(trained[i], row), [], `stage ${i + 1}`);
+      });
+    }
+    // Every peer writes the same rows, byte for byte but the time.
+    t.deepEqual(peers[0].map(bare), peers[1].map(bare));
+    // The table's rows are the logged ones.
+    t.deepEqual(
+      summary.stages.map((s: Record<string, unknown>) => s.reward),
+      peers[0].map((r) => r.reward),
+    );
+    // Each peer saved its own slot at every stage.
+    for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
+  },
+);
 
-test('sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and the peer restarts from its checkpoint, logs that stage as the others do, and rejoins', async (t) => {
-  t.timeout(400_000);
-  const { dir, config } = smallTeam(3);
-  const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--peers', '3', '--out', out, '--threads', '1', '--kill', '0@2', '--deadline', '4', '--upgrade', 'none', '--json');
-  t.is(sim.code, 0, sim.stderr);
-  const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
-  t.is(summary.slots, 3);
-  t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
-  t.deepEqual(summary.stages[0].agents.map((a: { name: string }) => a.name).sort(), ['first', 'second', 'second-3']);
-  const killed = summary.stages[1].agents.find((a: { slot: number }) => a.slot === 0);
-  t.true(killed.skipped, 'slot 0 skipped stage 2');
-  t.false(killed.accepted);
-  t.true(summary.stages[1].agents.filter((a: { slot: number }) => a.slot !== 0).every((a: { accepted: boolean }) => a.accepted), 'the other agents updated');
+test(
+  'sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and ' +
+    'the peer restarts from its checkpoint, logs that stage as the others do, and rejoins',
+  async (t) => {
+    t.timeout(400_000);
+    const { dir, config } = smallTeam(3);
+    const out = path.join(dir, 'sim');
+    const sim = sat(
+      'sim',
+      '--config',
+      config,
+      '--peers',
+      '3',
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--kill',
+      '0@2',
+      '--deadline',
+      '4',
+      '--upgrade',
+      'none',
+      '--json',
+    );
+    t.is(sim.code, 0, sim.stderr);
+    const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+    t.is(summary.slots, 3);
+    t.deepEqual(
+      summary.stages.map((s: { stage: number }) => s.stage),
+      [1, 2, 3],
+    );
+    t.deepEqual(summary.stages[0].agents.map((a: { name: string }) => a.name).sort(), ['first', 'second', 'second-3']);
+    const killed = summary.stages[1].agents.find((a: { slot: number }) => a.slot === 0);
+    t.true(killed.skipped, 'slot 0 skipped stage 2');
+    t.false(killed.accepted);
+    t.true(
+      summary.stages[1].agents
+        .filter((a: { slot: number }) => a.slot !== 0)
+        .every((a: { accepted: boolean }) => a.accepted),
+      'the other agents updated',
+    );
 
-  const read = (slot: number) => fs.readFileSync(path.join(out, `peer-${slot}/stage_log.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const [restarted, other, third] = [read(0), read(1), read(2)];
-  t.deepEqual(other.map((r) => r.stage), [1, 2, 3]);
-  t.deepEqual(third.map(bare), other.map(bare));
-  t.deepEqual(restarted.map(bare), other.map(bare), 'restarted, the killed peer logs the stage that went on without it as the others do, and the rest');
-  t.true(fs.existsSync(path.join(out, 'peer-0/checkpoints/stage-0003/state.json')));
-});
+    const read = (slot: number) =>
+      fs
+        .readFileSync(path.join(out, `peer-${slot}/stage_log.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const [restarted, other, third] = [read(0), read(1), read(2)];
+    t.deepEqual(
+      other.map((r) => r.stage),
+      [1, 2, 3],
+    );
+    t.deepEqual(third.map(bare), other.map(bare));
+    t.deepEqual(
+      restarted.map(bare),
+      other.map(bare),
+      'restarted, the killed peer logs the stage that went on without it as the others do, and the rest',
+    );
+    t.true(fs.existsSync(path.join(out, 'peer-0/checkpoints/stage-0003/state.json')));
+  },
+);
 
-test('sim --kill at evaluation: a peer killed while evaluating restarts with its update, takes its turns in that evaluation again, and every peer still logs what train logs', async (t) => {
-  t.timeout(400_000);
-  const { dir, config } = smallTeam(3);
-  const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--kill', '1@2:eval', '--upgrade', 'none', '--json', '--verbose');
-  t.is(sim.code, 0, sim.stderr);
-  t.regex(sim.stderr, /killed \(SIGKILL\) as it started its evaluation in stage 2/);
-  t.regex(sim.stderr, /stage 2 was saved but its evaluation was cut short: taking part in it again/);
-  const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
-  t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
-  t.true(summary.stages[1].agents.every((a: { accepted: boolean }) => a.accepted), 'the killed peer\'s update of stage 2 counts');
+test(
+  'sim --kill at evaluation: a peer killed while evaluating restarts with its update, ' +
+    'takes its turns in that evaluation again, and every peer still logs what train logs',
+  async (t) => {
+    t.timeout(400_000);
+    const { dir, config } = smallTeam(3);
+    const out = path.join(dir, 'sim');
+    const sim = sat(
+      'sim',
+      '--config',
+      config,
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--kill',
+      '1@2:eval',
+      '--upgrade',
+      'none',
+      '--json',
+      '--verbose',
+    );
+    t.is(sim.code, 0, sim.stderr);
+    t.regex(sim.stderr, /killed \(SIGKILL\) as it started its evaluation in stage 2/);
+    t.regex(sim.stderr, /stage 2 was saved but its evaluation was cut short: taking part in it again/);
+    const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+    t.deepEqual(
+      summary.stages.map((s: { stage: number }) => s.stage),
+      [1, 2, 3],
+    );
+    t.true(
+      summary.stages[1].agents.every((a: { accepted: boolean }) => a.accepted),
+      "the killed peer's update of stage 2 counts",
+    );
 
-  // Its update was not lost: stage 3 (rolled out and trained by the restarted agent) is train's stage 3.
-  const train = sat('train', '--config', config, '--threads', '1');
-  t.is(train.code, 0, train.stderr);
-  const read = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
-  for (const slot of [0, 1]) {
-    const log = read(path.join(out, `peer-${slot}/stage_log.jsonl`));
-    t.deepEqual(log.map((r) => r.stage), [1, 2, 3]);
-    log.forEach((row, i) => t.deepEqual(differences(trained[i], row), [], `peer ${slot}, stage ${i + 1}`));
-  }
-});
+    // Its update was not lost: stage 3 (rolled out and trained by the restarted agent) is train's stage 3.
+    const train = sat('train', '--config', config, '--threads', '1');
+    t.is(train.code, 0, train.stderr);
+    const read = (file: string) =>
+      fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
+    for (const slot of [0, 1]) {
+      const log = read(path.join(out, `peer-${slot}/stage_log.jsonl`));
+      t.deepEqual(
+        log.map((r) => r.stage),
+        [1, 2, 3],
+      );
+      log.forEach((row, i) => t.deepEqual(differences(trained[i], row), [], `peer ${slot}, stage ${i + 1}`));
+    }
+  },
+);
 
-test('sim --upgrade: a newcomer with the strong model takes a slot over mid-run through Stage-0; the incumbent hands over and leaves', async (t) => {
-  t.timeout(400_000);
-  const { dir, config } = smallTeam(3);
-  const out = path.join(dir, 'sim');
-  const sim = sat('sim', '--config', config, '--out', out, '--threads', '1', '--upgrade', `0=${DEMO}/tiny-strong@3`, '--json');
-  t.is(sim.code, 0, sim.stderr);
-  const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
-  t.deepEqual(summary.stages.map((s: { stage: number }) => s.stage), [1, 2, 3]);
-  t.is(summary.accuracy_before_upgrade, summary.stages[1].test_accuracy);
-  t.is(summary.accuracy_after_upgrade, summary.stages[2].test_accuracy);
-  const entering = summary.stages[2].agents.find((a: { slot: number }) => a.slot === 0);
-  t.is(entering.stage0.deltaFrom, 0.01, 'the newcomer enters through the Stage-0 ball of sat.stage0_delta (its default)');
-  t.true(entering.stage0.delta >= 0.01);
+test(
+  'sim --upgrade: a newcomer with the strong model takes a slot over ' +
+    'mid-run through Stage-0; the incumbent hands over and leaves',
+  async (t) => {
+    t.timeout(400_000);
+    const { dir, config } = smallTeam(3);
+    const out = path.join(dir, 'sim');
+    const sim = sat(
+      'sim',
+      '--config',
+      config,
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--upgrade',
+      `0=${DEMO}/tiny-strong@3`,
+      '--json',
+    );
+    t.is(sim.code, 0, sim.stderr);
+    const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+    t.deepEqual(
+      summary.stages.map((s: { stage: number }) => s.stage),
+      [1, 2, 3],
+    );
+    t.is(summary.accuracy_before_upgrade, summary.stages[1].test_accuracy);
+    t.is(summary.accuracy_after_upgrade, summary.stages[2].test_accuracy);
+    const entering = summary.stages[2].agents.find((a: { slot: number }) => a.slot === 0);
+    t.is(
+      entering.stage0.deltaFrom,
+      0.01,
+      'the newcomer enters through the Stage-0 ball of sat.stage0_delta (its default)',
+    );
+    t.true(entering.stage0.delta >= 0.01);
 
-  const read = (name: string) => fs.readFileSync(path.join(out, name, 'stage_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(read('peer-0').map((r) => r.stage), [1, 2], 'the incumbent leaves once it handed over');
-  t.deepEqual(read('peer-0-upgrade').map((r) => r.stage), [3]);
-  t.deepEqual(read('peer-1').map((r) => r.stage), [1, 2, 3], 'the other agent trains on, not retrained for the swap');
-  t.true(fs.existsSync(path.join(out, 'peer-0-upgrade', 'incumbent-3.safetensors')), 'the incumbent\'s tensors came by CID');
-});
+    const read = (name: string) =>
+      fs
+        .readFileSync(path.join(out, name, 'stage_log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    t.deepEqual(
+      read('peer-0').map((r) => r.stage),
+      [1, 2],
+      'the incumbent leaves once it handed over',
+    );
+    t.deepEqual(
+      read('peer-0-upgrade').map((r) => r.stage),
+      [3],
+    );
+    t.deepEqual(
+      read('peer-1').map((r) => r.stage),
+      [1, 2, 3],
+      'the other agent trains on, not retrained for the swap',
+    );
+    t.true(
+      fs.existsSync(path.join(out, 'peer-0-upgrade', 'incumbent-3.safetensors')),
+      "the incumbent's tensors came by CID",
+    );
+  },
+);

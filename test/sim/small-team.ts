@@ -4,7 +4,10 @@ import { DEMO, demoTeamFolder } from '../cli/run-cli.ts';
 
 /** A fresh folder with the team's data and its config (`stages` stages); the config file's path. */
 export function smallTeam(stages = 2): { dir: string; config: string } {
-  return demoTeamFolder('sat-sim-', 40, `
+  return demoTeamFolder(
+    'sat-sim-',
+    40,
+    `
 seed: 11
 dataset: { train_path: train.jsonl, test_path: test.jsonl }
 data: { train_batch_size: 6, max_response_length: 24 }
@@ -16,5 +19,6 @@ sat:
 training: { learning_rate: 0.0003, num_stages: ${stages}, lora: null }
 evaluation: { num_samples_per_agent: 2 }
 logging: { save_dir: train-run }
-`);
+`,
+  );
 }

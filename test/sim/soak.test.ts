@@ -23,14 +23,29 @@ function slope(ys: readonly number[]): number {
   const my = ys.reduce((s, y) => s + y, 0) / n;
   let sxy = 0;
   let sxx = 0;
-  ys.forEach((y, x) => { sxy += (x - mx) * (y - my); sxx += (x - mx) ** 2; });
+  ys.forEach((y, x) => {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  });
   return sxy / sxx;
 }
 
 test(`sim over ${STAGES} stages: the peers' resident memory stays flat`, async (t) => {
   t.timeout(400_000);
   const { dir, config } = smallTeam(STAGES);
-  const sim = satWithEnv({ NODE_OPTIONS: '--expose-gc' }, 'sim', '--config', config, '--out', path.join(dir, 'sim'), '--threads', '1', '--upgrade', 'none', '--json');
+  const sim = satWithEnv(
+    { NODE_OPTIONS: '--expose-gc' },
+    'sim',
+    '--config',
+    config,
+    '--out',
+    path.join(dir, 'sim'),
+    '--threads',
+    '1',
+    '--upgrade',
+    'none',
+    '--json',
+  );
   t.is(sim.code, 0, sim.stderr);
   const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
   const rss: number[] = summary.stages.map((s: { rss_mb: number }) => s.rss_mb);

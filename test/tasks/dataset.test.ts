@@ -29,7 +29,13 @@ test('both field spellings load, blank lines are skipped, and ids default to <ba
 
 test('CRLF line ends and a byte-order mark are accepted', (t) => {
   const file = jsonl('\uFEFF{"prompt": "a", "answer": "1"}\r\n\r\n{"prompt": "b", "answer": "2"}\r\n');
-  t.deepEqual(loadDataset(file).map((p) => [p.id, p.prompt, p.answer]), [['set.jsonl:1', 'a', '1'], ['set.jsonl:3', 'b', '2']]);
+  t.deepEqual(
+    loadDataset(file).map((p) => [p.id, p.prompt, p.answer]),
+    [
+      ['set.jsonl:1', 'a', '1'],
+      ['set.jsonl:3', 'b', '2'],
+    ],
+  );
 });
 
 test('a truncated line is an InputError naming the file and line', (t) => {
@@ -47,7 +53,11 @@ const malformed: [string, string, RegExp][] = [
   ['a null answer', '{"prompt": "p", "answer": null}', /:1: "answer"/],
   ['an object answer', '{"prompt": "p", "answer": {"v": 1}}', /:1: "answer"/],
   ['a boolean id', '{"id": true, "prompt": "p", "answer": "1"}', /:1: "id" must be/],
-  ['a repeated id', '{"id": "a", "prompt": "p", "answer": "1"}\n\n{"id": "a", "prompt": "q", "answer": "2"}', /:3: id "a" repeats line 1/],
+  [
+    'a repeated id',
+    '{"id": "a", "prompt": "p", "answer": "1"}\n\n{"id": "a", "prompt": "q", "answer": "2"}',
+    /:3: id "a" repeats line 1/,
+  ],
 ];
 
 for (const [what, text, message] of malformed) {
@@ -60,14 +70,20 @@ for (const [what, text, message] of malformed) {
 }
 
 test('a missing or empty dataset is an InputError', (t) => {
-  t.throws(() => loadDataset(path.join(tmpDir(), 'absent.jsonl')), { instanceOf: InputError, message: /does not exist/ });
+  t.throws(() => loadDataset(path.join(tmpDir(), 'absent.jsonl')), {
+    instanceOf: InputError,
+    message: /does not exist/,
+  });
   t.throws(() => loadDataset(jsonl('\n  \n')), { instanceOf: InputError, message: /holds no problems/ });
 });
 
 test('writeJsonl writes atomically into a new folder and round-trips through loadDataset', (t) => {
   const dir = tmpDir();
   const file = path.join(dir, 'nested', 'out.jsonl');
-  const rows: Problem[] = [{ id: 'x', prompt: 'line one\nline two "quoted"', answer: '\\frac{1}{2}' }, { id: 'y', prompt: 'p', answer: '3' }];
+  const rows: Problem[] = [
+    { id: 'x', prompt: 'line one\nline two "quoted"', answer: '\\frac{1}{2}' },
+    { id: 'y', prompt: 'p', answer: '3' },
+  ];
   writeJsonl(file, rows);
   t.deepEqual(loadDataset(file), rows);
   t.deepEqual(fs.readdirSync(path.dirname(file)), ['out.jsonl'], 'no temp file is left behind');
@@ -75,7 +91,11 @@ test('writeJsonl writes atomically into a new folder and round-trips through loa
   t.deepEqual(loadDataset(file), rows.slice(1), 'an existing file is replaced whole');
 });
 
-const problems: Problem[] = Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, prompt: `prompt ${i}`, answer: String(i) }));
+const problems: Problem[] = Array.from({ length: 50 }, (_, i) => ({
+  id: `p${i}`,
+  prompt: `prompt ${i}`,
+  answer: String(i),
+}));
 
 test('pickPrompts is deterministic in its seed and never repeats within a pick', (t) => {
   const a = pickPrompts(problems, 20, 'team-a:3');
@@ -83,18 +103,31 @@ test('pickPrompts is deterministic in its seed and never repeats within a pick',
   t.is(new Set(a.map((p) => p.id)).size, 20);
   t.notDeepEqual(a, pickPrompts(problems, 20, 'team-a:4'));
   t.notDeepEqual(a, pickPrompts(problems, 20, 'team-b:3'));
-  t.deepEqual(pickPrompts(problems, 20, 'team-a:3').slice(0, 5), pickPrompts(problems, 5, 'team-a:3'), 'a smaller pick is a prefix of a larger one');
+  t.deepEqual(
+    pickPrompts(problems, 20, 'team-a:3').slice(0, 5),
+    pickPrompts(problems, 5, 'team-a:3'),
+    'a smaller pick is a prefix of a larger one',
+  );
 });
 
 test('pickPrompts can take the whole set or nothing, and no more than the set', (t) => {
-  t.deepEqual(pickPrompts(problems, 50, 's').map((p) => p.id).sort(), problems.map((p) => p.id).sort());
+  t.deepEqual(
+    pickPrompts(problems, 50, 's')
+      .map((p) => p.id)
+      .sort(),
+    problems.map((p) => p.id).sort(),
+  );
   t.deepEqual(pickPrompts(problems, 0, 's'), []);
-  t.throws(() => pickPrompts(problems, 51, 's'), { instanceOf: InputError, message: /cannot pick 51 distinct prompts from a dataset of 50/ });
+  t.throws(() => pickPrompts(problems, 51, 's'), {
+    instanceOf: InputError,
+    message: /cannot pick 51 distinct prompts from a dataset of 50/,
+  });
   t.throws(() => pickPrompts(problems, 1.5, 's'), { instanceOf: InputError });
 });
 
 test('pickPrompts spreads its picks over the set', (t) => {
   const counts = new Array(problems.length).fill(0);
-  for (let stage = 0; stage < 400; stage++) for (const p of pickPrompts(problems, 5, `team:${stage}`)) counts[Number(p.answer)]++;
+  for (let stage = 0; stage < 400; stage++)
+    for (const p of pickPrompts(problems, 5, `team:${stage}`)) counts[Number(p.answer)]++;
   t.true(Math.min(...counts) > 10 && Math.max(...counts) < 70, `each prompt is picked about 40 times: ${counts}`);
 });

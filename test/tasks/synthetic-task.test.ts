@@ -39,7 +39,8 @@ test('answers and intermediate values recompute from the prompt text and stay wi
     const values = solve(p.prompt);
     t.deepEqual(p.values, values, p.prompt);
     t.is(p.answer, String(values.at(-1)));
-    for (const v of [p.start, ...p.values, ...p.steps.map((s) => s.operand)]) t.true(Number.isInteger(v) && v >= 0 && v <= 99, `${v} in ${p.prompt}`);
+    for (const v of [p.start, ...p.values, ...p.steps.map((s) => s.operand)])
+      t.true(Number.isInteger(v) && v >= 0 && v <= 99, `${v} in ${p.prompt}`);
     for (const s of p.steps) t.true(s.op === 'multiply' ? s.operand >= 2 && s.operand <= 9 : s.operand >= 1);
   }
 });
@@ -64,7 +65,9 @@ test('a transcript that stops early or ends on a wrong step earns nothing', (t) 
   const p = problems.find((q) => q.values[1] !== q.values[2]) as ChainProblem;
   const turns = chainTurns(p);
   t.false(isCorrect([p.prompt, ...turns.slice(0, 2)].join('\n'), p.answer));
-  t.false(isCorrect([p.prompt, ...turns.slice(0, 2), `Step 3: oops. Answer: ${Number(p.answer) + 1}`].join('\n'), p.answer));
+  t.false(
+    isCorrect([p.prompt, ...turns.slice(0, 2), `Step 3: oops. Answer: ${Number(p.answer) + 1}`].join('\n'), p.answer),
+  );
 });
 
 test('the split is disjoint by prompt, covers everything, and is deterministic', (t) => {
@@ -93,14 +96,23 @@ test('the split takes 0 or all, and refuses a fraction outside 0..1', (t) => {
 });
 
 test('bad options and impossible counts are InputErrors', (t) => {
-  t.throws(() => makeChainProblems({ ...OPTIONS, steps: 0 }), { instanceOf: InputError, message: /steps must be an integer >= 1/ });
+  t.throws(() => makeChainProblems({ ...OPTIONS, steps: 0 }), {
+    instanceOf: InputError,
+    message: /steps must be an integer >= 1/,
+  });
   t.throws(() => makeChainProblems({ ...OPTIONS, count: -1 }), { instanceOf: InputError });
   t.throws(() => makeChainProblems({ ...OPTIONS, maxValue: 2.5 }), { instanceOf: InputError });
-  t.throws(() => makeChainProblems({ count: 100, steps: 1, seed: 's', maxValue: 3 }), { instanceOf: InputError, message: /only \d+ distinct problems/ });
+  t.throws(() => makeChainProblems({ count: 100, steps: 1, seed: 's', maxValue: 3 }), {
+    instanceOf: InputError,
+    message: /only \d+ distinct problems/,
+  });
 });
 
 test('written problems load back as plain problems', (t) => {
   const file = path.join(tempDir('sat-chain-'), 'test.jsonl');
   writeJsonl(file, problems.slice(0, 10));
-  t.deepEqual(loadDataset(file), problems.slice(0, 10).map(({ id, prompt, answer }) => ({ id, prompt, answer })));
+  t.deepEqual(
+    loadDataset(file),
+    problems.slice(0, 10).map(({ id, prompt, answer }) => ({ id, prompt, answer })),
+  );
 });

@@ -65,7 +65,9 @@ export function shardNames(indexFile: string): string[] {
   try {
     map = (JSON.parse(fs.readFileSync(indexFile, 'utf8')) as { weight_map?: unknown }).weight_map;
   } catch (e) {
-    throw new ModelFormatError(`${indexFile}: not valid JSON (${(e as Error).message}); delete it and download the model again`);
+    throw new ModelFormatError(
+      `${indexFile}: not valid JSON (${(e as Error).message}); delete it and download the model again`,
+    );
   }
   if (typeof map !== 'object' || map === null || Object.values(map).some((v) => typeof v !== 'string')) {
     throw new ModelFormatError(`${indexFile}: 'weight_map' must map tensor names to shard files`);
@@ -144,7 +146,8 @@ function placeFile(source: string, target: string): void {
     fs.rmSync(tmp, { force: true });
     throw new ModelDownloadError(
       `cannot place ${target} as a regular file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
-        'onnxruntime needs real files in the model folder: make HF_HOME writable, or copy the checkpoint to a folder and pass its path to --model',
+        'onnxruntime needs real files in the model folder: make HF_HOME writable, or copy the checkpoint to a ' +
+        'folder and pass its path to --model',
     );
   }
 }

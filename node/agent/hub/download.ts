@@ -69,11 +69,21 @@ export async function fetchRepoInfo(hub: HubClient, repo: string, revision: stri
   try {
     body = (await res.json()) as typeof body;
   } catch (e) {
-    throw new ModelDownloadError(`${url}: the answer is not JSON (${(e as Error).message}); check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub`);
+    throw new ModelDownloadError(
+      `${url}: the answer is not JSON (${(e as Error).message}); check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub`,
+    );
   }
-  const siblings = Array.isArray(body.siblings) ? body.siblings.map((s: { rfilename?: unknown }) => s?.rfilename) : undefined;
-  if (typeof body.sha !== 'string' || !/^[0-9a-f]{40}$/.test(body.sha) || !siblings?.every((f) => typeof f === 'string')) {
-    throw new ModelDownloadError(`${url}: expected { sha, siblings: [{ rfilename }] }; check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub`);
+  const siblings = Array.isArray(body.siblings)
+    ? body.siblings.map((s: { rfilename?: unknown }) => s?.rfilename)
+    : undefined;
+  if (
+    typeof body.sha !== 'string' ||
+    !/^[0-9a-f]{40}$/.test(body.sha) ||
+    !siblings?.every((f) => typeof f === 'string')
+  ) {
+    throw new ModelDownloadError(
+      `${url}: expected { sha, siblings: [{ rfilename }] }; check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub`,
+    );
   }
   return { commit: body.sha, files: siblings as string[] };
 }
@@ -82,28 +92,53 @@ function resolveUrl(hub: HubClient, repo: string, commit: string, file: string):
   return `${hub.endpoint}/${repo}/resolve/${commit}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** A file's etag and size by HEAD, as huggingface_hub reads them: relative redirects (renamed repos) are followed, the CDN redirect of an LFS file is not. */
+/**
+ * A file's etag and size by HEAD, as huggingface_hub reads them: relative redirects (renamed repos) are followed, the
+ * CDN redirect of an LFS file is not.
+ */
 export async function fetchFileMeta(hub: HubClient, repo: string, commit: string, file: string): Promise<FileMeta> {
   const subject = { repo, revision: commit, file };
   const url = resolveUrl(hub, repo, commit, file);
   let at = url;
-  let res = await send(hub, at, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, subject);
+  let res = await send(
+    hub,
+    at,
+    { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+    subject,
+  );
   for (let hops = 0; isRedirect(res) && hops < 5; hops++) {
     const location = res.headers.get('location') ?? '';
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) break; // another host: the CDN, whose headers are not the hub's
     at = new URL(location, at).href;
-    res = await send(hub, at, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, subject);
+    res = await send(
+      hub,
+      at,
+      { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      subject,
+    );
   }
-  const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+  const etag = (res.headers.get('x-linked-etag') ?? res.headers.get('etag') ?? '')
+    .replace(/^W\//, '')
+    .replace(/"/g, '');
   if (!SAFE_ETAG.test(etag)) {
-    throw new ModelDownloadError(`HEAD ${at}: no usable ETag (got '${etag}'); check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub or mirror`);
+    throw new ModelDownloadError(
+      `HEAD ${at}: no usable ETag (got '${etag}'); check that HF_ENDPOINT (${hub.endpoint}) is a Hugging Face hub or mirror`,
+    );
   }
   const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length') ?? NaN);
   return { repo, commit, file, url, etag, ...(Number.isSafeInteger(size) && size >= 0 ? { size } : {}) };
 }
 
-/** Downloads the file `meta` describes to `<blobs>/<etag>`, resuming a partial download, checked; returns the blob path. */
-export async function downloadBlob(hub: HubClient, meta: FileMeta, blobs: string, progress?: (p: DownloadProgress) => void): Promise<string> {
+/**
+ * Downloads the file `meta` describes to `<blobs>/<etag>`, resuming a partial download, checked; returns the blob
+ * path.
+ */
+export async function downloadBlob(
+  hub: HubClient,
+  meta: FileMeta,
+  blobs: string,
+  progress?: (p: DownloadProgress) => void,
+): Promise<string> {
   const file = meta.file;
   const blob = path.join(blobs, meta.etag);
   if (fs.existsSync(blob)) return blob; // same content under another name or commit
@@ -121,13 +156,20 @@ export async function downloadBlob(hub: HubClient, meta: FileMeta, blobs: string
     const report = throttled(progress);
     const headers: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
     try {
-      const res = await send(hub, meta.url, { headers, signal: stall.signal }, { repo: meta.repo, revision: meta.commit, file });
+      const res = await send(
+        hub,
+        meta.url,
+        { headers, signal: stall.signal },
+        { repo: meta.repo, revision: meta.commit, file },
+      );
       if (have > 0 && res.status !== 206) {
         have = truncate(part); // the server ignored the range: start over
         hash = contentHash(meta);
       } else if (res.status === 206 && !(res.headers.get('content-range') ?? '').startsWith(`bytes ${have}-`)) {
         truncate(part);
-        throw new ModelDownloadError(`${meta.url}: asked for bytes ${have}- of ${file}, got ${res.headers.get('content-range')}; run again to download it whole`);
+        throw new ModelDownloadError(
+          `${meta.url}: asked for bytes ${have}- of ${file}, got ${res.headers.get('content-range')}; run again to download it whole`,
+        );
       }
       const fh = await fs.promises.open(part, have > 0 ? 'a' : 'w');
       try {
@@ -147,24 +189,33 @@ export async function downloadBlob(hub: HubClient, meta: FileMeta, blobs: string
     } catch (e) {
       if (e instanceof ModelDownloadError) throw e;
       const why = stall.signal.aborted ? `no data for ${STALL_TIMEOUT_MS / 1000} s` : describe(e);
-      throw new ModelDownloadError(`${meta.url}: download of ${file} broke off at ${have} of ${meta.size ?? '?'} bytes (${why}); run again to resume it`);
+      throw new ModelDownloadError(
+        `${meta.url}: download of ${file} broke off at ${have} of ${meta.size ?? '?'} bytes (${why}); run again to resume it`,
+      );
     } finally {
       clearTimeout(timer);
     }
   }
 
   if (meta.size !== undefined && have < meta.size) {
-    throw new ModelDownloadError(`${meta.url}: download of ${file} ended at ${have} of ${meta.size} bytes; run again to resume it`);
+    throw new ModelDownloadError(
+      `${meta.url}: download of ${file} ended at ${have} of ${meta.size} bytes; run again to resume it`,
+    );
   }
   if (meta.size !== undefined && have > meta.size) {
     fs.rmSync(part, { force: true });
-    throw new ModelDownloadError(`${file}: size mismatch: expected ${meta.size} bytes, got ${have} (from ${meta.url}); run again to download it anew`);
+    throw new ModelDownloadError(
+      `${file}: size mismatch: expected ${meta.size} bytes, got ${have} (from ${meta.url}); run again to download it anew`,
+    );
   }
   const got = hash?.digest('hex');
   if (got !== undefined && got !== meta.etag) {
     fs.rmSync(part, { force: true });
     const kind = meta.etag.length === 64 ? 'sha256' : 'git-sha1';
-    throw new ModelDownloadError(`${file}: ${kind} mismatch: expected ${meta.etag}, got ${got} (from ${meta.url}); the transfer was corrupted, run again to download it anew`);
+    throw new ModelDownloadError(
+      `${file}: ${kind} mismatch: expected ${meta.etag}, got ${got} (from ${meta.url}); the transfer was ` +
+        `corrupted, run again to download it anew`,
+    );
   }
   fs.renameSync(part, blob);
   progress?.({ file, bytes: have, total: total || have });
@@ -174,7 +225,8 @@ export async function downloadBlob(hub: HubClient, meta: FileMeta, blobs: string
 /** The hash the etag names: sha256 for 64 hex digits, git's blob sha1 for 40 (needs the size); none otherwise. */
 function contentHash(meta: FileMeta): Hash | undefined {
   if (/^[0-9a-f]{64}$/.test(meta.etag)) return createHash('sha256');
-  if (/^[0-9a-f]{40}$/.test(meta.etag) && meta.size !== undefined) return createHash('sha1').update(`blob ${meta.size}\0`);
+  if (/^[0-9a-f]{40}$/.test(meta.etag) && meta.size !== undefined)
+    return createHash('sha1').update(`blob ${meta.size}\0`);
   return undefined;
 }
 
@@ -202,7 +254,11 @@ const isRedirect = (res: Response) => res.status >= 300 && res.status < 400;
 
 /** One request with the hub's headers; a network failure or an error status becomes a ModelDownloadError. */
 async function send(hub: HubClient, url: string, init: RequestInit, subject: Subject): Promise<Response> {
-  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'sat-peer', ...(init.headers as Record<string, string>) };
+  const headers: Record<string, string> = {
+    'accept-encoding': 'identity',
+    'user-agent': 'sat-peer',
+    ...(init.headers as Record<string, string>),
+  };
   if (hub.token) headers.authorization = `Bearer ${hub.token}`;
   let res: Response;
   try {
@@ -210,7 +266,8 @@ async function send(hub: HubClient, url: string, init: RequestInit, subject: Sub
   } catch (e) {
     const why = (e as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : describe(e);
     throw new ModelDownloadError(
-      `cannot reach the Hugging Face hub at ${hub.endpoint} (${url}: ${why}); check the network, set HF_ENDPOINT to a reachable hub or mirror, ` +
+      `cannot reach the Hugging Face hub at ${hub.endpoint} (${url}: ${why}); check the network, set HF_ENDPOINT ` +
+        `to a reachable hub or mirror, ` +
         'or run with --offline on a cache that holds the model (HF_HOME)',
     );
   }
@@ -224,12 +281,20 @@ function httpFailure(hub: HubClient, res: Response, url: string, s: Subject): Er
   const at = `${res.status} from ${res.url || url}`;
   const page = `${hub.endpoint}/${s.repo}`;
   if (code === 'RepoNotFound' || (res.status === 404 && s.file === undefined && code !== 'RevisionNotFound')) {
-    return new ModelDownloadError(`repo ${s.repo} not found (${at}); check the model name or repo id, set HF_TOKEN if it is private, or HF_ENDPOINT if it lives on another hub`);
+    return new ModelDownloadError(
+      `repo ${s.repo} not found (${at}); check the model name or repo id, set HF_TOKEN if it is private, or ` +
+        `HF_ENDPOINT if it lives on another hub`,
+    );
   }
   if (code === 'GatedRepo' || res.status === 403) {
-    return new ModelDownloadError(`${s.repo} is gated (${at}); accept its terms at ${page} while logged in, then set HF_TOKEN to a token of that account`);
+    return new ModelDownloadError(
+      `${s.repo} is gated (${at}); accept its terms at ${page} while logged in, then set HF_TOKEN to a token of that account`,
+    );
   }
-  if (code === 'RevisionNotFound') return new ModelDownloadError(`revision '${s.revision}' of ${s.repo} not found (${at}); check the revision (a branch, tag or commit)`);
+  if (code === 'RevisionNotFound')
+    return new ModelDownloadError(
+      `revision '${s.revision}' of ${s.repo} not found (${at}); check the revision (a branch, tag or commit)`,
+    );
   if (res.status === 401) {
     return new ModelDownloadError(
       hub.token
@@ -238,11 +303,18 @@ function httpFailure(hub: HubClient, res: Response, url: string, s: Subject): Er
     );
   }
   if (code === 'EntryNotFound' || res.status === 404) {
-    return new ModelFormatError(`${s.file} not found in ${s.repo} (${at}); the repo does not hold a complete Qwen3 safetensors checkpoint`);
+    return new ModelFormatError(
+      `${s.file} not found in ${s.repo} (${at}); the repo does not hold a complete Qwen3 safetensors checkpoint`,
+    );
   }
-  if (res.status === 429) return new ModelDownloadError(`rate-limited by the hub (${at}); wait a minute and run again, with HF_TOKEN set for a higher limit`);
+  if (res.status === 429)
+    return new ModelDownloadError(
+      `rate-limited by the hub (${at}); wait a minute and run again, with HF_TOKEN set for a higher limit`,
+    );
   const message = res.headers.get('x-error-message');
-  return new ModelDownloadError(`unexpected ${at}${message ? ` (${message})` : ''}; run again later, or set HF_ENDPOINT to another hub or mirror`);
+  return new ModelDownloadError(
+    `unexpected ${at}${message ? ` (${message})` : ''}; run again later, or set HF_ENDPOINT to another hub or mirror`,
+  );
 }
 
 function describe(e: unknown): string {

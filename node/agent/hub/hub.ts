@@ -18,8 +18,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { ModelFormatError, ModelNotFoundError } from '../errors.ts';
 import {
-  blobsDir, linkIntoSnapshot, markMissing, normaliseSnapshot, OPTIONAL_FILES, readRef, repoCache, REQUIRED_FILES, type RepoCache,
-  shardNames, SINGLE_WEIGHTS, snapshotDir, snapshotState, WEIGHTS_INDEX, writeRef,
+  blobsDir,
+  linkIntoSnapshot,
+  markMissing,
+  normaliseSnapshot,
+  OPTIONAL_FILES,
+  readRef,
+  repoCache,
+  REQUIRED_FILES,
+  type RepoCache,
+  shardNames,
+  SINGLE_WEIGHTS,
+  snapshotDir,
+  snapshotState,
+  WEIGHTS_INDEX,
+  writeRef,
 } from './cache.ts';
 import { downloadBlob, fetchFileMeta, fetchRepoInfo, type DownloadProgress, type HubClient } from './download.ts';
 import { parseModelSpec } from './model-names.ts';
@@ -31,7 +44,10 @@ export interface ResolveOptions {
   offline?: boolean;
   /** The hub; default: HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
-  /** Default: HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. The cache is its hub/ (or HF_HUB_CACHE when unset). */
+  /**
+   * Default: HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. The cache is its hub/ (or
+   * HF_HUB_CACHE when unset).
+   */
   hfHome?: string;
   /** Branch, tag or commit; default 'main'. */
   revision?: string;
@@ -59,7 +75,8 @@ export async function resolveModel(spec: string, opts: ResolveOptions = {}): Pro
   const env = process.env;
   const revision = opts.revision ?? 'main';
   const offline = opts.offline ?? /^(1|on|yes|true)$/i.test(env.HF_HUB_OFFLINE ?? '');
-  const home = opts.hfHome ?? env.HF_HOME ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
+  const home =
+    opts.hfHome ?? env.HF_HOME ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
   const hubDir = opts.hfHome === undefined && env.HF_HUB_CACHE ? env.HF_HUB_CACHE : path.join(home, 'hub');
   const cache = repoCache(hubDir, model.repo);
   const found = { name: model.name, repo: model.repo };
@@ -89,9 +106,10 @@ function fromCache(cache: RepoCache, revision: string, strict: boolean): { dir: 
 
 function offlineMiss(cache: RepoCache, revision: string, hubDir: string): ModelNotFoundError {
   const commit = readRef(cache, revision);
-  const what = commit === undefined || !fs.existsSync(snapshotDir(cache, commit))
-    ? `no snapshot for revision ${revision}`
-    : `snapshot ${commit} lacks ${snapshotState(cache, commit, false).missing.join(', ')}`;
+  const what =
+    commit === undefined || !fs.existsSync(snapshotDir(cache, commit))
+      ? `no snapshot for revision ${revision}`
+      : `snapshot ${commit} lacks ${snapshotState(cache, commit, false).missing.join(', ')}`;
   return new ModelNotFoundError(
     `offline: ${cache.repo} at revision ${revision} is not in the Hugging Face cache ${hubDir}: ${what}; ` +
       'run once without --offline (and without HF_HUB_OFFLINE=1) to download it, or set HF_HOME to the cache that holds it',
@@ -102,7 +120,12 @@ function offlineMiss(cache: RepoCache, revision: string, hubDir: string): ModelN
  * Fetches every checkpoint file of `revision` that the snapshot lacks into blobs/, then links them all
  * into snapshots/<commit>/ (so a failed run leaves complete blobs to reuse, and no half snapshot); returns the commit.
  */
-async function download(hub: HubClient, cache: RepoCache, revision: string, progress?: (p: DownloadProgress) => void): Promise<string> {
+async function download(
+  hub: HubClient,
+  cache: RepoCache,
+  revision: string,
+  progress?: (p: DownloadProgress) => void,
+): Promise<string> {
   const info = await fetchRepoInfo(hub, cache.repo, revision);
   const { commit } = info;
   const onHub = new Set(info.files);
@@ -110,7 +133,8 @@ async function download(hub: HubClient, cache: RepoCache, revision: string, prog
   for (const file of [...REQUIRED_FILES, weights]) {
     if (!onHub.has(file)) {
       throw new ModelFormatError(
-        `${cache.repo} at revision ${revision} has no ${file}; it is not a Qwen3 checkpoint in safetensors form (${hub.endpoint}/${cache.repo})`,
+        `${cache.repo} at revision ${revision} has no ${file}; it is not a Qwen3 checkpoint in safetensors form ` +
+          `(${hub.endpoint}/${cache.repo})`,
       );
     }
   }

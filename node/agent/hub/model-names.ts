@@ -41,7 +41,10 @@ export function knownModelNames(): string[] {
 // HF repo ids: `org/name`, letters, digits, '-', '_', '.', no '--' or '..' and no leading/trailing '-' or '.'.
 const REPO_ID = /^[A-Za-z0-9][\w.-]{0,95}\/[A-Za-z0-9][\w.-]{0,95}$/;
 
-/** What `spec` names; an existing folder takes precedence over every name. Throws ModelNotFoundError for anything else. */
+/**
+ * What `spec` names; an existing folder takes precedence over every name. Throws ModelNotFoundError for anything
+ * else.
+ */
 export function parseModelSpec(spec: string): ModelSpec {
   const stat = fs.statSync(spec, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
@@ -53,7 +56,10 @@ export function parseModelSpec(spec: string): ModelSpec {
   if (embedded !== undefined) return { kind: 'embedded', name: key, dir: embedded };
   const repo = HUB_MODELS[key];
   if (repo !== undefined) return { kind: 'hub', name: key, repo };
-  if (stat) throw new ModelNotFoundError(`--model ${spec}: is a file; pass the checkpoint folder that holds config.json and the safetensors weights`);
+  if (stat)
+    throw new ModelNotFoundError(
+      `--model ${spec}: is a file; pass the checkpoint folder that holds config.json and the safetensors weights`,
+    );
   if (REPO_ID.test(spec) && !/--|\.\.|[-.]$|[-.]\//.test(spec)) return { kind: 'hub', name: spec, repo: spec };
   throw new ModelNotFoundError(
     `--model ${spec}: no such model name or folder; known names: ${knownModelNames().join(', ')}; ` +

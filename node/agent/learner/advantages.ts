@@ -43,8 +43,15 @@ export interface SequenceGae {
 /** Added to the group's standard deviation before dividing, as in the reference. */
 export const GROUP_NORM_EPS = 1e-8;
 
-/** GRPO (docs/design.md §1, Advantages, GRPO mode): A = clip(R - baseline(group), +-A_clip), optionally group-normalised first. */
-export function grpoAdvantages(rewards: ArrayLike<number>, groupIndex: ArrayLike<number>, config: GrpoConfig): Float64Array {
+/**
+ * GRPO (docs/design.md §1, Advantages, GRPO mode): A = clip(R - baseline(group), +-A_clip), optionally
+ * group-normalised first.
+ */
+export function grpoAdvantages(
+  rewards: ArrayLike<number>,
+  groupIndex: ArrayLike<number>,
+  config: GrpoConfig,
+): Float64Array {
   checkFinite('rewards', rewards);
   checkClip(config.aClip);
   if (config.baseline !== 'mean' && config.baseline !== 'max') {
@@ -59,7 +66,10 @@ export function grpoAdvantages(rewards: ArrayLike<number>, groupIndex: ArrayLike
   return clipAdvantages(config.groupNorm ? groupNormalize(advantages, groupIndex) : advantages, config.aClip);
 }
 
-/** GAE (docs/design.md §1, Advantages, GAE mode): delta_t = r_t + gamma V_{t+1} - V_t (V_T = 0), A_t = delta_t + gamma lam A_{t+1}. */
+/**
+ * GAE (docs/design.md §1, Advantages, GAE mode): delta_t = r_t + gamma V_{t+1} - V_t (V_T = 0), A_t = delta_t + gamma
+ * lam A_{t+1}.
+ */
 export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma: number, lam: number): TokenGae {
   if (rewards.length !== values.length) {
     throw new InputError(`GAE needs one value per token: ${rewards.length} rewards but ${values.length} values`);
@@ -80,7 +90,10 @@ export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma
   return { advantages, returns };
 }
 
-/** GAE sequence advantages (docs/design.md §1, GAE mode): clip(groupNorm(sum_t A_t), +-A_clip), plus per-token returns. */
+/**
+ * GAE sequence advantages (docs/design.md §1, GAE mode): clip(groupNorm(sum_t A_t), +-A_clip), plus per-token
+ * returns.
+ */
 export function gaeSequenceAdvantages(
   rewards: readonly ArrayLike<number>[],
   values: readonly ArrayLike<number>[],
@@ -88,7 +101,9 @@ export function gaeSequenceAdvantages(
   config: GaeConfig,
 ): SequenceGae {
   if (rewards.length !== values.length) {
-    throw new InputError(`GAE needs per-token values for every sequence: ${rewards.length} reward rows but ${values.length} value rows`);
+    throw new InputError(
+      `GAE needs per-token values for every sequence: ${rewards.length} reward rows but ${values.length} value rows`,
+    );
   }
   checkClip(config.aClip);
   const perToken = rewards.map((r, i) => gae(r, values[i]!, config.gamma, config.lam));
@@ -99,7 +114,10 @@ export function gaeSequenceAdvantages(
   };
 }
 
-/** In-group normalisation: (x - mean_g) / (std_g + 1e-8), std_g the population std; groups of one are left as they are. */
+/**
+ * In-group normalisation: (x - mean_g) / (std_g + 1e-8), std_g the population std; groups of one are left as they
+ * are.
+ */
 export function groupNormalize(x: ArrayLike<number>, groupIndex: ArrayLike<number>): Float64Array {
   checkFinite('advantages', x);
   const out = Float64Array.from(x);
@@ -144,7 +162,8 @@ function checkFinite(name: string, xs: ArrayLike<number>): void {
 }
 
 function checkClip(aClip: number): void {
-  if (!(aClip > 0) || !Number.isFinite(aClip)) throw new InputError(`A_clip must be a positive finite number, got ${aClip}`);
+  if (!(aClip > 0) || !Number.isFinite(aClip))
+    throw new InputError(`A_clip must be a positive finite number, got ${aClip}`);
 }
 
 function checkUnit(name: string, x: number): void {

@@ -22,15 +22,26 @@ export interface TrajectoryLogps {
  * log-ratio pi^{i-1}/pi_cur of the state the token was emitted from. `maxIsRatioClip` is
  * `sat.max_is_ratio_clip` and clips the running sum, not each term.
  */
-export function truncatedIsWeights(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {
+export function truncatedIsWeights(
+  trajectory: TrajectoryLogps,
+  updatedAgents: ReadonlySet<number>,
+  maxIsRatioClip: number,
+): Float64Array {
   return truncate(isRatios(trajectory, updatedAgents, maxIsRatioClip));
 }
 
 /** c_t = min(1, rho_t). */
 export const truncate = (rho: Float64Array): Float64Array => rho.map((x) => Math.min(1, x));
 
-/** rho_t = exp(clip(S_t, +-maxIsRatioClip)) before truncation (see truncatedIsWeights): rho_t - c_t is what truncation drops. */
-export function isRatios(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet<number>, maxIsRatioClip: number): Float64Array {
+/**
+ * rho_t = exp(clip(S_t, +-maxIsRatioClip)) before truncation (see truncatedIsWeights): rho_t - c_t is what truncation
+ * drops.
+ */
+export function isRatios(
+  trajectory: TrajectoryLogps,
+  updatedAgents: ReadonlySet<number>,
+  maxIsRatioClip: number,
+): Float64Array {
   const { agent, logpCur, logpNew } = trajectory;
   if (logpCur.length !== agent.length || logpNew.length !== agent.length) {
     throw new InputError(
@@ -42,10 +53,13 @@ export function isRatios(trajectory: TrajectoryLogps, updatedAgents: ReadonlySet
   let logRatio = 0;
   for (let t = 0; t < agent.length; t++) {
     const a = agent[t]!;
-    if (!Number.isInteger(a) || a < 0) throw new InputError(`agent[${t}] must be an agent slot index (integer >= 0), got ${a}`);
+    if (!Number.isInteger(a) || a < 0)
+      throw new InputError(`agent[${t}] must be an agent slot index (integer >= 0), got ${a}`);
     if (updatedAgents.has(a)) {
       if (!Number.isFinite(logpNew[t]) || !Number.isFinite(logpCur[t])) {
-        throw new InputError(`token ${t} of updated agent ${a} needs finite log-probs, got logpNew ${logpNew[t]} and logpCur ${logpCur[t]}`);
+        throw new InputError(
+          `token ${t} of updated agent ${a} needs finite log-probs, got logpNew ${logpNew[t]} and logpCur ${logpCur[t]}`,
+        );
       }
       logRatio += logpNew[t]! - logpCur[t]!;
     }

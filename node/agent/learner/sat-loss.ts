@@ -29,7 +29,8 @@ export const satPolicyLoss: LossFn = (ctx: LossContext) => {
  */
 export const satActorCriticLoss: LossFn = (ctx: LossContext) => {
   const { loss, metrics, mask, tokens } = policyTerms(ctx);
-  if (!ctx.values) throw new GraphError('the actor-critic loss needs a value head: create the Trainer with valueHead: true');
+  if (!ctx.values)
+    throw new GraphError('the actor-critic loss needs a value head: create the Trainer with valueHead: true');
   const shape = ctx.tokenLogprobs.shape;
   const returns = ctx.input('returns', 'float32', shape);
   const vOld = ctx.input('values_old', 'float32', shape);
@@ -45,7 +46,12 @@ export const satActorCriticLoss: LossFn = (ctx: LossContext) => {
 };
 
 /** The policy part shared by both losses, with the own-token mask and its count for further terms. */
-function policyTerms({ tokenLogprobs, input }: LossContext): { loss: Value; metrics: Record<string, Value>; mask: Value; tokens: Value } {
+function policyTerms({ tokenLogprobs, input }: LossContext): {
+  loss: Value;
+  metrics: Record<string, Value>;
+  mask: Value;
+  tokens: Value;
+} {
   const shape = tokenLogprobs.shape;
   const [b] = shape;
   const logpOld = input('logp_old', 'float32', shape);
@@ -75,6 +81,7 @@ function policyTerms({ tokenLogprobs, input }: LossContext): { loss: Value; metr
   return {
     loss: op.add(policy, op.mul(beta, kl)),
     metrics: { kl, ratio: op.reduceMean(r, [0]), clip_frac: op.reduceMean(clipped, [0]) },
-    mask, tokens,
+    mask,
+    tokens,
   };
 }

@@ -13,12 +13,18 @@ export interface KlQuantileCheck {
   within: boolean;
 }
 
-/** Per-state KL proxy (docs/design.md §1, Trust region): mean_t [(ratio_t - 1) - log ratio_t], ratio_t = exp(logpNew_t - logpOld_t), over one sequence's tokens. */
+/**
+ * Per-state KL proxy (docs/design.md §1, Trust region): mean_t [(ratio_t - 1) - log ratio_t], ratio_t = exp(logpNew_t
+ * - logpOld_t), over one sequence's tokens.
+ */
 export function perStateKl(logpOld: ArrayLike<number>, logpNew: ArrayLike<number>): number {
   if (logpOld.length !== logpNew.length) {
-    throw new InputError(`per-state KL needs old and new log-probs of the same tokens: ${logpOld.length} vs ${logpNew.length}`);
+    throw new InputError(
+      `per-state KL needs old and new log-probs of the same tokens: ${logpOld.length} vs ${logpNew.length}`,
+    );
   }
-  if (logpOld.length === 0) throw new InputError('per-state KL of a sequence with no tokens is undefined: leave such sequences out');
+  if (logpOld.length === 0)
+    throw new InputError('per-state KL of a sequence with no tokens is undefined: leave such sequences out');
   let total = 0;
   for (let t = 0; t < logpOld.length; t++) {
     const logRatio = logpNew[t]! - logpOld[t]!;
@@ -48,7 +54,10 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return sorted[below]! + (h - below) * (sorted[below + 1]! - sorted[below]!);
 }
 
-/** Trust-region test (docs/design.md §1): quantile_q(per-state KL) <= delta (`algorithm.kl_ctrl.quantile`, `target_kl`). */
+/**
+ * Trust-region test (docs/design.md §1): quantile_q(per-state KL) <= delta (`algorithm.kl_ctrl.quantile`,
+ * `target_kl`).
+ */
 export function klQuantileWithin(perStateKls: ArrayLike<number>, q: number, delta: number): KlQuantileCheck {
   if (!(delta >= 0)) throw new InputError(`the trust-region radius delta must be a number >= 0, got ${delta}`);
   const klQuantile = quantile(perStateKls, q);
@@ -58,7 +67,9 @@ export function klQuantileWithin(perStateKls: ArrayLike<number>, q: number, delt
 /** Backtracking (docs/design.md §1): a rejected update retries with beta <- 1.5 beta. */
 export function nextBeta(beta: number): number {
   if (!(beta > 0) || !Number.isFinite(beta)) {
-    throw new InputError(`backtracking cannot grow the KL penalty beta = ${beta}: set algorithm.kl_ctrl.kl_coef to a positive number`);
+    throw new InputError(
+      `backtracking cannot grow the KL penalty beta = ${beta}: set algorithm.kl_ctrl.kl_coef to a positive number`,
+    );
   }
   return beta * BACKTRACK_FACTOR;
 }

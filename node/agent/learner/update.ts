@@ -33,7 +33,10 @@ export interface UpdateConfig {
   maxBacktracks: number;
   /** Passes over the batch per attempt (ppo_epochs). */
   steps: number;
-  /** Trajectories per optimizer step (ppo_mini_batch_size): each pass takes the batch in slices of this many, in order; 0 = all at once. */
+  /**
+   * Trajectories per optimizer step (ppo_mini_batch_size): each pass takes the batch in slices of this many, in
+   * order; 0 = all at once.
+   */
   miniBatch?: number;
 }
 
@@ -63,25 +66,36 @@ function trainBatch(b: UpdateBatch, epsilon: number, beta: number): TrainBatch {
   const count = seqBucket(Math.max(1, ...b.positions.map((ps) => ps.length)));
   const index = new BigInt64Array(n * count); // unused slots read index 0, masked out by own_mask
   const [own, logpOld, c, returns, valuesOld] = [0, 1, 2, 3, 4].map(() => new Float32Array(n * count));
-  b.positions.forEach((ps, r) => ps.forEach((p, k) => {
-    const i = r * count + k;
-    index[i] = BigInt(p - 1); // the log-prob of the token at position p
-    own[i] = 1;
-    logpOld[i] = b.logpOld[r][k];
-    c[i] = b.isWeights[r][k];
-    if (b.critic) [returns[i], valuesOld[i]] = [b.critic.returns[r][k], b.critic.valuesOld[r][k]];
-  }));
+  b.positions.forEach((ps, r) =>
+    ps.forEach((p, k) => {
+      const i = r * count + k;
+      index[i] = BigInt(p - 1); // the log-prob of the token at position p
+      own[i] = 1;
+      logpOld[i] = b.logpOld[r][k];
+      c[i] = b.isWeights[r][k];
+      if (b.critic) [returns[i], valuesOld[i]] = [b.critic.returns[r][k], b.critic.valuesOld[r][k]];
+    }),
+  );
   const shape = [n, count];
   const critic = b.critic && {
-    returns: f32(shape, returns), values_old: f32(shape, valuesOld),
-    vf_coef: f32([], Float32Array.of(b.critic.vfCoef)), vf_clip: f32([], Float32Array.of(b.critic.vfClip)),
+    returns: f32(shape, returns),
+    values_old: f32(shape, valuesOld),
+    vf_coef: f32([], Float32Array.of(b.critic.vfCoef)),
+    vf_clip: f32([], Float32Array.of(b.critic.vfClip)),
   };
   return {
-    batch: n, seq, inputIds: ids, attentionMask: mask, at: { index, count },
+    batch: n,
+    seq,
+    inputIds: ids,
+    attentionMask: mask,
+    at: { index, count },
     extra: {
-      logp_old: f32(shape, logpOld), own_mask: f32(shape, own), is_weights: f32(shape, c),
+      logp_old: f32(shape, logpOld),
+      own_mask: f32(shape, own),
+      is_weights: f32(shape, c),
       advantages: f32([n], Float32Array.from(b.advantages)),
-      clip_eps: f32([], Float32Array.of(epsilon)), kl_beta: f32([], Float32Array.of(beta)),
+      clip_eps: f32([], Float32Array.of(epsilon)),
+      kl_beta: f32([], Float32Array.of(beta)),
       ...critic,
     },
   };
@@ -94,8 +108,14 @@ export function miniBatches(b: UpdateBatch, size: number): UpdateBatch[] {
   for (let at = 0; at < b.rows.length; at += size) {
     const cut = <T>(xs: readonly T[]) => xs.slice(at, at + size);
     out.push({
-      rows: cut(b.rows), positions: cut(b.positions), logpOld: cut(b.logpOld), isWeights: cut(b.isWeights), advantages: cut(b.advantages),
-      ...(b.critic ? { critic: { ...b.critic, returns: cut(b.critic.returns), valuesOld: cut(b.critic.valuesOld) } } : {}),
+      rows: cut(b.rows),
+      positions: cut(b.positions),
+      logpOld: cut(b.logpOld),
+      isWeights: cut(b.isWeights),
+      advantages: cut(b.advantages),
+      ...(b.critic
+        ? { critic: { ...b.critic, returns: cut(b.critic.returns), valuesOld: cut(b.critic.valuesOld) } }
+        : {}),
     });
   }
   return out;
@@ -106,7 +126,12 @@ export function miniBatches(b: UpdateBatch, size: number): UpdateBatch[] {
  * weighted by its share of the agent's tokens — the loss is a mean over them, so the weighted
  * micro-batch gradients sum to the mini-batch's.
  */
-function microBatches(b: UpdateBatch, size: number, epsilon: number, beta: number): { batch: TrainBatch; weight: number }[] {
+function microBatches(
+  b: UpdateBatch,
+  size: number,
+  epsilon: number,
+  beta: number,
+): { batch: TrainBatch; weight: number }[] {
   const own = (x: UpdateBatch) => x.positions.reduce((s, p) => s + p.length, 0);
   const total = Math.max(1, own(b));
   return miniBatches(b, size).map((m) => ({ batch: trainBatch(m, epsilon, beta), weight: own(m) / total }));
@@ -123,7 +148,10 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
     if (k === 0) return;
     let logR = 0;
     let cbar = 0;
-    for (let j = 0; j < k; j++) { logR += logpNew[r][j] - b.logpOld[r][j]; cbar += b.isWeights[r][j] / k; }
+    for (let j = 0; j < k; j++) {
+      logR += logpNew[r][j] - b.logpOld[r][j];
+      cbar += b.isWeights[r][j] / k;
+    }
     const ratio = Math.exp(Math.max(-MAX_LOG_RATIO, Math.min(MAX_LOG_RATIO, logR)));
     const a = b.advantages[r];
     sum += cbar * (Math.min(ratio * a, Math.max(1 - epsilon, Math.min(1 + epsilon, ratio)) * a) - a);
@@ -138,9 +166,12 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
  */
 export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
   const start = agent.trainer.snapshot();
-  const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) => microBatches(m, agent.microBatch, cfg.epsilon, agent.beta));
+  const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) =>
+    microBatches(m, agent.microBatch, cfg.epsilon, agent.beta),
+  );
   for (let s = 0; s < cfg.steps; s++) {
-    for (const parts of batches) await (parts.length === 1 ? agent.trainer.trainStep(parts[0].batch) : agent.trainer.accumulatedStep(parts));
+    for (const parts of batches)
+      await (parts.length === 1 ? agent.trainer.trainStep(parts[0].batch) : agent.trainer.accumulatedStep(parts));
   }
   // The next update's lengths may differ: the training sessions' memory is not held until then.
   await agent.trainer.releaseSessions();
@@ -156,11 +187,26 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
     const kls = b.rows.map((_, r) => (b.logpOld[r].length ? perStateKl(b.logpOld[r], logpNew[r]) : 0));
     const check = klQuantileWithin(kls, cfg.quantile, cfg.targetKl);
     klQuantile = check.klQuantile;
-    if (check.within) return { accepted: true, backtracks: attempt, beta: agent.beta, klQuantile, logpNew, gain: surrogateGain(b, logpNew, cfg.epsilon) };
+    if (check.within)
+      return {
+        accepted: true,
+        backtracks: attempt,
+        beta: agent.beta,
+        klQuantile,
+        logpNew,
+        gain: surrogateGain(b, logpNew, cfg.epsilon),
+      };
   }
   agent.trainer.restore(start);
   agent.beta = nextBeta(agent.beta);
-  return { accepted: false, backtracks: cfg.maxBacktracks + 1, beta: agent.beta, klQuantile, logpNew: b.logpOld, gain: 0 };
+  return {
+    accepted: false,
+    backtracks: cfg.maxBacktracks + 1,
+    beta: agent.beta,
+    klQuantile,
+    logpNew: b.logpOld,
+    gain: 0,
+  };
 }
 
 /**
@@ -178,7 +224,12 @@ export async function stage0Update(agent: Agent, b: UpdateBatch, cfg: UpdateConf
   slot.delta = r.delta;
   if (r.released) await agent.releaseIncumbent();
   return {
-    accepted: r.delta > deltaFrom, backtracks: r.rejected, beta: agent.beta, klQuantile: r.klQuantile, logpNew: r.logpNew,
-    gain: surrogateGain(b, r.logpNew, cfg.epsilon), stage0: { deltaFrom, delta: r.delta, deltaMax: r.deltaMax, released: r.released },
+    accepted: r.delta > deltaFrom,
+    backtracks: r.rejected,
+    beta: agent.beta,
+    klQuantile: r.klQuantile,
+    logpNew: r.logpNew,
+    gain: surrogateGain(b, r.logpNew, cfg.epsilon),
+    stage0: { deltaFrom, delta: r.delta, deltaMax: r.deltaMax, released: r.released },
   };
 }

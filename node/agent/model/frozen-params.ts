@@ -8,7 +8,9 @@ import type { LoraConfig, ParamSource } from './weights.ts';
 type Tensors = Map<string, { data: Float32Array; shape: Shape }>;
 
 const source = (tensors: Tensors, lora?: LoraConfig): ParamSource => ({
-  trainable: new Set(lora ? [] : tensors.keys()), ...(lora ? { lora } : {}), current: () => tensors,
+  trainable: new Set(lora ? [] : tensors.keys()),
+  ...(lora ? { lora } : {}),
+  current: () => tensors,
   pin: () => ({ owner: tensors, version: 0 }), // frozen: one version for good
 });
 
@@ -16,19 +18,23 @@ const source = (tensors: Tensors, lora?: LoraConfig): ParamSource => ({
 export function freezeParams(src: ParamSource): ParamSource {
   const head = new Set<string>(Object.values(VALUE_HEAD));
   const tensors: Tensors = new Map();
-  for (const [name, t] of src.current()) if (!head.has(name)) tensors.set(name, { data: t.data.slice(), shape: [...t.shape] });
+  for (const [name, t] of src.current())
+    if (!head.has(name)) tensors.set(name, { data: t.data.slice(), shape: [...t.shape] });
   return source(tensors, src.lora);
 }
 
 /** Writes the tensors of a frozen source (atomically). */
 export function saveParams(file: string, src: ParamSource): void {
-  const tensors = Object.fromEntries([...src.current()].map(([n, t]) => [n, { dtype: 'float32' as const, shape: t.shape, data: t.data }]));
+  const tensors = Object.fromEntries(
+    [...src.current()].map(([n, t]) => [n, { dtype: 'float32' as const, shape: t.shape, data: t.data }]),
+  );
   writeSafetensors(file, tensors, { format: 'sat-peer-params' });
 }
 
 /** Reads what `saveParams` wrote; `lora` as when it was saved (the tensors are then LoRA factors). */
 export function loadParams(file: string, lora?: LoraConfig): ParamSource {
   const tensors: Tensors = new Map();
-  for (const [name, info] of readSafetensorsHeader(file)) tensors.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
+  for (const [name, info] of readSafetensorsHeader(file))
+    tensors.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
   return source(tensors, lora);
 }

@@ -22,7 +22,10 @@ export interface GenerateOptions {
   /** Strings that end a row once the decoded continuation contains one (needs `decode`). */
   stopStrings?: readonly string[];
   decode?: (ids: number[]) => string;
-  /** Where this batch's first row sits in a larger one it is a micro-batch of: each row samples from its own stream (random.ts rowStreams). */
+  /**
+   * Where this batch's first row sits in a larger one it is a micro-batch of: each row samples from its own stream
+   * (random.ts rowStreams).
+   */
   firstRow?: number;
 }
 
@@ -60,7 +63,10 @@ interface Prefilled {
   keyMask: BigInt64Array;
   store: (src: HostTensor, dst: Float32Array, len: number, at: (r: number) => number) => void;
 }
-interface KV32 { k: Float32Array; v: Float32Array }
+interface KV32 {
+  k: Float32Array;
+  v: Float32Array;
+}
 
 const layerNames = (l: number) => ({ pk: `past_k.${l}`, pv: `past_v.${l}`, k: `present_k.${l}`, v: `present_v.${l}` });
 
@@ -68,12 +74,19 @@ export class Generator {
   private readonly sessions: SessionCache;
   private readonly writtenOut: boolean;
 
-  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource) {
+  constructor(
+    readonly ckpt: Checkpoint,
+    options: SessionOptions = {},
+    private readonly source?: ParamSource,
+  ) {
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
     this.writtenOut = writesAttentionOut(options.device);
   }
 
-  /** Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B, kv, T, D]. */
+  /**
+   * Prefill graph: prompts [B, T] -> first token (or the logits it is chosen from), and every layer's keys/values [B,
+   * kv, T, D].
+   */
   private prefillGraph(batch: number, seq: number, s: StepMode): Graph {
     const g = new Graph('prefill');
     const ids = g.input('input_ids', 'int64', [batch, seq]);
@@ -81,10 +94,18 @@ export class Generator {
     const last = g.input('last_index', 'int64', [batch]);
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
     const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
-      ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last, writtenOutAttention: this.writtenOut,
+      ids,
+      positions: defaultPositions(ids),
+      keyMask: op.cast(mask, 'bool'),
+      maxPosition: seq,
+      last,
+      writtenOutAttention: this.writtenOut,
     });
     choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
-    present.forEach((kv, l) => { g.output(kv.k, layerNames(l).k); g.output(kv.v, layerNames(l).v); });
+    present.forEach((kv, l) => {
+      g.output(kv.k, layerNames(l).k);
+      g.output(kv.v, layerNames(l).v);
+    });
     return g;
   }
 
@@ -97,12 +118,25 @@ export class Generator {
     const keyMask = op.cast(g.input('key_mask', 'int64', [batch, capacity + 1]), 'bool');
     const past: KV[] = [];
     for (let l = 0; l < numLayers; l++) {
-      past.push({ k: g.input(layerNames(l).pk, 'float32', [batch, kv, capacity, d]), v: g.input(layerNames(l).pv, 'float32', [batch, kv, capacity, d]) });
+      past.push({
+        k: g.input(layerNames(l).pk, 'float32', [batch, kv, capacity, d]),
+        v: g.input(layerNames(l).pv, 'float32', [batch, kv, capacity, d]),
+      });
     }
     const { weights } = bindWeights(g, this.ckpt, this.source?.trainable, this.source?.lora);
-    const { logits, present } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask, past, maxPosition: capacity + 1, writtenOutAttention: this.writtenOut });
+    const { logits, present } = qwen3Forward(this.ckpt.config, weights, {
+      ids,
+      positions,
+      keyMask,
+      past,
+      maxPosition: capacity + 1,
+      writtenOutAttention: this.writtenOut,
+    });
     choose(g, op.reshape(logits, [batch, this.ckpt.config.vocabSize]), s);
-    present.forEach((p, l) => { g.output(p.k, layerNames(l).k); g.output(p.v, layerNames(l).v); });
+    present.forEach((p, l) => {
+      g.output(p.k, layerNames(l).k);
+      g.output(p.v, layerNames(l).v);
+    });
     return g;
   }
 
@@ -111,11 +145,14 @@ export class Generator {
     checkOptions(opts, sampling);
     const b = prompts.length;
     const streams = rowStreams(opts.seed ?? 0, b, opts.firstRow);
-    const samplingFeeds = (): Record<string, HostTensor> => (sampling.temperature === 0 ? {} : {
-      temperature: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.temperature) },
-      top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
-      uniform: { dtype: 'float32', shape: [b], data: Float32Array.from(streams, (next) => next()) },
-    });
+    const samplingFeeds = (): Record<string, HostTensor> =>
+      sampling.temperature === 0
+        ? {}
+        : {
+            temperature: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.temperature) },
+            top_p: { dtype: 'float32', shape: [], data: Float32Array.of(sampling.topP) },
+            uniform: { dtype: 'float32', shape: [b], data: Float32Array.from(streams, (next) => next()) },
+          };
     const results: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = new Array(b).fill(false);
     const stopIds = new Set(opts.stopTokenIds ?? []);
@@ -139,7 +176,11 @@ export class Generator {
     const steps = opts.stopStrings?.length
       ? this.steps(prompts, opts.maxNewTokens, sampling, samplingFeeds)
       : this.looped(prompts, opts.maxNewTokens, sampling, [...stopIds], samplingFeeds);
-    for (let step = await steps.next(); !step.done; step = await steps.next(step.value.next_token.data as BigInt64Array)) {
+    for (
+      let step = await steps.next();
+      !step.done;
+      step = await steps.next(step.value.next_token.data as BigInt64Array)
+    ) {
       if (take(step.value)) break;
     }
     await steps.return();
@@ -147,25 +188,36 @@ export class Generator {
   }
 
   /** The prefill's run over the right-padded prompts, and the KV cache it starts (when decoding follows). */
-  private async prefill(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor>): Promise<Prefilled> {
+  private async prefill(
+    prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    mode: StepMode,
+    extraFeeds: () => Record<string, HostTensor>,
+  ): Promise<Prefilled> {
     const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
     checkTokenRows(prompts, this.ckpt.config, 'prompt', maxNewTokens);
     const b = prompts.length;
     const lens = prompts.map((p) => p.length);
     const { ids, mask, seq } = padBatch(prompts, seqBucket(Math.max(...lens)));
     const key = mode === 'logits' ? 'logits' : samplerKey(mode);
-    const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () => this.prefillGraph(b, seq, mode).toBytes());
+    const prefill = await this.sessions.get(`prefill ${b}x${seq} ${key}`, () =>
+      this.prefillGraph(b, seq, mode).toBytes(),
+    );
     const params = this.source ? paramFeeds(this.source, prefill.inputNames) : {};
     const out = await prefill.run({
       input_ids: { dtype: 'int64', shape: [b, seq], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, seq], data: mask },
       last_index: { dtype: 'int64', shape: [b], data: BigInt64Array.from(lens, (n) => BigInt(n - 1)) },
-      ...extraFeeds(), ...params,
+      ...extraFeeds(),
+      ...params,
     });
     // The cache: [B, kv, capacity, D] per layer; slot t of row r holds the token at position t.
     const capacity = maxNewTokens < 2 ? 0 : roundUp(seq + maxNewTokens, 32);
     const size = b * kvHeads * capacity * d;
-    const cache = Array.from({ length: capacity ? numLayers : 0 }, () => ({ k: new Float32Array(size), v: new Float32Array(size) }));
+    const cache = Array.from({ length: capacity ? numLayers : 0 }, () => ({
+      k: new Float32Array(size),
+      v: new Float32Array(size),
+    }));
     const keyMask = new BigInt64Array(b * (capacity + 1));
     for (let r = 0; capacity && r < b; r++) {
       for (let t = 0; t < lens[r]; t++) keyMask[r * (capacity + 1) + t] = 1n;
@@ -181,7 +233,10 @@ export class Generator {
         }
       }
     };
-    cache.forEach((c, l) => { store(out[layerNames(l).k], c.k, seq, () => 0); store(out[layerNames(l).v], c.v, seq, () => 0); });
+    cache.forEach((c, l) => {
+      store(out[layerNames(l).k], c.k, seq, () => 0);
+      store(out[layerNames(l).v], c.v, seq, () => 0);
+    });
     return { out, b, lens, key, params, capacity, cache, keyMask, store };
   }
 
@@ -191,13 +246,30 @@ export class Generator {
    * [B, vocab] in 'logits' mode. The caller passes back the token each row takes (a finished row's
    * is ignored), and stops iterating when it has what it needs; at most `maxNewTokens` steps run.
    */
-  async *steps(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: StepMode, extraFeeds: () => Record<string, HostTensor> = () => ({})): AsyncGenerator<Record<string, HostTensor>, void, BigInt64Array> {
+  async *steps(
+    prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    mode: StepMode,
+    extraFeeds: () => Record<string, HostTensor> = () => ({}),
+  ): AsyncGenerator<Record<string, HostTensor>, void, BigInt64Array> {
     const { numKvHeads: kvHeads, headDim: d, numLayers } = this.ckpt.config;
-    const { out: first, b, lens, key, params, capacity, cache, keyMask, store } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
+    const {
+      out: first,
+      b,
+      lens,
+      key,
+      params,
+      capacity,
+      cache,
+      keyMask,
+      store,
+    } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
     let chosen = yield first;
     if (maxNewTokens < 2) return;
     const cacheShape = [b, kvHeads, capacity, d];
-    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () => this.decodeGraph(b, capacity, mode).toBytes());
+    const decode = await this.sessions.get(`decode ${b}x${capacity} ${key}`, () =>
+      this.decodeGraph(b, capacity, mode).toBytes(),
+    );
     // Every tensor of the step lives across steps: the feeds are updated in place and the new
     // tokens' keys/values land in fixed buffers. The cache and key mask are lent to a session worker
     // (moved, not copied, each step), so they are reached through the feeds after each run.
@@ -240,21 +312,43 @@ export class Generator {
    * cross the bus) and ends once every row has met a stop token. Yields the prefill's outputs, then
    * each step's `next_token` and `logprob`.
    */
-  private async *looped(prompts: readonly (readonly number[])[], maxNewTokens: number, mode: SamplingConfig, stopIds: readonly number[], extraFeeds: () => Record<string, HostTensor>): AsyncGenerator<Record<string, HostTensor>, void> {
+  private async *looped(
+    prompts: readonly (readonly number[])[],
+    maxNewTokens: number,
+    mode: SamplingConfig,
+    stopIds: readonly number[],
+    extraFeeds: () => Record<string, HostTensor>,
+  ): AsyncGenerator<Record<string, HostTensor>, void> {
     const { numKvHeads: kvHeads, headDim: d } = this.ckpt.config;
-    const { out: first, b, lens, key, params, capacity, cache } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
+    const {
+      out: first,
+      b,
+      lens,
+      key,
+      params,
+      capacity,
+      cache,
+    } = await this.prefill(prompts, maxNewTokens, mode, extraFeeds);
     yield first;
     const firstTokens = first.next_token.data as BigInt64Array;
     const done = Uint8Array.from(firstTokens, (t) => (stopIds.includes(Number(t)) ? 1 : 0));
     if (maxNewTokens < 2 || done.every(Boolean)) return;
     const steps = maxNewTokens - 1;
     const stops = stopIds.length ? BigInt64Array.from(stopIds, BigInt) : BigInt64Array.of(-1n); // -1: no token
-    const loop = await this.sessions.get(`loop ${b}x${capacity}x${steps} ${key} ${stops.length}`, () => this.loopGraph(b, capacity, steps, mode, stops.length).toBytes());
+    const loop = await this.sessions.get(`loop ${b}x${capacity}x${steps} ${key} ${stops.length}`, () =>
+      this.loopGraph(b, capacity, steps, mode, stops.length).toBytes(),
+    );
     const feeds: Record<string, HostTensor> = {
       input_ids: { dtype: 'int64', shape: [b, 1], data: firstTokens.slice() },
       positions: { dtype: 'int64', shape: [b, 1], data: BigInt64Array.from(lens, BigInt) },
       // The cached slots each row may attend (its prompt's); each step adds the slot it writes.
-      key_mask: { dtype: 'int64', shape: [b, capacity], data: BigInt64Array.from({ length: b * capacity }, (_, i) => BigInt(i % capacity < lens[Math.floor(i / capacity)])) },
+      key_mask: {
+        dtype: 'int64',
+        shape: [b, capacity],
+        data: BigInt64Array.from({ length: b * capacity }, (_, i) =>
+          BigInt(i % capacity < lens[Math.floor(i / capacity)]),
+        ),
+      },
       done: { dtype: 'bool', shape: [b], data: done },
       stop_ids: { dtype: 'int64', shape: [stops.length], data: stops },
       ...params,
@@ -269,14 +363,21 @@ export class Generator {
       const draws = Array.from({ length: steps }, extraFeeds);
       const uniform = new Float32Array(steps * b);
       draws.forEach((f, i) => uniform.set(f.uniform.data as Float32Array, i * b));
-      Object.assign(feeds, { temperature: draws[0].temperature, top_p: draws[0].top_p, uniform: { dtype: 'float32', shape: [steps, b], data: uniform } });
+      Object.assign(feeds, {
+        temperature: draws[0].temperature,
+        top_p: draws[0].top_p,
+        uniform: { dtype: 'float32', shape: [steps, b], data: uniform },
+      });
     }
     const out = await loop.run(feeds, {}, ['tokens', 'logprobs']);
     const [ran] = out.tokens.shape;
     const tokens = out.tokens.data as BigInt64Array;
     const logprobs = out.logprobs.data as Float32Array;
     for (let i = 0; i < ran; i++) {
-      yield { next_token: { dtype: 'int64', shape: [b], data: tokens.subarray(i * b, (i + 1) * b) }, logprob: { dtype: 'float32', shape: [b], data: logprobs.subarray(i * b, (i + 1) * b) } };
+      yield {
+        next_token: { dtype: 'int64', shape: [b], data: tokens.subarray(i * b, (i + 1) * b) },
+        logprob: { dtype: 'float32', shape: [b], data: logprobs.subarray(i * b, (i + 1) * b) },
+      };
     }
   }
 
@@ -291,36 +392,75 @@ export class Generator {
     const g = new Graph('decode_loop');
     const cacheShape = [batch, kv, capacity, d];
     const carried = [
-      g.input('input_ids', 'int64', [batch, 1]), g.input('positions', 'int64', [batch, 1]),
-      g.input('key_mask', 'int64', [batch, capacity]), g.input('done', 'bool', [batch]),
-      ...Array.from({ length: numLayers }, (_, l) => [g.input(layerNames(l).pk, 'float32', cacheShape), g.input(layerNames(l).pv, 'float32', cacheShape)]).flat(),
+      g.input('input_ids', 'int64', [batch, 1]),
+      g.input('positions', 'int64', [batch, 1]),
+      g.input('key_mask', 'int64', [batch, capacity]),
+      g.input('done', 'bool', [batch]),
+      ...Array.from({ length: numLayers }, (_, l) => [
+        g.input(layerNames(l).pk, 'float32', cacheShape),
+        g.input(layerNames(l).pv, 'float32', cacheShape),
+      ]).flat(),
     ];
     const stopIds = g.input('stop_ids', 'int64', [stops]);
-    const sampling = s.temperature === 0 ? undefined : {
-      temperature: g.input('temperature', 'float32', []), topP: g.input('top_p', 'float32', []), uniform: g.input('uniform', 'float32', [steps, batch]),
-    };
+    const sampling =
+      s.temperature === 0
+        ? undefined
+        : {
+            temperature: g.input('temperature', 'float32', []),
+            topP: g.input('top_p', 'float32', []),
+            uniform: g.input('uniform', 'float32', [steps, batch]),
+          };
 
     const body = g.subgraph('step');
     const iter = body.input('step.iter', 'int64', []);
     body.input('step.cond', 'bool', []);
-    const [ids, positions, keyMask, done, ...caches] = carried.map((c) => body.input(`step.${c.name}`, c.dtype, c.shape));
+    const [ids, positions, keyMask, done, ...caches] = carried.map((c) =>
+      body.input(`step.${c.name}`, c.dtype, c.shape),
+    );
     const past: KV[] = Array.from({ length: numLayers }, (_, l) => ({ k: caches[2 * l], v: caches[2 * l + 1] }));
-    const { weights } = bindWeights(body, this.ckpt, this.source?.trainable, this.source?.lora, (name, dtype, shape) => body.outer(g.input(name, dtype, shape)));
+    const { weights } = bindWeights(body, this.ckpt, this.source?.trainable, this.source?.lora, (name, dtype, shape) =>
+      body.outer(g.input(name, dtype, shape)),
+    );
     // The new token's keys/values go into its slot of the cache, which is then attended over whole
     // and carried to the next step: one copy of the cache a step, as the step graphs' join makes.
     // Each (row, head) slot is d values written whole by ScatterND, at (row, head, position).
-    const grid = (of: (row: number, head: number) => number) => body.constant('int64', [batch, kv, 1], Array.from({ length: batch * kv }, (_, i) => of(Math.floor(i / kv), i % kv)));
-    const slot = op.concat([grid((row) => row), grid((_, head) => head), op.expand(op.reshape(positions, [batch, 1, 1]), [batch, kv, 1])], 2);
+    const grid = (of: (row: number, head: number) => number) =>
+      body.constant(
+        'int64',
+        [batch, kv, 1],
+        Array.from({ length: batch * kv }, (_, i) => of(Math.floor(i / kv), i % kv)),
+      );
+    const slot = op.concat(
+      [grid((row) => row), grid((_, head) => head), op.expand(op.reshape(positions, [batch, 1, 1]), [batch, kv, 1])],
+      2,
+    );
     const write = (cache: Value, now: Value) => op.scatterND(cache, slot, op.reshape(now, [batch, kv, d]));
     const written: KV[] = [];
     const attendOver = (l: number, p: KV, now: KV) => (written[l] = { k: write(p.k, now.k), v: write(p.v, now.v) });
     const seen = op.scatterElements(keyMask, positions, op.expand(body.scalar('int64', 1), [batch, 1]), 1);
-    const { logits } = qwen3Forward(this.ckpt.config, weights, { ids, positions, keyMask: op.cast(seen, 'bool'), past, attendOver, maxPosition: capacity, writtenOutAttention: this.writtenOut });
-    const { token, logprob } = sampleNext(op.reshape(logits, [batch, vocabSize]), s, sampling && {
-      temperature: body.outer(sampling.temperature), topP: body.outer(sampling.topP), uniform: op.gather(body.outer(sampling.uniform), iter, 0),
+    const { logits } = qwen3Forward(this.ckpt.config, weights, {
+      ids,
+      positions,
+      keyMask: op.cast(seen, 'bool'),
+      past,
+      attendOver,
+      maxPosition: capacity,
+      writtenOutAttention: this.writtenOut,
     });
+    const { token, logprob } = sampleNext(
+      op.reshape(logits, [batch, vocabSize]),
+      s,
+      sampling && {
+        temperature: body.outer(sampling.temperature),
+        topP: body.outer(sampling.topP),
+        uniform: op.gather(body.outer(sampling.uniform), iter, 0),
+      },
+    );
     // A row is finished once it has taken a stop token; the loop goes on while any row is not.
-    const isStop = op.reduceMax(op.cast(op.equal(op.unsqueeze(token, [1]), op.unsqueeze(body.outer(stopIds), [0])), 'float32'), [1]);
+    const isStop = op.reduceMax(
+      op.cast(op.equal(op.unsqueeze(token, [1]), op.unsqueeze(body.outer(stopIds), [0])), 'float32'),
+      [1],
+    );
     const finished = op.max(op.cast(done, 'float32'), isStop);
     body.output(op.less(op.reduceMin(finished, [0]), body.scalar('float32', 1)), 'step.cond_out');
     body.output(op.reshape(token, [batch, 1]), 'step.input_ids_out');
@@ -334,24 +474,33 @@ export class Generator {
     body.output(token, 'step.token');
     body.output(logprob, 'step.logprob');
 
-    const outs = op.loop(g.scalar('int64', steps), g.constant('bool', [], [1]), carried, body, [{ dtype: 'int64', shape: [steps, batch] }, { dtype: 'float32', shape: [steps, batch] }]);
+    const outs = op.loop(g.scalar('int64', steps), g.constant('bool', [], [1]), carried, body, [
+      { dtype: 'int64', shape: [steps, batch] },
+      { dtype: 'float32', shape: [steps, batch] },
+    ]);
     g.output(outs[outs.length - 2], 'tokens');
     g.output(outs[outs.length - 1], 'logprobs');
     return g;
   }
 
-  async release(): Promise<void> { await this.sessions.release(); }
+  async release(): Promise<void> {
+    await this.sessions.release();
+  }
 }
 
 /** Refuses generation options that cannot be honoured, before anything runs. */
 function checkOptions(opts: GenerateOptions, s: SamplingConfig): void {
   const { maxNewTokens: n } = opts;
   if (!Number.isInteger(n) || n < 1) throw new InputError(`max new tokens must be a positive integer, got ${n}`);
-  if (!(Number.isFinite(s.temperature) && s.temperature >= 0)) throw new InputError(`temperature must be a number >= 0 (0 = greedy), got ${s.temperature}`);
-  if (!(Number.isInteger(s.topK) && s.topK >= 0)) throw new InputError(`top-k must be an integer >= 0 (0 = all tokens), got ${s.topK}`);
+  if (!(Number.isFinite(s.temperature) && s.temperature >= 0))
+    throw new InputError(`temperature must be a number >= 0 (0 = greedy), got ${s.temperature}`);
+  if (!(Number.isInteger(s.topK) && s.topK >= 0))
+    throw new InputError(`top-k must be an integer >= 0 (0 = all tokens), got ${s.topK}`);
   if (!(s.topP > 0 && s.topP <= 1)) throw new InputError(`top-p must be in (0, 1], got ${s.topP}`);
-  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0)) throw new InputError(`seed must be an integer >= 0, got ${opts.seed}`);
+  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0))
+    throw new InputError(`seed must be an integer >= 0, got ${opts.seed}`);
   const badStop = (opts.stopTokenIds ?? []).findIndex((id) => !Number.isSafeInteger(id) || id < 0);
   if (badStop >= 0) throw new InputError(`stop token ids must be integers >= 0, got ${opts.stopTokenIds![badStop]}`);
-  if (opts.stopStrings?.length && !opts.decode) throw new InputError('stop strings need a decode function (token ids -> text) to be recognised');
+  if (opts.stopStrings?.length && !opts.decode)
+    throw new InputError('stop strings need a decode function (token ids -> text) to be recognised');
 }

@@ -16,7 +16,10 @@ export interface Weights {
   linears(x: Value, names: string[]): Value[];
 }
 
-export interface KV { k: Value; v: Value }
+export interface KV {
+  k: Value;
+  v: Value;
+}
 
 export interface ForwardInputs {
   /** Token ids [B, T], int64. */
@@ -35,7 +38,9 @@ export interface ForwardInputs {
   attendOver?: (layer: number, past: KV, now: KV) => KV;
   /** Largest position + 1 the RoPE tables must cover. */
   maxPosition: number;
-  /** When given ([B] or [B, P] int64), logits only at these positions, [B, 1 or P, vocab]: a prefill needs no others. */
+  /**
+   * When given ([B] or [B, P] int64), logits only at these positions, [B, 1 or P, vocab]: a prefill needs no others.
+   */
   last?: Value;
   /**
    * Attention written out as MatMul, Softmax and MatMul instead of the Attention op. For the CUDA
@@ -54,7 +59,10 @@ export interface ForwardOutputs {
   present: KV[];
 }
 
-/** x [B, T, ...] at one position per row, `index` [B] int64: [B, 1, ...]; or at P per row, `index` [B, P]: [B, P, ...]. */
+/**
+ * x [B, T, ...] at one position per row, `index` [B] int64: [B, 1, ...]; or at P per row, `index` [B, P]: [B, P,
+ * ...].
+ */
 export function atPositions(x: Value, index: Value): Value {
   const [b, , ...rest] = x.shape;
   const p = index.shape[1] ?? 1;
@@ -92,29 +100,55 @@ function writtenOut(mask: Value): Attend {
   const [b, , t, s] = mask.shape;
   const g = mask.graph;
   // The lowest float, not -inf: a query that may see no key (a pad) gets even weights, not NaN.
-  const bias = op.reshape(op.where(mask, g.scalar('float32', 0), g.scalar('float32', -3.4028234663852886e38)), [b, 1, 1, t, s]);
+  const bias = op.reshape(op.where(mask, g.scalar('float32', 0), g.scalar('float32', -3.4028234663852886e38)), [
+    b,
+    1,
+    1,
+    t,
+    s,
+  ]);
   return (q, k, v, scale) => {
     const [, h, , d] = q.shape;
     const hk = k.shape[1];
     const [k5, v5] = [k, v].map((x) => op.reshape(x, [b, hk, 1, s, d]));
-    const scores = op.add(op.mul(op.matmul(op.reshape(q, [b, hk, h / hk, t, d]), op.transposeLast(k5)), op.scalarLike(q, scale)), bias);
+    const scores = op.add(
+      op.mul(op.matmul(op.reshape(q, [b, hk, h / hk, t, d]), op.transposeLast(k5)), op.scalarLike(q, scale)),
+      bias,
+    );
     return op.reshape(op.matmul(op.softmax(scores, -1), v5), [b, h, t, d]);
   };
 }
 
 /** Grouped-query self-attention with q/k RMSNorm before RoPE. */
-function attention(cfg: Qwen3Config, w: Weights, pre: string, x: Value, rope: Rope, attend: Attend, past?: KV, attendOver?: (past: KV, now: KV) => KV): { out: Value; kv: KV } {
+function attention(
+  cfg: Qwen3Config,
+  w: Weights,
+  pre: string,
+  x: Value,
+  rope: Rope,
+  attend: Attend,
+  past?: KV,
+  attendOver?: (past: KV, now: KV) => KV,
+): { out: Value; kv: KV } {
   const [b, t] = x.shape;
   const { numHeads: nh, numKvHeads: nkv, headDim: d } = cfg;
   // [B, T, n*D] -> [B, T, n, D] (q/k-norm over D) -> [B, n, T, D] -> rotated
   const split = (y: Value, n: number) => op.reshape(y, [b, t, n, d]);
   const heads = (y: Value) => op.transpose(y, [0, 2, 1, 3]);
-  const [qp, kp, vp] = w.linears(x, ['q', 'k', 'v'].map((p) => `${pre}.${p}_proj.weight`));
-  const normed = (y: Value, n: number, norm: string) => rmsNorm(split(y, n), w.get(`${pre}.${norm}.weight`), cfg.rmsNormEps);
+  const [qp, kp, vp] = w.linears(
+    x,
+    ['q', 'k', 'v'].map((p) => `${pre}.${p}_proj.weight`),
+  );
+  const normed = (y: Value, n: number, norm: string) =>
+    rmsNorm(split(y, n), w.get(`${pre}.${norm}.weight`), cfg.rmsNormEps);
   const q = rope(heads(normed(qp, nh, 'q_norm')));
   const k = rope(heads(normed(kp, nkv, 'k_norm')));
   const v = heads(split(vp, nkv));
-  const all = !past ? { k, v } : attendOver ? attendOver(past, { k, v }) : { k: op.concat([past.k, k], 2), v: op.concat([past.v, v], 2) };
+  const all = !past
+    ? { k, v }
+    : attendOver
+      ? attendOver(past, { k, v })
+      : { k: op.concat([past.k, k], 2), v: op.concat([past.v, v], 2) };
   // Query head h reads KV head h // (nh / nkv); scores scaled by head_dim^-0.5.
   const ctx = attend(q, all.k, all.v, 1 / Math.sqrt(d));
   const merged = op.reshape(op.transpose(ctx, [0, 2, 1, 3]), [b, t, nh * d]);
@@ -133,11 +167,22 @@ export function qwen3Forward(cfg: Qwen3Config, w: Weights, inp: ForwardInputs): 
   let h = op.gather(w.get('model.embed_tokens.weight'), ids, 0);
   const rope = ropeFor(h, cfg, positions, inp.maxPosition);
   const mask = attentionMask(keyMask, t);
-  const attend: Attend = inp.writtenOutAttention ? writtenOut(mask) : (q, k, v, scale) => op.attention(q, k, v, mask, scale);
+  const attend: Attend = inp.writtenOutAttention
+    ? writtenOut(mask)
+    : (q, k, v, scale) => op.attention(q, k, v, mask, scale);
   const present: KV[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
     const pre = `model.layers.${l}`;
-    const attn = attention(cfg, w, `${pre}.self_attn`, rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps), rope, attend, inp.past?.[l], inp.attendOver && ((p, now) => inp.attendOver!(l, p, now)));
+    const attn = attention(
+      cfg,
+      w,
+      `${pre}.self_attn`,
+      rmsNorm(h, w.get(`${pre}.input_layernorm.weight`), cfg.rmsNormEps),
+      rope,
+      attend,
+      inp.past?.[l],
+      inp.attendOver && ((p, now) => inp.attendOver!(l, p, now)),
+    );
     present.push(attn.kv);
     h = op.add(h, attn.out);
     h = op.add(h, mlp(w, `${pre}.mlp`, rmsNorm(h, w.get(`${pre}.post_attention_layernorm.weight`), cfg.rmsNormEps)));

@@ -14,5 +14,7 @@ export function rng(seed: number): () => number {
  * (each passing the index of its first row) samples what it would taken at once.
  */
 export function rowStreams(seed: number, rows: number, first = 0): (() => number)[] {
-  return Array.from({ length: rows }, (_, r) => rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(first + r + 1, 0xc2b2ae35)));
+  return Array.from({ length: rows }, (_, r) =>
+    rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(first + r + 1, 0xc2b2ae35)),
+  );
 }

@@ -25,7 +25,12 @@ export function ropeCaches(theta: number, headDim: number, positions: number): {
 export type Rope = (x: Value) => Value;
 
 /** RoPE at `positions` [B, T] (all below `maxPosition`), caches in the dtype of `like`. */
-export function ropeFor(like: Value, cfg: { ropeTheta: number; headDim: number }, positions: Value, maxPosition: number): Rope {
+export function ropeFor(
+  like: Value,
+  cfg: { ropeTheta: number; headDim: number },
+  positions: Value,
+  maxPosition: number,
+): Rope {
   const { cos, sin } = ropeCaches(cfg.ropeTheta, cfg.headDim, maxPosition);
   const shape = [maxPosition, cfg.headDim / 2];
   const cosV = like.graph.constant(like.dtype, shape, cos);

@@ -21,21 +21,34 @@ export const GREEDY: SamplingConfig = { temperature: 0, topK: 0, topP: 1 };
 const untruncated = (s: SamplingConfig) => s.topK === 0 && s.topP >= 1;
 
 /** Part of a graph's cache key: greedy graphs, untruncated sampling and each top-k differ in structure. */
-export const samplerKey = (s: SamplingConfig) => (s.temperature === 0 ? 'greedy' : untruncated(s) ? 'full' : `k${s.topK}`);
+export const samplerKey = (s: SamplingConfig) =>
+  s.temperature === 0 ? 'greedy' : untruncated(s) ? 'full' : `k${s.topK}`;
 
 /** What sampling reads besides the logits: temperature [], top-p [] and one uniform number per row [B]. */
-export interface SamplingInputs { temperature: Value; topP: Value; uniform: Value }
+export interface SamplingInputs {
+  temperature: Value;
+  topP: Value;
+  uniform: Value;
+}
 
 /** Declares the sampling inputs as graph inputs `temperature`, `top_p` and `uniform`. */
 function samplingInputs(g: Graph, b: number): SamplingInputs {
-  return { temperature: g.input('temperature', 'float32', []), topP: g.input('top_p', 'float32', []), uniform: g.input('uniform', 'float32', [b]) };
+  return {
+    temperature: g.input('temperature', 'float32', []),
+    topP: g.input('top_p', 'float32', []),
+    uniform: g.input('uniform', 'float32', [b]),
+  };
 }
 
 /**
  * From logits [B, V], the chosen token [B] int64 and its log-prob [B]. Sampling reads `inputs`
  * (declared as the graph's inputs when not given); greedy reads none.
  */
-export function sampleNext(logits: Value, s: SamplingConfig, inputs?: SamplingInputs): { token: Value; logprob: Value } {
+export function sampleNext(
+  logits: Value,
+  s: SamplingConfig,
+  inputs?: SamplingInputs,
+): { token: Value; logprob: Value } {
   const [b, vocab] = logits.shape;
   let token: Value;
   // The policy the token is drawn from: softmax(logits / temperature) (the raw model when greedy).

@@ -41,14 +41,27 @@ export function defaultPositions(ids: Value): Value {
  * `last_index` [B]; outputs `token_logprobs` [B,T-1] and `last_logits` [B,vocab], and `values` [B,T]
  * when the source carries a value head.
  */
-export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
+export function buildScoreGraph(
+  ckpt: Checkpoint,
+  batch: number,
+  seq: number,
+  source?: ParamSource,
+  temperature = 1,
+  writtenOutAttention = false,
+): Graph {
   const g = new Graph('score');
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
   const last = g.input('last_index', 'int64', [batch]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
   const keyMask = op.cast(mask, 'bool');
-  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask, maxPosition: seq, writtenOutAttention });
+  const { logits, hidden } = qwen3Forward(ckpt.config, weights, {
+    ids,
+    positions: defaultPositions(ids),
+    keyMask,
+    maxPosition: seq,
+    writtenOutAttention,
+  });
   g.output(tokenLogprobs(tempered(logits, temperature), ids), 'token_logprobs');
   valuesOutput(g, hidden, source);
   g.output(op.reshape(atPositions(logits, last), [batch, ckpt.config.vocabSize]), 'last_logits');
@@ -60,7 +73,15 @@ export function buildScoreGraph(ckpt: Checkpoint, batch: number, seq: number, so
  * [B,P,vocab]: the whole next-token distribution log softmax(logits / temperature) after each of
  * those positions (the head runs at those P only).
  */
-export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
+export function buildDistributionsGraph(
+  ckpt: Checkpoint,
+  batch: number,
+  seq: number,
+  points: number,
+  source?: ParamSource,
+  temperature = 1,
+  writtenOutAttention = false,
+): Graph {
   const { g, logits } = forwardAt('distributions', ckpt, batch, seq, points, source, writtenOutAttention);
   g.output(op.logSoftmax(tempered(logits, temperature), -1), 'log_probs_at');
   return g;
@@ -71,23 +92,58 @@ export function buildDistributionsGraph(ckpt: Checkpoint, batch: number, seq: nu
  * [B,P], the log-prob of the token after each of those positions, and `values` [B,P] at them when the
  * source carries a value head (the head runs at those P only).
  */
-export function buildLogprobsAtGraph(ckpt: Checkpoint, batch: number, seq: number, points: number, source?: ParamSource, temperature = 1, writtenOutAttention = false): Graph {
-  const { g, ids, at, logits, hidden } = forwardAt('logprobs_at', ckpt, batch, seq, points, source, writtenOutAttention);
+export function buildLogprobsAtGraph(
+  ckpt: Checkpoint,
+  batch: number,
+  seq: number,
+  points: number,
+  source?: ParamSource,
+  temperature = 1,
+  writtenOutAttention = false,
+): Graph {
+  const { g, ids, at, logits, hidden } = forwardAt(
+    'logprobs_at',
+    ckpt,
+    batch,
+    seq,
+    points,
+    source,
+    writtenOutAttention,
+  );
   g.output(tokenLogprobsAt(tempered(logits, temperature), ids, at), 'token_logprobs');
   valuesOutput(g, hidden, source);
   return g;
 }
 
-const tempered = (logits: Value, temperature: number) => (temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature)));
+const tempered = (logits: Value, temperature: number) =>
+  temperature === 1 ? logits : op.div(logits, op.scalarLike(logits, temperature));
 
-/** A graph's inputs (`input_ids`, `attention_mask` [B,T], `at_index` [B,P]) and the forward pass with its head at those P positions. */
-function forwardAt(name: string, ckpt: Checkpoint, batch: number, seq: number, points: number, source: ParamSource | undefined, writtenOutAttention: boolean) {
+/**
+ * A graph's inputs (`input_ids`, `attention_mask` [B,T], `at_index` [B,P]) and the forward pass with its head at
+ * those P positions.
+ */
+function forwardAt(
+  name: string,
+  ckpt: Checkpoint,
+  batch: number,
+  seq: number,
+  points: number,
+  source: ParamSource | undefined,
+  writtenOutAttention: boolean,
+) {
   const g = new Graph(name);
   const ids = g.input('input_ids', 'int64', [batch, seq]);
   const mask = g.input('attention_mask', 'int64', [batch, seq]);
   const at = g.input('at_index', 'int64', [batch, points]);
   const { weights } = bindWeights(g, ckpt, source?.trainable, source?.lora);
-  const { logits, hidden } = qwen3Forward(ckpt.config, weights, { ids, positions: defaultPositions(ids), keyMask: op.cast(mask, 'bool'), maxPosition: seq, last: at, writtenOutAttention });
+  const { logits, hidden } = qwen3Forward(ckpt.config, weights, {
+    ids,
+    positions: defaultPositions(ids),
+    keyMask: op.cast(mask, 'bool'),
+    maxPosition: seq,
+    last: at,
+    writtenOutAttention,
+  });
   return { g, ids, at, logits, hidden };
 }
 
@@ -108,17 +164,29 @@ export interface ScoreResult {
   values?: Float32Array[];
 }
 
-/** Sequence lengths are padded up to these steps (16 up to 128, 32 up to 512, then 64) so that sessions are shared between nearby lengths. */
+/**
+ * Sequence lengths are padded up to these steps (16 up to 128, 32 up to 512, then 64) so that sessions are shared
+ * between nearby lengths.
+ */
 export const seqBucket = (n: number): number => {
   const step = n <= 128 ? 16 : n <= 512 ? 32 : 64;
   return Math.ceil(n / step) * step;
 };
 
 /** Pads rows of token ids on the right with `pad` to one [B, width] batch with its attention mask. */
-export function padBatch(rows: readonly (readonly number[])[], width = Math.max(...rows.map((r) => r.length)), pad = 0): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {
+export function padBatch(
+  rows: readonly (readonly number[])[],
+  width = Math.max(...rows.map((r) => r.length)),
+  pad = 0,
+): { ids: BigInt64Array; mask: BigInt64Array; seq: number } {
   const ids = new BigInt64Array(rows.length * width).fill(BigInt(pad));
   const mask = new BigInt64Array(rows.length * width);
-  rows.forEach((r, i) => r.forEach((id, t) => { ids[i * width + t] = BigInt(id); mask[i * width + t] = 1n; }));
+  rows.forEach((r, i) =>
+    r.forEach((id, t) => {
+      ids[i * width + t] = BigInt(id);
+      mask[i * width + t] = 1n;
+    }),
+  );
   return { ids, mask, seq: width };
 }
 
@@ -132,9 +200,13 @@ export function checkTokenRows(rows: readonly (readonly number[])[], cfg: Qwen3C
   for (const r of rows) {
     if (r.length < 1) throw new InputError(`a ${what} is empty: give at least one token`);
     const bad = r.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
-    if (bad !== undefined) throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
+    if (bad !== undefined)
+      throw new InputError(`token id ${bad} is out of range: the vocabulary has ${vocab} ids (0..${vocab - 1})`);
     if (r.length + extra > context) {
-      throw new InputError(`a ${what} of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds the model's context of ${context} positions (max_position_embeddings)`);
+      throw new InputError(
+        `a ${what} of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds the model's context of ` +
+          `${context} positions (max_position_embeddings)`,
+      );
     }
   }
 }
@@ -144,8 +216,16 @@ export class Scorer {
   private readonly sessions: SessionCache;
   private readonly writtenOut: boolean;
 
-  /** `temperature`: token log-probs are under softmax(logits / temperature), the policy a sampler at that temperature draws from. */
-  constructor(readonly ckpt: Checkpoint, options: SessionOptions = {}, private readonly source?: ParamSource, readonly temperature = 1) {
+  /**
+   * `temperature`: token log-probs are under softmax(logits / temperature), the policy a sampler at that temperature
+   * draws from.
+   */
+  constructor(
+    readonly ckpt: Checkpoint,
+    options: SessionOptions = {},
+    private readonly source?: ParamSource,
+    readonly temperature = 1,
+  ) {
     if (!(temperature > 0)) throw new InputError(`a scorer's temperature must be > 0, got ${temperature}`);
     this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
     this.writtenOut = writesAttentionOut(options.device);
@@ -156,7 +236,9 @@ export class Scorer {
     checkTokenRows(rows, this.ckpt.config, 'sequence');
     const b = rows.length;
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
-    const session = await this.sessions.get(`${b}x${width}`, () => buildScoreGraph(this.ckpt, b, width, this.source, this.temperature, this.writtenOut).toBytes());
+    const session = await this.sessions.get(`${b}x${width}`, () =>
+      buildScoreGraph(this.ckpt, b, width, this.source, this.temperature, this.writtenOut).toBytes(),
+    );
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
@@ -177,7 +259,10 @@ export class Scorer {
    * The whole next-token distribution (log-probs under the scorer's temperature) after each index in
    * `at[r]` of row r, i.e. of the token at index + 1: per row, at[r].length * vocab values.
    */
-  async distributionsAt(rows: readonly (readonly number[])[], at: readonly (readonly number[])[]): Promise<Float32Array[]> {
+  async distributionsAt(
+    rows: readonly (readonly number[])[],
+    at: readonly (readonly number[])[],
+  ): Promise<Float32Array[]> {
     const vocab = this.ckpt.config.vocabSize;
     const { out, points } = await this.runAt('distributions', buildDistributionsGraph, rows, at, 0);
     const lp = out.log_probs_at.data as Float32Array;
@@ -188,25 +273,52 @@ export class Scorer {
    * The log-prob of the token after each index in `at[r]` of row r (index t: token t+1's), and with
    * a value head V at those indices: the head runs there only, not at every position of the rows.
    */
-  async logprobsAt(rows: readonly (readonly number[])[], at: readonly (readonly number[])[]): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
+  async logprobsAt(
+    rows: readonly (readonly number[])[],
+    at: readonly (readonly number[])[],
+  ): Promise<{ logprobs: Float32Array[]; values?: Float32Array[] }> {
     const { out, points } = await this.runAt('logprobs', buildLogprobsAtGraph, rows, at, 1);
     const pick = (data: Float32Array) => at.map((ps, r) => data.slice(r * points, r * points + ps.length));
-    return { logprobs: pick(out.token_logprobs.data as Float32Array), ...(out.values ? { values: pick(out.values.data as Float32Array) } : {}) };
+    return {
+      logprobs: pick(out.token_logprobs.data as Float32Array),
+      ...(out.values ? { values: pick(out.values.data as Float32Array) } : {}),
+    };
   }
 
-  /** Runs a graph whose head reads `at_index` (indices padded to a bucket of P, below each row's length less `reserve`); its outputs and P. */
-  private async runAt(kind: string, build: typeof buildDistributionsGraph, rows: readonly (readonly number[])[], at: readonly (readonly number[])[], reserve: number) {
+  /**
+   * Runs a graph whose head reads `at_index` (indices padded to a bucket of P, below each row's length less
+   * `reserve`); its outputs and P.
+   */
+  private async runAt(
+    kind: string,
+    build: typeof buildDistributionsGraph,
+    rows: readonly (readonly number[])[],
+    at: readonly (readonly number[])[],
+    reserve: number,
+  ) {
     checkTokenRows(rows, this.ckpt.config, 'sequence');
-    if (at.length !== rows.length) throw new InputError(`${kind}At needs one index list per row: ${at.length} lists for ${rows.length} rows`);
-    at.forEach((ps, r) => ps.forEach((p) => {
-      if (!Number.isInteger(p) || p < 0 || p >= rows[r].length - reserve) throw new InputError(`index ${p} lies outside row ${r} of ${rows[r].length} tokens${reserve ? ' (the last has no next token)' : ''}`);
-    }));
+    if (at.length !== rows.length)
+      throw new InputError(`${kind}At needs one index list per row: ${at.length} lists for ${rows.length} rows`);
+    at.forEach((ps, r) =>
+      ps.forEach((p) => {
+        if (!Number.isInteger(p) || p < 0 || p >= rows[r].length - reserve)
+          throw new InputError(
+            `index ${p} lies outside row ${r} of ${rows[r].length} tokens${reserve ? ' (the last has no next token)' : ''}`,
+          );
+      }),
+    );
     const b = rows.length;
     const points = seqBucket(Math.max(1, ...at.map((ps) => ps.length)));
     const { ids, mask, seq: width } = padBatch(rows, seqBucket(Math.max(2, ...rows.map((r) => r.length))));
     const index = new BigInt64Array(b * points);
-    at.forEach((ps, r) => ps.forEach((p, k) => { index[r * points + k] = BigInt(p); }));
-    const session = await this.sessions.get(`${kind} ${b}x${width}x${points}`, () => build(this.ckpt, b, width, points, this.source, this.temperature, this.writtenOut).toBytes());
+    at.forEach((ps, r) =>
+      ps.forEach((p, k) => {
+        index[r * points + k] = BigInt(p);
+      }),
+    );
+    const session = await this.sessions.get(`${kind} ${b}x${width}x${points}`, () =>
+      build(this.ckpt, b, width, points, this.source, this.temperature, this.writtenOut).toBytes(),
+    );
     const out = await session.run({
       input_ids: { dtype: 'int64', shape: [b, width], data: ids },
       attention_mask: { dtype: 'int64', shape: [b, width], data: mask },
@@ -216,5 +328,7 @@ export class Scorer {
     return { out, points };
   }
 
-  async release(): Promise<void> { await this.sessions.release(); }
+  async release(): Promise<void> {
+    await this.sessions.release();
+  }
 }

@@ -56,7 +56,8 @@ export function loadTokenizer(dir: string): Tokenizer {
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TokenizerError(`cannot read ${file}: ${String(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new TokenizerError(`cannot read ${file}: ${String(err)}`);
     throw new TokenizerError(
       `${dir} has no tokenizer.json: the checkpoint needs a tokenizer.json (Hugging Face tokenizers format) next to its weights`,
     );
@@ -86,7 +87,9 @@ export function loadTokenizer(dir: string): Tokenizer {
     const ids = (readOptionalJson(path.join(dir, name)) as { eos_token_id?: unknown } | undefined)?.eos_token_id;
     for (const id of [ids ?? []].flat()) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= vocabSize) {
-        throw new TokenizerError(`${path.join(dir, name)}: eos_token_id ${JSON.stringify(id)} is not a token id of ${file}`);
+        throw new TokenizerError(
+          `${path.join(dir, name)}: eos_token_id ${JSON.stringify(id)} is not a token id of ${file}`,
+        );
       }
       eos.add(id as number);
     }
@@ -140,8 +143,11 @@ function chatTemplate(dir: string, config: TokenizerConfig): Template | undefine
     from = path.join(dir, 'tokenizer_config.json');
     const t = config.chat_template;
     // A list of named templates: the one called 'default' is the chat template.
-    source = Array.isArray(t) ? (t.find((x) => x?.name === 'default')?.template as string | undefined) : (t as string | undefined);
-    if (source !== undefined && typeof source !== 'string') throw new TokenizerError(`${from}: chat_template is not a string`);
+    source = Array.isArray(t)
+      ? (t.find((x) => x?.name === 'default')?.template as string | undefined)
+      : (t as string | undefined);
+    if (source !== undefined && typeof source !== 'string')
+      throw new TokenizerError(`${from}: chat_template is not a string`);
   }
   if (source === undefined) return undefined;
   try {

@@ -27,7 +27,10 @@ export interface ParamSource {
   lora?: LoraConfig;
   /** The current values and shapes, by graph input name. */
   current(): ReadonlyMap<string, { data: Float32Array; shape: Shape }>;
-  /** Who holds the tensors and the version of their values: the session worker keeps them across runs (HostTensor.pin). */
+  /**
+   * Who holds the tensors and the version of their values: the session worker keeps them across runs
+   * (HostTensor.pin).
+   */
   pin?(): Pin;
 }
 
@@ -35,7 +38,9 @@ export interface ParamSource {
 export function paramFeeds(src: ParamSource, inputs: readonly string[]): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};
   const pin = src.pin?.();
-  for (const [name, t] of src.current()) if (inputs.includes(name)) feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data, ...(pin ? { pin } : {}) };
+  for (const [name, t] of src.current())
+    if (inputs.includes(name))
+      feeds[name] = { dtype: 'float32', shape: t.shape, data: t.data, ...(pin ? { pin } : {}) };
   return feeds;
 }
 
@@ -52,21 +57,35 @@ export const loraNames = (weight: string) => ({
 });
 
 /** Module names whose weights run through the linear path and so can carry a LoRA adapter. */
-export const LORA_TARGETS: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+export const LORA_TARGETS: readonly string[] = [
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'o_proj',
+  'gate_proj',
+  'up_proj',
+  'down_proj',
+];
 
-/** Refuses (InputError) a LoRA config with a bad rank or alpha, or a target that names no adaptable linear layer of `ckpt`. */
+/**
+ * Refuses (InputError) a LoRA config with a bad rank or alpha, or a target that names no adaptable linear layer of
+ * `ckpt`.
+ */
 export function validateLora(ckpt: Checkpoint, lora: LoraConfig): void {
   const supported = `supported targets: ${LORA_TARGETS.join(', ')}`;
-  if (!Number.isSafeInteger(lora.rank) || lora.rank <= 0) throw new InputError(`LoRA rank must be a positive integer, got ${JSON.stringify(lora.rank)}`);
+  if (!Number.isSafeInteger(lora.rank) || lora.rank <= 0)
+    throw new InputError(`LoRA rank must be a positive integer, got ${JSON.stringify(lora.rank)}`);
   if (typeof lora.alpha !== 'number' || !Number.isFinite(lora.alpha) || lora.alpha <= 0) {
     throw new InputError(`LoRA alpha must be a positive finite number, got ${JSON.stringify(lora.alpha)}`);
   }
-  if (!Array.isArray(lora.targets) || lora.targets.length === 0) throw new InputError(`LoRA targets must be a non-empty list of module names; ${supported}`);
+  if (!Array.isArray(lora.targets) || lora.targets.length === 0)
+    throw new InputError(`LoRA targets must be a non-empty list of module names; ${supported}`);
   for (const target of lora.targets) checkLoraTarget(ckpt, target, supported);
 }
 
 /** Whether HF tensor `name` is the weight of module `target` (`x.q_proj.weight` for `q_proj`). */
-const isWeightOf = (name: string, target: string): boolean => name === `${target}.weight` || name.endsWith(`.${target}.weight`);
+const isWeightOf = (name: string, target: string): boolean =>
+  name === `${target}.weight` || name.endsWith(`.${target}.weight`);
 
 function checkLoraTarget(ckpt: Checkpoint, target: string, supported: string): void {
   if (!LORA_TARGETS.includes(target)) {
@@ -88,8 +107,13 @@ export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): bool
  * initializers; `lora` adds adapter inputs. `input` declares those inputs (a Loop's body reads them
  * from its enclosing graph).
  */
-export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set(), lora?: LoraConfig,
-  input: (name: string, dtype: DType, shape: Shape) => Value = (name, dtype, shape) => g.input(name, dtype, shape)): BoundWeights {
+export function bindWeights(
+  g: Graph,
+  ckpt: Checkpoint,
+  trainable: ReadonlySet<string> = new Set(),
+  lora?: LoraConfig,
+  input: (name: string, dtype: DType, shape: Shape) => Value = (name, dtype, shape) => g.input(name, dtype, shape),
+): BoundWeights {
   if (lora) validateLora(ckpt, lora);
   const params = new Map<string, Value>();
   const cache = new Map<string, Value>();
@@ -104,9 +128,20 @@ export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<s
       params.set(name, v);
     } else {
       const dtype = ST_DTYPE[info.dtype];
-      if (!dtype) throw new ModelFormatError(`${info.file}: tensor '${name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`);
+      if (!dtype)
+        throw new ModelFormatError(
+          `${info.file}: tensor '${name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`,
+        );
       const location = path.relative(ckpt.dir, info.file);
-      v = op.cast(g.initializer(name, dtype, info.shape, { kind: 'external', location, offset: info.offset, length: info.length }), 'float32');
+      v = op.cast(
+        g.initializer(name, dtype, info.shape, {
+          kind: 'external',
+          location,
+          offset: info.offset,
+          length: info.length,
+        }),
+        'float32',
+      );
     }
     cache.set(name, v);
     return v;
@@ -126,7 +161,8 @@ export function bindWeights(g: Graph, ckpt: Checkpoint, trainable: ReadonlySet<s
   // Frozen layers of one input run as one product against their concatenated weights (folded
   // once when the session is built); trainable or adapted ones stay separate.
   const linears = (x: Value, names: string[]): Value[] => {
-    if (names.length < 2 || names.some((n) => trainable.has(n) || isLoraTarget(lora, n))) return names.map((n) => linearOf(x, n));
+    if (names.length < 2 || names.some((n) => trainable.has(n) || isLoraTarget(lora, n)))
+      return names.map((n) => linearOf(x, n));
     const outs = names.map((n) => ckpt.tensors.get(n)!.shape[0]);
     return op.split(linear(x, op.concat(names.map(get), 0)), outs, -1);
   };

@@ -6,7 +6,7 @@ import { loadConfig } from '../../config/load.ts';
 import { evaluateTeam } from '../../sat/evaluate.ts';
 import { openTeam, releaseTeam } from '../../sat/team.ts';
 import type { Command } from '../command.ts';
-import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag } from '../options.ts';
+import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -17,10 +17,18 @@ export const evalCommand: Command = {
   args: [],
   options: {
     config: { type: 'string', value: '<file>', description: 'SAT config naming the agents and dataset.test_path' },
-    ckpt: { type: 'string', value: '<dir>', description: 'a saved stage, e.g. <save_dir>/checkpoints/stage-0010 (default: the agents as configured)' },
+    ckpt: {
+      type: 'string',
+      value: '<dir>',
+      description: 'a saved stage, e.g. <save_dir>/checkpoints/stage-0010 (default: the agents as configured)',
+    },
     k: { type: 'string', value: '<k>', description: 'samples per problem (default evaluation.num_samples_per_agent)' },
     limit: { type: 'string', value: '<n>', description: 'only the first n test problems' },
-    out: { type: 'string', value: '<file>', description: 'where to write the samples (default <save_dir>/predictions.jsonl)' },
+    out: {
+      type: 'string',
+      value: '<file>',
+      description: 'where to write the samples (default <save_dir>/predictions.jsonl)',
+    },
     threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
@@ -37,13 +45,21 @@ export const evalCommand: Command = {
       const out = path.resolve(stringFlag(options, 'out') ?? path.join(cfg.logging.saveDir, 'predictions.jsonl'));
       writeJsonl(out, ev.predictions);
       const { predictions: _, ...summary } = ev;
-      if (json) return void process.stdout.write(`${JSON.stringify({ stage, ...summary, predictionsFile: out })}\n`);
-      process.stdout.write(`${[
-        `team ${team.id} at stage ${stage} on ${ev.problems} problems, K = ${k}:`,
-        `  greedy ${pct(ev.greedyAccuracy)}   avg@${k} ${pct(ev.avgAtK)}   pass@${k} ${pct(ev.passAtK)}   majority vote ${pct(ev.majorityVoteAccuracy)}`,
-        ...ev.agents.map((a) => `  ${a.name} alone${team.workflow === 'chain' ? ' (every turn)' : ''}: greedy ${pct(a.soloAccuracy)}   avg@${k} ${pct(a.avgAtK)}   pass@${k} ${pct(a.passAtK)}   majority vote ${pct(a.majorityVoteAccuracy)}`),
-        `  samples in ${out}`,
-      ].join('\n')}\n`);
+      if (json) return printJson({ stage, ...summary, predictionsFile: out });
+      process.stdout.write(
+        `${[
+          `team ${team.id} at stage ${stage} on ${ev.problems} problems, K = ${k}:`,
+          `  greedy ${pct(ev.greedyAccuracy)}   avg@${k} ${pct(ev.avgAtK)}   pass@${k} ${pct(ev.passAtK)}   ` +
+            `majority vote ${pct(ev.majorityVoteAccuracy)}`,
+          ...ev.agents.map(
+            (a) =>
+              `  ${a.name} alone${team.workflow === 'chain' ? ' (every turn)' : ''}: greedy ` +
+              `${pct(a.soloAccuracy)}   avg@${k} ${pct(a.avgAtK)}   pass@${k} ${pct(a.passAtK)}   majority vote ` +
+              `${pct(a.majorityVoteAccuracy)}`,
+          ),
+          `  samples in ${out}`,
+        ].join('\n')}\n`,
+      );
     } finally {
       await releaseTeam(team);
     }

@@ -6,7 +6,15 @@ import type { SamplingConfig } from '../../agent/model/sampler.ts';
 import { loadTokenizer, type Tokenizer } from '../../agent/model/tokenizer.ts';
 import { UsageError } from '../errors.ts';
 import type { Command } from '../command.ts';
-import { MODEL_OPTIONS, idsFlag, numberFlag, optionalTokenizer, sessionOptions, stringFlag } from '../options.ts';
+import {
+  MODEL_OPTIONS,
+  idsFlag,
+  numberFlag,
+  optionalTokenizer,
+  sessionOptions,
+  stringFlag,
+  printJson,
+} from '../options.ts';
 
 export interface GenerateResult {
   prompt_ids: number[];
@@ -28,30 +36,51 @@ const FINISH: Record<Generation['finishReason'], string> = {
 
 export function formatSummary(r: GenerateResult, seconds: number): string {
   const n = r.tokens.length;
-  return `${n} token${n === 1 ? '' : 's'} in ${seconds.toFixed(2)} s (${r.tokens_per_s.toFixed(1)} tokens/s), finish: ${FINISH[r.finish_reason]}`;
+  const rate = `${r.tokens_per_s.toFixed(1)} tokens/s`;
+  return `${n} token${n === 1 ? '' : 's'} in ${seconds.toFixed(2)} s (${rate}), finish: ${FINISH[r.finish_reason]}`;
 }
 
 /** The prompt's token ids: --prompt-ids as given, or the text encoded (inside the chat template with --chat). */
 function encodePrompt(tok: Tokenizer, text: string, chat: boolean): number[] {
-  return tok.encode(chat ? tok.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true }) : text);
+  return tok.encode(
+    chat ? tok.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true }) : text,
+  );
 }
 
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'continue a prompt with the model, greedy or sampled',
-  usage: 'sat-peer generate --model <dir> (--prompt "..." | --prompt-ids 5,9,3) [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--stop S1,S2] [--json] [--device cpu|cuda] [--threads N]',
+  usage:
+    'sat-peer generate --model <dir> (--prompt "..." | --prompt-ids 5,9,3) [--max-new-tokens N] [--temperature T] ' +
+    '[--top-k K] [--top-p P] [--seed S] [--chat] [--stop S1,S2] [--json] [--device cpu|cuda] [--threads N]',
   args: [],
   options: {
     model: MODEL_OPTIONS.model,
-    prompt: { type: 'string', value: '<text>', description: "the prompt as text, tokenized by the checkpoint's tokenizer" },
+    prompt: {
+      type: 'string',
+      value: '<text>',
+      description: "the prompt as text, tokenized by the checkpoint's tokenizer",
+    },
     'prompt-ids': { type: 'string', value: '<ids>', description: 'the prompt as comma-separated token ids' },
     chat: { type: 'boolean', description: "wrap --prompt as one user message in the checkpoint's chat template" },
     'max-new-tokens': { type: 'string', value: '<n>', description: 'most tokens to generate (default 64)' },
     temperature: { type: 'string', value: '<t>', description: 'sampling temperature; 0 = greedy (default 0)' },
-    'top-k': { type: 'string', value: '<k>', description: 'sample among the k most likely tokens; 0 = all (default 0)' },
-    'top-p': { type: 'string', value: '<p>', description: 'sample among the most likely tokens holding mass p, in (0, 1] (default 1)' },
+    'top-k': {
+      type: 'string',
+      value: '<k>',
+      description: 'sample among the k most likely tokens; 0 = all (default 0)',
+    },
+    'top-p': {
+      type: 'string',
+      value: '<p>',
+      description: 'sample among the most likely tokens holding mass p, in (0, 1] (default 1)',
+    },
     seed: { type: 'string', value: '<s>', description: 'seed of the sampler (default 0)' },
-    stop: { type: 'string', value: '<s1,s2>', description: 'comma-separated strings that end the generation once generated' },
+    stop: {
+      type: 'string',
+      value: '<s1,s2>',
+      description: 'comma-separated strings that end the generation once generated',
+    },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
   },
@@ -60,9 +89,11 @@ export const generateCommand: Command = {
     const dir = stringFlag(options, 'model', true);
     const text = stringFlag(options, 'prompt');
     const rawIds = stringFlag(options, 'prompt-ids');
-    if ((text === undefined) === (rawIds === undefined)) throw new UsageError('give the prompt as exactly one of --prompt or --prompt-ids');
+    if ((text === undefined) === (rawIds === undefined))
+      throw new UsageError('give the prompt as exactly one of --prompt or --prompt-ids');
     const ids = rawIds === undefined ? undefined : idsFlag('prompt-ids', rawIds);
-    if (options.chat && text === undefined) throw new UsageError('--chat needs --prompt (text to put in the chat template)');
+    if (options.chat && text === undefined)
+      throw new UsageError('--chat needs --prompt (text to put in the chat template)');
     const maxNewTokens = numberFlag(options, 'max-new-tokens', 64, { integer: true, min: 1 });
     const sampling: SamplingConfig = {
       temperature: numberFlag(options, 'temperature', 0, { min: 0 }),
@@ -83,7 +114,10 @@ export const generateCommand: Command = {
     let seconds: number;
     try {
       [out] = await generator.generate([prompt], {
-        maxNewTokens, sampling, seed, stopTokenIds,
+        maxNewTokens,
+        sampling,
+        seed,
+        stopTokenIds,
         ...(stopStrings.length ? { stopStrings, decode: (ids: number[]) => tok!.decode(ids) } : {}),
       });
       seconds = (performance.now() - started) / 1000;
@@ -98,7 +132,7 @@ export const generateCommand: Command = {
       finish_reason: out.finishReason,
       tokens_per_s: out.tokens.length / seconds,
     };
-    if (json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (json) return printJson(result);
     process.stdout.write(`${result.text ?? result.tokens.join(',')}\n`);
     process.stderr.write(`${formatSummary(result, seconds)}\n`);
   },

@@ -59,7 +59,10 @@ export function formatModelInfo(m: ModelInfo): string {
     ['tokens', `bos ${m.bosTokenId ?? 'none'}, eos ${m.eosTokenIds.join(', ') || 'none'}`],
     ['dtype', `${m.dtypes.join(', ')} (config torch_dtype ${m.torchDtype})`],
     ['parameters', `${humanCount(m.parameters)} parameters (${group(m.parameters)}) in ${m.tensors} tensors`],
-    ['size on disk', `${humanBytes(m.sizeOnDisk)} (${group(m.sizeOnDisk)} bytes) in ${m.files.length} file${m.files.length === 1 ? '' : 's'}`],
+    [
+      'size on disk',
+      `${humanBytes(m.sizeOnDisk)} (${group(m.sizeOnDisk)} bytes) in ${m.files.length} file${m.files.length === 1 ? '' : 's'}`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return [m.dir, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');

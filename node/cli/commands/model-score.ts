@@ -17,9 +17,17 @@ export interface SequenceScore {
 }
 
 export async function scoreSequence(scorer: Scorer, ids: number[]): Promise<SequenceScore> {
-  const { tokenLogprobs: [lps], lastLogits: [logits] } = await scorer.score([ids]);
+  const {
+    tokenLogprobs: [lps],
+    lastLogits: [logits],
+  } = await scorer.score([ids]);
   const next = Array.from(lps);
-  return { input_ids: ids, next_token_logprobs: next, sum_logprob: next.reduce((a, b) => a + b, 0), last_logits: Array.from(logits) };
+  return {
+    input_ids: ids,
+    next_token_logprobs: next,
+    sum_logprob: next.reduce((a, b) => a + b, 0),
+    last_logits: Array.from(logits),
+  };
 }
 
 /** Log-softmax of `logits`. */
@@ -33,19 +41,33 @@ function logSoftmax(logits: number[]): number[] {
 function table(head: string[], rows: string[][], withTokens: boolean): string[] {
   const keep = head.map((h) => withTokens || h !== 'token');
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => `  ${r.map((v, c) => (head[c] === 'token' ? v.padEnd(widths[c]) : v.padStart(widths[c]))).filter((_, c) => keep[c]).join('  ').trimEnd()}`;
+  const line = (r: string[]) =>
+    `  ${r
+      .map((v, c) => (head[c] === 'token' ? v.padEnd(widths[c]) : v.padStart(widths[c])))
+      .filter((_, c) => keep[c])
+      .join('  ')
+      .trimEnd()}`;
   return [line(head), ...rows.map(line)];
 }
 
 export function formatScore(s: SequenceScore, tok?: Tokenizer): string {
   const piece = (id: number) => (tok ? JSON.stringify(tok.decode([id])) : '');
-  const rows = s.input_ids.map((id, t) => [String(t), String(id), piece(id), t === 0 ? '-' : s.next_token_logprobs[t - 1].toFixed(4)]);
-  const top = logSoftmax(s.last_logits).map((lp, id) => ({ lp, id })).sort((a, b) => b.lp - a.lp).slice(0, 5);
+  const rows = s.input_ids.map((id, t) => [
+    String(t),
+    String(id),
+    piece(id),
+    t === 0 ? '-' : s.next_token_logprobs[t - 1].toFixed(4),
+  ]);
+  const top = logSoftmax(s.last_logits)
+    .map((lp, id) => ({ lp, id }))
+    .sort((a, b) => b.lp - a.lp)
+    .slice(0, 5);
   const topRows = top.map(({ lp, id }) => [String(id), piece(id), lp.toFixed(4), Math.exp(lp).toFixed(4)]);
   const n = s.next_token_logprobs.length;
   return [
     ...table(['pos', 'id', 'token', 'log p'], rows, tok !== undefined),
-    `sum log p ${s.sum_logprob.toFixed(4)} over ${n} predicted token${n === 1 ? '' : 's'}${n ? ` (mean ${(s.sum_logprob / n).toFixed(4)})` : ''}`,
+    `sum log p ${s.sum_logprob.toFixed(4)} over ${n} predicted ` +
+      `token${n === 1 ? '' : 's'}${n ? ` (mean ${(s.sum_logprob / n).toFixed(4)})` : ''}`,
     '',
     'top 5 next tokens:',
     ...table(['id', 'token', 'log p', 'p'], topRows, tok !== undefined),
@@ -60,7 +82,11 @@ export const modelScoreCommand: Command = {
   options: {
     model: MODEL_OPTIONS.model,
     ids: { type: 'string', value: '<ids>', description: 'the sequence as comma-separated token ids' },
-    text: { type: 'string', value: '<text>', description: "the sequence as text, tokenized by the checkpoint's tokenizer (nothing added)" },
+    text: {
+      type: 'string',
+      value: '<text>',
+      description: "the sequence as text, tokenized by the checkpoint's tokenizer (nothing added)",
+    },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
   },
@@ -68,7 +94,8 @@ export const modelScoreCommand: Command = {
     const dir = stringFlag(options, 'model', true);
     const ids = stringFlag(options, 'ids');
     const text = stringFlag(options, 'text');
-    if ((ids === undefined) === (text === undefined)) throw new UsageError('give the sequence as exactly one of --ids or --text');
+    if ((ids === undefined) === (text === undefined))
+      throw new UsageError('give the sequence as exactly one of --ids or --text');
     const session = sessionOptions(options);
     const ckpt = loadCheckpoint(dir);
     const tok = text !== undefined ? loadTokenizer(ckpt.dir) : optionalTokenizer(ckpt.dir);

@@ -7,7 +7,7 @@ import { pretrain } from '../../tasks/pretrain.ts';
 import { makeChainProblems, splitTrainTest } from '../../tasks/synthetic-task.ts';
 import { UsageError } from '../errors.ts';
 import type { Command } from '../command.ts';
-import { MODEL_OPTIONS, numberFlag, stringFlag } from '../options.ts';
+import { MODEL_OPTIONS, numberFlag, stringFlag, printJson } from '../options.ts';
 
 const DEFAULT_TOKENIZER = new URL('../../../models/tiny-tokenizer/', import.meta.url).pathname;
 
@@ -27,15 +27,28 @@ export const pretrainCommand: Command = {
     turns: { type: 'string', value: '<n>', description: 'steps per problem = turns of the chain (default 2)' },
     'max-value': { type: 'string', value: '<n>', description: 'largest number in a problem (default 50)' },
     problems: { type: 'string', value: '<n>', description: 'distinct problems generated (default 3000; 10% held out)' },
-    'task-seed': { type: 'string', value: '<s>', description: "seed of the problems and the split (default 'sat-demo')" },
-    tokenizer: { type: 'string', value: '<dir>', description: 'folder with the tokenizer.json (default models/tiny-tokenizer)' },
-    'data-dir': { type: 'string', value: '<dir>', description: 'also write train.jsonl and test.jsonl of the task here' },
+    'task-seed': {
+      type: 'string',
+      value: '<s>',
+      description: "seed of the problems and the split (default 'sat-demo')",
+    },
+    tokenizer: {
+      type: 'string',
+      value: '<dir>',
+      description: 'folder with the tokenizer.json (default models/tiny-tokenizer)',
+    },
+    'data-dir': {
+      type: 'string',
+      value: '<dir>',
+      description: 'also write train.jsonl and test.jsonl of the task here',
+    },
     threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
     const out = path.resolve(stringFlag(options, 'out', true));
     const hidden = numberFlag(options, 'hidden', 64, { integer: true, min: 8 });
-    if (hidden % 8) throw new UsageError(`--hidden must be a multiple of 8 (4 heads of an even size, for RoPE), got ${hidden}`);
+    if (hidden % 8)
+      throw new UsageError(`--hidden must be a multiple of 8 (4 heads of an even size, for RoPE), got ${hidden}`);
     const layers = numberFlag(options, 'layers', 2, { integer: true, min: 1 });
     const steps = numberFlag(options, 'steps', 600, { integer: true, min: 1 });
     const batch = numberFlag(options, 'batch', 32, { integer: true, min: 1 });
@@ -47,27 +60,66 @@ export const pretrainCommand: Command = {
     const threads = numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const taskSeed = stringFlag(options, 'task-seed') ?? 'sat-demo';
     const tokenizerDir = path.resolve(stringFlag(options, 'tokenizer') ?? DEFAULT_TOKENIZER);
-    if (!fs.existsSync(path.join(tokenizerDir, 'tokenizer.json'))) throw new UsageError(`--tokenizer ${tokenizerDir} has no tokenizer.json`);
+    if (!fs.existsSync(path.join(tokenizerDir, 'tokenizer.json')))
+      throw new UsageError(`--tokenizer ${tokenizerDir} has no tokenizer.json`);
 
-    const { train, test } = splitTrainTest(makeChainProblems({ count, steps: turns, seed: taskSeed, maxValue }), 0.1, taskSeed);
+    const { train, test } = splitTrainTest(
+      makeChainProblems({ count, steps: turns, seed: taskSeed, maxValue }),
+      0.1,
+      taskSeed,
+    );
     const dataDir = stringFlag(options, 'data-dir');
     if (dataDir) {
-      writeJsonl(path.join(dataDir, 'train.jsonl'), train.map(({ id, prompt, answer }) => ({ id, prompt, answer })));
-      writeJsonl(path.join(dataDir, 'test.jsonl'), test.map(({ id, prompt, answer }) => ({ id, prompt, answer })));
+      writeJsonl(
+        path.join(dataDir, 'train.jsonl'),
+        train.map(({ id, prompt, answer }) => ({ id, prompt, answer })),
+      );
+      writeJsonl(
+        path.join(dataDir, 'test.jsonl'),
+        test.map(({ id, prompt, answer }) => ({ id, prompt, answer })),
+      );
     }
     const started = Date.now();
     const result = await pretrain({
-      out, tokenizerDir, train, test, steps, batch, lr, seed, ...(threads ? { threads } : {}),
-      model: { hiddenSize: hidden, intermediateSize: hidden * 3, numLayers: layers, numHeads: 4, numKvHeads: 2, headDim: hidden / 4 },
+      out,
+      tokenizerDir,
+      train,
+      test,
+      steps,
+      batch,
+      lr,
+      seed,
+      ...(threads ? { threads } : {}),
+      model: {
+        hiddenSize: hidden,
+        intermediateSize: hidden * 3,
+        numLayers: layers,
+        numHeads: 4,
+        numKvHeads: 2,
+        headDim: hidden / 4,
+      },
       onProgress: ({ step, loss }) => {
         if (json || (step % 25 && step !== steps)) return;
         const done = Math.round((30 * step) / steps);
-        process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(30 - done)}] step ${step}/${steps} loss ${loss.toFixed(4)} ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        process.stderr.write(
+          `\r[${'#'.repeat(done)}${'.'.repeat(30 - done)}] step ${step}/${steps} loss ${loss.toFixed(4)} ` +
+            `${((Date.now() - started) / 1000).toFixed(0)} s`,
+        );
       },
     });
-    const summary = { out, ...result, trainProblems: train.length, testProblems: test.length, seconds: (Date.now() - started) / 1000 };
-    if (json) return void process.stdout.write(`${JSON.stringify(summary)}\n`);
+    const summary = {
+      out,
+      ...result,
+      trainProblems: train.length,
+      testProblems: test.length,
+      seconds: (Date.now() - started) / 1000,
+    };
+    if (json) return printJson(summary);
     process.stderr.write('\n');
-    process.stdout.write(`wrote ${out}: ${result.parameters.toLocaleString('en-US')} parameters, final loss ${result.finalLoss.toFixed(4)}, greedy chain accuracy on ${test.length} held-out problems ${(100 * result.testAccuracy).toFixed(1)}%\n`);
+    process.stdout.write(
+      `wrote ${out}: ${result.parameters.toLocaleString('en-US')} parameters, final loss ` +
+        `${result.finalLoss.toFixed(4)}, greedy chain accuracy on ${test.length} held-out problems ` +
+        `${(100 * result.testAccuracy).toFixed(1)}%\n`,
+    );
   },
 };

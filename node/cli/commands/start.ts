@@ -6,30 +6,95 @@ import path from 'node:path';
 import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
 import { Peer } from '../../peer/peer.ts';
 import type { Command } from '../command.ts';
-import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag } from '../options.ts';
+import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from '../options.ts';
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 export const startCommand: Command = {
   name: 'start',
   summary: 'join a team as one peer: claim a slot, run its stages with the other peers',
-  usage: 'sat-peer start --model <name|dir> --team <team file|team id> [--bootstrap <multiaddr>]... [--slot j [--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--nat] [--json]',
+  usage:
+    'sat-peer start --model <name|dir> --team <team file|team id> [--bootstrap <multiaddr>]... [--slot j ' +
+    '[--upgrade-at <stage>]] [--data-dir <dir>] [--listen <multiaddr>]... [--announce <multiaddr>]... [--nat] ' +
+    '[--json]',
   args: [],
   options: {
-    model: { type: 'string', value: '<name|dir>', description: 'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder' },
-    team: { type: 'string', value: '<file|id>', description: 'the team file (sat-peer team create), or the team id: its manifest and data come from the team\'s peers' },
-    bootstrap: { type: 'string', multiple: true, value: '<multiaddr>', description: 'a peer to join through (sat-bootstrap prints them); repeat for more' },
-    slot: { type: 'string', value: '<j>', description: 'the slot to claim (default: the first free one the model fits)' },
-    'data-dir': { type: 'string', value: '<dir>', description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name or id>)' },
-    listen: { type: 'string', multiple: true, value: '<multiaddr>', description: 'where to listen (default /ip4/0.0.0.0/tcp/0); repeat for more' },
-    announce: { type: 'string', multiple: true, value: '<multiaddr>', description: 'the address to advertise instead of the listening ones (a public one behind a port forward); repeat for more' },
-    stages: { type: 'string', value: '<n>', description: 'stop after this stage (default training.num_stages of the team)' },
-    'upgrade-at': { type: 'string', value: '<stage>', description: 'take --slot over from this stage with this (stronger) model, through Stage-0; the incumbent hands its agent over' },
-    nat: { type: 'boolean', description: 'behind a NAT: also be reachable through a relay (the bootstrap peers are relays), with autonat and hole punching (dcutr)' },
+    model: {
+      type: 'string',
+      value: '<name|dir>',
+      description:
+        'qwen3-0.6b .. qwen3-32b (from the Hugging Face hub), tiny-weak / tiny-strong (embedded), or a checkpoint folder',
+    },
+    team: {
+      type: 'string',
+      value: '<file|id>',
+      description:
+        "the team file (sat-peer team create), or the team id: its manifest and data come from the team's peers",
+    },
+    bootstrap: {
+      type: 'string',
+      multiple: true,
+      value: '<multiaddr>',
+      description: 'a peer to join through (sat-bootstrap prints them); repeat for more',
+    },
+    slot: {
+      type: 'string',
+      value: '<j>',
+      description: 'the slot to claim (default: the first free one the model fits)',
+    },
+    'data-dir': {
+      type: 'string',
+      value: '<dir>',
+      description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name or id>)',
+    },
+    listen: {
+      type: 'string',
+      multiple: true,
+      value: '<multiaddr>',
+      description: 'where to listen (default /ip4/0.0.0.0/tcp/0); repeat for more',
+    },
+    announce: {
+      type: 'string',
+      multiple: true,
+      value: '<multiaddr>',
+      description:
+        'the address to advertise instead of the listening ones (a public one behind a port forward); repeat for more',
+    },
+    stages: {
+      type: 'string',
+      value: '<n>',
+      description: 'stop after this stage (default training.num_stages of the team)',
+    },
+    'upgrade-at': {
+      type: 'string',
+      value: '<stage>',
+      description:
+        'take --slot over from this stage with this (stronger) model, through Stage-0; the incumbent hands its agent over',
+    },
+    nat: {
+      type: 'boolean',
+      description:
+        'behind a NAT: also be reachable through a relay (the bootstrap peers are relays), with autonat and hole punching (dcutr)',
+    },
     offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
-    'micro-batch': { type: 'string', value: '<n>', description: 'rollouts scored and trained on at once (default: as many as this machine\'s memory allows; 0: all of the stage\'s)' },
-    memory: { type: 'string', value: '<GiB>', description: 'memory this peer plans its stage with (default: 90% of what the machine, or the GPU, has available); give each its share when several peers run on one machine' },
-    deadline: { type: 'string', value: '<seconds>', description: 'how long a silent token holder is waited for before the next in order takes over (default 30)' },
+    'micro-batch': {
+      type: 'string',
+      value: '<n>',
+      description:
+        "rollouts scored and trained on at once (default: as many as this machine's memory allows; 0: all of the stage's)",
+    },
+    memory: {
+      type: 'string',
+      value: '<GiB>',
+      description:
+        'memory this peer plans its stage with (default: 90% of what the machine, or the GPU, has available); ' +
+        'give each its share when several peers run on one machine',
+    },
+    deadline: {
+      type: 'string',
+      value: '<seconds>',
+      description: 'how long a silent token holder is waited for before the next in order takes over (default 30)',
+    },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
   },
@@ -38,36 +103,81 @@ export const startCommand: Command = {
     const spec = stringFlag(options, 'model', true);
     const session = sessionOptions(options);
     const slot = options.slot === undefined ? undefined : numberFlag(options, 'slot', 0, { integer: true, min: 0 });
-    const lastStage = options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
-    const upgradeAt = options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
+    const lastStage =
+      options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
+    const upgradeAt =
+      options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
-    const microBatch = options['micro-batch'] === undefined ? undefined : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
+    const microBatch =
+      options['micro-batch'] === undefined
+        ? undefined
+        : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
     const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
-    const model = await resolveModel(spec, { ...(options.offline ? { offline: true } : {}), progress: progressBar(process.stderr) });
-    const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
+    const model = await resolveModel(spec, {
+      ...(options.offline ? { offline: true } : {}),
+      progress: progressBar(process.stderr),
+    });
+    const dataDir =
+      stringFlag(options, 'data-dir') ??
+      path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const peer = await Peer.start({
-      teamFile, model: model.dir, dataDir, listen: list(options.listen).length ? list(options.listen) : undefined, announce: list(options.announce), ...(options.nat ? { nat: true } : {}), bootstrap: list(options.bootstrap),
-      ...(slot === undefined ? {} : { slot }), ...(lastStage ? { lastStage } : {}), ...(upgradeAt ? { upgradeAt } : {}), ...(deadline ? { deadlineMs: deadline * 1000 } : {}), ...(microBatch !== undefined ? { microBatch } : {}), ...(memory !== undefined ? { memory } : {}),
-      ...(json ? {
-        onTurn: (stage: number, position: number) => void process.stdout.write(`${JSON.stringify({ event: 'turn', stage, position })}\n`),
-        onEvaluate: (stage: number) => void process.stdout.write(`${JSON.stringify({ event: 'evaluating', stage })}\n`),
-      } : {}), ...(session.threads ? { threads: session.threads } : {}), ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}), log: say,
+      teamFile,
+      model: model.dir,
+      dataDir,
+      listen: list(options.listen).length ? list(options.listen) : undefined,
+      announce: list(options.announce),
+      ...(options.nat ? { nat: true } : {}),
+      bootstrap: list(options.bootstrap),
+      ...(slot === undefined ? {} : { slot }),
+      ...(lastStage ? { lastStage } : {}),
+      ...(upgradeAt ? { upgradeAt } : {}),
+      ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
+      ...(microBatch !== undefined ? { microBatch } : {}),
+      ...(memory !== undefined ? { memory } : {}),
+      ...(json
+        ? {
+            onTurn: (stage: number, position: number) => printJson({ event: 'turn', stage, position }),
+            onEvaluate: (stage: number) => printJson({ event: 'evaluating', stage }),
+          }
+        : {}),
+      ...(session.threads ? { threads: session.threads } : {}),
+      ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}),
+      log: say,
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    if (json) process.stdout.write(`${JSON.stringify({ event: 'joined', peerId: peer.host.peerId.toString(), team: peer.teamId, slot: peer.slot, addresses: peer.host.addresses })}\n`);
+    if (json)
+      printJson({
+        event: 'joined',
+        peerId: peer.host.peerId.toString(),
+        team: peer.teamId,
+        slot: peer.slot,
+        addresses: peer.host.addresses,
+      });
     else say(`listening on ${peer.host.addresses.join(', ')}`);
     try {
       await peer.run(({ stage, record, row, testAccuracy, seconds }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map((b) => Math.round(b / 2 ** 20));
-        if (json) return void process.stdout.write(`${JSON.stringify(row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy })}\n`);
+        if (json)
+          return printJson(
+            row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy },
+          );
         if (!record) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
-        const agents = record.agents.map((a) => `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`}`).join(', ');
-        say(`stage ${stage}: order ${record.order.join('>')}, reward ${record.reward.toFixed(3)}, test accuracy ${(100 * testAccuracy).toFixed(1)}%, ${agents}, bound ${record.certificate.lowerBound.toExponential(2)}, ${seconds.toFixed(1)} s`);
+        const agents = record.agents
+          .map(
+            (a) =>
+              `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`}`,
+          )
+          .join(', ');
+        say(
+          `stage ${stage}: order ${record.order.join('>')}, reward ${record.reward.toFixed(3)}, test accuracy ` +
+            `${(100 * testAccuracy).toFixed(1)}%, ${agents}, bound ` +
+            `${record.certificate.lowerBound.toExponential(2)}, ${seconds.toFixed(1)} s`,
+        );
       });
     } finally {
       process.off('SIGINT', stop);

@@ -13,7 +13,9 @@ import { readSafetensorsHeader } from '../../../node/gpu/safetensors.ts';
 import { tempDir } from '../../temp-dir.ts';
 
 const SOURCE = new URL('../../../models/demo/tiny-weak/', import.meta.url).pathname;
-const FILES: Record<string, Buffer> = Object.fromEntries(fs.readdirSync(SOURCE).map((f) => [f, fs.readFileSync(path.join(SOURCE, f))]));
+const FILES: Record<string, Buffer> = Object.fromEntries(
+  fs.readdirSync(SOURCE).map((f) => [f, fs.readFileSync(path.join(SOURCE, f))]),
+);
 const WEIGHTS = FILES['model.safetensors'];
 const REPO = 'Qwen/Qwen3-Tiny';
 const SHA = 'a'.repeat(40);
@@ -40,14 +42,23 @@ interface Faults {
 }
 
 /** An HF-like hub serving `repos`, with `faults`. */
-async function startHub(repos: Record<string, Record<string, Buffer>>, { corrupt, ignoreRange, cutAt }: Faults = {}): Promise<Hub> {
+async function startHub(
+  repos: Record<string, Record<string, Buffer>>,
+  { corrupt, ignoreRange, cutAt }: Faults = {},
+): Promise<Hub> {
   const requests: Hub['requests'] = [];
-  const blobs = new Map(Object.values(repos).flatMap((files) => Object.entries(files).map(([f, b]) => [sha256(b), { file: f, body: b }])));
+  const blobs = new Map(
+    Object.values(repos).flatMap((files) => Object.entries(files).map(([f, b]) => [sha256(b), { file: f, body: b }])),
+  );
   const send = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, headers: Record<string, string>) => {
     const m = ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const part = body.subarray(start);
-    res.writeHead(m ? 206 : 200, { ...headers, 'content-length': String(part.length), ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      ...headers,
+      'content-length': String(part.length),
+      ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
     if (req.method === 'HEAD') return res.end();
     if (cutAt === undefined || cutAt >= part.length) return res.end(part);
     res.write(part.subarray(0, cutAt), () => res.destroy());
@@ -62,7 +73,11 @@ async function startHub(repos: Record<string, Record<string, Buffer>>, { corrupt
     if (api?.[1] === 'Qwen/Gated') return res.writeHead(403, { 'x-error-code': 'GatedRepo' }).end();
     if ((api || resolve) && !files) return res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end();
     if (api) {
-      const body = JSON.stringify({ id: api[1], sha: SHA, siblings: Object.keys(files!).map((rfilename) => ({ rfilename })) });
+      const body = JSON.stringify({
+        id: api[1],
+        sha: SHA,
+        siblings: Object.keys(files!).map((rfilename) => ({ rfilename })),
+      });
       return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
     }
     if (resolve) {
@@ -72,7 +87,15 @@ async function startHub(repos: Record<string, Record<string, Buffer>>, { corrupt
       const etag = `"${etagOf(file, body)}"`;
       if (isLfs(file)) {
         const location = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cdn/${sha256(body)}`;
-        return res.writeHead(302, { location, 'x-repo-commit': SHA, 'x-linked-etag': etag, 'x-linked-size': String(body.length), etag: '"redirect"' }).end();
+        return res
+          .writeHead(302, {
+            location,
+            'x-repo-commit': SHA,
+            'x-linked-etag': etag,
+            'x-linked-size': String(body.length),
+            etag: '"redirect"',
+          })
+          .end();
       }
       return send(req, res, file === corrupt ? Buffer.from(body).fill(32) : body, { etag, 'x-repo-commit': SHA });
     }
@@ -100,7 +123,10 @@ function symlinksOut(dir: string): string[] {
 
 test('model names resolve to hub repos, the embedded folders, or a folder as is', async (t) => {
   t.is((parseModelSpec('qwen3-4b') as { repo: string }).repo, 'Qwen/Qwen3-4B');
-  t.deepEqual(Object.values(HUB_MODELS), ['0.6B', '1.7B', '4B', '8B', '14B', '32B'].map((s) => `Qwen/Qwen3-${s}`));
+  t.deepEqual(
+    Object.values(HUB_MODELS),
+    ['0.6B', '1.7B', '4B', '8B', '14B', '32B'].map((s) => `Qwen/Qwen3-${s}`),
+  );
   t.deepEqual(parseModelSpec('Qwen3-32B'), { kind: 'hub', name: 'qwen3-32b', repo: 'Qwen/Qwen3-32B' });
   t.deepEqual(parseModelSpec('someone/my-qwen3'), { kind: 'hub', name: 'someone/my-qwen3', repo: 'someone/my-qwen3' });
 
@@ -113,8 +139,12 @@ test('model names resolve to hub repos, the embedded folders, or a folder as is'
   t.deepEqual(await resolveModel(dir), { dir, name: path.basename(dir), source: 'path' });
 
   const err = await t.throwsAsync(resolveModel('qwen3-5b'), { name: 'ModelNotFoundError' });
-  for (const name of ['tiny-weak', 'tiny-strong', 'qwen3-0.6b', 'qwen3-32b', 'folder path']) t.true(err!.message.includes(name), err!.message);
-  await t.throwsAsync(resolveModel(path.join(SOURCE, 'config.json')), { name: 'ModelNotFoundError', message: /is a file/ });
+  for (const name of ['tiny-weak', 'tiny-strong', 'qwen3-0.6b', 'qwen3-32b', 'folder path'])
+    t.true(err!.message.includes(name), err!.message);
+  await t.throwsAsync(resolveModel(path.join(SOURCE, 'config.json')), {
+    name: 'ModelNotFoundError',
+    message: /is a file/,
+  });
 });
 
 test('a hub repo downloads into the HF cache layout, loads, and is found there again with no request', async (t) => {
@@ -122,7 +152,12 @@ test('a hub repo downloads into the HF cache layout, loads, and is found there a
   t.teardown(hub.close);
   const home = tempHome();
   const seen: { file: string; bytes: number; total: number }[] = [];
-  const model = await resolveModel(REPO, { endpoint: hub.url, hfHome: home, token: 'hf_secret', progress: (p) => seen.push(p) });
+  const model = await resolveModel(REPO, {
+    endpoint: hub.url,
+    hfHome: home,
+    token: 'hf_secret',
+    progress: (p) => seen.push(p),
+  });
 
   const root = repoDir(home);
   t.like(model, { name: REPO, repo: REPO, commit: SHA, source: 'download', dir: path.join(root, 'snapshots', SHA) });
@@ -131,27 +166,50 @@ test('a hub repo downloads into the HF cache layout, loads, and is found there a
   for (const [file, body] of Object.entries(FILES)) {
     const entry = path.join(model.dir, file);
     t.true(fs.readFileSync(entry).equals(body), file);
-    t.is(fs.statSync(entry).ino, fs.statSync(path.join(root, 'blobs', etagOf(file, body))).ino, `${file} is a hard link to its blob`);
+    t.is(
+      fs.statSync(entry).ino,
+      fs.statSync(path.join(root, 'blobs', etagOf(file, body))).ino,
+      `${file} is a hard link to its blob`,
+    );
   }
   t.deepEqual(symlinksOut(model.dir), []);
   t.true(fs.existsSync(path.join(root, '.no_exist', SHA, 'generation_config.json')));
   const ckpt = loadCheckpoint(model.dir);
   t.is(ckpt.tensors.size, readSafetensorsHeader(path.join(SOURCE, 'model.safetensors')).size);
   t.deepEqual(seen.at(-1), { file: 'model.safetensors', bytes: WEIGHTS.length, total: WEIGHTS.length });
-  t.true(hub.requests.some((r) => r.url.startsWith('/cdn/')), 'the LFS redirect was followed');
+  t.true(
+    hub.requests.some((r) => r.url.startsWith('/cdn/')),
+    'the LFS redirect was followed',
+  );
   t.true(hub.requests.every((r) => r.auth === 'Bearer hf_secret'));
 
   const before = hub.requests.length;
-  t.like(await resolveModel(REPO, { endpoint: hub.url, hfHome: home }), { dir: model.dir, source: 'cache', commit: SHA });
-  t.like(await resolveModel(REPO, { endpoint: hub.url, hfHome: home, offline: true }), { dir: model.dir, source: 'cache' });
+  t.like(await resolveModel(REPO, { endpoint: hub.url, hfHome: home }), {
+    dir: model.dir,
+    source: 'cache',
+    commit: SHA,
+  });
+  t.like(await resolveModel(REPO, { endpoint: hub.url, hfHome: home, offline: true }), {
+    dir: model.dir,
+    source: 'cache',
+  });
   t.is(hub.requests.length, before, 'no request once cached');
 
   fs.rmSync(path.join(model.dir, 'model.safetensors'));
-  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: hub.url, hfHome: home, offline: true }), { name: 'ModelNotFoundError' });
-  t.regex(err!.message, /Qwen\/Qwen3-Tiny at revision main is not in the Hugging Face cache .*: snapshot a{40} lacks model\.safetensors \(or /);
+  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: hub.url, hfHome: home, offline: true }), {
+    name: 'ModelNotFoundError',
+  });
+  t.regex(
+    err!.message,
+    /Qwen\/Qwen3-Tiny at revision main is not in the Hugging Face cache .*: snapshot a{40} lacks model\.safetensors \(or /,
+  );
   t.is(hub.requests.length, before);
   t.like(await resolveModel(REPO, { endpoint: hub.url, hfHome: home }), { source: 'download' });
-  t.deepEqual(hub.requests.slice(before).map((r) => r.method), ['GET', 'HEAD'], 'only the weights were asked for; their blob was still there');
+  t.deepEqual(
+    hub.requests.slice(before).map((r) => r.method),
+    ['GET', 'HEAD'],
+    'only the weights were asked for; their blob was still there',
+  );
 });
 
 test('a partial blob is resumed with a Range request', async (t) => {
@@ -166,7 +224,11 @@ test('a partial blob is resumed with a Range request', async (t) => {
   const model = await resolveModel(REPO, { endpoint: hub.url, hfHome: home });
   t.true(fs.readFileSync(path.join(model.dir, 'model.safetensors')).equals(WEIGHTS));
   const weightsGets = hub.requests.filter((r) => r.method === 'GET' && r.url.startsWith('/cdn/'));
-  t.deepEqual(weightsGets.map((r) => r.range), [`bytes=${half}-`], 'one GET of the weights, from the middle (the Range survives the CDN redirect)');
+  t.deepEqual(
+    weightsGets.map((r) => r.range),
+    [`bytes=${half}-`],
+    'one GET of the weights, from the middle (the Range survives the CDN redirect)',
+  );
   t.false(fs.readdirSync(blobs).some((f) => f.endsWith('.incomplete')));
 });
 
@@ -175,7 +237,9 @@ test('a broken-off transfer keeps its partial blob; a server that ignores Range 
   const blobs = path.join(repoDir(home), 'blobs');
   const cut = await startHub({ [REPO]: FILES }, { cutAt: 100_000 });
   t.teardown(cut.close);
-  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: cut.url, hfHome: home }), { name: 'ModelDownloadError' });
+  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: cut.url, hfHome: home }), {
+    name: 'ModelDownloadError',
+  });
   t.regex(err!.message, /download of model\.safetensors broke off at 100000 of \d+ bytes .*run again to resume/);
   t.is(fs.statSync(path.join(blobs, `${sha256(WEIGHTS)}.incomplete`)).size, 100_000);
 
@@ -190,45 +254,74 @@ test('a corrupted transfer fails naming the file and both hashes, and leaves no 
   const hub = await startHub({ [REPO]: FILES }, { corrupt: 'model.safetensors' });
   t.teardown(hub.close);
   const home = tempHome();
-  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: hub.url, hfHome: home }), { name: 'ModelDownloadError' });
-  t.regex(err!.message, new RegExp(`^model\\.safetensors: sha256 mismatch: expected ${sha256(WEIGHTS)}, got [0-9a-f]{64}`));
+  const err = await t.throwsAsync(resolveModel(REPO, { endpoint: hub.url, hfHome: home }), {
+    name: 'ModelDownloadError',
+  });
+  t.regex(
+    err!.message,
+    new RegExp(`^model\\.safetensors: sha256 mismatch: expected ${sha256(WEIGHTS)}, got [0-9a-f]{64}`),
+  );
   t.false(fs.existsSync(path.join(repoDir(home), 'snapshots')));
   t.false(fs.readdirSync(path.join(repoDir(home), 'blobs')).some((f) => f.endsWith('.incomplete')));
 
   const small = await startHub({ [REPO]: FILES }, { corrupt: 'config.json' });
   t.teardown(small.close);
-  await t.throwsAsync(resolveModel(REPO, { endpoint: small.url, hfHome: tempHome() }), { name: 'ModelDownloadError', message: /^config\.json: git-sha1 mismatch/ });
+  await t.throwsAsync(resolveModel(REPO, { endpoint: small.url, hfHome: tempHome() }), {
+    name: 'ModelDownloadError',
+    message: /^config\.json: git-sha1 mismatch/,
+  });
 });
 
 test('offline with an empty cache names what is missing and makes no request', async (t) => {
   const hub = await startHub({ [REPO]: FILES });
   t.teardown(hub.close);
-  const err = await t.throwsAsync(resolveModel('qwen3-4b', { endpoint: hub.url, hfHome: tempHome(), offline: true }), { name: 'ModelNotFoundError' });
-  for (const part of ['Qwen/Qwen3-4B', 'no snapshot for revision main', 'without --offline', 'HF_HOME']) t.true(err!.message.includes(part), err!.message);
+  const err = await t.throwsAsync(resolveModel('qwen3-4b', { endpoint: hub.url, hfHome: tempHome(), offline: true }), {
+    name: 'ModelNotFoundError',
+  });
+  for (const part of ['Qwen/Qwen3-4B', 'no snapshot for revision main', 'without --offline', 'HF_HOME'])
+    t.true(err!.message.includes(part), err!.message);
   t.is(hub.requests.length, 0);
 });
 
 test('network and hub failures are one clear error each', async (t) => {
   const closed = await startHub({});
   await closed.close();
-  const down = await t.throwsAsync(resolveModel(REPO, { endpoint: closed.url, hfHome: tempHome() }), { name: 'ModelDownloadError' });
+  const down = await t.throwsAsync(resolveModel(REPO, { endpoint: closed.url, hfHome: tempHome() }), {
+    name: 'ModelDownloadError',
+  });
   t.true(down!.message.startsWith(`cannot reach the Hugging Face hub at ${closed.url} `), down!.message);
   t.regex(down!.message, /ECONNREFUSED.*HF_ENDPOINT/);
 
   const hub = await startHub({ [REPO]: FILES, 'Qwen/Broken': { 'config.json': FILES['config.json'] } });
   t.teardown(hub.close);
   const opts = { endpoint: hub.url, hfHome: tempHome() };
-  await t.throwsAsync(resolveModel('Qwen/Nope', opts), { name: 'ModelDownloadError', message: /^repo Qwen\/Nope not found \(404 from http.*check the model name/ });
-  await t.throwsAsync(resolveModel('Qwen/Gated', opts), { name: 'ModelDownloadError', message: /^Qwen\/Gated is gated .*HF_TOKEN/ });
-  await t.throwsAsync(resolveModel('Qwen/Broken', opts), { name: 'ModelFormatError', message: /has no tokenizer\.json/ });
+  await t.throwsAsync(resolveModel('Qwen/Nope', opts), {
+    name: 'ModelDownloadError',
+    message: /^repo Qwen\/Nope not found \(404 from http.*check the model name/,
+  });
+  await t.throwsAsync(resolveModel('Qwen/Gated', opts), {
+    name: 'ModelDownloadError',
+    message: /^Qwen\/Gated is gated .*HF_TOKEN/,
+  });
+  await t.throwsAsync(resolveModel('Qwen/Broken', opts), {
+    name: 'ModelFormatError',
+    message: /has no tokenizer\.json/,
+  });
 });
 
 test('a sharded checkpoint downloads its index and every shard it names', async (t) => {
   const shard = 'model-00001-of-00001.safetensors';
   const names = [...readSafetensorsHeader(path.join(SOURCE, 'model.safetensors')).keys()];
-  const index = Buffer.from(JSON.stringify({ metadata: { total_size: WEIGHTS.length }, weight_map: Object.fromEntries(names.map((n) => [n, shard])) }));
+  const index = Buffer.from(
+    JSON.stringify({
+      metadata: { total_size: WEIGHTS.length },
+      weight_map: Object.fromEntries(names.map((n) => [n, shard])),
+    }),
+  );
   const { 'model.safetensors': _, ...rest } = FILES;
-  const hub = await startHub({ 'Qwen/Qwen3-Sharded': { ...rest, 'model.safetensors.index.json': index, [shard]: WEIGHTS } });
+  const hub = await startHub({
+    'Qwen/Qwen3-Sharded': { ...rest, 'model.safetensors.index.json': index, [shard]: WEIGHTS },
+  });
   t.teardown(hub.close);
   const model = await resolveModel('Qwen/Qwen3-Sharded', { endpoint: hub.url, hfHome: tempHome() });
   t.deepEqual(fs.readdirSync(model.dir).sort(), [...Object.keys(rest), 'model.safetensors.index.json', shard].sort());
@@ -251,7 +344,10 @@ test('a huggingface_hub cache of symlinks is used, its entries turned into hard 
   const model = await resolveModel('qwen3-4b', { hfHome: home, offline: true });
   t.like(model, { dir: snapshot, name: 'qwen3-4b', source: 'cache', commit: SHA });
   t.deepEqual(symlinksOut(snapshot), []);
-  t.is(fs.statSync(path.join(snapshot, 'model.safetensors')).ino, fs.statSync(path.join(root, 'blobs', sha256(WEIGHTS))).ino);
+  t.is(
+    fs.statSync(path.join(snapshot, 'model.safetensors')).ino,
+    fs.statSync(path.join(root, 'blobs', sha256(WEIGHTS))).ino,
+  );
   loadCheckpoint(model.dir);
 });
 

@@ -28,19 +28,30 @@ interface GaeCase {
   sequence_advantages: number[];
   returns: number[][];
 }
-const REFERENCE = JSON.parse(fs.readFileSync(new URL('../../fixtures/sat-reference.json', import.meta.url), 'utf8')) as {
+const REFERENCE = JSON.parse(
+  fs.readFileSync(new URL('../../fixtures/sat-reference.json', import.meta.url), 'utf8'),
+) as {
   grpo_advantages: GrpoCase[];
   gae_advantages: GaeCase[];
 };
 
-function close(t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: readonly number[], tol = 1e-6): void {
+function close(
+  t: import('ava').ExecutionContext,
+  actual: ArrayLike<number>,
+  expected: readonly number[],
+  tol = 1e-6,
+): void {
   t.is(actual.length, expected.length);
   const worst = Math.max(...expected.map((e, i) => Math.abs(actual[i]! - e)));
-  t.true(worst <= tol, `max abs difference ${worst} > ${tol}; got [${Array.from(actual).slice(0, 6)}], want [${expected.slice(0, 6)}]`);
+  t.true(
+    worst <= tol,
+    `max abs difference ${worst} > ${tol}; got [${Array.from(actual).slice(0, 6)}], want [${expected.slice(0, 6)}]`,
+  );
 }
 
 for (const [k, c] of REFERENCE.grpo_advantages.entries()) {
-  test(`GRPO matches the reference: case ${k} (baseline ${c.config.group_baseline}, norm ${c.config.group_norm}, clip ${c.config.A_clip})`, (t) => {
+  const { group_baseline, group_norm, A_clip } = c.config;
+  test(`GRPO matches the reference: case ${k} (baseline ${group_baseline}, norm ${group_norm}, clip ${A_clip})`, (t) => {
     const got = grpoAdvantages(c.rewards, c.group_index, {
       baseline: c.config.group_baseline,
       groupNorm: c.config.group_norm,
@@ -67,7 +78,12 @@ test('GRPO by hand: mean and max baselines, clip, groups in any label order', (t
   close(t, grpoAdvantages(rewards, groupIndex, { baseline: 'max', groupNorm: false, aClip: 100 }), [-2, 0, 0, -10, -1]);
   // Normalised: group 7 is [-1, 1, 0] with population std sqrt(2/3).
   const s = Math.sqrt(2 / 3) + 1e-8;
-  close(t, grpoAdvantages(rewards, groupIndex, { baseline: 'max', groupNorm: true, aClip: 100 }), [-1 / s, 1 / s, 5 / (5 + 1e-8), -5 / (5 + 1e-8), 0], 1e-12);
+  close(
+    t,
+    grpoAdvantages(rewards, groupIndex, { baseline: 'max', groupNorm: true, aClip: 100 }),
+    [-1 / s, 1 / s, 5 / (5 + 1e-8), -5 / (5 + 1e-8), 0],
+    1e-12,
+  );
 });
 
 test('a group whose samples all score the same gets zero advantage', (t) => {
@@ -90,7 +106,10 @@ test('GAE with lam = 1 and gamma = 1 gives reward-to-go minus the value', (t) =>
 test('sequences of different lengths each end with V = 0', (t) => {
   const got = gaeSequenceAdvantages([[1], [0, 0, 2]], [[0], [0, 0, 0]], [0, 1], { gamma: 1, lam: 1, aClip: 10 });
   close(t, got.sequenceAdvantages, [1, 6]);
-  t.deepEqual(got.returns.map((r) => r.length), [1, 3]);
+  t.deepEqual(
+    got.returns.map((r) => r.length),
+    [1, 3],
+  );
 });
 
 test('groupNormalize leaves groups of one alone; clipAdvantages clips both ways', (t) => {
@@ -104,7 +123,9 @@ test('malformed inputs are refused with one actionable line', (t) => {
   t.throws(() => grpoAdvantages([1, NaN], [0, 0], cfg), { instanceOf: InputError, message: /rewards\[1\]/ });
   t.throws(() => grpoAdvantages([1, 2], [0, 0.5], cfg), { instanceOf: InputError, message: /integer group label/ });
   t.throws(() => grpoAdvantages([1, 2], [0, 0], { ...cfg, aClip: -1 }), { instanceOf: InputError, message: /A_clip/ });
-  t.throws(() => grpoAdvantages([1, 2], [0, 0], { ...cfg, baseline: 'median' as GroupBaseline }), { instanceOf: InputError });
+  t.throws(() => grpoAdvantages([1, 2], [0, 0], { ...cfg, baseline: 'median' as GroupBaseline }), {
+    instanceOf: InputError,
+  });
   t.throws(() => gae([1, 2], [0], 0.9, 0.9), { instanceOf: InputError, message: /one value per token/ });
   t.throws(() => gae([1], [0], 1.5, 0.9), { instanceOf: InputError, message: /gamma/ });
   t.throws(() => gae([1], [0], 0.9, NaN), { instanceOf: InputError, message: /lam/ });

@@ -16,7 +16,8 @@ test('perStateKl is the token mean of (ratio - 1) - log ratio', (t) => {
 test('perStateKl is 0 for an unchanged policy, positive otherwise, and accurate for tiny changes', (t) => {
   t.is(perStateKl([-1, -2, -3], [-1, -2, -3]), 0);
   t.true(perStateKl([-1], [-1.01]) > 0 && perStateKl([-1], [-0.99]) > 0);
-  // For log-ratio d, (e^d - 1) - d = d^2/2 + d^3/6 + ...: no cancellation at d = 1e-6 (exp(d) - 1 - d would be off by ~1e-16).
+  // For log-ratio d, (e^d - 1) - d = d^2/2 + d^3/6 + ...: no cancellation at d = 1e-6 (exp(d) - 1 - d would be off by
+  // ~1e-16).
   t.true(near(perStateKl([0], [1e-6]), 0.5e-12 + 1e-18 / 6, 1e-20));
 });
 

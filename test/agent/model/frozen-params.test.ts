@@ -25,7 +25,10 @@ test('saved and loaded back: the same tensors; with LoRA the tensors are factors
   const file = path.join(tempDir('frozen-'), 'p.safetensors');
   saveParams(file, freezeParams(src));
   const back = loadParams(file);
-  t.deepEqual(back.current().get('model.layers.0.mlp.up_proj.weight'), { data: Float32Array.of(1, 2, 3, 4, 5, 6), shape: [2, 3] });
+  t.deepEqual(back.current().get('model.layers.0.mlp.up_proj.weight'), {
+    data: Float32Array.of(1, 2, 3, 4, 5, 6),
+    shape: [2, 3],
+  });
   t.deepEqual([...back.trainable], ['model.layers.0.mlp.up_proj.weight']);
   const lora = { rank: 2, alpha: 4, targets: ['up_proj'] };
   const asLora = loadParams(file, lora);

@@ -13,7 +13,10 @@ const expected = JSON.parse(fs.readFileSync(`${DIR}expected.json`, 'utf8'));
 const ckpt = loadCheckpoint(DIR);
 const gen = new Generator(ckpt, { threads: 1 });
 const scorer = new Scorer(ckpt, { threads: 1 });
-test.after.always(async () => { await gen.release(); await scorer.release(); });
+test.after.always(async () => {
+  await gen.release();
+  await scorer.release();
+});
 
 const sampling = { temperature: 1, topK: 50, topP: 0.9 };
 
@@ -25,13 +28,19 @@ test('greedy decoding with the KV cache reproduces the reference continuation ex
   t.is(out.finishReason, 'length');
 });
 
-test('on the session worker (a peer\'s sessions) sampling gives what it gives on this thread, token for token', async (t) => {
+test("on the session worker (a peer's sessions) sampling gives what it gives on this thread, token for token", async (t) => {
   const there = new Generator(ckpt, { threads: 1, inWorker: true });
   const prompts = expected.sequences.map((s: { input_ids: number[] }) => s.input_ids);
   const opts = { maxNewTokens: 12, sampling, seed: 42 };
   const [a, b] = [await gen.generate(prompts, opts), await there.generate(prompts, opts)];
-  t.deepEqual(b.map((r) => r.tokens), a.map((r) => r.tokens));
-  t.deepEqual(b.map((r) => r.logprobs), a.map((r) => r.logprobs));
+  t.deepEqual(
+    b.map((r) => r.tokens),
+    a.map((r) => r.tokens),
+  );
+  t.deepEqual(
+    b.map((r) => r.logprobs),
+    a.map((r) => r.logprobs),
+  );
   await there.release();
 });
 
@@ -49,36 +58,56 @@ test('sampled tokens carry log-probs equal to teacher-forced scoring (1e-4) and 
   const a = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 42 });
   const b = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 42 });
   const c = await gen.generate(prompts, { maxNewTokens: 12, sampling, seed: 43 });
-  t.deepEqual(a.map((r) => r.tokens), b.map((r) => r.tokens));
-  t.notDeepEqual(a.map((r) => r.tokens), c.map((r) => r.tokens));
+  t.deepEqual(
+    a.map((r) => r.tokens),
+    b.map((r) => r.tokens),
+  );
+  t.notDeepEqual(
+    a.map((r) => r.tokens),
+    c.map((r) => r.tokens),
+  );
   const scored = await scorer.score(prompts.map((p: number[], i: number) => [...p, ...a[i].tokens]));
   prompts.forEach((p: number[], i: number) => {
     const teacher = scored.tokenLogprobs[i].slice(p.length - 1);
-    a[i].logprobs.forEach((lp, k) => t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`));
+    a[i].logprobs.forEach((lp, k) =>
+      t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`),
+    );
   });
 });
 
 test('at temperature 0.7 the reported log-probs are those of softmax(logits / 0.7), as a scorer at 0.7 gives them', async (t) => {
   const prompts = [expected.sequences[0].input_ids, expected.sequences[2].input_ids];
-  const out = await gen.generate(prompts, { maxNewTokens: 10, sampling: { temperature: 0.7, topK: 0, topP: 1 }, seed: 9 });
+  const out = await gen.generate(prompts, {
+    maxNewTokens: 10,
+    sampling: { temperature: 0.7, topK: 0, topP: 1 },
+    seed: 9,
+  });
   const cold = new Scorer(ckpt, { threads: 1 }, undefined, 0.7);
   const scored = await cold.score(prompts.map((p: number[], i: number) => [...p, ...out[i].tokens]));
   await cold.release();
   prompts.forEach((p: number[], i: number) => {
     const teacher = scored.tokenLogprobs[i].slice(p.length - 1);
-    out[i].logprobs.forEach((lp, k) => t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`));
+    out[i].logprobs.forEach((lp, k) =>
+      t.true(Math.abs(lp - teacher[k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[k]}`),
+    );
   });
 });
 
 test('top-k 1 sampling is greedy whatever the seed', async (t) => {
   const prompt = [expected.greedy.prompt_ids];
-  const [out] = await gen.generate(prompt, { maxNewTokens: 8, sampling: { temperature: 0.7, topK: 1, topP: 1 }, seed: 5 });
+  const [out] = await gen.generate(prompt, {
+    maxNewTokens: 8,
+    sampling: { temperature: 0.7, topK: 1, topP: 1 },
+    seed: 5,
+  });
   t.deepEqual(out.tokens, expected.greedy.new_tokens);
 });
 
 test('sampling follows the model distribution: the empirical frequency of the first token tracks its probability', async (t) => {
   const prompt = expected.sequences[1].input_ids;
-  const { lastLogits: [logits] } = await scorer.score([prompt]);
+  const {
+    lastLogits: [logits],
+  } = await scorer.score([prompt]);
   const z = Math.max(...logits);
   const probs = Array.from(logits, (l) => Math.exp(l - z));
   const sum = probs.reduce((a, b) => a + b, 0);
@@ -100,7 +129,10 @@ test('a batch sampled in micro-batches samples what it samples at once: each row
   const opts = { maxNewTokens: 8, sampling: { temperature: 1, topK: 0, topP: 1 }, seed: 5 };
   const whole = await gen.generate(rows, opts);
   const parts = await inMicroBatches(gen, 4).generate(rows, opts);
-  t.deepEqual(parts.map((r) => r.tokens), whole.map((r) => r.tokens));
+  t.deepEqual(
+    parts.map((r) => r.tokens),
+    whole.map((r) => r.tokens),
+  );
   parts.forEach((r, i) => r.logprobs.forEach((lp, k) => t.true(Math.abs(lp - whole[i].logprobs[k]) < 1e-5)));
   t.true(new Set(whole.map((r) => r.tokens.join())).size > 1, 'rows of one prompt still sample apart');
 });
@@ -136,51 +168,103 @@ test('rows that stop early keep their tokens while the others run on as if alone
   t.is(r1.logprobs.length, 8);
 });
 
-test('decoding in one graph (a Loop over the steps) gives what one run per step gives, with a trainer\'s weights, LoRA adapters and rows that stop early', async (t) => {
-  const prompts = [expected.greedy.prompt_ids, ...expected.sequences.map((s: { input_ids: number[] }) => s.input_ids)];
-  // Stop strings need the text after every token, so they decode one run per step; this one never matches.
-  const stepwise = { stopStrings: ['never'], decode: () => '' };
-  const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'] };
-  for (const trainable of [{ kind: 'full' as const }, { kind: 'lora' as const, lora }]) {
-    const trainer = Trainer.create(ckpt, { loss: sftLoss, trainable, optimizer: { lr: 1e-3 }, seed: 1, session: { threads: 1 } });
-    const rows = prompts.map((p: number[]) => [...p, 5, 6, 7]);
-    const { ids, mask, seq } = padBatch(rows);
-    await trainer.trainStep({ batch: rows.length, seq, inputIds: ids, attentionMask: mask, extra: { loss_mask: { dtype: 'float32', shape: [rows.length, seq - 1], data: new Float32Array(rows.length * (seq - 1)).fill(1) } } });
-    const trained = new Generator(ckpt, { threads: 1 }, trainer.paramSource());
-    // A stop token that ends some rows' greedy continuations and not others'.
-    const greedy = await trained.generate(prompts, { maxNewTokens: 10 });
-    const stop = greedy.flatMap((r) => r.tokens).find((x) => greedy.some((r) => !r.tokens.includes(x)))!;
-    for (const opts of [{ maxNewTokens: 10 }, { maxNewTokens: 10, sampling, seed: 9 }, { maxNewTokens: 10, stopTokenIds: [stop, 17] }]) {
-      const looped = await trained.generate(prompts, opts);
-      const stepped = await trained.generate(prompts, { ...opts, ...stepwise });
-      const what = `${trainable.kind} ${JSON.stringify(opts)}`;
-      t.deepEqual(looped.map((r) => [r.tokens, r.finishReason]), stepped.map((r) => [r.tokens, r.finishReason]), what);
-      // The loop attends over the new token in its cache slot, the steps after the cache: sums in another order.
-      looped.forEach((r, i) => r.logprobs.forEach((lp, k) => t.true(Math.abs(lp - stepped[i].logprobs[k]) < 1e-5, `${what}: row ${i} token ${k}`)));
+test(
+  'decoding in one graph (a Loop over the steps) gives what one run per step ' +
+    "gives, with a trainer's weights, LoRA adapters and rows that stop early",
+  async (t) => {
+    const prompts = [
+      expected.greedy.prompt_ids,
+      ...expected.sequences.map((s: { input_ids: number[] }) => s.input_ids),
+    ];
+    // Stop strings need the text after every token, so they decode one run per step; this one never matches.
+    const stepwise = { stopStrings: ['never'], decode: () => '' };
+    const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'] };
+    for (const trainable of [{ kind: 'full' as const }, { kind: 'lora' as const, lora }]) {
+      const trainer = Trainer.create(ckpt, {
+        loss: sftLoss,
+        trainable,
+        optimizer: { lr: 1e-3 },
+        seed: 1,
+        session: { threads: 1 },
+      });
+      const rows = prompts.map((p: number[]) => [...p, 5, 6, 7]);
+      const { ids, mask, seq } = padBatch(rows);
+      await trainer.trainStep({
+        batch: rows.length,
+        seq,
+        inputIds: ids,
+        attentionMask: mask,
+        extra: {
+          loss_mask: {
+            dtype: 'float32',
+            shape: [rows.length, seq - 1],
+            data: new Float32Array(rows.length * (seq - 1)).fill(1),
+          },
+        },
+      });
+      const trained = new Generator(ckpt, { threads: 1 }, trainer.paramSource());
+      // A stop token that ends some rows' greedy continuations and not others'.
+      const greedy = await trained.generate(prompts, { maxNewTokens: 10 });
+      const stop = greedy.flatMap((r) => r.tokens).find((x) => greedy.some((r) => !r.tokens.includes(x)))!;
+      for (const opts of [
+        { maxNewTokens: 10 },
+        { maxNewTokens: 10, sampling, seed: 9 },
+        { maxNewTokens: 10, stopTokenIds: [stop, 17] },
+      ]) {
+        const looped = await trained.generate(prompts, opts);
+        const stepped = await trained.generate(prompts, { ...opts, ...stepwise });
+        const what = `${trainable.kind} ${JSON.stringify(opts)}`;
+        t.deepEqual(
+          looped.map((r) => [r.tokens, r.finishReason]),
+          stepped.map((r) => [r.tokens, r.finishReason]),
+          what,
+        );
+        // The loop attends over the new token in its cache slot, the steps after the cache: sums in another order.
+        looped.forEach((r, i) =>
+          r.logprobs.forEach((lp, k) =>
+            t.true(Math.abs(lp - stepped[i].logprobs[k]) < 1e-5, `${what}: row ${i} token ${k}`),
+          ),
+        );
+      }
+      const early = await trained.generate(prompts, { maxNewTokens: 10, stopTokenIds: [stop] });
+      t.true(
+        early.some((r) => r.finishReason === 'eos') && early.some((r) => r.tokens.length === 10),
+        `${trainable.kind}: some rows stop early, others run on`,
+      );
+      await trained.release();
+      await trainer.release();
     }
-    const early = await trained.generate(prompts, { maxNewTokens: 10, stopTokenIds: [stop] });
-    t.true(early.some((r) => r.finishReason === 'eos') && early.some((r) => r.tokens.length === 10), `${trainable.kind}: some rows stop early, others run on`);
-    await trained.release();
-    await trainer.release();
-  }
-});
+  },
+);
 
 test('a vanishing top-p or temperature samples the greedy token; top-k keeps draws among the k most likely', async (t) => {
   const prompt = expected.sequences[1].input_ids;
   const [greedy] = await gen.generate([prompt], { maxNewTokens: 1 });
   const rows = Array.from({ length: 16 }, () => prompt);
-  for (const sampling of [{ temperature: 1, topK: 0, topP: 1e-6 }, { temperature: 1e-4, topK: 0, topP: 1 }]) {
+  for (const sampling of [
+    { temperature: 1, topK: 0, topP: 1e-6 },
+    { temperature: 1e-4, topK: 0, topP: 1 },
+  ]) {
     const out = await gen.generate(rows, { maxNewTokens: 1, sampling, seed: 3 });
-    t.deepEqual(out.map((r) => r.tokens[0]), rows.map(() => greedy.tokens[0]), JSON.stringify(sampling));
+    t.deepEqual(
+      out.map((r) => r.tokens[0]),
+      rows.map(() => greedy.tokens[0]),
+      JSON.stringify(sampling),
+    );
   }
-  const { lastLogits: [logits] } = await scorer.score([prompt]);
+  const {
+    lastLogits: [logits],
+  } = await scorer.score([prompt]);
   const top3 = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 3);
   const drawn = new Set<number>();
   for (let seed = 0; seed < 4; seed++) {
     const out = await gen.generate(rows, { maxNewTokens: 1, sampling: { temperature: 5, topK: 3, topP: 1 }, seed });
     out.forEach((r) => drawn.add(r.tokens[0]));
   }
-  t.true([...drawn].every((id) => top3.includes(id)), `drawn ${[...drawn]} outside the top 3 ${top3}`);
+  t.true(
+    [...drawn].every((id) => top3.includes(id)),
+    `drawn ${[...drawn]} outside the top 3 ${top3}`,
+  );
   t.true(drawn.size > 1, 'a hot temperature over 3 tokens should draw more than one of them');
 });
 
@@ -189,9 +273,15 @@ test('bad requests are refused with a clear error', async (t) => {
   await t.throwsAsync(gen.generate([[]], { maxNewTokens: 2 }), { name: 'InputError' });
   await t.throwsAsync(gen.generate([], { maxNewTokens: 2 }), { name: 'InputError', message: /no prompts/ });
   await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 0 }), { name: 'InputError' });
-  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopTokenIds: [2, 1.5] }), { name: 'InputError', message: /stop token ids must be integers >= 0, got 1.5/ });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopTokenIds: [2, 1.5] }), {
+    name: 'InputError',
+    message: /stop token ids must be integers >= 0, got 1.5/,
+  });
   const context = ckpt.config.maxPositionEmbeddings;
-  await t.throwsAsync(gen.generate([[1, 2]], { maxNewTokens: context - 1 }), { name: 'InputError', message: new RegExp(`context of ${context}`) });
+  await t.throwsAsync(gen.generate([[1, 2]], { maxNewTokens: context - 1 }), {
+    name: 'InputError',
+    message: new RegExp(`context of ${context}`),
+  });
   const bad = [
     [{ temperature: -1, topK: 0, topP: 1 }, /temperature/],
     [{ temperature: Number.NaN, topK: 0, topP: 1 }, /temperature/],
@@ -199,7 +289,11 @@ test('bad requests are refused with a clear error', async (t) => {
     [{ temperature: 1, topK: 0, topP: 0 }, /top-p/],
     [{ temperature: 1, topK: 0, topP: 1.5 }, /top-p/],
   ] as const;
-  for (const [sampling, message] of bad) await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, sampling }), { name: 'InputError', message });
-  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopStrings: ['x'] }), { name: 'InputError', message: /decode/ });
+  for (const [sampling, message] of bad)
+    await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, sampling }), { name: 'InputError', message });
+  await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, stopStrings: ['x'] }), {
+    name: 'InputError',
+    message: /decode/,
+  });
   await t.throwsAsync(gen.generate([[1]], { maxNewTokens: 2, seed: -1 }), { name: 'InputError', message: /seed/ });
 });

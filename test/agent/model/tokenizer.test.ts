@@ -73,7 +73,10 @@ test('qwen3: eos, pad, vocab size and hash come from the checkpoint files', (t) 
 test('qwen3: chat template for one user message', (t) => {
   const tok = qwen3();
   const user: ChatMessage[] = [{ role: 'user', content: 'Hi' }];
-  t.is(tok.applyChatTemplate(user, { addGenerationPrompt: true }), '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+  t.is(
+    tok.applyChatTemplate(user, { addGenerationPrompt: true }),
+    '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+  );
   t.is(
     tok.applyChatTemplate(user, { addGenerationPrompt: true, enableThinking: false }),
     '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
@@ -128,7 +131,10 @@ test('tiny: the learned merges compress text like the corpus', (t) => {
   const text = 'The answer is the sum of the numbers, and the team shares the reward.';
   const ids = tok.encode(text);
   t.true(ids.length < Buffer.byteLength(text) / 2, `${ids.length} tokens for ${Buffer.byteLength(text)} bytes`);
-  t.true(ids.some((id) => id >= 259), 'uses merged tokens');
+  t.true(
+    ids.some((id) => id >= 259),
+    'uses merged tokens',
+  );
   t.deepEqual(tok.encode('42'), [3 + 0x34, 3 + 0x32]); // digits split one by one, byte b -> id 3 + b
 });
 
@@ -171,12 +177,16 @@ test('no chat_template: falls back to ChatML; no tokenizer_config.json: no eos, 
 test('chat_template.jinja wins over tokenizer_config.json, and sees bos/eos tokens', (t) => {
   const dir = tinyWith(t, {
     'tokenizer_config.json': JSON.stringify({ eos_token: { content: '<|im_end|>' }, chat_template: 'config' }),
-    'chat_template.jinja': '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}' +
+    'chat_template.jinja':
+      '{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}' +
       '{% if add_generation_prompt %}>{% endif %}{% if enable_thinking is defined %}{{ enable_thinking }}{% endif %}',
   });
   const tok = loadTokenizer(dir);
   t.is(tok.applyChatTemplate([{ role: 'user', content: 'a' }]), '[user]a<|im_end|>');
-  t.is(tok.applyChatTemplate([{ role: 'user', content: 'a' }], { addGenerationPrompt: true, enableThinking: true }), '[user]a<|im_end|>>true');
+  t.is(
+    tok.applyChatTemplate([{ role: 'user', content: 'a' }], { addGenerationPrompt: true, enableThinking: true }),
+    '[user]a<|im_end|>>true',
+  );
   t.deepEqual(tok.eosTokenIds, [2]);
 });
 
@@ -217,7 +227,9 @@ test('errors: corrupt JSON names the file', (t) => {
 });
 
 test('errors: a bad or failing chat template', (t) => {
-  const unparsable = tinyWith(t, { 'tokenizer_config.json': JSON.stringify({ chat_template: '{% for m in messages %}' }) });
+  const unparsable = tinyWith(t, {
+    'tokenizer_config.json': JSON.stringify({ chat_template: '{% for m in messages %}' }),
+  });
   t.throws(() => loadTokenizer(unparsable), { instanceOf: TokenizerError, message: /chat template does not parse/ });
   const raising = tinyWith(t, {
     'tokenizer_config.json': JSON.stringify({ chat_template: "{{ raise_exception('only user turns') }}" }),

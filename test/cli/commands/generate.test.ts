@@ -13,7 +13,6 @@ const TOKENIZED = fixtureWithTokenizer('sat-generate-');
 const tok = loadTokenizer(TOKENIZED);
 test.after.always(() => fs.rmSync(TOKENIZED, { recursive: true, force: true }));
 
-
 /** Runs `generate --json` and returns the parsed object, failing the test on a non-zero exit. */
 function generate(t: ExecutionContext, ...args: string[]) {
   const r = sat('generate', ...args, '--json');
@@ -22,19 +21,37 @@ function generate(t: ExecutionContext, ...args: string[]) {
   return JSON.parse(r.stdout);
 }
 
-
 test('greedy --prompt-ids --json reproduces the reference continuation exactly', (t) => {
   const out = generate(t, '--model', FIXTURE, '--prompt-ids', PROMPT, '--max-new-tokens', '8');
   t.deepEqual(Object.keys(out).sort(), ['finish_reason', 'logprobs', 'prompt_ids', 'tokens', 'tokens_per_s']); // no tokenizer: no text
   t.deepEqual(out.prompt_ids, GREEDY.prompt_ids);
   t.deepEqual(out.tokens, GREEDY.new_tokens);
-  out.logprobs.forEach((lp: number, i: number) => t.true(Math.abs(lp - GREEDY.step_logprobs[i]) < 1e-4, `step ${i}: ${lp} vs ${GREEDY.step_logprobs[i]}`));
+  out.logprobs.forEach((lp: number, i: number) =>
+    t.true(Math.abs(lp - GREEDY.step_logprobs[i]) < 1e-4, `step ${i}: ${lp} vs ${GREEDY.step_logprobs[i]}`),
+  );
   t.is(out.finish_reason, 'length');
   t.true(out.tokens_per_s > 0);
 });
 
 test('sampling is reproducible by --seed and changes with it', (t) => {
-  const run = (seed: string) => generate(t, '--model', FIXTURE, '--prompt-ids', PROMPT, '--max-new-tokens', '12', '--temperature', '1', '--top-k', '50', '--top-p', '0.95', '--seed', seed).tokens;
+  const run = (seed: string) =>
+    generate(
+      t,
+      '--model',
+      FIXTURE,
+      '--prompt-ids',
+      PROMPT,
+      '--max-new-tokens',
+      '12',
+      '--temperature',
+      '1',
+      '--top-k',
+      '50',
+      '--top-p',
+      '0.95',
+      '--seed',
+      seed,
+    ).tokens;
   const a = run('7');
   t.is(a.length, 12);
   t.deepEqual(run('7'), a);
@@ -44,13 +61,19 @@ test('sampling is reproducible by --seed and changes with it', (t) => {
 
 test('--prompt --chat wraps the prompt in the chat template and returns the decoded text', (t) => {
   const out = generate(t, '--model', TOKENIZED, '--prompt', 'What is 2+3?', '--chat', '--max-new-tokens', '6');
-  t.deepEqual(out.prompt_ids, tok.encode(tok.applyChatTemplate([{ role: 'user', content: 'What is 2+3?' }], { addGenerationPrompt: true })));
+  t.deepEqual(
+    out.prompt_ids,
+    tok.encode(tok.applyChatTemplate([{ role: 'user', content: 'What is 2+3?' }], { addGenerationPrompt: true })),
+  );
   t.is(out.prompt_ids.at(-1), tok.encode('\n')[0]); // ends with '<|im_start|>assistant\n'
   t.true(out.tokens.length >= 1 && out.tokens.length <= 6);
   t.is(typeof out.text, 'string');
   t.is(out.text, tok.decode(out.tokens, { skipSpecialTokens: true }));
   // Without --chat the prompt is the bare text.
-  t.deepEqual(generate(t, '--model', TOKENIZED, '--prompt', 'What is 2+3?', '--max-new-tokens', '1').prompt_ids, tok.encode('What is 2+3?'));
+  t.deepEqual(
+    generate(t, '--model', TOKENIZED, '--prompt', 'What is 2+3?', '--max-new-tokens', '1').prompt_ids,
+    tok.encode('What is 2+3?'),
+  );
 });
 
 test('human output: the decoded continuation on stdout, a one-line summary on stderr', (t) => {
@@ -67,7 +90,17 @@ test('human output: the decoded continuation on stdout, a one-line summary on st
 test('--stop ends the generation once the continuation contains the string', (t) => {
   const stop = tok.decode([GREEDY.new_tokens[1]]);
   t.false(tok.decode([GREEDY.new_tokens[0]]).includes(stop));
-  const out = generate(t, '--model', TOKENIZED, '--prompt-ids', PROMPT, '--max-new-tokens', '8', '--stop', `zzzz,${stop}`);
+  const out = generate(
+    t,
+    '--model',
+    TOKENIZED,
+    '--prompt-ids',
+    PROMPT,
+    '--max-new-tokens',
+    '8',
+    '--stop',
+    `zzzz,${stop}`,
+  );
   t.deepEqual(out.tokens, GREEDY.new_tokens.slice(0, 2));
   t.is(out.finish_reason, 'stop');
 });

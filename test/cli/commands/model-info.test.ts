@@ -11,8 +11,6 @@ import { tempDir } from '../../temp-dir.ts';
 
 const PARAMETERS = 182_720;
 
-
-
 test('model info prints the checkpoint in words', (t) => {
   const r = sat('model', 'info', FIXTURE);
   t.is(r.code, 0, r.stderr);
@@ -33,9 +31,23 @@ test('model info --json prints one object with camelCase fields', (t) => {
   t.is(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   t.like(info, {
-    dir: FIXTURE, architecture: 'Qwen3ForCausalLM', vocabSize: 512, hiddenSize: 64, intermediateSize: 176, numLayers: 2, numHeads: 4,
-    numKvHeads: 2, headDim: 32, ropeTheta: 1e6, tieWordEmbeddings: false, eosTokenIds: [2], dtypes: ['F32'], tensors: 25,
-    parameters: PARAMETERS, files: ['model.safetensors'], sizeOnDisk: fs.statSync(path.join(FIXTURE, 'model.safetensors')).size,
+    dir: FIXTURE,
+    architecture: 'Qwen3ForCausalLM',
+    vocabSize: 512,
+    hiddenSize: 64,
+    intermediateSize: 176,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 32,
+    ropeTheta: 1e6,
+    tieWordEmbeddings: false,
+    eosTokenIds: [2],
+    dtypes: ['F32'],
+    tensors: 25,
+    parameters: PARAMETERS,
+    files: ['model.safetensors'],
+    sizeOnDisk: fs.statSync(path.join(FIXTURE, 'model.safetensors')).size,
   });
   t.is(sat('--json', 'model', 'info', FIXTURE).stdout, r.stdout); // global flags may come first
 });
@@ -103,7 +115,10 @@ test('report: known errors exit 2, anything else is a bug with exit 1', (t) => {
   t.deepEqual(report(new ModelFormatError('x: bad'), false), { code: 2, text: 'sat-peer: x: bad\n' });
   t.deepEqual(report(new UsageError('no'), false), { code: 2, text: 'sat-peer: no (see sat-peer --help)\n' });
   const bug = report(new TypeError('cannot read foo\nof undefined'), false);
-  t.deepEqual(bug, { code: 1, text: 'sat-peer: internal error: cannot read foo of undefined (a bug: rerun with --verbose for the stack trace)\n' });
+  t.deepEqual(bug, {
+    code: 1,
+    text: 'sat-peer: internal error: cannot read foo of undefined (a bug: rerun with --verbose for the stack trace)\n',
+  });
   const verbose = report(new TypeError('boom'), true);
   t.is(verbose.code, 1);
   t.regex(verbose.text, /^sat-peer: internal error: boom\nTypeError: boom\n\s+at /);

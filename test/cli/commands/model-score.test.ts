@@ -7,12 +7,16 @@ import { cudaAvailable } from '../../../node/gpu/ort.ts';
 import { FIXTURE, fixtureWithTokenizer, oneLine, sat } from '../run-cli.ts';
 
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8'));
-const SEQ: { input_ids: number[]; next_token_logprobs: number[]; sum_logprob: number; last_logits: number[]; last_argmax: number } = expected.sequences[1];
+const SEQ: {
+  input_ids: number[];
+  next_token_logprobs: number[];
+  sum_logprob: number;
+  last_logits: number[];
+  last_argmax: number;
+} = expected.sequences[1];
 
 const TOKENIZED = fixtureWithTokenizer('sat-score-');
 test.after.always(() => fs.rmSync(TOKENIZED, { recursive: true, force: true }));
-
-
 
 function close(t: ExecutionContext, got: number[], want: number[], what: string, tol = 1e-4): void {
   t.is(got.length, want.length, `${what}: length`);
@@ -38,11 +42,26 @@ test('human output: a row per token with its log-prob, the sum, and the top-5 ne
   const r = sat('model', 'score', '--model', FIXTURE, '--ids', SEQ.input_ids.join(','));
   t.is(r.code, 0, r.stderr);
   const [table, rest] = r.stdout.split('\nsum log p ');
-  const rows = table.split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-  t.deepEqual(rows.map((c) => Number(c[0])), SEQ.input_ids.map((_, i) => i));
-  t.deepEqual(rows.map((c) => Number(c[1])), SEQ.input_ids);
+  const rows = table
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/));
+  t.deepEqual(
+    rows.map((c) => Number(c[0])),
+    SEQ.input_ids.map((_, i) => i),
+  );
+  t.deepEqual(
+    rows.map((c) => Number(c[1])),
+    SEQ.input_ids,
+  );
   t.is(rows[0][2], '-');
-  close(t, rows.slice(1).map((c) => Number(c[2])), SEQ.next_token_logprobs, 'printed log-probs', 1e-4 + 5e-5);
+  close(
+    t,
+    rows.slice(1).map((c) => Number(c[2])),
+    SEQ.next_token_logprobs,
+    'printed log-probs',
+    1e-4 + 5e-5,
+  );
   t.true(Math.abs(Number(rest.split(' ')[0]) - SEQ.sum_logprob) < 2e-4, rest);
   t.regex(rest, new RegExp(`^\\S+ over ${SEQ.input_ids.length - 1} predicted tokens`));
   const top = r.stdout.split('top 5 next tokens:\n')[1].trimEnd().split('\n');

@@ -23,56 +23,87 @@ test('team create writes a team file; team show prints it with the same id, as t
   const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
   t.is(shown.id, id);
   t.is(shown.workflow, 'chain');
-  t.deepEqual(shown.slots.map((s: { role: string }) => s.role), ['first', 'second']);
+  t.deepEqual(
+    shown.slots.map((s: { role: string }) => s.role),
+    ['first', 'second'],
+  );
   t.is(shown.models[0].path, path.join(ROOT, 'models/demo/tiny-weak'));
   t.regex(sat('team', 'show', file).stdout, new RegExp(`team ${id}: demo`));
   // The same config makes the same team; another name another one.
-  t.is(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--json').stdout).id, id);
-  t.not(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'c.yaml'), '--name', 'other', '--json').stdout).id, id);
+  t.is(
+    JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--json').stdout).id,
+    id,
+  );
+  t.not(
+    JSON.parse(
+      sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'c.yaml'), '--name', 'other', '--json')
+        .stdout,
+    ).id,
+    id,
+  );
   // --slots: the config's agents, then copies of the last; or its first ones.
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'd.yaml'), '--slots', '4').code, 0);
   const four = JSON.parse(sat('team', 'show', path.join(dir, 'd.yaml'), '--json').stdout);
-  t.deepEqual(four.slots.map((s: { role: string }) => s.role), ['first', 'second', 'second-3', 'second-4']);
-  t.deepEqual(four.models.map((m: { upgrade: string | null }) => m.upgrade), [path.join(ROOT, 'models/demo/tiny-strong'), null, null, null]);
+  t.deepEqual(
+    four.slots.map((s: { role: string }) => s.role),
+    ['first', 'second', 'second-3', 'second-4'],
+  );
+  t.deepEqual(
+    four.models.map((m: { upgrade: string | null }) => m.upgrade),
+    [path.join(ROOT, 'models/demo/tiny-strong'), null, null, null],
+  );
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'e.yaml'), '--slots', '1').code, 0);
-  t.deepEqual(JSON.parse(sat('team', 'show', path.join(dir, 'e.yaml'), '--json').stdout).slots.map((s: { role: string }) => s.role), ['first']);
-  oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'f.yaml'), '--slots', '0').stderr, /--slots/);
+  t.deepEqual(
+    JSON.parse(sat('team', 'show', path.join(dir, 'e.yaml'), '--json').stdout).slots.map(
+      (s: { role: string }) => s.role,
+    ),
+    ['first'],
+  );
+  oneLine(
+    t,
+    sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'f.yaml'), '--slots', '0').stderr,
+    /--slots/,
+  );
 });
 
-test('a damaged or missing team file, a slot the team lacks, an unknown model and a missing CUDA provider are one clear error each', (t) => {
-  const dir = tmp();
-  const file = path.join(dir, 'team.yaml');
-  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
-  const text = fs.readFileSync(file, 'utf8');
+test(
+  'a damaged or missing team file, a slot the team lacks, an unknown ' +
+    'model and a missing CUDA provider are one clear error each',
+  (t) => {
+    const dir = tmp();
+    const file = path.join(dir, 'team.yaml');
+    t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+    const text = fs.readFileSync(file, 'utf8');
 
-  fs.writeFileSync(path.join(dir, 'bad.yaml'), text.replace(/cid: \S+/, 'cid: not-a-cid'));
-  let r = sat('team', 'show', path.join(dir, 'bad.yaml'));
-  t.is(r.code, 2);
-  oneLine(t, r.stderr, /dataset\.cid 'not-a-cid' is no CID/);
-
-  fs.writeFileSync(path.join(dir, 'short.yaml'), text.replace(/tokenizer: \w+/, 'tokenizer: abcd'));
-  r = sat('team', 'show', path.join(dir, 'short.yaml'));
-  t.is(r.code, 2);
-  oneLine(t, r.stderr, /slots\[0\]\.tokenizer is out-of-range/);
-
-  r = sat('start', '--team', path.join(dir, 'none.yaml'), '--model', 'tiny-weak', '--data-dir', path.join(dir, 'p'));
-  t.is(r.code, 2);
-  oneLine(t, r.stderr, /cannot read team file .*none\.yaml: no such file/);
-
-  r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '5', '--data-dir', path.join(dir, 'p'));
-  t.is(r.code, 2);
-  oneLine(t, r.stderr, /the team has 2 slots \(0\.\.1\), not slot 5/);
-
-  r = sat('start', '--team', file, '--model', 'qwen9-huge', '--data-dir', path.join(dir, 'p'), '--offline');
-  t.is(r.code, 2);
-  oneLine(t, r.stderr, /qwen9-huge/);
-  if (!cudaAvailable()) {
-    r = sat('start', '--team', file, '--model', 'tiny-weak', '--device', 'cuda', '--data-dir', path.join(dir, 'p'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), text.replace(/cid: \S+/, 'cid: not-a-cid'));
+    let r = sat('team', 'show', path.join(dir, 'bad.yaml'));
     t.is(r.code, 2);
-    oneLine(t, r.stderr, /CUDA execution provider is not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
-  }
-  t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
-});
+    oneLine(t, r.stderr, /dataset\.cid 'not-a-cid' is no CID/);
+
+    fs.writeFileSync(path.join(dir, 'short.yaml'), text.replace(/tokenizer: \w+/, 'tokenizer: abcd'));
+    r = sat('team', 'show', path.join(dir, 'short.yaml'));
+    t.is(r.code, 2);
+    oneLine(t, r.stderr, /slots\[0\]\.tokenizer is out-of-range/);
+
+    r = sat('start', '--team', path.join(dir, 'none.yaml'), '--model', 'tiny-weak', '--data-dir', path.join(dir, 'p'));
+    t.is(r.code, 2);
+    oneLine(t, r.stderr, /cannot read team file .*none\.yaml: no such file/);
+
+    r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '5', '--data-dir', path.join(dir, 'p'));
+    t.is(r.code, 2);
+    oneLine(t, r.stderr, /the team has 2 slots \(0\.\.1\), not slot 5/);
+
+    r = sat('start', '--team', file, '--model', 'qwen9-huge', '--data-dir', path.join(dir, 'p'), '--offline');
+    t.is(r.code, 2);
+    oneLine(t, r.stderr, /qwen9-huge/);
+    if (!cudaAvailable()) {
+      r = sat('start', '--team', file, '--model', 'tiny-weak', '--device', 'cuda', '--data-dir', path.join(dir, 'p'));
+      t.is(r.code, 2);
+      oneLine(t, r.stderr, /CUDA execution provider is not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+    }
+    t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
+  },
+);
 
 /**
  * A checkpoint shaped like the weak demo model but with every width scaled up (hidden 64 -> 16384): its
@@ -82,12 +113,25 @@ function hugeCheckpoint(dir: string): string {
   const weak = path.join(ROOT, 'models/demo/tiny-weak');
   const out = path.join(dir, 'huge');
   fs.mkdirSync(out);
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (fs.existsSync(path.join(weak, f))) fs.copyFileSync(path.join(weak, f), path.join(out, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    if (fs.existsSync(path.join(weak, f))) fs.copyFileSync(path.join(weak, f), path.join(out, f));
   const scale: Record<number, number> = { 16: 4096, 32: 8192, 64: 16384, 192: 49152 };
   const config = JSON.parse(fs.readFileSync(path.join(weak, 'config.json'), 'utf8'));
-  fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify({ ...config, hidden_size: 16384, intermediate_size: 49152, head_dim: 4096, torch_dtype: 'bfloat16' }));
+  fs.writeFileSync(
+    path.join(out, 'config.json'),
+    JSON.stringify({
+      ...config,
+      hidden_size: 16384,
+      intermediate_size: 49152,
+      head_dim: 4096,
+      torch_dtype: 'bfloat16',
+    }),
+  );
   const bytes = fs.readFileSync(path.join(weak, 'model.safetensors'));
-  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape: number[] }>;
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<
+    string,
+    { shape: number[] }
+  >;
   let at = 0;
   const big: Record<string, unknown> = {};
   for (const [name, t] of Object.entries(header)) {
@@ -106,13 +150,34 @@ function hugeCheckpoint(dir: string): string {
   return out;
 }
 
-test('a model too big for this machine\'s memory is refused before the peer claims a slot', (t) => {
+test("a model too big for this machine's memory is refused before the peer claims a slot", (t) => {
   const dir = tmp();
   const file = path.join(dir, 'team.yaml');
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
-  const r = sat('start', '--team', file, '--model', hugeCheckpoint(dir), '--slot', '1', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
+  const r = sat(
+    'start',
+    '--team',
+    file,
+    '--model',
+    hugeCheckpoint(dir),
+    '--slot',
+    '1',
+    '--data-dir',
+    path.join(dir, 'p'),
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+  );
   t.is(r.code, 2);
-  oneLine(t, r.stderr, /huge needs about \d+ GiB to take part in this team's stages on the CPU \(weights \d+ GiB, optimizer \d+ GiB, activations of 1 rollouts x \d+ tokens [\d.]+ GiB\), and this machine has [\d.]+ GiB available: use a smaller model \(this team fine-tunes every weight/);
+  oneLine(
+    t,
+    r.stderr,
+    new RegExp(
+      String.raw`huge needs about \d+ GiB to take part in this team's stages on the CPU ` +
+        String.raw`\(weights \d+ GiB, optimizer \d+ GiB, activations of 1 rollouts x \d+ tokens ` +
+        String.raw`[\d.]+ GiB\), and this machine has [\d.]+ GiB available: use a smaller ` +
+        String.raw`model \(this team fine-tunes every weight`,
+    ),
+  );
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
 
@@ -120,10 +185,31 @@ test('start --memory: the peer plans with the memory it is given; too little for
   const dir = tmp();
   const file = path.join(dir, 'team.yaml');
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
-  const start = (...extra: string[]) => sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '1', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0', ...extra);
+  const start = (...extra: string[]) =>
+    sat(
+      'start',
+      '--team',
+      file,
+      '--model',
+      'tiny-weak',
+      '--slot',
+      '1',
+      '--data-dir',
+      path.join(dir, 'p'),
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      ...extra,
+    );
   let r = start('--memory', '0.05');
   t.is(r.code, 2);
-  oneLine(t, r.stderr, /tiny-weak needs about [\d.]+ GiB to take part in this team's stages on the CPU \(.*\), and --memory gives it 0\.1 GiB: .*\(or a larger --memory\)$/);
+  oneLine(
+    t,
+    r.stderr,
+    new RegExp(
+      String.raw`tiny-weak needs about [\d.]+ GiB to take part in this team's stages on ` +
+        String.raw`the CPU \(.*\), and --memory gives it 0\.1 GiB: .*\(or a larger --memory\)$`,
+    ),
+  );
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
   r = start('--memory', 'lots');
   t.is(r.code, 2);
@@ -132,31 +218,90 @@ test('start --memory: the peer plans with the memory it is given; too little for
 
 test('team create --allow makes an allowlist team; a peer it does not admit is refused before it claims a slot', async (t) => {
   const dir = tmp();
-  const ids = await Promise.all([0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));
+  const ids = await Promise.all(
+    [0, 1].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+  );
   const file = path.join(dir, 'team.yaml');
-  const created = sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--allow', ids[0], '--allow', ids[1], '--json');
+  const created = sat(
+    'team',
+    'create',
+    '--config',
+    DEMO_CONFIG,
+    '--out',
+    file,
+    '--allow',
+    ids[0],
+    '--allow',
+    ids[1],
+    '--json',
+  );
   t.is(created.code, 0, created.stderr);
   const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
   t.is(shown.id, JSON.parse(created.stdout).id, 'the allowlist survives the team file');
   t.is(shown.admission, 'allowlist');
   t.deepEqual(shown.allow, ids);
   t.regex(sat('team', 'show', file).stdout, /admits 2 peers: 12D3KooW/);
-  oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--allow', 'nobody').stderr, /--allow 'nobody' is not a peer id/);
+  oneLine(
+    t,
+    sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'b.yaml'), '--allow', 'nobody').stderr,
+    /--allow 'nobody' is not a peer id/,
+  );
 
-  const r = sat('start', '--team', file, '--model', 'tiny-weak', '--slot', '0', '--data-dir', path.join(dir, 'p'), '--listen', '/ip4/127.0.0.1/tcp/0');
+  const r = sat(
+    'start',
+    '--team',
+    file,
+    '--model',
+    'tiny-weak',
+    '--slot',
+    '0',
+    '--data-dir',
+    path.join(dir, 'p'),
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+  );
   t.is(r.code, 2);
-  oneLine(t, r.stderr, /this peer \(12D3KooW\w+\) is not on team \w+'s allowlist: ask the team for a team file that admits it \(sat-peer team create --allow 12D3KooW\w+\)/);
+  oneLine(
+    t,
+    r.stderr,
+    new RegExp(
+      String.raw`this peer \(12D3KooW\w+\) is not on team \w+'s allowlist: ask the team ` +
+        String.raw`for a team file that admits it \(sat-peer team create --allow 12D3KooW\w+\)`,
+    ),
+  );
   t.false(fs.existsSync(path.join(dir, 'p', 'claims.json')), 'no slot was claimed');
 });
 
-test('the team sat-peer sim runs by default: three slots of the weak agent on three-step problems, the strong one as the first slot\'s newcomer', (t) => {
-  const file = path.join(tmp(), 'team.yaml');
-  const created = sat('team', 'create', '--config', path.join(ROOT, 'models/demo3/demo.yaml'), '--out', file, '--json');
-  t.is(created.code, 0, created.stderr);
-  const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
-  t.deepEqual(shown.slots.map((s: { role: string }) => s.role), ['first', 'second', 'third']);
-  t.deepEqual(shown.models.map((m: { path: string }) => m.path), Array(3).fill(path.join(ROOT, 'models/demo3/tiny-weak')));
-  t.is(shown.models[0].upgrade, path.join(ROOT, 'models/demo3/tiny-strong'));
-  const steps = fs.readFileSync(path.join(ROOT, 'models/demo3/test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).prompt.match(/Step \d/g).length);
-  t.deepEqual([...new Set(steps)], [3]);
-});
+test(
+  'the team sat-peer sim runs by default: three slots of the weak agent ' +
+    "on three-step problems, the strong one as the first slot's newcomer",
+  (t) => {
+    const file = path.join(tmp(), 'team.yaml');
+    const created = sat(
+      'team',
+      'create',
+      '--config',
+      path.join(ROOT, 'models/demo3/demo.yaml'),
+      '--out',
+      file,
+      '--json',
+    );
+    t.is(created.code, 0, created.stderr);
+    const shown = JSON.parse(sat('team', 'show', file, '--json').stdout);
+    t.deepEqual(
+      shown.slots.map((s: { role: string }) => s.role),
+      ['first', 'second', 'third'],
+    );
+    t.deepEqual(
+      shown.models.map((m: { path: string }) => m.path),
+      Array(3).fill(path.join(ROOT, 'models/demo3/tiny-weak')),
+    );
+    t.is(shown.models[0].upgrade, path.join(ROOT, 'models/demo3/tiny-strong'));
+    const steps = fs
+      .readFileSync(path.join(ROOT, 'models/demo3/test.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).prompt.match(/Step \d/g).length);
+    t.deepEqual([...new Set(steps)], [3]);
+  },
+);

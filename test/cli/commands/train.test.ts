@@ -9,7 +9,10 @@ import { DEMO, ROOT, demoTeamFolder, oneLine, sat } from '../run-cli.ts';
 
 /** A small run of the demo team: 4 prompts x 2 samples, 20 held-out problems. */
 function setup(): { dir: string; config: string } {
-  return demoTeamFolder('sat-train-', 20, `
+  return demoTeamFolder(
+    'sat-train-',
+    20,
+    `
 seed: 5
 dataset: { train_path: train.jsonl, test_path: test.jsonl }
 data: { train_batch_size: 4, max_response_length: 24 }
@@ -18,10 +21,16 @@ sat:
   agents: [{ name: first, path: ${DEMO}/tiny-weak }, { name: second, path: ${DEMO}/tiny-weak }]
 training: { learning_rate: 0.001, lora: null }
 logging: { save_dir: run }
-`);
+`,
+  );
 }
 
-const rows = (dir: string) => fs.readFileSync(path.join(dir, 'run/stage_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const rows = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'run/stage_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 test('a stage logs one row and saves a checkpoint; --resume continues from it; a fresh run into it is refused', (t) => {
   const { dir, config } = setup();
@@ -35,7 +44,8 @@ test('a stage logs one row and saves a checkpoint; --resume continues from it; a
   for (const a of log[0].agents) t.true(a.test_avg_at_k >= 0 && a.test_avg_at_k <= 1, `${a.name}'s own avg@K`);
   t.true(log[0].test_accuracy >= 0 && log[0].test_accuracy <= 1);
   t.true(log[0].test_avg_at_k >= 0 && log[0].test_avg_at_k <= log[0].test_pass_at_k && log[0].test_pass_at_k <= 1);
-  for (const name of ['first', 'second']) t.true(fs.existsSync(path.join(dir, `run/checkpoints/stage-0001/${name}.safetensors`)));
+  for (const name of ['first', 'second'])
+    t.true(fs.existsSync(path.join(dir, `run/checkpoints/stage-0001/${name}.safetensors`)));
 
   r = sat('train', '--config', config, '--stages', '1', '--threads', '1');
   t.is(r.code, 2);
@@ -44,7 +54,10 @@ test('a stage logs one row and saves a checkpoint; --resume continues from it; a
   r = sat('train', '--config', config, '--stages', '1', '--resume', '--threads', '1', '--json');
   t.is(r.code, 0, r.stderr);
   log = rows(dir);
-  t.deepEqual(log.map((x) => x.stage), [1, 2]);
+  t.deepEqual(
+    log.map((x) => x.stage),
+    [1, 2],
+  );
   t.is(JSON.parse(r.stdout.trim()).stage, 2);
   t.is(JSON.parse(fs.readFileSync(path.join(dir, 'run/checkpoints/latest.json'), 'utf8')).stage, 2);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -54,8 +67,13 @@ test('a run killed at any point resumes from its last complete stage, with one l
   const { dir, config } = setup();
   const log = path.join(dir, 'run/stage_log.jsonl');
   // Kill a long run as soon as its first row is logged: inside the save of stage 1 or in a later stage.
-  const child = spawn(process.execPath, ['bin/sat-peer.js', 'train', '--config', config, '--stages', '30', '--threads', '1'], { cwd: ROOT });
-  while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('\n'))) await new Promise((r) => setTimeout(r, 20));
+  const child = spawn(
+    process.execPath,
+    ['bin/sat-peer.js', 'train', '--config', config, '--stages', '30', '--threads', '1'],
+    { cwd: ROOT },
+  );
+  while (!(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('\n')))
+    await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGKILL');
   await new Promise((resolve) => child.on('exit', resolve));
   const latestFile = path.join(dir, 'run/checkpoints/latest.json');
@@ -63,15 +81,31 @@ test('a run killed at any point resumes from its last complete stage, with one l
   t.true(saved < 30, 'the kill landed before the run ended');
   const r = sat('train', '--config', config, '--stages', '2', '--resume', '--threads', '1', '--json');
   t.is(r.code, 0, r.stderr);
-  t.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).stage), [saved + 1, saved + 2]);
-  t.deepEqual(rows(dir).map((x) => x.stage), Array.from({ length: saved + 2 }, (_, i) => i + 1), 'no stage logged twice or skipped');
+  t.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).stage),
+    [saved + 1, saved + 2],
+  );
+  t.deepEqual(
+    rows(dir).map((x) => x.stage),
+    Array.from({ length: saved + 2 }, (_, i) => i + 1),
+    'no stage logged twice or skipped',
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('prompts over data.max_prompt_length and transcripts over the context are refused before anything runs', (t) => {
   const { dir, config } = setup();
   const text = fs.readFileSync(config, 'utf8');
-  fs.writeFileSync(config, text.replace('data: { train_batch_size: 4, max_response_length: 24 }', 'data: { train_batch_size: 4, max_prompt_length: 10 }'));
+  fs.writeFileSync(
+    config,
+    text.replace(
+      'data: { train_batch_size: 4, max_response_length: 24 }',
+      'data: { train_batch_size: 4, max_prompt_length: 10 }',
+    ),
+  );
   let r = sat('train', '--config', config);
   t.is(r.code, 2);
   oneLine(t, r.stderr, /prompt '.+' is \d+ tokens, over data\.max_prompt_length 10/);

@@ -16,9 +16,16 @@ import { stage0Project } from './projection.ts';
 
 export class ProjectedGenerator implements TurnGenerator {
   /** `temperature`: the policy's, at which greedy decoding projects. */
-  constructor(private readonly pre: Generator, private readonly cur: Generator, readonly delta0: number, private readonly temperature = 1) {
+  constructor(
+    private readonly pre: Generator,
+    private readonly cur: Generator,
+    readonly delta0: number,
+    private readonly temperature = 1,
+  ) {
     if (pre.ckpt.config.vocabSize !== cur.ckpt.config.vocabSize) {
-      throw new InputError(`the newcomer has ${pre.ckpt.config.vocabSize} ids and the incumbent ${cur.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`);
+      throw new InputError(
+        `the newcomer has ${pre.ckpt.config.vocabSize} ids and the incumbent ${cur.ckpt.config.vocabSize}: Stage-0 needs one vocabulary`,
+      );
     }
   }
 
@@ -32,14 +39,26 @@ export class ProjectedGenerator implements TurnGenerator {
     const chosen = new BigInt64Array(prompts.length);
     const t = s.temperature || this.temperature;
     const tempered = (logits: Float32Array) => (t === 1 ? logits : logits.map((x) => x / t));
-    const [pre, cur] = [this.pre.steps(prompts, opts.maxNewTokens, 'logits'), this.cur.steps(prompts, opts.maxNewTokens, 'logits')];
+    const [pre, cur] = [
+      this.pre.steps(prompts, opts.maxNewTokens, 'logits'),
+      this.cur.steps(prompts, opts.maxNewTokens, 'logits'),
+    ];
     try {
-      for (let [a, b] = await Promise.all([pre.next(), cur.next()]); !a.done && !b.done; [a, b] = await Promise.all([pre.next(chosen), cur.next(chosen)])) {
+      for (
+        let [a, b] = await Promise.all([pre.next(), cur.next()]);
+        !a.done && !b.done;
+        [a, b] = await Promise.all([pre.next(chosen), cur.next(chosen)])
+      ) {
         const [la, lb] = [a.value.logits.data as Float32Array, b.value.logits.data as Float32Array];
         out.forEach((g, i) => {
           if (done[i]) return;
-          const { piNew } = stage0Project(tempered(la.subarray(i * vocab, (i + 1) * vocab)), tempered(lb.subarray(i * vocab, (i + 1) * vocab)), this.delta0);
-          const { token, p } = s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.topP, streams[i]());
+          const { piNew } = stage0Project(
+            tempered(la.subarray(i * vocab, (i + 1) * vocab)),
+            tempered(lb.subarray(i * vocab, (i + 1) * vocab)),
+            this.delta0,
+          );
+          const { token, p } =
+            s.temperature === 0 ? { token: argMax(piNew), p: piNew[argMax(piNew)] } : draw(piNew, s.topP, streams[i]());
           chosen[i] = BigInt(token);
           g.tokens.push(token);
           g.logprobs.push(Math.log(p));
@@ -62,7 +81,10 @@ function argMax(p: Float64Array): number {
   return best;
 }
 
-/** A draw from p kept to its most likely tokens holding mass topP, by inverse CDF at u; with the token's probability under p (before the cut, as the sampler reports it). */
+/**
+ * A draw from p kept to its most likely tokens holding mass topP, by inverse CDF at u; with the token's probability
+ * under p (before the cut, as the sampler reports it).
+ */
 function draw(p: Float64Array, topP: number, u: number): { token: number; p: number } {
   const order = topP >= 1 ? Array.from(p.keys()) : Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
   let kept = order.length;

@@ -15,16 +15,32 @@ export interface Stage0Projection {
 
 /** Solver iterations at most (Newton steps, bisection where Newton would leave the bracket). */
 const MAX_ITERATIONS = 200;
-/** The solver stops once KL(pi_new || pi_cur) lies in [delta_0 (1 - 2 TOL), delta_0] (or as close as rounding allows). */
+/**
+ * The solver stops once KL(pi_new || pi_cur) lies in [delta_0 (1 - 2 TOL), delta_0] (or as close as rounding allows).
+ */
 const TOL = 1e-11;
 
-/** Stage-0 projection (docs/design.md §1, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0 with KL(pi_new||pi_cur) <= delta_0. */
-export function stage0Project(logitsPre: ArrayLike<number>, logitsCur: ArrayLike<number>, delta0: number): Stage0Projection {
+/**
+ * Stage-0 projection (docs/design.md §1, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0
+ * with KL(pi_new||pi_cur) <= delta_0.
+ */
+export function stage0Project(
+  logitsPre: ArrayLike<number>,
+  logitsCur: ArrayLike<number>,
+  delta0: number,
+): Stage0Projection {
   if (logitsPre.length !== logitsCur.length) {
-    throw new InputError(`Stage-0 needs both models' logits over one vocabulary: ${logitsPre.length} vs ${logitsCur.length} entries`);
+    throw new InputError(
+      `Stage-0 needs both models' logits over one vocabulary: ${logitsPre.length} vs ${logitsCur.length} entries`,
+    );
   }
-  if (!(delta0 >= 0) || !Number.isFinite(delta0)) throw new InputError(`delta_0 must be a finite number >= 0, got ${delta0}`);
-  const { logNew, lambda, kl } = projectLogprobs(logSoftmax(logitsPre, 'logitsPre'), logSoftmax(logitsCur, 'logitsCur'), delta0);
+  if (!(delta0 >= 0) || !Number.isFinite(delta0))
+    throw new InputError(`delta_0 must be a finite number >= 0, got ${delta0}`);
+  const { logNew, lambda, kl } = projectLogprobs(
+    logSoftmax(logitsPre, 'logitsPre'),
+    logSoftmax(logitsCur, 'logitsCur'),
+    delta0,
+  );
   return { piNew: logNew.map(Math.exp), lambda, kl };
 }
 
@@ -34,7 +50,11 @@ export function stage0Project(logitsPre: ArrayLike<number>, logitsCur: ArrayLike
  * d = log pi_pre - log pi_cur grows with w (its slope is w Var_w[d]), so Newton steps kept inside a
  * bracket [feasible, infeasible] land on delta_0 from below in a few passes over the vocabulary.
  */
-export function projectLogprobs(logPre: Float64Array, logCur: Float64Array, delta0: number): { logNew: Float64Array; lambda: number; kl: number } {
+export function projectLogprobs(
+  logPre: Float64Array,
+  logCur: Float64Array,
+  delta0: number,
+): { logNew: Float64Array; lambda: number; kl: number } {
   const klPre = klDivergence(logPre, logCur);
   if (klPre <= delta0) return { logNew: logPre, lambda: 0, kl: klPre };
   // w = 0 (pi_cur, KL 0) is always feasible, w = 1 (pi_pre) is not.
@@ -44,7 +64,11 @@ export function projectLogprobs(logPre: Float64Array, logCur: Float64Array, delt
   let w = 0.5;
   for (let it = 0; it < MAX_ITERATIONS && infeasible - feasible > 2 ** -51; it++) {
     const m = mixtureMoments(logPre, logCur, w);
-    if (!m) { infeasible = w; w = (feasible + infeasible) / 2; continue; } // the supports do not meet
+    if (!m) {
+      infeasible = w;
+      w = (feasible + infeasible) / 2;
+      continue;
+    } // the supports do not meet
     const kl = w * m.mean - m.logZ;
     // Close enough: within TOL of delta_0, or of the rounding error of the difference itself.
     const slack = Math.max(2 * TOL * delta0, 8 * Number.EPSILON * (Math.abs(w * m.mean) + Math.abs(m.logZ)));
@@ -60,8 +84,15 @@ export function projectLogprobs(logPre: Float64Array, logCur: Float64Array, delt
   return { logNew, lambda: (1 - feasible) / feasible, kl: klDivergence(logNew, logCur) };
 }
 
-/** log Z(w) and the mean and variance of d = log pi_pre - log pi_cur under pi_w, over the tokens both models allow; null when there are none. */
-function mixtureMoments(logPre: Float64Array, logCur: Float64Array, w: number): { logZ: number; mean: number; variance: number } | null {
+/**
+ * log Z(w) and the mean and variance of d = log pi_pre - log pi_cur under pi_w, over the tokens both models allow;
+ * null when there are none.
+ */
+function mixtureMoments(
+  logPre: Float64Array,
+  logCur: Float64Array,
+  w: number,
+): { logZ: number; mean: number; variance: number } | null {
   let max = -Infinity;
   for (let i = 0; i < logPre.length; i++) {
     if (logPre[i] === -Infinity || logCur[i] === -Infinity) continue;
@@ -83,7 +114,10 @@ function mixtureMoments(logPre: Float64Array, logCur: Float64Array, w: number): 
   return { logZ: max + Math.log(z), mean, variance: Math.max(0, s2 / z - mean * mean) };
 }
 
-/** The geometric mixture of docs/design.md §1 in log space: log pi_w = w log pi_pre + (1-w) log pi_cur - logZ; null when the supports do not meet. */
+/**
+ * The geometric mixture of docs/design.md §1 in log space: log pi_w = w log pi_pre + (1-w) log pi_cur - logZ; null
+ * when the supports do not meet.
+ */
 function geometricMixture(logPre: Float64Array, logCur: Float64Array, w: number): Float64Array | null {
   return logNormalize(logPre.map((lp, i) => w * lp + (1 - w) * logCur[i]!));
 }
@@ -100,10 +134,12 @@ function klDivergence(logP: Float64Array, logQ: Float64Array): number {
 
 function logSoftmax(logits: ArrayLike<number>, name: string): Float64Array {
   for (let i = 0; i < logits.length; i++) {
-    if (Number.isNaN(logits[i]) || logits[i] === Infinity) throw new InputError(`${name}[${i}] must be a number or -Infinity, got ${logits[i]}`);
+    if (Number.isNaN(logits[i]) || logits[i] === Infinity)
+      throw new InputError(`${name}[${i}] must be a number or -Infinity, got ${logits[i]}`);
   }
   const log = logNormalize(Float64Array.from(logits));
-  if (!log) throw new InputError(`${name} gives no token any probability: every entry is -Infinity (or the array is empty)`);
+  if (!log)
+    throw new InputError(`${name} gives no token any probability: every entry is -Infinity (or the array is empty)`);
   return log;
 }
 

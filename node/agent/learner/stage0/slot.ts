@@ -33,11 +33,17 @@ export interface Stage0States {
 }
 
 /** Both policies at the states of the tokens at `positions` of each row (position p is drawn after row[..p]). */
-export async function stage0States(pre: Scorer, cur: Scorer, rows: readonly number[][], positions: readonly number[][]): Promise<Stage0States> {
+export async function stage0States(
+  pre: Scorer,
+  cur: Scorer,
+  rows: readonly number[][],
+  positions: readonly number[][],
+): Promise<Stage0States> {
   const vocab = pre.ckpt.config.vocabSize;
   const at = positions.map((ps) => ps.map((p) => p - 1));
   const [a, b] = await Promise.all([pre.distributionsAt(rows, at), cur.distributionsAt(rows, at)]);
-  const split = (flat: Float32Array, n: number) => Array.from({ length: n }, (_, k) => Float64Array.from(flat.subarray(k * vocab, (k + 1) * vocab)));
+  const split = (flat: Float32Array, n: number) =>
+    Array.from({ length: n }, (_, k) => Float64Array.from(flat.subarray(k * vocab, (k + 1) * vocab)));
   return {
     tokens: positions.map((ps, r) => ps.map((p) => rows[r][p])),
     logPre: positions.map((ps, r) => split(a[r], ps.length)),
@@ -47,7 +53,9 @@ export async function stage0States(pre: Scorer, cur: Scorer, rows: readonly numb
 
 /** log pi_delta(token | state) of every token: the projection with radius delta. */
 export function projectedLogprobs(s: Stage0States, delta: number): Float32Array[] {
-  return s.tokens.map((ts, r) => Float32Array.from(ts, (tok, k) => projectLogprobs(s.logPre[r][k], s.logCur[r][k], delta).logNew[tok]));
+  return s.tokens.map((ts, r) =>
+    Float32Array.from(ts, (tok, k) => projectLogprobs(s.logPre[r][k], s.logCur[r][k], delta).logNew[tok]),
+  );
 }
 
 export interface Relaxation {
@@ -72,17 +80,38 @@ export const RELAX_STEPS = 10;
  * docs/design.md §1: the q-quantile over trajectories of the per-state KL proxy on the slot's tokens within
  * targetKl. The whole way (delta' = deltaMax) is tried first; then a bisection on log delta'.
  */
-export function relaxBall(s: Stage0States, logpOld: readonly Float32Array[], delta: number, cfg: { targetKl: number; quantile: number }): Relaxation {
+export function relaxBall(
+  s: Stage0States,
+  logpOld: readonly Float32Array[],
+  delta: number,
+  cfg: { targetKl: number; quantile: number },
+): Relaxation {
   let deltaMax = delta;
-  s.logPre.forEach((row, r) => row.forEach((lp, k) => { deltaMax = Math.max(deltaMax, projectLogprobs(lp, s.logCur[r][k], Infinity).kl); }));
+  s.logPre.forEach((row, r) =>
+    row.forEach((lp, k) => {
+      deltaMax = Math.max(deltaMax, projectLogprobs(lp, s.logCur[r][k], Infinity).kl);
+    }),
+  );
   const test = (radius: number) => {
     const logpNew = projectedLogprobs(s, radius);
     const kls = logpOld.map((old, r) => (old.length ? perStateKl(old, logpNew[r]) : 0));
     return { ...klQuantileWithin(kls, cfg.quantile, cfg.targetKl), logpNew };
   };
   const full = test(deltaMax);
-  if (full.within) return { delta: deltaMax, deltaMax, released: true, klQuantile: full.klQuantile, logpNew: full.logpNew, rejected: 0 };
-  let best: { delta: number; klQuantile: number; logpNew: Float32Array[] } = { delta, klQuantile: 0, logpNew: logpOld.map((x) => x.slice()) };
+  if (full.within)
+    return {
+      delta: deltaMax,
+      deltaMax,
+      released: true,
+      klQuantile: full.klQuantile,
+      logpNew: full.logpNew,
+      rejected: 0,
+    };
+  let best: { delta: number; klQuantile: number; logpNew: Float32Array[] } = {
+    delta,
+    klQuantile: 0,
+    logpNew: logpOld.map((x) => x.slice()),
+  };
   let hi = deltaMax;
   let rejected = 1;
   for (let step = 0; step < RELAX_STEPS; step++) {

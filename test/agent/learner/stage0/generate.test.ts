@@ -15,31 +15,55 @@ const pre = new Generator(strong, { threads: 1 });
 const cur = new Generator(weak, { threads: 1 });
 const preScorer = new Scorer(strong, { threads: 1 });
 const curScorer = new Scorer(weak, { threads: 1 });
-test.after.always(async () => { for (const x of [pre, cur, preScorer, curScorer]) await x.release(); });
+test.after.always(async () => {
+  for (const x of [pre, cur, preScorer, curScorer]) await x.release();
+});
 
 // "Start with 12. Step 1: add 7. Step 2: multiply by 2.\n" in the tiny tokenizer, via the chain format's ids.
-const prompts = [[3 + 83, 3 + 116, 3 + 97, 3 + 114, 3 + 116], [3 + 49, 3 + 50, 3 + 46, 3 + 32]];
-const softmax = (l: Float32Array) => { const m = Math.max(...l); const e = Array.from(l, (x) => Math.exp(x - m)); const z = e.reduce((a, b) => a + b, 0); return e.map((x) => x / z); };
+const prompts = [
+  [3 + 83, 3 + 116, 3 + 97, 3 + 114, 3 + 116],
+  [3 + 49, 3 + 50, 3 + 46, 3 + 32],
+];
+const softmax = (l: Float32Array) => {
+  const m = Math.max(...l);
+  const e = Array.from(l, (x) => Math.exp(x - m));
+  const z = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / z);
+};
 
 for (const temperature of [1, 0.7]) {
-  test(`at temperature ${temperature} every sampled state stays within delta_0 of the incumbent, and the log-probs are log pi_new`, async (t) => {
-    const delta0 = 0.05;
-    const gen = new ProjectedGenerator(pre, cur, delta0);
-    const out = await gen.generate(prompts, { maxNewTokens: 8, sampling: { temperature, topK: 0, topP: 1 }, seed: 4 });
-    const tempered = (l: Float32Array) => l.map((x) => x / temperature);
-    for (const [r, g] of out.entries()) {
-      t.true(g.tokens.length > 0);
-      for (let k = 0; k < g.tokens.length; k++) {
-        const prefix = [...prompts[r], ...g.tokens.slice(0, k)];
-        const [a, b] = [(await preScorer.score([prefix])).lastLogits[0], (await curScorer.score([prefix])).lastLogits[0]].map(tempered);
-        const { piNew } = stage0Project(a, b, delta0);
-        const q = softmax(b);
-        const kl = Array.from(piNew).reduce((s, p, i) => (p > 0 ? s + p * Math.log(p / q[i]) : s), 0);
-        t.true(kl <= delta0 + 1e-5, `row ${r} step ${k}: KL ${kl}`);
-        t.true(Math.abs(g.logprobs[k] - Math.log(piNew[g.tokens[k]])) < 1e-4, `row ${r} step ${k}: ${g.logprobs[k]} vs ${Math.log(piNew[g.tokens[k]])}`);
+  test(
+    `at temperature ${temperature} every sampled state stays within delta_0 of the incumbent, ` +
+      'and the log-probs are log pi_new',
+    async (t) => {
+      const delta0 = 0.05;
+      const gen = new ProjectedGenerator(pre, cur, delta0);
+      const out = await gen.generate(prompts, {
+        maxNewTokens: 8,
+        sampling: { temperature, topK: 0, topP: 1 },
+        seed: 4,
+      });
+      const tempered = (l: Float32Array) => l.map((x) => x / temperature);
+      for (const [r, g] of out.entries()) {
+        t.true(g.tokens.length > 0);
+        for (let k = 0; k < g.tokens.length; k++) {
+          const prefix = [...prompts[r], ...g.tokens.slice(0, k)];
+          const [a, b] = [
+            (await preScorer.score([prefix])).lastLogits[0],
+            (await curScorer.score([prefix])).lastLogits[0],
+          ].map(tempered);
+          const { piNew } = stage0Project(a, b, delta0);
+          const q = softmax(b);
+          const kl = Array.from(piNew).reduce((s, p, i) => (p > 0 ? s + p * Math.log(p / q[i]) : s), 0);
+          t.true(kl <= delta0 + 1e-5, `row ${r} step ${k}: KL ${kl}`);
+          t.true(
+            Math.abs(g.logprobs[k] - Math.log(piNew[g.tokens[k]])) < 1e-4,
+            `row ${r} step ${k}: ${g.logprobs[k]} vs ${Math.log(piNew[g.tokens[k]])}`,
+          );
+        }
       }
-    }
-  });
+    },
+  );
 }
 
 test('delta_0 -> 0 decodes as the incumbent, a huge delta_0 as the newcomer', async (t) => {
@@ -51,8 +75,14 @@ test('delta_0 -> 0 decodes as the incumbent, a huge delta_0 as the newcomer', as
   };
   const [incumbent, newcomer] = [await greedy(weak), await greedy(strong)];
   t.notDeepEqual(incumbent, newcomer, 'the two models must disagree somewhere for this test to mean anything');
-  t.deepEqual((await new ProjectedGenerator(pre, cur, 0).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens), incumbent);
-  t.deepEqual((await new ProjectedGenerator(pre, cur, 1e6).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens), newcomer);
+  t.deepEqual(
+    (await new ProjectedGenerator(pre, cur, 0).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens),
+    incumbent,
+  );
+  t.deepEqual(
+    (await new ProjectedGenerator(pre, cur, 1e6).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens),
+    newcomer,
+  );
 });
 
 test('greedy decoding takes the most likely token of the projection at the policy temperature', async (t) => {
@@ -61,7 +91,10 @@ test('greedy decoding takes the most likely token of the projection at the polic
   for (const [r, g] of out.entries()) {
     for (let k = 0; k < g.tokens.length; k++) {
       const prefix = [...prompts[r], ...g.tokens.slice(0, k)];
-      const [a, b] = [(await preScorer.score([prefix])).lastLogits[0], (await curScorer.score([prefix])).lastLogits[0]].map((l) => l.map((x) => x / temperature));
+      const [a, b] = [
+        (await preScorer.score([prefix])).lastLogits[0],
+        (await curScorer.score([prefix])).lastLogits[0],
+      ].map((l) => l.map((x) => x / temperature));
       const { piNew } = stage0Project(a, b, delta0);
       t.is(g.tokens[k], piNew.indexOf(Math.max(...piNew)), `row ${r} step ${k}`);
     }

@@ -15,8 +15,11 @@ interface Stage0Case {
   kl_new_cur: number;
   kl_pre_cur: number;
 }
-const CASES = (JSON.parse(fs.readFileSync(new URL('../../../fixtures/sat-reference.json', import.meta.url), 'utf8')) as { stage0_projection: Stage0Case[] })
-  .stage0_projection;
+const CASES = (
+  JSON.parse(fs.readFileSync(new URL('../../../fixtures/sat-reference.json', import.meta.url), 'utf8')) as {
+    stage0_projection: Stage0Case[];
+  }
+).stage0_projection;
 
 /** Softmax in float64, written independently of the module under test. */
 function softmax(logits: readonly number[]): number[] {
@@ -25,7 +28,8 @@ function softmax(logits: readonly number[]): number[] {
   const z = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / z);
 }
-const kl = (p: ArrayLike<number>, q: readonly number[]) => q.reduce((s, qi, i) => (p[i]! > 0 ? s + p[i]! * Math.log(p[i]! / qi) : s), 0);
+const kl = (p: ArrayLike<number>, q: readonly number[]) =>
+  q.reduce((s, qi, i) => (p[i]! > 0 ? s + p[i]! * Math.log(p[i]! / qi) : s), 0);
 const maxAbsDiff = (a: ArrayLike<number>, b: readonly number[]) => Math.max(...b.map((v, i) => Math.abs(a[i]! - v)));
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
 
@@ -56,7 +60,8 @@ test('the bound holds, tightly, on random states', (t) => {
     t.true(Math.abs(sum(got.piNew) - 1) < 1e-12 && Array.from(got.piNew).every((p) => p >= 0));
     t.true(got.lambda >= 0);
     // Outside the ball the projection lands on its boundary.
-    if (kl(softmax(pre), q) > delta0) t.true(Math.abs(klNew - delta0) <= 1e-9 * Math.max(1, delta0), `trial ${trial}: KL ${klNew} vs ${delta0}`);
+    if (kl(softmax(pre), q) > delta0)
+      t.true(Math.abs(klNew - delta0) <= 1e-9 * Math.max(1, delta0), `trial ${trial}: KL ${klNew} vs ${delta0}`);
   }
 });
 
@@ -109,7 +114,10 @@ test('malformed inputs are refused with one actionable line', (t) => {
   t.throws(() => stage0Project([0, 1], [0, 1, 2], 0.1), { instanceOf: InputError, message: /one vocabulary/ });
   t.throws(() => stage0Project([0, NaN], [0, 1], 0.1), { instanceOf: InputError, message: /logitsPre\[1\]/ });
   t.throws(() => stage0Project([0, 1], [Infinity, 1], 0.1), { instanceOf: InputError, message: /logitsCur\[0\]/ });
-  t.throws(() => stage0Project([-Infinity, -Infinity], [0, 1], 0.1), { instanceOf: InputError, message: /every entry is -Infinity/ });
+  t.throws(() => stage0Project([-Infinity, -Infinity], [0, 1], 0.1), {
+    instanceOf: InputError,
+    message: /every entry is -Infinity/,
+  });
   t.throws(() => stage0Project([], [], 0.1), { instanceOf: InputError });
   t.throws(() => stage0Project([0, 1], [0, 1], -0.1), { instanceOf: InputError, message: /delta_0/ });
   t.throws(() => stage0Project([0, 1], [0, 1], NaN), { instanceOf: InputError, message: /delta_0/ });

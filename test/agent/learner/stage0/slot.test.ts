@@ -6,7 +6,12 @@ import { Generator } from '../../../../node/agent/model/generate.ts';
 import { rng } from '../../../../node/agent/model/random.ts';
 import { Scorer } from '../../../../node/agent/model/score.ts';
 import { ProjectedGenerator } from '../../../../node/agent/learner/stage0/generate.ts';
-import { type Stage0States, projectedLogprobs, relaxBall, stage0States } from '../../../../node/agent/learner/stage0/slot.ts';
+import {
+  type Stage0States,
+  projectedLogprobs,
+  relaxBall,
+  stage0States,
+} from '../../../../node/agent/learner/stage0/slot.ts';
 import { quantile, perStateKl } from '../../../../node/agent/learner/trust-region.ts';
 
 const models = new URL('../../../../models/demo/', import.meta.url).pathname;
@@ -16,21 +21,36 @@ test('teacher-forced projected log-probs at the policy temperature equal the sam
   const temperature = 0.7;
   const delta = 0.2;
   const [pre, cur] = [new Generator(strong, { threads: 1 }), new Generator(weak, { threads: 1 })];
-  const [preScorer, curScorer] = [new Scorer(strong, { threads: 1 }, undefined, temperature), new Scorer(weak, { threads: 1 }, undefined, temperature)];
+  const [preScorer, curScorer] = [
+    new Scorer(strong, { threads: 1 }, undefined, temperature),
+    new Scorer(weak, { threads: 1 }, undefined, temperature),
+  ];
   const prompts = [[86, 119, 100, 117], [52, 53, 49, 35, 40], [60]];
-  const out = await new ProjectedGenerator(pre, cur, delta).generate(prompts, { maxNewTokens: 10, sampling: { temperature, topK: 0, topP: 1 }, seed: 9 });
+  const out = await new ProjectedGenerator(pre, cur, delta).generate(prompts, {
+    maxNewTokens: 10,
+    sampling: { temperature, topK: 0, topP: 1 },
+    seed: 9,
+  });
   const rows = prompts.map((p, i) => [...p, ...out[i].tokens]);
   const positions = prompts.map((p, i) => out[i].tokens.map((_, k) => p.length + k));
   const states = await stage0States(preScorer, curScorer, rows, positions);
   const teacher = projectedLogprobs(states, delta);
-  out.forEach((g, i) => g.logprobs.forEach((lp, k) => t.true(Math.abs(lp - teacher[i][k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[i][k]}`)));
+  out.forEach((g, i) =>
+    g.logprobs.forEach((lp, k) =>
+      t.true(Math.abs(lp - teacher[i][k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[i][k]}`),
+    ),
+  );
   for (const x of [pre, cur, preScorer, curScorer]) await x.release();
 });
 
 /** Random states over a small vocabulary, the newcomer far from the incumbent at some of them. */
 function randomStates(rows: number, tokens: number, seed: number): Stage0States {
   const u = rng(seed);
-  const logSoftmax = (x: number[]) => { const m = Math.max(...x); const z = Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0)) + m; return Float64Array.from(x, (v) => v - z); };
+  const logSoftmax = (x: number[]) => {
+    const m = Math.max(...x);
+    const z = Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0)) + m;
+    return Float64Array.from(x, (v) => v - z);
+  };
   const dist = (scale: number) => logSoftmax(Array.from({ length: 12 }, () => (u() - 0.5) * scale));
   const s: Stage0States = { tokens: [], logPre: [], logCur: [] };
   for (let r = 0; r < rows; r++) {
@@ -45,7 +65,11 @@ test('relaxing the ball: the largest radius within the trust region, released on
   const s = randomStates(40, 6, 3);
   const delta = 0.05;
   const old = projectedLogprobs(s, delta);
-  const klQuantileAt = (logpNew: Float32Array[]) => quantile(old.map((o, r) => perStateKl(o, logpNew[r])), 0.9);
+  const klQuantileAt = (logpNew: Float32Array[]) =>
+    quantile(
+      old.map((o, r) => perStateKl(o, logpNew[r])),
+      0.9,
+    );
 
   const tight = relaxBall(s, old, delta, { targetKl: 0.02, quantile: 0.9 });
   t.false(tight.released);
