@@ -50,7 +50,7 @@ import {
   saveStage,
   savedRecord,
   savedStage,
-  teamId,
+  runSeed,
   trimStageLog,
 } from '../sat/team.ts';
 
@@ -230,7 +230,7 @@ export class Peer {
       if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
       await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
       const team = {
-        id: teamId(cfg),
+        runSeed: runSeed(cfg),
         agents: slots.map((_, s) => (s === slot ? agent : undefined)),
         format: chainFormat(tokenizer),
         train,

@@ -10,7 +10,7 @@ import {
   finalAnswerText,
   memberLineups,
   memberSeed,
-  rollChain,
+  rollLineup,
 } from '../tasks/chain.ts';
 import type { TurnGenerator } from '../agent/policy.ts';
 import type { Problem } from '../tasks/dataset.ts';
@@ -99,11 +99,11 @@ async function rollMembers(
 ): Promise<ChainTranscript[][]> {
   const rollouts = members(team, generators, link, name);
   if (team.workflow === 'chain')
-    return [await rollChain(team.format, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] })];
+    return [await rollLineup(team.format, rollouts[0].takers, prompts, { ...opts, ...rollouts[0] })];
   const each: ChainTranscript[][] = [];
   for (const [k, m] of rollouts.entries())
     each.push(
-      await rollChain(team.format, m.takers, prompts, {
+      await rollLineup(team.format, m.takers, prompts, {
         ...opts,
         ...m,
         slots: [k],

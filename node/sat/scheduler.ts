@@ -7,7 +7,7 @@ export type SchedulerMode = 'static' | 'random' | 'greedy_info_gain';
 
 /**
  * sigma for `n` agents: `static` is slot order; `random` a shuffle seeded by `seed` (e.g.
- * `${teamId}:${stage}`); `greedy_info_gain` the agents by predicted gain, largest first (ties by slot).
+ * `${runSeed}:${stage}`); `greedy_info_gain` the agents by predicted gain, largest first (ties by slot).
  */
 export function orderAgents(
   mode: SchedulerMode,

@@ -14,7 +14,7 @@ import {
   finalAnswerText,
   memberLineups,
   memberSeed,
-  rollChain,
+  rollLineup,
   transcriptIds,
 } from '../tasks/chain.ts';
 import { type Problem, pickPrompts, seededRng } from '../tasks/dataset.ts';
@@ -26,8 +26,8 @@ import type { ConfigValues } from '../config/load.ts';
 
 /** The agents a stage runs: all of them (a local team), or this peer's slot of a network team. */
 export interface StageTeam {
-  /** Seeds the stage's prompts and order (the team manifest's id on a network). */
-  id: string;
+  /** Seeds the stage's prompts and order: the run's seed (team.ts runSeed), alike on every peer. */
+  runSeed: string;
   /** By slot; in the chain, slot i takes turn i. Undefined where the slot's agent runs on another peer. */
   agents: readonly (Agent | undefined)[];
   format: ChainFormat;
@@ -120,7 +120,7 @@ export async function runStage(
   link?: StageLink,
 ): Promise<StageRecord> {
   const { sat, algorithm, data, generation, certificate } = cfg;
-  const seed = `${team.id}:${stage}`;
+  const seed = `${team.runSeed}:${stage}`;
   const n = team.agents.length;
   const f = team.format;
   const remote = (what: string) => {
@@ -154,7 +154,7 @@ export async function runStage(
     const rollout = `train/${k}`;
     const takers = slots.map((s) => team.agents[s]?.policy ?? remote('rollout').remoteTurn(stage, rollout, s));
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(stage, rollout, ts));
-    const out = await rollChain(
+    const out = await rollLineup(
       f,
       takers,
       samples.map((g) => prompts[g].prompt),

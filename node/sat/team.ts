@@ -27,10 +27,11 @@ export interface LocalTeam extends Team {
 }
 
 /**
- * Ids every peer derives alike: the team id is a hash of what defines the team (it seeds each stage's prompts and
- * order).
+ * The run's seed: a hash of what defines the training run (its agents' names, seed and workflow), alike on every peer
+ * of a team. It seeds each stage's prompts and order and marks whose checkpoints a stage folder holds. It is not the
+ * network team's id (the manifest's CID), which also covers the data and the admission rules.
  */
-export function teamId(cfg: SatConfig): string {
+export function runSeed(cfg: SatConfig): string {
   const what = { agents: cfg.sat.agents.map((a) => a.name), seed: cfg.seed, workflow: cfg.team.workflow };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
@@ -104,7 +105,7 @@ export function buildTeam(cfg: SatConfig, threads?: number, models: readonly (st
   const format = chainFormat(tokenizers[0]);
   const [train, test] = [loadDataset(trainPath), loadDataset(testPath)];
   checkLengths(cfg, agents, format, [...train, ...test]);
-  return { id: teamId(cfg), workflow: cfg.team.workflow, agents, format, train, test };
+  return { runSeed: runSeed(cfg), workflow: cfg.team.workflow, agents, format, train, test };
 }
 
 /** Every prompt fits data.max_prompt_length, and a whole transcript of the longest one fits each model's context. */
@@ -222,7 +223,7 @@ export function saveStage(cfg: SatConfig, team: StageTeam, stage: number, record
       stage0: { incumbent: s0.incumbent.dir, lora: s0.incumbent.params.lora ?? null, delta: s0.delta },
     };
   });
-  const saved: Saved = { stage, team: team.id, betas: team.agents.map((a) => a?.beta ?? null), slots };
+  const saved: Saved = { stage, team: team.runSeed, betas: team.agents.map((a) => a?.beta ?? null), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   if (record) writeFileAtomic(path.join(tmp, 'record.json'), `${JSON.stringify(record)}\n`);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
@@ -419,7 +420,7 @@ function readSaved(cfg: SatConfig, folder: string): Saved {
       `${folder} is not a saved stage: it has no state.json (stage folders are <save_dir>/checkpoints/stage-NNNN)`,
     );
   const saved = readJson(stateFile) as Saved;
-  const id = teamId(cfg);
+  const id = runSeed(cfg);
   if (saved.team !== id)
     throw new InputError(
       `${folder} was saved by team ${saved.team}, not by this config's team ${id} (its agents, seed or workflow differ)`,

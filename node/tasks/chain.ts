@@ -16,7 +16,7 @@ import { isCorrect } from './verifier.ts';
  * One agent's generated turn: its token ids (the closing end-of-turn token included when it came) and their sampling
  * log-probs.
  */
-export interface Turn {
+export interface TranscriptTurn {
   slot: number;
   ids: number[];
   logprobs: number[];
@@ -24,7 +24,7 @@ export interface Turn {
 
 export interface ChainTranscript {
   promptIds: number[];
-  turns: Turn[];
+  turns: TranscriptTurn[];
 }
 
 /**
@@ -99,10 +99,10 @@ export interface ChainRolloutOptions {
 }
 
 /**
- * Runs the chain on every prompt: turn i is taken by `takers[i]` for all prompts at once, each seeing
- * the prompt and the earlier turns.
+ * Rolls one lineup of turn takers out on every prompt (memberLineups: the chain's whole lineup, or one ensemble
+ * member alone): turn i is taken by `takers[i]` for all prompts at once, each seeing the prompt and the earlier turns.
  */
-export async function rollChain(
+export async function rollLineup(
   f: ChainFormat,
   takers: readonly TurnTaker[],
   prompts: readonly string[],
@@ -144,7 +144,7 @@ export async function chainAccuracy(
   problems: readonly Problem[],
   maxTurnTokens = 32,
 ): Promise<number> {
-  const out = await rollChain(
+  const out = await rollLineup(
     f,
     generators,
     problems.map((p) => p.prompt),

@@ -48,7 +48,7 @@ export const evalCommand: Command = {
       if (json) return printJson({ stage, ...summary, predictionsFile: out });
       process.stdout.write(
         `${[
-          `team ${team.id} at stage ${stage} on ${ev.problems} problems, K = ${k}:`,
+          `team ${team.runSeed} at stage ${stage} on ${ev.problems} problems, K = ${k}:`,
           `  greedy ${pct(ev.greedyAccuracy)}   avg@${k} ${pct(ev.avgAtK)}   pass@${k} ${pct(ev.passAtK)}   ` +
             `majority vote ${pct(ev.majorityVoteAccuracy)}`,
           ...ev.agents.map(

@@ -61,7 +61,7 @@ export const trainCommand: Command = {
       };
       const before = await accuracy();
       say(
-        `team ${team.id}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ` +
+        `team ${team.runSeed}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ` +
           `${team.test.length} problems before stage ${first}`,
       );
       if (stages === 0)
