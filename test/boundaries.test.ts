@@ -1,4 +1,4 @@
-// docs/design.md §2: imports flow one way, and one module per outside engine.
+// docs/design §2: imports flow one way, and one module per outside engine.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,7 @@ const rel = (file: string) => path.relative(ROOT, file);
 const resolves = (file: string, spec: string) =>
   spec.startsWith('.') ? rel(path.resolve(path.dirname(file), spec)) : spec;
 
-/** What each folder of node/ may import from node/ besides itself (docs/design.md §2). */
+/** What each folder of node/ may import from node/ besides itself (docs/design §2). */
 const MAY_IMPORT: Record<string, { may: string[]; why: string }> = {
   util: { may: [], why: 'node/util is plain helpers' },
   gpu: { may: ['util'], why: 'node/gpu knows nothing of models, SAT or the network' },

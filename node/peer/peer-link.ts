@@ -1,4 +1,4 @@
-// The StageLink of a network team (docs/design.md §1 step 3, §4): how one peer's stage reaches the agents
+// The StageLink of a network team (docs/design §1 step 3, §4): how one peer's stage reaches the agents
 // on the other peers. Turns travel as trajectory shards (a chain's partial shard goes to the peer of
 // the next turn; the complete one to every learner); updates as LogprobUpdate blocks, each naming the
 // earlier updates it learned after, and the token passes in the stage's order.

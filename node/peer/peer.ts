@@ -371,7 +371,7 @@ export class Peer {
   }
 
   /**
-   * Plug-and-play (docs/design.md §1): this newcomer takes its slot over at `stage`. The incumbent's tensors
+   * Plug-and-play (docs/design §1): this newcomer takes its slot over at `stage`. The incumbent's tensors
    * come from its peer; the agent decodes through the Stage-0 projection onto the ball around them.
    */
   private async enter(stage: number): Promise<void> {

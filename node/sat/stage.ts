@@ -1,4 +1,4 @@
-// One SAT stage (docs/design.md §1, Algorithm 1), top to bottom, in the chain or ensemble workflow: rollout
+// One SAT stage (docs/design §1, Algorithm 1), top to bottom, in the chain or ensemble workflow: rollout
 // under pi_cur, rewards, teacher-forced log-probs, advantages, the block order, then each agent's
 // KL-bounded update in that order under the sequence-aware estimator, and the stage certificate.
 // Every choice is seeded by (team id, stage), so each peer of a network team makes it alike. The same

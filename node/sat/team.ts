@@ -374,7 +374,7 @@ function restoreAgent(
 }
 
 /**
- * Plug-and-play (docs/design.md §1): the checkpoint in `dir` takes over `slot` through Stage-0, projected onto
+ * Plug-and-play (docs/design §1): the checkpoint in `dir` takes over `slot` through Stage-0, projected onto
  * the ball of radius delta0 around the slot's agent as it is now, which stays frozen beside it.
  */
 export async function upgradeSlot(

@@ -1,7 +1,7 @@
 // Writing a file so that a reader (or a process killed mid-write) sees the old content or the new,
 // never a part: a temporary file in the same folder (created with the final mode), fsync, rename,
 // fsync the folder.
-// The network layer's own copy: it may not import the agent's (docs/design.md §2).
+// The network layer's own copy: it may not import the agent's (docs/design §2).
 import fs from 'node:fs';
 import path from 'node:path';
 
