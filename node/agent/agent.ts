@@ -11,7 +11,8 @@ import { satActorCriticLoss, satPolicyLoss } from './learner/sat-loss.ts';
 import { Scorer } from './model/score.ts';
 import { ProjectedGenerator } from './learner/stage0/generate.ts';
 import { type Stage0Slot, projectedLogprobs, stage0States } from './learner/stage0/slot.ts';
-import { type Trainable, Trainer } from './train/trainer.ts';
+import type { Trainable } from './train/trainable.ts';
+import { Trainer } from './train/trainer.ts';
 import type { AdamWConfig } from '../gpu/adamw.ts';
 
 export interface AgentOptions {

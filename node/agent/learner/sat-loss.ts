@@ -4,7 +4,7 @@
 import type { Value } from '../../gpu/graph.ts';
 import { GraphError } from '../../gpu/errors.ts';
 import * as op from '../../gpu/ops.ts';
-import type { LossContext, LossFn } from '../train/trainer.ts';
+import type { LossContext, LossFn } from '../train/losses.ts';
 
 /** Log sequence ratios beyond this are clipped before exp (float32 overflows at 88). */
 export const MAX_LOG_RATIO = 20;

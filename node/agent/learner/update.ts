@@ -5,7 +5,7 @@ import type { HostTensor } from '../../gpu/ort.ts';
 import type { Agent } from '../agent.ts';
 import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from '../model/score.ts';
-import type { TrainBatch } from '../train/trainer.ts';
+import type { TrainBatch } from '../train/batch.ts';
 import { relaxBall, stage0States } from './stage0/slot.ts';
 import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
 

@@ -4,7 +4,8 @@ import test from 'ava';
 import { loadCheckpoint } from '../../../node/agent/model/checkpoint.ts';
 import { satActorCriticLoss, satPolicyLoss } from '../../../node/agent/learner/sat-loss.ts';
 import { Scorer, padBatch } from '../../../node/agent/model/score.ts';
-import { type TrainBatch, Trainer } from '../../../node/agent/train/trainer.ts';
+import type { TrainBatch } from '../../../node/agent/train/batch.ts';
+import { Trainer } from '../../../node/agent/train/trainer.ts';
 import type { HostTensor } from '../../../node/gpu/ort.ts';
 
 const ckpt = loadCheckpoint(new URL('../../fixtures/qwen3-tiny-a/', import.meta.url).pathname);
