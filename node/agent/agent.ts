@@ -1,6 +1,6 @@
 // One agent of a team: its checkpoint, its trainable state (full or LoRA) under the SAT policy loss,
 // and a generator and scorer that always see the current parameters. Its KL penalty beta lives here
-// because it persists across stages (docs/design §1, trust region). A newcomer that entered through
+// because it persists across stages (docs/design §1.9, trust region). A newcomer that entered through
 // Stage-0 also holds the incumbent it is projected onto, until the ball is relaxed away.
 import type { SessionOptions } from '../gpu/ort.ts';
 import { type TurnGenerator, inMicroBatches } from './policy.ts';

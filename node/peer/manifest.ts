@@ -1,4 +1,4 @@
-// A team's manifest (docs/design §4; `sat-peer team create`): made from a SAT config, kept in
+// A team's manifest (docs/design §4.5; `sat-peer team create`): made from a SAT config, kept in
 // a YAML team file that peers start from. The file holds the manifest's fields in readable form —
 // tokenizer hashes in hex, the dataset's CID as a string, the algorithm config as a mapping — and the
 // team id is the CID of the manifest they encode, so every peer reading the file derives the same one.

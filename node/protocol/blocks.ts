@@ -1,4 +1,4 @@
-// Content-addressed blocks over a point-to-point protocol (docs/design §4, `/sat/blocks/1`): a peer
+// Content-addressed blocks over a point-to-point protocol (docs/design §4.9, `/sat/blocks/1`): a peer
 // keeps the blocks it made or fetched (trajectory shards, log-prob updates, the manifest), serves them
 // by CID, and fetches any block by CID from a peer that has it — a peer that missed gossip or joined
 // late catches up this way. The hash is checked on arrival; a peer that sends other bytes is counted.

@@ -1,4 +1,4 @@
-// Content addressing (docs/design §4): trajectory shards, log-prob updates and the team manifest are
+// Content addressing (docs/design §4.3): trajectory shards, log-prob updates and the team manifest are
 // named by the CID of their encoded bytes — CIDv1, codec raw (0x55), sha2-256 — and the team id is
 // the manifest's CID as a string (base32, `bafkrei...`). Only this one form is accepted from peers.
 import { createHash } from 'node:crypto';

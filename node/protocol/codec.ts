@@ -1,4 +1,4 @@
-// The only code that turns bytes into team messages (docs/design §4). Each decodeX checks the kind's
+// The only code that turns bytes into team messages (docs/design §4.3). Each decodeX checks the kind's
 // size limit before decoding, caps every list while decoding, validates every field afterwards and,
 // given a context, that the message is for this team, stage and roster. It never throws: a bad
 // message comes back as `{ ok: false, reason }`, so a handler can drop it and count it against its

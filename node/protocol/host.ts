@@ -1,4 +1,4 @@
-// The peer's libp2p host (docs/design §4): TCP, noise, yamux, identify, ping, gossipsub with signed
+// The peer's libp2p host (docs/design §4.1): TCP, noise, yamux, identify, ping, gossipsub with signed
 // messages (StrictSign), bootstrap peers dialed with backoff (bootstrap-dial.ts) and kad-dht for
 // discovery, and — behind `nat` — the circuit
 // relay v2 client, autonat and dcutr for peers behind NAT. The only module that calls createLibp2p.
@@ -57,7 +57,7 @@ export interface TopicCounters {
   rejectedFrom: Map<string, number>;
 }
 
-/** Gossipsub caps what it sends at 4 MiB a frame (docs/design §4): bigger payloads travel over streams. */
+/** Gossipsub caps what it sends at 4 MiB a frame (docs/design §4.1): bigger payloads travel over streams. */
 export const MAX_GOSSIP_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
 const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0'];

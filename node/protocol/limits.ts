@@ -1,5 +1,5 @@
 // The protocol's version and its hard limits: the size of each message kind, checked before decoding,
-// and the caps on lists and fields its validators enforce (docs/design §4).
+// and the caps on lists and fields its validators enforce (docs/design §4.3).
 
 /** The `version` every message carries. */
 export const PROTOCOL_VERSION = 1;

@@ -1,5 +1,5 @@
 // libp2p 3 calls Promise.withResolvers (Node 22+); on Node 20 this module, imported before libp2p,
-// provides it (docs/design §4).
+// provides it (docs/design §4.1).
 interface Resolvers<T> {
   promise: Promise<T>;
   resolve: (value: T | PromiseLike<T>) => void;

@@ -1,4 +1,4 @@
-// The team's roster (docs/design §4): who holds each slot, as every peer computes it alike from the
+// The team's roster (docs/design §4.6): who holds each slot, as every peer computes it alike from the
 // gossiped slot claims and heartbeats. A claim is live while its peer heartbeats within the liveness
 // window; a slot's holder is, among its live claims, the one with the earliest claim time (the peer
 // id breaks ties) — so an incumbent keeps its slot against later claimants, two simultaneous claims

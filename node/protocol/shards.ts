@@ -1,4 +1,4 @@
-// Trajectory shards between the peers of a team (docs/design §4): the producer keeps a shard in its
+// Trajectory shards between the peers of a team (docs/design §4.8): the producer keeps a shard in its
 // block store and gossips a small signed Announce (stage, CID, how many turns it holds, its size);
 // a peer that wants it — every learner wants the stage's complete shards, and in the chain workflow
 // the peer of the next turn wants the partial ones its turn continues — fetches the bytes from the

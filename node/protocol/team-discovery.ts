@@ -1,4 +1,4 @@
-// Finding the other peers of a team (docs/design §4): the team id is a CID, so every member provides it
+// Finding the other peers of a team (docs/design §4.7): the team id is a CID, so every member provides it
 // in the DHT (kept alive through the bootstrap peers, which serve the DHT) and looks up the other
 // providers, dialing those it is not connected to — again every interval, so late joiners and peers
 // that restarted are found too.

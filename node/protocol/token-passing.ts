@@ -1,4 +1,4 @@
-// Coordinator-free token passing in SAT's block order (docs/design §1 step 3, §4). For a stage every
+// Coordinator-free token passing in SAT's block order (docs/design §4.10). For a stage every
 // peer holds the same plan: the order (slots by position) and the peer of each slot. Position 0's
 // peer starts with the token; a holder that is done hands the next position over /sat/token/1 (a
 // TokenPass, answered by a TokenAck) and gossips the pass, so every peer follows the stage.

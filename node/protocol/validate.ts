@@ -1,4 +1,4 @@
-// The validators of team messages (docs/design §4), one per kind, and the context checks: each throws a
+// The validators of team messages (docs/design §4.3), one per kind, and the context checks: each throws a
 // `Reject` naming the first field that is wrong and why. Only codec.ts calls them.
 import * as Digest from 'multiformats/hashes/digest';
 import { cidFromBytes, cidFromString } from './cid.ts';

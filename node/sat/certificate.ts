@@ -1,4 +1,4 @@
-// The stage certificate of docs/design §1 (step 4): a lower bound on the team's improvement over one
+// The stage certificate of docs/design §1.11 (step 4): a lower bound on the team's improvement over one
 // stage, assembled from each agent's stage record. Every peer computes it from the published records:
 //   sum_i gain_i - 2 gamma/(1-gamma)^2 A_max sum_i sqrt(delta_i/2) - 1/(1-gamma) sum_i zeta_i
 //   - sum_i A_max/(1-gamma) sqrt(log(2n/delta_conf) / (2 N_i))
@@ -42,24 +42,24 @@ export interface StageCertificate {
 }
 
 /**
- * Occupancy-shift penalty of one agent (docs/design §1 certificate, 2nd term): 2 gamma/(1-gamma)^2 A_max
+ * Occupancy-shift penalty of one agent (docs/design §1.11, 2nd term): 2 gamma/(1-gamma)^2 A_max
  * sqrt(delta_i/2).
  */
 export const occupancyShiftPenalty = (gamma: number, aMax: number, delta: number) =>
   ((2 * gamma) / (1 - gamma) ** 2) * aMax * Math.sqrt(delta / 2);
 
-/** Estimator-bias penalty of one agent (docs/design §1 certificate, 3rd term): zeta_i / (1-gamma). */
+/** Estimator-bias penalty of one agent (docs/design §1.11, 3rd term): zeta_i / (1-gamma). */
 export const estimatorBiasPenalty = (gamma: number, zeta: number) => zeta / (1 - gamma);
 
 /**
- * Finite-sample penalty of one agent (docs/design §1 certificate, 4th term): A_max/(1-gamma)
+ * Finite-sample penalty of one agent (docs/design §1.11, 4th term): A_max/(1-gamma)
  * sqrt(log(2n/delta_conf)/(2 N_i)).
  */
 export const finiteSamplePenalty = (gamma: number, aMax: number, agents: number, deltaConf: number, samples: number) =>
   (aMax / (1 - gamma)) * Math.sqrt(Math.log((2 * agents) / deltaConf) / (2 * samples));
 
 /**
- * Stage certificate (docs/design §1, step 4): lower bound = sum gain_i minus the three penalties summed over the
+ * Stage certificate (docs/design §1.11): lower bound = sum gain_i minus the three penalties summed over the
  * agents.
  */
 export function stageCertificate(input: CertificateInput): StageCertificate {

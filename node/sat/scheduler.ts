@@ -1,4 +1,4 @@
-// ORDERAGENTS (docs/design §1, step 2): the block order sigma of a stage, computed by every peer from data
+// ORDERAGENTS (docs/design §1.6, step 2): the block order sigma of a stage, computed by every peer from data
 // it shares, so no coordinator is needed.
 import { seededRng } from '../tasks/dataset.ts';
 import { InputError } from '../agent/errors.ts';

@@ -1,4 +1,4 @@
-// The `chain` workflow's transcript (docs/design §1): the problem, then one turn per agent in turn order,
+// The `chain` workflow's transcript (docs/design §1.1): the problem, then one turn per agent in turn order,
 // each turn seeing the problem and every earlier turn. In token ids:
 //
 //   encode(prompt + '\n')  turn_1 <eos> encode('\n')  turn_2 <eos> ...

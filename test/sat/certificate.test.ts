@@ -30,7 +30,7 @@ test('two agents, by hand', (t) => {
   t.true(near(cert.lowerBound, -0.6417040332434094));
 });
 
-test('the per-agent terms are the formulas of docs/design §1', (t) => {
+test('the per-agent terms are the formulas of docs/design §1.11', (t) => {
   t.true(near(occupancyShiftPenalty(0.9, 2, 0.5), ((2 * 0.9) / 0.01) * 2 * 0.5));
   t.true(near(estimatorBiasPenalty(0.9, 0.3), 3));
   // One agent (n = 1), delta_conf 0.05, N = 100: 1/0.5 * sqrt(log(40) / 200) = 0.2716203031481239.

@@ -1,4 +1,4 @@
-// Advantages of docs/design §1 ("Advantages"): GRPO sequence advantages against an in-group baseline,
+// Advantages of docs/design §1.5 ("Advantages"): GRPO sequence advantages against an in-group baseline,
 // and GAE over per-token rewards and values aggregated to one advantage per sequence. Both end with
 // the same in-group normalisation and the clip to +-A_clip, as the SAT reference does
 // (sat/advantage/seqaware.py). Samples belong to groups (the G samples of one prompt) through
@@ -44,7 +44,7 @@ export interface SequenceGae {
 export const GROUP_NORM_EPS = 1e-8;
 
 /**
- * GRPO (docs/design §1, Advantages, GRPO mode): A = clip(R - baseline(group), +-A_clip), optionally
+ * GRPO (docs/design §1.5, Advantages, GRPO mode): A = clip(R - baseline(group), +-A_clip), optionally
  * group-normalised first.
  */
 export function grpoAdvantages(
@@ -67,7 +67,7 @@ export function grpoAdvantages(
 }
 
 /**
- * GAE (docs/design §1, Advantages, GAE mode): delta_t = r_t + gamma V_{t+1} - V_t (V_T = 0), A_t = delta_t + gamma
+ * GAE (docs/design §1.5, Advantages, GAE mode): delta_t = r_t + gamma V_{t+1} - V_t (V_T = 0), A_t = delta_t + gamma
  * lam A_{t+1}.
  */
 export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma: number, lam: number): TokenGae {
@@ -91,7 +91,7 @@ export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma
 }
 
 /**
- * GAE sequence advantages (docs/design §1, GAE mode): clip(groupNorm(sum_t A_t), +-A_clip), plus per-token
+ * GAE sequence advantages (docs/design §1.5, GAE mode): clip(groupNorm(sum_t A_t), +-A_clip), plus per-token
  * returns.
  */
 export function gaeSequenceAdvantages(
@@ -131,7 +131,7 @@ export function groupNormalize(x: ArrayLike<number>, groupIndex: ArrayLike<numbe
   return out;
 }
 
-/** The clip of docs/design §1: A <- clip(A, -A_clip, A_clip). */
+/** The clip of docs/design §1.5: A <- clip(A, -A_clip, A_clip). */
 export function clipAdvantages(x: ArrayLike<number>, aClip: number): Float64Array {
   checkClip(aClip);
   return Float64Array.from(x, (v) => Math.min(aClip, Math.max(-aClip, v)));

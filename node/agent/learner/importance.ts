@@ -1,4 +1,4 @@
-// The sequence-aware on-policy estimator of docs/design §1: while agent sigma(i) updates, a trajectory
+// The sequence-aware on-policy estimator of docs/design §1.7: while agent sigma(i) updates, a trajectory
 // sampled under pi_cur is re-weighted towards the intermediate team policy pi^{i-1}, in which agents
 // sigma(1..i-1) are already updated. Only their tokens change probability, so the weight of token t is
 // the product of pi_new/pi_cur over the updated agents' tokens so far, truncated at 1.
@@ -15,7 +15,7 @@ export interface TrajectoryLogps {
 }
 
 /**
- * Truncated IS weights (docs/design §1, sequence-aware estimator):
+ * Truncated IS weights (docs/design §1.7, sequence-aware estimator):
  * c_t = min(1, exp(clip(S_t, -maxIsRatioClip, maxIsRatioClip))), S_t = sum over u <= t with agent(u) in
  * `updatedAgents` of (logpNew_u - logpCur_u). The sum includes token t itself; the loss reads c_t only on
  * the updating agent's own tokens, which are never in `updatedAgents`, so there S_t is exactly the

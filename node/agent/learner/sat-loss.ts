@@ -1,4 +1,4 @@
-// The SAT policy loss of one agent's update (docs/design §1, stage step 3), as a LossFn over the
+// The SAT policy loss of one agent's update (docs/design §1.8, stage step 3), as a LossFn over the
 // model's per-token log-probs: the clipped sequence-ratio surrogate weighted by the sequence-aware
 // importance weights c_t, plus beta times the k3 KL estimate between the old and new policy.
 import type { Value } from '../../gpu/graph.ts';

@@ -1,9 +1,9 @@
-// The per-agent quantile KL trust region of docs/design §1: after an update, the q-quantile over the
+// The per-agent quantile KL trust region of docs/design §1.9: after an update, the q-quantile over the
 // stage's states of the per-state KL proxy between the old and new policy must stay within delta_i;
 // otherwise the update is undone and retried with a larger KL penalty beta.
 import { InputError } from '../errors.ts';
 
-/** Backtracking multiplies the KL penalty by this factor (docs/design §1: `beta *= 1.5`). */
+/** Backtracking multiplies the KL penalty by this factor (docs/design §1.9: `beta *= 1.5`). */
 export const BACKTRACK_FACTOR = 1.5;
 
 export interface KlQuantileCheck {
@@ -14,7 +14,7 @@ export interface KlQuantileCheck {
 }
 
 /**
- * Per-state KL proxy (docs/design §1, Trust region): mean_t [(ratio_t - 1) - log ratio_t], ratio_t = exp(logpNew_t
+ * Per-state KL proxy (docs/design §1.9, Trust region): mean_t [(ratio_t - 1) - log ratio_t], ratio_t = exp(logpNew_t
  * - logpOld_t), over one sequence's tokens.
  */
 export function perStateKl(logpOld: ArrayLike<number>, logpNew: ArrayLike<number>): number {
@@ -55,7 +55,7 @@ export function quantile(values: ArrayLike<number>, q: number): number {
 }
 
 /**
- * Trust-region test (docs/design §1): quantile_q(per-state KL) <= delta (`algorithm.kl_ctrl.quantile`,
+ * Trust-region test (docs/design §1.9): quantile_q(per-state KL) <= delta (`algorithm.kl_ctrl.quantile`,
  * `target_kl`).
  */
 export function klQuantileWithin(perStateKls: ArrayLike<number>, q: number, delta: number): KlQuantileCheck {
@@ -64,7 +64,7 @@ export function klQuantileWithin(perStateKls: ArrayLike<number>, q: number, delt
   return { klQuantile, within: klQuantile <= delta };
 }
 
-/** Backtracking (docs/design §1): a rejected update retries with beta <- 1.5 beta. */
+/** Backtracking (docs/design §1.9): a rejected update retries with beta <- 1.5 beta. */
 export function nextBeta(beta: number): number {
   if (!(beta > 0) || !Number.isFinite(beta)) {
     throw new InputError(

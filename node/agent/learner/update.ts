@@ -1,4 +1,4 @@
-// One agent's KL-bounded update inside a stage (docs/design §1, step 3): gradient steps on the SAT
+// One agent's KL-bounded update inside a stage (docs/design §1.7): gradient steps on the SAT
 // policy loss over its own tokens, then the quantile trust-region test, with a backtracking line
 // search and a growing beta when it fails.
 import type { HostTensor } from '../../gpu/ort.ts';
@@ -210,7 +210,7 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
 }
 
 /**
- * The update of a slot still in Stage-0 (docs/design §1, Plug-and-play): the newcomer's parameters stay and
+ * The update of a slot still in Stage-0 (docs/design §1.12): the newcomer's parameters stay and
  * its KL ball around the incumbent grows as far as the same quantile test allows (relaxBall); once the
  * ball binds at none of the stage's states the incumbent is let go and later stages train the
  * newcomer as any agent.

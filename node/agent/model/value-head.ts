@@ -1,4 +1,4 @@
-// The value head of GAE mode (docs/design §1, advantages): V(s_t) = w . h_t + b on the model's final hidden
+// The value head of GAE mode (docs/design §1.5, advantages): V(s_t) = w . h_t + b on the model's final hidden
 // state, trained with the agent's policy. Its two tensors live beside the trainable ones, never in the
 // checkpoint's files.
 import type { Value } from '../../gpu/graph.ts';

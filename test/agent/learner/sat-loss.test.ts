@@ -49,7 +49,7 @@ function batchOf(k: Case): TrainBatch {
   };
 }
 
-/** The loss of docs/design §1 written out in plain numbers. */
+/** The loss of docs/design §1.8 written out in plain numbers. */
 function expected(logpNew: Float32Array, k: Case): { loss: number; kl: number; ratio: number; clipFrac: number } {
   let pg = 0;
   let kl = 0;

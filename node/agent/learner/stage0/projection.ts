@@ -1,4 +1,4 @@
-// Stage-0 of plug-and-play (docs/design §1): the per-state KL projection of a stronger model pi_pre onto
+// Stage-0 of plug-and-play (docs/design §1.12): the per-state KL projection of a stronger model pi_pre onto
 // the ball KL(. || pi_cur) <= delta_0 around the incumbent, along the geometric mixture
 // pi_new ∝ pi_pre^{1/(1+lambda)} pi_cur^{lambda/(1+lambda)}. Everything runs on log-probabilities
 // (log-sum-exp), so -Infinity logits (masked tokens) are exact zeros and nothing underflows.
@@ -21,7 +21,7 @@ const MAX_ITERATIONS = 200;
 const TOL = 1e-11;
 
 /**
- * Stage-0 projection (docs/design §1, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0
+ * Stage-0 projection (docs/design §1.12, Plug-and-play): pi_new ∝ pi_pre^{1/(1+λ)} pi_cur^{λ/(1+λ)}, smallest λ >= 0
  * with KL(pi_new||pi_cur) <= delta_0.
  */
 export function stage0Project(
@@ -115,7 +115,7 @@ function mixtureMoments(
 }
 
 /**
- * The geometric mixture of docs/design §1 in log space: log pi_w = w log pi_pre + (1-w) log pi_cur - logZ; null
+ * The geometric mixture of docs/design §1.12 in log space: log pi_w = w log pi_pre + (1-w) log pi_cur - logZ; null
  * when the supports do not meet.
  */
 function geometricMixture(logPre: Float64Array, logCur: Float64Array, w: number): Float64Array | null {

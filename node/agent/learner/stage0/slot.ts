@@ -1,4 +1,4 @@
-// A slot in plug-and-play (docs/design §1): after the swap the newcomer's policy is its projection onto
+// A slot in plug-and-play (docs/design §1.12): after the swap the newcomer's policy is its projection onto
 // the KL ball of radius delta around the incumbent, frozen as it was at the swap. Here: the projected
 // log-probs of the slot's tokens, teacher-forced, and the relaxation of the ball through the ordinary
 // quantile trust region — each stage it grows as far as the test allows, until the newcomer stands
@@ -77,7 +77,7 @@ export const RELAX_STEPS = 10;
 
 /**
  * The largest radius delta' in [delta, deltaMax] whose move from pi_delta passes the ordinary test of
- * docs/design §1: the q-quantile over trajectories of the per-state KL proxy on the slot's tokens within
+ * docs/design §1.12: the q-quantile over trajectories of the per-state KL proxy on the slot's tokens within
  * targetKl. The whole way (delta' = deltaMax) is tried first; then a bisection on log delta'.
  */
 export function relaxBall(
