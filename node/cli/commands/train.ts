@@ -3,7 +3,14 @@
 // saved stage.
 import { loadConfig } from '../../config/load.ts';
 import { UsageError } from '../errors.ts';
-import { type StageLoop, greedyAccuracy, resumeEvaluation, runStages, unloggedStage } from '../../sat/stage-loop.ts';
+import {
+  type LoggedStage,
+  type StageLoop,
+  greedyAccuracy,
+  resumeEvaluation,
+  runStages,
+  unloggedStage,
+} from '../../sat/stage-loop.ts';
 import { latestStageFolder, openTeam, releaseTeam, unusedSettings } from '../../sat/team.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
@@ -50,12 +57,15 @@ export const trainCommand: Command = {
       const say = (line: string) => {
         if (!json) process.stdout.write(`${line}\n`);
       };
-      const loop: StageLoop = {
-        cfg,
-        team,
-        test: team.test,
-        onStage: ({ row }) => (json ? printJson(row) : say(stageLine(row))),
-      };
+      const loop: StageLoop = { cfg, team, test: team.test };
+      // Killed during its evaluation, the last stage was saved but never logged: its row is made first. The output
+      // lists the stages this run makes.
+      if (unlogged) {
+        process.stderr.write(
+          `sat-peer: stage ${opened.stage} was saved but its evaluation was cut short: evaluating it again\n`,
+        );
+        await resumeEvaluation(loop, unlogged);
+      }
       const before = await greedyAccuracy(loop, first);
       say(
         `team ${team.runSeed}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ` +
@@ -66,9 +76,8 @@ export const trainCommand: Command = {
           `nothing to run: stage ${first - 1} of training.num_stages ${cfg.training.numStages} is done (--stages N runs more)`,
         );
       say(stageHeader(cfg.evaluation.numSamplesPerAgent));
-      // Killed during its evaluation, the last stage was saved but not logged: its row is made first.
-      if (unlogged) await resumeEvaluation(loop, unlogged);
-      await runStages(loop, first, first + stages - 1);
+      const onStage = ({ row }: LoggedStage) => (json ? printJson(row) : say(stageLine(row)));
+      await runStages({ ...loop, onStage }, first, first + stages - 1);
     } finally {
       await releaseTeam(team);
     }
