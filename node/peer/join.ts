@@ -91,29 +91,17 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     if (!local) checkSlot(file, init.slot, init.model, tokenizer.hash);
     checkAdmission(file, host);
     const slots = file.manifest.slots;
-    // The team's data sets: here, or fetched from its peers; served on to peers that lack them.
-    const trainPath = await teamDataset(file.manifest.dataset!, host, init.dataDir, log);
-    const testPath = file.manifest.test && (await teamDataset(file.manifest.test, host, init.dataDir, log));
-    serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
-    const cfg: SatConfig = {
-      ...file.cfg,
-      dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath },
-      logging: { ...file.cfg.logging, saveDir: init.dataDir },
-    };
-    const train = loadDataset(trainPath);
+    const cfg = await teamConfig(file, host, init);
+    const train = loadDataset(cfg.dataset.trainPath!);
     const format = chainFormat(tokenizer);
     const micro = init.microBatch ?? microBatch(cfg, init, train, format, slots.length, log);
     const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
     roster.start();
     const slot = init.slot ?? (await freeSlot(roster, slots.length, (s) => slotFits(file, s, tokenizer.hash)));
 
-    // This slot's agent, as this peer last saved it.
-    const folder = latestStageFolder(cfg);
-    const saved = folder ? savedStage(cfg, folder, slot) : undefined;
-    const agent = makeAgent(cfg, slot, saved?.model ?? init.model, sessionOf(init), micro);
-    if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
+    const { agent, saved } = savedAgent(cfg, slot, init, micro);
     // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
-    const upgradeAt = init.upgradeAt !== undefined && !folder ? init.upgradeAt : undefined;
+    const upgradeAt = init.upgradeAt !== undefined && !saved ? init.upgradeAt : undefined;
     const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });
     await link.start();
     if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
@@ -153,6 +141,35 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     await host.stop();
     throw err;
   }
+}
+
+/**
+ * The team's config as this peer runs it: its data sets here, or fetched from the team's peers (and served on to
+ * peers that lack them), and its checkpoints and stage log in the peer's data dir.
+ */
+async function teamConfig(file: TeamFile, host: PeerHost, init: JoinedPeer['init']): Promise<SatConfig> {
+  const trainPath = await teamDataset(file.manifest.dataset!, host, init.dataDir, init.log);
+  const testPath = file.manifest.test && (await teamDataset(file.manifest.test, host, init.dataDir, init.log));
+  serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
+  return {
+    ...file.cfg,
+    dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath },
+    logging: { ...file.cfg.logging, saveDir: init.dataDir },
+  };
+}
+
+/** This slot's agent, as this peer last saved it (on the model an upgrade put there), with that stage. */
+function savedAgent(
+  cfg: SatConfig,
+  slot: number,
+  init: PeerInit,
+  microBatch: number,
+): { agent: Agent; saved?: { stage: number; model: string } } {
+  const folder = latestStageFolder(cfg);
+  const saved = folder ? savedStage(cfg, folder, slot) : undefined;
+  const agent = makeAgent(cfg, slot, saved?.model ?? init.model, sessionOf(init), microBatch);
+  if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
+  return { agent, ...(saved ? { saved } : {}) };
 }
 
 /** Refuses to join a team whose allowlist does not name this peer. */
