@@ -31,7 +31,7 @@ export interface StageBreakdownRow {
   time: { rollout: number; update: number; eval?: number; network: number };
 }
 
-const AGENTS_WIDTH = 58;
+const AGENTS_WIDTH = 60;
 
 /** The table's header, for avg@`k`; `memory` adds the peak-memory column. */
 export function stageHeader(k: number, memory = false): string {
@@ -41,7 +41,7 @@ export function stageHeader(k: number, memory = false): string {
     'reward',
     'test acc'.padStart(8),
     `avg@${k}`.padStart(6),
-    'per agent (KL quantile/delta/beta/backtracks, or Stage-0 ball)'.padEnd(AGENTS_WIDTH),
+    'per agent (KL quantile/delta/beta/backtracks; ball: Stage-0)'.padEnd(AGENTS_WIDTH),
     'bound'.padStart(9),
     'seconds',
     ...(memory ? ['peak MiB'] : []),
