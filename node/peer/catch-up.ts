@@ -1,4 +1,4 @@
-// A restarted peer rejoining its team (docs/design.md §5): it evaluates again a stage whose evaluation its
+// A restarted peer rejoining its team (docs/design §5.2): it evaluates again a stage whose evaluation its
 // kill cut short, then follows the stages that went on without it until it can take part again.
 import { followStage, resumeEvaluation, type StageLoop } from '../sat/stage-loop.ts';
 import { sleep, until } from '../util/until.ts';

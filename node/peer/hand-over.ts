@@ -1,4 +1,4 @@
-// Plug-and-play on a network team (docs/design.md §1, §5): a newcomer takes a slot over at a stage; the
+// Plug-and-play on a network team (docs/design §1.12, §4.12): a newcomer takes a slot over at a stage; the
 // incumbent's peer hands its agent's tensors over and leaves, and the newcomer enters through Stage-0.
 import fs from 'node:fs';
 import path from 'node:path';

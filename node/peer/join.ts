@@ -1,4 +1,4 @@
-// A peer joining its team (docs/design.md §5): its identity and libp2p host, the team file (here, or fetched
+// A peer joining its team (docs/design §5.1): its identity and libp2p host, the team file (here, or fetched
 // by team id), the team's data sets, its slot's agent as it last saved it, the PeerLink to the other
 // slots, and its claim on the roster.
 import fs from 'node:fs';

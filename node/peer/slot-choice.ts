@@ -1,4 +1,4 @@
-// Which slot of the team a peer claims (docs/design.md §5): the one it asks for, if its model fits it, or
+// Which slot of the team a peer claims (docs/design §4.6): the one it asks for, if its model fits it, or
 // the first free one it fits; and when a newcomer may take a held slot over.
 import { InputError } from '../agent/errors.ts';
 import { ClaimError } from '../protocol/errors.ts';

@@ -1,4 +1,4 @@
-// A peer waiting on the rest of its team (docs/design.md §5): before a stage, for every slot's peer to be
+// A peer waiting on the rest of its team (docs/design §5.1): before a stage, for every slot's peer to be
 // there and to hear it; once done, for the others to be done too.
 import { blocksTopic } from '../protocol/shards.ts';
 import { tokenTopic } from '../protocol/token-passing.ts';

@@ -70,7 +70,7 @@ export async function stageStep(loop: StageLoop, stage: number): Promise<LoggedS
 }
 
 /**
- * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design.md §5):
+ * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2):
  * followed through the link as the others make it, evaluated alongside (the others wait for this peer's turns
  * there), then saved and logged like any.
  */
