@@ -8,6 +8,7 @@ import { type SatConfig, loadConfig } from '../node/config/load.ts';
 import { UsageError } from '../node/cli/errors.ts';
 import type { Command } from '../node/cli/command.ts';
 import { numberFlag, stringFlag, printJson } from '../node/cli/options.ts';
+import { stageBreakdown, stageHeader, stageLine } from '../node/cli/stage-line.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -137,10 +138,7 @@ export const simCommand: Command = {
         `a newcomer with ${upgrade.model} takes slot ${upgrade.slot} ('${cfg.sat.agents[upgrade.slot].name}') ` +
           `over at stage ${upgrade.stage}`,
       );
-    say(
-      `stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile vs delta ` +
-        `/ beta / backtracks)        bound       seconds  peak MiB`,
-    );
+    say(stageHeader(cfg.evaluation.numSamplesPerAgent, true));
     const result = await runSim(
       {
         config,
@@ -158,32 +156,8 @@ export const simCommand: Command = {
       },
       (s: SimStage) => {
         if (json) return printJson(s);
-        const agents = s.agents
-          .map(
-            (a) =>
-              `${a.name} ${
-                a.skipped
-                  ? 'skipped'
-                  : a.stage0
-                    ? `ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
-                    : `${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(2)}/${a.backtracks}`
-              }`,
-          )
-          .join(', ');
-        say(
-          `${String(s.stage).padStart(5)}  ${s.order.join('>').padEnd(5)}  ${s.reward.toFixed(3)}  ` +
-            `${pct(s.test_accuracy).padStart(7)}  ${pct(s.test_avg_at_k).padStart(5)}   ${agents.padEnd(58)}  ` +
-            `${s.certificate.lowerBound.toExponential(2).padStart(9)}  ${s.seconds.toFixed(1).padStart(6)}  ` +
-            `${String(s.rss_mb).padStart(8)}`,
-        );
-        const c = s.certificate;
-        say(
-          `       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
-            `${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite ` +
-            `sample ${c.finiteSample.toExponential(2)};` +
-            ` time: rollout ${s.time.rollout.toFixed(1)} s, updates ${s.time.update.toFixed(1)} s, evaluation ` +
-            `${s.time.eval.toFixed(1)} s, network ${s.time.network.toFixed(1)} s`,
-        );
+        say(stageLine(s, s.rss_mb));
+        say(stageBreakdown(s));
       },
     );
     const end = result.stages.at(-1)?.test_accuracy ?? NaN;

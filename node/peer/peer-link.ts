@@ -27,6 +27,7 @@ import { ShardParts, splitShard } from '../protocol/shard-parts.ts';
 import { ShardExchange } from '../protocol/shards.ts';
 import { DEADLINE_MS, TokenPassing, type Turn } from '../protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
+import { sleep } from '../util/until.ts';
 
 export interface PeerLinkInit {
   /** The team id (the manifest's CID): names the topics. */
@@ -522,7 +523,7 @@ export class PeerLink implements StageLink {
           !/NoPeersSubscribedToTopic/i.test(String((err as Error).name) + String((err as Error).message))
         )
           throw err;
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     }
   }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CID } from 'multiformats/cid';
 import { writeFileAtomic } from '../util/atomic-file.ts';
+import { sleep } from '../util/until.ts';
 import { InputError } from '../agent/errors.ts';
 import { type TeamFile, readTeamFile, writeTeamFile } from './manifest.ts';
 import { MAX_BLOCK_BYTES } from '../protocol/blocks.ts';
@@ -112,6 +113,6 @@ async function fetchFromTeam(
       log(`looking for ${what} (${cid}) among the team's peers (${peers.length} connected)`);
       said = Date.now();
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
   }
 }

@@ -202,7 +202,7 @@ const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.j
 
 /**
  * Writes every agent's (here) trainable and optimizer state, beta and Stage-0 incumbent for `stage`,
- * and the stage's record when given (a peer saves before its evaluation, and logs the row after),
+ * and the stage's record when given (the stage loop saves before its evaluation, and logs the row after),
  * then points `latest` at it.
  */
 export function saveStage(cfg: SatConfig, team: StageTeam, stage: number, record?: StageRecord): void {

@@ -7,6 +7,7 @@ import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
 import { Peer } from '../../peer/peer.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from '../options.ts';
+import { stageHeader, stageLine } from '../stage-line.ts';
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
@@ -156,9 +157,12 @@ export const startCommand: Command = {
         slot: peer.slot,
         addresses: peer.host.addresses,
       });
-    else say(`listening on ${peer.host.addresses.join(', ')}`);
+    else {
+      say(`listening on ${peer.host.addresses.join(', ')}`);
+      say(stageHeader(peer.cfg.evaluation.numSamplesPerAgent, true));
+    }
     try {
-      await peer.run(({ stage, record, row, testAccuracy, seconds }) => {
+      await peer.run(({ stage, row, testAccuracy }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map((b) => Math.round(b / 2 ** 20));
@@ -166,18 +170,8 @@ export const startCommand: Command = {
           return printJson(
             row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy },
           );
-        if (!record) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
-        const agents = record.agents
-          .map(
-            (a) =>
-              `${a.name} ${a.skipped ? 'skipped' : `${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`}`,
-          )
-          .join(', ');
-        say(
-          `stage ${stage}: order ${record.order.join('>')}, reward ${record.reward.toFixed(3)}, test accuracy ` +
-            `${(100 * testAccuracy).toFixed(1)}%, ${agents}, bound ` +
-            `${record.certificate.lowerBound.toExponential(2)}, ${seconds.toFixed(1)} s`,
-        );
+        if (!row) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
+        say(stageLine(row, rss_mb));
       });
     } finally {
       process.off('SIGINT', stop);

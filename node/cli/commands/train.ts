@@ -3,19 +3,18 @@
 // saved stage.
 import { loadConfig } from '../../config/load.ts';
 import { UsageError } from '../errors.ts';
-import { evalOptions, stageEvaluation, stageRow, teamAccuracy } from '../../sat/evaluate.ts';
-import { runStage } from '../../sat/stage.ts';
 import {
-  appendStageLog,
-  latestStageFolder,
-  openTeam,
-  releaseTeam,
-  saveStage,
-  trimStageLog,
-  unusedSettings,
-} from '../../sat/team.ts';
+  type LoggedStage,
+  type StageLoop,
+  greedyAccuracy,
+  resumeEvaluation,
+  runStages,
+  unloggedStage,
+} from '../../sat/stage-loop.ts';
+import { latestStageFolder, openTeam, releaseTeam, unusedSettings } from '../../sat/team.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
+import { stageHeader, stageLine } from '../stage-line.ts';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -50,16 +49,24 @@ export const trainCommand: Command = {
     const team = opened.team;
     try {
       const first = opened.stage + 1;
-      trimStageLog(cfg, first);
+      const unlogged = unloggedStage(cfg, opened.stage);
       const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), {
         integer: true,
         min: 1,
       });
-      const accuracy = () => teamAccuracy(team, team.test, cfg.data.maxResponseLength);
       const say = (line: string) => {
         if (!json) process.stdout.write(`${line}\n`);
       };
-      const before = await accuracy();
+      const loop: StageLoop = { cfg, team, test: team.test };
+      // Killed during its evaluation, the last stage was saved but never logged: its row is made first. The output
+      // lists the stages this run makes.
+      if (unlogged) {
+        process.stderr.write(
+          `sat-peer: stage ${opened.stage} was saved but its evaluation was cut short: evaluating it again\n`,
+        );
+        await resumeEvaluation(loop, unlogged);
+      }
+      const before = await greedyAccuracy(loop, first);
       say(
         `team ${team.runSeed}: ${team.agents.length} agents, test accuracy ${(100 * before).toFixed(1)}% on ` +
           `${team.test.length} problems before stage ${first}`,
@@ -68,36 +75,9 @@ export const trainCommand: Command = {
         say(
           `nothing to run: stage ${first - 1} of training.num_stages ${cfg.training.numStages} is done (--stages N runs more)`,
         );
-      say(
-        `stage  order  reward  test acc  avg@${cfg.evaluation.numSamplesPerAgent}   per agent (KL quantile / beta ` +
-          `/ backtracks)  bound      seconds`,
-      );
-      for (let stage = first; stage < first + stages; stage++) {
-        const t0 = Date.now();
-        const rec = await runStage(team, cfg, stage);
-        const t1 = Date.now();
-        const evaluation = await stageEvaluation(team, team.test, evalOptions(cfg, stage));
-        rec.time.eval = Math.round(Date.now() - t1) / 1000;
-        const row = stageRow(rec, evaluation, (Date.now() - t0) / 1000);
-        const { testAccuracy, avgAtK } = evaluation;
-        const seconds = row.seconds;
-        appendStageLog(cfg, { ...row });
-        saveStage(cfg, team, stage);
-        if (json) printJson(row);
-        const agents = rec.agents
-          .map((a) =>
-            a.stage0
-              ? `${a.name} ball ${a.stage0.deltaFrom.toPrecision(2)}->${a.stage0.released ? 'released' : a.stage0.delta.toPrecision(2)}`
-              : `${a.name} ${a.klQuantile.toExponential(1)}/${a.beta.toPrecision(3)}/${a.backtracks}`,
-          )
-          .join(', ');
-        say(
-          `${String(stage).padStart(5)}  ${rec.order.join('>').padEnd(5)}  ${rec.reward.toFixed(3)}  ` +
-            `${(100 * testAccuracy).toFixed(1).padStart(7)}%  ${(100 * avgAtK).toFixed(1).padStart(5)}%  ` +
-            `${agents.padEnd(42)}  ${rec.certificate.lowerBound.toExponential(2).padStart(9)}  ` +
-            `${seconds.toFixed(1)}`,
-        );
-      }
+      say(stageHeader(cfg.evaluation.numSamplesPerAgent));
+      const onStage = ({ row }: LoggedStage) => (json ? printJson(row) : say(stageLine(row)));
+      await runStages({ ...loop, onStage }, first, first + stages - 1);
     } finally {
       await releaseTeam(team);
     }

@@ -1,0 +1,83 @@
+// A stage as a line of the stage table, alike in `sat-peer train`, `start` and `sim`: its order, reward,
+// held-out accuracy, each agent's update (a newcomer's Stage-0 ball while it enters) and the certificate.
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+interface StageLineAgent {
+  name: string;
+  klQuantile: number;
+  delta: number;
+  beta: number;
+  backtracks: number;
+  /** Its peer fell silent while it held the token: the stage went on without its update. */
+  skipped?: boolean;
+  stage0?: { deltaFrom: number; delta: number; released: boolean };
+}
+
+/** What a stage line shows of a stage-log row. */
+export interface StageLineRow {
+  stage: number;
+  order: readonly number[];
+  reward: number;
+  test_accuracy: number;
+  test_avg_at_k: number;
+  agents: readonly StageLineAgent[];
+  certificate: { lowerBound: number };
+  seconds: number;
+}
+
+/** Where the stage's bound and time went (the second line sim prints under each stage). */
+export interface StageBreakdownRow {
+  certificate: { infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
+  time: { rollout: number; update: number; eval?: number; network: number };
+}
+
+const AGENTS_WIDTH = 60;
+
+/** The table's header, for avg@`k`; `memory` adds the peak-memory column. */
+export function stageHeader(k: number, memory = false): string {
+  return [
+    'stage',
+    'order',
+    'reward',
+    'test acc'.padStart(8),
+    `avg@${k}`.padStart(6),
+    'per agent (KL quantile/delta/beta/backtracks; ball: Stage-0)'.padEnd(AGENTS_WIDTH),
+    'bound'.padStart(9),
+    'seconds',
+    ...(memory ? ['peak MiB'] : []),
+  ].join('  ');
+}
+
+/** One stage's line of the table; `rssMb` fills the peak-memory column. */
+export function stageLine(row: StageLineRow, rssMb?: number): string {
+  return [
+    String(row.stage).padStart(5),
+    row.order.join('>').padEnd(5),
+    row.reward.toFixed(3).padStart(6),
+    pct(row.test_accuracy).padStart(8),
+    pct(row.test_avg_at_k).padStart(6),
+    row.agents.map(agentCell).join(', ').padEnd(AGENTS_WIDTH),
+    row.certificate.lowerBound.toExponential(2).padStart(9),
+    row.seconds.toFixed(1).padStart(7),
+    ...(rssMb === undefined ? [] : [String(rssMb).padStart(8)]),
+  ].join('  ');
+}
+
+/** The certificate's terms and where the stage's time went, indented under its line. */
+export function stageBreakdown({ certificate: c, time }: StageBreakdownRow): string {
+  return (
+    `       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
+    `${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite ` +
+    `sample ${c.finiteSample.toExponential(2)}; time: rollout ${time.rollout.toFixed(1)} s, updates ` +
+    `${time.update.toFixed(1)} s, evaluation ${(time.eval ?? 0).toFixed(1)} s, network ${time.network.toFixed(1)} s`
+  );
+}
+
+function agentCell(a: StageLineAgent): string {
+  if (a.skipped) return `${a.name} skipped`;
+  if (a.stage0) {
+    const { deltaFrom, delta, released } = a.stage0;
+    return `${a.name} ball ${deltaFrom.toPrecision(2)}->${released ? 'released' : delta.toPrecision(2)}`;
+  }
+  return `${a.name} ${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(3)}/${a.backtracks}`;
+}

@@ -1,0 +1,221 @@
+// A peer joining its team (docs/design §5.1): its identity and libp2p host, the team file (here, or fetched
+// by team id), the team's data sets, its slot's agent as it last saved it, the PeerLink to the other
+// slots, and its claim on the roster.
+import fs from 'node:fs';
+import type { PeerId } from '@libp2p/interface';
+import type { Agent } from '../agent/agent.ts';
+import { InputError } from '../agent/errors.ts';
+import { loadTokenizer } from '../agent/model/tokenizer.ts';
+import type { SatConfig } from '../config/load.ts';
+import type { SessionOptions } from '../gpu/ort.ts';
+import { cidFromString } from '../protocol/cid.ts';
+import { Admission } from '../protocol/codec.ts';
+import { ClaimError } from '../protocol/errors.ts';
+import { PeerHost } from '../protocol/host.ts';
+import { loadOrCreateIdentity } from '../protocol/identity.ts';
+import { loadKnownPeers } from '../protocol/known-peers.ts';
+import { Roster } from '../protocol/roster.ts';
+import { TeamDiscovery } from '../protocol/team-discovery.ts';
+import type { StageRecord } from '../sat/stage.ts';
+import { type LoopTeam, unloggedStage } from '../sat/stage-loop.ts';
+import { latestStageFolder, makeAgent, restoreSlot, runSeed, savedStage } from '../sat/team.ts';
+import { chainFormat } from '../tasks/chain.ts';
+import { type Problem, loadDataset } from '../tasks/dataset.ts';
+import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
+import { microBatch } from './micro-batch.ts';
+import type { PeerInit } from './peer.ts';
+import { PeerLink } from './peer-link.ts';
+import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
+import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
+
+/** How often a peer announces itself in the DHT and looks for the team's other peers. */
+const DISCOVERY_MS = 3_000;
+
+/** A peer that has joined its team: what its stages, its catch-up and its hand-over work with. */
+export interface JoinedPeer {
+  init: PeerInit & { log: (line: string) => void };
+  host: PeerHost;
+  discovery: TeamDiscovery;
+  /** The team id (the manifest's CID). */
+  teamId: string;
+  slot: number;
+  cfg: SatConfig;
+  roster: Roster;
+  link: PeerLink;
+  /** The team as this peer runs it: its own slot's agent, the others' undefined. */
+  team: LoopTeam;
+  test: readonly Problem[];
+  agent: Agent;
+  /** The last stage this peer saved (0 before the first). */
+  saved: number;
+  /** The record of the last saved stage when its row was never logged: its evaluation was cut short. */
+  unlogged?: StageRecord;
+  /** The stage a newcomer takes its slot over at, until it has saved a stage of its own. */
+  upgradeAt?: number;
+}
+
+/**
+ * A peer's session options: on a worker thread, so the network loop keeps ticking through steps of
+ * seconds.
+ */
+export const sessionOf = (init: PeerInit): SessionOptions => ({
+  inWorker: true,
+  ...(init.threads ? { threads: init.threads } : {}),
+  ...(init.device ? { device: init.device } : {}),
+});
+
+export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
+  const init = { ...options, log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)) };
+  const { log } = init;
+  if (init.upgradeAt !== undefined && init.slot === undefined)
+    throw new InputError('--upgrade-at needs --slot: the slot to take over');
+  // A team file is checked before anything starts; a team id needs the network to fetch its manifest.
+  const local = isTeamId(init.teamFile) ? undefined : readTeamFile(init.teamFile);
+  const tokenizer = loadTokenizer(init.model);
+  if (local) checkSlot(local, init.slot, init.model, tokenizer.hash);
+
+  fs.mkdirSync(init.dataDir, { recursive: true });
+  const { privateKey } = await loadOrCreateIdentity(init.dataDir);
+  const host = await PeerHost.start({
+    privateKey,
+    listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+    announce: init.announce ?? [],
+    ...(init.nat ? { nat: true } : {}),
+    bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)],
+    log,
+  });
+  const discovery = new TeamDiscovery(host, cidFromString(local?.id ?? init.teamFile)!, DISCOVERY_MS);
+  try {
+    discovery.start();
+    const file = local ?? (await teamFileFor(init.teamFile, host, init.dataDir, log));
+    if (!local) checkSlot(file, init.slot, init.model, tokenizer.hash);
+    checkAdmission(file, host);
+    const slots = file.manifest.slots;
+    const cfg = await teamConfig(file, host, init);
+    const train = loadDataset(cfg.dataset.trainPath!);
+    const format = chainFormat(tokenizer);
+    const micro = init.microBatch ?? microBatch(cfg, init, train, format, slots.length, log);
+    const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
+    roster.start();
+    const slot = init.slot ?? (await freeSlot(roster, slots.length, (s) => slotFits(file, s, tokenizer.hash)));
+
+    const { agent, saved } = savedAgent(cfg, slot, init, micro);
+    // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
+    const upgradeAt = init.upgradeAt !== undefined && !saved ? init.upgradeAt : undefined;
+    const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });
+    await link.start();
+    if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
+    await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
+    const team = {
+      runSeed: runSeed(cfg),
+      agents: slots.map((_, s) => (s === slot ? agent : undefined)),
+      format,
+      train,
+      workflow: cfg.team.workflow,
+    };
+    const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
+    const holds =
+      upgradeAt !== undefined
+        ? `takes slot ${slot} ('${cfg.sat.agents[slot].name}') over from stage ${upgradeAt}`
+        : `holds slot ${slot} ('${cfg.sat.agents[slot].name}')`;
+    log(`sat-peer ${host.peerId} ${holds} of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
+    const unlogged = unloggedStage(cfg, saved?.stage ?? 0);
+    return {
+      init,
+      host,
+      discovery,
+      teamId: file.id,
+      slot,
+      cfg,
+      roster,
+      link,
+      team,
+      test,
+      agent,
+      saved: saved?.stage ?? 0,
+      ...(unlogged ? { unlogged } : {}),
+      ...(upgradeAt !== undefined ? { upgradeAt } : {}),
+    };
+  } catch (err) {
+    await discovery.stop();
+    await host.stop();
+    throw err;
+  }
+}
+
+/**
+ * The team's config as this peer runs it: its data sets here, or fetched from the team's peers (and served on to
+ * peers that lack them), and its checkpoints and stage log in the peer's data dir.
+ */
+async function teamConfig(file: TeamFile, host: PeerHost, init: JoinedPeer['init']): Promise<SatConfig> {
+  const trainPath = await teamDataset(file.manifest.dataset!, host, init.dataDir, init.log);
+  const testPath = file.manifest.test && (await teamDataset(file.manifest.test, host, init.dataDir, init.log));
+  serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
+  return {
+    ...file.cfg,
+    dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath },
+    logging: { ...file.cfg.logging, saveDir: init.dataDir },
+  };
+}
+
+/** This slot's agent, as this peer last saved it (on the model an upgrade put there), with that stage. */
+function savedAgent(
+  cfg: SatConfig,
+  slot: number,
+  init: PeerInit,
+  microBatch: number,
+): { agent: Agent; saved?: { stage: number; model: string } } {
+  const folder = latestStageFolder(cfg);
+  const saved = folder ? savedStage(cfg, folder, slot) : undefined;
+  const agent = makeAgent(cfg, slot, saved?.model ?? init.model, sessionOf(init), microBatch);
+  if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
+  return { agent, ...(saved ? { saved } : {}) };
+}
+
+/** Refuses to join a team whose allowlist does not name this peer. */
+function checkAdmission(file: TeamFile, host: PeerHost): void {
+  const me = host.peerId.toString();
+  if (file.manifest.admission === Admission.ALLOWLIST && !allowed(file.manifest).includes(me)) {
+    throw new ClaimError(
+      `this peer (${me}) is not on team ${file.id}'s allowlist: ask the team for a team file that admits it ` +
+        `(sat-peer team create --allow ${me})`,
+    );
+  }
+}
+
+/** The link through which this peer's stages reach the other slots' peers, as the roster names them. */
+function peerLink({
+  init,
+  host,
+  roster,
+  file,
+  cfg,
+  slot,
+  upgradeAt,
+}: Pick<JoinedPeer, 'init' | 'host' | 'roster' | 'cfg' | 'slot' | 'upgradeAt'> & { file: TeamFile }): PeerLink {
+  const slots = file.manifest.slots;
+  const holders = (stage?: number) =>
+    new Map(
+      slots.flatMap((_, s): [number, PeerId][] => {
+        const p = roster.holder(s, stage);
+        return p ? [[s, p]] : [];
+      }),
+    );
+  return new PeerLink(host, {
+    team: file.id,
+    slot,
+    slots: slots.length,
+    names: cfg.sat.agents.map((a) => a.name),
+    turnsPerRollout: cfg.team.workflow === 'chain' ? slots.length : 1,
+    // Members: the holders of this stage and of the one before (an incumbent hands over, a peer's last shards are
+    // fetched late).
+    peers: holders,
+    isMember: (p) => [...holders().values(), ...holders(roster.stage - 1).values()].some((h) => h.equals(p)),
+    ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+    ...(upgradeAt !== undefined ? { takeOverAt: upgradeAt } : {}),
+    ...(init.onTurn ? { onTurn: init.onTurn } : {}),
+    log: init.log,
+    teamPast: (stage) =>
+      roster.holders().every((p, s) => !p || p.equals(host.peerId) || (roster.stageOf(s, p) ?? 0) > stage),
+  });
+}

@@ -1,0 +1,57 @@
+// Which slot of the team a peer claims (docs/design §4.6): the one it asks for, if its model fits it, or
+// the first free one it fits; and when a newcomer may take a held slot over.
+import { InputError } from '../agent/errors.ts';
+import { ClaimError } from '../protocol/errors.ts';
+import type { Roster } from '../protocol/roster.ts';
+import { sleep, until } from '../util/until.ts';
+import type { TeamFile } from './manifest.ts';
+
+/** How long a new peer listens to the roster before choosing a free slot. */
+const LISTEN_MS = 2_500;
+/** How long a newcomer waits to hear every slot's peer before it claims one. */
+const TEAM_WAIT_MS = 120_000;
+
+/** Whether the team's `slot` takes a model of this tokenizer (its hash). */
+export const slotFits = (file: TeamFile, slot: number, tokenizerHash: string): boolean =>
+  Buffer.from(file.manifest.slots[slot].tokenizer!).toString('hex') === tokenizerHash;
+
+/** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
+export function checkSlot(file: TeamFile, slot: number | undefined, model: string, tokenizerHash: string): void {
+  const slots = file.manifest.slots;
+  if (slot === undefined) return;
+  if (slot >= slots.length)
+    throw new InputError(`the team has ${slots.length} slots (0..${slots.length - 1}), not slot ${slot}`);
+  if (!slotFits(file, slot, tokenizerHash))
+    throw new InputError(`${model} has another tokenizer than slot ${slot} of the team needs`);
+}
+
+/** The lowest slot this model fits that no live peer holds, after listening to the roster a while. */
+export async function freeSlot(roster: Roster, slots: number, fits: (slot: number) => boolean): Promise<number> {
+  await sleep(LISTEN_MS);
+  const holders = roster.holders();
+  const free = Array.from({ length: slots }, (_, s) => s).find((s) => !holders[s] && fits(s));
+  if (free === undefined)
+    throw new ClaimError(
+      `every slot this model fits is held (${slots} slots): pass --slot <j> to take one over with a stronger model`,
+    );
+  return free;
+}
+
+/**
+ * A newcomer hears the team first: every peer must learn its claim before the stage it names begins,
+ * so that stage must lie at least two ahead of the team's.
+ */
+export async function checkUpgradeStage(roster: Roster, slots: number, at: number): Promise<void> {
+  await until(() => roster.holders().every((p) => p), { every: 200, timeoutMs: TEAM_WAIT_MS });
+  const stages = roster.holders().flatMap((p, s) => (p ? [roster.stageOf(s, p) ?? 0] : []));
+  if (stages.length < slots)
+    throw new ClaimError(
+      `the team is not complete (${stages.length} of ${slots} slots held): a slot can be taken over once the team runs`,
+    );
+  const now = Math.max(0, ...stages);
+  if (at < now + 2)
+    throw new ClaimError(
+      `the team is in stage ${now}: take the slot over at stage ${now + 2} or later (--upgrade-at), so every peer ` +
+        `hears the claim before that stage begins`,
+    );
+}
