@@ -15,7 +15,8 @@ import {
   teamAccuracy,
 } from './evaluate.ts';
 import { type StageLink, type StageRecord, type StageTeam, runStage } from './stage.ts';
-import { appendStageLog, latestStageFolder, loggedStage, saveStage, savedRecord, trimStageLog } from './team.ts';
+import { latestStageFolder, saveStage, savedRecord } from './checkpoints.ts';
+import { appendStageLog, loggedStage, trimStageLog } from './stage-log.ts';
 
 /** The agents a loop runs (all of the team's, or a peer's one) and how the team answers. */
 export type LoopTeam = StageTeam & EvalTeam;

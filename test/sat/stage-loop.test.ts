@@ -13,7 +13,9 @@ import {
   stageStep,
   unloggedStage,
 } from '../../node/sat/stage-loop.ts';
-import { appendStageLog, latestStageFolder, loggedStage, openTeam, releaseTeam } from '../../node/sat/team.ts';
+import { releaseTeam } from '../../node/sat/team.ts';
+import { latestStageFolder, openTeam } from '../../node/sat/checkpoints.ts';
+import { appendStageLog, loggedStage } from '../../node/sat/stage-log.ts';
 import { tempDir } from '../temp-dir.ts';
 
 const demo = new URL('../../models/demo/', import.meta.url).pathname;

@@ -3,15 +3,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, parseConfig } from '../../node/config/load.ts';
-import {
-  buildTeam,
-  latestStageFolder,
-  openTeam,
-  releaseTeam,
-  saveStage,
-  unusedSettings,
-  upgradeSlot,
-} from '../../node/sat/team.ts';
+import { buildTeam, releaseTeam, unusedSettings, upgradeSlot } from '../../node/sat/team.ts';
+import { latestStageFolder, openTeam, saveStage } from '../../node/sat/checkpoints.ts';
 import { tempDir } from '../temp-dir.ts';
 
 test('a run names the reference settings it does not read, with what it reads instead', (t) => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { writeJsonl } from '../../tasks/dataset.ts';
 import { loadConfig } from '../../config/load.ts';
 import { evaluateTeam } from '../../sat/evaluate.ts';
-import { openTeam, releaseTeam } from '../../sat/team.ts';
+import { releaseTeam } from '../../sat/team.ts';
+import { openTeam } from '../../sat/checkpoints.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
 

@@ -11,7 +11,8 @@ import {
   runStages,
   unloggedStage,
 } from '../../sat/stage-loop.ts';
-import { latestStageFolder, openTeam, releaseTeam, unusedSettings } from '../../sat/team.ts';
+import { releaseTeam, unusedSettings } from '../../sat/team.ts';
+import { latestStageFolder, openTeam } from '../../sat/checkpoints.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
 import { stageHeader, stageLine } from '../stage-line.ts';

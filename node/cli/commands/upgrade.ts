@@ -9,15 +9,9 @@ import { loadTokenizer } from '../../agent/model/tokenizer.ts';
 import { loadConfig } from '../../config/load.ts';
 import { UsageError } from '../errors.ts';
 import { teamAccuracy } from '../../sat/evaluate.ts';
-import {
-  appendStageLog,
-  latestStageFolder,
-  openTeam,
-  releaseTeam,
-  saveStage,
-  trimStageLog,
-  upgradeSlot,
-} from '../../sat/team.ts';
+import { releaseTeam, upgradeSlot } from '../../sat/team.ts';
+import { latestStageFolder, openTeam, saveStage } from '../../sat/checkpoints.ts';
+import { appendStageLog, trimStageLog } from '../../sat/stage-log.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
 
