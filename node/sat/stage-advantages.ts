@@ -28,7 +28,7 @@ export function stageAdvantages(
 ): StageAdvantages {
   const { sat } = cfg;
   if (sat.advMode === 'gae')
-    return agents.map((agent, slot) => (agent ? gaeAdvantages(rollout, slot, cfg) : undefined));
+    return Array.from(agents, (agent, slot) => (agent ? gaeAdvantages(rollout, slot, cfg) : undefined));
   const grpo = Array.from(
     grpoAdvantages(
       rollout.map((t) => t.reward),
@@ -36,7 +36,7 @@ export function stageAdvantages(
       { baseline: sat.groupBaseline, groupNorm: sat.groupNorm, aClip: sat.advantageClip },
     ),
   );
-  return agents.map((_, slot) => ({ sequence: grpo.filter((_, r) => spokeIn(rollout[r], slot)) }));
+  return Array.from(agents, (_, slot) => ({ sequence: grpo.filter((_, r) => spokeIn(rollout[r], slot)) }));
 }
 
 function gaeAdvantages(rollout: StageRollout, slot: number, cfg: ConfigValues): AgentAdvantages {

@@ -20,7 +20,7 @@ import { type StageRun, linkOf } from './stage-run.ts';
 export interface Trajectory {
   transcript: ChainTranscript;
   reward: number;
-  /** Its GRPO group: its prompt within its member rollout (the ensemble's members never share one). */
+  /** Its group (GRPO's baseline, GAE's normalisation): its prompt within its member rollout. */
   group: number;
   /** The transcript's token ids, and where each turn's tokens sit among them ([start, end) per turn). */
   ids: number[];

@@ -76,7 +76,8 @@ async function updateHere(
   const rho = rows.map((t) => ownRatios(t, slot, updated, sat.maxIsRatioClip));
   const zeta = zetaOf(rho, cfg.certificate.advantageMax);
   const batch = updateBatch(cfg, rows, slot, rho.map(truncate), advantagesOf(advantages, slot));
-  // A newcomer still in Stage-0 relaxes its KL ball under the same test (docs/design.md §1.8).
+  // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
+  // (docs/design.md §1.8).
   const update = agent.stage0 ? stage0Update : trustRegionUpdate;
   const rec = await timed(run, 'update', () =>
     update(agent, batch, {
