@@ -55,6 +55,7 @@ function gaeAdvantages(rollout: StageRollout, slot: number, cfg: ConfigValues): 
   return { sequence: Array.from(gae.sequenceAdvantages), returns: gae.returns };
 }
 
+/** `slot`'s advantages; in GAE mode they need its value head, so only its own peer has them. */
 export function advantagesOf(advantages: StageAdvantages, slot: number): AgentAdvantages {
   const a = advantages[slot];
   if (!a) throw new Error(`runStage: GAE advantages of slot ${slot} need its value head, on its own peer`);

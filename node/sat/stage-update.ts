@@ -3,7 +3,7 @@
 // remote agent's update arrives with its log-probs; one whose peer fell silent is skipped.
 import type { Agent } from '../agent/agent.ts';
 import { isRatios, truncate } from '../agent/learner/importance.ts';
-import { type UpdateBatch, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
+import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
 import type { ConfigValues } from '../config/load.ts';
 import { concat, meanOver } from './arrays.ts';
 import type { AgentStageRecord } from './stage.ts';
@@ -79,21 +79,11 @@ async function updateHere(
   // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
   // (docs/design.md §1.8).
   const update = agent.stage0 ? stage0Update : trustRegionUpdate;
-  const rec = await timed(run, 'update', () =>
-    update(agent, batch, {
-      epsilon: sat.epsilon,
-      targetKl: algorithm.klCtrl.targetKl,
-      quantile: algorithm.klCtrl.quantile,
-      maxBacktracks: sat.maxBacktracks,
-      steps: cfg.actorRolloutRef.actor.ppoEpochs,
-      miniBatch: cfg.actorRolloutRef.actor.ppoMiniBatchSize,
-    }),
-  );
-  setOwnTokens(rows, slot, rec.logpNew, 'logpNew');
-  const { logpNew, ...kept } = rec;
+  const { logpNew, ...rec } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
+  setOwnTokens(rows, slot, logpNew, 'logpNew');
   // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
   const record = agentRecord({
-    ...kept,
+    ...rec,
     slot,
     name: agent.name,
     reward: meanReward(rows),
@@ -111,6 +101,19 @@ async function updateHere(
       }),
     );
   return record;
+}
+
+/** The KL-bounded update's settings: delta_i = target_kl on the KL quantile, with its line search. */
+function trustRegion(cfg: ConfigValues): UpdateConfig {
+  const { sat, algorithm, actorRolloutRef } = cfg;
+  return {
+    epsilon: sat.epsilon,
+    targetKl: algorithm.klCtrl.targetKl,
+    quantile: algorithm.klCtrl.quantile,
+    maxBacktracks: sat.maxBacktracks,
+    steps: actorRolloutRef.actor.ppoEpochs,
+    miniBatch: actorRolloutRef.actor.ppoMiniBatchSize,
+  };
 }
 
 /** What the agent learns from: the trajectories it spoke in, seen from its own tokens, weighted by c = min(1, rho). */
