@@ -107,6 +107,7 @@ export async function scoreOwnTurns(rollout: StageRollout, agents: readonly (Age
 /** The trajectories `slot` spoke in (N_i of them), in rollout order. */
 export const rowsOf = (rollout: StageRollout, slot: number): Trajectory[] => rollout.filter((t) => spokeIn(t, slot));
 
+/** Whether `slot` took a turn in `t`. */
 export const spokeIn = (t: Trajectory, slot: number): boolean => t.transcript.turns.some((u) => u.slot === slot);
 
 /** Where `slot`'s tokens sit in `t.ids`, its turns in order. */
@@ -133,6 +134,7 @@ export function setOwnTokens(
   });
 }
 
+/** The mean reward of `rows`, summed in rollout order. */
 export const meanReward = (rows: readonly Trajectory[]): number => mean(rows.map((t) => t.reward));
 
 /** Largest |sampling log-prob - teacher-forced log-prob| over `slot`'s tokens of `rows`. */
