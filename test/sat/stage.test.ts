@@ -1,9 +1,10 @@
 // One SAT stage on the embedded team: the rollout's log-probs agree with teacher forcing, and every
-// agent is updated once, in the stage's order, within its trust region.
+// agent is updated once, in the stage's order, within its trust region. A peer holding one slot of a
+// network team reaches the other through its link, and learns under that slot's update.
 import test from 'ava';
 import path from 'node:path';
 import { parseConfig } from '../../node/config/load.ts';
-import { type Team, runStage } from '../../node/sat/stage.ts';
+import { type SharedUpdate, type StageLink, type Team, runStage } from '../../node/sat/stage.ts';
 import { buildTeam, releaseTeam, upgradeSlot } from '../../node/sat/team.ts';
 
 const DEMO = new URL('../../models/demo/', import.meta.url).pathname;
@@ -127,3 +128,84 @@ test(
     await releaseTeam(tm);
   },
 );
+
+const UPDATE_OF_SLOT_0 = {
+  name: 'a',
+  accepted: true,
+  backtracks: 0,
+  beta: 0,
+  klQuantile: 0.1,
+  gain: 0.25,
+  reward: 0,
+  delta: 0.5,
+  n: 16,
+  zeta: 0,
+  gap: 0,
+};
+
+/** The config of a stage where slot 0 updates first. */
+function slot0First() {
+  const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  cfg.sat.scheduler.mode = 'static';
+  return cfg;
+}
+
+/**
+ * A link to a peer holding slot 0: its turn is always `5 6 <eos>` at log-prob -1 per token, and its update (unless
+ * `silent`) raises each of those to -0.5. What this peer sends is kept in `sent`.
+ */
+function slot0Peer(eos: number, silent: boolean) {
+  let tokens = 0;
+  const sent: SharedUpdate[] = [];
+  const link: StageLink = {
+    remoteTurn: () => ({
+      take: async (ts) => {
+        tokens += 3 * ts.length;
+        return ts.map(() => ({ tokens: [5, 6, eos], logprobs: [-1, -1, -1] }));
+      },
+    }),
+    shareTurn: async () => {},
+    setOrder: () => {},
+    receiveUpdate: async (_, __, slot) =>
+      silent
+        ? undefined
+        : {
+            logpCur: new Float32Array(tokens).fill(-1),
+            logpNew: new Float32Array(tokens).fill(-0.5),
+            record: { ...UPDATE_OF_SLOT_0, slot },
+          },
+    awaitTurn: async () => true,
+    sendUpdate: async (_, __, update) => {
+      sent.push(update);
+    },
+  };
+  return { link, sent };
+}
+
+test("a peer holding one slot learns under the other peer's update, reweighting its tokens by it", async (t) => {
+  const cfg = slot0First();
+  const tm = team(cfg);
+  const { link, sent } = slot0Peer(tm.format.endOfTurn, false);
+  const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
+  t.deepEqual(rec.order, [0, 1]);
+  const [first, second] = rec.agents;
+  t.is(first.gain, 0.25, "slot 0's record is its peer's");
+  t.true(second.accepted && second.zeta > 0, 'slot 0 made its tokens likelier, so rho > 1 on slot 1');
+  t.is(sent.length, 1);
+  const [{ logpCur, logpNew }] = sent;
+  t.true(logpCur.length > 0 && logpNew.length === logpCur.length, 'one log-prob per token it spoke, before and after');
+  t.deepEqual(sent[0].record, second);
+  await releaseTeam(tm);
+});
+
+test('a slot whose peer fell silent is skipped: no update, no samples, and no part in the certificate', async (t) => {
+  const cfg = slot0First();
+  const tm = team(cfg);
+  const { link } = slot0Peer(tm.format.endOfTurn, true);
+  const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
+  const [skipped, updated] = rec.agents;
+  t.like(skipped, { slot: 0, name: 'a', skipped: true, accepted: false, n: 0 });
+  t.is(updated.zeta, 0, 'nothing before it was updated, so nothing is reweighted');
+  t.is(rec.certificate.infoGain, updated.gain);
+  await releaseTeam(tm);
+});

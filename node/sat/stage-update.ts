@@ -1,0 +1,216 @@
+// Updates in order (docs/design §1.7): agent sigma(i) learns under pi^{i-1}, the team with
+// sigma(1..i-1) already updated, through the sequence-aware estimator and a KL-bounded update. A
+// remote agent's update arrives with its log-probs; one whose peer fell silent is skipped.
+import type { Agent } from '../agent/agent.ts';
+import { isRatios, truncate } from '../agent/learner/importance.ts';
+import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
+import type { ConfigValues } from '../config/load.ts';
+import { concat, meanOver } from './arrays.ts';
+import type { AgentStageRecord } from './stage.ts';
+import { type AgentAdvantages, type StageAdvantages, advantagesOf } from './stage-advantages.ts';
+import {
+  type StageRollout,
+  type Trajectory,
+  meanReward,
+  ownPositions,
+  ownTokens,
+  rowsOf,
+  scoringGap,
+  setOwnTokens,
+} from './stage-rollout.ts';
+import { type StageRun, linkOf, timed } from './stage-run.ts';
+
+/** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
+const VALUE_CLIP = 0.5;
+
+/** An agent's place in the order: its position, its slot, and the trajectories it spoke in. */
+interface Block {
+  position: number;
+  slot: number;
+  rows: Trajectory[];
+}
+
+/** Each agent's update in the order sigma, and its record (in that order). */
+export async function updateInOrder(
+  run: StageRun,
+  rollout: StageRollout,
+  advantages: StageAdvantages,
+  order: readonly number[],
+): Promise<AgentStageRecord[]> {
+  const updated = new Set<number>();
+  const records: AgentStageRecord[] = [];
+  for (const [position, slot] of order.entries()) {
+    const block = { position, slot, rows: rowsOf(rollout, slot) };
+    const agent = run.team.agents[slot];
+    const record = agent ? await updateHere(run, block, agent, updated, advantages) : await updateElsewhere(run, block);
+    if (record) updated.add(slot);
+    records.push(record ?? skippedRecord(slot, nameOf(run.cfg, slot), meanReward(block.rows)));
+  }
+  return records;
+}
+
+/** A remote agent's update: its log-probs before and after; undefined when its peer fell silent. */
+async function updateElsewhere(run: StageRun, { position, slot, rows }: Block): Promise<AgentStageRecord | undefined> {
+  const got = await timed(run, 'network', () => linkOf(run, 'update').receiveUpdate(run.stage, position, slot));
+  if (!got) return undefined;
+  const counts = rows.map((t) => ownPositions(t, slot).length);
+  setOwnTokens(rows, slot, cut(got.logpCur, counts), 'logpCur');
+  setOwnTokens(rows, slot, cut(got.logpNew, counts), 'logpNew');
+  return agentRecord(got.record);
+}
+
+/**
+ * The update of an agent here, under pi^{i-1} (`updated`: the slots of sigma(1..i-1) that made theirs), shared
+ * with the peers after it; undefined when the stage went on without it (its token was taken over).
+ */
+async function updateHere(
+  run: StageRun,
+  { position, slot, rows }: Block,
+  agent: Agent,
+  updated: ReadonlySet<number>,
+  advantages: StageAdvantages,
+): Promise<AgentStageRecord | undefined> {
+  const { cfg, link, stage } = run;
+  const { sat, algorithm } = cfg;
+  if (link && !(await timed(run, 'network', () => link.awaitTurn(stage, position)))) return undefined;
+  const rho = rows.map((t) => ownRatios(t, slot, updated, sat.maxIsRatioClip));
+  const zeta = zetaOf(rho, cfg.certificate.advantageMax);
+  const batch = updateBatch(cfg, rows, slot, rho.map(truncate), advantagesOf(advantages, slot));
+  // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
+  // (docs/design §1.12).
+  const update = agent.stage0 ? stage0Update : trustRegionUpdate;
+  const { logpNew, ...rec } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
+  setOwnTokens(rows, slot, logpNew, 'logpNew');
+  // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
+  const record = agentRecord({
+    ...rec,
+    slot,
+    name: agent.name,
+    reward: meanReward(rows),
+    delta: rec.accepted ? algorithm.klCtrl.targetKl : 0,
+    n: rows.length,
+    zeta: rec.accepted ? zeta : 0,
+    gap: scoringGap(rows, slot),
+  });
+  if (link)
+    await timed(run, 'network', () =>
+      link.sendUpdate(stage, position, {
+        logpCur: concat(rows.map((t) => ownTokens(t, slot, 'logpCur'))),
+        logpNew: concat(logpNew),
+        record,
+      }),
+    );
+  return record;
+}
+
+/** The KL-bounded update's settings: delta_i = target_kl on the KL quantile, with its line search. */
+function trustRegion(cfg: ConfigValues): UpdateConfig {
+  const { sat, algorithm, actorRolloutRef } = cfg;
+  return {
+    epsilon: sat.epsilon,
+    targetKl: algorithm.klCtrl.targetKl,
+    quantile: algorithm.klCtrl.quantile,
+    maxBacktracks: sat.maxBacktracks,
+    steps: actorRolloutRef.actor.ppoEpochs,
+    miniBatch: actorRolloutRef.actor.ppoMiniBatchSize,
+  };
+}
+
+/** What the agent learns from: the trajectories it spoke in, seen from its own tokens, weighted by c = min(1, rho). */
+function updateBatch(
+  cfg: ConfigValues,
+  rows: readonly Trajectory[],
+  slot: number,
+  isWeights: Float64Array[],
+  advantages: AgentAdvantages,
+): UpdateBatch {
+  const critic = advantages.returns && {
+    returns: advantages.returns,
+    valuesOld: rows.map((t) => ownTokens(t, slot, 'values')),
+    vfCoef: cfg.training.vfCoef,
+    vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
+  };
+  return {
+    rows: rows.map((t) => t.ids),
+    positions: rows.map((t) => ownPositions(t, slot)),
+    logpOld: rows.map((t) => ownTokens(t, slot, 'logpCur')),
+    isWeights,
+    advantages: advantages.sequence,
+    ...(critic ? { critic } : {}),
+  };
+}
+
+/**
+ * rho_t on `slot`'s tokens of a trajectory: its turns in decoding order, updated agents' tokens reweighted (only
+ * theirs are read: a remote agent's not updated yet are not known here).
+ */
+function ownRatios(t: Trajectory, slot: number, updated: ReadonlySet<number>, clip: number): Float64Array {
+  const { turns } = t.transcript;
+  const agent = turns.flatMap((turn) => turn.ids.map(() => turn.slot));
+  const read = (k: number, x: Float32Array | undefined) =>
+    updated.has(turns[k].slot) ? [...x!] : turns[k].ids.map(() => 0);
+  const logpCur = turns.flatMap((_, k) => read(k, t.logpCur[k]));
+  const logpNew = turns.flatMap((_, k) => read(k, t.logpNew[k] ?? t.logpCur[k]));
+  const rho = isRatios({ agent, logpCur, logpNew }, updated, clip);
+  return rho.filter((_, k) => agent[k] === slot);
+}
+
+/** zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)). */
+const zetaOf = (rho: readonly Float64Array[], aMax: number): number =>
+  aMax *
+  meanOver(
+    rho,
+    (r) => r.reduce((s, x) => s + Math.max(0, x - 1), 0),
+    (r) => r.length,
+  );
+
+const nameOf = (cfg: ConfigValues, slot: number): string => cfg.sat.agents[slot]?.name ?? `slot ${slot}`;
+
+/** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */
+function agentRecord(r: AgentStageRecord): AgentStageRecord {
+  const { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, stage0, skipped } = r;
+  return {
+    slot,
+    name,
+    accepted,
+    backtracks,
+    beta,
+    klQuantile,
+    gain,
+    reward,
+    delta,
+    n,
+    zeta,
+    gap,
+    ...(stage0 ? { stage0 } : {}),
+    ...(skipped ? { skipped } : {}),
+  };
+}
+
+/** The record of an agent that made no update this stage: nothing moved, nothing learned from. */
+function skippedRecord(slot: number, name: string, reward: number): AgentStageRecord {
+  return agentRecord({
+    slot,
+    name,
+    reward,
+    accepted: false,
+    skipped: true,
+    backtracks: 0,
+    beta: 0,
+    klQuantile: 0,
+    gain: 0,
+    delta: 0,
+    n: 0,
+    zeta: 0,
+    gap: 0,
+  });
+}
+
+/** `flat` cut into consecutive pieces of `counts` values. */
+function cut(flat: Float32Array, counts: readonly number[]): Float32Array[] {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (flat.length !== total)
+    throw new Error(`an update carries ${flat.length} log-probs where the agent spoke ${total} tokens`);
+  let at = 0;
+  return counts.map((c) => flat.slice(at, (at += c)));
+}

@@ -1,0 +1,78 @@
+// The stage's trajectories seen from one agent: where its tokens sit, and its per-turn log-probs
+// written and read back in the learner's layout.
+import test from 'ava';
+import { type ChainFormat, type ChainTranscript, transcriptIds } from '../../node/tasks/chain.ts';
+import {
+  type Trajectory,
+  ownPositions,
+  ownTokens,
+  rowsOf,
+  scoringGap,
+  setOwnTokens,
+} from '../../node/sat/stage-rollout.ts';
+
+const format: ChainFormat = {
+  promptIds: () => [1, 2],
+  turnIds: () => [],
+  separator: [9],
+  endOfTurn: 0,
+  decode: () => '',
+};
+
+function trajectory(turns: [number, number[]][]): Trajectory {
+  const transcript: ChainTranscript = {
+    promptIds: [1, 2],
+    turns: turns.map(([slot, ids]) => ({ slot, ids, logprobs: ids.map((id) => -id / 10) })),
+  };
+  const { ids, spans } = transcriptIds(format, transcript);
+  const empty = () => transcript.turns.map(() => new Float32Array(0));
+  return {
+    transcript,
+    reward: 1,
+    group: 0,
+    ids,
+    spans,
+    logpCur: empty(),
+    values: empty(),
+    logpNew: transcript.turns.map(() => undefined),
+  };
+}
+
+// ids: 1 2 | 3 4 0 | 9 | 5 0 | 9 | 6 7 0
+const chain = () =>
+  trajectory([
+    [0, [3, 4, 0]],
+    [1, [5, 0]],
+    [0, [6, 7, 0]],
+  ]);
+
+test("a slot's tokens are its turns' positions in the laid-out ids, its turns in order", (t) => {
+  const row = chain();
+  t.deepEqual(row.ids, [1, 2, 3, 4, 0, 9, 5, 0, 9, 6, 7, 0]);
+  t.deepEqual(ownPositions(row, 0), [2, 3, 4, 9, 10, 11]);
+  t.deepEqual(ownPositions(row, 1), [6, 7]);
+  t.deepEqual(ownPositions(row, 2), []);
+});
+
+test("log-probs written in a slot's layout land on its turns and read back alike; other turns keep theirs", (t) => {
+  const rows = [chain(), chain()];
+  setOwnTokens(rows, 0, [Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(7, 8, 9, 10, 11, 12)], 'logpCur');
+  t.deepEqual([...rows[1].logpCur[0]], [7, 8, 9]);
+  t.deepEqual([...rows[1].logpCur[2]], [10, 11, 12]);
+  t.is(rows[1].logpCur[1].length, 0, "slot 1's turn is not slot 0's to write");
+  t.deepEqual([...ownTokens(rows[0], 0, 'logpCur')], [1, 2, 3, 4, 5, 6]);
+  t.deepEqual([...ownTokens(rows[0], 0, 'values')], []);
+});
+
+test('a slot speaks in the rows where it took a turn, and its gap is against teacher forcing', (t) => {
+  const rows = [chain(), trajectory([[1, [5, 0]]])];
+  t.deepEqual(rowsOf(rows, 0), [rows[0]]);
+  t.deepEqual(rowsOf(rows, 1), rows);
+  const sampled = rows.map((r) =>
+    Float32Array.from(r.transcript.turns.flatMap((u) => (u.slot === 1 ? u.logprobs : []))),
+  );
+  setOwnTokens(rowsOf(rows, 1), 1, sampled, 'logpCur');
+  t.is(scoringGap(rowsOf(rows, 1), 1), 0);
+  rows[1].logpCur[0][1] += 0.25;
+  t.is(scoringGap(rowsOf(rows, 1), 1), 0.25);
+});
