@@ -3,7 +3,7 @@
 import type { Agent } from '../agent/agent.ts';
 import { gaeSequenceAdvantages, grpoAdvantages } from '../agent/learner/advantages.ts';
 import type { ConfigValues } from '../config/load.ts';
-import { meanOver } from './arrays.ts';
+import { meanOver } from '../util/arrays.ts';
 import { orderAgents } from './scheduler.ts';
 import type { StageRun } from './stage-run.ts';
 import { type StageRollout, ownPositions, ownTokens, rowsOf, spokeIn } from './stage-rollout.ts';

@@ -13,7 +13,7 @@ import {
 } from '../tasks/chain.ts';
 import { pickPrompts, seededRng } from '../tasks/dataset.ts';
 import { reward } from '../tasks/verifier.ts';
-import { concat, mean, range } from './arrays.ts';
+import { concat, mean, range } from '../util/arrays.ts';
 import { type StageRun, linkOf } from './stage-run.ts';
 
 /** One trajectory of the stage's batch B. */

@@ -5,7 +5,7 @@ import type { Agent } from '../agent/agent.ts';
 import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
 import type { ConfigValues } from '../config/load.ts';
-import { concat, meanOver } from './arrays.ts';
+import { concat, meanOver } from '../util/arrays.ts';
 import type { AgentStageRecord } from './stage.ts';
 import { type AgentAdvantages, type StageAdvantages, advantagesOf } from './stage-advantages.ts';
 import {

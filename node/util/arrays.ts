@@ -1,4 +1,4 @@
-// Array helpers of the stage. Sums run left to right, one term at a time, so every peer rounds alike.
+// Plain array helpers. Sums run left to right, one term at a time, so every peer of a team rounds alike.
 
 /** The integers a, a + 1, ..., b - 1. */
 export const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
