@@ -1,10 +1,12 @@
 // ava runs the TypeScript tests through tsx (in child processes: with worker threads the loader is not applied).
-// `npm test` runs every test; `npm run test:unit` the fast ones; `npm run test:e2e` the multi-process ones.
+// `npm test` runs every test; `npm run test:unit` the in-process ones (about a minute on 2 cores);
+// `npm run test:e2e` those that run real processes: the CLI as a user runs it, peers, bootstrap peers, sims.
 export const E2E = [
+  'test/cli/**/*.test.ts',
   'test/sim/**/*.test.ts',
   'test/protocol/peer-processes.test.ts',
   'test/peer/team-fetch.test.ts',
-  'test/cli/commands/team.test.ts',
+  'test/bootstrap/**/*.test.ts',
 ];
 
 export default {

@@ -1,4 +1,4 @@
-// The multi-process tests: real peer processes, bootstrap peers and sims on loopback.
+// The tests that run real processes: the CLI, peers, bootstrap peers and sims on loopback.
 import base, { E2E } from './ava.config.js';
 
 export default { ...base, files: E2E };
