@@ -1,7 +1,7 @@
 // Runs compute in a worker_threads worker so the peer's event loop never stalls: onnxruntime's
-// session.run blocks its thread for the whole step. The worker imports a *handler module* (any module
-// of async functions) and serves calls to its exports in order; node/gpu knows nothing of what the
-// handlers do. Typed arrays cross by transfer, not copy: the caller names what to transfer, and a
+// session.run blocks its thread for the whole step. The worker (compute-worker-entry.ts, the server)
+// imports a *handler module* (any module of functions) and serves calls to its exports in order; this
+// client is typed by that module, so a call names an export and passes its arguments. Typed arrays cross by transfer, not copy: the caller names what to transfer, and a
 // handler wraps a result in `withTransfer` to hand its buffers back.
 import { Worker } from 'node:worker_threads';
 import { WorkerCrashedError } from './errors.ts';
@@ -27,10 +27,14 @@ export function isTransferring(x: unknown): x is Transferring<unknown> {
 export type Request = { id: number; method: string; args: unknown[] };
 export type Reply = { id: number; result?: unknown; error?: { name: string; message: string; stack?: string } };
 
+/** A handler module's exports: what a worker serves, by name. */
+// biome-ignore lint/suspicious/noExplicitAny: the handlers' argument types are each handler's own.
+export type Handlers = Record<string, (...args: any[]) => unknown>;
+
 /** Every pending call rejects with the same error when the worker is gone. */
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
-export class ComputeWorker {
+export class ComputeWorker<H extends Handlers = Handlers> {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private dead: Error | undefined;
@@ -50,24 +54,35 @@ export class ComputeWorker {
   }
 
   /** Starts a worker serving the exports of `handler` (a module URL). */
-  static async start(handler: URL, options: { name?: string } = {}): Promise<ComputeWorker> {
+  static async start<H extends Handlers = Handlers>(
+    handler: URL,
+    options: { name?: string } = {},
+  ): Promise<ComputeWorker<H>> {
     const name = options.name ?? handler.pathname.split('/').pop()!;
     // A plain-JS boot module registers tsx in the worker, then loads the TypeScript entry.
     const worker = new Worker(new URL('./compute-worker-boot.js', import.meta.url), {
       workerData: { handler: handler.href },
       name,
     });
-    const cw = new ComputeWorker(worker, name);
-    await cw.call('__ready', []);
+    const cw = new ComputeWorker<H>(worker, name);
+    await cw.send('__ready', []);
     return cw;
   }
 
   /** Calls the handler's export `method`; the ArrayBuffers in `transfer` move to the worker. */
-  call<T>(method: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> {
+  call<K extends keyof H & string>(
+    method: K,
+    args: Parameters<H[K]>,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<Awaited<ReturnType<H[K]>>> {
+    return this.send(method, args, transfer) as Promise<Awaited<ReturnType<H[K]>>>;
+  }
+
+  private send(method: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    return new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
       if (this.weak) this.worker.ref();
       try {
         this.worker.postMessage({ id, method, args } satisfies Request, transfer);

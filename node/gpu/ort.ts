@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType, Shape } from './graph.ts';
 import { ComputeWorker } from './compute-worker.ts';
+import type * as SessionWorker from './session-worker.ts';
 import { DeviceError, SessionError } from './errors.ts';
 import { PinTracker } from './pinned-feeds.ts';
 
@@ -179,8 +180,11 @@ export class Session implements GraphSession {
   }
 }
 
+/** The session worker's handlers (session-worker.ts): the server side of WorkerSession. */
+type SessionHandlers = typeof SessionWorker;
+
 /** One worker per process serves every WorkerSession; it does not keep the process alive. */
-let sessionWorker: Promise<ComputeWorker> | undefined;
+let sessionWorker: Promise<ComputeWorker<SessionHandlers>> | undefined;
 let nextSessionId = 0;
 /** What the session worker holds of pinned feeds; an owner's buffers are dropped there once it is collected here. */
 const pins = new PinTracker((owner) => {
@@ -189,7 +193,7 @@ const pins = new PinTracker((owner) => {
 
 /** Bytes the session worker holds of pinned feeds (0 before it starts). */
 export async function pinnedBytes(): Promise<number> {
-  return sessionWorker ? (await sessionWorker).call<number>('pinnedBytes', []) : 0;
+  return sessionWorker ? (await sessionWorker).call('pinnedBytes', []) : 0;
 }
 
 /**
@@ -206,22 +210,22 @@ export interface RunReply {
 /** A session on the session worker: the same graph, run off this thread. */
 export class WorkerSession implements GraphSession {
   private constructor(
-    private readonly worker: ComputeWorker,
+    private readonly worker: ComputeWorker<SessionHandlers>,
     private readonly id: number,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions): Promise<WorkerSession> {
-    sessionWorker ??= ComputeWorker.start(new URL('./session-worker.ts', import.meta.url), { name: 'sessions' }).then(
-      (w) => {
-        w.unref();
-        return w;
-      },
-    );
+    sessionWorker ??= ComputeWorker.start<SessionHandlers>(new URL('./session-worker.ts', import.meta.url), {
+      name: 'sessions',
+    }).then((w) => {
+      w.unref();
+      return w;
+    });
     const worker = await sessionWorker;
     const id = nextSessionId++;
-    const names = await worker.call<{ inputNames: string[]; outputNames: string[] }>('create', [id, model, options]);
+    const names = await worker.call('create', [id, model, options]);
     return new WorkerSession(worker, id, names.inputNames, names.outputNames);
   }
 
@@ -240,7 +244,7 @@ export class WorkerSession implements GraphSession {
       ),
     ];
     const { wire, commit } = pins.wire(feeds);
-    const reply = await this.worker.call<RunReply>('run', [this.id, wire, fetch, lent, lentInto], moved);
+    const reply = await this.worker.call('run', [this.id, wire, fetch, lent, lentInto], moved);
     commit();
     for (const n of lent) feeds[n].data = reply.back[n];
     for (const n of Object.keys(lentInto)) into[n].data = reply.into[n];

@@ -3,7 +3,7 @@
 // complete stage loadable. A slot upgraded through Stage-0 keeps its newcomer's folder and its incumbent there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Agent } from '../agent/agent.ts';
+import type { Agent } from '../agent/agent.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { InputError } from '../agent/errors.ts';
 import { loadParams, saveParams } from '../agent/model/frozen-params.ts';

@@ -340,7 +340,7 @@ test("a turn is waited for past the link's wait, saying so, until its peer makes
       said[0],
       new RegExp(
         String.raw`^waited \d+ s for turn 1 of stage 3's rollout train\/0 \(slot 0\): the ` +
-          String.raw`team goes on once its peer is back or another peer takes the slot$`,
+          'team goes on once its peer is back or another peer takes the slot$',
       ),
     );
   } finally {
