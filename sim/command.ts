@@ -2,13 +2,13 @@
 // per-stage table; --json prints each stage as a JSON line and a summary object last.
 import path from 'node:path';
 import { DEFAULT_CONFIG, type SimOptions, type SimStage, runSim } from './run.ts';
-
-export { SimError } from './run.ts';
 import { type SatConfig, loadConfig } from '../node/config/load.ts';
 import { UsageError } from '../node/cli/errors.ts';
 import type { Command } from '../node/cli/command.ts';
 import { numberFlag, stringFlag, printJson } from '../node/cli/options.ts';
 import { stageBreakdown, stageHeader, stageLine } from '../node/cli/stage-line.ts';
+
+export { SimError } from './run.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 

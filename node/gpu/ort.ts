@@ -78,7 +78,8 @@ export interface GraphSession {
 }
 
 export const CUDA_INSTALL_HINT =
-  'the CUDA execution provider is not installed: on the GPU host run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`';
+  'the CUDA execution provider is not installed: on the GPU host, after npm ci, run ' +
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install`';
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
   float32: 'float32',

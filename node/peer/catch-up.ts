@@ -3,17 +3,17 @@
 import { followStage, resumeEvaluation, type StageLoop } from '../sat/stage-loop.ts';
 import { sleep, until } from '../util/until.ts';
 import type { JoinedPeer } from './join.ts';
-import { waitForTeam } from './team-wait.ts';
+import { othersStages, waitForTeam } from './team-wait.ts';
 
 /** How long a restarted peer listens to heartbeats before it decides where the team is. */
 const CATCH_UP_MS = 4_000;
 /** How long it listens for a sign that the team's stage is past its rollout (a complete rollout, an update). */
 const ROLLOUT_WAIT_MS = 15_000;
 
-/** Rejoins the team after a restart from stage `saved`; resolves with the last stage done. */
-export async function rejoin(p: JoinedPeer, loop: StageLoop, saved: number, signal: AbortSignal): Promise<number> {
-  if (p.unlogged) await evaluateAgain(p, loop, saved, signal);
-  return catchUp(p, loop, saved, signal);
+/** Rejoins the team after a restart from its last saved stage; resolves with the last stage done. */
+export async function rejoin(p: JoinedPeer, loop: StageLoop, signal: AbortSignal): Promise<number> {
+  if (p.unlogged) await evaluateAgain(p, loop, p.saved, signal);
+  return signal.aborted ? p.saved : catchUp(p, loop, p.saved, signal);
 }
 
 /**
@@ -37,13 +37,11 @@ async function evaluateAgain(p: JoinedPeer, loop: StageLoop, stage: number, sign
  */
 async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: AbortSignal): Promise<number> {
   await sleep(CATCH_UP_MS, signal);
-  const others = p.roster
-    .holders()
-    .flatMap((h, s) => (h && !h.equals(p.host.peerId) ? [p.roster.stageOf(s, h) ?? 0] : []));
-  const now = Math.max(0, ...others);
-  if (now <= done) return done;
+  const now = Math.max(0, ...othersStages(p.roster, p.host.peerId));
+  if (now <= done || signal.aborted) return done;
   // What the team has of that stage is gossiped again every 2 s: listen a while before deciding.
   await until(() => p.link.rolledOut(now), { every: 200, timeoutMs: ROLLOUT_WAIT_MS, signal });
+  if (signal.aborted) return done;
   if (now > done + 1) p.init.log(`stages ${done + 1}..${now - 1} went on without this agent`);
   if (!p.link.rolledOut(now)) return now - 1;
   // Its updates go on without this agent, but the stage's evaluation takes every slot's turns.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { freezeParams, loadParams, saveParams } from '../agent/model/frozen-params.ts';
 import { makeIncumbent } from '../sat/team.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { until } from '../util/until.ts';
+import { sleep } from '../util/until.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
 
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
@@ -42,12 +42,9 @@ export async function handOver(p: JoinedPeer, stage: number, signal: AbortSignal
   const bytes = fs.readFileSync(file);
   p.init.log(`slot ${slot} is taken over by ${newcomer} from stage ${stage}: handing the agent's tensors over`);
   const entered = () => (roster.stageOf(slot, newcomer) ?? 0) > stage || !roster.holder(slot, stage)?.equals(newcomer);
-  await until(
-    async () => {
-      if (entered()) return true;
-      await p.link.handOver(stage, bytes);
-      return false;
-    },
-    { every: ANNOUNCE_MS, timeoutMs: HANDOVER_MS, signal },
-  );
+  const end = Date.now() + HANDOVER_MS;
+  while (Date.now() < end && !signal.aborted && !entered()) {
+    await p.link.handOver(stage, bytes);
+    await sleep(ANNOUNCE_MS, signal);
+  }
 }

@@ -28,6 +28,7 @@ import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
 import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
+import { othersStages } from './team-wait.ts';
 
 /** How often a peer announces itself in the DHT and looks for the team's other peers. */
 const DISCOVERY_MS = 3_000;
@@ -86,6 +87,8 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     log,
   });
   const discovery = new TeamDiscovery(host, cidFromString(local?.id ?? init.teamFile)!, DISCOVERY_MS);
+  // What has started, stopped in reverse when a later step refuses to join: the process then exits.
+  const started: (() => unknown)[] = [() => host.stop(), () => discovery.stop()];
   try {
     discovery.start();
     const file = local ?? (await teamFileFor(init.teamFile, host, init.dataDir, log));
@@ -98,12 +101,15 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const micro = init.microBatch ?? microBatch(cfg, init, train, format, slots.length, log);
     const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
     roster.start();
+    started.push(() => roster.stop());
     const slot = init.slot ?? (await freeSlot(roster, slots.length, (s) => slotFits(file, s, tokenizer.hash)));
 
     const { agent, saved } = savedAgent(cfg, slot, init, micro);
+    started.push(() => agent.release());
     // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
     const upgradeAt = init.upgradeAt !== undefined && !saved ? init.upgradeAt : undefined;
     const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });
+    started.push(() => link.stop());
     await link.start();
     if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
     await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
@@ -138,8 +144,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       ...(upgradeAt !== undefined ? { upgradeAt } : {}),
     };
   } catch (err) {
-    await discovery.stop();
-    await host.stop();
+    for (const stop of started.reverse()) await stop();
     throw err;
   }
 }
@@ -169,7 +174,12 @@ function savedAgent(
   const folder = latestStageFolder(cfg);
   const saved = folder ? savedStage(cfg, folder, slot) : undefined;
   const agent = makeAgent(cfg, slot, saved?.model ?? init.model, sessionOf(init), microBatch);
-  if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
+  try {
+    if (folder) restoreSlot(cfg, folder, slot, agent, sessionOf(init));
+  } catch (err) {
+    void agent.release();
+    throw err;
+  }
   return { agent, ...(saved ? { saved } : {}) };
 }
 
@@ -216,7 +226,6 @@ function peerLink({
     ...(upgradeAt !== undefined ? { takeOverAt: upgradeAt } : {}),
     ...(init.onTurn ? { onTurn: init.onTurn } : {}),
     log: init.log,
-    teamPast: (stage) =>
-      roster.holders().every((p, s) => !p || p.equals(host.peerId) || (roster.stageOf(s, p) ?? 0) > stage),
+    teamPast: (stage) => othersStages(roster, host.peerId).every((s) => s > stage),
   });
 }

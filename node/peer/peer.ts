@@ -40,7 +40,7 @@ export interface PeerInit {
   /** Rollouts scored and trained on at once (default: as many as this machine's memory allows; 0: all). */
   microBatch?: number;
   /**
-   * Bytes of memory this peer plans its stage with (default: MEMORY_SHARE of what the device has available); for
+   * Bytes of memory this peer plans its stage with (default: 90% of what the device has available, micro-batch.ts); for
    * several peers on one machine.
    */
   memory?: number;
@@ -76,6 +76,7 @@ export class Peer {
   readonly cfg: SatConfig;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
+  private stopped: Promise<void> | undefined;
 
   private constructor(private readonly joined: JoinedPeer) {
     ({ host: this.host, teamId: this.teamId, slot: this.slot, cfg: this.cfg } = joined);
@@ -98,7 +99,7 @@ export class Peer {
     if (p.upgradeAt !== undefined) {
       await enterSlot(p, p.upgradeAt);
       done = p.upgradeAt - 1;
-    } else if (done > 0) done = await rejoin(p, loop, done, signal);
+    } else if (done > 0) done = await rejoin(p, loop, signal);
     if (done === 0) {
       if (!(await waitForTeam(p, 0, signal))) return;
       p.link.beginStage(0);
@@ -143,7 +144,13 @@ export class Peer {
     return true;
   }
 
-  async stop(): Promise<void> {
+  /** Stops the peer once: a second call (a signal while the run winds down) waits for the first. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopAll();
+    return this.stopped;
+  }
+
+  private async stopAll(): Promise<void> {
     const p = this.joined;
     this.stopping.abort();
     p.roster.stop();

@@ -1,5 +1,7 @@
 // A peer waiting on the rest of its team (docs/design §5.1): before a stage, for every slot's peer to be
 // there and to hear it; once done, for the others to be done too.
+import type { PeerId } from '@libp2p/interface';
+import type { Roster } from '../protocol/roster.ts';
 import { blocksTopic } from '../protocol/shards.ts';
 import { tokenTopic } from '../protocol/token-passing.ts';
 import { until } from '../util/until.ts';
@@ -7,6 +9,11 @@ import type { JoinedPeer } from './join.ts';
 
 /** How long a peer that is done waits for the others to be done too. */
 const LINGER_MS = 60_000;
+
+/** The stages the other slots' holders last said they are in (their heartbeats), by slot. */
+export function othersStages(roster: Roster, me: PeerId): number[] {
+  return roster.holders().flatMap((h, s) => (h && !h.equals(me) ? [roster.stageOf(s, h) ?? 0] : []));
+}
 
 /**
  * Waits until every slot has a live holder that hears this peer's blocks and token topics: true, or false once
@@ -45,7 +52,6 @@ export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): 
  */
 export async function linger(p: JoinedPeer, stage: number, signal: AbortSignal): Promise<void> {
   p.roster.setStage(stage);
-  const othersDone = () =>
-    !p.roster.holders().some((h, s) => h && !h.equals(p.host.peerId) && (p.roster.stageOf(s, h) ?? 0) < stage);
+  const othersDone = () => othersStages(p.roster, p.host.peerId).every((s) => s >= stage);
   await until(othersDone, { every: 200, timeoutMs: LINGER_MS, signal });
 }

@@ -1,15 +1,18 @@
 // Writing a file so that a reader (or a process killed mid-write) sees the old content or the new,
 // never a part: a temporary file in the same folder (created with the final mode), fsync, rename,
 // fsync the folder.
-// The network layer's own copy: it may not import the agent's (docs/design §2).
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+/**
+ * Writes `data` to `file` atomically. With a `mode` (a secret's 0o600), the file gets that mode and missing folders
+ * 0o700; without, both get the process's defaults (the umask applies).
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, ...(mode === undefined ? {} : { mode: 0o700 }) });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const fd = fs.openSync(tmp, 'w', mode);
+    const fd = fs.openSync(tmp, 'w', mode ?? 0o666);
     try {
       fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
       fs.fsyncSync(fd);

@@ -17,3 +17,15 @@ test('writes and replaces a file whole, creating its folder, and leaves no tempo
   t.deepEqual(fs.readdirSync(dir).sort(), ['a', 'taken']);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("a secret's mode applies to the file and the folders made for it; without one, the umask's defaults do", (t) => {
+  const dir = tempDir('sat-atomic-');
+  writeFileAtomic(path.join(dir, 'secret/key'), 'k', 0o600);
+  t.is(fs.statSync(path.join(dir, 'secret/key')).mode & 0o777, 0o600);
+  t.is(fs.statSync(path.join(dir, 'secret')).mode & 0o777, 0o700);
+  const umask = process.umask();
+  writeFileAtomic(path.join(dir, 'plain/file'), 'x');
+  t.is(fs.statSync(path.join(dir, 'plain/file')).mode & 0o777, 0o666 & ~umask);
+  t.is(fs.statSync(path.join(dir, 'plain')).mode & 0o777, 0o777 & ~umask);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

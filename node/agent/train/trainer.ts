@@ -176,7 +176,7 @@ export class Trainer {
   }
 
   private async runStep(b: TrainBatch): Promise<StepResult> {
-    const { session, feeds } = await this.batchFeeds(b, 'step');
+    const { session, feeds } = await this.feedsOf(b, 'step');
     const { sc, into, t } = this.adamw(feeds);
     const out = await session.run(feeds, into).finally(() => adopt(this.state, feeds, into));
     return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), Number(out.loss.data[0]), metricsOf(out));
@@ -192,7 +192,7 @@ export class Trainer {
     let loss = 0;
     const metrics: Record<string, number> = {};
     for (const { batch, weight } of parts) {
-      const { session, feeds } = await this.batchFeeds(batch, 'grad');
+      const { session, feeds } = await this.feedsOf(batch, 'grad');
       feeds.grad_scale = scalar(weight);
       const into: Record<string, HostTensor> = {};
       groups.forEach((g, i) => {
@@ -228,7 +228,7 @@ export class Trainer {
   }
 
   /** A batch's bucket session and its feeds: ids, mask, the loss's inputs and every trainable tensor. */
-  private async batchFeeds(
+  private async feedsOf(
     b: TrainBatch,
     mode: StepMode,
   ): Promise<{ session: GraphSession; feeds: Record<string, HostTensor> }> {

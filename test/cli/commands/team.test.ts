@@ -6,7 +6,7 @@ import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { cudaAvailable } from '../../../node/gpu/ort.ts';
-import { ROOT, oneLine, sat } from '../run-cli.ts';
+import { FIXTURE, ROOT, oneLine, sat } from '../run-cli.ts';
 import { tempDir } from '../../temp-dir.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
@@ -99,11 +99,42 @@ test(
     if (!cudaAvailable()) {
       r = sat('start', '--team', file, '--model', 'tiny-weak', '--device', 'cuda', '--data-dir', path.join(dir, 'p'));
       t.is(r.code, 2);
-      oneLine(t, r.stderr, /CUDA execution provider is not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+      oneLine(
+        t,
+        r.stderr,
+        /CUDA execution provider is not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install/,
+      );
     }
     t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
   },
 );
+
+test('a model whose tokenizer fits no slot is refused in one line, and the peer exits', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+  const model = path.join(dir, 'other-tokenizer');
+  fs.mkdirSync(model);
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(model, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    fs.copyFileSync(path.join(ROOT, 'test/fixtures/qwen3-tokenizer', f), path.join(model, f));
+  // Started, the peer listens to the roster before it chooses; once refused it stops all it started.
+  const started = Date.now();
+  const r = sat(
+    'start',
+    '--team',
+    file,
+    '--model',
+    model,
+    '--data-dir',
+    path.join(dir, 'p'),
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+  );
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /every slot this model fits is held \(2 slots\)/);
+  t.true(Date.now() - started < 60_000, `exited after ${Date.now() - started} ms`);
+});
 
 /**
  * A checkpoint shaped like the weak demo model but with every width scaled up (hidden 64 -> 16384): its

@@ -1,7 +1,7 @@
 // Decoding an upgraded slot (Stage-0 of plug-and-play, docs/design §1.12): at every state both the newcomer
 // pi_pre and the incumbent pi_cur score the text so far, each at the sampling temperature
 // (softmax(logits / T), the policies the team samples from), and the token is drawn from the
-// projection of pi_pre onto the ball KL(. || pi_cur) <= delta_0 (stage0.ts). Greedy decoding takes the
+// projection of pi_pre onto the ball KL(. || pi_cur) <= delta_0 (projection.ts). Greedy decoding takes the
 // most likely token of the projection at the policy's own temperature (the one it is trained and
 // relaxed at). The reported log-prob is log pi_new of the token.
 //
