@@ -112,3 +112,19 @@ test('only node/protocol/host.ts builds the libp2p host', (t) => {
   const importers = files.filter((f) => imports(f).includes('libp2p')).map(rel);
   t.deepEqual(importers, ['node/protocol/host.ts']);
 });
+
+test('no source line is over 140 columns (the formatter wraps code at 120; comments and strings by hand)', (t) => {
+  const files = ['node', 'sim', 'bootstrap', 'bench', 'tools', 'test', 'bin'].flatMap((d) =>
+    sources(path.join(ROOT, d)),
+  );
+  const long = files
+    .filter((f) => !f.endsWith('.generated.ts'))
+    .flatMap((f) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (line.length > 140 ? [`${rel(f)}:${i + 1} (${line.length})`] : [])),
+    );
+  t.true(files.length > 100, `${files.length} files`);
+  t.deepEqual(long, []);
+});

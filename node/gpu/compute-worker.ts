@@ -1,8 +1,9 @@
 // Runs compute in a worker_threads worker so the peer's event loop never stalls: onnxruntime's
 // session.run blocks its thread for the whole step. The worker (compute-worker-entry.ts, the server)
 // imports a *handler module* (any module of functions) and serves calls to its exports in order; this
-// client is typed by that module, so a call names an export and passes its arguments. Typed arrays cross by transfer, not copy: the caller names what to transfer, and a
-// handler wraps a result in `withTransfer` to hand its buffers back.
+// client is typed by that module, so a call names an export and passes its arguments. Typed arrays
+// cross by transfer, not copy: the caller names what to transfer, and a handler wraps a result in
+// `withTransfer` to hand its buffers back.
 import { Worker } from 'node:worker_threads';
 import { WorkerCrashedError } from './errors.ts';
 
