@@ -14,6 +14,7 @@ import type { Command, CommandOption } from './command.ts';
 import { evalCommand } from './commands/eval.ts';
 import { generateCommand } from './commands/generate.ts';
 import { modelInfoCommand } from './commands/model-info.ts';
+import { modelInitCommand } from './commands/model-init.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
 import { pretrainCommand } from './commands/pretrain.ts';
 import { startCommand } from './commands/start.ts';
@@ -28,6 +29,7 @@ import { TeamFetchError } from '../peer/team-fetch.ts';
 
 const COMMANDS: Command[] = [
   modelInfoCommand,
+  modelInitCommand,
   modelScoreCommand,
   generateCommand,
   pretrainCommand,

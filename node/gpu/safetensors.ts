@@ -245,22 +245,38 @@ export function writeSafetensors(
   tensors: Record<string, HostTensor>,
   metadata?: Record<string, string>,
 ): void {
+  const specs = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  writeSafetensorsFrom(file, specs, (name) => [tensors[name].data], metadata);
+}
+
+/** A tensor to write: its name, dtype and shape; its bytes come from the caller as it is written. */
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
+/**
+ * Writes tensors whose data `chunks(name)` makes as the file is written, piece by piece in order, so a checkpoint
+ * larger than memory can be written (in name order, atomically as writeSafetensors).
+ */
+export function writeSafetensorsFrom(
+  file: string,
+  specs: readonly TensorSpec[],
+  chunks: (name: string) => Iterable<ArrayBufferView>,
+  metadata?: Record<string, string>,
+): void {
   file = path.resolve(file);
-  const names = Object.keys(tensors).sort();
+  const sorted = [...specs].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
-  for (const name of names) {
-    const t = tensors[name];
-    const dtype = ST_OF[t.dtype];
+  for (const { name, dtype: type, shape } of sorted) {
+    const dtype = ST_OF[type];
     if (name === '__metadata__') throw new SafetensorsError(`${file}: '__metadata__' cannot be a tensor name`);
     if (!dtype)
-      throw new SafetensorsError(`${file}: tensor '${name}' has dtype ${t.dtype}, which safetensors cannot hold`);
-    const bytes = count(t.shape) * BYTES[dtype];
-    if (t.data.byteLength !== bytes)
-      throw new SafetensorsError(
-        `${file}: tensor '${name}' (${t.dtype} [${t.shape.join(', ')}]) needs ${bytes} bytes but its data holds ${t.data.byteLength}`,
-      );
-    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+      throw new SafetensorsError(`${file}: tensor '${name}' has dtype ${type}, which safetensors cannot hold`);
+    const bytes = count([...shape]) * BYTES[dtype];
+    header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -273,9 +289,17 @@ export function writeSafetensors(
   try {
     writeAll(fd, prefix);
     writeAll(fd, padded);
-    for (const name of names) {
-      const { data } = tensors[name];
-      writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    for (const { name, dtype, shape } of sorted) {
+      const want = count([...shape]) * BYTES[ST_OF[dtype]!];
+      let written = 0;
+      for (const data of chunks(name)) {
+        writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        written += data.byteLength;
+      }
+      if (written !== want)
+        throw new SafetensorsError(
+          `${file}: tensor '${name}' (${dtype} [${shape.join(', ')}]) needs ${want} bytes but its data holds ${written}`,
+        );
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
