@@ -149,7 +149,8 @@ async function dispatch(argv: string[], commands: readonly Command[]): Promise<v
     if (found.words.length === 0) throw new UsageError('missing command');
     const typed = found.words.join(' ');
     const near = commands.filter((c) => c.name.startsWith(`${found.words[0]} `)).map((c) => `'${c.name}'`);
-    throw new UsageError(`unknown command '${typed}'${near.length ? `; did you mean ${near.join(' or ')}?` : ''}`);
+    const choices = near.length > 1 ? `${near.slice(0, -1).join(', ')} or ${near.at(-1)}` : near.join('');
+    throw new UsageError(`unknown command '${typed}'${near.length ? `; did you mean ${choices}?` : ''}`);
   }
   const { command, rest } = found;
   const { values, positionals } = parse(rest, { ...GLOBAL, ...command.options });

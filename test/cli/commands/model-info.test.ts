@@ -77,7 +77,7 @@ test('a truncated safetensors file: exit 2, one line', (t) => {
 
 const usage: [string[], RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
-  [['model'], /unknown command 'model'; did you mean 'model info' or 'model score'\?/],
+  [['model'], /unknown command 'model'; did you mean 'model info', 'model init' or 'model score'\?/],
   [['model', 'info'], /missing argument <dir>; usage: sat-peer model info <dir>/],
   [['model', 'info', 'a', 'b'], /unexpected argument 'b'/],
   [['model', 'info', FIXTURE, '--frob'], /unknown option '--frob'/],
