@@ -7,11 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Graph } from '../node/gpu/graph.ts';
-import * as op from '../node/gpu/ops.ts';
 import { DeviceError } from '../node/gpu/errors.ts';
-import { type Device, type HostTensor, Session } from '../node/gpu/ort.ts';
+import type { Device, HostTensor } from '../node/gpu/ort.ts';
 import { loadCheckpoint } from '../node/agent/model/checkpoint.ts';
 import { Generator } from '../node/agent/model/generate.ts';
 import { sftLoss } from '../node/agent/train/losses.ts';
@@ -19,6 +16,7 @@ import { rng } from '../node/agent/model/random.ts';
 import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../node/agent/model/random-checkpoint.ts';
 import { padBatch } from '../node/agent/model/score.ts';
 import { Trainer } from '../node/agent/train/trainer.ts';
+import { matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const DEVICE = (process.env.BENCH_DEVICE ?? 'cpu') as Device;
@@ -29,17 +27,8 @@ if (DEVICE !== 'cpu' && DEVICE !== 'cuda') {
 const WARMUP = 3;
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const RUNS_OF = { warmup: WARMUP, runs: RUNS };
+const median = (fn: () => Promise<unknown>) => timedMedian(fn, RUNS_OF);
 
 /** Matmul FLOPs of one training step: forward (projections, attention, head) x 3 for forward + backward. */
 function trainFlops(b: number, t: number): number {
@@ -51,37 +40,6 @@ function trainFlops(b: number, t: number): number {
     c.hiddenSize * c.vocabSize;
   const attention = c.numLayers * 2 * c.numHeads * t * t * c.headDim; // QK^T and PV, MACs per row
   return 3 * 2 * (b * t * perToken + b * attention);
-}
-
-/**
- * The machine's yardstick: GFLOP/s of one float32 1024^3 MatMul in onnxruntime on the same threads.
- * Shared VMs vary by 2x from day to day; the ratio of the numbers above to this one does not.
- */
-async function matmulGflops(): Promise<number> {
-  const n = 1024;
-  const g = new Graph('yardstick');
-  g.output(op.matmul(g.input('a', 'float32', [n, n]), g.input('b', 'float32', [n, n])), 'y');
-  const s = await Session.create(g.toBytes(), { threads: THREADS, device: DEVICE });
-  const m: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n).fill(0.5) };
-  const out: HostTensor = { dtype: 'float32', shape: [n, n], data: new Float32Array(n * n) };
-  const seconds = await median(() => s.run({ a: m, b: m }, { y: out }));
-  await s.release();
-  return (2 * n ** 3) / seconds / 1e9;
-}
-
-/**
- * The other yardstick: GB/s at which onnxruntime streams 16 MB of float32 (a ReduceSum) on the same
- * threads. A batch-1 decode step reads every weight once and reuses none, so it cannot beat this.
- */
-async function readGbps(): Promise<number> {
-  const [rows, cols] = [1024, 4096];
-  const g = new Graph('read');
-  g.output(op.reduceSum(g.input('x', 'float32', [rows, cols]), [1]), 'y');
-  const s = await Session.create(g.toBytes(), { threads: THREADS, spin: true, device: DEVICE });
-  const x: HostTensor = { dtype: 'float32', shape: [rows, cols], data: new Float32Array(rows * cols).fill(0.5) };
-  const seconds = await median(() => s.run({ x }));
-  await s.release();
-  return (rows * cols * 4) / seconds / 1e9;
 }
 
 /**
@@ -139,8 +97,8 @@ async function main(): Promise<void> {
   await peerGen.release();
   await peerTrainer.release();
   fs.rmSync(dir, { recursive: true, force: true });
-  const yardstick = await matmulGflops();
-  const read = await readGbps();
+  const yardstick = await matmulGflops(session, RUNS_OF);
+  const read = await readGbps(session, RUNS_OF);
   console.log(
     JSON.stringify({
       train_tokens_per_s: Math.round((B * T) / trainS),

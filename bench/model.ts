@@ -13,6 +13,7 @@ import { sftLoss } from '../node/agent/train/losses.ts';
 import { Trainer } from '../node/agent/train/trainer.ts';
 import { DeviceError } from '../node/gpu/errors.ts';
 import type { Device, HostTensor } from '../node/gpu/ort.ts';
+import { matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -23,17 +24,9 @@ const LORA = {
   targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
 };
 
-/** Median seconds of RUNS calls after one warm-up. */
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
+const RUNS_OF = { warmup: 1, runs: RUNS };
+const YARDSTICK_RUNS = { warmup: 3, runs: 10 };
+const median = (fn: () => Promise<unknown>) => timedMedian(fn, RUNS_OF);
 
 const seconds = (since: number) => +((performance.now() - since) / 1000).toFixed(2);
 const gib = (kb: number) => +(kb / 2 ** 20).toFixed(2);
@@ -44,10 +37,15 @@ async function main(): Promise<void> {
     console.error('bench:model: --model <dir> names the checkpoint (sat-peer model init --like qwen3-0.6b makes one)');
     process.exit(2);
   }
+  const session = { threads: THREADS, device: DEVICE };
+  // Measured first, before the model's gigabytes crowd the machine's memory.
+  const yardsticks = {
+    matmul: await matmulGflops(session, YARDSTICK_RUNS),
+    read: await readGbps(session, YARDSTICK_RUNS),
+  };
   const t0 = performance.now();
   const ckpt = loadCheckpoint(values.model);
   const loadS = seconds(t0);
-  const session = { threads: THREADS, device: DEVICE };
   const next = rng(2);
   const token = () => 3 + Math.floor(next() * (ckpt.config.vocabSize - 3));
   const prompts = (b: number) => Array.from({ length: b }, () => Array.from({ length: 16 }, token));
@@ -89,6 +87,8 @@ async function main(): Promise<void> {
       ...train,
       peak_rss_generate_gib: gib(afterGenerate),
       peak_rss_gib: gib(process.resourceUsage().maxRSS),
+      ort_matmul_gflops_per_s: +yardsticks.matmul.toFixed(1),
+      ort_read_gb_per_s: +yardsticks.read.toFixed(1),
       threads: THREADS,
       runs: RUNS,
       device: DEVICE,
