@@ -71,14 +71,25 @@ export const RULES: Record<string, Rule> = {
   ],
   Sigmoid: ({ outputs: [y] }, [g]) => [() => op.mul(g, op.mul(y, op.sub(op.scalarLike(y, 1), y)))],
   Abs: ({ inputs: [x] }, [g]) => [() => op.where(op.less(x, op.scalarLike(x, 0)), op.neg(g), g)],
+  // A 2-D weight applied over batch dimensions: one product over all rows, with the transposed operand read in place.
   MatMul: ({ inputs: [a, b] }, [g]) => [
-    () => unbroadcast(op.matmul(g, op.transposeLast(b)), a.shape),
-    // A 2-D weight applied over batch dimensions: one [K, rows] x [rows, N] product, not a batch of them summed.
     () =>
-      b.shape.length === 2 && a.shape.length > 2
-        ? op.matmul(op.transposeLast(rows(a)), rows(g))
+      b.shape.length === 2
+        ? op.reshape(op.gemm(rows(g), b, { transB: true }), a.shape)
+        : unbroadcast(op.matmul(g, op.transposeLast(b)), a.shape),
+    () =>
+      b.shape.length === 2
+        ? op.gemm(rows(a), rows(g), { transA: true })
         : unbroadcast(op.matmul(op.transposeLast(a), g), b.shape),
   ],
+  // Y = A' B' (X' = X or its transpose): dA' = g B'^T and dB' = A'^T g, transposed back where X' = X^T.
+  Gemm: ({ inputs: [a, b], attrs }, [g]) => {
+    const [ta, tb] = [!!attrs.transA, !!attrs.transB];
+    return [
+      () => (ta ? op.gemm(b, g, { transA: tb, transB: true }) : op.gemm(g, b, { transB: !tb })),
+      () => (tb ? op.gemm(g, a, { transA: true, transB: ta }) : op.gemm(a, g, { transA: !ta })),
+    ];
+  },
   ReduceSum: (n, [g]) => [() => unreduce(n, g), null],
   ReduceMean: (n, [g]) => {
     const x = n.inputs[0];

@@ -57,14 +57,9 @@ export interface Node {
   readonly attrs: Readonly<Record<string, AttrValue>>;
 }
 
-/** Where an initializer's bytes live: inline, or a byte range of a file beside the model. */
-export type InitData =
-  | { kind: 'inline'; bytes: Uint8Array }
-  | { kind: 'external'; location: string; offset: number; length: number };
-
 interface Initializer {
   value: Value;
-  data: InitData;
+  bytes: Uint8Array;
 }
 
 export const numel = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
@@ -157,18 +152,20 @@ export class Graph {
     return v;
   }
 
-  initializer(name: string, dtype: DType, shape: Shape, data: InitData): Value {
-    return this.addInitializer(this.claim(name), dtype, shape, data);
+  /** A named constant tensor of the model, from its raw little-endian bytes. */
+  initializer(name: string, dtype: DType, shape: Shape, bytes: Uint8Array): Value {
+    return this.addInitializer(this.claim(name), dtype, shape, bytes);
   }
 
-  private addInitializer(name: string, dtype: DType, shape: Shape, data: InitData): Value {
+  private addInitializer(name: string, dtype: DType, shape: Shape, bytes: Uint8Array): Value {
     const v = this.value(name, dtype, shape);
     const expected = numel(shape) * DTYPE_BYTES[dtype];
-    const length = data.kind === 'inline' ? data.bytes.byteLength : data.length;
-    if (length !== expected) {
-      throw new GraphError(`initializer '${name}' has ${length} bytes, its shape ${shapeKey(shape)} needs ${expected}`);
+    if (bytes.byteLength !== expected) {
+      throw new GraphError(
+        `initializer '${name}' has ${bytes.byteLength} bytes, its shape ${shapeKey(shape)} needs ${expected}`,
+      );
     }
-    const init = { value: v, data };
+    const init = { value: v, bytes };
     this.initializers.push(init);
     this.initByName.set(v.name, init);
     return v;
@@ -183,7 +180,7 @@ export class Graph {
     if (hit) return hit;
     const view = typedArrayFor(dtype, data);
     const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const v = this.addInitializer(this.fresh('const'), dtype, shape, { kind: 'inline', bytes });
+    const v = this.addInitializer(this.fresh('const'), dtype, shape, bytes);
     if (key) this.constCache.set(key, v);
     return v;
   }
@@ -213,10 +210,9 @@ export class Graph {
     return outputs;
   }
 
-  /** The bytes of an inline initializer (a constant), or undefined. */
+  /** The bytes of an initializer (a constant), or undefined. */
   constantData(v: Value): Uint8Array | undefined {
-    const init = this.initByName.get(v.name);
-    return init?.data.kind === 'inline' ? init.data.bytes : undefined;
+    return this.initByName.get(v.name)?.bytes;
   }
 
   /** The node that computes `v`, or undefined for inputs and initializers. */
@@ -293,26 +289,18 @@ export class Graph {
 
   /** The GraphProto, with only the live nodes and initializers (a subgraph's goes into its node's attribute). */
   private proto(): Record<string, unknown> {
-    const T = onnx.TensorProto;
     const live = this.live();
     const nameOf = (v: Value) => this.renames.get(v.name) ?? v.name;
     const valueInfo = (v: Value) => ({
       name: nameOf(v),
       type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
     });
-    const initializer = live.initializers.map(({ value, data }) => {
-      const base = { name: value.name, dataType: ONNX_DTYPE[value.dtype], dims: [...value.shape] };
-      if (data.kind === 'inline') return { ...base, rawData: data.bytes };
-      return {
-        ...base,
-        dataLocation: T.DataLocation.EXTERNAL,
-        externalData: [
-          { key: 'location', value: data.location },
-          { key: 'offset', value: String(data.offset) },
-          { key: 'length', value: String(data.length) },
-        ],
-      };
-    });
+    const initializer = live.initializers.map(({ value, bytes }) => ({
+      name: value.name,
+      dataType: ONNX_DTYPE[value.dtype],
+      dims: [...value.shape],
+      rawData: bytes,
+    }));
     return {
       name: this.name,
       node: live.nodes.map((n, i) => ({

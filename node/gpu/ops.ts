@@ -102,6 +102,20 @@ export function matmul(a: Value, b: Value): Value {
   return a.graph.node('MatMul', [a, b], [{ dtype, shape: [...batch, m, n] }])[0];
 }
 
+/**
+ * a' b' for 2-D a and b, where x' is x or its transpose: the transposed operand is read in place, where a MatMul
+ * would need a Transpose that copies it (or, over a constant weight, a folded copy per session).
+ */
+export function gemm(a: Value, b: Value, { transA = false, transB = false } = {}): Value {
+  const dtype = sameDtype('Gemm', [a, b]);
+  if (a.shape.length !== 2 || b.shape.length !== 2)
+    fail('Gemm', `needs 2-D operands, got ${fmt(a.shape)} x ${fmt(b.shape)}`);
+  const [m, k] = transA ? [a.shape[1], a.shape[0]] : a.shape;
+  const [k2, n] = transB ? [b.shape[1], b.shape[0]] : b.shape;
+  if (k !== k2) fail('Gemm', `inner dimensions differ: ${fmt(a.shape)} x ${fmt(b.shape)}`);
+  return a.graph.node('Gemm', [a, b], [{ dtype, shape: [m, n] }], { transA: +transA, transB: +transB })[0];
+}
+
 function reduced(x: Value, axes: number[], keepdims: boolean): number[] {
   const ax = axes.map((a) => norm(a, x.shape.length));
   return x.shape.flatMap((d, i) => (ax.includes(i) ? (keepdims ? [1] : []) : [d]));

@@ -8,7 +8,9 @@ import type { DType, Shape } from './graph.ts';
 import { ComputeWorker } from './compute-worker.ts';
 import type * as SessionWorker from './session-worker.ts';
 import { DeviceError, SessionError } from './errors.ts';
+import { acquireFileTensor, releaseFileTensor } from './file-tensors.ts';
 import { PinTracker } from './pinned-feeds.ts';
+import type { TensorInfo } from './safetensors.ts';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -42,8 +44,11 @@ export interface SessionOptions {
   device?: Device;
   /** Intra-op threads (default: onnxruntime's choice, one per core). */
   threads?: number;
-  /** Folder that external-data initializers are relative to (the checkpoint's folder). */
-  externalDataDir?: string;
+  /**
+   * Inputs the session feeds itself from tensors in files (a checkpoint's frozen weights), by input name: read as
+   * float32 once per thread and shared by every session that names the same bytes (file-tensors.ts).
+   */
+  fileInputs?: Readonly<Record<string, TensorInfo>>;
   /**
    * Let idle pool threads spin-wait for work (default false). On 2-core shared VMs, spinning
    * made decoding 30-50% slower and train steps no faster (a spinning vCPU takes time from the one
@@ -115,6 +120,8 @@ export class Session implements GraphSession {
   private constructor(
     private readonly inner: ort.InferenceSession,
     readonly device: Device,
+    /** The file-fed inputs this session reads, and their tensors. */
+    private readonly fileFeeds: ReadonlyMap<string, { info: TensorInfo; tensor: ort.Tensor }>,
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
@@ -130,22 +137,29 @@ export class Session implements GraphSession {
       extra: {
         session: {
           intra_op: { allow_spinning: options.spin ? '1' : '0' },
-          ...(options.externalDataDir ? { model_external_initializers_file_folder_path: options.externalDataDir } : {}),
         },
       },
     };
+    let inner: ort.InferenceSession;
     try {
-      return new Session(await ort.InferenceSession.create(model, sessionOptions), device);
+      inner = await ort.InferenceSession.create(model, sessionOptions);
     } catch (err) {
       const msg = (err as Error).message;
       if (device === 'cuda' && /cuda|provider|libonnxruntime_providers/i.test(msg))
         throw new DeviceError(CUDA_INSTALL_HINT);
       throw new SessionError(`onnxruntime could not build the session: ${msg}`);
     }
+    const fileFeeds = new Map<string, { info: TensorInfo; tensor: ort.Tensor }>();
+    for (const name of inner.inputNames) {
+      const info = options.fileInputs?.[name];
+      if (info) fileFeeds.set(name, { info, tensor: new ort.Tensor('float32', acquireFileTensor(info), info.shape) });
+    }
+    return new Session(inner, device, fileFeeds);
   }
 
+  /** The inputs a caller feeds (file-fed ones excluded). */
   get inputNames(): readonly string[] {
-    return this.inner.inputNames;
+    return this.inner.inputNames.filter((n) => !this.fileFeeds.has(n));
   }
   get outputNames(): readonly string[] {
     return this.inner.outputNames;
@@ -162,6 +176,7 @@ export class Session implements GraphSession {
   ): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    for (const [name, { tensor }] of this.fileFeeds) ortFeeds[name] = tensor;
     const names = fetch ?? this.outputNames;
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const name of names) fetches[name] = into[name] ? toOrt(into[name]) : null;
@@ -178,6 +193,7 @@ export class Session implements GraphSession {
 
   async release(): Promise<void> {
     await this.inner.release();
+    for (const { info } of this.fileFeeds.values()) releaseFileTensor(info);
   }
 }
 

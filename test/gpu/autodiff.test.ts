@@ -97,6 +97,34 @@ const cases: Record<string, Case> = {
     ],
     build: ([a, b]) => op.matmul(a, b),
   },
+  Gemm: {
+    shapes: [
+      [3, 4],
+      [4, 2],
+    ],
+    build: ([a, b]) => op.gemm(a, b),
+  },
+  'Gemm transA': {
+    shapes: [
+      [4, 3],
+      [4, 2],
+    ],
+    build: ([a, b]) => op.gemm(a, b, { transA: true }),
+  },
+  'Gemm transB': {
+    shapes: [
+      [3, 4],
+      [2, 4],
+    ],
+    build: ([a, b]) => op.gemm(a, b, { transB: true }),
+  },
+  'Gemm transA transB': {
+    shapes: [
+      [4, 3],
+      [2, 4],
+    ],
+    build: ([a, b]) => op.gemm(a, b, { transA: true, transB: true }),
+  },
   'Add broadcast': { shapes: [[2, 3], [3]], build: ([a, b]) => op.add(a, b) },
   'Sub broadcast both': {
     shapes: [

@@ -11,7 +11,7 @@ import { type KV, qwen3Forward, writesAttentionOut } from './qwen3.ts';
 import { rowStreams } from './random.ts';
 import { GREEDY, type SamplingConfig, sampleNext, samplerKey } from './sampler.ts';
 import { checkTokenRows, defaultPositions, padBatch, seqBucket } from './score.ts';
-import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
+import { type ParamSource, bindWeights, frozenInputs, paramFeeds } from './weights.ts';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -79,7 +79,7 @@ export class Generator {
     options: SessionOptions = {},
     private readonly source?: ParamSource,
   ) {
-    this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+    this.sessions = new SessionCache({ ...options, fileInputs: frozenInputs(ckpt, source?.trainable) });
     this.writtenOut = writesAttentionOut(options.device);
   }
 

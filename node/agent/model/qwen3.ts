@@ -75,9 +75,17 @@ export const writesAttentionOut = (device?: Device) => device === 'cuda';
 /** RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last axis. */
 const rmsNorm = (x: Value, weight: Value, eps: number) => op.rmsNormalization(x, weight, eps);
 
-/** x @ W^T for an HF linear weight W [out, in]. */
+/**
+ * x @ W^T for an HF linear weight W [out, in], computed as (W x^T)^T: onnxruntime's CPU kernels then stream W's rows
+ * as they lie, at one row of x as fast as memory allows, where x @ W^T would copy W into a packed layout each run
+ * (docs/design §3).
+ */
 export function linear(x: Value, w: Value): Value {
-  return op.matmul(x, op.transpose(w, [1, 0]));
+  const [out, inp] = w.shape;
+  const lead = x.shape.slice(0, -1);
+  const rows = lead.reduce((a, b) => a * b, 1);
+  const xT = op.transpose(op.reshape(x, [rows, inp]), [1, 0]);
+  return op.reshape(op.transpose(op.matmul(w, xT), [1, 0]), [...lead, out]);
 }
 
 /** Attention mask [B, 1, T, P+T]: true where a query may see a key (causal and not masked out). */

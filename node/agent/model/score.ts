@@ -7,7 +7,7 @@ import type { Checkpoint, Qwen3Config } from './checkpoint.ts';
 import { InputError } from '../errors.ts';
 import { atPositions, qwen3Forward, writesAttentionOut } from './qwen3.ts';
 import { VALUE_HEAD, valueHead } from './value-head.ts';
-import { type ParamSource, bindWeights, paramFeeds } from './weights.ts';
+import { type ParamSource, bindWeights, frozenInputs, paramFeeds } from './weights.ts';
 
 /**
  * log p(ids[:, t+1] | ids[:, :t+1]) for t = 0..T-2, as [B, T-1]. Computed at every position (the
@@ -227,7 +227,7 @@ export class Scorer {
     readonly temperature = 1,
   ) {
     if (!(temperature > 0)) throw new InputError(`a scorer's temperature must be > 0, got ${temperature}`);
-    this.sessions = new SessionCache({ ...options, externalDataDir: ckpt.dir });
+    this.sessions = new SessionCache({ ...options, fileInputs: frozenInputs(ckpt, source?.trainable) });
     this.writtenOut = writesAttentionOut(options.device);
   }
 

@@ -1,16 +1,15 @@
-// Binds a checkpoint's HF weights into a graph: trainable ones become float32 graph inputs (fed from
-// the learner's buffers), frozen ones are initializers whose external data is the tensor's byte range
-// inside the .safetensors file (never copied into the ModelProto), cast to float32 in the graph.
-import path from 'node:path';
-import type { DType, Graph, Shape, Value } from '../../gpu/graph.ts';
+// Binds a checkpoint's HF weights into a graph as float32 inputs: trainable ones fed from the learner's buffers,
+// frozen ones by the session itself from the checkpoint's files, read once and shared by every session of the
+// process (docs/design §3). No weight is ever copied into a ModelProto or cast, transposed or packed per session.
+import { type DType, type Graph, numel, type Shape, type Value } from '../../gpu/graph.ts';
 import type { HostTensor, Pin } from '../../gpu/ort.ts';
 import * as op from '../../gpu/ops.ts';
-import type { StDType } from '../../gpu/safetensors.ts';
+import { readTensor, type StDType, type TensorInfo, toFloat32 } from '../../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { linear, type Weights } from './qwen3.ts';
 import { InputError, ModelFormatError } from '../errors.ts';
 
-const ST_DTYPE: Partial<Record<StDType, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+const WEIGHT_DTYPES: ReadonlySet<StDType> = new Set(['F32', 'F16', 'BF16']);
 
 /** LoRA adapters (Hu et al.): W x + (alpha / rank) B A x on the linear layers named by `targets`. */
 export interface LoraConfig {
@@ -103,9 +102,59 @@ export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): bool
   !!lora && lora.targets.some((t) => weight.endsWith(`.${t}.weight`));
 
 /**
- * The checkpoint's weights in graph `g`: `trainable` ones as float32 inputs, the rest as external
- * initializers; `lora` adds adapter inputs. `input` declares those inputs (a Loop's body reads them
- * from its enclosing graph).
+ * Frozen weights up to `constantBytes` float32 bytes in all are constants of each graph: packed once per session,
+ * which at this size costs nothing and runs small matrices fastest. Tests lower it to run a small checkpoint the way
+ * a large one runs.
+ */
+export const weightPlacement = { constantBytes: 64 * 2 ** 20 };
+
+/** Whether the checkpoint's frozen weights (all but `trainable`) are small enough to be graph constants. */
+function frozenAsConstants(ckpt: Checkpoint, trainable: ReadonlySet<string>): boolean {
+  let bytes = 0;
+  for (const [name, info] of ckpt.tensors) if (!trainable.has(name)) bytes += 4 * info.shape.reduce((a, b) => a * b, 1);
+  return bytes <= weightPlacement.constantBytes;
+}
+
+/**
+ * The checkpoint's tensors a session feeds itself from its files, by name: every one not in `trainable`, unless they
+ * are small enough to be graph constants. A session reads them as float32 once, shared with every other session of
+ * the thread (gpu/file-tensors.ts).
+ */
+export function frozenInputs(ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set()): Record<string, TensorInfo> {
+  const frozen: Record<string, TensorInfo> = {};
+  if (frozenAsConstants(ckpt, trainable)) return frozen;
+  for (const [name, info] of ckpt.tensors) {
+    if (trainable.has(name)) continue;
+    checkWeightDtype(info);
+    frozen[name] = info;
+  }
+  return frozen;
+}
+
+function checkWeightDtype(info: TensorInfo): void {
+  if (!WEIGHT_DTYPES.has(info.dtype))
+    throw new ModelFormatError(
+      `${info.file}: tensor '${info.name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`,
+    );
+}
+
+/** float32 bytes of small frozen tensors, read once per tensor. */
+const constantBytes = new WeakMap<TensorInfo, Uint8Array>();
+function constantOf(info: TensorInfo): Uint8Array {
+  let bytes = constantBytes.get(info);
+  if (!bytes) {
+    checkWeightDtype(info);
+    const data = toFloat32(readTensor(info));
+    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    constantBytes.set(info, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * The checkpoint's weights in graph `g`, in float32: `trainable` ones are inputs fed by the learner; frozen ones are
+ * inputs the session feeds from the checkpoint's files (frozenInputs), or, in a small checkpoint, constants of the
+ * graph. `lora` adds adapter inputs. `input` declares the inputs (a Loop's body reads them from its enclosing graph).
  */
 export function bindWeights(
   g: Graph,
@@ -115,39 +164,32 @@ export function bindWeights(
   input: (name: string, dtype: DType, shape: Shape) => Value = (name, dtype, shape) => g.input(name, dtype, shape),
 ): BoundWeights {
   if (lora) validateLora(ckpt, lora);
+  const constants = frozenAsConstants(ckpt, trainable);
   const params = new Map<string, Value>();
-  const cache = new Map<string, Value>();
+  const bound = new Map<string, Value>();
   const get = (name: string): Value => {
-    const hit = cache.get(name);
+    const hit = bound.get(name);
     if (hit) return hit;
     const info = ckpt.tensors.get(name);
     if (!info) throw new ModelFormatError(`${ckpt.dir}: the checkpoint has no tensor '${name}'`);
-    let v: Value;
-    if (trainable.has(name)) {
-      v = input(name, 'float32', info.shape);
-      params.set(name, v);
-    } else {
-      const dtype = ST_DTYPE[info.dtype];
-      if (!dtype)
-        throw new ModelFormatError(
-          `${info.file}: tensor '${name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`,
-        );
-      const location = path.relative(ckpt.dir, info.file);
-      v = op.cast(
-        g.initializer(name, dtype, info.shape, {
-          kind: 'external',
-          location,
-          offset: info.offset,
-          length: info.length,
-        }),
-        'float32',
-      );
-    }
-    cache.set(name, v);
+    const frozen = !trainable.has(name);
+    const v =
+      frozen && constants
+        ? g.initializer(name, 'float32', info.shape, constantOf(info))
+        : input(name, 'float32', info.shape);
+    if (!frozen) params.set(name, v);
+    bound.set(name, v);
     return v;
   };
+  // A constant weight is packed once per session and read as x W^T; an input one is streamed as it lies (linear).
+  const product = (x: Value, w: Value, constant: boolean): Value => {
+    if (!constant) return linear(x, w);
+    const lead = x.shape.slice(0, -1);
+    const rows = op.reshape(x, [numel(lead), w.shape[1]]);
+    return op.reshape(op.gemm(rows, w, { transB: true }), [...lead, w.shape[0]]);
+  };
   const linearOf = (x: Value, name: string): Value => {
-    const y = linear(x, get(name));
+    const y = product(x, get(name), constants && !trainable.has(name));
     if (!isLoraTarget(lora, name)) return y;
     const [out, inp] = ckpt.tensors.get(name)!.shape;
     const n = loraNames(name);
@@ -158,13 +200,19 @@ export function bindWeights(
     const delta = linear(linear(x, a), b);
     return op.add(y, op.mul(delta, op.scalarLike(delta, lora!.alpha / lora!.rank)));
   };
-  // Frozen layers of one input run as one product against their concatenated weights (folded
-  // once when the session is built); trainable or adapted ones stay separate.
+  // Constant layers of one input run as one product against their weights joined.
   const linears = (x: Value, names: string[]): Value[] => {
-    if (names.length < 2 || names.some((n) => trainable.has(n) || isLoraTarget(lora, n)))
+    if (!constants || names.some((n) => trainable.has(n) || isLoraTarget(lora, n)))
       return names.map((n) => linearOf(x, n));
-    const outs = names.map((n) => ckpt.tensors.get(n)!.shape[0]);
-    return op.split(linear(x, op.concat(names.map(get), 0)), outs, -1);
+    const infos = names.map((n) => ckpt.tensors.get(n)!);
+    const outs = infos.map((i) => i.shape[0]);
+    const joined = g.initializer(
+      names.join('+'),
+      'float32',
+      [outs.reduce((a, b) => a + b), infos[0].shape[1]],
+      Buffer.concat(infos.map(constantOf)),
+    );
+    return op.split(product(x, joined, true), outs, -1);
   };
   return { weights: { get, linear: linearOf, linears }, params };
 }

@@ -5,7 +5,7 @@ import { ADAMW_DEFAULTS, type AdamWConfig, adamwScalars } from '../../gpu/adamw.
 import { type GraphSession, type HostTensor, SessionCache, type SessionOptions } from '../../gpu/ort.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { InputError } from '../errors.ts';
-import type { LoraConfig, ParamSource } from '../model/weights.ts';
+import { type LoraConfig, type ParamSource, frozenInputs } from '../model/weights.ts';
 import { type TrainBatch, checkBatch, checkExtra } from './batch.ts';
 import type { LossFn } from './losses.ts';
 import {
@@ -78,14 +78,15 @@ export class Trainer {
     opts: TrainerOptions,
     initial: ReadonlyMap<string, { data: Float32Array; shape: Shape }>,
   ) {
-    this.sessions = new SessionCache({ ...opts.session, externalDataDir: ckpt.dir, arena: true });
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.lora = opts.trainable?.kind === 'lora' ? opts.trainable.lora : undefined;
     this.state = initialState(initial);
+    const trainable = new Set(this.lora ? [] : shapesOf(this.state.groups).keys());
+    this.sessions = new SessionCache({ ...opts.session, fileInputs: frozenInputs(ckpt, trainable), arena: true });
     this.spec = {
       ckpt,
       groups: this.state.groups,
-      trainable: new Set(this.lora ? [] : shapesOf(this.state.groups).keys()),
+      trainable,
       lora: this.lora,
       loss: opts.loss,
       optimizer: this.optimizer,

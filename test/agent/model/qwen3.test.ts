@@ -10,7 +10,7 @@ import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors } from '
 import { loadCheckpoint } from '../../../node/agent/model/checkpoint.ts';
 import { qwen3Forward } from '../../../node/agent/model/qwen3.ts';
 import { Scorer, defaultPositions, tokenLogprobs } from '../../../node/agent/model/score.ts';
-import { bindWeights } from '../../../node/agent/model/weights.ts';
+import { bindWeights, frozenInputs } from '../../../node/agent/model/weights.ts';
 import { sftLoss } from '../../../node/agent/train/losses.ts';
 import { writeSyntheticCheckpoint } from '../../../node/agent/model/random-checkpoint.ts';
 import { Trainer } from '../../../node/agent/train/trainer.ts';
@@ -151,7 +151,7 @@ for (const writtenOutAttention of [false, true]) {
       g.nodes.some((n) => n.opType === 'Attention'),
       !writtenOutAttention,
     );
-    const session = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const session = await Session.create(g.toBytes(), { fileInputs: frozenInputs(ckpt) });
     const feeds = Object.fromEntries(
       names.map((n) => [
         n,
@@ -210,7 +210,7 @@ test("attention written out gives the Attention op's logits on a left-padded bat
       }).logits,
       'logits',
     );
-    const session = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const session = await Session.create(g.toBytes(), { fileInputs: frozenInputs(ckpt) });
     const pad = (r: number[]) => width - r.length;
     const out = await session.run({
       input_ids: {
@@ -269,7 +269,7 @@ test('attention written out decodes as the Attention op does: one token against 
     prefill.output(op.pad(p.k, [0, 0, 0, 0, 0, 0, 1, 0]), `k${l}`);
     prefill.output(op.pad(p.v, [0, 0, 0, 0, 0, 0, 1, 0]), `v${l}`);
   });
-  const ps = await Session.create(prefill.toBytes(), { externalDataDir: ckpt.dir });
+  const ps = await Session.create(prefill.toBytes(), { fileInputs: frozenInputs(ckpt) });
   const cache = await ps.run({
     input_ids: { dtype: 'int64', shape: [1, prefix.length], data: BigInt64Array.from(prefix, BigInt) },
   });
@@ -297,7 +297,7 @@ test('attention written out decodes as the Attention op does: one token against 
       }),
     });
     g.output(logits, 'logits');
-    const s = await Session.create(g.toBytes(), { externalDataDir: ckpt.dir });
+    const s = await Session.create(g.toBytes(), { fileInputs: frozenInputs(ckpt) });
     const out = await s.run({
       input_ids: { dtype: 'int64', shape: [1, 1], data: BigInt64Array.of(BigInt(seq.at(-1)!)) },
       ...cache,
