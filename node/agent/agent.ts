@@ -2,7 +2,7 @@
 // and a generator and scorer that always see the current parameters. Its KL penalty beta lives here
 // because it persists across stages (docs/design §1.9, trust region). A newcomer that entered through
 // Stage-0 also holds the incumbent it is projected onto, until the ball is relaxed away.
-import type { SessionOptions } from '../gpu/ort.ts';
+import type { LoadProgress, SessionOptions } from '../gpu/ort.ts';
 import { type TurnGenerator, inMicroBatches } from './policy.ts';
 import { type Checkpoint, loadCheckpoint } from './model/checkpoint.ts';
 import { InputError } from './errors.ts';
@@ -111,6 +111,16 @@ export class Agent {
       this.stage0.delta,
     );
     return { logprobs, ...(this.critic ? { values: (await this.scorer.logprobsAt(rows, at)).values! } : {}) };
+  }
+
+  /**
+   * Reads the frozen weights of the agent's checkpoint now, for its generator, scorer and trainer alike (one copy),
+   * reporting progress; otherwise its first generation reads them.
+   */
+  async loadWeights(onProgress?: LoadProgress): Promise<void> {
+    await this.generator.loadWeights(onProgress);
+    await this.scorer.loadWeights();
+    await this.trainer.loadWeights();
   }
 
   /** Lets the Stage-0 incumbent go: from now on the agent is its own policy. */

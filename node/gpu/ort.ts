@@ -201,16 +201,25 @@ export class Session implements GraphSession {
 type SessionHandlers = typeof SessionWorker;
 
 /** One worker per process serves every WorkerSession; it does not keep the process alive. */
-let sessionWorker: Promise<ComputeWorker<SessionHandlers>> | undefined;
+let worker: Promise<ComputeWorker<SessionHandlers>> | undefined;
+function sessionWorker(): Promise<ComputeWorker<SessionHandlers>> {
+  worker ??= ComputeWorker.start<SessionHandlers>(new URL('./session-worker.ts', import.meta.url), {
+    name: 'sessions',
+  }).then((w) => {
+    w.unref();
+    return w;
+  });
+  return worker;
+}
 let nextSessionId = 0;
 /** What the session worker holds of pinned feeds; an owner's buffers are dropped there once it is collected here. */
 const pins = new PinTracker((owner) => {
-  void sessionWorker?.then((w) => w.call('unpin', [owner])).catch(() => undefined);
+  void worker?.then((w) => w.call('unpin', [owner])).catch(() => undefined);
 });
 
 /** Bytes the session worker holds of pinned feeds (0 before it starts). */
 export async function pinnedBytes(): Promise<number> {
-  return sessionWorker ? (await sessionWorker).call('pinnedBytes', []) : 0;
+  return worker ? (await worker).call('pinnedBytes', []) : 0;
 }
 
 /**
@@ -234,13 +243,7 @@ export class WorkerSession implements GraphSession {
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions): Promise<WorkerSession> {
-    sessionWorker ??= ComputeWorker.start<SessionHandlers>(new URL('./session-worker.ts', import.meta.url), {
-      name: 'sessions',
-    }).then((w) => {
-      w.unref();
-      return w;
-    });
-    const worker = await sessionWorker;
+    const worker = await sessionWorker();
     const id = nextSessionId++;
     const names = await worker.call('create', [id, model, options]);
     return new WorkerSession(worker, id, names.inputNames, names.outputNames);
@@ -280,17 +283,48 @@ export class WorkerSession implements GraphSession {
   }
 }
 
-/** Sessions built on first use, one per key (graph and shape bucket), reused, and released together. */
+/** Progress of reading file inputs: bytes read of the total. */
+export type LoadProgress = (done: number, total: number) => void;
+
+/**
+ * Sessions built on first use, one per key (graph and shape bucket), reused, and released together. The cache holds
+ * its file inputs from the first build (or `load`) to `release`, so that sessions dropped and built again do not
+ * read them again.
+ */
 export class SessionCache {
   private readonly sessions = new Map<string, Promise<GraphSession>>();
+  private loaded: Promise<void> | undefined;
 
   constructor(private readonly options: SessionOptions = {}) {}
+
+  /**
+   * Reads the file inputs on the thread that runs the sessions, reporting after each tensor (only the first call
+   * reads; later ones wait for it).
+   */
+  load(onProgress?: LoadProgress): Promise<void> {
+    this.loaded ??= (async () => {
+      const infos = Object.values(this.options.fileInputs ?? {});
+      const total = infos.reduce((n, t) => n + t.length, 0);
+      let done = 0;
+      for (const info of infos) {
+        if (this.options.inWorker) await (await sessionWorker()).call('holdFileTensor', [info]);
+        else acquireFileTensor(info);
+        done += info.length;
+        onProgress?.(done, total);
+      }
+    })();
+    return this.loaded;
+  }
 
   /** The session for `key`; the first call builds it from `model()` with the cache's options. */
   get(key: string, model: () => Uint8Array): Promise<GraphSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = this.options.inWorker ? WorkerSession.create(model(), this.options) : Session.create(model(), this.options);
+      const bytes = model();
+      s = this.load().then(
+        (): Promise<GraphSession> =>
+          this.options.inWorker ? WorkerSession.create(bytes, this.options) : Session.create(bytes, this.options),
+      );
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key)); // a failed build is retried on the next call
     }
@@ -319,5 +353,13 @@ export class SessionCache {
         (x) => x.release(),
         () => undefined,
       );
+    if (!this.loaded) return;
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    await loaded.catch(() => undefined);
+    for (const info of Object.values(this.options.fileInputs ?? {})) {
+      if (this.options.inWorker) await (await sessionWorker()).call('releaseFileTensor', [info]);
+      else releaseFileTensor(info);
+    }
   }
 }

@@ -2,7 +2,9 @@
 // worker's thread, by id, for WorkerSession in ort.ts. Outputs move back by transfer.
 import { withTransfer } from './compute-worker.ts';
 import { type HostTensor, type RunReply, Session, type SessionOptions } from './ort.ts';
+import { acquireFileTensor, releaseFileTensor as releaseHeld } from './file-tensors.ts';
 import { PinStore, type WireTensor } from './pinned-feeds.ts';
+import type { TensorInfo } from './safetensors.ts';
 
 const pins = new PinStore();
 
@@ -54,6 +56,15 @@ export function unpin(owner: number): void {
 /** Bytes of pinned feeds held here. */
 export function pinnedBytes(): number {
   return pins.bytes();
+}
+
+/** Reads a file input here and holds it for a SessionCache until releaseFileTensor. */
+export function holdFileTensor(info: TensorInfo): void {
+  acquireFileTensor(info);
+}
+
+export function releaseFileTensor(info: TensorInfo): void {
+  releaseHeld(info);
 }
 
 export async function release(id: number): Promise<void> {

@@ -106,6 +106,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
 
     const { agent, saved } = savedAgent(cfg, slot, init, micro);
     started.push(() => agent.release());
+    await agent.loadWeights(init.onLoadWeights);
     // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
     const upgradeAt = init.upgradeAt !== undefined && !saved ? init.upgradeAt : undefined;
     const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });

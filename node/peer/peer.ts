@@ -3,7 +3,7 @@
 // local team, its remote slots reached through the PeerLink. Each stage ends with a row in the peer's
 // stage_log.jsonl and a checkpoint of its slot in its data dir; a restarted peer resumes from there.
 import type { SatConfig } from '../config/load.ts';
-import type { Device } from '../gpu/ort.ts';
+import type { Device, LoadProgress } from '../gpu/ort.ts';
 import type { PeerHost } from '../protocol/host.ts';
 import { saveKnownPeers } from '../protocol/known-peers.ts';
 import type { StageRow } from '../sat/evaluate.ts';
@@ -54,6 +54,8 @@ export interface PeerInit {
   /** Hears this peer start a stage's held-out evaluation (the stage is saved by then). */
   onEvaluate?: (stage: number) => void;
   log?: (line: string) => void;
+  /** Hears the agent's weights being read, before the peer claims its slot: bytes read of the total. */
+  onLoadWeights?: LoadProgress;
 }
 
 /**

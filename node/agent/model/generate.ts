@@ -4,7 +4,7 @@
 // tokens' keys/values cross the binding per step.
 import { Graph, type Value } from '../../gpu/graph.ts';
 import * as op from '../../gpu/ops.ts';
-import { type HostTensor, SessionCache, type SessionOptions } from '../../gpu/ort.ts';
+import { type HostTensor, type LoadProgress, SessionCache, type SessionOptions } from '../../gpu/ort.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { InputError } from '../errors.ts';
 import { type KV, qwen3Forward, writesAttentionOut } from './qwen3.ts';
@@ -481,6 +481,11 @@ export class Generator {
     g.output(outs[outs.length - 2], 'tokens');
     g.output(outs[outs.length - 1], 'logprobs');
     return g;
+  }
+
+  /** Reads the frozen weights now (they are otherwise read by the first generation), reporting progress. */
+  loadWeights(onProgress?: LoadProgress): Promise<void> {
+    return this.sessions.load(onProgress);
   }
 
   async release(): Promise<void> {

@@ -2,7 +2,7 @@
 // real token, from one forward pass.
 import { Graph, type Value } from '../../gpu/graph.ts';
 import * as op from '../../gpu/ops.ts';
-import { SessionCache, type SessionOptions } from '../../gpu/ort.ts';
+import { type LoadProgress, SessionCache, type SessionOptions } from '../../gpu/ort.ts';
 import type { Checkpoint, Qwen3Config } from './checkpoint.ts';
 import { InputError } from '../errors.ts';
 import { atPositions, qwen3Forward, writesAttentionOut } from './qwen3.ts';
@@ -326,6 +326,11 @@ export class Scorer {
       ...(this.source ? paramFeeds(this.source, session.inputNames) : {}),
     });
     return { out, points };
+  }
+
+  /** Reads the frozen weights now (they are otherwise read by the first run), reporting progress. */
+  loadWeights(onProgress?: LoadProgress): Promise<void> {
+    return this.sessions.load(onProgress);
   }
 
   async release(): Promise<void> {

@@ -2,7 +2,13 @@
 // graph per (batch, seq) bucket (step-graph.ts), run on the trainer's state (trainer-state.ts), one step at a time.
 import type { Graph, Shape, Value } from '../../gpu/graph.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig, adamwScalars } from '../../gpu/adamw.ts';
-import { type GraphSession, type HostTensor, SessionCache, type SessionOptions } from '../../gpu/ort.ts';
+import {
+  type GraphSession,
+  type HostTensor,
+  type LoadProgress,
+  SessionCache,
+  type SessionOptions,
+} from '../../gpu/ort.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { InputError } from '../errors.ts';
 import { type LoraConfig, type ParamSource, frozenInputs } from '../model/weights.ts';
@@ -300,6 +306,11 @@ export class Trainer {
   /** Loads what `save` wrote (tensors, moments, step); every trainable tensor must be present with the same size. */
   load(file: string): void {
     loadState(file, this.state);
+  }
+
+  /** Reads the frozen weights now (they are otherwise read by the first step), reporting progress. */
+  loadWeights(onProgress?: LoadProgress): Promise<void> {
+    return this.sessions.load(onProgress);
   }
 
   async release(): Promise<void> {

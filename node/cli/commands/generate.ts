@@ -1,5 +1,6 @@
 // `sat-peer generate --model <dir> (--prompt "..." | --prompt-ids 5,9,3)`: continues one prompt with the
 // KV-cache generator, greedy or sampled, until an eos token, a stop string or --max-new-tokens.
+import path from 'node:path';
 import { loadCheckpoint } from '../../agent/model/checkpoint.ts';
 import { Generator, type Generation } from '../../agent/model/generate.ts';
 import type { SamplingConfig } from '../../agent/model/sampler.ts';
@@ -15,6 +16,7 @@ import {
   stringFlag,
   printJson,
 } from '../options.ts';
+import { weightsProgress } from '../weights-progress.ts';
 
 export interface GenerateResult {
   prompt_ids: number[];
@@ -109,10 +111,11 @@ export const generateCommand: Command = {
     const prompt = ids ?? encodePrompt(tok!, text!, options.chat === true);
     const stopTokenIds = [...new Set([...ckpt.config.eosTokenIds, ...(tok?.eosTokenIds ?? [])])];
     const generator = new Generator(ckpt, session);
-    const started = performance.now();
     let out: Generation;
     let seconds: number;
     try {
+      await generator.loadWeights(weightsProgress(path.basename(ckpt.dir)));
+      const started = performance.now();
       [out] = await generator.generate([prompt], {
         maxNewTokens,
         sampling,

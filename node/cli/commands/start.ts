@@ -8,6 +8,7 @@ import { Peer } from '../../peer/peer.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from '../options.ts';
 import { stageHeader, stageLine } from '../stage-line.ts';
+import { weightsProgress } from '../weights-progress.ts';
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
@@ -145,6 +146,7 @@ export const startCommand: Command = {
       ...(session.threads ? { threads: session.threads } : {}),
       ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}),
       log: say,
+      onLoadWeights: weightsProgress(spec),
     });
     const stop = () => void peer.stop().finally(() => process.exit(130));
     process.once('SIGINT', stop);

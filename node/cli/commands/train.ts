@@ -16,6 +16,7 @@ import { latestStageFolder, openTeam } from '../../sat/checkpoints.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, printConfigNotes, stringFlag, printJson } from '../options.ts';
 import { stageHeader, stageLine } from '../stage-line.ts';
+import { weightsProgress } from '../weights-progress.ts';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -49,6 +50,7 @@ export const trainCommand: Command = {
     const opened = await openTeam(cfg, options.resume ? latestStageFolder(cfg) : undefined, threads || undefined);
     const team = opened.team;
     try {
+      for (const agent of team.agents) await agent.loadWeights(weightsProgress(agent.name));
       const first = opened.stage + 1;
       const unlogged = unloggedStage(cfg, opened.stage);
       const stages = numberFlag(options, 'stages', Math.max(0, cfg.training.numStages - (first - 1)), {
