@@ -1,8 +1,9 @@
 // Real-size engine benchmark: `npm run bench:model -- --model <dir>` loads any Qwen3 checkpoint (e.g. one from
-// `sat-peer model init --like qwen3-0.6b`) and prints one JSON line: how long the first generation takes from a
-// cold start (sessions built, weights loaded), decode rates at batch 1 and 8, a LoRA train step's rate at batch
-// 4 x 256 (rank 8 on q/k/v/o and the MLP), and the process's peak resident memory. BENCH_THREADS, BENCH_RUNS
-// (default 3) and BENCH_DEVICE as for bench:engine; --no-train skips the train step.
+// `sat-peer model init --like qwen3-0.6b`) and prints one JSON line: how long reading the weights takes (load_s) and
+// the first token from a cold start (first_token_s: weights read, sessions built, one prefill), decode rates at batch
+// 1 and 8 (tokens after the first over the time after the prefill, as llama.cpp's tg), the prefill's time, a LoRA
+// train step's rate at batch 4 x 256 (rank 8 on q/k/v/o and the MLP), and the process's peak resident memory.
+// BENCH_THREADS, BENCH_RUNS (default 3) and BENCH_DEVICE as for bench:engine; --no-train skips the train step.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { loadCheckpoint } from '../node/agent/model/checkpoint.ts';
@@ -45,22 +46,25 @@ async function main(): Promise<void> {
   };
   const t0 = performance.now();
   const ckpt = loadCheckpoint(values.model);
+  const gen = new Generator(ckpt, session);
+  await gen.loadWeights();
   const loadS = seconds(t0);
   const next = rng(2);
   const token = () => 3 + Math.floor(next() * (ckpt.config.vocabSize - 3));
   const prompts = (b: number) => Array.from({ length: b }, () => Array.from({ length: 16 }, token));
 
-  const gen = new Generator(ckpt, session);
-  const first = prompts(1);
-  await gen.generate(first, { maxNewTokens: 1 });
+  await gen.generate(prompts(1), { maxNewTokens: 1 });
   const firstTokenS = seconds(t0);
-  const NEW = 16;
-  const rate = async (b: number) => {
+  // Decoding as llama.cpp's tg measures it: the tokens after the first, over the time after the prefill.
+  const NEW = 32;
+  const decodeRate = async (b: number) => {
     const ps = prompts(b);
-    return (b * NEW) / (await median(() => gen.generate(ps, { maxNewTokens: NEW })));
+    const prefill = await median(() => gen.generate(ps, { maxNewTokens: 1 }));
+    const whole = await median(() => gen.generate(ps, { maxNewTokens: NEW }));
+    return { rate: (b * (NEW - 1)) / (whole - prefill), prefill };
   };
-  const b1 = await rate(1);
-  const b8 = await rate(8);
+  const b1 = await decodeRate(1);
+  const b8 = await decodeRate(8);
   await gen.release();
   const afterGenerate = process.resourceUsage().maxRSS;
 
@@ -82,8 +86,10 @@ async function main(): Promise<void> {
       model: ckpt.dir,
       load_s: loadS,
       first_token_s: firstTokenS,
-      generate_b1_tokens_per_s: +b1.toFixed(2),
-      generate_b8_tokens_per_s: +b8.toFixed(2),
+      generate_b1_tokens_per_s: +b1.rate.toFixed(2),
+      generate_b8_tokens_per_s: +b8.rate.toFixed(2),
+      prefill_b1x16_s: +b1.prefill.toFixed(3),
+      prefill_b8x16_s: +b8.prefill.toFixed(3),
       ...train,
       peak_rss_generate_gib: gib(afterGenerate),
       peak_rss_gib: gib(process.resourceUsage().maxRSS),

@@ -29,6 +29,7 @@ export function satWithEnv(
     encoding: 'utf8',
     timeout: COMMAND_TIMEOUT_MS,
     killSignal: 'SIGTERM',
+    maxBuffer: 64 * 2 ** 20, // a real-size `model score --json` prints the vocabulary's logits
     env: { ...process.env, ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? `\n${r.error.message}` : '') };

@@ -28,25 +28,31 @@ function scaledProduct(k: number): Uint8Array {
 
 const x = { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1, 1, 2) };
 
-test.serial('a session feeds itself the file inputs it names, as float32, and lists only the others as its inputs', async (t) => {
-  const s = await Session.create(scaledProduct(1), { threads: 1, fileInputs: { w: weightFile() } });
-  t.deepEqual([...s.inputNames], ['x']);
-  t.deepEqual([...((await s.run({ x })).y.data as Float32Array)], [1, 2, 6]);
-  await s.release();
-});
+test.serial(
+  'a session feeds itself the file inputs it names, as float32, and lists only the others as its inputs',
+  async (t) => {
+    const s = await Session.create(scaledProduct(1), { threads: 1, fileInputs: { w: weightFile() } });
+    t.deepEqual([...s.inputNames], ['x']);
+    t.deepEqual([...((await s.run({ x })).y.data as Float32Array)], [1, 2, 6]);
+    await s.release();
+  },
+);
 
-test.serial('sessions that name the same file tensor share one copy, dropped when the last of them is released', async (t) => {
-  const w = weightFile();
-  const before = fileTensorBytes();
-  const a = await Session.create(scaledProduct(1), { threads: 1, fileInputs: { w } });
-  const b = await Session.create(scaledProduct(2), { threads: 1, fileInputs: { w } });
-  t.is(fileTensorBytes() - before, 12, 'one float32 copy of w for both sessions');
-  t.deepEqual([...((await b.run({ x })).y.data as Float32Array)], [2, 4, 12]);
-  await a.release();
-  t.is(fileTensorBytes() - before, 12, 'still held by the other session');
-  await b.release();
-  t.is(fileTensorBytes(), before);
-});
+test.serial(
+  'sessions that name the same file tensor share one copy, dropped when the last of them is released',
+  async (t) => {
+    const w = weightFile();
+    const before = fileTensorBytes();
+    const a = await Session.create(scaledProduct(1), { threads: 1, fileInputs: { w } });
+    const b = await Session.create(scaledProduct(2), { threads: 1, fileInputs: { w } });
+    t.is(fileTensorBytes() - before, 12, 'one float32 copy of w for both sessions');
+    t.deepEqual([...((await b.run({ x })).y.data as Float32Array)], [2, 4, 12]);
+    await a.release();
+    t.is(fileTensorBytes() - before, 12, 'still held by the other session');
+    await b.release();
+    t.is(fileTensorBytes(), before);
+  },
+);
 
 test.serial('on the session worker the file inputs are read there, and the results are the same', async (t) => {
   const cache = new SessionCache({ threads: 1, inWorker: true, fileInputs: { w: weightFile() } });
@@ -57,16 +63,19 @@ test.serial('on the session worker the file inputs are read there, and the resul
   await cache.release();
 });
 
-test.serial('a session cache holds its file inputs from load to release, across sessions dropped and built again', async (t) => {
-  const w = weightFile();
-  const cache = new SessionCache({ threads: 1, fileInputs: { w } });
-  const seen: [number, number][] = [];
-  await cache.load((done, total) => seen.push([done, total]));
-  t.deepEqual(seen, [[w.length, w.length]]);
-  t.is(fileTensorBytes(), 12);
-  await cache.get('product', () => scaledProduct(1));
-  await cache.drop('product');
-  t.is(fileTensorBytes(), 12, 'kept while no session is built');
-  await cache.release();
-  t.is(fileTensorBytes(), 0);
-});
+test.serial(
+  'a session cache holds its file inputs from load to release, across sessions dropped and built again',
+  async (t) => {
+    const w = weightFile();
+    const cache = new SessionCache({ threads: 1, fileInputs: { w } });
+    const seen: [number, number][] = [];
+    await cache.load((done, total) => seen.push([done, total]));
+    t.deepEqual(seen, [[w.length, w.length]]);
+    t.is(fileTensorBytes(), 12);
+    await cache.get('product', () => scaledProduct(1));
+    await cache.drop('product');
+    t.is(fileTensorBytes(), 12, 'kept while no session is built');
+    await cache.release();
+    t.is(fileTensorBytes(), 0);
+  },
+);

@@ -6,7 +6,7 @@ import { loadTokenizer } from '../../../node/agent/model/tokenizer.ts';
 import { oneLine, sat } from '../run-cli.ts';
 import { tempDir } from '../../temp-dir.ts';
 
-test('model init --like qwen3-0.6b writes the published shape in bfloat16 with the real tokenizer', (t) => {
+test('model init --like qwen3-0.6b writes the published shape in bfloat16 with the real tokenizer, and it samples as it scores', (t) => {
   const out = path.join(tempDir('sat-init-'), 'qwen3-0.6b');
   const r = sat('model', 'init', '--like', 'qwen3-0.6b', '--out', out, '--json');
   t.is(r.code, 0, r.stderr);
@@ -32,6 +32,29 @@ test('model init --like qwen3-0.6b writes the published shape in bfloat16 with t
   const tok = loadTokenizer(out);
   t.deepEqual(tok.encode('Hello world'), [9707, 1879]);
   t.deepEqual(tok.encode('<|im_start|>'), [151_644]);
+
+  // At this size the frozen weights are fed from the file, not embedded: what is sampled is what scoring gives.
+  const gen = sat(
+    'generate',
+    '--model',
+    out,
+    '--prompt',
+    'Hello',
+    '--max-new-tokens',
+    '6',
+    '--temperature',
+    '1',
+    '--json',
+  );
+  t.is(gen.code, 0, gen.stderr);
+  const { prompt_ids: prompt, tokens, logprobs } = JSON.parse(gen.stdout);
+  t.is(tokens.length, 6);
+  const ids = [...prompt, ...tokens].join(',');
+  const scored = JSON.parse(sat('model', 'score', '--model', out, '--ids', ids, '--json').stdout);
+  const teacher = scored.next_token_logprobs.slice(prompt.length - 1);
+  logprobs.forEach((lp: number, i: number) =>
+    t.true(Math.abs(lp - teacher[i]) < 1e-4, `token ${i}: ${lp} vs ${teacher[i]}`),
+  );
 
   const again = sat('model', 'init', '--like', 'qwen3-0.6b', '--out', out);
   t.is(again.code, 2);
