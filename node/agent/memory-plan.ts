@@ -4,7 +4,7 @@
 // every rollout's tokens are live together: each layer's values saved for the backward pass, and
 // the logits over the vocabulary at the agent's own tokens (the head runs there only).
 import { DeviceError } from '../gpu/errors.ts';
-import { type Checkpoint, parameterCount } from './model/checkpoint.ts';
+import { type Checkpoint, parameterCount, type Qwen3Config } from './model/checkpoint.ts';
 
 /** Bytes, by what needs them. */
 export interface MemoryNeed {
@@ -21,17 +21,21 @@ export interface MemoryNeed {
 }
 
 /**
- * The activations a transformer layer saves for the backward pass, per token, in 16-bit bytes:
- * 34 h + 5 a s (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
- * Models", eq. 1 without dropout masks: h hidden size, a heads, s sequence length). Ours are float32.
+ * The bytes a layer keeps per token until the backward pass: values saved for it, gradients flowing back and
+ * onnxruntime's buffers. A least-squares-free fit, exact at three measured LoRA train steps (`npm run bench:memory`,
+ * docs/benchmarks.md): Qwen3-0.6B's shape at 256 and 512 tokens and 1.7B's at 256; it then predicted 1.7B at 512
+ * tokens within 2%. 16.2 bytes per unit of hidden plus intermediate width, 12 per unit of the q, k and v widths,
+ * and 6.5 per query head per key attended (s the sequence length).
  */
-const layerBytes = (h: number, a: number, s: number) => 2 * (34 * h + 5 * a * s);
-/**
- * What onnxruntime adds to that: gradients flowing back, outputs double-buffered, arena slack. Fit to
- * the embedded two-slot demo team (512 rollouts of about 90 tokens, 24 of them an agent's own), whose
- * `sat-peer train` holds both agents and peaks at 2.7 GiB: the estimate is 2.8.
- */
-const ACTIVATION_FACTOR = 3.2;
+function layerBytes(c: Qwen3Config, s: number): number {
+  return (
+    16.2 * (c.hiddenSize + c.intermediateSize) +
+    12 * (c.numHeads + 2 * c.numKvHeads) * c.headDim +
+    6.5 * c.numHeads * s
+  );
+}
+/** Per own token, each logit's bytes: the logits, their log-softmax and its gradient in float32 (measured 12.3). */
+const HEAD_BYTES = 12.3;
 const RUNTIME_BYTES = 0.4 * 2 ** 30;
 const F32 = 4;
 
@@ -49,12 +53,10 @@ export function memoryNeed(
   // Gradients (4 B), moments m and v (8 B), the spare copy of parameters and moments (12 B), and the
   // session worker's copy of the parameters that generation and scoring read (4 B, ort.ts `pin`).
   const optimizer = o.lora ? 0 : params * 28;
-  // Each layer's saved values at every token, and at the agent's own the logits with their
-  // log-softmax and gradient.
+  // Each layer's at every token, and at the agent's own the logits with their log-softmax and gradient.
   const perRow =
-    o.tokens * c.numLayers * layerBytes(c.hiddenSize, c.numHeads, o.tokens) +
-    Math.min(o.own ?? o.tokens, o.tokens) * 3 * F32 * c.vocabSize;
-  const activations = ACTIVATION_FACTOR * o.rows * perRow;
+    o.tokens * c.numLayers * layerBytes(c, o.tokens) + Math.min(o.own ?? o.tokens, o.tokens) * HEAD_BYTES * c.vocabSize;
+  const activations = o.rows * perRow;
   const total = weights + optimizer + activations + RUNTIME_BYTES;
   return { weights, optimizer, activations, runtime: RUNTIME_BYTES, total };
 }

@@ -25,8 +25,10 @@ test('the estimate counts weights, the optimizer (full fine-tuning only) and act
     memoryNeed(ckpt, { lora: false, rows: 512, tokens: 180 }).activations > 2 * full.activations,
     'attention grows with the square of the length',
   );
-  // The demo team's peers peak at about 3.1 GiB: the estimate is of that size.
-  t.true(full.total > 2 * 2 ** 30 && full.total < 4 * 2 ** 30, `${(full.total / 2 ** 30).toFixed(2)} GiB`);
+  // `npm run bench:memory` measured a LoRA step of this agent at 512 rows x 96 tokens (24 its own) at 1.13 GiB, and
+  // the plan is fit to real-size steps within 7% above: the estimate is of that size, a little above.
+  const step = memoryNeed(ckpt, { lora: true, rows: 512, tokens: 96, own: 24 }).total / 2 ** 30;
+  t.true(step > 1.13 && step < 1.13 * 1.15, `${step.toFixed(2)} GiB`);
   // The head runs at the agent's own tokens only: its logits count there, the layers everywhere.
   const saved = (own: number) =>
     full.activations - memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own }).activations;
