@@ -29,9 +29,7 @@ export interface MemoryNeed {
  */
 function layerBytes(c: Qwen3Config, s: number): number {
   return (
-    16.2 * (c.hiddenSize + c.intermediateSize) +
-    12 * (c.numHeads + 2 * c.numKvHeads) * c.headDim +
-    6.5 * c.numHeads * s
+    16.2 * (c.hiddenSize + c.intermediateSize) + 12 * (c.numHeads + 2 * c.numKvHeads) * c.headDim + 6.5 * c.numHeads * s
   );
 }
 /** Per own token, each logit's bytes: the logits, their log-softmax and its gradient in float32 (measured 12.3). */

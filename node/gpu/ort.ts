@@ -9,6 +9,7 @@ import { ComputeWorker } from './compute-worker.ts';
 import type * as SessionWorker from './session-worker.ts';
 import { DeviceError, SessionError } from './errors.ts';
 import { acquireFileTensor, releaseFileTensor } from './file-tensors.ts';
+import { defaultOptimizedDir, optimizedModel } from './optimized-models.ts';
 import { PinTracker } from './pinned-feeds.ts';
 import type { TensorInfo } from './safetensors.ts';
 
@@ -49,6 +50,11 @@ export interface SessionOptions {
    * float32 once per thread and shared by every session that names the same bytes (file-tensors.ts).
    */
   fileInputs?: Readonly<Record<string, TensorInfo>>;
+  /**
+   * A folder that keeps each graph's optimized form between runs, so that a later build skips optimizing it
+   * (default: optimized-models.ts defaultOptimizedDir; false: none).
+   */
+  optimizedDir?: string | false;
   /**
    * Let idle pool threads spin-wait for work (default false). On 2-core shared VMs, spinning
    * made decoding 30-50% slower and train steps no faster (a spinning vCPU takes time from the one
@@ -140,9 +146,22 @@ export class Session implements GraphSession {
         },
       },
     };
+    const dir = options.optimizedDir ?? defaultOptimizedDir();
+    const cached = dir ? optimizedModel(dir, model, [ort.env.versions.common ?? '', device]) : undefined;
     let inner: ort.InferenceSession;
     try {
-      inner = await ort.InferenceSession.create(model, sessionOptions);
+      if (cached && 'saved' in cached)
+        inner = await ort.InferenceSession.create(cached.saved, {
+          ...sessionOptions,
+          graphOptimizationLevel: 'disabled',
+        });
+      else {
+        inner = await ort.InferenceSession.create(model, {
+          ...sessionOptions,
+          ...(cached ? { optimizedModelFilePath: cached.saveTo } : {}),
+        });
+        cached?.commit();
+      }
     } catch (err) {
       const msg = (err as Error).message;
       if (device === 'cuda' && /cuda|provider|libonnxruntime_providers/i.test(msg))
