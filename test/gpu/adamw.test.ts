@@ -2,7 +2,7 @@
 import test from 'ava';
 import { Graph } from '../../node/gpu/graph.ts';
 import { gradients } from '../../node/gpu/autodiff.ts';
-import { type AdamWConfig, adamwScalars, adamwUpdate, groupNames, paramGroups } from '../../node/gpu/adamw.ts';
+import { type AdamWConfig, adamwScalars, adamwUpdate, tensorNames, paramGroups } from '../../node/gpu/adamw.ts';
 import type { HostTensor } from '../../node/gpu/ort.ts';
 import { Session } from '../../node/gpu/ort.ts';
 import * as op from '../../node/gpu/ops.ts';
@@ -68,6 +68,10 @@ test('AdamW with clipping, warmup and decoupled weight decay matches the referen
     g,
     groups,
     new Map([
+      ['w', w],
+      ['b', b],
+    ]),
+    new Map([
       ['w', gw],
       ['b', gb],
     ]),
@@ -109,19 +113,19 @@ test('AdamW with clipping, warmup and decoupled weight decay matches the referen
       w: f32(ours.p[0], [2, 2]),
       b: f32(ours.p[1], [2]),
     };
-    groups.forEach((grp, j) => {
-      const n = groupNames(grp.name);
-      Object.assign(feeds, {
-        [n.params]: f32(ours.p[j], [grp.size]),
-        [n.m]: f32(ours.m[j], [grp.size]),
-        [n.v]: f32(ours.v[j], [grp.size]),
-      });
+    const tensors = [
+      ['w', [2, 2]],
+      ['b', [2]],
+    ] as const;
+    tensors.forEach(([name, shape], j) => {
+      const n = tensorNames(name);
+      Object.assign(feeds, { [n.m]: f32(ours.m[j], [...shape]), [n.v]: f32(ours.v[j], [...shape]) });
     });
     const out = await s.run(feeds);
     const norm = referenceStep(cfg, step, p, grads, m, v, [true, false]);
     t.true(Math.abs(Number(out.grad_norm.data[0]) - norm) < 1e-4 * (1 + norm), `step ${step} grad norm`);
     const at = (name: 'newParams' | 'newM' | 'newV') =>
-      groups.map((grp) => out[groupNames(grp.name)[name]].data as Float32Array);
+      ['w', 'b'].map((tensor) => out[tensorNames(tensor)[name]].data as Float32Array);
     ours = { p: at('newParams'), m: at('newM'), v: at('newV') };
     p.forEach((ps, j) =>
       ps.forEach((want, i) =>

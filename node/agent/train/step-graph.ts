@@ -104,7 +104,7 @@ export function stepGraph(
   );
   const byName = new Map(names.map((n, i) => [n, grads[i]]));
   if (mode === 'step') {
-    adamwUpdate(g, spec.groups, byName, spec.optimizer);
+    adamwUpdate(g, spec.groups, params, byName, spec.optimizer);
   } else {
     const scale = g.input('grad_scale', 'float32', []);
     flatGradients(spec.groups, byName).forEach((flat, i) => {

@@ -1,7 +1,7 @@
 // A trainer's state: each parameter group's flat parameters and AdamW moments (a second set receives a step's
 // output), the step count, their lending to the session worker and back, and snapshots for backtracking.
 import { type Shape, numel } from '../../gpu/graph.ts';
-import { type GroupName, type ParamGroup, groupNames, paramGroups } from '../../gpu/adamw.ts';
+import { type GroupName, type ParamGroup, groupNames, paramGroups, tensorNames } from '../../gpu/adamw.ts';
 import type { HostTensor } from '../../gpu/ort.ts';
 import { InputError } from '../errors.ts';
 
@@ -111,21 +111,44 @@ export function lentGroups(state: TrainerState): {
 }
 
 /**
+ * A step's per-tensor AdamW inputs (`feeds`: views of the current moments) and outputs (`into`: views of the spare
+ * parameters and moments), all lent.
+ */
+export function lentTensors(state: TrainerState): {
+  feeds: Record<string, HostTensor>;
+  into: Record<string, HostTensor>;
+} {
+  const feeds: Record<string, HostTensor> = {};
+  const into: Record<string, HostTensor> = {};
+  for (const g of state.groups) {
+    const [cur, next] = [state.current.get(g.name)!, state.spare.get(g.name)!];
+    for (const { name, shape, offset } of g.members) {
+      const n = tensorNames(name);
+      const view = (buf: Float32Array) => lent(buf.subarray(offset, offset + numel(shape)), shape);
+      Object.assign(feeds, { [n.m]: view(cur.m), [n.v]: view(cur.v) });
+      Object.assign(into, { [n.newParams]: view(next.params), [n.newM]: view(next.m), [n.newV]: view(next.v) });
+    }
+  }
+  return { feeds, into };
+}
+
+/**
  * Takes the state buffers back from a run's feeds and outputs, where a session worker returns them
  * as new arrays over the same memory (lent: moved there and back); run here, they are the same.
  */
 export function adopt(state: TrainerState, feeds: Record<string, HostTensor>, into: Record<string, HostTensor>): void {
   const whole = (t: HostTensor | undefined) => (t ? new Float32Array(t.data.buffer as ArrayBuffer) : undefined);
   for (const g of state.groups) {
+    // Fed whole (the update from summed gradients) or through views of their first tensor (a step, a micro-batch).
     const n = groupNames(g.name);
+    const t = tensorNames(g.members[0].name);
     const [cur, next] = [state.current.get(g.name)!, state.spare.get(g.name)!];
-    // A micro-batch's run reads the parameters only through their views.
     cur.params = whole(feeds[n.params] ?? feeds[g.members[0].name]) ?? cur.params;
-    cur.m = whole(feeds[n.m]) ?? cur.m;
-    cur.v = whole(feeds[n.v]) ?? cur.v;
-    next.params = whole(into[n.newParams]) ?? next.params;
-    next.m = whole(into[n.newM]) ?? next.m;
-    next.v = whole(into[n.newV]) ?? next.v;
+    cur.m = whole(feeds[n.m] ?? feeds[t.m]) ?? cur.m;
+    cur.v = whole(feeds[n.v] ?? feeds[t.v]) ?? cur.v;
+    next.params = whole(into[n.newParams] ?? into[t.newParams]) ?? next.params;
+    next.m = whole(into[n.newM] ?? into[t.newM]) ?? next.m;
+    next.v = whole(into[n.newV] ?? into[t.newV]) ?? next.v;
   }
 }
 

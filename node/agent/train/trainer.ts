@@ -34,6 +34,7 @@ import {
   interpolate,
   lent,
   lentGroups,
+  lentTensors,
   lentParams,
   restore,
   shapesOf,
@@ -184,7 +185,7 @@ export class Trainer {
 
   private async runStep(b: TrainBatch): Promise<StepResult> {
     const { session, feeds } = await this.feedsOf(b, 'step');
-    const { sc, into, t } = this.adamw(feeds);
+    const { sc, into, t } = this.adamw(feeds, 'tensor');
     const out = await session.run(feeds, into).finally(() => adopt(this.state, feeds, into));
     return this.stepped(t, sc.lr, Number(out.grad_norm.data[0]), Number(out.loss.data[0]), metricsOf(out));
   }
@@ -224,7 +225,7 @@ export class Trainer {
     groups.forEach((g, i) => {
       feeds[gradAccNames(g.name).acc] = lent(acc[i], [g.size]);
     });
-    const { sc, into, t } = this.adamw(feeds);
+    const { sc, into, t } = this.adamw(feeds, 'group');
     const out = await session.run(feeds, into).finally(() => {
       adopt(this.state, feeds, into);
       groups.forEach((g, i) => {
@@ -250,16 +251,19 @@ export class Trainer {
    * Adds the next step's AdamW inputs to `feeds` (scalars, each group's parameters and moments); the outputs'
    * buffers.
    */
-  private adamw(feeds: Record<string, HostTensor>): {
+  private adamw(
+    feeds: Record<string, HostTensor>,
+    by: 'tensor' | 'group',
+  ): {
     sc: ReturnType<typeof adamwScalars>;
     into: Record<string, HostTensor>;
     t: number;
   } {
     const t = this.state.step + 1;
     const sc = adamwScalars(this.optimizer, t);
-    const groups = lentGroups(this.state);
-    Object.assign(feeds, { lr: scalar(sc.lr), bc1: scalar(sc.bc1), bc2: scalar(sc.bc2) }, groups.feeds);
-    return { sc, into: groups.into, t };
+    const state = by === 'tensor' ? lentTensors(this.state) : lentGroups(this.state);
+    Object.assign(feeds, { lr: scalar(sc.lr), bc1: scalar(sc.bc1), bc2: scalar(sc.bc2) }, state.feeds);
+    return { sc, into: state.into, t };
   }
 
   private stepped(t: number, lr: number, gradNorm: number, loss: number, metrics: Record<string, number>): StepResult {
