@@ -108,8 +108,11 @@ export const isLoraTarget = (lora: LoraConfig | undefined, weight: string): bool
  */
 export const weightPlacement = { constantBytes: 64 * 2 ** 20 };
 
-/** Whether the checkpoint's frozen weights (all but `trainable`) are small enough to be graph constants. */
-function frozenAsConstants(ckpt: Checkpoint, trainable: ReadonlySet<string>): boolean {
+/**
+ * Whether the checkpoint's frozen weights (all but `trainable`; with none given, all of them) are small enough to be
+ * graph constants.
+ */
+export function frozenAsConstants(ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set()): boolean {
   let bytes = 0;
   for (const [name, info] of ckpt.tensors) if (!trainable.has(name)) bytes += 4 * info.shape.reduce((a, b) => a * b, 1);
   return bytes <= weightPlacement.constantBytes;

@@ -11,7 +11,7 @@ import {
 } from '../../gpu/ort.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import { InputError } from '../errors.ts';
-import { type LoraConfig, type ParamSource, frozenInputs } from '../model/weights.ts';
+import { type LoraConfig, type ParamSource, frozenAsConstants, frozenInputs } from '../model/weights.ts';
 import { type TrainBatch, checkBatch, checkExtra } from './batch.ts';
 import type { LossFn } from './losses.ts';
 import {
@@ -89,7 +89,13 @@ export class Trainer {
     this.lora = opts.trainable?.kind === 'lora' ? opts.trainable.lora : undefined;
     this.state = initialState(initial);
     const trainable = new Set(this.lora ? [] : shapesOf(this.state.groups).keys());
-    this.sessions = new SessionCache({ ...opts.session, fileInputs: frozenInputs(ckpt, trainable), arena: true });
+    // onnxruntime's arena makes a small model's steps faster, but at real size it grows by gigabytes a step (the
+    // Qwen3-0.6B shape at 4 x 256: 13.8 GiB after three LoRA steps against 10.2 without it, docs/benchmarks.md).
+    this.sessions = new SessionCache({
+      ...opts.session,
+      fileInputs: frozenInputs(ckpt, trainable),
+      arena: frozenAsConstants(ckpt),
+    });
     this.spec = {
       ckpt,
       groups: this.state.groups,
