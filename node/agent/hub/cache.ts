@@ -5,11 +5,8 @@
 //                               snapshots/<commit>/<file>    the checkpoint folder of that commit
 //                               .no_exist/<commit>/<file>    empty markers: an optional file the repo lacks
 //
-// huggingface_hub makes snapshot entries symlinks into ../../blobs; onnxruntime refuses external-data
-// files that are symlinks leading out of the model folder, so our snapshot entries are hard links to
-// the blobs (a copy where the filesystem has none), and `normaliseSnapshot` turns the symlinks of a
-// cache written by huggingface_hub into hard links in place. huggingface_hub reads regular files in
-// snapshots fine (it writes copies itself on Windows).
+// Snapshot entries are relative symlinks into ../../blobs, as huggingface_hub makes them (copies where the
+// filesystem has no symlinks, as it writes them on Windows); sat-peer reads the weights itself, so either works.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
@@ -117,37 +114,27 @@ export function snapshotState(c: RepoCache, commit: string, strict: boolean): Sn
   return { present, missing };
 }
 
-/** Puts `blob` at `file` in the snapshot of `commit` as a hard link (a copy where hard links fail), atomically. */
+/**
+ * Puts `blob` at `file` in the snapshot of `commit` as huggingface_hub does: a relative symlink into blobs/ (a copy
+ * where the filesystem has no symlinks), atomically.
+ */
 export function linkIntoSnapshot(c: RepoCache, commit: string, file: string, blob: string): void {
-  placeFile(blob, path.join(snapshotDir(c, commit), file));
-}
-
-/** Replaces every symlink among `files` of the snapshot (huggingface_hub's layout) with a hard link to its target. */
-export function normaliseSnapshot(c: RepoCache, commit: string, files: string[]): void {
-  const dir = snapshotDir(c, commit);
-  for (const file of files) {
-    const entry = path.join(dir, file);
-    if (fs.lstatSync(entry).isSymbolicLink()) placeFile(fs.realpathSync(entry), entry);
-  }
-}
-
-function placeFile(source: string, target: string): void {
+  const target = path.join(snapshotDir(c, commit), file);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
   fs.rmSync(tmp, { force: true });
   try {
     try {
-      fs.linkSync(source, tmp);
+      fs.symlinkSync(path.relative(path.dirname(target), blob), tmp);
     } catch {
-      fs.copyFileSync(source, tmp); // no hard links on this filesystem (or across devices): a copy
+      fs.copyFileSync(blob, tmp);
     }
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw new ModelDownloadError(
-      `cannot place ${target} as a regular file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
-        'onnxruntime needs real files in the model folder: make HF_HOME writable, or copy the checkpoint to a ' +
-        'folder and pass its path to --model',
+      `cannot place ${target} in the Hugging Face cache (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ` +
+        'make HF_HOME writable, or download the checkpoint to a folder and pass its path to --model',
     );
   }
 }

@@ -5,11 +5,8 @@
 //   const ckpt = loadCheckpoint(model.dir);   // model.source: 'embedded' | 'path' | 'cache' | 'download'
 //
 // The folder returned for a hub model is `$HF_HOME/hub/models--Org--Name/snapshots/<commit>/`, the
-// standard HF cache layout (refs/, blobs/, snapshots/), with one difference: its entries are hard
-// links to the blobs, not symlinks, because onnxruntime refuses external-data files that are
-// symlinks leading out of the model folder. A cache written by huggingface_hub (symlinks) is used too:
-// its snapshot entries are replaced in place by hard links to the same blobs, which huggingface_hub
-// still reads (it writes plain copies itself on Windows). See cache.ts.
+// standard HF cache layout (refs/, blobs/, snapshots/) that huggingface_hub reads and writes: a cache it
+// wrote is used as it is, read-only too. See cache.ts.
 //
 // A cached snapshot of the revision is used without asking the hub whether the branch moved (no
 // request at all); pass a revision, or delete refs/<revision>, to fetch a newer commit.
@@ -21,7 +18,6 @@ import {
   blobsDir,
   linkIntoSnapshot,
   markMissing,
-  normaliseSnapshot,
   OPTIONAL_FILES,
   readRef,
   repoCache,
@@ -94,13 +90,12 @@ export async function resolveModel(spec: string, opts: ResolveOptions = {}): Pro
   return { ...found, dir: snapshotDir(cache, commit), commit, source: 'download' };
 }
 
-/** The complete snapshot of `revision` in the cache, its entries made regular files; undefined when there is none. */
+/** The complete snapshot of `revision` in the cache; undefined when there is none. */
 function fromCache(cache: RepoCache, revision: string, strict: boolean): { dir: string; commit: string } | undefined {
   const commit = readRef(cache, revision);
   if (commit === undefined || !fs.existsSync(snapshotDir(cache, commit))) return undefined;
   const state = snapshotState(cache, commit, strict);
   if (state.missing.length > 0) return undefined;
-  normaliseSnapshot(cache, commit, state.present);
   return { dir: snapshotDir(cache, commit), commit };
 }
 
@@ -161,7 +156,6 @@ async function download(
 
   for (const [file, blob] of fetched) linkIntoSnapshot(cache, commit, file, blob);
   for (const file of OPTIONAL_FILES.filter((f) => !onHub.has(f))) markMissing(cache, commit, file);
-  normaliseSnapshot(cache, commit, files); // entries that were already there may be huggingface_hub's symlinks
   writeRef(cache, revision, commit);
   return commit;
 }
