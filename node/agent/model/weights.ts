@@ -1,6 +1,6 @@
-// Binds a checkpoint's HF weights into a graph as float32 inputs: trainable ones fed from the learner's buffers,
-// frozen ones by the session itself from the checkpoint's files, read once and shared by every session of the
-// process (docs/design §3). No weight is ever copied into a ModelProto or cast, transposed or packed per session.
+// Binds a checkpoint's HF weights into a graph in float32: trainable ones as inputs fed from the learner's buffers;
+// frozen ones as inputs the session feeds itself from the checkpoint's files, read once and shared by every session
+// of the thread (docs/design §3), or, in a checkpoint of up to 64 MiB, as graph constants.
 import { type DType, type Graph, numel, type Shape, type Value } from '../../gpu/graph.ts';
 import type { HostTensor, Pin } from '../../gpu/ort.ts';
 import * as op from '../../gpu/ops.ts';
@@ -114,7 +114,7 @@ export const weightPlacement = { constantBytes: 64 * 2 ** 20 };
  */
 export function frozenAsConstants(ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set()): boolean {
   let bytes = 0;
-  for (const [name, info] of ckpt.tensors) if (!trainable.has(name)) bytes += 4 * info.shape.reduce((a, b) => a * b, 1);
+  for (const [name, info] of ckpt.tensors) if (!trainable.has(name)) bytes += 4 * numel(info.shape);
   return bytes <= weightPlacement.constantBytes;
 }
 
