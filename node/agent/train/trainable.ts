@@ -20,18 +20,28 @@ function modelTensorNames(ckpt: Checkpoint): Set<string> {
   return new Set(params.keys());
 }
 
-/** The trainable tensors' first values by name; `seed` draws the LoRA A initialisation. */
+/** A trainable tensor's shape and how to make its first values (read when the trainer's state takes them in). */
+export interface InitialTensor {
+  shape: Shape;
+  read(): Float32Array;
+}
+
+/**
+ * The trainable tensors' first values by name, each made when read, so that a full fine-tuning of a large checkpoint
+ * holds one float32 tensor at a time besides its state; `seed` draws the LoRA A initialisation.
+ */
 export function initialParams(
   ckpt: Checkpoint,
   trainable: Trainable,
   seed: number,
   withValueHead: boolean,
-): Map<string, { data: Float32Array; shape: Shape }> {
-  const params = new Map<string, { data: Float32Array; shape: Shape }>();
+): Map<string, InitialTensor> {
+  const params = new Map<string, InitialTensor>();
+  const given = (data: Float32Array, shape: Shape): InitialTensor => ({ shape, read: () => data });
   if (trainable.kind === 'full') {
     const read = modelTensorNames(ckpt);
     for (const [name, info] of ckpt.tensors) {
-      if (read.has(name)) params.set(name, { data: toFloat32(readTensor(info)), shape: info.shape });
+      if (read.has(name)) params.set(name, { shape: info.shape, read: () => toFloat32(readTensor(info)) });
     }
   } else {
     validateLora(ckpt, trainable.lora);
@@ -42,13 +52,17 @@ export function initialParams(
       const [out, inp] = info.shape;
       const n = loraNames(name);
       const bound = 1 / Math.sqrt(inp); // PEFT's default: A kaiming-uniform, B zero
-      params.set(n.a, {
-        data: Float32Array.from({ length: rank * inp }, () => (next() * 2 - 1) * bound),
-        shape: [rank, inp],
-      });
-      params.set(n.b, { data: new Float32Array(out * rank), shape: [out, rank] });
+      params.set(
+        n.a,
+        given(
+          Float32Array.from({ length: rank * inp }, () => (next() * 2 - 1) * bound),
+          [rank, inp],
+        ),
+      );
+      params.set(n.b, given(new Float32Array(out * rank), [out, rank]));
     }
   }
-  if (withValueHead) for (const [name, t] of initialValueHead(ckpt.config.hiddenSize)) params.set(name, t);
+  if (withValueHead)
+    for (const [name, t] of initialValueHead(ckpt.config.hiddenSize)) params.set(name, given(t.data, t.shape));
   return params;
 }

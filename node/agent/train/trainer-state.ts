@@ -48,13 +48,13 @@ const cloneBuffers = (s: Buffers): Buffers =>
   new Map([...s].map(([k, x]) => [k, { params: x.params.slice(), m: x.m.slice(), v: x.v.slice() }]));
 
 /** Step 0 from the trainable tensors' first values (zero moments), grouped for AdamW in their order. */
-export function initialState(initial: ReadonlyMap<string, { data: Float32Array; shape: Shape }>): TrainerState {
+export function initialState(initial: ReadonlyMap<string, { shape: Shape; read(): Float32Array }>): TrainerState {
   const groups = paramGroups([...initial].map(([n, t]) => [n, t.shape]));
   const layout = groups
     .map((g) => `${g.name}: ${g.members.map((m) => `${m.name} [${m.shape.join(', ')}]`).join(', ')}`)
     .join('; ');
   const state = { groups, layout, current: emptyBuffers(groups), spare: emptyBuffers(groups), step: 0, version: 0 };
-  for (const [name, view] of views(state, 'params')) view.set(initial.get(name)!.data);
+  for (const [name, view] of views(state, 'params')) view.set(initial.get(name)!.read());
   return state;
 }
 

@@ -1,6 +1,6 @@
 // Gradient steps on a Qwen3 checkpoint: forward + the caller's loss + autodiff backward + AdamW in one onnxruntime
 // graph per (batch, seq) bucket (step-graph.ts), run on the trainer's state (trainer-state.ts), one step at a time.
-import type { Graph, Shape, Value } from '../../gpu/graph.ts';
+import type { Graph, Value } from '../../gpu/graph.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig, adamwScalars } from '../../gpu/adamw.ts';
 import {
   type GraphSession,
@@ -23,7 +23,7 @@ import {
   metricsOf,
   stepGraph,
 } from './step-graph.ts';
-import { type Trainable, initialParams } from './trainable.ts';
+import { type InitialTensor, type Trainable, initialParams } from './trainable.ts';
 import { loadState, saveState } from './trainer-files.ts';
 import {
   type TrainerSnapshot,
@@ -83,7 +83,7 @@ export class Trainer {
   private constructor(
     readonly ckpt: Checkpoint,
     opts: TrainerOptions,
-    initial: ReadonlyMap<string, { data: Float32Array; shape: Shape }>,
+    initial: ReadonlyMap<string, InitialTensor>,
   ) {
     this.optimizer = { ...ADAMW_DEFAULTS, ...opts.optimizer };
     this.lora = opts.trainable?.kind === 'lora' ? opts.trainable.lora : undefined;

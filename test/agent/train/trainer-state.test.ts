@@ -17,8 +17,8 @@ import {
 
 const tensors = (matrix: string) =>
   new Map([
-    [matrix, { data: Float32Array.of(1, 2, 3, 4), shape: [2, 2] }],
-    ['norm.weight', { data: Float32Array.of(5, 6), shape: [2] }],
+    [matrix, { shape: [2, 2], read: () => Float32Array.of(1, 2, 3, 4) }],
+    ['norm.weight', { shape: [2], read: () => Float32Array.of(5, 6) }],
   ]);
 
 /** What a session worker does to lent buffers: moves them away (here left detached) and returns them as new arrays. */
