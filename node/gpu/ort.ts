@@ -144,7 +144,7 @@ export class Session implements GraphSession {
   private constructor(
     private readonly inner: ort.InferenceSession,
     readonly device: Device,
-    /** The file-fed inputs this session reads, and their tensors. */
+    /** The inputs fed from files, by name, and their tensors. */
     private readonly fileFeeds: ReadonlyMap<string, { info: TensorInfo; tensor: ort.Tensor }>,
   ) {}
 

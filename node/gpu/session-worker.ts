@@ -2,7 +2,7 @@
 // worker's thread, by id, for WorkerSession in ort.ts. Outputs move back by transfer.
 import { withTransfer } from './compute-worker.ts';
 import { type HostTensor, type RunReply, Session, type SessionOptions } from './ort.ts';
-import { acquireFileTensor, releaseFileTensor as releaseHeld } from './file-tensors.ts';
+import { acquireFileTensor } from './file-tensors.ts';
 import { PinStore, type WireTensor } from './pinned-feeds.ts';
 import type { TensorInfo } from './safetensors.ts';
 
@@ -63,9 +63,7 @@ export function holdFileTensor(info: TensorInfo): void {
   acquireFileTensor(info);
 }
 
-export function releaseFileTensor(info: TensorInfo): void {
-  releaseHeld(info);
-}
+export { releaseFileTensor } from './file-tensors.ts';
 
 export async function release(id: number): Promise<void> {
   await sessions.get(id)?.release();

@@ -1,7 +1,7 @@
 // The Qwen3 causal LM as an ONNX graph, block by block as in transformers' modeling_qwen3.py:
 // embed -> N x (RMSNorm -> attention with q/k-norm and RoPE -> residual -> RMSNorm -> SwiGLU -> residual)
 // -> RMSNorm -> lm_head. HF tensor names are used for every weight.
-import type { Value } from '../../gpu/graph.ts';
+import { numel, type Value } from '../../gpu/graph.ts';
 import type { Device } from '../../gpu/ort.ts';
 import * as op from '../../gpu/ops.ts';
 import type { Qwen3Config } from './checkpoint.ts';
@@ -83,8 +83,7 @@ const rmsNorm = (x: Value, weight: Value, eps: number) => op.rmsNormalization(x,
 export function linear(x: Value, w: Value): Value {
   const [out, inp] = w.shape;
   const lead = x.shape.slice(0, -1);
-  const rows = lead.reduce((a, b) => a * b, 1);
-  const xT = op.transpose(op.reshape(x, [rows, inp]), [1, 0]);
+  const xT = op.transpose(op.reshape(x, [numel(lead), inp]), [1, 0]);
   return op.reshape(op.transpose(op.matmul(w, xT), [1, 0]), [...lead, out]);
 }
 

@@ -1,15 +1,13 @@
 // Binds a checkpoint's HF weights into a graph in float32: trainable ones as inputs fed from the learner's buffers;
 // frozen ones as inputs the session feeds itself from the checkpoint's files, read once and shared by every session
 // of the thread (docs/design §3), or, in a checkpoint of up to 64 MiB, as graph constants.
-import { type DType, type Graph, numel, type Shape, type Value } from '../../gpu/graph.ts';
+import { type DType, Graph, numel, type Shape, type Value } from '../../gpu/graph.ts';
 import type { HostTensor, Pin } from '../../gpu/ort.ts';
 import * as op from '../../gpu/ops.ts';
-import { readTensor, type StDType, type TensorInfo, toFloat32 } from '../../gpu/safetensors.ts';
+import { readTensor, type TensorInfo, toFloat32 } from '../../gpu/safetensors.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { linear, type Weights } from './qwen3.ts';
+import { linear, qwen3Forward, type Weights } from './qwen3.ts';
 import { InputError, ModelFormatError } from '../errors.ts';
-
-const WEIGHT_DTYPES: ReadonlySet<StDType> = new Set(['F32', 'F16', 'BF16']);
 
 /** LoRA adapters (Hu et al.): W x + (alpha / rank) B A x on the linear layers named by `targets`. */
 export interface LoraConfig {
@@ -118,27 +116,31 @@ export function frozenAsConstants(ckpt: Checkpoint, trainable: ReadonlySet<strin
   return bytes <= weightPlacement.constantBytes;
 }
 
+const readByModel = new WeakMap<Checkpoint, ReadonlySet<string>>();
+/** The checkpoint tensors the Qwen3 graph reads: not extras such as rotary inv_freq buffers, nor a tied lm_head. */
+export function modelTensorNames(ckpt: Checkpoint): ReadonlySet<string> {
+  let names = readByModel.get(ckpt);
+  if (!names) {
+    const g = new Graph('probe');
+    const ids = g.input('input_ids', 'int64', [1, 1]);
+    const { weights, params } = bindWeights(g, ckpt, new Set(ckpt.tensors.keys()));
+    qwen3Forward(ckpt.config, weights, { ids, positions: ids, keyMask: op.cast(ids, 'bool'), maxPosition: 1 });
+    names = new Set(params.keys());
+    readByModel.set(ckpt, names);
+  }
+  return names;
+}
+
 /**
- * The checkpoint's tensors a session feeds itself from its files, by name: every one not in `trainable`, unless they
- * are small enough to be graph constants. A session reads them as float32 once, shared with every other session of
- * the thread (gpu/file-tensors.ts).
+ * The tensors the model reads that a session feeds itself from the checkpoint's files, by name: every one not in
+ * `trainable`, unless they are small enough to be graph constants. A session reads them as float32 once, shared with
+ * every other session of the thread (gpu/file-tensors.ts).
  */
 export function frozenInputs(ckpt: Checkpoint, trainable: ReadonlySet<string> = new Set()): Record<string, TensorInfo> {
   const frozen: Record<string, TensorInfo> = {};
   if (frozenAsConstants(ckpt, trainable)) return frozen;
-  for (const [name, info] of ckpt.tensors) {
-    if (trainable.has(name)) continue;
-    checkWeightDtype(info);
-    frozen[name] = info;
-  }
+  for (const name of modelTensorNames(ckpt)) if (!trainable.has(name)) frozen[name] = ckpt.tensors.get(name)!;
   return frozen;
-}
-
-function checkWeightDtype(info: TensorInfo): void {
-  if (!WEIGHT_DTYPES.has(info.dtype))
-    throw new ModelFormatError(
-      `${info.file}: tensor '${info.name}' has dtype ${info.dtype}; weights must be F32, F16 or BF16`,
-    );
 }
 
 /** float32 bytes of small frozen tensors, read once per tensor. */
@@ -146,7 +148,6 @@ const constantBytes = new WeakMap<TensorInfo, Uint8Array>();
 function constantOf(info: TensorInfo): Uint8Array {
   let bytes = constantBytes.get(info);
   if (!bytes) {
-    checkWeightDtype(info);
     const data = toFloat32(readTensor(info));
     bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     constantBytes.set(info, bytes);

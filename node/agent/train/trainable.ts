@@ -1,24 +1,13 @@
 // Which tensors a trainer trains and their first values: for full fine-tuning the checkpoint tensors the Qwen3
 // graph reads, for LoRA new adapters; with them, when asked for, a value head.
-import { Graph, type Shape } from '../../gpu/graph.ts';
-import * as op from '../../gpu/ops.ts';
+import type { Shape } from '../../gpu/graph.ts';
 import { readTensor, toFloat32 } from '../../gpu/safetensors.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
-import { qwen3Forward } from '../model/qwen3.ts';
 import { rng } from '../model/random.ts';
 import { initialValueHead } from '../model/value-head.ts';
-import { type LoraConfig, bindWeights, isLoraTarget, loraNames, validateLora } from '../model/weights.ts';
+import { type LoraConfig, isLoraTarget, loraNames, modelTensorNames, validateLora } from '../model/weights.ts';
 
 export type Trainable = { kind: 'full' } | { kind: 'lora'; lora: LoraConfig };
-
-/** The checkpoint tensors the Qwen3 graph reads: not extras such as rotary inv_freq buffers, nor a tied lm_head. */
-function modelTensorNames(ckpt: Checkpoint): Set<string> {
-  const g = new Graph('probe');
-  const ids = g.input('input_ids', 'int64', [1, 1]);
-  const { weights, params } = bindWeights(g, ckpt, new Set(ckpt.tensors.keys()));
-  qwen3Forward(ckpt.config, weights, { ids, positions: ids, keyMask: op.cast(ids, 'bool'), maxPosition: 1 });
-  return new Set(params.keys());
-}
 
 /** A trainable tensor's shape and how to make its first values (read when the trainer's state takes them in). */
 export interface InitialTensor {
