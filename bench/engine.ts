@@ -16,7 +16,7 @@ import { rng } from '../node/agent/model/random.ts';
 import { BENCH_CONFIG, writeSyntheticCheckpoint } from '../node/agent/model/random-checkpoint.ts';
 import { padBatch } from '../node/agent/model/score.ts';
 import { Trainer } from '../node/agent/train/trainer.ts';
-import { matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
+import { decodeWeightBytes, matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const DEVICE = (process.env.BENCH_DEVICE ?? 'cpu') as Device;
@@ -46,14 +46,6 @@ function trainFlops(b: number, t: number): number {
  * Bytes of weights one decode step reads: every matrix but the embedding table, of which it gathers one row per
  * token.
  */
-function decodeWeightBytes(): number {
-  const c = BENCH_CONFIG;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const perLayer = c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize;
-  return 4 * (c.numLayers * perLayer + c.hiddenSize * c.vocabSize);
-}
-
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sat-bench-'));
   writeSyntheticCheckpoint(dir, BENCH_CONFIG);
@@ -111,7 +103,7 @@ async function main(): Promise<void> {
       ort_matmul_gflops_per_s: +yardstick.toFixed(1),
       ort_read_gb_per_s: +read.toFixed(1),
       // The most batch-1 decoding could reach here if every kernel but the weights' reads cost nothing.
-      generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes()),
+      generate_b1_ceiling_tokens_per_s: Math.round((read * 1e9) / decodeWeightBytes(BENCH_CONFIG)),
       threads: THREADS,
       runs: RUNS,
       device: DEVICE,

@@ -14,7 +14,7 @@ import { sftLoss } from '../node/agent/train/losses.ts';
 import { Trainer } from '../node/agent/train/trainer.ts';
 import { DeviceError } from '../node/gpu/errors.ts';
 import type { Device, HostTensor } from '../node/gpu/ort.ts';
-import { matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
+import { decodeWeightBytes, matmulGflops, readGbps, median as timedMedian } from './yardsticks.ts';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   const yardsticks = {
     matmul: await matmulGflops(session, YARDSTICK_RUNS),
     read: await readGbps(session, YARDSTICK_RUNS),
+    memoryRead: await readGbps(session, YARDSTICK_RUNS, 256),
   };
   const t0 = performance.now();
   const ckpt = loadCheckpoint(values.model);
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
       first_token_s: firstTokenS,
       generate_b1_tokens_per_s: +b1.rate.toFixed(2),
       generate_b8_tokens_per_s: +b8.rate.toFixed(2),
+      // The weights batch-1 decoding streams a second, to hold against ort_memory_read_gb_per_s.
+      generate_b1_weights_gb_per_s: +((b1.rate * decodeWeightBytes(ckpt.config)) / 1e9).toFixed(1),
       prefill_b1x16_s: +b1.prefill.toFixed(3),
       prefill_b8x16_s: +b8.prefill.toFixed(3),
       ...train,
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
       peak_rss_gib: gib(process.resourceUsage().maxRSS),
       ort_matmul_gflops_per_s: +yardsticks.matmul.toFixed(1),
       ort_read_gb_per_s: +yardsticks.read.toFixed(1),
+      ort_memory_read_gb_per_s: +yardsticks.memoryRead.toFixed(1),
       threads: THREADS,
       runs: RUNS,
       device: DEVICE,

@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { Graph } from '../node/gpu/graph.ts';
 import * as op from '../node/gpu/ops.ts';
+import type { Qwen3Config } from '../node/agent/model/checkpoint.ts';
 import { type HostTensor, Session, type SessionOptions } from '../node/gpu/ort.ts';
 
 /** Median seconds of `runs` calls after `warmup` untimed ones. */
@@ -35,11 +36,17 @@ export async function matmulGflops(session: SessionOptions, runs: { warmup: numb
 }
 
 /**
- * GB/s at which onnxruntime streams 16 MB of float32 (a ReduceSum). A batch-1 decode step reads every weight once
- * and reuses none, so it cannot beat this.
+ * GB/s at which onnxruntime streams `mib` MiB of float32 (a ReduceSum). A batch-1 decode step reads every weight once
+ * and reuses none, so it cannot beat this read of as many bytes: 16 MiB stays in a server's last-level cache, a
+ * real-size model's gigabytes come from memory.
  */
-export async function readGbps(session: SessionOptions, runs: { warmup: number; runs: number }): Promise<number> {
-  const [rows, cols] = [1024, 4096];
+export async function readGbps(
+  session: SessionOptions,
+  runs: { warmup: number; runs: number },
+  mib = 16,
+): Promise<number> {
+  const cols = 4096;
+  const rows = (mib * 2 ** 20) / 4 / cols;
   const g = new Graph('read');
   g.output(op.reduceSum(g.input('x', 'float32', [rows, cols]), [1]), 'y');
   const s = await Session.create(g.toBytes(), { ...session, spin: true });
@@ -47,4 +54,17 @@ export async function readGbps(session: SessionOptions, runs: { warmup: number; 
   const seconds = await median(() => s.run({ x }), runs);
   await s.release();
   return (rows * cols * 4) / seconds / 1e9;
+}
+
+/** Bytes of float32 weights one batch-1 decode step reads: every layer's projections and the head. */
+export function decodeWeightBytes(
+  c: Pick<
+    Qwen3Config,
+    'numHeads' | 'numKvHeads' | 'headDim' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'vocabSize'
+  >,
+): number {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const perLayer = c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize;
+  return 4 * (c.numLayers * perLayer + c.hiddenSize * c.vocabSize);
 }
