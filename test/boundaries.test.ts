@@ -107,6 +107,20 @@ test('only node/gpu/ort.ts imports onnxruntime-node', (t) => {
   t.deepEqual(importers, ['node/gpu/ort.ts']);
 });
 
+test('only node/tasks/parquet.ts imports hyparquet', (t) => {
+  const importers = sources(path.join(ROOT, 'node'))
+    .filter((f) => imports(f).some((s) => s.startsWith('hyparquet')))
+    .map(rel);
+  t.deepEqual(importers, ['node/tasks/parquet.ts']);
+});
+
+test('only node/tasks/latex-value.ts imports the LaTeX engine', (t) => {
+  const importers = sources(path.join(ROOT, 'node'))
+    .filter((f) => imports(f).some((s) => s.startsWith('@cortex-js/compute-engine')))
+    .map(rel);
+  t.deepEqual(importers, ['node/tasks/latex-value.ts']);
+});
+
 test('only node/protocol/host.ts builds the libp2p host', (t) => {
   const files = ['node', 'bootstrap', 'sim'].flatMap((d) => sources(path.join(ROOT, d)));
   const importers = files.filter((f) => imports(f).includes('libp2p')).map(rel);

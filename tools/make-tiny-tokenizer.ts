@@ -8,7 +8,8 @@
 //       3..258 the 256 byte-level symbols, byte b -> id 3 + b
 //       259..511 the 253 tokens made by the merges learned below, in merge order
 // Qwen's order of the three special tokens, placed first so that a checkpoint with pad 0, bos 1, eos 2
-// (the shape of test data such as qwen3-tiny-a) lines up with them.
+// (the shape of test data such as qwen3-tiny-a) lines up with them. No chat template: the embedded agents
+// read chain transcripts in the plain layout (a chat rendering falls back to ChatML).
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -136,9 +137,6 @@ function main(outDir: string): void {
       merges,
     },
   };
-  const chatTemplate =
-    "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}" +
-    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
   const config = {
     add_bos_token: false,
     add_prefix_space: false,
@@ -149,7 +147,6 @@ function main(outDir: string): void {
       }),
     ),
     bos_token: null,
-    chat_template: chatTemplate,
     clean_up_tokenization_spaces: false,
     eos_token: '<|im_end|>',
     errors: 'replace',

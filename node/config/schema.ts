@@ -55,6 +55,7 @@ export const SCHEMA: Schema<ConfigValues> = {
   generation: section({
     temperature: num(0.8, '>= 0'),
     topP: num(1.0, '(0, 1]'),
+    enableThinking: bool(false), // ours: Qwen3's thinking switch in chat-formatted turns
   }),
   sat: section({
     epsilon: num(0.2, '> 0'),
@@ -72,6 +73,8 @@ export const SCHEMA: Schema<ConfigValues> = {
       name: str((at) => `agent_${at.index + 1}`),
       path: modelRef(REQUIRED),
       upgrade: modelRef(null),
+      role: str(null), // ours: solver, critic, finalizer or a label of one's own with a system_prompt
+      systemPrompt: str(null), // ours: the agent's system message in chat-formatted turns
     }),
   }),
   training: section({
@@ -112,6 +115,7 @@ export const SCHEMA: Schema<ConfigValues> = {
   }),
   team: section({
     workflow: oneOf(['chain', 'ensemble'], 'chain'),
+    turns: oneOf(['auto', 'chat', 'plain'], 'auto'),
   }),
   seed: int(42, 0),
 };

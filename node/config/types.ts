@@ -97,6 +97,8 @@ export interface GenerationConfig {
   temperature: number;
   /** Nucleus mass, in (0, 1]. */
   topP: number;
+  /** Ours: Qwen3's thinking switch for chat-formatted turns (default off: short turns answer at once). */
+  enableThinking: boolean;
 }
 
 export interface SatSection {
@@ -126,6 +128,10 @@ export interface AgentConfig {
   path: string;
   /** The stronger model this slot is upgraded to through Stage-0, or null. Resolved like `path`. */
   upgrade: string | null;
+  /** Ours: the agent's role in chat-formatted turns (solver, critic, finalizer, or one's own with `systemPrompt`). */
+  role: string | null;
+  /** Ours: the agent's system message in chat-formatted turns; null: its role's built-in prompt. */
+  systemPrompt: string | null;
 }
 
 export interface TrainingConfig {
@@ -163,14 +169,24 @@ export interface LoggingConfig {
 }
 
 export interface DatasetConfig {
-  /** JSONL files (absolute), or null when the command supplies the data. */
+  /** JSONL or Parquet files (absolute), or null when the command supplies the data. */
   trainPath: string | null;
   testPath: string | null;
-  /** A free label such as `math500` or `demo`. */
+  /**
+   * The layout of both files' rows (node/tasks/dataset-layouts.ts): `gsm8k`, `math`, `aime` or
+   * `prompt-answer` pins it; null or any other label (the SAT reference's `math500`, `demo`) has it
+   * detected from each file's first row.
+   */
   type: string | null;
 }
 
 export interface TeamConfig {
   /** `chain` (turns in order, shared reward; the default) or `ensemble` (independent answers, majority vote). */
   workflow: Workflow;
+  /**
+   * How an agent reads the transcript: `chat` (its tokenizer's chat template: role prompt, problem, attributed
+   * earlier turns), `plain` (the problem and the turns joined by newlines), or `auto` (chat when the tokenizer
+   * ships a template; the default).
+   */
+  turns: 'auto' | 'chat' | 'plain';
 }

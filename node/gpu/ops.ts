@@ -58,6 +58,7 @@ export const greater = (a: Value, b: Value) => compare('Greater', a, b);
 export const greaterOrEqual = (a: Value, b: Value) => compare('GreaterOrEqual', a, b);
 export const equal = (a: Value, b: Value) => compare('Equal', a, b);
 export const and = (a: Value, b: Value) => binary('And', a, b);
+export const or = (a: Value, b: Value) => binary('Or', a, b);
 export const not = (x: Value) => unary('Not', x);
 
 export const neg = (x: Value) => unary('Neg', x);

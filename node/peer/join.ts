@@ -18,9 +18,8 @@ import { Roster } from '../protocol/roster.ts';
 import { TeamDiscovery } from '../protocol/team-discovery.ts';
 import type { StageRecord } from '../sat/stage.ts';
 import { type LoopTeam, unloggedStage } from '../sat/stage-loop.ts';
-import { makeAgent, runSeed } from '../sat/team.ts';
+import { formatOf, makeAgent, runSeed } from '../sat/team.ts';
 import { latestStageFolder, restoreSlot, savedStage } from '../sat/checkpoints.ts';
-import { chainFormat } from '../tasks/chain.ts';
 import { type Problem, loadDataset } from '../tasks/dataset.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { microBatch } from './micro-batch.ts';
@@ -96,8 +95,8 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     checkAdmission(file, host);
     const slots = file.manifest.slots;
     const cfg = await teamConfig(file, host, init);
-    const train = loadDataset(cfg.dataset.trainPath!);
-    const format = chainFormat(tokenizer);
+    const train = await loadDataset(cfg.dataset.trainPath!, cfg.dataset.type);
+    const format = formatOf(tokenizer, cfg);
     const micro = init.microBatch ?? microBatch(cfg, init, train, format, slots.length, log);
     const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
     roster.start();
@@ -121,7 +120,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       train,
       workflow: cfg.team.workflow,
     };
-    const test = cfg.dataset.testPath ? loadDataset(cfg.dataset.testPath) : [];
+    const test = cfg.dataset.testPath ? await loadDataset(cfg.dataset.testPath, cfg.dataset.type) : [];
     const holds =
       upgradeAt !== undefined
         ? `takes slot ${slot} ('${cfg.sat.agents[slot].name}') over from stage ${upgradeAt}`

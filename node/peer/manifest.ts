@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { InputError } from '../agent/errors.ts';
 import { loadTokenizer } from '../agent/model/tokenizer.ts';
 import { type SatConfig, loadConfig, parseConfig } from '../config/load.ts';
+import { chatSlots } from '../tasks/chat-format.ts';
 import { cidFromBytes, cidFromString, contentId } from '../protocol/cid.ts';
 import {
   Admission,
@@ -88,6 +89,7 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     sat.agents = resized((sat.agents ?? []) as { name: string }[], o.slots);
     cfg.sat.agents = resized(cfg.sat.agents, o.slots);
   }
+  chatSlots(cfg.sat.agents, cfg.team.workflow); // refuses, before the team exists, a role with no prompt
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
   for (const a of agents)
     for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);

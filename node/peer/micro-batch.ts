@@ -27,7 +27,7 @@ export function microBatch(
     cfg.data.maxPromptLength,
     Math.max(...train.slice(0, 1000).map((p) => f.promptIds(p.prompt).length)),
   );
-  const tokens = prompt + (cfg.team.workflow === 'chain' ? slots : 1) * cfg.data.maxResponseLength;
+  const tokens = f.maxSequence(prompt, cfg.team.workflow === 'chain' ? slots : 1, cfg.data.maxResponseLength);
   const lora = cfg.training.lora !== null && cfg.training.lora !== undefined;
   const gpu = init.device === 'cuda';
   const free = init.memory === undefined ? (gpu ? gpuMemory() : availableMemory()) : undefined;

@@ -102,9 +102,9 @@ export async function openTeam(
   folder: string | undefined,
   threads?: number,
 ): Promise<{ team: LocalTeam; stage: number }> {
-  if (!folder) return { team: buildTeam(cfg, threads), stage: 0 };
+  if (!folder) return { team: await buildTeam(cfg, threads), stage: 0 };
   const saved = readSaved(cfg, folder);
-  const team = buildTeam(cfg, threads, saved.slots?.map((s) => s.model) ?? []);
+  const team = await buildTeam(cfg, threads, saved.slots?.map((s) => s.model) ?? []);
   try {
     team.agents.forEach((a, slot) => restoreAgent(cfg, folder, saved, slot, a, threadsOnly(threads)));
   } catch (err) {

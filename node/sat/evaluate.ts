@@ -121,7 +121,7 @@ function answersOf(team: EvalTeam, each: readonly (readonly ChainTranscript[])[]
   const f = team.format;
   if (team.workflow === 'chain')
     return each[0].map((t) => ({
-      turns: t.turns.map((u) => f.decode(u.ids)),
+      turns: t.turns.map((u) => f.turnText(u.ids)),
       answer: extractAnswer(finalAnswerText(f, t)),
     }));
   return each[0].map((_, i) => {

@@ -8,8 +8,8 @@ import {
   finalAnswerText,
   memberLineups,
   memberSeed,
+  type TranscriptLayout,
   rollLineup,
-  transcriptIds,
 } from '../tasks/chain.ts';
 import { pickPrompts, seededRng } from '../tasks/dataset.ts';
 import { reward } from '../tasks/verifier.ts';
@@ -22,9 +22,8 @@ export interface Trajectory {
   reward: number;
   /** Its group (GRPO's baseline, GAE's normalisation): its prompt within its member rollout. */
   group: number;
-  /** The transcript's token ids, and where each turn's tokens sit among them ([start, end) per turn). */
-  ids: number[];
-  spans: [number, number][];
+  /** Where each turn's tokens are read in context (ChainFormat.layout). */
+  layout: TranscriptLayout;
   /** Per turn: log pi_cur by teacher forcing, V of its states (GAE mode), and log pi_new once its agent updated. */
   logpCur: Float32Array[];
   values: Float32Array[];
@@ -72,14 +71,12 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
 
 /** A sampled transcript as the stage's trajectory: rewarded, laid out, its turns not scored yet. */
 function trajectory(f: ChainFormat, transcript: ChainTranscript, group: number, answer: string): Trajectory {
-  const { ids, spans } = transcriptIds(f, transcript);
   const unscored = () => transcript.turns.map(() => new Float32Array(0));
   return {
     transcript,
     reward: reward(finalAnswerText(f, transcript), answer),
     group,
-    ids,
-    spans,
+    layout: f.layout(transcript),
     logpCur: unscored(),
     values: unscored(),
     logpNew: transcript.turns.map(() => undefined),
@@ -96,7 +93,7 @@ export async function scoreOwnTurns(rollout: StageRollout, agents: readonly (Age
     if (!agent) continue;
     const rows = rowsOf(rollout, slot);
     const scored = await agent.scoreAt(
-      rows.map((t) => t.ids),
+      rows.map((t) => ownIds(t, slot)),
       rows.map((t) => ownPositions(t, slot)),
     );
     setOwnTokens(rows, slot, scored.logprobs, 'logpCur');
@@ -110,9 +107,21 @@ export const rowsOf = (rollout: StageRollout, slot: number): Trajectory[] => rol
 /** Whether `slot` took a turn in `t`. */
 export const spokeIn = (t: Trajectory, slot: number): boolean => t.transcript.turns.some((u) => u.slot === slot);
 
-/** Where `slot`'s tokens sit in `t.ids`, its turns in order. */
+/** The turns `slot` took in `t`, by index. */
+const ownTurns = (t: Trajectory, slot: number): number[] =>
+  t.transcript.turns.flatMap((u, k) => (u.slot === slot ? [k] : []));
+
+/** The ids `slot` is scored and trained on in `t`: the sequence its turns are read in (one for all of them). */
+export function ownIds(t: Trajectory, slot: number): number[] {
+  const [sequence, ...others] = new Set(ownTurns(t, slot).map((k) => t.layout.turns[k].sequence));
+  if (sequence === undefined) throw new Error(`slot ${slot} took no turn in this trajectory`);
+  if (others.length) throw new Error(`slot ${slot}'s turns are not read in one sequence`);
+  return t.layout.sequences[sequence];
+}
+
+/** Where `slot`'s tokens sit in ownIds, its turns in order. */
 export const ownPositions = (t: Trajectory, slot: number): number[] =>
-  t.transcript.turns.flatMap((u, k) => (u.slot === slot ? range(...t.spans[k]) : []));
+  ownTurns(t, slot).flatMap((k) => range(...t.layout.turns[k].span));
 
 /** `slot`'s tokens' `per` values in `t`, its turns in order. */
 export const ownTokens = (t: Trajectory, slot: number, per: 'logpCur' | 'values'): Float32Array =>

@@ -12,6 +12,7 @@ import {
   type StageRollout,
   type Trajectory,
   meanReward,
+  ownIds,
   ownPositions,
   ownTokens,
   rowsOf,
@@ -131,7 +132,7 @@ function updateBatch(
     vfClip: cfg.training.clipVf ? VALUE_CLIP : Infinity,
   };
   return {
-    rows: rows.map((t) => t.ids),
+    rows: rows.map((t) => ownIds(t, slot)),
     positions: rows.map((t) => ownPositions(t, slot)),
     logpOld: rows.map((t) => ownTokens(t, slot, 'logpCur')),
     isWeights,

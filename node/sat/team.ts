@@ -3,7 +3,8 @@
 // checkpoints are in checkpoints.ts, its stage log in stage-log.ts.
 import { createHash } from 'node:crypto';
 import { Agent } from '../agent/agent.ts';
-import { type ChainFormat, chainFormat } from '../tasks/chain.ts';
+import type { ChainFormat } from '../tasks/chain.ts';
+import { teamFormat } from '../tasks/chat-format.ts';
 import { loadCheckpoint } from '../agent/model/checkpoint.ts';
 import { type Problem, loadDataset } from '../tasks/dataset.ts';
 import { InputError } from '../agent/errors.ts';
@@ -11,7 +12,7 @@ import { freezeParams } from '../agent/model/frozen-params.ts';
 import { Generator } from '../agent/model/generate.ts';
 import { Scorer } from '../agent/model/score.ts';
 import type { Incumbent } from '../agent/learner/stage0/slot.ts';
-import { loadTokenizer } from '../agent/model/tokenizer.ts';
+import { type Tokenizer, loadTokenizer } from '../agent/model/tokenizer.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
 import type { SatConfig, Workflow } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
@@ -84,11 +85,15 @@ export function makeIncumbent(
 }
 
 /** The team of the config; `models` puts other checkpoint folders in some slots (upgraded ones). */
-export function buildTeam(cfg: SatConfig, threads?: number, models: readonly (string | undefined)[] = []): LocalTeam {
+export async function buildTeam(
+  cfg: SatConfig,
+  threads?: number,
+  models: readonly (string | undefined)[] = [],
+): Promise<LocalTeam> {
   if (cfg.sat.agents.length === 0) throw new InputError('sat.agents lists no agents: give at least one {name, path}');
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !testPath)
-    throw new InputError('dataset.train_path and dataset.test_path must name JSONL files of {prompt, answer}');
+    throw new InputError('dataset.train_path and dataset.test_path must name the data sets (JSONL or Parquet files)');
   const dirs = cfg.sat.agents.map((a, slot) => models[slot] ?? a.path);
   const tokenizers = dirs.map((dir) => loadTokenizer(dir));
   const odd = tokenizers.findIndex((t) => t.hash !== tokenizers[0].hash);
@@ -98,11 +103,20 @@ export function buildTeam(cfg: SatConfig, threads?: number, models: readonly (st
         `a team's agents must share one`,
     );
   const agents = dirs.map((dir, slot) => makeAgent(cfg, slot, dir, threadsOnly(threads)));
-  const format = chainFormat(tokenizers[0]);
-  const [train, test] = [loadDataset(trainPath), loadDataset(testPath)];
+  const format = formatOf(tokenizers[0], cfg);
+  const [train, test] = await Promise.all([trainPath, testPath].map((f) => loadDataset(f, cfg.dataset.type)));
   checkLengths(cfg, agents, format, [...train, ...test]);
   return { runSeed: runSeed(cfg), workflow: cfg.team.workflow, agents, format, train, test };
 }
+
+/** How the config's team lays out its transcripts for agents of tokenizer `tok` (chat-format.ts teamFormat). */
+export const formatOf = (tok: Tokenizer, cfg: SatConfig): ChainFormat =>
+  teamFormat(tok, {
+    agents: cfg.sat.agents,
+    workflow: cfg.team.workflow,
+    turns: cfg.team.turns,
+    enableThinking: cfg.generation.enableThinking,
+  });
 
 /** Every prompt fits data.max_prompt_length, and a whole transcript of the longest one fits each model's context. */
 function checkLengths(
@@ -122,7 +136,7 @@ function checkLengths(
     );
   }
   const turns = cfg.team.workflow === 'chain' ? cfg.sat.agents.length : 1;
-  const transcript = promptTokens + turns * (cfg.data.maxResponseLength + format.separator.length);
+  const transcript = format.maxSequence(promptTokens, turns, cfg.data.maxResponseLength);
   for (const a of agents) {
     const context = a.ckpt.config.maxPositionEmbeddings;
     if (transcript > context)

@@ -1,10 +1,12 @@
 // The `chain` workflow's transcript (docs/design §1.1): the problem, then one turn per agent in turn order,
-// each turn seeing the problem and every earlier turn. In token ids:
+// each turn seeing the problem and every earlier turn. A transcript holds the problem's ids and each turn's
+// sampled ids; a ChainFormat says what a turn's taker reads before it. Without a chat template, in token ids:
 //
 //   encode(prompt + '\n')  turn_1 <eos> encode('\n')  turn_2 <eos> ...
 //
-// A turn ends with the end-of-turn token, so generation stops there by itself. The same layout serves
-// pretraining (teacher-forced transcripts), rollouts (sampled ones) and scoring (re-scored ones).
+// and with one, each agent reads its own chat rendering (chat-format.ts). A turn ends with the end-of-turn
+// token, so generation stops there by itself. The same layout serves pretraining (teacher-forced transcripts),
+// rollouts (sampled ones) and scoring (re-scored ones).
 import type { GenerateOptions, Generation } from '../agent/model/generate.ts';
 import type { TurnGenerator } from '../agent/policy.ts';
 import type { SamplingConfig } from '../agent/model/sampler.ts';
@@ -38,35 +40,58 @@ export interface RemoteTurn {
 /** Whoever takes a turn: a generator here, or a peer elsewhere. */
 export type TurnTaker = TurnGenerator | RemoteTurn;
 
-/** How a tokenizer lays out chain transcripts. */
-export interface ChainFormat {
-  promptIds(prompt: string): number[];
-  /** A turn's text as the ids a model should produce for it (closing token included). */
-  turnIds(text: string): number[];
-  /** Ids between a turn and the next. */
-  separator: number[];
-  endOfTurn: number;
-  decode(ids: number[]): string;
+/** Where the learner reads a transcript's turns: sequences of ids, and per turn its sequence and [start, end) in it. */
+export interface TranscriptLayout {
+  sequences: number[][];
+  turns: { sequence: number; span: [number, number] }[];
 }
 
+/** How a team lays out chain transcripts in token ids: plainly (below), or in chat turns (chat-format.ts). */
+export interface ChainFormat {
+  /** The problem's ids, as transcripts carry it. */
+  promptIds(prompt: string): number[];
+  /** The ids the taker of the next turn, `slot`, reads before its own: the problem and the turns so far. */
+  contextIds(t: ChainTranscript, slot: number): number[];
+  /** Where each turn is read in context: every turn's tokens exactly as they were sampled. */
+  layout(t: ChainTranscript): TranscriptLayout;
+  /** A turn's text as the ids a model should produce for it (closing token included). */
+  turnIds(text: string): number[];
+  endOfTurn: number;
+  /** A turn's text as the team reads it: what later turns see and where the verifier looks. */
+  turnText(ids: number[]): string;
+  /** The most ids a sequence can hold: prompts of up to `promptTokens`, `turns` turns of up to `turnTokens`. */
+  maxSequence(promptTokens: number, turns: number, turnTokens: number): number;
+}
+
+/** The format of tokenizers without a chat template: one sequence, each turn seeing the whole transcript so far. */
 export function chainFormat(tok: Tokenizer): ChainFormat {
   const endOfTurn = tok.eosTokenIds[0];
   if (endOfTurn === undefined) throw new Error('the tokenizer names no end-of-sequence token to close turns with');
-  return {
+  const separator = tok.encode('\n');
+  const f: ChainFormat = {
     promptIds: (prompt) => tok.encode(`${prompt}\n`),
+    contextIds: (t) => {
+      const { ids } = transcriptIds(separator, t);
+      return t.turns.length > 0 ? [...ids, ...separator] : ids;
+    },
+    layout: (t) => {
+      const { ids, spans } = transcriptIds(separator, t);
+      return { sequences: [ids], turns: spans.map((span) => ({ sequence: 0, span })) };
+    },
     turnIds: (text) => [...tok.encode(text), endOfTurn],
-    separator: tok.encode('\n'),
     endOfTurn,
-    decode: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+    turnText: (ids) => tok.decode(ids, { skipSpecialTokens: true }),
+    maxSequence: (promptTokens, turns, turnTokens) => promptTokens + turns * (turnTokens + separator.length),
   };
+  return f;
 }
 
-/** Where each turn's tokens sit in `transcriptIds`: [start, end) per turn. */
-export function transcriptIds(f: ChainFormat, t: ChainTranscript): { ids: number[]; spans: [number, number][] } {
+/** The plain layout: the prompt's ids, then the turns joined by `separator`; [start, end) per turn. */
+function transcriptIds(separator: number[], t: ChainTranscript): { ids: number[]; spans: [number, number][] } {
   const ids = [...t.promptIds];
   const spans: [number, number][] = [];
   t.turns.forEach((turn, i) => {
-    if (i > 0) ids.push(...f.separator);
+    if (i > 0) ids.push(...separator);
     spans.push([ids.length, ids.length + turn.ids.length]);
     ids.push(...turn.ids);
   });
@@ -86,7 +111,7 @@ export const memberLineups = (workflow: 'chain' | 'ensemble', n: number): number
 export const memberSeed = (seed: number, k: number): number => seed + 7919 * k;
 
 /** The text of the last turn: where the team's answer is read. */
-export const finalAnswerText = (f: ChainFormat, t: ChainTranscript): string => f.decode(t.turns.at(-1)?.ids ?? []);
+export const finalAnswerText = (f: ChainFormat, t: ChainTranscript): string => f.turnText(t.turns.at(-1)?.ids ?? []);
 
 export interface ChainRolloutOptions {
   maxTurnTokens: number;
@@ -118,10 +143,8 @@ export async function rollLineup(
       );
       continue;
     }
-    const contexts = transcripts.map((t) => {
-      const { ids } = transcriptIds(f, t);
-      return turn > 0 ? [...ids, ...f.separator] : ids;
-    });
+    const slot = opts.slots?.[turn] ?? turn;
+    const contexts = transcripts.map((t) => f.contextIds(t, slot));
     const gen: GenerateOptions = {
       maxNewTokens: opts.maxTurnTokens,
       stopTokenIds: [f.endOfTurn],
@@ -129,9 +152,7 @@ export async function rollLineup(
       seed: (opts.seed ?? 0) * 1009 + turn,
     };
     const out = await taker.generate(contexts, gen);
-    out.forEach((g, i) =>
-      transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }),
-    );
+    out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
     await opts.onTurn?.(transcripts, turn);
   }
   return transcripts;

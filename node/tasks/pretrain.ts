@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { HostTensor } from '../gpu/ort.ts';
 import { writeSafetensors } from '../gpu/safetensors.ts';
-import { type ChainFormat, type ChainTranscript, chainAccuracy, chainFormat, transcriptIds } from './chain.ts';
+import { type ChainFormat, type ChainTranscript, chainAccuracy, chainFormat } from './chain.ts';
 import { loadCheckpoint } from '../agent/model/checkpoint.ts';
 import { Generator } from '../agent/model/generate.ts';
 import { sftLoss } from '../agent/train/losses.ts';
@@ -38,15 +38,17 @@ export interface PretrainResult {
   parameters: number;
 }
 
-/** The teacher-forced transcript of a problem, and the mask of the tokens the model learns (every turn). */
-function example(f: ChainFormat, p: ChainProblem): { ids: number[]; learn: boolean[] } {
+/** The teacher-forced sequences of a problem's transcript, and the mask of the tokens the model learns (every turn). */
+function sequencesOf(f: ChainFormat, p: ChainProblem): { ids: number[]; learn: boolean[] }[] {
   const t: ChainTranscript = {
     promptIds: f.promptIds(p.prompt),
     turns: chainTurns(p).map((text, slot) => ({ slot, ids: f.turnIds(text), logprobs: [] })),
   };
-  const { ids, spans } = transcriptIds(f, t);
-  const learn = ids.map((_, i) => spans.some(([a, b]) => i >= a && i < b));
-  return { ids, learn };
+  const { sequences, turns } = f.layout(t);
+  return sequences.map((ids, s) => {
+    const spans = turns.filter((u) => u.sequence === s).map((u) => u.span);
+    return { ids, learn: ids.map((_, i) => spans.some(([a, b]) => i >= a && i < b)) };
+  });
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -79,7 +81,7 @@ async function trainInto(
     optimizer: { lr: o.lr, warmupSteps: Math.min(100, o.steps / 10), weightDecay: 0.01 },
     session,
   });
-  const examples = o.train.map((p) => example(f, p));
+  const examples = o.train.flatMap((p) => sequencesOf(f, p));
   const width = Math.max(...examples.map((e) => e.ids.length));
   const next = rng(o.seed);
   let loss = NaN;

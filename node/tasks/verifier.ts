@@ -1,17 +1,27 @@
-// A deterministic math answer verifier: pulls the final answer out of a response and compares it
-// with the reference exactly (numbers as BigInt rationals, anything else as noise-free text).
+// A deterministic math answer verifier: pulls the final answer out of a response and compares it with the
+// reference by value: plain numbers exactly as BigInt rationals, other LaTeX through latex-value.ts, and
+// anything else as noise-free text.
 //
 // Extraction, by priority: the last non-empty `\boxed{..}` / `\fbox{..}` (braces matched, `\{` `\}`
-// skipped); else the last `Answer: x` / `answer is x` (case-insensitive; x runs to the end of its line
-// or sentence); else the last number in the text (integer, decimal, `a/b`, `\frac{a}{b}` of integers).
-// Normalization: `$`, `\,` (also as in `10\,000`), `\!`, `\left`/`\right`, `^\circ`, `%`, a trailing
-// period, a leading `x =` and markdown `*` are dropped; `\text{..}` is unwrapped, and unit words after
-// a number (`5 cm`, `12apples`, `5\text{ m}`) are dropped, but one attached letter is not (`5x` stays
-// text). Numbers: signs, `1,234`, `007` = 7, `-0` = 0, `3.50` = 7/2, `.5`, `1e3` = 1000 (exponent up
-// to 100), `a/b`, `\frac{a}{b}` / `\dfrac` / `\tfrac` / `\frac12` (nested too); `50%` equals 50, not
-// 0.5. Text is compared case-sensitively, whitespace dropped except one space between alphanumerics.
+// skipped); else the last `#### x` whose x is a number (GSM8K's final-answer line; a markdown heading such as
+// `#### Step 2` is not one); else the last `Answer: x` / `answer is x` (case-insensitive, also `**Answer:** x`;
+// x runs to the end of its line or sentence); else the last number in the text (integer, decimal, `a/b`,
+// `\frac{a}{b}` of integers). A reference is read from its last box, else its last numeric `####` line (a
+// full MATH or GSM8K solution), else it is the answer as a whole.
+// Normalization: `$`, `\,` (also as in `10\,000`), `{,}` (as in `10{,}000`), `\!`, `\left`/`\right`,
+// `\displaystyle`, `^\circ`, `%`, a trailing period, a leading `x =` or `x \in` and markdown `*` are dropped;
+// `\text{..}` is unwrapped, a multiple-choice `(B)` is `B`, and unit words after a number (`5 cm`, `12apples`,
+// `5\text{ m}`) are dropped, but one attached letter is not (`5x` stays text). Numbers: signs, `1,234`, `007` =
+// 7, `-0` = 0, `3.50` = 7/2, `.5`, `1e3` = 1000 (exponent up to 100), `a/b`, `\frac{a}{b}` / `\dfrac` /
+// `\tfrac` / `\frac12` (nested too); `50%` equals 50, not 0.5, and `90^\circ` equals 90.
+// Comparison: equal canonical text is equal (text is case-sensitive, whitespace dropped except one space
+// between alphanumerics); two plain numbers are equal only as exact rationals (`0.30000000000000004` is not
+// `0.3`); otherwise the two answers go to latex-value.ts, which decides radicals, pi, tuples, intervals, sets
+// and small polynomials by value, and says "not equal" to whatever it cannot parse within its bounds.
+import { latexValuesEqual } from './latex-value.ts';
 
 const BOX = /\\(?:boxed|fbox)\s*\{/g;
+const GSM_MARKER = /(?<!#)####(?!#)[ \t]*([^\n]*)/g;
 const MARKER = /\banswer(?:\s*:|\s+is\b\s*:?)([^\n]*)/gi;
 const FRAC_IN_TEXT = String.raw`\\[dt]?frac(?:\{[-+]?\d+\}\{\d+\}|\d\d)`;
 const DECIMAL_IN_TEXT = String.raw`(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+`;
@@ -22,6 +32,8 @@ const NUMBER_IN_TEXT = new RegExp(
 const NUMBER = /(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?/y;
 const TEXT_COMMANDS = /\\(?:text|textbf|textrm|textit|mathrm|mathbf|mbox)\s*\{([^{}]*)\}(?:\^\{?\d\}?)?/g;
 const UNITS = /(?<=[\d}])(?: [a-zA-Z]+|[a-zA-Z]{2,})(?: [a-zA-Z]+)*$/;
+/** Unit words after a LaTeX expression: only words, so that `2 x` keeps its variable. */
+const LATEX_UNITS = /(?<=[\d}])\s?[a-zA-Z]{2,}(?: [a-zA-Z]+)*$/;
 const MAX_EXPONENT = 100;
 const MAX_DEPTH = 32;
 
@@ -31,28 +43,41 @@ interface Rational {
   d: bigint;
 }
 
+/** An answer read for comparison (readAnswer). */
+interface ReadAnswer {
+  /** The canonical form (normalizeAnswer). */
+  text: string;
+  /** The exact value, when the answer is a plain number. */
+  value?: Rational;
+  /** The noise-free LaTeX, without unit words, for latex-value.ts. */
+  latex: string;
+}
+
 /** The answer a response gives (see the file comment for the priority), or undefined if it gives none. */
 export function extractAnswer(text: string): string | undefined {
-  return boxedAnswer(text) ?? markedAnswer(text) ?? text.match(NUMBER_IN_TEXT)?.at(-1);
+  return boxedAnswer(text) ?? gsmAnswer(text) ?? markedAnswer(text) ?? text.match(NUMBER_IN_TEXT)?.at(-1);
 }
 
 /** The canonical form of an answer: a reduced fraction `p/q` or integer `p` if numeric, else noise-free text. */
 export function normalizeAnswer(answer: string): string {
-  const text = stripNoise(answer);
-  const value = parseRational(text.replace(UNITS, ''));
-  return value ? (value.d === 1n ? `${value.n}` : `${value.n}/${value.d}`) : text;
+  return readAnswer(answer).text;
 }
 
-/** Whether the response's answer equals the reference (a reference holding `\boxed{..}` is read from its last box). */
+/** Whether the response's answer equals the reference (a solution as reference is read from its box or `####`). */
 export function isCorrect(response: string, reference: string): boolean {
   const got = extractAnswer(response);
   return got !== undefined && answerMatches(got, reference);
 }
 
-/** Whether an answer already extracted from a response (extractAnswer) equals the reference. */
+/** Whether an answer already extracted from a response (extractAnswer) equals the reference, by value. */
 export function answerMatches(answer: string, reference: string): boolean {
-  const want = normalizeAnswer(boxedAnswer(reference) ?? reference);
-  return want !== '' && normalizeAnswer(answer) === want;
+  const want = readAnswer(boxedAnswer(reference) ?? gsmAnswer(reference) ?? reference);
+  if (want.text === '') return false;
+  const got = readAnswer(answer);
+  if (got.text === want.text) return true;
+  // Two plain numbers were compared exactly: a nearby decimal is not the same number.
+  if (got.value && want.value) return false;
+  return latexValuesEqual(got.latex, want.latex);
 }
 
 /** The 0/1 reward of a response against the reference answer. */
@@ -85,6 +110,16 @@ function closingBraces(text: string): Map<number, number> {
   return closes;
 }
 
+/** The last `#### x` whose x is a number: GSM8K's final-answer line, not a markdown heading. */
+function gsmAnswer(text: string): string | undefined {
+  let last: string | undefined;
+  for (const m of text.matchAll(GSM_MARKER)) {
+    const content = m[1].trim();
+    if (readAnswer(content).value) last = content;
+  }
+  return last;
+}
+
 /** What follows the last non-empty `Answer:` / `answer is`, up to the end of its line or sentence. */
 function markedAnswer(text: string): string | undefined {
   let last: string | undefined;
@@ -95,18 +130,27 @@ function markedAnswer(text: string): string | undefined {
   return last;
 }
 
+/** An answer's canonical text, exact value if it is a plain number, and LaTeX for the engine. */
+function readAnswer(answer: string): ReadAnswer {
+  const text = stripNoise(answer);
+  const value = parseRational(text.replace(UNITS, ''));
+  const canonical = value ? (value.d === 1n ? `${value.n}` : `${value.n}/${value.d}`) : text;
+  return { text: canonical, value, latex: text.replace(LATEX_UNITS, '') };
+}
+
 /** The answer with LaTeX and formatting noise removed and whitespace canonical. */
 function stripNoise(s: string): string {
   return s
     .replace(/\u2212/g, '-')
-    .replace(/(?<=\d)\\,(?=\d{3})/g, '')
+    .replace(/(?<=\d)(?:\\,|\{,\})(?=\d{3})/g, (m) => (m === '{,}' ? ',' : ''))
     .replace(/\\[dt]frac(?![a-zA-Z])/g, '\\frac')
     .replace(TEXT_COMMANDS, ' $1 ')
-    .replace(/\\(?:left|right)(?![a-zA-Z])|\\[,!;: ]|~|\\?\$|\\?%|\^\s*\{?\s*\\circ\s*\}?|\\circ|°/g, ' ')
+    .replace(/\\(?:left|right|displaystyle)(?![a-zA-Z])|\\[,!;: ]|~|\\?\$|\\?%|\^\s*\{?\s*\\circ\s*\}?|\\circ|°/g, ' ')
     .replace(/\s+/g, ' ')
     .replace(/(?<![A-Za-z0-9]) | (?![A-Za-z0-9])/g, '')
     .replace(/^\*+|[*.]+$/g, '')
-    .replace(/^[a-zA-Z]=/, '');
+    .replace(/^[a-zA-Z](?:=|\\in(?![a-zA-Z]))/, '')
+    .replace(/^\(([A-Z])\)$/, '$1');
 }
 
 /** The exact value of a whole numeric answer, or undefined if it is not one. */

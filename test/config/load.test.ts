@@ -42,8 +42,14 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
     ref: {},
   });
   t.deepEqual(c.data, { trainBatchSize: 6, maxPromptLength: 128, maxResponseLength: 16 });
-  t.deepEqual(c.generation, { temperature: 0.8, topP: 1 });
-  const agents = [1, 2, 3].map((i) => ({ name: `agent_${i}`, path: 'sat:tiny', upgrade: null }));
+  t.deepEqual(c.generation, { temperature: 0.8, topP: 1, enableThinking: false });
+  const agents = [1, 2, 3].map((i) => ({
+    name: `agent_${i}`,
+    path: 'sat:tiny',
+    upgrade: null,
+    role: null,
+    systemPrompt: null,
+  }));
   t.deepEqual(c.sat, {
     epsilon: 0.2,
     advantageClip: 5,
@@ -80,7 +86,7 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
     testPath: path.join(CONFIGS, 'data/demo/test.jsonl'),
     type: 'demo',
   });
-  t.deepEqual(c.team, { workflow: 'chain' });
+  t.deepEqual(c.team, { workflow: 'chain', turns: 'auto' });
   t.is(c.seed, 42);
 });
 
@@ -119,7 +125,7 @@ test('an empty config is every default', (t) => {
       ref: {},
     },
     data: { trainBatchSize: 512, maxPromptLength: 512, maxResponseLength: 128 },
-    generation: { temperature: 0.8, topP: 1 },
+    generation: { temperature: 0.8, topP: 1, enableThinking: false },
     sat: {
       epsilon: 0.2,
       advantageClip: 5,
@@ -147,7 +153,7 @@ test('an empty config is every default', (t) => {
     certificate: { advantageMax: 5, deltaConf: 0.05 },
     logging: { saveDir: '/teams/demo/outputs/sat', checkpointEveryStage: 1, everyNSteps: 10, keepCheckpoints: 3 },
     dataset: { trainPath: null, testPath: null, type: null },
-    team: { workflow: 'chain' },
+    team: { workflow: 'chain', turns: 'auto' },
     seed: 42,
   });
   t.deepEqual(c.source, { file: FILE, format: 'yaml', warnings: [] });
@@ -172,11 +178,33 @@ test('our own keys: team.workflow, training.lora, logging.keep_checkpoints and s
     'team:\n  workflow: ensemble\ntraining:\n  lora: {rank: 4, alpha: 8, targets: [q_proj, v_proj]}\nlogging: ' +
       '{keep_checkpoints: 0}\nseed: 7\n',
   );
-  t.deepEqual(c.team, { workflow: 'ensemble' });
+  t.deepEqual(c.team, { workflow: 'ensemble', turns: 'auto' });
   t.is(c.logging.keepCheckpoints, 0);
   t.deepEqual(c.training.lora, { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
   t.is(c.seed, 7);
   t.deepEqual(c.source.warnings, []);
+});
+
+test('our own keys for chat turns: team.turns, an agent role and system_prompt, generation.enable_thinking', (t) => {
+  const c = yaml(`
+team: {turns: chat}
+generation: {enable_thinking: true}
+sat:
+  agents:
+    - {name: a, path: Qwen/Qwen3-4B, role: critic}
+    - {name: b, path: Qwen/Qwen3-4B, role: judge, system_prompt: Pick the better answer.}
+`);
+  t.is(c.team.turns, 'chat');
+  t.true(c.generation.enableThinking);
+  t.deepEqual(
+    c.sat.agents.map((a) => [a.role, a.systemPrompt]),
+    [
+      ['critic', null],
+      ['judge', 'Pick the better answer.'],
+    ],
+  );
+  t.deepEqual(c.source.warnings, []);
+  t.throws(() => yaml('team: {turns: chatty}'), { message: /team\.turns must be one of .*got "chatty"/ });
 });
 
 test('unknown keys are reported with their dotted path and do not stop loading', (t) => {

@@ -1,9 +1,10 @@
 // The stage's trajectories seen from one agent: where its tokens sit, and its per-turn log-probs
 // written and read back in the learner's layout.
 import test from 'ava';
-import { type ChainFormat, type ChainTranscript, transcriptIds } from '../../node/tasks/chain.ts';
+import type { ChainTranscript, TranscriptLayout } from '../../node/tasks/chain.ts';
 import {
   type Trajectory,
+  ownIds,
   ownPositions,
   ownTokens,
   rowsOf,
@@ -11,27 +12,28 @@ import {
   setOwnTokens,
 } from '../../node/sat/stage-rollout.ts';
 
-const format: ChainFormat = {
-  promptIds: () => [1, 2],
-  turnIds: () => [],
-  separator: [9],
-  endOfTurn: 0,
-  decode: () => '',
-};
+/** The plain layout, turns joined by id 9: one sequence every turn is read in. */
+function plainLayout(t: ChainTranscript): TranscriptLayout {
+  const ids = [...t.promptIds];
+  const turns = t.turns.map((u, k) => {
+    if (k > 0) ids.push(9);
+    ids.push(...u.ids);
+    return { sequence: 0, span: [ids.length - u.ids.length, ids.length] as [number, number] };
+  });
+  return { sequences: [ids], turns };
+}
 
-function trajectory(turns: [number, number[]][]): Trajectory {
+function trajectory(turns: [number, number[]][], layout = plainLayout): Trajectory {
   const transcript: ChainTranscript = {
     promptIds: [1, 2],
     turns: turns.map(([slot, ids]) => ({ slot, ids, logprobs: ids.map((id) => -id / 10) })),
   };
-  const { ids, spans } = transcriptIds(format, transcript);
   const empty = () => transcript.turns.map(() => new Float32Array(0));
   return {
     transcript,
     reward: 1,
     group: 0,
-    ids,
-    spans,
+    layout: layout(transcript),
     logpCur: empty(),
     values: empty(),
     logpNew: transcript.turns.map(() => undefined),
@@ -48,10 +50,42 @@ const chain = () =>
 
 test("a slot's tokens are its turns' positions in the laid-out ids, its turns in order", (t) => {
   const row = chain();
-  t.deepEqual(row.ids, [1, 2, 3, 4, 0, 9, 5, 0, 9, 6, 7, 0]);
+  t.deepEqual(ownIds(row, 0), [1, 2, 3, 4, 0, 9, 5, 0, 9, 6, 7, 0]);
+  t.is(ownIds(row, 1), ownIds(row, 0));
   t.deepEqual(ownPositions(row, 0), [2, 3, 4, 9, 10, 11]);
   t.deepEqual(ownPositions(row, 1), [6, 7]);
   t.deepEqual(ownPositions(row, 2), []);
+});
+
+test("with a sequence per turn (chat turns) a slot is read in its turn's; two turns of one slot in two are refused", (t) => {
+  // Each turn read after a context of its own: [context 7 8 (and the earlier turn's 5)] + its ids.
+  const perTurn = (tr: ChainTranscript): TranscriptLayout => {
+    const sequences = tr.turns.map((u, k) => [7, 8, ...tr.turns.slice(0, k).flatMap((v) => v.ids), ...u.ids]);
+    return {
+      sequences,
+      turns: tr.turns.map((u, k) => ({ sequence: k, span: [sequences[k].length - u.ids.length, sequences[k].length] })),
+    };
+  };
+  const row = trajectory(
+    [
+      [1, [5, 0]],
+      [0, [6, 0]],
+    ],
+    perTurn,
+  );
+  t.deepEqual(ownIds(row, 1), [7, 8, 5, 0]);
+  t.deepEqual(ownPositions(row, 1), [2, 3]);
+  t.deepEqual(ownIds(row, 0), [7, 8, 5, 0, 6, 0]);
+  t.deepEqual(ownPositions(row, 0), [4, 5]);
+  const twice = trajectory(
+    [
+      [0, [5, 0]],
+      [0, [6, 0]],
+    ],
+    perTurn,
+  );
+  t.throws(() => ownIds(twice, 0), { message: /not read in one sequence/ });
+  t.throws(() => ownIds(row, 2), { message: /took no turn/ });
 });
 
 test("log-probs written in a slot's layout land on its turns and read back alike; other turns keep theirs", (t) => {

@@ -3,6 +3,7 @@
 // network team reaches the other through its link, and learns under that slot's update.
 import test from 'ava';
 import path from 'node:path';
+import { loadTokenizer } from '../../node/agent/model/tokenizer.ts';
 import { parseConfig } from '../../node/config/load.ts';
 import { type SharedUpdate, type StageLink, type Team, runStage } from '../../node/sat/stage.ts';
 import { buildTeam, releaseTeam, upgradeSlot } from '../../node/sat/team.ts';
@@ -31,14 +32,14 @@ ${extra}
   );
 }
 
-const team = (cfg: ReturnType<typeof config>): Team => buildTeam(cfg, 1);
+const team = (cfg: ReturnType<typeof config>): Promise<Team> => buildTeam(cfg, 1);
 
 const snapshotParams = (t: Team) =>
   t.agents.map((a) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()])));
 
 test('a stage updates every agent once, in its order, within the KL bound', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
-  const tm = team(cfg);
+  const tm = await team(cfg);
   const before = snapshotParams(tm);
   const rec = await runStage(tm, cfg, 1);
   t.deepEqual([...rec.order].sort(), [0, 1]);
@@ -66,7 +67,7 @@ test('a stage updates every agent once, in its order, within the KL bound', asyn
 
 test('two peers with the same config run the same stage: the same prompts, samples, order and updates', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
-  const [a, b] = [team(cfg), team(cfg)];
+  const [a, b] = [await team(cfg), await team(cfg)];
   const [{ time: ta, ...ra }, { time: tb, ...rb }] = [await runStage(a, cfg, 4), await runStage(b, cfg, 4)];
   t.deepEqual(ra, rb);
   t.true(ta.rollout > 0 && ta.update > 0 && ta.network === 0 && tb.update > 0, 'a local stage waits on no network');
@@ -76,7 +77,7 @@ test('two peers with the same config run the same stage: the same prompts, sampl
 
 test('in the ensemble each agent answers alone and learns from its own samples, unweighted', async (t) => {
   const cfg = config('team: { workflow: ensemble }\nalgorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
-  const tm = team(cfg);
+  const tm = await team(cfg);
   const rec = await runStage(tm, cfg, 1);
   t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
   for (const a of rec.agents) {
@@ -86,10 +87,22 @@ test('in the ensemble each agent answers alone and learns from its own samples, 
   await releaseTeam(tm);
 });
 
+test('in chat turns each agent samples after its own rendering and learns from exactly the tokens it sampled', async (t) => {
+  const cfg = config('team: { turns: chat }\nalgorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
+  const tm = await team(cfg);
+  const context = tm.format.contextIds({ promptIds: tm.format.promptIds('2+3'), turns: [] }, 1);
+  t.regex(loadTokenizer(WEAK).decode(context), /^<\|im_start\|>system\nYou are the finalizer/);
+  const rec = await runStage(tm, cfg, 1);
+  t.true(rec.maxLogprobGap < 1e-3, `sampling vs teacher-forced log-probs differ by ${rec.maxLogprobGap}`);
+  for (const a of rec.agents) t.is(a.n, 16);
+  t.true(rec.agents.some((a) => a.accepted));
+  await releaseTeam(tm);
+});
+
 test('in GAE mode each agent trains a value head from its own tokens and the stage stays within the KL bound', async (t) => {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }', 'adv_mode: gae');
   t.is(cfg.sat.advMode, 'gae');
-  const tm = team(cfg);
+  const tm = await team(cfg);
   const rec = await runStage(tm, cfg, 1);
   t.true(rec.maxLogprobGap < 1e-3);
   for (const [i, a] of rec.agents.entries()) {
@@ -107,7 +120,7 @@ test(
     'its ball within the trust region and keeps its parameters',
   async (t) => {
     const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.05, quantile: 0.9 } }');
-    const tm = buildTeam(cfg, 1);
+    const tm = await buildTeam(cfg, 1);
     await upgradeSlot(cfg, tm, 0, path.join(DEMO, 'tiny-strong'), 0.05, 1);
     t.is(tm.agents[0].stage0?.delta, 0.05);
     const before = snapshotParams(tm);
@@ -184,7 +197,7 @@ function slot0Peer(eos: number, silent: boolean) {
 
 test("a peer holding one slot learns under the other peer's update, reweighting its tokens by it", async (t) => {
   const cfg = slot0First();
-  const tm = team(cfg);
+  const tm = await team(cfg);
   const { link, sent } = slot0Peer(tm.format.endOfTurn, false);
   const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
   t.deepEqual(rec.order, [0, 1]);
@@ -200,7 +213,7 @@ test("a peer holding one slot learns under the other peer's update, reweighting 
 
 test('a slot whose peer fell silent is skipped: no update, no samples, and no part in the certificate', async (t) => {
   const cfg = slot0First();
-  const tm = team(cfg);
+  const tm = await team(cfg);
   const { link } = slot0Peer(tm.format.endOfTurn, true);
   const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
   const [skipped, updated] = rec.agents;

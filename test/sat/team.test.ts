@@ -31,7 +31,7 @@ logging: { save_dir: ${dir} }
     'yaml',
     path.join(dir, 'c.yaml'),
   );
-  const team = buildTeam(cfg, 1);
+  const team = await buildTeam(cfg, 1);
   // Give the incumbent trained tensors of its own, so that losing them would show.
   for (const p of team.agents[0].trainer.parameters.values()) p.fill(0.01);
   await upgradeSlot(cfg, team, 0, `${demo}/tiny-strong`, 0.3, 1);
@@ -68,7 +68,7 @@ logging: { save_dir: ${dir}, keep_checkpoints: 2 }
     'yaml',
     path.join(dir, 'c.yaml'),
   );
-  const team = buildTeam(cfg, 1);
+  const team = await buildTeam(cfg, 1);
   for (let stage = 1; stage <= 4; stage++) saveStage(cfg, team, stage);
   t.deepEqual(fs.readdirSync(path.join(dir, 'checkpoints')).sort(), ['latest.json', 'stage-0003', 'stage-0004']);
   const opened = await openTeam(cfg, latestStageFolder(cfg), 1);

@@ -17,8 +17,8 @@ function jsonl(text: string): string {
   return file;
 }
 
-test('both field spellings load, blank lines are skipped, and ids default to <basename>:<line>', (t) => {
-  t.deepEqual(loadDataset(path.join(FIXTURES, 'mixed.jsonl')), [
+test('both field spellings load, blank lines are skipped, and ids default to <basename>:<line>', async (t) => {
+  t.deepEqual(await loadDataset(path.join(FIXTURES, 'mixed.jsonl')), [
     { id: 'mixed.jsonl:1', prompt: 'What is 2 + 3?', answer: '5' },
     { id: 'mixed.jsonl:2', prompt: 'Compute 4 * 5.', answer: '20' },
     { id: 'half', prompt: 'Half of 1?', answer: '\\frac{1}{2}' },
@@ -27,10 +27,10 @@ test('both field spellings load, blank lines are skipped, and ids default to <ba
   ]);
 });
 
-test('CRLF line ends and a byte-order mark are accepted', (t) => {
+test('CRLF line ends and a byte-order mark are accepted', async (t) => {
   const file = jsonl('\uFEFF{"prompt": "a", "answer": "1"}\r\n\r\n{"prompt": "b", "answer": "2"}\r\n');
   t.deepEqual(
-    loadDataset(file).map((p) => [p.id, p.prompt, p.answer]),
+    (await loadDataset(file)).map((p) => [p.id, p.prompt, p.answer]),
     [
       ['set.jsonl:1', 'a', '1'],
       ['set.jsonl:3', 'b', '2'],
@@ -38,9 +38,9 @@ test('CRLF line ends and a byte-order mark are accepted', (t) => {
   );
 });
 
-test('a truncated line is an InputError naming the file and line', (t) => {
+test('a truncated line is an InputError naming the file and line', async (t) => {
   const file = path.join(FIXTURES, 'truncated.jsonl');
-  const e = t.throws(() => loadDataset(file), { instanceOf: InputError });
+  const e = await t.throwsAsync(() => loadDataset(file), { instanceOf: InputError });
   t.true(e.message.startsWith(`${file}:2: not valid JSON`), e.message);
 });
 
@@ -61,23 +61,23 @@ const malformed: [string, string, RegExp][] = [
 ];
 
 for (const [what, text, message] of malformed) {
-  test(`a line with ${what} is an InputError`, (t) => {
+  test(`a line with ${what} is an InputError`, async (t) => {
     const file = jsonl(text);
-    const e = t.throws(() => loadDataset(file), { instanceOf: InputError });
+    const e = await t.throwsAsync(() => loadDataset(file), { instanceOf: InputError });
     t.true(e.message.startsWith(file), e.message);
     t.regex(e.message, message);
   });
 }
 
-test('a missing or empty dataset is an InputError', (t) => {
-  t.throws(() => loadDataset(path.join(tmpDir(), 'absent.jsonl')), {
+test('a missing or empty dataset is an InputError', async (t) => {
+  await t.throwsAsync(() => loadDataset(path.join(tmpDir(), 'absent.jsonl')), {
     instanceOf: InputError,
     message: /does not exist/,
   });
-  t.throws(() => loadDataset(jsonl('\n  \n')), { instanceOf: InputError, message: /holds no problems/ });
+  await t.throwsAsync(() => loadDataset(jsonl('\n  \n')), { instanceOf: InputError, message: /holds no problems/ });
 });
 
-test('writeJsonl writes atomically into a new folder and round-trips through loadDataset', (t) => {
+test('writeJsonl writes atomically into a new folder and round-trips through loadDataset', async (t) => {
   const dir = tmpDir();
   const file = path.join(dir, 'nested', 'out.jsonl');
   const rows: Problem[] = [
@@ -85,10 +85,10 @@ test('writeJsonl writes atomically into a new folder and round-trips through loa
     { id: 'y', prompt: 'p', answer: '3' },
   ];
   writeJsonl(file, rows);
-  t.deepEqual(loadDataset(file), rows);
+  t.deepEqual(await loadDataset(file), rows);
   t.deepEqual(fs.readdirSync(path.dirname(file)), ['out.jsonl'], 'no temp file is left behind');
   writeJsonl(file, rows.slice(1));
-  t.deepEqual(loadDataset(file), rows.slice(1), 'an existing file is replaced whole');
+  t.deepEqual(await loadDataset(file), rows.slice(1), 'an existing file is replaced whole');
 });
 
 const problems: Problem[] = Array.from({ length: 50 }, (_, i) => ({

@@ -108,11 +108,11 @@ test('bad options and impossible counts are InputErrors', (t) => {
   });
 });
 
-test('written problems load back as plain problems', (t) => {
+test('written problems load back as plain problems', async (t) => {
   const file = path.join(tempDir('sat-chain-'), 'test.jsonl');
   writeJsonl(file, problems.slice(0, 10));
   t.deepEqual(
-    loadDataset(file),
+    await loadDataset(file),
     problems.slice(0, 10).map(({ id, prompt, answer }) => ({ id, prompt, answer })),
   );
 });

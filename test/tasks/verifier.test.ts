@@ -1,5 +1,6 @@
 // The math answer verifier on tricky cases: extraction priority, exact rational comparison, LaTeX
-// noise, units, and text answers. One test per case so a failure names it.
+// noise, units, and text answers. One test per case so a failure names it. The table of real-style
+// answers compared by value is math-answers.test.ts.
 import test from 'ava';
 import { answerMatches, extractAnswer, isCorrect, normalizeAnswer, reward } from '../../node/tasks/verifier.ts';
 
@@ -24,6 +25,15 @@ const extractions: [string, string | undefined][] = [
   ['ratio 3/4 here', '3/4'],
   ['so it is $-\\frac{3}{4}$', '-\\frac{3}{4}'],
   ['in 2024 we sold 1,000,000 units', '1,000,000'],
+  ['She earns 3 * 6 = <<3*6=18>>18 dollars.\n#### 18', '18'],
+  ['#### 1,000\nNo: #### 2,000', '2,000'],
+  ['#### $18.', '$18.'],
+  ['\\boxed{4} beats\n#### 5', '4'],
+  ['#### 5\nbeats Answer: 6', '5'],
+  ['#### Step 2: add 7\nThe answer is 9', '9'],
+  ['##### 5 is no GSM8K line, so 6', '6'],
+  ['The final answer is $\\boxed{12}$. I hope it is correct.', '12'],
+  ['So the answer is $x = 4$.', '$x = 4$'],
   ['H2O and x2 hold no number', undefined],
   ['no numbers here at all', undefined],
   ['', undefined],
@@ -69,7 +79,12 @@ const canonical: [string, string][] = [
   ['42.', '42'],
   ['x = 5', '5'],
   ['\u22124', '-4'],
-  ['\\text{(A)}', '(A)'],
+  ['\\text{(A)}', 'A'],
+  ['(B)', 'B'],
+  ['(AB)', '(AB)'],
+  ['10{,}000', '10000'],
+  ['\\displaystyle\\frac{1}{2}', '1/2'],
+  ['x \\in [2, 5)', '[2,5)'],
   ['x + 1', 'x+1'],
   ['New   York', 'New York'],
   ['3 4', '3 4'],
@@ -103,6 +118,10 @@ const verdicts: [string, string, boolean][] = [
   ['I cannot solve this.', '5', false],
   ['Answer: 5', '', false],
   ['the answer is \\boxed{42}', 'so \\boxed{42}', true],
+  ['#### 72', 'So 48 + 24 = <<48+24=72>>72.\n#### 72', true],
+  ['#### 72', '#### 27', false],
+  ['\\boxed{\\sqrt{18}}', '3\\sqrt{2}', true],
+  ['\\boxed{(A)}', '\\text{(A)}', true],
 ];
 
 for (const [response, reference, want] of verdicts) {

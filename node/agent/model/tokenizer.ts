@@ -32,6 +32,8 @@ export interface Tokenizer {
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** The prompt text for `messages`, by the checkpoint's own chat template (ChatML when it has none). */
   applyChatTemplate(messages: ChatMessage[], opts?: ChatTemplateOptions): string;
+  /** Whether the checkpoint ships a chat template of its own (applyChatTemplate falls back to ChatML). */
+  hasChatTemplate: boolean;
   /** Ids that end a generation: the tokenizer's eos token and the eos ids of generation_config/config.json. */
   eosTokenIds: number[];
   padTokenId?: number;
@@ -120,6 +122,7 @@ export function loadTokenizer(dir: string): Tokenizer {
         throw new TokenizerError(`${dir}: the chat template failed: ${(err as Error).message}`);
       }
     },
+    hasChatTemplate: template !== undefined,
     eosTokenIds: [...eos],
     padTokenId: tokenId(config.pad_token),
     vocabSize,

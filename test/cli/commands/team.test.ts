@@ -66,6 +66,22 @@ test('team create writes a team file; team show prints it with the same id, as t
   );
 });
 
+test('team create refuses, in one line, an agent role that has no built-in prompt and no system_prompt', (t) => {
+  const dir = tmp();
+  const config = path.join(dir, 'judged.yaml');
+  const text = fs
+    .readFileSync(DEMO_CONFIG, 'utf8')
+    .replaceAll(/(\.\/|train\.jsonl|test\.jsonl)/g, (m) => path.join(path.dirname(DEMO_CONFIG), m))
+    .replace('{ name: second,', '{ name: second, role: judge,');
+  fs.writeFileSync(config, text);
+  const r = sat('team', 'create', '--config', config, '--out', path.join(dir, 'f.yaml'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /sat\.agents\[1\]\.role 'judge' has no built-in prompt: give sat\.agents\[1\]\.system_prompt/);
+  t.false(fs.existsSync(path.join(dir, 'f.yaml')));
+  fs.writeFileSync(config, text.replace('role: judge,', 'role: judge, system_prompt: Pick the better answer.,'));
+  t.is(sat('team', 'create', '--config', config, '--out', path.join(dir, 'f.yaml')).code, 0);
+});
+
 test(
   'a damaged or missing team file, a slot the team lacks, an unknown ' +
     'model and a missing CUDA provider are one clear error each',
