@@ -75,6 +75,7 @@ export class Agent {
       ? new ProjectedGenerator(
           this.generator,
           this.stage0.incumbent.generator,
+          this.stage0.incumbent.projector,
           this.stage0.delta,
           this.scorer.temperature,
         )
@@ -106,9 +107,11 @@ export class Agent {
     const at = positions.map((ps) => ps.map((p) => p - 1));
     if (!this.stage0) return this.scorer.logprobsAt(rows, at);
     // A Stage-0 slot's policy is the projection; its value head reads the newcomer's states.
-    const logprobs = projectedLogprobs(
-      await stage0States(this.scorer, this.stage0.incumbent.scorer, rows, positions),
-      this.stage0.delta,
+    const { incumbent, delta } = this.stage0;
+    const logprobs = await projectedLogprobs(
+      await stage0States(this.scorer, incumbent.scorer, rows, positions),
+      incumbent.projector,
+      delta,
     );
     return { logprobs, ...(this.critic ? { values: (await this.scorer.logprobsAt(rows, at)).values! } : {}) };
   }
@@ -127,6 +130,7 @@ export class Agent {
   async releaseIncumbent(): Promise<void> {
     await this.stage0?.incumbent.scorer.release();
     await this.stage0?.incumbent.generator.release();
+    await this.stage0?.incumbent.projector.release();
     this.stage0 = undefined;
   }
 

@@ -12,6 +12,7 @@ import { freezeParams } from '../agent/model/frozen-params.ts';
 import { Generator } from '../agent/model/generate.ts';
 import { Scorer } from '../agent/model/score.ts';
 import type { Incumbent } from '../agent/learner/stage0/slot.ts';
+import { Stage0Projector } from '../agent/learner/stage0/projector.ts';
 import { type Tokenizer, loadTokenizer } from '../agent/model/tokenizer.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
 import type { SatConfig, Workflow } from '../config/load.ts';
@@ -81,6 +82,7 @@ export function makeIncumbent(
     params,
     scorer: new Scorer(ckpt, session, params, policyTemperature(cfg)),
     generator: new Generator(ckpt, session, params),
+    projector: new Stage0Projector(session),
   };
 }
 

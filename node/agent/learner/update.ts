@@ -219,7 +219,7 @@ export async function stage0Update(agent: Agent, b: UpdateBatch, cfg: UpdateConf
   const slot = agent.stage0;
   if (!slot) throw new Error(`agent '${agent.name}' is not in Stage-0`);
   const states = await stage0States(agent.scorer, slot.incumbent.scorer, b.rows, b.positions);
-  const r = relaxBall(states, b.logpOld, slot.delta, cfg);
+  const r = await relaxBall(states, slot.incumbent.projector, b.logpOld, slot.delta, cfg);
   const deltaFrom = slot.delta;
   slot.delta = r.delta;
   if (r.released) await agent.releaseIncumbent();

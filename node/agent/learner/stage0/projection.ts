@@ -2,6 +2,7 @@
 // the ball KL(. || pi_cur) <= delta_0 around the incumbent, along the geometric mixture
 // pi_new ∝ pi_pre^{1/(1+lambda)} pi_cur^{lambda/(1+lambda)}. Everything runs on log-probabilities
 // (log-sum-exp), so -Infinity logits (masked tokens) are exact zeros and nothing underflows.
+// This is the definition in float64, state by state; teams run projection-graph.ts, checked against it.
 import { InputError } from '../../errors.ts';
 
 export interface Stage0Projection {

@@ -4,7 +4,8 @@
 // quantile trust region — each stage it grows as far as the test allows, until the newcomer stands
 // inside it at every state the stage visited and the incumbent is let go.
 import type { Generator } from '../../model/generate.ts';
-import { projectLogprobs } from './projection.ts';
+import type { Stage0Projector } from './projector.ts';
+import { concat } from '../../../util/arrays.ts';
 import type { Scorer } from '../../model/score.ts';
 import { klQuantileWithin, perStateKl } from '../trust-region.ts';
 import type { ParamSource } from '../../model/weights.ts';
@@ -17,6 +18,8 @@ export interface Incumbent {
   /** Its policy, at the team's temperature, to score with and to decode with. */
   scorer: Scorer;
   generator: Generator;
+  /** Projects the newcomer onto the ball around it, over many states at once. */
+  projector: Stage0Projector;
 }
 
 export interface Stage0Slot {
@@ -25,11 +28,15 @@ export interface Stage0Slot {
   delta: number;
 }
 
-/** Per row, at each of the slot's tokens: the token and both models' log-distributions of the state it was drawn in. */
+/**
+ * Per row, at each of the slot's tokens: the token and both models' log-distributions of the state it was drawn in,
+ * flat [tokens, vocab].
+ */
 export interface Stage0States {
   tokens: number[][];
-  logPre: Float64Array[][];
-  logCur: Float64Array[][];
+  logPre: Float32Array[];
+  logCur: Float32Array[];
+  vocab: number;
 }
 
 /** Both policies at the states of the tokens at `positions` of each row (position p is drawn after row[..p]). */
@@ -39,23 +46,34 @@ export async function stage0States(
   rows: readonly number[][],
   positions: readonly number[][],
 ): Promise<Stage0States> {
-  const vocab = pre.ckpt.config.vocabSize;
   const at = positions.map((ps) => ps.map((p) => p - 1));
-  const [a, b] = await Promise.all([pre.distributionsAt(rows, at), cur.distributionsAt(rows, at)]);
-  const split = (flat: Float32Array, n: number) =>
-    Array.from({ length: n }, (_, k) => Float64Array.from(flat.subarray(k * vocab, (k + 1) * vocab)));
+  const [logPre, logCur] = await Promise.all([pre.distributionsAt(rows, at), cur.distributionsAt(rows, at)]);
   return {
     tokens: positions.map((ps, r) => ps.map((p) => rows[r][p])),
-    logPre: positions.map((ps, r) => split(a[r], ps.length)),
-    logCur: positions.map((ps, r) => split(b[r], ps.length)),
+    logPre,
+    logCur,
+    vocab: pre.ckpt.config.vocabSize,
   };
 }
 
+/** Every state's projection under radius delta: log pi_delta of its token and KL(pi_pre || pi_cur), per row. */
+async function projectStates(
+  s: Stage0States,
+  projector: Stage0Projector,
+  delta: number,
+): Promise<{ logp: Float32Array[]; klPre: Float32Array }> {
+  const r = await projector.atTokens(concat(s.logPre), concat(s.logCur), s.tokens.flat(), s.vocab, delta);
+  let at = 0;
+  return { logp: s.tokens.map((ts) => r.logp.slice(at, (at += ts.length))), klPre: r.klPre };
+}
+
 /** log pi_delta(token | state) of every token: the projection with radius delta. */
-export function projectedLogprobs(s: Stage0States, delta: number): Float32Array[] {
-  return s.tokens.map((ts, r) =>
-    Float32Array.from(ts, (tok, k) => projectLogprobs(s.logPre[r][k], s.logCur[r][k], delta).logNew[tok]),
-  );
+export async function projectedLogprobs(
+  s: Stage0States,
+  projector: Stage0Projector,
+  delta: number,
+): Promise<Float32Array[]> {
+  return (await projectStates(s, projector, delta)).logp;
 }
 
 export interface Relaxation {
@@ -80,31 +98,28 @@ export const RELAX_STEPS = 10;
  * docs/design §1.12: the q-quantile over trajectories of the per-state KL proxy on the slot's tokens within
  * targetKl. The whole way (delta' = deltaMax) is tried first; then a bisection on log delta'.
  */
-export function relaxBall(
+export async function relaxBall(
   s: Stage0States,
+  projector: Stage0Projector,
   logpOld: readonly Float32Array[],
   delta: number,
   cfg: { targetKl: number; quantile: number },
-): Relaxation {
-  let deltaMax = delta;
-  s.logPre.forEach((row, r) =>
-    row.forEach((lp, k) => {
-      deltaMax = Math.max(deltaMax, projectLogprobs(lp, s.logCur[r][k], Infinity).kl);
-    }),
-  );
-  const test = (radius: number) => {
-    const logpNew = projectedLogprobs(s, radius);
+): Promise<Relaxation> {
+  const test = async (radius: number) => {
+    const { logp: logpNew, klPre } = await projectStates(s, projector, radius);
     const kls = logpOld.map((old, r) => (old.length ? perStateKl(old, logpNew[r]) : 0));
-    return { ...klQuantileWithin(kls, cfg.quantile, cfg.targetKl), logpNew };
+    return { ...klQuantileWithin(kls, cfg.quantile, cfg.targetKl), logpNew, klPre };
   };
-  const full = test(deltaMax);
-  if (full.within)
+  // The whole way first: past the largest KL(pi_pre || pi_cur) the ball binds at no state.
+  const unbound = await test(Infinity);
+  const deltaMax = unbound.klPre.reduce((m, x) => Math.max(m, x), delta);
+  if (unbound.within)
     return {
       delta: deltaMax,
       deltaMax,
       released: true,
-      klQuantile: full.klQuantile,
-      logpNew: full.logpNew,
+      klQuantile: unbound.klQuantile,
+      logpNew: unbound.logpNew,
       rejected: 0,
     };
   let best: { delta: number; klQuantile: number; logpNew: Float32Array[] } = {
@@ -116,7 +131,7 @@ export function relaxBall(
   let rejected = 1;
   for (let step = 0; step < RELAX_STEPS; step++) {
     const mid = Math.sqrt(best.delta * hi);
-    const t = test(mid);
+    const t = await test(mid);
     if (t.within) best = { delta: mid, klQuantile: t.klQuantile, logpNew: t.logpNew };
     else [hi, rejected] = [mid, rejected + 1];
   }

@@ -6,6 +6,7 @@ import { Generator } from '../../../../node/agent/model/generate.ts';
 import { Scorer } from '../../../../node/agent/model/score.ts';
 import { ProjectedGenerator } from '../../../../node/agent/learner/stage0/generate.ts';
 import { stage0Project } from '../../../../node/agent/learner/stage0/projection.ts';
+import { Stage0Projector } from '../../../../node/agent/learner/stage0/projector.ts';
 
 const models = new URL('../../../../models/demo/', import.meta.url).pathname;
 const weak = loadCheckpoint(`${models}tiny-weak`);
@@ -15,8 +16,9 @@ const pre = new Generator(strong, { threads: 1 });
 const cur = new Generator(weak, { threads: 1 });
 const preScorer = new Scorer(strong, { threads: 1 });
 const curScorer = new Scorer(weak, { threads: 1 });
+const projector = new Stage0Projector({ threads: 1 });
 test.after.always(async () => {
-  for (const x of [pre, cur, preScorer, curScorer]) await x.release();
+  for (const x of [pre, cur, preScorer, curScorer, projector]) await x.release();
 });
 
 // "Start with 12. Step 1: add 7. Step 2: multiply by 2.\n" in the tiny tokenizer, via the chain format's ids.
@@ -37,7 +39,7 @@ for (const temperature of [1, 0.7]) {
       'and the log-probs are log pi_new',
     async (t) => {
       const delta0 = 0.05;
-      const gen = new ProjectedGenerator(pre, cur, delta0);
+      const gen = new ProjectedGenerator(pre, cur, projector, delta0);
       const out = await gen.generate(prompts, {
         maxNewTokens: 8,
         sampling: { temperature, topK: 0, topP: 1 },
@@ -76,18 +78,22 @@ test('delta_0 -> 0 decodes as the incumbent, a huge delta_0 as the newcomer', as
   const [incumbent, newcomer] = [await greedy(weak), await greedy(strong)];
   t.notDeepEqual(incumbent, newcomer, 'the two models must disagree somewhere for this test to mean anything');
   t.deepEqual(
-    (await new ProjectedGenerator(pre, cur, 0).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens),
+    (await new ProjectedGenerator(pre, cur, projector, 0).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens),
     incumbent,
   );
   t.deepEqual(
-    (await new ProjectedGenerator(pre, cur, 1e6).generate(prompts, { maxNewTokens: 8 })).map((x) => x.tokens),
+    (await new ProjectedGenerator(pre, cur, projector, 1e6).generate(prompts, { maxNewTokens: 8 })).map(
+      (x) => x.tokens,
+    ),
     newcomer,
   );
 });
 
 test('greedy decoding takes the most likely token of the projection at the policy temperature', async (t) => {
   const [delta0, temperature] = [0.3, 0.7];
-  const out = await new ProjectedGenerator(pre, cur, delta0, temperature).generate(prompts, { maxNewTokens: 6 });
+  const out = await new ProjectedGenerator(pre, cur, projector, delta0, temperature).generate(prompts, {
+    maxNewTokens: 6,
+  });
   for (const [r, g] of out.entries()) {
     for (let k = 0; k < g.tokens.length; k++) {
       const prefix = [...prompts[r], ...g.tokens.slice(0, k)];

@@ -13,9 +13,12 @@ import {
   stage0States,
 } from '../../../../node/agent/learner/stage0/slot.ts';
 import { quantile, perStateKl } from '../../../../node/agent/learner/trust-region.ts';
+import { Stage0Projector } from '../../../../node/agent/learner/stage0/projector.ts';
 
 const models = new URL('../../../../models/demo/', import.meta.url).pathname;
 const [weak, strong] = [loadCheckpoint(`${models}tiny-weak`), loadCheckpoint(`${models}tiny-strong`)];
+const projector = new Stage0Projector({ threads: 1 });
+test.after.always(() => projector.release());
 
 test('teacher-forced projected log-probs at the policy temperature equal the sampling log-probs', async (t) => {
   const temperature = 0.7;
@@ -26,7 +29,7 @@ test('teacher-forced projected log-probs at the policy temperature equal the sam
     new Scorer(weak, { threads: 1 }, undefined, temperature),
   ];
   const prompts = [[86, 119, 100, 117], [52, 53, 49, 35, 40], [60]];
-  const out = await new ProjectedGenerator(pre, cur, delta).generate(prompts, {
+  const out = await new ProjectedGenerator(pre, cur, projector, delta).generate(prompts, {
     maxNewTokens: 10,
     sampling: { temperature, topK: 0, topP: 1 },
     seed: 9,
@@ -34,7 +37,7 @@ test('teacher-forced projected log-probs at the policy temperature equal the sam
   const rows = prompts.map((p, i) => [...p, ...out[i].tokens]);
   const positions = prompts.map((p, i) => out[i].tokens.map((_, k) => p.length + k));
   const states = await stage0States(preScorer, curScorer, rows, positions);
-  const teacher = projectedLogprobs(states, delta);
+  const teacher = await projectedLogprobs(states, projector, delta);
   out.forEach((g, i) =>
     g.logprobs.forEach((lp, k) =>
       t.true(Math.abs(lp - teacher[i][k]) < 1e-4, `row ${i} token ${k}: ${lp} vs ${teacher[i][k]}`),
@@ -46,47 +49,54 @@ test('teacher-forced projected log-probs at the policy temperature equal the sam
 /** Random states over a small vocabulary, the newcomer far from the incumbent at some of them. */
 function randomStates(rows: number, tokens: number, seed: number): Stage0States {
   const u = rng(seed);
+  const vocab = 12;
   const logSoftmax = (x: number[]) => {
     const m = Math.max(...x);
     const z = Math.log(x.reduce((s, v) => s + Math.exp(v - m), 0)) + m;
-    return Float64Array.from(x, (v) => v - z);
+    return x.map((v) => v - z);
   };
-  const dist = (scale: number) => logSoftmax(Array.from({ length: 12 }, () => (u() - 0.5) * scale));
-  const s: Stage0States = { tokens: [], logPre: [], logCur: [] };
+  const states = () =>
+    Float32Array.from(
+      Array.from({ length: tokens }, () => logSoftmax(Array.from({ length: vocab }, () => (u() - 0.5) * 8))).flat(),
+    );
+  const s: Stage0States = { tokens: [], logPre: [], logCur: [], vocab };
   for (let r = 0; r < rows; r++) {
-    s.tokens.push(Array.from({ length: tokens }, () => Math.floor(u() * 12)));
-    s.logPre.push(Array.from({ length: tokens }, () => dist(8)));
-    s.logCur.push(Array.from({ length: tokens }, () => dist(8)));
+    s.tokens.push(Array.from({ length: tokens }, () => Math.floor(u() * vocab)));
+    s.logPre.push(states());
+    s.logCur.push(states());
   }
   return s;
 }
 
-test('relaxing the ball: the largest radius within the trust region, released once the newcomer fits everywhere', (t) => {
+test('relaxing the ball: the largest radius within the trust region, released once the newcomer fits everywhere', async (t) => {
   const s = randomStates(40, 6, 3);
   const delta = 0.05;
-  const old = projectedLogprobs(s, delta);
+  const cfg = (targetKl: number) => ({ targetKl, quantile: 0.9 });
+  const old = await projectedLogprobs(s, projector, delta);
   const klQuantileAt = (logpNew: Float32Array[]) =>
     quantile(
       old.map((o, r) => perStateKl(o, logpNew[r])),
       0.9,
     );
 
-  const tight = relaxBall(s, old, delta, { targetKl: 0.02, quantile: 0.9 });
+  const tight = await relaxBall(s, projector, old, delta, cfg(0.02));
   t.false(tight.released);
   t.true(tight.delta > delta && tight.delta < tight.deltaMax, `radius ${tight.delta} of ${tight.deltaMax}`);
   t.true(tight.klQuantile <= 0.02);
   t.true(Math.abs(klQuantileAt(tight.logpNew) - tight.klQuantile) < 1e-9);
-  t.deepEqual(tight.logpNew, projectedLogprobs(s, tight.delta));
+  t.deepEqual(tight.logpNew, await projectedLogprobs(s, projector, tight.delta));
   // A somewhat larger ball moves the policy too far (the bisection stops within a few percent).
-  t.true(klQuantileAt(projectedLogprobs(s, tight.delta * 1.5)) > 0.02);
+  t.true(klQuantileAt(await projectedLogprobs(s, projector, tight.delta * 1.5)) > 0.02);
   // A looser region allows a larger ball.
-  const loose = relaxBall(s, old, delta, { targetKl: 0.2, quantile: 0.9 });
+  const loose = await relaxBall(s, projector, old, delta, cfg(0.2));
   t.true(loose.delta > tight.delta);
 
-  const all = relaxBall(s, old, delta, { targetKl: 100, quantile: 0.9 });
+  const all = await relaxBall(s, projector, old, delta, cfg(100));
   t.true(all.released);
   t.is(all.delta, all.deltaMax);
   t.is(all.rejected, 0);
   // The released policy is the newcomer's own.
-  all.logpNew.forEach((lps, r) => lps.forEach((lp, k) => t.true(Math.abs(lp - s.logPre[r][k][s.tokens[r][k]]) < 1e-6)));
+  all.logpNew.forEach((lps, r) =>
+    lps.forEach((lp, k) => t.true(Math.abs(lp - s.logPre[r][k * s.vocab + s.tokens[r][k]]) < 1e-6)),
+  );
 });
