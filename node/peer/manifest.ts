@@ -43,6 +43,8 @@ export interface ManifestOptions {
   slots?: number;
   /** Peer ids (as peers print them) admitted to the team; none: an open team. */
   allow?: string[];
+  /** The local folders of slots' models named by hub id or name (`Qwen/Qwen3-0.6B`): their tokenizers. */
+  modelDirs?: ReadonlyMap<string, string>;
 }
 
 /** A peer id string as the manifest's bytes (its multihash). */
@@ -112,7 +114,7 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     slots: cfg.sat.agents.map((a) => ({
       role: a.name,
       family: 'qwen3',
-      tokenizer: Buffer.from(loadTokenizer(a.path).hash, 'hex') as Uint8Array<ArrayBuffer>,
+      tokenizer: Buffer.from(loadTokenizer(o.modelDirs?.get(a.path) ?? a.path).hash, 'hex') as Uint8Array<ArrayBuffer>,
     })),
     workflow: cfg.team.workflow === 'chain' ? Workflow.CHAIN : Workflow.ENSEMBLE,
     config: JSON.stringify(raw),

@@ -1,5 +1,8 @@
 // `sat-peer team create --config <file> --out <team file>` writes a team's manifest from a SAT config;
 // `sat-peer team show <team file>` prints it with its team id.
+import fs from 'node:fs';
+import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
+import { loadConfig } from '../../config/load.ts';
 import { allowed, manifestFromConfig, readTeamFile, writeTeamFile } from '../../peer/manifest.ts';
 import { Admission, LIMITS, Workflow } from '../../protocol/codec.ts';
 import type { Command } from '../command.ts';
@@ -9,7 +12,8 @@ export const teamCreateCommand: Command = {
   name: 'team create',
   summary: 'write a team file (the manifest peers join with) from a SAT config',
   usage:
-    'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--allow <peer id>]... [--no-upgrades]',
+    'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--allow <peer id>]... ' +
+    '[--no-upgrades] [--offline]',
   args: [],
   options: {
     config: {
@@ -33,8 +37,12 @@ export const teamCreateCommand: Command = {
         'admit only these peers (as sat-peer start prints their ids); repeat for more (default: an open team)',
     },
     'no-upgrades': { type: 'boolean', description: 'refuse newcomers that claim a held slot with a stronger model' },
+    offline: {
+      type: 'boolean',
+      description: "take the slots' hub models (e.g. Qwen/Qwen3-0.6B) from the Hugging Face cache only, never download",
+    },
   },
-  run({ options, json }) {
+  async run({ options, json }) {
     const out = stringFlag(options, 'out', true);
     const name = stringFlag(options, 'name');
     const slots =
@@ -42,7 +50,20 @@ export const teamCreateCommand: Command = {
         ? undefined
         : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: LIMITS.slots });
     const allow = options.allow === undefined ? [] : [options.allow].flat().map(String);
-    const m = manifestFromConfig(stringFlag(options, 'config', true), {
+    const config = stringFlag(options, 'config', true);
+    // A slot named by a hub model (Qwen/Qwen3-0.6B, qwen3-0.6b) is read from the cache, else downloaded: the
+    // manifest holds its tokenizer's hash.
+    const modelDirs = new Map<string, string>();
+    for (const { path: ref } of loadConfig(config).sat.agents) {
+      if (modelDirs.has(ref) || fs.existsSync(ref)) continue;
+      const model = await resolveModel(ref, {
+        ...(options.offline ? { offline: true } : {}),
+        progress: progressBar(process.stderr),
+      });
+      modelDirs.set(ref, model.dir);
+    }
+    const m = manifestFromConfig(config, {
+      modelDirs,
       ...(name ? { name } : {}),
       ...(slots ? { slots } : {}),
       ...(allow.length ? { allow } : {}),

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { cudaAvailable } from '../../../node/gpu/ort.ts';
-import { FIXTURE, ROOT, oneLine, sat } from '../run-cli.ts';
+import { FIXTURE, ROOT, oneLine, sat, satWithEnv } from '../run-cli.ts';
+import { loadTokenizer } from '../../../node/agent/model/tokenizer.ts';
 import { tempDir } from '../../temp-dir.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
@@ -80,6 +81,53 @@ test('team create refuses, in one line, an agent role that has no built-in promp
   t.false(fs.existsSync(path.join(dir, 'f.yaml')));
   fs.writeFileSync(config, text.replace('role: judge,', 'role: judge, system_prompt: Pick the better answer.,'));
   t.is(sat('team', 'create', '--config', config, '--out', path.join(dir, 'f.yaml')).code, 0);
+});
+
+test('the example real team (examples/qwen3-0.6b-gsm8k.yaml) is accepted by team create, its hub model read from the Hugging Face cache', (t) => {
+  const dir = tmp();
+  const config = path.join(dir, 'team.yaml');
+  fs.copyFileSync(path.join(ROOT, 'examples/qwen3-0.6b-gsm8k.yaml'), config);
+  fs.mkdirSync(path.join(dir, 'gsm8k'));
+  for (const split of ['train', 'test'])
+    fs.copyFileSync(
+      path.join(ROOT, 'test/fixtures/datasets/gsm8k.parquet'),
+      path.join(dir, 'gsm8k', `${split}.parquet`),
+    );
+  const hfHome = path.join(dir, 'hf');
+  const create = () =>
+    satWithEnv(
+      { HF_HOME: hfHome },
+      'team',
+      'create',
+      '--config',
+      config,
+      '--out',
+      path.join(dir, 'f.yaml'),
+      '--offline',
+    );
+  let r = create();
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /offline: Qwen\/Qwen3-0\.6B at revision main is not in the Hugging Face cache/);
+
+  // The cache as huggingface_hub leaves it: refs/main names a snapshot holding the checkpoint's files.
+  const repo = path.join(hfHome, 'hub', 'models--Qwen--Qwen3-0.6B');
+  const commit = 'c'.repeat(40);
+  fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
+  fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
+  const snapshot = path.join(repo, 'snapshots', commit);
+  fs.mkdirSync(snapshot, { recursive: true });
+  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(snapshot, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    fs.copyFileSync(path.join(ROOT, 'test/fixtures/qwen3-tokenizer', f), path.join(snapshot, f));
+  r = create();
+  t.is(r.code, 0, r.stderr);
+  const shown = JSON.parse(sat('team', 'show', path.join(dir, 'f.yaml'), '--json').stdout);
+  t.deepEqual(
+    shown.slots.map((s: { role: string }) => s.role),
+    ['solver', 'critic', 'finalizer'],
+  );
+  const qwenHash = loadTokenizer(path.join(ROOT, 'test/fixtures/qwen3-tokenizer')).hash;
+  t.true(shown.slots.every((s: { tokenizer: string }) => s.tokenizer === qwenHash));
 });
 
 test(
