@@ -43,11 +43,12 @@ const F32 = 4;
  */
 export function memoryNeed(
   ckpt: Checkpoint,
-  o: { lora: boolean; rows: number; tokens: number; own?: number },
+  o: { lora: boolean; rows: number; tokens: number; own?: number; incumbent?: Checkpoint },
 ): MemoryNeed {
   const c = ckpt.config;
   const params = parameterCount(ckpt);
-  const weights = params * F32; // computed in float32 whatever the checkpoint's dtype
+  // Computed in float32 whatever the checkpoint's dtype; a newcomer holds the incumbent it enters beside too.
+  const weights = (params + (o.incumbent ? parameterCount(o.incumbent) : 0)) * F32;
   // Gradients (4 B), moments m and v (8 B), the spare copy of parameters and moments (12 B), and the
   // session worker's copy of the parameters that generation and scoring read (4 B, ort.ts `pin`).
   const optimizer = o.lora ? 0 : params * 28;
@@ -63,7 +64,7 @@ export function memoryNeed(
  * The most rows of the stage (up to `rows`) whose activations fit in `available` bytes beside the
  * model: the micro-batch to score and train in. Refuses (DeviceError) when not even one row fits.
  */
-export function microBatchFor(ckpt: Checkpoint, o: Planned, available: number): number {
+export function microBatchFor(ckpt: Checkpoint, o: Planned & { incumbent?: Checkpoint }, available: number): number {
   const fits = (rows: number) => memoryNeed(ckpt, { ...o, rows }).total <= available;
   if (!fits(1)) checkMemory(memoryNeed(ckpt, { ...o, rows: 1 }), available, { ...o, rows: 1 });
   let [lo, hi] = [1, o.rows]; // fits(lo); the answer lies in [lo, hi]
@@ -96,10 +97,10 @@ const FULL_FINE_TUNING = ' (this team fine-tunes every weight; one that trains L
 const gib = (bytes: number) => (bytes / 2 ** 30 >= 10 ? (bytes / 2 ** 30).toFixed(0) : (bytes / 2 ** 30).toFixed(1));
 
 /** Refuses, in one line that says what to change, a need beyond what is available. */
-export function checkMemory(need: MemoryNeed, available: number, o: Planned): void {
+export function checkMemory(need: MemoryNeed, available: number, o: Planned & { incumbent?: Checkpoint }): void {
   if (need.total <= available) return;
   const parts = [
-    `weights ${gib(need.weights)} GiB`,
+    `weights ${gib(need.weights)} GiB${o.incumbent ? " with the incumbent's it enters beside" : ''}`,
     ...(need.optimizer ? [`optimizer ${gib(need.optimizer)} GiB`] : []),
     `activations of ${o.rows} rollouts x ${o.tokens} tokens ${gib(need.activations)} GiB`,
   ];

@@ -1,4 +1,5 @@
 // How many of a stage's rollouts a peer generates, scores and trains on at once, as its memory allows.
+import fs from 'node:fs';
 import { loadCheckpoint } from '../agent/model/checkpoint.ts';
 import { microBatchFor } from '../agent/memory-plan.ts';
 import type { SatConfig } from '../config/load.ts';
@@ -39,8 +40,13 @@ export function microBatch(
     return 0;
   }
   const budget = init.memory ?? MEMORY_SHARE * free!;
+  const ckpt = loadCheckpoint(init.model);
+  // A newcomer decodes and scores beside the incumbent it takes over from (its own shape where that is not here).
+  const incumbentDir =
+    init.upgradeAt !== undefined && init.slot !== undefined ? cfg.sat.agents[init.slot]?.path : undefined;
+  const incumbent = incumbentDir && fs.existsSync(incumbentDir) ? loadCheckpoint(incumbentDir) : ckpt;
   const fit = microBatchFor(
-    loadCheckpoint(init.model),
+    ckpt,
     {
       model: init.model,
       lora,
@@ -49,6 +55,7 @@ export function microBatch(
       own: cfg.data.maxResponseLength,
       gpu,
       ...(init.memory !== undefined ? { given: true } : {}),
+      ...(incumbentDir !== undefined ? { incumbent } : {}),
     },
     budget,
   );

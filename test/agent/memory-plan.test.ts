@@ -40,6 +40,17 @@ test('the estimate counts weights, the optimizer (full fine-tuning only) and act
   t.is(memoryNeed(ckpt, { lora: false, rows: 512, tokens: 90, own: 200 }).activations, full.activations);
 });
 
+test("a newcomer entering through Stage-0 holds the incumbent's weights beside its own, and says so when they do not fit", (t) => {
+  const strong = loadCheckpoint(path.join(ROOT, 'models/demo/tiny-strong'));
+  const alone = memoryNeed(strong, { lora: true, rows: 8, tokens: 90 });
+  const beside = memoryNeed(strong, { lora: true, rows: 8, tokens: 90, incumbent: ckpt });
+  t.is(beside.weights - alone.weights, memoryNeed(ckpt, { lora: true, rows: 8, tokens: 90 }).weights);
+  t.is(beside.total - alone.total, beside.weights - alone.weights);
+  const o = { model: 'tiny-strong', lora: true, rows: 8, tokens: 90, given: true, incumbent: ckpt };
+  const err = t.throws(() => checkMemory(beside, beside.total - 1, o));
+  t.regex(err.message, /weights [\d.]+ GiB with the incumbent's it enters beside/);
+});
+
 test("available memory is some of this machine's; a need beyond it is refused with what to change", (t) => {
   const available = availableMemory();
   t.true(available > 0 && available <= os.totalmem());
