@@ -35,19 +35,17 @@ export function projectRows(logPre: Value, logCur: Value, delta: Value): { logNe
   body.input('newton.iter', 'int64', []);
   body.input('newton.cond', 'bool', []);
   const [w, feasible, infeasible, done] = carried.map((c, i) => body.input(`newton.${i}`, c.dtype, c.shape));
-  const [bd, bd64, bcur, bboth, bdelta] = [d, op.cast(d, 'float64'), logCur, both, delta].map((v) => body.outer(v));
+  const [bd, bcur, bboth, bdelta] = [d, logCur, both, delta].map((v) => body.outer(v));
   const one = (x: number) => body.scalar('float32', x);
-  const one64 = (x: number) => body.scalar('float64', x);
   const wCol = op.unsqueeze(w, [1]);
   // log pi_cur + w d over the tokens both models allow: log Z(w), and d's mean and variance under pi_w.
   const x = op.where(bboth, op.add(bcur, op.mul(wCol, bd)), one(-Infinity));
   const max = op.reduceMax(x, [1], true);
-  // The sums run in float64: float32's over a real vocabulary would be off by more than the ball's radius.
-  const e = op.cast(op.exp(op.sub(x, max)), 'float64');
-  const ed = op.mul(e, bd64);
-  const z = op.reduceSum(e, [1]);
-  const mean = op.div(op.reduceSum(ed, [1]), z);
-  const variance = op.max(op.sub(op.div(op.reduceSum(op.mul(ed, bd64), [1]), z), op.mul(mean, mean)), one64(0));
+  const e = op.exp(op.sub(x, max));
+  const ed = op.mul(e, bd);
+  const z = rowSum(e);
+  const mean = op.div(rowSum(ed), z);
+  const variance = op.max(op.sub(op.div(rowSum(op.mul(ed, bd)), z), op.mul(mean, mean)), body.scalar('float64', 0));
   const logZ = op.add(op.cast(op.squeeze(max, [1]), 'float64'), op.log(z));
   const kl = op.cast(op.sub(op.mul(op.cast(w, 'float64'), mean), logZ), 'float32'); // NaN where the supports do not meet
   // A zero radius holds pi_cur alone: rounding may put a tiny w's KL at 0, but not inside it.
@@ -71,7 +69,9 @@ export function projectRows(logPre: Value, logCur: Value, delta: Value): { logNe
   // log pi_w of the last w found inside the ball: pi_cur itself at w = 0, pi_pre at w = 1.
   const wSolved = op.unsqueeze(solved, [1]);
   const mixed = op.where(both, op.add(logCur, op.mul(wSolved, d)), scalar(-Infinity));
-  const normalized = op.sub(mixed, op.cast(op.reduceLogSumExp(op.cast(mixed, 'float64'), [1], true), 'float32'));
+  const top = op.reduceMax(mixed, [1], true);
+  const logSum = op.cast(op.log(rowSum(op.exp(op.sub(mixed, top)))), 'float32');
+  const normalized = op.sub(op.sub(mixed, top), op.unsqueeze(logSum, [1]));
   const logNew = op.where(
     op.lessOrEqual(wSolved, scalar(0)),
     logCur,
@@ -85,7 +85,19 @@ function klOf(logP: Value, logQ: Value): Value {
   const g = logP.graph;
   const live = op.greater(logP, g.scalar('float32', FLOOR));
   const terms = op.where(live, op.mul(op.exp(logP), op.sub(logP, logQ)), g.scalar('float32', 0));
-  return op.cast(op.reduceSum(op.cast(terms, 'float64'), [1]), 'float32');
+  return op.cast(rowSum(terms), 'float32');
+}
+
+/**
+ * Row sums [N] in float64 of float32 x [N, V]: blocks of up to 256 summed in float32 (a short sum loses little),
+ * then the blocks in float64. A float32 sum over a real vocabulary would be off by more than a ball's radius.
+ */
+function rowSum(x: Value): Value {
+  const [n, v] = x.shape;
+  let block = 256;
+  while (v % block) block--;
+  const blocks = op.reduceSum(op.reshape(x, [n, v / block, block]), [2]);
+  return op.reduceSum(op.cast(blocks, 'float64'), [1]);
 }
 
 /** Whether every entry of a bool vector holds. */
