@@ -176,6 +176,7 @@ export const simCommand: Command = {
         accuracy_end: end,
         seconds: result.seconds,
         memory_per_peer_gib: +(result.memoryPerPeer / 2 ** 30).toFixed(2),
+        memory: result.memory,
         ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}),
         stages: result.stages,
       });
@@ -184,6 +185,11 @@ export const simCommand: Command = {
         `${pct(result.accuracyStart)} -> ${pct(end)} in ${result.stages.length} stages, ` +
         `${result.seconds.toFixed(0)} s`,
     );
+    for (const m of result.memory)
+      say(
+        `${m.peer}: peak ${m.peak_mb} MiB, its plan ${m.planned_mb} MiB ` +
+          `(${m.peak_mb >= m.planned_mb ? '+' : ''}${((100 * (m.peak_mb - m.planned_mb)) / m.planned_mb).toFixed(0)}%)`,
+      );
     if (swap)
       say(
         `upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before ` +

@@ -101,6 +101,8 @@ export interface SimResult {
   relayedBytes?: number;
   /** The memory each peer planned its stage with (start --memory): its share of what the machine had available. */
   memoryPerPeer: number;
+  /** Each peer process's peak resident memory and what its plan needed, in MiB (as its stages reported them). */
+  memory: { peer: string; slot: number; peak_mb: number; planned_mb: number }[];
 }
 
 /**
@@ -189,6 +191,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     let accuracyStart = NaN;
     let failure: Error | undefined;
     const reported = new Map<number, SimStage[]>();
+    const memory = new Map<string, SimResult['memory'][number]>();
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
     const peers: { slot: number; model: string; name: string; dir: string; extra: string[]; listen: string[] }[] = [];
@@ -283,6 +286,11 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           setTimeout(() => launch({ slot, model, name, dir, extra, listen }, true), 1000);
         }
         if (event.event !== 'stage') return;
+        const { peak_rss_mb: peak, planned_mb: planned } = event as { peak_rss_mb?: number; planned_mb?: number };
+        if (peak !== undefined && planned !== undefined) {
+          const was = memory.get(name);
+          memory.set(name, { peer: name, slot, peak_mb: Math.max(peak, was?.peak_mb ?? 0), planned_mb: planned });
+        }
         const got = reported.get(event.stage) ?? [];
         got.push(event);
         reported.set(event.stage, got);
@@ -318,6 +326,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       stages: finished,
       seconds: (Date.now() - t0) / 1000,
       memoryPerPeer,
+      memory: [...memory.values()],
       ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.link.bytes, 0) } : {}),
     };
   } finally {
@@ -337,6 +346,8 @@ function agreed(rows: SimStage[]): SimStage {
     rss_mb: ___,
     heap_mb: ____,
     time: _____,
+    peak_rss_mb: ______,
+    planned_mb: _______,
     ...rest
   }: SimStage & { event?: string }) => JSON.stringify(rest);
   const first = strip(rows[0]);
@@ -345,7 +356,8 @@ function agreed(rows: SimStage[]): SimStage {
     throw new SimError(
       `the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`,
     );
-  const { event: _, ...row } = rows[0] as SimStage & { event?: string };
+  // Each peer's memory is its own: the summary gives it per peer (SimResult.memory).
+  const { event: _, peak_rss_mb: __, planned_mb: ___, ...row } = rows[0] as SimStage & { event?: string };
   const most = (xs: number[]) => Math.max(...xs);
   const seconds = most(rows.map((r) => r.seconds));
   // The peers roll out and evaluate together, and update one after another.

@@ -22,7 +22,7 @@ import { formatOf, makeAgent, runSeed } from '../sat/team.ts';
 import { latestStageFolder, restoreSlot, savedStage } from '../sat/checkpoints.ts';
 import { type Problem, loadDataset } from '../tasks/dataset.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
-import { microBatch } from './micro-batch.ts';
+import { type StagePlan, stagePlan } from './micro-batch.ts';
 import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
@@ -53,6 +53,8 @@ export interface JoinedPeer {
   unlogged?: StageRecord;
   /** The stage a newcomer takes its slot over at, until it has saved a stage of its own. */
   upgradeAt?: number;
+  /** Its micro-batch and the memory planned for it. */
+  plan: StagePlan;
 }
 
 /**
@@ -97,13 +99,13 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const cfg = await teamConfig(file, host, init);
     const train = await loadDataset(cfg.dataset.trainPath!, cfg.dataset.type);
     const format = formatOf(tokenizer, cfg);
-    const micro = init.microBatch ?? microBatch(cfg, init, train, format, slots.length, log);
+    const plan = stagePlan(cfg, init, train, format, slots.length, log);
     const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
     roster.start();
     started.push(() => roster.stop());
     const slot = init.slot ?? (await freeSlot(roster, slots.length, (s) => slotFits(file, s, tokenizer.hash)));
 
-    const { agent, saved } = savedAgent(cfg, slot, init, micro);
+    const { agent, saved } = savedAgent(cfg, slot, init, plan.microBatch);
     started.push(() => agent.release());
     await agent.loadWeights(init.onLoadWeights);
     // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
@@ -142,6 +144,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       saved: saved?.stage ?? 0,
       ...(unlogged ? { unlogged } : {}),
       ...(upgradeAt !== undefined ? { upgradeAt } : {}),
+      plan,
     };
   } catch (err) {
     for (const stop of started.reverse()) await stop();

@@ -2,6 +2,7 @@
 // claims its slot on the roster, and runs the team's stages with the others — the same stage loop as a
 // local team, its remote slots reached through the PeerLink. Each stage ends with a row in the peer's
 // stage_log.jsonl and a checkpoint of its slot in its data dir; a restarted peer resumes from there.
+import type { StagePlan } from './micro-batch.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { Device, LoadProgress } from '../gpu/ort.ts';
 import type { PeerHost } from '../protocol/host.ts';
@@ -76,12 +77,14 @@ export class Peer {
   readonly teamId: string;
   readonly slot: number;
   readonly cfg: SatConfig;
+  /** Its micro-batch and the memory planned for it. */
+  readonly plan: StagePlan;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
 
   private constructor(private readonly joined: JoinedPeer) {
-    ({ host: this.host, teamId: this.teamId, slot: this.slot, cfg: this.cfg } = joined);
+    ({ host: this.host, teamId: this.teamId, slot: this.slot, cfg: this.cfg, plan: this.plan } = joined);
   }
 
   static async start(init: PeerInit): Promise<Peer> {

@@ -98,9 +98,14 @@ test(
       );
       const [rowA, rowB] = await Promise.all([a.next('stage'), b.next('stage')]);
       t.is(rowA.stage, 1);
-      const bare = ({ seconds: _, time: __, rss_mb: ___, heap_mb: ____, ...row }: Record<string, unknown>) =>
+      // What differs between two processes: their times and their memory.
+      const bare = ({ seconds, time, rss_mb, heap_mb, peak_rss_mb, planned_mb, ...row }: Record<string, unknown>) =>
         JSON.stringify(row);
       t.is(bare(rowB), bare(rowA), 'both peers log the same stage');
+      t.true(
+        (rowA.peak_rss_mb as number) > 100 && (rowA.planned_mb as number) > 100,
+        'and their memory beside their plan',
+      );
       t.deepEqual(await Promise.all([exited(a.child), exited(b.child)]), [0, 0]);
 
       // What the second peer fetched is the team's: the same manifest (id) and data bytes.

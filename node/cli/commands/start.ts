@@ -10,6 +10,7 @@ import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from
 import { stageHeader, stageLine } from '../stage-line.ts';
 import { weightsProgress } from '../weights-progress.ts';
 
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
 export const startCommand: Command = {
@@ -158,6 +159,8 @@ export const startCommand: Command = {
         team: peer.teamId,
         slot: peer.slot,
         addresses: peer.host.addresses,
+        micro_batch: peer.plan.microBatch,
+        planned_mb: mib(peer.plan.plannedBytes),
       });
     else {
       say(`listening on ${peer.host.addresses.join(', ')}`);
@@ -167,10 +170,17 @@ export const startCommand: Command = {
       await peer.run(({ stage, row, testAccuracy }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
-        const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map((b) => Math.round(b / 2 ** 20));
+        const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map(mib);
+        // The most this process has held so far, beside what its memory plan allowed for.
+        const peak = {
+          peak_rss_mb: mib(process.resourceUsage().maxRSS * 1024),
+          planned_mb: mib(peer.plan.plannedBytes),
+        };
         if (json)
           return printJson(
-            row ? { event: 'stage', ...row, rss_mb, heap_mb } : { event: 'start', stage, test_accuracy: testAccuracy },
+            row
+              ? { event: 'stage', ...row, rss_mb, heap_mb, ...peak }
+              : { event: 'start', stage, test_accuracy: testAccuracy },
           );
         if (!row) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
         say(stageLine(row, rss_mb));
