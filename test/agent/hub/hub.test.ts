@@ -1,10 +1,7 @@
 // resolveModel against a local HTTP server that answers like the Hugging Face hub (api/models, resolve
-// with ETag / X-Linked-Etag, a CDN redirect for LFS files, Range), with a temp HF_HOME per test.
+// with ETag / X-Linked-Etag, a CDN redirect for LFS files, Range; fake-hub.ts), with a temp HF_HOME per test.
 import test from 'ava';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { loadCheckpoint } from '../../../node/agent/model/checkpoint.ts';
 import { Generator } from '../../../node/agent/model/generate.ts';
@@ -12,6 +9,7 @@ import { progressBar, resolveModel } from '../../../node/agent/hub/hub.ts';
 import { EMBEDDED_MODELS, HUB_MODELS, parseModelSpec } from '../../../node/agent/hub/model-names.ts';
 import { readSafetensorsHeader } from '../../../node/gpu/safetensors.ts';
 import { tempDir } from '../../temp-dir.ts';
+import { etagOf, SHA, sha256, startHub } from './fake-hub.ts';
 
 const SOURCE = new URL('../../../models/demo/tiny-weak/', import.meta.url).pathname;
 const FILES: Record<string, Buffer> = Object.fromEntries(
@@ -19,98 +17,7 @@ const FILES: Record<string, Buffer> = Object.fromEntries(
 );
 const WEIGHTS = FILES['model.safetensors'];
 const REPO = 'Qwen/Qwen3-Tiny';
-const SHA = 'a'.repeat(40);
 const repoDir = (home: string, repo = REPO) => path.join(home, 'hub', `models--${repo.replace('/', '--')}`);
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
-const isLfs = (file: string) => file.endsWith('.safetensors');
-const etagOf = (file: string, b: Buffer) => (isLfs(file) ? sha256(b) : gitSha1(b));
-
-interface Hub {
-  url: string;
-  requests: { method: string; url: string; range?: string; auth?: string }[];
-  close(): Promise<void>;
-}
-
-interface Faults {
-  /** A file whose GET body is wrong, with the right length. */
-  corrupt?: string;
-  /** Answer Range requests with the whole file (200). */
-  ignoreRange?: boolean;
-  /** Close the connection after this many bytes of a body. */
-  cutAt?: number;
-}
-
-/** An HF-like hub serving `repos`, with `faults`. */
-async function startHub(
-  repos: Record<string, Record<string, Buffer>>,
-  { corrupt, ignoreRange, cutAt }: Faults = {},
-): Promise<Hub> {
-  const requests: Hub['requests'] = [];
-  const blobs = new Map(
-    Object.values(repos).flatMap((files) => Object.entries(files).map(([f, b]) => [sha256(b), { file: f, body: b }])),
-  );
-  const send = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, headers: Record<string, string>) => {
-    const m = ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const start = m ? Number(m[1]) : 0;
-    const part = body.subarray(start);
-    res.writeHead(m ? 206 : 200, {
-      ...headers,
-      'content-length': String(part.length),
-      ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
-    });
-    if (req.method === 'HEAD') return res.end();
-    if (cutAt === undefined || cutAt >= part.length) return res.end(part);
-    res.write(part.subarray(0, cutAt), () => res.destroy());
-  };
-  const server = http.createServer((req, res) => {
-    requests.push({ method: req.method!, url: req.url!, range: req.headers.range, auth: req.headers.authorization });
-    const url = decodeURIComponent(req.url!);
-    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/main$/.exec(url);
-    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/(main|[0-9a-f]{40})\/(.+)$/.exec(url);
-    const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url);
-    const files = repos[(api ?? resolve)?.[1] ?? ''];
-    if (api?.[1] === 'Qwen/Gated') return res.writeHead(403, { 'x-error-code': 'GatedRepo' }).end();
-    if ((api || resolve) && !files) return res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end();
-    if (api) {
-      const body = JSON.stringify({
-        id: api[1],
-        sha: SHA,
-        siblings: Object.keys(files!).map((rfilename) => ({ rfilename })),
-      });
-      return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    }
-    if (resolve) {
-      const [, , , file] = resolve;
-      const body = files![file];
-      if (!body) return res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end();
-      const etag = `"${etagOf(file, body)}"`;
-      if (isLfs(file)) {
-        const location = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cdn/${sha256(body)}`;
-        return res
-          .writeHead(302, {
-            location,
-            'x-repo-commit': SHA,
-            'x-linked-etag': etag,
-            'x-linked-size': String(body.length),
-            etag: '"redirect"',
-          })
-          .end();
-      }
-      return send(req, res, file === corrupt ? Buffer.from(body).fill(32) : body, { etag, 'x-repo-commit': SHA });
-    }
-    const blob = cdn && blobs.get(cdn[1]);
-    if (blob) {
-      const body = blob.file === corrupt ? Buffer.from(blob.body).fill(0, blob.body.length - 100) : blob.body;
-      return send(req, res, body, { etag: '"s3-etag-1"' });
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, requests, close: () => new Promise((ok) => server.close(() => ok())) };
-}
 
 const tempHome = () => tempDir('sat-hf-home-');
 
