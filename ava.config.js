@@ -17,7 +17,9 @@ export default {
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
   workerThreads: false,
-  timeout: '300s',
+  // ava's timeout restarts with each result: a real-size sim (test/sim/real-size.test.ts) runs for minutes
+  // without one.
+  timeout: '900s',
   // What the sessions of a test run cache goes to the OS temp folder, not the user's cache.
   environmentVariables: { SAT_PEER_CACHE: path.join(os.tmpdir(), 'sat-peer-test-cache') },
 };
