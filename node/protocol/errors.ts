@@ -30,3 +30,22 @@ export class MessageError extends Error {
 export class ClaimError extends Error {
   override name = 'ClaimError';
 }
+
+/** The chunk store's folder is unusable, or content asked of it is missing or corrupt on disk. */
+export class ChunkStoreError extends Error {
+  override name = 'ChunkStoreError';
+}
+
+/**
+ * Content could not be fetched in full: `missing` chunks (or the manifest itself) no provider could supply. What
+ * arrived stays in the store, so a later fetch resumes from there.
+ */
+export class ChunkFetchError extends Error {
+  override name = 'ChunkFetchError';
+  constructor(
+    message: string,
+    readonly missing: number,
+  ) {
+    super(message);
+  }
+}

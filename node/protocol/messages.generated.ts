@@ -3574,3 +3574,484 @@ export namespace Announce {
     return streamMessage(buf, Announce.codec(), opts)
   }
 }
+
+export interface ChunkEntry {
+  name: string
+  bytes: number
+  chunks: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace ChunkEntry {
+  let _codec: Codec<ChunkEntry>
+
+  export const codec = (): Codec<ChunkEntry> => {
+    if (_codec == null) {
+      _codec = message<ChunkEntry>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.bytes)
+        }
+
+        if (obj.chunks != null && obj.chunks.length > 0) {
+          for (const value of obj.chunks) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          bytes: 0,
+          chunks: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            case 3: {
+              if (opts.limits?.chunks != null && obj.chunks.length === opts.limits.chunks) {
+                throw new MaxLengthError('Decode error - repeated field "chunks" had too many elements')
+              }
+
+              obj.chunks.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          chunks: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.chunks != null && obj.chunks === opts.limits.chunks) {
+                throw new MaxLengthError('Streaming decode error - repeated field "chunks" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.chunks[]`,
+                index: obj.chunks,
+                value: reader.bytes()
+              }
+
+              obj.chunks++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChunkEntryNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface ChunkEntryBytesFieldEvent {
+    field: '$.bytes'
+    value: number
+  }
+
+  export interface ChunkEntryChunksFieldEvent {
+    field: '$.chunks[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<ChunkEntry>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChunkEntry.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkEntry>): ChunkEntry {
+    return decodeMessage(buf, ChunkEntry.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkEntry>): Generator<ChunkEntryNameFieldEvent | ChunkEntryBytesFieldEvent | ChunkEntryChunksFieldEvent> {
+    return streamMessage(buf, ChunkEntry.codec(), opts)
+  }
+}
+
+export interface ChunkManifest {
+  version: number
+  chunkBytes: number
+  entries: ChunkEntry[]
+  meta?: Uint8Array<ArrayBuffer>
+}
+
+export namespace ChunkManifest {
+  let _codec: Codec<ChunkManifest>
+
+  export const codec = (): Codec<ChunkManifest> => {
+    if (_codec == null) {
+      _codec = message<ChunkManifest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.chunkBytes != null && obj.chunkBytes !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.chunkBytes)
+        }
+
+        if (obj.entries != null && obj.entries.length > 0) {
+          for (const value of obj.entries) {
+            w.uint32(26)
+            ChunkEntry.codec().encode(value, w)
+          }
+        }
+
+        if (obj.meta != null) {
+          w.uint32(34)
+          w.bytes(obj.meta)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          chunkBytes: 0,
+          entries: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.chunkBytes = reader.uint32()
+              break
+            }
+            case 3: {
+              if (opts.limits?.entries != null && obj.entries.length === opts.limits.entries) {
+                throw new MaxLengthError('Decode error - repeated field "entries" had too many elements')
+              }
+
+              obj.entries.push(ChunkEntry.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.entries$
+              }))
+              break
+            }
+            case 4: {
+              obj.meta = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          entries: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.chunkBytes`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.entries != null && obj.entries === opts.limits.entries) {
+                throw new MaxLengthError('Streaming decode error - repeated field "entries" had too many elements')
+              }
+
+              for (const evt of ChunkEntry.codec().stream(reader, reader.uint32(), `${prefix}.entries[]`, {
+                limits: opts.limits?.entries$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.entries
+                }
+              }
+
+              obj.entries++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.meta`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChunkManifestVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ChunkManifestChunkBytesFieldEvent {
+    field: '$.chunkBytes'
+    value: number
+  }
+
+  export interface ChunkManifestEntriesNameFieldEvent {
+    field: '$.entries[].name'
+    value: string
+    index: number
+  }
+
+  export interface ChunkManifestEntriesBytesFieldEvent {
+    field: '$.entries[].bytes'
+    value: number
+    index: number
+  }
+
+  export interface ChunkManifestEntriesChunksFieldEvent {
+    field: '$.entries[].chunks[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChunkManifestMetaFieldEvent {
+    field: '$.meta'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<ChunkManifest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChunkManifest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkManifest>): ChunkManifest {
+    return decodeMessage(buf, ChunkManifest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkManifest>): Generator<ChunkManifestVersionFieldEvent | ChunkManifestChunkBytesFieldEvent | ChunkManifestEntriesNameFieldEvent | ChunkManifestEntriesBytesFieldEvent | ChunkManifestEntriesChunksFieldEvent | ChunkManifestMetaFieldEvent> {
+    return streamMessage(buf, ChunkManifest.codec(), opts)
+  }
+}
+
+export interface ChunkHave {
+  version: number
+  manifest?: Uint8Array<ArrayBuffer>
+  bytes: number
+}
+
+export namespace ChunkHave {
+  let _codec: Codec<ChunkHave>
+
+  export const codec = (): Codec<ChunkHave> => {
+    if (_codec == null) {
+      _codec = message<ChunkHave>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if (obj.manifest != null) {
+          w.uint32(18)
+          w.bytes(obj.manifest)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          bytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.manifest = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.manifest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChunkHaveVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface ChunkHaveManifestFieldEvent {
+    field: '$.manifest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChunkHaveBytesFieldEvent {
+    field: '$.bytes'
+    value: number
+  }
+
+  export function encode (obj: Partial<ChunkHave>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChunkHave.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkHave>): ChunkHave {
+    return decodeMessage(buf, ChunkHave.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChunkHave>): Generator<ChunkHaveVersionFieldEvent | ChunkHaveManifestFieldEvent | ChunkHaveBytesFieldEvent> {
+    return streamMessage(buf, ChunkHave.codec(), opts)
+  }
+}

@@ -81,7 +81,7 @@ const weightsProgress = (stderr: string[]) =>
     return m ? [Number(m[1])] : [];
   });
 
-test('start --model qwen3-0.6b downloads it from HF_ENDPOINT, resumes a download that broke off, and joins the team; offline it uses the cache', async (t) => {
+test('start --model qwen3-0.6b downloads from HF_ENDPOINT, resumes a broken download and joins; offline, from the cache', async (t) => {
   t.timeout(420_000); // about 1.5 min on 2 cores: 1.19 GB written, downloaded in two parts, and loaded twice
   const runs: Run[] = [];
   t.teardown(() => {
@@ -150,7 +150,8 @@ training: { num_stages: 1, lora: { rank: 8, alpha: 16, targets: [q_proj, v_proj]
   t.regex(
     errors[0],
     new RegExp(
-      `^sat-peer: ${cut.url}/${REPO}/resolve/${SHA}/model\\.safetensors: download of model\\.safetensors broke off at ${CUT} of ${size} bytes ` +
+      `^sat-peer: ${cut.url}/${REPO}/resolve/${SHA}/model\\.safetensors: ` +
+        `download of model\\.safetensors broke off at ${CUT} of ${size} bytes ` +
         '\\(.+\\); run again to resume it$',
     ),
   );
