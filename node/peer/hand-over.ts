@@ -1,12 +1,31 @@
 // Plug-and-play on a network team (docs/design §1.12, §4.12): a newcomer takes a slot over at a stage; the
 // incumbent's peer hands its agent's tensors over and leaves, and the newcomer enters through Stage-0.
-import fs from 'node:fs';
 import path from 'node:path';
 import { freezeParams, loadParams, saveParams } from '../agent/model/frozen-params.ts';
 import { makeIncumbent } from '../sat/team.ts';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import type { FetchProgress } from '../protocol/chunk-fetch.ts';
+import { cidFromBytes } from '../protocol/cid.ts';
+import { LinkDivergedError } from './peer-link.ts';
 import { sleep } from '../util/until.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
+
+/** A line about a fetch in progress at most this often. */
+const PROGRESS_MS = 5_000;
+
+/** Logs a chunked fetch's progress now and then, and when it completes. */
+function fetchProgress(log: (line: string) => void): (p: FetchProgress) => void {
+  let last = 0;
+  return (p) => {
+    const done = p.chunksDone === p.chunksTotal;
+    if (!done && Date.now() - last < PROGRESS_MS) return;
+    last = Date.now();
+    const mb = (b: number) => (b / 1e6).toFixed(0);
+    log(
+      `the incumbent's tensors: ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB ` +
+        `(${((100 * p.bytesDone) / p.bytesTotal).toFixed(0)}%, ${mb(p.bytesPerSecond)} MB/s)`,
+    );
+  };
+}
 
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
 const HANDOVER_MS = 300_000;
@@ -21,9 +40,11 @@ export async function enterSlot(p: JoinedPeer, stage: number): Promise<void> {
   const { cfg, slot, init } = p;
   p.roster.setStage(stage);
   init.log(`waiting for slot ${slot}'s incumbent to hand its tensors over at stage ${stage}`);
-  const bytes = await p.link.incumbentParams(stage);
+  const { bytes, from } = await p.link.incumbentParams(stage);
+  const cid = cidFromBytes(bytes);
+  if (!cid) throw new LinkDivergedError(`slot ${slot}'s incumbent handed over no chunk manifest CID`);
   const file = path.join(init.dataDir, `incumbent-${stage}.safetensors`);
-  writeFileAtomic(file, bytes);
+  await p.chunks.fetch(cid, [from], file, { label: `incumbent/${stage}`, onProgress: fetchProgress(init.log) });
   const lora = cfg.training.lora ?? undefined;
   const incumbent = makeIncumbent(cfg, cfg.sat.agents[slot].path, loadParams(file, lora), sessionOf(init));
   p.agent.stage0 = { incumbent, delta: cfg.sat.stage0Delta };
@@ -39,7 +60,8 @@ export async function handOver(p: JoinedPeer, stage: number, signal: AbortSignal
   const newcomer = roster.holder(slot, stage)!;
   const file = path.join(p.init.dataDir, `handover-${stage}.safetensors`);
   saveParams(file, freezeParams(p.agent.trainer.paramSource()));
-  const bytes = fs.readFileSync(file);
+  // The tensors go as chunks, whatever their size; the announcement names their manifest.
+  const { bytes } = await p.chunks.offer(file, `handover/${stage}`);
   p.init.log(`slot ${slot} is taken over by ${newcomer} from stage ${stage}: handing the agent's tensors over`);
   const entered = () => (roster.stageOf(slot, newcomer) ?? 0) > stage || !roster.holder(slot, stage)?.equals(newcomer);
   const end = Date.now() + HANDOVER_MS;

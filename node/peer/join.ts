@@ -23,6 +23,7 @@ import { latestStageFolder, restoreSlot, savedStage } from '../sat/checkpoints.t
 import { type Problem, loadDataset } from '../tasks/dataset.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { type StagePlan, stagePlan } from './micro-batch.ts';
+import { PeerChunks } from './peer-chunks.ts';
 import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
@@ -55,6 +56,8 @@ export interface JoinedPeer {
   upgradeAt?: number;
   /** Its micro-batch and the memory planned for it. */
   plan: StagePlan;
+  /** Its chunked states: an agent's tensors handed over. */
+  chunks: PeerChunks;
 }
 
 /**
@@ -96,6 +99,8 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     if (!local) checkSlot(file, init.slot, init.model, tokenizer.hash);
     checkAdmission(file, host);
     const slots = file.manifest.slots;
+    const chunks = await PeerChunks.start(host, file.id, init.dataDir);
+    started.push(() => chunks.stop());
     const cfg = await teamConfig(file, host, init);
     const train = await loadDataset(cfg.dataset.trainPath!, cfg.dataset.type);
     const format = formatOf(tokenizer, cfg);
@@ -145,6 +150,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       ...(unlogged ? { unlogged } : {}),
       ...(upgradeAt !== undefined ? { upgradeAt } : {}),
       plan,
+      chunks,
     };
   } catch (err) {
     for (const stop of started.reverse()) await stop();

@@ -157,8 +157,8 @@ export class PeerLink implements StageLink {
   private readonly decided = new Waits<Held | null>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
-  /** The incumbent's tensors, when this peer takes its slot over. */
-  private readonly incumbent = new Waits<Uint8Array>();
+  /** What the incumbent hands over (the CID of its tensors' chunk manifest), and its peer. */
+  private readonly incumbent = new Waits<{ bytes: Uint8Array; from: PeerId }>();
   private readonly waitMs: number;
   private readonly deadlineMs: number;
   private repeater?: NodeJS.Timeout;
@@ -184,7 +184,7 @@ export class PeerLink implements StageLink {
           .peers(a.stage - 1)
           .get(init.slot)
           ?.equals(from) === true,
-      onParams: (bytes, a) => this.incumbent.set(String(a.stage), bytes),
+      onParams: (bytes, a, from) => this.incumbent.set(String(a.stage), { bytes, from }),
     });
     this.token = new TokenPassing(host, {
       team: init.team,
@@ -225,13 +225,13 @@ export class PeerLink implements StageLink {
     this.shards.forgetBefore(stage - 1);
   }
 
-  /** Hands this peer's slot over from `stage`: its agent's tensors (safetensors bytes) for the newcomer to fetch. */
+  /** Hands this peer's slot over from `stage`: `bytes` name its agent's tensors for the newcomer to fetch. */
   async handOver(stage: number, bytes: Uint8Array): Promise<void> {
     await this.publishing(() => this.shards.publishParams(stage, bytes));
   }
 
-  /** The tensors of the incumbent this peer takes over from at `stage`, from its peer. */
-  async incumbentParams(stage: number): Promise<Uint8Array> {
+  /** What the incumbent this peer takes over from at `stage` handed over, and its peer. */
+  async incumbentParams(stage: number): Promise<{ bytes: Uint8Array; from: PeerId }> {
     return this.incumbent.wait(
       String(stage),
       this.waitMs,

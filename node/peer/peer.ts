@@ -161,6 +161,7 @@ export class Peer {
     p.roster.stop();
     await p.discovery.stop();
     await p.link.stop();
+    await p.chunks.stop();
     await p.agent.release();
     await this.host.stop();
   }

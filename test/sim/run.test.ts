@@ -289,8 +289,15 @@ test(
       'the other agent trains on, not retrained for the swap',
     );
     t.true(
-      fs.existsSync(path.join(out, 'peer-0-upgrade', 'incumbent-3.safetensors')),
-      "the incumbent's tensors came by CID",
+      fs
+        .readFileSync(path.join(out, 'peer-0-upgrade', 'incumbent-3.safetensors'))
+        .equals(fs.readFileSync(path.join(out, 'peer-0', 'handover-3.safetensors'))),
+      "the incumbent's tensors came whole",
     );
+    // Both hold the tensors as one chunk manifest, pinned: the newcomer keeps it to serve on.
+    const pins = (name: string): Record<string, string> =>
+      JSON.parse(fs.readFileSync(path.join(out, name, 'chunks', 'pins.json'), 'utf8'));
+    t.is(pins('peer-0-upgrade')['incumbent/3'], pins('peer-0')['handover/3']);
+    t.truthy(pins('peer-0')['handover/3']);
   },
 );
