@@ -14,7 +14,7 @@ import {
 } from '../tasks/chain.ts';
 import type { TurnGenerator } from '../agent/policy.ts';
 import type { Problem } from '../tasks/dataset.ts';
-import { answerMatches, extractAnswer, normalizeAnswer } from '../tasks/verifier.ts';
+import { answerMatches, extractAnswer } from '../tasks/verifier.ts';
 import type { ConfigValues } from '../config/load.ts';
 import type { StageRecord } from './stage.ts';
 import type { LocalTeam } from './team.ts';
@@ -43,18 +43,20 @@ export interface Evaluation {
   predictions: Prediction[];
 }
 
-/** The most common normalized answer among `answers` (first seen wins ties); undefined when none was extracted. */
+/**
+ * The most common answer among `answers`, answers counted together when the verifier finds them equal by value (each
+ * joins the first group it matches; first seen wins ties); undefined when none was extracted.
+ */
 export function majorityAnswer(answers: readonly (string | undefined)[]): string | undefined {
-  const counts = new Map<string, { n: number; raw: string }>();
+  const groups: { n: number; raw: string }[] = [];
   for (const a of answers) {
     if (a === undefined) continue;
-    const key = normalizeAnswer(a);
-    const c = counts.get(key) ?? { n: 0, raw: a };
-    c.n++;
-    counts.set(key, c);
+    const group = groups.find((g) => answerMatches(a, g.raw));
+    if (group) group.n++;
+    else groups.push({ n: 1, raw: a });
   }
   let best: { n: number; raw: string } | undefined;
-  for (const c of counts.values()) if (!best || c.n > best.n) best = c;
+  for (const g of groups) if (!best || g.n > best.n) best = g;
   return best?.raw;
 }
 
