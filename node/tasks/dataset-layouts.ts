@@ -13,6 +13,7 @@
 // a name differing only in case (`Problem`, `Answer`, `ID`, as some AIME sets publish them); a null
 // field counts as absent.
 import { InputError } from '../agent/errors.ts';
+import { lastBoxed } from './verifier.ts';
 
 export type LayoutName = 'gsm8k' | 'math' | 'aime' | 'prompt-answer';
 export const LAYOUT_NAMES: readonly LayoutName[] = ['gsm8k', 'math', 'aime', 'prompt-answer'];
@@ -78,30 +79,6 @@ export function fieldList(row: Row): string {
 /** Reads `row` as `reading` says; a field it lacks or holds badly is an InputError naming `where`. */
 export function readRow(row: Row, where: string, reading: Reading): RowProblem {
   return reading.layout.read(new RowFields(row, where, reading));
-}
-
-/** The last non-empty `\boxed{..}` or `\fbox{..}` (braces matched, escaped ones skipped), or `\boxed x`. */
-export function lastBoxed(text: string): string | undefined {
-  let last: string | undefined;
-  for (const m of text.matchAll(/\\(boxed|fbox)(?![a-zA-Z])(\s*)/g)) {
-    const start = m.index + m[0].length;
-    let content: string | undefined;
-    if (text[start] === '{') content = braced(text, start);
-    else if (m[1] === 'boxed' && m[2]) content = /^[^$\s]+/.exec(text.slice(start))?.[0];
-    if (content?.trim()) last = content.trim();
-  }
-  return last;
-}
-
-/** The text inside the braces opening at `open`, or undefined when they never close. */
-function braced(text: string, open: number): string | undefined {
-  let depth = 0;
-  for (let i = open; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '{') depth++;
-    else if (text[i] === '}' && --depth === 0) return text.slice(open + 1, i);
-  }
-  return undefined;
 }
 
 /** GSM8K's final answer: what follows the last `####`, trimmed. */

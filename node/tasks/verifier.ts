@@ -3,7 +3,7 @@
 // anything else as noise-free text.
 //
 // Extraction, by priority: the last non-empty `\boxed{..}` / `\fbox{..}` (braces matched, `\{` `\}`
-// skipped); else the last `#### x` whose x is a number (GSM8K's final-answer line; a markdown heading such as
+// skipped) or `\boxed x`; else the last `#### x` whose x is a number (GSM8K's final-answer line; a markdown heading such as
 // `#### Step 2` is not one); else the last `Answer: x` / `answer is x` (case-insensitive, also `**Answer:** x`;
 // x runs to the end of its line or sentence); else the last number in the text (integer, decimal, `a/b`,
 // `\frac{a}{b}` of integers). A reference is read from its last box, else its last numeric `####` line (a
@@ -20,7 +20,7 @@
 // and small polynomials by value, and says "not equal" to whatever it cannot parse within its bounds.
 import { latexValuesEqual } from './latex-value.ts';
 
-const BOX = /\\(?:boxed|fbox)\s*\{/g;
+const BOX = /\\(boxed|fbox)(?![a-zA-Z])(\s*)/g;
 const GSM_MARKER = /(?<!#)####(?!#)[ \t]*([^\n]*)/g;
 const MARKER = /\banswer(?:\s*:|\s+is\b\s*:?)([^\n]*)/gi;
 const FRAC_IN_TEXT = String.raw`\\[dt]?frac(?:\{[-+]?\d+\}\{\d+\}|\d\d)`;
@@ -55,7 +55,7 @@ interface ReadAnswer {
 
 /** The answer a response gives (see the file comment for the priority), or undefined if it gives none. */
 export function extractAnswer(text: string): string | undefined {
-  return boxedAnswer(text) ?? gsmAnswer(text) ?? markedAnswer(text) ?? text.match(NUMBER_IN_TEXT)?.at(-1);
+  return lastBoxed(text) ?? gsmAnswer(text) ?? markedAnswer(text) ?? text.match(NUMBER_IN_TEXT)?.at(-1);
 }
 
 /** The canonical form of an answer: a reduced fraction `p/q` or integer `p` if numeric, else noise-free text. */
@@ -71,7 +71,7 @@ export function isCorrect(response: string, reference: string): boolean {
 
 /** Whether an answer already extracted from a response (extractAnswer) equals the reference, by value. */
 export function answerMatches(answer: string, reference: string): boolean {
-  const want = readAnswer(boxedAnswer(reference) ?? gsmAnswer(reference) ?? reference);
+  const want = readAnswer(lastBoxed(reference) ?? gsmAnswer(reference) ?? reference);
   if (want.text === '') return false;
   const got = readAnswer(answer);
   if (got.text === want.text) return true;
@@ -85,15 +85,21 @@ export function reward(response: string, reference: string): 0 | 1 {
   return isCorrect(response, reference) ? 1 : 0;
 }
 
-/** The content of the last non-empty, balanced `\boxed{..}` or `\fbox{..}`. */
-function boxedAnswer(text: string): string | undefined {
+/**
+ * The content of the last non-empty, balanced `\boxed{..}` or `\fbox{..}` (escaped braces skipped), or of `\boxed x`;
+ * one pass over the text, however many boxes it opens.
+ */
+export function lastBoxed(text: string): string | undefined {
   const closes = closingBraces(text);
   let last: string | undefined;
   for (const m of text.matchAll(BOX)) {
-    const open = m.index + m[0].length - 1;
-    const close = closes.get(open);
-    const content = close === undefined ? '' : text.slice(open + 1, close).trim();
-    if (content) last = content;
+    const start = m.index + m[0].length;
+    let content: string | undefined;
+    if (text[start] === '{') {
+      const close = closes.get(start);
+      content = close === undefined ? undefined : text.slice(start + 1, close);
+    } else if (m[1] === 'boxed' && m[2]) content = /^[^$\s]+/.exec(text.slice(start))?.[0];
+    if (content?.trim()) last = content.trim();
   }
   return last;
 }

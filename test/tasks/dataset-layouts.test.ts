@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadDataset } from '../../node/tasks/dataset.ts';
-import { type LayoutName, detectLayout, lastBoxed, layoutNamed } from '../../node/tasks/dataset-layouts.ts';
+import { type LayoutName, detectLayout, layoutNamed } from '../../node/tasks/dataset-layouts.ts';
 import { InputError } from '../../node/agent/errors.ts';
 import { tempDir } from '../temp-dir.ts';
 
@@ -230,23 +230,6 @@ test('repeated ids are refused in every layout, unique_id and ID included', asyn
       instanceOf: InputError,
       message: /:2: id "\S+" repeats line 1$/,
     });
-});
-
-test('lastBoxed takes the last non-empty, balanced box', (t) => {
-  const cases: [string, string | undefined][] = [
-    ['$\\boxed{\\frac{1}{2}}$', '\\frac{1}{2}'],
-    ['\\boxed{1} then \\boxed{\\sqrt{\\frac{a}{b}}}.', '\\sqrt{\\frac{a}{b}}'],
-    ['\\fbox{ 7 }', '7'],
-    ['\\boxed {x}', 'x'],
-    ['\\boxed{\\{1, 2\\}}', '\\{1, 2\\}'],
-    ['\\boxed{a \\\\ b}', 'a \\\\ b'],
-    ['so $\\boxed 5$.', '5'],
-    ['\\boxed{3} and an unclosed \\boxed{4', '3'],
-    ['\\boxed{2} and \\boxed{ }', '2'],
-    ['\\boxedx{2}', undefined],
-    ['no box', undefined],
-  ];
-  for (const [text, want] of cases) t.is(lastBoxed(text), want, text);
 });
 
 test('layoutNamed knows the four layouts; detectLayout reads the first row', (t) => {

@@ -2,7 +2,14 @@
 // noise, units, and text answers. One test per case so a failure names it. The table of real-style
 // answers compared by value is math-answers.test.ts.
 import test from 'ava';
-import { answerMatches, extractAnswer, isCorrect, normalizeAnswer, reward } from '../../node/tasks/verifier.ts';
+import {
+  answerMatches,
+  extractAnswer,
+  isCorrect,
+  lastBoxed,
+  normalizeAnswer,
+  reward,
+} from '../../node/tasks/verifier.ts';
 
 const extractions: [string, string | undefined][] = [
   ['The result is \\boxed{\\frac{1}{2}}.', '\\frac{1}{2}'],
@@ -143,4 +150,21 @@ test('an answer already extracted compares like the response it came from', (t) 
   t.true(answerMatches('1,234', '\\boxed{1234}'));
   t.false(answerMatches('the answer is 3', '3'), 'no second extraction');
   t.false(answerMatches('7', ''));
+});
+
+test('lastBoxed takes the last non-empty, balanced box, or a bare \\boxed x, in one pass however many boxes open', (t) => {
+  const cases: [string, string | undefined][] = [
+    ['$\\boxed{\\frac{1}{2}}$', '\\frac{1}{2}'],
+    ['\\boxed{1} then \\boxed{\\sqrt{\\frac{a}{b}}}.', '\\sqrt{\\frac{a}{b}}'],
+    ['\\fbox{ 7 }', '7'],
+    ['\\boxed {x}', 'x'],
+    ['\\boxed{\\{1, 2\\}}', '\\{1, 2\\}'],
+    ['\\boxed{a \\\\ b}', 'a \\\\ b'],
+    ['so $\\boxed 5$.', '5'],
+    ['\\boxed{3} and an unclosed \\boxed{4', '3'],
+    ['\\boxed{2} and \\boxed{ }', '2'],
+    ['\\boxedx{2}', undefined],
+    ['no box', undefined],
+  ];
+  for (const [text, want] of cases) t.is(lastBoxed(text), want, text);
 });
