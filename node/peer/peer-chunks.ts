@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
+import { manifestBytes } from '../protocol/chunk-codec.ts';
 import { ChunkStore } from '../protocol/chunk-store.ts';
 import { ChunkServer } from '../protocol/chunk-server.ts';
 import { ChunkProviders } from '../protocol/chunk-have.ts';
@@ -34,10 +35,7 @@ export class PeerChunks {
   async offer(file: string, label: string): Promise<CID> {
     const { cid, manifest } = await this.store.put([{ name: ENTRY, source: file }]);
     this.store.pin(cid, label);
-    await this.providers.announce(
-      cid,
-      manifest.entries.reduce((n, e) => n + e.bytes, 0),
-    );
+    await this.providers.announce(cid, manifestBytes(manifest));
     return cid;
   }
 
@@ -63,16 +61,7 @@ export class PeerChunks {
       },
     );
     await this.store.materialize(manifest, outFile, { entry: ENTRY });
-    await this.providers.announce(
-      cid,
-      manifest.entries.reduce((n, e) => n + e.bytes, 0),
-    );
-  }
-
-  /** Lets go of what is pinned under `label` (gc frees it). */
-  async drop(label: string): Promise<void> {
-    this.store.unpin(label);
-    await this.store.gc();
+    await this.providers.announce(cid, manifestBytes(manifest));
   }
 
   async stop(): Promise<void> {

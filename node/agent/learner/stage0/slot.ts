@@ -56,15 +56,20 @@ export async function stage0States(
   };
 }
 
-/** Every state's projection under radius delta: log pi_delta of its token and KL(pi_pre || pi_cur), per row. */
-async function projectStates(
+/**
+ * Every state's projection under a radius: log pi_delta of its token and KL(pi_pre || pi_cur), per row. The states
+ * are laid out for the graph once, for every radius tried.
+ */
+function projecting(
   s: Stage0States,
   projector: Stage0Projector,
-  delta: number,
-): Promise<{ logp: Float32Array[]; klPre: Float32Array }> {
-  const r = await projector.atTokens(concat(s.logPre), concat(s.logCur), s.tokens.flat(), s.vocab, delta);
-  let at = 0;
-  return { logp: s.tokens.map((ts) => r.logp.slice(at, (at += ts.length))), klPre: r.klPre };
+): (delta: number) => Promise<{ logp: Float32Array[]; klPre: Float32Array }> {
+  const [logPre, logCur, tokens] = [concat(s.logPre), concat(s.logCur), s.tokens.flat()];
+  return async (delta) => {
+    const r = await projector.atTokens(logPre, logCur, tokens, s.vocab, delta);
+    let at = 0;
+    return { logp: s.tokens.map((ts) => r.logp.slice(at, (at += ts.length))), klPre: r.klPre };
+  };
 }
 
 /** log pi_delta(token | state) of every token: the projection with radius delta. */
@@ -73,7 +78,7 @@ export async function projectedLogprobs(
   projector: Stage0Projector,
   delta: number,
 ): Promise<Float32Array[]> {
-  return (await projectStates(s, projector, delta)).logp;
+  return (await projecting(s, projector)(delta)).logp;
 }
 
 export interface Relaxation {
@@ -105,8 +110,9 @@ export async function relaxBall(
   delta: number,
   cfg: { targetKl: number; quantile: number },
 ): Promise<Relaxation> {
+  const project = projecting(s, projector);
   const test = async (radius: number) => {
-    const { logp: logpNew, klPre } = await projectStates(s, projector, radius);
+    const { logp: logpNew, klPre } = await project(radius);
     const kls = logpOld.map((old, r) => (old.length ? perStateKl(old, logpNew[r]) : 0));
     return { ...klQuantileWithin(kls, cfg.quantile, cfg.targetKl), logpNew, klPre };
   };
