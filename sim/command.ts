@@ -54,7 +54,7 @@ export const simCommand: Command = {
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
+    '<slot>@<stage>[:eval] [--wipe]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
   args: [],
   options: {
     config: {
@@ -84,6 +84,12 @@ export const simCommand: Command = {
       description:
         "kill that slot's peer (SIGKILL) as it takes the token in that stage (with :eval, as it starts the " +
         "stage's evaluation), and start it again: the team goes on, the peer rejoins",
+    },
+    wipe: {
+      type: 'boolean',
+      description:
+        'with --kill: start the killed peer again on an empty data dir (a lost disk, a new identity): it takes its ' +
+        "slot's state back from the copies the other peers keep",
     },
     deadline: {
       type: 'string',
@@ -127,6 +133,8 @@ export const simCommand: Command = {
     const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)(:eval)?$/.exec(killRaw);
     if (kill === null)
       throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
+    const wipe = options.wipe === true;
+    if (wipe && !kill) throw new UsageError('--wipe goes with --kill: it says how the killed peer starts again');
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
     if (link)
@@ -146,7 +154,14 @@ export const simCommand: Command = {
         ...(upgrade ? { upgrade } : {}),
         ...(link ? { link } : {}),
         ...(kill
-          ? { kill: { slot: Number(kill[1]), stage: Number(kill[2]), ...(kill[3] ? { at: 'eval' as const } : {}) } }
+          ? {
+              kill: {
+                slot: Number(kill[1]),
+                stage: Number(kill[2]),
+                ...(kill[3] ? { at: 'eval' as const } : {}),
+                ...(wipe ? { wipe } : {}),
+              },
+            }
           : {}),
         ...(deadline ? { deadline } : {}),
         ...(stages ? { stages } : {}),

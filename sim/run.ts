@@ -35,9 +35,10 @@ export interface SimOptions {
   upgrade?: { slot: number; model: string; stage: number };
   /**
    * The peer of `slot` is killed (SIGKILL) when it takes the token in `stage` (`at` 'update', the
-   * default) or when it starts the stage's evaluation ('eval'), and started again from its data dir.
+   * default) or when it starts the stage's evaluation ('eval'), and started again from its data dir — or, with `wipe`,
+   * on an empty one.
    */
-  kill?: { slot: number; stage: number; at?: 'update' | 'eval' };
+  kill?: { slot: number; stage: number; at?: 'update' | 'eval'; wipe?: boolean };
   /** Token-passing deadline of every peer, in seconds (default the peers'). */
   deadline?: number;
   /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
@@ -281,9 +282,12 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           peer.kill('SIGKILL');
           log(
             `${name}: killed (SIGKILL) as it ${killAt === 'turn' ? 'took the token' : 'started its evaluation'} ` +
-              `in stage ${event.stage}; starting it again`,
+              `in stage ${event.stage}; starting it again${o.kill.wipe ? ' on an empty data dir' : ''}`,
           );
-          setTimeout(() => launch({ slot, model, name, dir, extra, listen }, true), 1000);
+          setTimeout(() => {
+            if (o.kill?.wipe) fs.rmSync(path.join(o.out, dir), { recursive: true, force: true });
+            launch({ slot, model, name, dir, extra, listen }, true);
+          }, 1000);
         }
         if (event.event !== 'stage') return;
         const { peak_rss_mb: peak, planned_mb: planned } = event as { peak_rss_mb?: number; planned_mb?: number };

@@ -3,29 +3,14 @@
 import path from 'node:path';
 import { freezeParams, loadParams, saveParams } from '../agent/model/frozen-params.ts';
 import { makeIncumbent } from '../sat/team.ts';
-import type { FetchProgress } from '../protocol/chunk-fetch.ts';
 import { cidFromBytes } from '../protocol/cid.ts';
 import { LinkDivergedError } from './peer-link.ts';
 import { sleep } from '../util/until.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
+import { fetchProgress } from './fetch-progress.ts';
 
-/** A line about a fetch in progress at most this often. */
-const PROGRESS_MS = 5_000;
-
-/** Logs a chunked fetch's progress now and then, and when it completes. */
-function fetchProgress(log: (line: string) => void): (p: FetchProgress) => void {
-  let last = 0;
-  return (p) => {
-    const done = p.chunksDone === p.chunksTotal;
-    if (!done && Date.now() - last < PROGRESS_MS) return;
-    last = Date.now();
-    const mb = (b: number) => (b / 1e6).toFixed(0);
-    log(
-      `the incumbent's tensors: ${mb(p.bytesDone)} of ${mb(p.bytesTotal)} MB ` +
-        `(${((100 * p.bytesDone) / p.bytesTotal).toFixed(0)}%, ${mb(p.bytesPerSecond)} MB/s)`,
-    );
-  };
-}
+/** The one entry of a hand-over's manifest. */
+const TENSORS = 'tensors.safetensors';
 
 /** How long an incumbent serves its tensors to the newcomer taking its slot over. */
 const HANDOVER_MS = 300_000;
@@ -44,7 +29,11 @@ export async function enterSlot(p: JoinedPeer, stage: number): Promise<void> {
   const cid = cidFromBytes(bytes);
   if (!cid) throw new LinkDivergedError(`slot ${slot}'s incumbent handed over no chunk manifest CID`);
   const file = path.join(init.dataDir, `incumbent-${stage}.safetensors`);
-  await p.chunks.fetch(cid, [from], file, { label: `incumbent/${stage}`, onProgress: fetchProgress(init.log) });
+  const manifest = await p.chunks.fetch(cid, [from], {
+    label: `incumbent/${stage}`,
+    onProgress: fetchProgress(init.log, "the incumbent's tensors"),
+  });
+  await p.chunks.store.materialize(manifest, file, { entry: TENSORS });
   const lora = cfg.training.lora ?? undefined;
   const incumbent = makeIncumbent(cfg, cfg.sat.agents[slot].path, loadParams(file, lora), sessionOf(init));
   p.agent.stage0 = { incumbent, delta: cfg.sat.stage0Delta };
@@ -61,12 +50,12 @@ export async function handOver(p: JoinedPeer, stage: number, signal: AbortSignal
   const file = path.join(p.init.dataDir, `handover-${stage}.safetensors`);
   saveParams(file, freezeParams(p.agent.trainer.paramSource()));
   // The tensors go as chunks, whatever their size; the announcement names their manifest.
-  const { bytes } = await p.chunks.offer(file, `handover/${stage}`);
+  const { cid } = await p.chunks.offer({ [TENSORS]: file }, `handover/${stage}`);
   p.init.log(`slot ${slot} is taken over by ${newcomer} from stage ${stage}: handing the agent's tensors over`);
   const entered = () => (roster.stageOf(slot, newcomer) ?? 0) > stage || !roster.holder(slot, stage)?.equals(newcomer);
   const end = Date.now() + HANDOVER_MS;
   while (Date.now() < end && !signal.aborted && !entered()) {
-    await p.link.handOver(stage, bytes);
+    await p.link.handOver(stage, cid.bytes);
     await sleep(ANNOUNCE_MS, signal);
   }
 }

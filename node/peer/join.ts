@@ -24,6 +24,7 @@ import { type Problem, loadDataset } from '../tasks/dataset.ts';
 import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { type StagePlan, stagePlan } from './micro-batch.ts';
 import { PeerChunks } from './peer-chunks.ts';
+import { SlotStates } from './slot-states.ts';
 import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
@@ -56,8 +57,10 @@ export interface JoinedPeer {
   upgradeAt?: number;
   /** Its micro-batch and the memory planned for it. */
   plan: StagePlan;
-  /** Its chunked states: an agent's tensors handed over. */
+  /** Its chunked states: an agent's tensors handed over, the slots' saved states. */
   chunks: PeerChunks;
+  /** The team's slot states: this slot's offered, the others' copied. */
+  states: SlotStates;
 }
 
 /**
@@ -118,6 +121,12 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });
     started.push(() => link.stop());
     await link.start();
+    const isMember = (peer: PeerId) => slots.some((_, s) => roster.claimants(s).some((c) => c.equals(peer)));
+    const states = new SlotStates({ host, team: file.id, cfg, slot, chunks, isMember, log });
+    states.start();
+    started.push(() => states.stop());
+    // A restarted peer offers its slot's state again: the copies the others keep may be older.
+    if (saved) void states.offer();
     if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
     await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
     const team = {
@@ -151,6 +160,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       ...(upgradeAt !== undefined ? { upgradeAt } : {}),
       plan,
       chunks,
+      states,
     };
   } catch (err) {
     for (const stop of started.reverse()) await stop();

@@ -11,10 +11,11 @@ import type { StageRow } from '../sat/evaluate.ts';
 import type { StageRecord } from '../sat/stage.ts';
 import { type StageLoop, greedyAccuracy, runStages } from '../sat/stage-loop.ts';
 import { rejoin } from './catch-up.ts';
+import { recoverSlot } from './slot-recovery.ts';
 import { evalLink } from './eval-link.ts';
 import { enterSlot, handOver } from './hand-over.ts';
 import { type JoinedPeer, joinTeam } from './join.ts';
-import { linger, waitForTeam } from './team-wait.ts';
+import { linger, othersStages, waitForTeam } from './team-wait.ts';
 
 export interface PeerInit {
   /** The team file (sat-peer team create). */
@@ -104,7 +105,13 @@ export class Peer {
     if (p.upgradeAt !== undefined) {
       await enterSlot(p, p.upgradeAt);
       done = p.upgradeAt - 1;
-    } else if (done > 0) done = await rejoin(p, loop, signal);
+    } else {
+      // A peer whose disk lost its slot's state (or holds an older one than the team's) takes it from the team.
+      done = await recoverSlot(p, signal);
+      // A peer with no state at all, joining a team already past stage 0, catches up as a restarted one does.
+      if (done > 0 || Math.max(0, ...othersStages(p.roster, this.host.peerId)) > 0)
+        done = await rejoin(p, loop, signal);
+    }
     if (done === 0) {
       if (!(await waitForTeam(p, 0, signal))) return;
       p.link.beginStage(0);
@@ -129,6 +136,7 @@ export class Peer {
       ...(p.init.onEvaluate ? { onEvaluate: p.init.onEvaluate } : {}),
       onStage: (s) => {
         saveKnownPeers(p.init.dataDir, p.host.libp2p);
+        void p.states.offer();
         onStage?.(s);
       },
     };
@@ -161,6 +169,7 @@ export class Peer {
     p.roster.stop();
     await p.discovery.stop();
     await p.link.stop();
+    p.states.stop();
     await p.chunks.stop();
     await p.agent.release();
     await this.host.stop();

@@ -57,6 +57,10 @@ export class ChunkStore {
   readonly counters: ChunkStoreCounters = { written: 0, corrupt: 0, tempsRemoved: 0 };
   private readonly holds = new Set<Set<string>>();
   private seq = 0;
+  /** The gc() running, if one is: writes wait for it. */
+  private collecting: Promise<unknown> | undefined;
+  /** Bumped by every pin: a gc() that sees it move looks again at what the pins reach. */
+  private pinEpoch = 0;
 
   private constructor(
     readonly dir: string,
@@ -149,6 +153,7 @@ export class ChunkStore {
    */
   async putVerified(cid: CID, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     const key = cid.toString();
+    while (this.collecting) await this.collecting.catch(() => undefined); // a block gc() deletes is written after it
     if (this.present.has(key)) return;
     const tmp = `${this.file(key)}${TEMP}${process.pid}-${this.seq++}`;
     try {
@@ -177,12 +182,16 @@ export class ChunkStore {
   }
 
   /**
-   * Splits each entry into chunks of `chunkBytes`, stores them and a manifest listing them (with the caller's `meta`);
-   * the manifest and its CID. Reads each source once, a chunk at a time.
+   * Splits each entry into chunks of `chunkBytes`, stores them and a manifest listing them (with the caller's `meta`),
+   * pinned under `pin` when given; the manifest and its CID. Reads each source once, a chunk at a time.
    */
   async put(
     entries: PutEntry[],
-    { meta = new Uint8Array(0), chunkBytes = CHUNK_BYTES }: { meta?: Uint8Array; chunkBytes?: number } = {},
+    {
+      meta = new Uint8Array(0),
+      chunkBytes = CHUNK_BYTES,
+      pin,
+    }: { meta?: Uint8Array; chunkBytes?: number; pin?: string } = {},
   ): Promise<{ cid: CID; manifest: Manifest }> {
     const hold = this.hold();
     try {
@@ -198,7 +207,9 @@ export class ChunkStore {
         }
         manifest.entries.push(entry);
       }
-      return { cid: await this.putBlock(encodeManifest(manifest)), manifest };
+      const cid = await this.putBlock(encodeManifest(manifest));
+      if (pin !== undefined) this.pin(cid, pin); // before the hold goes: a gc meanwhile keeps every chunk
+      return { cid, manifest };
     } finally {
       hold.release();
     }
@@ -289,6 +300,7 @@ export class ChunkStore {
   pin(cid: CID, label: string): void {
     if (label.length === 0 || label.length > 256) throw new ChunkStoreError('a pin label is 1-256 characters');
     this.pinned.set(label, cid);
+    this.pinEpoch++;
     this.savePins();
   }
 
@@ -314,10 +326,48 @@ export class ChunkStore {
     return { add: (cid) => void keys.add(cid.toString()), release: () => void this.holds.delete(keys) };
   }
 
-  /** Deletes every block no pin reaches and no hold keeps; how many blocks and bytes went. */
+  /**
+   * Deletes every block no pin reaches and no hold keeps; how many blocks and bytes went. One runs at a time; writes
+   * wait for it, and a pin made meanwhile makes it look again at what the pins reach.
+   */
   async gc(): Promise<{ blocks: number; bytes: number }> {
+    while (this.collecting) await this.collecting.catch(() => undefined);
+    const run = this.collect();
+    this.collecting = run;
+    try {
+      return await run;
+    } finally {
+      this.collecting = undefined;
+    }
+  }
+
+  private async collect(): Promise<{ blocks: number; bytes: number }> {
+    let blocks = 0;
+    let bytes = 0;
+    for (;;) {
+      const epoch = this.pinEpoch;
+      const keep = await this.reachable();
+      const held = (key: string) => keep.has(key) || [...this.holds].some((h) => h.has(key));
+      let again = false;
+      for (const key of [...this.present]) {
+        if (held(key)) continue;
+        if (epoch !== this.pinEpoch) {
+          again = true;
+          break;
+        }
+        this.present.delete(key);
+        const stat = await fs.promises.stat(this.file(key)).catch(() => undefined);
+        await fs.promises.rm(this.file(key), { force: true });
+        blocks++;
+        bytes += stat?.size ?? 0;
+      }
+      if (!again) return { blocks, bytes };
+    }
+  }
+
+  /** The blocks the pins reach: each pinned block, and every chunk of those that are manifests. */
+  private async reachable(): Promise<Set<string>> {
     const keep = new Set<string>();
-    for (const keys of this.holds) for (const k of keys) keep.add(k);
     for (const cid of this.pinned.values()) {
       keep.add(cid.toString());
       let m: Manifest | undefined;
@@ -328,17 +378,7 @@ export class ChunkStore {
       }
       for (const e of m?.entries ?? []) for (const c of e.chunks) keep.add(c.toString());
     }
-    let blocks = 0;
-    let bytes = 0;
-    for (const key of [...this.present]) {
-      if (keep.has(key)) continue;
-      const stat = await fs.promises.stat(this.file(key)).catch(() => undefined);
-      await fs.promises.rm(this.file(key), { force: true });
-      this.present.delete(key);
-      blocks++;
-      bytes += stat?.size ?? 0;
-    }
-    return { blocks, bytes };
+    return keep;
   }
 }
 

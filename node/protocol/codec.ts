@@ -17,6 +17,7 @@ import {
   Heartbeat,
   LogprobUpdate,
   SlotClaim,
+  SlotState,
   StageRecord,
   TeamManifest,
   TokenAck,
@@ -36,6 +37,7 @@ import {
   checkPass,
   checkRecord,
   checkShard,
+  checkSlotState,
   checkUpdate,
   inContext,
   need,
@@ -48,6 +50,7 @@ export {
   Heartbeat,
   LogprobUpdate,
   SlotClaim,
+  SlotState,
   StageRecord,
   TeamManifest,
   TokenAck,
@@ -124,6 +127,13 @@ const CLAIM: Kind<SlotClaim> = {
   check: checkClaim,
   context: (m, ctx) => inContext(ctx, m, ['from', m.from], { slot: m.slot }),
 };
+const SLOT_STATE: Kind<SlotState> = {
+  name: 'SlotState',
+  codec: SlotState,
+  check: checkSlotState,
+  // A state saved after an earlier stage is still a state: no stage is stale.
+  context: (m, { stage: _, ...ctx }) => inContext(ctx, m, ['stage', m.stage], { slot: m.slot }),
+};
 const SHARD: Kind<TrajectoryShard> = {
   name: 'TrajectoryShard',
   codec: TrajectoryShard,
@@ -179,6 +189,7 @@ type Bytes = Uint8Array | Uint8ArrayList;
 export const decodeTeamManifest = (b: Bytes, ctx?: DecodeContext) => decodeAs(MANIFEST, b, ctx);
 export const decodeHeartbeat = (b: Bytes, ctx?: DecodeContext) => decodeAs(HEARTBEAT, b, ctx);
 export const decodeSlotClaim = (b: Bytes, ctx?: DecodeContext) => decodeAs(CLAIM, b, ctx);
+export const decodeSlotState = (b: Bytes, ctx?: DecodeContext) => decodeAs(SLOT_STATE, b, ctx);
 export const decodeTrajectoryShard = (b: Bytes, ctx?: DecodeContext) => decodeAs(SHARD, b, ctx);
 export const decodeLogprobUpdate = (b: Bytes, ctx?: DecodeContext) => decodeAs(UPDATE, b, ctx);
 export const decodeStageRecord = (b: Bytes, ctx?: DecodeContext) => decodeAs(RECORD, b, ctx);
@@ -189,6 +200,7 @@ export const decodeAnnounce = (b: Bytes, ctx?: DecodeContext) => decodeAs(ANNOUN
 export const encodeTeamManifest = (m: TeamManifest) => encodeAs(MANIFEST, m);
 export const encodeHeartbeat = (m: Heartbeat) => encodeAs(HEARTBEAT, m);
 export const encodeSlotClaim = (m: SlotClaim) => encodeAs(CLAIM, m);
+export const encodeSlotState = (m: SlotState) => encodeAs(SLOT_STATE, m);
 export const encodeTrajectoryShard = (m: TrajectoryShard) => encodeAs(SHARD, m);
 export const encodeLogprobUpdate = (m: LogprobUpdate) => encodeAs(UPDATE, m);
 export const encodeStageRecord = (m: StageRecord) => encodeAs(RECORD, m);

@@ -12,6 +12,7 @@ export const MAX_BYTES = {
   TeamManifest: 256 * KiB,
   Heartbeat: 64 * KiB,
   SlotClaim: 64 * KiB,
+  SlotState: 64 * KiB,
   TrajectoryShard: 4 * MiB,
   LogprobUpdate: 16 * MiB,
   StageRecord: 64 * KiB,

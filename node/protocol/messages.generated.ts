@@ -1126,6 +1126,209 @@ export namespace SlotClaim {
   }
 }
 
+export interface SlotState {
+  version: number
+  team: string
+  slot: number
+  stage: number
+  manifest?: Uint8Array<ArrayBuffer>
+  bytes: number
+}
+
+export namespace SlotState {
+  let _codec: Codec<SlotState>
+
+  export const codec = (): Codec<SlotState> => {
+    if (_codec == null) {
+      _codec = message<SlotState>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.team != null && obj.team !== '')) {
+          w.uint32(18)
+          w.string(obj.team)
+        }
+
+        if ((obj.slot != null && obj.slot !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.slot)
+        }
+
+        if ((obj.stage != null && obj.stage !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.stage)
+        }
+
+        if (obj.manifest != null) {
+          w.uint32(42)
+          w.bytes(obj.manifest)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(48)
+          w.uint64Number(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          team: '',
+          slot: 0,
+          stage: 0,
+          bytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.team = reader.string()
+              break
+            }
+            case 3: {
+              obj.slot = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.stage = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.manifest = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.team`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.slot`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.stage`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.manifest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SlotStateVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface SlotStateTeamFieldEvent {
+    field: '$.team'
+    value: string
+  }
+
+  export interface SlotStateSlotFieldEvent {
+    field: '$.slot'
+    value: number
+  }
+
+  export interface SlotStateStageFieldEvent {
+    field: '$.stage'
+    value: number
+  }
+
+  export interface SlotStateManifestFieldEvent {
+    field: '$.manifest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SlotStateBytesFieldEvent {
+    field: '$.bytes'
+    value: number
+  }
+
+  export function encode (obj: Partial<SlotState>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SlotState.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotState>): SlotState {
+    return decodeMessage(buf, SlotState.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SlotState>): Generator<SlotStateVersionFieldEvent | SlotStateTeamFieldEvent | SlotStateSlotFieldEvent | SlotStateStageFieldEvent | SlotStateManifestFieldEvent | SlotStateBytesFieldEvent> {
+    return streamMessage(buf, SlotState.codec(), opts)
+  }
+}
+
 export interface Turn {
   slot: number
   ids: number[]

@@ -10,6 +10,7 @@ import {
   type Heartbeat,
   type LogprobUpdate,
   type SlotClaim,
+  type SlotState,
   type StageRecord,
   type TeamManifest,
   type TokenAck,
@@ -195,6 +196,15 @@ export function checkClaim(m: SlotClaim): void {
   need(typeof m.upgrade === 'boolean', 'missing', 'upgrade');
   uint(m.from, 'from');
   time(m.time);
+}
+
+export function checkSlotState(m: SlotState): void {
+  header(m);
+  uint(m.slot, 'slot', LIMITS.slots);
+  uint(m.stage, 'stage');
+  need(m.stage > 0, 'out-of-range', 'stage');
+  cidBytes(m.manifest, 'manifest');
+  need(Number.isSafeInteger(m.bytes) && m.bytes > 0, 'out-of-range', 'bytes');
 }
 
 export function checkShard(m: TrajectoryShard): void {

@@ -11,6 +11,7 @@ import type { LoraConfig } from '../agent/model/weights.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
 import type { StageRecord, StageTeam } from './stage.ts';
+import { stageLog } from './stage-log.ts';
 import { type LocalTeam, buildTeam, makeIncumbent, releaseTeam, runSeed, threadsOnly } from './team.ts';
 
 interface SavedSlot {
@@ -32,6 +33,9 @@ interface Saved {
 }
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
+const stageName = (stage: number) => `stage-${String(stage).padStart(4, '0')}`;
+/** The stage log's name among a slot state's files. */
+const STAGE_LOG = 'stage_log.jsonl';
 const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
 
 /**
@@ -40,9 +44,7 @@ const incumbentFile = (folder: string, name: string) => path.join(folder, `${nam
  * then points `latest` at it.
  */
 export function saveStage(cfg: SatConfig, team: StageTeam, stage: number, record?: StageRecord): void {
-  const root = checkpoints(cfg);
-  const name = `stage-${String(stage).padStart(4, '0')}`;
-  const tmp = path.join(root, `${name}.tmp`);
+  const tmp = path.join(checkpoints(cfg), `${stageName(stage)}.tmp`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   const slots = team.agents.map((a, i): SavedSlot => {
@@ -60,10 +62,76 @@ export function saveStage(cfg: SatConfig, team: StageTeam, stage: number, record
   const saved: Saved = { stage, team: team.runSeed, betas: team.agents.map((a) => a?.beta ?? null), slots };
   writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(saved)}\n`);
   if (record) writeFileAtomic(path.join(tmp, 'record.json'), `${JSON.stringify(record)}\n`);
+  commitStage(cfg, stage, tmp);
+}
+
+/** Moves the whole folder `tmp` into place as `stage`'s, points `latest` at it and prunes the older ones. */
+function commitStage(cfg: SatConfig, stage: number, tmp: string): void {
+  const root = checkpoints(cfg);
+  const name = stageName(stage);
   fs.rmSync(path.join(root, name), { recursive: true, force: true });
   fs.renameSync(tmp, path.join(root, name));
   writeFileAtomic(path.join(root, 'latest.json'), `${JSON.stringify({ stage, dir: name })}\n`);
   pruneStages(root, stage, cfg.logging.keepCheckpoints);
+}
+
+/**
+ * The files of `slot`'s state as its peer saved it after the latest stage — its trained and optimizer state, beta,
+ * Stage-0 incumbent and the stage's record — with the stage log, by the names they go by in a stage folder; what the
+ * peer offers the team so that another can carry the slot on (docs/design §4.14). Undefined before the first stage.
+ */
+export function slotStateFiles(
+  cfg: SatConfig,
+  slot: number,
+): { stage: number; files: Record<string, string> } | undefined {
+  const folder = latestStageFolder(cfg);
+  if (!folder) return undefined;
+  const saved = readSaved(cfg, folder);
+  const name = cfg.sat.agents[slot].name;
+  const files = Object.fromEntries(
+    ['state.json', `${name}.safetensors`, `${name}.incumbent.safetensors`, 'record.json']
+      .map((f) => [f, path.join(folder, f)])
+      .concat([[STAGE_LOG, stageLog(cfg)]])
+      .filter(([, file]) => fs.existsSync(file)),
+  );
+  return { stage: saved.stage, files };
+}
+
+/**
+ * Makes `dir`, holding a slot state's files as slotStateFiles names them (fetched from the team), this peer's latest
+ * saved stage, the slot's agent running on `model` (this peer's checkpoint folder; where the saver's was is no
+ * concern here); the stage log in it becomes this peer's. Its stage number; an InputError when `dir` holds no state of
+ * `slot` for this team.
+ */
+export function installSlotState(cfg: SatConfig, slot: number, dir: string, model: string): number {
+  const saved = readSaved(cfg, dir);
+  const name = cfg.sat.agents[slot].name;
+  if (
+    saved.betas[slot] === null ||
+    saved.betas[slot] === undefined ||
+    !fs.existsSync(path.join(dir, `${name}.safetensors`))
+  )
+    throw new InputError(`${dir} holds no state of slot ${slot} ('${name}'): it was saved by another slot's peer`);
+  const stage0 = saved.slots?.[slot]?.stage0;
+  if (stage0 && !fs.existsSync(stage0.incumbent))
+    throw new InputError(
+      `slot ${slot}'s state is in Stage-0 around the incumbent checkpoint ${stage0.incumbent}, which this machine ` +
+        'lacks: put that checkpoint there and start again',
+    );
+  const own: SavedSlot = {
+    ...(path.resolve(model) === path.resolve(cfg.sat.agents[slot].path) ? {} : { model: path.resolve(model) }),
+    ...(stage0 ? { stage0 } : {}),
+  };
+  const mine: Saved = { ...saved, slots: saved.betas.map((_, s) => (s === slot ? own : {})) };
+  writeFileAtomic(path.join(dir, 'state.json'), `${JSON.stringify(mine)}\n`);
+  const log = path.join(dir, STAGE_LOG);
+  if (fs.existsSync(log)) {
+    fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
+    fs.renameSync(log, stageLog(cfg));
+  }
+  fs.mkdirSync(checkpoints(cfg), { recursive: true });
+  commitStage(cfg, saved.stage, dir);
+  return saved.stage;
 }
 
 /** Once `latest` points at `saved`, removes the stages before it beyond the `keep` latest (none when keep is 0). */

@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { SatConfig } from '../config/load.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
-const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
+/** The log's file. */
+export const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
 
 /** The stage of one row of the log; undefined for a row that is not whole JSON (cut short by a kill). */
 function stageOfRow(line: string): number | undefined {

@@ -4,6 +4,7 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CID } from 'multiformats/cid';
 import { contentId } from '../../node/protocol/cid.ts';
 import {
   CHUNK_BYTES,
@@ -188,6 +189,32 @@ test('gc keeps the chunks of a put in progress', async (t) => {
   t.is((await gcDuring!).blocks, 0);
   await store.materialize(cid, path.join(dir, 'out.bin'));
   t.true(same(fs.readFileSync(path.join(dir, 'out.bin')), data));
+});
+
+test('a gc running while puts and pins go on deletes only what no pin or hold reaches', async (t) => {
+  const dir = tempDir('chunk-store-');
+  const store = await ChunkStore.open(dir);
+  // Many pinned manifests, so that a gc takes a while to see what they reach, and unpinned blocks to delete.
+  for (let i = 0; i < 100; i++) {
+    const { cid } = await store.put([{ name: 'other', source: crypto.randomBytes(KiB) }]);
+    store.pin(cid, `other/${i}`);
+  }
+  for (let i = 0; i < 100; i++) await store.putBlock(crypto.randomBytes(KiB));
+  const versions = Array.from({ length: 6 }, () => crypto.randomBytes(256 * KiB));
+  const gcs: Promise<unknown>[] = [];
+  let last: CID | undefined;
+  for (const data of versions) {
+    // Each version replaces the last under one label, as a slot's state does, with gcs running as it goes in.
+    gcs.push(store.gc(), store.gc());
+    ({ cid: last } = await store.put([{ name: 'state', source: data }], { chunkBytes: 16 * KiB, pin: 'state' }));
+  }
+  await Promise.all(gcs);
+  const manifest = (await store.manifest(last!))!;
+  t.is(store.missing(manifest).length, 0, 'every chunk of the pinned version is there');
+  await store.materialize(manifest, path.join(dir, 'out.bin'));
+  t.true(same(fs.readFileSync(path.join(dir, 'out.bin')), versions.at(-1)!));
+  await store.gc();
+  t.is(store.size, 200 + 1 + 16, 'the earlier versions and the unpinned blocks are gone');
 });
 
 test('manifests and haves: encoded and decoded; bad ones refused with a reason', (t) => {

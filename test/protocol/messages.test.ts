@@ -22,6 +22,7 @@ import {
   BlockKind,
   type Reason,
   SlotClaim,
+  SlotState,
   StageRecord,
   TeamManifest,
   TokenAck,
@@ -33,6 +34,7 @@ import {
   decodeHeartbeat,
   decodeLogprobUpdate,
   decodeSlotClaim,
+  decodeSlotState,
   decodeStageRecord,
   decodeTeamManifest,
   decodeTokenAck,
@@ -41,6 +43,7 @@ import {
   encodeHeartbeat,
   encodeLogprobUpdate,
   encodeSlotClaim,
+  encodeSlotState,
   encodeStageRecord,
   encodeTeamManifest,
   encodeTokenAck,
@@ -86,6 +89,14 @@ const CLAIM: SlotClaim = {
   upgrade: true,
   from: 4,
   time: TIME,
+};
+const SLOT_STATE: SlotState = {
+  version: 1,
+  team: TEAM,
+  slot: 1,
+  stage: 2,
+  manifest: contentId(new TextEncoder().encode('a chunk manifest')).bytes,
+  bytes: 2_400_000_000,
 };
 const SHARD: TrajectoryShard = {
   version: 1,
@@ -204,6 +215,13 @@ const KINDS = [
     raw: SlotClaim.encode,
     encode: encodeSlotClaim,
     decode: decodeSlotClaim,
+  }),
+  kind<SlotState>({
+    name: 'SlotState',
+    valid: SLOT_STATE,
+    raw: SlotState.encode,
+    encode: encodeSlotState,
+    decode: decodeSlotState,
   }),
   kind<TrajectoryShard>({
     name: 'TrajectoryShard',
@@ -419,6 +437,16 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
     with_(MANIFEST, { allow: [new Uint8Array([0x12, 0x20, 1, 2])] }),
     'bad-peer-id',
   ],
+  [
+    'SlotState',
+    'a state of no stage (stage 0 is the configured model)',
+    with_(SLOT_STATE, { stage: 0 }),
+    'out-of-range',
+  ],
+  ['SlotState', 'a manifest reference that is no CID', with_(SLOT_STATE, { manifest: HASH }), 'bad-cid'],
+  ['SlotState', 'no manifest', with_(SLOT_STATE, { manifest: undefined }), 'missing'],
+  ['SlotState', 'a state of no bytes', with_(SLOT_STATE, { bytes: 0 }), 'out-of-range'],
+  ['SlotState', 'a slot beyond any roster', with_(SLOT_STATE, { slot: 64 }), 'out-of-range'],
   ['TeamManifest', 'a config that is no JSON', with_(MANIFEST, { config: 'sat: {epsilon: 0.2}' }), 'bad-config'],
   ['TeamManifest', 'a config that is a JSON array', with_(MANIFEST, { config: '[1, 2]' }), 'bad-config'],
   ['TeamManifest', 'an allowlist under open admission', with_(MANIFEST, { admission: Admission.OPEN }), 'inconsistent'],
@@ -537,7 +565,7 @@ test('context: messages for another team are rejected', (t) => {
 });
 
 test('context: messages for an older stage are stale; the current and later ones pass', (t) => {
-  for (const k of KINDS.filter((k) => k.name !== 'TeamManifest')) {
+  for (const k of KINDS.filter((k) => k.name !== 'TeamManifest' && k.name !== 'SlotState')) {
     const field = k.name === 'SlotClaim' ? 'from' : 'stage';
     const at = k.valid[field] as number;
     const bytes = k.encode(k.valid);
@@ -547,10 +575,16 @@ test('context: messages for an older stage are stale; the current and later ones
   }
 });
 
+test("context: a slot's state saved after an earlier stage is no less a state", (t) => {
+  const bytes = encodeSlotState(SLOT_STATE);
+  t.true(decodeSlotState(bytes, { team: TEAM, stage: SLOT_STATE.stage + 5, slots: 2 }).ok);
+});
+
 test('context: slots and order positions must lie within the roster', (t) => {
   const cases: [MessageKind, Record<string, unknown>][] = [
     ['Heartbeat', with_(HEARTBEAT, { slot: 2 })],
     ['SlotClaim', with_(CLAIM, { slot: 2 })],
+    ['SlotState', with_(SLOT_STATE, { slot: 2 })],
     ['TrajectoryShard', turn({ slot: 2 })],
     ['LogprobUpdate', with_(UPDATE, { slot: 2 })],
     ['LogprobUpdate', with_(UPDATE, { position: 2 })],

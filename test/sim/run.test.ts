@@ -178,6 +178,74 @@ test(
 );
 
 test(
+  "sim --kill --wipe: a peer that lost its disk takes its slot's state back from the copies the others keep, " +
+    'follows the stage that went on without it, and trains on',
+  async (t) => {
+    t.timeout(400_000);
+    const { dir, config } = smallTeam(3);
+    const out = path.join(dir, 'sim');
+    const sim = sat(
+      'sim',
+      '--config',
+      config,
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--peers',
+      '3',
+      '--kill',
+      '1@2',
+      '--wipe',
+      '--deadline',
+      '4',
+      '--upgrade',
+      'none',
+      '--json',
+      '--verbose',
+    );
+    t.is(sim.code, 0, sim.stderr);
+    t.regex(sim.stderr, /peer 1: killed \(SIGKILL\) .* starting it again on an empty data dir/);
+    t.regex(
+      sim.stderr,
+      /peer 1: slot 1's state of stage 1 \([\d.]+ MB\) is newer than this peer's \(none\): fetching it from 2 peer\(s\)/,
+    );
+    t.regex(sim.stderr, /peer 1: slot 1's state of stage 1 taken from the team: resuming after it/);
+    const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
+    t.deepEqual(
+      summary.stages.map((s: { stage: number }) => s.stage),
+      [1, 2, 3],
+    );
+    const agent = (stage: number) =>
+      summary.stages[stage - 1].agents.find((a: { slot: number }) => a.slot === 1) as { skipped?: boolean };
+    t.true(agent(2).skipped, 'slot 1 skipped stage 2, its peer killed as it took the token');
+    t.regex(sim.stderr, /peer 1: the team is past stage 2's rollout: following it/);
+    t.falsy(agent(3).skipped, 'slot 1 trained in stage 3, from the state it took back');
+
+    const read = (slot: number) =>
+      fs
+        .readFileSync(path.join(out, `peer-${slot}/stage_log.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    t.deepEqual(
+      read(1).map(bare),
+      read(0).map(bare),
+      "the stage log came with the state: the new peer's has every row the others' have",
+    );
+    t.true(fs.existsSync(path.join(out, 'peer-1/checkpoints/stage-0003/state.json')));
+    // Every peer keeps the newest state of every slot it had time to copy, pinned; slot 1's of stage 1 came whole.
+    const pins = JSON.parse(fs.readFileSync(path.join(out, 'peer-0/chunks/pins.json'), 'utf8'));
+    t.deepEqual(
+      Object.keys(pins)
+        .filter((l) => /^state\/\d$/.test(l))
+        .sort(),
+      ['state/0', 'state/1', 'state/2'],
+    );
+  },
+);
+
+test(
   'sim --kill at evaluation: a peer killed while evaluating restarts with its update, ' +
     'takes its turns in that evaluation again, and every peer still logs what train logs',
   async (t) => {

@@ -1,0 +1,85 @@
+// A peer getting its slot's state back from the team (docs/design §4.14): one whose disk is gone (or that carries on
+// a slot another peer held) starts with no saved stage, or an older one than the team's newest state of its slot. It
+// fetches that state from the peers that keep it, makes it its own latest saved stage, and rejoins from there as a
+// restarted peer does (catch-up.ts).
+import path from 'node:path';
+import fs from 'node:fs';
+import { LIVENESS_MS } from '../protocol/roster.ts';
+import { installSlotState, latestStageFolder, restoreSlot } from '../sat/checkpoints.ts';
+import { unloggedStage } from '../sat/stage-loop.ts';
+import { until } from '../util/until.ts';
+import { fetchProgress } from './fetch-progress.ts';
+import { type JoinedPeer, sessionOf } from './join.ts';
+import type { HeardState } from './slot-states.ts';
+import { stateLabel } from './slot-states.ts';
+import { othersStages } from './team-wait.ts';
+
+/** How long a peer listens for the other slots' stages (their heartbeats) before deciding whether to look further. */
+const TEAM_MS = 6_000;
+/** How long it then listens for its slot's newest state. */
+const STATE_MS = 10_000;
+
+/**
+ * Takes the newest state of this peer's slot the team has, when it is newer than what this peer saved; resolves
+ * with the peer's last saved stage after it (`p.saved`, updated).
+ */
+export async function recoverSlot(p: JoinedPeer, signal: AbortSignal): Promise<number> {
+  const { roster, slot, states, init } = p;
+  const me = p.host.peerId;
+  const othersHeard = () =>
+    roster.holders().every((h, s) => s === slot || (h !== undefined && roster.stageOf(s, h) !== undefined));
+  await until(othersHeard, { every: 200, timeoutMs: TEAM_MS, signal });
+  const team = Math.max(0, ...othersStages(roster, me));
+  // A slot's state is offered once its stage is logged: the team, in stage `team`, has at most that of the one before.
+  if (team - 1 <= p.saved || signal.aborted) return p.saved;
+  await until(() => (states.newest(slot)[0]?.stage ?? 0) >= team - 1, { every: 200, timeoutMs: STATE_MS, signal });
+  for (const state of states.newest(slot).filter((s) => s.stage > p.saved)) {
+    if (signal.aborted) break;
+    try {
+      await takeState(p, state, signal);
+      await holdSlot(p, signal);
+      return p.saved;
+    } catch (err) {
+      init.log(`slot ${slot}'s state of stage ${state.stage} could not be taken: ${(err as Error).message}`);
+    }
+  }
+  if (p.saved === 0 && !signal.aborted)
+    init.log(
+      `the team is in stage ${team} but no peer offers slot ${slot}'s state: this agent starts from its model, ` +
+        'catching up with the team',
+    );
+  return p.saved;
+}
+
+/** Fetches `state`, makes it this peer's latest saved stage and puts the agent in it. */
+async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal): Promise<void> {
+  const { cfg, slot, init } = p;
+  const mb = (state.bytes / 1e6).toFixed(1);
+  init.log(
+    `slot ${slot}'s state of stage ${state.stage} (${mb} MB) is newer than this peer's ` +
+      `(${p.saved === 0 ? 'none' : `stage ${p.saved}`}): fetching it from ${state.peers.length} peer(s)`,
+  );
+  const manifest = await p.chunks.fetch(state.cid, state.peers, {
+    label: stateLabel(slot),
+    onProgress: fetchProgress(init.log, `slot ${slot}'s state`),
+    signal,
+  });
+  const dir = path.join(cfg.logging.saveDir, 'checkpoints', 'fetched.tmp');
+  fs.rmSync(dir, { recursive: true, force: true });
+  await p.chunks.materialize(manifest, dir);
+  const stage = installSlotState(cfg, slot, dir, init.model);
+  restoreSlot(cfg, latestStageFolder(cfg)!, slot, p.agent, sessionOf(init));
+  p.saved = stage;
+  const unlogged = unloggedStage(cfg, stage);
+  if (unlogged) p.unlogged = unlogged;
+  else delete p.unlogged;
+  init.log(`slot ${slot}'s state of stage ${stage} taken from the team: resuming after it`);
+}
+
+/** Waits (a while) until the roster names this peer the slot's holder: a silent holder's claim lapses. */
+async function holdSlot(p: JoinedPeer, signal: AbortSignal): Promise<void> {
+  const holds = () => p.roster.holder(p.slot)?.equals(p.host.peerId) ?? false;
+  if (holds()) return;
+  p.init.log(`slot ${p.slot} is still claimed by ${p.roster.holder(p.slot)}: waiting for that peer to fall silent`);
+  await until(holds, { every: 200, timeoutMs: 2 * LIVENESS_MS, signal });
+}
