@@ -153,6 +153,8 @@ export class PeerLink implements StageLink {
   private readonly complete = new Map<string, Uint8Array<ArrayBuffer>[]>();
   /** The stage's updates by CID, as they arrive. */
   private readonly updates = new Map<string, LogprobUpdate>();
+  /** The peer each update came from (an observer fetches what it names from there). */
+  private readonly updateFrom = new Map<string, PeerId>();
   /** What each position came to: its update, or null when skipped. */
   private readonly decided = new Waits<Held | null>();
   /** The positions this peer holds. */
@@ -220,7 +222,17 @@ export class PeerLink implements StageLink {
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine, this.parts]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
-    for (const [cid, u] of this.updates) if (u.stage < stage) this.updates.delete(cid);
+    for (const [cid, u] of this.updates)
+      if (u.stage < stage) {
+        this.updates.delete(cid);
+        this.updateFrom.delete(cid);
+      }
+    // An observer follows the stage from the updates heard before it began: what they name, it fetches.
+    if (observe)
+      for (const [cid, u] of this.updates) {
+        const from = this.updateFrom.get(cid);
+        if (u.stage === stage && from) this.fetchMissed(u, from);
+      }
     // Blocks of two stages back are forgotten: a peer that restarts catches up on the last one.
     this.shards.forgetBefore(stage - 1);
   }
@@ -435,6 +447,7 @@ export class PeerLink implements StageLink {
   private onUpdate(update: LogprobUpdate, cid: string, from: PeerId): void {
     if (update.stage < this.stage) return;
     this.updates.set(cid, update);
+    this.updateFrom.set(cid, from);
     if (this.observing && update.stage === this.stage) this.fetchMissed(update, from);
     this.settle();
   }

@@ -192,13 +192,9 @@ test(
       out,
       '--threads',
       '1',
-      '--peers',
-      '3',
       '--kill',
-      '1@2',
+      '1@2:eval',
       '--wipe',
-      '--deadline',
-      '4',
       '--upgrade',
       'none',
       '--json',
@@ -208,7 +204,7 @@ test(
     t.regex(sim.stderr, /peer 1: killed \(SIGKILL\) .* starting it again on an empty data dir/);
     t.regex(
       sim.stderr,
-      /peer 1: slot 1's state of stage 1 \([\d.]+ MB\) is newer than this peer's \(none\): fetching it from 2 peer\(s\)/,
+      /peer 1: slot 1's state of stage 1 \([\d.]+ MB\) is newer than this peer's \(none\): fetching it from 1 peer\(s\)/,
     );
     t.regex(sim.stderr, /peer 1: slot 1's state of stage 1 taken from the team: resuming after it/);
     const summary = JSON.parse(sim.stdout.trim().split('\n').at(-1)!);
@@ -218,7 +214,8 @@ test(
     );
     const agent = (stage: number) =>
       summary.stages[stage - 1].agents.find((a: { slot: number }) => a.slot === 1) as { skipped?: boolean };
-    t.true(agent(2).skipped, 'slot 1 skipped stage 2, its peer killed as it took the token');
+    // Killed as it started stage 2's evaluation: the update it made in stage 2 went with its disk (a state is offered
+    // once its stage is logged), and the shards it made too; it follows stage 2 from the update of the peer left.
     t.regex(sim.stderr, /peer 1: the team is past stage 2's rollout: following it/);
     t.falsy(agent(3).skipped, 'slot 1 trained in stage 3, from the state it took back');
 
@@ -234,13 +231,13 @@ test(
       "the stage log came with the state: the new peer's has every row the others' have",
     );
     t.true(fs.existsSync(path.join(out, 'peer-1/checkpoints/stage-0003/state.json')));
-    // Every peer keeps the newest state of every slot it had time to copy, pinned; slot 1's of stage 1 came whole.
+    // Each peer pins its own slot's newest state and its copy of the other's.
     const pins = JSON.parse(fs.readFileSync(path.join(out, 'peer-0/chunks/pins.json'), 'utf8'));
     t.deepEqual(
       Object.keys(pins)
         .filter((l) => /^state\/\d$/.test(l))
         .sort(),
-      ['state/0', 'state/1', 'state/2'],
+      ['state/0', 'state/1'],
     );
   },
 );
