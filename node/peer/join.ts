@@ -122,11 +122,10 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     started.push(() => link.stop());
     await link.start();
     const isMember = (peer: PeerId) => slots.some((_, s) => roster.claimants(s).some((c) => c.equals(peer)));
-    const states = new SlotStates({ host, team: file.id, cfg, slot, chunks, isMember, log });
+    const teamStage = () => Math.max(roster.stage, ...othersStages(roster, host.peerId));
+    const states = new SlotStates({ host, team: file.id, cfg, slot, chunks, isMember, teamStage, log });
     states.start();
     started.push(() => states.stop());
-    // A restarted peer offers its slot's state again: the copies the others keep may be older.
-    if (saved) void states.offer();
     if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);
     await roster.claim(slot, slots[slot].family, slots[slot].tokenizer!, upgradeAt);
     const team = {

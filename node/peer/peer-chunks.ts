@@ -7,11 +7,11 @@ import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { type Manifest, manifestBytes } from '../protocol/chunk-codec.ts';
 import { ChunkStore } from '../protocol/chunk-store.ts';
+import { ChunkStoreError } from '../protocol/errors.ts';
 import { ChunkServer } from '../protocol/chunk-server.ts';
 import { ChunkProviders } from '../protocol/chunk-have.ts';
 import { type FetchProgress, fetchManifest } from '../protocol/chunk-fetch.ts';
 import type { PeerHost } from '../protocol/host.ts';
-import { LinkDivergedError } from './peer-link.ts';
 
 /** Files by the name they go by in a manifest (a plain file name: no folder). */
 export type NamedFiles = Record<string, string>;
@@ -19,11 +19,11 @@ export type NamedFiles = Record<string, string>;
 export interface ChunkFetch {
   /** Pins the manifest under this label (from its first chunk, so a partial fetch survives gc and resumes). */
   label: string;
+  /** The bytes its entries were announced to hold: a manifest of another size is refused before any chunk. */
+  bytes?: number;
   onProgress?: (p: FetchProgress) => void;
   signal?: AbortSignal;
 }
-
-const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 
 export class PeerChunks {
   private constructor(
@@ -61,43 +61,37 @@ export class PeerChunks {
    */
   async fetch(cid: CID, from: readonly PeerId[], o: ChunkFetch): Promise<Manifest> {
     const partial = `${o.label}/partial`;
-    const { manifest } = await fetchManifest(
-      this.host.libp2p,
-      this.store,
-      cid,
-      [...from, ...this.providers.providers(cid)],
-      {
-        pin: partial,
-        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-      },
-    );
+    const fetching = fetchManifest(this.host.libp2p, this.store, cid, [...from, ...this.providers.providers(cid)], {
+      pin: partial,
+      ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    // The partial pin goes once this fetch ends, unless a later fetch under the label pinned its own there.
+    const unpinPartial = () => this.store.pins().get(partial)?.equals(cid) && this.store.unpin(partial);
+    const { manifest } = await fetching.catch((err: unknown) => {
+      unpinPartial(); // what arrived stays in the store until a gc: a fetch again soon resumes
+      throw err;
+    });
     const before = this.store.pins().get(o.label);
     this.store.pin(cid, o.label);
-    this.store.unpin(partial);
+    unpinPartial();
     await this.providers.announce(cid, manifestBytes(manifest));
     if (before && !before.equals(cid)) await this.letGo(before);
     return manifest;
   }
 
-  /** Writes each entry of `manifest` to its own file in `dir`; the files by name. */
-  async materialize(manifest: Manifest, dir: string): Promise<NamedFiles> {
-    const files: NamedFiles = {};
-    for (const { name } of manifest.entries) {
-      if (!PLAIN_NAME.test(name) || name in files)
-        throw new LinkDivergedError(`a fetched manifest names an entry '${name.slice(0, 80)}': not a plain file name`);
-      files[name] = path.join(dir, name);
-      await this.store.materialize(manifest, files[name], { entry: name });
-    }
+  /**
+   * Writes each entry of `manifest`, one of `names`, to its own file in `dir`; the files by name. A ChunkStoreError
+   * names an entry of another name before anything is written.
+   */
+  async materialize(manifest: Manifest, dir: string, names: readonly string[]): Promise<Map<string, string>> {
+    const odd = manifest.entries.find((e) => !names.includes(e.name));
+    if (odd)
+      throw new ChunkStoreError(`a fetched manifest holds '${odd.name.slice(0, 80)}', none of ${names.join(', ')}`);
+    const files = new Map(manifest.entries.map((e) => [e.name, path.join(dir, e.name)]));
+    for (const [name, file] of files) await this.store.materialize(manifest, file, { entry: name });
     return files;
-  }
-
-  /** Lets go of what `label` pins: no longer announced, and its chunks deleted unless another pin needs them. */
-  async release(label: string): Promise<void> {
-    const cid = this.store.pins().get(label);
-    if (!cid) return;
-    this.store.unpin(label);
-    await this.letGo(cid);
   }
 
   async stop(): Promise<void> {

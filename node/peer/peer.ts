@@ -108,6 +108,8 @@ export class Peer {
     } else {
       // A peer whose disk lost its slot's state (or holds an older one than the team's) takes it from the team.
       done = await recoverSlot(p, signal);
+      // Its state offered again: the copies the others keep may be older, or gone with their peers.
+      if (done > 0) void p.states.offer();
       // A peer with no state at all, joining a team already past stage 0, catches up as a restarted one does.
       if (done > 0 || Math.max(0, ...othersStages(p.roster, this.host.peerId)) > 0)
         done = await rejoin(p, loop, signal);
@@ -169,7 +171,7 @@ export class Peer {
     p.roster.stop();
     await p.discovery.stop();
     await p.link.stop();
-    p.states.stop();
+    await p.states.stop();
     await p.chunks.stop();
     await p.agent.release();
     await this.host.stop();

@@ -5,13 +5,12 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { LIVENESS_MS } from '../protocol/roster.ts';
-import { installSlotState, latestStageFolder, restoreSlot } from '../sat/checkpoints.ts';
+import { commitSlotState, readySlotState, restoreSlot, slotStateNames } from '../sat/checkpoints.ts';
 import { unloggedStage } from '../sat/stage-loop.ts';
 import { until } from '../util/until.ts';
 import { fetchProgress } from './fetch-progress.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
-import type { HeardState } from './slot-states.ts';
-import { stateLabel } from './slot-states.ts';
+import { type HeardState, stateLabel } from './slot-states.ts';
 import { othersStages } from './team-wait.ts';
 
 /** How long a peer listens for the other slots' stages (their heartbeats) before deciding whether to look further. */
@@ -51,7 +50,10 @@ export async function recoverSlot(p: JoinedPeer, signal: AbortSignal): Promise<n
   return p.saved;
 }
 
-/** Fetches `state`, makes it this peer's latest saved stage and puts the agent in it. */
+/**
+ * Fetches `state`, checks it, puts the agent in it and makes it this peer's latest saved stage (only once the agent
+ * took it: a state that fails leaves the peer's checkpoints as they were).
+ */
 async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal): Promise<void> {
   const { cfg, slot, init } = p;
   const mb = (state.bytes / 1e6).toFixed(1);
@@ -61,19 +63,26 @@ async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal):
   );
   const manifest = await p.chunks.fetch(state.cid, state.peers, {
     label: stateLabel(slot),
+    bytes: state.bytes,
     onProgress: fetchProgress(init.log, `slot ${slot}'s state`),
     signal,
   });
   const dir = path.join(cfg.logging.saveDir, 'checkpoints', 'fetched.tmp');
   fs.rmSync(dir, { recursive: true, force: true });
-  await p.chunks.materialize(manifest, dir);
-  const stage = installSlotState(cfg, slot, dir, init.model);
-  restoreSlot(cfg, latestStageFolder(cfg)!, slot, p.agent, sessionOf(init));
-  p.saved = stage;
-  const unlogged = unloggedStage(cfg, stage);
+  try {
+    await p.chunks.materialize(manifest, dir, slotStateNames(cfg, slot));
+    readySlotState(cfg, slot, dir, state.stage, init.model);
+    await p.agent.releaseIncumbent();
+    restoreSlot(cfg, dir, slot, p.agent, sessionOf(init));
+    commitSlotState(cfg, dir, state.stage);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  p.saved = state.stage;
+  const unlogged = unloggedStage(cfg, state.stage);
   if (unlogged) p.unlogged = unlogged;
   else delete p.unlogged;
-  init.log(`slot ${slot}'s state of stage ${stage} taken from the team: resuming after it`);
+  init.log(`slot ${slot}'s state of stage ${state.stage} taken from the team: resuming after it`);
 }
 
 /** Waits (a while) until the roster names this peer the slot's holder: a silent holder's claim lapses. */

@@ -36,13 +36,15 @@ export interface SlotStatesInit {
   chunks: PeerChunks;
   /** Whether a peer is a member of the team (a state from anyone else is dropped). */
   isMember: (peer: PeerId) => boolean;
+  /** The latest stage the team's peers say they are in: a state of a later one is dropped. */
+  teamStage: () => number;
   log: (line: string) => void;
   periodMs?: number;
 }
 
 export interface SlotStatesCounters {
   heard: number;
-  /** Dropped, by why: 'non-member'. */
+  /** Dropped, by why: 'non-member', 'ahead' (of a stage the team is not in yet). */
   dropped: Map<string, number>;
   /** Copies of other slots' states kept. */
   copied: number;
@@ -58,10 +60,12 @@ export class SlotStates {
   /** What this peer serves and announces: its slot's state, and its copies of the others'. */
   private readonly mine = new Map<number, SlotState>();
   /** Copies being fetched, by slot. */
-  private readonly copying = new Map<number, { stage: number; abort: AbortController }>();
-  /** Versions whose copy failed (each said once). */
+  private readonly copying = new Map<number, { stage: number; abort: AbortController; done: Promise<void> }>();
+  /** Versions whose copy failed (each said once), by slot/CID. */
   private readonly failed = new Set<string>();
   private offering: Promise<void> = Promise.resolve();
+  private offerQueued = false;
+  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly init: SlotStatesInit) {}
@@ -77,19 +81,28 @@ export class SlotStates {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops announcing and copying; resolves once the offer and the copies under way have ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     for (const { abort } of this.copying.values()) abort.abort();
     this.init.host.unsubscribe(statesTopic(this.init.team));
+    await Promise.allSettled([this.offering, ...[...this.copying.values()].map((c) => c.done)]);
   }
 
   /**
    * Offers this peer's slot's state as last saved (after the stage logged): chunked, pinned, announced now and every
-   * period. Offers run one at a time; one that fails is logged, and the next stage's goes on.
+   * period. One offer runs at a time, and calls meanwhile make one more, of the state saved by then; one that fails
+   * is logged, and the next stage's goes on.
    */
   offer(): Promise<void> {
+    if (this.offerQueued) return this.offering;
+    this.offerQueued = true;
     this.offering = this.offering
-      .then(() => this.offerNow())
+      .then(() => {
+        this.offerQueued = false;
+        return this.stopped ? undefined : this.offerNow();
+      })
       .catch((err: Error) => {
         this.init.log(`slot ${this.init.slot}'s state could not be offered to the team: ${err.message}`);
       });
@@ -126,6 +139,7 @@ export class SlotStates {
 
   private hear(m: SlotState, from: PeerId): void {
     if (!this.init.isMember(from)) return bump(this.counters.dropped, 'non-member');
+    if (m.stage > this.init.teamStage()) return bump(this.counters.dropped, 'ahead');
     this.counters.heard++;
     this.remember(m, cidFromBytes(m.manifest!)!, from);
     if (m.slot !== this.init.slot) this.copy(m.slot);
@@ -141,33 +155,40 @@ export class SlotStates {
     if (bySlot.size > VERSIONS) {
       const oldest = [...bySlot.entries()].sort((a, b) => a[1].stage - b[1].stage)[0][0];
       bySlot.delete(oldest);
+      this.failed.delete(`${m.slot}/${oldest}`);
     }
   }
 
-  /** Keeps a copy of the newest state heard of another slot, when it is newer than the copy kept or being fetched. */
+  /**
+   * Keeps a copy of the newest state heard of another slot, when it is newer than the copy kept or being fetched (of
+   * versions equally new, one whose copy has not failed first).
+   */
   private copy(slot: number): void {
-    const [newest] = this.newest(slot);
     const kept = this.mine.get(slot)?.stage ?? 0;
     const inFlight = this.copying.get(slot);
-    if (!newest || newest.stage <= Math.max(kept, inFlight?.stage ?? 0)) return;
+    const key = (v: HeardState) => `${slot}/${v.cid}`;
+    const [newest] = this.newest(slot)
+      .filter((v) => v.stage > Math.max(kept, inFlight?.stage ?? 0))
+      .sort((a, b) => b.stage - a.stage || Number(this.failed.has(key(a))) - Number(this.failed.has(key(b))));
+    if (!newest || this.stopped) return;
     inFlight?.abort.abort();
     const abort = new AbortController();
-    this.copying.set(slot, { stage: newest.stage, abort });
-    void this.init.chunks
-      .fetch(newest.cid, newest.peers, { label: stateLabel(slot), signal: abort.signal })
+    const done = this.init.chunks
+      .fetch(newest.cid, newest.peers, { label: stateLabel(slot), bytes: newest.bytes, signal: abort.signal })
       .then(async () => {
+        if (abort.signal.aborted) return;
         this.counters.copied++;
         await this.serve({ slot, ...newest });
       })
       .catch((err: Error) => {
-        // Said once a version: the next announcement tries again.
-        const key = `${slot}/${newest.cid}`;
-        if (abort.signal.aborted || this.failed.has(key)) return;
-        this.failed.add(key);
+        // Said once a version: a later announcement tries again.
+        if (abort.signal.aborted || this.failed.has(key(newest))) return;
+        this.failed.add(key(newest));
         this.init.log(`no copy kept of slot ${slot}'s state of stage ${newest.stage} yet: ${err.message}`);
       })
       .finally(() => {
         if (this.copying.get(slot)?.abort === abort) this.copying.delete(slot);
       });
+    this.copying.set(slot, { stage: newest.stage, abort, done });
   }
 }

@@ -14,7 +14,7 @@ import type { CID } from 'multiformats/cid';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { sleep } from '../util/until.ts';
 import { verifyContent } from './cid.ts';
-import { CHUNK_LIMITS, type Manifest, decodeManifest, manifestChunks } from './chunk-codec.ts';
+import { CHUNK_LIMITS, type Manifest, decodeManifest, manifestBytes, manifestChunks } from './chunk-codec.ts';
 import { CHUNKS_PROTOCOL, FOUND, MISSING } from './chunk-server.ts';
 import type { ChunkStore } from './chunk-store.ts';
 import { bump } from './counters.ts';
@@ -85,6 +85,8 @@ export interface FetchOptions {
   pin?: string;
   /** See RESPONSE_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** The bytes its entries were announced to hold: a manifest of another size is refused before any chunk. */
+  bytes?: number;
 }
 
 /** One distinct chunk to fetch. */
@@ -113,13 +115,19 @@ export async function fetchManifest(
   const counters = opts.counters ?? newFetchCounters();
   const self = libp2p.peerId.toString();
   const peers = [...new Map(providers.map((p) => [p.toString(), p])).values()].filter((p) => p.toString() !== self);
+  // Pinned first: a gc while the manifest arrives (or is read) keeps it, and with it every chunk stored since.
+  if (opts.pin !== undefined) store.pin(cid, opts.pin);
   let manifest = await store.manifest(cid);
   if (!manifest) {
     const fetched = await fetchManifestBlock(libp2p, cid, peers, counters, opts);
     await store.putVerified(cid, fetched.bytes);
     manifest = fetched.manifest;
   }
-  if (opts.pin !== undefined) store.pin(cid, opts.pin);
+  if (opts.bytes !== undefined && manifestBytes(manifest) !== opts.bytes)
+    throw new ChunkFetchError(
+      `manifest ${cid} holds ${manifestBytes(manifest)} bytes, not the ${opts.bytes} it was announced with: not fetched`,
+      manifestChunks(manifest).length,
+    );
   const wants: Want[] = manifestChunks(manifest)
     .filter((c) => !store.has(c.cid))
     .map((c) => ({ ...c, done: false, asked: new Set(), refused: new Set() }));

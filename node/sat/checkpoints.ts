@@ -75,10 +75,16 @@ function commitStage(cfg: SatConfig, stage: number, tmp: string): void {
   pruneStages(root, stage, cfg.logging.keepCheckpoints);
 }
 
+/** The names of a slot's state's files, as slotStateFiles gives them: the only ones a state may hold. */
+export function slotStateNames(cfg: SatConfig, slot: number): string[] {
+  const name = cfg.sat.agents[slot].name;
+  return ['state.json', `${name}.safetensors`, `${name}.incumbent.safetensors`, 'record.json', STAGE_LOG];
+}
+
 /**
  * The files of `slot`'s state as its peer saved it after the latest stage — its trained and optimizer state, beta,
- * Stage-0 incumbent and the stage's record — with the stage log, by the names they go by in a stage folder; what the
- * peer offers the team so that another can carry the slot on (docs/design §4.14). Undefined before the first stage.
+ * Stage-0 incumbent and the stage's record — with the stage log, by name (slotStateNames); what the peer offers the
+ * team so that another can carry the slot on (docs/design §4.14). Undefined before the first stage.
  */
 export function slotStateFiles(
   cfg: SatConfig,
@@ -87,51 +93,62 @@ export function slotStateFiles(
   const folder = latestStageFolder(cfg);
   if (!folder) return undefined;
   const saved = readSaved(cfg, folder);
-  const name = cfg.sat.agents[slot].name;
   const files = Object.fromEntries(
-    ['state.json', `${name}.safetensors`, `${name}.incumbent.safetensors`, 'record.json']
-      .map((f) => [f, path.join(folder, f)])
-      .concat([[STAGE_LOG, stageLog(cfg)]])
+    slotStateNames(cfg, slot)
+      .map((f) => [f, f === STAGE_LOG ? stageLog(cfg) : path.join(folder, f)])
       .filter(([, file]) => fs.existsSync(file)),
   );
   return { stage: saved.stage, files };
 }
 
 /**
- * Makes `dir`, holding a slot state's files as slotStateFiles names them (fetched from the team), this peer's latest
- * saved stage, the slot's agent running on `model` (this peer's checkpoint folder; where the saver's was is no
- * concern here); the stage log in it becomes this peer's. Its stage number; an InputError when `dir` holds no state of
- * `slot` for this team.
+ * Checks that `dir`, holding a slot state's files as fetched from the team, is a state of `slot` saved by this team
+ * after `stage`, and readies it to be this peer's: the slot's agent runs on `model`, this peer's checkpoint folder
+ * (where the saver's was is no concern here). An InputError names what is wrong.
  */
-export function installSlotState(cfg: SatConfig, slot: number, dir: string, model: string): number {
-  const saved = readSaved(cfg, dir);
+export function readySlotState(cfg: SatConfig, slot: number, dir: string, stage: number, model: string): void {
   const name = cfg.sat.agents[slot].name;
-  if (
-    saved.betas[slot] === null ||
-    saved.betas[slot] === undefined ||
-    !fs.existsSync(path.join(dir, `${name}.safetensors`))
-  )
-    throw new InputError(`${dir} holds no state of slot ${slot} ('${name}'): it was saved by another slot's peer`);
+  const refuse = (what: string) =>
+    new InputError(`the state of slot ${slot} ('${name}') fetched for stage ${stage} ${what}: not taken`);
+  const saved = readSaved(cfg, dir);
+  if (saved.stage !== stage) throw refuse(`says it was saved after stage ${JSON.stringify(saved.stage)}`);
+  if (!Array.isArray(saved.betas) || saved.betas.length !== cfg.sat.agents.length)
+    throw refuse(`has ${JSON.stringify(saved.betas)} for the betas of ${cfg.sat.agents.length} slots`);
+  const beta = saved.betas[slot];
+  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) throw refuse('holds no beta of the slot');
+  if (!fs.existsSync(path.join(dir, `${name}.safetensors`))) throw refuse(`holds no ${name}.safetensors`);
   const stage0 = saved.slots?.[slot]?.stage0;
-  if (stage0 && !fs.existsSync(stage0.incumbent))
-    throw new InputError(
-      `slot ${slot}'s state is in Stage-0 around the incumbent checkpoint ${stage0.incumbent}, which this machine ` +
-        'lacks: put that checkpoint there and start again',
-    );
+  if (stage0 !== undefined) {
+    const { incumbent, lora, delta } = stage0;
+    if (typeof incumbent !== 'string' || typeof lora !== 'object' || !(Number.isFinite(delta) && delta > 0))
+      throw refuse('has a Stage-0 ball that is not a folder, LoRA settings and a radius');
+    if (!fs.existsSync(incumbentFile(dir, name))) throw refuse(`holds no ${name}.incumbent.safetensors`);
+    if (!fs.existsSync(incumbent))
+      throw new InputError(
+        `slot ${slot}'s state is in Stage-0 around the incumbent checkpoint ${incumbent}, which this machine lacks: ` +
+          'put that checkpoint there and start again',
+      );
+  }
+  const record = path.join(dir, 'record.json');
+  if (fs.existsSync(record) && (readJson(record) as { stage?: unknown } | null)?.stage !== stage)
+    throw refuse('has the record of another stage');
   const own: SavedSlot = {
     ...(path.resolve(model) === path.resolve(cfg.sat.agents[slot].path) ? {} : { model: path.resolve(model) }),
     ...(stage0 ? { stage0 } : {}),
   };
   const mine: Saved = { ...saved, slots: saved.betas.map((_, s) => (s === slot ? own : {})) };
   writeFileAtomic(path.join(dir, 'state.json'), `${JSON.stringify(mine)}\n`);
+}
+
+/** Makes `dir`, readied by readySlotState, this peer's latest saved stage `stage`; the stage log in it becomes this peer's. */
+export function commitSlotState(cfg: SatConfig, dir: string, stage: number): void {
   const log = path.join(dir, STAGE_LOG);
   if (fs.existsSync(log)) {
     fs.mkdirSync(cfg.logging.saveDir, { recursive: true });
     fs.renameSync(log, stageLog(cfg));
   }
   fs.mkdirSync(checkpoints(cfg), { recursive: true });
-  commitStage(cfg, saved.stage, dir);
-  return saved.stage;
+  commitStage(cfg, stage, dir);
 }
 
 /** Once `latest` points at `saved`, removes the stages before it beyond the `keep` latest (none when keep is 0). */

@@ -1,6 +1,7 @@
 // Slot states between real libp2p peers on loopback: the holder offers its slot's saved state, a member keeps a copy
 // and announces it, a peer that joins later takes the state from that copy once the holder is gone; a non-member's
-// state and bytes that are no SlotState are dropped and counted.
+// state, a state ahead of the team and bytes that are no SlotState are dropped and counted, and a state whose
+// manifest holds other bytes than announced is not copied.
 import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -9,7 +10,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { parseConfig } from '../../node/config/load.ts';
 import { contentId } from '../../node/protocol/cid.ts';
-import { PROTOCOL_VERSION, encodeSlotState } from '../../node/protocol/codec.ts';
+import { PROTOCOL_VERSION, decodeSlotState, encodeSlotState } from '../../node/protocol/codec.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { PeerChunks } from '../../node/peer/peer-chunks.ts';
 import { SlotStates, stateLabel, statesTopic } from '../../node/peer/slot-states.ts';
@@ -19,6 +20,11 @@ import { until } from '../protocol/until.ts';
 
 const demo = new URL('../../models/demo/', import.meta.url).pathname;
 const TEAM = contentId(new TextEncoder().encode('a team')).toString();
+const decoded = (bytes: Uint8Array) => {
+  const d = decodeSlotState(bytes);
+  if (!d.ok) throw new Error(d.reason);
+  return d.message;
+};
 
 function config(dir: string) {
   return parseConfig(
@@ -53,6 +59,7 @@ async function member(slot: number, isMember: (p: PeerId) => boolean): Promise<M
     slot,
     chunks,
     isMember,
+    teamStage: () => 3,
     log: (l) => said.push(l),
     periodMs: 300,
   });
@@ -126,13 +133,25 @@ test("a member copies a slot's state; a later peer takes it from that copy once 
   await until('the garbage rejected', () => (keeper.host.counters.get(topic)?.rejected.get('malformed') ?? 0) === 1);
   t.is(keeper.states.newest(1)[0].stage, 2, 'what the stranger said is not taken');
 
+  // A member's state of a stage the team is not in yet is dropped; one whose manifest holds other bytes than it
+  // says is not copied, and said so once.
+  await holder.host.publish(topic, encodeSlotState({ ...decoded(lie), manifest: offered.bytes }));
+  await until('the state ahead dropped', () => keeper.states.counters.dropped.get('ahead') === 1);
+  const real = later.states.newest(1)[0];
+  const other = await holder.chunks.offer({ 'b.safetensors': path.join(holder.dir, 'stage_log.jsonl') }, 'other');
+  await holder.host.publish(topic, encodeSlotState({ ...decoded(lie), stage: 3, manifest: other.cid.bytes, bytes: 7 }));
+  await until('the size lie refused', () =>
+    keeper.said.some((l) => /stage 3 yet: .* not the 7 it was announced/.test(l)),
+  );
+  t.true(keeper.chunks.store.pins().get(stateLabel(1))?.equals(real.cid), 'the copy kept is still the real one');
+
   // The holder goes; the later peer fetches the state from the copy alone.
   holder.states.stop();
   await holder.host.stop();
   all.shift();
-  const [state] = later.states.newest(1);
+  const state = later.states.newest(1).find((v) => v.cid.equals(offered))!;
   const manifest = await later.chunks.fetch(state.cid, state.peers, { label: stateLabel(1) });
-  const got = await later.chunks.materialize(manifest, path.join(later.dir, 'fetched'));
-  t.deepEqual(Object.keys(got).sort(), Object.keys(files).sort());
-  for (const [name, bytes] of Object.entries(files)) t.deepEqual(fs.readFileSync(got[name]), bytes, name);
+  const got = await later.chunks.materialize(manifest, path.join(later.dir, 'fetched'), Object.keys(files));
+  t.deepEqual([...got.keys()].sort(), Object.keys(files).sort());
+  for (const [name, bytes] of Object.entries(files)) t.deepEqual(fs.readFileSync(got.get(name)!), bytes, name);
 });

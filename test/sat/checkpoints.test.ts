@@ -8,9 +8,10 @@ import type { Agent } from '../../node/agent/agent.ts';
 import { InputError } from '../../node/agent/errors.ts';
 import { parseConfig } from '../../node/config/load.ts';
 import {
-  installSlotState,
+  commitSlotState,
   latestStageFolder,
   openTeam,
+  readySlotState,
   restoreSlot,
   saveStage,
   slotStateFiles,
@@ -41,6 +42,13 @@ logging: { save_dir: ${dir} }
 /** The first trainable tensor of an agent, as it is now. */
 const tensor = (a: Agent) => [...a.trainer.paramSource().current().values()][0].data;
 
+/** The steps a peer takes with a state it fetched: checked, readied, then made its latest saved stage. */
+function install(cfg: ReturnType<typeof config>['cfg'], slot: number, dir: string, stage: number): number {
+  readySlotState(cfg, slot, dir, stage, `${demo}/tiny-weak`);
+  commitSlotState(cfg, dir, stage);
+  return stage;
+}
+
 /** The files of an offered state copied into a fresh folder, as a fetch materializes them. */
 function fetched(files: Record<string, string>, into: string): string {
   fs.mkdirSync(into, { recursive: true });
@@ -63,8 +71,7 @@ test("a slot's offered state becomes another peer's latest saved stage: its tens
   t.deepEqual(Object.keys(offered.files).sort(), ['b.safetensors', 'stage_log.jsonl', 'state.json']);
 
   const taker = config();
-  const stage = installSlotState(taker.cfg, 1, fetched(offered.files, path.join(taker.dir, 'in')), `${demo}/tiny-weak`);
-  t.is(stage, 2);
+  install(taker.cfg, 1, fetched(offered.files, path.join(taker.dir, 'in')), 2);
   const folder = latestStageFolder(taker.cfg)!;
   t.is(path.basename(folder), 'stage-0002');
   t.deepEqual(fs.readFileSync(path.join(folder, 'b.safetensors')), fs.readFileSync(offered.files['b.safetensors']));
@@ -79,7 +86,7 @@ test("a slot's offered state becomes another peer's latest saved stage: its tens
   t.deepEqual(tensor(other.agents[1]), tensor(team.agents[1]));
 });
 
-test("a state that holds another slot, or another team's, is refused with what it is", async (t) => {
+test('a state of another slot, team or stage, or whose state.json lies, is refused and nothing is installed', async (t) => {
   const saver = config();
   const { team } = await openTeam(saver.cfg, undefined, 1);
   t.teardown(() => releaseTeam(team));
@@ -87,16 +94,42 @@ test("a state that holds another slot, or another team's, is refused with what i
   const { files } = slotStateFiles(saver.cfg, 1)!;
 
   const taker = config();
-  const slot0 = t.throws(
-    () => installSlotState(taker.cfg, 0, fetched(files, path.join(taker.dir, 'in0')), `${demo}/tiny-weak`),
-    { instanceOf: InputError },
+  let n = 0;
+  const refused = (
+    cfg: typeof taker.cfg,
+    slot: number,
+    stage: number,
+    edit?: (state: Record<string, unknown>) => void,
+  ) => {
+    const dir = fetched(files, path.join(taker.dir, `in${n++}`));
+    if (edit) {
+      const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+      edit(state);
+      fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+    }
+    return t.throws(() => install(cfg, slot, dir, stage), { instanceOf: InputError })!.message;
+  };
+  t.regex(refused(taker.cfg, 0, 1), /holds no beta of the slot/);
+  t.regex(refused(config(4).cfg, 1, 1), /was saved by team \w+, not by this config's team/);
+  t.regex(refused(taker.cfg, 1, 2), /fetched for stage 2 says it was saved after stage 1/);
+  // A stage that would name a folder outside the checkpoints, announced as such.
+  t.regex(
+    refused(taker.cfg, 1, 1, (s) => {
+      s.stage = '../../elsewhere';
+    }),
+    /says it was saved after stage "..\/..\/elsewhere"/,
   );
-  t.regex(slot0!.message, /holds no state of slot 0 \('a'\)/);
-  const stranger = config(4);
-  const team4 = t.throws(
-    () => installSlotState(stranger.cfg, 1, fetched(files, path.join(stranger.dir, 'in')), `${demo}/tiny-weak`),
-    { instanceOf: InputError },
+  t.regex(
+    refused(taker.cfg, 1, 1, (s) => {
+      s.betas = [0.1];
+    }),
+    /for the betas of 2 slots/,
   );
-  t.regex(team4!.message, /was saved by team \w+, not by this config's team/);
+  t.regex(
+    refused(taker.cfg, 1, 1, (s) => {
+      s.betas = [null, 'a lot'];
+    }),
+    /holds no beta of the slot/,
+  );
   t.is(latestStageFolder(taker.cfg), undefined, 'nothing refused became a saved stage');
 });
