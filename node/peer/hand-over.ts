@@ -1,13 +1,14 @@
 // Plug-and-play on a network team (docs/design §1.12, §4.12): a newcomer takes a slot over at a stage; the
 // incumbent's peer hands its agent's tensors over and leaves, and the newcomer enters through Stage-0.
 import path from 'node:path';
+import { resolveModel } from '../agent/hub/hub.ts';
 import { freezeParams, loadParams, saveParams } from '../agent/model/frozen-params.ts';
 import { makeIncumbent } from '../sat/team.ts';
 import { cidFromBytes } from '../protocol/cid.ts';
 import { LinkDivergedError } from './peer-link.ts';
 import { sleep } from '../util/until.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
-import { fetchProgress } from './fetch-progress.ts';
+import { downloadProgress, fetchProgress } from './fetch-progress.ts';
 
 /** The one entry of a hand-over's manifest. */
 const TENSORS = 'tensors.safetensors';
@@ -34,8 +35,11 @@ export async function enterSlot(p: JoinedPeer, stage: number): Promise<void> {
     onProgress: fetchProgress(init.log, "the incumbent's tensors"),
   });
   await p.chunks.store.materialize(manifest, file, { entry: TENSORS });
+  // The incumbent's tensors apply to the slot's configured model: a folder here, or a hub model (cached, else fetched).
+  const spec = cfg.sat.agents[slot].path;
+  const base = await resolveModel(spec, { progress: downloadProgress(init.log, `the incumbent's model ${spec}`) });
   const lora = cfg.training.lora ?? undefined;
-  const incumbent = makeIncumbent(cfg, cfg.sat.agents[slot].path, loadParams(file, lora), sessionOf(init));
+  const incumbent = makeIncumbent(cfg, base.dir, loadParams(file, lora), sessionOf(init));
   p.agent.stage0 = { incumbent, delta: cfg.sat.stage0Delta };
   init.log(`slot ${slot} taken over: entering through Stage-0 (KL ball ${cfg.sat.stage0Delta}) from stage ${stage}`);
 }

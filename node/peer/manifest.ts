@@ -93,8 +93,11 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
   }
   chatSlots(cfg.sat.agents, cfg.team.workflow); // refuses, before the team exists, a role with no prompt
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
-  for (const a of agents)
-    for (const k of ['path', 'upgrade']) if (typeof a[k] === 'string') a[k] = path.resolve(base, a[k] as string);
+  // A model as the config reads it: a folder made absolute, a hub model (Qwen/Qwen3-0.6B) kept as written.
+  agents.forEach((a, i) => {
+    a.path = cfg.sat.agents[i].path;
+    if (typeof a.upgrade === 'string') a.upgrade = cfg.sat.agents[i].upgrade;
+  });
   delete (raw.logging as Record<string, unknown> | undefined)?.save_dir; // each peer keeps its own
   const { trainPath, testPath } = cfg.dataset;
   if (!trainPath || !fs.existsSync(trainPath))

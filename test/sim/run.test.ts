@@ -4,8 +4,9 @@
 // over slow, lossy links.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { DEMO, sat } from '../cli/run-cli.ts';
+import { DEMO, sat, satWithEnv } from '../cli/run-cli.ts';
 import { smallTeam } from './small-team.ts';
 
 /** A stage row without what differs between processes: its times. */
@@ -298,14 +299,31 @@ test(
   },
 );
 
+/**
+ * A Hugging Face cache (under a fresh HF_HOME) holding the demo's weak agent as the hub model `sat-test/tiny-weak`, as
+ * a download leaves it.
+ */
+function hubCache(): string {
+  const home = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-hf-')), 'hf');
+  const repo = path.join(home, 'hub', 'models--sat-test--tiny-weak');
+  const commit = 'c'.repeat(40);
+  fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
+  fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
+  fs.cpSync(path.join(DEMO, 'tiny-weak'), path.join(repo, 'snapshots', commit), { recursive: true });
+  return home;
+}
+
 test(
-  'sim --upgrade: a newcomer with the strong model takes a slot over ' +
+  'sim --upgrade: a newcomer with the strong model takes over a slot named by a hub model ' +
     'mid-run through Stage-0; the incumbent hands over and leaves',
   async (t) => {
     t.timeout(400_000);
     const { dir, config } = smallTeam(3);
+    // The slots name a hub model, as a public team's do: every peer, the newcomer too, finds it in the cache.
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replaceAll(`${DEMO}/tiny-weak`, 'sat-test/tiny-weak'));
     const out = path.join(dir, 'sim');
-    const sim = sat(
+    const sim = satWithEnv(
+      { HF_HOME: hubCache(), HF_HUB_OFFLINE: '1' },
       'sim',
       '--config',
       config,
