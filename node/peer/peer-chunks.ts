@@ -21,6 +21,8 @@ export interface ChunkFetch {
   label: string;
   /** The bytes its entries were announced to hold: a manifest of another size is refused before any chunk. */
   bytes?: number;
+  /** Looks at the manifest before any chunk is fetched: what it throws ends the fetch. */
+  check?: (manifest: Manifest) => void;
   onProgress?: (p: FetchProgress) => void;
   signal?: AbortSignal;
 }
@@ -43,13 +45,13 @@ export class PeerChunks {
   }
 
   /**
-   * Keeps `files` for the team to fetch, pinned under `label` (what the label held before is let go), and announces
-   * them; the manifest's CID and the bytes of its entries.
+   * Keeps `files` for the team to fetch (with the caller's `meta` in the manifest), pinned under `label` (what the
+   * label held before is let go), and announces them; the manifest's CID and the bytes of its entries.
    */
-  async offer(files: NamedFiles, label: string): Promise<{ cid: CID; bytes: number }> {
+  async offer(files: NamedFiles, label: string, meta?: Uint8Array): Promise<{ cid: CID; bytes: number }> {
     const before = this.store.pins().get(label);
     const entries = Object.entries(files).map(([name, source]) => ({ name, source }));
-    const { cid, manifest } = await this.store.put(entries, { pin: label });
+    const { cid, manifest } = await this.store.put(entries, { pin: label, ...(meta ? { meta } : {}) });
     await this.providers.announce(cid, manifestBytes(manifest));
     if (before && !before.equals(cid)) await this.letGo(before);
     return { cid, bytes: manifestBytes(manifest) };
@@ -64,6 +66,7 @@ export class PeerChunks {
     const fetching = fetchManifest(this.host.libp2p, this.store, cid, [...from, ...this.providers.providers(cid)], {
       pin: partial,
       ...(o.bytes !== undefined ? { bytes: o.bytes } : {}),
+      ...(o.check ? { check: o.check } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });

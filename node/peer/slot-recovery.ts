@@ -4,6 +4,8 @@
 // restarted peer does (catch-up.ts).
 import path from 'node:path';
 import fs from 'node:fs';
+import { InputError } from '../agent/errors.ts';
+import type { Manifest } from '../protocol/chunk-codec.ts';
 import { LIVENESS_MS } from '../protocol/roster.ts';
 import { commitSlotState, readySlotState, restoreSlot, slotStateNames } from '../sat/checkpoints.ts';
 import { unloggedStage } from '../sat/stage-loop.ts';
@@ -64,6 +66,7 @@ async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal):
   const manifest = await p.chunks.fetch(state.cid, state.peers, {
     label: stateLabel(slot),
     bytes: state.bytes,
+    check: fitsAgent(p, state),
     onProgress: fetchProgress(init.log, `slot ${slot}'s state`),
     signal,
   });
@@ -83,6 +86,30 @@ async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal):
   if (unlogged) p.unlogged = unlogged;
   else delete p.unlogged;
   init.log(`slot ${slot}'s state of stage ${state.stage} taken from the team: resuming after it`);
+}
+
+/**
+ * Refuses, before any chunk comes, a state whose trained tensors (listed in its manifest) are not this agent's: of
+ * another model, or another trainable set.
+ */
+function fitsAgent(p: JoinedPeer, state: HeardState): (m: Manifest) => void {
+  return (m) => {
+    let tensors: Record<string, unknown> | undefined;
+    try {
+      tensors = (JSON.parse(new TextDecoder().decode(m.meta)) as { tensors?: Record<string, unknown> }).tensors;
+    } catch {
+      // no list: refused below
+    }
+    for (const [name, { shape }] of p.agent.trainer.paramSource().current()) {
+      const theirs = tensors?.[name];
+      if (!Array.isArray(theirs) || theirs.join() !== shape.join())
+        throw new InputError(
+          `slot ${p.slot}'s state of stage ${state.stage} does not fit this agent: its ${name} is ` +
+            `${Array.isArray(theirs) ? `[${theirs.join(', ')}]` : 'missing'}, this agent's [${shape.join(', ')}] ` +
+            '(another model, or another trainable set)',
+        );
+    }
+  };
 }
 
 /** Waits (a while) until the roster names this peer the slot's holder: a silent holder's claim lapses. */

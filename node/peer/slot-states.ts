@@ -120,7 +120,8 @@ export class SlotStates {
     const { cfg, slot, chunks } = this.init;
     const saved = slotStateFiles(cfg, slot);
     if (!saved) return;
-    const { cid, bytes } = await chunks.offer(saved.files, stateLabel(slot));
+    const meta = new TextEncoder().encode(JSON.stringify({ tensors: saved.tensors }));
+    const { cid, bytes } = await chunks.offer(saved.files, stateLabel(slot), meta);
     await this.serve({ slot, stage: saved.stage, cid, bytes });
   }
 

@@ -87,6 +87,8 @@ export interface FetchOptions {
   timeoutMs?: number;
   /** The bytes its entries were announced to hold: a manifest of another size is refused before any chunk. */
   bytes?: number;
+  /** Looks at the manifest before any chunk is fetched (its `meta`, say): what it throws ends the fetch. */
+  check?: (manifest: Manifest) => void;
 }
 
 /** One distinct chunk to fetch. */
@@ -128,6 +130,7 @@ export async function fetchManifest(
       `manifest ${cid} holds ${manifestBytes(manifest)} bytes, not the ${opts.bytes} it was announced with: not fetched`,
       manifestChunks(manifest).length,
     );
+  opts.check?.(manifest);
   const wants: Want[] = manifestChunks(manifest)
     .filter((c) => !store.has(c.cid))
     .map((c) => ({ ...c, done: false, asked: new Set(), refused: new Set() }));

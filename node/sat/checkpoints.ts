@@ -7,6 +7,7 @@ import type { Agent } from '../agent/agent.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { InputError } from '../agent/errors.ts';
 import { loadParams, saveParams } from '../agent/model/frozen-params.ts';
+import { readSafetensorsHeader } from '../gpu/safetensors.ts';
 import type { LoraConfig } from '../agent/model/weights.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
@@ -83,13 +84,14 @@ export function slotStateNames(cfg: SatConfig, slot: number): string[] {
 
 /**
  * The files of `slot`'s state as its peer saved it after the latest stage — its trained and optimizer state, beta,
- * Stage-0 incumbent and the stage's record — with the stage log, by name (slotStateNames); what the peer offers the
- * team so that another can carry the slot on (docs/design §4.14). Undefined before the first stage.
+ * Stage-0 incumbent and the stage's record — with the stage log, by name (slotStateNames), and the shape of each
+ * tensor of its trained state by name; what the peer offers the team so that another can carry the slot on
+ * (docs/design §4.14). Undefined before the first stage.
  */
 export function slotStateFiles(
   cfg: SatConfig,
   slot: number,
-): { stage: number; files: Record<string, string> } | undefined {
+): { stage: number; files: Record<string, string>; tensors: Record<string, number[]> } | undefined {
   const folder = latestStageFolder(cfg);
   if (!folder) return undefined;
   const saved = readSaved(cfg, folder);
@@ -98,7 +100,9 @@ export function slotStateFiles(
       .map((f) => [f, f === STAGE_LOG ? stageLog(cfg) : path.join(folder, f)])
       .filter(([, file]) => fs.existsSync(file)),
   );
-  return { stage: saved.stage, files };
+  const trained = readSafetensorsHeader(path.join(folder, `${cfg.sat.agents[slot].name}.safetensors`));
+  const tensors = Object.fromEntries([...trained].map(([name, info]) => [name, info.shape]));
+  return { stage: saved.stage, files, tensors };
 }
 
 /**

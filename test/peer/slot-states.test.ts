@@ -3,7 +3,6 @@
 // state, a state ahead of the team and bytes that are no SlotState are dropped and counted, and a state whose
 // manifest holds other bytes than announced is not copied.
 import test from 'ava';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
@@ -11,6 +10,7 @@ import type { PeerId } from '@libp2p/interface';
 import { parseConfig } from '../../node/config/load.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PROTOCOL_VERSION, decodeSlotState, encodeSlotState } from '../../node/protocol/codec.ts';
+import { writeSafetensors } from '../../node/gpu/safetensors.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { PeerChunks } from '../../node/peer/peer-chunks.ts';
 import { SlotStates, stateLabel, statesTopic } from '../../node/peer/slot-states.ts';
@@ -67,14 +67,17 @@ async function member(slot: number, isMember: (p: PeerId) => boolean): Promise<M
   return { host, chunks, states, dir, said };
 }
 
-/** A stage folder as a peer of `slot` 1 saves it (its trained state 3 MiB, so several chunks), and the stage log. */
+/** A stage folder as a peer of slot 1 saves it (its trained state 3 MiB, so several chunks), and the stage log. */
 function savedStage(dir: string, stage: number): Record<string, Buffer> {
   const cfg = config(dir);
   const folder = path.join(dir, 'checkpoints', `stage-000${stage}`);
   fs.mkdirSync(folder, { recursive: true });
+  const trained = path.join(folder, 'b.safetensors');
+  const data = Float32Array.from({ length: 768 * 1024 }, () => Math.random());
+  writeSafetensors(trained, { w: { dtype: 'float32', shape: [768, 1024], data } });
   const files = {
     'state.json': Buffer.from(JSON.stringify({ stage, team: runSeed(cfg), betas: [null, 0.25], slots: [{}, {}] })),
-    'b.safetensors': crypto.randomBytes(3 * 1024 * 1024),
+    'b.safetensors': fs.readFileSync(trained),
     'record.json': Buffer.from('{}'),
   };
   for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(folder, name), bytes);
@@ -150,7 +153,24 @@ test("a member copies a slot's state; a later peer takes it from that copy once 
   await holder.host.stop();
   all.shift();
   const state = later.states.newest(1).find((v) => v.cid.equals(offered))!;
+  // A look at the manifest that refuses it (a state of another model, say) ends the fetch before any chunk comes.
+  const blocks = later.chunks.store.size;
+  const refused = await t.throwsAsync(
+    later.chunks.fetch(state.cid, state.peers, {
+      label: 'look',
+      check: () => {
+        throw new Error('not this one');
+      },
+    }),
+  );
+  t.is(refused?.message, 'not this one');
+  t.is(later.chunks.store.size, blocks + 1, 'only the manifest came');
   const manifest = await later.chunks.fetch(state.cid, state.peers, { label: stateLabel(1) });
+  t.deepEqual(
+    JSON.parse(new TextDecoder().decode(manifest.meta)),
+    { tensors: { w: [768, 1024] } },
+    'the manifest lists the trained tensors',
+  );
   const got = await later.chunks.materialize(manifest, path.join(later.dir, 'fetched'), Object.keys(files));
   t.deepEqual([...got.keys()].sort(), Object.keys(files).sort());
   for (const [name, bytes] of Object.entries(files)) t.deepEqual(fs.readFileSync(got.get(name)!), bytes, name);

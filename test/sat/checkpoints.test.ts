@@ -69,6 +69,9 @@ test("a slot's offered state becomes another peer's latest saved stage: its tens
   const offered = slotStateFiles(saver.cfg, 1)!;
   t.is(offered.stage, 2);
   t.deepEqual(Object.keys(offered.files).sort(), ['b.safetensors', 'stage_log.jsonl', 'state.json']);
+  // Its trained tensors are listed by name and shape: each parameter, and its two AdamW moments.
+  const [first, { shape }] = [...team.agents[1].trainer.paramSource().current()][0];
+  for (const name of [first, `adam_m.${first}`, `adam_v.${first}`]) t.deepEqual(offered.tensors[name], shape, name);
 
   const taker = config();
   install(taker.cfg, 1, fetched(offered.files, path.join(taker.dir, 'in')), 2);
