@@ -629,6 +629,11 @@ test.serial(
     t.log(`step ${took.toFixed(0)} ms, worst tick gap ${worstGap.toFixed(1)} ms`);
     t.true(Number.isFinite(result.loss));
     t.true(took >= 1000, `the step took ${took.toFixed(0)} ms, too short to prove anything`);
-    t.true(worstGap < 100, `the event loop stalled for ${worstGap.toFixed(0)} ms during a ${took.toFixed(0)} ms step`);
+    // In this thread the step would stall the loop for all of it; on the worker only the machine's other load
+    // (the test run's other files, on as few as 2 cores) delays a tick, by far less than the step.
+    t.true(
+      worstGap < took / 8,
+      `the event loop stalled for ${worstGap.toFixed(0)} ms during a ${took.toFixed(0)} ms step`,
+    );
   },
 );
