@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEMO, sat, satWithEnv } from '../cli/run-cli.ts';
+import { cacheSnapshot } from '../agent/hub/hf-cache.ts';
 import { smallTeam } from './small-team.ts';
 
 /** A stage row without what differs between processes: its times. */
@@ -299,17 +300,15 @@ test(
   },
 );
 
-/**
- * A Hugging Face cache (under a fresh HF_HOME) holding the demo's weak agent as the hub model `sat-test/tiny-weak`, as
- * a download leaves it.
- */
+/** A fresh HF_HOME whose cache holds the demo's weak agent as the hub model `sat-test/tiny-weak`. */
 function hubCache(): string {
   const home = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sat-hf-')), 'hf');
-  const repo = path.join(home, 'hub', 'models--sat-test--tiny-weak');
-  const commit = 'c'.repeat(40);
-  fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
-  fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
-  fs.cpSync(path.join(DEMO, 'tiny-weak'), path.join(repo, 'snapshots', commit), { recursive: true });
+  const weak = path.join(DEMO, 'tiny-weak');
+  cacheSnapshot(
+    home,
+    'sat-test/tiny-weak',
+    Object.fromEntries(fs.readdirSync(weak).map((f) => [f, path.join(weak, f)])),
+  );
   return home;
 }
 

@@ -9,6 +9,7 @@ import { cudaAvailable } from '../../../node/gpu/ort.ts';
 import { FIXTURE, ROOT, oneLine, sat, satWithEnv } from '../run-cli.ts';
 import { loadTokenizer } from '../../../node/agent/model/tokenizer.ts';
 import { tempDir } from '../../temp-dir.ts';
+import { cacheSnapshot } from '../../agent/hub/hf-cache.ts';
 
 const DEMO_CONFIG = path.join(ROOT, 'models/demo/demo.yaml');
 const tmp = () => tempDir('sat-team-');
@@ -110,15 +111,13 @@ test('the example real team is accepted by team create, its hub model read from 
   oneLine(t, r.stderr, /offline: Qwen\/Qwen3-0\.6B at revision main is not in the Hugging Face cache/);
 
   // The cache as huggingface_hub leaves it: refs/main names a snapshot holding the checkpoint's files.
-  const repo = path.join(hfHome, 'hub', 'models--Qwen--Qwen3-0.6B');
-  const commit = 'c'.repeat(40);
-  fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
-  fs.writeFileSync(path.join(repo, 'refs', 'main'), commit);
-  const snapshot = path.join(repo, 'snapshots', commit);
-  fs.mkdirSync(snapshot, { recursive: true });
-  for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(FIXTURE, f), path.join(snapshot, f));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
-    fs.copyFileSync(path.join(ROOT, 'test/fixtures/qwen3-tokenizer', f), path.join(snapshot, f));
+  const tokenizer = path.join(ROOT, 'test/fixtures/qwen3-tokenizer');
+  cacheSnapshot(hfHome, 'Qwen/Qwen3-0.6B', {
+    'config.json': path.join(FIXTURE, 'config.json'),
+    'model.safetensors': path.join(FIXTURE, 'model.safetensors'),
+    'tokenizer.json': path.join(tokenizer, 'tokenizer.json'),
+    'tokenizer_config.json': path.join(tokenizer, 'tokenizer_config.json'),
+  });
   r = create();
   t.is(r.code, 0, r.stderr);
   const shown = JSON.parse(sat('team', 'show', path.join(dir, 'f.yaml'), '--json').stdout);
