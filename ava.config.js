@@ -9,6 +9,7 @@ export const E2E = [
   'test/sim/**/*.test.ts',
   'test/protocol/peer-processes.test.ts',
   'test/peer/team-fetch.test.ts',
+  'test/peer/peer-under-attack.test.ts',
   'test/bootstrap/**/*.test.ts',
 ];
 

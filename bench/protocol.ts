@@ -24,11 +24,19 @@ async function handoffs(): Promise<number[]> {
   await hosts[1].dial(hosts[0].addresses[0]);
   const team = contentId(new TextEncoder().encode('bench team')).toString();
   const waiting: ((t: Turn) => void)[] = [];
+  const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
   const tokens = hosts.map(
-    (h, slot) => new TokenPassing(h, { team, slot, slots: 2, onTurn: (t) => waiting[slot]?.(t) }),
+    (h, slot) =>
+      new TokenPassing(h, {
+        team,
+        slot,
+        slots: 2,
+        peers: () => peers,
+        stage: () => 0,
+        onTurn: (t) => waiting[slot]?.(t),
+      }),
   );
   for (const t of tokens) await t.start();
-  const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
   const times: number[] = [];
   for (let stage = 1; stage <= HANDOFFS; stage++) {
     const turn = new Promise<Turn>((resolve) => {

@@ -193,6 +193,8 @@ export class PeerLink implements StageLink {
       slot: init.slot,
       slots: init.slots,
       ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      peers: init.peers,
+      stage: () => this.stage,
       onTurn: (turn) => void this.onTurn(turn),
     });
   }
@@ -337,6 +339,11 @@ export class PeerLink implements StageLink {
     const rollouts = this.init.turnsPerRollout === 1 ? this.init.slots : 1;
     const complete = [...this.complete.keys()].filter((k) => k.startsWith(`${stage}/train/`)).length >= rollouts;
     return complete || [...this.updates.values()].some((u) => u.stage === stage);
+  }
+
+  /** The current stage's block order (slots by position); empty until it is known. */
+  get stageOrder(): readonly number[] {
+    return this.order;
   }
 
   setOrder(stage: number, order: number[]): void {

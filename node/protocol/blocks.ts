@@ -6,11 +6,11 @@
 // On the wire, length-prefixed frames: the request is the CID's bytes; the answer one status byte
 // (FOUND or MISSING), then with FOUND the block.
 import type { Libp2p, PeerId } from '@libp2p/interface';
-import { lpStream } from '@libp2p/utils';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes, contentId, verifyContent } from './cid.ts';
 import { bump } from './counters.ts';
 import { BlockFetchError } from './errors.ts';
+import { StreamReader, sendFrames } from './frames.ts';
 
 export const BLOCKS_PROTOCOL = '/sat/blocks/1';
 /** The largest block served or accepted (a trajectory shard of a large batch). */
@@ -21,6 +21,8 @@ export const FETCH_TIMEOUT_MS = 30_000;
 const FOUND = 1;
 const MISSING = 0;
 const MAX_CID_BYTES = 64;
+/** A request that has not arrived this long after its stream opened is dropped. */
+const REQUEST_IDLE_MS = 5_000;
 
 /** Bytes a store keeps by default before it forgets its oldest blocks (about a few stages of shards). */
 export const STORE_BYTES = 1024 * 1024 * 1024;
@@ -76,8 +78,10 @@ export class BlockStore {
 
 export interface BlockCounters {
   served: number;
-  /** Requests that were not a CID, or whose stream failed mid-way. */
+  /** Requests that were not a CID (or were framed wrong), or whose stream failed mid-way. */
   badRequests: number;
+  /** Bad requests by sender (bounded, counters.ts). */
+  badFrom: Map<string, number>;
   fetched: number;
   /** Peers whose bytes did not hash to the CID asked for, by peer id. */
   corruptFrom: Map<string, number>;
@@ -85,7 +89,13 @@ export interface BlockCounters {
 
 /** Serves the store on /sat/blocks/1 and fetches from other peers. */
 export class BlockService {
-  readonly counters: BlockCounters = { served: 0, badRequests: 0, fetched: 0, corruptFrom: new Map() };
+  readonly counters: BlockCounters = {
+    served: 0,
+    badRequests: 0,
+    badFrom: new Map(),
+    fetched: 0,
+    corruptFrom: new Map(),
+  };
 
   constructor(
     private readonly libp2p: Libp2p,
@@ -95,26 +105,24 @@ export class BlockService {
   async start(): Promise<void> {
     await this.libp2p.handle(
       BLOCKS_PROTOCOL,
-      async (stream) => {
-        // A request is one CID: nothing bigger is read.
-        const lp = lpStream(stream, { maxDataLength: MAX_CID_BYTES });
+      async (stream, connection) => {
+        // A request is one CID: nothing bigger is read, and a prefix that could announce more is refused at once.
+        const reader = new StreamReader(stream, { maxBuffered: MAX_CID_BYTES + 8, idleMs: REQUEST_IDLE_MS });
         const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
         try {
-          const request = await lp.read({ signal });
-          const cid = request.byteLength <= MAX_CID_BYTES ? cidFromBytes(request.subarray()) : undefined;
-          if (!cid) {
-            this.counters.badRequests++;
-            stream.abort(new Error('the request is not a block CID'));
-            return;
-          }
+          const request = await reader.frame(MAX_CID_BYTES, signal);
+          const cid = request && cidFromBytes(request);
+          if (!cid) throw new Error('the request is not a block CID');
           const block = this.store.get(cid);
-          if (block) await lp.writeV([Uint8Array.of(FOUND), block], { signal });
-          else await lp.write(Uint8Array.of(MISSING), { signal });
+          await sendFrames(stream, block ? [Uint8Array.of(FOUND), block] : [Uint8Array.of(MISSING)], signal);
           this.counters.served++;
           await stream.close({ signal });
         } catch (err) {
           this.counters.badRequests++;
+          bump(this.counters.badFrom, connection.remotePeer.toString());
           stream.abort(err as Error);
+        } finally {
+          reader.release();
         }
       },
       { maxInboundStreams: 64 },
@@ -142,15 +150,15 @@ export class BlockService {
     const stream = await this.libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, { signal }).catch((err: Error) => {
       throw new BlockFetchError(`cannot open ${BLOCKS_PROTOCOL} to ${peer}: ${err.message}`);
     });
-    const lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 1024 });
+    const reader = new StreamReader(stream, { maxBuffered: maxBytes + 32 });
     try {
-      await lp.write(cid.bytes, { signal });
-      const status = (await lp.read({ signal })).subarray();
-      if (status.length !== 1 || (status[0] !== FOUND && status[0] !== MISSING))
+      await sendFrames(stream, [cid.bytes], signal);
+      const status = await reader.frame(1, signal);
+      if (status?.length !== 1 || (status[0] !== FOUND && status[0] !== MISSING))
         throw new BlockFetchError(`${peer} answered a block request with no status`);
       if (status[0] === MISSING) throw new BlockFetchError(`${peer} does not have block ${cid}`);
-      const frame = (await lp.read({ signal })).subarray();
-      const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength); // a plain view, not a Buffer
+      const bytes = await reader.frame(maxBytes, signal);
+      if (!bytes) throw new BlockFetchError(`${peer} closed the stream before the block`);
       if (!verifyContent(cid, bytes)) {
         bump(this.counters.corruptFrom, peer.toString());
         throw new BlockFetchError(`${peer} sent ${bytes.length} bytes that are not block ${cid}`);
@@ -163,6 +171,8 @@ export class BlockService {
       stream.abort(err as Error);
       if (err instanceof BlockFetchError) throw err;
       throw new BlockFetchError(`fetching block ${cid} from ${peer} failed: ${(err as Error).message}`);
+    } finally {
+      reader.release();
     }
   }
 }

@@ -5,7 +5,7 @@
 // sender. Each encodeX validates the same way and throws a MessageError on bad local input.
 //
 // Bytes fields of a decoded message are views into the input: do not reuse the input buffer.
-import { MaxLengthError } from 'protons-runtime';
+import { type Codec, MaxLengthError, type Reader, reader } from 'protons-runtime';
 import type { Uint8ArrayList } from 'uint8arraylist';
 import { contentId } from './cid.ts';
 import { MessageError } from './errors.ts';
@@ -66,17 +66,31 @@ export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: Reason;
 
 interface Kind<T> {
   name: MessageKind;
-  codec: { encode(m: T): Uint8Array; decode(b: Uint8Array | Uint8ArrayList, opts?: { limits?: object }): T };
+  codec: { encode(m: T): Uint8Array; codec(): Codec<T> };
   limits?: object;
   check(m: T): void;
   context(m: T, ctx: DecodeContext, bytes: Uint8Array | Uint8ArrayList): void;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A protobuf reader whose strings must be valid UTF-8, as proto3 requires: protons' own reader turns any bytes into
+ * some string, so an overlong `/` or a lone continuation byte would pass as text.
+ */
+function strictReader(bytes: Uint8Array | Uint8ArrayList): Reader {
+  const r = reader(bytes);
+  r.string = () => UTF8.decode(r.bytes());
+  return r;
 }
 
 function decodeAs<T>(kind: Kind<T>, bytes: Uint8Array | Uint8ArrayList, ctx?: DecodeContext): Decoded<T> {
   if (bytes.byteLength > MAX_BYTES[kind.name]) return { ok: false, reason: 'too-large', field: '' };
   let message: T;
   try {
-    message = kind.codec.decode(bytes, kind.limits ? { limits: kind.limits } : undefined);
+    message = kind.codec
+      .codec()
+      .decode(strictReader(bytes), undefined, kind.limits ? { limits: kind.limits } : undefined);
   } catch (e) {
     return { ok: false, reason: e instanceof MaxLengthError ? 'too-long' : 'malformed', field: '' };
   }

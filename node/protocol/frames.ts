@@ -47,6 +47,13 @@ export function varint(n: number): Uint8Array {
   return out;
 }
 
+/** Sends `frames`, each after its varint length, then waits for the stream to drain if its buffer is full. */
+export async function sendFrames(stream: Stream, frames: Uint8Array[], signal?: AbortSignal): Promise<void> {
+  const list = new Uint8ArrayList();
+  for (const f of frames) list.append(varint(f.byteLength), f);
+  if (!stream.send(list)) await stream.onDrain({ ...(signal ? { signal } : {}) });
+}
+
 /** A read waited longer than the reader's `idleMs` with no byte arriving: the peer is gone or stalled. */
 export class ReadTimeoutError extends Error {
   override name = 'TimeoutError';

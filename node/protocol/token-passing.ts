@@ -10,9 +10,9 @@
 // stage bound still holds). A pass is taken only from the holder before it (or, for a takeover or a
 // keepalive, from its own receiver). Exactly one holder per (stage, position): only order[q]'s peer
 // holds q, and it takes q once; duplicate and late passes are counted and change nothing. A direct
-// pass is acked only once accepted; one for a stage not begun yet is kept until it begins.
+// pass is acked only once accepted; one for a stage not begun yet is kept until it begins, if it comes from
+// the peer that will then hold either end of it. Streams are read with every length bounded (frames.ts).
 import type { PeerId } from '@libp2p/interface';
-import { lpStream } from '@libp2p/utils';
 import type { CID } from 'multiformats/cid';
 import {
   PROTOCOL_VERSION,
@@ -22,6 +22,8 @@ import {
   encodeTokenAck,
   encodeTokenPass,
 } from './codec.ts';
+import { bump } from './counters.ts';
+import { FrameError, StreamReader, sendFrames } from './frames.ts';
 import type { PeerHost } from './host.ts';
 
 export const TOKEN_PROTOCOL = '/sat/token/1';
@@ -32,8 +34,14 @@ export const tokenTopic = (team: string) => `sat/${team}/token`;
  * it).
  */
 export const DEADLINE_MS = 30_000;
-/** Passes kept for stages not begun yet. */
+/** Passes kept for stages not begun yet: one per (stage, position). */
 const MAX_EARLY = 16;
+/** A pass for a stage not begun yet is kept only this many stages ahead of this peer's. */
+const MAX_STAGES_AHEAD = 2;
+/** The largest pass or ack read from a stream (a pass names one update CID). */
+const MAX_FRAME_BYTES = 4096;
+/** A stream that sends nothing for this long is dropped. */
+const IDLE_MS = 5_000;
 
 export interface StagePlan {
   stage: number;
@@ -59,8 +67,13 @@ export interface TokenCounters {
   takeovers: number;
   /** Passes for a position already held or passed. */
   ignored: number;
-  /** Passes that failed validation, or came from a peer holding neither end of them. */
+  /**
+   * Passes that failed validation or framing, came from a peer holding neither end of them, or named a stage too far
+   * ahead.
+   */
   rejected: number;
+  /** Rejected passes by sender (bounded, counters.ts). */
+  rejectedFrom: Map<string, number>;
 }
 
 export interface TokenPassingInit {
@@ -69,11 +82,22 @@ export interface TokenPassingInit {
   slot: number;
   slots: number;
   deadlineMs?: number;
+  /** The peer holding each slot in a stage (the roster's): a pass for a stage not begun yet must come from one. */
+  peers: (stage: number) => ReadonlyMap<number, PeerId>;
+  /** The stage this peer is in before its first plan (a restarted peer's saved stage). */
+  stage: () => number;
   onTurn: (turn: Turn) => void;
 }
 
 export class TokenPassing {
-  readonly counters: TokenCounters = { handoffs: 0, acked: 0, takeovers: 0, ignored: 0, rejected: 0 };
+  readonly counters: TokenCounters = {
+    handoffs: 0,
+    acked: 0,
+    takeovers: 0,
+    ignored: 0,
+    rejected: 0,
+    rejectedFrom: new Map(),
+  };
   private plan?: StagePlan;
   /** The highest position known to be held this stage, and when that became known. */
   private progress = -1;
@@ -99,35 +123,24 @@ export class TokenPassing {
     await this.host.libp2p.handle(
       TOKEN_PROTOCOL,
       async (stream, connection) => {
-        const lp = lpStream(stream, { maxDataLength: 4096 });
+        const from = connection.remotePeer;
+        const reader = new StreamReader(stream, { maxBuffered: MAX_FRAME_BYTES + 8, idleMs: IDLE_MS });
         const signal = AbortSignal.timeout(this.deadline);
         try {
-          const d = decodeTokenPass((await lp.read({ signal })).subarray(), {
-            team,
-            slots,
-            ...(this.plan ? { stage: this.plan.stage } : {}),
-          });
-          const accepted = d.ok && d.message.to === this.init.slot && this.receive(d.message, connection.remotePeer);
-          if (!accepted) {
-            this.counters.rejected++;
-            stream.abort(
-              new Error(d.ok ? 'the pass was not accepted' : `invalid TokenPass (${d.reason} at ${d.field})`),
-            );
-            return;
-          }
-          await lp.write(
-            encodeTokenAck({
-              version: PROTOCOL_VERSION,
-              team,
-              stage: d.message.stage,
-              position: d.message.position,
-              slot: this.init.slot,
-            }),
-            { signal },
-          );
+          const frame = await reader.frame(MAX_FRAME_BYTES, signal);
+          if (!frame) throw new FrameError('truncated', 'the stream ended before a pass');
+          const d = decodeTokenPass(frame, { team, slots, ...(this.plan ? { stage: this.plan.stage } : {}) });
+          if (!d.ok) throw new Error(`invalid TokenPass (${d.reason} at ${d.field})`);
+          if (d.message.to !== this.init.slot || !this.receive(d.message, from))
+            throw new Error('the pass was not accepted');
+          const ack = { version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position };
+          await sendFrames(stream, [encodeTokenAck({ ...ack, slot: this.init.slot })], signal);
           await stream.close({ signal });
         } catch (err) {
+          this.reject(from);
           stream.abort(err as Error);
+        } finally {
+          reader.release();
         }
       },
       { maxInboundStreams: 16 },
@@ -136,7 +149,7 @@ export class TokenPassing {
       tokenTopic(team),
       (b) => decodeTokenPass(b, { team, slots }),
       (pass, from) => {
-        if (!this.receive(pass, from)) this.counters.rejected++;
+        if (!this.receive(pass, from)) this.reject(from);
       },
     );
   }
@@ -208,16 +221,24 @@ export class TokenPassing {
     const signal = AbortSignal.timeout(this.deadline);
     try {
       const stream = await this.host.libp2p.dialProtocol(peer, TOKEN_PROTOCOL, { signal });
-      const lp = lpStream(stream, { maxDataLength: 4096 });
-      await lp.write(bytes, { signal });
-      const ack = decodeTokenAck((await lp.read({ signal })).subarray(), { team: this.init.team });
-      await stream.close({ signal });
-      return (
-        ack.ok &&
-        ack.message.stage === pass.stage &&
-        ack.message.position === pass.position &&
-        ack.message.slot === pass.to
-      );
+      const reader = new StreamReader(stream, { maxBuffered: MAX_FRAME_BYTES + 8 });
+      try {
+        await sendFrames(stream, [bytes], signal);
+        const frame = await reader.frame(MAX_FRAME_BYTES, signal);
+        const ack = frame && decodeTokenAck(frame, { team: this.init.team });
+        await stream.close({ signal });
+        return (
+          ack?.ok === true &&
+          ack.message.stage === pass.stage &&
+          ack.message.position === pass.position &&
+          ack.message.slot === pass.to
+        );
+      } catch (err) {
+        stream.abort(err as Error);
+        throw err;
+      } finally {
+        reader.release();
+      }
     } catch {
       return false; // the receiver is gone or slow: gossip carries the pass, silence handling does the rest
     }
@@ -230,11 +251,7 @@ export class TokenPassing {
    */
   private receive(pass: TokenPass, from: PeerId): boolean {
     const plan = this.plan;
-    if (!plan || pass.stage > plan.stage) {
-      if (this.early.length >= MAX_EARLY) return false;
-      this.early.push({ pass, from });
-      return true;
-    }
+    if (!plan || pass.stage > plan.stage) return this.keepEarly(pass, from);
     if (pass.stage < plan.stage || pass.position >= plan.order.length || plan.order[pass.position] !== pass.to)
       return false;
     const handOff =
@@ -251,6 +268,26 @@ export class TokenPassing {
     this.note(pass.position);
     if (pass.to === this.init.slot) this.take(pass.position, pass, false);
     return true;
+  }
+
+  /**
+   * Keeps a pass for a stage not begun yet, for when it begins: only from the peer holding either end of it at that
+   * stage, at most MAX_STAGES_AHEAD stages ahead, the latest pass per (stage, position).
+   */
+  private keepEarly(pass: TokenPass, from: PeerId): boolean {
+    if (pass.stage > (this.plan?.stage ?? this.init.stage()) + MAX_STAGES_AHEAD) return false;
+    const peers = this.init.peers(pass.stage);
+    if (!peers.get(pass.from)?.equals(from) && !peers.get(pass.to)?.equals(from)) return false;
+    const same = this.early.findIndex((e) => e.pass.stage === pass.stage && e.pass.position === pass.position);
+    if (same >= 0) this.early[same] = { pass, from };
+    else if (this.early.length < MAX_EARLY) this.early.push({ pass, from });
+    else return false;
+    return true;
+  }
+
+  private reject(from: PeerId): void {
+    this.counters.rejected++;
+    bump(this.counters.rejectedFrom, from.toString());
   }
 
   private note(position: number): void {

@@ -63,7 +63,7 @@ const uint = (x: number, field: string, below = 2 ** 32) =>
 function text(s: string, field: string, max: number = LIMITS.text, required = true): void {
   need(typeof s === 'string' && (s.length > 0 || !required), 'missing', field);
   need(s.length <= max, 'too-long', field);
-  need(s.isWellFormed(), 'malformed', field); // the decoder turns some bad UTF-8 into lone surrogates
+  need(s.isWellFormed(), 'malformed', field); // a lone surrogate has no UTF-8 form (decoding refuses bad UTF-8)
 }
 
 function real(x: number, field: string, min = -Infinity): void {

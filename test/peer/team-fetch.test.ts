@@ -3,41 +3,12 @@
 // team's stage with them — real processes on loopback; it runs behind a (pretend) NAT, so it also
 // takes a reservation on the bootstrap's relay.
 import test from 'ava';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { DEMO, ROOT, sat } from '../cli/run-cli.ts';
+import { DEMO, sat } from '../cli/run-cli.ts';
 import { smallTeam } from '../sim/small-team.ts';
-
-/** A bin of this package as a process; its stdout's JSON lines as they come. */
-function run(
-  bin: string,
-  args: string[],
-): { child: ChildProcess; next: (event?: string) => Promise<Record<string, unknown>> } {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', bin), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const waiting: (() => void)[] = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (l) => {
-    lines.push(JSON.parse(l));
-    waiting.splice(0).forEach((w) => w());
-  });
-  const next = async (event?: string): Promise<Record<string, unknown>> => {
-    for (;;) {
-      const i = lines.findIndex((l) => event === undefined || l.event === event);
-      if (i >= 0) return lines.splice(0, i + 1).at(-1)!;
-      if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode}) before ${event ?? 'a line'}`);
-      await new Promise<void>((r) => {
-        waiting.push(r);
-        setTimeout(r, 500);
-      });
-    }
-  };
-  return { child, next };
-}
-
-const exited = (c: ChildProcess) =>
-  new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', r)));
+import { exited, runBin as run } from './bin-process.ts';
 
 test(
   'start --team <team id>: the manifest and the data sets come ' +

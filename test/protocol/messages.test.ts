@@ -494,6 +494,44 @@ test('undecodable bytes are malformed', (t) => {
   );
 });
 
+// Bytes that are not UTF-8: an overlong `/`, a lead byte followed by ASCII (2, 3 and 4-byte forms), a lone
+// continuation byte, a surrogate (CESU-8), a code point past U+10FFFF.
+const NOT_UTF8 = [
+  [0xc0, 0xaf],
+  [0xc3, 0x28],
+  [0xe2, 0x82, 0x28],
+  [0xf0, 0x28, 0x8c, 0x28],
+  [0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+];
+
+test('text that is not UTF-8 is malformed in every string field, top-level or nested', (t) => {
+  const field = (tag: number, bytes: number[]) => [tag, bytes.length, ...bytes];
+  // Each kind's bytes with `text` in a string field: given again after the valid one (the later wins), or in a
+  // nested message (a manifest's extra slot's role).
+  const carriers: [string, (text: number[]) => Decoded<unknown>][] = [
+    ['heartbeat model', (x) => decodeHeartbeat(Uint8Array.from([...encodeHeartbeat(HEARTBEAT), ...field(0x2a, x)]))],
+    ['heartbeat team', (x) => decodeHeartbeat(Uint8Array.from([...encodeHeartbeat(HEARTBEAT), ...field(0x12, x)]))],
+    ['claim family', (x) => decodeSlotClaim(Uint8Array.from([...encodeSlotClaim(CLAIM), ...field(0x22, x)]))],
+    [
+      'manifest slot role',
+      (x) => decodeTeamManifest(Uint8Array.from([...encodeTeamManifest(MANIFEST), ...field(0x1a, field(0x0a, x))])),
+    ],
+  ];
+  const malformed = (r: Decoded<unknown>) => !r.ok && r.reason === 'malformed';
+  for (const [where, decode] of carriers) {
+    t.false(malformed(decode([0x61, 0xc3, 0xa9])), `${where}: valid text is not malformed`);
+    for (const bad of NOT_UTF8)
+      t.true(malformed(decode([0x61, ...bad])), `${where}: ${bad.map((b) => b.toString(16))}`);
+  }
+  // Valid text of every width still decodes, byte for byte.
+  for (const model of ['é', '漢字', '🦀', 'a\u00a0b', '\ufeffbom']) {
+    const r = decodeHeartbeat(encodeHeartbeat({ ...HEARTBEAT, model }));
+    t.true(r.ok && r.message.model === model, model);
+  }
+});
+
 test('a time past 2^53 is refused', (t) => {
   // Field 6 (time) again, as the varint of 2^55 (the later value wins): the decoder refuses unsafe integers.
   const bytes = Uint8Array.from([...encodeHeartbeat(HEARTBEAT), 0x30, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);

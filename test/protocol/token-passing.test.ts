@@ -5,7 +5,7 @@ import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import { contentId } from '../../node/protocol/cid.ts';
-import { PROTOCOL_VERSION, encodeTokenPass } from '../../node/protocol/codec.ts';
+import { PROTOCOL_VERSION, type TokenPass, encodeTokenPass } from '../../node/protocol/codec.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { TOKEN_PROTOCOL, type Turn, TokenPassing, tokenTopic } from '../../node/protocol/token-passing.ts';
 import { lpStream } from '@libp2p/utils';
@@ -21,6 +21,7 @@ async function team(deadlineMs: number) {
     ),
   );
   const turns: (Turn & { at: number })[][] = hosts.map(() => []);
+  const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
   const tokens = hosts.map(
     (h, slot) =>
       new TokenPassing(h, {
@@ -28,6 +29,8 @@ async function team(deadlineMs: number) {
         slot,
         slots: 3,
         deadlineMs,
+        peers: () => peers,
+        stage: () => 0,
         onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }),
       }),
   );
@@ -43,7 +46,6 @@ async function team(deadlineMs: number) {
       );
     },
   );
-  const peers = new Map<number, PeerId>(hosts.map((h, slot) => [slot, h.peerId]));
   const stop = async () => {
     for (const t of tokens) await t.stop().catch(() => undefined);
     await Promise.all(hosts.map((h) => h.stop().catch(() => undefined)));
@@ -182,6 +184,48 @@ test('a holder that works past the deadline but keeps the token alive is not tak
     await until('position 1', () => turns[1].length === 1);
     t.false(turns[1][0].takeover);
   } finally {
+    await stop();
+  }
+});
+
+test('a pass for a stage not begun yet is kept only from a member holding an end of it, and is not crowded out', async (t) => {
+  const { hosts, tokens, turns, peers, stop } = await team(60_000);
+  const outsider = await PeerHost.start({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  });
+  /** Sends `pass` to slot 0's peer on a fresh stream: whether it was acked. */
+  const send = async (from: PeerHost, pass: Partial<TokenPass>): Promise<boolean> => {
+    const raw = await from.libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
+    const lp = lpStream(raw);
+    const bytes = encodeTokenPass({ version: PROTOCOL_VERSION, team: TEAM, time: Date.now(), ...pass } as TokenPass);
+    await lp.write(bytes);
+    return lp.read({ signal: AbortSignal.timeout(5_000) }).then(
+      () => true,
+      () => false,
+    );
+  };
+  try {
+    await outsider.dial(hosts[0].addresses[0]);
+    // A peer holding no slot: passes for a far stage and for the next one, more than the buffer holds.
+    let acked = 0;
+    for (let i = 0; i < 20; i++) {
+      const stage = i % 2 ? 4_000_000_000 + i : 1;
+      if (await send(outsider, { stage, position: 1 + (i % 2), from: 1, to: 0 })) acked++;
+    }
+    t.is(acked, 0, "no outsider's pass is acked");
+    t.is(tokens[0].counters.rejected, 20);
+    t.is(tokens[0].counters.rejectedFrom.get(outsider.peerId.toString()), 20);
+    // A member's pass for a stage too far ahead is refused too.
+    t.false(await send(hosts[1], { stage: 5, position: 1, from: 1, to: 0 }));
+    // Slot 1's peer hands position 1 of stage 1 to slot 0 before slot 0 began it: kept, acked, and taken at the start.
+    t.true(await send(hosts[1], { stage: 1, position: 1, from: 1, to: 0 }));
+    tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [1, 0, 2], peers }));
+    await until('the early pass taken', () => turns[0].length === 1);
+    t.is(turns[0][0].position, 1);
+    t.is(turns[0][0].pass?.from, 1);
+  } finally {
+    await outsider.stop();
     await stop();
   }
 });
