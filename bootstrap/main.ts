@@ -1,11 +1,17 @@
 // `sat-bootstrap`: the long-running peer that public teams start from — a DHT server and circuit relay
-// with a persistent identity, printing the multiaddrs to hand to `sat-peer start --bootstrap`.
+// with a persistent identity, printing the multiaddrs to hand to `sat-peer start --bootstrap`, then a line
+// for each peer that connects or goes (peer-log.ts).
 // SIGINT or SIGTERM stops it cleanly.
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PeerHost } from '../node/protocol/host.ts';
 import { loadOrCreateIdentity } from '../node/protocol/identity.ts';
+import { packageVersion } from '../node/util/version.ts';
+import { logPeers } from './peer-log.ts';
+import { logRing } from '../node/ops/log-ring.ts';
+import { type ServedStatus, serveStatus } from '../node/ops/serve-status.ts';
+import { hostStatusSource } from '../node/peer/host-status.ts';
 
 const HELP = `sat-bootstrap: a bootstrap and relay peer for sat-peer teams
 
@@ -14,7 +20,11 @@ Usage: sat-bootstrap [--listen <multiaddr>]... [--announce <multiaddr>]... [--da
   --listen <multiaddr>    where to listen (default /ip4/0.0.0.0/tcp/4001); repeat for more
   --announce <multiaddr>  the public address to advertise (behind a port forward); repeat for more
   --data-dir <dir>        where its identity key lives (default ~/.sat-bootstrap)
-  --json                  print {"peerId", "addresses"} as one JSON line instead of text
+  --http <host:port>      serve its status page (/), /status.json and Prometheus /metrics there; loopback
+                          unless a host is written out; port 0: any free port (default: off)
+  --json                  print {"peerId", "addresses"} as one JSON line, then one JSON event a line (a peer
+                          connects or goes, the count every 5 minutes), instead of text
+  --version               print the version
   -h, --help              show this help
 `;
 
@@ -24,8 +34,10 @@ export async function main(argv: string[]): Promise<number> {
     listen: { type: 'string', multiple: true },
     announce: { type: 'string', multiple: true },
     'data-dir': { type: 'string' },
+    http: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
   } as const;
   let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options }>>['values'];
   try {
@@ -38,7 +50,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   let host: PeerHost;
+  let status: ServedStatus | undefined;
+  const ring = logRing();
   try {
     const { privateKey } = await loadOrCreateIdentity(values['data-dir'] ?? path.join(os.homedir(), '.sat-bootstrap'));
     host = await PeerHost.start({
@@ -46,11 +64,20 @@ export async function main(argv: string[]): Promise<number> {
       listen: values.listen ?? ['/ip4/0.0.0.0/tcp/4001'],
       announce: values.announce ?? [],
       server: true,
+      log: (line) => {
+        process.stderr.write(`${line}\n`);
+        ring.note(line);
+      },
     });
+    if (values.http !== undefined)
+      status = await serveStatus(values.http, hostStatusSource(host, ring), values['data-dir']).catch(async (err) => {
+        await host.stop();
+        throw err;
+      });
   } catch (err) {
     const e = err as Error;
     process.stderr.write(
-      `sat-bootstrap: ${['IdentityError', 'HostConfigError'].includes(e.name) ? '' : 'cannot start: '}${e.message}\n`,
+      `sat-bootstrap: ${['IdentityError', 'HostConfigError', 'HttpAddressError'].includes(e.name) ? '' : 'cannot start: '}${e.message}\n`,
     );
     return 2;
   }
@@ -65,7 +92,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       `sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`,
     );
+  if (status && values.json) process.stdout.write(`${JSON.stringify({ event: 'http', url: status.url })}\n`);
+  else if (status) process.stdout.write(`status page at ${status.url}\n`);
+  const stopLog = logPeers(host, values.json === true, (line) => {
+    process.stdout.write(`${line}\n`);
+    ring.note(line);
+  });
   await stopped;
+  stopLog();
+  await status?.stop();
   await host.stop();
   return 0;
 }

@@ -54,7 +54,8 @@ export const simCommand: Command = {
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval] [--wipe]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--json]',
+    '<slot>@<stage>[:eval] [--wipe]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--no-http] ' +
+    '[--json]',
   args: [],
   options: {
     config: {
@@ -107,6 +108,10 @@ export const simCommand: Command = {
       value: '<share>',
       description:
         'share of packets lost on every link, e.g. 1%: a lost one arrives a retransmission timeout (200 ms) later, as over TCP',
+    },
+    'no-http': {
+      type: 'boolean',
+      description: "don't serve each peer's status page (by default each serves one on a free loopback port)",
     },
     upgrade: {
       type: 'string',
@@ -168,6 +173,13 @@ export const simCommand: Command = {
         ...(peers ? { peers } : {}),
         ...(threads ? { threads } : {}),
         ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+        ...(options['no-http']
+          ? {}
+          : {
+              http: true,
+              onStatusPage: ({ peer, slot, url }: { peer: string; slot: number; url: string }) =>
+                json ? printJson({ event: 'status_page', peer, slot, url }) : say(`${peer}: status page ${url}`),
+            }),
       },
       (s: SimStage) => {
         if (json) return printJson(s);

@@ -43,6 +43,10 @@ export interface SimOptions {
   deadline?: number;
   /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
   link?: LinkShape;
+  /** Every peer serves its status page on a free loopback port (start --http 127.0.0.1:0). */
+  http?: boolean;
+  /** Hears where each peer's status page is, once it serves it (a restarted peer's again). */
+  onStatusPage?: (page: { peer: string; slot: number; url: string }) => void;
   log?: (line: string) => void;
 }
 
@@ -253,6 +257,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           (memoryPerPeer / 2 ** 30).toFixed(3),
           '--json',
           ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
+          ...(o.http ? ['--http', '127.0.0.1:0'] : []),
         ],
         children,
         (line) => {
@@ -270,6 +275,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         const event = JSON.parse(line) as { event: string } & SimStage;
         progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
+        if (event.event === 'http') o.onStatusPage?.({ peer: name, slot, url: String(event.url) });
         const killAt = o.kill?.at === 'eval' ? 'evaluating' : 'turn';
         if (
           event.event === killAt &&

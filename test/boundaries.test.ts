@@ -30,6 +30,10 @@ const resolves = (file: string, spec: string) =>
 const MAY_IMPORT: Record<string, { may: string[]; why: string }> = {
   util: { may: [], why: 'node/util is plain helpers' },
   gpu: { may: ['util'], why: 'node/gpu knows nothing of models, SAT or the network' },
+  ops: {
+    may: ['util'],
+    why: "the operator's view serves a snapshot source: it knows nothing of SAT, models or the network",
+  },
   protocol: { may: ['util'], why: 'node/protocol knows nothing of models or onnxruntime' },
   agent: {
     may: ['gpu', 'util'],
@@ -38,9 +42,12 @@ const MAY_IMPORT: Record<string, { may: string[]; why: string }> = {
   config: { may: ['agent', 'util'], why: 'the config knows nothing of teams or the network' },
   tasks: { may: ['agent', 'gpu', 'util'], why: 'tasks know nothing of teams or the network' },
   sat: { may: ['agent', 'config', 'gpu', 'tasks', 'util'], why: "SAT's stage knows nothing of the network" },
-  peer: { may: ['agent', 'config', 'gpu', 'protocol', 'sat', 'tasks', 'util'], why: 'the peer is no command' },
+  peer: {
+    may: ['agent', 'config', 'gpu', 'ops', 'protocol', 'sat', 'tasks', 'util'],
+    why: 'the peer is no command',
+  },
   cli: {
-    may: ['agent', 'config', 'gpu', 'peer', 'protocol', 'sat', 'tasks', 'util'],
+    may: ['agent', 'config', 'gpu', 'ops', 'peer', 'protocol', 'sat', 'tasks', 'util'],
     why: 'the CLI may use any of node/',
   },
 };
@@ -97,6 +104,11 @@ test('the rules catch what they forbid', (t) => {
   t.truthy(violation('sat', '@libp2p/interface'));
   t.truthy(violation('protocol', 'node/agent/agent.ts'));
   t.truthy(violation('gpu', 'node/agent/model/qwen3.ts'));
+  t.truthy(violation('ops', 'node/peer/peer.ts'));
+  t.truthy(violation('ops', 'node/sat/evaluate.ts'));
+  t.truthy(violation('ops', '@libp2p/interface'));
+  t.truthy(violation('protocol', 'node/ops/status-server.ts'));
+  t.is(violation('peer', 'node/ops/status-snapshot.ts'), undefined);
   t.is(violation('peer', 'node/protocol/host.ts'), undefined);
   t.is(violation('tasks', 'node/agent/model/generate.ts'), undefined);
 });
@@ -105,6 +117,12 @@ test('only node/gpu/ort.ts imports onnxruntime-node', (t) => {
   const files = [...sources(path.join(ROOT, 'node')), ...sources(path.join(ROOT, 'bench'))];
   const importers = files.filter((f) => imports(f).some((s) => s.startsWith('onnxruntime'))).map(rel);
   t.deepEqual(importers, ['node/gpu/ort.ts']);
+});
+
+test('only node/ops/metrics.ts imports prom-client', (t) => {
+  const files = ['node', 'bootstrap', 'sim'].flatMap((d) => sources(path.join(ROOT, d)));
+  const importers = files.filter((f) => imports(f).some((s) => s.startsWith('prom-client'))).map(rel);
+  t.deepEqual(importers, ['node/ops/metrics.ts']);
 });
 
 test('only node/tasks/parquet.ts imports hyparquet', (t) => {

@@ -58,3 +58,14 @@ test('README.md stays a user document of under 300 lines', (t) => {
   const lines = read('README.md').split('\n').length;
   t.true(lines < 300, `${lines} lines`);
 });
+
+test('the README lists every protocol id and gossip topic a peer speaks', (t) => {
+  const code = files('node', /\.ts$/).map(read).join('\n');
+  const ids = new Set([
+    ...[...code.matchAll(/'(\/sat\/[a-z0-9./-]+)'/g)].map((m) => m[1]),
+    ...[...code.matchAll(/`sat\/\$\{team\}\/([a-z-]+)`/g)].map((m) => `sat/<team>/${m[1]}`),
+  ]);
+  t.true(ids.size >= 9, [...ids].join(', '));
+  const readme = read('README.md');
+  for (const id of ids) t.true(readme.includes(`\`${id}\``), `${id} is in the README`);
+});

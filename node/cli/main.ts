@@ -18,6 +18,7 @@ import { modelInitCommand } from './commands/model-init.ts';
 import { modelScoreCommand } from './commands/model-score.ts';
 import { pretrainCommand } from './commands/pretrain.ts';
 import { startCommand } from './commands/start.ts';
+import { statusCommand } from './commands/status.ts';
 import { teamCreateCommand, teamShowCommand } from './commands/team.ts';
 import { trainCommand } from './commands/train.ts';
 import { upgradeCommand } from './commands/upgrade.ts';
@@ -26,6 +27,8 @@ import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from '../gpu/errors.ts';
 import { ClaimError, HostConfigError, IdentityError } from '../protocol/errors.ts';
 import { TeamFetchError } from '../peer/team-fetch.ts';
+import { packageVersion } from '../util/version.ts';
+import { HttpAddressError, StatusUnreachableError } from '../ops/errors.ts';
 
 const COMMANDS: Command[] = [
   modelInfoCommand,
@@ -39,6 +42,7 @@ const COMMANDS: Command[] = [
   teamCreateCommand,
   teamShowCommand,
   startCommand,
+  statusCommand,
 ];
 
 /** An error class whose failures are the user's to fix (one line, exit 2). */
@@ -54,8 +58,9 @@ const GLOBAL: Record<string, CommandOption> = {
   json: { type: 'boolean', description: 'print one JSON object instead of text' },
   verbose: { type: 'boolean', description: 'more detail; stack traces on errors' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
+  version: { type: 'boolean', description: 'print the version of sat-peer' },
 };
-const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h']);
+const GLOBAL_FLAGS = new Set(['--json', '--verbose', '--help', '-h', '--version']);
 
 /** Failures caused by the user's input or files: one line, exit 2. */
 const KNOWN: UserErrorClass[] = [
@@ -72,6 +77,8 @@ const KNOWN: UserErrorClass[] = [
   HostConfigError,
   IdentityError,
   TeamFetchError,
+  HttpAddressError,
+  StatusUnreachableError,
 ];
 
 function optionLines(options: Record<string, CommandOption>): string[] {
@@ -104,6 +111,18 @@ function commandHelp(c: Command): string {
   return [`Usage: ${c.usage}`, '', c.summary, ...own, '', 'Global options:', ...optionLines(GLOBAL)].join('\n');
 }
 
+/** The help of a group of subcommands (`sat-peer team`): each one's summary and usage. */
+function groupHelp(group: string, members: readonly Command[]): string {
+  return [
+    `Usage: sat-peer ${group} <${members.map((c) => c.name.slice(group.length + 1)).join('|')}> [options]`,
+    '',
+    'Subcommands:',
+    ...members.flatMap((c) => [`  ${c.name}: ${c.summary}`, `    ${c.usage}`]),
+    '',
+    `Run 'sat-peer ${group} <subcommand> --help' for its options.`,
+  ].join('\n');
+}
+
 /** The command named by the leading words of argv (global flags may come between), and argv without them. */
 function findCommand(
   argv: string[],
@@ -124,12 +143,34 @@ function findCommand(
   return { words };
 }
 
+/**
+ * argv with `--flag -1` written `--flag=-1` for string flags: node's parser takes a value that starts with '-' for
+ * an option, so a negative number would never reach the flag's own range check.
+ */
+function withNegativeValues(argv: string[], options: Record<string, CommandOption>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') return [...out, ...argv.slice(i)];
+    const name = /^--([^=]+)$/.exec(argv[i])?.[1];
+    if (name && options[name]?.type === 'string' && /^-(\d|\.\d)/.test(argv[i + 1] ?? '')) {
+      out.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 function parse(argv: string[], options: Record<string, CommandOption>) {
   const config: ParseArgsConfig['options'] = {};
   for (const [name, o] of Object.entries(options))
     config[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   try {
-    return parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: withNegativeValues(argv, options),
+      options: config,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     // node's messages run on with advice about '--'; keep the first sentence.
     const first = (e as Error).message.split(/\.\s/)[0];
@@ -144,10 +185,13 @@ async function dispatch(argv: string[], commands: readonly Command[]): Promise<v
       argv.filter((a) => a.startsWith('-')),
       GLOBAL,
     );
+    if (found.words.length === 0 && values.version) return void process.stdout.write(`${packageVersion()}\n`);
     if (found.words.length === 0 && (values.help || argv.length === 0))
       return void process.stdout.write(`${help(commands)}\n`);
     if (found.words.length === 0) throw new UsageError('missing command');
     const typed = found.words.join(' ');
+    const members = commands.filter((c) => c.name.startsWith(`${typed} `));
+    if (members.length && values.help) return void process.stdout.write(`${groupHelp(typed, members)}\n`);
     const near = commands.filter((c) => c.name.startsWith(`${found.words[0]} `)).map((c) => `'${c.name}'`);
     const choices = near.length > 1 ? `${near.slice(0, -1).join(', ')} or ${near.at(-1)}` : near.join('');
     throw new UsageError(`unknown command '${typed}'${near.length ? `; did you mean ${choices}?` : ''}`);

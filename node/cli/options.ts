@@ -2,6 +2,7 @@
 // naming the flag for anything malformed.
 import fs from 'node:fs';
 import path from 'node:path';
+import { progressBar, resolveModel } from '../agent/hub/hub.ts';
 import { loadTokenizer, type Tokenizer } from '../agent/model/tokenizer.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError } from '../gpu/errors.ts';
@@ -12,12 +13,27 @@ import type { CommandOption } from './command.ts';
 export const MODEL_OPTIONS: Record<string, CommandOption> = {
   model: {
     type: 'string',
-    value: '<dir>',
-    description: 'checkpoint folder (config.json, model.safetensors, tokenizer.json)',
+    value: '<name|dir>',
+    description:
+      'qwen3-0.6b .. qwen3-32b or a Hugging Face repo id (from the hub), tiny-weak / tiny-strong (embedded), or a ' +
+      'checkpoint folder (config.json, model.safetensors, tokenizer.json)',
   },
+  offline: { type: 'boolean', description: 'never download a model: use the Hugging Face cache only' },
   device: { type: 'string', value: '<cpu|cuda>', description: 'where the model runs (default cpu)' },
   threads: { type: 'string', value: '<n>', description: 'intra-op threads (default: one per core)' },
 };
+
+/**
+ * The checkpoint folder a model name or folder (`--model`, `model info <name|dir>`) names: a Hugging Face model is
+ * downloaded into its cache first (with a progress bar on stderr), unless --offline.
+ */
+export async function modelFolder(spec: string, options: Record<string, unknown>): Promise<string> {
+  const model = await resolveModel(spec, {
+    ...(options.offline ? { offline: true } : {}),
+    progress: progressBar(process.stderr),
+  });
+  return model.dir;
+}
 
 /** `--name`'s value as a string; a UsageError when it is required and missing. */
 export function stringFlag(options: Record<string, unknown>, name: string, required: true): string;

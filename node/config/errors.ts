@@ -17,3 +17,20 @@ export class ConfigError extends Error {
     super(message);
   }
 }
+
+/**
+ * A config read as a team's holds a key the schema does not know: `<file>: unknown key <path>`, with
+ * `; did you mean `<path>`?` when a known key is near.
+ */
+export class UnknownConfigKeyError extends ConfigError {
+  override name = 'UnknownConfigKeyError';
+  constructor(
+    message: string,
+    file: string,
+    key: string,
+    /** The known key it was likely meant as (a dotted path). */
+    readonly suggestion?: string,
+  ) {
+    super(message, file, key);
+  }
+}

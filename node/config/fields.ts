@@ -1,6 +1,6 @@
 // The pieces the config schema is built from, and the one walk that applies a schema to parsed YAML or
 // JSON: each field is looked up under its YAML key, checked, defaulted and (paths) resolved; keys the
-// schema does not name become warnings; a bad value throws a ConfigError naming the key's path.
+// schema does not name go to `At.unknownKey`; a bad value throws a ConfigError naming the key's path.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,8 @@ export interface At {
   root: Record<string, unknown>;
   /** Position in the enclosing list (0 outside lists). */
   index: number;
-  warnings: string[];
+  /** Hears each key the schema does not name: its dotted path and the keys known beside it (node/config/unknown-keys.ts). */
+  unknownKey(key: string, known: readonly string[]): void;
 }
 
 /** The fallback of a key that has no default. */
@@ -169,7 +170,7 @@ export const yamlKey = <S extends Spec<unknown>>(key: string, spec: S): S => ({ 
 
 // ---- the walk ----
 
-const snakeCase = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+export const snakeCase = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const join = (parent: string, key: string) => (parent ? `${parent}.${key}` : key);
 
 /** `v` as a message shows it: strings quoted, containers as (short) JSON, undefined as `nothing`. */
@@ -192,7 +193,7 @@ export function readSection<T>(fields: Schema<T>, raw: unknown, at: At, out: Rec
     ([field, spec]) => [field, spec.key ?? snakeCase(field), spec] as const,
   );
   const known = new Set(specs.map(([, key]) => key));
-  for (const key of Object.keys(given)) if (!known.has(key)) at.warnings.push(`${join(at.key, key)}: unknown key`);
+  for (const key of Object.keys(given)) if (!known.has(key)) at.unknownKey(join(at.key, key), [...known]);
   for (const [field, key, spec] of specs) out[field] = read(spec, given[key], { ...at, key: join(at.key, key) });
   return out as T;
 }

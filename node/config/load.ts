@@ -5,14 +5,15 @@
  * @example
  * ```ts
  * const config = loadConfig('configs/sat_demo.yaml');
- * for (const w of config.source.warnings) console.warn(`warning: ${w}`); // e.g. `sat.shceduler: unknown key`
+ * for (const w of config.source.warnings) console.warn(`warning: ${w}`); // `sat.shceduler: unknown key, ignored; ...`
  * config.sat.groupSize;        // sat.group_size, 4 unless set
  * config.dataset.trainPath;    // absolute: resolved against the config file's folder
  * ```
  *
  * Every field is filled (node/config/schema.ts lists keys, checks and defaults; node/config/types.ts
- * the camelCase names). Unknown keys are warnings; a missing file, unparsable text or a bad value is a
- * ConfigError with a one-line message.
+ * the camelCase names). Unknown keys are warnings naming the nearest known key, or with
+ * `{ unknownKeys: 'error' }` (a team's config) an UnknownConfigKeyError; a missing file, unparsable text
+ * or a bad value is a ConfigError with a one-line message.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,14 +22,21 @@ import { ConfigError } from './errors.ts';
 import { show, readSection } from './fields.ts';
 import { SCHEMA, crossCheck } from './schema.ts';
 import type { ConfigValues, SatConfig } from './types.ts';
+import { type UnknownKeys, unknownKeyHandler } from './unknown-keys.ts';
 
-export { ConfigError } from './errors.ts';
+export { ConfigError, UnknownConfigKeyError } from './errors.ts';
 export type * from './types.ts';
+export type { UnknownKeys } from './unknown-keys.ts';
 
 export type ConfigFormat = 'yaml' | 'json';
 
+export interface LoadOptions {
+  /** Keys the schema does not know: warned about (the default) or refused. */
+  unknownKeys?: UnknownKeys;
+}
+
 /** Reads, checks and completes the config at `file` (`.json`: JSON, anything else: YAML). */
-export function loadConfig(file: string): SatConfig {
+export function loadConfig(file: string, options: LoadOptions = {}): SatConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -38,11 +46,11 @@ export function loadConfig(file: string): SatConfig {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message;
     throw new ConfigError(`cannot read config ${abs}: ${why}`, abs);
   }
-  return parseConfig(text, path.extname(abs).toLowerCase() === '.json' ? 'json' : 'yaml', abs);
+  return parseConfig(text, path.extname(abs).toLowerCase() === '.json' ? 'json' : 'yaml', abs, options);
 }
 
 /** Checks and completes config text; `file` names it in messages and anchors its relative paths. */
-export function parseConfig(text: string, format: ConfigFormat, file: string): SatConfig {
+export function parseConfig(text: string, format: ConfigFormat, file: string, options: LoadOptions = {}): SatConfig {
   const abs = path.resolve(file);
   const raw = format === 'json' ? parseJson(text, abs) : parseYaml(text, abs);
   if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
@@ -50,7 +58,8 @@ export function parseConfig(text: string, format: ConfigFormat, file: string): S
   }
   const warnings: string[] = [];
   const values = {} as Record<string, unknown>;
-  readSection(SCHEMA, raw, { key: '', file: abs, root: values, index: 0, warnings }, values);
+  const unknownKey = unknownKeyHandler(options.unknownKeys ?? 'warn', abs, warnings);
+  readSection(SCHEMA, raw, { key: '', file: abs, root: values, index: 0, unknownKey }, values);
   crossCheck(values as unknown as ConfigValues, abs);
   return { ...(values as unknown as ConfigValues), source: { file: abs, format, warnings } };
 }

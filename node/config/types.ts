@@ -41,7 +41,7 @@ export interface ConfigSource {
   /** Absolute path of the file; relative paths in it were resolved against its folder. */
   file: string;
   format: 'yaml' | 'json';
-  /** One line per key the schema does not know, e.g. `sat.shceduler: unknown key`; not fatal. */
+  /** One line per key the schema does not know, e.g. `sat.shceduler: unknown key, ignored; did you mean `sat.scheduler`?`. */
   warnings: string[];
 }
 

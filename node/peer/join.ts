@@ -172,8 +172,9 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
  * peers that lack them), and its checkpoints and stage log in the peer's data dir.
  */
 async function teamConfig(file: TeamFile, host: PeerHost, init: JoinedPeer['init']): Promise<SatConfig> {
-  const trainPath = await teamDataset(file.manifest.dataset!, host, init.dataDir, init.log);
-  const testPath = file.manifest.test && (await teamDataset(file.manifest.test, host, init.dataDir, init.log));
+  const trainPath = await teamDataset(file.manifest.dataset!, file.dir, host, init.dataDir, init.log);
+  const testPath =
+    file.manifest.test && (await teamDataset(file.manifest.test, file.dir, host, init.dataDir, init.log));
   serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
   return {
     ...file.cfg,

@@ -2,6 +2,8 @@
 // a YAML team file that peers start from. The file holds the manifest's fields in readable form —
 // tokenizer hashes in hex, the dataset's CID as a string, the algorithm config as a mapping — and the
 // team id is the CID of the manifest they encode, so every peer reading the file derives the same one.
+// The config must hold only known keys, and local files are named relative to the team file
+// (node/peer/team-paths.ts), so the same team has the same id on any machine.
 import fs from 'node:fs';
 import path from 'node:path';
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id';
@@ -11,6 +13,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { InputError } from '../agent/errors.ts';
 import { loadTokenizer } from '../agent/model/tokenizer.ts';
 import { type SatConfig, loadConfig, parseConfig } from '../config/load.ts';
+import { portableModel, relativeTo } from './team-paths.ts';
 import { chatSlots } from '../tasks/chat-format.ts';
 import { cidFromBytes, cidFromString, contentId } from '../protocol/cid.ts';
 import {
@@ -28,8 +31,10 @@ export interface TeamFile {
   manifest: TeamManifest;
   /** The team id: the manifest's CID. */
   id: string;
-  /** The algorithm config the manifest carries, read like a config file. */
+  /** The algorithm config the manifest carries, read like a config file in the team file's folder. */
   cfg: SatConfig;
+  /** The team file's folder (absolute): the manifest's relative paths resolve against it. */
+  dir: string;
 }
 
 export interface ManifestOptions {
@@ -45,6 +50,8 @@ export interface ManifestOptions {
   allow?: string[];
   /** The local folders of slots' models named by hub id or name (`Qwen/Qwen3-0.6B`): their tokenizers. */
   modelDirs?: ReadonlyMap<string, string>;
+  /** The folder the team file goes to, which its paths are relative to (default: the config's folder). */
+  teamDir?: string;
 }
 
 /** A peer id string as the manifest's bytes (its multihash). */
@@ -68,24 +75,14 @@ function resized<T extends { name: string }>(agents: readonly T[], n: number): T
   );
 }
 
-/** Config paths that name files: made absolute, so the manifest means the same from any folder. */
-const PATHS: [string, string][] = [
-  ['dataset', 'train_path'],
-  ['dataset', 'test_path'],
-];
-
 /**
  * The manifest of the team `configFile` describes: its slots (each agent's tokenizer), workflow, config and training
- * set.
+ * set. A key the config's schema does not know is an UnknownConfigKeyError.
  */
 export function manifestFromConfig(configFile: string, o: ManifestOptions = {}): TeamManifest {
-  const cfg = loadConfig(configFile);
+  const cfg = loadConfig(configFile, { unknownKeys: 'error' });
   const raw = rawConfig(configFile);
-  const base = path.dirname(path.resolve(configFile));
-  for (const [section, key] of PATHS) {
-    const s = raw[section] as Record<string, unknown> | undefined;
-    if (s && typeof s[key] === 'string') s[key] = path.resolve(base, s[key] as string);
-  }
+  const dir = path.resolve(o.teamDir ?? path.dirname(path.resolve(configFile)));
   const sat = (raw.sat ?? {}) as Record<string, unknown>;
   if (o.slots !== undefined) {
     sat.agents = resized((sat.agents ?? []) as { name: string }[], o.slots);
@@ -93,13 +90,16 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
   }
   chatSlots(cfg.sat.agents, cfg.team.workflow); // refuses, before the team exists, a role with no prompt
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
-  // A model as the config reads it: a folder made absolute, a hub model (Qwen/Qwen3-0.6B) kept as written.
+  // A model as the team file names it: an embedded one by name, a folder relative to it, a hub model as written.
   agents.forEach((a, i) => {
-    a.path = cfg.sat.agents[i].path;
-    if (typeof a.upgrade === 'string') a.upgrade = cfg.sat.agents[i].upgrade;
+    a.path = portableModel(dir, cfg.sat.agents[i].path);
+    if (typeof a.upgrade === 'string') a.upgrade = portableModel(dir, cfg.sat.agents[i].upgrade!);
   });
   delete (raw.logging as Record<string, unknown> | undefined)?.save_dir; // each peer keeps its own
   const { trainPath, testPath } = cfg.dataset;
+  const data = raw.dataset as Record<string, unknown> | undefined;
+  if (data && trainPath) data.train_path = relativeTo(dir, trainPath);
+  if (data && testPath) data.test_path = relativeTo(dir, testPath);
   if (!trainPath || !fs.existsSync(trainPath))
     throw new InputError(`dataset.train_path of ${configFile} names no file: a team needs its training set`);
   if (testPath && !fs.existsSync(testPath))
@@ -109,7 +109,7 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
   const dataset = (file: string) => ({
     name: path.basename(file),
     cid: contentId(fs.readFileSync(file)).bytes,
-    uri: file,
+    uri: relativeTo(dir, file),
   });
   return {
     version: PROTOCOL_VERSION,
@@ -216,6 +216,15 @@ export function readTeamFile(file: string): TeamFile {
   }
   const d = decodeTeamManifest(bytes);
   if (!d.ok) throw bad(`${d.field} is ${d.reason}`);
-  const cfg = parseConfig(manifest.config, 'json', abs);
-  return { manifest, id: teamId(manifest), cfg };
+  return teamOf(manifest, abs);
+}
+
+/**
+ * The team `manifest` makes, as a team file at `file` holds it: its id, and its config read with the file's folder
+ * as base. The config is a contract every peer reads alike: a key it does not know is an UnknownConfigKeyError.
+ */
+export function teamOf(manifest: TeamManifest, file: string): TeamFile {
+  const abs = path.resolve(file);
+  const cfg = parseConfig(manifest.config, 'json', abs, { unknownKeys: 'error' });
+  return { manifest, id: teamId(manifest), cfg, dir: path.dirname(abs) };
 }

@@ -35,6 +35,11 @@ export class PeerChunks {
     private readonly providers: ChunkProviders,
   ) {}
 
+  /** What the chunk server refused, by reason and by sender. */
+  get refused(): { byReason: ReadonlyMap<string, number>; bySender: ReadonlyMap<string, number> } {
+    return { byReason: this.server.counters.rejected, bySender: this.server.counters.rejectedFrom };
+  }
+
   static async start(host: PeerHost, team: string, dataDir: string): Promise<PeerChunks> {
     const store = await ChunkStore.open(path.join(dataDir, 'chunks'));
     const server = new ChunkServer(host.libp2p, store);

@@ -6,6 +6,7 @@ import type { StagePlan } from './micro-batch.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { Device, LoadProgress } from '../gpu/ort.ts';
 import type { PeerHost } from '../protocol/host.ts';
+import type { Roster } from '../protocol/roster.ts';
 import { saveKnownPeers } from '../protocol/known-peers.ts';
 import type { StageRow } from '../sat/evaluate.ts';
 import type { StageRecord } from '../sat/stage.ts';
@@ -15,6 +16,9 @@ import { recoverSlot } from './slot-recovery.ts';
 import { evalLink } from './eval-link.ts';
 import { enterSlot, handOver } from './hand-over.ts';
 import { type JoinedPeer, joinTeam } from './join.ts';
+import type { PeerChunks } from './peer-chunks.ts';
+import type { PeerLink } from './peer-link.ts';
+import type { SlotStates } from './slot-states.ts';
 import { linger, othersStages, waitForTeam } from './team-wait.ts';
 
 export interface PeerInit {
@@ -80,12 +84,21 @@ export class Peer {
   readonly cfg: SatConfig;
   /** Its micro-batch and the memory planned for it. */
   readonly plan: StagePlan;
+  /** Who holds each slot, as this peer hears it. */
+  readonly roster: Roster;
+  /** The link to the other slots (the token among them). */
+  readonly link: PeerLink;
+  /** Its chunk store, served to the team. */
+  readonly chunks: PeerChunks;
+  /** The slot states it keeps for the team. */
+  readonly states: SlotStates;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
 
   private constructor(private readonly joined: JoinedPeer) {
     ({ host: this.host, teamId: this.teamId, slot: this.slot, cfg: this.cfg, plan: this.plan } = joined);
+    ({ roster: this.roster, link: this.link, chunks: this.chunks, states: this.states } = joined);
   }
 
   static async start(init: PeerInit): Promise<Peer> {

@@ -15,10 +15,19 @@ const TEAM_WAIT_MS = 120_000;
 export const slotFits = (file: TeamFile, slot: number, tokenizerHash: string): boolean =>
   Buffer.from(file.manifest.slots[slot].tokenizer!).toString('hex') === tokenizerHash;
 
-/** Refuses a --slot the team lacks, or one whose tokenizer differs from the model's. */
+/**
+ * Refuses a --slot the team lacks, or one whose tokenizer differs from the model's; without --slot, a model that
+ * fits no slot at all.
+ */
 export function checkSlot(file: TeamFile, slot: number | undefined, model: string, tokenizerHash: string): void {
   const slots = file.manifest.slots;
-  if (slot === undefined) return;
+  if (slot === undefined) {
+    if (slots.some((_, s) => slotFits(file, s, tokenizerHash))) return;
+    throw new InputError(
+      `${model} fits no slot of this team: its tokenizer differs from every slot's (${slots.length} slots); ` +
+        `start with a model of the team's tokenizer (sat-peer team show lists the slots)`,
+    );
+  }
   if (slot >= slots.length)
     throw new InputError(`the team has ${slots.length} slots (0..${slots.length - 1}), not slot ${slot}`);
   if (!slotFits(file, slot, tokenizerHash))
@@ -29,10 +38,12 @@ export function checkSlot(file: TeamFile, slot: number | undefined, model: strin
 export async function freeSlot(roster: Roster, slots: number, fits: (slot: number) => boolean): Promise<number> {
   await sleep(LISTEN_MS);
   const holders = roster.holders();
-  const free = Array.from({ length: slots }, (_, s) => s).find((s) => !holders[s] && fits(s));
+  const fitting = Array.from({ length: slots }, (_, s) => s).filter(fits);
+  const free = fitting.find((s) => !holders[s]);
   if (free === undefined)
     throw new ClaimError(
-      `every slot this model fits is held (${slots} slots): pass --slot <j> to take one over with a stronger model`,
+      `every slot this model fits is held (slot${fitting.length === 1 ? '' : 's'} ${fitting.join(', ')} of ` +
+        `${slots}): pass --slot <j> --upgrade-at <stage> to take one over with a stronger model`,
     );
   return free;
 }

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { sleep } from '../util/until.ts';
 import { InputError } from '../agent/errors.ts';
 import { type TeamFile, readTeamFile, writeTeamFile } from './manifest.ts';
+import { localUri } from './team-paths.ts';
 import { MAX_BLOCK_BYTES } from '../protocol/blocks.ts';
 import { cidFromBytes, cidFromString, contentId } from '../protocol/cid.ts';
 import { type Dataset, MAX_BYTES, decodeTeamManifest, encodeTeamManifest } from '../protocol/codec.ts';
@@ -51,11 +52,12 @@ export async function teamFileFor(
 }
 
 /**
- * A local file holding the data set `d`: the file it names when that has the set's CID, else a copy
- * fetched from the team's peers into `<dataDir>/data`.
+ * A local file holding the data set `d`: the file its `uri` names (relative to the team file's folder `dir`) when that
+ * has the set's CID, else a copy fetched from the team's peers into `<dataDir>/data`.
  */
 export async function teamDataset(
   d: Dataset,
+  dir: string,
   host: PeerHost,
   dataDir: string,
   log: (line: string) => void,
@@ -63,13 +65,14 @@ export async function teamDataset(
 ): Promise<string> {
   const cid = cidFromBytes(d.cid!)!;
   const holds = (file: string) => fs.existsSync(file) && contentId(fs.readFileSync(file)).equals(cid);
-  if (d.uri && holds(d.uri)) return d.uri;
+  const named = localUri(dir, d.uri);
+  if (named && holds(named)) return named;
   const file = path.join(dataDir, 'data', `${cid}${path.extname(d.name)}`);
   if (holds(file)) return file;
   const bytes = await fetchFromTeam(host, cid, `the data set ${d.name}`, MAX_BLOCK_BYTES, log, waitMs);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, bytes);
-  log(`${d.name}: not on this machine${d.uri ? ` at ${d.uri}` : ''}; fetched from the team's peers into ${file}`);
+  log(`${d.name}: not on this machine${named ? ` at ${named}` : ''}; fetched from the team's peers into ${file}`);
   return file;
 }
 

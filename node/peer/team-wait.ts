@@ -22,6 +22,7 @@ export function othersStages(roster: Roster, me: PeerId): number[] {
 export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): Promise<boolean> {
   const topics = [blocksTopic(p.teamId), tokenTopic(p.teamId)];
   let said = 0;
+  const since = Date.now();
   return until(
     () => {
       const missing = p.roster
@@ -37,7 +38,11 @@ export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): 
         );
       if (missing.length === 0) return true;
       if (Date.now() - said > 10_000) {
-        p.init.log(`stage ${stage}: waiting for the team (${missing.join(', ')})`);
+        const peers = p.host.libp2p.getPeers().length;
+        p.init.log(
+          `stage ${stage}: waiting for the team (${missing.join(', ')}) for ${Math.round((Date.now() - since) / 1000)} s, ` +
+            `${peers} peer${peers === 1 ? '' : 's'} connected`,
+        );
         said = Date.now();
       }
       return false;

@@ -1,15 +1,15 @@
 // Joining the network through bootstrap peers without dying when they are down: every address is
 // dialed in turn; a failure is one line naming the address and why (refused, timeout, wrong peer id,
 // or the transport's own words), and the address is retried with exponential backoff for as long as
-// the peer runs; a bootstrap connection that drops later is dialed again the same way. The peers
-// this peer knew on its last run (known-peers.ts) are dialed alike.
+// the peer runs; a connection made is one line too, and a bootstrap connection that drops later is
+// dialed again the same way. The peers this peer knew on its last run (known-peers.ts) are dialed alike.
 import type { Libp2p, PeerId } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 
 export interface BootstrapDialInit {
   /** Multiaddrs with /p2p/<id>: the bootstrap list, then known peers. */
   addresses: string[];
-  /** One line per failed attempt (default: stderr). */
+  /** One line per failed attempt, and one per connection made (default: stderr). */
   log?: (line: string) => void;
   /** First retry delay; it doubles per failure up to maxBackoffMs (defaults 1 s and 60 s). */
   backoffMs?: number;
@@ -34,7 +34,10 @@ export function dialFailure(err: unknown): string {
   return text.split('\n')[0];
 }
 
-/** Dials every address until it connects, retrying failures with backoff; `stop()` ends the retries. */
+/**
+ * Dials every address until it connects (one line when it does), retrying failures with backoff; `stop()` ends the
+ * retries.
+ */
 export class BootstrapDialer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
@@ -72,19 +75,22 @@ export class BootstrapDialer {
     this.timers.clear();
   }
 
+  private say(line: string): void {
+    (this.init.log ?? ((l) => process.stderr.write(`${l}\n`)))(line);
+  }
+
   private async attempt(address: string): Promise<void> {
     if (this.stopped) return;
     try {
       await this.libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(this.init.timeoutMs ?? 10_000) });
       this.failures.delete(address);
+      if (!this.stopped) this.say(`sat-peer: bootstrap ${address}: connected`);
     } catch (err) {
       if (this.stopped) return;
       const n = (this.failures.get(address) ?? 0) + 1;
       this.failures.set(address, n);
       const wait = Math.min(this.init.maxBackoffMs ?? 60_000, (this.init.backoffMs ?? 1000) * 2 ** (n - 1));
-      (this.init.log ?? ((line) => process.stderr.write(`${line}\n`)))(
-        `sat-peer: bootstrap ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`,
-      );
+      this.say(`sat-peer: bootstrap ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`);
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         void this.attempt(address);

@@ -25,6 +25,8 @@ import { BlockService, BlockStore } from './blocks.ts';
 import { BootstrapDialer } from './bootstrap-dial.ts';
 import { bump } from './counters.ts';
 import { HostConfigError } from './errors.ts';
+import { listenError } from './listen-error.ts';
+import { type Traffic, newTraffic, trafficMetrics } from './traffic.ts';
 
 /** What a decoder makes of a message's bytes: the message, or why it was refused. */
 export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: string };
@@ -104,6 +106,8 @@ export class PeerHost {
     readonly libp2p: Libp2p<Services>,
     readonly blocks: BlockService,
     private readonly dialer: BootstrapDialer,
+    /** Bytes in and out so far, by protocol. */
+    readonly traffic: Traffic,
   ) {}
 
   static async start(init: HostInit): Promise<PeerHost> {
@@ -126,6 +130,7 @@ export class PeerHost {
           `bootstrap address '${p}' names no peer: end it with /p2p/<peer id> as the bootstrap prints it`,
         );
     const interval = init.pingIntervalMs ?? 2000;
+    const traffic = newTraffic();
     const node = await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: init.nat ? [...listen, '/p2p-circuit'] : listen, announce },
@@ -133,6 +138,7 @@ export class PeerHost {
       transports: [tcp(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      metrics: trafficMetrics(traffic),
       connectionManager: { inboundConnectionThreshold: 1000 },
       // A frozen peer is noticed within seconds; a slow link's round trips, or a busy machine's slow answers (up to 5
       // s), are not taken for death.
@@ -159,13 +165,15 @@ export class PeerHost {
         ...(init.server ? { relay: circuitRelayServer() } : {}),
         ...(init.nat ? { autonat: autoNAT(), dcutr: dcutr() } : {}),
       },
+    }).catch((err: unknown) => {
+      throw listenError(err) ?? err;
     });
     const blocks = new BlockService(node, new BlockStore());
     await blocks.start();
     // Bootstrap peers are dialed in the background: a peer whose bootstrap is down keeps running.
     const dialer = new BootstrapDialer(node, { addresses: peers, ...(init.log ? { log: init.log } : {}) });
     void dialer.start();
-    return new PeerHost(node as unknown as Libp2p<Services>, blocks, dialer);
+    return new PeerHost(node as unknown as Libp2p<Services>, blocks, dialer, traffic);
   }
 
   get peerId(): PeerId {

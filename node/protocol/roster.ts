@@ -182,6 +182,12 @@ export class Roster {
     return this.claims.get(slot)?.get(peer.toString())?.stage;
   }
 
+  /** What is known of `peer`'s claim on `slot`: its time, when the peer was last heard, its stage then. */
+  heard(slot: number, peer: PeerId): { claimTime: number; lastSeen: number; stage?: number } | undefined {
+    const k = this.claims.get(slot)?.get(peer.toString());
+    return k && { claimTime: k.claim.time, lastSeen: k.lastSeen, ...(k.stage !== undefined ? { stage: k.stage } : {}) };
+  }
+
   /** Every peer with a claim on `slot` (live or not). */
   claimants(slot: number): PeerId[] {
     return [...(this.claims.get(slot)?.values() ?? [])].map((k) => k.peer);

@@ -2,6 +2,7 @@
 // tokenizer) and the datasets; and plug-and-play, a stronger model taking a slot over through Stage-0. Its
 // checkpoints are in checkpoints.ts, its stage log in stage-log.ts.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { Agent } from '../agent/agent.ts';
 import type { ChainFormat } from '../tasks/chain.ts';
 import { teamFormat } from '../tasks/chat-format.ts';
@@ -15,6 +16,7 @@ import type { Incumbent } from '../agent/learner/stage0/slot.ts';
 import { Stage0Projector } from '../agent/learner/stage0/projector.ts';
 import { type Tokenizer, loadTokenizer } from '../agent/model/tokenizer.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
+import { ConfigError } from '../config/errors.ts';
 import type { SatConfig, Workflow } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
 import type { Team } from './stage.ts';
@@ -67,6 +69,8 @@ export function makeAgent(
   });
 }
 
+const isFolder = (dir: string): boolean => fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
+
 const policyTemperature = (cfg: SatConfig) => cfg.generation.temperature || 1;
 
 /** A frozen incumbent's policy for Stage-0: its checkpoint with its trained tensors, at the team's temperature. */
@@ -97,6 +101,11 @@ export async function buildTeam(
   if (!trainPath || !testPath)
     throw new InputError('dataset.train_path and dataset.test_path must name the data sets (JSONL or Parquet files)');
   const dirs = cfg.sat.agents.map((a, slot) => models[slot] ?? a.path);
+  const missing = dirs.findIndex((dir, slot) => models[slot] === undefined && !isFolder(dir));
+  if (missing >= 0) {
+    const key = `sat.agents[${missing}].path`;
+    throw new ConfigError(`no such folder: ${dirs[missing]} (${key})`, undefined, key);
+  }
   const tokenizers = dirs.map((dir) => loadTokenizer(dir));
   const odd = tokenizers.findIndex((t) => t.hash !== tokenizers[0].hash);
   if (odd > 0)

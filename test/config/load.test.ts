@@ -4,7 +4,14 @@
 import test from 'ava';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseConfig, type ConfigValues, type SatConfig } from '../../node/config/load.ts';
+import {
+  ConfigError,
+  UnknownConfigKeyError,
+  loadConfig,
+  parseConfig,
+  type ConfigValues,
+  type SatConfig,
+} from '../../node/config/load.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CONFIGS = path.join(ROOT, 'test/fixtures/sat-configs');
@@ -221,14 +228,43 @@ actor_rollout_ref:
 debug: {allow_dummy_agents: true}
 `);
   t.deepEqual(c.source.warnings, [
-    'debug: unknown key',
-    'algorithm.kl_ctrl.horizon: unknown key',
-    'actor_rollout_ref.ref.log_prob_micro_batch_size: unknown key',
-    'sat.shceduler: unknown key',
-    'sat.agents[0].weight: unknown key',
+    'debug: unknown key, ignored',
+    'algorithm.kl_ctrl.horizon: unknown key, ignored',
+    'actor_rollout_ref.ref.log_prob_micro_batch_size: unknown key, ignored',
+    'sat.shceduler: unknown key, ignored; did you mean `sat.scheduler`?',
+    'sat.agents[0].weight: unknown key, ignored',
   ]);
   t.is(c.sat.groupSize, 8);
   t.is(c.sat.scheduler.mode, 'static');
+});
+
+test('an unknown key names the nearest known key of its section, or the same key in another section', (t) => {
+  const c = yaml(`
+algorithm: {kl_ctrl: {target_kll: 0.1}}
+sat: {target_kl: 0.1, agents: [{name: a, path: Qwen/Qwen3-4B, sytem_prompt: Be brief.}]}
+training: {lora: {rnak: 4}}
+`);
+  t.deepEqual(c.source.warnings, [
+    'algorithm.kl_ctrl.target_kll: unknown key, ignored; did you mean `algorithm.kl_ctrl.target_kl`?',
+    'sat.target_kl: unknown key, ignored; did you mean `algorithm.kl_ctrl.target_kl`?',
+    'sat.agents[0].sytem_prompt: unknown key, ignored; did you mean `sat.agents[0].system_prompt`?',
+    'training.lora.rnak: unknown key, ignored; did you mean `training.lora.rank`?',
+  ]);
+});
+
+test('with unknown keys refused, the first is an UnknownConfigKeyError naming it and its nearest known key', (t) => {
+  const text = 'sat: {group_size: 8}\nalgorithm: {kl_ctrl: {target_kll: 0.1}}\n';
+  const err = t.throws(() => parseConfig(text, 'yaml', FILE, { unknownKeys: 'error' }), {
+    instanceOf: UnknownConfigKeyError,
+    message: `${FILE}: unknown key algorithm.kl_ctrl.target_kll; did you mean \`algorithm.kl_ctrl.target_kl\`?`,
+  });
+  t.is(err?.name, 'UnknownConfigKeyError');
+  t.is(err?.key, 'algorithm.kl_ctrl.target_kll');
+  t.true(err instanceof ConfigError);
+  t.throws(() => parseConfig('debug: true\n', 'yaml', FILE, { unknownKeys: 'error' }), {
+    message: `${FILE}: unknown key debug`,
+  });
+  t.is(parseConfig(text.replace('target_kll', 'target_kl'), 'yaml', FILE, { unknownKeys: 'error' }).sat.groupSize, 8);
 });
 
 const rejected: [string, string, string][] = [

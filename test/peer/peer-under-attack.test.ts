@@ -19,6 +19,7 @@ import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { CID } from 'multiformats/cid';
+import { sha256 } from 'multiformats/hashes/sha2';
 import { sat } from '../cli/run-cli.ts';
 import { smallTeam } from '../sim/small-team.ts';
 import { exited, runBin } from './bin-process.ts';
@@ -53,6 +54,26 @@ const heartbeat = (team: string, model: number[]) =>
     ...num(4, 0),
     ...bytes(5, model),
     ...num(6, Date.now()),
+  ]);
+/** An Announce of a stage-1 update block. */
+const announce = (team: string, cid: Uint8Array) =>
+  Uint8Array.from([
+    ...num(1, 1),
+    ...bytes(2, utf8(team)),
+    ...num(3, 1),
+    ...num(4, 1),
+    ...bytes(5, cid),
+    ...num(7, 100),
+  ]);
+/** A SlotState of slot 1 after stage 1. */
+const slotState = (team: string, cid: Uint8Array) =>
+  Uint8Array.from([
+    ...num(1, 1),
+    ...bytes(2, utf8(team)),
+    ...num(3, 1),
+    ...num(4, 1),
+    ...bytes(5, cid),
+    ...num(6, 100),
   ]);
 /** A TokenPass handing `position` of `stage` from slot 1 to slot 0. */
 const tokenPass = (team: string, stage: number, position: number) =>
@@ -119,11 +140,14 @@ test('a member under malformed traffic forwards none of it, resets bad streams a
     '1',
     '--memory',
     '2',
+    '--http',
+    '127.0.0.1:0',
     '--json',
   ]);
   const others: Outsider[] = [];
   try {
     const joined = await member.next('joined');
+    const metricsUrl = new URL('metrics', (await member.next('http')).url as string);
     const team = joined.team as string;
     const address = multiaddr((joined.addresses as string[])[0]);
     const [observer, attacker] = [await outsider(), await outsider()];
@@ -147,6 +171,12 @@ test('a member under malformed traffic forwards none of it, resets bad streams a
     await attacker.services.pubsub.publish(beats, heartbeat(team, [...utf8('well-formed é')]));
     for (let i = 0; i < 100 && fromAttacker.length === 0; i++) await sleep(100);
     t.is(fromAttacker.length, 1, 'the member forwards a well-formed heartbeat');
+    // Well-formed messages of every other kind from a peer that holds no slot: each is refused and counted.
+    const someCid = CID.createV1(0x55, await sha256.digest(utf8('nothing'))).bytes;
+    const pubsub = attacker.services.pubsub;
+    await pubsub.publish(`sat/${team}/blocks`, announce(team, someCid));
+    await pubsub.publish(`sat/${team}/states`, slotState(team, someCid));
+    await pubsub.publish(`sat/${team}/token`, tokenPass(team, 1, 1));
     for (let round = 0; round < 4; round++)
       for (const bad of NOT_UTF8) await attacker.services.pubsub.publish(beats, heartbeat(team, [0x61, ...bad]));
 
@@ -234,6 +264,22 @@ test('a member under malformed traffic forwards none of it, resets bad streams a
     t.deepEqual([...(await lp.read()).subarray()], [1], 'the manifest is found');
     t.true((await lp.read()).byteLength > 100);
     t.is(member.child.exitCode, null, 'the member runs on');
+
+    // Its /metrics counts each refusal by kind and reason, and by the sender.
+    const metrics = await (await fetch(metricsUrl)).text();
+    const count = (labels: string) =>
+      Number(new RegExp(`^sat_rejected_messages_total\\{${labels}\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    t.true(count('source="heartbeats",reason="malformed"') >= 1, 'heartbeats that are not UTF-8');
+    t.true(count('source="blocks",reason="non-member"') >= 1, "an outsider's announcement");
+    t.true(count('source="states",reason="non-member"') >= 1, "an outsider's slot state");
+    t.true(count('source="token",reason="refused"') >= 20 + 8, "the outsiders' token passes");
+    t.true(count('source="blocks",reason="bad-request"') >= streams / 4, 'the flooding block streams');
+    const against = Number(
+      new RegExp(`^sat_rejected_messages_by_sender_total\\{sender="${attacker.peerId}"\\} (\\d+)$`, 'm').exec(
+        metrics,
+      )?.[1],
+    );
+    t.true(against >= streams / 2, `${against} refusals counted against the attacker`);
   } finally {
     await Promise.all(others.map(async (o) => o.stop()).map((p) => p.catch(() => undefined)));
     member.child.kill('SIGTERM');

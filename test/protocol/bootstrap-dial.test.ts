@@ -45,6 +45,8 @@ test('a refused and a wrong-peer-id bootstrap are reported and retried; the live
       'the backoff doubles',
     );
     t.false(peer.bootstrapFailures.has(live.addresses[0]));
+    t.true(lines.includes(`sat-peer: bootstrap ${live.addresses[0]}: connected`), lines.join('\n'));
+    t.false(lines.some((l) => l.includes(refused) && l.endsWith(': connected')));
     t.true(lines.every((l) => !l.includes('\n')));
   } finally {
     await peer.stop();

@@ -88,3 +88,19 @@ logging: { save_dir: ${dir}, keep_checkpoints: 2 }
   t.deepEqual(fs.readdirSync(path.join(dir, 'checkpoints')).sort(), ['latest.json', 'stage-10000', 'stage-10001']);
   await releaseTeam(team);
 });
+
+test('an agent path that is no folder is named with its config key, before any tokenizer is read', async (t) => {
+  const demo = new URL('../../models/demo/', import.meta.url).pathname;
+  const dir = tempDir('team-');
+  const cfg = parseConfig(
+    `
+dataset: { train_path: ${demo}/train.jsonl, test_path: ${demo}/test.jsonl }
+sat: { agents: [{ name: a, path: ${demo}/tiny-weak }, { name: b, path: ${demo}/tiny-wek }] }
+logging: { save_dir: ${dir} }
+`,
+    'yaml',
+    path.join(dir, 'c.yaml'),
+  );
+  const err = await t.throwsAsync(buildTeam(cfg, 1), { name: 'ConfigError' });
+  t.is(err?.message, `no such folder: ${path.join(demo, 'tiny-wek')} (sat.agents[1].path)`);
+});

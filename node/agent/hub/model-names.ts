@@ -58,11 +58,11 @@ export function parseModelSpec(spec: string): ModelSpec {
   if (repo !== undefined) return { kind: 'hub', name: key, repo };
   if (stat)
     throw new ModelNotFoundError(
-      `--model ${spec}: is a file; pass the checkpoint folder that holds config.json and the safetensors weights`,
+      `model ${spec} is a file: give the checkpoint folder that holds config.json and the safetensors weights`,
     );
   if (REPO_ID.test(spec) && !/--|\.\.|[-.]$|[-.]\//.test(spec)) return { kind: 'hub', name: spec, repo: spec };
   throw new ModelNotFoundError(
-    `--model ${spec}: no such model name or folder; known names: ${knownModelNames().join(', ')}; ` +
+    `no such model name or folder: ${spec}; known names: ${knownModelNames().join(', ')}; ` +
       'a checkpoint folder path or a Hugging Face repo id (org/name) also works',
   );
 }

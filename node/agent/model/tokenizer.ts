@@ -60,6 +60,8 @@ export function loadTokenizer(dir: string): Tokenizer {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new TokenizerError(`cannot read ${file}: ${String(err)}`);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+      throw new TokenizerError(`no such folder: ${path.resolve(dir)}; give a checkpoint folder`);
     throw new TokenizerError(
       `${dir} has no tokenizer.json: the checkpoint needs a tokenizer.json (Hugging Face tokenizers format) next to its weights`,
     );

@@ -1,4 +1,4 @@
-// `sat-peer generate --model <dir> (--prompt "..." | --prompt-ids 5,9,3)`: continues one prompt with the
+// `sat-peer generate --model <name|dir> (--prompt "..." | --prompt-ids 5,9,3)`: continues one prompt with the
 // KV-cache generator, greedy or sampled, until an eos token, a stop string or --max-new-tokens.
 import path from 'node:path';
 import { loadCheckpoint } from '../../agent/model/checkpoint.ts';
@@ -10,6 +10,7 @@ import type { Command } from '../command.ts';
 import {
   MODEL_OPTIONS,
   idsFlag,
+  modelFolder,
   numberFlag,
   optionalTokenizer,
   sessionOptions,
@@ -53,11 +54,13 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'continue a prompt with the model, greedy or sampled',
   usage:
-    'sat-peer generate --model <dir> (--prompt "..." | --prompt-ids 5,9,3) [--max-new-tokens N] [--temperature T] ' +
-    '[--top-k K] [--top-p P] [--seed S] [--chat] [--stop S1,S2] [--json] [--device cpu|cuda] [--threads N]',
+    'sat-peer generate --model <name|dir> (--prompt "..." | --prompt-ids 5,9,3) [--max-new-tokens N] ' +
+    '[--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat] [--stop S1,S2] [--offline] [--json] ' +
+    '[--device cpu|cuda] [--threads N]',
   args: [],
   options: {
     model: MODEL_OPTIONS.model,
+    offline: MODEL_OPTIONS.offline,
     prompt: {
       type: 'string',
       value: '<text>',
@@ -88,7 +91,7 @@ export const generateCommand: Command = {
   },
   async run({ options, json }) {
     // Everything the user typed is checked before anything is loaded.
-    const dir = stringFlag(options, 'model', true);
+    const spec = stringFlag(options, 'model', true);
     const text = stringFlag(options, 'prompt');
     const rawIds = stringFlag(options, 'prompt-ids');
     if ((text === undefined) === (rawIds === undefined))
@@ -106,7 +109,7 @@ export const generateCommand: Command = {
     const stopStrings = (stringFlag(options, 'stop') ?? '').split(',').filter((s) => s !== '');
     const session = sessionOptions(options);
 
-    const ckpt = loadCheckpoint(dir);
+    const ckpt = loadCheckpoint(await modelFolder(spec, options));
     const tok = text !== undefined || stopStrings.length ? loadTokenizer(ckpt.dir) : optionalTokenizer(ckpt.dir);
     const prompt = ids ?? encodePrompt(tok!, text!, options.chat === true);
     const stopTokenIds = [...new Set([...ckpt.config.eosTokenIds, ...(tok?.eosTokenIds ?? [])])];

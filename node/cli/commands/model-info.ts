@@ -1,8 +1,10 @@
-// `sat-peer model info <dir>`: what a checkpoint folder holds, read from its config and headers only.
+// `sat-peer model info <name|dir>`: what a checkpoint folder holds, read from its config and headers only (a model
+// named by its name is found, or downloaded, first).
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint, parameterCount, type Qwen3Config } from '../../agent/model/checkpoint.ts';
 import type { Command } from '../command.ts';
+import { MODEL_OPTIONS, modelFolder } from '../options.ts';
 
 export interface ModelInfo extends Omit<Qwen3Config, 'bosTokenId'> {
   dir: string;
@@ -71,11 +73,11 @@ export function formatModelInfo(m: ModelInfo): string {
 export const modelInfoCommand: Command = {
   name: 'model info',
   summary: "show a checkpoint's architecture, sizes, dtypes and parameter count",
-  usage: 'sat-peer model info <dir> [--json]',
-  args: ['dir'],
-  options: {},
-  run({ args, json }) {
-    const info = modelInfo(args.dir);
+  usage: 'sat-peer model info <name|dir> [--offline] [--json]',
+  args: ['model'],
+  options: { offline: MODEL_OPTIONS.offline },
+  async run({ args, options, json }) {
+    const info = modelInfo(await modelFolder(args.model, options));
     process.stdout.write(`${json ? JSON.stringify(info, null, 2) : formatModelInfo(info)}\n`);
   },
 };

@@ -1,11 +1,11 @@
-// `sat-peer model score --model <dir> (--ids 5,9,3 | --text "...")`: the teacher-forced log-prob of each
+// `sat-peer model score --model <name|dir> (--ids 5,9,3 | --text "...")`: the teacher-forced log-prob of each
 // token of one sequence given the ones before it, and the logits after the last one.
 import { loadCheckpoint } from '../../agent/model/checkpoint.ts';
 import { Scorer } from '../../agent/model/score.ts';
 import { loadTokenizer, type Tokenizer } from '../../agent/model/tokenizer.ts';
 import { UsageError } from '../errors.ts';
 import type { Command } from '../command.ts';
-import { MODEL_OPTIONS, idsFlag, optionalTokenizer, sessionOptions, stringFlag } from '../options.ts';
+import { MODEL_OPTIONS, idsFlag, modelFolder, optionalTokenizer, sessionOptions, stringFlag } from '../options.ts';
 
 export interface SequenceScore {
   input_ids: number[];
@@ -77,10 +77,13 @@ export function formatScore(s: SequenceScore, tok?: Tokenizer): string {
 export const modelScoreCommand: Command = {
   name: 'model score',
   summary: "score a token sequence teacher-forced: each token's log-prob and the next token's logits",
-  usage: 'sat-peer model score --model <dir> (--ids 5,9,3 | --text "...") [--json] [--device cpu|cuda] [--threads N]',
+  usage:
+    'sat-peer model score --model <name|dir> (--ids 5,9,3 | --text "...") [--offline] [--json] [--device cpu|cuda] ' +
+    '[--threads N]',
   args: [],
   options: {
     model: MODEL_OPTIONS.model,
+    offline: MODEL_OPTIONS.offline,
     ids: { type: 'string', value: '<ids>', description: 'the sequence as comma-separated token ids' },
     text: {
       type: 'string',
@@ -91,13 +94,13 @@ export const modelScoreCommand: Command = {
     threads: MODEL_OPTIONS.threads,
   },
   async run({ options, json }) {
-    const dir = stringFlag(options, 'model', true);
+    const spec = stringFlag(options, 'model', true);
     const ids = stringFlag(options, 'ids');
     const text = stringFlag(options, 'text');
     if ((ids === undefined) === (text === undefined))
       throw new UsageError('give the sequence as exactly one of --ids or --text');
     const session = sessionOptions(options);
-    const ckpt = loadCheckpoint(dir);
+    const ckpt = loadCheckpoint(await modelFolder(spec, options));
     const tok = text !== undefined ? loadTokenizer(ckpt.dir) : optionalTokenizer(ckpt.dir);
     const input = text !== undefined ? tok!.encode(text) : idsFlag('ids', ids!);
     const scorer = new Scorer(ckpt, session);

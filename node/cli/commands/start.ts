@@ -4,10 +4,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
+import { logRing } from '../../ops/log-ring.ts';
+import { parseHttpAddress } from '../../ops/http-address.ts';
+import { serveStatus } from '../../ops/serve-status.ts';
 import { Peer } from '../../peer/peer.ts';
+import { teamIdOf } from '../../peer/team-spec.ts';
+import { peerStatusSource } from '../../peer/peer-status.ts';
 import type { Command } from '../command.ts';
 import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from '../options.ts';
 import { stageHeader, stageLine } from '../stage-line.ts';
+import { onStopSignals } from '../stop-signals.ts';
 import { weightsProgress } from '../weights-progress.ts';
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -48,7 +54,7 @@ export const startCommand: Command = {
     'data-dir': {
       type: 'string',
       value: '<dir>',
-      description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team file name or id>)',
+      description: 'identity, checkpoints and stage log (default ~/.sat-peer/<team id>; printed at start)',
     },
     listen: {
       type: 'string',
@@ -98,6 +104,13 @@ export const startCommand: Command = {
       value: '<seconds>',
       description: 'how long a silent token holder is waited for before the next in order takes over (default 30)',
     },
+    http: {
+      type: 'string',
+      value: '<host:port>',
+      description:
+        'serve the status page (/), /status.json and Prometheus /metrics there; loopback unless a host is written ' +
+        'out; port 0: any free port (default: off)',
+    },
     device: MODEL_OPTIONS.device,
     threads: MODEL_OPTIONS.threads,
   },
@@ -116,14 +129,20 @@ export const startCommand: Command = {
         ? undefined
         : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
     const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
+    // Each team its own data dir (identity, claims, checkpoints): two teams never share one by default.
+    const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', teamIdOf(teamFile));
+    const signals = onStopSignals(dataDir);
     const model = await resolveModel(spec, {
       ...(options.offline ? { offline: true } : {}),
       progress: progressBar(process.stderr),
     });
-    const dataDir =
-      stringFlag(options, 'data-dir') ??
-      path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
-    const say = (line: string) => process.stderr.write(`${line}\n`);
+    const http = stringFlag(options, 'http');
+    if (http !== undefined) parseHttpAddress(http); // a bad address fails before anything starts
+    const ring = logRing();
+    const say = (line: string) => {
+      process.stderr.write(`${line}\n`);
+      ring.note(line);
+    };
     const peer = await Peer.start({
       teamFile,
       model: model.dir,
@@ -148,15 +167,23 @@ export const startCommand: Command = {
       ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}),
       log: say,
       onLoadWeights: weightsProgress(spec),
+    }).catch((err) => {
+      signals.off();
+      throw err;
     });
-    const stop = () => void peer.stop().finally(() => process.exit(130));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const status = await (http === undefined
+      ? undefined
+      : serveStatus(http, peerStatusSource(peer, dataDir, ring), dataDir).catch(async (err) => {
+          await peer.stop();
+          throw err;
+        }));
+    signals.stopping(() => Promise.all([status?.stop(), peer.stop()]));
     if (json)
       printJson({
         event: 'joined',
         peerId: peer.host.peerId.toString(),
         team: peer.teamId,
+        dataDir,
         slot: peer.slot,
         addresses: peer.host.addresses,
         micro_batch: peer.plan.microBatch,
@@ -164,8 +191,11 @@ export const startCommand: Command = {
       });
     else {
       say(`listening on ${peer.host.addresses.join(', ')}`);
+      say(`data dir ${dataDir} (identity, checkpoints, stage log)`);
       say(stageHeader(peer.cfg.evaluation.numSamplesPerAgent, true));
     }
+    if (status && json) printJson({ event: 'http', url: status.url });
+    else if (status) say(`status page at ${status.url}`);
     try {
       await peer.run(({ stage, row, testAccuracy }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
@@ -186,8 +216,8 @@ export const startCommand: Command = {
         say(stageLine(row, rss_mb));
       });
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      signals.off();
+      await status?.stop();
       await peer.stop();
     }
   },

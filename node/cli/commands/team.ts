@@ -1,27 +1,37 @@
-// `sat-peer team create --config <file> --out <team file>` writes a team's manifest from a SAT config;
-// `sat-peer team show <team file>` prints it with its team id.
+// `sat-peer team create --config <file> --out <team file>` writes a team's manifest from a SAT config
+// (`--check`: validates it and prints the team without writing it); `sat-peer team show <team file>`
+// prints it with its team id.
 import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../../agent/errors.ts';
 import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
-import { loadConfig } from '../../config/load.ts';
-import { allowed, manifestFromConfig, readTeamFile, writeTeamFile } from '../../peer/manifest.ts';
-import { Admission, LIMITS, Workflow } from '../../protocol/codec.ts';
+import { parseModelSpec } from '../../agent/hub/model-names.ts';
+import { type SatConfig, loadConfig } from '../../config/load.ts';
+import { manifestFromConfig, readTeamFile, teamOf, writeTeamFile } from '../../peer/manifest.ts';
+import { LIMITS } from '../../protocol/codec.ts';
+import { loadDataset } from '../../tasks/dataset.ts';
 import type { Command } from '../command.ts';
 import { numberFlag, stringFlag, printJson } from '../options.ts';
+import { teamLines, teamSummary } from '../team-summary.ts';
 
 export const teamCreateCommand: Command = {
   name: 'team create',
   summary: 'write a team file (the manifest peers join with) from a SAT config',
   usage:
     'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--allow <peer id>]... ' +
-    '[--no-upgrades] [--offline]',
+    '[--no-upgrades] [--offline] [--check]',
   args: [],
   options: {
     config: {
       type: 'string',
       value: '<file>',
-      description: 'the SAT config: slots (sat.agents), workflow, algorithm, dataset',
+      description: 'the SAT config: slots (sat.agents), workflow, algorithm, dataset; every key must be known',
     },
-    out: { type: 'string', value: '<file>', description: 'where to write the team file (YAML)' },
+    out: {
+      type: 'string',
+      value: '<file>',
+      description: "where to write the team file (YAML); its paths are relative to this file's folder",
+    },
     name: { type: 'string', value: '<name>', description: "the team's name (default: the config file's)" },
     slots: {
       type: 'string',
@@ -41,9 +51,16 @@ export const teamCreateCommand: Command = {
       type: 'boolean',
       description: "take the slots' hub models (e.g. Qwen/Qwen3-0.6B) from the Hugging Face cache only, never download",
     },
+    check: {
+      type: 'boolean',
+      description:
+        'check the config, its data sets and models, and print the team it makes without writing it ' +
+        "(without --out: as a team file in the config's folder)",
+    },
   },
   async run({ options, json }) {
-    const out = stringFlag(options, 'out', true);
+    const check = options.check === true;
+    const out = check ? stringFlag(options, 'out') : stringFlag(options, 'out', true);
     const name = stringFlag(options, 'name');
     const slots =
       options.slots === undefined
@@ -51,31 +68,68 @@ export const teamCreateCommand: Command = {
         : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: LIMITS.slots });
     const allow = options.allow === undefined ? [] : [options.allow].flat().map(String);
     const config = stringFlag(options, 'config', true);
-    // A slot named by a hub model (Qwen/Qwen3-0.6B, qwen3-0.6b) is read from the cache, else downloaded: the
-    // manifest holds its tokenizer's hash.
-    const modelDirs = new Map<string, string>();
-    for (const { path: ref } of loadConfig(config).sat.agents) {
-      if (modelDirs.has(ref) || fs.existsSync(ref)) continue;
-      const model = await resolveModel(ref, {
-        ...(options.offline ? { offline: true } : {}),
-        progress: progressBar(process.stderr),
-      });
-      modelDirs.set(ref, model.dir);
-    }
+    const modelDirs = await slotModels(loadConfig(config, { unknownKeys: 'error' }), config, options.offline === true);
     const m = manifestFromConfig(config, {
       modelDirs,
       ...(name ? { name } : {}),
       ...(slots ? { slots } : {}),
       ...(allow.length ? { allow } : {}),
       upgrades: !options['no-upgrades'],
+      ...(out ? { teamDir: path.dirname(path.resolve(out)) } : {}),
     });
-    const id = writeTeamFile(out, m);
+    // The team as a peer reads it back; its data sets read as a stage reads them.
+    const team = teamOf(m, out ?? path.join(path.dirname(path.resolve(config)), 'team.yaml'));
+    await loadDataset(team.cfg.dataset.trainPath!, team.cfg.dataset.type);
+    if (team.cfg.dataset.testPath) await loadDataset(team.cfg.dataset.testPath, team.cfg.dataset.type);
+    if (check) {
+      const summary = teamSummary(team);
+      if (json) return printJson({ ...summary, file: out ?? null, written: false });
+      const then = out ? `team create without --check writes it to ${out}` : 'give --out to write it';
+      return void process.stdout.write(`${[...teamLines(summary), `  not written (--check): ${then}`].join('\n')}\n`);
+    }
+    const id = writeTeamFile(out!, m);
     process.stdout.write(
       json
         ? `${JSON.stringify({ id, file: out, slots: m.slots.length })}\n`
         : `team ${id} (${m.slots.length} slots) written to ${out}\n`,
     );
   },
+};
+
+/**
+ * The local folders of the slots' hub models (Qwen/Qwen3-0.6B, qwen3-0.6b), from the cache, else downloaded: the
+ * manifest holds each slot's tokenizer hash. A folder the config names must exist; an upgrade must name a model.
+ */
+async function slotModels(cfg: SatConfig, config: string, offline: boolean): Promise<Map<string, string>> {
+  const modelDirs = new Map<string, string>();
+  for (const [i, a] of cfg.sat.agents.entries()) {
+    for (const [key, ref] of [
+      ['path', a.path],
+      ['upgrade', a.upgrade],
+    ] as const) {
+      if (ref === null) continue;
+      if (path.isAbsolute(ref) ? !fs.existsSync(ref) : !isModelName(ref))
+        throw new InputError(
+          `sat.agents[${i}].${key} of ${config} names no model: ${ref} is no folder, embedded model or hub repo id`,
+        );
+    }
+    if (modelDirs.has(a.path) || path.isAbsolute(a.path)) continue;
+    const model = await resolveModel(a.path, {
+      ...(offline ? { offline } : {}),
+      progress: progressBar(process.stderr),
+    });
+    modelDirs.set(a.path, model.dir);
+  }
+  return modelDirs;
+}
+
+const isModelName = (ref: string) => {
+  try {
+    parseModelSpec(ref);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 export const teamShowCommand: Command = {
@@ -85,37 +139,8 @@ export const teamShowCommand: Command = {
   args: ['file'],
   options: {},
   run({ args, json }) {
-    const { manifest: m, id, cfg } = readTeamFile(args.file);
-    const slots = m.slots.map((s, i) => ({
-      slot: i,
-      role: s.role,
-      family: s.family,
-      tokenizer: Buffer.from(s.tokenizer!).toString('hex'),
-    }));
-    const workflow = m.workflow === Workflow.CHAIN ? 'chain' : 'ensemble';
-    const admitted = allowed(m);
-    if (json)
-      return printJson({
-        id,
-        name: m.name,
-        workflow,
-        upgrades: m.upgrades,
-        admission: m.admission === Admission.OPEN ? 'open' : 'allowlist',
-        allow: admitted,
-        slots,
-        dataset: { name: m.dataset!.name, uri: m.dataset!.uri },
-        stages: cfg.training.numStages,
-        models: cfg.sat.agents.map((a) => ({ path: a.path, upgrade: a.upgrade ?? null })),
-      });
-    process.stdout.write(
-      `${[
-        `team ${id}: ${m.name}`,
-        `  workflow ${workflow}, ${cfg.training.numStages} stages, upgrades ` +
-          `${m.upgrades ? 'allowed' : 'refused'}, ` +
-          `${m.admission === Admission.OPEN ? 'open to any peer' : `admits ${admitted.length} peers: ${admitted.join(', ')}`}`,
-        ...slots.map((s) => `  slot ${s.slot}: ${s.role} (${s.family}, tokenizer ${s.tokenizer.slice(0, 12)}…)`),
-        `  dataset ${m.dataset!.name} at ${m.dataset!.uri}`,
-      ].join('\n')}\n`,
-    );
+    const summary = teamSummary(readTeamFile(args.file));
+    if (json) return printJson(summary);
+    process.stdout.write(`${teamLines(summary).join('\n')}\n`);
   },
 };

@@ -240,3 +240,11 @@ test('errors: a bad or failing chat template', (t) => {
     message: /chat template failed: only user turns/,
   });
 });
+
+test('a folder that does not exist is named as such, not as one without tokenizer.json', (t) => {
+  const dir = path.join(tempDir('tok-'), 'no-such-checkpoint');
+  t.throws(() => loadTokenizer(dir), {
+    instanceOf: TokenizerError,
+    message: `no such folder: ${dir}; give a checkpoint folder`,
+  });
+});

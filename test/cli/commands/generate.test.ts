@@ -109,6 +109,8 @@ const usage: [string[], RegExp][] = [
   [['--max-new-tokens=-1'], /--max-new-tokens must be an integer >= 1, got -1/],
   [['--max-new-tokens', 'ten'], /--max-new-tokens must be an integer, got 'ten'/],
   [['--temperature=-0.5'], /--temperature must be a number >= 0, got -0\.5/],
+  [['--temperature', '-1'], /--temperature must be a number >= 0, got -1/],
+  [['--max-new-tokens', '-.5'], /--max-new-tokens must be an integer, got '-\.5'/],
   [['--top-p', '0'], /--top-p must be a number > 0 and <= 1, got 0/],
   [['--top-p', '1.5'], /--top-p must be a number > 0 and <= 1, got 1\.5/],
   [['--top-k', '2.5'], /--top-k must be an integer, got '2\.5'/],
@@ -137,4 +139,9 @@ test('--prompt on a checkpoint without a tokenizer: exit 2, one line naming toke
   const r = sat('generate', '--model', FIXTURE, '--prompt', 'hello');
   t.is(r.code, 2);
   oneLine(t, r.stderr, /tokenizer\.json/);
+});
+
+test('--model takes a model name as start does', (t) => {
+  const out = generate(t, '--model', 'tiny-weak', '--offline', '--prompt-ids', '1,2', '--max-new-tokens', '2');
+  t.is(out.tokens.length, 2);
 });

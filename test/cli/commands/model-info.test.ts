@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ModelFormatError } from '../../../node/agent/errors.ts';
 import { report } from '../../../node/cli/main.ts';
 import { UsageError } from '../../../node/cli/errors.ts';
-import { FIXTURE, oneLine, sat } from '../run-cli.ts';
+import { FIXTURE, ROOT, oneLine, sat } from '../run-cli.ts';
 import { tempDir } from '../../temp-dir.ts';
 
 const PARAMETERS = 182_720;
@@ -57,13 +57,13 @@ test('a missing folder: exit 2, one line naming it, no stack', (t) => {
   const r = sat('model', 'info', dir);
   t.is(r.code, 2);
   t.is(r.stdout, '');
-  oneLine(t, r.stderr, new RegExp(`${dir}: no such checkpoint directory`));
+  oneLine(t, r.stderr, new RegExp(`no such model name or folder: ${dir}; known names: tiny-weak`));
 });
 
 test('--verbose adds the stack trace to a known error', (t) => {
   const r = sat('model', 'info', path.join(os.tmpdir(), 'sat-cli-no-such-model'), '--verbose');
   t.is(r.code, 2);
-  t.regex(r.stderr, /^sat-peer: [^\n]*no such checkpoint directory[^\n]*\nModelNotFoundError: [^\n]*\n\s+at /);
+  t.regex(r.stderr, /^sat-peer: [^\n]*no such model name or folder[^\n]*\nModelNotFoundError: [^\n]*\n\s+at /);
 });
 
 test('a truncated safetensors file: exit 2, one line', (t) => {
@@ -78,7 +78,7 @@ test('a truncated safetensors file: exit 2, one line', (t) => {
 const usage: [string[], RegExp][] = [
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['model'], /unknown command 'model'; did you mean 'model info', 'model init' or 'model score'\?/],
-  [['model', 'info'], /missing argument <dir>; usage: sat-peer model info <dir>/],
+  [['model', 'info'], /missing argument <model>; usage: sat-peer model info <name\|dir>/],
   [['model', 'info', 'a', 'b'], /unexpected argument 'b'/],
   [['model', 'info', FIXTURE, '--frob'], /unknown option '--frob'/],
   [['--json'], /missing command/],
@@ -107,7 +107,7 @@ test('--help lists the commands with their summaries', (t) => {
 test('<command> --help shows its usage', (t) => {
   const r = sat('model', 'info', '--help');
   t.is(r.code, 0);
-  t.regex(r.stdout, /^Usage: sat-peer model info <dir> \[--json\]\n/);
+  t.regex(r.stdout, /^Usage: sat-peer model info <name\|dir> \[--offline\] \[--json\]\n/);
   t.regex(r.stdout, /--json\s+print one JSON object/);
 });
 
@@ -122,4 +122,16 @@ test('report: known errors exit 2, anything else is a bug with exit 1', (t) => {
   const verbose = report(new TypeError('boom'), true);
   t.is(verbose.code, 1);
   t.regex(verbose.text, /^sat-peer: internal error: boom\nTypeError: boom\n\s+at /);
+});
+
+test('--version prints the package version', (t) => {
+  const r = sat('--version');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, `${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`);
+});
+
+test('model info takes a model name as start does', (t) => {
+  const r = sat('model', 'info', 'tiny-weak', '--offline');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^\S+models\/demo\/tiny-weak\n {2}architecture\s+Qwen3ForCausalLM/);
 });

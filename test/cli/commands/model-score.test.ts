@@ -139,3 +139,9 @@ test('--device cuda: runs where the CUDA provider is installed, else exit 2 with
     );
   }
 });
+
+test('--model takes a model name as start does', (t) => {
+  const r = sat('model', 'score', '--model', 'tiny-weak', '--offline', '--ids', '1,2,3', '--json');
+  t.is(r.code, 0, r.stderr);
+  t.is(JSON.parse(r.stdout).next_token_logprobs.length, 2);
+});

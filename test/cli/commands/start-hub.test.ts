@@ -193,7 +193,7 @@ training: { num_stages: 1, lora: { rank: 8, alpha: 16, targets: [q_proj, v_proj]
     [],
   );
   resumed.child.kill('SIGTERM');
-  t.deepEqual(await resumed.exit, { code: 130, signal: null }, 'stopped by its own handler on SIGTERM');
+  t.deepEqual(await resumed.exit, { code: 143, signal: null }, 'stopped by its own handler on SIGTERM');
   t.false(
     resumed.stderr.some((l) => l.startsWith('sat-peer: ')),
     resumed.stderr.join('\n'),
@@ -207,5 +207,5 @@ training: { num_stages: 1, lora: { rank: 8, alpha: 16, targets: [q_proj, v_proj]
   t.deepEqual([hub.requests.length, cut.requests.length], before, 'no request to the hub');
   t.deepEqual(weightsProgress(offline.stderr), [], 'nothing downloaded');
   offline.child.kill('SIGTERM');
-  t.deepEqual(await offline.exit, { code: 130, signal: null });
+  t.deepEqual(await offline.exit, { code: 143, signal: null });
 });

@@ -2,11 +2,12 @@
 // the real bin, each bad input is one line and exit 2.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { cudaAvailable } from '../../../node/gpu/ort.ts';
-import { FIXTURE, ROOT, oneLine, sat, satWithEnv } from '../run-cli.ts';
+import { DEMO, FIXTURE, ROOT, demoConfig, oneLine, sat, satWithEnv } from '../run-cli.ts';
 import { loadTokenizer } from '../../../node/agent/model/tokenizer.ts';
 import { tempDir } from '../../temp-dir.ts';
 import { cacheSnapshot } from '../../agent/hub/hf-cache.ts';
@@ -29,7 +30,8 @@ test('team create writes a team file; team show prints it with the same id, as t
     shown.slots.map((s: { role: string }) => s.role),
     ['first', 'second'],
   );
-  t.is(shown.models[0].path, path.join(ROOT, 'models/demo/tiny-weak'));
+  // The embedded demo models go by their names, on any machine.
+  t.deepEqual(shown.models[0], { path: 'tiny-weak', upgrade: 'tiny-strong' });
   t.regex(sat('team', 'show', file).stdout, new RegExp(`team ${id}: demo`));
   // The same config makes the same team; another name another one.
   t.is(
@@ -52,7 +54,7 @@ test('team create writes a team file; team show prints it with the same id, as t
   );
   t.deepEqual(
     four.models.map((m: { upgrade: string | null }) => m.upgrade),
-    [path.join(ROOT, 'models/demo/tiny-strong'), null, null, null],
+    ['tiny-strong', null, null, null],
   );
   t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'e.yaml'), '--slots', '1').code, 0);
   t.deepEqual(
@@ -195,7 +197,7 @@ test('a model whose tokenizer fits no slot is refused in one line, and the peer 
     '/ip4/127.0.0.1/tcp/0',
   );
   t.is(r.code, 2);
-  oneLine(t, r.stderr, /every slot this model fits is held \(2 slots\)/);
+  oneLine(t, r.stderr, /fits no slot of this team: its tokenizer differs from every slot's \(2 slots\)/);
   t.true(Date.now() - started < 60_000, `exited after ${Date.now() - started} ms`);
 });
 
@@ -399,3 +401,150 @@ test(
     t.deepEqual([...new Set(steps)], [3]);
   },
 );
+
+test('a misspelled key is refused by team create, and a team file holding one by team show and start', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  let r = sat(
+    'team',
+    'create',
+    '--config',
+    demoConfig((x) => x.replace('target_kl: 0.05', 'target_kll: 0.05')),
+    '--out',
+    file,
+  );
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /unknown key algorithm\.kl_ctrl\.target_kll; did you mean `algorithm\.kl_ctrl\.target_kl`\?$/);
+  t.false(fs.existsSync(file));
+
+  t.is(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file).code, 0);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('target_kl:', 'target_kll:'));
+  r = sat('team', 'show', file);
+  t.is(r.code, 2);
+  oneLine(
+    t,
+    r.stderr,
+    /team\.yaml: unknown key algorithm\.kl_ctrl\.target_kll; did you mean `algorithm\.kl_ctrl\.target_kl`\?$/,
+  );
+  r = sat('start', '--team', file, '--model', 'tiny-weak', '--data-dir', path.join(dir, 'p'));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /unknown key algorithm\.kl_ctrl\.target_kll; did you mean `algorithm\.kl_ctrl\.target_kl`\?$/);
+  t.false(fs.existsSync(path.join(dir, 'p', 'identity.key')), 'nothing was started');
+});
+
+test('team create --check validates the config and prints the team it would make, without writing it', (t) => {
+  const dir = tmp();
+  const file = path.join(dir, 'team.yaml');
+  let r = sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--check');
+  t.is(r.code, 0, r.stderr);
+  t.false(fs.existsSync(file));
+  const id = /^team (bafk\w+): demo$/m.exec(r.stdout)?.[1];
+  t.truthy(id, r.stdout);
+  t.regex(r.stdout, /slot 0: first \(qwen3/);
+  t.regex(r.stdout, /slot 1: second \(qwen3/);
+  t.regex(r.stdout, /not written/);
+  r = sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--check', '--json');
+  t.is(r.code, 0, r.stderr);
+  const checked = JSON.parse(r.stdout);
+  t.is(checked.id, id);
+  t.is(checked.written, false);
+  t.deepEqual(
+    checked.slots.map((s: { role: string }) => s.role),
+    ['first', 'second'],
+  );
+  t.false(fs.existsSync(file));
+  t.is(JSON.parse(sat('team', 'create', '--config', DEMO_CONFIG, '--out', file, '--json').stdout).id, id);
+
+  // What create would refuse, --check refuses alike: a missing data set, rows in no layout, a model not there.
+  const check = (edit: (x: string) => string) =>
+    sat('team', 'create', '--config', demoConfig(edit), '--check', '--offline');
+  r = check((x) => x.replace(`${DEMO}/train.jsonl`, `${DEMO}/none.jsonl`));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /dataset\.train_path of .* names no file/);
+  const rows = path.join(dir, 'rows.jsonl');
+  fs.writeFileSync(rows, '{"question_text": "1+1", "solution_text": "2"}\n');
+  r = check((x) => x.replace(`${DEMO}/test.jsonl`, rows));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /rows\.jsonl/);
+  r = check((x) => x.replace(`${DEMO}/tiny-strong`, `${DEMO}/no-such-model`));
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /sat\.agents\[0\]\.upgrade of .* names no model: .*no-such-model is no folder/);
+  r = satWithEnv(
+    { HF_HOME: path.join(dir, 'hf') },
+    'team',
+    'create',
+    '--config',
+    demoConfig((x) => x.replace(`${DEMO}/tiny-weak`, 'Qwen/Qwen3-99B')),
+    '--check',
+    '--offline',
+  );
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /offline: Qwen\/Qwen3-99B at revision main is not in the Hugging Face cache/);
+});
+
+test('team --help lists the team subcommands with their usage; team alone names them in one line', (t) => {
+  for (const args of [
+    ['team', '--help'],
+    ['--help', 'team'],
+    ['team', '-h'],
+  ]) {
+    const r = sat(...args);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, /^Usage: sat-peer team <create\|show> \[options\]$/m);
+    t.regex(r.stdout, /^ {4}sat-peer team create --config <file> --out <team file> .*\[--check\]$/m);
+    t.regex(r.stdout, /^ {4}sat-peer team show <team file> \[--json\]$/m);
+    t.is(r.stderr, '');
+  }
+  t.regex(sat('team', 'create', '--help').stdout, /--check/);
+  let r = sat('team');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /unknown command 'team'; did you mean 'team create' or 'team show'\?/);
+  r = sat('team', 'remove', '--help');
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /unknown command 'team remove'/);
+});
+
+test('the same config, data and models in two folders make the same team, whose file names no folder of this machine', (t) => {
+  const made = [tmp(), tmp()].map((dir) => {
+    const team = path.join(dir, 'my-team');
+    fs.mkdirSync(team);
+    for (const f of ['demo.yaml', 'train.jsonl', 'test.jsonl', 'tiny-weak', 'tiny-strong'])
+      fs.cpSync(path.join(DEMO, f), path.join(team, f), { recursive: true });
+    const file = path.join(team, 'team.yaml');
+    const r = sat('team', 'create', '--config', path.join(team, 'demo.yaml'), '--out', file, '--json');
+    t.is(r.code, 0, r.stderr);
+    return { dir, team, file, id: JSON.parse(r.stdout).id as string, text: fs.readFileSync(file, 'utf8') };
+  });
+  t.is(made[0].id, made[1].id);
+  for (const { text } of made) {
+    for (const { dir } of made) t.false(text.includes(dir), text);
+    t.false(text.includes(ROOT), text);
+    t.false(text.includes(os.tmpdir()), text);
+  }
+  // Read back, the paths are the folder's own, wherever the folder is now.
+  const moved = path.join(tmp(), 'elsewhere');
+  fs.renameSync(made[1].team, moved);
+  const shown = JSON.parse(sat('team', 'show', path.join(moved, 'team.yaml'), '--json').stdout);
+  t.is(shown.id, made[0].id);
+  t.is(shown.models[0].path, path.join(moved, 'tiny-weak'));
+  t.is(shown.models[0].upgrade, path.join(moved, 'tiny-strong'));
+  t.is(shown.dataset.path, path.join(moved, 'train.jsonl'));
+  // start finds the data sets beside the moved team file (it goes on to plan its memory, and refuses --memory 0.05).
+  const r = sat(
+    'start',
+    '--team',
+    path.join(moved, 'team.yaml'),
+    '--model',
+    path.join(moved, 'tiny-weak'),
+    '--slot',
+    '0',
+    '--data-dir',
+    path.join(moved, 'p'),
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--memory',
+    '0.05',
+  );
+  t.is(r.code, 2);
+  oneLine(t, r.stderr, /tiny-weak needs about [\d.]+ GiB .* and --memory gives it 0\.1 GiB/);
+});

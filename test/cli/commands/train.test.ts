@@ -116,3 +116,21 @@ test('prompts over data.max_prompt_length and transcripts over the context are r
   t.false(fs.existsSync(path.join(dir, 'run')), 'nothing was written');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a misspelled key is warned about as ignored, naming the nearest known key of its section', (t) => {
+  const { dir, config } = setup();
+  fs.writeFileSync(
+    config,
+    `${fs.readFileSync(config, 'utf8').replace('max_response_length: 24', 'max_prompt_length: 10')}` +
+      'algorithm: { kl_ctrl: { target_kll: 0.1 } }\n',
+  );
+  const r = sat('train', '--config', config);
+  t.is(r.code, 2);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.is(
+    lines[0],
+    'sat-peer: config: algorithm.kl_ctrl.target_kll: unknown key, ignored; did you mean `algorithm.kl_ctrl.target_kl`?',
+  );
+  t.regex(lines.at(-1)!, /over data\.max_prompt_length 10/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -1,0 +1,169 @@
+// A running peer in the operator's view (docs/design §7): its roster (who holds each slot, since when, last
+// heard), its stage and the token's position, the stages it logged, and its metrics — the network's
+// (host-status.ts) and the team's: stages done, reward, accuracy by stage, KL quantiles, backtracks.
+import type { PeerId } from '@libp2p/interface';
+import type { LogRing } from '../ops/log-ring.ts';
+import type { MetricFamily, RosterEntry, StatusSnapshot, StatusSource } from '../ops/status-snapshot.ts';
+import type { PeerHost } from '../protocol/host.ts';
+import type { Roster } from '../protocol/roster.ts';
+import type { ShardCounters } from '../protocol/shards.ts';
+import type { TokenCounters } from '../protocol/token-passing.ts';
+import { hostMetrics } from './host-status.ts';
+import type { PeerChunks } from './peer-chunks.ts';
+import type { SlotStatesCounters } from './slot-states.ts';
+import { type LoggedRow, stagePoint, stageRowsReader } from './stage-rows.ts';
+
+/** A counter map's refusals under `source`. */
+const reasons = (source: string, counts: ReadonlyMap<string, number>) =>
+  [...counts].map(([reason, count]) => ({ source, reason, count }));
+
+/** What the view reads of a peer (a Peer, or a stand-in in tests). */
+export interface StatusPeer {
+  host: PeerHost;
+  teamId: string;
+  slot: number;
+  roster: Pick<Roster, 'stage' | 'holders' | 'heard' | 'counters'>;
+  link: {
+    stageOrder: readonly number[];
+    token: { silence: { position: number; ms: number }; counters: TokenCounters };
+    shards: { counters: Pick<ShardCounters, 'nonMember' | 'invalidFrom'> };
+  };
+  chunks: Pick<PeerChunks, 'refused'>;
+  states: { counters: Pick<SlotStatesCounters, 'dropped'> };
+}
+
+/** A peer id as the roster shows it: its last characters (Ed25519 ids all begin alike). */
+export const shortId = (id: string): string => (id.length > 12 ? `…${id.slice(-10)}` : id);
+
+const seconds = (ms: number) => Math.max(0, Math.round(ms / 100) / 10);
+
+function rosterOf(peer: StatusPeer, now: number): RosterEntry[] {
+  return peer.roster.holders().map((holder: PeerId | undefined, slot) => {
+    if (!holder) return { slot, self: false };
+    const heard = peer.roster.heard(slot, holder);
+    return {
+      slot,
+      peer: shortId(holder.toString()),
+      self: holder.equals(peer.host.peerId),
+      ...(heard
+        ? {
+            claimAgeS: seconds(now - heard.claimTime),
+            heartbeatAgeS: seconds(now - heard.lastSeen),
+            ...(heard.stage !== undefined ? { stage: heard.stage } : {}),
+          }
+        : {}),
+    };
+  });
+}
+
+/** The team's metric families, from the peer's stage log and its roster and token. */
+function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily[] {
+  const last = rows.at(-1);
+  const token = peer.link.token;
+  const backtracks = new Map<string, number>();
+  for (const r of rows) for (const a of r.agents) backtracks.set(a.name, (backtracks.get(a.name) ?? 0) + a.backtracks);
+  return [
+    { name: 'stages_done', help: 'stages this peer logged', type: 'gauge', samples: [{ value: rows.length }] },
+    { name: 'stage', help: 'the stage this peer is in', type: 'gauge', samples: [{ value: peer.roster.stage }] },
+    {
+      name: 'token_position',
+      help: "the token's position in the current stage (the highest known held; -1 before the first)",
+      type: 'gauge',
+      samples: [{ value: token.silence.position }],
+    },
+    {
+      name: 'reward',
+      help: "mean team reward of the last stage's rollouts",
+      type: 'gauge',
+      samples: last ? [{ value: last.reward }] : [],
+    },
+    {
+      name: 'test_accuracy',
+      help: "the team's greedy accuracy on the held-out set after each stage",
+      type: 'gauge',
+      labels: ['stage'],
+      samples: rows.map((r) => ({ labels: { stage: String(r.stage) }, value: r.test_accuracy })),
+    },
+    {
+      name: 'kl_quantile',
+      help: "each agent's per-state KL quantile in the last stage (the trust-region test)",
+      type: 'gauge',
+      labels: ['agent'],
+      samples: (last?.agents ?? []).map((a) => ({ labels: { agent: a.name }, value: a.klQuantile })),
+    },
+    {
+      name: 'backtracks_total',
+      help: "each agent's trust-region backtracks over the logged stages",
+      type: 'counter',
+      labels: ['agent'],
+      samples: [...backtracks].map(([agent, value]) => ({ labels: { agent }, value })),
+    },
+    {
+      name: 'stage_part_seconds',
+      help: "where the last stage's time went, by part (rollout, update, network, eval)",
+      type: 'gauge',
+      labels: ['part'],
+      samples: Object.entries(last?.time ?? {}).map(([part, value]) => ({ labels: { part }, value })),
+    },
+    {
+      name: 'token_passes_total',
+      help: 'token passes by kind: handoffs sent, acked, takeovers, ignored, rejected',
+      type: 'counter',
+      labels: ['kind'],
+      samples: Object.entries(token.counters).map(([kind, value]) => ({ labels: { kind }, value })),
+    },
+    {
+      name: 'slots_held',
+      help: 'slots of the team with a live holder',
+      type: 'gauge',
+      samples: [{ value: peer.roster.holders().filter(Boolean).length }],
+    },
+  ];
+}
+
+/** The operator's view of `peer`, its stages read from `dataDir`'s stage log and its warnings from `ring`. */
+export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRing): StatusSource {
+  const rows = stageRowsReader(dataDir);
+  return {
+    snapshot(): StatusSnapshot {
+      const now = Date.now();
+      const logged = rows();
+      const { position, ms } = peer.link.token.silence;
+      const slot = peer.link.stageOrder[position];
+      return {
+        role: 'peer',
+        peerId: peer.host.peerId.toString(),
+        team: peer.teamId,
+        slot: peer.slot,
+        stage: peer.roster.stage,
+        stagesDone: logged.length,
+        token: { position, ...(slot !== undefined ? { slot } : {}), silentS: position < 0 ? 0 : seconds(ms) },
+        roster: rosterOf(peer, now),
+        stages: logged.map(stagePoint),
+        connections: peer.host.libp2p.getPeers().length,
+        errors: ring.entries(),
+        time: now,
+      };
+    },
+    metrics: () => [
+      ...teamMetrics(peer, rows()),
+      ...hostMetrics(peer.host, {
+        byReason: [
+          ...reasons('roster', peer.roster.counters.dropped),
+          ...reasons('chunks', peer.chunks.refused.byReason),
+          ...reasons('states', peer.states.counters.dropped),
+          { source: 'token', reason: 'refused', count: peer.link.token.counters.rejected },
+          { source: 'blocks', reason: 'bad-request', count: peer.host.blocks.counters.badRequests },
+          { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },
+        ],
+        bySender: [
+          peer.link.token.counters.rejectedFrom,
+          peer.host.blocks.counters.badFrom,
+          peer.host.blocks.counters.corruptFrom,
+          peer.link.shards.counters.invalidFrom,
+          peer.chunks.refused.bySender,
+        ],
+      }),
+    ],
+  };
+}

@@ -1,0 +1,54 @@
+// `sat-peer status` as a user runs it: one clear line for bad input; with a data dir where no peer runs, it
+// says so and shows the stages the stage log holds (as text and as JSON).
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { oneLine, sat } from '../run-cli.ts';
+import { tempDir } from '../../temp-dir.ts';
+
+test('bad input: one line, exit 2', (t) => {
+  const dir = tempDir('sat-status-bad-');
+  for (const [args, message] of [
+    [[], /one of --http <url> or --data-dir <dir>/],
+    [['--http', 'http://127.0.0.1:1/', '--data-dir', dir], /one of --http/],
+    [['--http', 'ftp://x/'], /--http must be a status page's URL/],
+    [['--http', 'http://127.0.0.1:1/'], /no status page answers at http:\/\/127\.0\.0\.1:1\/status\.json/],
+    [['--data-dir', path.join(dir, 'missing')], /no data dir at/],
+    [['--bogus'], /unknown option '--bogus'/],
+  ] as const) {
+    const r = sat('status', ...args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    oneLine(t, r.stderr, message);
+  }
+});
+
+test('a data dir with no peer running: says so and shows its stage log', (t) => {
+  const dir = tempDir('sat-status-log-');
+  const row = (stage: number) => ({
+    stage,
+    reward: 0.25 * stage,
+    test_accuracy: 0.1 * stage,
+    agents: [{ slot: 0, name: 'a', klQuantile: 0, backtracks: 0 }],
+    time: { rollout: 1, update: 2, network: 0, eval: 3 },
+    seconds: 6,
+  });
+  fs.writeFileSync(path.join(dir, 'stage_log.jsonl'), `${JSON.stringify(row(1))}\n${JSON.stringify(row(2))}\n`);
+  // A status file left by a process that is gone (killed) counts for nothing.
+  fs.writeFileSync(path.join(dir, 'status.json'), JSON.stringify({ url: 'http://127.0.0.1:1/', pid: 2 ** 30 }));
+  const text = sat('status', '--data-dir', dir);
+  t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, /no peer is running in .*; its stage log holds 2 stages/);
+  t.regex(text.stdout, /^\s+2\s+20\.0%\s+0\.500\s+6\.0$/m);
+  t.regex(text.stdout, /stage 2: rollout 1\.0 s, update 2\.0 s, network 0\.0 s, eval 3\.0 s/);
+  const json = sat('status', '--data-dir', dir, '--json');
+  t.is(json.code, 0, json.stderr);
+  const out = JSON.parse(json.stdout);
+  t.false(out.running);
+  t.deepEqual(
+    out.stages.map((s: { stage: number; accuracy: number }) => [s.stage, s.accuracy]),
+    [
+      [1, 0.1],
+      [2, 0.2],
+    ],
+  );
+});
