@@ -61,7 +61,7 @@ async function answer(
     res.end(req.method === 'HEAD' ? undefined : body);
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'only GET\n');
-  const route = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const route = (req.url ?? '/').split('?')[0]; // the path as sent ('//metrics' is no host here)
   try {
     if (route === '/') return send(200, 'text/html; charset=utf-8', STATUS_PAGE);
     if (route === '/status.json') return send(200, 'application/json', JSON.stringify(source.snapshot()));
