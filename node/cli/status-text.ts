@@ -1,6 +1,7 @@
 // `sat-peer status` in the terminal: a process's roster, stage and token, accuracy and reward by stage,
 // where the last stages' time went, and its latest warnings — the status page's content as lines.
 import type { LogEntry, StagePoint, StatusSnapshot } from '../ops/status-snapshot.ts';
+import { SHORT_ID_CHARS } from '../util/short-id.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const age = (s?: number) => (s === undefined ? '-' : s < 60 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`);
@@ -46,11 +47,12 @@ export function statusLines(s: StatusSnapshot, url: string): string[] {
     '',
     ...(s.roster.length
       ? [
-          'slot  peer          claimed    heartbeat  stage',
+          `slot  ${'peer'.padEnd(SHORT_ID_CHARS)}   claimed  heartbeat  stage`,
           ...s.roster.map(
             (r) =>
-              `${String(r.slot).padStart(4)}  ${(r.peer ?? 'vacant').padEnd(12)}  ${age(r.claimAgeS).padStart(8)}  ` +
-              `${age(r.heartbeatAgeS).padStart(9)}  ${String(r.stage ?? '-').padStart(5)}${r.self ? '  (this peer)' : ''}`,
+              `${String(r.slot).padStart(4)}  ${(r.peer ?? 'vacant').padEnd(SHORT_ID_CHARS)}  ` +
+              `${age(r.claimAgeS).padStart(8)}  ${age(r.heartbeatAgeS).padStart(9)}  ` +
+              `${String(r.stage ?? '-').padStart(5)}${r.self ? '  (this peer)' : ''}`,
           ),
           '',
         ]

@@ -1,6 +1,6 @@
 // Typed failures of the operator's view; each message names what is wrong and what to do.
 
-/** An `--http` address that is malformed, or a public one not asked for explicitly. */
+/** An `--http` address that is malformed, or one that cannot be listened on. */
 export class HttpAddressError extends Error {
   override name = 'HttpAddressError';
 }

@@ -1,5 +1,5 @@
 // Where the status server listens (docs/design §7): `--http <host:port>`, `--http <port>` or `--http :<port>`.
-// Without a host it is loopback only; a host other than loopback must be written out.
+// Without a host it is 127.0.0.1; a host written out (a public one included) is served there.
 import net from 'node:net';
 import { HttpAddressError } from './errors.ts';
 
@@ -7,14 +7,11 @@ export interface HttpAddress {
   host: string;
   /** 0: any free port. */
   port: number;
-  /** The host was written out (a public one is then allowed). */
-  explicit: boolean;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-/** Whether `host` only reaches this machine. */
-export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || /^127\./.test(host);
+/** Whether `host` (a name, or an IP address with no brackets) only reaches this machine. */
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || (net.isIPv4(host) && host.startsWith('127.'));
 
 /** Parses `--http`'s value; an HttpAddressError in one line when it is not one. */
 export function parseHttpAddress(raw: string): HttpAddress {
@@ -26,5 +23,5 @@ export function parseHttpAddress(raw: string): HttpAddress {
       `--http must be <host:port>, <port> or :<port> with an IP address as host (e.g. 127.0.0.1:9100, or :0 for any ` +
         `free port), got '${raw}'`,
     );
-  return host === '' ? { host: '127.0.0.1', port, explicit: false } : { host, port, explicit: true };
+  return { host: host === '' ? '127.0.0.1' : host, port };
 }

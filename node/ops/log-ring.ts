@@ -18,7 +18,7 @@ export function levelOf(line: string): LogEntry['level'] | undefined {
 
 export interface LogRing {
   /** Notes one printed line; kept when it is a warning or an error. */
-  note(line: string, level?: LogEntry['level']): void;
+  note(line: string): void;
   /** The kept lines, oldest first. */
   entries(): LogEntry[];
 }
@@ -26,7 +26,8 @@ export interface LogRing {
 export function logRing(size = LOG_LINES): LogRing {
   const kept: LogEntry[] = [];
   return {
-    note(line, level = levelOf(line)) {
+    note(line) {
+      const level = levelOf(line);
       if (!level) return;
       kept.push({ time: Date.now(), level, line });
       if (kept.length > size) kept.shift();

@@ -22,13 +22,20 @@ function metricOf(registry: Registry, f: MetricFamily): Counter | Gauge {
   return f.type === 'counter' ? new Counter(config) : new Gauge(config);
 }
 
-/** Sets the registry's metrics to `families` as they are now (a counter's total is its sample). */
+/**
+ * Sets the registry's metrics to `families` as they are now (a counter's total is its sample). A family with no
+ * sample now is left out of the registry, so that no data yet never reads as 0.
+ */
 export function updateMetrics(registry: Registry, families: readonly MetricFamily[]): void {
   for (const f of families) {
+    const samples = f.samples.filter(({ value }) => Number.isFinite(value));
+    if (!samples.length) {
+      registry.removeSingleMetric(`${PREFIX}${f.name}`);
+      continue;
+    }
     const metric = metricOf(registry, f);
     metric.reset();
-    for (const { labels = {}, value } of f.samples) {
-      if (!Number.isFinite(value)) continue;
+    for (const { labels = {}, value } of samples) {
       if (metric instanceof Counter) metric.inc(labels, Math.max(0, value));
       else metric.set(labels, value);
     }

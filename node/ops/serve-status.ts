@@ -11,10 +11,19 @@ export interface ServedStatus {
   stop(): Promise<void>;
 }
 
-/** Serves `source` on `http` (an `--http` value); the URL is written to `dataDir` while it runs. */
+/**
+ * Serves `source` on `http` (an `--http` value); the URL is written to `dataDir` while it runs. When that file
+ * cannot be written, the server is stopped and the error thrown.
+ */
 export async function serveStatus(http: string, source: StatusSource, dataDir?: string): Promise<ServedStatus> {
   const server = await StatusServer.start({ address: parseHttpAddress(http), source });
-  if (dataDir) writeStatusFile(dataDir, server.url);
+  if (dataDir)
+    try {
+      writeStatusFile(dataDir, server.url);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
   let stopped: Promise<void> | undefined;
   return {
     url: server.url,

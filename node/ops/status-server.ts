@@ -1,5 +1,7 @@
 // The operator's HTTP server (docs/design §7): `/` the status page, `/status.json` the snapshot it polls,
 // `/metrics` Prometheus metrics. It reads its source at each request and knows nothing else of the process.
+// On loopback it answers only requests addressed to loopback (their Host header), so that a web page whose name
+// is made to resolve to 127.0.0.1 (DNS rebinding) cannot read it from the operator's browser.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpAddressError } from './errors.ts';
@@ -7,6 +9,11 @@ import { type HttpAddress, isLoopback } from './http-address.ts';
 import { newRegistry, scrape } from './metrics.ts';
 import { STATUS_PAGE } from './status-page.ts';
 import type { StatusSource } from './status-snapshot.ts';
+
+/** Connections served at once; one more is closed as it comes. */
+export const MAX_CONNECTIONS = 64;
+/** How long a request's headers, and the whole request, may take to arrive. */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface StatusServerInit {
   address: HttpAddress;
@@ -20,17 +27,22 @@ export class StatusServer {
     readonly url: string,
   ) {}
 
-  /** Listens on `address` (port 0: any free one); a host beyond loopback only when written out. */
+  /** Listens on `address` (port 0: any free one). */
   static async start({ address, source }: StatusServerInit): Promise<StatusServer> {
-    if (!isLoopback(address.host) && !address.explicit)
-      throw new HttpAddressError(
-        `the status server listens on loopback unless a host is given: write --http ${address.host}:${address.port} ` +
-          'to serve it beyond this machine',
-      );
     const registry = newRegistry();
-    const server = http.createServer((req, res) => {
-      void answer(req, res, source, registry);
-    });
+    const loopbackOnly = isLoopback(address.host);
+    const server = http.createServer(
+      { headersTimeout: REQUEST_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+      (req, res) => {
+        if (loopbackOnly && !toLoopback(req)) {
+          res.writeHead(403, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+          res.end('forbidden: this status server answers only requests to localhost, 127.0.0.1 or [::1]\n');
+          return;
+        }
+        void answer(req, res, source, registry);
+      },
+    );
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
         reject(new HttpAddressError(`cannot listen on ${address.host}:${address.port}: ${err.message}`)),
@@ -42,10 +54,20 @@ export class StatusServer {
     return new StatusServer(server, `http://${host}:${port}/`);
   }
 
+  /** Stops listening, then ends the connections still open (a browser's kept-alive ones). */
   async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closed;
   }
+}
+
+/** Whether `req`'s Host header names a loopback host, and the port the request came in on. */
+function toLoopback(req: http.IncomingMessage): boolean {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(req.headers.host ?? '');
+  if (!m) return false;
+  const host = (m[1] ?? m[2]).toLowerCase();
+  return isLoopback(host) && Number(m[3] ?? 80) === req.socket.localPort;
 }
 
 type Registry = ReturnType<typeof newRegistry>;

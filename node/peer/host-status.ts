@@ -1,7 +1,7 @@
 // What any libp2p process shows of its network in the operator's view (docs/design §7): bytes by protocol,
 // gossip accepted and refused by topic, refusals by reason and by sender, peers connected. A peer adds its
 // team's part (peer-status.ts); the bootstrap shows this alone.
-import { MAX_COUNTER_KEYS } from '../protocol/counters.ts';
+import { bump } from '../protocol/counters.ts';
 import type { PeerHost } from '../protocol/host.ts';
 import type { LogRing } from '../ops/log-ring.ts';
 import type { MetricFamily, StatusSnapshot, StatusSource } from '../ops/status-snapshot.ts';
@@ -15,15 +15,25 @@ export interface Refusals {
 /** `sat/<team>/<kind>` -> `<kind>`: topic labels stay few, whatever the team. */
 const topicKind = (topic: string) => topic.split('/').at(-1) ?? topic;
 
-/** Sums counter maps into one, at most MAX_COUNTER_KEYS keys (the rest under 'other'). */
-function merged(maps: readonly ReadonlyMap<string, number>[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of maps)
-    for (const [k, n] of m) {
-      const key = out.has(k) || out.size < MAX_COUNTER_KEYS - 1 ? k : 'other';
-      out.set(key, (out.get(key) ?? 0) + n);
-    }
-  return out;
+/**
+ * Senders shown by name in `rejected_messages_by_sender_total`: a peer chooses its id, so an attacker could make
+ * as many series as ids; the rest count as 'other'.
+ */
+export const SENDERS_SHOWN = 20;
+
+/**
+ * Sums counter maps by sender: the `shown` senders with the most, in that order (ties by id), then 'other' (the
+ * rest, and what the maps counted as other already) when it is not 0.
+ */
+export function topSenders(
+  maps: readonly ReadonlyMap<string, number>[],
+  shown = SENDERS_SHOWN,
+): [sender: string, count: number][] {
+  const sum = new Map<string, number>();
+  for (const m of maps) for (const [k, n] of m) bump(sum, k, n);
+  const named = [...sum].filter(([k]) => k !== 'other').sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  const other = (sum.get('other') ?? 0) + named.slice(shown).reduce((acc, [, n]) => acc + n, 0);
+  return [...named.slice(0, shown), ...(other > 0 ? [['other', other] as [string, number]] : [])];
 }
 
 /** The network's metric families of `host`, with the refusals counted beside its topics. */
@@ -60,10 +70,10 @@ export function hostMetrics(host: PeerHost, more: Refusals = { byReason: [], byS
     },
     {
       name: 'rejected_messages_by_sender_total',
-      help: 'messages refused, by the peer that sent them (at most 1024 peers; the rest as other)',
+      help: `messages refused, by the peer that sent them (the ${SENDERS_SHOWN} that sent the most; the rest as other)`,
       type: 'counter',
       labels: ['sender'],
-      samples: [...merged([...topics.map(([, c]) => c.rejectedFrom), ...more.bySender])].map(([sender, value]) => ({
+      samples: topSenders([...topics.map(([, c]) => c.rejectedFrom), ...more.bySender]).map(([sender, value]) => ({
         labels: { sender },
         value,
       })),
@@ -78,10 +88,10 @@ export function hostMetrics(host: PeerHost, more: Refusals = { byReason: [], byS
 }
 
 /** The bootstrap's view: its network alone. */
-export function hostStatusSource(host: PeerHost, ring: LogRing, role = 'bootstrap'): StatusSource {
+export function hostStatusSource(host: PeerHost, ring: LogRing): StatusSource {
   return {
     snapshot: (): StatusSnapshot => ({
-      role,
+      role: 'bootstrap',
       peerId: host.peerId.toString(),
       stage: 0,
       stagesDone: 0,

@@ -1,6 +1,6 @@
 // A running peer in the operator's view (docs/design §7): its roster (who holds each slot, since when, last
 // heard), its stage and the token's position, the stages it logged, and its metrics — the network's
-// (host-status.ts) and the team's: stages done, reward, accuracy by stage, KL quantiles, backtracks.
+// (host-status.ts) and the team's: stages done, the last stage's reward and accuracy, KL quantiles, backtracks.
 import type { PeerId } from '@libp2p/interface';
 import type { LogRing } from '../ops/log-ring.ts';
 import type { MetricFamily, RosterEntry, StatusSnapshot, StatusSource } from '../ops/status-snapshot.ts';
@@ -8,6 +8,7 @@ import type { PeerHost } from '../protocol/host.ts';
 import type { Roster } from '../protocol/roster.ts';
 import type { ShardCounters } from '../protocol/shards.ts';
 import type { TokenCounters } from '../protocol/token-passing.ts';
+import { shortId } from '../util/short-id.ts';
 import { hostMetrics } from './host-status.ts';
 import type { PeerChunks } from './peer-chunks.ts';
 import type { SlotStatesCounters } from './slot-states.ts';
@@ -32,8 +33,13 @@ export interface StatusPeer {
   states: { counters: Pick<SlotStatesCounters, 'dropped'> };
 }
 
-/** A peer id as the roster shows it: its last characters (Ed25519 ids all begin alike). */
-export const shortId = (id: string): string => (id.length > 12 ? `…${id.slice(-10)}` : id);
+/** The token's counters shown by kind in `token_passes_total` (its refusals are rejected messages). */
+const TOKEN_PASS_KINDS = [
+  'handoffs',
+  'acked',
+  'takeovers',
+  'ignored',
+] as const satisfies readonly (keyof TokenCounters)[];
 
 const seconds = (ms: number) => Math.max(0, Math.round(ms / 100) / 10);
 
@@ -79,10 +85,9 @@ function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily
     },
     {
       name: 'test_accuracy',
-      help: "the team's greedy accuracy on the held-out set after each stage",
+      help: "the team's greedy accuracy on the held-out set after the last stage",
       type: 'gauge',
-      labels: ['stage'],
-      samples: rows.map((r) => ({ labels: { stage: String(r.stage) }, value: r.test_accuracy })),
+      samples: last ? [{ value: last.test_accuracy }] : [],
     },
     {
       name: 'kl_quantile',
@@ -107,10 +112,10 @@ function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily
     },
     {
       name: 'token_passes_total',
-      help: 'token passes by kind: handoffs sent, acked, takeovers, ignored, rejected',
+      help: 'token passes by kind: handoffs sent, acked, takeovers, ignored (refused: rejected_messages_total)',
       type: 'counter',
       labels: ['kind'],
-      samples: Object.entries(token.counters).map(([kind, value]) => ({ labels: { kind }, value })),
+      samples: TOKEN_PASS_KINDS.map((kind) => ({ labels: { kind }, value: token.counters[kind] })),
     },
     {
       name: 'slots_held',

@@ -1,8 +1,9 @@
-// A peer's stage log as the operator's view reads it (docs/design §5.4, §7): the rows of
-// <data-dir>/stage_log.jsonl that are stages (an upgrade's row is not), read again only when the file changed.
+// A peer's stage log as the operator's view reads it (docs/design §5.4, §7): the rows of its stage log
+// (node/sat/stage-log.ts) that are whole stages — an upgrade's row is not, nor a row short of a field the view
+// shows — read again only when the file changed.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { StagePoint } from '../ops/status-snapshot.ts';
+import { readStageLog, stageLogIn } from '../sat/stage-log.ts';
 
 /** What the operator's view reads of a logged stage row. */
 export interface LoggedRow {
@@ -14,36 +15,29 @@ export interface LoggedRow {
   agents: { slot: number; name: string; klQuantile: number; backtracks: number }[];
 }
 
-export const STAGE_LOG = 'stage_log.jsonl';
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-const isRow = (r: unknown): r is LoggedRow => {
-  const row = r as LoggedRow;
-  return (
-    typeof row?.stage === 'number' &&
-    typeof row.reward === 'number' &&
-    typeof row.test_accuracy === 'number' &&
-    Array.isArray(row.agents)
-  );
-};
+const isAgent = (a: unknown): boolean =>
+  isObject(a) && typeof a.name === 'string' && typeof a.klQuantile === 'number' && typeof a.backtracks === 'number';
 
-function parse(line: string): LoggedRow | undefined {
-  try {
-    const r: unknown = JSON.parse(line);
-    return isRow(r) ? r : undefined;
-  } catch {
-    return undefined; // a row cut short by a kill
-  }
-}
+/** Whether `r` holds every field the view reads, of its type. */
+const isRow = (r: unknown): r is LoggedRow =>
+  isObject(r) &&
+  typeof r.stage === 'number' &&
+  typeof r.reward === 'number' &&
+  typeof r.test_accuracy === 'number' &&
+  typeof r.seconds === 'number' &&
+  isObject(r.time) &&
+  Array.isArray(r.agents) &&
+  r.agents.every(isAgent);
 
-/** The stage rows logged in `dataDir`, oldest first (none when there is no log). */
+/** The stage rows logged in `dataDir`, oldest first (none when there is no log, or it cannot be read). */
 export function readStageRows(dataDir: string): LoggedRow[] {
-  let text: string;
   try {
-    text = fs.readFileSync(path.join(dataDir, STAGE_LOG), 'utf8');
+    return readStageLog(dataDir).filter(isRow);
   } catch {
     return [];
   }
-  return text.split('\n').flatMap((l) => (l.trim() ? (parse(l) ?? []) : []));
 }
 
 /** `readStageRows`, read again only when the file's size or time changed. */
@@ -53,7 +47,7 @@ export function stageRowsReader(dataDir: string): () => LoggedRow[] {
   return () => {
     let key = 'none';
     try {
-      const st = fs.statSync(path.join(dataDir, STAGE_LOG));
+      const st = fs.statSync(stageLogIn(dataDir));
       key = `${st.size}/${st.mtimeMs}`;
     } catch {
       // no log yet
@@ -63,11 +57,11 @@ export function stageRowsReader(dataDir: string): () => LoggedRow[] {
   };
 }
 
-/** A row as the chart and the time split show it. */
+/** A row as the chart and the time split show it (a part of the time that is no number left out). */
 export const stagePoint = (r: LoggedRow): StagePoint => ({
   stage: r.stage,
   accuracy: r.test_accuracy,
   reward: r.reward,
-  time: Object.fromEntries(Object.entries(r.time ?? {}).filter(([, v]) => typeof v === 'number')),
+  time: Object.fromEntries(Object.entries(r.time).filter(([, v]) => typeof v === 'number')),
   seconds: r.seconds,
 });

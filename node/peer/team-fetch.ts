@@ -64,7 +64,9 @@ export async function teamDataset(
   waitMs = FETCH_WAIT_MS,
 ): Promise<string> {
   const cid = cidFromBytes(d.cid!)!;
-  const holds = (file: string) => fs.existsSync(file) && contentId(fs.readFileSync(file)).equals(cid);
+  // Only a regular file is read: a fetched manifest's `uri` may name a device or a pipe (`../../dev/zero`).
+  const holds = (file: string) =>
+    fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true && contentId(fs.readFileSync(file)).equals(cid);
   const named = localUri(dir, d.uri);
   if (named && holds(named)) return named;
   const file = path.join(dataDir, 'data', `${cid}${path.extname(d.name)}`);

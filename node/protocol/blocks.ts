@@ -109,17 +109,21 @@ export class BlockService {
         // A request is one CID: nothing bigger is read, and a prefix that could announce more is refused at once.
         const reader = new StreamReader(stream, { maxBuffered: MAX_CID_BYTES + 8, idleMs: REQUEST_IDLE_MS });
         const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+        let answering = false; // past the request, a failure is the link's, not the requester's fault
         try {
           const request = await reader.frame(MAX_CID_BYTES, signal);
           const cid = request && cidFromBytes(request);
           if (!cid) throw new Error('the request is not a block CID');
+          answering = true;
           const block = this.store.get(cid);
           await sendFrames(stream, block ? [Uint8Array.of(FOUND), block] : [Uint8Array.of(MISSING)], signal);
           this.counters.served++;
           await stream.close({ signal });
         } catch (err) {
-          this.counters.badRequests++;
-          bump(this.counters.badFrom, connection.remotePeer.toString());
+          if (!answering) {
+            this.counters.badRequests++;
+            bump(this.counters.badFrom, connection.remotePeer.toString());
+          }
           stream.abort(err as Error);
         } finally {
           reader.release();

@@ -27,6 +27,7 @@ import {
   encodeHeartbeat,
   encodeSlotClaim,
 } from './codec.ts';
+import { bump } from './counters.ts';
 import { ClaimError } from './errors.ts';
 import type { PeerHost } from './host.ts';
 
@@ -273,6 +274,6 @@ export class Roster {
   }
 
   private drop(why: string): void {
-    this.counters.dropped.set(why, (this.counters.dropped.get(why) ?? 0) + 1);
+    bump(this.counters.dropped, why);
   }
 }

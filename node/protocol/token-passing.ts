@@ -34,10 +34,11 @@ export const tokenTopic = (team: string) => `sat/${team}/token`;
  * it).
  */
 export const DEADLINE_MS = 30_000;
-/** Passes kept for stages not begun yet: one per (stage, position). */
-const MAX_EARLY = 16;
 /** A pass for a stage not begun yet is kept only this many stages ahead of this peer's. */
 const MAX_STAGES_AHEAD = 2;
+/** Passes kept for stages not begun yet from one peer (a hand-off and a takeover a stage), and from all. */
+const MAX_EARLY_FROM = 2 * MAX_STAGES_AHEAD;
+const MAX_EARLY = 64;
 /** The largest pass or ack read from a stream (a pass names one update CID). */
 const MAX_FRAME_BYTES = 4096;
 /** A stream that sends nothing for this long is dropped. */
@@ -126,6 +127,7 @@ export class TokenPassing {
         const from = connection.remotePeer;
         const reader = new StreamReader(stream, { maxBuffered: MAX_FRAME_BYTES + 8, idleMs: IDLE_MS });
         const signal = AbortSignal.timeout(this.deadline);
+        let accepted = false; // once accepted, a failing ack is the sender's loss, not its fault
         try {
           const frame = await reader.frame(MAX_FRAME_BYTES, signal);
           if (!frame) throw new FrameError('truncated', 'the stream ended before a pass');
@@ -133,11 +135,12 @@ export class TokenPassing {
           if (!d.ok) throw new Error(`invalid TokenPass (${d.reason} at ${d.field})`);
           if (d.message.to !== this.init.slot || !this.receive(d.message, from))
             throw new Error('the pass was not accepted');
+          accepted = true;
           const ack = { version: PROTOCOL_VERSION, team, stage: d.message.stage, position: d.message.position };
           await sendFrames(stream, [encodeTokenAck({ ...ack, slot: this.init.slot })], signal);
           await stream.close({ signal });
         } catch (err) {
-          this.reject(from);
+          if (!accepted) this.reject(from);
           stream.abort(err as Error);
         } finally {
           reader.release();
@@ -272,7 +275,7 @@ export class TokenPassing {
 
   /**
    * Keeps a pass for a stage not begun yet, for when it begins: only from the peer holding either end of it at that
-   * stage, at most MAX_STAGES_AHEAD stages ahead, the latest pass per (stage, position).
+   * stage, at most MAX_STAGES_AHEAD stages ahead, the latest pass per (stage, position), a few from each peer.
    */
   private keepEarly(pass: TokenPass, from: PeerId): boolean {
     if (pass.stage > (this.plan?.stage ?? this.init.stage()) + MAX_STAGES_AHEAD) return false;
@@ -280,8 +283,9 @@ export class TokenPassing {
     if (!peers.get(pass.from)?.equals(from) && !peers.get(pass.to)?.equals(from)) return false;
     const same = this.early.findIndex((e) => e.pass.stage === pass.stage && e.pass.position === pass.position);
     if (same >= 0) this.early[same] = { pass, from };
-    else if (this.early.length < MAX_EARLY) this.early.push({ pass, from });
-    else return false;
+    else if (this.early.length >= MAX_EARLY || this.early.filter((e) => e.from.equals(from)).length >= MAX_EARLY_FROM)
+      return false;
+    else this.early.push({ pass, from });
     return true;
   }
 

@@ -2,7 +2,7 @@
 // stream carries (gossipsub's, the DHT's and ours), and no more. libp2p hands it every protocol stream once
 // negotiated; the other metrics its services would register are accepted and dropped.
 import type { Metrics, MultiaddrConnection, Stream } from '@libp2p/interface';
-import { MAX_COUNTER_KEYS } from './counters.ts';
+import { bump } from './counters.ts';
 
 /** Bytes carried so far, by protocol id (bounded: counters.ts). */
 export interface Traffic {
@@ -12,33 +12,38 @@ export interface Traffic {
 
 export const newTraffic = (): Traffic => ({ bytesIn: new Map(), bytesOut: new Map() });
 
-/** Adds `n` to `key` of a bounded counter map. */
-function add(map: Map<string, number>, key: string, n: number): void {
-  const k = map.has(key) || map.size < MAX_COUNTER_KEYS - 1 ? key : 'other';
-  map.set(k, (map.get(k) ?? 0) + n);
-}
-
 type Bytes = { byteLength: number };
 
-/** Counts a negotiated stream's bytes: what the muxer delivers to it, what it sends. */
+/**
+ * Counts a negotiated stream's bytes: what the muxer delivers to it (its `onData`), what it sends (its `send`). A
+ * stream without both, as another libp2p version may make, is left as it is and not counted: a throw here would
+ * abort it.
+ */
 export function trackStream(traffic: Traffic, stream: Stream): void {
   const protocol = stream.protocol ?? 'unknown';
-  const s = stream as unknown as { onData: (data: Bytes) => void; send: (data: Bytes) => boolean };
-  const onData = s.onData.bind(stream);
-  const send = s.send.bind(stream);
-  s.onData = (data) => {
-    add(traffic.bytesIn, protocol, data.byteLength);
+  const s = stream as unknown as { onData?: unknown; send?: unknown };
+  if (typeof s.onData !== 'function' || typeof s.send !== 'function') return;
+  const onData = (s.onData as (data: Bytes) => void).bind(stream);
+  const send = (s.send as (data: Bytes) => boolean).bind(stream);
+  s.onData = (data: Bytes) => {
+    bump(traffic.bytesIn, protocol, data.byteLength);
     onData(data);
   };
-  s.send = (data) => {
-    add(traffic.bytesOut, protocol, data.byteLength);
+  s.send = (data: Bytes) => {
+    bump(traffic.bytesOut, protocol, data.byteLength);
     return send(data);
   };
 }
 
 const noop = () => {};
-/** Whatever a service asks of it: every method does nothing and answers another of itself. */
-const inert: unknown = new Proxy(noop, { get: () => inert, apply: () => inert });
+/**
+ * Whatever a service asks of it: every method does nothing and answers another of itself. It is no thenable (`then`
+ * is undefined, so awaiting it settles at once) and has no symbol-keyed properties (no iterator, no conversion).
+ */
+const inert: unknown = new Proxy(noop, {
+  get: (_, key) => (key === 'then' || typeof key === 'symbol' ? undefined : inert),
+  apply: () => inert,
+});
 
 /** The `metrics` option of createLibp2p: counts `traffic`, ignores the rest. */
 export function trafficMetrics(traffic: Traffic): () => Metrics {

@@ -12,7 +12,7 @@ import type { LoraConfig } from '../agent/model/weights.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
 import type { StageRecord, StageTeam } from './stage.ts';
-import { stageLog } from './stage-log.ts';
+import { STAGE_LOG, stageLog } from './stage-log.ts';
 import { type LocalTeam, buildTeam, makeIncumbent, releaseTeam, runSeed, threadsOnly } from './team.ts';
 
 interface SavedSlot {
@@ -35,8 +35,6 @@ interface Saved {
 
 const checkpoints = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'checkpoints');
 const stageName = (stage: number) => `stage-${String(stage).padStart(4, '0')}`;
-/** The stage log's name among a slot state's files. */
-const STAGE_LOG = 'stage_log.jsonl';
 const incumbentFile = (folder: string, name: string) => path.join(folder, `${name}.incumbent.safetensors`);
 
 /**

@@ -5,8 +5,14 @@ import path from 'node:path';
 import type { SatConfig } from '../config/load.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 
+/** The log's file name: in a save dir (a peer's data dir), and among a slot state's files. */
+export const STAGE_LOG = 'stage_log.jsonl';
+
+/** The log's file in `dir`, a save dir. */
+export const stageLogIn = (dir: string) => path.join(dir, STAGE_LOG);
+
 /** The log's file. */
-export const stageLog = (cfg: SatConfig) => path.join(cfg.logging.saveDir, 'stage_log.jsonl');
+export const stageLog = (cfg: SatConfig) => stageLogIn(cfg.logging.saveDir);
 
 /** The stage of one row of the log; undefined for a row that is not whole JSON (cut short by a kill). */
 function stageOfRow(line: string): number | undefined {
@@ -17,14 +23,30 @@ function stageOfRow(line: string): number | undefined {
   }
 }
 
-const rows = (cfg: SatConfig): string[] => {
-  const log = stageLog(cfg);
+/** The log's lines in `log`, blank ones left out; none when there is no log. */
+const linesOf = (log: string): string[] => {
   if (!fs.existsSync(log)) return [];
   return fs
     .readFileSync(log, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '');
 };
+
+const rows = (cfg: SatConfig): string[] => linesOf(stageLog(cfg));
+
+/**
+ * The rows of the stage log in `dir` (a save dir), parsed, oldest first: none when there is no log, and a row that
+ * is not whole JSON (cut short by a kill) left out. What a row holds is the reader's to check.
+ */
+export function readStageLog(dir: string): unknown[] {
+  return linesOf(stageLogIn(dir)).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as unknown];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** Whether <save_dir>/stage_log.jsonl has a row of `stage`. */
 export function loggedStage(cfg: SatConfig, stage: number): boolean {

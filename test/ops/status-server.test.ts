@@ -1,6 +1,8 @@
 // The status server on a free loopback port: / is the page, /status.json the source's snapshot, /metrics its
-// families and the process's own, every name sat_...; a public host needs writing out.
+// families and the process's own, every name sat_..., a family with no sample left out; on loopback only requests
+// addressed to loopback are answered; a host written out is served there.
 import test from 'ava';
+import http from 'node:http';
 import { HttpAddressError } from '../../node/ops/errors.ts';
 import { parseHttpAddress } from '../../node/ops/http-address.ts';
 import { StatusServer } from '../../node/ops/status-server.ts';
@@ -62,23 +64,84 @@ test('serves the page, the snapshot and metrics that follow their counters', asy
   }
 });
 
-test('a public host is served only when written out', async (t) => {
-  const source = { snapshot: () => SNAPSHOT, metrics: () => [] };
-  const err = await t.throwsAsync(
-    StatusServer.start({ address: { host: '0.0.0.0', port: 0, explicit: false }, source }),
-  );
-  t.is(err?.name, 'HttpAddressError');
-  t.regex(err?.message ?? '', /--http 0\.0\.0\.0:0/);
-  const server = await StatusServer.start({ address: parseHttpAddress('0.0.0.0:0'), source });
-  t.regex(server.url, /^http:\/\/0\.0\.0\.0:\d+\/$/);
-  await server.stop();
+test('a family with no sample is left out of the scrape, not read as 0', async (t) => {
+  let reward: number | undefined;
+  const families = (): MetricFamily[] => [
+    { name: 'reward', help: 'reward', type: 'gauge', samples: reward === undefined ? [] : [{ value: reward }] },
+    { name: 'stage', help: 'stage', type: 'gauge', samples: [{ value: 0 }] },
+  ];
+  const server = await StatusServer.start({
+    address: parseHttpAddress(':0'),
+    source: { snapshot: () => SNAPSHOT, metrics: families },
+  });
+  try {
+    const metrics = async () => (await fetch(new URL('metrics', server.url))).text();
+    const none = await metrics();
+    t.notRegex(none, /sat_reward/);
+    t.regex(none, /^sat_stage 0$/m);
+    reward = 0.5;
+    t.regex(await metrics(), /^sat_reward 0\.5$/m);
+    reward = undefined; // e.g. the stage log was cleared
+    t.notRegex(await metrics(), /sat_reward/);
+  } finally {
+    await server.stop();
+  }
 });
 
-test('--http values: a port alone is loopback; a bad one is refused in one line', (t) => {
-  t.deepEqual(parseHttpAddress('9100'), { host: '127.0.0.1', port: 9100, explicit: false });
-  t.deepEqual(parseHttpAddress(':0'), { host: '127.0.0.1', port: 0, explicit: false });
-  t.deepEqual(parseHttpAddress('10.0.0.2:80'), { host: '10.0.0.2', port: 80, explicit: true });
-  t.deepEqual(parseHttpAddress('[::1]:9100'), { host: '::1', port: 9100, explicit: true });
+/** GET `path` of `url`'s server with `host` as the Host header: the status and the body. */
+const getAs = (url: string, host: string, path = '/status.json') =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = http.get({ hostname, port, path, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+
+test('on loopback, a request addressed to another host is refused (DNS rebinding)', async (t) => {
+  const server = await StatusServer.start({
+    address: parseHttpAddress(':0'),
+    source: { snapshot: () => SNAPSHOT, metrics: () => [] },
+  });
+  try {
+    const { port } = new URL(server.url);
+    for (const host of ['evil.example', `evil.example:${port}`, '127.evil.example', `127.0.0.1:${Number(port) + 1}`]) {
+      const r = await getAs(server.url, host);
+      t.is(r.status, 403, host);
+      t.regex(r.body, /^forbidden: [^\n]*\n$/, host);
+    }
+    t.is((await getAs(server.url, 'evil.example', '/metrics')).status, 403);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`]) {
+      const r = await getAs(server.url, host);
+      t.is(r.status, 200, host);
+      t.deepEqual(JSON.parse(r.body), SNAPSHOT);
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a host written out is served there, whatever the Host header', async (t) => {
+  const source = { snapshot: () => SNAPSHOT, metrics: () => [] };
+  const server = await StatusServer.start({ address: parseHttpAddress('0.0.0.0:0'), source });
+  try {
+    t.regex(server.url, /^http:\/\/0\.0\.0\.0:\d+\/$/);
+    t.is((await getAs(server.url.replace('0.0.0.0', '127.0.0.1'), 'status.example')).status, 200);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('--http values: a port alone is 127.0.0.1; a bad one is refused in one line', (t) => {
+  t.deepEqual(parseHttpAddress('9100'), { host: '127.0.0.1', port: 9100 });
+  t.deepEqual(parseHttpAddress(':0'), { host: '127.0.0.1', port: 0 });
+  t.deepEqual(parseHttpAddress('10.0.0.2:80'), { host: '10.0.0.2', port: 80 });
+  t.deepEqual(parseHttpAddress('[::1]:9100'), { host: '::1', port: 9100 });
   for (const bad of ['', 'abc', '127.0.0.1', '127.0.0.1:99999', 'example.com:80', 'http://127.0.0.1:80'])
     t.throws(() => parseHttpAddress(bad), { instanceOf: HttpAddressError }, bad);
 });

@@ -9,6 +9,11 @@ import path from 'node:path';
 import { DEMO, sat } from '../cli/run-cli.ts';
 import { smallTeam } from '../sim/small-team.ts';
 import { exited, runBin as run } from './bin-process.ts';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { teamDataset } from '../../node/peer/team-fetch.ts';
+import { contentId } from '../../node/protocol/cid.ts';
+import { PeerHost } from '../../node/protocol/host.ts';
+import { tempDir } from '../temp-dir.ts';
 
 test(
   'start --team <team id>: the manifest and the data sets come ' +
@@ -92,3 +97,18 @@ test(
     }
   },
 );
+
+test("a manifest's uri that names no regular file (a device) is not read: the data set is asked of the team", async (t) => {
+  const dir = tempDir('sat-team-fetch-uri-');
+  const host = await PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] });
+  try {
+    const zero = path.relative(dir, '/dev/zero');
+    const d = { name: 'train.jsonl', cid: contentId(Uint8Array.of(1)).bytes, uri: zero };
+    await t.throwsAsync(
+      teamDataset(d, dir, host, dir, () => undefined, 300),
+      { name: 'TeamFetchError' },
+    );
+  } finally {
+    await host.stop();
+  }
+});

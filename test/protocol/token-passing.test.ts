@@ -53,6 +53,16 @@ async function team(deadlineMs: number) {
   return { hosts, tokens, turns, peers, stop };
 }
 
+/** Sends `pass` from `from` to `to`'s token protocol on a fresh stream: whether it was acked. */
+async function sendPass(from: PeerHost, to: PeerHost, pass: Partial<TokenPass>): Promise<boolean> {
+  const lp = lpStream(await from.libp2p.dialProtocol(to.peerId, TOKEN_PROTOCOL));
+  await lp.write(encodeTokenPass({ version: PROTOCOL_VERSION, team: TEAM, time: Date.now(), ...pass } as TokenPass));
+  return lp.read({ signal: AbortSignal.timeout(5_000) }).then(
+    () => true,
+    () => false,
+  );
+}
+
 test('the token follows the order with acked hand-offs, and every peer takes its position once', async (t) => {
   const { hosts, tokens, turns, peers, stop } = await team(5_000);
   try {
@@ -194,38 +204,46 @@ test('a pass for a stage not begun yet is kept only from a member holding an end
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
   });
-  /** Sends `pass` to slot 0's peer on a fresh stream: whether it was acked. */
-  const send = async (from: PeerHost, pass: Partial<TokenPass>): Promise<boolean> => {
-    const raw = await from.libp2p.dialProtocol(hosts[0].peerId, TOKEN_PROTOCOL);
-    const lp = lpStream(raw);
-    const bytes = encodeTokenPass({ version: PROTOCOL_VERSION, team: TEAM, time: Date.now(), ...pass } as TokenPass);
-    await lp.write(bytes);
-    return lp.read({ signal: AbortSignal.timeout(5_000) }).then(
-      () => true,
-      () => false,
-    );
-  };
   try {
     await outsider.dial(hosts[0].addresses[0]);
     // A peer holding no slot: passes for a far stage and for the next one, more than the buffer holds.
     let acked = 0;
     for (let i = 0; i < 20; i++) {
       const stage = i % 2 ? 4_000_000_000 + i : 1;
-      if (await send(outsider, { stage, position: 1 + (i % 2), from: 1, to: 0 })) acked++;
+      if (await sendPass(outsider, hosts[0], { stage, position: 1 + (i % 2), from: 1, to: 0 })) acked++;
     }
     t.is(acked, 0, "no outsider's pass is acked");
     t.is(tokens[0].counters.rejected, 20);
     t.is(tokens[0].counters.rejectedFrom.get(outsider.peerId.toString()), 20);
     // A member's pass for a stage too far ahead is refused too.
-    t.false(await send(hosts[1], { stage: 5, position: 1, from: 1, to: 0 }));
+    t.false(await sendPass(hosts[1], hosts[0], { stage: 5, position: 1, from: 1, to: 0 }));
     // Slot 1's peer hands position 1 of stage 1 to slot 0 before slot 0 began it: kept, acked, and taken at the start.
-    t.true(await send(hosts[1], { stage: 1, position: 1, from: 1, to: 0 }));
+    t.true(await sendPass(hosts[1], hosts[0], { stage: 1, position: 1, from: 1, to: 0 }));
     tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [1, 0, 2], peers }));
     await until('the early pass taken', () => turns[0].length === 1);
     t.is(turns[0][0].position, 1);
     t.is(turns[0][0].pass?.from, 1);
   } finally {
     await outsider.stop();
+    await stop();
+  }
+});
+
+test('one member cannot fill the passes kept for stages not begun yet', async (t) => {
+  const { hosts, turns, tokens, peers, stop } = await team(60_000);
+  try {
+    // Slot 1's peer makes up passes to slot 0 for every (stage, position) it may: only 4 are kept.
+    let kept = 0;
+    for (const stage of [2, 1])
+      for (const position of [0, 2, 1])
+        if (await sendPass(hosts[1], hosts[0], { stage, position, from: 1, to: 0 })) kept++;
+    t.is(kept, 4);
+    // Slot 2's peer still has room: its pass of position 1 in stage 1 is kept, and taken when the stage begins.
+    t.true(await sendPass(hosts[2], hosts[0], { stage: 1, position: 1, from: 2, to: 0 }));
+    tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [2, 0, 1], peers }));
+    await until('the early pass taken', () => turns[0].length === 1);
+    t.like(turns[0][0], { stage: 1, position: 1, pass: { from: 2 } });
+  } finally {
     await stop();
   }
 });

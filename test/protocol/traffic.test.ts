@@ -1,11 +1,12 @@
 // Bytes by protocol: two real hosts on loopback; a block fetched over /sat/blocks/1 is counted out on the
-// server and in on the fetcher, at least its size each way, and the counters stay bounded.
+// server and in on the fetcher, at least its size each way, and the counters stay bounded; a stream it cannot
+// count is left alone, and the metrics it drops can be awaited.
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { MAX_COUNTER_KEYS } from '../../node/protocol/counters.ts';
 import { BLOCKS_PROTOCOL } from '../../node/protocol/blocks.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
-import { newTraffic, trackStream } from '../../node/protocol/traffic.ts';
+import { newTraffic, trackStream, trafficMetrics } from '../../node/protocol/traffic.ts';
 
 test('a block fetched between two hosts is counted by protocol: out on the server, in on the fetcher', async (t) => {
   const [a, b] = await Promise.all(
@@ -35,4 +36,28 @@ test('streams of ever new protocol ids count under "other" past the cap', (t) =>
   }
   t.is(traffic.bytesOut.size, MAX_COUNTER_KEYS);
   t.is(traffic.bytesOut.get('other'), 3 * 11);
+});
+
+test('a stream without onData and send is left alone and counts nothing', (t) => {
+  const traffic = newTraffic();
+  const stream = { protocol: '/p/1', onData: undefined, send: 'no function' };
+  t.notThrows(() => trackStream(traffic, stream as never));
+  t.is(stream.send, 'no function');
+  t.is(traffic.bytesIn.size + traffic.bytesOut.size, 0);
+});
+
+test('the metrics a service registers do nothing, and awaiting one settles', async (t) => {
+  const metrics = trafficMetrics(newTraffic())();
+  const counter = metrics.registerCounter('libp2p_dials_total') as unknown as Record<string, unknown> & {
+    increment(): unknown;
+  };
+  t.notThrows(() => counter.increment());
+  t.is(counter.then, undefined);
+  t.is((counter as unknown as Record<symbol, unknown>)[Symbol.iterator], undefined);
+  const pending = Symbol('pending');
+  const settled = await Promise.race([
+    (async () => await counter)(),
+    new Promise((resolve) => setTimeout(() => resolve(pending), 200)),
+  ]);
+  t.is(settled, counter);
 });

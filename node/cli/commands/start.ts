@@ -1,6 +1,7 @@
 // `sat-peer start --model <name|dir> --team <team file|team id>`: joins a team as one peer — claims a slot,
 // runs the team's stages with the other peers, and logs each stage (one JSON line each with --json).
 // SIGINT or SIGTERM stops it; what the last complete stage saved stays, and a restart resumes there.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
@@ -8,6 +9,7 @@ import { logRing } from '../../ops/log-ring.ts';
 import { parseHttpAddress } from '../../ops/http-address.ts';
 import { serveStatus } from '../../ops/serve-status.ts';
 import { Peer } from '../../peer/peer.ts';
+import { CLAIM_FILE } from '../../protocol/roster.ts';
 import { teamIdOf } from '../../peer/team-spec.ts';
 import { peerStatusSource } from '../../peer/peer-status.ts';
 import type { Command } from '../command.ts';
@@ -15,6 +17,20 @@ import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from
 import { stageHeader, stageLine } from '../stage-line.ts';
 import { onStopSignals } from '../stop-signals.ts';
 import { weightsProgress } from '../weights-progress.ts';
+
+/**
+ * Each team its own data dir by default (identity, claims, checkpoints), named by its id: two teams never share one.
+ * A peer that ran this team before under the team file's name (`~/.sat-peer/team`) keeps that dir, and its slot.
+ */
+function defaultDataDir(teamFile: string): string {
+  const id = teamIdOf(teamFile);
+  const byId = path.join(os.homedir(), '.sat-peer', id);
+  const byName = path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
+  if (byName === byId || fs.existsSync(byId)) return byId;
+  const claims = path.join(byName, CLAIM_FILE);
+  const claimed = fs.existsSync(claims) && fs.readFileSync(claims, 'utf8').includes(`"${id}/`);
+  return claimed ? byName : byId;
+}
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
@@ -129,8 +145,7 @@ export const startCommand: Command = {
         ? undefined
         : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
     const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
-    // Each team its own data dir (identity, claims, checkpoints): two teams never share one by default.
-    const dataDir = stringFlag(options, 'data-dir') ?? path.join(os.homedir(), '.sat-peer', teamIdOf(teamFile));
+    const dataDir = stringFlag(options, 'data-dir') ?? defaultDataDir(teamFile);
     const signals = onStopSignals(dataDir);
     const model = await resolveModel(spec, {
       ...(options.offline ? { offline: true } : {}),
@@ -174,6 +189,7 @@ export const startCommand: Command = {
     const status = await (http === undefined
       ? undefined
       : serveStatus(http, peerStatusSource(peer, dataDir, ring), dataDir).catch(async (err) => {
+          signals.off();
           await peer.stop();
           throw err;
         }));

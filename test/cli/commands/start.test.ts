@@ -1,7 +1,7 @@
 // `sat-peer start` as a user runs it, up to joining: a model that fits no slot, a busy port and a team that is
 // neither a file nor an id are one line each; the default data dir is the team's own and is printed; SIGINT
 // stops the peer with a line saying how to resume, and exit code 130.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -151,14 +151,30 @@ test(
   },
 );
 
-test('the human start prints the data dir in use', async (t) => {
-  const home = tempDir('sat-start-home-');
+/** The data dir a human start prints, with HOME at `home`; the peer is then stopped with SIGTERM (exit 143). */
+async function printedDataDir(t: ExecutionContext, home: string): Promise<string | undefined> {
   const run = spawnStart(home, ['--model', path.join(DEMO, 'tiny-weak'), '--team', TEAM.file]);
   try {
     await until(run, () => run.stderr.some((l) => /^data dir /.test(l)), 'data dir line');
-    t.true(run.stderr.some((l) => l.startsWith(`data dir ${path.join(home, '.sat-peer', TEAM.id)}`)));
+    return run.stderr.find((l) => l.startsWith('data dir '))?.split(' ')[2];
   } finally {
     run.child.kill('SIGTERM');
     t.is((await run.exit).code, 143);
   }
+}
+
+test('the human start prints the data dir in use', async (t) => {
+  const home = tempDir('sat-start-home-');
+  t.is(await printedDataDir(t, home), path.join(home, '.sat-peer', TEAM.id));
+});
+
+test("a peer that ran this team under the team file's name keeps that data dir", async (t) => {
+  const home = tempDir('sat-start-home-');
+  const before = path.join(home, '.sat-peer', path.basename(TEAM.file).replace(/\.ya?ml$/, ''));
+  fs.mkdirSync(before, { recursive: true });
+  fs.writeFileSync(path.join(before, 'claims.json'), `${JSON.stringify({ [`${TEAM.id}/0/claim`]: 1 })}\n`);
+  t.is(await printedDataDir(t, home), before);
+  // Another team's claims there do not count: that team's peer gets a dir by its id.
+  fs.writeFileSync(path.join(before, 'claims.json'), `${JSON.stringify({ 'bafkreiother/0/claim': 1 })}\n`);
+  t.is(await printedDataDir(t, home), path.join(home, '.sat-peer', TEAM.id));
 });
