@@ -1,12 +1,13 @@
 // `sat-bootstrap`: the long-running peer that public teams start from — a DHT server and circuit relay
 // with a persistent identity, printing the multiaddrs to hand to `sat-peer start --bootstrap`, then a line
 // for each peer that connects or goes (peer-log.ts).
-// SIGINT or SIGTERM stops it cleanly.
+// SIGINT or SIGTERM stops it cleanly, with a line saying so and exit code 128 + the signal's number.
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PeerHost } from '../node/protocol/host.ts';
 import { loadOrCreateIdentity } from '../node/protocol/identity.ts';
+import { editDistance } from '../node/config/unknown-keys.ts';
 import { packageVersion } from '../node/util/version.ts';
 import { logPeers } from './peer-log.ts';
 import { logRing } from '../node/ops/log-ring.ts';
@@ -15,7 +16,8 @@ import { hostStatusSource } from '../node/peer/host-status.ts';
 
 const HELP = `sat-bootstrap: a bootstrap and relay peer for sat-peer teams
 
-Usage: sat-bootstrap [--listen <multiaddr>]... [--announce <multiaddr>]... [--data-dir <dir>] [--json]
+Usage: sat-bootstrap [--listen <multiaddr>]... [--announce <multiaddr>]... [--data-dir <dir>] [--http <host:port>]
+                     [--json]
 
   --listen <multiaddr>    where to listen (default /ip4/0.0.0.0/tcp/4001); repeat for more
   --announce <multiaddr>  the public address to advertise (behind a port forward); repeat for more
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({ args: argv, options }));
   } catch (err) {
-    process.stderr.write(`sat-bootstrap: ${(err as Error).message} (see sat-bootstrap --help)\n`);
+    process.stderr.write(`sat-bootstrap: ${optionError(err as NodeJS.ErrnoException, Object.keys(options))}\n`);
     return 2;
   }
   if (values.help) {
@@ -82,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   // Listen for the signals before saying it is up: whoever reads that line may signal at once.
-  const stopped = new Promise<void>((resolve) => {
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
@@ -93,14 +95,33 @@ export async function main(argv: string[]): Promise<number> {
       `sat-bootstrap ${host.peerId} is up; give peers one of:\n${addresses.map((a) => `  --bootstrap ${a}`).join('\n')}\n`,
     );
   if (status && values.json) process.stdout.write(`${JSON.stringify({ event: 'http', url: status.url })}\n`);
-  else if (status) process.stdout.write(`status page at ${status.url}\n`);
+  else if (status) process.stdout.write(`status page at ${status.where}\n`);
   const stopLog = logPeers(host, values.json === true, (line) => {
     process.stdout.write(`${line}\n`);
     ring.note(line);
   });
-  await stopped;
+  const signal = await stopped;
   stopLog();
   await status?.stop();
   await host.stop();
-  return 0;
+  // As sat-peer stops: one line, and 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+  process.stderr.write(`sat-bootstrap: stopped (${signal})\n`);
+  return 128 + os.constants.signals[signal];
+}
+
+/**
+ * A command-line error as sat-peer says one: node's first sentence, lower-cased, an unknown option's nearest known
+ * one (at most 2 edits) named, and where help is.
+ */
+function optionError(err: NodeJS.ErrnoException, known: readonly string[]): string {
+  const first = err.message.split(/\.\s/)[0];
+  const typed = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'--([^'=]+)'/.exec(first)?.[1];
+  let near: string | undefined;
+  let distance = typed ? Math.min(2, typed.length - 1) + 1 : 0;
+  for (const name of typed ? known : []) {
+    const d = editDistance(typed as string, name);
+    if (d < distance) [near, distance] = [name, d];
+  }
+  const hint = near ? `; did you mean --${near}?` : '';
+  return `${first.charAt(0).toLowerCase()}${first.slice(1)}${hint} (see sat-bootstrap --help)`;
 }

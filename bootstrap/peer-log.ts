@@ -10,12 +10,13 @@ const COUNT_EVERY_MS = 5 * 60_000;
 /** Connects and disconnects said one by one in a minute; the rest are counted in one line at its end. */
 export const CHURN_LIMIT = { lines: 30, everyMs: 60_000 };
 
-/** Logs peers connecting and going, and their count, until the returned function is called. */
+/** Logs peers connecting and going, and their count (every `countEveryMs`), until the returned function is called. */
 export function logPeers(
   host: PeerHost,
   json: boolean,
   write: (line: string) => void,
   limit = CHURN_LIMIT,
+  countEveryMs = COUNT_EVERY_MS,
 ): () => void {
   const libp2p = host.libp2p;
   const count = () => libp2p.getPeers().length;
@@ -29,7 +30,7 @@ export function logPeers(
     if (unshown)
       say(
         { event: 'peers', connected: count(), unshown },
-        `${unshown} more peers connected or gone in ${limit.everyMs / 1000} s (${count()} connected)`,
+        `${unshown} more peer${unshown === 1 ? '' : 's'} connected or gone in ${limit.everyMs / 1000} s (${count()} connected)`,
       );
     [shown, unshown] = [0, 0];
   };
@@ -53,10 +54,10 @@ export function logPeers(
   };
   libp2p.addEventListener('peer:connect', onConnect);
   libp2p.addEventListener('peer:disconnect', onGone);
-  const timer = setInterval(
-    () => say({ event: 'peers', connected: count() }, `${count()} peers connected`),
-    COUNT_EVERY_MS,
-  );
+  const timer = setInterval(() => {
+    const n = count();
+    say({ event: 'peers', connected: n }, `${n} peer${n === 1 ? '' : 's'} connected`);
+  }, countEveryMs);
   const minute = setInterval(flush, limit.everyMs);
   timer.unref();
   minute.unref();

@@ -69,3 +69,13 @@ test('the README lists every protocol id and gossip topic a peer speaks', (t) =>
   const readme = read('README.md');
   for (const id of ids) t.true(readme.includes(`\`${id}\``), `${id} is in the README`);
 });
+
+test("the bootstrap's address is read from the first line of its --json output, which goes on with events", (t) => {
+  for (const file of ['README.md', ...files('docs', /\.md$/)]) {
+    const text = read(file);
+    for (const [, out] of text.matchAll(/sat-bootstrap [^\n]*--json[^\n]*\| tee (\S+)/g)) {
+      t.false(text.includes(`require('./${out}')`), `${file} reads all of ${out} as one JSON value`);
+      t.true(text.includes(`head -1 ${out}`), `${file} reads the first line of ${out}`);
+    }
+  }
+});

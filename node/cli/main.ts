@@ -23,6 +23,7 @@ import { teamCreateCommand, teamShowCommand } from './commands/team.ts';
 import { trainCommand } from './commands/train.ts';
 import { upgradeCommand } from './commands/upgrade.ts';
 import { ConfigError } from '../config/errors.ts';
+import { editDistance } from '../config/unknown-keys.ts';
 import { UsageError } from './errors.ts';
 import { DeviceError, SafetensorsError } from '../gpu/errors.ts';
 import { ClaimError, HostConfigError, IdentityError } from '../protocol/errors.ts';
@@ -55,7 +56,10 @@ export interface CliExtensions {
 }
 
 const GLOBAL: Record<string, CommandOption> = {
-  json: { type: 'boolean', description: 'print one JSON object instead of text' },
+  json: {
+    type: 'boolean',
+    description: 'print JSON instead of text (one object; a long-running command prints one event per line)',
+  },
   verbose: { type: 'boolean', description: 'more detail; stack traces on errors' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
   version: { type: 'boolean', description: 'print the version of sat-peer' },
@@ -174,8 +178,22 @@ function parse(argv: string[], options: Record<string, CommandOption>) {
   } catch (e) {
     // node's messages run on with advice about '--'; keep the first sentence.
     const first = (e as Error).message.split(/\.\s/)[0];
-    throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1));
+    const typed =
+      (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && /'--([^'=]+)'/.exec(first)?.[1];
+    const near = typed ? nearestOption(typed, Object.keys(options)) : undefined;
+    throw new UsageError(`${first.charAt(0).toLowerCase()}${first.slice(1)}${near ? `; did you mean --${near}?` : ''}`);
   }
+}
+
+/** The option of `known` nearest the misspelled `typed` (at most 2 edits, fewer than its length), if one is. */
+function nearestOption(typed: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let distance = Math.min(2, typed.length - 1) + 1;
+  for (const name of known) {
+    const d = editDistance(typed, name);
+    if (d < distance) [best, distance] = [name, d];
+  }
+  return best;
 }
 
 async function dispatch(argv: string[], commands: readonly Command[]): Promise<void> {
@@ -226,6 +244,26 @@ export async function main(argv: string[], extensions: CliExtensions = {}): Prom
   }
 }
 
+/** What the file system's refusals mean, for a path the user gave (a data dir that is a file, a read-only place). */
+const FILE_ERRORS: Record<string, string> = {
+  EEXIST: 'a file is in the way',
+  ENOTDIR: 'part of the path is a file, not a folder',
+  EISDIR: 'it is a folder',
+  ENOTEMPTY: 'a folder that is not empty is in the way',
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+};
+
+/** One line for a file system error on a path, or undefined for any other error. */
+function fileError(err: NodeJS.ErrnoException & { dest?: string }): string | undefined {
+  const why = err.code && FILE_ERRORS[err.code];
+  const where = err.dest ?? err.path;
+  return why && where && err.syscall ? `cannot ${err.syscall} ${where}: ${why}` : undefined;
+}
+
 /** What a failure prints and its exit code: 2 and one line for the user's mistakes, 1 for bugs. */
 export function report(
   e: unknown,
@@ -233,6 +271,8 @@ export function report(
   userErrors: readonly UserErrorClass[] = [],
 ): { code: number; text: string } {
   const err = e instanceof Error ? e : new Error(String(e));
+  const onFile = fileError(err);
+  if (onFile) return { code: 2, text: `sat-peer: ${onFile}\n${verbose && err.stack ? `${err.stack}\n` : ''}` };
   // By name too: an error rebuilt on this side of the compute worker keeps its name but not its class.
   const known = [...KNOWN, ...userErrors].some((k) => err.name === k.name || err instanceof k);
   const line = err.message.replace(/\s*\n\s*/g, ' ');

@@ -41,9 +41,9 @@ export function statusLines(s: StatusSnapshot, url: string): string[] {
         `${age(s.token.silentS)} ago`
     : '-';
   return [
-    `${s.role} ${s.peerId}${s.slot !== undefined ? `, slot ${s.slot}` : ''} at ${url}`,
+    `${s.role} ${s.joining ? '(joining its team)' : s.peerId}${s.slot !== undefined ? `, slot ${s.slot}` : ''} at ${url}`,
     ...(s.team ? [`team ${s.team}`] : []),
-    `stage ${s.stage} (${s.stagesDone} done), token ${token}, ${s.connections} peers connected`,
+    `stage ${s.stage} (${s.stagesDone} done), token ${token}, ${s.connections} peer${s.connections === 1 ? '' : 's'} connected`,
     '',
     ...(s.roster.length
       ? [

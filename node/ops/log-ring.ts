@@ -6,8 +6,10 @@ import type { LogEntry } from './status-snapshot.ts';
 export const LOG_LINES = 20;
 
 const ERROR = /\b(error|failed|fails|cannot|can't|refus\w*|exited|crash\w*|corrupt)\b/i;
+// Not `waiting`: a peer waits for its team, or for an incumbent's hand-over, as a matter of course; a wait that
+// runs long has a line of its own ("waited 60 s for ...").
 const WARN =
-  /\b(warn\w*|not read|timed out|timeout|retry\w*|lost|silent|gave up|skipp\w*|took over|stall\w*|waiting|dropped|killed)\b/i;
+  /\b(warn\w*|not read|could not|timed out|timeout|retry\w*|lost|silent|gave up|skipp\w*|took over|stall\w*|waited|dropped|killed)\b/i;
 
 /** The level a log line reads as, or undefined for an ordinary line. */
 export function levelOf(line: string): LogEntry['level'] | undefined {

@@ -86,7 +86,8 @@ function times(s) {
 }
 
 function render(s) {
-  $('who').textContent = s.role + ' ' + s.peerId + (s.slot !== undefined && s.slot !== null ? ', slot ' + s.slot : '');
+  $('who').textContent = s.role + ' ' + (s.joining ? '(joining its team)' : s.peerId) +
+    (s.slot !== undefined && s.slot !== null ? ', slot ' + s.slot : '');
   $('team').textContent = s.team ? 'team ' + s.team : '';
   $('stage').textContent = String(s.stage);
   $('done').textContent = String(s.stagesDone);

@@ -23,8 +23,13 @@ export interface StatusServerInit {
 export class StatusServer {
   private constructor(
     private readonly server: http.Server,
-    /** The page's address, e.g. http://127.0.0.1:9100/. */
+    /**
+     * The page's address, one a browser on this machine can open, e.g. http://127.0.0.1:9100/ (served on every
+     * interface, 0.0.0.0 or ::, it names loopback).
+     */
     readonly url: string,
+    /** Whether it listens on every interface (0.0.0.0 or ::). */
+    readonly everyInterface: boolean,
   ) {}
 
   /** Listens on `address` (port 0: any free one). */
@@ -44,14 +49,25 @@ export class StatusServer {
     );
     server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(new HttpAddressError(`cannot listen on ${address.host}:${address.port}: ${err.message}`)),
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          new HttpAddressError(
+            `cannot listen on ${address.host}:${address.port}: ${
+              err.code === 'EADDRINUSE'
+                ? 'the port is in use (another process? pick another port with --http, or :0 for any free one)'
+                : err.message
+            }`,
+          ),
+        ),
       );
       server.listen(address.port, address.host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-    return new StatusServer(server, `http://${host}:${port}/`);
+    // 0.0.0.0 and :: are where to listen, not an address to open: the page is named by loopback then.
+    const everyInterface = address.host === '0.0.0.0' || /^[0:]+$/.test(address.host);
+    const named = everyInterface ? (address.host.includes(':') ? '::1' : '127.0.0.1') : address.host;
+    const host = named.includes(':') ? `[${named}]` : named;
+    return new StatusServer(server, `http://${host}:${port}/`, everyInterface);
   }
 
   /** Stops listening, then ends the connections still open (a browser's kept-alive ones). */
@@ -78,11 +94,12 @@ async function answer(
   source: StatusSource,
   registry: Registry,
 ): Promise<void> {
-  const send = (code: number, type: string, body: string) => {
-    res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+  const send = (code: number, type: string, body: string, headers: Record<string, string> = {}) => {
+    res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'only GET\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(405, 'text/plain', 'method not allowed: only GET and HEAD\n', { allow: 'GET, HEAD' });
   const route = (req.url ?? '/').split('?')[0]; // the path as sent ('//metrics' is no host here)
   try {
     if (route === '/') return send(200, 'text/html; charset=utf-8', STATUS_PAGE);

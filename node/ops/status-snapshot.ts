@@ -40,8 +40,13 @@ export interface LogEntry {
 export interface StatusSnapshot {
   /** 'peer' or 'bootstrap'. */
   role: string;
-  /** This process's peer id, in full. */
+  /** This process's peer id, in full ('' while it is joining). */
   peerId: string;
+  /**
+   * Whether the process is still joining its team (reading its model, finding its peers, claiming a slot): it has
+   * no peer id, roster or token yet; its stages are those its data dir logged before.
+   */
+  joining?: boolean;
   team?: string;
   slot?: number;
   /** The stage this process is in, and the last it finished. */

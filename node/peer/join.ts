@@ -1,10 +1,10 @@
 // A peer joining its team (docs/design §5.1): its identity and libp2p host, the team file (here, or fetched
 // by team id), the team's data sets, its slot's agent as it last saved it, the PeerLink to the other
 // slots, and its claim on the roster.
-import fs from 'node:fs';
 import type { PeerId } from '@libp2p/interface';
 import type { Agent } from '../agent/agent.ts';
 import { InputError } from '../agent/errors.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { loadTokenizer } from '../agent/model/tokenizer.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { SessionOptions } from '../gpu/ort.ts';
@@ -61,6 +61,8 @@ export interface JoinedPeer {
   chunks: PeerChunks;
   /** The team's slot states: this slot's offered, the others' copied. */
   states: SlotStates;
+  /** Lets the data dir go (data-dir-lock.ts). */
+  unlock: () => void;
 }
 
 /**
@@ -83,19 +85,26 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
   const tokenizer = loadTokenizer(init.model);
   if (local) checkSlot(local, init.slot, init.model, tokenizer.hash);
 
-  fs.mkdirSync(init.dataDir, { recursive: true });
-  const { privateKey } = await loadOrCreateIdentity(init.dataDir);
-  const host = await PeerHost.start({
-    privateKey,
-    listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
-    announce: init.announce ?? [],
-    ...(init.nat ? { nat: true } : {}),
-    bootstrap: [...(init.bootstrap ?? []), ...loadKnownPeers(init.dataDir)],
-    log,
-  });
+  const unlock = lockDataDir(init.dataDir);
+  let host: PeerHost;
+  try {
+    const { privateKey } = await loadOrCreateIdentity(init.dataDir);
+    host = await PeerHost.start({
+      privateKey,
+      listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+      announce: init.announce ?? [],
+      ...(init.nat ? { nat: true } : {}),
+      bootstrap: init.bootstrap ?? [],
+      known: loadKnownPeers(init.dataDir),
+      log,
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const discovery = new TeamDiscovery(host, cidFromString(local?.id ?? init.teamFile)!, DISCOVERY_MS);
   // What has started, stopped in reverse when a later step refuses to join: the process then exits.
-  const started: (() => unknown)[] = [() => host.stop(), () => discovery.stop()];
+  const started: (() => unknown)[] = [unlock, () => host.stop(), () => discovery.stop()];
   try {
     discovery.start();
     const file = local ?? (await teamFileFor(init.teamFile, host, init.dataDir, log));
@@ -160,6 +169,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       plan,
       chunks,
       states,
+      unlock,
     };
   } catch (err) {
     for (const stop of started.reverse()) await stop();

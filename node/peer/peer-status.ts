@@ -73,9 +73,9 @@ function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily
     { name: 'stage', help: 'the stage this peer is in', type: 'gauge', samples: [{ value: peer.roster.stage }] },
     {
       name: 'token_position',
-      help: "the token's position in the current stage (the highest known held; -1 before the first)",
+      help: "the token's position in the current stage (the highest known held; absent before a stage has begun)",
       type: 'gauge',
-      samples: [{ value: token.silence.position }],
+      samples: token.silence.position < 0 ? [] : [{ value: token.silence.position }],
     },
     {
       name: 'reward',
@@ -124,6 +124,34 @@ function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily
       samples: [{ value: peer.roster.holders().filter(Boolean).length }],
     },
   ];
+}
+
+/**
+ * The operator's view of a peer still joining team `team` (its id, when known before joining): what `dataDir`'s stage log holds and the
+ * warnings in `ring`, with no peer id, roster or token yet. A status server started before the peer serves it
+ * until the peer's own view takes over, so that a busy `--http` port is found before anything starts.
+ */
+export function joiningStatusSource(team: string | undefined, dataDir: string, ring: LogRing): StatusSource {
+  const rows = stageRowsReader(dataDir);
+  return {
+    snapshot(): StatusSnapshot {
+      const logged = rows();
+      return {
+        role: 'peer',
+        peerId: '',
+        joining: true,
+        ...(team !== undefined ? { team } : {}),
+        stage: 0,
+        stagesDone: logged.length,
+        roster: [],
+        stages: logged.map(stagePoint),
+        connections: 0,
+        errors: ring.entries(),
+        time: Date.now(),
+      };
+    },
+    metrics: () => [],
+  };
 }
 
 /** The operator's view of `peer`, its stages read from `dataDir`'s stage log and its warnings from `ring`. */

@@ -188,5 +188,6 @@ export class Peer {
     await p.chunks.stop();
     await p.agent.release();
     await this.host.stop();
+    p.unlock();
   }
 }

@@ -4,11 +4,15 @@ import type { PeerId } from '@libp2p/interface';
 import type { Roster } from '../protocol/roster.ts';
 import { blocksTopic } from '../protocol/shards.ts';
 import { tokenTopic } from '../protocol/token-passing.ts';
+import { ClaimError } from '../protocol/errors.ts';
+import { shortId } from '../util/short-id.ts';
 import { until } from '../util/until.ts';
 import type { JoinedPeer } from './join.ts';
 
 /** How long a peer that is done waits for the others to be done too. */
 const LINGER_MS = 60_000;
+/** A live holder unheard on the team's topics this long is reconnected to (host.ts reconnect). */
+const RECONNECT_AFTER_MS = 20_000;
 
 /** The stages the other slots' holders last said they are in (their heartbeats), by slot. */
 export function othersStages(roster: Roster, me: PeerId): number[] {
@@ -17,25 +21,30 @@ export function othersStages(roster: Roster, me: PeerId): number[] {
 
 /**
  * Waits until every slot has a live holder that hears this peer's blocks and token topics: true, or false once
- * `signal` aborts.
+ * `signal` aborts. A ClaimError when another peer holds this peer's slot by an earlier claim (two peers that did not
+ * hear each other in time claimed one slot): this peer then has no part in the team.
  */
 export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): Promise<boolean> {
   const topics = [blocksTopic(p.teamId), tokenTopic(p.teamId)];
   let said = 0;
   const since = Date.now();
+  const unsubscribed = new Map<string, number>(); // holder -> since when it is not subscribed
   return until(
     () => {
-      const missing = p.roster
-        .holders()
-        .flatMap((h, s) =>
-          !h
-            ? [`slot ${s} has no peer`]
-            : h.equals(p.host.peerId)
-              ? []
-              : topics.every((t) => p.host.subscribers(t).some((x) => x.equals(h)))
-                ? []
-                : [`slot ${s}'s peer is not subscribed yet`],
+      const holder = p.roster.holder(p.slot, stage);
+      if (holder && !holder.equals(p.host.peerId))
+        throw new ClaimError(
+          `slot ${p.slot} is held by peer ${shortId(holder.toString())}, which claimed it first: this peer has no ` +
+            'slot in the team; run the same command again to take a free one',
         );
+      const missing: string[] = [];
+      for (const [s, h] of p.roster.holders().entries()) {
+        if (!h) missing.push(`slot ${s} has no peer`);
+        else if (!h.equals(p.host.peerId) && !topics.every((t) => p.host.subscribers(t).some((x) => x.equals(h)))) {
+          missing.push(`slot ${s}'s peer is not subscribed yet`);
+          reconnectLate(p, s, h, unsubscribed);
+        }
+      }
       if (missing.length === 0) return true;
       if (Date.now() - said > 10_000) {
         const peers = p.host.libp2p.getPeers().length;
@@ -49,6 +58,20 @@ export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): 
     },
     { every: 100, signal },
   );
+}
+
+/**
+ * Reconnects to holder `h` once it has been unsubscribed for RECONNECT_AFTER_MS while its heartbeats come (a peer back
+ * from a restart whose old connection this side had not reaped), and says so.
+ */
+function reconnectLate(p: JoinedPeer, slot: number, h: PeerId, unsubscribed: Map<string, number>): void {
+  const key = h.toString();
+  const at = unsubscribed.get(key) ?? Date.now();
+  unsubscribed.set(key, at);
+  if (Date.now() - at < RECONNECT_AFTER_MS) return;
+  unsubscribed.set(key, Date.now());
+  p.init.log(`slot ${slot}'s peer has not subscribed for ${RECONNECT_AFTER_MS / 1000} s: reconnecting to it`);
+  p.host.reconnect(h).catch(() => undefined); // a failed dial is tried again a period later
 }
 
 /**

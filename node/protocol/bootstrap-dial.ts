@@ -9,6 +9,8 @@ import { multiaddr } from '@multiformats/multiaddr';
 export interface BootstrapDialInit {
   /** Multiaddrs with /p2p/<id>: the bootstrap list, then known peers. */
   addresses: string[];
+  /** Those of `addresses` that are peers known from the last run, not bootstrap peers: named so in the lines. */
+  known?: ReadonlySet<string>;
   /** One line per failed attempt, and one per connection made (default: stderr). */
   log?: (line: string) => void;
   /** First retry delay; it doubles per failure up to maxBackoffMs (defaults 1 s and 60 s). */
@@ -25,7 +27,7 @@ export function dialFailure(err: unknown): string {
   if (Array.isArray(e.errors) && e.errors.length > 0) return dialFailure(e.errors[0]);
   const text = e.message ?? String(err);
   if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(text))
-    return 'refused (nothing listens there: is the bootstrap peer running?)';
+    return 'refused (nothing listens there: is that peer running?)';
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || /timed? ?out|aborted/i.test(text))
     return 'timeout (no answer: a firewall, or a wrong address)';
   if (/does not match expected remote identity/.test(text))
@@ -75,6 +77,10 @@ export class BootstrapDialer {
     this.timers.clear();
   }
 
+  private kind(address: string): string {
+    return this.init.known?.has(address) ? 'known peer' : 'bootstrap';
+  }
+
   private say(line: string): void {
     (this.init.log ?? ((l) => process.stderr.write(`${l}\n`)))(line);
   }
@@ -84,13 +90,15 @@ export class BootstrapDialer {
     try {
       await this.libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(this.init.timeoutMs ?? 10_000) });
       this.failures.delete(address);
-      if (!this.stopped) this.say(`sat-peer: bootstrap ${address}: connected`);
+      if (!this.stopped) this.say(`sat-peer: ${this.kind(address)} ${address}: connected`);
     } catch (err) {
       if (this.stopped) return;
       const n = (this.failures.get(address) ?? 0) + 1;
       this.failures.set(address, n);
       const wait = Math.min(this.init.maxBackoffMs ?? 60_000, (this.init.backoffMs ?? 1000) * 2 ** (n - 1));
-      this.say(`sat-peer: bootstrap ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`);
+      this.say(
+        `sat-peer: ${this.kind(address)} ${address}: ${dialFailure(err)}; retrying in ${(wait / 1000).toFixed(1)} s`,
+      );
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         void this.attempt(address);

@@ -42,6 +42,8 @@ export interface HostInit {
    * with backoff while they fail.
    */
   bootstrap?: string[];
+  /** Peers known from the last run (with /p2p/<id>): dialed like the bootstrap peers, after them. */
+  known?: string[];
   /** Where a failed bootstrap attempt is reported, one line each (default: stderr). */
   log?: (line: string) => void;
   /** Serve the DHT and relay other peers' connections (a well-connected, reachable peer: a bootstrap). */
@@ -171,7 +173,12 @@ export class PeerHost {
     const blocks = new BlockService(node, new BlockStore());
     await blocks.start();
     // Bootstrap peers are dialed in the background: a peer whose bootstrap is down keeps running.
-    const dialer = new BootstrapDialer(node, { addresses: peers, ...(init.log ? { log: init.log } : {}) });
+    const known = new Set((init.known ?? []).filter((a) => !peers.includes(a)));
+    const dialer = new BootstrapDialer(node, {
+      addresses: [...new Set(peers), ...known],
+      known,
+      ...(init.log ? { log: init.log } : {}),
+    });
     void dialer.start();
     return new PeerHost(node as unknown as Libp2p<Services>, blocks, dialer, traffic);
   }
@@ -268,6 +275,16 @@ export class PeerHost {
   /** The gossipsub score of a peer (negative after invalid messages). */
   score(peer: PeerId): number {
     return (this.pubsub as unknown as { getScore(id: string): number }).getScore(peer.toString());
+  }
+
+  /**
+   * Closes every connection to `peer` and dials it again: gossipsub tells a peer its subscriptions once, on a new
+   * connection, so a peer that came back (a restart under the same id) before its old connection was reaped on this
+   * side is heard again only this way.
+   */
+  async reconnect(peer: PeerId): Promise<void> {
+    await this.libp2p.hangUp(peer);
+    await this.libp2p.dial(peer, { signal: AbortSignal.timeout(10_000) });
   }
 
   async dial(address: string): Promise<void> {

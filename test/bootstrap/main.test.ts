@@ -1,5 +1,6 @@
 // `sat-bootstrap` as a real process: it prints its addresses, a peer joins through it, SIGTERM stops it
-// cleanly, a restart keeps its peer id, and a bad address is one line with exit code 2.
+// cleanly (one line, exit code 143; SIGINT 130), a restart keeps its peer id, and a bad address is one line with
+// exit code 2.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +31,15 @@ function launch(
   });
 }
 
+/** What `child` writes on stderr from now on, as the returned function reads it. */
+function stderrOf(child: ReturnType<typeof spawn>): () => string {
+  let text = '';
+  child.stderr!.on('data', (d) => {
+    text += d;
+  });
+  return () => text;
+}
+
 const exited = (child: ReturnType<typeof spawn>) =>
   new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
@@ -53,12 +63,16 @@ test('a peer joins through a running sat-bootstrap, which stops on SIGTERM and k
   } finally {
     await peer.stop();
   }
+  const said = stderrOf(child);
   child.kill('SIGTERM');
-  t.is(await exited(child), 0);
+  t.is(await exited(child), 143);
+  t.regex(said(), /(^|\n)sat-bootstrap: stopped \(SIGTERM\)\n$/);
   const again = await launch(dataDir);
   t.is(again.info.peerId, info.peerId);
+  const againSaid = stderrOf(again.child);
   again.child.kill('SIGINT');
-  t.is(await exited(again.child), 0);
+  t.is(await exited(again.child), 130);
+  t.regex(againSaid(), /(^|\n)sat-bootstrap: stopped \(SIGINT\)\n$/);
 });
 
 test('a bad listen address or flag is one line and exit code 2', (t) => {
@@ -71,7 +85,12 @@ test('a bad listen address or flag is one line and exit code 2', (t) => {
   t.regex(bad.stderr, /^sat-bootstrap: listen address 'localhost:4001' is not a multiaddr.*\n$/);
   const flag = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--port', '1'], { cwd: ROOT, encoding: 'utf8' });
   t.is(flag.status, 2);
-  t.regex(flag.stderr, /^sat-bootstrap: .*'--port'.*see sat-bootstrap --help\)\n$/);
+  t.regex(flag.stderr, /^sat-bootstrap: unknown option '--port' \(see sat-bootstrap --help\)\n$/);
+  const near = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--htp', ':0'], { cwd: ROOT, encoding: 'utf8' });
+  t.is(near.status, 2);
+  t.is(near.stderr, "sat-bootstrap: unknown option '--htp'; did you mean --http? (see sat-bootstrap --help)\n");
+  const help = spawnSync(process.execPath, ['bin/sat-bootstrap.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
+  t.regex(help.stdout, /^Usage: sat-bootstrap .*\[--http <host:port>\]/m);
 });
 
 test('it logs each peer that connects and goes: a JSON event each with --json, a line each without', async (t) => {

@@ -5,7 +5,11 @@ import { levelOf, logRing } from '../../node/ops/log-ring.ts';
 test('keeps the last warnings and errors only', (t) => {
   t.is(levelOf('listening on /ip4/127.0.0.1/tcp/4001'), undefined);
   t.is(levelOf('bootstrap /ip4/1.2.3.4/tcp/1 failed: connection refused'), 'error');
-  t.is(levelOf('waiting for the turn of slot 1 in stage 3'), 'warn');
+  t.is(levelOf("waited 60 s for slot 1's turn: the team goes on once its peer is back"), 'warn');
+  t.is(levelOf("slot 0's state could not be offered to the team: no peer"), 'warn');
+  // Routine waits are ordinary lines: a team assembling, an upgrade's hand-over.
+  t.is(levelOf('stage 0: waiting for the team (slot 1 has no peer) for 20 s, 1 peer connected'), undefined);
+  t.is(levelOf("waiting for slot 1's incumbent to hand its tensors over at stage 3"), undefined);
   const ring = logRing(3);
   ring.note('stage 1 done');
   for (let i = 0; i < 5; i++) ring.note(`dial ${i} failed`);

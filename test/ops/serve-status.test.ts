@@ -54,3 +54,30 @@ test('with a writable data dir the page is named there until stopped', async (t)
   await served.stop();
   t.false(fs.existsSync(path.join(dir, 'status.json')));
 });
+
+test('a page announced later is named in that data dir from then until stopped', async (t) => {
+  const dir = tempDir('sat-serve-status-');
+  const served = await serveStatus(':0', { snapshot: () => SNAPSHOT, metrics: () => [] });
+  try {
+    t.false(fs.existsSync(path.join(dir, 'status.json')));
+    served.announce(dir);
+    t.is(JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')).url, served.url);
+  } finally {
+    await served.stop();
+  }
+  t.false(fs.existsSync(path.join(dir, 'status.json')));
+});
+
+test('served on every interface: a loopback URL to open, and where says so', async (t) => {
+  const served = await serveStatus('0.0.0.0:0', { snapshot: () => SNAPSHOT, metrics: () => [] });
+  try {
+    t.regex(served.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    t.is(served.where, `${served.url} (served on every interface)`);
+    t.is((await fetch(new URL('status.json', served.url))).status, 200);
+  } finally {
+    await served.stop();
+  }
+  const loopback = await serveStatus(':0', { snapshot: () => SNAPSHOT, metrics: () => [] });
+  t.is(loopback.where, loopback.url);
+  await loopback.stop();
+});

@@ -130,10 +130,54 @@ test('a host written out is served there, whatever the Host header', async (t) =
   const source = { snapshot: () => SNAPSHOT, metrics: () => [] };
   const server = await StatusServer.start({ address: parseHttpAddress('0.0.0.0:0'), source });
   try {
-    t.regex(server.url, /^http:\/\/0\.0\.0\.0:\d+\/$/);
-    t.is((await getAs(server.url.replace('0.0.0.0', '127.0.0.1'), 'status.example')).status, 200);
+    // Every interface: the URL to open names loopback.
+    t.regex(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    t.true(server.everyInterface);
+    t.is((await getAs(server.url, 'status.example')).status, 200);
   } finally {
     await server.stop();
+  }
+});
+
+test('a method other than GET and HEAD: 405 with Allow; HEAD answers without a body', async (t) => {
+  const server = await StatusServer.start({
+    address: parseHttpAddress(':0'),
+    source: { snapshot: () => SNAPSHOT, metrics: () => [] },
+  });
+  try {
+    const post = await fetch(new URL('status.json', server.url), { method: 'POST' });
+    t.is(post.status, 405);
+    t.is(post.headers.get('allow'), 'GET, HEAD');
+    t.regex(await post.text(), /only GET and HEAD/);
+    const head = await fetch(new URL('status.json', server.url), { method: 'HEAD' });
+    t.is(head.status, 200);
+    t.is(await head.text(), '');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a busy port is one line saying so', async (t) => {
+  const first = await StatusServer.start({
+    address: parseHttpAddress(':0'),
+    source: { snapshot: () => SNAPSHOT, metrics: () => [] },
+  });
+  try {
+    const port = Number(new URL(first.url).port);
+    const err = await t.throwsAsync(
+      StatusServer.start({
+        address: parseHttpAddress(`:${port}`),
+        source: { snapshot: () => SNAPSHOT, metrics: () => [] },
+      }),
+      { instanceOf: HttpAddressError },
+    );
+    t.is(
+      err?.message,
+      `cannot listen on 127.0.0.1:${port}: the port is in use (another process? pick another port with --http, or :0 ` +
+        'for any free one)',
+    );
+  } finally {
+    await first.stop();
   }
 });
 

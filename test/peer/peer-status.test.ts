@@ -3,7 +3,7 @@
 // and shard exchange, and a real stage log (a row short of a field is skipped). The snapshot's roster, token and
 // stages; metrics with no stage logged yet (no reward, no accuracy: not 0), then the last stage's; token passes by
 // their kinds; refusals (a claim with another tokenizer, bytes that are no claim) that move between scrapes; the
-// senders shown by name bounded.
+// senders shown by name bounded; a peer still joining, before its own view takes over.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { logRing } from '../../node/ops/log-ring.ts';
 import { newRegistry, scrape } from '../../node/ops/metrics.ts';
 import { SENDERS_SHOWN, topSenders } from '../../node/peer/host-status.ts';
 import { PeerChunks } from '../../node/peer/peer-chunks.ts';
-import { type StatusPeer, peerStatusSource } from '../../node/peer/peer-status.ts';
+import { type StatusPeer, joiningStatusSource, peerStatusSource } from '../../node/peer/peer-status.ts';
 import { SlotStates } from '../../node/peer/slot-states.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import {
@@ -163,12 +163,12 @@ test('the snapshot and the metrics of a peer', async (t) => {
     const source = peerStatusSource(peer, dir, ring);
     const registry = newRegistry();
 
-    // No stage logged yet, the token not started: no reward nor accuracy (not 0).
+    // No stage logged yet, the token not started: no reward, accuracy nor token position (not 0, not -1).
     const empty = await scrape(registry, source.metrics());
     t.regex(empty, /^sat_stages_done 0$/m);
     t.notRegex(empty, /^sat_reward/m);
     t.notRegex(empty, /^sat_test_accuracy/m);
-    t.regex(empty, /^sat_token_position -1$/m);
+    t.notRegex(empty, /^sat_token_position/m, 'no position before a stage has begun');
     t.like(source.snapshot().token, { position: -1, silentS: 0 });
 
     // The stage begins; the other peer holds position 0 and hands it to this one.
@@ -295,4 +295,27 @@ test('refusals by sender: the senders that sent the most by name, the rest as ot
   // Left out: the 5 that sent the fewest after peer-00 (peer-01..peer-05: 2 + 3 + 4 + 5 + 6), and the other 7.
   t.deepEqual(top.at(-1), ['other', 20 + 7]);
   t.deepEqual(topSenders([new Map([['a', 1]])]), [['a', 1]]);
+});
+
+test('a peer still joining: its team, the stages its data dir logged before, its warnings; no id, roster or token', async (t) => {
+  const dir = tempDir('sat-peer-joining-');
+  fs.writeFileSync(path.join(dir, 'stage_log.jsonl'), `${JSON.stringify(row(1, 0.25))}\n`);
+  const ring = logRing();
+  ring.note('bootstrap dial failed');
+  const source = joiningStatusSource(TEAM, dir, ring);
+  const s = source.snapshot();
+  t.like(s, { role: 'peer', peerId: '', joining: true, team: TEAM, stage: 0, stagesDone: 1, connections: 0 });
+  t.is(s.token, undefined);
+  t.deepEqual(s.roster, []);
+  t.deepEqual(
+    s.stages.map((p) => p.stage),
+    [1],
+  );
+  t.deepEqual(
+    s.errors.map((e) => e.line),
+    ['bootstrap dial failed'],
+  );
+  t.regex(statusLines(s, 'http://127.0.0.1:9100/')[0], /^peer \(joining its team\) at /);
+  const metrics = await scrape(newRegistry(), source.metrics());
+  t.notRegex(metrics, /^sat_(stage|token_position|stages_done) /m);
 });

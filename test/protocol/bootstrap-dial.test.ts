@@ -10,11 +10,12 @@ import { loadKnownPeers, saveKnownPeers } from '../../node/protocol/known-peers.
 import { until } from './until.ts';
 import { tempDir } from '../temp-dir.ts';
 
-const start = async (bootstrap: string[] = [], log?: (line: string) => void) =>
+const start = async (bootstrap: string[] = [], log?: (line: string) => void, known: string[] = []) =>
   PeerHost.start({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrap,
+    known,
     ...(log ? { log } : {}),
   });
 
@@ -25,7 +26,9 @@ test('a refused and a wrong-peer-id bootstrap are reported and retried; the live
   const refused = `/ip4/127.0.0.1/tcp/1/p2p/${await stranger()}`;
   const impostor = `/ip4/127.0.0.1/tcp/${port}/p2p/${await stranger()}`;
   const lines: string[] = [];
-  const peer = await start([refused, impostor, live.addresses[0]], (l) => lines.push(l));
+  // Peers known from a last run: one of them the live bootstrap again, one gone.
+  const gone = `/ip4/127.0.0.1/tcp/2/p2p/${await stranger()}`;
+  const peer = await start([refused, impostor, live.addresses[0]], (l) => lines.push(l), [live.addresses[0], gone]);
   try {
     await until('the live bootstrap', () => peer.libp2p.getPeers().some((p) => p.equals(live.peerId)));
     await until(
@@ -46,6 +49,8 @@ test('a refused and a wrong-peer-id bootstrap are reported and retried; the live
     );
     t.false(peer.bootstrapFailures.has(live.addresses[0]));
     t.true(lines.includes(`sat-peer: bootstrap ${live.addresses[0]}: connected`), lines.join('\n'));
+    t.is(lines.filter((l) => l.endsWith(': connected')).length, 1, 'an address given twice is dialed once');
+    await until('the gone known peer', () => lines.some((l) => l.startsWith(`sat-peer: known peer ${gone}: refused`)));
     t.false(lines.some((l) => l.includes(refused) && l.endsWith(': connected')));
     t.true(lines.every((l) => !l.includes('\n')));
   } finally {

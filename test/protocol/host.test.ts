@@ -87,6 +87,30 @@ test('a message of an earlier stage is counted and dropped, but not scored again
   }
 });
 
+test('a peer whose subscriptions this side lost (a restart not yet reaped) is heard again once reconnected', async (t) => {
+  const [a, b] = await Promise.all(
+    [0, 1].map(async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
+  try {
+    a.subscribe(TOPIC, decodeNote, () => undefined);
+    b.subscribe(TOPIC, decodeNote, () => undefined);
+    await b.dial(a.addresses[0]);
+    await until('subscriptions', () => a.subscribers(TOPIC).length === 1);
+    // What a's gossipsub holds after b came back on a new connection while a kept the old one: b on no topic.
+    (a.libp2p.services.pubsub as unknown as { topics: Map<string, Set<string>> }).topics
+      .get(TOPIC)!
+      .delete(b.peerId.toString());
+    t.is(a.subscribers(TOPIC).length, 0);
+    await a.reconnect(b.peerId);
+    await until('b heard again', () => a.subscribers(TOPIC).some((p) => p.equals(b.peerId)));
+    t.pass();
+  } finally {
+    await Promise.all([a, b].map((h) => h.stop()));
+  }
+});
+
 test('bad host settings are one clear error each', async (t) => {
   const privateKey = await generateKeyPair('Ed25519');
   await t.throwsAsync(PeerHost.start({ privateKey, listen: ['localhost:4001'] }), {

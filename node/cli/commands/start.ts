@@ -5,14 +5,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { progressBar, resolveModel } from '../../agent/hub/hub.ts';
+import type { SatConfig } from '../../config/load.ts';
 import { logRing } from '../../ops/log-ring.ts';
-import { parseHttpAddress } from '../../ops/http-address.ts';
-import { serveStatus } from '../../ops/serve-status.ts';
+import { type ServedStatus, serveStatus } from '../../ops/serve-status.ts';
+import { readStatusFile } from '../../ops/status-file.ts';
+import type { StatusSource } from '../../ops/status-snapshot.ts';
+import { dataDirHolder } from '../../peer/data-dir-lock.ts';
+import { readTeamFile } from '../../peer/manifest.ts';
 import { Peer } from '../../peer/peer.ts';
+import { cidFromString } from '../../protocol/cid.ts';
 import { CLAIM_FILE } from '../../protocol/roster.ts';
 import { teamIdOf } from '../../peer/team-spec.ts';
-import { peerStatusSource } from '../../peer/peer-status.ts';
+import { joiningStatusSource, peerStatusSource } from '../../peer/peer-status.ts';
 import type { Command } from '../command.ts';
+import { UsageError } from '../errors.ts';
 import { MODEL_OPTIONS, numberFlag, sessionOptions, stringFlag, printJson } from '../options.ts';
 import { stageHeader, stageLine } from '../stage-line.ts';
 import { onStopSignals } from '../stop-signals.ts';
@@ -30,6 +36,32 @@ function defaultDataDir(teamFile: string): string {
   const claims = path.join(byName, CLAIM_FILE);
   const claimed = fs.existsSync(claims) && fs.readFileSync(claims, 'utf8').includes(`"${id}/`);
   return claimed ? byName : byId;
+}
+
+/** Refuses `--stages` past the team's last stage (its training.num_stages). */
+function checkStages(lastStage: number | undefined, cfg: SatConfig): void {
+  const last = cfg.training.numStages;
+  if (lastStage !== undefined && lastStage > last)
+    throw new UsageError(
+      `--stages ${lastStage} is past the team's last stage: its training.num_stages is ${last}; give --stages ${last} ` +
+        'or less, or leave it out',
+    );
+}
+
+/**
+ * Names the status page in the data dir while the peer joins (the folder made if missing), so that
+ * `sat-peer status --data-dir` finds it then; not while another process holds the dir (joining then refuses) or
+ * names its own page there, nor when the dir cannot be made (joining says why).
+ */
+function announceEarly(status: ServedStatus, dataDir: string): void {
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const named = readStatusFile(dataDir);
+    if (dataDirHolder(dataDir) === undefined && (named === undefined || named.pid === process.pid))
+      status.announce(dataDir);
+  } catch {
+    // joining refuses this data dir in a line of its own
+  }
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -88,7 +120,7 @@ export const startCommand: Command = {
     stages: {
       type: 'string',
       value: '<n>',
-      description: 'stop after this stage (default training.num_stages of the team)',
+      description: "stop after this stage, at most the team's training.num_stages (the default)",
     },
     'upgrade-at': {
       type: 'string',
@@ -146,81 +178,95 @@ export const startCommand: Command = {
         : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
     const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
     const dataDir = stringFlag(options, 'data-dir') ?? defaultDataDir(teamFile);
-    const signals = onStopSignals(dataDir);
-    const model = await resolveModel(spec, {
-      ...(options.offline ? { offline: true } : {}),
-      progress: progressBar(process.stderr),
-    });
+    // A team file says its last stage now; a team id's manifest comes with joining, and is checked then.
+    const local = fs.existsSync(teamFile) ? readTeamFile(teamFile) : undefined;
+    if (local) checkStages(lastStage, local.cfg);
     const http = stringFlag(options, 'http');
-    if (http !== undefined) parseHttpAddress(http); // a bad address fails before anything starts
     const ring = logRing();
+    // The status server starts first, so that a busy port is found before anything else starts (a slot claimed);
+    // it shows the peer joining until the peer's own view takes over.
+    const teamId = local?.id ?? (cidFromString(teamFile) ? teamFile : undefined);
+    let source: StatusSource = joiningStatusSource(teamId, dataDir, ring);
+    const status =
+      http === undefined
+        ? undefined
+        : await serveStatus(http, { snapshot: () => source.snapshot(), metrics: () => source.metrics() });
+    if (status) announceEarly(status, dataDir);
+    const signals = onStopSignals(dataDir);
+    signals.stopping(async () => status?.stop());
     const say = (line: string) => {
       process.stderr.write(`${line}\n`);
       ring.note(line);
     };
-    const peer = await Peer.start({
-      teamFile,
-      model: model.dir,
-      dataDir,
-      listen: list(options.listen).length ? list(options.listen) : undefined,
-      announce: list(options.announce),
-      ...(options.nat ? { nat: true } : {}),
-      bootstrap: list(options.bootstrap),
-      ...(slot === undefined ? {} : { slot }),
-      ...(lastStage ? { lastStage } : {}),
-      ...(upgradeAt ? { upgradeAt } : {}),
-      ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
-      ...(microBatch !== undefined ? { microBatch } : {}),
-      ...(memory !== undefined ? { memory } : {}),
-      ...(json
-        ? {
-            onTurn: (stage: number, position: number) => printJson({ event: 'turn', stage, position }),
-            onEvaluate: (stage: number) => printJson({ event: 'evaluating', stage }),
-          }
-        : {}),
-      ...(session.threads ? { threads: session.threads } : {}),
-      ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}),
-      log: say,
-      onLoadWeights: weightsProgress(spec),
-    }).catch((err) => {
+    let peer: Peer | undefined;
+    try {
+      const model = await resolveModel(spec, {
+        ...(options.offline ? { offline: true } : {}),
+        progress: progressBar(process.stderr),
+      });
+      peer = await Peer.start({
+        teamFile,
+        model: model.dir,
+        dataDir,
+        listen: list(options.listen).length ? list(options.listen) : undefined,
+        announce: list(options.announce),
+        ...(options.nat ? { nat: true } : {}),
+        bootstrap: list(options.bootstrap),
+        ...(slot === undefined ? {} : { slot }),
+        ...(lastStage ? { lastStage } : {}),
+        ...(upgradeAt ? { upgradeAt } : {}),
+        ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
+        ...(microBatch !== undefined ? { microBatch } : {}),
+        ...(memory !== undefined ? { memory } : {}),
+        ...(json
+          ? {
+              onTurn: (stage: number, position: number) => printJson({ event: 'turn', stage, position }),
+              onEvaluate: (stage: number) => printJson({ event: 'evaluating', stage }),
+            }
+          : {}),
+        ...(session.threads ? { threads: session.threads } : {}),
+        ...(session.device === 'cuda' ? { device: 'cuda' as const } : {}),
+        log: say,
+        onLoadWeights: weightsProgress(spec),
+      });
+      checkStages(lastStage, peer.cfg);
+      status?.announce(dataDir); // the data dir is the peer's now
+    } catch (err) {
       signals.off();
+      await status?.stop();
+      await peer?.stop();
       throw err;
-    });
-    const status = await (http === undefined
-      ? undefined
-      : serveStatus(http, peerStatusSource(peer, dataDir, ring), dataDir).catch(async (err) => {
-          signals.off();
-          await peer.stop();
-          throw err;
-        }));
-    signals.stopping(() => Promise.all([status?.stop(), peer.stop()]));
+    }
+    const joined = peer;
+    source = peerStatusSource(joined, dataDir, ring);
+    signals.stopping(() => Promise.all([status?.stop(), joined.stop()]));
     if (json)
       printJson({
         event: 'joined',
-        peerId: peer.host.peerId.toString(),
-        team: peer.teamId,
+        peerId: joined.host.peerId.toString(),
+        team: joined.teamId,
         dataDir,
-        slot: peer.slot,
-        addresses: peer.host.addresses,
-        micro_batch: peer.plan.microBatch,
-        planned_mb: mib(peer.plan.plannedBytes),
+        slot: joined.slot,
+        addresses: joined.host.addresses,
+        micro_batch: joined.plan.microBatch,
+        planned_mb: mib(joined.plan.plannedBytes),
       });
     else {
-      say(`listening on ${peer.host.addresses.join(', ')}`);
+      say(`listening on ${joined.host.addresses.join(', ')}`);
       say(`data dir ${dataDir} (identity, checkpoints, stage log)`);
-      say(stageHeader(peer.cfg.evaluation.numSamplesPerAgent, true));
+      say(stageHeader(joined.cfg.evaluation.numSamplesPerAgent, true));
     }
     if (status && json) printJson({ event: 'http', url: status.url });
-    else if (status) say(`status page at ${status.url}`);
+    else if (status) say(`status page at ${status.where}`);
     try {
-      await peer.run(({ stage, row, testAccuracy }) => {
+      await joined.run(({ stage, row, testAccuracy }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map(mib);
         // The most this process has held so far, beside what its memory plan allowed for.
         const peak = {
           peak_rss_mb: mib(process.resourceUsage().maxRSS * 1024),
-          planned_mb: mib(peer.plan.plannedBytes),
+          planned_mb: mib(joined.plan.plannedBytes),
         };
         if (json)
           return printJson(
@@ -234,7 +280,7 @@ export const startCommand: Command = {
     } finally {
       signals.off();
       await status?.stop();
-      await peer.stop();
+      await joined.stop();
     }
   },
 };

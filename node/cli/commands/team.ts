@@ -11,6 +11,7 @@ import { manifestFromConfig, readTeamFile, teamOf, writeTeamFile } from '../../p
 import { LIMITS } from '../../protocol/codec.ts';
 import { loadDataset } from '../../tasks/dataset.ts';
 import type { Command } from '../command.ts';
+import { UsageError } from '../errors.ts';
 import { numberFlag, stringFlag, printJson } from '../options.ts';
 import { teamLines, teamSummary } from '../team-summary.ts';
 
@@ -68,6 +69,7 @@ export const teamCreateCommand: Command = {
         : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: LIMITS.slots });
     const allow = options.allow === undefined ? [] : [options.allow].flat().map(String);
     const config = stringFlag(options, 'config', true);
+    if (out !== undefined) checkOut(out, config);
     const modelDirs = await slotModels(loadConfig(config, { unknownKeys: 'error' }), config, options.offline === true);
     const m = manifestFromConfig(config, {
       modelDirs,
@@ -95,6 +97,44 @@ export const teamCreateCommand: Command = {
     );
   },
 };
+
+/** What `file` is; undefined when nothing is there (or a file stands where a folder of its path should). */
+function statOf(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (err) {
+    if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw err;
+  }
+}
+
+/** `file`'s real path: its folder's, links resolved, where the file is not there yet. */
+function realPath(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    const dir = path.dirname(abs);
+    return dir === abs ? abs : path.join(realPath(dir), path.basename(abs));
+  }
+}
+
+/** Refuses an `--out` that names a folder, lies under a file, or is the config itself (writing would overwrite it). */
+function checkOut(out: string, config: string): void {
+  // The nearest of its folders that exists must be a folder: a file there makes every write fail (ENOTDIR).
+  for (let dir = path.dirname(path.resolve(out)); ; dir = path.dirname(dir)) {
+    const st = statOf(dir);
+    if (st && !st.isDirectory())
+      throw new UsageError(`--out ${out} lies under ${dir}, which is a file: give a file name in a folder`);
+    if (st || dir === path.dirname(dir)) break;
+  }
+  if (/[/\\]$/.test(out) || statOf(out)?.isDirectory())
+    throw new UsageError(`--out names a folder: give a file name, e.g. ${path.join(out, 'team.yaml')}`);
+  if (realPath(out) === realPath(config))
+    throw new UsageError(
+      `--out ${out} is the config itself: writing the team file there would overwrite it; give another file name`,
+    );
+}
 
 /**
  * The local folders of the slots' hub models (Qwen/Qwen3-0.6B, qwen3-0.6b), from the cache, else downloaded: the

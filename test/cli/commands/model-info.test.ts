@@ -124,6 +124,31 @@ test('report: known errors exit 2, anything else is a bug with exit 1', (t) => {
   t.regex(verbose.text, /^sat-peer: internal error: boom\nTypeError: boom\n\s+at /);
 });
 
+test('report: the file system refusing a path the user gave is one line naming it, exit 2', (t) => {
+  const file = path.join(tempDir('sat-report-'), 'a-file');
+  fs.writeFileSync(file, '');
+  const refused = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      return report(e, false);
+    }
+    throw new Error('no error');
+  };
+  t.deepEqual(
+    refused(() => fs.mkdirSync(path.join(file, 'sub'), { recursive: true })),
+    { code: 2, text: `sat-peer: cannot mkdir ${path.join(file, 'sub')}: part of the path is a file, not a folder\n` },
+  );
+  const folder = tempDir('sat-report-');
+  t.deepEqual(
+    refused(() => fs.renameSync(file, folder)),
+    {
+      code: 2,
+      text: `sat-peer: cannot rename ${folder}: it is a folder\n`,
+    },
+  );
+});
+
 test('--version prints the package version', (t) => {
   const r = sat('--version');
   t.is(r.code, 0, r.stderr);

@@ -1,6 +1,7 @@
-// `sat-peer start` as a user runs it, up to joining: a model that fits no slot, a busy port and a team that is
-// neither a file nor an id are one line each; the default data dir is the team's own and is printed; SIGINT
-// stops the peer with a line saying how to resume, and exit code 130.
+// `sat-peer start` as a user runs it, up to joining: a model that fits no slot, a busy port (to listen on, or
+// for --http), --stages past the team's last and a team that is neither a file nor an id are one line each; the
+// default data dir is the team's own and is printed; SIGINT stops the peer with a line saying how to resume, and
+// exit code 130; with --http the page shows the peer joining, then the peer, and is printed as one to open.
 import test, { type ExecutionContext } from 'ava';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -102,6 +103,30 @@ test('a busy listen port: exit 2, one line naming the address and what to do', a
   }
 });
 
+test('a busy --http port: exit 2, one line naming it, before the peer joins (no slot held)', async (t) => {
+  const server = net.createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const r = start(['--model', path.join(DEMO, 'tiny-weak'), '--team', TEAM.file, '--http', `127.0.0.1:${port}`]);
+    t.is(r.code, 2, r.stderr);
+    oneLine(
+      t,
+      r.stderr,
+      new RegExp(`^sat-peer: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*--http`),
+    );
+    t.notRegex(r.stderr, /holds slot/);
+  } finally {
+    server.close();
+  }
+});
+
+test("--stages past the team's training.num_stages: exit 2, one line, before the peer joins", (t) => {
+  const r = start(['--model', path.join(DEMO, 'tiny-weak'), '--team', TEAM.file, '--stages', '100']);
+  t.is(r.code, 2, r.stderr);
+  oneLine(t, r.stderr, /--stages 100 is past the team's last stage: its training\.num_stages is 10; give --stages 10/);
+});
+
 test('--team that is neither a file nor a team id: exit 2, one line', (t) => {
   const r = start(['--model', path.join(DEMO, 'tiny-weak'), '--team', 'teem.yaml']);
   t.is(r.code, 2, r.stderr);
@@ -177,4 +202,74 @@ test("a peer that ran this team under the team file's name keeps that data dir",
   // Another team's claims there do not count: that team's peer gets a dir by its id.
   fs.writeFileSync(path.join(before, 'claims.json'), `${JSON.stringify({ 'bafkreiother/0/claim': 1 })}\n`);
   t.is(await printedDataDir(t, home), path.join(home, '.sat-peer', TEAM.id));
+});
+
+test('a peer whose claim on a slot came second says it has no slot and exits 2; one data dir holds one peer', async (t) => {
+  const model = path.join(DEMO, 'tiny-weak');
+  const first = spawnStart(tempDir('sat-start-home-'), [
+    '--model',
+    model,
+    '--team',
+    TEAM.file,
+    '--slot',
+    '0',
+    '--json',
+  ]);
+  const runs = [first];
+  try {
+    await until(first, () => first.stdout.some((l) => l.includes('"joined"')), 'join');
+    const joined = JSON.parse(first.stdout.find((l) => l.includes('"joined"'))!);
+    // A second peer on the same data dir is refused before it starts.
+    const again = start(['--model', model, '--team', TEAM.file, '--data-dir', joined.dataDir]);
+    t.is(again.code, 2, again.stderr);
+    oneLine(
+      t,
+      again.stderr,
+      /the data dir .* is in use by another peer \(pid \d+\): give each peer its own --data-dir/,
+    );
+    // Another peer claims the same slot later: it hears the first claim and leaves.
+    const second = spawnStart(tempDir('sat-start-home-'), [
+      ...['--model', model, '--team', TEAM.file, '--slot', '0', '--bootstrap', joined.addresses[0]],
+    ]);
+    runs.push(second);
+    t.is((await second.exit).code, 2, second.stderr.join('\n'));
+    t.regex(
+      second.stderr.at(-1)!,
+      new RegExp(
+        '^sat-peer: slot 0 is held by peer \\S+, which claimed it first: this peer has no slot in the team; ' +
+          'run the same command again to take a free one$',
+      ),
+    );
+  } finally {
+    for (const r of runs) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  }
+});
+
+test('--http 0.0.0.0:0: the page is printed as a loopback URL to open, served on every interface; status finds it', async (t) => {
+  const home = tempDir('sat-start-home-');
+  const dataDir = path.join(home, 'peer');
+  const run = spawnStart(home, [
+    '--model',
+    path.join(DEMO, 'tiny-weak'),
+    '--team',
+    TEAM.file,
+    '--data-dir',
+    dataDir,
+    '--http',
+    '0.0.0.0:0',
+  ]);
+  try {
+    await until(run, () => run.stderr.some((l) => l.startsWith('status page at ')), 'status page line');
+    const line = run.stderr.find((l) => l.startsWith('status page at '))!;
+    t.regex(line, /^status page at http:\/\/127\.0\.0\.1:\d+\/ \(served on every interface\)$/);
+    const url = line.split(' ')[3];
+    const r = sat('status', '--data-dir', dataDir);
+    t.is(r.code, 0, r.stderr);
+    t.regex(r.stdout, new RegExp(`^peer 12D3KooW\\S+, slot 0 at ${url.replace(/\./g, '\\.')}$`, 'm'));
+    t.regex(r.stdout, /, \d+ peers? connected$/m);
+  } finally {
+    run.child.kill('SIGTERM');
+    t.is((await run.exit).code, 143);
+  }
+  t.false(fs.existsSync(path.join(dataDir, 'status.json')), 'the page is no longer named there');
 });

@@ -1,5 +1,6 @@
-// `sat-peer status` as a user runs it: one clear line for bad input; with a data dir where no peer runs, it
-// says so and shows the stages the stage log holds (as text and as JSON), leaving out rows short of a field.
+// `sat-peer status` as a user runs it: one clear line for bad input (a data dir that is a file, or no peer's);
+// with a data dir where no peer runs, it says so and shows the stages the stage log holds (as text and as JSON),
+// leaving out rows short of a field; with one a peer holds without --http, it says that, with the peer's pid.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,12 +9,19 @@ import { tempDir } from '../../temp-dir.ts';
 
 test('bad input: one line, exit 2', (t) => {
   const dir = tempDir('sat-status-bad-');
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, 'not a folder');
   for (const [args, message] of [
     [[], /one of --http <url> or --data-dir <dir>/],
-    [['--http', 'http://127.0.0.1:1/', '--data-dir', dir], /one of --http/],
+    [['--http', 'http://127.0.0.1:1/', '--data-dir', dir], /give only one of --http <url> and --data-dir <dir>/],
     [['--http', 'ftp://x/'], /--http must be a status page's URL/],
-    [['--http', 'http://127.0.0.1:1/'], /no status page answers at http:\/\/127\.0\.0\.1:1\/status\.json/],
+    [
+      ['--http', 'http://127.0.0.1:1/'],
+      /no status page answers at http:\/\/127\.0\.0\.1:1\/status\.json: nothing listens at 127\.0\.0\.1:1$/,
+    ],
     [['--data-dir', path.join(dir, 'missing')], /no data dir at/],
+    [['--data-dir', file], /--data-dir .*a-file is not a folder/],
+    [['--data-dir', dir], /sat-status-bad-\S+ is no peer's data dir \(it holds no identity\.key\)/],
     [['--bogus'], /unknown option '--bogus'/],
   ] as const) {
     const r = sat('status', ...args);
@@ -24,6 +32,7 @@ test('bad input: one line, exit 2', (t) => {
 
 test('a data dir with no peer running: says so and shows its stage log', (t) => {
   const dir = tempDir('sat-status-log-');
+  fs.writeFileSync(path.join(dir, 'identity.key'), 'a key');
   const row = (stage: number) => ({
     stage,
     reward: 0.25 * stage,
@@ -53,4 +62,23 @@ test('a data dir with no peer running: says so and shows its stage log', (t) => 
       [2, 0.2],
     ],
   );
+});
+
+test('a peer running in the data dir without --http: says so with its pid, and shows its stage log', (t) => {
+  const dir = tempDir('sat-status-held-');
+  fs.writeFileSync(path.join(dir, 'identity.key'), 'a key');
+  // The live process holding the dir: this one stands in for the peer.
+  fs.writeFileSync(path.join(dir, 'peer.pid'), `${process.pid}\n`);
+  const text = sat('status', '--data-dir', dir);
+  t.is(text.code, 0, text.stderr);
+  t.regex(
+    text.stdout,
+    new RegExp(
+      `^a peer runs in \\S+ \\(pid ${process.pid}\\) without --http: start it with --http to see its live status; ` +
+        'its stage log holds 0 stages\n\nno stage logged yet\n$',
+    ),
+  );
+  const json = sat('status', '--data-dir', dir, '--json');
+  t.is(json.code, 0, json.stderr);
+  t.like(JSON.parse(json.stdout), { running: true, pid: process.pid, stages: [] });
 });

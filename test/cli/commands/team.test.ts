@@ -70,6 +70,33 @@ test('team create writes a team file; team show prints it with the same id, as t
   );
 });
 
+test('team create refuses, in one line, an --out that is the config itself, a folder, or under a file', (t) => {
+  const dir = tmp();
+  const config = path.join(dir, 'demo.yaml');
+  const text = fs
+    .readFileSync(DEMO_CONFIG, 'utf8')
+    .replaceAll(/(\.\/|train\.jsonl|test\.jsonl)/g, (m) => path.join(path.dirname(DEMO_CONFIG), m));
+  fs.writeFileSync(config, text);
+  fs.symlinkSync(config, path.join(dir, 'link.yaml'));
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, 'a file');
+  for (const [out, message] of [
+    [config, /--out \S+demo\.yaml is the config itself: writing the team file there would overwrite it/],
+    [path.join(dir, '.', 'link.yaml'), /is the config itself/],
+    [dir, /^sat-peer: --out names a folder: give a file name, e\.g\. \S+\/team\.yaml/],
+    [`${path.join(dir, 'new')}/`, /--out names a folder: give a file name, e\.g\. \S+\/new\/team\.yaml/],
+    [path.join(file, 'team.yaml'), /--out \S+ lies under \S+a-file, which is a file/],
+  ] as const) {
+    for (const check of [[], ['--check']]) {
+      const r = sat('team', 'create', '--config', config, '--out', out, ...check);
+      t.is(r.code, 2, `${out}: ${r.stderr}`);
+      oneLine(t, r.stderr, message);
+    }
+  }
+  t.is(fs.readFileSync(config, 'utf8'), text, 'the config is untouched');
+  t.false(fs.existsSync(path.join(dir, 'new')));
+});
+
 test('team create refuses, in one line, an agent role that has no built-in prompt and no system_prompt', (t) => {
   const dir = tmp();
   const config = path.join(dir, 'judged.yaml');
