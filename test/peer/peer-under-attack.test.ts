@@ -121,7 +121,7 @@ async function closedWithin(stream: Stream, ms: number): Promise<boolean> {
 test('a member under malformed traffic forwards none of it, resets bad streams at once, and keeps serving', async (t) => {
   t.timeout(240_000);
   const { dir, config } = smallTeam(1);
-  const teamFile = path.join(dir, 'team.yaml');
+  const teamFile = path.join(dir, 'the-team.yaml');
   const created = sat('team', 'create', '--config', config, '--out', teamFile, '--json');
   t.is(created.code, 0, created.stderr);
   const member = runBin('sat-peer.js', [

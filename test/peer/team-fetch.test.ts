@@ -21,7 +21,7 @@ test(
   async (t) => {
     t.timeout(300_000);
     const { dir, config } = smallTeam(1);
-    const teamFile = path.join(dir, 'team.yaml');
+    const teamFile = path.join(dir, 'the-team.yaml');
     const created = sat('team', 'create', '--config', config, '--out', teamFile, '--json');
     t.is(created.code, 0, created.stderr);
     const { id } = JSON.parse(created.stdout) as { id: string };

@@ -108,7 +108,7 @@ test('<command> --help shows its usage', (t) => {
   const r = sat('model', 'info', '--help');
   t.is(r.code, 0);
   t.regex(r.stdout, /^Usage: sat-peer model info <name\|dir> \[--offline\] \[--json\]\n/);
-  t.regex(r.stdout, /--json\s+print one JSON object/);
+  t.regex(r.stdout, /--json\s+print JSON instead of text/);
 });
 
 test('report: known errors exit 2, anything else is a bug with exit 1', (t) => {
