@@ -3,15 +3,12 @@
 import fs from 'node:fs';
 import { InputError } from '../agent/errors.ts';
 import { cidFromString } from '../protocol/cid.ts';
-import { type TeamFile, readTeamFile } from './manifest.ts';
+import { readTeamFile } from './manifest.ts';
 
-/** The team `spec` names: its id, and its file when `spec` is a team file (else the id is `spec` itself). */
-export function teamSpec(spec: string): { id: string; file?: TeamFile } {
-  if (fs.existsSync(spec)) {
-    const file = readTeamFile(spec);
-    return { id: file.id, file };
-  }
-  if (cidFromString(spec)) return { id: spec };
+/** The id of the team `spec` names: its file's manifest CID, or `spec` itself when it is a team id. */
+export function teamIdOf(spec: string): string {
+  if (fs.existsSync(spec)) return readTeamFile(spec).id;
+  if (cidFromString(spec)) return spec;
   throw new InputError(
     `no team file or team id "${spec}": no such file, and not a team id (a CID such as bafkrei...); ` +
       'give the file sat-peer team create wrote, or the team id it printed',

@@ -11,9 +11,11 @@ import { type ServedStatus, serveStatus } from '../../ops/serve-status.ts';
 import { readStatusFile } from '../../ops/status-file.ts';
 import type { StatusSource } from '../../ops/status-snapshot.ts';
 import { dataDirHolder } from '../../peer/data-dir-lock.ts';
+import { readTeamFile } from '../../peer/manifest.ts';
 import { Peer } from '../../peer/peer.ts';
+import { cidFromString } from '../../protocol/cid.ts';
 import { CLAIM_FILE } from '../../protocol/roster.ts';
-import { teamSpec } from '../../peer/team-spec.ts';
+import { teamIdOf } from '../../peer/team-spec.ts';
 import { joiningStatusSource, peerStatusSource } from '../../peer/peer-status.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
@@ -26,7 +28,8 @@ import { weightsProgress } from '../weights-progress.ts';
  * Each team its own data dir by default (identity, claims, checkpoints), named by its id: two teams never share one.
  * A peer that ran this team before under the team file's name (`~/.sat-peer/team`) keeps that dir, and its slot.
  */
-function defaultDataDir(teamFile: string, id: string): string {
+function defaultDataDir(teamFile: string): string {
+  const id = teamIdOf(teamFile);
   const byId = path.join(os.homedir(), '.sat-peer', id);
   const byName = path.join(os.homedir(), '.sat-peer', path.basename(teamFile).replace(/\.ya?ml$/, ''));
   if (byName === byId || fs.existsSync(byId)) return byId;
@@ -174,15 +177,16 @@ export const startCommand: Command = {
         ? undefined
         : numberFlag(options, 'micro-batch', 0, { integer: true, min: 0 });
     const memory = options.memory === undefined ? undefined : numberFlag(options, 'memory', 0, { above: 0 }) * 2 ** 30;
-    const team = teamSpec(teamFile);
-    const dataDir = stringFlag(options, 'data-dir') ?? defaultDataDir(teamFile, team.id);
+    const dataDir = stringFlag(options, 'data-dir') ?? defaultDataDir(teamFile);
     // A team file says its last stage now; a team id's manifest comes with joining, and is checked then.
-    if (team.file) checkStages(lastStage, team.file.cfg);
+    const local = fs.existsSync(teamFile) ? readTeamFile(teamFile) : undefined;
+    if (local) checkStages(lastStage, local.cfg);
     const http = stringFlag(options, 'http');
     const ring = logRing();
     // The status server starts first, so that a busy port is found before anything else starts (a slot claimed);
     // it shows the peer joining until the peer's own view takes over.
-    let source: StatusSource = joiningStatusSource(team.id, dataDir, ring);
+    const teamId = local?.id ?? (cidFromString(teamFile) ? teamFile : undefined);
+    let source: StatusSource = joiningStatusSource(teamId, dataDir, ring);
     const status =
       http === undefined
         ? undefined
