@@ -53,7 +53,7 @@ export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
-    'sat-peer sim [--config <file>] [--peers N] [--stages K] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
+    'sat-peer sim [--config <file>] [--peers N] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
     '<slot>@<stage>[:eval] [--wipe]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--no-http] ' +
     '[--json]',
   args: [],
@@ -69,6 +69,11 @@ export const simCommand: Command = {
       description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)',
     },
     stages: { type: 'string', value: '<k>', description: "stages to run (default the config's training.num_stages)" },
+    seed: {
+      type: 'string',
+      value: '<n>',
+      description: "the team's seed: its prompts, samples and block orders (default the config's seed)",
+    },
     out: {
       type: 'string',
       value: '<dir>',
@@ -126,6 +131,7 @@ export const simCommand: Command = {
       options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
     const peers =
       options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
+    const seed = options.seed === undefined ? undefined : numberFlag(options, 'seed', 0, { integer: true, min: 0 });
     const threads =
       options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const say = (line: string) => {
@@ -170,6 +176,7 @@ export const simCommand: Command = {
           : {}),
         ...(deadline ? { deadline } : {}),
         ...(stages ? { stages } : {}),
+        ...(seed === undefined ? {} : { seed }),
         ...(peers ? { peers } : {}),
         ...(threads ? { threads } : {}),
         ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),

@@ -23,6 +23,8 @@ const STALL_MS = 5 * 60_000;
 
 export interface SimOptions {
   config: string;
+  /** The team's seed, in place of the config's. */
+  seed?: number;
   /** Stages to run (default the config's training.num_stages). */
   stages?: number;
   /** Peers of the team, one per slot (default one per agent of the config; more repeat its last agent). */
@@ -67,10 +69,12 @@ export interface SimStage {
     delta: number;
     beta: number;
     backtracks: number;
+    step: number;
     accepted: boolean;
     skipped?: true;
     stage0?: { deltaFrom: number; delta: number; released: boolean };
   }[];
+  rewardChange: { estimate: number; confidence: number; lowerBound: number };
   certificate: {
     lowerBound: number;
     infoGain: number;
@@ -135,6 +139,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     '--out',
     teamFile,
     ...(o.peers ? ['--slots', String(o.peers)] : []),
+    ...(o.seed === undefined ? [] : ['--seed', String(o.seed)]),
   ]);
   const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as {
     id: string;

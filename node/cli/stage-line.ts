@@ -6,8 +6,9 @@ interface StageLineAgent {
   name: string;
   klQuantile: number;
   delta: number;
-  beta: number;
-  backtracks: number;
+  accepted: boolean;
+  /** The kept step along the update's move (docs/design §1.9): above 1 grown, below it backtracked. */
+  step: number;
   /** Its peer fell silent while it held the token: the stage went on without its update. */
   skipped?: boolean;
   stage0?: { deltaFrom: number; delta: number; released: boolean };
@@ -21,17 +22,25 @@ export interface StageLineRow {
   test_accuracy: number;
   test_avg_at_k: number;
   agents: readonly StageLineAgent[];
-  certificate: { lowerBound: number };
+  rewardChange: { estimate: number; confidence: number };
   seconds: number;
 }
 
 /** Where the stage's bound and time went (the second line sim prints under each stage). */
 export interface StageBreakdownRow {
-  certificate: { infoGain: number; occupancyShift: number; estimatorBias: number; finiteSample: number };
+  certificate: {
+    lowerBound: number;
+    infoGain: number;
+    occupancyShift: number;
+    estimatorBias: number;
+    finiteSample: number;
+  };
   time: { rollout: number; update: number; eval?: number; network: number };
 }
 
 const AGENTS_WIDTH = 60;
+const CHANGE_WIDTH = 13;
+const signed = (x: number) => `${x < 0 ? '-' : '+'}${Math.abs(x).toFixed(3)}`;
 
 /** The table's header, for avg@`k`; `memory` adds the peak-memory column. */
 export function stageHeader(k: number, memory = false): string {
@@ -41,8 +50,8 @@ export function stageHeader(k: number, memory = false): string {
     'reward',
     'test acc'.padStart(8),
     `avg@${k}`.padStart(6),
-    'per agent (KL quantile/delta/beta/backtracks; ball: Stage-0)'.padEnd(AGENTS_WIDTH),
-    'bound'.padStart(9),
+    'per agent (KL quantile/delta x step; ball: Stage-0)'.padEnd(AGENTS_WIDTH),
+    'reward change'.padStart(CHANGE_WIDTH),
     'seconds',
     ...(memory ? ['peak MiB'] : []),
   ].join('  ');
@@ -57,7 +66,7 @@ export function stageLine(row: StageLineRow, rssMb?: number): string {
     pct(row.test_accuracy).padStart(8),
     pct(row.test_avg_at_k).padStart(6),
     row.agents.map(agentCell).join(', ').padEnd(AGENTS_WIDTH),
-    row.certificate.lowerBound.toExponential(2).padStart(9),
+    signed(row.rewardChange.estimate).concat('±', row.rewardChange.confidence.toFixed(3)).padStart(CHANGE_WIDTH),
     row.seconds.toFixed(1).padStart(7),
     ...(rssMb === undefined ? [] : [String(rssMb).padStart(8)]),
   ].join('  ');
@@ -66,7 +75,7 @@ export function stageLine(row: StageLineRow, rssMb?: number): string {
 /** The certificate's terms and where the stage's time went, indented under its line. */
 export function stageBreakdown({ certificate: c, time }: StageBreakdownRow): string {
   return (
-    `       bound = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
+    `       paper's bound ${c.lowerBound.toExponential(2)} = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
     `${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite ` +
     `sample ${c.finiteSample.toExponential(2)}; time: rollout ${time.rollout.toFixed(1)} s, updates ` +
     `${time.update.toFixed(1)} s, evaluation ${(time.eval ?? 0).toFixed(1)} s, network ${time.network.toFixed(1)} s`
@@ -79,5 +88,6 @@ function agentCell(a: StageLineAgent): string {
     const { deltaFrom, delta, released } = a.stage0;
     return `${a.name} ball ${deltaFrom.toPrecision(2)}->${released ? 'released' : delta.toPrecision(2)}`;
   }
-  return `${a.name} ${a.klQuantile.toExponential(1)}/${a.delta}/${a.beta.toPrecision(3)}/${a.backtracks}`;
+  const kl = a.klQuantile.toExponential(1);
+  return a.accepted ? `${a.name} ${kl}/${a.delta} x${a.step.toPrecision(2)}` : `${a.name} ${kl} rejected`;
 }

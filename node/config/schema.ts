@@ -68,6 +68,7 @@ export const SCHEMA: Schema<ConfigValues> = {
     groupNorm: bool(true),
     scheduler: section({ mode: oneOf(['static', 'random', 'greedy_info_gain'], 'static') }),
     maxBacktracks: int(5, 0),
+    maxStepGrowths: int(3, 0), // ours: how often the line search may grow the step past the trained one
     stage0Delta: num(0.01, '> 0'),
     agents: list({
       name: str((at) => `agent_${at.index + 1}`),
@@ -101,6 +102,7 @@ export const SCHEMA: Schema<ConfigValues> = {
       num((at) => (at.root as unknown as ConfigValues).sat.advantageClip, '> 0'),
     ),
     deltaConf: num(0.05, '(0, 1)'),
+    holdout: num(0.125, '[0, 0.5]'), // ours: the share of each stage's prompts kept from the updates to measure them on
   }),
   logging: section({
     saveDir: filePath('outputs/sat'),

@@ -116,6 +116,8 @@ export interface SatSection {
   groupNorm: boolean;
   scheduler: { mode: SchedulerMode };
   maxBacktracks: number;
+  /** Ours: how many times the line search may grow the step past the trained one while the trust region allows. */
+  maxStepGrowths: number;
   /** Per-state KL budget of a Stage-0 plug-and-play upgrade. */
   stage0Delta: number;
   agents: AgentConfig[];
@@ -157,6 +159,11 @@ export interface CertificateConfig {
   advantageMax: number;
   /** 1 - confidence level, in (0, 1). */
   deltaConf: number;
+  /**
+   * Ours: the share of each stage's prompts whose samples no update learns from; the stage's reward change is
+   * measured on them (docs/design §1.11).
+   */
+  holdout: number;
 }
 
 export interface LoggingConfig {

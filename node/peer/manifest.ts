@@ -46,6 +46,8 @@ export interface ManifestOptions {
    * it names).
    */
   slots?: number;
+  /** The team's seed, in place of the config's. */
+  seed?: number;
   /** Peer ids (as peers print them) admitted to the team; none: an open team. */
   allow?: string[];
   /** The local folders of slots' models named by hub id or name (`Qwen/Qwen3-0.6B`): their tokenizers. */
@@ -88,6 +90,7 @@ export function manifestFromConfig(configFile: string, o: ManifestOptions = {}):
     sat.agents = resized((sat.agents ?? []) as { name: string }[], o.slots);
     cfg.sat.agents = resized(cfg.sat.agents, o.slots);
   }
+  if (o.seed !== undefined) raw.seed = o.seed;
   chatSlots(cfg.sat.agents, cfg.team.workflow); // refuses, before the team exists, a role with no prompt
   const agents = (sat.agents ?? []) as Record<string, unknown>[];
   // A model as the team file names it: an embedded one by name, a folder relative to it, a hub model as written.

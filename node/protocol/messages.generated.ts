@@ -2454,6 +2454,11 @@ export namespace LogprobUpdate {
     value: boolean
   }
 
+  export interface LogprobUpdateRecordStepFieldEvent {
+    field: '$.record.step'
+    value: number
+  }
+
   export interface LogprobUpdateAfterFieldEvent {
     field: '$.after[]'
     index: number
@@ -2468,7 +2473,7 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateAfterFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
   }
 }
@@ -2490,6 +2495,7 @@ export interface StageRecord {
   reward: number
   gap: number
   stage0?: Stage0
+  step: number
 }
 
 export namespace StageRecord {
@@ -2582,6 +2588,11 @@ export namespace StageRecord {
           Stage0.codec().encode(obj.stage0, w)
         }
 
+        if ((obj.step != null && obj.step !== 0)) {
+          w.uint32(137)
+          w.double(obj.step)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2601,7 +2612,8 @@ export namespace StageRecord {
           beta: 0,
           backtracks: 0,
           reward: 0,
-          gap: 0
+          gap: 0,
+          step: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2674,6 +2686,10 @@ export namespace StageRecord {
               obj.stage0 = Stage0.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.stage0
               })
+              break
+            }
+            case 17: {
+              obj.step = reader.double()
               break
             }
             default: {
@@ -2803,6 +2819,13 @@ export namespace StageRecord {
 
               break
             }
+            case 17: {
+              yield {
+                field: `${prefix}.step`,
+                value: reader.double()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2910,6 +2933,11 @@ export namespace StageRecord {
     value: boolean
   }
 
+  export interface StageRecordStepFieldEvent {
+    field: '$.step'
+    value: number
+  }
+
   export function encode (obj: Partial<StageRecord>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StageRecord.codec())
   }
@@ -2918,7 +2946,7 @@ export namespace StageRecord {
     return decodeMessage(buf, StageRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StageRecord>): Generator<StageRecordVersionFieldEvent | StageRecordTeamFieldEvent | StageRecordStageFieldEvent | StageRecordSlotFieldEvent | StageRecordPositionFieldEvent | StageRecordAcceptedFieldEvent | StageRecordDeltaFieldEvent | StageRecordNFieldEvent | StageRecordZetaFieldEvent | StageRecordGainFieldEvent | StageRecordKlFieldEvent | StageRecordBetaFieldEvent | StageRecordBacktracksFieldEvent | StageRecordRewardFieldEvent | StageRecordGapFieldEvent | StageRecordStage0DeltaFromFieldEvent | StageRecordStage0DeltaFieldEvent | StageRecordStage0DeltaMaxFieldEvent | StageRecordStage0ReleasedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StageRecord>): Generator<StageRecordVersionFieldEvent | StageRecordTeamFieldEvent | StageRecordStageFieldEvent | StageRecordSlotFieldEvent | StageRecordPositionFieldEvent | StageRecordAcceptedFieldEvent | StageRecordDeltaFieldEvent | StageRecordNFieldEvent | StageRecordZetaFieldEvent | StageRecordGainFieldEvent | StageRecordKlFieldEvent | StageRecordBetaFieldEvent | StageRecordBacktracksFieldEvent | StageRecordRewardFieldEvent | StageRecordGapFieldEvent | StageRecordStage0DeltaFromFieldEvent | StageRecordStage0DeltaFieldEvent | StageRecordStage0DeltaMaxFieldEvent | StageRecordStage0ReleasedFieldEvent | StageRecordStepFieldEvent> {
     return streamMessage(buf, StageRecord.codec(), opts)
   }
 }

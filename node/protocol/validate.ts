@@ -270,6 +270,7 @@ export function checkRecord(m: StageRecord): void {
   real(m.kl, 'kl', 0);
   real(m.beta, 'beta', 0);
   uint(m.backtracks, 'backtracks', LIMITS.backtracks + 1);
+  real(m.step, 'step', 0);
   real(m.reward, 'reward');
   real(m.gap, 'gap', 0);
   if (m.stage0) {

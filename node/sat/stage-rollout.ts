@@ -22,6 +22,8 @@ export interface Trajectory {
   reward: number;
   /** Its group (GRPO's baseline, GAE's normalisation): its prompt within its member rollout. */
   group: number;
+  /** Kept from the updates: the stage's reward change is measured on it (docs/design §1.11). */
+  heldOut: boolean;
   /** Where each turn's tokens are read in context (ChainFormat.layout). */
   layout: TranscriptLayout;
   /** Per turn: log pi_cur by teacher forcing, V of its states (GAE mode), and log pi_new once its agent updated. */
@@ -44,6 +46,8 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
   const { team, cfg, seed, link } = run;
   const { data, generation, sat } = cfg;
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
+  // The last prompts of the seeded pick are held out (docs/design §1.11).
+  const learned = prompts.length - Math.floor(cfg.certificate.holdout * prompts.length);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
   const options = {
     maxTurnTokens: data.maxResponseLength,
@@ -63,19 +67,26 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
     );
     for (const [i, t] of transcripts.entries()) {
       const g = samples[i];
-      rollout.push(trajectory(team.format, t, k * prompts.length + g, prompts[g].answer));
+      rollout.push(trajectory(team.format, t, k * prompts.length + g, prompts[g].answer, g >= learned));
     }
   }
   return rollout;
 }
 
 /** A sampled transcript as the stage's trajectory: rewarded, laid out, its turns not scored yet. */
-function trajectory(f: ChainFormat, transcript: ChainTranscript, group: number, answer: string): Trajectory {
+function trajectory(
+  f: ChainFormat,
+  transcript: ChainTranscript,
+  group: number,
+  answer: string,
+  heldOut: boolean,
+): Trajectory {
   const unscored = () => transcript.turns.map(() => new Float32Array(0));
   return {
     transcript,
     reward: reward(finalAnswerText(f, transcript), answer),
     group,
+    heldOut,
     layout: f.layout(transcript),
     logpCur: unscored(),
     values: unscored(),

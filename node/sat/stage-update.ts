@@ -41,7 +41,9 @@ export async function updateInOrder(
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];
   for (const [position, slot] of order.entries()) {
-    const block = { position, slot, rows: rowsOf(rollout, slot) };
+    const spoke = rowsOf(rollout, slot);
+    // The rows the agent learns from first, then those held out (docs/design §1.11), in this order on every peer.
+    const block = { position, slot, rows: [...spoke.filter((t) => !t.heldOut), ...spoke.filter((t) => t.heldOut)] };
     const agent = run.team.agents[slot];
     const record = agent ? await updateHere(run, block, agent, updated, advantages) : await updateElsewhere(run, block);
     if (record) updated.add(slot);
@@ -74,14 +76,27 @@ async function updateHere(
   const { cfg, link, stage } = run;
   const { sat, algorithm } = cfg;
   if (link && !(await timed(run, 'network', () => link.awaitTurn(stage, position)))) return undefined;
-  const rho = rows.map((t) => ownRatios(t, slot, updated, sat.maxIsRatioClip));
+  // The held-out rows it is only scored on once its update is made.
+  const learned = rows.filter((t) => !t.heldOut);
+  const heldOut = rows.filter((t) => t.heldOut);
+  const rho = learned.map((t) => ownRatios(t, slot, updated, sat.maxIsRatioClip));
   const zeta = zetaOf(rho, cfg.certificate.advantageMax);
-  const batch = updateBatch(cfg, rows, slot, rho.map(truncate), advantagesOf(advantages, slot));
+  const batch = updateBatch(cfg, learned, slot, rho.map(truncate), advantagesOf(advantages, slot));
   // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
   // (docs/design §1.12).
   const update = agent.stage0 ? stage0Update : trustRegionUpdate;
   const { logpNew, ...rec } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
-  setOwnTokens(rows, slot, logpNew, 'logpNew');
+  setOwnTokens(learned, slot, logpNew, 'logpNew');
+  const heldOutNew =
+    rec.accepted && heldOut.length
+      ? await timed(run, 'update', () =>
+          agent.logprobsAt(
+            heldOut.map((t) => ownIds(t, slot)),
+            heldOut.map((t) => ownPositions(t, slot)),
+          ),
+        )
+      : heldOut.map((t) => ownTokens(t, slot, 'logpCur'));
+  setOwnTokens(heldOut, slot, heldOutNew, 'logpNew');
   // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
   const record = agentRecord({
     ...rec,
@@ -89,7 +104,7 @@ async function updateHere(
     name: agent.name,
     reward: meanReward(rows),
     delta: rec.accepted ? algorithm.klCtrl.targetKl : 0,
-    n: rows.length,
+    n: learned.length,
     zeta: rec.accepted ? zeta : 0,
     gap: scoringGap(rows, slot),
   });
@@ -97,7 +112,7 @@ async function updateHere(
     await timed(run, 'network', () =>
       link.sendUpdate(stage, position, {
         logpCur: concat(rows.map((t) => ownTokens(t, slot, 'logpCur'))),
-        logpNew: concat(logpNew),
+        logpNew: concat([...logpNew, ...heldOutNew]),
         record,
       }),
     );
@@ -112,6 +127,7 @@ function trustRegion(cfg: ConfigValues): UpdateConfig {
     targetKl: algorithm.klCtrl.targetKl,
     quantile: algorithm.klCtrl.quantile,
     maxBacktracks: sat.maxBacktracks,
+    maxGrowths: sat.maxStepGrowths,
     steps: actorRolloutRef.actor.ppoEpochs,
     miniBatch: actorRolloutRef.actor.ppoMiniBatchSize,
   };
@@ -169,12 +185,29 @@ const nameOf = (cfg: ConfigValues, slot: number): string => cfg.sat.agents[slot]
 
 /** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */
 function agentRecord(r: AgentStageRecord): AgentStageRecord {
-  const { slot, name, accepted, backtracks, beta, klQuantile, gain, reward, delta, n, zeta, gap, stage0, skipped } = r;
+  const {
+    slot,
+    name,
+    accepted,
+    backtracks,
+    step,
+    beta,
+    klQuantile,
+    gain,
+    reward,
+    delta,
+    n,
+    zeta,
+    gap,
+    stage0,
+    skipped,
+  } = r;
   return {
     slot,
     name,
     accepted,
     backtracks,
+    step,
     beta,
     klQuantile,
     gain,
@@ -197,6 +230,7 @@ function skippedRecord(slot: number, name: string, reward: number): AgentStageRe
     accepted: false,
     skipped: true,
     backtracks: 0,
+    step: 0,
     beta: 0,
     klQuantile: 0,
     gain: 0,

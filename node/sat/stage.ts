@@ -9,6 +9,7 @@ import type { ConfigValues } from '../config/load.ts';
 import type { ChainFormat, ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
 import type { Problem } from '../tasks/dataset.ts';
 import { type StageCertificate, stageCertificate } from './certificate.ts';
+import { type RewardChange, rewardChange } from './reward-change.ts';
 import { type StageRollout, meanReward, rollOut, scoreOwnTurns } from './stage-rollout.ts';
 import { blockOrder, stageAdvantages } from './stage-advantages.ts';
 import { type StageRun, timed } from './stage-run.ts';
@@ -88,6 +89,8 @@ export interface StageRecord {
   maxLogprobGap: number;
   agents: AgentStageRecord[];
   certificate: StageCertificate;
+  /** The team's reward change over the stage, measured on its rollouts, with its confidence term (§1.11). */
+  rewardChange: RewardChange;
   /**
    * Where this process's stage time went, in seconds: the rollout and its scoring (other peers'
    * turns included), its agents' updates, and waiting on the link for the token and other peers' updates.
@@ -113,14 +116,18 @@ export async function runStage(
   const run: StageRun = { team, cfg, stage, seed, link, time: { rollout: 0, update: 0, network: 0 } };
   const rollout = await timed(run, 'rollout', () => rollOut(run)); // docs/design §1.3: B under pi_cur
   await timed(run, 'rollout', () => scoreOwnTurns(rollout, team.agents)); // docs/design §1.4: logp_cur
-  const advantages = stageAdvantages(rollout, team.agents, cfg); // docs/design §1.5: GRPO or GAE
-  const order = blockOrder(run, rollout, advantages); // docs/design §1.6: sigma
+  const learned = rollout.filter((t) => !t.heldOut); // docs/design §1.11: the rest measure the stage
+  const advantages = stageAdvantages(learned, team.agents, cfg); // docs/design §1.5: GRPO or GAE
+  const order = blockOrder(run, learned, advantages); // docs/design §1.6: sigma
   link?.setOrder(stage, order);
   const records = await updateInOrder(run, rollout, advantages, order); // docs/design §1.7: under pi^{i-1}
-  return stageRecord(run, order, rollout, records); // docs/design §1.11: the certificate
+  return stageRecord(run, order, rollout, records); // docs/design §1.11: the certificate and the reward change
 }
 
-/** The stage certificate from the records of the agents that made an update, and the stage's totals. */
+/**
+ * The stage certificate from the records of the agents that made an update, the reward change their updates made
+ * on the stage's rollouts, and the stage's totals.
+ */
 function stageRecord(run: StageRun, order: number[], rollout: StageRollout, records: AgentStageRecord[]): StageRecord {
   const { algorithm, certificate } = run.cfg;
   const cert = stageCertificate({
@@ -138,6 +145,10 @@ function stageRecord(run: StageRun, order: number[], rollout: StageRollout, reco
     maxLogprobGap,
     agents: records,
     certificate: cert,
+    rewardChange: rewardChange(
+      rollout.filter((t) => t.heldOut),
+      certificate.deltaConf,
+    ),
     time: { rollout: ms(run.time.rollout), update: ms(run.time.update), network: ms(run.time.network) },
   };
 }

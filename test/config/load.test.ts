@@ -68,6 +68,7 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
     groupNorm: true,
     scheduler: { mode: 'static' },
     maxBacktracks: 2,
+    maxStepGrowths: 3,
     stage0Delta: 0.01,
     agents,
   });
@@ -81,7 +82,7 @@ test('the values of sat_demo.yaml arrive under camelCase names', (t) => {
     lora: null,
   });
   t.deepEqual(c.evaluation, { numSamplesPerAgent: 2, ensembleStrategy: 'majority_vote' });
-  t.deepEqual(c.certificate, { advantageMax: 5, deltaConf: 0.05 });
+  t.deepEqual(c.certificate, { advantageMax: 5, deltaConf: 0.05, holdout: 0.125 });
   t.deepEqual(c.logging, {
     saveDir: path.join(CONFIGS, 'outputs/sat_demo'),
     checkpointEveryStage: 1,
@@ -144,6 +145,7 @@ test('an empty config is every default', (t) => {
       groupNorm: true,
       scheduler: { mode: 'static' },
       maxBacktracks: 5,
+      maxStepGrowths: 3,
       stage0Delta: 0.01,
       agents: [],
     },
@@ -157,7 +159,7 @@ test('an empty config is every default', (t) => {
       lora: null,
     },
     evaluation: { numSamplesPerAgent: 4, ensembleStrategy: 'majority_vote' },
-    certificate: { advantageMax: 5, deltaConf: 0.05 },
+    certificate: { advantageMax: 5, deltaConf: 0.05, holdout: 0.125 },
     logging: { saveDir: '/teams/demo/outputs/sat', checkpointEveryStage: 1, everyNSteps: 10, keepCheckpoints: 3 },
     dataset: { trainPath: null, testPath: null, type: null },
     team: { workflow: 'chain', turns: 'auto' },

@@ -34,6 +34,7 @@ function update(slot: number, tokens: number): SharedUpdate {
     name: NAMES[slot],
     accepted: true,
     backtracks: 0,
+    step: 1,
     beta: 0.001,
     klQuantile: 0.01 * (slot + 1),
     gain: 0.5,

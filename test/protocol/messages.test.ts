@@ -143,6 +143,7 @@ const RECORD: StageRecord = {
   kl: 0.008,
   beta: 0.15,
   backtracks: 1,
+  step: 0.5,
   reward: 0.625,
   gap: 1e-6,
 };

@@ -33,6 +33,7 @@ function trajectory(turns: [number, number[]][], layout = plainLayout): Trajecto
     transcript,
     reward: 1,
     group: 0,
+    heldOut: false,
     layout: layout(transcript),
     logpCur: empty(),
     values: empty(),

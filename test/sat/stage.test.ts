@@ -146,6 +146,7 @@ const UPDATE_OF_SLOT_0 = {
   name: 'a',
   accepted: true,
   backtracks: 0,
+  step: 1,
   beta: 0,
   klQuantile: 0.1,
   gain: 0.25,

@@ -73,3 +73,23 @@ export function nextBeta(beta: number): number {
   }
   return beta * BACKTRACK_FACTOR;
 }
+
+/** A grown step aims at this share of delta_i, so that the KL's growth beyond its quadratic model rarely overshoots. */
+export const GROWTH_AIM = 0.8;
+/** One growth multiplies the step by at most this factor. */
+export const MAX_GROWTH = 4;
+/** A growth smaller than this factor is not worth another scoring pass. */
+const MIN_GROWTH = 1.25;
+
+/**
+ * The next step of the growing line search (docs/design §1.9) from the largest step that passed, or undefined
+ * when it stops. Near theta_0 the KL quantile grows as the square of the step, so the step that reaches
+ * GROWTH_AIM of delta is step sqrt(GROWTH_AIM delta / klQuantile), taken at most MAX_GROWTH times further and,
+ * once a larger step `failed`, no further than halfway to it in log scale. A move that changed no log-prob
+ * (klQuantile 0) has nothing to grow.
+ */
+export function grownStep(step: number, klQuantile: number, delta: number, failed = Infinity): number | undefined {
+  if (!(klQuantile > 0)) return undefined;
+  const factor = Math.min(MAX_GROWTH, Math.sqrt((GROWTH_AIM * delta) / klQuantile), Math.sqrt(failed / step));
+  return factor >= MIN_GROWTH ? step * factor : undefined;
+}

@@ -1,13 +1,14 @@
 // One agent's KL-bounded update inside a stage (docs/design §1.7): gradient steps on the SAT
-// policy loss over its own tokens, then the quantile trust-region test, with a backtracking line
-// search and a growing beta when it fails.
+// policy loss over its own tokens, then a line search along the move they made that the quantile
+// trust-region test bounds: the step grows while the test leaves room, and backtracks (growing beta)
+// when it fails.
 import type { HostTensor } from '../../gpu/ort.ts';
 import type { Agent } from '../agent.ts';
 import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from '../model/score.ts';
 import type { TrainBatch } from '../train/batch.ts';
 import { relaxBall, stage0States } from './stage0/slot.ts';
-import { klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
+import { grownStep, klQuantileWithin, nextBeta, perStateKl } from './trust-region.ts';
 
 /** What the updating agent learns from: the stage's trajectories seen from its own tokens. */
 export interface UpdateBatch {
@@ -31,6 +32,8 @@ export interface UpdateConfig {
   targetKl: number;
   quantile: number;
   maxBacktracks: number;
+  /** How many times the step may grow past the trained one while the test passes (sat.max_step_growths; default 0). */
+  maxGrowths?: number;
   /** Passes over the batch per attempt (ppo_epochs). */
   steps: number;
   /**
@@ -46,6 +49,8 @@ export interface UpdateRecord {
   /** beta after this update (it persists for the agent's next stage). */
   beta: number;
   klQuantile: number;
+  /** The kept step along the passes' move, as a multiple of it (0: no move kept, or a Stage-0 slot's ball). */
+  step: number;
   /** log pi_new of the agent's tokens after the update (pi_cur's when nothing was accepted). */
   logpNew: Float32Array[];
   /** Importance-weighted surrogate gain: mean over trajectories of cbar (r - 1) A. */
@@ -160,9 +165,11 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
 }
 
 /**
- * Gradient steps, then the trust-region test; while it fails (up to maxBacktracks times) the step is
- * halved back towards the start (a backtracking line search) and beta grows by 1.5 for the agent's
- * later updates. If no step fits, parameters and optimizer state are restored.
+ * Gradient steps, then a line search along the move theta_1 - theta_0 they made (docs/design §1.9): each step
+ * theta_0 + s (theta_1 - theta_0) is scored and tested. From s = 1 the step grows while the test passes (up to
+ * maxGrowths times) and the largest that passed is kept; while it fails (up to maxBacktracks times) s is halved
+ * and beta grows by 1.5 for the agent's later updates. If no step fits, parameters and optimizer state are
+ * restored.
  */
 export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
   const start = agent.trainer.snapshot();
@@ -176,26 +183,44 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
   // The next update's lengths may differ: the training sessions' memory is not held until then.
   await agent.trainer.releaseSessions();
   const trained = agent.trainer.snapshot();
-  let klQuantile = 0;
-  for (let attempt = 0; attempt <= cfg.maxBacktracks; attempt++) {
-    if (attempt > 0) {
-      agent.trainer.interpolate(start, trained, 0.5 ** attempt);
-      agent.beta = nextBeta(agent.beta);
-    }
+  // A grown step keeps the optimizer state the passes left, a backtracked one theta_0's.
+  const moveTo = (step: number) =>
+    step < 1 ? agent.trainer.interpolate(start, trained, step) : agent.trainer.interpolate(trained, start, 1 - step);
+  let last = 1; // the step the agent's parameters are at
+  const stepTo = async (step: number) => {
+    if (step !== 1) moveTo(step);
+    last = step;
     const logpNew = await agent.logprobsAt(b.rows, b.positions);
     // Per-state KL proxy of each trajectory over the agent's tokens; its quantile must stay within delta_i.
     const kls = b.rows.map((_, r) => (b.logpOld[r].length ? perStateKl(b.logpOld[r], logpNew[r]) : 0));
-    const check = klQuantileWithin(kls, cfg.quantile, cfg.targetKl);
-    klQuantile = check.klQuantile;
-    if (check.within)
-      return {
-        accepted: true,
-        backtracks: attempt,
-        beta: agent.beta,
-        klQuantile,
-        logpNew,
-        gain: surrogateGain(b, logpNew, cfg.epsilon),
-      };
+    return { step, logpNew, ...klQuantileWithin(kls, cfg.quantile, cfg.targetKl) };
+  };
+  const accept = (at: Awaited<ReturnType<typeof stepTo>>, backtracks: number): UpdateRecord => ({
+    accepted: true,
+    backtracks,
+    beta: agent.beta,
+    klQuantile: at.klQuantile,
+    step: at.step,
+    logpNew: at.logpNew,
+    gain: surrogateGain(b, at.logpNew, cfg.epsilon),
+  });
+  let at = await stepTo(1);
+  if (at.within) {
+    let failed = Infinity;
+    for (let growth = 0; growth < (cfg.maxGrowths ?? 0); growth++) {
+      const step = grownStep(at.step, at.klQuantile, cfg.targetKl, failed);
+      if (step === undefined) break;
+      const next = await stepTo(step);
+      if (next.within) at = next;
+      else failed = step;
+    }
+    if (failed === last) moveTo(at.step);
+    return accept(at, 0);
+  }
+  for (let attempt = 1; attempt <= cfg.maxBacktracks; attempt++) {
+    agent.beta = nextBeta(agent.beta);
+    at = await stepTo(0.5 ** attempt);
+    if (at.within) return accept(at, attempt);
   }
   agent.trainer.restore(start);
   agent.beta = nextBeta(agent.beta);
@@ -203,7 +228,8 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
     accepted: false,
     backtracks: cfg.maxBacktracks + 1,
     beta: agent.beta,
-    klQuantile,
+    klQuantile: at.klQuantile,
+    step: 0,
     logpNew: b.logpOld,
     gain: 0,
   };
@@ -228,6 +254,7 @@ export async function stage0Update(agent: Agent, b: UpdateBatch, cfg: UpdateConf
     backtracks: r.rejected,
     beta: agent.beta,
     klQuantile: r.klQuantile,
+    step: 0,
     logpNew: r.logpNew,
     gain: surrogateGain(b, r.logpNew, cfg.epsilon),
     stage0: { deltaFrom, delta: r.delta, deltaMax: r.deltaMax, released: r.released },

@@ -19,7 +19,7 @@ export const teamCreateCommand: Command = {
   name: 'team create',
   summary: 'write a team file (the manifest peers join with) from a SAT config',
   usage:
-    'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--allow <peer id>]... ' +
+    'sat-peer team create --config <file> --out <team file> [--name <name>] [--slots N] [--seed N] [--allow <peer id>]... ' +
     '[--no-upgrades] [--offline] [--check]',
   args: [],
   options: {
@@ -39,6 +39,11 @@ export const teamCreateCommand: Command = {
       value: '<n>',
       description:
         "the number of slots: the config's first agents, or all of them and copies of the last (default: the config's agents)",
+    },
+    seed: {
+      type: 'string',
+      value: '<n>',
+      description: "the team's seed: its prompts, samples and block orders (default: the config's seed)",
     },
     allow: {
       type: 'string',
@@ -67,6 +72,7 @@ export const teamCreateCommand: Command = {
       options.slots === undefined
         ? undefined
         : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: LIMITS.slots });
+    const seed = options.seed === undefined ? undefined : numberFlag(options, 'seed', 0, { integer: true, min: 0 });
     const allow = options.allow === undefined ? [] : [options.allow].flat().map(String);
     const config = stringFlag(options, 'config', true);
     if (out !== undefined) checkOut(out, config);
@@ -75,6 +81,7 @@ export const teamCreateCommand: Command = {
       modelDirs,
       ...(name ? { name } : {}),
       ...(slots ? { slots } : {}),
+      ...(seed === undefined ? {} : { seed }),
       ...(allow.length ? { allow } : {}),
       upgrades: !options['no-upgrades'],
       ...(out ? { teamDir: path.dirname(path.resolve(out)) } : {}),

@@ -2,7 +2,15 @@
 // numpy 2.4 `np.quantile`), the within-delta test and the backtracking step.
 import test from 'ava';
 import { InputError } from '../../../node/agent/errors.ts';
-import { klQuantileWithin, nextBeta, perStateKl, quantile } from '../../../node/agent/learner/trust-region.ts';
+import {
+  GROWTH_AIM,
+  MAX_GROWTH,
+  grownStep,
+  klQuantileWithin,
+  nextBeta,
+  perStateKl,
+  quantile,
+} from '../../../node/agent/learner/trust-region.ts';
 
 const near = (a: number, b: number, tol = 1e-12) => Math.abs(a - b) <= tol;
 
@@ -51,6 +59,19 @@ test('klQuantileWithin compares the quantile with delta, boundary included', (t)
   t.deepEqual(klQuantileWithin(kls, 0.5, 0.029), { klQuantile: 0.03, within: false });
   const q99 = klQuantileWithin(kls, 0.99, 0.05);
   t.true(near(q99.klQuantile, 0.0496) && q99.within);
+});
+
+test('grownStep aims the quadratic model of the KL at a share of delta, bounded, and stops near the bound', (t) => {
+  const close = (a: number | undefined, b: number) =>
+    t.true(a !== undefined && Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+  close(grownStep(1, 0.002, 0.01), Math.sqrt((GROWTH_AIM * 0.01) / 0.002));
+  close(grownStep(2, 0.002, 0.01), 2 * Math.sqrt((GROWTH_AIM * 0.01) / 0.002));
+  close(grownStep(1, 1e-9, 0.01), MAX_GROWTH);
+  // Once a larger step failed, no further than halfway to it in log scale.
+  close(grownStep(1, 0.002, 0.01, 1.96), 1.4);
+  t.is(grownStep(1, 0.0075, 0.01), undefined, 'a step whose KL is near the bound is not grown');
+  t.is(grownStep(1, 0.001, 0.01, 1.2), undefined, 'nor one just below a step that failed');
+  t.is(grownStep(1, 0, 0.01), undefined, 'a move that changed nothing has nothing to grow');
 });
 
 test('nextBeta grows beta by 1.5 each backtrack', (t) => {

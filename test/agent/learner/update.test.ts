@@ -87,6 +87,36 @@ test('a bound the full step exceeds is met by halving the step back, and beta gr
   await agent.release();
 });
 
+test('a bound the trained step leaves room in is met by growing the step along its move, optimizer state kept', async (t) => {
+  const make = () =>
+    new Agent({
+      name: 'a',
+      dir: WEAK,
+      trainable: lora,
+      optimizer: { lr: 3e-3, weightDecay: 0 },
+      beta: 0.01,
+      seed: 1,
+      session: { threads: 1 },
+    });
+  const probe = make();
+  const b = await batchFor(probe);
+  const cfg = { epsilon: 0.2, quantile: 0.5, maxBacktracks: 4, steps: 3 };
+  const trained = await trustRegionUpdate(probe, b, { ...cfg, targetKl: 1e9 });
+  t.is(trained.step, 1, 'without maxGrowths the trained step is kept');
+  await probe.release();
+  const agent = make();
+  const delta = trained.klQuantile * 6;
+  const rec = await trustRegionUpdate(agent, b, { ...cfg, targetKl: delta, maxGrowths: 3 });
+  t.true(rec.accepted);
+  t.is(rec.backtracks, 0);
+  t.true(rec.step > 1.5, `step ${rec.step}`);
+  t.true(rec.klQuantile > trained.klQuantile && rec.klQuantile <= delta, `KL quantile ${rec.klQuantile} of ${delta}`);
+  t.is(agent.beta, 0.01, 'growing does not touch beta');
+  t.is(agent.trainer.step, 3, "the passes' optimizer steps are kept");
+  t.deepEqual(rec.logpNew, await agent.logprobsAt(rows, positions), 'the agent stands at the kept step');
+  await agent.release();
+});
+
 test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta and restores the agent exactly', async (t) => {
   const agent = new Agent({
     name: 'a',
