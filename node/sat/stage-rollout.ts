@@ -122,12 +122,17 @@ export const spokeIn = (t: Trajectory, slot: number): boolean => t.transcript.tu
 const ownTurns = (t: Trajectory, slot: number): number[] =>
   t.transcript.turns.flatMap((u, k) => (u.slot === slot ? [k] : []));
 
-/** The ids `slot` is scored and trained on in `t`: the sequence its turns are read in (one for all of them). */
+/**
+ * The ids `slot` is scored and trained on in `t`: the sequence its turns are read in (one for all of them), up to
+ * its last token. The model is causal, so what follows changes none of its log-probs, and an early turn's agent
+ * runs on a shorter row.
+ */
 export function ownIds(t: Trajectory, slot: number): number[] {
-  const [sequence, ...others] = new Set(ownTurns(t, slot).map((k) => t.layout.turns[k].sequence));
+  const turns = ownTurns(t, slot);
+  const [sequence, ...others] = new Set(turns.map((k) => t.layout.turns[k].sequence));
   if (sequence === undefined) throw new Error(`slot ${slot} took no turn in this trajectory`);
   if (others.length) throw new Error(`slot ${slot}'s turns are not read in one sequence`);
-  return t.layout.sequences[sequence];
+  return t.layout.sequences[sequence].slice(0, Math.max(...turns.map((k) => t.layout.turns[k].span[1])));
 }
 
 /** Where `slot`'s tokens sit in ownIds, its turns in order. */
