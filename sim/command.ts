@@ -14,15 +14,15 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /**
  * `--upgrade <slot>=<model>@<stage>` (slot by index or name, model a folder or an embedded name), or
- * 'none'; by default the first agent the config gives an `upgrade` model takes it at stage floor(0.7 k) + 1 of k,
- * so that most stages show what SAT makes of the team before the newcomer shows what a stronger model adds.
+ * 'none'; by default the first agent the config gives an `upgrade` model takes it at the last stage but one, so
+ * that most stages show what SAT makes of the team before the newcomer shows what a stronger model adds.
  */
 function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): SimOptions['upgrade'] {
   if (raw === 'none') return undefined;
   if (raw === undefined) {
     const slot = cfg.sat.agents.findIndex((a) => a.upgrade);
     return slot >= 0 && stages >= 2
-      ? { slot, model: cfg.sat.agents[slot].upgrade!, stage: Math.min(stages, Math.floor(0.7 * stages) + 1) }
+      ? { slot, model: cfg.sat.agents[slot].upgrade!, stage: Math.max(2, stages - 1) }
       : undefined;
   }
   const m = /^([^=]+)=(.+)@(\d+)$/.exec(raw);
@@ -124,7 +124,7 @@ export const simCommand: Command = {
       value: '<slot>=<model>@<stage>',
       description:
         'a newcomer peer takes the slot over with another model at that stage, through Stage-0 (default: the ' +
-        "config's upgrade model at stage floor(0.7 k) + 1 of k, e.g. 8 of 10; none: no upgrade)",
+        "config's upgrade model at the last stage but one, e.g. 9 of 10; none: no upgrade)",
     },
   },
   async run({ options, json, verbose }) {

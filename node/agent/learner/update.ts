@@ -183,9 +183,8 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
   // The next update's lengths may differ: the training sessions' memory is not held until then.
   await agent.trainer.releaseSessions();
   const trained = agent.trainer.snapshot();
-  // A grown step keeps the optimizer state the passes left, a backtracked one theta_0's.
-  const moveTo = (step: number) =>
-    step < 1 ? agent.trainer.interpolate(start, trained, step) : agent.trainer.interpolate(trained, start, 1 - step);
+  // Any step keeps the optimizer state the passes left: the moments have seen the batch whatever step is kept.
+  const moveTo = (step: number) => agent.trainer.interpolate(trained, start, 1 - step);
   let last = 1; // the step the agent's parameters are at
   const stepTo = async (step: number) => {
     if (step !== 1) moveTo(step);

@@ -83,6 +83,8 @@ test('a bound the full step exceeds is met by halving the step back, and beta gr
   t.true(rec.backtracks >= 1, `backtracks ${rec.backtracks}`);
   t.true(rec.klQuantile <= full.klQuantile / 3);
   t.true(Math.abs(agent.beta - 0.01 * 1.5 ** rec.backtracks) < 1e-12);
+  t.is(rec.step, 0.5 ** rec.backtracks);
+  t.is(agent.trainer.step, 3, "the passes' optimizer steps are kept");
   t.deepEqual(rec.logpNew, await agent.logprobsAt(rows, positions));
   await agent.release();
 });

@@ -80,8 +80,12 @@ test("team create --seed makes the team with that seed in place of the config's:
   t.not(seeded, plain);
   t.is(make('c.yaml', '--seed', '8'), seeded, 'the same seed makes the same team');
   t.is(make('d.yaml', '--seed', '7'), plain, "the config's own seed is 7");
-  t.regex(fs.readFileSync(path.join(dir, 'b.yaml'), 'utf8'), /"seed":8/);
-  oneLine(t, sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'e.yaml'), '--seed', 'x').stderr, /--seed/);
+  t.regex(fs.readFileSync(path.join(dir, 'b.yaml'), 'utf8'), /^ {2}seed: 8$/m);
+  oneLine(
+    t,
+    sat('team', 'create', '--config', DEMO_CONFIG, '--out', path.join(dir, 'e.yaml'), '--seed', 'x').stderr,
+    /--seed/,
+  );
 });
 
 test('team create refuses, in one line, an --out that is the config itself, a folder, or under a file', (t) => {
