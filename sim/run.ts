@@ -9,6 +9,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { availableMemory } from '../node/gpu/device-memory.ts';
+import type { StageCertificate } from '../node/sat/certificate.ts';
+import type { RewardChange } from '../node/sat/reward-change.ts';
 import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -74,14 +76,8 @@ export interface SimStage {
     skipped?: true;
     stage0?: { deltaFrom: number; delta: number; released: boolean };
   }[];
-  rewardChange: { estimate: number; confidence: number; lowerBound: number };
-  certificate: {
-    lowerBound: number;
-    infoGain: number;
-    occupancyShift: number;
-    estimatorBias: number;
-    finiteSample: number;
-  };
+  rewardChange: RewardChange;
+  certificate: StageCertificate;
   seconds: number;
   /**
    * Where the stage's time went, in seconds: the rollout (the slowest peer's, remote turns

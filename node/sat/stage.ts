@@ -89,7 +89,7 @@ export interface StageRecord {
   maxLogprobGap: number;
   agents: AgentStageRecord[];
   certificate: StageCertificate;
-  /** The team's reward change over the stage, measured on its rollouts, with its confidence term (§1.11). */
+  /** The team's reward change over the stage, measured on its held-out rollouts, with its confidence term (§1.11). */
   rewardChange: RewardChange;
   /**
    * Where this process's stage time went, in seconds: the rollout and its scoring (other peers'

@@ -26,11 +26,9 @@ async function batchFor(agent: Agent): Promise<UpdateBatch> {
     advantages: [1, -1],
   };
 }
-const params = (a: Agent) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()]));
-const sum = (xs: Float32Array) => xs.reduce((s, x) => s + x, 0);
-
-test('an accepted update stays within the KL bound and follows the advantages', async (t) => {
-  const agent = new Agent({
+/** A LoRA agent on the weak model that every update test starts from. */
+const make = () =>
+  new Agent({
     name: 'a',
     dir: WEAK,
     trainable: lora,
@@ -39,6 +37,11 @@ test('an accepted update stays within the KL bound and follows the advantages', 
     seed: 1,
     session: { threads: 1 },
   });
+const params = (a: Agent) => new Map([...a.trainer.parameters].map(([n, p]) => [n, p.slice()]));
+const sum = (xs: Float32Array) => xs.reduce((s, x) => s + x, 0);
+
+test('an accepted update stays within the KL bound and follows the advantages', async (t) => {
+  const agent = make();
   const b = await batchFor(agent);
   const rec = await trustRegionUpdate(agent, b, {
     epsilon: 0.2,
@@ -62,16 +65,6 @@ test('an accepted update stays within the KL bound and follows the advantages', 
 });
 
 test('a bound the full step exceeds is met by halving the step back, and beta grows per halving', async (t) => {
-  const make = () =>
-    new Agent({
-      name: 'a',
-      dir: WEAK,
-      trainable: lora,
-      optimizer: { lr: 3e-3, weightDecay: 0 },
-      beta: 0.01,
-      seed: 1,
-      session: { threads: 1 },
-    });
   const probe = make();
   const b = await batchFor(probe);
   const cfg = { epsilon: 0.2, quantile: 0.5, maxBacktracks: 4, steps: 3 };
@@ -90,16 +83,6 @@ test('a bound the full step exceeds is met by halving the step back, and beta gr
 });
 
 test('a bound the trained step leaves room in is met by growing the step along its move, optimizer state kept', async (t) => {
-  const make = () =>
-    new Agent({
-      name: 'a',
-      dir: WEAK,
-      trainable: lora,
-      optimizer: { lr: 3e-3, weightDecay: 0 },
-      beta: 0.01,
-      seed: 1,
-      session: { threads: 1 },
-    });
   const probe = make();
   const b = await batchFor(probe);
   const cfg = { epsilon: 0.2, quantile: 0.5, maxBacktracks: 4, steps: 3 };
@@ -149,16 +132,6 @@ test('an unreachable KL bound backtracks max_backtracks + 1 times, grows beta an
 });
 
 test('ppo_mini_batch_size: each pass takes the batch in slices, one optimizer step each', async (t) => {
-  const make = () =>
-    new Agent({
-      name: 'a',
-      dir: WEAK,
-      trainable: lora,
-      optimizer: { lr: 3e-3, weightDecay: 0 },
-      beta: 0.01,
-      seed: 1,
-      session: { threads: 1 },
-    });
   const [whole, sliced] = [make(), make()];
   const b = await batchFor(whole);
   // A bound every step fits, so no backtracking rewinds the step count.
