@@ -7,8 +7,8 @@ interface StageLineAgent {
   klQuantile: number;
   delta: number;
   accepted: boolean;
-  /** The kept step along the update's move (docs/design §1.9): above 1 grown, below it backtracked. */
-  step: number;
+  /** The kept step along the update's move (docs/design §1.9): above 1 grown, below it backtracked (absent: 1). */
+  step?: number;
   /** Its peer fell silent while it held the token: the stage went on without its update. */
   skipped?: boolean;
   stage0?: { deltaFrom: number; delta: number; released: boolean };
@@ -22,7 +22,8 @@ export interface StageLineRow {
   test_accuracy: number;
   test_avg_at_k: number;
   agents: readonly StageLineAgent[];
-  rewardChange: { estimate: number; confidence: number };
+  /** Absent from a row saved before the reward change was measured. */
+  rewardChange?: { estimate: number; confidence: number };
   seconds: number;
 }
 
@@ -38,7 +39,7 @@ export interface StageBreakdownRow {
   time: { rollout: number; update: number; eval?: number; network: number };
 }
 
-const AGENTS_WIDTH = 60;
+const AGENTS_WIDTH = 76;
 const CHANGE_WIDTH = 13;
 const signed = (x: number) => `${x < 0 ? '-' : '+'}${Math.abs(x).toFixed(3)}`;
 
@@ -66,7 +67,9 @@ export function stageLine(row: StageLineRow, rssMb?: number): string {
     pct(row.test_accuracy).padStart(8),
     pct(row.test_avg_at_k).padStart(6),
     row.agents.map(agentCell).join(', ').padEnd(AGENTS_WIDTH),
-    signed(row.rewardChange.estimate).concat('±', row.rewardChange.confidence.toFixed(3)).padStart(CHANGE_WIDTH),
+    (row.rewardChange ? `${signed(row.rewardChange.estimate)}±${row.rewardChange.confidence.toFixed(3)}` : '').padStart(
+      CHANGE_WIDTH,
+    ),
     row.seconds.toFixed(1).padStart(7),
     ...(rssMb === undefined ? [] : [String(rssMb).padStart(8)]),
   ].join('  ');
@@ -89,5 +92,5 @@ function agentCell(a: StageLineAgent): string {
     return `${a.name} ball ${deltaFrom.toPrecision(2)}->${released ? 'released' : delta.toPrecision(2)}`;
   }
   const kl = a.klQuantile.toExponential(1);
-  return a.accepted ? `${a.name} ${kl}/${a.delta} x${a.step.toPrecision(2)}` : `${a.name} ${kl} rejected`;
+  return a.accepted ? `${a.name} ${kl}/${a.delta} x${(a.step ?? 1).toPrecision(2)}` : `${a.name} ${kl} rejected`;
 }

@@ -1,8 +1,8 @@
 // The SAT configuration schema: every key, its check and its default, in one table. Keys and defaults
 // follow the SAT reference (github.com/Yydc/SAT-AAMAS): where its code reads a key with a default
 // (`cfg.get("sat", {}).get("group_size", 4)`), that default; where only its configs name the key, the
-// value in configs/sat_default.yaml. `team`, `seed`, `training.lora` and
-// `logging.keep_checkpoints` are ours.
+// value in configs/sat_default.yaml. `team`, `seed`, `sat.max_step_growths`, `training.lora`,
+// `certificate.holdout` and `logging.keep_checkpoints` are ours.
 import { ConfigError } from './errors.ts';
 import {
   REQUIRED,

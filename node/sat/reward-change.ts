@@ -14,7 +14,7 @@ export interface RewardChange {
   confidence: number;
   /** estimate - confidence. */
   lowerBound: number;
-  /** The units the standard error is taken over: the groups (prompts), or one group's transcripts. */
+  /** The held-out prompts the standard error is taken over. */
   groups: number;
 }
 
@@ -30,23 +30,28 @@ function logRatio(t: Trajectory): number {
 }
 
 /**
- * The stage's reward change (docs/design §1.11): each group's mean of (W_j - 1)(R_j - b_j), b_j the mean reward
- * of the other transcripts of its group, and over the groups their mean and a normal one-sided confidence term.
- * A stage of one prompt takes its transcripts, independent given the prompt, as the units of the standard error.
+ * The stage's reward change (docs/design §1.11) from its held-out rows: each transcript's (W_j - 1)(R_j - b_j), b_j
+ * the mean reward of the other transcripts of its group; per prompt (a group, or in the ensemble one group per
+ * agent: group mod `prompts`) their mean; over the prompts the mean and a normal one-sided confidence term.
  */
-export function rewardChange(rollout: StageRollout, deltaConf: number): RewardChange {
+export function rewardChange(heldOut: StageRollout, deltaConf: number, prompts: number): RewardChange {
   const groups = new Map<number, Trajectory[]>();
-  for (const t of rollout) groups.set(t.group, [...(groups.get(t.group) ?? []), t]);
-  const terms = [...groups.values()].map((rows) => {
+  for (const t of heldOut) groups.set(t.group, [...(groups.get(t.group) ?? []), t]);
+  const perPrompt = new Map<number, number[]>();
+  for (const [group, rows] of groups) {
     const total = rows.reduce((s, t) => s + t.reward, 0);
-    return rows.map((t) => {
+    const terms = perPrompt.get(group % prompts) ?? [];
+    for (const t of rows) {
       const baseline = rows.length > 1 ? (total - t.reward) / (rows.length - 1) : 0;
-      return Math.expm1(logRatio(t)) * (t.reward - baseline);
-    });
-  });
-  const units = terms.length > 1 ? terms.map(mean) : (terms[0] ?? []);
-  const estimate = units.length ? mean(units) : 0;
+      terms.push(Math.expm1(logRatio(t)) * (t.reward - baseline));
+    }
+    perPrompt.set(group % prompts, terms);
+  }
+  const units = [...perPrompt.values()].map(mean);
+  if (units.length === 0) return { estimate: 0, confidence: 0, lowerBound: 0, groups: 0 };
+  const estimate = mean(units);
+  // One prompt gives no spread to take: its change is not bounded.
   const confidence =
-    units.length > 1 ? (probit(1 - deltaConf) * sampleStandardDeviation(units)) / Math.sqrt(units.length) : 0;
+    units.length > 1 ? (probit(1 - deltaConf) * sampleStandardDeviation(units)) / Math.sqrt(units.length) : Infinity;
   return { estimate, confidence, lowerBound: estimate - confidence, groups: units.length };
 }

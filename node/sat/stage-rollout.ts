@@ -46,8 +46,9 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
   const { team, cfg, seed, link } = run;
   const { data, generation, sat } = cfg;
   const prompts = pickPrompts(team.train, Math.min(data.trainBatchSize, team.train.length), seed);
-  // The last prompts of the seeded pick are held out (docs/design §1.11).
-  const learned = prompts.length - Math.floor(cfg.certificate.holdout * prompts.length);
+  // The last prompts of the seeded pick are held out, two at least or none (docs/design §1.11).
+  const held = Math.floor(cfg.certificate.holdout * prompts.length);
+  const learned = prompts.length - (held >= 2 ? held : 0);
   const samples = prompts.flatMap((_, g) => Array<number>(sat.groupSize).fill(g));
   const options = {
     maxTurnTokens: data.maxResponseLength,

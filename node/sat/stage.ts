@@ -148,6 +148,7 @@ function stageRecord(run: StageRun, order: number[], rollout: StageRollout, reco
     rewardChange: rewardChange(
       rollout.filter((t) => t.heldOut),
       certificate.deltaConf,
+      Math.min(run.cfg.data.trainBatchSize, run.team.train.length),
     ),
     time: { rollout: ms(run.time.rollout), update: ms(run.time.update), network: ms(run.time.network) },
   };

@@ -79,9 +79,9 @@ const TEAM = teamId(MANIFEST);
 const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
-const HEARTBEAT: Heartbeat = { version: 1, team: TEAM, slot: 1, stage: 3, model: 'qwen3-0.6b', time: TIME };
+const HEARTBEAT: Heartbeat = { version: 2, team: TEAM, slot: 1, stage: 3, model: 'qwen3-0.6b', time: TIME };
 const CLAIM: SlotClaim = {
-  version: 1,
+  version: 2,
   team: TEAM,
   slot: 1,
   family: 'qwen3',
@@ -91,7 +91,7 @@ const CLAIM: SlotClaim = {
   time: TIME,
 };
 const SLOT_STATE: SlotState = {
-  version: 1,
+  version: 2,
   team: TEAM,
   slot: 1,
   stage: 2,
@@ -99,7 +99,7 @@ const SLOT_STATE: SlotState = {
   bytes: 2_400_000_000,
 };
 const SHARD: TrajectoryShard = {
-  version: 1,
+  version: 2,
   team: TEAM,
   stage: 3,
   trajectories: [
@@ -130,7 +130,7 @@ const SHARD: TrajectoryShard = {
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = {
-  version: 1,
+  version: 2,
   team: TEAM,
   stage: 3,
   slot: 1,
@@ -148,7 +148,7 @@ const RECORD: StageRecord = {
   gap: 1e-6,
 };
 const UPDATE: LogprobUpdate = {
-  version: 1,
+  version: 2,
   team: TEAM,
   stage: 3,
   position: 0,
@@ -160,7 +160,7 @@ const UPDATE: LogprobUpdate = {
   after: [],
 };
 const PASS: TokenPass = {
-  version: 1,
+  version: 2,
   team: TEAM,
   stage: 3,
   position: 1,
@@ -169,14 +169,14 @@ const PASS: TokenPass = {
   update: contentId(LogprobUpdate.encode(UPDATE)).bytes,
   time: TIME,
 };
-const ACK: TokenAck = { version: 1, team: TEAM, stage: 3, position: 1, slot: 0 };
+const ACK: TokenAck = { version: 2, team: TEAM, stage: 3, position: 1, slot: 0 };
 /**
  * An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's).
  */
 const withRecord = (m: LogprobUpdate): LogprobUpdate =>
   m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m;
 const ANNOUNCE: Announce = {
-  version: 1,
+  version: 2,
   team: TEAM,
   stage: 3,
   kind: BlockKind.SHARD,
@@ -346,7 +346,7 @@ const turn = (patch: Partial<TrajectoryShard['trajectories'][number]['turns'][nu
   traj({ turns: [with_(SHARD.trajectories[0].turns[0], patch)] });
 
 const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
-  ['Heartbeat', 'version 2', with_(HEARTBEAT, { version: 2 }), 'bad-version'],
+  ['Heartbeat', 'version 1', with_(HEARTBEAT, { version: 1 }), 'bad-version'],
   ['Heartbeat', 'no version', with_(HEARTBEAT, { version: 0 }), 'bad-version'],
   ['TrajectoryShard', 'version 7', with_(SHARD, { version: 7 }), 'bad-version'],
   ['Heartbeat', 'no team', with_(HEARTBEAT, { team: '' }), 'missing'],

@@ -47,7 +47,7 @@ function bandit(rng: () => number, groups: number, g: number, next: number[] | n
 
 test('on a bandit the estimate is unbiased and its lower bound holds as often as delta_conf says', (t) => {
   const rng = seededRng('reward-change');
-  const big = rewardChange(bandit(rng, 20_000, 4), 0.05);
+  const big = rewardChange(bandit(rng, 20_000, 4), 0.05, 20_000);
   t.is(big.groups, 20_000);
   t.true(
     Math.abs(big.estimate - TRUE_CHANGE) < 4 * (big.confidence / probit(0.95)),
@@ -55,7 +55,7 @@ test('on a bandit the estimate is unbiased and its lower bound holds as often as
   );
   let covered = 0;
   const runs = 400;
-  for (let k = 0; k < runs; k++) if (rewardChange(bandit(rng, 64, 4), 0.05).lowerBound <= TRUE_CHANGE) covered++;
+  for (let k = 0; k < runs; k++) if (rewardChange(bandit(rng, 64, 4), 0.05, 64).lowerBound <= TRUE_CHANGE) covered++;
   t.true(covered / runs >= 0.92, `the bound held in ${covered} of ${runs} runs`);
   t.true(covered < runs, 'and it is no wider than it needs to be');
 });
@@ -63,10 +63,15 @@ test('on a bandit the estimate is unbiased and its lower bound holds as often as
 test('a stage whose updates moved nothing measured no change', (t) => {
   const rng = seededRng('unmoved');
   for (const next of [null, CUR]) {
-    const none = rewardChange(bandit(rng, 32, 4, next), 0.05);
+    const none = rewardChange(bandit(rng, 32, 4, next), 0.05, 32);
     t.deepEqual(none, { estimate: 0, confidence: 0, lowerBound: 0, groups: 32 });
   }
-  t.deepEqual(rewardChange([], 0.05), { estimate: 0, confidence: 0, lowerBound: 0, groups: 0 });
+  t.deepEqual(rewardChange([], 0.05, 32), { estimate: 0, confidence: 0, lowerBound: 0, groups: 0 });
+  const one = rewardChange(bandit(rng, 1, 8), 0.05, 1);
+  t.is(one.confidence, Infinity, 'one prompt gives no spread: its change is not bounded');
+  // In the ensemble each agent answers every prompt in its own group (k P + g): a prompt is one unit.
+  const members = [...bandit(rng, 16, 4), ...bandit(rng, 16, 4).map((r) => ({ ...r, group: r.group + 16 }))];
+  t.is(rewardChange(members, 0.05, 16).groups, 16);
 });
 
 const DEMO = new URL('../../models/demo/', import.meta.url).pathname;

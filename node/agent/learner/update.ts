@@ -4,6 +4,8 @@
 // when it fails.
 import type { HostTensor } from '../../gpu/ort.ts';
 import type { Agent } from '../agent.ts';
+import { InputError } from '../errors.ts';
+import { VALUE_HEAD } from '../model/value-head.ts';
 import { MAX_LOG_RATIO } from './sat-loss.ts';
 import { padBatch, seqBucket } from '../model/score.ts';
 import type { TrainBatch } from '../train/batch.ts';
@@ -32,7 +34,7 @@ export interface UpdateConfig {
   targetKl: number;
   quantile: number;
   maxBacktracks: number;
-  /** How many times the step may grow past the trained one while the test passes (sat.max_step_growths; default 0). */
+  /** How many times the step may grow past the trained one while the test passes (sat.max_step_growths; 0 if unset). */
   maxGrowths?: number;
   /** Passes over the batch per attempt (ppo_epochs). */
   steps: number;
@@ -60,6 +62,7 @@ export interface UpdateRecord {
 }
 
 const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
+const isPolicy = (tensor: string) => tensor !== VALUE_HEAD.weight && tensor !== VALUE_HEAD.bias;
 
 /**
  * The loss inputs of satPolicyLoss for this batch, padded to a shape bucket: the rows, and at each
@@ -183,8 +186,9 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
   // The next update's lengths may differ: the training sessions' memory is not held until then.
   await agent.trainer.releaseSessions();
   const trained = agent.trainer.snapshot();
-  // Any step keeps the optimizer state the passes left: the moments have seen the batch whatever step is kept.
-  const moveTo = (step: number) => agent.trainer.interpolate(trained, start, 1 - step);
+  // Any step keeps the optimizer state the passes left: the moments have seen the batch whatever step is kept. The
+  // search is over the policy: a value head (GAE) stays as the passes trained it.
+  const moveTo = (step: number) => agent.trainer.interpolate(trained, start, 1 - step, isPolicy);
   let last = 1; // the step the agent's parameters are at
   const stepTo = async (step: number) => {
     if (step !== 1) moveTo(step);
@@ -209,8 +213,12 @@ export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: Updat
     for (let growth = 0; growth < (cfg.maxGrowths ?? 0); growth++) {
       const step = grownStep(at.step, at.klQuantile, cfg.targetKl, failed);
       if (step === undefined) break;
-      const next = await stepTo(step);
-      if (next.within) at = next;
+      // A step grown so far that a log-prob is no longer finite fails the test like one past delta.
+      const next = await stepTo(step).catch((e: unknown) => {
+        if (e instanceof InputError) return undefined;
+        throw e;
+      });
+      if (next?.within) at = next;
       else failed = step;
     }
     if (failed === last) moveTo(at.step);

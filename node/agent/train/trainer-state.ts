@@ -190,12 +190,20 @@ function checkLayout(state: TrainerState, snap: TrainerSnapshot): void {
 
 /**
  * A step part of the way from one snapshot to a later one, for a backtracking line search:
- * parameters from + f (to - from), optimizer moments and step as in `from`.
+ * parameters from + f (to - from), optimizer moments and step as in `from`; the tensors `moves` leaves out stay as
+ * in `from`.
  */
-export function interpolate(state: TrainerState, from: TrainerSnapshot, to: TrainerSnapshot, f: number): void {
+export function interpolate(
+  state: TrainerState,
+  from: TrainerSnapshot,
+  to: TrainerSnapshot,
+  f: number,
+  moves: (name: string) => boolean = () => true,
+): void {
   restore(state, from);
   checkLayout(state, to);
   for (const [name, s] of to.state) {
+    if (!moves(name)) continue;
     const cur = state.current.get(name)!.params;
     for (let i = 0; i < cur.length; i++) cur[i] += f * (s.params[i] - cur[i]);
   }

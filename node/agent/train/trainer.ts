@@ -301,11 +301,12 @@ export class Trainer {
   }
 
   /**
-   * A step part of the way from one snapshot to a later one, for a backtracking line search:
-   * parameters from + f (to - from), optimizer moments and step as in `from`.
+   * A step part of the way from one snapshot to a later one (or past it), for a line search:
+   * parameters from + f (to - from), optimizer moments and step as in `from`; the tensors `moves` leaves out stay
+   * as in `from`.
    */
-  interpolate(from: TrainerSnapshot, to: TrainerSnapshot, f: number): void {
-    interpolate(this.state, from, to, f);
+  interpolate(from: TrainerSnapshot, to: TrainerSnapshot, f: number, moves?: (name: string) => boolean): void {
+    interpolate(this.state, from, to, f, moves);
   }
 
   /** Writes the trainable tensors, their AdamW moments (`adam_m.`/`adam_v.` + name) and the step as safetensors. */
