@@ -454,7 +454,7 @@ test('a misspelled key is refused by team create, and a team file holding one by
     'team',
     'create',
     '--config',
-    demoConfig((x) => x.replace('target_kl: 0.05', 'target_kll: 0.05')),
+    demoConfig((x) => x.replace('target_kl:', 'target_kll:')),
     '--out',
     file,
   );
