@@ -1,5 +1,6 @@
 // A stage as a line of the stage table, alike in `sat-peer train`, `start` and `sim`: its order, reward,
-// held-out accuracy, each agent's update (a newcomer's Stage-0 ball while it enters) and the certificate.
+// held-out accuracy, each agent's update (a newcomer's Stage-0 ball while it enters) and the reward change
+// measured on the held-out prompts; under it, the paper's bound with its terms and where the time went.
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 interface StageLineAgent {

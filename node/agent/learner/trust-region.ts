@@ -1,6 +1,7 @@
 // The per-agent quantile KL trust region of docs/design §1.9: after an update, the q-quantile over the
-// stage's states of the per-state KL proxy between the old and new policy must stay within delta_i;
-// otherwise the update is undone and retried with a larger KL penalty beta.
+// stage's states of the per-state KL proxy between the old and new policy must stay within delta_i. A
+// line search along the update's move grows the step while the test leaves room (grownStep) and halves it,
+// with a larger KL penalty beta, while the test fails.
 import { InputError } from '../errors.ts';
 
 /** Backtracking multiplies the KL penalty by this factor (docs/design §1.9: `beta *= 1.5`). */
