@@ -27,6 +27,7 @@ import { PeerChunks } from './peer-chunks.ts';
 import { SlotStates } from './slot-states.ts';
 import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
+import { adversaryHooks } from './adversary-hooks.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
 import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
 import { othersStages } from './team-wait.ts';
@@ -186,11 +187,12 @@ async function teamConfig(file: TeamFile, host: PeerHost, init: JoinedPeer['init
   const testPath =
     file.manifest.test && (await teamDataset(file.manifest.test, file.dir, host, init.dataDir, init.log));
   serveTeam(host, file, [trainPath, ...(testPath ? [testPath] : [])]);
-  return {
+  const cfg: SatConfig = {
     ...file.cfg,
     dataset: { ...file.cfg.dataset, trainPath, testPath: testPath ?? file.cfg.dataset.testPath },
     logging: { ...file.cfg.logging, saveDir: init.dataDir },
   };
+  return adversaryHooks().config?.(cfg) ?? cfg;
 }
 
 /** This slot's agent, as this peer last saved it (on the model an upgrade put there), with that stage. */
@@ -256,5 +258,10 @@ function peerLink({
     ...(init.onTurn ? { onTurn: init.onTurn } : {}),
     log: init.log,
     teamPast: (stage) => othersStages(roster, host.peerId).every((s) => s > stage),
+    claims: (s, peer, stage) => roster.claimants(s, stage).some((c) => c.equals(peer)),
+    exclude: (peer, why, from) => {
+      roster.exclude(peer, why, from);
+      init.log(`excluded peer ${peer} from the team from stage ${from} on: ${why}`);
+    },
   });
 }

@@ -25,6 +25,8 @@ import {
 import type { PeerHost } from '../protocol/host.ts';
 import { ShardParts, splitShard } from '../protocol/shard-parts.ts';
 import { ShardExchange } from '../protocol/shards.ts';
+import { bump } from '../protocol/counters.ts';
+import { adversaryHooks } from './adversary-hooks.ts';
 import { DEADLINE_MS, TokenPassing, type Turn } from '../protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
 import { sleep } from '../util/until.ts';
@@ -61,6 +63,10 @@ export interface PeerLinkInit {
   teamPast?: (stage: number) => boolean;
   /** Bytes of the largest shard this peer makes (default the protocol's limit); a larger rollout goes as several. */
   shardBytes?: number;
+  /** Whether `peer` claims `slot` at `stage` (it may make that slot's turns). */
+  claims: (slot: number, peer: PeerId, stage: number) => boolean;
+  /** Excludes `peer` from the team from stage `from` on for what it sent (`why`). */
+  exclude?: (peer: PeerId, why: string, from: number) => void;
 }
 
 export class LinkTimeoutError extends Error {
@@ -157,6 +163,14 @@ export class PeerLink implements StageLink {
   private readonly updateFrom = new Map<string, PeerId>();
   /** What each position came to: its update, or null when skipped. */
   private readonly decided = new Waits<Held | null>();
+  /** Shards an update named (an observer fetches them from whoever has them: their CID vouches for them). */
+  private readonly named = new Map<string, number>();
+  /** Shards whose sender does not hold the slot of their last turns, by sender. */
+  readonly forged = new Map<string, number>();
+  /** Updates refused here, by their maker. */
+  readonly refusedFrom = new Map<string, number>();
+  /** The updates refused here (their records or log-probs did not hold up), by CID, with their stage. */
+  private readonly refused = new Map<string, number>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
   /** What the incumbent hands over (the CID of its tensors' chunk manifest), and its peer. */
@@ -178,7 +192,7 @@ export class PeerLink implements StageLink {
       slots: init.slots,
       isMember: init.isMember,
       stage: () => this.stage,
-      onShard: (shard, cid) => this.onShard(shard, cid),
+      onShard: (shard, cid, from) => this.onShard(shard, cid, from),
       onUpdate: (update, cid, from) => this.onUpdate(update, cid.toString(), from),
       wantsParams: (a, from) =>
         a.stage === init.takeOverAt &&
@@ -224,6 +238,7 @@ export class PeerLink implements StageLink {
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine, this.parts]) w.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
+    for (const map of [this.refused, this.named]) for (const [cid, s] of map) if (s < stage) map.delete(cid);
     for (const [cid, u] of this.updates)
       if (u.stage < stage) {
         this.updates.delete(cid);
@@ -331,7 +346,8 @@ export class PeerLink implements StageLink {
       },
       this.init.shardBytes,
     );
-    for (const part of parts) this.onShard(part, await this.publishing(() => this.shards.publish(part)));
+    for (const part of adversaryHooks().shards?.(parts) ?? parts)
+      this.onShard(part, await this.publishing(() => this.shards.publish(part)));
   }
 
   /** Whether `stage` is known past its rollout here: every training rollout seen complete, or an update of it seen. */
@@ -408,16 +424,30 @@ export class PeerLink implements StageLink {
     return taken;
   }
 
+  /**
+   * The stage refused the update of `position`: this peer's own update will not list it, a later one here that lists
+   * it is not followed, and the slot's holder, who made it, is excluded.
+   */
+  refuseUpdate(stage: number, position: number, why: string): void {
+    const held = this.decided.get(`${stage}/${position}`);
+    if (held) this.refused.set(held.cid, stage);
+    const slot = this.order[position];
+    const maker = this.init.peers(stage).get(slot);
+    if (!maker || maker.equals(this.host.peerId)) return;
+    bump(this.refusedFrom, maker.toString());
+    this.init.exclude?.(maker, `its update for slot ${slot} in stage ${stage} was refused: ${why}`, stage + 1);
+  }
+
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
     const after = this.order.slice(0, position).flatMap((_, p) => {
       const held = this.decided.get(`${stage}/${p}`);
-      return held ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
+      return held && !this.refused.has(held.cid) ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
     const shards = [...this.complete]
       .filter(([k]) => k.startsWith(`${stage}/train/`))
       .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
       .flatMap(([, cids]) => cids);
-    const update: LogprobUpdate = {
+    const made: LogprobUpdate = {
       version: PROTOCOL_VERSION,
       team: this.init.team,
       stage,
@@ -429,14 +459,24 @@ export class PeerLink implements StageLink {
       record: recordMessage(this.init.team, stage, position, u.record),
       after,
     };
+    const update = (await adversaryHooks().update?.(made)) ?? made;
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
     this.updates.set(cid.toString(), update);
     this.decided.set(`${stage}/${position}`, { update, cid: cid.toString() });
     await this.token.handOff(position, cid);
   }
 
-  private onShard(part: TrajectoryShard, cid: CID): void {
+  private onShard(part: TrajectoryShard, cid: CID, from = this.host.peerId): void {
     if (part.stage < this.stage) return;
+    if (!this.named.has(cid.toString()) && !this.madeBy(part, from)) {
+      const slots = [...new Set(part.trajectories.map((t) => t.turns.at(-1)!.slot))].join(', ');
+      bump(this.forged, from.toString());
+      return this.init.exclude?.(
+        from,
+        `it sent turns of slot ${slots} in stage ${part.stage}'s rollout ${part.rollout}, a slot it does not claim`,
+        part.stage + 1,
+      );
+    }
     const whole = this.parts.add(part, cid);
     if (!whole) return;
     const { shard } = whole;
@@ -450,9 +490,15 @@ export class PeerLink implements StageLink {
       );
   }
 
+  /** Whether `from` may have made `shard`'s last turns: it claims their slot at the shard's stage, or it is this peer. */
+  private madeBy(shard: TrajectoryShard, from: PeerId): boolean {
+    if (from.equals(this.host.peerId)) return true;
+    return shard.trajectories.every((t) => this.init.claims(t.turns.at(-1)!.slot, from, shard.stage));
+  }
+
   /** An update announced by its maker (one of a later stage waits for it). */
   private onUpdate(update: LogprobUpdate, cid: string, from: PeerId): void {
-    if (update.stage < this.stage) return;
+    if (update.stage < this.stage || this.refused.has(cid)) return;
     this.updates.set(cid, update);
     this.updateFrom.set(cid, from);
     if (this.observing && update.stage === this.stage) this.fetchMissed(update, from);
@@ -464,7 +510,11 @@ export class PeerLink implements StageLink {
    * gone); the exchange skips blocks it holds.
    */
   private fetchMissed(u: LogprobUpdate, from: PeerId): void {
-    for (const bytes of u.shards) this.shards.fetchNamed(from, cidFromBytes(bytes)!, u.stage, BlockKind.SHARD);
+    for (const bytes of u.shards) {
+      const cid = cidFromBytes(bytes)!;
+      this.named.set(cid.toString(), u.stage);
+      this.shards.fetchNamed(from, cid, u.stage, BlockKind.SHARD);
+    }
     for (const bytes of u.after) {
       const cid = cidFromBytes(bytes)!;
       if (!this.updates.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.UPDATE);
@@ -484,7 +534,9 @@ export class PeerLink implements StageLink {
     // Taken over: an earlier position not decided yet counts by its update if it came here, else as
     // skipped; this peer's update lists what it counted, and the others follow that.
     for (let p = 0; p < turn.position; p++) {
-      const held = [...this.updates].find(([, u]) => u.stage === turn.stage && u.position === p);
+      const held = [...this.updates].find(
+        ([cid, u]) => u.stage === turn.stage && u.position === p && !this.refused.has(cid),
+      );
       this.decided.set(`${turn.stage}/${p}`, held ? { update: held[1], cid: held[0] } : null);
     }
     this.mine.set(`${turn.stage}/${turn.position}`, turn);
@@ -507,7 +559,7 @@ export class PeerLink implements StageLink {
   private settle(): void {
     if (this.order.length === 0) return;
     for (const [cid, u] of this.updates) {
-      if (u.stage !== this.stage) continue;
+      if (u.stage !== this.stage || this.refused.has(cid)) continue;
       if (u.position === this.order.length - 1) this.decideThrough(u, cid);
       else this.decideBefore(u);
     }
@@ -527,7 +579,7 @@ export class PeerLink implements StageLink {
     for (const bytes of u.after) {
       const cid = cidFromBytes(bytes)!.toString();
       const prior = this.updates.get(cid);
-      if (!prior) return;
+      if (!prior || this.refused.has(cid)) return;
       listed.set(prior.position, { update: prior, cid });
     }
     for (let p = 0; p < u.position; p++) this.decided.set(`${u.stage}/${p}`, listed.get(p) ?? null);

@@ -28,6 +28,8 @@ export interface StatusPeer {
     stageOrder: readonly number[];
     token: { silence: { position: number; ms: number }; counters: TokenCounters };
     shards: { counters: Pick<ShardCounters, 'nonMember' | 'invalidFrom'> };
+    forged: ReadonlyMap<string, number>;
+    refusedFrom: ReadonlyMap<string, number>;
   };
   chunks: Pick<PeerChunks, 'refused'>;
   states: { counters: Pick<SlotStatesCounters, 'dropped'> };
@@ -40,6 +42,8 @@ const TOKEN_PASS_KINDS = [
   'takeovers',
   'ignored',
 ] as const satisfies readonly (keyof TokenCounters)[];
+
+const total = (counts: ReadonlyMap<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
 
 const seconds = (ms: number) => Math.max(0, Math.round(ms / 100) / 10);
 
@@ -188,12 +192,16 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           { source: 'token', reason: 'refused', count: peer.link.token.counters.rejected },
           { source: 'blocks', reason: 'bad-request', count: peer.host.blocks.counters.badRequests },
           { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },
+          { source: 'blocks', reason: 'forged', count: total(peer.link.forged) },
+          { source: 'updates', reason: 'refused', count: total(peer.link.refusedFrom) },
         ],
         bySender: [
           peer.link.token.counters.rejectedFrom,
           peer.host.blocks.counters.badFrom,
           peer.host.blocks.counters.corruptFrom,
           peer.link.shards.counters.invalidFrom,
+          peer.link.forged,
+          peer.link.refusedFrom,
           peer.chunks.refused.bySender,
         ],
       }),

@@ -75,6 +75,8 @@ export class Roster {
   /** Every claim seen, by slot and then by claimant. */
   private readonly claims = new Map<number, Map<string, Known>>();
   private mine?: SlotClaim;
+  /** Peers excluded from the team for what they sent: why, and the first stage they hold no slot in. */
+  private readonly excluded = new Map<string, { why: string; from: number }>();
   private current = 0;
   private timer?: NodeJS.Timeout;
   private readonly liveness: number;
@@ -173,9 +175,31 @@ export class Roster {
     for (const [id, k] of bySlot ?? []) {
       if (now - k.lastSeen > FORGET_AFTER * this.liveness) bySlot!.delete(id); // long gone: forgotten
       if (now - k.lastSeen > this.liveness || (k.claim.upgrade && k.claim.from > stage)) continue;
+      if (this.isExcluded(id, stage)) continue;
       if (!best || before(k, best)) best = k;
     }
     return best?.peer;
+  }
+
+  /**
+   * Excludes `peer` from the team from stage `from` on (`why`: what it sent that did not hold up): its claims count
+   * for no later stage, so its slot goes to the next claimant. Every honest peer refuses the same data, so each
+   * excludes alike. The stage it is in goes on with what of its work holds up.
+   */
+  exclude(peer: PeerId, why: string, from: number): void {
+    const id = peer.toString();
+    if (!this.excluded.has(id)) this.excluded.set(id, { why, from });
+  }
+
+  /** The peers excluded so far: why, and from which stage. */
+  exclusions(): { peer: string; why: string; from: number }[] {
+    return [...this.excluded].map(([peer, e]) => ({ peer, ...e }));
+  }
+
+  /** Whether `peer` is excluded at `stage`. */
+  private isExcluded(peer: string, stage: number): boolean {
+    const e = this.excluded.get(peer);
+    return e !== undefined && stage >= e.from;
   }
 
   /** The stage `peer`'s last heartbeat on `slot` said it is in (undefined before its first). */
@@ -189,9 +213,10 @@ export class Roster {
     return k && { claimTime: k.claim.time, lastSeen: k.lastSeen, ...(k.stage !== undefined ? { stage: k.stage } : {}) };
   }
 
-  /** Every peer with a claim on `slot` (live or not). */
-  claimants(slot: number): PeerId[] {
-    return [...(this.claims.get(slot)?.values() ?? [])].map((k) => k.peer);
+  /** Every peer with a claim on `slot` (live or not; at `stage`, those not excluded by then). */
+  claimants(slot: number, stage?: number): PeerId[] {
+    const known = [...(this.claims.get(slot)?.values() ?? [])];
+    return known.filter((k) => stage === undefined || !this.isExcluded(k.peer.toString(), stage)).map((k) => k.peer);
   }
 
   /** The holder of every slot (undefined where none is live). */

@@ -7,7 +7,7 @@
 // nothing is heard of position p or beyond for a while, the peer of position q > p takes the token
 // itself after (q - p) deadlines — the next in order first, the one after it a deadline later — and
 // gossips that it did; the positions in between are skipped this stage (a zero-size step, so the
-// stage bound still holds). A pass is taken only from the holder before it (or, for a takeover or a
+// stage bound still holds). Keepalives hold a position for at most MAX_HOLD_DEADLINES deadlines. A pass is taken only from the holder before it (or, for a takeover or a
 // keepalive, from its own receiver). Exactly one holder per (stage, position): only order[q]'s peer
 // holds q, and it takes q once; duplicate and late passes are counted and change nothing. A direct
 // pass is acked only once accepted; one for a stage not begun yet is kept until it begins, if it comes from
@@ -34,6 +34,8 @@ export const tokenTopic = (team: string) => `sat/${team}/token`;
  * it).
  */
 export const DEADLINE_MS = 30_000;
+/** Keepalives keep a position for at most this many deadlines: a holder that never hands on is taken over then. */
+export const MAX_HOLD_DEADLINES = 20;
 /** A pass for a stage not begun yet is kept only this many stages ahead of this peer's. */
 const MAX_STAGES_AHEAD = 2;
 /** Passes kept for stages not begun yet from one peer (a hand-off and a takeover a stage), and from all. */
@@ -83,6 +85,8 @@ export interface TokenPassingInit {
   slot: number;
   slots: number;
   deadlineMs?: number;
+  /** How long keepalives may hold one position (default MAX_HOLD_DEADLINES deadlines). */
+  maxHoldMs?: number;
   /** The peer holding each slot in a stage (the roster's): a pass for a stage not begun yet must come from one. */
   peers: (stage: number) => ReadonlyMap<number, PeerId>;
   /** The stage this peer is in before its first plan (a restarted peer's saved stage). */
@@ -103,6 +107,8 @@ export class TokenPassing {
   /** The highest position known to be held this stage, and when that became known. */
   private progress = -1;
   private progressAt = 0;
+  /** When the highest position held became known (keepalives extend its silence only within maxHold of it). */
+  private progressSince = 0;
   private readonly mine = new Set<number>();
   /** The position this peer holds and has not handed on, and when it last said so. */
   private holding?: number;
@@ -111,12 +117,14 @@ export class TokenPassing {
   private early: { pass: TokenPass; from: PeerId }[] = [];
   private watchdog?: NodeJS.Timeout;
   private readonly deadline: number;
+  private readonly maxHold: number;
 
   constructor(
     private readonly host: PeerHost,
     private readonly init: TokenPassingInit,
   ) {
     this.deadline = init.deadlineMs ?? DEADLINE_MS;
+    this.maxHold = init.maxHoldMs ?? MAX_HOLD_DEADLINES * this.deadline;
   }
 
   async start(): Promise<void> {
@@ -267,7 +275,8 @@ export class TokenPassing {
       this.counters.ignored++; // late: the token has moved on
       return pass.to === this.init.slot && this.mine.has(pass.position);
     }
-    if (pass.position === this.progress) this.progressAt = Date.now(); // a keepalive, or the pass of the position known held
+    // A keepalive, or the pass of the position known held: the holder is alive, for a while.
+    if (pass.position === this.progress && Date.now() - this.progressSince < this.maxHold) this.progressAt = Date.now();
     this.note(pass.position);
     if (pass.to === this.init.slot) this.take(pass.position, pass, false);
     return true;
@@ -295,7 +304,7 @@ export class TokenPassing {
   }
 
   private note(position: number): void {
-    if (position > this.progress) [this.progress, this.progressAt] = [position, Date.now()];
+    if (position > this.progress) [this.progress, this.progressAt, this.progressSince] = [position, Date.now(), Date.now()];
   }
 
   private take(position: number, pass: TokenPass | undefined, takeover: boolean): void {

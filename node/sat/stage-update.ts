@@ -5,7 +5,7 @@ import type { Agent } from '../agent/agent.ts';
 import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
 import type { ConfigValues } from '../config/load.ts';
-import { concat, meanOver } from '../util/arrays.ts';
+import { concat } from '../util/arrays.ts';
 import type { AgentStageRecord } from './stage.ts';
 import { type AgentAdvantages, type StageAdvantages, advantagesOf } from './stage-advantages.ts';
 import {
@@ -16,10 +16,10 @@ import {
   ownPositions,
   ownTokens,
   rowsOf,
-  scoringGap,
   setOwnTokens,
 } from './stage-rollout.ts';
 import { type StageRun, linkOf, timed } from './stage-run.ts';
+import { type UpdateInputs, refusalOf, skippedRecord, updateRecord } from './update-record.ts';
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
 const VALUE_CLIP = 0.5;
@@ -45,21 +45,61 @@ export async function updateInOrder(
     // The rows the agent learns from first, then those held out (docs/design §1.11), in this order on every peer.
     const block = { position, slot, rows: [...spoke.filter((t) => !t.heldOut), ...spoke.filter((t) => t.heldOut)] };
     const agent = run.team.agents[slot];
-    const record = agent ? await updateHere(run, block, agent, updated, advantages) : await updateElsewhere(run, block);
-    if (record) updated.add(slot);
+    const record = agent
+      ? await updateHere(run, block, agent, updated, advantages)
+      : await updateElsewhere(run, block, updated, advantages);
+    if (record && !record.skipped) updated.add(slot);
     records.push(record ?? skippedRecord(slot, nameOf(run.cfg, slot), meanReward(block.rows)));
   }
   return records;
 }
 
-/** A remote agent's update: its log-probs before and after; undefined when its peer fell silent. */
-async function updateElsewhere(run: StageRun, { position, slot, rows }: Block): Promise<AgentStageRecord | undefined> {
-  const got = await timed(run, 'network', () => linkOf(run, 'update').receiveUpdate(run.stage, position, slot));
+/**
+ * A remote agent's update: its log-probs before and after, its record recomputed from them; undefined when its peer
+ * fell silent, a skipped record saying why when the update does not hold up (docs/design §4.15).
+ */
+async function updateElsewhere(
+  run: StageRun,
+  { position, slot, rows }: Block,
+  updated: ReadonlySet<number>,
+  advantages: StageAdvantages,
+): Promise<AgentStageRecord | undefined> {
+  const link = linkOf(run, 'update');
+  const got = await timed(run, 'network', () => link.receiveUpdate(run.stage, position, slot));
   if (!got) return undefined;
   const counts = rows.map((t) => ownPositions(t, slot).length);
-  setOwnTokens(rows, slot, cut(got.logpCur, counts), 'logpCur');
-  setOwnTokens(rows, slot, cut(got.logpNew, counts), 'logpNew');
-  return agentRecord(got.record);
+  const logpCur = cut(got.logpCur, counts);
+  const logpNew = cut(got.logpNew, counts);
+  setOwnTokens(rows, slot, logpCur, 'logpCur');
+  const inputs = {
+    slot,
+    name: nameOf(run.cfg, slot),
+    rows,
+    logpCur,
+    logpNew,
+    ...learning(run, rows, slot, updated, advantages),
+  };
+  const record = updateRecord(run.cfg, inputs, got.record);
+  const refused = refusalOf(got.record, record, inputs);
+  if (refused) {
+    link.refuseUpdate(run.stage, position, refused);
+    return skippedRecord(slot, inputs.name, record.reward, refused);
+  }
+  setOwnTokens(rows, slot, logpNew, 'logpNew');
+  return record;
+}
+
+/** What an update of `slot` learns from, alike on every peer: rho under pi^{i-1}, and its advantages where known. */
+function learning(
+  run: StageRun,
+  rows: readonly Trajectory[],
+  slot: number,
+  updated: ReadonlySet<number>,
+  advantages: StageAdvantages,
+): Pick<UpdateInputs, 'rho' | 'advantages'> {
+  const rho = rows.filter((t) => !t.heldOut).map((t) => ownRatios(t, slot, updated, run.cfg.sat.maxIsRatioClip));
+  const own = advantages[slot];
+  return { rho, ...(own ? { advantages: own } : {}) };
 }
 
 /**
@@ -74,21 +114,18 @@ async function updateHere(
   advantages: StageAdvantages,
 ): Promise<AgentStageRecord | undefined> {
   const { cfg, link, stage } = run;
-  const { sat, algorithm } = cfg;
   if (link && !(await timed(run, 'network', () => link.awaitTurn(stage, position)))) return undefined;
   // The held-out rows it is only scored on once its update is made.
   const learned = rows.filter((t) => !t.heldOut);
   const heldOut = rows.filter((t) => t.heldOut);
-  const rho = learned.map((t) => ownRatios(t, slot, updated, sat.maxIsRatioClip));
-  const zeta = zetaOf(rho, cfg.certificate.advantageMax);
+  const { rho } = learning(run, rows, slot, updated, advantages);
   const batch = updateBatch(cfg, learned, slot, rho.map(truncate), advantagesOf(advantages, slot));
   // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
   // (docs/design §1.12).
   const update = agent.stage0 ? stage0Update : trustRegionUpdate;
-  const { logpNew, ...rec } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
-  setOwnTokens(learned, slot, logpNew, 'logpNew');
+  const { logpNew, ...claim } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
   const heldOutNew =
-    rec.accepted && heldOut.length
+    claim.accepted && heldOut.length
       ? await timed(run, 'update', () =>
           agent.logprobsAt(
             heldOut.map((t) => ownIds(t, slot)),
@@ -96,25 +133,21 @@ async function updateHere(
           ),
         )
       : heldOut.map((t) => ownTokens(t, slot, 'logpCur'));
-  setOwnTokens(heldOut, slot, heldOutNew, 'logpNew');
-  // An update that was not kept moved nothing: no occupancy shift, no estimator bias.
-  const record = agentRecord({
-    ...rec,
+  const logpCur = rows.map((t) => ownTokens(t, slot, 'logpCur'));
+  const inputs = {
     slot,
     name: agent.name,
-    reward: meanReward(rows),
-    delta: rec.accepted ? algorithm.klCtrl.targetKl : 0,
-    n: learned.length,
-    zeta: rec.accepted ? zeta : 0,
-    gap: scoringGap(rows, slot),
-  });
+    rows,
+    logpCur,
+    logpNew: [...logpNew, ...heldOutNew],
+    rho,
+    advantages: advantagesOf(advantages, slot),
+  };
+  const record = updateRecord(cfg, inputs, claim);
+  setOwnTokens(rows, slot, inputs.logpNew, 'logpNew');
   if (link)
     await timed(run, 'network', () =>
-      link.sendUpdate(stage, position, {
-        logpCur: concat(rows.map((t) => ownTokens(t, slot, 'logpCur'))),
-        logpNew: concat([...logpNew, ...heldOutNew]),
-        record,
-      }),
+      link.sendUpdate(stage, position, { logpCur: concat(logpCur), logpNew: concat(inputs.logpNew), record }),
     );
   return record;
 }
@@ -172,74 +205,7 @@ function ownRatios(t: Trajectory, slot: number, updated: ReadonlySet<number>, cl
   return rho.filter((_, k) => agent[k] === slot);
 }
 
-/** zeta_i: what truncating rho at 1 drops, in advantage units (A_max * mean (rho - c)). */
-const zetaOf = (rho: readonly Float64Array[], aMax: number): number =>
-  aMax *
-  meanOver(
-    rho,
-    (r) => r.reduce((s, x) => s + Math.max(0, x - 1), 0),
-    (r) => r.length,
-  );
-
 const nameOf = (cfg: ConfigValues, slot: number): string => cfg.sat.agents[slot]?.name ?? `slot ${slot}`;
-
-/** An agent's record with its fields in one order, wherever it was made (so every peer writes the same rows). */
-function agentRecord(r: AgentStageRecord): AgentStageRecord {
-  const {
-    slot,
-    name,
-    accepted,
-    backtracks,
-    step,
-    beta,
-    klQuantile,
-    gain,
-    reward,
-    delta,
-    n,
-    zeta,
-    gap,
-    stage0,
-    skipped,
-  } = r;
-  return {
-    slot,
-    name,
-    accepted,
-    backtracks,
-    step,
-    beta,
-    klQuantile,
-    gain,
-    reward,
-    delta,
-    n,
-    zeta,
-    gap,
-    ...(stage0 ? { stage0 } : {}),
-    ...(skipped ? { skipped } : {}),
-  };
-}
-
-/** The record of an agent that made no update this stage: nothing moved, nothing learned from. */
-function skippedRecord(slot: number, name: string, reward: number): AgentStageRecord {
-  return agentRecord({
-    slot,
-    name,
-    reward,
-    accepted: false,
-    skipped: true,
-    backtracks: 0,
-    step: 0,
-    beta: 0,
-    klQuantile: 0,
-    gain: 0,
-    delta: 0,
-    n: 0,
-    zeta: 0,
-    gap: 0,
-  });
-}
 
 /** `flat` cut into consecutive pieces of `counts` values. */
 function cut(flat: Float32Array, counts: readonly number[]): Float32Array[] {

@@ -61,6 +61,11 @@ export interface StageLink {
    * update (it was taken over).
    */
   awaitTurn(stage: number, position: number): Promise<boolean>;
+  /**
+   * The update received for `position` does not hold up (`why`, docs/design §4.15): the stage goes on as if it was
+   * skipped, and its maker is excluded from the team.
+   */
+  refuseUpdate(stage: number, position: number, why: string): void;
   /** Publishes this peer's update of `position` and passes the token on. */
   sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
 }
@@ -78,6 +83,8 @@ export interface AgentStageRecord extends Omit<UpdateRecord, 'logpNew'> {
   gap: number;
   /** Set when the agent's peer fell silent while it held the token: the stage went on without its update. */
   skipped?: true;
+  /** Why the agent's update was refused (its record or its log-probs did not hold up, docs/design §4.15): skipped too. */
+  refused?: string;
 }
 
 export interface StageRecord {

@@ -6,7 +6,7 @@ import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
 import type { ChainTranscript } from '../../node/tasks/chain.ts';
-import { PeerLink } from '../../node/peer/peer-link.ts';
+import { PeerLink, type PeerLinkInit } from '../../node/peer/peer-link.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { blocksTopic } from '../../node/protocol/shards.ts';
@@ -57,7 +57,13 @@ async function team(n: number): Promise<PeerHost[]> {
   return hosts;
 }
 
-function link(host: PeerHost, slot: number, holders: PeerId[], teamPast?: () => boolean): PeerLink {
+function link(
+  host: PeerHost,
+  slot: number,
+  holders: PeerId[],
+  teamPast?: () => boolean,
+  exclude?: PeerLinkInit['exclude'],
+): PeerLink {
   const peers = new Map(holders.map((p, s) => [s, p]));
   return new PeerLink(host, {
     team: TEAM,
@@ -66,15 +72,49 @@ function link(host: PeerHost, slot: number, holders: PeerId[], teamPast?: () => 
     names: NAMES,
     turnsPerRollout: 2,
     peers: () => peers,
+    claims: (slot: number, peer: PeerId) => peers.get(slot)?.equals(peer) === true,
     isMember: () => true,
     deadlineMs: 400,
     waitMs: 20_000,
     ...(teamPast ? { teamPast } : {}),
+    ...(exclude ? { exclude } : {}),
   });
 }
 
 const subscribed = (hosts: PeerHost[], topic: string) =>
   hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
+
+test("turns of a slot sent by a peer that does not claim it are dropped, counted and get their sender excluded; the slot's own turns are taken", async (t) => {
+  const hosts = await team(3);
+  const ids = hosts.map((h) => h.peerId);
+  const excluded: { peer: string; why: string; from: number }[] = [];
+  const exclude = (peer: PeerId, why: string, from: number) => void excluded.push({ peer: peer.toString(), why, from });
+  const [first, second, forger] = [
+    link(hosts[0], 0, ids.slice(0, 2), undefined, exclude),
+    link(hosts[1], 1, ids.slice(0, 2)),
+    link(hosts[2], 0, ids.slice(0, 2)),
+  ];
+  try {
+    for (const l of [first, second, forger]) await l.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)));
+    first.beginStage(STAGE);
+    // A peer with no claim sends slot 1's turn first, with other tokens.
+    const forged = { ...complete, turns: [complete.turns[0], { slot: 1, ids: [11, 12], logprobs: [-0.1, -0.1] }] };
+    await forger.shareTurn(STAGE, 'train/0', [forged]);
+    await until('the forged shard refused', () => first.forged.size === 1);
+    t.deepEqual([...first.forged], [[ids[2].toString(), 1]]);
+    t.is(excluded.length, 1);
+    t.like(excluded[0], { peer: ids[2].toString(), from: STAGE + 1 });
+    t.regex(excluded[0].why, /turns of slot 1 in stage 3's rollout train\/0, a slot it does not claim/);
+    t.false(first.rolledOut(STAGE));
+    await second.shareTurn(STAGE, 'train/0', [complete]);
+    await until('the complete shard at slot 0', () => first.rolledOut(STAGE));
+    t.deepEqual(await first.rollout(STAGE, 'train/0'), [complete], "slot 1's own turn");
+  } finally {
+    for (const l of [first, second, forger]) await l.stop();
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
 
 test('a position the team went on without: its peer learns so at its turn, and makes no update', async (t) => {
   const hosts = await team(2);
@@ -167,6 +207,7 @@ test('the last holder goes silent: every peer counts its position skipped and fo
       names,
       turnsPerRollout: 3,
       peers: () => new Map(ids.map((p, s) => [s, p])),
+      claims: () => true, // the test shares whole rollouts from one peer
       isMember: () => true,
       deadlineMs: 300,
       waitMs: 15_000,
@@ -256,6 +297,7 @@ test(
         names: NAMES,
         turnsPerRollout: 2,
         peers: () => peers,
+        claims: () => true, // the test shares whole rollouts from one peer
         isMember: () => true,
         deadlineMs: 400,
         waitMs: 20_000,
@@ -321,6 +363,7 @@ test("a turn is waited for past the link's wait, saying so, until its peer makes
       names: NAMES,
       turnsPerRollout: 2,
       peers: () => peers,
+      claims: (slot: number, peer: PeerId) => peers.get(slot)?.equals(peer) === true,
       isMember: () => true,
       waitMs: 500,
       ...(log ? { log } : {}),

@@ -156,7 +156,7 @@ test('the snapshot and the metrics of a peer', async (t) => {
         other.roster.holders()[0]?.equals(me.host.peerId) === true
       );
     });
-    const link = { stageOrder: ORDER, token: me.token, shards };
+    const link = { stageOrder: ORDER, token: me.token, shards, forged: new Map(), refusedFrom: new Map() };
     const peer: StatusPeer = { host: me.host, teamId: TEAM, slot: 0, roster: me.roster, link, chunks, states };
     const ring = logRing();
     ring.note('bootstrap dial failed');

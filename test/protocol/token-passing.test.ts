@@ -14,7 +14,7 @@ import { until } from './until.ts';
 const TEAM = contentId(new TextEncoder().encode('a test team')).toString();
 
 /** Three connected peers holding slots 0, 1, 2, each with its token service; every turn is recorded. */
-async function team(deadlineMs: number) {
+async function team(deadlineMs: number, maxHoldMs?: number) {
   const hosts = await Promise.all(
     [0, 1, 2].map(async () =>
       PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
@@ -29,6 +29,7 @@ async function team(deadlineMs: number) {
         slot,
         slots: 3,
         deadlineMs,
+        ...(maxHoldMs ? { maxHoldMs } : {}),
         peers: () => peers,
         stage: () => 0,
         onTurn: (turn) => turns[slot].push({ ...turn, at: Date.now() }),
@@ -193,6 +194,24 @@ test('a holder that works past the deadline but keeps the token alive is not tak
     t.true(await tokens[0].handOff(0));
     await until('position 1', () => turns[1].length === 1);
     t.false(turns[1][0].takeover);
+  } finally {
+    await stop();
+  }
+});
+
+test('a holder that keeps the token alive but never hands it on is taken over once its hold runs out', async (t) => {
+  const [deadline, maxHold] = [500, 2_000];
+  const { tokens, turns, peers, stop } = await team(deadline, maxHold);
+  try {
+    const began = Date.now();
+    tokens.forEach((tp) => tp.beginStage({ stage: 1, order: [0, 1, 2], peers }));
+    await until('position 0', () => turns[0].length === 1);
+    // Slot 0's peer keeps alive every third of a deadline, and never hands on.
+    await until('the takeover', () => turns[1].length === 1, 10 * maxHold);
+    const waited = turns[1][0].at - began;
+    t.true(turns[1][0].takeover);
+    t.true(waited >= maxHold && waited < maxHold + 3 * deadline, `taken over after ${waited} ms`);
+    t.is(tokens[2].counters.takeovers, 0, 'the next in order took it, once');
   } finally {
     await stop();
   }

@@ -142,35 +142,43 @@ test(
   },
 );
 
+/**
+ * Slot 0's update as every peer recomputes it from its log-probs (-1 -> -0.5 on each of its 4 rows' 3 tokens): each
+ * state's KL proxy e^0.5 - 1.5, within target_kl 0.5; nothing updated before it, so zeta 0; one sample a prompt, so
+ * every advantage and the gain 0; no row solved by the tiny agent, so reward 0.
+ */
 const UPDATE_OF_SLOT_0 = {
   name: 'a',
   accepted: true,
   backtracks: 0,
   step: 1,
   beta: 0,
-  klQuantile: 0.1,
-  gain: 0.25,
+  klQuantile: Math.expm1(0.5) - 0.5,
+  gain: 0,
   reward: 0,
   delta: 0.5,
-  n: 16,
+  n: 4,
   zeta: 0,
   gap: 0,
 };
 
-/** The config of a stage where slot 0 updates first. */
+/** The config of a stage where slot 0 updates first, one sample a prompt. */
 function slot0First() {
   const cfg = config('algorithm: { kl_ctrl: { target_kl: 0.5, quantile: 0.9 } }');
   cfg.sat.scheduler.mode = 'static';
+  cfg.sat.groupSize = 1;
   return cfg;
 }
 
 /**
  * A link to a peer holding slot 0: its turn is always `5 6 <eos>` at log-prob -1 per token, and its update (unless
- * `silent`) raises each of those to -0.5. What this peer sends is kept in `sent`.
+ * `silent`) raises each of those to -0.5, with `claim`'s record. What this peer sends is kept in `sent`, the positions
+ * it refuses in `refused`.
  */
-function slot0Peer(eos: number, silent: boolean) {
+function slot0Peer(eos: number, silent: boolean, claim: Partial<typeof UPDATE_OF_SLOT_0> = {}) {
   let tokens = 0;
   const sent: SharedUpdate[] = [];
+  const refused: { position: number; why: string }[] = [];
   const link: StageLink = {
     remoteTurn: () => ({
       take: async (ts) => {
@@ -186,29 +194,64 @@ function slot0Peer(eos: number, silent: boolean) {
         : {
             logpCur: new Float32Array(tokens).fill(-1),
             logpNew: new Float32Array(tokens).fill(-0.5),
-            record: { ...UPDATE_OF_SLOT_0, slot },
+            record: { ...UPDATE_OF_SLOT_0, ...claim, slot },
           },
     awaitTurn: async () => true,
+    refuseUpdate: (_, position, why) => void refused.push({ position, why }),
     sendUpdate: async (_, __, update) => {
       sent.push(update);
     },
   };
-  return { link, sent };
+  return { link, sent, refused };
 }
 
 test("a peer holding one slot learns under the other peer's update, reweighting its tokens by it", async (t) => {
   const cfg = slot0First();
   const tm = await team(cfg);
-  const { link, sent } = slot0Peer(tm.format.endOfTurn, false);
+  const { link, sent, refused } = slot0Peer(tm.format.endOfTurn, false);
   const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
   t.deepEqual(rec.order, [0, 1]);
   const [first, second] = rec.agents;
-  t.is(first.gain, 0.25, "slot 0's record is its peer's");
+  t.deepEqual(refused, []);
+  t.like(first, { ...UPDATE_OF_SLOT_0, slot: 0 }, "slot 0's record is its claim, borne out by its log-probs");
   t.true(second.accepted && second.zeta > 0, 'slot 0 made its tokens likelier, so rho > 1 on slot 1');
   t.is(sent.length, 1);
   const [{ logpCur, logpNew }] = sent;
   t.true(logpCur.length > 0 && logpNew.length === logpCur.length, 'one log-prob per token it spoke, before and after');
   t.deepEqual(sent[0].record, second);
+  await releaseTeam(tm);
+});
+
+for (const [lie, claim, why] of [
+  ['a KL quantile', { klQuantile: 0.01 }, /claims klQuantile 0.01, its log-probs give 0.1487/],
+  ['a gain', { gain: 0.25 }, /claims gain 0.25, its log-probs give 0/],
+  ['a sample count', { n: 20 }, /claims n 20, its log-probs give 4/],
+  ['no update', { accepted: false, delta: 0 }, /its log-probs moved though its record keeps no update/],
+  ['a wider trust region', { delta: 0.1, klQuantile: 0.1487 }, /claims klQuantile 0.1487, its log-probs give/],
+] as const)
+  test(`a remote update claiming ${lie} its log-probs contradict is refused: the stage goes on as if it was skipped`, async (t) => {
+    const cfg = slot0First();
+    const tm = await team(cfg);
+    const { link, refused } = slot0Peer(tm.format.endOfTurn, false, claim);
+    const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
+    const [first, second] = rec.agents;
+    t.is(refused.length, 1);
+    t.is(refused[0].position, 0);
+    t.regex(refused[0].why, why);
+    t.like(first, { slot: 0, skipped: true, accepted: false, n: 0, refused: refused[0].why });
+    t.is(second.zeta, 0, 'the refused update reweights nothing');
+    t.is(rec.certificate.infoGain, second.gain, 'and has no part in the certificate');
+    await releaseTeam(tm);
+  });
+
+test('a remote update outside its trust region is refused though its record owns up to it', async (t) => {
+  const cfg = slot0First();
+  cfg.algorithm.klCtrl.targetKl = 0.1;
+  const tm = await team(cfg);
+  const { link, refused } = slot0Peer(tm.format.endOfTurn, false, { delta: 0.1 });
+  await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
+  t.is(refused.length, 1);
+  t.regex(refused[0].why, /leaves the trust region: KL quantile 0.1487\d* > delta 0.1/);
   await releaseTeam(tm);
 });
 

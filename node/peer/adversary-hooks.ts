@@ -1,0 +1,24 @@
+// Where the sim's adversaries (sim/adversaries.ts) change what their peer trains with and sends, so that
+// the sim can show every honest peer catching them. An honest peer has no hooks: what it makes goes out
+// as made.
+import type { SatConfig } from '../config/load.ts';
+import type { LogprobUpdate, TrajectoryShard } from '../protocol/codec.ts';
+
+export interface AdversaryHooks {
+  /** The team's config as this peer trains with it. */
+  config?(cfg: SatConfig): SatConfig;
+  /** This peer's update as it goes out; a promise that never settles holds the token without an update. */
+  update?(u: LogprobUpdate): Promise<LogprobUpdate>;
+  /** The shard parts of a turn this peer took, as they go out (more may go). */
+  shards?(parts: TrajectoryShard[]): TrajectoryShard[];
+}
+
+let hooks: AdversaryHooks = {};
+
+/** Makes this process's peer an adversary (the sim's adversary entry calls this once, before the peer starts). */
+export function setAdversaryHooks(h: AdversaryHooks): void {
+  hooks = h;
+}
+
+/** The hooks in place: none, for an honest peer. */
+export const adversaryHooks = (): AdversaryHooks => hooks;
