@@ -1,6 +1,7 @@
 // `sat-peer sim`: a whole team of real peer processes on this machine (sim/run.ts), with a live
 // per-stage table; --json prints each stage as a JSON line and a summary object last.
 import path from 'node:path';
+import { ADVERSARY_KINDS, isAdversaryKind } from './adversaries.ts';
 import { DEFAULT_CONFIG, type SimOptions, type SimStage, runSim } from './run.ts';
 import { type SatConfig, loadConfig } from '../node/config/load.ts';
 import { UsageError } from '../node/cli/errors.ts';
@@ -38,6 +39,22 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
   return { slot, model: m[2], stage: Number(m[3]) };
 }
 
+/** `--adversary <kind>@<slot>`, repeatable: one adversary a slot, its slot one the team has. */
+function adversaryFlags(raw: unknown, slots: number): NonNullable<SimOptions['adversaries']> {
+  const list = raw === undefined ? [] : Array.isArray(raw) ? (raw as string[]) : [String(raw)];
+  const kinds = Object.keys(ADVERSARY_KINDS).join(', ');
+  return list.map((one, i) => {
+    const m = /^([a-z-]+)@(\d+)$/.exec(one);
+    if (!m) throw new UsageError(`--adversary must look like <kind>@<slot> (e.g. kl-lie@1), got '${one}'`);
+    const [, kind, slot] = m;
+    if (!isAdversaryKind(kind)) throw new UsageError(`--adversary: no kind '${kind}' (the kinds are ${kinds})`);
+    if (Number(slot) >= slots) throw new UsageError(`--adversary: the team has slots 0..${slots - 1}, not ${slot}`);
+    if (list.slice(0, i).some((other) => other.endsWith(`@${slot}`)))
+      throw new UsageError(`--adversary: slot ${slot} is named twice; one adversary a slot`);
+    return { kind, slot: Number(slot) };
+  });
+}
+
 /** `--latency 50ms` (or 0.05s, or 50: ms) and `--loss 1%` (or 0.01) as a link shape; none without either. */
 function linkFlags(latency: string | undefined, loss: string | undefined): SimOptions['link'] {
   if (latency === undefined && loss === undefined) return undefined;
@@ -55,7 +72,7 @@ export const simCommand: Command = {
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--peers N] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval] [--wipe]] [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--no-http] ' +
+    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>]... [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--no-http] ' +
     '[--json]',
   args: [],
   options: {
@@ -97,6 +114,16 @@ export const simCommand: Command = {
       description:
         'with --kill: start the killed peer again on an empty data dir (a lost disk, a new identity): it takes its ' +
         "slot's state back from the copies the other peers keep",
+    },
+    adversary: {
+      type: 'string',
+      value: '<kind>@<slot>',
+      multiple: true,
+      description:
+        "that slot's peer cheats the team, and the honest peers must catch it; repeatable. Kinds: " +
+        Object.entries(ADVERSARY_KINDS)
+          .map(([kind, what]) => `${kind} (${what})`)
+          .join('; '),
     },
     deadline: {
       type: 'string',
@@ -147,6 +174,8 @@ export const simCommand: Command = {
       throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
     const wipe = options.wipe === true;
     if (wipe && !kill) throw new UsageError('--wipe goes with --kill: it says how the killed peer starts again');
+    const adversaries = adversaryFlags(options.adversary, peers ?? cfg.sat.agents.length);
+    for (const a of adversaries) say(`slot ${a.slot}'s peer is an adversary: ${ADVERSARY_KINDS[a.kind]}`);
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
     if (link)
@@ -176,6 +205,7 @@ export const simCommand: Command = {
             }
           : {}),
         ...(deadline ? { deadline } : {}),
+        ...(adversaries.length ? { adversaries } : {}),
         ...(stages ? { stages } : {}),
         ...(seed === undefined ? {} : { seed }),
         ...(peers ? { peers } : {}),
@@ -213,6 +243,7 @@ export const simCommand: Command = {
         memory_per_peer_gib: +(result.memoryPerPeer / 2 ** 30).toFixed(2),
         memory: result.memory,
         ...(result.relayedBytes !== undefined ? { relayed_bytes: result.relayedBytes } : {}),
+        excluded: result.excluded,
         stages: result.stages,
       });
     say(
@@ -225,6 +256,12 @@ export const simCommand: Command = {
         `${m.peer}: peak ${m.peak_mb} MiB, its plan ${m.planned_mb} MiB ` +
           `(${m.peak_mb >= m.planned_mb ? '+' : ''}${((100 * (m.peak_mb - m.planned_mb)) / m.planned_mb).toFixed(0)}%)`,
       );
+    for (const s of result.stages)
+      for (const a of s.agents.filter((x) => x.skipped))
+        say(
+          `stage ${s.stage}: slot ${a.slot}'s update ${a.refused ? `refused: ${a.refused}` : 'skipped: its peer went silent or held the token too long'}`,
+        );
+    for (const e of result.excluded) say(`excluded ${e.name} (${e.peer}) from stage ${e.from} on: ${e.why}`);
     if (swap)
       say(
         `upgrade of slot ${upgrade.slot} at stage ${upgrade.stage}: ${pct(swap.accuracy_before_upgrade)} before ` +

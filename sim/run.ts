@@ -11,11 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { availableMemory } from '../node/gpu/device-memory.ts';
 import type { StageCertificate } from '../node/sat/certificate.ts';
 import type { RewardChange } from '../node/sat/reward-change.ts';
+import type { AdversaryKind } from './adversaries.ts';
 import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAT_PEER = path.join(ROOT, 'bin', 'sat-peer.js');
 const SAT_BOOTSTRAP = path.join(ROOT, 'bin', 'sat-bootstrap.js');
+/** `sat-peer start` as one of the sim's adversaries (sim/adversaries.ts). */
+const ADVERSARY_PEER = path.join(ROOT, 'sim', 'adversary-peer.js');
 /** The embedded team `sat-peer sim` runs by default: three peers on three-step arithmetic, and a newcomer. */
 export const DEFAULT_CONFIG = path.join(ROOT, 'models', 'demo3', 'demo.yaml');
 /**
@@ -45,6 +48,8 @@ export interface SimOptions {
   kill?: { slot: number; stage: number; at?: 'update' | 'eval'; wipe?: boolean };
   /** Token-passing deadline of every peer, in seconds (default the peers'). */
   deadline?: number;
+  /** These slots' peers are adversaries of these kinds: the honest peers must catch them. */
+  adversaries?: { kind: AdversaryKind; slot: number }[];
   /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
   link?: LinkShape;
   /** Every peer serves its status page on a free loopback port (start --http 127.0.0.1:0). */
@@ -74,6 +79,7 @@ export interface SimStage {
     step: number;
     accepted: boolean;
     skipped?: true;
+    refused?: string;
     stage0?: { deltaFrom: number; delta: number; released: boolean };
   }[];
   rewardChange: RewardChange;
@@ -89,7 +95,17 @@ export interface SimStage {
   rss_mb: number;
   /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
   heap_mb: number;
+  /** The peers excluded from the team by then, as every honest peer logged them. */
+  excluded?: Exclusion[];
   [key: string]: unknown;
+}
+
+/** A peer excluded from the team: who (its sim name and peer id), from which stage, and why. */
+export interface Exclusion {
+  peer: string;
+  name?: string;
+  from: number;
+  why: string;
 }
 
 export interface SimResult {
@@ -108,6 +124,8 @@ export interface SimResult {
   memoryPerPeer: number;
   /** Each peer process's peak resident memory and what its plan needed, in MiB (as its stages reported them). */
   memory: { peer: string; slot: number; peak_mb: number; planned_mb: number }[];
+  /** The peers the honest peers excluded, by the end. */
+  excluded: Exclusion[];
 }
 
 /**
@@ -200,16 +218,31 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     const memory = new Map<string, SimResult['memory'][number]>();
     const done: Promise<void>[] = [];
     const finished: SimStage[] = [];
-    const peers: { slot: number; model: string; name: string; dir: string; extra: string[]; listen: string[] }[] = [];
-    for (let slot = 0; slot < n; slot++)
+    const peers: {
+      slot: number;
+      model: string;
+      name: string;
+      dir: string;
+      extra: string[];
+      listen: string[];
+      adversary?: AdversaryKind;
+    }[] = [];
+    for (let slot = 0; slot < n; slot++) {
+      const adversary = o.adversaries?.find((a) => a.slot === slot)?.kind;
       peers.push({
         slot,
         model: team.models[slot].path,
-        name: `peer ${slot}`,
+        name: adversary ? `peer ${slot} (adversary: ${adversary})` : `peer ${slot}`,
         dir: `peer-${slot}`,
         extra: [],
         listen: await listenOn(`peer ${slot}`),
+        ...(adversary ? { adversary } : {}),
       });
+    }
+    // The honest peers log each stage alike; an adversary's rows are its own, and it is stopped once they are done.
+    const honest = peers.filter((p) => !p.adversary && !p.extra.length).length;
+    const adversaries: ChildProcess[] = [];
+    const names = new Map<string, string>();
     if (up)
       peers.push({
         slot: up.slot,
@@ -233,10 +266,14 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       stopAll();
     }, 1000);
     stopWatchdog = () => clearInterval(watchdog);
-    const launch = ({ slot, model, name, dir, extra, listen }: (typeof peers)[number], restarted = false): void => {
+    const launch = (
+      { slot, model, name, dir, extra, listen, adversary }: (typeof peers)[number],
+      restarted = false,
+    ): void => {
       const peer = start(
-        SAT_PEER,
+        adversary ? ADVERSARY_PEER : SAT_PEER,
         [
+          ...(adversary ? [adversary] : []),
           'start',
           '--team',
           teamFile,
@@ -268,12 +305,15 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       );
       let killed = false;
       const ended = exited(peer, name).catch((err) => {
-        if (!killed) throw err;
+        if (!killed && !adversary) throw err;
       });
       ended.catch(() => undefined); // the first failure ends the sim below; later ones are its echoes
-      done.push(ended);
+      if (adversary) adversaries.push(peer);
+      else done.push(ended);
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
-        const event = JSON.parse(line) as { event: string } & SimStage;
+        const event = JSON.parse(line) as { event: string; peerId?: string } & SimStage;
+        if (event.event === 'joined') names.set(event.peerId!, name);
+        if (adversary) return;
         progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
         if (event.event === 'http') o.onStatusPage?.({ peer: name, slot, url: String(event.url) });
@@ -305,7 +345,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         const got = reported.get(event.stage) ?? [];
         got.push(event);
         reported.set(event.stage, got);
-        if (got.length !== n) return; // a killed peer logs its stage too, once restarted
+        if (got.length !== honest) return; // a killed peer logs its stage too, once restarted
         try {
           const row = agreed(got);
           finished.push(row);
@@ -327,6 +367,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     } catch (err) {
       throw failure ?? err;
     }
+    for (const a of adversaries) if (a.exitCode === null) a.kill('SIGTERM');
     if (failure) throw failure;
     if (finished.length < stages) throw new SimError(`the peers logged ${finished.length} of ${stages} stages`);
     return {
@@ -338,6 +379,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       seconds: (Date.now() - t0) / 1000,
       memoryPerPeer,
       memory: [...memory.values()],
+      excluded: (finished.at(-1)?.excluded ?? []).map((e) => ({ ...e, name: names.get(e.peer) ?? 'a peer' })),
       ...(o.link ? { relayedBytes: links.reduce((sum, l) => sum + l.link.bytes, 0) } : {}),
     };
   } finally {
@@ -359,8 +401,11 @@ function agreed(rows: SimStage[]): SimStage {
     time: _____,
     peak_rss_mb: ______,
     planned_mb: _______,
+    excluded,
     ...rest
-  }: SimStage & { event?: string }) => JSON.stringify(rest);
+  }: SimStage & { event?: string }) =>
+    // Each excludes the same peers, each for the first of their offences it saw.
+    JSON.stringify({ ...rest, excluded: (excluded ?? []).map((e) => `${e.peer}@${e.from}`).sort() });
   const first = strip(rows[0]);
   const odd = rows.findIndex((r) => strip(r) !== first);
   if (odd >= 0)

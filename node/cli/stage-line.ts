@@ -12,6 +12,8 @@ interface StageLineAgent {
   step?: number;
   /** Its peer fell silent while it held the token: the stage went on without its update. */
   skipped?: boolean;
+  /** Why its update was refused (then it is skipped too). */
+  refused?: string;
   stage0?: { deltaFrom: number; delta: number; released: boolean };
 }
 
@@ -87,7 +89,7 @@ export function stageBreakdown({ certificate: c, time }: StageBreakdownRow): str
 }
 
 function agentCell(a: StageLineAgent): string {
-  if (a.skipped) return `${a.name} skipped`;
+  if (a.skipped) return `${a.name} ${a.refused ? 'refused' : 'skipped'}`;
   if (a.stage0) {
     const { deltaFrom, delta, released } = a.stage0;
     return `${a.name} ball ${deltaFrom.toPrecision(2)}->${released ? 'released' : delta.toPrecision(2)}`;

@@ -9,7 +9,7 @@ export interface AdversaryHooks {
   config?(cfg: SatConfig): SatConfig;
   /** This peer's update as it goes out; a promise that never settles holds the token without an update. */
   update?(u: LogprobUpdate): Promise<LogprobUpdate>;
-  /** The shard parts of a turn this peer took, as they go out (more may go). */
+  /** The shard parts of a turn this peer took, as they go out; parts added go out only, this peer's rollout goes on. */
   shards?(parts: TrajectoryShard[]): TrajectoryShard[];
 }
 

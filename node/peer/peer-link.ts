@@ -346,8 +346,10 @@ export class PeerLink implements StageLink {
       },
       this.init.shardBytes,
     );
-    for (const part of adversaryHooks().shards?.(parts) ?? parts)
-      this.onShard(part, await this.publishing(() => this.shards.publish(part)));
+    for (const part of adversaryHooks().shards?.(parts) ?? parts) {
+      const cid = await this.publishing(() => this.shards.publish(part));
+      if (parts.includes(part)) this.onShard(part, cid);
+    }
   }
 
   /** Whether `stage` is known past its rollout here: every training rollout seen complete, or an update of it seen. */
@@ -469,7 +471,7 @@ export class PeerLink implements StageLink {
   private onShard(part: TrajectoryShard, cid: CID, from = this.host.peerId): void {
     if (part.stage < this.stage) return;
     if (!this.named.has(cid.toString()) && !this.madeBy(part, from)) {
-      const slots = [...new Set(part.trajectories.map((t) => t.turns.at(-1)!.slot))].join(', ');
+      const slots = makersOf(part).join(', ');
       bump(this.forged, from.toString());
       return this.init.exclude?.(
         from,
@@ -490,10 +492,13 @@ export class PeerLink implements StageLink {
       );
   }
 
-  /** Whether `from` may have made `shard`'s last turns: it claims their slot at the shard's stage, or it is this peer. */
+  /**
+   * Whether `from` may have made `shard`'s last turns: it claims their slot at the shard's stage (an agent's solo
+   * rollout, `alone-<slot>/…`, takes every turn as that slot), or it is this peer.
+   */
   private madeBy(shard: TrajectoryShard, from: PeerId): boolean {
     if (from.equals(this.host.peerId)) return true;
-    return shard.trajectories.every((t) => this.init.claims(t.turns.at(-1)!.slot, from, shard.stage));
+    return makersOf(shard).every((slot) => this.init.claims(slot, from, shard.stage));
   }
 
   /** An update announced by its maker (one of a later stage waits for it). */
@@ -602,6 +607,12 @@ export class PeerLink implements StageLink {
 }
 
 const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
+
+/** The slots whose peers made a shard's last turns. */
+function makersOf(shard: TrajectoryShard): number[] {
+  const solo = /^alone-(\d+)\//.exec(shard.rollout);
+  return solo ? [Number(solo[1])] : [...new Set(shard.trajectories.map((t) => t.turns.at(-1)!.slot))];
+}
 
 /** Whether a shard's trajectory begins as this peer's transcript: the same prompt and the same first `turns` turns. */
 function sameStart(t: TrajectoryShard['trajectories'][number], mine: ChainTranscript, turns: number): boolean {

@@ -304,7 +304,8 @@ export class TokenPassing {
   }
 
   private note(position: number): void {
-    if (position > this.progress) [this.progress, this.progressAt, this.progressSince] = [position, Date.now(), Date.now()];
+    if (position > this.progress)
+      [this.progress, this.progressAt, this.progressSince] = [position, Date.now(), Date.now()];
   }
 
   private take(position: number, pass: TokenPass | undefined, takeover: boolean): void {

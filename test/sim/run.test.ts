@@ -9,21 +9,10 @@ import path from 'node:path';
 import { DEMO, sat, satWithEnv } from '../cli/run-cli.ts';
 import { cacheSnapshot } from '../agent/hub/hf-cache.ts';
 import { smallTeam } from './small-team.ts';
+import { differences } from './stage-rows.ts';
 
 /** A stage row without what differs between processes: its times. */
 const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON.stringify(row);
-
-/** Paths where two logged values differ by more than 1e-6 (keys only one side has are left out). */
-function differences(a: unknown, b: unknown, at = ''): string[] {
-  if (typeof a === 'number' && typeof b === 'number')
-    return Math.abs(a - b) <= 1e-6 || (Number.isNaN(a) && Number.isNaN(b)) ? [] : [`${at}: ${a} vs ${b}`];
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    return Object.keys(a)
-      .filter((k) => k in b && k !== 'seconds' && k !== 'time')
-      .flatMap((k) => differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`));
-  }
-  return a === b ? [] : [`${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
-}
 
 test(
   'sim over links of 50 ms with 1% loss: every peer logs the numbers ' +

@@ -258,6 +258,11 @@ export const startCommand: Command = {
     }
     if (status && json) printJson({ event: 'http', url: status.url });
     else if (status) say(`status page at ${status.where}`);
+    // The peers this one has excluded from the team so far (each stage row carries them).
+    const excluded = () => {
+      const list = joined.roster.exclusions();
+      return list.length ? { excluded: list } : {};
+    };
     try {
       await joined.run(({ stage, row, testAccuracy }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
@@ -271,7 +276,7 @@ export const startCommand: Command = {
         if (json)
           return printJson(
             row
-              ? { event: 'stage', ...row, rss_mb, heap_mb, ...peak }
+              ? { event: 'stage', ...row, ...excluded(), rss_mb, heap_mb, ...peak }
               : { event: 'start', stage, test_accuracy: testAccuracy },
           );
         if (!row) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);

@@ -1,0 +1,55 @@
+// The sim's adversaries (`sat-peer sim --adversary <kind>@<slot>`): a slot's peer that trains and sends
+// what an attacker would, through the hooks of node/peer/adversary-hooks.ts. Each kind is one way to
+// cheat the team, and every honest peer must catch it (docs/design §4.15).
+import type { AdversaryHooks } from '../node/peer/adversary-hooks.ts';
+import type { TrajectoryShard } from '../node/protocol/codec.ts';
+import { DEADLINE_MS, MAX_HOLD_DEADLINES } from '../node/protocol/token-passing.ts';
+import { sleep } from '../node/util/until.ts';
+
+export const ADVERSARY_KINDS = {
+  'kl-lie': 'its records claim a smaller KL quantile than its log-probs give',
+  'kl-violation': "it trains a hundred times past the team's trust region and claims the team's delta",
+  'forged-turn': "it sends the next slot's turn of each training rollout before that slot's peer does",
+  'endless-keepalive': 'it holds the token with keepalives past the longest hold before it sends its update',
+} as const;
+
+export type AdversaryKind = keyof typeof ADVERSARY_KINDS;
+
+export const isAdversaryKind = (kind: string): kind is AdversaryKind => Object.hasOwn(ADVERSARY_KINDS, kind);
+
+/** The hooks that make a peer an adversary of `kind`, on a team whose token-passing deadline is `deadlineMs`. */
+export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): AdversaryHooks {
+  switch (kind) {
+    case 'kl-lie':
+      return { update: async (u) => ({ ...u, record: { ...u.record!, kl: u.record!.kl / 2 + 1e-4 } }) };
+    case 'kl-violation': {
+      let teamDelta = 0;
+      return {
+        config: (cfg) => {
+          teamDelta = cfg.algorithm.klCtrl.targetKl;
+          const klCtrl = { ...cfg.algorithm.klCtrl, targetKl: 100 * teamDelta };
+          return { ...cfg, algorithm: { ...cfg.algorithm, klCtrl } };
+        },
+        update: async (u) => ({ ...u, record: { ...u.record!, delta: u.record!.accepted ? teamDelta : 0 } }),
+      };
+    }
+    case 'forged-turn':
+      return {
+        shards: (parts) => [...parts, ...parts.filter((p) => p.rollout.startsWith('train/')).map(nextTurnForged)],
+      };
+    case 'endless-keepalive':
+      // Then it goes on, to evaluate with the team: its slot's agent lives on no other peer.
+      return { update: (u) => sleep((MAX_HOLD_DEADLINES + 4) * deadlineMs).then(() => u) };
+  }
+}
+
+/** `part` with a turn after its last in every trajectory, as if the next slot's peer had taken it: its own tokens again. */
+function nextTurnForged(part: TrajectoryShard): TrajectoryShard {
+  return {
+    ...part,
+    trajectories: part.trajectories.map((t) => {
+      const last = t.turns.at(-1)!;
+      return { ...t, turns: [...t.turns, { ...last, slot: last.slot + 1 }] };
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+// `sat-peer sim --adversary`: one slot's peer cheats the team in a one-stage sim of real processes, and the
+// honest peer catches it — a record its log-probs contradict and an update outside its trust region are
+// refused and their maker excluded, a forged turn of another slot is dropped and its sender excluded
+// while the stage comes out as single-process train's, and a holder that keeps the token alive past the
+// longest hold is taken over.
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sat } from '../cli/run-cli.ts';
+import { smallTeam } from './small-team.ts';
+import { differences } from './stage-rows.ts';
+
+interface Summary {
+  excluded: { name: string; peer: string; from: number; why: string }[];
+  stages: { stage: number; agents: { slot: number; accepted: boolean; skipped?: true; refused?: string }[] }[];
+}
+
+/** A one-stage sim of the small team with `adversary`, each peer on one thread: its summary, and its folder. */
+function simWith(adversary: string): { summary: Summary; dir: string; out: string } {
+  const { dir, config } = smallTeam(1);
+  const out = path.join(dir, 'sim');
+  const sim = sat(
+    'sim',
+    '--config',
+    config,
+    '--out',
+    out,
+    '--threads',
+    '1',
+    '--deadline',
+    '2',
+    '--no-http',
+    '--json',
+    '--adversary',
+    adversary,
+  );
+  if (sim.code !== 0) throw new Error(`sim --adversary ${adversary} failed: ${sim.stderr.trim().split('\n').at(-1)}`);
+  return { summary: JSON.parse(sim.stdout.trim().split('\n').at(-1)!) as Summary, dir, out };
+}
+
+for (const [kind, why] of [
+  ['kl-lie', /^its record claims klQuantile \S+, its log-probs give \S+$/],
+  ['kl-violation', /^its update leaves the trust region: KL quantile \S+ > delta 0.05$/],
+] as const)
+  test(`${kind}: the honest peer refuses the update, the stage goes on without it, and its maker is excluded`, (t) => {
+    const { summary } = simWith(`${kind}@0`);
+    const [stage] = summary.stages;
+    const [cheat, honest] = [0, 1].map((slot) => stage.agents.find((a) => a.slot === slot)!);
+    t.true(cheat.skipped && !cheat.accepted);
+    t.regex(cheat.refused ?? '', why);
+    t.false(honest.skipped === true, 'the honest slot made its update');
+    t.is(summary.excluded.length, 1);
+    t.like(summary.excluded[0], { name: `peer 0 (adversary: ${kind})`, from: 2 });
+    t.is(summary.excluded[0].why, `its update for slot 0 in stage 1 was refused: ${cheat.refused}`);
+  });
+
+test("forged-turn: the other slot's turn it sends first is dropped and its sender excluded; the stage is train's", (t) => {
+  const { summary, dir, out } = simWith('forged-turn@0');
+  t.is(summary.excluded.length, 1);
+  t.like(summary.excluded[0], { name: 'peer 0 (adversary: forged-turn)', from: 2 });
+  t.regex(summary.excluded[0].why, /sent turns of slot 1 in stage 1's rollout train\/0, a slot it does not claim/);
+  const train = sat('train', '--config', path.join(dir, 'team.yaml'), '--threads', '1');
+  t.is(train.code, 0, train.stderr);
+  const row = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8').trim().split('\n')[0]);
+  const honest = row(path.join(out, 'peer-1/stage_log.jsonl'));
+  t.deepEqual(differences(row(path.join(dir, 'train-run/stage_log.jsonl')), honest), []);
+});
+
+test('endless-keepalive: its position is taken over once the longest hold has passed, and counted skipped', (t) => {
+  const { summary } = simWith('endless-keepalive@0');
+  const cheat = summary.stages[0].agents.find((a) => a.slot === 0)!;
+  t.true(cheat.skipped && !cheat.refused);
+  t.true(summary.stages[0].agents.some((a) => a.slot === 1 && !a.skipped));
+  t.deepEqual(summary.excluded, [], 'a slow holder is not excluded: its update only comes too late');
+});
+
+test('--adversary names a kind and a slot of the team, once a slot', (t) => {
+  const { config } = smallTeam(1);
+  for (const [flag, error] of [
+    ['kl-lies@0', /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, endless-keepalive\)/],
+    ['kl-lie@2', /the team has slots 0..1, not 2/],
+    ['kl-lie', /must look like <kind>@<slot>/],
+  ] as const) {
+    const r = sat('sim', '--config', config, '--adversary', flag);
+    t.is(r.code, 2, flag);
+    t.regex(r.stderr, error);
+  }
+  const twice = sat('sim', '--config', config, '--adversary', 'kl-lie@0', '--adversary', 'forged-turn@0');
+  t.regex(twice.stderr, /slot 0 is named twice/);
+});
