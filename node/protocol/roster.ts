@@ -11,7 +11,8 @@
 // allowlist does not admit, for another tokenizer than the slot's, or dated ahead of this peer's
 // clock, and heartbeats of peers that hold no slot, are dropped and counted. A peer keeps its claim's
 // time in its data dir, so after a restart it re-announces the same claim and keeps its seniority on
-// every peer, those that joined meanwhile included. Known limit: a claim dated far in the past wins
+// every peer, those that joined meanwhile included. A peer excluded from the team (docs/design §4.15)
+// holds no slot from the stage it is excluded from on. Known limit: a claim dated far in the past wins
 // seniority on every peer; an open team cannot tell it from an old one.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,7 @@
 // Updates in order (docs/design §1.7): agent sigma(i) learns under pi^{i-1}, the team with
 // sigma(1..i-1) already updated, through the sequence-aware estimator and a KL-bounded update. A
-// remote agent's update arrives with its log-probs; one whose peer fell silent is skipped.
+// remote agent's update arrives with its log-probs, and its record is recomputed from them: one they
+// contradict is refused and skipped (docs/design §4.15), as is one whose peer fell silent.
 import type { Agent } from '../agent/agent.ts';
 import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
@@ -67,24 +68,25 @@ async function updateElsewhere(
   const link = linkOf(run, 'update');
   const got = await timed(run, 'network', () => link.receiveUpdate(run.stage, position, slot));
   if (!got) return undefined;
-  const counts = rows.map((t) => ownPositions(t, slot).length);
-  const logpCur = cut(got.logpCur, counts);
-  const logpNew = cut(got.logpNew, counts);
-  setOwnTokens(rows, slot, logpCur, 'logpCur');
-  const inputs = {
-    slot,
-    name: nameOf(run.cfg, slot),
-    rows,
-    logpCur,
-    logpNew,
-    ...learning(run, rows, slot, updated, advantages),
-  };
-  const record = updateRecord(run.cfg, inputs, got.record);
-  const refused = refusalOf(got.record, record, inputs);
-  if (refused) {
-    link.refuseUpdate(run.stage, position, refused);
-    return skippedRecord(slot, inputs.name, record.reward, refused);
+  const name = nameOf(run.cfg, slot);
+  let checked: { record: AgentStageRecord; logpNew: Float32Array[] } | { refused: string };
+  try {
+    const counts = rows.map((t) => ownPositions(t, slot).length);
+    const logpCur = cut(got.logpCur, counts);
+    const logpNew = cut(got.logpNew, counts);
+    setOwnTokens(rows, slot, logpCur, 'logpCur');
+    const inputs = { slot, name, rows, logpCur, logpNew, ...learning(run, rows, slot, updated, advantages) };
+    const record = updateRecord(run.cfg, inputs, got.record);
+    const refused = refusalOf(got.record, record, inputs);
+    checked = refused ? { refused } : { record, logpNew };
+  } catch (err) {
+    checked = { refused: (err as Error).message }; // log-probs no record can be computed from
   }
+  if ('refused' in checked) {
+    link.refuseUpdate(run.stage, position, checked.refused);
+    return skippedRecord(slot, name, meanReward(rows), checked.refused);
+  }
+  const { record, logpNew } = checked;
   setOwnTokens(rows, slot, logpNew, 'logpNew');
   return record;
 }

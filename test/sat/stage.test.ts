@@ -175,9 +175,14 @@ function slot0First() {
  * `silent`) raises each of those to -0.5, with `claim`'s record. What this peer sends is kept in `sent`, the positions
  * it refuses in `refused`.
  */
-function slot0Peer(eos: number, silent: boolean, claim: Partial<typeof UPDATE_OF_SLOT_0> = {}) {
+function slot0Peer(
+  eos: number,
+  silent: boolean,
+  claim: Partial<typeof UPDATE_OF_SLOT_0> = {},
+  sent = { cur: -1, extra: 0 },
+) {
   let tokens = 0;
-  const sent: SharedUpdate[] = [];
+  const sentHere: SharedUpdate[] = [];
   const refused: { position: number; why: string }[] = [];
   const link: StageLink = {
     remoteTurn: () => ({
@@ -192,17 +197,17 @@ function slot0Peer(eos: number, silent: boolean, claim: Partial<typeof UPDATE_OF
       silent
         ? undefined
         : {
-            logpCur: new Float32Array(tokens).fill(-1),
-            logpNew: new Float32Array(tokens).fill(-0.5),
+            logpCur: new Float32Array(tokens).fill(sent.cur),
+            logpNew: new Float32Array(tokens + sent.extra).fill(-0.5),
             record: { ...UPDATE_OF_SLOT_0, ...claim, slot },
           },
     awaitTurn: async () => true,
     refuseUpdate: (_, position, why) => void refused.push({ position, why }),
     sendUpdate: async (_, __, update) => {
-      sent.push(update);
+      sentHere.push(update);
     },
   };
-  return { link, sent, refused };
+  return { link, sent: sentHere, refused };
 }
 
 test("a peer holding one slot learns under the other peer's update, reweighting its tokens by it", async (t) => {
@@ -241,6 +246,21 @@ for (const [lie, claim, why] of [
     t.like(first, { slot: 0, skipped: true, accepted: false, n: 0, refused: refused[0].why });
     t.is(second.zeta, 0, 'the refused update reweights nothing');
     t.is(rec.certificate.infoGain, second.gain, 'and has no part in the certificate');
+    await releaseTeam(tm);
+  });
+
+for (const [what, sent, why] of [
+  ['a log-prob too many', { cur: -1, extra: 1 }, /an update carries 13 log-probs where the agent spoke 12 tokens/],
+  ['log-probs whose KL overflows', { cur: -3e38, extra: 0 }, /must be a finite number/],
+] as const)
+  test(`a remote update with ${what} is refused, and the stage goes on`, async (t) => {
+    const cfg = slot0First();
+    const tm = await team(cfg);
+    const { link, refused } = slot0Peer(tm.format.endOfTurn, false, {}, sent);
+    const rec = await runStage({ ...tm, agents: [undefined, tm.agents[1]] }, cfg, 1, link);
+    t.is(refused.length, 1);
+    t.regex(refused[0].why, why);
+    t.like(rec.agents[0], { skipped: true, refused: refused[0].why });
     await releaseTeam(tm);
   });
 
