@@ -121,7 +121,15 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
     roster.start();
     started.push(() => roster.stop());
-    const slot = init.slot ?? (await freeSlot(roster, slots.length, (s) => slotFits(file, s, tokenizer.hash)));
+    const slot =
+      init.slot ??
+      (await freeSlot(
+        roster,
+        slots.length,
+        (s) => slotFits(file, s, tokenizer.hash),
+        (s) => roster.claim(s, slots[s].family, slots[s].tokenizer!),
+        host.peerId,
+      ));
 
     const { agent, saved } = savedAgent(cfg, slot, init, plan.microBatch);
     started.push(() => agent.release());

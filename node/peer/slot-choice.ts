@@ -2,12 +2,11 @@
 // the first free one it fits; and when a newcomer may take a held slot over.
 import { InputError } from '../agent/errors.ts';
 import { ClaimError } from '../protocol/errors.ts';
+import type { PeerId } from '@libp2p/interface';
 import type { Roster } from '../protocol/roster.ts';
 import { sleep, until } from '../util/until.ts';
 import type { TeamFile } from './manifest.ts';
 
-/** How long a new peer listens to the roster before choosing a free slot. */
-const LISTEN_MS = 2_500;
 /** How long a newcomer waits to hear every slot's peer before it claims one. */
 const TEAM_WAIT_MS = 120_000;
 
@@ -34,18 +33,33 @@ export function checkSlot(file: TeamFile, slot: number | undefined, model: strin
     throw new InputError(`${model} has another tokenizer than slot ${slot} of the team needs`);
 }
 
-/** The lowest slot this model fits that no live peer holds, after listening to the roster a while. */
-export async function freeSlot(roster: Roster, slots: number, fits: (slot: number) => boolean): Promise<number> {
-  await sleep(LISTEN_MS);
-  const holders = roster.holders();
+/**
+ * The lowest slot this model fits that no live peer holds, claimed (`claim`): after a heartbeat round and a half of
+ * listening, so every live claim is heard, and again after claiming it, so a claim made at the same time is heard too.
+ * Claims rank alike on every peer (docs/design §4.6): a peer whose claim lost takes the next free slot.
+ */
+export async function freeSlot(
+  roster: Roster,
+  slots: number,
+  fits: (slot: number) => boolean,
+  claim: (slot: number) => Promise<void>,
+  me: PeerId,
+): Promise<number> {
+  const round = 1.5 * roster.heartbeatMs;
+  await sleep(round);
   const fitting = Array.from({ length: slots }, (_, s) => s).filter(fits);
-  const free = fitting.find((s) => !holders[s]);
-  if (free === undefined)
-    throw new ClaimError(
-      `every slot this model fits is held (slot${fitting.length === 1 ? '' : 's'} ${fitting.join(', ')} of ` +
-        `${slots}): pass --slot <j> --upgrade-at <stage> to take one over with a stronger model`,
-    );
-  return free;
+  for (;;) {
+    const holders = roster.holders();
+    const free = fitting.find((s) => !holders[s]);
+    if (free === undefined)
+      throw new ClaimError(
+        `every slot this model fits is held (slot${fitting.length === 1 ? '' : 's'} ${fitting.join(', ')} of ` +
+          `${slots}): pass --slot <j> --upgrade-at <stage> to take one over with a stronger model`,
+      );
+    await claim(free);
+    await sleep(round);
+    if (roster.holder(free)?.equals(me)) return free;
+  }
 }
 
 /**

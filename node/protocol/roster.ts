@@ -81,12 +81,15 @@ export class Roster {
   private current = 0;
   private timer?: NodeJS.Timeout;
   private readonly liveness: number;
+  /** How often this peer heartbeats: a round in which every live peer is heard. */
+  readonly heartbeatMs: number;
 
   constructor(
     private readonly host: PeerHost,
     private readonly init: RosterInit,
   ) {
     this.liveness = init.livenessMs ?? LIVENESS_MS;
+    this.heartbeatMs = init.heartbeatMs ?? HEARTBEAT_MS;
   }
 
   start(): void {
@@ -102,7 +105,7 @@ export class Roster {
       (b) => decodeHeartbeat(b, ctx),
       (beat, from) => this.onHeartbeat(from, beat.slot, beat.stage),
     );
-    this.timer = setInterval(() => void this.announce(), this.init.heartbeatMs ?? HEARTBEAT_MS);
+    this.timer = setInterval(() => void this.announce(), this.heartbeatMs);
   }
 
   /**

@@ -1,0 +1,69 @@
+// Peers that start together do not race for a slot: three real peers choosing a free slot of a two-slot
+// team at the same moment end on two different slots, alike on every peer, and the third is told every
+// slot is held.
+import test from 'ava';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { freeSlot } from '../../node/peer/slot-choice.ts';
+import { Admission, type TeamManifest, Workflow, teamId } from '../../node/protocol/codec.ts';
+import { contentId } from '../../node/protocol/cid.ts';
+import { PeerHost } from '../../node/protocol/host.ts';
+import { Roster, claimsTopic } from '../../node/protocol/roster.ts';
+import { until } from '../protocol/until.ts';
+
+const TOKENIZER = new Uint8Array(32).fill(7);
+const MANIFEST: TeamManifest = {
+  version: 2,
+  name: 'slot choice test',
+  workflow: Workflow.CHAIN,
+  config: '{}',
+  admission: Admission.OPEN,
+  allow: [],
+  upgrades: false,
+  slots: [
+    { role: 'first', family: 'qwen3', tokenizer: TOKENIZER },
+    { role: 'second', family: 'qwen3', tokenizer: TOKENIZER },
+  ],
+  dataset: { name: 'demo', uri: '', cid: contentId(new TextEncoder().encode('the training set')).bytes },
+};
+
+test('three peers choosing a free slot at once: two take different slots, alike everywhere, the third none', async (t) => {
+  const team = teamId(MANIFEST);
+  const hosts = await Promise.all(
+    [0, 1, 2].map(async () =>
+      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    ),
+  );
+  const rosters = hosts.map((h) => new Roster(h, { team, manifest: MANIFEST, livenessMs: 3000, heartbeatMs: 300 }));
+  try {
+    for (const r of rosters) r.start();
+    await hosts[1].dial(hosts[0].addresses[0]);
+    await hosts[2].dial(hosts[0].addresses[0]);
+    await hosts[2].dial(hosts[1].addresses[0]);
+    await until('subscriptions', () => hosts.every((h) => h.subscribers(claimsTopic(team)).length === 2));
+    const chosen = await Promise.allSettled(
+      rosters.map((r, i) =>
+        freeSlot(
+          r,
+          2,
+          () => true,
+          (s) => r.claim(s, 'qwen3', TOKENIZER),
+          hosts[i].peerId,
+        ),
+      ),
+    );
+    const slots = chosen.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+    t.deepEqual([...slots].sort(), [0, 1], 'two peers, two slots');
+    const refused = chosen.flatMap((c) => (c.status === 'rejected' ? [String(c.reason)] : []));
+    t.is(refused.length, 1);
+    t.regex(refused[0], /every slot this model fits is held/);
+    for (const r of rosters)
+      t.deepEqual(
+        r.holders().map((p) => p?.toString()),
+        rosters[0].holders().map((p) => p?.toString()),
+        'every peer names the same holders',
+      );
+  } finally {
+    for (const r of rosters) r.stop();
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
