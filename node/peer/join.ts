@@ -25,6 +25,7 @@ import { type TeamFile, allowed, readTeamFile } from './manifest.ts';
 import { type StagePlan, stagePlan } from './micro-batch.ts';
 import { PeerChunks } from './peer-chunks.ts';
 import { SlotStates } from './slot-states.ts';
+import { StageDigests } from './stage-digests.ts';
 import type { PeerInit } from './peer.ts';
 import { PeerLink } from './peer-link.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
@@ -62,6 +63,8 @@ export interface JoinedPeer {
   chunks: PeerChunks;
   /** The team's slot states: this slot's offered, the others' copied. */
   states: SlotStates;
+  /** The chain of stage digests: this peer's, and the others' compared with it. */
+  digests: StageDigests;
   /** Lets the data dir go (data-dir-lock.ts). */
   unlock: () => void;
 }
@@ -118,7 +121,13 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const train = await loadDataset(cfg.dataset.trainPath!, cfg.dataset.type);
     const format = formatOf(tokenizer, cfg);
     const plan = stagePlan(cfg, init, train, format, slots.length, log);
-    const roster = new Roster(host, { team: file.id, manifest: file.manifest, dataDir: init.dataDir });
+    const digests = new StageDigests(init.dataDir, file.id, log);
+    const roster = new Roster(host, {
+      team: file.id,
+      manifest: file.manifest,
+      dataDir: init.dataDir,
+      onDigest: (peer, stage, digest) => digests.hear(peer, stage, digest),
+    });
     roster.start();
     started.push(() => roster.stop());
     const slot =
@@ -178,6 +187,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       plan,
       chunks,
       states,
+      digests,
       unlock,
     };
   } catch (err) {

@@ -27,6 +27,7 @@ import { ShardParts, splitShard } from '../protocol/shard-parts.ts';
 import { ShardExchange } from '../protocol/shards.ts';
 import { bump } from '../protocol/counters.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
+import type { StageContent } from './stage-digests.ts';
 import { DEADLINE_MS, TokenPassing, type Turn } from '../protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
 import { sleep } from '../util/until.ts';
@@ -440,15 +441,30 @@ export class PeerLink implements StageLink {
     this.init.exclude?.(maker, `its update for slot ${slot} in stage ${stage} was refused: ${why}`, stage + 1);
   }
 
-  async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
-    const after = this.order.slice(0, position).flatMap((_, p) => {
+  /** What `stage` included, as its peers agree on it (docs/design §4.15): its updates not refused, its training shards. */
+  stageContent(stage: number): StageContent {
+    return { updates: this.updatesBefore(stage, this.order.length), shards: this.trainShards(stage) };
+  }
+
+  /** The CIDs of the updates of positions before `position` that this peer follows, in order. */
+  private updatesBefore(stage: number, position: number): Uint8Array<ArrayBuffer>[] {
+    return this.order.slice(0, position).flatMap((_, p) => {
       const held = this.decided.get(`${stage}/${p}`);
       return held && !this.refused.has(held.cid) ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
-    const shards = [...this.complete]
+  }
+
+  /** The CIDs of `stage`'s complete training rollouts, each part in order, rollouts by name. */
+  private trainShards(stage: number): Uint8Array<ArrayBuffer>[] {
+    return [...this.complete]
       .filter(([k]) => k.startsWith(`${stage}/train/`))
       .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
       .flatMap(([, cids]) => cids);
+  }
+
+  async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
+    const after = this.updatesBefore(stage, position);
+    const shards = this.trainShards(stage);
     const made: LogprobUpdate = {
       version: PROTOCOL_VERSION,
       team: this.init.team,

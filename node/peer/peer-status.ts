@@ -32,6 +32,7 @@ export interface StatusPeer {
     refusedFrom: ReadonlyMap<string, number>;
   };
   chunks: Pick<PeerChunks, 'refused'>;
+  digests: { mismatchFrom: ReadonlyMap<string, number> };
   states: { counters: Pick<SlotStatesCounters, 'dropped'> };
 }
 
@@ -194,6 +195,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },
           { source: 'blocks', reason: 'forged', count: total(peer.link.forged) },
           { source: 'updates', reason: 'refused', count: total(peer.link.refusedFrom) },
+          { source: 'heartbeats', reason: 'digest-mismatch', count: total(peer.digests.mismatchFrom) },
         ],
         bySender: [
           peer.link.token.counters.rejectedFrom,
@@ -202,6 +204,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           peer.link.shards.counters.invalidFrom,
           peer.link.forged,
           peer.link.refusedFrom,
+          peer.digests.mismatchFrom,
           peer.chunks.refused.bySender,
         ],
       }),

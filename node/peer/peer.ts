@@ -19,6 +19,7 @@ import { type JoinedPeer, joinTeam } from './join.ts';
 import type { PeerChunks } from './peer-chunks.ts';
 import type { PeerLink } from './peer-link.ts';
 import type { SlotStates } from './slot-states.ts';
+import type { StageDigests } from './stage-digests.ts';
 import { linger, othersStages, waitForTeam } from './team-wait.ts';
 
 export interface PeerInit {
@@ -74,6 +75,8 @@ export interface PeerStage {
   row?: StageRow;
   testAccuracy: number;
   seconds: number;
+  /** The stage's digest (docs/design §4.15), hex; none when the chain before it is not known here. */
+  digest?: string;
 }
 
 export class Peer {
@@ -92,13 +95,21 @@ export class Peer {
   readonly chunks: PeerChunks;
   /** The slot states it keeps for the team. */
   readonly states: SlotStates;
+  /** Its chain of stage digests, and the others' compared with it. */
+  readonly digests: StageDigests;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
 
   private constructor(private readonly joined: JoinedPeer) {
     ({ host: this.host, teamId: this.teamId, slot: this.slot, cfg: this.cfg, plan: this.plan } = joined);
-    ({ roster: this.roster, link: this.link, chunks: this.chunks, states: this.states } = joined);
+    ({
+      roster: this.roster,
+      link: this.link,
+      chunks: this.chunks,
+      states: this.states,
+      digests: this.digests,
+    } = joined);
   }
 
   static async start(init: PeerInit): Promise<Peer> {
@@ -152,7 +163,9 @@ export class Peer {
       onStage: (s) => {
         saveKnownPeers(p.init.dataDir, p.host.libp2p);
         void p.states.offer();
-        onStage?.(s);
+        const digest = s.row && p.digests.add(s.stage, p.link.stageContent(s.stage));
+        if (digest) p.roster.setDigest(s.stage, digest);
+        onStage?.({ ...s, ...(digest ? { digest: Buffer.from(digest).toString('hex') } : {}) });
       },
     };
   }

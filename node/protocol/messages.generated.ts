@@ -1,5 +1,6 @@
 // Generated from messages.proto by protons (npm run gen:protocol): do not edit by hand.
 import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -680,6 +681,8 @@ export interface Heartbeat {
   stage: number
   model: string
   time: number
+  digestStage: number
+  digest: Uint8Array<ArrayBuffer>
 }
 
 export namespace Heartbeat {
@@ -722,6 +725,16 @@ export namespace Heartbeat {
           w.uint64Number(obj.time)
         }
 
+        if ((obj.digestStage != null && obj.digestStage !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.digestStage)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.digest)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -732,7 +745,9 @@ export namespace Heartbeat {
           slot: 0,
           stage: 0,
           model: '',
-          time: 0
+          time: 0,
+          digestStage: 0,
+          digest: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -763,6 +778,14 @@ export namespace Heartbeat {
             }
             case 6: {
               obj.time = reader.uint64Number()
+              break
+            }
+            case 7: {
+              obj.digestStage = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.digest = reader.bytes()
               break
             }
             default: {
@@ -822,6 +845,20 @@ export namespace Heartbeat {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.digestStage`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -864,6 +901,16 @@ export namespace Heartbeat {
     value: number
   }
 
+  export interface HeartbeatDigestStageFieldEvent {
+    field: '$.digestStage'
+    value: number
+  }
+
+  export interface HeartbeatDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Heartbeat.codec())
   }
@@ -872,7 +919,7 @@ export namespace Heartbeat {
     return decodeMessage(buf, Heartbeat.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatVersionFieldEvent | HeartbeatTeamFieldEvent | HeartbeatSlotFieldEvent | HeartbeatStageFieldEvent | HeartbeatModelFieldEvent | HeartbeatTimeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatVersionFieldEvent | HeartbeatTeamFieldEvent | HeartbeatSlotFieldEvent | HeartbeatStageFieldEvent | HeartbeatModelFieldEvent | HeartbeatTimeFieldEvent | HeartbeatDigestStageFieldEvent | HeartbeatDigestFieldEvent> {
     return streamMessage(buf, Heartbeat.codec(), opts)
   }
 }

@@ -52,6 +52,8 @@ export interface RosterInit {
   dataDir?: string;
   livenessMs?: number;
   heartbeatMs?: number;
+  /** Hears the digest of a stage another peer's heartbeat carries (docs/design §4.15). */
+  onDigest?: (peer: PeerId, stage: number, digest: Uint8Array) => void;
 }
 
 export interface RosterCounters {
@@ -79,6 +81,8 @@ export class Roster {
   /** Peers excluded from the team for what they sent: why, and the first stage they hold no slot in. */
   private readonly excluded = new Map<string, { why: string; from: number }>();
   private current = 0;
+  /** The last stage this peer logged and its digest, carried by its heartbeats. */
+  private digest: { stage: number; bytes: Uint8Array<ArrayBuffer> } = { stage: 0, bytes: new Uint8Array() };
   private timer?: NodeJS.Timeout;
   private readonly liveness: number;
   /** How often this peer heartbeats: a round in which every live peer is heard. */
@@ -103,7 +107,10 @@ export class Roster {
     this.host.subscribe(
       heartbeatsTopic(team),
       (b) => decodeHeartbeat(b, ctx),
-      (beat, from) => this.onHeartbeat(from, beat.slot, beat.stage),
+      (beat, from) => {
+        if (this.onHeartbeat(from, beat.slot, beat.stage) && beat.digestStage)
+          this.init.onDigest?.(from, beat.digestStage, beat.digest);
+      },
     );
     this.timer = setInterval(() => void this.announce(), this.heartbeatMs);
   }
@@ -156,6 +163,11 @@ export class Roster {
     if (stage === this.current) return;
     this.current = stage;
     void this.announce();
+  }
+
+  /** The digest of `stage`, the last one this peer logged: its heartbeats carry it from now on. */
+  setDigest(stage: number, bytes: Uint8Array<ArrayBuffer>): void {
+    this.digest = { stage, bytes };
   }
 
   get stage(): number {
@@ -249,6 +261,8 @@ export class Roster {
           stage: this.stage,
           model: this.mine.family,
           time: Date.now(),
+          digestStage: this.digest.stage,
+          digest: this.digest.bytes,
         }),
       )
       .catch(() => 0);
@@ -278,12 +292,17 @@ export class Roster {
     return stage !== undefined && stage >= claim.from;
   }
 
-  private onHeartbeat(from: PeerId, slot: number, stage: number): void {
+  /** Whether the heartbeat came from a claimant of `slot` (and counts). */
+  private onHeartbeat(from: PeerId, slot: number, stage: number): boolean {
     const known = this.claims.get(slot)?.get(from.toString());
-    if (!known) return this.drop('non-member');
+    if (!known) {
+      this.drop('non-member');
+      return false;
+    }
     this.counters.heartbeats++;
     known.lastSeen = Date.now();
     known.stage = stage;
+    return true;
   }
 
   private record(claim: SlotClaim, peer: PeerId): void {

@@ -186,6 +186,9 @@ export function checkHeartbeat(m: Heartbeat): void {
   uint(m.slot, 'slot', LIMITS.slots);
   text(m.model, 'model');
   time(m.time);
+  uint(m.digestStage, 'digest_stage');
+  need(m.digestStage <= m.stage, 'inconsistent', 'digest_stage');
+  need(m.digest.byteLength === (m.digestStage ? LIMITS.hash : 0), 'inconsistent', 'digest');
 }
 
 export function checkClaim(m: SlotClaim): void {

@@ -157,7 +157,8 @@ test('the snapshot and the metrics of a peer', async (t) => {
       );
     });
     const link = { stageOrder: ORDER, token: me.token, shards, forged: new Map(), refusedFrom: new Map() };
-    const peer: StatusPeer = { host: me.host, teamId: TEAM, slot: 0, roster: me.roster, link, chunks, states };
+    const digests = { mismatchFrom: new Map() };
+    const peer: StatusPeer = { host: me.host, teamId: TEAM, slot: 0, roster: me.roster, link, chunks, states, digests };
     const ring = logRing();
     ring.note('bootstrap dial failed');
     const source = peerStatusSource(peer, dir, ring);

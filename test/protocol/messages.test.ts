@@ -79,7 +79,16 @@ const TEAM = teamId(MANIFEST);
 const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
-const HEARTBEAT: Heartbeat = { version: 2, team: TEAM, slot: 1, stage: 3, model: 'qwen3-0.6b', time: TIME };
+const HEARTBEAT: Heartbeat = {
+  version: 2,
+  team: TEAM,
+  slot: 1,
+  stage: 3,
+  model: 'qwen3-0.6b',
+  time: TIME,
+  digestStage: 2,
+  digest: HASH,
+};
 const CLAIM: SlotClaim = {
   version: 2,
   team: TEAM,
@@ -391,6 +400,9 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
     'too-long',
   ],
   ['Heartbeat', `slot ${LIMITS.slots}`, with_(HEARTBEAT, { slot: LIMITS.slots }), 'out-of-range'],
+  ['Heartbeat', 'a digest of a stage not begun', with_(HEARTBEAT, { digestStage: 4 }), 'inconsistent'],
+  ['Heartbeat', 'a digest of 31 bytes', with_(HEARTBEAT, { digest: HASH.slice(1) }), 'inconsistent'],
+  ['Heartbeat', 'a digest with no stage', with_(HEARTBEAT, { digestStage: 0 }), 'inconsistent'],
   ['SlotClaim', 'a 31-byte tokenizer hash', with_(CLAIM, { tokenizer: HASH.subarray(1) }), 'out-of-range'],
   ['TrajectoryShard', 'a positive log-prob', turn({ logprobs: f32([-0.5, 0.25]) }), 'out-of-range'],
   ['TrajectoryShard', 'a token id of 2^31', turn({ ids: [7, 2 ** 31] }), 'out-of-range'],

@@ -264,7 +264,7 @@ export const startCommand: Command = {
       return list.length ? { excluded: list } : {};
     };
     try {
-      await joined.run(({ stage, row, testAccuracy }) => {
+      await joined.run(({ stage, row, testAccuracy, digest }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map(mib);
@@ -276,7 +276,7 @@ export const startCommand: Command = {
         if (json)
           return printJson(
             row
-              ? { event: 'stage', ...row, ...excluded(), rss_mb, heap_mb, ...peak }
+              ? { event: 'stage', ...row, ...excluded(), ...(digest ? { digest } : {}), rss_mb, heap_mb, ...peak }
               : { event: 'start', stage, test_accuracy: testAccuracy },
           );
         if (!row) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
