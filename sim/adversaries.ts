@@ -10,6 +10,7 @@ export const ADVERSARY_KINDS = {
   'kl-lie': 'its records claim a smaller KL quantile than its log-probs give',
   'kl-violation': "it trains a hundred times past the team's trust region and claims the team's delta",
   'forged-turn': "it sends the next slot's turn of each training rollout before that slot's peer does",
+  'fake-stage': 'its heartbeats say it is a hundred stages ahead of the team',
   'endless-keepalive': 'it holds the token with keepalives past the longest hold before it sends its update',
 } as const;
 
@@ -37,6 +38,8 @@ export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): Adve
       return {
         shards: (parts) => [...parts, ...parts.filter((p) => p.rollout.startsWith('train/')).map(nextTurnForged)],
       };
+    case 'fake-stage':
+      return { heartbeat: (beat) => ({ ...beat, stage: beat.stage + 100 }) };
     case 'endless-keepalive':
       // Then it goes on, to evaluate with the team: its slot's agent lives on no other peer.
       return { update: (u) => sleep((MAX_HOLD_DEADLINES + 4) * deadlineMs).then(() => u) };

@@ -2,13 +2,15 @@
 // the sim can show every honest peer catching them. An honest peer has no hooks: what it makes goes out
 // as made.
 import type { SatConfig } from '../config/load.ts';
-import type { LogprobUpdate, TrajectoryShard } from '../protocol/codec.ts';
+import type { Heartbeat, LogprobUpdate, TrajectoryShard } from '../protocol/codec.ts';
 
 export interface AdversaryHooks {
   /** The team's config as this peer trains with it. */
   config?(cfg: SatConfig): SatConfig;
   /** This peer's update as it goes out; a promise that never settles holds the token without an update. */
   update?(u: LogprobUpdate): Promise<LogprobUpdate>;
+  /** This peer's heartbeats as they go out. */
+  heartbeat?(beat: Heartbeat): Heartbeat;
   /** The shard parts of a turn this peer took, as they go out; parts added go out only, this peer's rollout goes on. */
   shards?(parts: TrajectoryShard[]): TrajectoryShard[];
 }

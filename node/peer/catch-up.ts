@@ -3,7 +3,7 @@
 import { followStage, resumeEvaluation, type StageLoop } from '../sat/stage-loop.ts';
 import { sleep, until } from '../util/until.ts';
 import type { JoinedPeer } from './join.ts';
-import { othersStages, waitForTeam } from './team-wait.ts';
+import { teamStage, waitForTeam } from './team-wait.ts';
 
 /** How long a restarted peer listens to heartbeats before it decides where the team is. */
 const CATCH_UP_MS = 4_000;
@@ -37,7 +37,7 @@ async function evaluateAgain(p: JoinedPeer, loop: StageLoop, stage: number, sign
  */
 async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: AbortSignal): Promise<number> {
   await sleep(CATCH_UP_MS, signal);
-  const now = Math.max(0, ...othersStages(p.roster, p.host.peerId));
+  const now = teamStage(p.roster, p.host.peerId);
   if (now <= done || signal.aborted) return done;
   // What the team has of that stage is gossiped again every 2 s: listen a while before deciding.
   await until(() => p.link.rolledOut(now), { every: 200, timeoutMs: ROLLOUT_WAIT_MS, signal });

@@ -31,7 +31,7 @@ import { PeerLink } from './peer-link.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
 import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
-import { othersStages } from './team-wait.ts';
+import { othersStages, teamStage } from './team-wait.ts';
 
 /** How often a peer announces itself in the DHT and looks for the team's other peers. */
 const DISCOVERY_MS = 3_000;
@@ -122,10 +122,12 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const format = formatOf(tokenizer, cfg);
     const plan = stagePlan(cfg, init, train, format, slots.length, log);
     const digests = new StageDigests(init.dataDir, file.id, log);
+    const said = adversaryHooks().heartbeat;
     const roster = new Roster(host, {
       team: file.id,
       manifest: file.manifest,
       dataDir: init.dataDir,
+      ...(said ? { said } : {}),
       onDigest: (peer, stage, digest) => digests.hear(peer, stage, digest),
     });
     roster.start();
@@ -149,8 +151,8 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     started.push(() => link.stop());
     await link.start();
     const isMember = (peer: PeerId) => slots.some((_, s) => roster.claimants(s).some((c) => c.equals(peer)));
-    const teamStage = () => Math.max(roster.stage, ...othersStages(roster, host.peerId));
-    const states = new SlotStates({ host, team: file.id, cfg, slot, chunks, isMember, teamStage, log });
+    const stageOfTeam = () => Math.max(roster.stage, teamStage(roster, host.peerId));
+    const states = new SlotStates({ host, team: file.id, cfg, slot, chunks, isMember, teamStage: stageOfTeam, log });
     states.start();
     started.push(() => states.stop());
     if (upgradeAt !== undefined) await checkUpgradeStage(roster, slots.length, upgradeAt);

@@ -20,7 +20,7 @@ import type { PeerChunks } from './peer-chunks.ts';
 import type { PeerLink } from './peer-link.ts';
 import type { SlotStates } from './slot-states.ts';
 import type { StageDigests } from './stage-digests.ts';
-import { linger, othersStages, waitForTeam } from './team-wait.ts';
+import { linger, teamStage, waitForTeam } from './team-wait.ts';
 
 export interface PeerInit {
   /** The team file (sat-peer team create). */
@@ -135,8 +135,7 @@ export class Peer {
       // Its state offered again: the copies the others keep may be older, or gone with their peers.
       if (done > 0) void p.states.offer();
       // A peer with no state at all, joining a team already past stage 0, catches up as a restarted one does.
-      if (done > 0 || Math.max(0, ...othersStages(p.roster, this.host.peerId)) > 0)
-        done = await rejoin(p, loop, signal);
+      if (done > 0 || teamStage(p.roster, this.host.peerId) > 0) done = await rejoin(p, loop, signal);
     }
     if (done === 0) {
       if (!(await waitForTeam(p, 0, signal))) return;

@@ -13,7 +13,7 @@ import { until } from '../util/until.ts';
 import { fetchProgress } from './fetch-progress.ts';
 import { type JoinedPeer, sessionOf } from './join.ts';
 import { type HeardState, stateLabel } from './slot-states.ts';
-import { othersStages } from './team-wait.ts';
+import { teamStage } from './team-wait.ts';
 
 /** How long a peer listens for the other slots' stages (their heartbeats) before deciding whether to look further. */
 const TEAM_MS = 6_000;
@@ -30,7 +30,7 @@ export async function recoverSlot(p: JoinedPeer, signal: AbortSignal): Promise<n
   const othersHeard = () =>
     roster.holders().every((h, s) => s === slot || (h !== undefined && roster.stageOf(s, h) !== undefined));
   await until(othersHeard, { every: 200, timeoutMs: TEAM_MS, signal });
-  const team = Math.max(0, ...othersStages(roster, me));
+  const team = teamStage(roster, me);
   // A slot's state is offered once its stage is logged: the team, in stage `team`, has at most that of the one before.
   if (team - 1 <= p.saved || signal.aborted) return p.saved;
   await until(() => (states.newest(slot)[0]?.stage ?? 0) >= team - 1, { every: 200, timeoutMs: STATE_MS, signal });

@@ -20,6 +20,16 @@ export function othersStages(roster: Roster, me: PeerId): number[] {
 }
 
 /**
+ * The stage the team is in as the other slots' peers say, by majority: the highest stage that more than half of them
+ * say they are in or past (0 when none speaks). One peer whose heartbeats name a later stage than the team's cannot
+ * move it (docs/design §4.15); in a team of two, the other peer's word is all there is.
+ */
+export function teamStage(roster: Roster, me: PeerId): number {
+  const stages = othersStages(roster, me).sort((a, b) => b - a);
+  return stages[Math.floor(stages.length / 2)] ?? 0;
+}
+
+/**
  * Waits until every slot has a live holder that hears this peer's blocks and token topics: true, or false once
  * `signal` aborts. A ClaimError when another peer holds this peer's slot by an earlier claim (two peers that did not
  * hear each other in time claimed one slot): this peer then has no part in the team.

@@ -20,6 +20,7 @@ import type { PeerId } from '@libp2p/interface';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import {
   Admission,
+  type Heartbeat,
   PROTOCOL_VERSION,
   type SlotClaim,
   type TeamManifest,
@@ -52,6 +53,8 @@ export interface RosterInit {
   dataDir?: string;
   livenessMs?: number;
   heartbeatMs?: number;
+  /** What this peer's heartbeats say, as they go out (the sim's adversaries change it; an honest peer sends them as made). */
+  said?: (beat: Heartbeat) => Heartbeat;
   /** Hears the digest of a stage another peer's heartbeat carries (docs/design §4.15). */
   onDigest?: (peer: PeerId, stage: number, digest: Uint8Array) => void;
 }
@@ -251,21 +254,17 @@ export class Roster {
     const { team } = this.init;
     this.record(this.mine, this.host.peerId);
     await this.host.publish(claimsTopic(team), encodeSlotClaim(this.mine)).catch(() => 0);
-    await this.host
-      .publish(
-        heartbeatsTopic(team),
-        encodeHeartbeat({
-          version: PROTOCOL_VERSION,
-          team,
-          slot: this.mine.slot,
-          stage: this.stage,
-          model: this.mine.family,
-          time: Date.now(),
-          digestStage: this.digest.stage,
-          digest: this.digest.bytes,
-        }),
-      )
-      .catch(() => 0);
+    const beat: Heartbeat = {
+      version: PROTOCOL_VERSION,
+      team,
+      slot: this.mine.slot,
+      stage: this.stage,
+      model: this.mine.family,
+      time: Date.now(),
+      digestStage: this.digest.stage,
+      digest: this.digest.bytes,
+    };
+    await this.host.publish(heartbeatsTopic(team), encodeHeartbeat(this.init.said?.(beat) ?? beat)).catch(() => 0);
   }
 
   private onClaim(claim: SlotClaim, from: PeerId): void {

@@ -77,7 +77,10 @@ test('endless-keepalive: its position is taken over once the longest hold has pa
 test('--adversary names a kind and a slot of the team, once a slot', (t) => {
   const { config } = smallTeam(1);
   for (const [flag, error] of [
-    ['kl-lies@0', /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, endless-keepalive\)/],
+    [
+      'kl-lies@0',
+      /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive\)/,
+    ],
     ['kl-lie@2', /the team has slots 0..1, not 2/],
     ['kl-lie', /must look like <kind>@<slot>/],
   ] as const) {
