@@ -72,8 +72,8 @@ export const simCommand: Command = {
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--peers N] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>]... [--deadline S] [--latency 50ms] [--loss 1%] [--out <dir>] [--threads N] [--no-http] ' +
-    '[--json]',
+    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
+    '[--out <dir>] [--threads N] [--no-http] [--json]',
   args: [],
   options: {
     config: {
@@ -259,7 +259,8 @@ export const simCommand: Command = {
     for (const s of result.stages)
       for (const a of s.agents.filter((x) => x.skipped))
         say(
-          `stage ${s.stage}: slot ${a.slot}'s update ${a.refused ? `refused: ${a.refused}` : 'skipped: its peer went silent or held the token too long'}`,
+          `stage ${s.stage}: slot ${a.slot}'s update ` +
+            (a.refused ? `refused: ${a.refused}` : 'skipped: its peer went silent or held the token too long'),
         );
     for (const e of result.excluded) say(`excluded ${e.name} (${e.peer}) from stage ${e.from} on: ${e.why}`);
     if (swap)

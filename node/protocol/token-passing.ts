@@ -7,8 +7,9 @@
 // nothing is heard of position p or beyond for a while, the peer of position q > p takes the token
 // itself after (q - p) deadlines — the next in order first, the one after it a deadline later — and
 // gossips that it did; the positions in between are skipped this stage (a zero-size step, so the
-// stage bound still holds). Keepalives hold a position for at most MAX_HOLD_DEADLINES deadlines. A pass is taken only from the holder before it (or, for a takeover or a
-// keepalive, from its own receiver). Exactly one holder per (stage, position): only order[q]'s peer
+// stage bound still holds). Keepalives hold a position for at most MAX_HOLD_DEADLINES deadlines. A
+// pass is taken only from the holder before it (or, for a takeover or a keepalive, from its own
+// receiver). Exactly one holder per (stage, position): only order[q]'s peer
 // holds q, and it takes q once; duplicate and late passes are counted and change nothing. A direct
 // pass is acked only once accepted; one for a stage not begun yet is kept until it begins, if it comes from
 // the peer that will then hold either end of it. Streams are read with every length bounded (frames.ts).

@@ -84,7 +84,7 @@ function link(
 const subscribed = (hosts: PeerHost[], topic: string) =>
   hosts.every((h) => h.subscribers(topic).length === hosts.length - 1);
 
-test("turns of a slot sent by a peer that does not claim it are dropped, counted and get their sender excluded; the slot's own turns are taken", async (t) => {
+test("turns of a slot from a peer that does not claim it are dropped, counted, its sender excluded; the slot's are taken", async (t) => {
   const hosts = await team(3);
   const ids = hosts.map((h) => h.peerId);
   const excluded: { peer: string; why: string; from: number }[] = [];
