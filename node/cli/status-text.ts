@@ -57,6 +57,9 @@ export function statusLines(s: StatusSnapshot, url: string): string[] {
           '',
         ]
       : []),
+    ...(s.excluded?.length
+      ? [...s.excluded.map((e) => `excluded ${e.peer} from stage ${e.from} on: ${e.why}`), '']
+      : []),
     ...stageLines(s.stages),
     '',
     'latest warnings and errors:',

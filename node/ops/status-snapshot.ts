@@ -55,6 +55,8 @@ export interface StatusSnapshot {
   /** The token's position in the current stage (the highest known held; -1 before the first) and its holder's slot. */
   token?: { position: number; slot?: number; silentS: number };
   roster: RosterEntry[];
+  /** Peers this process excluded from the team (docs/design §4.15): who (shortened), from which stage, and why. */
+  excluded?: { peer: string; from: number; why: string }[];
   stages: StagePoint[];
   /** Peers connected now. */
   connections: number;

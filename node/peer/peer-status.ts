@@ -23,7 +23,7 @@ export interface StatusPeer {
   host: PeerHost;
   teamId: string;
   slot: number;
-  roster: Pick<Roster, 'stage' | 'holders' | 'heard' | 'counters'>;
+  roster: Pick<Roster, 'stage' | 'holders' | 'heard' | 'counters' | 'exclusions'>;
   link: {
     stageOrder: readonly number[];
     token: { silence: { position: number; ms: number }; counters: TokenCounters };
@@ -177,6 +177,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
         stagesDone: logged.length,
         token: { position, ...(slot !== undefined ? { slot } : {}), silentS: position < 0 ? 0 : seconds(ms) },
         roster: rosterOf(peer, now),
+        excluded: peer.roster.exclusions().map((e) => ({ ...e, peer: shortId(e.peer) })),
         stages: logged.map(stagePoint),
         connections: peer.host.libp2p.getPeers().length,
         errors: ring.entries(),

@@ -1,5 +1,5 @@
-// `sat-peer status`'s lines of a snapshot: peers connected counted in words that agree with the number, and a
-// peer still joining its team shown as such, with no peer id yet.
+// `sat-peer status`'s lines of a snapshot: peers connected counted in words that agree with the number, the peers it
+// excluded from the team, and a peer still joining its team shown as such, with no peer id yet.
 import test from 'ava';
 import { statusLines } from '../../node/cli/status-text.ts';
 import type { StatusSnapshot } from '../../node/ops/status-snapshot.ts';
@@ -30,4 +30,12 @@ test('a peer joining its team has no peer id yet', (t) => {
     'http://127.0.0.1:9100/',
   );
   t.is(first, 'peer (joining its team) at http://127.0.0.1:9100/');
+});
+
+test('the peers it excluded from the team are listed, each with the stage from which and why', (t) => {
+  const why =
+    'its update for slot 0 in stage 3 was refused: its record claims klQuantile 0.001, its log-probs give 0.004';
+  const lines = statusLines({ ...SNAPSHOT, excluded: [{ peer: '12D3…abcdef', from: 4, why }] }, 'http://x/');
+  t.true(lines.includes(`excluded 12D3…abcdef from stage 4 on: ${why}`));
+  t.false(statusLines(SNAPSHOT, 'http://x/').some((l) => l.startsWith('excluded')));
 });
