@@ -95,6 +95,8 @@ export interface SimStage {
   rss_mb: number;
   /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
   heap_mb: number;
+  /** The stage's digest (docs/design §4.15), as the peers that have one agree on it. */
+  digest?: string;
   /** The peers excluded from the team by then, as every honest peer logged them. */
   excluded?: Exclusion[];
   [key: string]: unknown;
@@ -402,6 +404,7 @@ function agreed(rows: SimStage[]): SimStage {
     peak_rss_mb: ______,
     planned_mb: _______,
     excluded,
+    digest: ________,
     ...rest
   }: SimStage & { event?: string }) =>
     // Each excludes the same peers, each for the first of their offences it saw.
@@ -412,6 +415,10 @@ function agreed(rows: SimStage[]): SimStage {
     throw new SimError(
       `the peers disagree on stage ${rows[0].stage}: ${first.slice(0, 200)} vs ${strip(rows[odd]).slice(0, 200)}`,
     );
+  // A peer that restarted within the stage may have no digest of it yet; those that have one agree.
+  const digests = new Set(rows.flatMap((r) => (r.digest ? [r.digest] : [])));
+  if (digests.size > 1)
+    throw new SimError(`the peers disagree on stage ${rows[0].stage}'s digest: ${[...digests].join(' vs ')}`);
   // Each peer's memory is its own: the summary gives it per peer (SimResult.memory).
   const { event: _, peak_rss_mb: __, planned_mb: ___, ...row } = rows[0] as SimStage & { event?: string };
   const most = (xs: number[]) => Math.max(...xs);
@@ -427,7 +434,14 @@ function agreed(rows: SimStage[]): SimStage {
     eval: round(evaluation),
     network: round(Math.max(0, seconds - rollout - update - evaluation)),
   };
-  return { ...row, seconds, time, rss_mb: most(rows.map((r) => r.rss_mb)), heap_mb: most(rows.map((r) => r.heap_mb)) };
+  return {
+    ...row,
+    ...(digests.size ? { digest: [...digests][0] } : {}),
+    seconds,
+    time,
+    rss_mb: most(rows.map((r) => r.rss_mb)),
+    heap_mb: most(rows.map((r) => r.heap_mb)),
+  };
 }
 
 function start(bin: string, args: string[], children: ChildProcess[], onErr?: (line: string) => void): ChildProcess {

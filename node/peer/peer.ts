@@ -162,7 +162,10 @@ export class Peer {
       onStage: (s) => {
         saveKnownPeers(p.init.dataDir, p.host.libp2p);
         void p.states.offer();
-        const digest = s.row && p.digests.add(s.stage, p.link.stageContent(s.stage));
+        // A stage whose evaluation this peer resumed after a restart: its link holds nothing of what it included.
+        const known = p.link.stageOrder.length > 0;
+        const digest =
+          s.row && (known ? p.digests.add(s.stage, p.link.stageContent(s.stage)) : p.digests.adopt(s.stage));
         if (digest) p.roster.setDigest(s.stage, digest);
         onStage?.({ ...s, ...(digest ? { digest: Buffer.from(digest).toString('hex') } : {}) });
       },

@@ -72,11 +72,31 @@ export class StageDigests {
     const previous = this.previous(stage);
     if (!previous) return undefined;
     const digest = stageDigest(previous, stage, content);
+    this.keep(stage, digest);
+    for (const [peer, d] of this.heard.get(stage) ?? []) this.compare(peer, stage, d);
+    return digest;
+  }
+
+  private keep(stage: number, digest: Uint8Array): void {
     this.mine.set(stage, hex(digest));
     for (const s of this.mine.keys()) if (s <= stage - KEPT) this.mine.delete(s);
     writeFileAtomic(path.join(this.dir, DIGEST_FILE), `${JSON.stringify(Object.fromEntries(this.mine))}\n`);
-    for (const [peer, d] of this.heard.get(stage) ?? []) this.compare(peer, stage, d);
-    return digest;
+  }
+
+  /** The digest of `stage` every other peer that spoke of it names (undefined when none did, or they differ). */
+  private agreed(stage: number): Uint8Array<ArrayBuffer> | undefined {
+    const others = new Set(this.heard.get(stage)?.values() ?? []);
+    return others.size === 1 ? new Uint8Array(Buffer.from([...others][0], 'hex')) : undefined;
+  }
+
+  /**
+   * `stage`'s digest as every other peer that spoke of it names it, taken as this peer's (a peer that restarted within
+   * the stage holds none of what it included); undefined when they do not agree, or none spoke yet.
+   */
+  adopt(stage: number): Uint8Array<ArrayBuffer> | undefined {
+    const agreed = this.agreed(stage);
+    if (agreed) this.keep(stage, agreed);
+    return agreed;
   }
 
   /** Another peer's digest of `stage`: compared with this peer's once it has one. */
@@ -96,9 +116,7 @@ export class StageDigests {
   private previous(stage: number): Uint8Array | undefined {
     if (stage === 1) return createHash('sha256').update(this.team).digest();
     const known = this.mine.get(stage - 1);
-    if (known) return Buffer.from(known, 'hex');
-    const others = new Set(this.heard.get(stage - 1)?.values() ?? []);
-    return others.size === 1 ? Buffer.from([...others][0], 'hex') : undefined;
+    return known ? Buffer.from(known, 'hex') : this.agreed(stage - 1);
   }
 
   private compare(peer: string, stage: number, digest: string): void {

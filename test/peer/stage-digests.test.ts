@@ -64,3 +64,19 @@ test("another peer's digest of a stage is compared with this peer's, heard befor
   );
   t.deepEqual([...digests.mismatchFrom], [[other.toString(), 1]]);
 });
+
+test('a peer that restarted within a stage takes its digest from the others when they agree, and none when not', async (t) => {
+  const said: string[] = [];
+  const digests = new StageDigests(tempDir('sat-digests-'), TEAM, (l) => said.push(l));
+  const [a, b] = [await peer(), await peer()];
+  const theirs = stageDigest(new Uint8Array(32), 2, CONTENT);
+  t.is(digests.adopt(2), undefined, 'no one spoke of stage 2 yet');
+  digests.hear(a, 2, theirs);
+  digests.hear(b, 2, stageDigest(new Uint8Array(32), 2, { updates: [], shards: [] }));
+  t.is(digests.adopt(2), undefined, 'they disagree');
+  const fresh = new StageDigests(tempDir('sat-digests-'), TEAM, (l) => said.push(l));
+  fresh.hear(a, 2, theirs);
+  t.is(hex(fresh.adopt(2)), hex(theirs));
+  t.is(hex(fresh.add(3, CONTENT)), hex(stageDigest(theirs, 3, CONTENT)), 'and its chain goes on from it');
+  t.deepEqual(said, []);
+});
