@@ -3,7 +3,8 @@
 // cheat the team, and every honest peer must catch it (docs/design §4.15).
 import type { AdversaryHooks } from '../node/peer/adversary-hooks.ts';
 import type { TrajectoryShard } from '../node/protocol/codec.ts';
-import { DEADLINE_MS, MAX_HOLD_DEADLINES } from '../node/protocol/token-passing.ts';
+import { maxHold } from '../node/peer/peer-link.ts';
+import { DEADLINE_MS } from '../node/protocol/token-passing.ts';
 import { sleep } from '../node/util/until.ts';
 
 export const ADVERSARY_KINDS = {
@@ -42,7 +43,7 @@ export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): Adve
       return { heartbeat: (beat) => ({ ...beat, stage: beat.stage + 100 }) };
     case 'endless-keepalive':
       // Then it goes on, to evaluate with the team: its slot's agent lives on no other peer.
-      return { update: (u) => sleep((MAX_HOLD_DEADLINES + 4) * deadlineMs).then(() => u) };
+      return { update: (u) => sleep(maxHold(deadlineMs) + 4 * deadlineMs).then(() => u) };
   }
 }
 

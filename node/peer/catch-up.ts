@@ -49,6 +49,7 @@ async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: Abo
     `the team is past stage ${now}'s rollout: following it without this agent's update, taking part in its ` +
       `evaluation, then rejoining at stage ${now + 1}`,
   );
+  p.roster.setStage(now); // its heartbeats say where it is: a peer restarting meanwhile reads the team's stage from them
   p.link.beginStage(now, true);
   await followStage(loop, now);
   return now;

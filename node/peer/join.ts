@@ -121,7 +121,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const train = await loadDataset(cfg.dataset.trainPath!, cfg.dataset.type);
     const format = formatOf(tokenizer, cfg);
     const plan = stagePlan(cfg, init, train, format, slots.length, log);
-    const digests = new StageDigests(init.dataDir, file.id, log);
+    const digests = new StageDigests(init.dataDir, file.id, log, () => roster.stage);
     const said = adversaryHooks().heartbeat;
     const roster = new Roster(host, {
       team: file.id,
@@ -130,6 +130,8 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       ...(said ? { said } : {}),
       onDigest: (peer, stage, digest) => digests.hear(peer, stage, digest),
     });
+    const latest = digests.latest();
+    if (latest) roster.setDigest(latest.stage, latest.bytes);
     roster.start();
     started.push(() => roster.stop());
     const slot =

@@ -28,7 +28,7 @@ import { ShardExchange } from '../protocol/shards.ts';
 import { bump } from '../protocol/counters.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import type { StageContent } from './stage-digests.ts';
-import { DEADLINE_MS, TokenPassing, type Turn } from '../protocol/token-passing.ts';
+import { DEADLINE_MS, MAX_HOLD_DEADLINES, TokenPassing, type Turn } from '../protocol/token-passing.ts';
 import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
 import { sleep } from '../util/until.ts';
 
@@ -134,8 +134,12 @@ function timed<T>(ms: number, what: string, start: (resolve: (v: T) => void) => 
 interface Held {
   update: LogprobUpdate;
   cid: string;
+  /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
+  refusedLater?: true;
 }
 
+/** How long an update or the token may take to come before the stage fails. */
+const WAIT_MS = 10 * 60_000;
 /** Publishing before any peer's subscription is known fails: tried again for a while. */
 const PUBLISH_TRIES = 50;
 /** How often this peer's announcements of the stage (and the one before) are gossiped again. */
@@ -186,7 +190,7 @@ export class PeerLink implements StageLink {
     private readonly host: PeerHost,
     private readonly init: PeerLinkInit,
   ) {
-    this.waitMs = init.waitMs ?? 10 * 60_000;
+    this.waitMs = init.waitMs ?? WAIT_MS;
     this.deadlineMs = init.deadlineMs ?? DEADLINE_MS;
     this.shards = new ShardExchange(host, {
       team: init.team,
@@ -208,6 +212,8 @@ export class PeerLink implements StageLink {
       slot: init.slot,
       slots: init.slots,
       ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
+      // A holder that keeps the token past this is taken over well before the others' waits for it run out.
+      maxHoldMs: maxHold(this.deadlineMs, this.waitMs),
       peers: init.peers,
       stage: () => this.stage,
       onTurn: (turn) => void this.onTurn(turn),
@@ -379,7 +385,8 @@ export class PeerLink implements StageLink {
         this.waitMs,
         `the update of position ${position} of stage ${stage}`,
       );
-      return held ? sharedUpdate(held.update, this.init.names) : undefined;
+      if (!held) return undefined;
+      return { ...sharedUpdate(held.update, this.init.names), ...(held.refusedLater ? { refusedLater: true } : {}) };
     } finally {
       clearInterval(watch);
     }
@@ -435,7 +442,7 @@ export class PeerLink implements StageLink {
     const held = this.decided.get(`${stage}/${position}`);
     if (held) this.refused.set(held.cid, stage);
     const slot = this.order[position];
-    const maker = this.init.peers(stage).get(slot);
+    const maker = (held && this.updateFrom.get(held.cid)) ?? this.init.peers(stage).get(slot);
     if (!maker || maker.equals(this.host.peerId)) return;
     bump(this.refusedFrom, maker.toString());
     this.init.exclude?.(maker, `its update for slot ${slot} in stage ${stage} was refused: ${why}`, stage + 1);
@@ -446,11 +453,13 @@ export class PeerLink implements StageLink {
     return { updates: this.updatesBefore(stage, this.order.length), shards: this.trainShards(stage) };
   }
 
-  /** The CIDs of the updates of positions before `position` that this peer follows, in order. */
-  private updatesBefore(stage: number, position: number): Uint8Array<ArrayBuffer>[] {
+  /** The CIDs of the updates of positions before `position` that this peer follows (or, `refused`, refused), in order. */
+  private updatesBefore(stage: number, position: number, refused = false): Uint8Array<ArrayBuffer>[] {
     return this.order.slice(0, position).flatMap((_, p) => {
       const held = this.decided.get(`${stage}/${p}`);
-      return held && !this.refused.has(held.cid) ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
+      return held && this.refused.has(held.cid) === refused
+        ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>]
+        : [];
     });
   }
 
@@ -476,6 +485,7 @@ export class PeerLink implements StageLink {
       cur: [...u.logpCur],
       record: recordMessage(this.init.team, stage, position, u.record),
       after,
+      refused: this.updatesBefore(stage, position, true),
     };
     const update = (await adversaryHooks().update?.(made)) ?? made;
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
@@ -536,7 +546,7 @@ export class PeerLink implements StageLink {
       this.named.set(cid.toString(), u.stage);
       this.shards.fetchNamed(from, cid, u.stage, BlockKind.SHARD);
     }
-    for (const bytes of u.after) {
+    for (const bytes of [...u.after, ...u.refused]) {
       const cid = cidFromBytes(bytes)!;
       if (!this.updates.has(cid.toString())) this.shards.fetchNamed(from, cid, u.stage, BlockKind.UPDATE);
     }
@@ -592,16 +602,19 @@ export class PeerLink implements StageLink {
   }
 
   /**
-   * The positions before `u` as its `after` says: the listed ones by their update, the rest skipped (once every
-   * listed one is here).
+   * The positions before `u` as its `after` and `refused` say: the listed ones by their update (a refused one marked so,
+   * for this peer to check it too), the rest skipped (once every listed one is here).
    */
   private decideBefore(u: LogprobUpdate): void {
     const listed = new Map<number, Held>();
-    for (const bytes of u.after) {
+    for (const [bytes, refusedLater] of [
+      ...u.after.map((b) => [b, false] as const),
+      ...u.refused.map((b) => [b, true] as const),
+    ]) {
       const cid = cidFromBytes(bytes)!.toString();
       const prior = this.updates.get(cid);
-      if (!prior || this.refused.has(cid)) return;
-      listed.set(prior.position, { update: prior, cid });
+      if (!prior || (!refusedLater && this.refused.has(cid))) return;
+      listed.set(prior.position, { update: prior, cid, ...(refusedLater ? { refusedLater } : {}) });
     }
     for (let p = 0; p < u.position; p++) this.decided.set(`${u.stage}/${p}`, listed.get(p) ?? null);
   }
@@ -621,6 +634,10 @@ export class PeerLink implements StageLink {
     }
   }
 }
+
+/** How long keepalives hold a position: MAX_HOLD_DEADLINES deadlines, at most half the link's wait. */
+export const maxHold = (deadlineMs: number, waitMs = WAIT_MS): number =>
+  Math.min(MAX_HOLD_DEADLINES * deadlineMs, waitMs / 2);
 
 const turnKey = (stage: number, rollout: string, turns: number) => `${stage}/${rollout}#${turns}`;
 

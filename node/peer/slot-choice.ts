@@ -6,6 +6,7 @@ import type { PeerId } from '@libp2p/interface';
 import type { Roster } from '../protocol/roster.ts';
 import { sleep, until } from '../util/until.ts';
 import type { TeamFile } from './manifest.ts';
+import { majorityStage } from './team-wait.ts';
 
 /** How long a newcomer waits to hear every slot's peer before it claims one. */
 const TEAM_WAIT_MS = 120_000;
@@ -73,7 +74,8 @@ export async function checkUpgradeStage(roster: Roster, slots: number, at: numbe
     throw new ClaimError(
       `the team is not complete (${stages.length} of ${slots} slots held): a slot can be taken over once the team runs`,
     );
-  const now = Math.max(0, ...stages);
+  // The team's stage as most of its peers say: one peer saying it is far ahead cannot push the upgrade back.
+  const now = majorityStage(stages);
   if (at < now + 2)
     throw new ClaimError(
       `the team is in stage ${now}: take the slot over at stage ${now + 2} or later (--upgrade-at), so every peer ` +

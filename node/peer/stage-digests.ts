@@ -54,10 +54,15 @@ export class StageDigests {
   /** Heartbeats whose digest differed from this peer's, by sender. */
   readonly mismatchFrom = new Map<string, number>();
 
+  /**
+   * `stage`: the stage this peer is in; digests heard of stages more than one ahead of it, or more than KEPT behind,
+   * are ignored (a peer's heartbeats cannot fill or flush what this peer keeps).
+   */
   constructor(
     private readonly dir: string,
     private readonly team: string,
     private readonly log: (line: string) => void,
+    private readonly stage: () => number = () => Number.MAX_SAFE_INTEGER,
   ) {
     try {
       const saved = JSON.parse(fs.readFileSync(path.join(dir, DIGEST_FILE), 'utf8')) as Record<string, string>;
@@ -89,6 +94,14 @@ export class StageDigests {
     return others.size === 1 ? new Uint8Array(Buffer.from([...others][0], 'hex')) : undefined;
   }
 
+  /** The last stage this peer has a digest of, and that digest (its heartbeats carry it, a restart included). */
+  latest(): { stage: number; bytes: Uint8Array<ArrayBuffer> } | undefined {
+    const stage = Math.max(...this.mine.keys());
+    return Number.isFinite(stage)
+      ? { stage, bytes: new Uint8Array(Buffer.from(this.mine.get(stage)!, 'hex')) }
+      : undefined;
+  }
+
   /**
    * `stage`'s digest as every other peer that spoke of it names it, taken as this peer's (a peer that restarted within
    * the stage holds none of what it included); undefined when they do not agree, or none spoke yet.
@@ -101,11 +114,14 @@ export class StageDigests {
 
   /** Another peer's digest of `stage`: compared with this peer's once it has one. */
   hear(peer: PeerId, stage: number, digest: Uint8Array): void {
+    const now = this.stage();
+    if (stage > now + 1) return;
     const byPeer = this.heard.get(stage) ?? new Map<string, string>();
     byPeer.set(peer.toString(), hex(digest));
     this.heard.set(stage, byPeer);
-    for (const s of this.heard.keys()) if (s <= stage - KEPT) this.heard.delete(s);
-    for (const [key, s] of this.reported) if (s <= stage - KEPT) this.reported.delete(key);
+    const oldest = Math.min(now, stage) - KEPT;
+    for (const s of this.heard.keys()) if (s <= oldest) this.heard.delete(s);
+    for (const [key, s] of this.reported) if (s <= oldest) this.reported.delete(key);
     this.compare(peer.toString(), stage, hex(digest));
   }
 

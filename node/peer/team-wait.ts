@@ -25,8 +25,12 @@ export function othersStages(roster: Roster, me: PeerId): number[] {
  * move it (docs/design §4.15); in a team of two, the other peer's word is all there is.
  */
 export function teamStage(roster: Roster, me: PeerId): number {
-  const stages = othersStages(roster, me).sort((a, b) => b - a);
-  return stages[Math.floor(stages.length / 2)] ?? 0;
+  return majorityStage(othersStages(roster, me));
+}
+
+/** The highest of `stages` that more than half of them reach (0 of none). */
+export function majorityStage(stages: readonly number[]): number {
+  return [...stages].sort((a, b) => b - a)[Math.floor(stages.length / 2)] ?? 0;
 }
 
 /**

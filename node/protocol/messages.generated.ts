@@ -2077,6 +2077,7 @@ export interface LogprobUpdate {
   cur: number[]
   record?: StageRecord
   after: Uint8Array<ArrayBuffer>[]
+  refused: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace LogprobUpdate {
@@ -2147,6 +2148,13 @@ export namespace LogprobUpdate {
           }
         }
 
+        if (obj.refused != null && obj.refused.length > 0) {
+          for (const value of obj.refused) {
+            w.uint32(90)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2160,7 +2168,8 @@ export namespace LogprobUpdate {
           shards: [],
           logprobs: [],
           cur: [],
-          after: []
+          after: [],
+          refused: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2227,6 +2236,14 @@ export namespace LogprobUpdate {
               obj.after.push(reader.bytes())
               break
             }
+            case 11: {
+              if (opts.limits?.refused != null && obj.refused.length === opts.limits.refused) {
+                throw new MaxLengthError('Decode error - repeated field "refused" had too many elements')
+              }
+
+              obj.refused.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2240,7 +2257,8 @@ export namespace LogprobUpdate {
           shards: 0,
           logprobs: 0,
           cur: 0,
-          after: 0
+          after: 0,
+          refused: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2348,6 +2366,21 @@ export namespace LogprobUpdate {
               }
 
               obj.after++
+
+              break
+            }
+            case 11: {
+              if (opts.limits?.refused != null && obj.refused === opts.limits.refused) {
+                throw new MaxLengthError('Streaming decode error - repeated field "refused" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.refused[]`,
+                index: obj.refused,
+                value: reader.bytes()
+              }
+
+              obj.refused++
 
               break
             }
@@ -2512,6 +2545,12 @@ export namespace LogprobUpdate {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface LogprobUpdateRefusedFieldEvent {
+    field: '$.refused[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<LogprobUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogprobUpdate.codec())
   }
@@ -2520,7 +2559,7 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent | LogprobUpdateRefusedFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
   }
 }

@@ -261,8 +261,10 @@ export class Roster {
       stage: this.stage,
       model: this.mine.family,
       time: Date.now(),
-      digestStage: this.digest.stage,
-      digest: this.digest.bytes,
+      // A digest of a stage past the one it says it is in (a peer restarting from its data dir) waits for that stage.
+      ...(this.digest.stage <= this.stage
+        ? { digestStage: this.digest.stage, digest: this.digest.bytes }
+        : { digestStage: 0, digest: new Uint8Array() }),
     };
     await this.host.publish(heartbeatsTopic(team), encodeHeartbeat(this.init.said?.(beat) ?? beat)).catch(() => 0);
   }

@@ -246,6 +246,10 @@ export function checkUpdate(m: LogprobUpdate): void {
   m.after.forEach((c, i) => cidBytes(c, `after[${i}]`));
   distinct(m.after, 'after');
   need(m.after.length <= m.position, 'inconsistent', 'after');
+  list(m.refused, 'refused', LIMITS.slots);
+  m.refused.forEach((c, i) => cidBytes(c, `refused[${i}]`));
+  distinct([...m.after, ...m.refused], 'refused');
+  need(m.after.length + m.refused.length <= m.position, 'inconsistent', 'refused');
   list(m.logprobs, 'logprobs', LIMITS.updateTokens);
   logprobs(m.logprobs, 'logprobs');
   need(m.cur.length === m.logprobs.length, 'length-mismatch', 'cur');

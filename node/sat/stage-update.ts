@@ -86,6 +86,8 @@ async function updateElsewhere(
     link.refuseUpdate(run.stage, position, checked.refused);
     return skippedRecord(slot, name, meanReward(rows), checked.refused);
   }
+  // Refused by a later agent's peer though it holds up here: the stage went on without it all the same.
+  if (got.refusedLater) return undefined;
   const { record, logpNew } = checked;
   setOwnTokens(rows, slot, logpNew, 'logpNew');
   return record;

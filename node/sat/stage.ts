@@ -41,6 +41,8 @@ export interface SharedUpdate {
   logpCur: Float32Array;
   logpNew: Float32Array;
   record: AgentStageRecord;
+  /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
+  refusedLater?: true;
 }
 
 /** How a stage reaches the slots whose agents run on other peers (a network team; see node/peer/peer-link.ts). */

@@ -1,7 +1,7 @@
 // An agent's stage record (docs/design §1.10), computed alike by its own peer and by every other peer from
-// the update's published log-probs: the KL quantile, accepted, gain, zeta, N, delta, reward and gap are
-// recomputed, never copied from the maker's claim (docs/design §4.15). A claim the log-probs contradict,
-// or an update outside its trust region, is refused.
+// the update's published log-probs: the KL quantile, gain, zeta, N, delta, reward and gap are recomputed,
+// never copied from the maker's claim (docs/design §4.15). A claim the log-probs contradict, a kept update
+// outside its trust region, or log-probs that moved without a kept update, are refused.
 import type { UpdateRecord } from '../agent/learner/update.ts';
 import { surrogateGain } from '../agent/learner/update.ts';
 import { perStateKl, quantile } from '../agent/learner/trust-region.ts';

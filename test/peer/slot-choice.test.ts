@@ -12,7 +12,7 @@ import { until } from '../protocol/until.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
 const MANIFEST: TeamManifest = {
-  version: 2,
+  version: 3,
   name: 'slot choice test',
   workflow: Workflow.CHAIN,
   config: '{}',

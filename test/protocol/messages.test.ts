@@ -80,7 +80,7 @@ const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
 const HEARTBEAT: Heartbeat = {
-  version: 2,
+  version: 3,
   team: TEAM,
   slot: 1,
   stage: 3,
@@ -90,7 +90,7 @@ const HEARTBEAT: Heartbeat = {
   digest: HASH,
 };
 const CLAIM: SlotClaim = {
-  version: 2,
+  version: 3,
   team: TEAM,
   slot: 1,
   family: 'qwen3',
@@ -100,7 +100,7 @@ const CLAIM: SlotClaim = {
   time: TIME,
 };
 const SLOT_STATE: SlotState = {
-  version: 2,
+  version: 3,
   team: TEAM,
   slot: 1,
   stage: 2,
@@ -108,7 +108,7 @@ const SLOT_STATE: SlotState = {
   bytes: 2_400_000_000,
 };
 const SHARD: TrajectoryShard = {
-  version: 2,
+  version: 3,
   team: TEAM,
   stage: 3,
   trajectories: [
@@ -139,7 +139,7 @@ const SHARD: TrajectoryShard = {
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = {
-  version: 2,
+  version: 3,
   team: TEAM,
   stage: 3,
   slot: 1,
@@ -157,7 +157,7 @@ const RECORD: StageRecord = {
   gap: 1e-6,
 };
 const UPDATE: LogprobUpdate = {
-  version: 2,
+  version: 3,
   team: TEAM,
   stage: 3,
   position: 0,
@@ -167,9 +167,10 @@ const UPDATE: LogprobUpdate = {
   cur: f32([-0.1, -0.03, -1.5]),
   record: RECORD,
   after: [],
+  refused: [],
 };
 const PASS: TokenPass = {
-  version: 2,
+  version: 3,
   team: TEAM,
   stage: 3,
   position: 1,
@@ -178,14 +179,14 @@ const PASS: TokenPass = {
   update: contentId(LogprobUpdate.encode(UPDATE)).bytes,
   time: TIME,
 };
-const ACK: TokenAck = { version: 2, team: TEAM, stage: 3, position: 1, slot: 0 };
+const ACK: TokenAck = { version: 3, team: TEAM, stage: 3, position: 1, slot: 0 };
 /**
  * An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's).
  */
 const withRecord = (m: LogprobUpdate): LogprobUpdate =>
   m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m;
 const ANNOUNCE: Announce = {
-  version: 2,
+  version: 3,
   team: TEAM,
   stage: 3,
   kind: BlockKind.SHARD,
@@ -466,6 +467,13 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['TokenPass', 'a pass to its own holder', with_(PASS, { to: PASS.from }), 'inconsistent'],
   ['TeamManifest', 'a peer listed twice', with_(MANIFEST, { allow: [peer(1), peer(1)] }), 'duplicate'],
   ['LogprobUpdate', 'a shard listed twice', with_(UPDATE, { shards: [SHARD_CID, SHARD_CID] }), 'duplicate'],
+  [
+    'LogprobUpdate',
+    'an update both followed and refused',
+    with_(UPDATE, { position: 2, after: [SHARD_CID], refused: [SHARD_CID] }),
+    'duplicate',
+  ],
+  ['LogprobUpdate', 'more refused than positions before it', with_(UPDATE, { refused: [SHARD_CID] }), 'inconsistent'],
 ];
 
 for (const [name, what, message, reason] of BAD) {

@@ -257,7 +257,8 @@ export async function stage0Update(agent: Agent, b: UpdateBatch, cfg: UpdateConf
   slot.delta = r.delta;
   if (r.released) await agent.releaseIncumbent();
   return {
-    accepted: r.delta > deltaFrom,
+    // Released, the newcomer's own policy is the slot's from now on, even where the ball did not have to grow for it.
+    accepted: r.delta > deltaFrom || r.released,
     backtracks: r.rejected,
     beta: agent.beta,
     klQuantile: r.klQuantile,
