@@ -15,8 +15,8 @@ interface Summary {
   stages: { stage: number; agents: { slot: number; accepted: boolean; skipped?: true; refused?: string }[] }[];
 }
 
-/** A one-stage sim of the small team with `adversary`, each peer on one thread: its summary, and its folder. */
-function simWith(adversary: string): { summary: Summary; dir: string; out: string } {
+/** A one-stage sim of the small team (`peers` slots) with `adversary`, each peer on one thread: its summary, its folder. */
+function simWith(adversary: string, peers = 2): { summary: Summary; dir: string; out: string } {
   const { dir, config } = smallTeam(1);
   const out = path.join(dir, 'sim');
   const sim = sat(
@@ -31,6 +31,8 @@ function simWith(adversary: string): { summary: Summary; dir: string; out: strin
     '2',
     '--no-http',
     '--json',
+    '--peers',
+    String(peers),
     '--adversary',
     adversary,
   );
@@ -38,20 +40,25 @@ function simWith(adversary: string): { summary: Summary; dir: string; out: strin
   return { summary: JSON.parse(sim.stdout.trim().split('\n').at(-1)!) as Summary, dir, out };
 }
 
-for (const [kind, why] of [
-  ['kl-lie', /^its record claims klQuantile \S+, its log-probs give \S+$/],
-  ['kl-violation', /^its update leaves the trust region: KL quantile \S+ > delta 0.05$/],
+// In the three-slot team stage 1's order is 1 > 2 > 0: slot 1's update is checked by the peer of the next position
+// and, named in its update as refused, by the peer of the last.
+for (const [kind, peers, slot, why] of [
+  ['kl-lie', 3, 1, /^its record claims klQuantile \S+, its log-probs give \S+$/],
+  ['kl-violation', 2, 0, /^its update leaves the trust region: KL quantile \S+ > delta 0.05$/],
 ] as const)
-  test(`${kind}: the honest peer refuses the update, the stage goes on without it, and its maker is excluded`, (t) => {
-    const { summary } = simWith(`${kind}@0`);
+  test(`${kind}: every honest peer refuses the update, the stage goes on without it, its maker is excluded`, (t) => {
+    const { summary } = simWith(`${kind}@${slot}`, peers);
     const [stage] = summary.stages;
-    const [cheat, honest] = [0, 1].map((slot) => stage.agents.find((a) => a.slot === slot)!);
+    const cheat = stage.agents.find((a) => a.slot === slot)!;
     t.true(cheat.skipped && !cheat.accepted);
     t.regex(cheat.refused ?? '', why);
-    t.false(honest.skipped === true, 'the honest slot made its update');
+    t.true(
+      stage.agents.every((a) => a.slot === slot || !a.skipped),
+      'the honest slots made their updates',
+    );
     t.is(summary.excluded.length, 1);
-    t.like(summary.excluded[0], { name: `peer 0 (adversary: ${kind})`, from: 2 });
-    t.is(summary.excluded[0].why, `its update for slot 0 in stage 1 was refused: ${cheat.refused}`);
+    t.like(summary.excluded[0], { name: `peer ${slot} (adversary: ${kind})`, from: 2 });
+    t.is(summary.excluded[0].why, `its update for slot ${slot} in stage 1 was refused: ${cheat.refused}`);
   });
 
 test("forged-turn: the other slot's turn it sends first is dropped and its sender excluded; the stage is train's", (t) => {
