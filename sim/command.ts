@@ -120,7 +120,8 @@ export const simCommand: Command = {
       value: '<kind>@<slot>',
       multiple: true,
       description:
-        "that slot's peer cheats the team, and the honest peers must catch it; repeatable. Kinds: " +
+        "that slot's peer cheats the team, and the honest peers must catch it; repeatable. A slot whose peer is " +
+        'excluded has no peer after that stage, and the team waits for one: run it for one stage (--stages 1). Kinds: ' +
         Object.entries(ADVERSARY_KINDS)
           .map(([kind, what]) => `${kind} (${what})`)
           .join('; '),
