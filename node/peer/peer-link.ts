@@ -134,8 +134,8 @@ function timed<T>(ms: number, what: string, start: (resolve: (v: T) => void) => 
 interface Held {
   update: LogprobUpdate;
   cid: string;
-  /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
-  refusedLater?: true;
+  /** The CID of a later update of the stage that names it refused: the stage went on without it (docs/design §4.15). */
+  refusedBy?: string;
 }
 
 /** How long an update or the token may take to come before the stage fails. */
@@ -386,7 +386,7 @@ export class PeerLink implements StageLink {
         `the update of position ${position} of stage ${stage}`,
       );
       if (!held) return undefined;
-      return { ...sharedUpdate(held.update, this.init.names), ...(held.refusedLater ? { refusedLater: true } : {}) };
+      return { ...sharedUpdate(held.update, this.init.names), ...(held.refusedBy ? { refusedLater: true } : {}) };
     } finally {
       clearInterval(watch);
     }
@@ -457,9 +457,9 @@ export class PeerLink implements StageLink {
   private updatesBefore(stage: number, position: number, refused = false): Uint8Array<ArrayBuffer>[] {
     return this.order.slice(0, position).flatMap((_, p) => {
       const held = this.decided.get(`${stage}/${p}`);
-      return held && this.refused.has(held.cid) === refused
-        ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>]
-        : [];
+      // A position a later update names refused went on without its update, whatever this peer made of it.
+      const listed = held && (refused ? this.refused.has(held.cid) : !this.refused.has(held.cid) && !held.refusedBy);
+      return listed ? [cidFromString(held.cid)!.bytes as Uint8Array<ArrayBuffer>] : [];
     });
   }
 
@@ -469,6 +469,25 @@ export class PeerLink implements StageLink {
       .filter(([k]) => k.startsWith(`${stage}/train/`))
       .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
       .flatMap(([, cids]) => cids);
+  }
+
+  /**
+   * The update of `position`, named refused by a later update, holds up here: the stage went on without it all the
+   * same, and the later update's maker, who refused it wrongly, is excluded.
+   */
+  refusalOverruled(stage: number, position: number): void {
+    const by = this.decided.get(`${stage}/${position}`)?.refusedBy;
+    const later = by && this.updates.get(by);
+    if (!later) return;
+    const maker = this.updateFrom.get(by) ?? this.init.peers(stage).get(later.slot);
+    if (!maker || maker.equals(this.host.peerId)) return;
+    bump(this.refusedFrom, maker.toString());
+    this.init.exclude?.(
+      maker,
+      `its update for slot ${later.slot} in stage ${stage} names slot ${this.order[position]}'s update refused, ` +
+        'and that update holds up',
+      stage + 1,
+    );
   }
 
   async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
@@ -499,6 +518,7 @@ export class PeerLink implements StageLink {
     if (!this.named.has(cid.toString()) && !this.madeBy(part, from)) {
       const slots = makersOf(part).join(', ');
       bump(this.forged, from.toString());
+      this.host.blocks.store.delete(cid); // not served on
       return this.init.exclude?.(
         from,
         `it sent turns of slot ${slots} in stage ${part.stage}'s rollout ${part.rollout}, a slot it does not claim`,
@@ -592,12 +612,12 @@ export class PeerLink implements StageLink {
     for (const [cid, u] of this.updates) {
       if (u.stage !== this.stage || this.refused.has(cid)) continue;
       if (u.position === this.order.length - 1) this.decideThrough(u, cid);
-      else this.decideBefore(u);
+      else this.decideBefore(u, cid);
     }
   }
 
   private decideThrough(u: LogprobUpdate, cid: string): void {
-    this.decideBefore(u);
+    this.decideBefore(u, cid);
     this.decided.set(`${u.stage}/${u.position}`, { update: u, cid });
   }
 
@@ -605,7 +625,7 @@ export class PeerLink implements StageLink {
    * The positions before `u` as its `after` and `refused` say: the listed ones by their update (a refused one marked so,
    * for this peer to check it too), the rest skipped (once every listed one is here).
    */
-  private decideBefore(u: LogprobUpdate): void {
+  private decideBefore(u: LogprobUpdate, ucid: string): void {
     const listed = new Map<number, Held>();
     for (const [bytes, refusedLater] of [
       ...u.after.map((b) => [b, false] as const),
@@ -614,7 +634,7 @@ export class PeerLink implements StageLink {
       const cid = cidFromBytes(bytes)!.toString();
       const prior = this.updates.get(cid);
       if (!prior || (!refusedLater && this.refused.has(cid))) return;
-      listed.set(prior.position, { update: prior, cid, ...(refusedLater ? { refusedLater } : {}) });
+      listed.set(prior.position, { update: prior, cid, ...(refusedLater ? { refusedBy: ucid } : {}) });
     }
     for (let p = 0; p < u.position; p++) this.decided.set(`${u.stage}/${p}`, listed.get(p) ?? null);
   }

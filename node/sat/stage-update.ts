@@ -87,7 +87,10 @@ async function updateElsewhere(
     return skippedRecord(slot, name, meanReward(rows), checked.refused);
   }
   // Refused by a later agent's peer though it holds up here: the stage went on without it all the same.
-  if (got.refusedLater) return undefined;
+  if (got.refusedLater) {
+    link.refusalOverruled(run.stage, position);
+    return undefined;
+  }
   const { record, logpNew } = checked;
   setOwnTokens(rows, slot, logpNew, 'logpNew');
   return record;

@@ -68,6 +68,11 @@ export interface StageLink {
    * skipped, and its maker is excluded from the team.
    */
   refuseUpdate(stage: number, position: number, why: string): void;
+  /**
+   * The update received for `position`, which a later update names refused, holds up here: the stage went on without
+   * it all the same, and the later update's maker is excluded (docs/design §4.15).
+   */
+  refusalOverruled(stage: number, position: number): void;
   /** Publishes this peer's update of `position` and passes the token on. */
   sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
 }

@@ -195,61 +195,65 @@ test(
   },
 );
 
-test('an update the next peer refused reaches every peer marked refused, and no later update follows it', async (t) => {
-  const hosts = await team(3);
-  const ids = hosts.map((h) => h.peerId);
-  const excluded: string[] = [];
-  const make = (i: number) =>
-    new PeerLink(hosts[i], {
-      team: TEAM,
-      slot: i,
-      slots: 3,
-      names: ['first', 'second', 'third'],
-      turnsPerRollout: 3,
-      peers: () => new Map(ids.map((p, s) => [s, p])),
-      claims: () => true, // the test shares whole rollouts from one peer
-      isMember: () => true,
-      deadlineMs: 2_000,
-      waitMs: 15_000,
-      exclude: (peer) => void excluded.push(peer.toString()),
-    });
-  const links = [make(0), make(1), make(2)];
-  const three: ChainTranscript = {
-    promptIds: complete.promptIds,
-    turns: [...complete.turns, { slot: 2, ids: [11], logprobs: [-0.5] }],
-  };
-  try {
-    for (const l of links) await l.start();
-    await until('subscriptions', () => subscribed(hosts, tokenTopic(TEAM)) && subscribed(hosts, blocksTopic(TEAM)));
-    links.forEach((l) => l.beginStage(STAGE));
-    await links[2].shareTurn(STAGE, 'train/0', [three]);
-    await until('the complete shard everywhere', () => links.every((l) => l.rolledOut(STAGE)));
-    links.forEach((l) => l.setOrder(STAGE, [0, 1, 2]));
-    t.true(await links[0].awaitTurn(STAGE, 0));
-    await links[0].sendUpdate(STAGE, 0, update(0, 2));
-    t.true(await links[1].awaitTurn(STAGE, 1));
-    t.falsy((await links[1].receiveUpdate(STAGE, 0))?.refusedLater);
-    links[1].refuseUpdate(STAGE, 0, 'its record claims klQuantile 0.01, its log-probs give 0.02');
-    t.deepEqual(excluded, [ids[0].toString()], 'its maker excluded');
-    await links[1].sendUpdate(STAGE, 1, update(1, 1));
-    // The third peer was handed nothing about position 0: slot 1's update tells it.
-    const got = await links[2].receiveUpdate(STAGE, 0);
-    t.true(got?.refusedLater, 'marked refused, for this peer to check it too');
-    t.is(got?.record.klQuantile, 0.01);
-    t.true(await links[2].awaitTurn(STAGE, 2));
-    links[2].refuseUpdate(STAGE, 0, 'its record claims klQuantile 0.01, its log-probs give 0.02'); // its own check
-    await links[2].sendUpdate(STAGE, 2, update(2, 1));
-    await links[1].receiveUpdate(STAGE, 2);
-    const [second, third] = [links[1], links[2]].map((l) =>
-      l.stageContent(STAGE).updates.map((c) => Buffer.from(c).toString('hex')),
-    );
-    t.is(second.length, 2, 'the stage included the updates of positions 1 and 2');
-    t.deepEqual(third, second, 'alike on both peers');
-  } finally {
-    await Promise.all(links.map((l) => l.stop()));
-    await Promise.all(hosts.map((h) => h.stop()));
-  }
-});
+for (const overrule of [false, true])
+  test(`an update the next peer refused reaches every peer marked refused; ${overrule ? 'one that finds it holds up excludes the refuser' : 'no later update follows it'}`, async (t) => {
+    const hosts = await team(3);
+    const ids = hosts.map((h) => h.peerId);
+    const excluded: string[] = [];
+    const make = (i: number) =>
+      new PeerLink(hosts[i], {
+        team: TEAM,
+        slot: i,
+        slots: 3,
+        names: ['first', 'second', 'third'],
+        turnsPerRollout: 3,
+        peers: () => new Map(ids.map((p, s) => [s, p])),
+        claims: () => true, // the test shares whole rollouts from one peer
+        isMember: () => true,
+        deadlineMs: 2_000,
+        waitMs: 15_000,
+        exclude: (peer) => void excluded.push(peer.toString()),
+      });
+    const links = [make(0), make(1), make(2)];
+    const three: ChainTranscript = {
+      promptIds: complete.promptIds,
+      turns: [...complete.turns, { slot: 2, ids: [11], logprobs: [-0.5] }],
+    };
+    try {
+      for (const l of links) await l.start();
+      await until('subscriptions', () => subscribed(hosts, tokenTopic(TEAM)) && subscribed(hosts, blocksTopic(TEAM)));
+      links.forEach((l) => l.beginStage(STAGE));
+      await links[2].shareTurn(STAGE, 'train/0', [three]);
+      await until('the complete shard everywhere', () => links.every((l) => l.rolledOut(STAGE)));
+      links.forEach((l) => l.setOrder(STAGE, [0, 1, 2]));
+      t.true(await links[0].awaitTurn(STAGE, 0));
+      await links[0].sendUpdate(STAGE, 0, update(0, 2));
+      t.true(await links[1].awaitTurn(STAGE, 1));
+      t.falsy((await links[1].receiveUpdate(STAGE, 0))?.refusedLater);
+      links[1].refuseUpdate(STAGE, 0, 'its record claims klQuantile 0.01, its log-probs give 0.02');
+      t.deepEqual(excluded, [ids[0].toString()], 'its maker excluded');
+      await links[1].sendUpdate(STAGE, 1, update(1, 1));
+      // The third peer was handed nothing about position 0: slot 1's update tells it.
+      const got = await links[2].receiveUpdate(STAGE, 0);
+      t.true(got?.refusedLater, 'marked refused, for this peer to check it too');
+      t.is(got?.record.klQuantile, 0.01);
+      t.true(await links[2].awaitTurn(STAGE, 2));
+      // Its own check: the update does not hold up, or (overrule) it does.
+      if (overrule) links[2].refusalOverruled(STAGE, 0);
+      else links[2].refuseUpdate(STAGE, 0, 'its record claims klQuantile 0.01, its log-probs give 0.02');
+      t.deepEqual(excluded, [ids[0], overrule ? ids[1] : ids[0]].map(String));
+      await links[2].sendUpdate(STAGE, 2, update(2, 1));
+      await links[1].receiveUpdate(STAGE, 2);
+      const [second, third] = [links[1], links[2]].map((l) =>
+        l.stageContent(STAGE).updates.map((c) => Buffer.from(c).toString('hex')),
+      );
+      t.is(second.length, 2, 'the stage included the updates of positions 1 and 2');
+      t.deepEqual(third, second, 'alike on both peers');
+    } finally {
+      await Promise.all(links.map((l) => l.stop()));
+      await Promise.all(hosts.map((h) => h.stop()));
+    }
+  });
 
 test('the last holder goes silent: every peer counts its position skipped and follows the update before it', async (t) => {
   const hosts = await team(3);

@@ -203,6 +203,7 @@ function slot0Peer(
           },
     awaitTurn: async () => true,
     refuseUpdate: (_, position, why) => void refused.push({ position, why }),
+    refusalOverruled: () => {},
     sendUpdate: async (_, __, update) => {
       sentHere.push(update);
     },
