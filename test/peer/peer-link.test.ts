@@ -195,8 +195,11 @@ test(
   },
 );
 
-for (const overrule of [false, true])
-  test(`an update the next peer refused reaches every peer marked refused; ${overrule ? 'one that finds it holds up excludes the refuser' : 'no later update follows it'}`, async (t) => {
+for (const [overrule, then] of [
+  [false, 'no later update follows it'],
+  [true, 'one that finds it holds up excludes the refuser'],
+] as const)
+  test(`an update the next peer refused reaches every peer marked refused; ${then}`, async (t) => {
     const hosts = await team(3);
     const ids = hosts.map((h) => h.peerId);
     const excluded: string[] = [];
