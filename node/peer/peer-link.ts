@@ -442,10 +442,18 @@ export class PeerLink implements StageLink {
     const held = this.decided.get(`${stage}/${position}`);
     if (held) this.refused.set(held.cid, stage);
     const slot = this.order[position];
-    const maker = (held && this.updateFrom.get(held.cid)) ?? this.init.peers(stage).get(slot);
+    this.excludeMaker(stage, slot, held?.cid, `its update for slot ${slot} in stage ${stage} was refused: ${why}`);
+  }
+
+  /**
+   * Excludes from the next stage on the maker of `slot`'s update `cid` (its announcer, else the slot's holder), counting
+   * it; this peer never excludes itself.
+   */
+  private excludeMaker(stage: number, slot: number, cid: string | undefined, why: string): void {
+    const maker = (cid && this.updateFrom.get(cid)) || this.init.peers(stage).get(slot);
     if (!maker || maker.equals(this.host.peerId)) return;
     bump(this.refusedFrom, maker.toString());
-    this.init.exclude?.(maker, `its update for slot ${slot} in stage ${stage} was refused: ${why}`, stage + 1);
+    this.init.exclude?.(maker, why, stage + 1);
   }
 
   /** What `stage` included, as its peers agree on it (docs/design §4.15): its updates not refused, its training shards. */
@@ -479,14 +487,12 @@ export class PeerLink implements StageLink {
     const by = this.decided.get(`${stage}/${position}`)?.refusedBy;
     const later = by && this.updates.get(by);
     if (!later) return;
-    const maker = this.updateFrom.get(by) ?? this.init.peers(stage).get(later.slot);
-    if (!maker || maker.equals(this.host.peerId)) return;
-    bump(this.refusedFrom, maker.toString());
-    this.init.exclude?.(
-      maker,
+    this.excludeMaker(
+      stage,
+      later.slot,
+      by,
       `its update for slot ${later.slot} in stage ${stage} names slot ${this.order[position]}'s update refused, ` +
         'and that update holds up',
-      stage + 1,
     );
   }
 
