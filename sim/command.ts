@@ -71,7 +71,7 @@ export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
-    'sat-peer sim [--config <file>] [--peers N] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
+    'sat-peer sim [--config <file>] [--peers N] [--replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
     '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
     '[--out <dir>] [--threads N] [--no-http] [--json]',
   args: [],
@@ -85,6 +85,13 @@ export const simCommand: Command = {
       type: 'string',
       value: '<n>',
       description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)',
+    },
+    replicas: {
+      type: 'string',
+      value: '<r>',
+      description:
+        'replicas of each slot besides its trainer (default 0): each follows and checks its slot, keeps its state ' +
+        'and takes over when the trainer goes',
     },
     stages: { type: 'string', value: '<k>', description: "stages to run (default the config's training.num_stages)" },
     seed: {
@@ -160,6 +167,10 @@ export const simCommand: Command = {
       options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
     const peers =
       options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
+    const replicas =
+      options.replicas === undefined
+        ? undefined
+        : numberFlag(options, 'replicas', 0, { integer: true, min: 0, max: 15 });
     const seed = options.seed === undefined ? undefined : numberFlag(options, 'seed', 0, { integer: true, min: 0 });
     const threads =
       options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
@@ -210,6 +221,7 @@ export const simCommand: Command = {
         ...(stages ? { stages } : {}),
         ...(seed === undefined ? {} : { seed }),
         ...(peers ? { peers } : {}),
+        ...(replicas ? { replicas } : {}),
         ...(threads ? { threads } : {}),
         ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
         ...(options['no-http']

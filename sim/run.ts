@@ -34,6 +34,8 @@ export interface SimOptions {
   stages?: number;
   /** Peers of the team, one per slot (default one per agent of the config; more repeat its last agent). */
   peers?: number;
+  /** Replicas of each slot besides its trainer (docs/design §4.16), started once the trainers hold their slots. */
+  replicas?: number;
   /** Where the team file, the bootstrap's and every peer's data go (emptied first). */
   out: string;
   /** Intra-op threads per peer (default: every core; the peers of a chain mostly take turns). */
@@ -170,11 +172,11 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     throw new SimError(
       `--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`,
     );
+  const replicas = o.replicas ?? 0;
+  const processes = n * (1 + replicas) + (up ? 1 : 0);
   // The peers share one machine: each plans with its share, or each would plan with all of it.
-  const memoryPerPeer = (SIM_MEMORY_SHARE * availableMemory()) / (n + (up ? 1 : 0));
-  log(
-    `each of the ${n + (up ? 1 : 0)} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`,
-  );
+  const memoryPerPeer = (SIM_MEMORY_SHARE * availableMemory()) / processes;
+  log(`each of the ${processes} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`);
 
   const children: ChildProcess[] = [];
   let closeLinks = async (): Promise<unknown> => undefined;
@@ -228,6 +230,8 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       extra: string[];
       listen: string[];
       adversary?: AdversaryKind;
+      /** Which of its slot's replicas it is (none: the slot's trainer). */
+      replica?: number;
     }[] = [];
     for (let slot = 0; slot < n; slot++) {
       const adversary = o.adversaries?.find((a) => a.slot === slot)?.kind;
@@ -241,6 +245,17 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         ...(adversary ? { adversary } : {}),
       });
     }
+    for (let replica = 1; replica <= replicas; replica++)
+      for (let slot = 0; slot < n; slot++)
+        peers.push({
+          slot,
+          model: team.models[slot].path,
+          name: `replica ${slot}.${replica}`,
+          dir: `peer-${slot}.${replica}`,
+          extra: [],
+          listen: await listenOn(`replica ${slot}.${replica}`),
+          replica,
+        });
     // The honest peers log each stage alike; an adversary's rows are its own, and it is stopped once they are done.
     const honest = peers.filter((p) => !p.adversary && !p.extra.length).length;
     const adversaries: ChildProcess[] = [];
@@ -268,8 +283,11 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       stopAll();
     }, 1000);
     stopWatchdog = () => clearInterval(watchdog);
+    // The trainers claim their slots first: a replica claims after them, so it ranks behind its trainer.
+    const trainersJoined = new Set<string>();
+    let replicasStarted = false;
     const launch = (
-      { slot, model, name, dir, extra, listen, adversary }: (typeof peers)[number],
+      { slot, model, name, dir, extra, listen, adversary, replica }: (typeof peers)[number],
       restarted = false,
     ): void => {
       const peer = start(
@@ -297,6 +315,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           (memoryPerPeer / 2 ** 30).toFixed(3),
           '--json',
           ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
+          ...(replicas ? ['--min-peers', String(n * (1 + replicas))] : []),
           ...(o.http ? ['--http', '127.0.0.1:0'] : []),
         ],
         children,
@@ -314,7 +333,14 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       else done.push(ended);
       readline.createInterface({ input: peer.stdout! }).on('line', (line) => {
         const event = JSON.parse(line) as { event: string; peerId?: string } & SimStage;
-        if (event.event === 'joined') names.set(event.peerId!, name);
+        if (event.event === 'joined') {
+          names.set(event.peerId!, name);
+          if (replica === undefined && !extra.length) trainersJoined.add(name);
+          if (trainersJoined.size === n && !replicasStarted) {
+            replicasStarted = true;
+            peers.filter((p) => p.replica !== undefined).forEach((p) => launch(p));
+          }
+        }
         if (adversary) return;
         progress = Date.now();
         if (event.event === 'start') accuracyStart = event.test_accuracy;
@@ -325,7 +351,8 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           !restarted &&
           o.kill?.slot === slot &&
           o.kill.stage === event.stage &&
-          !extra.length
+          !extra.length &&
+          replica === undefined
         ) {
           killed = true;
           peer.kill('SIGKILL');
@@ -335,7 +362,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           );
           setTimeout(() => {
             if (o.kill?.wipe) fs.rmSync(path.join(o.out, dir), { recursive: true, force: true });
-            launch({ slot, model, name, dir, extra, listen }, true);
+            launch({ slot, model, name, dir, extra, listen, ...(replica ? { replica } : {}) }, true);
           }, 1000);
         }
         if (event.event !== 'stage') return;
@@ -358,7 +385,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         }
       });
     };
-    peers.forEach((p) => launch(p));
+    peers.filter((p) => p.replica === undefined).forEach((p) => launch(p));
     // A peer started again joins `done`: wait until every process has ended (the first failure ends the sim).
     try {
       for (let seen = 0; seen < done.length; ) {

@@ -52,7 +52,8 @@ export function statusLines(s: StatusSnapshot, url: string): string[] {
             (r) =>
               `${String(r.slot).padStart(4)}  ${(r.peer ?? 'vacant').padEnd(SHORT_ID_CHARS)}  ` +
               `${age(r.claimAgeS).padStart(8)}  ${age(r.heartbeatAgeS).padStart(9)}  ` +
-              `${String(r.stage ?? '-').padStart(5)}${r.self ? '  (this peer)' : ''}`,
+              `${String(r.stage ?? '-').padStart(5)}${r.self ? '  (this peer)' : ''}` +
+              (r.replicas ? `  replicas ${r.replicas.join(', ')}` : ''),
           ),
           '',
         ]

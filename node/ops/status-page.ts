@@ -33,6 +33,7 @@ function roster(s) {
     const tr = el('tr', { class: 'slot' + (r.self ? ' self' : '') + (r.peer ? '' : ' vacant'), 'data-slot': r.slot });
     [String(r.slot), r.peer ?? 'vacant', age(r.claimAgeS), age(r.heartbeatAgeS), r.stage ?? '-']
       .forEach((v, i) => tr.append(el('td', i === 1 ? {} : { class: 'num' }, String(v))));
+    tr.append(el('td', {}, (r.replicas ?? []).join(', ') || '-'));
     return tr;
   }));
 }
@@ -132,7 +133,7 @@ export const STATUS_PAGE = `<!doctype html>
 <span>token <b id="token">-</b></span> · <span>test accuracy <b id="accuracy">-</b></span> ·
 <span>peers connected <b id="connections">-</b></span></div>
 <h2>Roster</h2>
-<table id="roster"><thead><tr><th>slot</th><th>peer</th><th>claimed</th><th>last heartbeat</th><th>stage</th></tr>
+<table id="roster"><thead><tr><th>slot</th><th>peer</th><th>claimed</th><th>last heartbeat</th><th>stage</th><th>replicas</th></tr>
 </thead><tbody></tbody></table>
 <h2>Accuracy and reward by stage</h2>
 <div class="legend"><span><span class="sw" style="background:#4e79a7"></span> test accuracy</span>

@@ -15,6 +15,8 @@ export interface RosterEntry {
   stage?: number;
   /** Whether the holder is this process. */
   self: boolean;
+  /** The slot's replicas (docs/design §4.16) in line order, shortened; this process marked with a trailing '*'. */
+  replicas?: string[];
 }
 
 /** One finished stage: what the chart and the time split show. */

@@ -51,6 +51,10 @@ async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: Abo
   );
   p.roster.setStage(now); // its heartbeats say where it is: a peer restarting meanwhile reads the team's stage from them
   p.link.beginStage(now, true);
-  await followStage(loop, now);
+  // A replica follows the evaluation too: its slot's turns there are its trainer's (docs/design §4.16).
+  const trainer = p.roster.holder(p.slot, now);
+  const replica = trainer !== undefined && !trainer.equals(p.host.peerId);
+  if (replica) p.followed = { stage: now, trainer };
+  await followStage(loop, now, !replica);
   return now;
 }

@@ -27,6 +27,7 @@ import { PeerChunks } from './peer-chunks.ts';
 import { SlotStates } from './slot-states.ts';
 import { StageDigests } from './stage-digests.ts';
 import type { PeerInit } from './peer.ts';
+import type { Followed } from './replica.ts';
 import { PeerLink } from './peer-link.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
@@ -67,6 +68,8 @@ export interface JoinedPeer {
   digests: StageDigests;
   /** Lets the data dir go (data-dir-lock.ts). */
   unlock: () => void;
+  /** The last stage this peer followed as a replica of its slot (replica.ts), until it took the trainer's state. */
+  followed?: Followed;
 }
 
 /**
@@ -134,15 +137,16 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     if (latest) roster.setDigest(latest.stage, latest.bytes);
     roster.start();
     started.push(() => roster.stop());
-    const slot =
-      init.slot ??
-      (await freeSlot(
-        roster,
-        slots.length,
-        (s) => slotFits(file, s, tokenizer.hash),
-        (s) => roster.claim(s, slots[s].family, slots[s].tokenizer!),
-        host.peerId,
-      ));
+    const { slot, replica } =
+      init.slot !== undefined
+        ? { slot: init.slot, replica: undefined }
+        : await freeSlot(
+            roster,
+            slots.length,
+            (s) => slotFits(file, s, tokenizer.hash),
+            (s) => roster.claim(s, slots[s].family, slots[s].tokenizer!),
+            host.peerId,
+          );
 
     const { agent, saved } = savedAgent(cfg, slot, init, plan.microBatch);
     started.push(() => agent.release());
@@ -167,10 +171,18 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       workflow: cfg.team.workflow,
     };
     const test = cfg.dataset.testPath ? await loadDataset(cfg.dataset.testPath, cfg.dataset.type) : [];
+    const name = `slot ${slot} ('${cfg.sat.agents[slot].name}')`;
+    // With --slot, whether another peer holds the slot shows once the roster has heard it (at the first stage).
+    const trainer = roster.holder(slot);
     const holds =
       upgradeAt !== undefined
-        ? `takes slot ${slot} ('${cfg.sat.agents[slot].name}') over from stage ${upgradeAt}`
-        : `holds slot ${slot} ('${cfg.sat.agents[slot].name}')`;
+        ? `takes ${name} over from stage ${upgradeAt}`
+        : trainer && !trainer.equals(host.peerId)
+          ? `is a replica of ${name} behind its trainer ${trainer}: it keeps the slot's state, checks its updates ` +
+            'and takes over if the trainer goes'
+          : replica === false
+            ? `holds ${name}`
+            : `claims ${name}`;
     log(`sat-peer ${host.peerId} ${holds} of team ${file.id}${saved ? `, resuming after stage ${saved.stage}` : ''}`);
     const unlogged = unloggedStage(cfg, saved?.stage ?? 0);
     return {
@@ -282,8 +294,8 @@ function peerLink({
     teamPast: (stage) => othersStages(roster, host.peerId).every((s) => s > stage),
     claims: (s, peer, stage) => roster.claimants(s, stage).some((c) => c.equals(peer)),
     exclude: (peer, why, from) => {
-      roster.exclude(peer, why, from);
-      init.log(`excluded peer ${peer} from the team from stage ${from} on: ${why}`);
+      if (roster.exclude(peer, why, from))
+        init.log(`excluded peer ${peer} from the team from stage ${from} on: ${why}`);
     },
   });
 }

@@ -23,7 +23,7 @@ export interface StatusPeer {
   host: PeerHost;
   teamId: string;
   slot: number;
-  roster: Pick<Roster, 'stage' | 'holders' | 'heard' | 'counters' | 'exclusions'>;
+  roster: Pick<Roster, 'stage' | 'holders' | 'line' | 'heard' | 'counters' | 'exclusions'>;
   link: {
     stageOrder: readonly number[];
     token: { silence: { position: number; ms: number }; counters: TokenCounters };
@@ -52,10 +52,15 @@ function rosterOf(peer: StatusPeer, now: number): RosterEntry[] {
   return peer.roster.holders().map((holder: PeerId | undefined, slot) => {
     if (!holder) return { slot, self: false };
     const heard = peer.roster.heard(slot, holder);
+    const replicas = peer.roster
+      .line(slot)
+      .slice(1)
+      .map((p) => shortId(p.toString()) + (p.equals(peer.host.peerId) ? '*' : ''));
     return {
       slot,
       peer: shortId(holder.toString()),
       self: holder.equals(peer.host.peerId),
+      ...(replicas.length ? { replicas } : {}),
       ...(heard
         ? {
             claimAgeS: seconds(now - heard.claimTime),
@@ -127,6 +132,15 @@ function teamMetrics(peer: StatusPeer, rows: readonly LoggedRow[]): MetricFamily
       help: 'slots of the team with a live holder',
       type: 'gauge',
       samples: [{ value: peer.roster.holders().filter(Boolean).length }],
+    },
+    {
+      name: 'slot_replicas',
+      help: 'live replicas of each slot behind its trainer (docs/design §4.16)',
+      type: 'gauge',
+      labels: ['slot'],
+      samples: peer.roster
+        .holders()
+        .map((_, slot) => ({ labels: { slot: String(slot) }, value: Math.max(0, peer.roster.line(slot).length - 1) })),
     },
   ];
 }

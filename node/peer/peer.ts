@@ -13,6 +13,7 @@ import type { StageRecord } from '../sat/stage.ts';
 import { type StageLoop, greedyAccuracy, runStages } from '../sat/stage-loop.ts';
 import { rejoin } from './catch-up.ts';
 import { recoverSlot } from './slot-recovery.ts';
+import { type StageRole, stageRole, takeTrainerState } from './replica.ts';
 import { evalLink } from './eval-link.ts';
 import { enterSlot, handOver } from './hand-over.ts';
 import { type JoinedPeer, joinTeam } from './join.ts';
@@ -44,6 +45,8 @@ export interface PeerInit {
   lastStage?: number;
   /** Token-passing deadline in ms. */
   deadlineMs?: number;
+  /** A new team's stage 0 waits until this many peers have claimed its slots, replicas included. */
+  minPeers?: number;
   /** Rollouts scored and trained on at once (default: as many as this machine's memory allows; 0: all). */
   microBatch?: number;
   /**
@@ -97,6 +100,8 @@ export class Peer {
   readonly states: SlotStates;
   /** Its chain of stage digests, and the others' compared with it. */
   readonly digests: StageDigests;
+  /** What this peer was in its last stage: its slot's trainer or a replica (replica.ts). */
+  private role: StageRole | undefined;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
@@ -138,14 +143,19 @@ export class Peer {
       if (done > 0 || teamStage(p.roster, this.host.peerId) > 0) done = await rejoin(p, loop, signal);
     }
     if (done === 0) {
-      if (!(await waitForTeam(p, 0, signal))) return;
-      p.link.beginStage(0);
+      if (!(await waitForTeam(p, 0, signal, p.init.minPeers))) return;
+      // A replica follows the team's first evaluation: its slot's turns there are its trainer's.
+      const replica = stageRole(p, 0) === 'replica';
+      p.link.beginStage(0, replica);
       const t0 = Date.now();
-      const testAccuracy = await greedyAccuracy(loop, 0);
+      const testAccuracy = await greedyAccuracy(loop, 0, replica);
       onStage?.({ stage: 0, testAccuracy, seconds: (Date.now() - t0) / 1000 });
     }
     // A peer that handed its slot over, or was stopped, ends short of the last stage; one that is done lingers.
-    if ((await runStages(loop, done + 1, last)) >= last) await linger(p, last + 1, signal);
+    if ((await runStages(loop, done + 1, last)) < last) return;
+    // A replica takes the slot's state of the last stage too: it offers it as the slot's peers do.
+    if (p.followed && (await takeTrainerState(p, p.followed, signal))) void p.states.offer();
+    await linger(p, last + 1, signal);
   }
 
   /** The shared stage loop, each stage readied on the network first and its peers remembered once logged. */
@@ -161,7 +171,10 @@ export class Peer {
       ...(p.init.onEvaluate ? { onEvaluate: p.init.onEvaluate } : {}),
       onStage: (s) => {
         saveKnownPeers(p.init.dataDir, p.host.libp2p);
-        void p.states.offer();
+        // A replica offers the slot's state once it has taken its trainer's (beforeStage), not its own untrained one.
+        if (p.followed?.stage === s.stage)
+          p.followed.updated = s.record.agents.some((a) => a.slot === p.slot && !a.skipped);
+        else void p.states.offer();
         // A stage whose evaluation this peer resumed after a restart: its link holds nothing of what it included.
         const known = p.link.stageOrder.length > 0;
         const digest =
@@ -172,19 +185,40 @@ export class Peer {
     };
   }
 
-  /** Readies `stage` on the network: false when this peer's part is over (its slot taken over, or it stopped). */
-  private async beforeStage(stage: number): Promise<boolean> {
+  /**
+   * Readies `stage` on the network: true when this peer trains its slot in it, 'follow' when it is a replica of the
+   * slot (docs/design §4.16), false when its part is over (its slot handed over, it was excluded, or it stopped).
+   */
+  private async beforeStage(stage: number): Promise<boolean | 'follow'> {
     const p = this.joined;
     const signal = this.stopping.signal;
     if (signal.aborted) return false;
+    if (p.followed && (await takeTrainerState(p, p.followed, signal))) void p.states.offer();
+    delete p.followed;
     p.roster.setStage(stage);
-    if (!p.roster.holder(this.slot, stage)?.equals(this.host.peerId)) {
+    const was = this.role;
+    if (stageRole(p, stage) === 'handed-over') {
       await handOver(p, stage, signal);
       return false;
     }
     if (!(await waitForTeam(p, stage, signal))) return false;
-    p.link.beginStage(stage);
-    return true;
+    this.role = stageRole(p, stage);
+    if (this.role === 'excluded') {
+      p.init.log(`this peer is excluded from the team from stage ${stage} on: its part is over`);
+      return false;
+    }
+    const trainer = p.roster.holder(this.slot, stage)!;
+    if (this.role === 'replica' && was !== 'replica')
+      p.init.log(`stage ${stage}: following slot ${this.slot}'s trainer ${trainer} as its replica`);
+    if (this.role === 'trainer' && was !== 'trainer')
+      p.init.log(
+        `stage ${stage}: this peer trains slot ${this.slot}` +
+          (was === 'replica' ? ' from now on: the peer before it in line is gone' : ''),
+      );
+    p.link.beginStage(stage, this.role === 'replica');
+    if (this.role === 'trainer') return true;
+    p.followed = { stage, trainer };
+    return 'follow';
   }
 
   /** Stops the peer once: a second call (a signal while the run winds down) waits for the first. */

@@ -37,7 +37,8 @@ export function checkSlot(file: TeamFile, slot: number | undefined, model: strin
 /**
  * The lowest slot this model fits that no live peer holds, claimed (`claim`): after a heartbeat round and a half of
  * listening, so every live claim is heard, and again after claiming it, so a claim made at the same time is heard too.
- * Claims rank alike on every peer (docs/design §4.6): a peer whose claim lost takes the next free slot.
+ * Claims rank alike on every peer (docs/design §4.6): a peer whose claim lost takes the next free slot. With every
+ * slot held, the peer becomes a replica of the one with the fewest peers (the lowest of those): `replica` is true.
  */
 export async function freeSlot(
   roster: Roster,
@@ -45,21 +46,22 @@ export async function freeSlot(
   fits: (slot: number) => boolean,
   claim: (slot: number) => Promise<void>,
   me: PeerId,
-): Promise<number> {
+): Promise<{ slot: number; replica: boolean }> {
   const round = 1.5 * roster.heartbeatMs;
   await sleep(round);
   const fitting = Array.from({ length: slots }, (_, s) => s).filter(fits);
   for (;;) {
     const holders = roster.holders();
     const free = fitting.find((s) => !holders[s]);
-    if (free === undefined)
-      throw new ClaimError(
-        `every slot this model fits is held (slot${fitting.length === 1 ? '' : 's'} ${fitting.join(', ')} of ` +
-          `${slots}): pass --slot <j> --upgrade-at <stage> to take one over with a stronger model`,
-      );
+    if (free === undefined) {
+      const peers = (s: number) => roster.line(s).filter((p) => !p.equals(me)).length;
+      const slot = fitting.reduce((best, s) => (peers(s) < peers(best) ? s : best));
+      await claim(slot);
+      return { slot, replica: true };
+    }
     await claim(free);
     await sleep(round);
-    if (roster.holder(free)?.equals(me)) return free;
+    if (roster.holder(free)?.equals(me)) return { slot: free, replica: false };
   }
 }
 

@@ -37,7 +37,10 @@ export async function recoverSlot(p: JoinedPeer, signal: AbortSignal): Promise<n
   for (const state of states.newest(slot).filter((s) => s.stage > p.saved)) {
     if (signal.aborted) break;
     try {
-      await takeState(p, state, signal);
+      await takeState(p, state, signal, {
+        why: `is newer than this peer's (${p.saved === 0 ? 'none' : `stage ${p.saved}`})`,
+        taken: 'taken from the team: resuming after it',
+      });
       await holdSlot(p, signal);
       return p.saved;
     } catch (err) {
@@ -54,14 +57,19 @@ export async function recoverSlot(p: JoinedPeer, signal: AbortSignal): Promise<n
 
 /**
  * Fetches `state`, checks it, puts the agent in it and makes it this peer's latest saved stage (only once the agent
- * took it: a state that fails leaves the peer's checkpoints as they were).
+ * took it: a state that fails leaves the peer's checkpoints as they were). `say` finishes its two lines: why it is
+ * fetched, and what taking it means.
  */
-async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal): Promise<void> {
+export async function takeState(
+  p: JoinedPeer,
+  state: HeardState,
+  signal: AbortSignal,
+  say: { why: string; taken: string },
+): Promise<void> {
   const { cfg, slot, init } = p;
   const mb = (state.bytes / 1e6).toFixed(1);
   init.log(
-    `slot ${slot}'s state of stage ${state.stage} (${mb} MB) is newer than this peer's ` +
-      `(${p.saved === 0 ? 'none' : `stage ${p.saved}`}): fetching it from ${state.peers.length} peer(s)`,
+    `slot ${slot}'s state of stage ${state.stage} (${mb} MB) ${say.why}: fetching it from ${state.peers.length} peer(s)`,
   );
   const manifest = await p.chunks.fetch(state.cid, state.peers, {
     label: stateLabel(slot),
@@ -85,7 +93,7 @@ async function takeState(p: JoinedPeer, state: HeardState, signal: AbortSignal):
   const unlogged = unloggedStage(cfg, state.stage);
   if (unlogged) p.unlogged = unlogged;
   else delete p.unlogged;
-  init.log(`slot ${slot}'s state of stage ${state.stage} taken from the team: resuming after it`);
+  init.log(`slot ${slot}'s state of stage ${state.stage} ${say.taken}`);
 }
 
 /**
@@ -112,10 +120,15 @@ function fitsAgent(p: JoinedPeer, state: HeardState): (m: Manifest) => void {
   };
 }
 
-/** Waits (a while) until the roster names this peer the slot's holder: a silent holder's claim lapses. */
+/**
+ * Waits (a while) until the roster names this peer the slot's holder: a silent holder's claim lapses. A holder heard
+ * within the last two heartbeat rounds is alive, and this peer is its replica (docs/design §4.16): no wait.
+ */
 async function holdSlot(p: JoinedPeer, signal: AbortSignal): Promise<void> {
   const holds = () => p.roster.holder(p.slot)?.equals(p.host.peerId) ?? false;
-  if (holds()) return;
+  const holder = p.roster.holder(p.slot);
+  const heard = holder && p.roster.heard(p.slot, holder)?.lastSeen;
+  if (holds() || (heard !== undefined && Date.now() - heard < 2 * p.roster.heartbeatMs)) return;
   p.init.log(`slot ${p.slot} is still claimed by ${p.roster.holder(p.slot)}: waiting for that peer to fall silent`);
   await until(holds, { every: 200, timeoutMs: 2 * LIVENESS_MS, signal });
 }

@@ -4,8 +4,6 @@ import type { PeerId } from '@libp2p/interface';
 import type { Roster } from '../protocol/roster.ts';
 import { blocksTopic } from '../protocol/shards.ts';
 import { tokenTopic } from '../protocol/token-passing.ts';
-import { ClaimError } from '../protocol/errors.ts';
-import { shortId } from '../util/short-id.ts';
 import { until } from '../util/until.ts';
 import type { JoinedPeer } from './join.ts';
 
@@ -34,23 +32,17 @@ export function majorityStage(stages: readonly number[]): number {
 }
 
 /**
- * Waits until every slot has a live holder that hears this peer's blocks and token topics: true, or false once
- * `signal` aborts. A ClaimError when another peer holds this peer's slot by an earlier claim (two peers that did not
- * hear each other in time claimed one slot): this peer then has no part in the team.
+ * Waits until every slot has a live holder that hears this peer's blocks and token topics (this peer's slot may be
+ * held by another, whose replica this peer is), and `minPeers` peers, replicas included, claim the team's slots: true,
+ * or false once `signal` aborts.
  */
-export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): Promise<boolean> {
+export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal, minPeers = 0): Promise<boolean> {
   const topics = [blocksTopic(p.teamId), tokenTopic(p.teamId)];
   let said = 0;
   const since = Date.now();
   const unsubscribed = new Map<string, number>(); // holder -> since when it is not subscribed
   return until(
     () => {
-      const holder = p.roster.holder(p.slot, stage);
-      if (holder && !holder.equals(p.host.peerId))
-        throw new ClaimError(
-          `slot ${p.slot} is held by peer ${shortId(holder.toString())}, which claimed it first: this peer has no ` +
-            'slot in the team; run the same command again to take a free one',
-        );
       const missing: string[] = [];
       for (const [s, h] of p.roster.holders().entries()) {
         if (!h) missing.push(`slot ${s} has no peer`);
@@ -59,6 +51,8 @@ export function waitForTeam(p: JoinedPeer, stage: number, signal: AbortSignal): 
           reconnectLate(p, s, h, unsubscribed);
         }
       }
+      const peers = p.roster.holders().reduce((n, _, s) => n + p.roster.line(s, stage).length, 0);
+      if (peers < minPeers) missing.push(`${peers} of ${minPeers} peers have claimed a slot`);
       if (missing.length === 0) return true;
       if (Date.now() - said > 10_000) {
         const peers = p.host.libp2p.getPeers().length;
@@ -89,11 +83,16 @@ function reconnectLate(p: JoinedPeer, slot: number, h: PeerId, unsubscribed: Map
 }
 
 /**
- * Done, a peer still serves what it made until the others are done too (their heartbeats say they
- * are past `stage`, or they are gone), for at most LINGER_MS: the last turn's shard is fetched from it.
+ * Done, a peer still serves what it made until the others, replicas included, are done too (their heartbeats say they
+ * are past `stage`, or they are gone), for at most LINGER_MS: the last turn's shard and the slot's last state are
+ * fetched from it.
  */
 export async function linger(p: JoinedPeer, stage: number, signal: AbortSignal): Promise<void> {
   p.roster.setStage(stage);
-  const othersDone = () => othersStages(p.roster, p.host.peerId).every((s) => s >= stage);
+  const me = p.host.peerId;
+  const othersDone = () =>
+    p.roster
+      .holders()
+      .every((_, s) => p.roster.line(s).every((peer) => peer.equals(me) || (p.roster.stageOf(s, peer) ?? 0) >= stage));
   await until(othersDone, { every: 200, timeoutMs: LINGER_MS, signal });
 }

@@ -179,35 +179,45 @@ export class Roster {
 
   /** The peer holding `slot` at `stage` (default: this peer's), by the rule every peer applies. */
   holder(slot: number, stage = this.current): PeerId | undefined {
+    return this.line(slot, stage)[0];
+  }
+
+  /**
+   * The live peers of `slot` at `stage` (default: this peer's) in rank order (docs/design §4.6): its holder, the
+   * slot's trainer, first, then its replicas, each next in line after the one before.
+   */
+  line(slot: number, stage = this.current): PeerId[] {
     const now = Date.now();
     const rank = (k: Known): [number, number, number, string] =>
       k.claim.upgrade && k.claim.from <= stage
         ? [0, k.claim.from, k.claim.time, k.peer.toString()]
         : [1, 0, k.claim.time, k.peer.toString()];
-    const before = (x: Known, y: Known) => {
+    const order = (x: Known, y: Known) => {
       const [a, b] = [rank(x), rank(y)];
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
-      return false;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+      return 0;
     };
-    let best: Known | undefined;
+    const live: Known[] = [];
     const bySlot = this.claims.get(slot);
     for (const [id, k] of bySlot ?? []) {
       if (now - k.lastSeen > FORGET_AFTER * this.liveness) bySlot!.delete(id); // long gone: forgotten
       if (now - k.lastSeen > this.liveness || (k.claim.upgrade && k.claim.from > stage)) continue;
       if (this.isExcluded(id, stage)) continue;
-      if (!best || before(k, best)) best = k;
+      live.push(k);
     }
-    return best?.peer;
+    return live.sort(order).map((k) => k.peer);
   }
 
   /**
    * Excludes `peer` from the team from stage `from` on (`why`: what it sent that did not hold up): its claims count
    * for no later stage, so its slot goes to the next claimant. Every honest peer refuses the same data, so each
-   * excludes alike. The stage it is in goes on with what of its work holds up.
+   * excludes alike. The stage it is in goes on with what of its work holds up. False when it was excluded already.
    */
-  exclude(peer: PeerId, why: string, from: number): void {
+  exclude(peer: PeerId, why: string, from: number): boolean {
     const id = peer.toString();
-    if (!this.excluded.has(id)) this.excluded.set(id, { why, from });
+    if (this.excluded.has(id)) return false;
+    this.excluded.set(id, { why, from });
+    return true;
   }
 
   /** The peers excluded so far: why, and from which stage. */
@@ -216,7 +226,7 @@ export class Roster {
   }
 
   /** Whether `peer` is excluded at `stage`. */
-  private isExcluded(peer: string, stage: number): boolean {
+  isExcluded(peer: string, stage: number): boolean {
     const e = this.excluded.get(peer);
     return e !== undefined && stage >= e.from;
   }
@@ -230,6 +240,12 @@ export class Roster {
   heard(slot: number, peer: PeerId): { claimTime: number; lastSeen: number; stage?: number } | undefined {
     const k = this.claims.get(slot)?.get(peer.toString());
     return k && { claimTime: k.claim.time, lastSeen: k.lastSeen, ...(k.stage !== undefined ? { stage: k.stage } : {}) };
+  }
+
+  /** The stage `peer` claims `slot` from with an upgrade claim (docs/design §4.12); undefined for a plain claim. */
+  upgradeFrom(slot: number, peer: PeerId): number | undefined {
+    const claim = this.claims.get(slot)?.get(peer.toString())?.claim;
+    return claim?.upgrade ? claim.from : undefined;
   }
 
   /** Every peer with a claim on `slot` (live or not; at `stage`, those not excluded by then). */

@@ -41,8 +41,11 @@ export interface StageLoop {
   link?: StageLink;
   /** How `stage`'s evaluation reaches them. */
   evalLink?: (stage: number) => StageEvalLink;
-  /** Readies `stage` before it runs (runStages); false ends the loop before it. */
-  beforeStage?: (stage: number) => Promise<boolean>;
+  /**
+   * Readies `stage` before it runs (runStages): true when this loop's agents take part in it, 'follow' when they only
+   * follow it as the others make it (a replica of a slot another peer trains); false ends the loop before it.
+   */
+  beforeStage?: (stage: number) => Promise<boolean | 'follow'>;
   /** Hears a stage saved, as its evaluation starts. */
   onEvaluate?: (stage: number) => void;
   /** Hears each stage logged. */
@@ -55,8 +58,10 @@ export interface StageLoop {
  */
 export async function runStages(loop: StageLoop, from: number, to: number): Promise<number> {
   for (let stage = from; stage <= to; stage++) {
-    if (loop.beforeStage && !(await loop.beforeStage(stage))) return stage - 1;
-    await stageStep(loop, stage);
+    const ready = loop.beforeStage ? await loop.beforeStage(stage) : true;
+    if (!ready) return stage - 1;
+    if (ready === 'follow') await followStage(loop, stage, false);
+    else await stageStep(loop, stage);
   }
   return Math.max(from - 1, to);
 }
@@ -71,16 +76,17 @@ export async function stageStep(loop: StageLoop, stage: number): Promise<LoggedS
 }
 
 /**
- * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2):
- * followed through the link as the others make it, evaluated alongside (the others wait for this peer's turns
- * there), then saved and logged like any.
+ * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2; a
+ * replica, §4.16): followed through the link as the others make it, evaluated alongside (with `evaluateHere`, this
+ * loop's agents take their turns there: the others wait for them; else those are followed too), then saved and
+ * logged like any.
  */
-export async function followStage(loop: StageLoop, stage: number): Promise<LoggedStage> {
+export async function followStage(loop: StageLoop, stage: number, evaluateHere = true): Promise<LoggedStage> {
   const t0 = Date.now();
-  const observed = { ...loop.team, agents: loop.team.agents.map(() => undefined) };
+  const observed = observedTeam(loop.team);
   const [record, evaluated] = await Promise.all([
     runStage(observed, loop.cfg, stage, loop.link),
-    evaluate(loop, stage),
+    evaluate(loop, stage, evaluateHere ? loop.team : observed),
   ]);
   saveStage(loop.cfg, loop.team, stage, record);
   return logStage(loop, record, evaluated, t0);
@@ -102,17 +108,24 @@ export function unloggedStage(cfg: SatConfig, saved: number): StageRecord | unde
   return folder && saved > 0 && !loggedStage(cfg, saved) ? savedRecord(folder) : undefined;
 }
 
-/** The team's greedy accuracy on the held-out set as it is (before `stage`); NaN without one. */
-export async function greedyAccuracy(loop: StageLoop, stage: number): Promise<number> {
+/**
+ * The team's greedy accuracy on the held-out set as it is (before `stage`); NaN without one. With `follow`, this loop's
+ * agents take no turns: every turn is read through the link.
+ */
+export async function greedyAccuracy(loop: StageLoop, stage: number, follow = false): Promise<number> {
   if (loop.test.length === 0) return NaN;
+  const team = follow ? observedTeam(loop.team) : loop.team;
   return teamAccuracy(
-    loop.team,
+    team,
     loop.test,
     loop.cfg.data.maxResponseLength,
-    loop.team.agents.map((a) => a?.policy),
+    team.agents.map((a) => a?.policy),
     loop.evalLink?.(stage),
   );
 }
+
+/** The team with none of its agents here: a stage followed through the link. */
+const observedTeam = (team: LoopTeam): LoopTeam => ({ ...team, agents: team.agents.map(() => undefined) });
 
 /** Logs a stage saved and evaluated, and reports it. */
 function logStage(
@@ -131,12 +144,12 @@ function logStage(
 }
 
 /** The held-out metrics of `stage`'s row (as every peer and `train` log them), and the seconds they took. */
-async function evaluate(loop: StageLoop, stage: number): Promise<[StageEvaluation, number]> {
+async function evaluate(loop: StageLoop, stage: number, team = loop.team): Promise<[StageEvaluation, number]> {
   const t0 = Date.now();
   const o = evalOptions(loop.cfg, stage);
   const evaluation =
     loop.test.length === 0
-      ? { testAccuracy: NaN, avgAtK: NaN, passAtK: NaN, k: o.k, alone: loop.team.agents.map(() => NaN) }
-      : await stageEvaluation(loop.team, loop.test, o, loop.evalLink?.(stage));
+      ? { testAccuracy: NaN, avgAtK: NaN, passAtK: NaN, k: o.k, alone: team.agents.map(() => NaN) }
+      : await stageEvaluation(team, loop.test, o, loop.evalLink?.(stage));
   return [evaluation, Math.round(Date.now() - t0) / 1000];
 }

@@ -1,5 +1,5 @@
 // `sat-peer status`'s lines of a snapshot: peers connected counted in words that agree with the number, the peers it
-// excluded from the team, and a peer still joining its team shown as such, with no peer id yet.
+// excluded from the team, a slot's replicas, and a peer still joining its team shown as such, with no peer id yet.
 import test from 'ava';
 import { statusLines } from '../../node/cli/status-text.ts';
 import type { StatusSnapshot } from '../../node/ops/status-snapshot.ts';
@@ -38,4 +38,11 @@ test('the peers it excluded from the team are listed, each with the stage from w
   const lines = statusLines({ ...SNAPSHOT, excluded: [{ peer: '12D3…abcdef', from: 4, why }] }, 'http://x/');
   t.true(lines.includes(`excluded 12D3…abcdef from stage 4 on: ${why}`));
   t.false(statusLines(SNAPSHOT, 'http://x/').some((l) => l.startsWith('excluded')));
+});
+
+test("a slot's replicas are listed after its holder, in line order, this process marked", (t) => {
+  const slot = { slot: 0, peer: '12D3…holder', claimAgeS: 60, heartbeatAgeS: 1, stage: 3, self: false };
+  const lines = statusLines({ ...SNAPSHOT, roster: [{ ...slot, replicas: ['12D3…first', '12D3…me*'] }] }, 'http://x/');
+  t.true(lines.some((l) => /^ {3}0 {2}12D3…holder .* {2}replicas 12D3…first, 12D3…me\*$/.test(l)), lines.join('\n'));
+  t.false(statusLines({ ...SNAPSHOT, roster: [slot] }, 'http://x/').some((l) => l.includes('replicas')));
 });

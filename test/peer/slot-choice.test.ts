@@ -1,6 +1,6 @@
 // Peers that start together do not race for a slot: three real peers choosing a free slot of a two-slot
-// team at the same moment end on two different slots, alike on every peer, and the third is told every
-// slot is held.
+// team at the same moment end on two different slots, alike on every peer, and the third becomes a replica
+// of the first slot, behind its holder on every peer.
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { freeSlot } from '../../node/peer/slot-choice.ts';
@@ -26,7 +26,7 @@ const MANIFEST: TeamManifest = {
   dataset: { name: 'demo', uri: '', cid: contentId(new TextEncoder().encode('the training set')).bytes },
 };
 
-test('three peers choosing a free slot at once: two take different slots, alike everywhere, the third none', async (t) => {
+test('three peers choosing a free slot at once: two take different slots, alike everywhere, the third a replica', async (t) => {
   const team = teamId(MANIFEST);
   const hosts = await Promise.all(
     [0, 1, 2].map(async () =>
@@ -40,7 +40,7 @@ test('three peers choosing a free slot at once: two take different slots, alike 
     await hosts[2].dial(hosts[0].addresses[0]);
     await hosts[2].dial(hosts[1].addresses[0]);
     await until('subscriptions', () => hosts.every((h) => h.subscribers(claimsTopic(team)).length === 2));
-    const chosen = await Promise.allSettled(
+    const chosen = await Promise.all(
       rosters.map((r, i) =>
         freeSlot(
           r,
@@ -51,17 +51,14 @@ test('three peers choosing a free slot at once: two take different slots, alike 
         ),
       ),
     );
-    const slots = chosen.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
-    t.deepEqual([...slots].sort(), [0, 1], 'two peers, two slots');
-    const refused = chosen.flatMap((c) => (c.status === 'rejected' ? [String(c.reason)] : []));
-    t.is(refused.length, 1);
-    t.regex(refused[0], /every slot this model fits is held/);
-    for (const r of rosters)
-      t.deepEqual(
-        r.holders().map((p) => p?.toString()),
-        rosters[0].holders().map((p) => p?.toString()),
-        'every peer names the same holders',
-      );
+    const holding = chosen.filter((c) => !c.replica).map((c) => c.slot);
+    t.deepEqual([...holding].sort(), [0, 1], 'two peers, two slots');
+    const replica = chosen.findIndex((c) => c.replica);
+    t.is(chosen[replica].slot, 0, 'the third is a replica of the lowest slot with the fewest peers');
+    const lines = (r: Roster) => [0, 1].map((s) => r.line(s).map(String));
+    await until('every peer hears the replica', () => rosters.every((r) => r.line(0).length === 2));
+    for (const r of rosters) t.deepEqual(lines(r), lines(rosters[0]), 'every peer ranks the same peers alike');
+    t.is(lines(rosters[0])[0][1], hosts[replica].peerId.toString(), 'the replica is behind the holder');
   } finally {
     for (const r of rosters) r.stop();
     await Promise.all(hosts.map((h) => h.stop()));

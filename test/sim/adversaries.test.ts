@@ -15,9 +15,12 @@ interface Summary {
   stages: { stage: number; agents: { slot: number; accepted: boolean; skipped?: true; refused?: string }[] }[];
 }
 
-/** A one-stage sim of the small team (`peers` slots) with `adversary`, each peer on one thread: its summary, its folder. */
-function simWith(adversary: string, peers = 2): { summary: Summary; dir: string; out: string } {
-  const { dir, config } = smallTeam(1);
+/**
+ * A sim of the small team (`peers` slots) with `adversary`, each peer on one thread: one stage, or two with `replicas` a
+ * slot (a slot's replica carries it on once its trainer is excluded); its summary, its folder.
+ */
+function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary; dir: string; out: string } {
+  const { dir, config } = smallTeam(replicas ? 2 : 1);
   const out = path.join(dir, 'sim');
   const sim = sat(
     'sim',
@@ -35,6 +38,8 @@ function simWith(adversary: string, peers = 2): { summary: Summary; dir: string;
     String(peers),
     '--adversary',
     adversary,
+    '--replicas',
+    String(replicas),
   );
   if (sim.code !== 0) throw new Error(`sim --adversary ${adversary} failed: ${sim.stderr.trim().split('\n').at(-1)}`);
   return { summary: JSON.parse(sim.stdout.trim().split('\n').at(-1)!) as Summary, dir, out };
@@ -71,6 +76,20 @@ test("forged-turn: the other slot's turn it sends first is dropped and its sende
   const row = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8').trim().split('\n')[0]);
   const honest = row(path.join(out, 'peer-1/stage_log.jsonl'));
   t.deepEqual(differences(row(path.join(dir, 'train-run/stage_log.jsonl')), honest), []);
+});
+
+test('kl-lie with a replica a slot: the trainer is excluded, its replica carries the slot on from the state before', (t) => {
+  const { summary, out } = simWith('kl-lie@0', 2, 1);
+  const [one, two] = summary.stages;
+  t.true(one.agents.find((a) => a.slot === 0)!.skipped);
+  t.like(summary.excluded, [{ name: 'peer 0 (adversary: kl-lie)', from: 2 }]);
+  t.true(
+    two.agents.every((a) => !a.skipped),
+    'in stage 2 the replica trains slot 0, and its update holds up',
+  );
+  // The replica did not take the trainer's state with the refused update in it: it kept the one from before.
+  const tensors = (d: string) => fs.readFileSync(path.join(out, d, 'checkpoints/stage-0001/first.safetensors'));
+  t.false(tensors('peer-0.1').equals(tensors('peer-0')));
 });
 
 test('endless-keepalive: its position is taken over once the longest hold has passed, and counted skipped', (t) => {

@@ -15,8 +15,8 @@ import { differences } from './stage-rows.ts';
 const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON.stringify(row);
 
 test(
-  'sim over links of 50 ms with 1% loss: every peer logs the numbers ' +
-    'single-process train logs on the same config, within 1e-6',
+  'sim with a replica a slot over links of 50 ms with 1% loss: every peer logs the numbers ' +
+    "single-process train logs on the same config, within 1e-6, and each replica ends with its trainer's state",
   async (t) => {
     t.timeout(400_000);
     const { dir, config } = smallTeam();
@@ -33,6 +33,8 @@ test(
       '50ms',
       '--loss',
       '1%',
+      '--replicas',
+      '1',
       '--json',
     );
     t.is(sim.code, 0, sim.stderr);
@@ -41,7 +43,7 @@ test(
       .split('\n')
       .map((l) => JSON.parse(l));
     const summary = lines.at(-1);
-    t.is(summary.peers, 2);
+    t.is(summary.peers, 4);
     t.is(summary.slots, 2);
     t.is(summary.stages.length, 2);
     t.true(summary.accuracy_start >= 0 && summary.accuracy_start <= 1);
@@ -67,7 +69,8 @@ test(
         .split('\n')
         .map((l) => JSON.parse(l));
     const trained = read(path.join(dir, 'train-run/stage_log.jsonl'));
-    const peers = [0, 1].map((slot) => read(path.join(out, `peer-${slot}/stage_log.jsonl`)));
+    const dirs = ['peer-0', 'peer-1', 'peer-0.1', 'peer-1.1'];
+    const peers = dirs.map((d) => read(path.join(out, d, 'stage_log.jsonl')));
     t.is(trained.length, 2);
     for (const log of peers) {
       t.is(log.length, 2);
@@ -93,14 +96,18 @@ test(
       });
     }
     // Every peer writes the same rows, byte for byte but the time.
-    t.deepEqual(peers[0].map(bare), peers[1].map(bare));
+    for (const log of peers.slice(1)) t.deepEqual(log.map(bare), peers[0].map(bare));
     // The table's rows are the logged ones.
     t.deepEqual(
       summary.stages.map((s: Record<string, unknown>) => s.reward),
       peers[0].map((r) => r.reward),
     );
-    // Each peer saved its own slot at every stage.
-    for (const slot of [0, 1]) t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
+    // Each peer saved its own slot at every stage; each replica took its trainer's state, byte for byte.
+    for (const [slot, name] of ['first', 'second'].entries()) {
+      const saved = (d: string) => fs.readFileSync(path.join(out, d, `checkpoints/stage-0002/${name}.safetensors`));
+      t.true(fs.existsSync(path.join(out, `peer-${slot}/checkpoints/stage-0002/state.json`)));
+      t.true(saved(`peer-${slot}`).equals(saved(`peer-${slot}.1`)), `slot ${slot}'s replica holds its trainer's state`);
+    }
   },
 );
 

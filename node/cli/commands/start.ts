@@ -147,6 +147,13 @@ export const startCommand: Command = {
         'memory this peer plans its stage with (default: 90% of what the machine, or the GPU, has available); ' +
         'give each its share when several peers run on one machine',
     },
+    'min-peers': {
+      type: 'string',
+      value: '<n>',
+      description:
+        "a new team's first stage waits until this many peers have claimed its slots, replicas included (default: " +
+        'one a slot)',
+    },
     deadline: {
       type: 'string',
       value: '<seconds>',
@@ -172,6 +179,8 @@ export const startCommand: Command = {
     const upgradeAt =
       options['upgrade-at'] === undefined ? undefined : numberFlag(options, 'upgrade-at', 0, { integer: true, min: 1 });
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
+    const minPeers =
+      options['min-peers'] === undefined ? undefined : numberFlag(options, 'min-peers', 0, { integer: true, min: 1 });
     const microBatch =
       options['micro-batch'] === undefined
         ? undefined
@@ -216,6 +225,7 @@ export const startCommand: Command = {
         ...(lastStage ? { lastStage } : {}),
         ...(upgradeAt ? { upgradeAt } : {}),
         ...(deadline ? { deadlineMs: deadline * 1000 } : {}),
+        ...(minPeers ? { minPeers } : {}),
         ...(microBatch !== undefined ? { microBatch } : {}),
         ...(memory !== undefined ? { memory } : {}),
         ...(json
