@@ -2,6 +2,7 @@
 // what an attacker would, through the hooks of node/peer/adversary-hooks.ts. Each kind is one way to
 // cheat the team, and every honest peer must catch it (docs/design §4.15).
 import type { AdversaryHooks } from '../node/peer/adversary-hooks.ts';
+import type { ParamSource } from '../node/agent/model/weights.ts';
 import type { TrajectoryShard } from '../node/protocol/codec.ts';
 import { maxHold } from '../node/peer/peer-link.ts';
 import { DEADLINE_MS } from '../node/protocol/token-passing.ts';
@@ -13,6 +14,8 @@ export const ADVERSARY_KINDS = {
   'forged-turn': "it sends the next slot's turn of each training rollout before that slot's peer does",
   'fake-stage': 'its heartbeats say it is a hundred stages ahead of the team',
   'endless-keepalive': 'it holds the token with keepalives past the longest hold before it sends its update',
+  'logp-offset': "its updates' logp_new are 0.1 below what its new weights give",
+  'garbage-weights': 'the new weights its updates name for its replicas to check are not the ones it trained',
 } as const;
 
 export type AdversaryKind = keyof typeof ADVERSARY_KINDS;
@@ -44,7 +47,19 @@ export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): Adve
     case 'endless-keepalive':
       // Then it goes on, to evaluate with the team: its slot's agent lives on no other peer.
       return { update: (u) => sleep(maxHold(deadlineMs) + 4 * deadlineMs).then(() => u) };
+    case 'logp-offset':
+      return { update: async (u) => ({ ...u, logprobs: u.logprobs.map((x) => Math.fround(x - 0.1)) }) };
+    case 'garbage-weights':
+      return { params: garbled };
   }
+}
+
+/** `src`'s tensors each moved by a tenth along a fixed wave: no longer the trained ones. */
+function garbled(src: ParamSource): ParamSource {
+  const moved = new Map(
+    [...src.current()].map(([n, t]) => [n, { ...t, data: t.data.map((x, i) => x + 0.1 * Math.sin(i)) }]),
+  );
+  return { ...src, current: () => moved };
 }
 
 /** `part` with a turn after its last in every trajectory, as if the next slot's peer had taken it: its own tokens again. */

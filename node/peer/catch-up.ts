@@ -55,6 +55,6 @@ async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: Abo
   const trainer = p.roster.holder(p.slot, now);
   const replica = trainer !== undefined && !trainer.equals(p.host.peerId);
   if (replica) p.followed = { stage: now, trainer };
-  await followStage(loop, now, !replica);
+  await followStage(loop, now, replica);
   return now;
 }

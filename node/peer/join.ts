@@ -1,7 +1,7 @@
 // A peer joining its team (docs/design §5.1): its identity and libp2p host, the team file (here, or fetched
 // by team id), the team's data sets, its slot's agent as it last saved it, the PeerLink to the other
 // slots, and its claim on the roster.
-import type { PeerId } from '@libp2p/interface';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
 import type { Agent } from '../agent/agent.ts';
 import { InputError } from '../agent/errors.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -29,6 +29,8 @@ import { StageDigests } from './stage-digests.ts';
 import type { PeerInit } from './peer.ts';
 import type { Followed } from './replica.ts';
 import { PeerLink } from './peer-link.ts';
+import { fetchWeights, offerWeights } from './update-weights.ts';
+import { Attestations } from '../protocol/attestations.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import { checkSlot, checkUpgradeStage, freeSlot, slotFits } from './slot-choice.ts';
 import { isTeamId, serveTeam, teamDataset, teamFileFor } from './team-fetch.ts';
@@ -66,6 +68,8 @@ export interface JoinedPeer {
   states: SlotStates;
   /** The chain of stage digests: this peer's, and the others' compared with it. */
   digests: StageDigests;
+  /** The replicas' word on updates: this peer's, and those it hears (docs/design §4.16). */
+  attestations: Attestations;
   /** Lets the data dir go (data-dir-lock.ts). */
   unlock: () => void;
   /** The last stage this peer followed as a replica of its slot (replica.ts), until it took the trainer's state. */
@@ -94,8 +98,9 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
 
   const unlock = lockDataDir(init.dataDir);
   let host: PeerHost;
+  let privateKey: PrivateKey;
   try {
-    const { privateKey } = await loadOrCreateIdentity(init.dataDir);
+    ({ privateKey } = await loadOrCreateIdentity(init.dataDir));
     host = await PeerHost.start({
       privateKey,
       listen: init.listen ?? ['/ip4/0.0.0.0/tcp/0'],
@@ -153,7 +158,10 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     await agent.loadWeights(init.onLoadWeights);
     // A newcomer claims the slot from its stage on; once it has saved a stage it holds it like any peer.
     const upgradeAt = init.upgradeAt !== undefined && !saved ? init.upgradeAt : undefined;
-    const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt });
+    const attestations = new Attestations(host, { team: file.id, slots: slots.length, privateKey });
+    attestations.start();
+    started.push(() => attestations.stop());
+    const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt, chunks, attestations });
     started.push(() => link.stop());
     await link.start();
     const isMember = (peer: PeerId) => slots.some((_, s) => roster.claimants(s).some((c) => c.equals(peer)));
@@ -204,6 +212,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       chunks,
       states,
       digests,
+      attestations,
       unlock,
     };
   } catch (err) {
@@ -268,7 +277,12 @@ function peerLink({
   cfg,
   slot,
   upgradeAt,
-}: Pick<JoinedPeer, 'init' | 'host' | 'roster' | 'cfg' | 'slot' | 'upgradeAt'> & { file: TeamFile }): PeerLink {
+  chunks,
+  attestations,
+}: Pick<JoinedPeer, 'init' | 'host' | 'roster' | 'cfg' | 'slot' | 'upgradeAt' | 'chunks' | 'attestations'> & {
+  file: TeamFile;
+}): PeerLink {
+  const replicas = (s: number, stage: number) => Math.max(0, roster.line(s, stage).length - 1);
   const slots = file.manifest.slots;
   const holders = (stage?: number) =>
     new Map(
@@ -293,6 +307,12 @@ function peerLink({
     log: init.log,
     teamPast: (stage) => othersStages(roster, host.peerId).every((s) => s > stage),
     claims: (s, peer, stage) => roster.claimants(s, stage).some((c) => c.equals(peer)),
+    attestations,
+    replicas,
+    // Only a slot with replicas needs its trainer's new tensors: they check its update by them.
+    offerWeights: async (stage, params) =>
+      replicas(slot, stage) > 0 ? offerWeights(chunks, init.dataDir, slot, params) : undefined,
+    fetchWeights: (cid, from) => fetchWeights(chunks, init.dataDir, slot, cid, from, cfg.training.lora ?? undefined),
     exclude: (peer, why, from) => {
       if (roster.exclude(peer, why, from))
         init.log(`excluded peer ${peer} from the team from stage ${from} on: ${why}`);

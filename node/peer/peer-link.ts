@@ -29,7 +29,10 @@ import { bump } from '../protocol/counters.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import type { StageContent } from './stage-digests.ts';
 import { DEADLINE_MS, MAX_HOLD_DEADLINES, TokenPassing, type Turn } from '../protocol/token-passing.ts';
-import type { AgentStageRecord, SharedUpdate, StageLink } from '../sat/stage.ts';
+import type { AgentStageRecord, ArrivedUpdate, SharedUpdate, StageLink } from '../sat/stage.ts';
+import type { ParamSource } from '../agent/model/weights.ts';
+import { type Attestations, evidenceOf } from '../protocol/attestations.ts';
+import { VERIFIERS, counting, verdictOf } from './replica-verdict.ts';
 import { sleep } from '../util/until.ts';
 
 export interface PeerLinkInit {
@@ -68,6 +71,16 @@ export interface PeerLinkInit {
   claims: (slot: number, peer: PeerId, stage: number) => boolean;
   /** Excludes `peer` from the team from stage `from` on for what it sent (`why`). */
   exclude?: (peer: PeerId, why: string, from: number) => void;
+  /** The replicas' attestations (docs/design §4.16): this peer's, and those it hears. */
+  attestations?: Attestations;
+  /** How many replicas `slot` has at `stage` besides its trainer. */
+  replicas?: (slot: number, stage: number) => number;
+  /** Offers this peer's new policy tensors for its slot's replicas: the CID of their manifest; none without replicas. */
+  offerWeights?: (stage: number, params: ParamSource) => Promise<CID | undefined>;
+  /** Fetches the policy tensors of manifest `cid` from `from` (an update's, for this replica to check it by). */
+  fetchWeights?: (cid: CID, from: PeerId) => Promise<ReadonlyMap<string, { data: Float32Array }>>;
+  /** How long the peer after an update waits for its replicas' word (default: two deadlines, at least 10 s). */
+  verifyWaitMs?: number;
 }
 
 export class LinkTimeoutError extends Error {
@@ -178,6 +191,10 @@ export class PeerLink implements StageLink {
   private readonly refused = new Map<string, number>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
+  /** Each position's update as it first arrives (a replica checks it then), by stage/position. */
+  private readonly arrived = new Waits<Held>();
+  /** The attestations this peer refused an update on (its next update carries them), by the update's CID. */
+  private readonly evidence = new Map<string, Uint8Array<ArrayBuffer>[]>();
   /** What the incumbent hands over (the CID of its tensors' chunk manifest), and its peer. */
   private readonly incumbent = new Waits<{ bytes: Uint8Array; from: PeerId }>();
   private readonly waitMs: number;
@@ -243,7 +260,9 @@ export class PeerLink implements StageLink {
     this.observing = observe;
     this.teamPastSince = undefined;
     this.order = [];
-    for (const w of [this.turns, this.decided, this.mine, this.parts]) w.dropBefore(stage);
+    for (const w of [this.turns, this.decided, this.mine, this.parts, this.arrived]) w.dropBefore(stage);
+    this.evidence.clear();
+    this.init.attestations?.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const map of [this.refused, this.named]) for (const [cid, s] of map) if (s < stage) map.delete(cid);
     for (const [cid, u] of this.updates)
@@ -393,6 +412,96 @@ export class PeerLink implements StageLink {
   }
 
   /**
+   * The update of `position` as soon as it arrives (before its position is decided), with the policy tensors it names,
+   * fetched from its maker when asked for; undefined when the position is decided without one (docs/design §4.16).
+   */
+  async arrivedUpdate(stage: number, position: number): Promise<ArrivedUpdate | undefined> {
+    const key = `${stage}/${position}`;
+    const came = await timed<Held | null>(
+      this.waitMs,
+      `the update of position ${position} of stage ${stage}`,
+      (resolve) => {
+        this.arrived.on(key, resolve);
+        this.decided.on(key, resolve);
+      },
+    );
+    if (!came) return undefined;
+    const from = this.updateFrom.get(came.cid);
+    const weights = came.update.weights?.length ? cidFromBytes(came.update.weights) : undefined;
+    return {
+      ...sharedUpdate(came.update, this.init.names),
+      weights: async () => {
+        if (!weights || !from || !this.init.fetchWeights) throw new Error('its update names no weights to check it by');
+        return this.init.fetchWeights(weights, from);
+      },
+    };
+  }
+
+  /** This peer's word, as a replica of the slot of `position`, on its update: signed and gossiped (§4.16). */
+  async attest(stage: number, position: number, why: string | undefined): Promise<void> {
+    const came = this.arrived.get(`${stage}/${position}`) ?? this.decided.get(`${stage}/${position}`);
+    if (!came || !this.init.attestations) return;
+    const slot = this.order[position];
+    await this.init.attestations.attest({
+      stage,
+      position,
+      slot,
+      update: cidFromString(came.cid)!.bytes,
+      holds: why === undefined,
+      why: why ?? '',
+    });
+    this.init.log?.(
+      `stage ${stage}: slot ${slot}'s update ${why === undefined ? 'holds up' : `does not hold up (${why})`} as this ` +
+        'replica re-scores it',
+    );
+  }
+
+  /**
+   * Why the update of `position` is refused on its slot's replicas' word (docs/design §4.16), or undefined. A later
+   * update that names it refused carries the attestations it was refused on; the peer of the next position, and every
+   * peer for the last one, waits for them (VERIFIERS of them, or verifyWaitMs) when the slot has replicas.
+   */
+  async replicasVerdict(stage: number, position: number): Promise<string | undefined> {
+    const held = this.decided.get(`${stage}/${position}`);
+    const attestations = this.init.attestations;
+    if (!held || !attestations) return undefined;
+    const slot = this.order[position];
+    const maker = this.updateFrom.get(held.cid) ?? this.init.peers(stage).get(slot);
+    const u = { cid: held.cid, stage, position, slot, claims: this.init.claims, ...(maker ? { maker } : {}) };
+    if (held.refusedBy) {
+      const later = this.updates.get(held.refusedBy);
+      const given = await Promise.all(
+        (later?.evidence ?? []).map((b) => evidenceOf(b, this.init.team, this.init.slots)),
+      );
+      return verdictOf(
+        counting(
+          given.filter((s) => s !== undefined),
+          u,
+        ),
+      );
+    }
+    const next = !this.observing && this.order[position + 1] === this.init.slot;
+    const replicas = this.init.replicas?.(slot, stage) ?? 0;
+    if (!(next || position === this.order.length - 1) || replicas === 0) return undefined;
+    const heard = () => counting(attestations.of(held.cid), u);
+    const waitMs = this.init.verifyWaitMs ?? Math.max(2 * this.deadlineMs, 10_000);
+    await attestations.until(() => heard().length >= Math.min(VERIFIERS, replicas), waitMs);
+    const counted = heard();
+    if (counted.length === 0)
+      this.init.log?.(
+        `stage ${stage}: no replica of slot ${slot} said within ${Math.round(waitMs / 1000)} s whether its update ` +
+          'holds up: it counts unchecked',
+      );
+    const why = verdictOf(counted);
+    if (why && next)
+      this.evidence.set(
+        held.cid,
+        counted.map((s) => new Uint8Array(s.bytes)),
+      );
+    return why;
+  }
+
+  /**
    * No one comes after the last position to take it over: when its holder is silent past two
    * deadlines, each peer counts it skipped (an update arriving just then can split the peers), and
    * follows the update before it, which handed the token over. An observer has no token state: the
@@ -496,9 +605,11 @@ export class PeerLink implements StageLink {
     );
   }
 
-  async sendUpdate(stage: number, position: number, u: SharedUpdate): Promise<void> {
+  async sendUpdate(stage: number, position: number, u: SharedUpdate, params?: ParamSource): Promise<void> {
     const after = this.updatesBefore(stage, position);
     const shards = this.trainShards(stage);
+    const refused = this.updatesBefore(stage, position, true);
+    const weights = params && (await this.init.offerWeights?.(stage, params));
     const made: LogprobUpdate = {
       version: PROTOCOL_VERSION,
       team: this.init.team,
@@ -510,7 +621,9 @@ export class PeerLink implements StageLink {
       cur: [...u.logpCur],
       record: recordMessage(this.init.team, stage, position, u.record),
       after,
-      refused: this.updatesBefore(stage, position, true),
+      refused,
+      ...(weights ? { weights: weights.bytes } : {}),
+      evidence: refused.flatMap((c) => this.evidence.get(cidFromBytes(c)!.toString()) ?? []),
     };
     const update = (await adversaryHooks().update?.(made)) ?? made;
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
@@ -558,6 +671,7 @@ export class PeerLink implements StageLink {
     if (update.stage < this.stage || this.refused.has(cid)) return;
     this.updates.set(cid, update);
     this.updateFrom.set(cid, from);
+    this.arrived.set(`${update.stage}/${update.position}`, { update, cid });
     if (this.observing && update.stage === this.stage) this.fetchMissed(update, from);
     this.settle();
   }

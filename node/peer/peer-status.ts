@@ -34,6 +34,7 @@ export interface StatusPeer {
   chunks: Pick<PeerChunks, 'refused'>;
   digests: { mismatchFrom: ReadonlyMap<string, number> };
   states: { counters: Pick<SlotStatesCounters, 'dropped'> };
+  attestations: { dropped: ReadonlyMap<string, number> };
 }
 
 /** The token's counters shown by kind in `token_passes_total` (its refusals are rejected messages). */
@@ -205,6 +206,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           ...reasons('roster', peer.roster.counters.dropped),
           ...reasons('chunks', peer.chunks.refused.byReason),
           ...reasons('states', peer.states.counters.dropped),
+          ...reasons('attestations', peer.attestations.dropped),
           { source: 'token', reason: 'refused', count: peer.link.token.counters.rejected },
           { source: 'blocks', reason: 'bad-request', count: peer.host.blocks.counters.badRequests },
           { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },

@@ -21,6 +21,7 @@ import type { PeerChunks } from './peer-chunks.ts';
 import type { PeerLink } from './peer-link.ts';
 import type { SlotStates } from './slot-states.ts';
 import type { StageDigests } from './stage-digests.ts';
+import type { Attestations } from '../protocol/attestations.ts';
 import { linger, teamStage, waitForTeam } from './team-wait.ts';
 
 export interface PeerInit {
@@ -100,6 +101,8 @@ export class Peer {
   readonly states: SlotStates;
   /** Its chain of stage digests, and the others' compared with it. */
   readonly digests: StageDigests;
+  /** The replicas' word on updates, its own included (docs/design §4.16). */
+  readonly attestations: Attestations;
   /** What this peer was in its last stage: its slot's trainer or a replica (replica.ts). */
   private role: StageRole | undefined;
   /** Aborted by stop: every wait of the peer's ends. */
@@ -114,6 +117,7 @@ export class Peer {
       chunks: this.chunks,
       states: this.states,
       digests: this.digests,
+      attestations: this.attestations,
     } = joined);
   }
 
@@ -234,6 +238,7 @@ export class Peer {
     await p.discovery.stop();
     await p.link.stop();
     await p.states.stop();
+    p.attestations.stop();
     await p.chunks.stop();
     await p.agent.release();
     await this.host.stop();

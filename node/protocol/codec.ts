@@ -13,6 +13,7 @@ import { LIMITS, MAX_BYTES, type MessageKind } from './limits.ts';
 import {
   Admission,
   Announce,
+  Attestation,
   BlockKind,
   Heartbeat,
   LogprobUpdate,
@@ -31,6 +32,7 @@ import {
   Reject,
   checkAck,
   checkAnnounce,
+  checkAttestation,
   checkClaim,
   checkHeartbeat,
   checkManifest,
@@ -46,6 +48,7 @@ import {
 export {
   Admission,
   Announce,
+  Attestation,
   BlockKind,
   Heartbeat,
   LogprobUpdate,
@@ -169,7 +172,20 @@ const UPDATE: Kind<LogprobUpdate> = {
   name: 'LogprobUpdate',
   codec: LogprobUpdate,
   check: checkUpdate,
-  limits: { shards: LIMITS.shards, logprobs: LIMITS.updateTokens, cur: LIMITS.updateTokens, after: LIMITS.slots },
+  limits: {
+    shards: LIMITS.shards,
+    logprobs: LIMITS.updateTokens,
+    cur: LIMITS.updateTokens,
+    after: LIMITS.slots,
+    refused: LIMITS.slots,
+    evidence: LIMITS.slots,
+  },
+  context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
+};
+const ATTESTATION: Kind<Attestation> = {
+  name: 'Attestation',
+  codec: Attestation,
+  check: checkAttestation,
   context: (m, ctx) => inContext(ctx, m, ['stage', m.stage], { position: m.position, slot: m.slot }),
 };
 const RECORD: Kind<StageRecord> = {
@@ -206,6 +222,7 @@ export const decodeSlotClaim = (b: Bytes, ctx?: DecodeContext) => decodeAs(CLAIM
 export const decodeSlotState = (b: Bytes, ctx?: DecodeContext) => decodeAs(SLOT_STATE, b, ctx);
 export const decodeTrajectoryShard = (b: Bytes, ctx?: DecodeContext) => decodeAs(SHARD, b, ctx);
 export const decodeLogprobUpdate = (b: Bytes, ctx?: DecodeContext) => decodeAs(UPDATE, b, ctx);
+export const decodeAttestation = (b: Bytes, ctx?: DecodeContext) => decodeAs(ATTESTATION, b, ctx);
 export const decodeStageRecord = (b: Bytes, ctx?: DecodeContext) => decodeAs(RECORD, b, ctx);
 export const decodeTokenPass = (b: Bytes, ctx?: DecodeContext) => decodeAs(PASS, b, ctx);
 export const decodeTokenAck = (b: Bytes, ctx?: DecodeContext) => decodeAs(ACK, b, ctx);
@@ -217,6 +234,7 @@ export const encodeSlotClaim = (m: SlotClaim) => encodeAs(CLAIM, m);
 export const encodeSlotState = (m: SlotState) => encodeAs(SLOT_STATE, m);
 export const encodeTrajectoryShard = (m: TrajectoryShard) => encodeAs(SHARD, m);
 export const encodeLogprobUpdate = (m: LogprobUpdate) => encodeAs(UPDATE, m);
+export const encodeAttestation = (m: Attestation) => encodeAs(ATTESTATION, m);
 export const encodeStageRecord = (m: StageRecord) => encodeAs(RECORD, m);
 export const encodeTokenPass = (m: TokenPass) => encodeAs(PASS, m);
 export const encodeTokenAck = (m: TokenAck) => encodeAs(ACK, m);

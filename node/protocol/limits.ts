@@ -2,7 +2,7 @@
 // and the caps on lists and fields its validators enforce (docs/design §4.3).
 
 /** The `version` every message carries. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -19,6 +19,7 @@ export const MAX_BYTES = {
   TokenPass: 64 * KiB,
   TokenAck: 64 * KiB,
   Announce: 64 * KiB,
+  Attestation: 64 * KiB,
 } as const;
 export type MessageKind = keyof typeof MAX_BYTES;
 
@@ -41,6 +42,8 @@ export const LIMITS = {
   /** Characters of a name, role, family or model. */
   text: 256,
   uri: 2048,
+  /** Characters of an attestation's why. */
+  why: 1024,
   /** Characters of the manifest's JSON algorithm config. */
   config: 32 * KiB,
   /** Characters of a team id (a CID string). */

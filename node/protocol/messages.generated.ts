@@ -2078,6 +2078,8 @@ export interface LogprobUpdate {
   record?: StageRecord
   after: Uint8Array<ArrayBuffer>[]
   refused: Uint8Array<ArrayBuffer>[]
+  weights?: Uint8Array<ArrayBuffer>
+  evidence: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace LogprobUpdate {
@@ -2155,6 +2157,18 @@ export namespace LogprobUpdate {
           }
         }
 
+        if (obj.weights != null) {
+          w.uint32(98)
+          w.bytes(obj.weights)
+        }
+
+        if (obj.evidence != null && obj.evidence.length > 0) {
+          for (const value of obj.evidence) {
+            w.uint32(106)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2169,7 +2183,8 @@ export namespace LogprobUpdate {
           logprobs: [],
           cur: [],
           after: [],
-          refused: []
+          refused: [],
+          evidence: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2244,6 +2259,18 @@ export namespace LogprobUpdate {
               obj.refused.push(reader.bytes())
               break
             }
+            case 12: {
+              obj.weights = reader.bytes()
+              break
+            }
+            case 13: {
+              if (opts.limits?.evidence != null && obj.evidence.length === opts.limits.evidence) {
+                throw new MaxLengthError('Decode error - repeated field "evidence" had too many elements')
+              }
+
+              obj.evidence.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2258,7 +2285,8 @@ export namespace LogprobUpdate {
           logprobs: 0,
           cur: 0,
           after: 0,
-          refused: 0
+          refused: 0,
+          evidence: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2381,6 +2409,28 @@ export namespace LogprobUpdate {
               }
 
               obj.refused++
+
+              break
+            }
+            case 12: {
+              yield {
+                field: `${prefix}.weights`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 13: {
+              if (opts.limits?.evidence != null && obj.evidence === opts.limits.evidence) {
+                throw new MaxLengthError('Streaming decode error - repeated field "evidence" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.evidence[]`,
+                index: obj.evidence,
+                value: reader.bytes()
+              }
+
+              obj.evidence++
 
               break
             }
@@ -2551,6 +2601,17 @@ export namespace LogprobUpdate {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface LogprobUpdateWeightsFieldEvent {
+    field: '$.weights'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface LogprobUpdateEvidenceFieldEvent {
+    field: '$.evidence[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<LogprobUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogprobUpdate.codec())
   }
@@ -2559,8 +2620,301 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent | LogprobUpdateRefusedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent | LogprobUpdateRefusedFieldEvent | LogprobUpdateWeightsFieldEvent | LogprobUpdateEvidenceFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
+  }
+}
+
+export interface Attestation {
+  version: number
+  team: string
+  stage: number
+  position: number
+  slot: number
+  update?: Uint8Array<ArrayBuffer>
+  holds: boolean
+  why: string
+  peer?: Uint8Array<ArrayBuffer>
+  signature?: Uint8Array<ArrayBuffer>
+}
+
+export namespace Attestation {
+  let _codec: Codec<Attestation>
+
+  export const codec = (): Codec<Attestation> => {
+    if (_codec == null) {
+      _codec = message<Attestation>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.team != null && obj.team !== '')) {
+          w.uint32(18)
+          w.string(obj.team)
+        }
+
+        if ((obj.stage != null && obj.stage !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.stage)
+        }
+
+        if ((obj.position != null && obj.position !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.position)
+        }
+
+        if ((obj.slot != null && obj.slot !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.slot)
+        }
+
+        if (obj.update != null) {
+          w.uint32(50)
+          w.bytes(obj.update)
+        }
+
+        if ((obj.holds != null && obj.holds !== false)) {
+          w.uint32(56)
+          w.bool(obj.holds)
+        }
+
+        if ((obj.why != null && obj.why !== '')) {
+          w.uint32(66)
+          w.string(obj.why)
+        }
+
+        if (obj.peer != null) {
+          w.uint32(74)
+          w.bytes(obj.peer)
+        }
+
+        if (obj.signature != null) {
+          w.uint32(82)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          team: '',
+          stage: 0,
+          position: 0,
+          slot: 0,
+          holds: false,
+          why: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.team = reader.string()
+              break
+            }
+            case 3: {
+              obj.stage = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.position = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.slot = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.update = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.holds = reader.bool()
+              break
+            }
+            case 8: {
+              obj.why = reader.string()
+              break
+            }
+            case 9: {
+              obj.peer = reader.bytes()
+              break
+            }
+            case 10: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.team`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.stage`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.position`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.slot`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.update`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.holds`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.why`,
+                value: reader.string()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface AttestationVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface AttestationTeamFieldEvent {
+    field: '$.team'
+    value: string
+  }
+
+  export interface AttestationStageFieldEvent {
+    field: '$.stage'
+    value: number
+  }
+
+  export interface AttestationPositionFieldEvent {
+    field: '$.position'
+    value: number
+  }
+
+  export interface AttestationSlotFieldEvent {
+    field: '$.slot'
+    value: number
+  }
+
+  export interface AttestationUpdateFieldEvent {
+    field: '$.update'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface AttestationHoldsFieldEvent {
+    field: '$.holds'
+    value: boolean
+  }
+
+  export interface AttestationWhyFieldEvent {
+    field: '$.why'
+    value: string
+  }
+
+  export interface AttestationPeerFieldEvent {
+    field: '$.peer'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface AttestationSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Attestation.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Attestation {
+    return decodeMessage(buf, Attestation.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationVersionFieldEvent | AttestationTeamFieldEvent | AttestationStageFieldEvent | AttestationPositionFieldEvent | AttestationSlotFieldEvent | AttestationUpdateFieldEvent | AttestationHoldsFieldEvent | AttestationWhyFieldEvent | AttestationPeerFieldEvent | AttestationSignatureFieldEvent> {
+    return streamMessage(buf, Attestation.codec(), opts)
   }
 }
 

@@ -2,10 +2,11 @@
 // `Reject` naming the first field that is wrong and why. Only codec.ts calls them.
 import * as Digest from 'multiformats/hashes/digest';
 import { cidFromBytes, cidFromString } from './cid.ts';
-import { LIMITS, PROTOCOL_VERSION } from './limits.ts';
+import { LIMITS, MAX_BYTES, PROTOCOL_VERSION } from './limits.ts';
 import {
   Admission,
   type Announce,
+  type Attestation,
   BlockKind,
   type Heartbeat,
   type LogprobUpdate,
@@ -250,6 +251,10 @@ export function checkUpdate(m: LogprobUpdate): void {
   m.refused.forEach((c, i) => cidBytes(c, `refused[${i}]`));
   distinct([...m.after, ...m.refused], 'refused');
   need(m.after.length + m.refused.length <= m.position, 'inconsistent', 'refused');
+  if (m.weights?.length) cidBytes(m.weights, 'weights');
+  list(m.evidence, 'evidence', LIMITS.slots);
+  m.evidence.forEach((e, i) => need(e.byteLength <= MAX_BYTES.Attestation, 'too-long', `evidence[${i}]`));
+  need(m.evidence.length === 0 || m.refused.length > 0, 'inconsistent', 'evidence');
   list(m.logprobs, 'logprobs', LIMITS.updateTokens);
   logprobs(m.logprobs, 'logprobs');
   need(m.cur.length === m.logprobs.length, 'length-mismatch', 'cur');
@@ -261,6 +266,22 @@ export function checkUpdate(m: LogprobUpdate): void {
     r.team === m.team && r.stage === m.stage && r.slot === m.slot && r.position === m.position,
     'inconsistent',
     'record',
+  );
+}
+
+export function checkAttestation(m: Attestation): void {
+  header(m);
+  uint(m.stage, 'stage');
+  uint(m.position, 'position', LIMITS.slots);
+  uint(m.slot, 'slot', LIMITS.slots);
+  cidBytes(m.update, 'update');
+  need(typeof m.holds === 'boolean', 'missing', 'holds');
+  text(m.why, 'why', LIMITS.why, !m.holds);
+  need(m.peer !== undefined && m.peer.byteLength <= LIMITS.peerId && isPeerId(m.peer), 'bad-peer-id', 'peer');
+  need(
+    m.signature !== undefined && m.signature.byteLength > 0 && m.signature.byteLength <= 1024,
+    'missing',
+    'signature',
   );
 }
 

@@ -60,7 +60,7 @@ export async function runStages(loop: StageLoop, from: number, to: number): Prom
   for (let stage = from; stage <= to; stage++) {
     const ready = loop.beforeStage ? await loop.beforeStage(stage) : true;
     if (!ready) return stage - 1;
-    if (ready === 'follow') await followStage(loop, stage, false);
+    if (ready === 'follow') await followStage(loop, stage, true);
     else await stageStep(loop, stage);
   }
   return Math.max(from - 1, to);
@@ -77,16 +77,19 @@ export async function stageStep(loop: StageLoop, stage: number): Promise<LoggedS
 
 /**
  * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2; a
- * replica, §4.16): followed through the link as the others make it, evaluated alongside (with `evaluateHere`, this
- * loop's agents take their turns there: the others wait for them; else those are followed too), then saved and
- * logged like any.
+ * replica, §4.16): followed through the link as the others make it, evaluated alongside, then saved and logged like
+ * any. A restarted peer's agents take their turns in the evaluation (the others wait for them); a replica's
+ * (`asReplica`) follow that too, and check their slot's updates.
  */
-export async function followStage(loop: StageLoop, stage: number, evaluateHere = true): Promise<LoggedStage> {
+export async function followStage(loop: StageLoop, stage: number, asReplica = false): Promise<LoggedStage> {
   const t0 = Date.now();
   const observed = observedTeam(loop.team);
+  const slot = loop.team.agents.findIndex((a) => a !== undefined);
+  const checking =
+    asReplica && slot >= 0 ? { ...observed, replica: { slot, agent: loop.team.agents[slot]! } } : observed;
   const [record, evaluated] = await Promise.all([
-    runStage(observed, loop.cfg, stage, loop.link),
-    evaluate(loop, stage, evaluateHere ? loop.team : observed),
+    runStage(checking, loop.cfg, stage, loop.link),
+    evaluate(loop, stage, asReplica ? observed : loop.team),
   ]);
   saveStage(loop.cfg, loop.team, stage, record);
   return logStage(loop, record, evaluated, t0);

@@ -21,6 +21,7 @@ import {
 } from './stage-rollout.ts';
 import { type StageRun, linkOf, timed } from './stage-run.ts';
 import { type UpdateInputs, refusalOf, skippedRecord, updateRecord } from './update-record.ts';
+import { replicaCheck } from './replica-check.ts';
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
 const VALUE_CLIP = 0.5;
@@ -41,10 +42,14 @@ export async function updateInOrder(
 ): Promise<AgentStageRecord[]> {
   const updated = new Set<number>();
   const records: AgentStageRecord[] = [];
-  for (const [position, slot] of order.entries()) {
-    const spoke = rowsOf(rollout, slot);
-    // The rows the agent learns from first, then those held out (docs/design §1.11), in this order on every peer.
-    const block = { position, slot, rows: [...spoke.filter((t) => !t.heldOut), ...spoke.filter((t) => t.heldOut)] };
+  const blocks = order.map((slot, position) => blockOf(rollout, position, slot));
+  // A replica checks its slot's updates as they arrive: the next position's peer waits for its word (docs/design §4.16).
+  const { replica } = run.team;
+  const checks = replica
+    ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica.agent))
+    : [];
+  for (const block of blocks) {
+    const { slot } = block;
     const agent = run.team.agents[slot];
     const record = agent
       ? await updateHere(run, block, agent, updated, advantages)
@@ -52,7 +57,32 @@ export async function updateInOrder(
     if (record && !record.skipped) updated.add(slot);
     records.push(record ?? skippedRecord(slot, nameOf(run.cfg, slot), meanReward(block.rows)));
   }
+  await Promise.all(checks);
   return records;
+}
+
+/** The trajectories the agent of `slot` spoke in: those it learns from first, then those held out (docs/design §1.11). */
+function blockOf(rollout: StageRollout, position: number, slot: number): Block {
+  const spoke = rowsOf(rollout, slot);
+  return { position, slot, rows: [...spoke.filter((t) => !t.heldOut), ...spoke.filter((t) => t.heldOut)] };
+}
+
+/**
+ * A replica's check of its slot's update of `block`, once it arrives; its word goes to the team (§4.16). An update
+ * that cannot be checked (its weights withheld) does not hold up. Never throws: the stage goes on.
+ */
+async function checkAsReplica(run: StageRun, { position, slot, rows }: Block, agent: Agent): Promise<void> {
+  const link = linkOf(run, 'check');
+  try {
+    const got = await link.arrivedUpdate?.(run.stage, position);
+    if (!got) return;
+    const why = await timed(run, 'update', () =>
+      replicaCheck(agent, rows, slot, got).catch((err: Error) => `it could not be checked: ${err.message}`),
+    );
+    await link.attest?.(run.stage, position, why);
+  } catch {
+    // the stage ended without the update (it failed, or this peer stopped): nothing to say
+  }
 }
 
 /**
@@ -85,6 +115,12 @@ async function updateElsewhere(
   if ('refused' in checked) {
     link.refuseUpdate(run.stage, position, checked.refused);
     return skippedRecord(slot, name, meanReward(rows), checked.refused);
+  }
+  // Its slot's replicas re-scored it from the weights it names and found otherwise (§4.16).
+  const replicasSay = await timed(run, 'network', async () => link.replicasVerdict?.(run.stage, position));
+  if (replicasSay) {
+    link.refuseUpdate(run.stage, position, replicasSay);
+    return skippedRecord(slot, name, meanReward(rows), replicasSay);
   }
   // Refused by a later agent's peer though it holds up here: the stage went on without it all the same.
   if (got.refusedLater) {
@@ -154,7 +190,12 @@ async function updateHere(
   setOwnTokens(rows, slot, inputs.logpNew, 'logpNew');
   if (link)
     await timed(run, 'network', () =>
-      link.sendUpdate(stage, position, { logpCur: concat(logpCur), logpNew: concat(inputs.logpNew), record }),
+      link.sendUpdate(
+        stage,
+        position,
+        { logpCur: concat(logpCur), logpNew: concat(inputs.logpNew), record },
+        agent.trainer.paramSource(),
+      ),
     );
   return record;
 }

@@ -5,6 +5,7 @@
 // network team: a slot whose agent runs elsewhere takes its turns and makes its update through the StageLink.
 import type { Agent } from '../agent/agent.ts';
 import type { UpdateRecord } from '../agent/learner/update.ts';
+import type { ParamSource } from '../agent/model/weights.ts';
 import type { ConfigValues } from '../config/load.ts';
 import type { ChainFormat, ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
 import type { Problem } from '../tasks/dataset.ts';
@@ -23,6 +24,11 @@ export interface StageTeam {
   agents: readonly (Agent | undefined)[];
   format: ChainFormat;
   train: readonly Problem[];
+  /**
+   * A replica's agent (docs/design §4.16): a copy of `slot`'s agent in its state before the stage, which takes no part
+   * in it but checks that slot's updates.
+   */
+  replica?: { slot: number; agent: Agent };
 }
 
 export interface Team extends StageTeam {
@@ -43,6 +49,11 @@ export interface SharedUpdate {
   record: AgentStageRecord;
   /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
   refusedLater?: true;
+}
+
+/** An update as it arrives, with the new policy tensors it names, fetched when asked for (docs/design §4.16). */
+export interface ArrivedUpdate extends SharedUpdate {
+  weights(): Promise<ReadonlyMap<string, { data: Float32Array }>>;
 }
 
 /** How a stage reaches the slots whose agents run on other peers (a network team; see node/peer/peer-link.ts). */
@@ -73,8 +84,23 @@ export interface StageLink {
    * it all the same, and the later update's maker is excluded (docs/design §4.15).
    */
   refusalOverruled(stage: number, position: number): void;
-  /** Publishes this peer's update of `position` and passes the token on. */
-  sendUpdate(stage: number, position: number, update: SharedUpdate): Promise<void>;
+  /**
+   * Publishes this peer's update of `position`, with its new policy tensors (`weights`) for its slot's replicas to check
+   * it by, and passes the token on.
+   */
+  sendUpdate(stage: number, position: number, update: SharedUpdate, weights?: ParamSource): Promise<void>;
+  /**
+   * The update of `position` as soon as it arrives, for a replica of its slot to check (docs/design §4.16); undefined
+   * when the position goes on without one.
+   */
+  arrivedUpdate?(stage: number, position: number): Promise<ArrivedUpdate | undefined>;
+  /** This peer's word, as a replica of its slot, on the update of `position`: `why` it does not hold up, or none. */
+  attest?(stage: number, position: number, why: string | undefined): Promise<void>;
+  /**
+   * Why the update of `position`, whose record holds up here, is refused on its slot's replicas' word (docs/design
+   * §4.16); undefined when it is not.
+   */
+  replicasVerdict?(stage: number, position: number): Promise<string | undefined>;
 }
 
 export interface AgentStageRecord extends Omit<UpdateRecord, 'logpNew'> {

@@ -43,6 +43,9 @@ test('the peers it excluded from the team are listed, each with the stage from w
 test("a slot's replicas are listed after its holder, in line order, this process marked", (t) => {
   const slot = { slot: 0, peer: '12D3…holder', claimAgeS: 60, heartbeatAgeS: 1, stage: 3, self: false };
   const lines = statusLines({ ...SNAPSHOT, roster: [{ ...slot, replicas: ['12D3…first', '12D3…me*'] }] }, 'http://x/');
-  t.true(lines.some((l) => /^ {3}0 {2}12D3…holder .* {2}replicas 12D3…first, 12D3…me\*$/.test(l)), lines.join('\n'));
+  t.true(
+    lines.some((l) => /^ {3}0 {2}12D3…holder .* {2}replicas 12D3…first, 12D3…me\*$/.test(l)),
+    lines.join('\n'),
+  );
   t.false(statusLines({ ...SNAPSHOT, roster: [slot] }, 'http://x/').some((l) => l.includes('replicas')));
 });

@@ -37,7 +37,7 @@ import { tempDir } from '../temp-dir.ts';
 const demo = new URL('../../models/demo/', import.meta.url).pathname;
 const TOKENIZER = new Uint8Array(32).fill(7);
 const MANIFEST: TeamManifest = {
-  version: 3,
+  version: 4,
   name: 'status test',
   workflow: Workflow.CHAIN,
   config: '{}',
@@ -158,7 +158,18 @@ test('the snapshot and the metrics of a peer', async (t) => {
     });
     const link = { stageOrder: ORDER, token: me.token, shards, forged: new Map(), refusedFrom: new Map() };
     const digests = { mismatchFrom: new Map() };
-    const peer: StatusPeer = { host: me.host, teamId: TEAM, slot: 0, roster: me.roster, link, chunks, states, digests };
+    const attestations = { dropped: new Map([['signature', 2]]) };
+    const peer: StatusPeer = {
+      host: me.host,
+      teamId: TEAM,
+      slot: 0,
+      roster: me.roster,
+      link,
+      chunks,
+      states,
+      digests,
+      attestations,
+    };
     const ring = logRing();
     ring.note('bootstrap dial failed');
     const source = peerStatusSource(peer, dir, ring);
@@ -249,6 +260,8 @@ test('the snapshot and the metrics of a peer', async (t) => {
     t.regex(before, /^sat_backtracks_total\{agent="first"\} 2$/m);
     t.regex(before, /^sat_stage_part_seconds\{part="rollout"\} 1\.5$/m);
     t.regex(before, /^sat_slots_held 2$/m);
+    t.regex(before, /^sat_slot_replicas\{slot="0"\} 0$/m);
+    t.regex(before, /^sat_rejected_messages_total\{source="attestations",reason="signature"\} 2$/m);
     t.deepEqual(
       [...before.matchAll(/^sat_token_passes_total\{kind="(\w+)"\} \d+$/gm)].map((m) => m[1]),
       ['handoffs', 'acked', 'takeovers', 'ignored'],

@@ -19,6 +19,7 @@ import {
   type MessageKind,
   PROTOCOL_VERSION,
   Announce,
+  Attestation,
   BlockKind,
   type Reason,
   SlotClaim,
@@ -30,7 +31,9 @@ import {
   TrajectoryShard,
   Workflow,
   decodeAnnounce,
+  decodeAttestation,
   encodeAnnounce,
+  encodeAttestation,
   decodeHeartbeat,
   decodeLogprobUpdate,
   decodeSlotClaim,
@@ -80,7 +83,7 @@ const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
 const HEARTBEAT: Heartbeat = {
-  version: 3,
+  version: 4,
   team: TEAM,
   slot: 1,
   stage: 3,
@@ -90,7 +93,7 @@ const HEARTBEAT: Heartbeat = {
   digest: HASH,
 };
 const CLAIM: SlotClaim = {
-  version: 3,
+  version: 4,
   team: TEAM,
   slot: 1,
   family: 'qwen3',
@@ -100,7 +103,7 @@ const CLAIM: SlotClaim = {
   time: TIME,
 };
 const SLOT_STATE: SlotState = {
-  version: 3,
+  version: 4,
   team: TEAM,
   slot: 1,
   stage: 2,
@@ -108,7 +111,7 @@ const SLOT_STATE: SlotState = {
   bytes: 2_400_000_000,
 };
 const SHARD: TrajectoryShard = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 3,
   trajectories: [
@@ -139,7 +142,7 @@ const SHARD: TrajectoryShard = {
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 3,
   slot: 1,
@@ -157,7 +160,7 @@ const RECORD: StageRecord = {
   gap: 1e-6,
 };
 const UPDATE: LogprobUpdate = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 3,
   position: 0,
@@ -168,9 +171,10 @@ const UPDATE: LogprobUpdate = {
   record: RECORD,
   after: [],
   refused: [],
+  evidence: [],
 };
 const PASS: TokenPass = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 3,
   position: 1,
@@ -179,14 +183,26 @@ const PASS: TokenPass = {
   update: contentId(LogprobUpdate.encode(UPDATE)).bytes,
   time: TIME,
 };
-const ACK: TokenAck = { version: 3, team: TEAM, stage: 3, position: 1, slot: 0 };
+const ACK: TokenAck = { version: 4, team: TEAM, stage: 3, position: 1, slot: 0 };
 /**
  * An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's).
  */
 const withRecord = (m: LogprobUpdate): LogprobUpdate =>
   m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m;
+const ATTESTATION: Attestation = {
+  version: 4,
+  team: TEAM,
+  stage: 3,
+  position: 1,
+  slot: 0,
+  update: SHARD_CID,
+  holds: false,
+  why: 'its logp_new is not what the weights it names give',
+  peer: peer(2),
+  signature: bytesOf(mulberry32(3), 64),
+};
 const ANNOUNCE: Announce = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 3,
   kind: BlockKind.SHARD,
@@ -268,6 +284,13 @@ const KINDS = [
     raw: TokenAck.encode,
     encode: encodeTokenAck,
     decode: decodeTokenAck,
+  }),
+  kind<Attestation>({
+    name: 'Attestation',
+    valid: ATTESTATION,
+    raw: Attestation.encode,
+    encode: encodeAttestation,
+    decode: decodeAttestation,
   }),
   kind<Announce>({
     name: 'Announce',
@@ -381,6 +404,17 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
   ['TrajectoryShard', 'a trajectory without prompt ids', traj({ ids: [] }), 'missing'],
   ['TrajectoryShard', 'an empty turn', turn({ ids: [], logprobs: [] }), 'missing'],
   ['LogprobUpdate', 'no shards', with_(UPDATE, { shards: [] }), 'missing'],
+  ['LogprobUpdate', 'weights that are no CID', with_(UPDATE, { weights: HASH }), 'bad-cid'],
+  [
+    'LogprobUpdate',
+    'evidence with no update refused',
+    with_(UPDATE, { evidence: [new Uint8Array(8)] }),
+    'inconsistent',
+  ],
+  ['Attestation', 'no signature', with_(ATTESTATION, { signature: undefined }), 'missing'],
+  ['Attestation', 'a signer that is no peer id', with_(ATTESTATION, { peer: HASH }), 'bad-peer-id'],
+  ['Attestation', 'a refusal that says not why', with_(ATTESTATION, { why: '' }), 'missing'],
+  ['Attestation', 'an update reference that is no CID', with_(ATTESTATION, { update: HASH }), 'bad-cid'],
   ['Heartbeat', 'a 257-character model', with_(HEARTBEAT, { model: 'm'.repeat(LIMITS.text + 1) }), 'too-long'],
   [
     'TeamManifest',

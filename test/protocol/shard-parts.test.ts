@@ -24,7 +24,7 @@ function trajectory(r: number, prompt: number, answer: number): Trajectory {
   return { prompt: r, group: r % 8, ids: ids(prompt, 0), turns: [turn(0), turn(1)], reward: r % 2 };
 }
 
-const whole = (trajectories: Trajectory[]) => ({ version: 3, team: TEAM, stage: 2, rollout: 'train/0', trajectories });
+const whole = (trajectories: Trajectory[]) => ({ version: 4, team: TEAM, stage: 2, rollout: 'train/0', trajectories });
 
 test("trajectoryBytes bounds a trajectory's encoded bytes from above, for small and large token ids", (t) => {
   const bytes = (ts: Trajectory[]) => encodeTrajectoryShard({ ...whole(ts), part: 0, parts: 1 }).byteLength;

@@ -12,7 +12,7 @@ import { until } from './until.ts';
 const TEAM = contentId(new TextEncoder().encode('a shard team')).toString();
 const SLOTS = 2;
 const partial: TrajectoryShard = {
-  version: 3,
+  version: 4,
   team: TEAM,
   stage: 4,
   trajectories: [

@@ -1,8 +1,9 @@
-// `sat-peer sim --adversary`: one slot's peer cheats the team in a one-stage sim of real processes, and the
-// honest peer catches it — a record its log-probs contradict and an update outside its trust region are
-// refused and their maker excluded, a forged turn of another slot is dropped and its sender excluded
-// while the stage comes out as single-process train's, and a holder that keeps the token alive past the
-// longest hold is taken over.
+// `sat-peer sim --adversary`: one slot's peer cheats the team in a sim of real processes, and the honest
+// peers catch it — a record its log-probs contradict, an update outside its trust region and log-probs moved
+// off are refused and their maker excluded; with a replica a slot, weights that do not give the update's
+// log-probs are refused on the replica's word, and the replica carries the slot on; a forged turn of another
+// slot is dropped and its sender excluded while the stage comes out as single-process train's, and a holder
+// that keeps the token alive past the longest hold is taken over.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,6 +51,7 @@ function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary
 for (const [kind, peers, slot, why] of [
   ['kl-lie', 3, 1, /^its record claims klQuantile \S+, its log-probs give \S+$/],
   ['kl-violation', 2, 0, /^its update leaves the trust region: KL quantile \S+ > delta 0.05$/],
+  ['logp-offset', 2, 0, /^its record claims \w+ \S+, its log-probs give \S+$/],
 ] as const)
   test(`${kind}: every honest peer refuses the update, the stage goes on without it, its maker is excluded`, (t) => {
     const { summary } = simWith(`${kind}@${slot}`, peers);
@@ -92,6 +94,25 @@ test('kl-lie with a replica a slot: the trainer is excluded, its replica carries
   t.false(tensors('peer-0.1').equals(tensors('peer-0')));
 });
 
+test('garbage-weights: its replica re-scores the update under the weights it names, and on that word every peer refuses it', (t) => {
+  const { summary } = simWith('garbage-weights@0', 2, 1);
+  const [one, two] = summary.stages;
+  const cheat = one.agents.find((a) => a.slot === 0)!;
+  t.true(cheat.skipped);
+  t.regex(
+    cheat.refused ?? '',
+    new RegExp(
+      "^1 of 1 of its slot's replicas re-scored it and found otherwise \\(12D3KooW\\S+: its logp_new is not what " +
+        'the weights it names give: token \\d+ re-scores',
+    ),
+  );
+  t.like(summary.excluded, [{ name: 'peer 0 (adversary: garbage-weights)', from: 2 }]);
+  t.true(
+    two.agents.every((a) => !a.skipped),
+    'in stage 2 the replica trains slot 0, and its update holds up',
+  );
+});
+
 test('endless-keepalive: its position is taken over once the longest hold has passed, and counted skipped', (t) => {
   const { summary } = simWith('endless-keepalive@0');
   const cheat = summary.stages[0].agents.find((a) => a.slot === 0)!;
@@ -105,7 +126,7 @@ test('--adversary names a kind and a slot of the team, once a slot', (t) => {
   for (const [flag, error] of [
     [
       'kl-lies@0',
-      /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive\)/,
+      /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive, logp-offset, garbage-weights\)/,
     ],
     ['kl-lie@2', /the team has slots 0..1, not 2/],
     ['kl-lie', /must look like <kind>@<slot>/],

@@ -10,6 +10,7 @@ import {
   type SessionOptions,
 } from '../../gpu/ort.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
+import { VALUE_HEAD } from '../model/value-head.ts';
 import { InputError } from '../errors.ts';
 import { type LoraConfig, type ParamSource, frozenAsConstants, frozenInputs } from '../model/weights.ts';
 import { type TrainBatch, checkBatch, checkExtra } from './batch.ts';
@@ -307,6 +308,24 @@ export class Trainer {
    */
   interpolate(from: TrainerSnapshot, to: TrainerSnapshot, f: number, moves?: (name: string) => boolean): void {
     interpolate(this.state, from, to, f, moves);
+  }
+
+  /**
+   * Puts other values of the trained policy tensors in (a replica checking its slot's new weights); the value head, the
+   * optimizer's moments and the step stay. Refuses tensors of other names or sizes than this trainer's.
+   */
+  setParams(tensors: ReadonlyMap<string, { data: Float32Array }>): void {
+    const head = new Set<string>(Object.values(VALUE_HEAD));
+    const params = [...views(this.state, 'params')].filter(([name]) => !head.has(name));
+    for (const [name, view] of params) {
+      const t = tensors.get(name);
+      if (!t || t.data.length !== view.length)
+        throw new InputError(
+          `the tensors given have ${t ? `${t.data.length} values` : 'no'} '${name}', this trainer's has ${view.length}`,
+        );
+    }
+    for (const [name, view] of params) view.set(tensors.get(name)!.data);
+    this.state.version++;
   }
 
   /** Writes the trainable tensors, their AdamW moments (`adam_m.`/`adam_v.` + name) and the step as safetensors. */

@@ -592,6 +592,28 @@ test(
   },
 );
 
+test("setParams puts another trainer's policy values in, which a scorer on the worker sees; its step stays", async (t) => {
+  const make = () =>
+    Trainer.create(ckpt, { loss: sftLoss, optimizer: { lr: 3e-3 }, session: { threads: 1, inWorker: true } });
+  const [trained, replica] = [make(), make()];
+  const scorer = new Scorer(ckpt, { threads: 1, inWorker: true }, replica.paramSource());
+  const row = Array.from({ length: 12 }, (_, i) => 3 + i);
+  await trained.trainStep(batch);
+  const before = replica.snapshot();
+  replica.setParams(trained.paramSource().current());
+  t.true(sameParams(replica, copyParams(trained)), 'the trained values');
+  const theirs = new Scorer(ckpt, { threads: 1, inWorker: true }, trained.paramSource());
+  t.deepEqual(
+    [...(await scorer.score([row])).tokenLogprobs[0]],
+    [...(await theirs.score([row])).tokenLogprobs[0]],
+    'scored as the trained model',
+  );
+  t.is(replica.snapshot().step, before.step, 'no step taken');
+  const wrong = new Map([...trained.paramSource().current()].map(([n, v]) => [n, { data: v.data.subarray(1) }]));
+  t.throws(() => replica.setParams(wrong), { instanceOf: InputError, message: /the tensors given have \d+ values '/ });
+  for (const x of [scorer, theirs, trained, replica]) await x.release();
+});
+
 // Serial: ava runs serial tests before the concurrent ones, whose in-thread runs would stall this thread.
 test.serial(
   'a trainer on the session worker (as a peer runs it): the main thread keeps ticking every 10 ms through a multi-second step',

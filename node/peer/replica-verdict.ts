@@ -1,0 +1,51 @@
+// What a slot's replicas say of its update (docs/design §4.16): the attestations that count, and the verdict they
+// make. An attestation counts when its signer claims the update's slot at its stage and did not make the update
+// itself, and it names that update, stage, position and slot. The update is refused when more of those that count
+// say it does not hold up than say it does.
+import type { PeerId } from '@libp2p/interface';
+import type { Signed } from '../protocol/attestations.ts';
+import { cidFromBytes } from '../protocol/cid.ts';
+import { shortId } from '../util/short-id.ts';
+
+/** At most this many replicas of a slot are waited for, for their word on an update. */
+export const VERIFIERS = 2;
+
+/** The update an attestation must name, and who may sign one that counts. */
+export interface Checked {
+  cid: string;
+  stage: number;
+  position: number;
+  slot: number;
+  /** The update's maker: its word on its own update does not count. */
+  maker?: PeerId;
+  /** Whether `peer` claims `slot` at `stage`. */
+  claims: (slot: number, peer: PeerId, stage: number) => boolean;
+}
+
+/** The attestations of `signed` that count for `u`, one per signer. */
+export function counting(signed: readonly Signed[], u: Checked): Signed[] {
+  const seen = new Set<string>();
+  return signed.filter(({ attestation: a, signer }) => {
+    const ok =
+      cidFromBytes(a.update!)?.toString() === u.cid &&
+      a.stage === u.stage &&
+      a.position === u.position &&
+      a.slot === u.slot &&
+      !(u.maker && signer.equals(u.maker)) &&
+      u.claims(u.slot, signer, u.stage) &&
+      !seen.has(signer.toString());
+    seen.add(signer.toString());
+    return ok;
+  });
+}
+
+/** Why the replicas refuse the update, by majority of `counted` (see counting); undefined when they do not. */
+export function verdictOf(counted: readonly Signed[]): string | undefined {
+  const against = counted.filter((s) => !s.attestation.holds);
+  if (against.length * 2 <= counted.length) return undefined;
+  const [first] = against;
+  return (
+    `${against.length} of ${counted.length} of its slot's replicas re-scored it and found otherwise ` +
+    `(${shortId(first.signer.toString())}: ${first.attestation.why})`
+  );
+}
