@@ -16,6 +16,8 @@ export const ADVERSARY_KINDS = {
   'endless-keepalive': 'it holds the token with keepalives past the longest hold before it sends its update',
   'logp-offset': "its updates' logp_new are 0.1 below what its new weights give",
   'garbage-weights': 'the new weights its updates name for its replicas to check are not the ones it trained',
+  'withhold-chunks': 'it serves no chunk it holds: not the weights its updates name, not its slot state',
+  'bad-chunks': 'every block it serves on /sat/chunks/1 has one byte changed',
 } as const;
 
 export type AdversaryKind = keyof typeof ADVERSARY_KINDS;
@@ -51,6 +53,10 @@ export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): Adve
       return { update: async (u) => ({ ...u, logprobs: u.logprobs.map((x) => Math.fround(x - 0.1)) }) };
     case 'garbage-weights':
       return { params: garbled };
+    case 'withhold-chunks':
+      return { chunk: () => undefined };
+    case 'bad-chunks':
+      return { chunk: (_, block) => block.map((b, i) => (i === 0 ? b ^ 1 : b)) };
   }
 }
 

@@ -1,6 +1,7 @@
 // Where the sim's adversaries (sim/adversaries.ts) change what their peer trains with and sends, so that
 // the sim can show every honest peer catching them. An honest peer has no hooks: what it makes goes out
 // as made.
+import type { CID } from 'multiformats/cid';
 import type { ParamSource } from '../agent/model/weights.ts';
 import type { SatConfig } from '../config/load.ts';
 import type { Heartbeat, LogprobUpdate, TrajectoryShard } from '../protocol/codec.ts';
@@ -12,6 +13,8 @@ export interface AdversaryHooks {
   update?(u: LogprobUpdate): Promise<LogprobUpdate>;
   /** This peer's heartbeats as they go out. */
   heartbeat?(beat: Heartbeat): Heartbeat;
+  /** What this peer serves for a chunk or manifest it holds (undefined: MISSING). */
+  chunk?(cid: CID, block: Uint8Array): Uint8Array | undefined;
   /** The new policy tensors this peer offers its slot's replicas with its update. */
   params?(src: ParamSource): ParamSource;
   /** The shard parts of a turn this peer took, as they go out; parts added go out only, this peer's rollout goes on. */

@@ -74,6 +74,8 @@ export interface JoinedPeer {
   unlock: () => void;
   /** The last stage this peer followed as a replica of its slot (replica.ts), until it took the trainer's state. */
   followed?: Followed;
+  /** The stage whose state, offered by that trainer, this replica took last: it checks that trainer's next update. */
+  inStep?: { stage: number; trainer: PeerId };
 }
 
 /**
@@ -307,6 +309,13 @@ function peerLink({
     log: init.log,
     teamPast: (stage) => othersStages(roster, host.peerId).every((s) => s > stage),
     claims: (s, peer, stage) => roster.claimants(s, stage).some((c) => c.equals(peer)),
+    // A claimant makes the slot's turns unless it is one of the slot's live replicas, behind its trainer (§4.16).
+    makesTurns: (s, peer, stage) =>
+      roster.claimants(s, stage).some((c) => c.equals(peer)) &&
+      !roster
+        .line(s, stage)
+        .slice(1)
+        .some((c) => c.equals(peer)),
     attestations,
     replicas,
     // Only a slot with replicas needs its trainer's new tensors: they check its update by them.

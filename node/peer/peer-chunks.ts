@@ -12,6 +12,7 @@ import { ChunkServer } from '../protocol/chunk-server.ts';
 import { ChunkProviders } from '../protocol/chunk-have.ts';
 import { type FetchProgress, fetchManifest } from '../protocol/chunk-fetch.ts';
 import type { PeerHost } from '../protocol/host.ts';
+import { adversaryHooks } from './adversary-hooks.ts';
 
 /** Files by the name they go by in a manifest (a plain file name: no folder). */
 export type NamedFiles = Record<string, string>;
@@ -42,7 +43,7 @@ export class PeerChunks {
 
   static async start(host: PeerHost, team: string, dataDir: string): Promise<PeerChunks> {
     const store = await ChunkStore.open(path.join(dataDir, 'chunks'));
-    const server = new ChunkServer(host.libp2p, store);
+    const server = new ChunkServer(host.libp2p, store, adversaryHooks().chunk);
     await server.start();
     const providers = new ChunkProviders(host, { topic: `sat/${team}/chunks` });
     providers.start();

@@ -67,8 +67,10 @@ export interface PeerLinkInit {
   teamPast?: (stage: number) => boolean;
   /** Bytes of the largest shard this peer makes (default the protocol's limit); a larger rollout goes as several. */
   shardBytes?: number;
-  /** Whether `peer` claims `slot` at `stage` (it may make that slot's turns). */
+  /** Whether `peer` claims `slot` at `stage` (its trainer or a replica: the replicas attest its updates). */
   claims: (slot: number, peer: PeerId, stage: number) => boolean;
+  /** Whether `peer` may make `slot`'s turns at `stage` (default `claims`): its trainer, not a live replica. */
+  makesTurns?: (slot: number, peer: PeerId, stage: number) => boolean;
   /** Excludes `peer` from the team from stage `from` on for what it sent (`why`). */
   exclude?: (peer: PeerId, why: string, from: number) => void;
   /** The replicas' attestations (docs/design §4.16): this peer's, and those it hears. */
@@ -438,7 +440,7 @@ export class PeerLink implements StageLink {
   }
 
   /** This peer's word, as a replica of the slot of `position`, on its update: signed and gossiped (§4.16). */
-  async attest(stage: number, position: number, why: string | undefined): Promise<void> {
+  async attest(stage: number, position: number, why: string | undefined, abstains = false): Promise<void> {
     const came = this.arrived.get(`${stage}/${position}`) ?? this.decided.get(`${stage}/${position}`);
     if (!came || !this.init.attestations) return;
     const slot = this.order[position];
@@ -449,11 +451,13 @@ export class PeerLink implements StageLink {
       update: cidFromString(came.cid)!.bytes,
       holds: why === undefined,
       why: why ?? '',
+      abstains,
     });
-    this.init.log?.(
-      `stage ${stage}: slot ${slot}'s update ${why === undefined ? 'holds up' : `does not hold up (${why})`} as this ` +
-        'replica re-scores it',
-    );
+    if (!abstains)
+      this.init.log?.(
+        `stage ${stage}: slot ${slot}'s update ${why === undefined ? 'holds up' : `does not hold up (${why})`} as this ` +
+          'replica re-scores it',
+      );
   }
 
   /**
@@ -483,11 +487,16 @@ export class PeerLink implements StageLink {
     const next = !this.observing && this.order[position + 1] === this.init.slot;
     const replicas = this.init.replicas?.(slot, stage) ?? 0;
     if (!(next || position === this.order.length - 1) || replicas === 0) return undefined;
+    // Until VERIFIERS of them (or all it has) checked it, or every replica spoke (one not in step abstains).
     const heard = () => counting(attestations.of(held.cid), u);
+    const checked = () => heard().filter((s) => !s.attestation.abstains);
     const waitMs = this.init.verifyWaitMs ?? Math.max(2 * this.deadlineMs, 10_000);
-    await attestations.until(() => heard().length >= Math.min(VERIFIERS, replicas), waitMs);
-    const counted = heard();
-    if (counted.length === 0)
+    await attestations.until(
+      () => checked().length >= Math.min(VERIFIERS, replicas) || heard().length >= replicas,
+      waitMs,
+    );
+    const counted = checked();
+    if (counted.length === 0 && heard().length < replicas)
       this.init.log?.(
         `stage ${stage}: no replica of slot ${slot} said within ${Math.round(waitMs / 1000)} s whether its update ` +
           'holds up: it counts unchecked',
@@ -640,7 +649,7 @@ export class PeerLink implements StageLink {
       this.host.blocks.store.delete(cid); // not served on
       return this.init.exclude?.(
         from,
-        `it sent turns of slot ${slots} in stage ${part.stage}'s rollout ${part.rollout}, a slot it does not claim`,
+        `it sent turns of slot ${slots} in stage ${part.stage}'s rollout ${part.rollout}, a slot it does not train`,
         part.stage + 1,
       );
     }
@@ -658,12 +667,13 @@ export class PeerLink implements StageLink {
   }
 
   /**
-   * Whether `from` may have made `shard`'s last turns: it claims their slot at the shard's stage (an agent's solo
+   * Whether `from` may have made `shard`'s last turns: it trains their slot at the shard's stage (an agent's solo
    * rollout, `alone-<slot>/…`, takes every turn as that slot), or it is this peer.
    */
   private madeBy(shard: TrajectoryShard, from: PeerId): boolean {
     if (from.equals(this.host.peerId)) return true;
-    return makersOf(shard).every((slot) => this.init.claims(slot, from, shard.stage));
+    const makes = this.init.makesTurns ?? this.init.claims;
+    return makersOf(shard).every((slot) => makes(slot, from, shard.stage));
   }
 
   /** An update announced by its maker (one of a later stage waits for it). */

@@ -13,7 +13,7 @@ import type { StageRecord } from '../sat/stage.ts';
 import { type StageLoop, greedyAccuracy, runStages } from '../sat/stage-loop.ts';
 import { rejoin } from './catch-up.ts';
 import { recoverSlot } from './slot-recovery.ts';
-import { type StageRole, stageRole, takeTrainerState } from './replica.ts';
+import { type StageRole, inStepFor, stageRole, takeTrainerState } from './replica.ts';
 import { evalLink } from './eval-link.ts';
 import { enterSlot, handOver } from './hand-over.ts';
 import { type JoinedPeer, joinTeam } from './join.ts';
@@ -193,7 +193,7 @@ export class Peer {
    * Readies `stage` on the network: true when this peer trains its slot in it, 'follow' when it is a replica of the
    * slot (docs/design §4.16), false when its part is over (its slot handed over, it was excluded, or it stopped).
    */
-  private async beforeStage(stage: number): Promise<boolean | 'follow'> {
+  private async beforeStage(stage: number): Promise<boolean | 'follow' | 'check'> {
     const p = this.joined;
     const signal = this.stopping.signal;
     if (signal.aborted) return false;
@@ -212,8 +212,12 @@ export class Peer {
       return false;
     }
     const trainer = p.roster.holder(this.slot, stage)!;
-    if (this.role === 'replica' && was !== 'replica')
-      p.init.log(`stage ${stage}: following slot ${this.slot}'s trainer ${trainer} as its replica`);
+    const checks = this.role === 'replica' && (await inStepFor(p, stage, trainer));
+    if (this.role === 'replica' && (was !== 'replica' || !checks))
+      p.init.log(
+        `stage ${stage}: following slot ${this.slot}'s trainer ${trainer} as its replica` +
+          (checks ? '' : ', without checking its update: this peer does not hold the state it starts from'),
+      );
     if (this.role === 'trainer' && was !== 'trainer')
       p.init.log(
         `stage ${stage}: this peer trains slot ${this.slot}` +
@@ -222,7 +226,7 @@ export class Peer {
     p.link.beginStage(stage, this.role === 'replica');
     if (this.role === 'trainer') return true;
     p.followed = { stage, trainer };
-    return 'follow';
+    return checks ? 'check' : 'follow';
   }
 
   /** Stops the peer once: a second call (a signal while the run winds down) waits for the first. */

@@ -39,13 +39,17 @@ export function counting(signed: readonly Signed[], u: Checked): Signed[] {
   });
 }
 
-/** Why the replicas refuse the update, by majority of `counted` (see counting); undefined when they do not. */
+/**
+ * Why the replicas refuse the update, by majority of those of `counted` (see counting) that checked it; undefined when
+ * they do not.
+ */
 export function verdictOf(counted: readonly Signed[]): string | undefined {
+  counted = counted.filter((s) => !s.attestation.abstains);
   const against = counted.filter((s) => !s.attestation.holds);
   if (against.length * 2 <= counted.length) return undefined;
   const [first] = against;
   return (
-    `${against.length} of ${counted.length} of its slot's replicas re-scored it and found otherwise ` +
+    `${against.length} of ${counted.length} of its slot's replicas found it does not hold up ` +
     `(${shortId(first.signer.toString())}: ${first.attestation.why})`
   );
 }

@@ -22,7 +22,7 @@ export interface Signed {
 }
 
 /** What an attestation says, before it is signed. */
-export type Claim = Pick<Attestation, 'stage' | 'position' | 'slot' | 'update' | 'holds' | 'why'>;
+export type Claim = Pick<Attestation, 'stage' | 'position' | 'slot' | 'update' | 'holds' | 'why' | 'abstains'>;
 
 export interface AttestationsInit {
   team: string;

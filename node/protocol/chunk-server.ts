@@ -10,6 +10,7 @@
 // over 64, bytes that are no CID, too many requests sent ahead) resets that stream and is counted by
 // reason and by peer; the server goes on serving others.
 import type { Libp2p, Stream } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { cidFromBytes } from './cid.ts';
 import type { ChunkStore } from './chunk-store.ts';
@@ -54,9 +55,14 @@ export class ChunkServer {
     failed: 0,
   };
 
+  /**
+   * `serves` gives what goes out for a block held (default: the block; undefined: MISSING), so that the sim's
+   * adversaries can withhold or spoil what they serve.
+   */
   constructor(
     private readonly libp2p: Libp2p,
     readonly store: ChunkStore,
+    private readonly serves: (cid: CID, block: Uint8Array) => Uint8Array | undefined = (_, block) => block,
   ) {}
 
   async start(): Promise<void> {
@@ -82,7 +88,8 @@ export class ChunkServer {
         if (request === undefined) break; // the fetcher is done
         const cid = cidFromBytes(request);
         if (!cid) throw new FrameError('bad-cid', 'the request is not a block CID');
-        const block = await this.store.get(cid);
+        const held = await this.store.get(cid);
+        const block = held && this.serves(cid, held);
         let more: boolean;
         if (block) {
           more = stream.send(new Uint8ArrayList(Uint8Array.of(FOUND), varint(block.byteLength), block));

@@ -2636,6 +2636,7 @@ export interface Attestation {
   why: string
   peer?: Uint8Array<ArrayBuffer>
   signature?: Uint8Array<ArrayBuffer>
+  abstains: boolean
 }
 
 export namespace Attestation {
@@ -2698,6 +2699,11 @@ export namespace Attestation {
           w.bytes(obj.signature)
         }
 
+        if ((obj.abstains != null && obj.abstains !== false)) {
+          w.uint32(88)
+          w.bool(obj.abstains)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2709,7 +2715,8 @@ export namespace Attestation {
           position: 0,
           slot: 0,
           holds: false,
-          why: ''
+          why: '',
+          abstains: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2756,6 +2763,10 @@ export namespace Attestation {
             }
             case 10: {
               obj.signature = reader.bytes()
+              break
+            }
+            case 11: {
+              obj.abstains = reader.bool()
               break
             }
             default: {
@@ -2843,6 +2854,13 @@ export namespace Attestation {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.abstains`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2905,6 +2923,11 @@ export namespace Attestation {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface AttestationAbstainsFieldEvent {
+    field: '$.abstains'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Attestation>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Attestation.codec())
   }
@@ -2913,7 +2936,7 @@ export namespace Attestation {
     return decodeMessage(buf, Attestation.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationVersionFieldEvent | AttestationTeamFieldEvent | AttestationStageFieldEvent | AttestationPositionFieldEvent | AttestationSlotFieldEvent | AttestationUpdateFieldEvent | AttestationHoldsFieldEvent | AttestationWhyFieldEvent | AttestationPeerFieldEvent | AttestationSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Attestation>): Generator<AttestationVersionFieldEvent | AttestationTeamFieldEvent | AttestationStageFieldEvent | AttestationPositionFieldEvent | AttestationSlotFieldEvent | AttestationUpdateFieldEvent | AttestationHoldsFieldEvent | AttestationWhyFieldEvent | AttestationPeerFieldEvent | AttestationSignatureFieldEvent | AttestationAbstainsFieldEvent> {
     return streamMessage(buf, Attestation.codec(), opts)
   }
 }

@@ -276,6 +276,7 @@ export function checkAttestation(m: Attestation): void {
   uint(m.slot, 'slot', LIMITS.slots);
   cidBytes(m.update, 'update');
   need(typeof m.holds === 'boolean', 'missing', 'holds');
+  need(!(m.abstains && m.holds), 'inconsistent', 'abstains');
   text(m.why, 'why', LIMITS.why, !m.holds);
   need(m.peer !== undefined && m.peer.byteLength <= LIMITS.peerId && isPeerId(m.peer), 'bad-peer-id', 'peer');
   need(

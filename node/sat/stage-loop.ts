@@ -43,9 +43,10 @@ export interface StageLoop {
   evalLink?: (stage: number) => StageEvalLink;
   /**
    * Readies `stage` before it runs (runStages): true when this loop's agents take part in it, 'follow' when they only
-   * follow it as the others make it (a replica of a slot another peer trains); false ends the loop before it.
+   * follow it as the others make it (a replica of a slot another peer trains), 'check' when they also check their
+   * slot's updates (a replica that holds the state its trainer starts from); false ends the loop before it.
    */
-  beforeStage?: (stage: number) => Promise<boolean | 'follow'>;
+  beforeStage?: (stage: number) => Promise<boolean | 'follow' | 'check'>;
   /** Hears a stage saved, as its evaluation starts. */
   onEvaluate?: (stage: number) => void;
   /** Hears each stage logged. */
@@ -60,8 +61,8 @@ export async function runStages(loop: StageLoop, from: number, to: number): Prom
   for (let stage = from; stage <= to; stage++) {
     const ready = loop.beforeStage ? await loop.beforeStage(stage) : true;
     if (!ready) return stage - 1;
-    if (ready === 'follow') await followStage(loop, stage, true);
-    else await stageStep(loop, stage);
+    if (ready === true) await stageStep(loop, stage);
+    else await followStage(loop, stage, { checks: ready === 'check' });
   }
   return Math.max(from - 1, to);
 }
@@ -79,17 +80,17 @@ export async function stageStep(loop: StageLoop, stage: number): Promise<LoggedS
  * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2; a
  * replica, §4.16): followed through the link as the others make it, evaluated alongside, then saved and logged like
  * any. A restarted peer's agents take their turns in the evaluation (the others wait for them); a replica's
- * (`asReplica`) follow that too, and check their slot's updates.
+ * (`replica`) follow that too, and with `checks` check their slot's updates.
  */
-export async function followStage(loop: StageLoop, stage: number, asReplica = false): Promise<LoggedStage> {
+export async function followStage(loop: StageLoop, stage: number, replica?: { checks: boolean }): Promise<LoggedStage> {
   const t0 = Date.now();
   const observed = observedTeam(loop.team);
   const slot = loop.team.agents.findIndex((a) => a !== undefined);
   const checking =
-    asReplica && slot >= 0 ? { ...observed, replica: { slot, agent: loop.team.agents[slot]! } } : observed;
+    replica && slot >= 0 ? { ...observed, replica: { slot, agent: loop.team.agents[slot]!, ...replica } } : observed;
   const [record, evaluated] = await Promise.all([
     runStage(checking, loop.cfg, stage, loop.link),
-    evaluate(loop, stage, asReplica ? observed : loop.team),
+    evaluate(loop, stage, replica ? observed : loop.team),
   ]);
   saveStage(loop.cfg, loop.team, stage, record);
   return logStage(loop, record, evaluated, t0);

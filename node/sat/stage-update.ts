@@ -46,7 +46,7 @@ export async function updateInOrder(
   // A replica checks its slot's updates as they arrive: the next position's peer waits for its word (docs/design §4.16).
   const { replica } = run.team;
   const checks = replica
-    ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica.agent))
+    ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica))
     : [];
   for (const block of blocks) {
     const { slot } = block;
@@ -71,11 +71,18 @@ function blockOf(rollout: StageRollout, position: number, slot: number): Block {
  * A replica's check of its slot's update of `block`, once it arrives; its word goes to the team (§4.16). An update
  * that cannot be checked (its weights withheld) does not hold up. Never throws: the stage goes on.
  */
-async function checkAsReplica(run: StageRun, { position, slot, rows }: Block, agent: Agent): Promise<void> {
+async function checkAsReplica(
+  run: StageRun,
+  { position, slot, rows }: Block,
+  { agent, checks }: { agent: Agent; checks: boolean },
+): Promise<void> {
   const link = linkOf(run, 'check');
   try {
     const got = await link.arrivedUpdate?.(run.stage, position);
     if (!got) return;
+    // Not in the state the update starts from: it says so, and no one waits for its word.
+    if (!checks)
+      return await link.attest?.(run.stage, position, 'it does not hold the state the update starts from', true);
     const why = await timed(run, 'update', () =>
       replicaCheck(agent, rows, slot, got).catch((err: Error) => `it could not be checked: ${err.message}`),
     );

@@ -25,10 +25,10 @@ export interface StageTeam {
   format: ChainFormat;
   train: readonly Problem[];
   /**
-   * A replica's agent (docs/design §4.16): a copy of `slot`'s agent in its state before the stage, which takes no part
-   * in it but checks that slot's updates.
+   * A replica's agent (docs/design §4.16): a copy of `slot`'s agent, which takes no part in the stage but, with
+   * `checks` (it is in the state the slot's trainer starts from), checks that slot's updates.
    */
-  replica?: { slot: number; agent: Agent };
+  replica?: { slot: number; agent: Agent; checks: boolean };
 }
 
 export interface Team extends StageTeam {
@@ -94,8 +94,11 @@ export interface StageLink {
    * when the position goes on without one.
    */
   arrivedUpdate?(stage: number, position: number): Promise<ArrivedUpdate | undefined>;
-  /** This peer's word, as a replica of its slot, on the update of `position`: `why` it does not hold up, or none. */
-  attest?(stage: number, position: number, why: string | undefined): Promise<void>;
+  /**
+   * This peer's word, as a replica of its slot, on the update of `position`: `why` it does not hold up, or none; with
+   * `abstains`, why this replica did not check it.
+   */
+  attest?(stage: number, position: number, why: string | undefined, abstains?: boolean): Promise<void>;
   /**
    * Why the update of `position`, whose record holds up here, is refused on its slot's replicas' word (docs/design
    * §4.16); undefined when it is not.

@@ -105,7 +105,7 @@ test("turns of a slot from a peer that does not claim it are dropped, counted, i
     t.deepEqual([...first.forged], [[ids[2].toString(), 1]]);
     t.is(excluded.length, 1);
     t.like(excluded[0], { peer: ids[2].toString(), from: STAGE + 1 });
-    t.regex(excluded[0].why, /turns of slot 1 in stage 3's rollout train\/0, a slot it does not claim/);
+    t.regex(excluded[0].why, /turns of slot 1 in stage 3's rollout train\/0, a slot it does not train/);
     t.false(first.rolledOut(STAGE));
     await second.shareTurn(STAGE, 'train/0', [complete]);
     await until('the complete shard at slot 0', () => first.rolledOut(STAGE));

@@ -27,6 +27,7 @@ const said = (signer: PeerId, holds: boolean, over: Partial<Signed['attestation'
     update: UPDATE.bytes,
     holds,
     why: holds ? '' : 'logp_new is off',
+    abstains: false,
     ...over,
   },
 });
@@ -60,9 +61,11 @@ test("only the slot's replicas' word on that update counts, once each; the major
   );
   t.regex(
     verdictOf(counted) ?? '',
-    /^1 of 1 of its slot's replicas re-scored it and found otherwise \(12D3KooW.*: logp_new is off\)$/,
+    /^1 of 1 of its slot's replicas found it does not hold up \(12D3KooW.*: logp_new is off\)$/,
   );
   t.is(verdictOf(counting([said(a, false), said(b, true)], u)), undefined, 'a tie keeps the update');
   t.truthy(verdictOf(counting([said(a, false), said(b, false), said(c, true)], u)));
   t.is(verdictOf([]), undefined, 'no word, no refusal');
+  const abstained = said(b, false, { abstains: true, why: 'not in step' });
+  t.truthy(verdictOf(counting([said(a, false), abstained], u)), 'one not in step does not count');
 });

@@ -26,7 +26,15 @@ test('a signed attestation is heard, checks out as evidence, and fails once chan
     await hosts[1].dial(hosts[0].addresses[0]);
     await hosts[2].dial(hosts[1].addresses[0]);
     await until('subscriptions', () => hosts[1].subscribers(attestTopic(TEAM)).length === 2);
-    await replica.attest({ stage: 3, position: 1, slot: 0, update: UPDATE, holds: false, why: 'logp_new is off' });
+    await replica.attest({
+      stage: 3,
+      position: 1,
+      slot: 0,
+      update: UPDATE,
+      holds: false,
+      why: 'logp_new is off',
+      abstains: false,
+    });
     await until('the attestation heard', () => peer.of(update).length === 1);
     const [heard] = peer.of(update);
     t.true(heard.signer.equals(hosts[0].peerId));

@@ -200,6 +200,7 @@ const ATTESTATION: Attestation = {
   why: 'its logp_new is not what the weights it names give',
   peer: peer(2),
   signature: bytesOf(mulberry32(3), 64),
+  abstains: false,
 };
 const ANNOUNCE: Announce = {
   version: 4,
@@ -412,6 +413,7 @@ const BAD: [MessageKind, string, Record<string, unknown>, Reason][] = [
     'inconsistent',
   ],
   ['Attestation', 'no signature', with_(ATTESTATION, { signature: undefined }), 'missing'],
+  ['Attestation', 'holding up and not checked', with_(ATTESTATION, { holds: true, abstains: true }), 'inconsistent'],
   ['Attestation', 'a signer that is no peer id', with_(ATTESTATION, { peer: HASH }), 'bad-peer-id'],
   ['Attestation', 'a refusal that says not why', with_(ATTESTATION, { why: '' }), 'missing'],
   ['Attestation', 'an update reference that is no CID', with_(ATTESTATION, { update: HASH }), 'bad-cid'],

@@ -72,7 +72,7 @@ test("forged-turn: the other slot's turn it sends first is dropped and its sende
   const { summary, dir, out } = simWith('forged-turn@0');
   t.is(summary.excluded.length, 1);
   t.like(summary.excluded[0], { name: 'peer 0 (adversary: forged-turn)', from: 2 });
-  t.regex(summary.excluded[0].why, /sent turns of slot 1 in stage 1's rollout train\/0, a slot it does not claim/);
+  t.regex(summary.excluded[0].why, /sent turns of slot 1 in stage 1's rollout train\/0, a slot it does not train/);
   const train = sat('train', '--config', path.join(dir, 'team.yaml'), '--threads', '1');
   t.is(train.code, 0, train.stderr);
   const row = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8').trim().split('\n')[0]);
@@ -94,24 +94,28 @@ test('kl-lie with a replica a slot: the trainer is excluded, its replica carries
   t.false(tensors('peer-0.1').equals(tensors('peer-0')));
 });
 
-test('garbage-weights: its replica re-scores the update under the weights it names, and on that word every peer refuses it', (t) => {
-  const { summary } = simWith('garbage-weights@0', 2, 1);
-  const [one, two] = summary.stages;
-  const cheat = one.agents.find((a) => a.slot === 0)!;
-  t.true(cheat.skipped);
-  t.regex(
-    cheat.refused ?? '',
-    new RegExp(
-      "^1 of 1 of its slot's replicas re-scored it and found otherwise \\(12D3KooW\\S+: its logp_new is not what " +
-        'the weights it names give: token \\d+ re-scores',
-    ),
-  );
-  t.like(summary.excluded, [{ name: 'peer 0 (adversary: garbage-weights)', from: 2 }]);
-  t.true(
-    two.agents.every((a) => !a.skipped),
-    'in stage 2 the replica trains slot 0, and its update holds up',
-  );
-});
+// With a replica a slot, an update whose weights do not give its log-probs, or cannot be fetched, is refused on the
+// replica's word; the replica carries the slot on.
+for (const [kind, why] of [
+  ['garbage-weights', /^its logp_new is not what the weights it names give: token \d+ re-scores/],
+  ['withhold-chunks', /^it could not be checked: no provider could supply manifest \S+ \(1 asked/],
+  ['bad-chunks', /^it could not be checked: no provider could supply manifest \S+ \(1 asked/],
+] as const)
+  test(`${kind}: its replica finds its update does not hold up, and on that word every peer refuses it`, (t) => {
+    const { summary } = simWith(`${kind}@0`, 2, 1);
+    const [one, two] = summary.stages;
+    const cheat = one.agents.find((a) => a.slot === 0)!;
+    t.true(cheat.skipped);
+    const said = /^1 of 1 of its slot's replicas found it does not hold up \(12D3KooW\S+: (.*)\)$/.exec(
+      cheat.refused ?? '',
+    );
+    t.regex(said?.[1] ?? `(not said by a replica) ${cheat.refused}`, why);
+    t.like(summary.excluded, [{ name: `peer 0 (adversary: ${kind})`, from: 2 }]);
+    t.true(
+      two.agents.every((a) => !a.skipped),
+      'in stage 2 the replica trains slot 0, and its update holds up',
+    );
+  });
 
 test('endless-keepalive: its position is taken over once the longest hold has passed, and counted skipped', (t) => {
   const { summary } = simWith('endless-keepalive@0');
@@ -126,7 +130,10 @@ test('--adversary names a kind and a slot of the team, once a slot', (t) => {
   for (const [flag, error] of [
     [
       'kl-lies@0',
-      /no kind 'kl-lies' \(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive, logp-offset, garbage-weights\)/,
+      new RegExp(
+        "no kind 'kl-lies' \\(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive, " +
+          'logp-offset, garbage-weights, withhold-chunks, bad-chunks\\)',
+      ),
     ],
     ['kl-lie@2', /the team has slots 0..1, not 2/],
     ['kl-lie', /must look like <kind>@<slot>/],
