@@ -92,7 +92,13 @@ export interface SimStage {
    * included), the updates (every peer's, one after another), the held-out evaluation (the
    * slowest peer's), and the rest of the stage: waiting on the network (the token, updates in flight).
    */
-  time: { rollout: number; update: number; eval: number; network: number };
+  time: { rollout: number; update: number; eval: number; network: number; verify?: number };
+  /**
+   * Bytes the honest peers sent in the stage, by what carried them: gossip (claims, heartbeats, announcements,
+   * attestations, token passes), blocks (shards and updates), chunks (an update's weights, slot states), token (direct
+   * passes) and other (identify, the DHT, ping).
+   */
+  bytes?: Record<string, number>;
   /** The largest resident memory of a peer process after the stage, in MiB. */
   rss_mb: number;
   /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
@@ -272,6 +278,8 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     // A team that makes no progress for long (every peer waiting on another) ends the sim, saying what each peer said
     // last.
     const lastSaid = new Map<string, string>();
+    /** What each peer process had sent by its last stage, by protocol (a restarted one starts again from nothing). */
+    const sentBefore = new Map<string, Record<string, number>>();
     let progress = Date.now();
     const stallMs = Math.max(STALL_MS, 10 * (o.deadline ?? 30) * 1000);
     const watchdog = setInterval(() => {
@@ -355,6 +363,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           replica === undefined
         ) {
           killed = true;
+          sentBefore.delete(name);
           peer.kill('SIGKILL');
           log(
             `${name}: killed (SIGKILL) as it ${killAt === 'turn' ? 'took the token' : 'started its evaluation'} ` +
@@ -371,8 +380,12 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           const was = memory.get(name);
           memory.set(name, { peer: name, slot, peak_mb: Math.max(peak, was?.peak_mb ?? 0), planned_mb: planned });
         }
+        const sent = (event as { bytes_out?: Record<string, number> }).bytes_out ?? {};
+        const before = sentBefore.get(name) ?? {};
+        sentBefore.set(name, sent);
+        const inStage = Object.fromEntries(Object.entries(sent).map(([p, n]) => [p, n - (before[p] ?? 0)]));
         const got = reported.get(event.stage) ?? [];
-        got.push(event);
+        got.push({ ...event, bytes_stage: inStage, peer_slot: slot });
         reported.set(event.stage, got);
         if (got.length !== honest) return; // a killed peer logs its stage too, once restarted
         try {
@@ -432,6 +445,10 @@ function agreed(rows: SimStage[]): SimStage {
     planned_mb: _______,
     excluded,
     digest: ________,
+    replica: _r,
+    bytes_out: _b,
+    bytes_stage: _s,
+    peer_slot: _p,
     ...rest
   }: SimStage & { event?: string }) =>
     // Each excludes the same peers, each for the first of their offences it saw.
@@ -447,20 +464,40 @@ function agreed(rows: SimStage[]): SimStage {
   if (digests.size > 1)
     throw new SimError(`the peers disagree on stage ${rows[0].stage}'s digest: ${[...digests].join(' vs ')}`);
   // Each peer's memory is its own: the summary gives it per peer (SimResult.memory).
-  const { event: _, peak_rss_mb: __, planned_mb: ___, ...row } = rows[0] as SimStage & { event?: string };
+  const {
+    event: _,
+    peak_rss_mb: __,
+    planned_mb: ___,
+    replica: _r,
+    bytes_out: _b,
+    bytes_stage: _s,
+    peer_slot: _p,
+    ...row
+  } = rows[0] as SimStage & { event?: string };
   const most = (xs: number[]) => Math.max(...xs);
   const seconds = most(rows.map((r) => r.seconds));
   // The peers roll out and evaluate together, and update one after another.
   const rollout = most(rows.map((r) => r.time.rollout));
-  const update = rows.reduce((sum, r) => sum + r.time.update, 0);
-  const evaluation = most(rows.map((r) => r.time.eval));
+  const trainers = rows.filter((r) => !r.replica);
+  const update = trainers.reduce((sum, r) => sum + r.time.update, 0);
+  // Each slot's replicas check its update at once; the slots' updates come one after another.
+  const checks = new Map<number, number>();
+  for (const r of rows.filter((x) => x.replica))
+    checks.set(Number(r.peer_slot), Math.max(checks.get(Number(r.peer_slot)) ?? 0, r.time.update));
+  const verify = [...checks.values()].reduce((a, b) => a + b, 0);
+  const evaluation = most(trainers.map((r) => r.time.eval));
   const round = (x: number) => Math.round(x * 10) / 10;
   const time = {
     rollout: round(rollout),
     update: round(update),
     eval: round(evaluation),
-    network: round(Math.max(0, seconds - rollout - update - evaluation)),
+    network: round(Math.max(0, seconds - rollout - update - verify - evaluation)),
+    ...(checks.size ? { verify: round(verify) } : {}),
   };
+  const bytes: Record<string, number> = {};
+  for (const r of rows)
+    for (const [protocol, n] of Object.entries((r.bytes_stage ?? {}) as Record<string, number>))
+      bytes[bytesKind(protocol)] = (bytes[bytesKind(protocol)] ?? 0) + n;
   return {
     ...row,
     ...(digests.size ? { digest: [...digests][0] } : {}),
@@ -468,7 +505,14 @@ function agreed(rows: SimStage[]): SimStage {
     time,
     rss_mb: most(rows.map((r) => r.rss_mb)),
     heap_mb: most(rows.map((r) => r.heap_mb)),
+    bytes,
   };
+}
+
+/** What carried bytes sent on `protocol` (SimStage.bytes). */
+function bytesKind(protocol: string): string {
+  if (protocol.startsWith('/meshsub/')) return 'gossip';
+  return { '/sat/blocks/1': 'blocks', '/sat/chunks/1': 'chunks', '/sat/token/1': 'token' }[protocol] ?? 'other';
 }
 
 function start(bin: string, args: string[], children: ChildProcess[], onErr?: (line: string) => void): ChildProcess {

@@ -39,7 +39,8 @@ export interface StageBreakdownRow {
     estimatorBias: number;
     finiteSample: number;
   };
-  time: { rollout: number; update: number; eval?: number; network: number };
+  /** `verify`: the replicas' checks of the updates (docs/design §4.16), where a team has replicas. */
+  time: { rollout: number; update: number; eval?: number; network: number; verify?: number };
 }
 
 const AGENTS_WIDTH = 76;
@@ -84,7 +85,8 @@ export function stageBreakdown({ certificate: c, time }: StageBreakdownRow): str
     `       paper's bound ${c.lowerBound.toExponential(2)} = info gain ${c.infoGain.toExponential(2)} - occupancy shift ` +
     `${c.occupancyShift.toExponential(2)} - estimator bias ${c.estimatorBias.toExponential(2)} - finite ` +
     `sample ${c.finiteSample.toExponential(2)}; time: rollout ${time.rollout.toFixed(1)} s, updates ` +
-    `${time.update.toFixed(1)} s, evaluation ${(time.eval ?? 0).toFixed(1)} s, network ${time.network.toFixed(1)} s`
+    `${time.update.toFixed(1)} s, ${time.verify !== undefined ? `replicas' checks ${time.verify.toFixed(1)} s, ` : ''}` +
+    `evaluation ${(time.eval ?? 0).toFixed(1)} s, network ${time.network.toFixed(1)} s`
   );
 }
 

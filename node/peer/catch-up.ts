@@ -55,7 +55,6 @@ async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: Abo
   const trainer = p.roster.holder(p.slot, now);
   const replica = trainer !== undefined && !trainer.equals(p.host.peerId);
   if (replica) p.followed = { stage: now, trainer };
-  // A replica that has just taken the slot's state from whoever offered it does not check this stage's update.
-  await followStage(loop, now, replica ? { checks: false } : undefined);
+  await followStage(loop, now, replica);
   return now;
 }

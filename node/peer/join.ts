@@ -74,8 +74,6 @@ export interface JoinedPeer {
   unlock: () => void;
   /** The last stage this peer followed as a replica of its slot (replica.ts), until it took the trainer's state. */
   followed?: Followed;
-  /** The stage whose state, offered by that trainer, this replica took last: it checks that trainer's next update. */
-  inStep?: { stage: number; trainer: PeerId };
 }
 
 /**

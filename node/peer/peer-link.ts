@@ -29,7 +29,7 @@ import { bump } from '../protocol/counters.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import type { StageContent } from './stage-digests.ts';
 import { DEADLINE_MS, MAX_HOLD_DEADLINES, TokenPassing, type Turn } from '../protocol/token-passing.ts';
-import type { AgentStageRecord, ArrivedUpdate, SharedUpdate, StageLink } from '../sat/stage.ts';
+import type { AgentStageRecord, ArrivedUpdate, SharedUpdate, StageLink, UpdateTensors } from '../sat/stage.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
 import { type Attestations, evidenceOf } from '../protocol/attestations.ts';
 import { VERIFIERS, counting, verdictOf } from './replica-verdict.ts';
@@ -153,6 +153,8 @@ interface Held {
   refusedBy?: string;
 }
 
+/** Attestations passed on as evidence for one refused update, at most (an update's `evidence` holds at most 64). */
+const EVIDENCE = 8;
 /** How long an update or the token may take to come before the stage fails. */
 const WAIT_MS = 10 * 60_000;
 /** Publishing before any peer's subscription is known fails: tried again for a while. */
@@ -432,6 +434,7 @@ export class PeerLink implements StageLink {
     const weights = came.update.weights?.length ? cidFromBytes(came.update.weights) : undefined;
     return {
       ...sharedUpdate(came.update, this.init.names),
+      ...(came.update.start?.length ? { start: came.update.start } : {}),
       weights: async () => {
         if (!weights || !from || !this.init.fetchWeights) throw new Error('its update names no weights to check it by');
         return this.init.fetchWeights(weights, from);
@@ -501,13 +504,14 @@ export class PeerLink implements StageLink {
         `stage ${stage}: no replica of slot ${slot} said within ${Math.round(waitMs / 1000)} s whether its update ` +
           'holds up: it counts unchecked',
       );
-    const why = verdictOf(counted);
-    if (why && next)
+    const verdict = verdictOf(counted);
+    // Evidence stays within an update's limit: at most EVIDENCE attestations a refused update.
+    if (verdict && next)
       this.evidence.set(
         held.cid,
-        counted.map((s) => new Uint8Array(s.bytes)),
+        counted.slice(0, EVIDENCE).map((s) => new Uint8Array(s.bytes)),
       );
-    return why;
+    return verdict;
   }
 
   /**
@@ -614,11 +618,11 @@ export class PeerLink implements StageLink {
     );
   }
 
-  async sendUpdate(stage: number, position: number, u: SharedUpdate, params?: ParamSource): Promise<void> {
+  async sendUpdate(stage: number, position: number, u: SharedUpdate, tensors?: UpdateTensors): Promise<void> {
     const after = this.updatesBefore(stage, position);
     const shards = this.trainShards(stage);
     const refused = this.updatesBefore(stage, position, true);
-    const weights = params && (await this.init.offerWeights?.(stage, params));
+    const weights = tensors && (await this.init.offerWeights?.(stage, tensors.params));
     const made: LogprobUpdate = {
       version: PROTOCOL_VERSION,
       team: this.init.team,
@@ -631,7 +635,7 @@ export class PeerLink implements StageLink {
       record: recordMessage(this.init.team, stage, position, u.record),
       after,
       refused,
-      ...(weights ? { weights: weights.bytes } : {}),
+      ...(weights ? { weights: weights.bytes, start: tensors!.start } : {}),
       evidence: refused.flatMap((c) => this.evidence.get(cidFromBytes(c)!.toString()) ?? []),
     };
     const update = (await adversaryHooks().update?.(made)) ?? made;

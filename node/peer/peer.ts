@@ -13,7 +13,7 @@ import type { StageRecord } from '../sat/stage.ts';
 import { type StageLoop, greedyAccuracy, runStages } from '../sat/stage-loop.ts';
 import { rejoin } from './catch-up.ts';
 import { recoverSlot } from './slot-recovery.ts';
-import { type StageRole, inStepFor, stageRole, takeTrainerState } from './replica.ts';
+import { type StageRole, stageRole, takeTrainerState } from './replica.ts';
 import { evalLink } from './eval-link.ts';
 import { enterSlot, handOver } from './hand-over.ts';
 import { type JoinedPeer, joinTeam } from './join.ts';
@@ -81,6 +81,8 @@ export interface PeerStage {
   seconds: number;
   /** The stage's digest (docs/design §4.15), hex; none when the chain before it is not known here. */
   digest?: string;
+  /** This peer followed the stage as a replica of its slot (docs/design §4.16): its update time is its checks'. */
+  replica?: true;
 }
 
 export class Peer {
@@ -176,15 +178,19 @@ export class Peer {
       onStage: (s) => {
         saveKnownPeers(p.init.dataDir, p.host.libp2p);
         // A replica offers the slot's state once it has taken its trainer's (beforeStage), not its own untrained one.
-        if (p.followed?.stage === s.stage)
-          p.followed.updated = s.record.agents.some((a) => a.slot === p.slot && !a.skipped);
+        const followed = p.followed?.stage === s.stage;
+        if (followed) p.followed!.updated = s.record.agents.some((a) => a.slot === p.slot && !a.skipped);
         else void p.states.offer();
         // A stage whose evaluation this peer resumed after a restart: its link holds nothing of what it included.
         const known = p.link.stageOrder.length > 0;
         const digest =
           s.row && (known ? p.digests.add(s.stage, p.link.stageContent(s.stage)) : p.digests.adopt(s.stage));
         if (digest) p.roster.setDigest(s.stage, digest);
-        onStage?.({ ...s, ...(digest ? { digest: Buffer.from(digest).toString('hex') } : {}) });
+        onStage?.({
+          ...s,
+          ...(digest ? { digest: Buffer.from(digest).toString('hex') } : {}),
+          ...(followed ? { replica: true as const } : {}),
+        });
       },
     };
   }
@@ -193,7 +199,7 @@ export class Peer {
    * Readies `stage` on the network: true when this peer trains its slot in it, 'follow' when it is a replica of the
    * slot (docs/design §4.16), false when its part is over (its slot handed over, it was excluded, or it stopped).
    */
-  private async beforeStage(stage: number): Promise<boolean | 'follow' | 'check'> {
+  private async beforeStage(stage: number): Promise<boolean | 'follow'> {
     const p = this.joined;
     const signal = this.stopping.signal;
     if (signal.aborted) return false;
@@ -212,12 +218,8 @@ export class Peer {
       return false;
     }
     const trainer = p.roster.holder(this.slot, stage)!;
-    const checks = this.role === 'replica' && (await inStepFor(p, stage, trainer));
-    if (this.role === 'replica' && (was !== 'replica' || !checks))
-      p.init.log(
-        `stage ${stage}: following slot ${this.slot}'s trainer ${trainer} as its replica` +
-          (checks ? '' : ', without checking its update: this peer does not hold the state it starts from'),
-      );
+    if (this.role === 'replica' && was !== 'replica')
+      p.init.log(`stage ${stage}: following slot ${this.slot}'s trainer ${trainer} as its replica`);
     if (this.role === 'trainer' && was !== 'trainer')
       p.init.log(
         `stage ${stage}: this peer trains slot ${this.slot}` +
@@ -226,7 +228,7 @@ export class Peer {
     p.link.beginStage(stage, this.role === 'replica');
     if (this.role === 'trainer') return true;
     p.followed = { stage, trainer };
-    return checks ? 'check' : 'follow';
+    return 'follow';
   }
 
   /** Stops the peer once: a second call (a signal while the run winds down) waits for the first. */

@@ -44,12 +44,12 @@ export function counting(signed: readonly Signed[], u: Checked): Signed[] {
  * they do not.
  */
 export function verdictOf(counted: readonly Signed[]): string | undefined {
-  counted = counted.filter((s) => !s.attestation.abstains);
-  const against = counted.filter((s) => !s.attestation.holds);
-  if (against.length * 2 <= counted.length) return undefined;
+  const checked = counted.filter((s) => !s.attestation.abstains);
+  const against = checked.filter((s) => !s.attestation.holds);
+  if (against.length * 2 <= checked.length) return undefined;
   const [first] = against;
   return (
-    `${against.length} of ${counted.length} of its slot's replicas found it does not hold up ` +
+    `${against.length} of ${checked.length} of its slot's replicas found it does not hold up ` +
     `(${shortId(first.signer.toString())}: ${first.attestation.why})`
   );
 }

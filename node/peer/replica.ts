@@ -1,9 +1,7 @@
 // A slot's peers (docs/design §4.16): the first in the roster's line trains the slot, the others are its replicas.
 // A replica follows each stage as the team makes it, checking every update as any peer does, and then takes the
 // state its trainer offers, so that it is ready to carry the slot on from the next stage if the trainer goes.
-import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
-import { resolveModel } from '../agent/hub/hub.ts';
 import { until } from '../util/until.ts';
 import type { JoinedPeer } from './join.ts';
 import { takeState } from './slot-recovery.ts';
@@ -22,18 +20,6 @@ export function stageRole(p: JoinedPeer, stage: number): StageRole {
   // A newcomer's upgrade claim takes the slot from the peer that held it (docs/design §4.12).
   const upgrade = p.roster.upgradeFrom(p.slot, holder);
   return upgrade !== undefined && p.roster.holder(p.slot, stage - 1)?.equals(me) ? 'handed-over' : 'replica';
-}
-
-/**
- * Whether a replica holds the state `trainer` starts `stage` from, so that it can check its update: the state that
- * trainer offered after the stage before, taken; or, in a new team's first stage, the slot's configured model (a
- * replica on another model, or of a newcomer's slot, follows without checking).
- */
-export async function inStepFor(p: JoinedPeer, stage: number, trainer: PeerId): Promise<boolean> {
-  if (p.inStep) return p.inStep.stage === stage - 1 && p.inStep.trainer.equals(trainer);
-  if (stage !== 1 || p.saved !== 0) return false;
-  const configured = await resolveModel(p.cfg.sat.agents[p.slot].path, { offline: true }).catch(() => undefined);
-  return configured !== undefined && path.resolve(configured.dir) === path.resolve(p.init.model);
 }
 
 /** A stage a replica followed: who trained the slot in it, and whether the team kept the slot's update. */
@@ -71,7 +57,6 @@ export async function takeTrainerState(p: JoinedPeer, followed: Followed, signal
       why: 'is offered by its trainer',
       taken: 'taken: this replica is in step with its trainer, ready to carry the slot on',
     });
-    p.inStep = { stage: followed.stage, trainer: followed.trainer };
     return true;
   } catch (err) {
     init.log(`slot ${slot}'s state of stage ${followed.stage} could not be taken: ${(err as Error).message}`);

@@ -2080,6 +2080,7 @@ export interface LogprobUpdate {
   refused: Uint8Array<ArrayBuffer>[]
   weights?: Uint8Array<ArrayBuffer>
   evidence: Uint8Array<ArrayBuffer>[]
+  start?: Uint8Array<ArrayBuffer>
 }
 
 export namespace LogprobUpdate {
@@ -2167,6 +2168,11 @@ export namespace LogprobUpdate {
             w.uint32(106)
             w.bytes(value)
           }
+        }
+
+        if (obj.start != null) {
+          w.uint32(114)
+          w.bytes(obj.start)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2269,6 +2275,10 @@ export namespace LogprobUpdate {
               }
 
               obj.evidence.push(reader.bytes())
+              break
+            }
+            case 14: {
+              obj.start = reader.bytes()
               break
             }
             default: {
@@ -2432,6 +2442,13 @@ export namespace LogprobUpdate {
 
               obj.evidence++
 
+              break
+            }
+            case 14: {
+              yield {
+                field: `${prefix}.start`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -2612,6 +2629,11 @@ export namespace LogprobUpdate {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface LogprobUpdateStartFieldEvent {
+    field: '$.start'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<LogprobUpdate>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogprobUpdate.codec())
   }
@@ -2620,7 +2642,7 @@ export namespace LogprobUpdate {
     return decodeMessage(buf, LogprobUpdate.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent | LogprobUpdateRefusedFieldEvent | LogprobUpdateWeightsFieldEvent | LogprobUpdateEvidenceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogprobUpdate>): Generator<LogprobUpdateVersionFieldEvent | LogprobUpdateTeamFieldEvent | LogprobUpdateStageFieldEvent | LogprobUpdatePositionFieldEvent | LogprobUpdateSlotFieldEvent | LogprobUpdateShardsFieldEvent | LogprobUpdateLogprobsFieldEvent | LogprobUpdateCurFieldEvent | LogprobUpdateRecordVersionFieldEvent | LogprobUpdateRecordTeamFieldEvent | LogprobUpdateRecordStageFieldEvent | LogprobUpdateRecordSlotFieldEvent | LogprobUpdateRecordPositionFieldEvent | LogprobUpdateRecordAcceptedFieldEvent | LogprobUpdateRecordDeltaFieldEvent | LogprobUpdateRecordNFieldEvent | LogprobUpdateRecordZetaFieldEvent | LogprobUpdateRecordGainFieldEvent | LogprobUpdateRecordKlFieldEvent | LogprobUpdateRecordBetaFieldEvent | LogprobUpdateRecordBacktracksFieldEvent | LogprobUpdateRecordRewardFieldEvent | LogprobUpdateRecordGapFieldEvent | LogprobUpdateRecordStage0DeltaFromFieldEvent | LogprobUpdateRecordStage0DeltaFieldEvent | LogprobUpdateRecordStage0DeltaMaxFieldEvent | LogprobUpdateRecordStage0ReleasedFieldEvent | LogprobUpdateRecordStepFieldEvent | LogprobUpdateAfterFieldEvent | LogprobUpdateRefusedFieldEvent | LogprobUpdateWeightsFieldEvent | LogprobUpdateEvidenceFieldEvent | LogprobUpdateStartFieldEvent> {
     return streamMessage(buf, LogprobUpdate.codec(), opts)
   }
 }

@@ -252,6 +252,7 @@ export function checkUpdate(m: LogprobUpdate): void {
   distinct([...m.after, ...m.refused], 'refused');
   need(m.after.length + m.refused.length <= m.position, 'inconsistent', 'refused');
   if (m.weights?.length) cidBytes(m.weights, 'weights');
+  if (m.start?.length || m.weights?.length) hash(m.start, 'start');
   list(m.evidence, 'evidence', LIMITS.slots);
   m.evidence.forEach((e, i) => need(e.byteLength <= MAX_BYTES.Attestation, 'too-long', `evidence[${i}]`));
   need(m.evidence.length === 0 || m.refused.length > 0, 'inconsistent', 'evidence');

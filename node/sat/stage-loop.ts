@@ -43,10 +43,10 @@ export interface StageLoop {
   evalLink?: (stage: number) => StageEvalLink;
   /**
    * Readies `stage` before it runs (runStages): true when this loop's agents take part in it, 'follow' when they only
-   * follow it as the others make it (a replica of a slot another peer trains), 'check' when they also check their
-   * slot's updates (a replica that holds the state its trainer starts from); false ends the loop before it.
+   * follow it as the others make it, checking their slot's updates (a replica of a slot another peer trains); false
+   * ends the loop before it.
    */
-  beforeStage?: (stage: number) => Promise<boolean | 'follow' | 'check'>;
+  beforeStage?: (stage: number) => Promise<boolean | 'follow'>;
   /** Hears a stage saved, as its evaluation starts. */
   onEvaluate?: (stage: number) => void;
   /** Hears each stage logged. */
@@ -62,7 +62,7 @@ export async function runStages(loop: StageLoop, from: number, to: number): Prom
     const ready = loop.beforeStage ? await loop.beforeStage(stage) : true;
     if (!ready) return stage - 1;
     if (ready === true) await stageStep(loop, stage);
-    else await followStage(loop, stage, { checks: ready === 'check' });
+    else await followStage(loop, stage, true);
   }
   return Math.max(from - 1, to);
 }
@@ -80,14 +80,13 @@ export async function stageStep(loop: StageLoop, stage: number): Promise<LoggedS
  * A stage that goes on without this loop's agents (a peer that restarted after its rollout, docs/design §5.2; a
  * replica, §4.16): followed through the link as the others make it, evaluated alongside, then saved and logged like
  * any. A restarted peer's agents take their turns in the evaluation (the others wait for them); a replica's
- * (`replica`) follow that too, and with `checks` check their slot's updates.
+ * (`replica`) follow that too, and check their slot's updates.
  */
-export async function followStage(loop: StageLoop, stage: number, replica?: { checks: boolean }): Promise<LoggedStage> {
+export async function followStage(loop: StageLoop, stage: number, replica = false): Promise<LoggedStage> {
   const t0 = Date.now();
   const observed = observedTeam(loop.team);
   const slot = loop.team.agents.findIndex((a) => a !== undefined);
-  const checking =
-    replica && slot >= 0 ? { ...observed, replica: { slot, agent: loop.team.agents[slot]!, ...replica } } : observed;
+  const checking = replica && slot >= 0 ? { ...observed, replica: { slot, agent: loop.team.agents[slot]! } } : observed;
   const [record, evaluated] = await Promise.all([
     runStage(checking, loop.cfg, stage, loop.link),
     evaluate(loop, stage, replica ? observed : loop.team),

@@ -7,7 +7,7 @@ import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
 import type { ConfigValues } from '../config/load.ts';
 import { concat } from '../util/arrays.ts';
-import type { AgentStageRecord } from './stage.ts';
+import type { AgentStageRecord, ArrivedUpdate } from './stage.ts';
 import { type AgentAdvantages, type StageAdvantages, advantagesOf } from './stage-advantages.ts';
 import {
   type StageRollout,
@@ -22,6 +22,7 @@ import {
 import { type StageRun, linkOf, timed } from './stage-run.ts';
 import { type UpdateInputs, refusalOf, skippedRecord, updateRecord } from './update-record.ts';
 import { replicaCheck } from './replica-check.ts';
+import { paramsDigest } from '../agent/model/frozen-params.ts';
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
 const VALUE_CLIP = 0.5;
@@ -46,7 +47,7 @@ export async function updateInOrder(
   // A replica checks its slot's updates as they arrive: the next position's peer waits for its word (docs/design §4.16).
   const { replica } = run.team;
   const checks = replica
-    ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica))
+    ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica.agent))
     : [];
   for (const block of blocks) {
     const { slot } = block;
@@ -61,6 +62,18 @@ export async function updateInOrder(
   return records;
 }
 
+/**
+ * Why a replica whose agent holds the policy of digest `start` does not check `got` (docs/design §4.16): its maker
+ * started from other tensors (they name none, or another digest: a newcomer, another model, a state the replica did not
+ * take), or the slot is in Stage-0, whose log-probs come from the KL ball, not from the tensors alone.
+ */
+function notInStep(agent: Agent, start: Uint8Array, got: ArrivedUpdate): string | undefined {
+  if (agent.stage0) return 'the slot enters through Stage-0: its log-probs are not its tensors alone';
+  if (!got.start || Buffer.compare(got.start, start) !== 0)
+    return 'its maker started the stage from other tensors than this replica holds';
+  return undefined;
+}
+
 /** The trajectories the agent of `slot` spoke in: those it learns from first, then those held out (docs/design §1.11). */
 function blockOf(rollout: StageRollout, position: number, slot: number): Block {
   const spoke = rowsOf(rollout, slot);
@@ -71,18 +84,15 @@ function blockOf(rollout: StageRollout, position: number, slot: number): Block {
  * A replica's check of its slot's update of `block`, once it arrives; its word goes to the team (§4.16). An update
  * that cannot be checked (its weights withheld) does not hold up. Never throws: the stage goes on.
  */
-async function checkAsReplica(
-  run: StageRun,
-  { position, slot, rows }: Block,
-  { agent, checks }: { agent: Agent; checks: boolean },
-): Promise<void> {
+async function checkAsReplica(run: StageRun, { position, slot, rows }: Block, agent: Agent): Promise<void> {
   const link = linkOf(run, 'check');
   try {
+    const start = paramsDigest(agent.trainer.paramSource()); // before the update can arrive: the state it holds
     const got = await link.arrivedUpdate?.(run.stage, position);
     if (!got) return;
     // Not in the state the update starts from: it says so, and no one waits for its word.
-    if (!checks)
-      return await link.attest?.(run.stage, position, 'it does not hold the state the update starts from', true);
+    const abstains = notInStep(agent, start, got);
+    if (abstains) return await link.attest?.(run.stage, position, abstains, true);
     const why = await timed(run, 'update', () =>
       replicaCheck(agent, rows, slot, got).catch((err: Error) => `it could not be checked: ${err.message}`),
     );
@@ -173,6 +183,7 @@ async function updateHere(
   // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
   // (docs/design §1.12).
   const update = agent.stage0 ? stage0Update : trustRegionUpdate;
+  const start = link && paramsDigest(agent.trainer.paramSource());
   const { logpNew, ...claim } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
   const heldOutNew =
     claim.accepted && heldOut.length
@@ -201,7 +212,7 @@ async function updateHere(
         stage,
         position,
         { logpCur: concat(logpCur), logpNew: concat(inputs.logpNew), record },
-        agent.trainer.paramSource(),
+        { start: start!, params: agent.trainer.paramSource() },
       ),
     );
   return record;

@@ -25,10 +25,10 @@ export interface StageTeam {
   format: ChainFormat;
   train: readonly Problem[];
   /**
-   * A replica's agent (docs/design §4.16): a copy of `slot`'s agent, which takes no part in the stage but, with
-   * `checks` (it is in the state the slot's trainer starts from), checks that slot's updates.
+   * A replica's agent (docs/design §4.16): a copy of `slot`'s agent, which takes no part in the stage but checks that
+   * slot's updates.
    */
-  replica?: { slot: number; agent: Agent; checks: boolean };
+  replica?: { slot: number; agent: Agent };
 }
 
 export interface Team extends StageTeam {
@@ -53,7 +53,15 @@ export interface SharedUpdate {
 
 /** An update as it arrives, with the new policy tensors it names, fetched when asked for (docs/design §4.16). */
 export interface ArrivedUpdate extends SharedUpdate {
+  /** The digest of the policy tensors its maker started from (paramsDigest); none when it names no weights. */
+  start?: Uint8Array;
   weights(): Promise<ReadonlyMap<string, { data: Float32Array }>>;
+}
+
+/** An update's policy tensors for its slot's replicas: the digest of those it started from, and the new ones. */
+export interface UpdateTensors {
+  start: Uint8Array<ArrayBuffer>;
+  params: ParamSource;
 }
 
 /** How a stage reaches the slots whose agents run on other peers (a network team; see node/peer/peer-link.ts). */
@@ -88,7 +96,7 @@ export interface StageLink {
    * Publishes this peer's update of `position`, with its new policy tensors (`weights`) for its slot's replicas to check
    * it by, and passes the token on.
    */
-  sendUpdate(stage: number, position: number, update: SharedUpdate, weights?: ParamSource): Promise<void>;
+  sendUpdate(stage: number, position: number, update: SharedUpdate, tensors?: UpdateTensors): Promise<void>;
   /**
    * The update of `position` as soon as it arrives, for a replica of its slot to check (docs/design §4.16); undefined
    * when the position goes on without one.

@@ -74,9 +74,17 @@ test(
       );
       const [rowA, rowB] = await Promise.all([a.next('stage'), b.next('stage')]);
       t.is(rowA.stage, 1);
-      // What differs between two processes: their times and their memory.
-      const bare = ({ seconds, time, rss_mb, heap_mb, peak_rss_mb, planned_mb, ...row }: Record<string, unknown>) =>
-        JSON.stringify(row);
+      // What differs between two processes: their times, their memory and what they sent.
+      const bare = ({
+        seconds,
+        time,
+        rss_mb,
+        heap_mb,
+        peak_rss_mb,
+        planned_mb,
+        bytes_out,
+        ...row
+      }: Record<string, unknown>) => JSON.stringify(row);
       t.is(bare(rowB), bare(rowA), 'both peers log the same stage');
       t.true(
         (rowA.peak_rss_mb as number) > 100 && (rowA.planned_mb as number) > 100,

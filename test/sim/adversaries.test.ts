@@ -95,7 +95,7 @@ test('kl-lie with a replica a slot: the trainer is excluded, its replica carries
 });
 
 // With a replica a slot, an update whose weights do not give its log-probs, or cannot be fetched, is refused on the
-// replica's word; the replica carries the slot on.
+// replica's word, its maker excluded, and the replica carries the slot on.
 for (const [kind, why] of [
   ['garbage-weights', /^its logp_new is not what the weights it names give: token \d+ re-scores/],
   ['withhold-chunks', /^it could not be checked: no provider could supply manifest \S+ \(1 asked/],

@@ -59,6 +59,11 @@ test(
       summary.relayed_bytes > 100_000,
       `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`,
     );
+    for (const s of summary.stages as { time: { verify?: number }; bytes: Record<string, number> }[]) {
+      t.true(s.time.verify! > 0, "the replicas' checks are timed");
+      // The replicas fetched the updates' weights, and the slot states after the first stage: chunks.
+      t.true(s.bytes.gossip > 0 && s.bytes.blocks > 0 && s.bytes.chunks > 0, JSON.stringify(s.bytes));
+    }
 
     const train = sat('train', '--config', config, '--threads', '1');
     t.is(train.code, 0, train.stderr);

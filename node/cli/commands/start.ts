@@ -274,7 +274,7 @@ export const startCommand: Command = {
       return list.length ? { excluded: list } : {};
     };
     try {
-      await joined.run(({ stage, row, testAccuracy, digest }) => {
+      await joined.run(({ stage, row, testAccuracy, digest, replica }) => {
         (globalThis as { gc?: () => void }).gc?.(); // run with --expose-gc, the numbers are what is held, not what awaits collection
         const mem = process.memoryUsage();
         const [rss_mb, heap_mb] = [mem.rss, mem.heapUsed].map(mib);
@@ -286,7 +286,18 @@ export const startCommand: Command = {
         if (json)
           return printJson(
             row
-              ? { event: 'stage', ...row, ...excluded(), ...(digest ? { digest } : {}), rss_mb, heap_mb, ...peak }
+              ? {
+                  event: 'stage',
+                  ...row,
+                  ...excluded(),
+                  ...(digest ? { digest } : {}),
+                  ...(replica ? { replica } : {}),
+                  rss_mb,
+                  heap_mb,
+                  ...peak,
+                  // What this peer has sent so far, by protocol: the sim sums each stage's.
+                  bytes_out: Object.fromEntries(joined.host.traffic.bytesOut),
+                }
               : { event: 'start', stage, test_accuracy: testAccuracy },
           );
         if (!row) return say(`test accuracy before training: ${(100 * testAccuracy).toFixed(1)}%`);
