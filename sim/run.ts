@@ -99,6 +99,8 @@ export interface SimStage {
    * passes) and other (identify, the DHT, ping).
    */
   bytes?: Record<string, number>;
+  /** Chunks of the shared turns each peer made (docs/design §4.17), by sim name; none when no turn was shared. */
+  made?: Record<string, number>;
   /** The largest resident memory of a peer process after the stage, in MiB. */
   rss_mb: number;
   /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
@@ -385,7 +387,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         sentBefore.set(name, sent);
         const inStage = Object.fromEntries(Object.entries(sent).map(([p, n]) => [p, n - (before[p] ?? 0)]));
         const got = reported.get(event.stage) ?? [];
-        got.push({ ...event, bytes_stage: inStage, peer_slot: slot });
+        got.push({ ...event, bytes_stage: inStage, peer_slot: slot, peer_name: name });
         reported.set(event.stage, got);
         if (got.length !== honest) return; // a killed peer logs its stage too, once restarted
         try {
@@ -449,6 +451,8 @@ function agreed(rows: SimStage[]): SimStage {
     bytes_out: _b,
     bytes_stage: _s,
     peer_slot: _p,
+    peer_name: _n,
+    chunks_made: _c,
     ...rest
   }: SimStage & { event?: string }) =>
     // Each excludes the same peers, each for the first of their offences it saw.
@@ -472,8 +476,14 @@ function agreed(rows: SimStage[]): SimStage {
     bytes_out: _b,
     bytes_stage: _s,
     peer_slot: _p,
+    peer_name: _n,
+    chunks_made: _c,
     ...row
   } = rows[0] as SimStage & { event?: string };
+  // Who made the chunks of the shared turns (docs/design §4.17): every peer of a slot with replicas contributes.
+  const made = Object.fromEntries(
+    rows.flatMap((r) => (r.chunks_made ? [[String(r.peer_name), Number(r.chunks_made)]] : [])),
+  );
   const most = (xs: number[]) => Math.max(...xs);
   const seconds = most(rows.map((r) => r.seconds));
   // The peers roll out and evaluate together, and update one after another.
@@ -506,6 +516,7 @@ function agreed(rows: SimStage[]): SimStage {
     rss_mb: most(rows.map((r) => r.rss_mb)),
     heap_mb: most(rows.map((r) => r.heap_mb)),
     bytes,
+    ...(Object.keys(made).length ? { made } : {}),
   };
 }
 

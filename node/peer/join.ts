@@ -161,7 +161,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
     const attestations = new Attestations(host, { team: file.id, slots: slots.length, privateKey });
     attestations.start();
     started.push(() => attestations.stop());
-    const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt, chunks, attestations });
+    const link = peerLink({ init, host, roster, file, cfg, slot, upgradeAt, chunks, attestations, digests });
     started.push(() => link.stop());
     await link.start();
     const isMember = (peer: PeerId) => slots.some((_, s) => roster.claimants(s).some((c) => c.equals(peer)));
@@ -279,7 +279,11 @@ function peerLink({
   upgradeAt,
   chunks,
   attestations,
-}: Pick<JoinedPeer, 'init' | 'host' | 'roster' | 'cfg' | 'slot' | 'upgradeAt' | 'chunks' | 'attestations'> & {
+  digests,
+}: Pick<
+  JoinedPeer,
+  'init' | 'host' | 'roster' | 'cfg' | 'slot' | 'upgradeAt' | 'chunks' | 'attestations' | 'digests'
+> & {
   file: TeamFile;
 }): PeerLink {
   const replicas = (s: number, stage: number) => Math.max(0, roster.line(s, stage).length - 1);
@@ -297,10 +301,13 @@ function peerLink({
     slots: slots.length,
     names: cfg.sat.agents.map((a) => a.name),
     turnsPerRollout: cfg.team.workflow === 'chain' ? slots.length : 1,
-    // Members: the holders of this stage and of the one before (an incumbent hands over, a peer's last shards are
-    // fetched late).
     peers: holders,
-    isMember: (p) => [...holders().values(), ...holders(roster.stage - 1).values()].some((h) => h.equals(p)),
+    // Members: the claimants (trainers and replicas, which share turns) of this stage and of the one before (an
+    // incumbent hands over, a peer's last shards are fetched late).
+    isMember: (p) =>
+      slots.some((_, s) =>
+        [roster.stage, roster.stage - 1].some((st) => roster.claimants(s, st).some((c) => c.equals(p))),
+      ),
     ...(init.deadlineMs ? { deadlineMs: init.deadlineMs } : {}),
     ...(upgradeAt !== undefined ? { takeOverAt: upgradeAt } : {}),
     ...(init.onTurn ? { onTurn: init.onTurn } : {}),
@@ -316,6 +323,8 @@ function peerLink({
         .some((c) => c.equals(peer)),
     attestations,
     replicas,
+    line: (s, stage) => roster.line(s, stage),
+    seedOf: (stage) => digests.of(stage - 1),
     // Only a slot with replicas needs its trainer's new tensors: they check its update by them.
     offerWeights: async (stage, params) =>
       replicas(slot, stage) > 0 ? offerWeights(chunks, init.dataDir, slot, params) : undefined,

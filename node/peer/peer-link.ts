@@ -11,7 +11,9 @@
 // position not decided yet counts by its update if that came, else as skipped.
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
+import type { TurnGenerator } from '../agent/policy.ts';
 import type { ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
+import { makeShare, type TurnShare } from './turn-shares.ts';
 import { cidFromBytes, cidFromString } from '../protocol/cid.ts';
 import {
   BlockKind,
@@ -83,6 +85,10 @@ export interface PeerLinkInit {
   fetchWeights?: (cid: CID, from: PeerId) => Promise<ReadonlyMap<string, { data: Float32Array }>>;
   /** How long the peer after an update waits for its replicas' word (default: two deadlines, at least 10 s). */
   verifyWaitMs?: number;
+  /** `slot`'s line at `stage`: its trainer, then its replicas in rank order (they share its turns, §4.17). */
+  line?: (slot: number, stage: number) => PeerId[];
+  /** What a stage's shared turns are assigned over: the digest of the stage before (hex); the team id without one. */
+  seedOf?: (stage: number) => string | undefined;
 }
 
 export class LinkTimeoutError extends Error {
@@ -187,6 +193,8 @@ export class PeerLink implements StageLink {
   private readonly decided = new Waits<Held | null>();
   /** Shards an update named (an observer fetches them from whoever has them: their CID vouches for them). */
   private readonly named = new Map<string, number>();
+  /** Chunks of shared turns this peer made, by stage (§4.17). */
+  readonly chunksMade = new Map<number, number>();
   /** Shards whose sender does not hold the slot of their last turns, by sender. */
   readonly forged = new Map<string, number>();
   /** Updates refused here, by their maker. */
@@ -366,14 +374,73 @@ export class PeerLink implements StageLink {
   }
 
   async shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void> {
-    const parts = splitShard(
-      {
-        version: PROTOCOL_VERSION,
-        team: this.init.team,
-        stage,
-        rollout,
-        trajectories: transcripts.map((t, r) => ({ prompt: r, group: 0, ids: t.promptIds, turns: t.turns, reward: 0 })),
+    const trajectories = transcripts.map((t, r) => ({
+      prompt: r,
+      group: 0,
+      ids: t.promptIds,
+      turns: t.turns,
+      reward: 0,
+    }));
+    await this.publishShard(stage, rollout, trajectories);
+  }
+
+  /**
+   * `slot`'s turn in `rollout`, shared among the peers of its line when it has replicas (docs/design §4.17): this peer
+   * makes its share with `generator` and takes the rest as it comes. Undefined when the turn is not shared.
+   */
+  sharedTurn(stage: number, rollout: string, slot: number, generator?: TurnGenerator): RemoteTurn | undefined {
+    const line = (this.init.line?.(slot, stage) ?? []).map(String);
+    const me = this.host.peerId.toString();
+    if (!generator || line.length < 2 || !line.includes(me)) return undefined;
+    const remote = this.remoteTurn(stage, rollout, slot);
+    return {
+      generator,
+      take: (transcripts, turn, make) => {
+        const taken = remote.take(transcripts, turn);
+        if (!make) return taken;
+        const before = transcripts.map((t) => ({ ids: t.promptIds, turns: [...t.turns] }));
+        const share: TurnShare = {
+          key: `${this.init.seedOf?.(stage) ?? this.init.team}/${stage}/${rollout}/${turn}`,
+          rows: transcripts.length,
+          line,
+          me,
+          deadlineMs: this.deadlineMs,
+          make,
+          arrived: (c) => this.parts.hasChunk(stage, rollout, turn + 1, c),
+          publish: (chunk, chunks, rows, made) =>
+            this.publishShard(
+              stage,
+              rollout,
+              rows.map((r, i) => ({
+                prompt: r,
+                group: 0,
+                ids: before[r].ids,
+                turns: [...before[r].turns, { slot, ids: made[i].tokens, logprobs: made[i].logprobs }],
+                reward: 0,
+              })),
+              { chunk, chunks },
+            ),
+          whole: taken,
+        };
+        makeShare(share).then(
+          (n) => this.chunksMade.set(stage, (this.chunksMade.get(stage) ?? 0) + n),
+          (e: Error) =>
+            this.init.log?.(`could not make this peer's share of slot ${slot}'s turn in ${rollout}: ${e.message}`),
+        );
+        return taken;
       },
+    };
+  }
+
+  /** Publishes `trajectories` of `stage`'s `rollout` (a chunk of a shared turn's rows), in as many parts as they need. */
+  private async publishShard(
+    stage: number,
+    rollout: string,
+    trajectories: TrajectoryShard['trajectories'],
+    chunk?: Pick<TrajectoryShard, 'chunk' | 'chunks'>,
+  ): Promise<void> {
+    const parts = splitShard(
+      { version: PROTOCOL_VERSION, team: this.init.team, stage, rollout, trajectories, ...chunk },
       this.init.shardBytes,
     );
     for (const part of adversaryHooks().shards?.(parts) ?? parts) {
@@ -657,7 +724,7 @@ export class PeerLink implements StageLink {
         part.stage + 1,
       );
     }
-    const whole = this.parts.add(part, cid);
+    const whole = this.parts.add(part, cid, from.toString());
     if (!whole) return;
     const { shard } = whole;
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
@@ -676,7 +743,8 @@ export class PeerLink implements StageLink {
    */
   private madeBy(shard: TrajectoryShard, from: PeerId): boolean {
     if (from.equals(this.host.peerId)) return true;
-    const makes = this.init.makesTurns ?? this.init.claims;
+    // A shared turn's chunk comes from any peer of its slot's line (§4.17); a whole turn from its trainer.
+    const makes = shard.chunks > 0 ? this.init.claims : (this.init.makesTurns ?? this.init.claims);
     return makersOf(shard).every((slot) => makes(slot, from, shard.stage));
   }
 

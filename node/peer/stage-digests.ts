@@ -82,6 +82,11 @@ export class StageDigests {
     return digest;
   }
 
+  /** `stage`'s digest here (hex), if this peer has one. */
+  of(stage: number): string | undefined {
+    return this.mine.get(stage);
+  }
+
   private keep(stage: number, digest: Uint8Array): void {
     this.mine.set(stage, hex(digest));
     for (const s of this.mine.keys()) if (s <= stage - KEPT) this.mine.delete(s);

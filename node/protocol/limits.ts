@@ -2,7 +2,7 @@
 // and the caps on lists and fields its validators enforce (docs/design §4.3).
 
 /** The `version` every message carries. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -1787,6 +1787,8 @@ export interface TrajectoryShard {
   rollout: string
   part: number
   parts: number
+  chunk: number
+  chunks: number
 }
 
 export namespace TrajectoryShard {
@@ -1836,6 +1838,16 @@ export namespace TrajectoryShard {
           w.uint32(obj.parts)
         }
 
+        if ((obj.chunk != null && obj.chunk !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.chunk)
+        }
+
+        if ((obj.chunks != null && obj.chunks !== 0)) {
+          w.uint32(72)
+          w.uint32(obj.chunks)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1847,7 +1859,9 @@ export namespace TrajectoryShard {
           trajectories: [],
           rollout: '',
           part: 0,
-          parts: 0
+          parts: 0,
+          chunk: 0,
+          chunks: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1888,6 +1902,14 @@ export namespace TrajectoryShard {
             }
             case 7: {
               obj.parts = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.chunk = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.chunks = reader.uint32()
               break
             }
             default: {
@@ -1965,6 +1987,20 @@ export namespace TrajectoryShard {
             case 7: {
               yield {
                 field: `${prefix}.parts`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.chunk`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.chunks`,
                 value: reader.uint32()
               }
               break
@@ -2053,6 +2089,16 @@ export namespace TrajectoryShard {
     value: number
   }
 
+  export interface TrajectoryShardChunkFieldEvent {
+    field: '$.chunk'
+    value: number
+  }
+
+  export interface TrajectoryShardChunksFieldEvent {
+    field: '$.chunks'
+    value: number
+  }
+
   export function encode (obj: Partial<TrajectoryShard>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, TrajectoryShard.codec())
   }
@@ -2061,7 +2107,7 @@ export namespace TrajectoryShard {
     return decodeMessage(buf, TrajectoryShard.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent | TrajectoryShardRolloutFieldEvent | TrajectoryShardPartFieldEvent | TrajectoryShardPartsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TrajectoryShard>): Generator<TrajectoryShardVersionFieldEvent | TrajectoryShardTeamFieldEvent | TrajectoryShardStageFieldEvent | TrajectoryShardTrajectoriesPromptFieldEvent | TrajectoryShardTrajectoriesGroupFieldEvent | TrajectoryShardTrajectoriesIdsFieldEvent | TrajectoryShardTrajectoriesTurnsSlotFieldEvent | TrajectoryShardTrajectoriesTurnsIdsFieldEvent | TrajectoryShardTrajectoriesTurnsLogprobsFieldEvent | TrajectoryShardTrajectoriesRewardFieldEvent | TrajectoryShardRolloutFieldEvent | TrajectoryShardPartFieldEvent | TrajectoryShardPartsFieldEvent | TrajectoryShardChunkFieldEvent | TrajectoryShardChunksFieldEvent> {
     return streamMessage(buf, TrajectoryShard.codec(), opts)
   }
 }

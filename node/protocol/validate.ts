@@ -218,6 +218,8 @@ export function checkShard(m: TrajectoryShard): void {
   need(m.parts > 0, 'missing', 'parts');
   uint(m.parts, 'parts', LIMITS.shards + 1);
   need(m.part < m.parts, 'inconsistent', 'part');
+  uint(m.chunks, 'chunks', LIMITS.shards + 1);
+  need(m.chunks === 0 ? m.chunk === 0 : m.chunk < m.chunks, 'inconsistent', 'chunk');
   list(m.trajectories, 'trajectories', LIMITS.trajectories, 1);
   m.trajectories.forEach((t, r) => {
     const at = `trajectories[${r}]`;

@@ -58,7 +58,15 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
   const rollout: StageRollout = [];
   for (const [k, slots] of memberLineups(cfg.team.workflow, team.agents.length).entries()) {
     const name = `train/${k}`;
-    const takers = slots.map((s) => team.agents[s]?.policy ?? linkOf(run, 'rollout').remoteTurn(run.stage, name, s));
+    // A slot's agent here takes its turns, or its share of them when the slot has replicas (docs/design §4.17).
+    const here = (s: number) =>
+      team.agents[s]?.policy ?? (team.replica?.slot === s ? team.replica.agent.policy : undefined);
+    const takers = slots.map(
+      (s) =>
+        link?.sharedTurn?.(run.stage, name, s, here(s)) ??
+        team.agents[s]?.policy ??
+        linkOf(run, 'rollout').remoteTurn(run.stage, name, s),
+    );
     const onTurn = link && ((ts: readonly ChainTranscript[]) => link.shareTurn(run.stage, name, ts));
     const transcripts = await rollLineup(
       team.format,

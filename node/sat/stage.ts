@@ -6,6 +6,7 @@
 import type { Agent } from '../agent/agent.ts';
 import type { UpdateRecord } from '../agent/learner/update.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
+import type { TurnGenerator } from '../agent/policy.ts';
 import type { ConfigValues } from '../config/load.ts';
 import type { ChainFormat, ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
 import type { Problem } from '../tasks/dataset.ts';
@@ -68,6 +69,11 @@ export interface UpdateTensors {
 export interface StageLink {
   /** The turns of a remote `slot` in rollout `rollout` (e.g. 'train/0') of `stage`, from its peer. */
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn;
+  /**
+   * `slot`'s turn in `rollout`, shared among the peers that hold its agent, this one with `generator` among them
+   * (docs/design §4.17); undefined when it is not shared.
+   */
+  sharedTurn?(stage: number, rollout: string, slot: number, generator?: TurnGenerator): RemoteTurn | undefined;
   /** Shares the turns taken here in `rollout` with the peers of later turns (and every learner). */
   shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
   /** The stage's order is known: the token starts moving. */

@@ -29,12 +29,21 @@ export interface ChainTranscript {
   turns: TranscriptTurn[];
 }
 
+/** Generates the given rows of a turn here, each from its own seeded stream (GenerateOptions.rows). */
+export type MakeRows = (rows: readonly number[]) => Promise<Generation[]>;
+
 /**
- * A turn taken elsewhere (an agent on another peer): given the transcripts so far and the turn's index, that turn of
- * each.
+ * A turn taken elsewhere (an agent on another peer), or shared among the peers that hold its agent: given the
+ * transcripts so far and the turn's index, that turn of each. A shared turn with a `generator` here is given `make`
+ * for the rows that fall to this peer.
  */
 export interface RemoteTurn {
-  take(transcripts: readonly ChainTranscript[], turn: number): Promise<Pick<Generation, 'tokens' | 'logprobs'>[]>;
+  take(
+    transcripts: readonly ChainTranscript[],
+    turn: number,
+    make?: MakeRows,
+  ): Promise<Pick<Generation, 'tokens' | 'logprobs'>[]>;
+  generator?: TurnGenerator;
 }
 
 /** Whoever takes a turn: a generator here, or a peer elsewhere. */
@@ -136,22 +145,25 @@ export async function rollLineup(
   const transcripts: ChainTranscript[] = prompts.map((p) => ({ promptIds: f.promptIds(p), turns: [] }));
   for (let turn = 0; turn < takers.length; turn++) {
     const taker = takers[turn];
-    if ('take' in taker) {
-      const out = await taker.take(transcripts, turn);
-      out.forEach((g, i) =>
-        transcripts[i].turns.push({ slot: opts.slots?.[turn] ?? turn, ids: g.tokens, logprobs: g.logprobs }),
-      );
-      continue;
-    }
     const slot = opts.slots?.[turn] ?? turn;
-    const contexts = transcripts.map((t) => f.contextIds(t, slot));
+    const context = (r: number) => f.contextIds(transcripts[r], slot);
     const gen: GenerateOptions = {
       maxNewTokens: opts.maxTurnTokens,
       stopTokenIds: [f.endOfTurn],
       ...(opts.sampling ? { sampling: opts.sampling } : {}),
       seed: (opts.seed ?? 0) * 1009 + turn,
     };
-    const out = await taker.generate(contexts, gen);
+    if ('take' in taker) {
+      const { generator } = taker;
+      const make = generator && ((rows: readonly number[]) => generator.generate(rows.map(context), { ...gen, rows }));
+      const out = await taker.take(transcripts, turn, make);
+      out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
+      continue;
+    }
+    const out = await taker.generate(
+      transcripts.map((_, r) => context(r)),
+      gen,
+    );
     out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
     await opts.onTurn?.(transcripts, turn);
   }

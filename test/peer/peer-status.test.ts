@@ -37,7 +37,7 @@ import { tempDir } from '../temp-dir.ts';
 const demo = new URL('../../models/demo/', import.meta.url).pathname;
 const TOKENIZER = new Uint8Array(32).fill(7);
 const MANIFEST: TeamManifest = {
-  version: 4,
+  version: 5,
   name: 'status test',
   workflow: Workflow.CHAIN,
   config: '{}',

@@ -48,7 +48,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 /** A Heartbeat of slot 1, stage 0, whose model field holds `model`'s bytes as they are. */
 const heartbeat = (team: string, model: number[]) =>
   Uint8Array.from([
-    ...num(1, 4),
+    ...num(1, 5),
     ...bytes(2, utf8(team)),
     ...num(3, 1),
     ...num(4, 0),
@@ -58,7 +58,7 @@ const heartbeat = (team: string, model: number[]) =>
 /** An Announce of a stage-1 update block. */
 const announce = (team: string, cid: Uint8Array) =>
   Uint8Array.from([
-    ...num(1, 4),
+    ...num(1, 5),
     ...bytes(2, utf8(team)),
     ...num(3, 1),
     ...num(4, 1),
@@ -68,7 +68,7 @@ const announce = (team: string, cid: Uint8Array) =>
 /** A SlotState of slot 1 after stage 1. */
 const slotState = (team: string, cid: Uint8Array) =>
   Uint8Array.from([
-    ...num(1, 4),
+    ...num(1, 5),
     ...bytes(2, utf8(team)),
     ...num(3, 1),
     ...num(4, 1),
@@ -78,7 +78,7 @@ const slotState = (team: string, cid: Uint8Array) =>
 /** A TokenPass handing `position` of `stage` from slot 1 to slot 0. */
 const tokenPass = (team: string, stage: number, position: number) =>
   Uint8Array.from([
-    ...num(1, 4),
+    ...num(1, 5),
     ...bytes(2, utf8(team)),
     ...num(3, stage),
     ...num(4, position),

@@ -19,7 +19,7 @@ const said = (signer: PeerId, holds: boolean, over: Partial<Signed['attestation'
   signer,
   bytes: new Uint8Array(),
   attestation: {
-    version: 4,
+    version: 5,
     team: 't',
     stage: 2,
     position: 1,

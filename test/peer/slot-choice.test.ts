@@ -12,7 +12,7 @@ import { until } from '../protocol/until.ts';
 
 const TOKENIZER = new Uint8Array(32).fill(7);
 const MANIFEST: TeamManifest = {
-  version: 4,
+  version: 5,
   name: 'slot choice test',
   workflow: Workflow.CHAIN,
   config: '{}',

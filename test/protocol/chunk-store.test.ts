@@ -241,5 +241,5 @@ test('manifests and haves: encoded and decoded; bad ones refused with a reason',
 
   const have = decodeHave(encodeHave({ manifest: c(7), bytes: 123 }));
   t.true(have.ok && have.message.manifest.equals(c(7)) && have.message.bytes === 123);
-  t.like(decodeHave(Uint8Array.of(8, 4, 18, 3, 1, 2, 3)), { ok: false, reason: 'bad-cid' });
+  t.like(decodeHave(Uint8Array.of(8, 5, 18, 3, 1, 2, 3)), { ok: false, reason: 'bad-cid' });
 });

@@ -83,7 +83,7 @@ const TIME = 1_750_000_000_000;
 const f32 = (xs: number[]) => xs.map(Math.fround);
 
 const HEARTBEAT: Heartbeat = {
-  version: 4,
+  version: 5,
   team: TEAM,
   slot: 1,
   stage: 3,
@@ -93,7 +93,7 @@ const HEARTBEAT: Heartbeat = {
   digest: HASH,
 };
 const CLAIM: SlotClaim = {
-  version: 4,
+  version: 5,
   team: TEAM,
   slot: 1,
   family: 'qwen3',
@@ -103,7 +103,7 @@ const CLAIM: SlotClaim = {
   time: TIME,
 };
 const SLOT_STATE: SlotState = {
-  version: 4,
+  version: 5,
   team: TEAM,
   slot: 1,
   stage: 2,
@@ -111,7 +111,7 @@ const SLOT_STATE: SlotState = {
   bytes: 2_400_000_000,
 };
 const SHARD: TrajectoryShard = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   trajectories: [
@@ -139,10 +139,12 @@ const SHARD: TrajectoryShard = {
   rollout: 'train/0',
   part: 0,
   parts: 1,
+  chunk: 0,
+  chunks: 0,
 };
 const SHARD_CID = contentId(TrajectoryShard.encode(SHARD)).bytes;
 const RECORD: StageRecord = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   slot: 1,
@@ -160,7 +162,7 @@ const RECORD: StageRecord = {
   gap: 1e-6,
 };
 const UPDATE: LogprobUpdate = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   position: 0,
@@ -174,7 +176,7 @@ const UPDATE: LogprobUpdate = {
   evidence: [],
 };
 const PASS: TokenPass = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   position: 1,
@@ -183,14 +185,14 @@ const PASS: TokenPass = {
   update: contentId(LogprobUpdate.encode(UPDATE)).bytes,
   time: TIME,
 };
-const ACK: TokenAck = { version: 4, team: TEAM, stage: 3, position: 1, slot: 0 };
+const ACK: TokenAck = { version: 5, team: TEAM, stage: 3, position: 1, slot: 0 };
 /**
  * An update whose embedded record names the same team, stage, slot and position (the cases below vary the update's).
  */
 const withRecord = (m: LogprobUpdate): LogprobUpdate =>
   m.record ? { ...m, record: { ...m.record, team: m.team, stage: m.stage, slot: m.slot, position: m.position } } : m;
 const ATTESTATION: Attestation = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   position: 1,
@@ -203,7 +205,7 @@ const ATTESTATION: Attestation = {
   abstains: false,
 };
 const ANNOUNCE: Announce = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 3,
   kind: BlockKind.SHARD,

@@ -26,7 +26,7 @@ const manifest = (
   allow: Uint8Array<ArrayBuffer>[] = [],
   upgrades = true,
 ): TeamManifest => ({
-  version: 4,
+  version: 5,
   name: 'roster test',
   workflow: Workflow.CHAIN,
   config: '{}',

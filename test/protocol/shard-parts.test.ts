@@ -24,7 +24,15 @@ function trajectory(r: number, prompt: number, answer: number): Trajectory {
   return { prompt: r, group: r % 8, ids: ids(prompt, 0), turns: [turn(0), turn(1)], reward: r % 2 };
 }
 
-const whole = (trajectories: Trajectory[]) => ({ version: 4, team: TEAM, stage: 2, rollout: 'train/0', trajectories });
+const whole = (trajectories: Trajectory[]) => ({
+  version: 5,
+  team: TEAM,
+  stage: 2,
+  rollout: 'train/0',
+  trajectories,
+  chunk: 0,
+  chunks: 0,
+});
 
 test("trajectoryBytes bounds a trajectory's encoded bytes from above, for small and large token ids", (t) => {
   const bytes = (ts: Trajectory[]) => encodeTrajectoryShard({ ...whole(ts), part: 0, parts: 1 }).byteLength;
@@ -112,4 +120,30 @@ test('parts that disagree on their count, or repeat an index, are ignored; old s
     joined.add(parts[1], cid(parts[1]))?.shard.trajectories.map((x) => x.prompt),
     [0, 1, 2],
   );
+});
+
+test("a shared turn's chunks, each from whichever peer made it, join in chunk order; a sender's parts are not mixed", (t) => {
+  const rows = [0, 1, 2, 3].map((r) => trajectory(r, 10, 50));
+  const chunk = (c: number, maxBytes = 4_000) =>
+    splitShard({ ...whole(rows.slice(2 * c, 2 * c + 2)), chunk: c, chunks: 2 }, maxBytes);
+  const cid = (p: TrajectoryShard) => contentId(encodeTrajectoryShard(p));
+  const joined = new ShardParts();
+  const [late] = chunk(1);
+  t.is(joined.add(late, cid(late), 'B'), undefined);
+  t.true(joined.hasChunk(2, 'train/0', 2, 1));
+  t.false(joined.hasChunk(2, 'train/0', 2, 0));
+  // Chunk 0 in two parts: A sends part 0 only, C sends part 1 only; neither completes it.
+  const split = chunk(0, 2_600);
+  t.is(split.length, 2);
+  t.is(joined.add(split[0], cid(split[0]), 'A'), undefined);
+  t.is(joined.add(split[1], cid(split[1]), 'C'), undefined, "C's part does not complete A's chunk");
+  t.false(joined.hasChunk(2, 'train/0', 2, 0));
+  t.is(joined.add({ ...late, chunks: 3 }, cid(late), 'A'), undefined, 'another count of chunks');
+  const done = joined.add(split[1], cid(split[1]), 'A');
+  t.deepEqual(
+    done?.shard.trajectories.map((x) => x.prompt),
+    [0, 1, 2, 3],
+  );
+  t.like(done?.shard, { chunk: 0, chunks: 0, part: 0, parts: 1 });
+  t.deepEqual(done?.cids, [cid(split[0]), cid(split[1]), cid(late)]);
 });

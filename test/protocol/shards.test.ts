@@ -12,7 +12,7 @@ import { until } from './until.ts';
 const TEAM = contentId(new TextEncoder().encode('a shard team')).toString();
 const SLOTS = 2;
 const partial: TrajectoryShard = {
-  version: 4,
+  version: 5,
   team: TEAM,
   stage: 4,
   trajectories: [
@@ -21,6 +21,8 @@ const partial: TrajectoryShard = {
   rollout: 'train/0',
   part: 0,
   parts: 1,
+  chunk: 0,
+  chunks: 0,
 };
 
 test("a partial shard flows to the next turn's peer; the complete one to every learner; a bad one is counted", async (t) => {

@@ -15,8 +15,8 @@ import { differences } from './stage-rows.ts';
 const bare = ({ seconds: _, time: __, ...row }: Record<string, unknown>) => JSON.stringify(row);
 
 test(
-  'sim with a replica a slot over links of 50 ms with 1% loss: every peer logs the numbers ' +
-    "single-process train logs on the same config, within 1e-6, and each replica ends with its trainer's state",
+  'sim with a replica a slot, which makes a share of its turns, over links of 50 ms with 1% loss: every peer logs ' +
+    "the numbers single-process train logs on the same config, within 1e-6, and each replica ends with its trainer's state",
   async (t) => {
     t.timeout(400_000);
     const { dir, config } = smallTeam();
@@ -59,8 +59,15 @@ test(
       summary.relayed_bytes > 100_000,
       `the shaping relays carried the team's traffic (${summary.relayed_bytes} bytes)`,
     );
-    for (const s of summary.stages as { time: { verify?: number }; bytes: Record<string, number> }[]) {
+    type Stage = { time: { verify?: number }; bytes: Record<string, number>; made?: Record<string, number> };
+    for (const s of summary.stages as Stage[]) {
       t.true(s.time.verify! > 0, "the replicas' checks are timed");
+      // Each slot's trainer and replica share its turns: every peer made chunks of them.
+      t.deepEqual(
+        Object.keys(s.made ?? {}).sort(),
+        ['peer 0', 'peer 1', 'replica 0.1', 'replica 1.1'],
+        JSON.stringify(s.made),
+      );
       // The replicas fetched the updates' weights, and the slot states after the first stage: chunks.
       t.true(s.bytes.gossip > 0 && s.bytes.blocks > 0 && s.bytes.chunks > 0, JSON.stringify(s.bytes));
     }

@@ -23,10 +23,10 @@ export interface GenerateOptions {
   stopStrings?: readonly string[];
   decode?: (ids: number[]) => string;
   /**
-   * Where this batch's first row sits in a larger one it is a micro-batch of: each row samples from its own stream
-   * (random.ts rowStreams).
+   * Where each row sits in a larger batch this is a part of (a micro-batch, or a peer's share of a turn): each row
+   * samples from its own stream (random.ts rowStreams). Without it, row r is r.
    */
-  firstRow?: number;
+  rows?: readonly number[];
 }
 
 export interface Generation {
@@ -144,7 +144,7 @@ export class Generator {
     const sampling = opts.sampling ?? GREEDY;
     checkOptions(opts, sampling);
     const b = prompts.length;
-    const streams = rowStreams(opts.seed ?? 0, b, opts.firstRow);
+    const streams = rowStreams(opts.seed ?? 0, b, opts.rows);
     const samplingFeeds = (): Record<string, HostTensor> =>
       sampling.temperature === 0
         ? {}

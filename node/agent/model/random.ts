@@ -10,11 +10,12 @@ export function rng(seed: number): () => number {
 }
 
 /**
- * One stream per row of a batch, row r's seeded by (seed, first + r): a batch taken in micro-batches
- * (each passing the index of its first row) samples what it would taken at once.
+ * One stream per row of a batch, row r's seeded by (seed, its index in the whole batch: `rows[r]`, r without them): a
+ * batch taken in micro-batches, or a share of its rows taken on another peer, samples what it would taken at once.
  */
-export function rowStreams(seed: number, rows: number, first = 0): (() => number)[] {
-  return Array.from({ length: rows }, (_, r) =>
-    rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(first + r + 1, 0xc2b2ae35)),
+export function rowStreams(seed: number, count: number, rows?: readonly number[]): (() => number)[] {
+  if (rows && rows.length !== count) throw new RangeError(`${rows.length} row indices for a batch of ${count}`);
+  return Array.from({ length: count }, (_, r) =>
+    rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((rows?.[r] ?? r) + 1, 0xc2b2ae35)),
   );
 }

@@ -297,6 +297,8 @@ export const startCommand: Command = {
                   ...peak,
                   // What this peer has sent so far, by protocol: the sim sums each stage's.
                   bytes_out: Object.fromEntries(joined.host.traffic.bytesOut),
+                  // Chunks of its slot's shared turns this peer made in the stage (docs/design §4.17).
+                  chunks_made: joined.link.chunksMade.get(stage) ?? 0,
                 }
               : { event: 'start', stage, test_accuracy: testAccuracy },
           );

@@ -135,6 +135,13 @@ test('a batch sampled in micro-batches samples what it samples at once: each row
   );
   parts.forEach((r, i) => r.logprobs.forEach((lp, k) => t.true(Math.abs(lp - whole[i].logprobs[k]) < 1e-5)));
   t.true(new Set(whole.map((r) => r.tokens.join())).size > 1, 'rows of one prompt still sample apart');
+  // A share of the rows, taken elsewhere (a peer's chunks of a shared turn), samples what those rows do in the whole.
+  const share = await gen.generate([rows[4], rows[1]], { ...opts, rows: [4, 1] });
+  t.deepEqual(
+    share.map((r) => r.tokens),
+    [whole[4].tokens, whole[1].tokens],
+  );
+  await t.throwsAsync(gen.generate(rows, { ...opts, rows: [0] }), { message: '1 row indices for a batch of 6' });
 });
 
 test('generation stops at a stop token and keeps it', async (t) => {

@@ -34,7 +34,7 @@ export class ProjectedGenerator implements TurnGenerator {
     const sampling = opts.sampling ?? GREEDY;
     const vocab = this.pre.ckpt.config.vocabSize;
     const b = prompts.length;
-    const streams = rowStreams(opts.seed ?? 0, b, opts.firstRow);
+    const streams = rowStreams(opts.seed ?? 0, b, opts.rows);
     const stop = new Set(opts.stopTokenIds ?? []);
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const done = prompts.map(() => false);
