@@ -1,6 +1,6 @@
-// The sim's adversaries (`sat-peer sim --adversary <kind>@<slot>`): a slot's peer that trains and sends
-// what an attacker would, through the hooks of node/peer/adversary-hooks.ts. Each kind is one way to
-// cheat the team, and every honest peer must catch it (docs/design §4.15).
+// The sim's adversaries (`sat-peer sim --adversary <kind>@<slot>[.<replica>]`): a slot's trainer, or one of its
+// replicas, that trains and sends what an attacker would, through the hooks of node/peer/adversary-hooks.ts. Each
+// kind is one way to cheat the team, and every honest peer must catch it (docs/design §4.15, §4.17).
 import type { AdversaryHooks } from '../node/peer/adversary-hooks.ts';
 import type { ParamSource } from '../node/agent/model/weights.ts';
 import type { TrajectoryShard } from '../node/protocol/codec.ts';
@@ -18,6 +18,12 @@ export const ADVERSARY_KINDS = {
   'garbage-weights': 'the new weights its updates name for its replicas to check are not the ones it trained',
   'withhold-chunks': 'it serves no chunk it holds: not the weights its updates name, not its slot state',
   'bad-chunks': 'every block it serves on /sat/chunks/1 has one byte changed',
+  'backdated-claim':
+    "its slot claim is dated 1970, to outrank the slot's trainer (it joins once the others have listened a liveness " +
+    'window, as a peer joining a running team does)',
+  'off-sampler-tokens':
+    "its share of its slot's turns is sampled from streams not its rows' own: tokens the policy might give, with " +
+    'their true log-probs, but not those the seeded sampler draws',
 } as const;
 
 export type AdversaryKind = keyof typeof ADVERSARY_KINDS;
@@ -57,6 +63,16 @@ export function adversaryOf(kind: AdversaryKind, deadlineMs = DEADLINE_MS): Adve
       return { chunk: () => undefined };
     case 'bad-chunks':
       return { chunk: (_, block) => block.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    case 'backdated-claim':
+      return { claim: (c) => ({ ...c, time: 1 }) };
+    case 'off-sampler-tokens':
+      return {
+        turnRows: (make) => (rows) =>
+          make(
+            rows,
+            rows.map((r) => r + 100_000),
+          ),
+      };
   }
 }
 

@@ -39,19 +39,31 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
   return { slot, model: m[2], stage: Number(m[3]) };
 }
 
-/** `--adversary <kind>@<slot>`, repeatable: one adversary a slot, its slot one the team has. */
-function adversaryFlags(raw: unknown, slots: number): NonNullable<SimOptions['adversaries']> {
+/**
+ * `--adversary <kind>@<slot>` (the slot's trainer) or `<kind>@<slot>.<replica>`, repeatable: one adversary a peer, its
+ * slot one the team has and its replica one the sim starts.
+ */
+function adversaryFlags(raw: unknown, slots: number, replicas: number): NonNullable<SimOptions['adversaries']> {
   const list = raw === undefined ? [] : Array.isArray(raw) ? (raw as string[]) : [String(raw)];
   const kinds = Object.keys(ADVERSARY_KINDS).join(', ');
   return list.map((one, i) => {
-    const m = /^([a-z-]+)@(\d+)$/.exec(one);
-    if (!m) throw new UsageError(`--adversary must look like <kind>@<slot> (e.g. kl-lie@1), got '${one}'`);
-    const [, kind, slot] = m;
+    const m = /^([a-z-]+)@(\d+)(?:\.(\d+))?$/.exec(one);
+    if (!m)
+      throw new UsageError(
+        `--adversary must look like <kind>@<slot> or <kind>@<slot>.<replica> (e.g. kl-lie@1), got '${one}'`,
+      );
+    const [, kind, slot, replica] = m;
     if (!isAdversaryKind(kind)) throw new UsageError(`--adversary: no kind '${kind}' (the kinds are ${kinds})`);
     if (Number(slot) >= slots) throw new UsageError(`--adversary: the team has slots 0..${slots - 1}, not ${slot}`);
-    if (list.slice(0, i).some((other) => other.endsWith(`@${slot}`)))
-      throw new UsageError(`--adversary: slot ${slot} is named twice; one adversary a slot`);
-    return { kind, slot: Number(slot) };
+    if (replica !== undefined && !(Number(replica) >= 1 && Number(replica) <= replicas))
+      throw new UsageError(
+        `--adversary: ${one} names replica ${replica}, and the sim starts ${replicas ? `replicas 1..${replicas}` : 'none'} ` +
+          'of each slot (--replicas R)',
+      );
+    const peer = one.slice(one.indexOf('@'));
+    if (list.slice(0, i).some((other) => other.slice(other.indexOf('@')) === peer))
+      throw new UsageError(`--adversary: ${peer.slice(1)} is named twice; one adversary a peer`);
+    return { kind, slot: Number(slot), ...(replica !== undefined ? { replica: Number(replica) } : {}) };
   });
 }
 
@@ -72,7 +84,7 @@ export const simCommand: Command = {
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--peers N] [--replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
+    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>[.<replica>]]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
     '[--out <dir>] [--threads N] [--no-http] [--json]',
   args: [],
   options: {
@@ -124,10 +136,11 @@ export const simCommand: Command = {
     },
     adversary: {
       type: 'string',
-      value: '<kind>@<slot>',
+      value: '<kind>@<slot>[.<replica>]',
       multiple: true,
       description:
-        "that slot's peer cheats the team, and the honest peers must catch it; repeatable. A slot whose peer is " +
+        "that slot's trainer (or that replica of it) cheats the team, and the honest peers must catch it; repeatable. " +
+        'A slot whose peer is ' +
         'excluded has no peer after that stage, and the team waits for one: run it for one stage (--stages 1). Kinds: ' +
         Object.entries(ADVERSARY_KINDS)
           .map(([kind, what]) => `${kind} (${what})`)
@@ -186,8 +199,11 @@ export const simCommand: Command = {
       throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
     const wipe = options.wipe === true;
     if (wipe && !kill) throw new UsageError('--wipe goes with --kill: it says how the killed peer starts again');
-    const adversaries = adversaryFlags(options.adversary, peers ?? cfg.sat.agents.length);
-    for (const a of adversaries) say(`slot ${a.slot}'s peer is an adversary: ${ADVERSARY_KINDS[a.kind]}`);
+    const adversaries = adversaryFlags(options.adversary, peers ?? cfg.sat.agents.length, replicas ?? 0);
+    for (const a of adversaries)
+      say(
+        `${a.replica ? `replica ${a.slot}.${a.replica}` : `slot ${a.slot}'s peer`} is an adversary: ${ADVERSARY_KINDS[a.kind]}`,
+      );
     const deadline = options.deadline === undefined ? undefined : numberFlag(options, 'deadline', 30, { above: 0 });
     const link = linkFlags(stringFlag(options, 'latency'), stringFlag(options, 'loss'));
     if (link)

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { availableMemory } from '../node/gpu/device-memory.ts';
 import type { StageCertificate } from '../node/sat/certificate.ts';
 import type { RewardChange } from '../node/sat/reward-change.ts';
+import { HEARTBEAT_MS, LIVENESS_MS } from '../node/protocol/roster.ts';
 import type { AdversaryKind } from './adversaries.ts';
 import { type LinkShape, ShapedLink, freePort } from './link.ts';
 
@@ -51,7 +52,7 @@ export interface SimOptions {
   /** Token-passing deadline of every peer, in seconds (default the peers'). */
   deadline?: number;
   /** These slots' peers are adversaries of these kinds: the honest peers must catch them. */
-  adversaries?: { kind: AdversaryKind; slot: number }[];
+  adversaries?: { kind: AdversaryKind; slot: number; replica?: number }[];
   /** Every peer (and the bootstrap) is reached through a relay with this latency and loss. */
   link?: LinkShape;
   /** Every peer serves its status page on a free loopback port (start --http 127.0.0.1:0). */
@@ -101,6 +102,8 @@ export interface SimStage {
   bytes?: Record<string, number>;
   /** Chunks of the shared turns each peer made (docs/design §4.17), by sim name; none when no turn was shared. */
   made?: Record<string, number>;
+  /** Each slot's trainer in the stage, by sim name (an adversary's slot has none when the adversary trained it). */
+  trainers?: Record<string, string>;
   /** The largest resident memory of a peer process after the stage, in MiB. */
   rss_mb: number;
   /** The largest JavaScript heap in use of a peer after the stage, in MiB. */
@@ -242,7 +245,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       replica?: number;
     }[] = [];
     for (let slot = 0; slot < n; slot++) {
-      const adversary = o.adversaries?.find((a) => a.slot === slot)?.kind;
+      const adversary = o.adversaries?.find((a) => a.slot === slot && a.replica === undefined)?.kind;
       peers.push({
         slot,
         model: team.models[slot].path,
@@ -254,16 +257,19 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
       });
     }
     for (let replica = 1; replica <= replicas; replica++)
-      for (let slot = 0; slot < n; slot++)
+      for (let slot = 0; slot < n; slot++) {
+        const adversary = o.adversaries?.find((a) => a.slot === slot && a.replica === replica)?.kind;
         peers.push({
           slot,
           model: team.models[slot].path,
-          name: `replica ${slot}.${replica}`,
+          name: `replica ${slot}.${replica}${adversary ? ` (adversary: ${adversary})` : ''}`,
           dir: `peer-${slot}.${replica}`,
           extra: [],
           listen: await listenOn(`replica ${slot}.${replica}`),
           replica,
+          ...(adversary ? { adversary } : {}),
         });
+      }
     // The honest peers log each stage alike; an adversary's rows are its own, and it is stopped once they are done.
     const honest = peers.filter((p) => !p.adversary && !p.extra.length).length;
     const adversaries: ChildProcess[] = [];
@@ -348,7 +354,13 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           if (replica === undefined && !extra.length) trainersJoined.add(name);
           if (trainersJoined.size === n && !replicasStarted) {
             replicasStarted = true;
-            peers.filter((p) => p.replica !== undefined).forEach((p) => launch(p));
+            // A backdated claim comes from a peer joining the running team, once the others have seated its holders.
+            const late = (p: (typeof peers)[number]) => p.adversary === 'backdated-claim';
+            peers.filter((p) => p.replica !== undefined && !late(p)).forEach((p) => launch(p));
+            setTimeout(
+              () => peers.filter((p) => p.replica !== undefined && late(p)).forEach((p) => launch(p)),
+              LIVENESS_MS + 2 * HEARTBEAT_MS,
+            );
           }
         }
         if (adversary) return;
@@ -517,6 +529,8 @@ function agreed(rows: SimStage[]): SimStage {
     heap_mb: most(rows.map((r) => r.heap_mb)),
     bytes,
     ...(Object.keys(made).length ? { made } : {}),
+    // Who trained each slot: the honest peers that logged the stage as a trainer, not as a replica.
+    trainers: Object.fromEntries(rows.flatMap((r) => (r.replica ? [] : [[String(r.peer_slot), String(r.peer_name)]]))),
   };
 }
 

@@ -136,6 +136,7 @@ export async function joinTeam(options: PeerInit): Promise<JoinedPeer> {
       manifest: file.manifest,
       dataDir: init.dataDir,
       ...(said ? { said } : {}),
+      ...(adversaryHooks().claim ? { claimed: adversaryHooks().claim } : {}),
       onDigest: (peer, stage, digest) => digests.hear(peer, stage, digest),
     });
     const latest = digests.latest();

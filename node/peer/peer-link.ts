@@ -11,9 +11,9 @@
 // position not decided yet counts by its update if that came, else as skipped.
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
-import type { TurnGenerator } from '../agent/policy.ts';
 import type { ChainTranscript, RemoteTurn } from '../tasks/chain.ts';
-import { makeShare, type TurnShare } from './turn-shares.ts';
+import { takeShare, type TurnShare } from './turn-shares.ts';
+import { HeldChunks, slotOf } from './held-chunks.ts';
 import { cidFromBytes, cidFromString } from '../protocol/cid.ts';
 import {
   BlockKind,
@@ -31,7 +31,14 @@ import { bump } from '../protocol/counters.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import type { StageContent } from './stage-digests.ts';
 import { DEADLINE_MS, MAX_HOLD_DEADLINES, TokenPassing, type Turn } from '../protocol/token-passing.ts';
-import type { AgentStageRecord, ArrivedUpdate, SharedUpdate, StageLink, UpdateTensors } from '../sat/stage.ts';
+import type {
+  AgentStageRecord,
+  ArrivedUpdate,
+  SharedUpdate,
+  StageLink,
+  TurnMaker,
+  UpdateTensors,
+} from '../sat/stage.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
 import { type Attestations, evidenceOf } from '../protocol/attestations.ts';
 import { VERIFIERS, counting, verdictOf } from './replica-verdict.ts';
@@ -195,6 +202,10 @@ export class PeerLink implements StageLink {
   private readonly named = new Map<string, number>();
   /** Chunks of shared turns this peer made, by stage (§4.17). */
   readonly chunksMade = new Map<number, number>();
+  /** Chunks of shared turns held for their check (§4.17); none without attestations. */
+  private readonly heldChunks?: HeldChunks;
+  /** Chunks refused here on another peer of their slot's word, by maker. */
+  readonly refusedChunks = new Map<string, number>();
   /** Shards whose sender does not hold the slot of their last turns, by sender. */
   readonly forged = new Map<string, number>();
   /** Updates refused here, by their maker. */
@@ -221,6 +232,25 @@ export class PeerLink implements StageLink {
   ) {
     this.waitMs = init.waitMs ?? WAIT_MS;
     this.deadlineMs = init.deadlineMs ?? DEADLINE_MS;
+    this.heldChunks =
+      init.attestations &&
+      new HeldChunks({
+        attestations: init.attestations,
+        claims: init.claims,
+        line: (slot, stage) => init.line?.(slot, stage) ?? [],
+        waitMs: Math.max(4 * this.deadlineMs, 30_000),
+        take: (h) => this.takeShard(h.part, h.cid, h.maker),
+        refuse: (h, _by, why) => {
+          bump(this.refusedChunks, h.maker.toString());
+          this.init.exclude?.(
+            h.maker,
+            `it made chunk ${h.part.chunk} of slot ${slotOf(h.part)}'s turn in stage ${h.part.stage}'s ` +
+              `${h.part.rollout}, which does not hold up as another peer of the slot checked it (${why})`,
+            h.part.stage + 1,
+          );
+        },
+        ...(init.log ? { log: init.log } : {}),
+      });
     this.shards = new ShardExchange(host, {
       team: init.team,
       slots: init.slots,
@@ -273,6 +303,7 @@ export class PeerLink implements StageLink {
     this.teamPastSince = undefined;
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine, this.parts, this.arrived]) w.dropBefore(stage);
+    this.heldChunks?.dropBefore(stage);
     this.evidence.clear();
     this.init.attestations?.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
@@ -388,25 +419,39 @@ export class PeerLink implements StageLink {
    * `slot`'s turn in `rollout`, shared among the peers of its line when it has replicas (docs/design §4.17): this peer
    * makes its share with `generator` and takes the rest as it comes. Undefined when the turn is not shared.
    */
-  sharedTurn(stage: number, rollout: string, slot: number, generator?: TurnGenerator): RemoteTurn | undefined {
+  sharedTurn(stage: number, rollout: string, slot: number, maker?: TurnMaker): RemoteTurn | undefined {
     const line = (this.init.line?.(slot, stage) ?? []).map(String);
     const me = this.host.peerId.toString();
-    if (!generator || line.length < 2 || !line.includes(me)) return undefined;
+    if (!maker || line.length < 2 || !line.includes(me)) return undefined;
     const remote = this.remoteTurn(stage, rollout, slot);
+    const held = this.heldChunks;
     return {
-      generator,
+      generator: maker.generator,
       take: (transcripts, turn, make) => {
         const taken = remote.take(transcripts, turn);
         if (!make) return taken;
         const before = transcripts.map((t) => ({ ids: t.promptIds, turns: [...t.turns] }));
+        const heldNow = () => held?.of(stage, rollout, turn + 1) ?? [];
         const share: TurnShare = {
           key: `${this.init.seedOf?.(stage) ?? this.init.team}/${stage}/${rollout}/${turn}`,
           rows: transcripts.length,
           line,
           me,
           deadlineMs: this.deadlineMs,
-          make,
-          arrived: (c) => this.parts.hasChunk(stage, rollout, turn + 1, c),
+          make: adversaryHooks().turnRows?.(make) ?? make,
+          again: make,
+          rescore: maker.rescore,
+          arrived: (c) => this.parts.hasChunk(stage, rollout, turn + 1, c) || heldNow().some((h) => h.part.chunk === c),
+          excluded: (p) => held?.refusedMakers.has(p) ?? false,
+          held: () =>
+            heldNow().map((h) => ({
+              cid: h.cid.toString(),
+              chunk: h.part.chunk,
+              maker: h.maker.toString(),
+              since: h.since,
+              rows: h.part.trajectories.map((t) => t.prompt),
+              transcripts: h.part.trajectories.map((t) => ({ promptIds: t.ids, turns: t.turns })),
+            })),
           publish: (chunk, chunks, rows, made) =>
             this.publishShard(
               stage,
@@ -420,9 +465,19 @@ export class PeerLink implements StageLink {
               })),
               { chunk, chunks },
             ),
+          attest: (h, why) =>
+            this.init.attestations!.attest({
+              stage,
+              position: 0,
+              slot,
+              update: cidFromString(h.cid)!.bytes,
+              holds: why === undefined,
+              why: why ?? '',
+              abstains: false,
+            }),
           whole: taken,
         };
-        makeShare(share).then(
+        takeShare(share).then(
           (n) => this.chunksMade.set(stage, (this.chunksMade.get(stage) ?? 0) + n),
           (e: Error) =>
             this.init.log?.(`could not make this peer's share of slot ${slot}'s turn in ${rollout}: ${e.message}`),
@@ -724,6 +779,14 @@ export class PeerLink implements StageLink {
         part.stage + 1,
       );
     }
+    // A chunk of a shared turn waits for another peer of its slot's word (§4.17); one an update named is the team's.
+    if (part.chunks > 0 && this.heldChunks && !this.named.has(cid.toString()))
+      return this.heldChunks.hold(part, cid, from);
+    this.takeShard(part, cid, from);
+  }
+
+  /** Takes a shard part that holds up: into its rollout, which answers the turns waited for once whole. */
+  private takeShard(part: TrajectoryShard, cid: CID, from: PeerId): void {
     const whole = this.parts.add(part, cid, from.toString());
     if (!whole) return;
     const { shard } = whole;

@@ -30,6 +30,7 @@ export interface StatusPeer {
     shards: { counters: Pick<ShardCounters, 'nonMember' | 'invalidFrom'> };
     forged: ReadonlyMap<string, number>;
     refusedFrom: ReadonlyMap<string, number>;
+    refusedChunks: ReadonlyMap<string, number>;
   };
   chunks: Pick<PeerChunks, 'refused'>;
   digests: { mismatchFrom: ReadonlyMap<string, number> };
@@ -212,6 +213,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },
           { source: 'blocks', reason: 'forged', count: total(peer.link.forged) },
           { source: 'updates', reason: 'refused', count: total(peer.link.refusedFrom) },
+          { source: 'blocks', reason: 'chunk-refused', count: total(peer.link.refusedChunks) },
           { source: 'heartbeats', reason: 'digest-mismatch', count: total(peer.digests.mismatchFrom) },
         ],
         bySender: [
@@ -221,6 +223,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           peer.link.shards.counters.invalidFrom,
           peer.link.forged,
           peer.link.refusedFrom,
+          peer.link.refusedChunks,
           peer.digests.mismatchFrom,
           peer.chunks.refused.bySender,
         ],

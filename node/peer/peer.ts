@@ -215,6 +215,8 @@ export class Peer {
     this.role = stageRole(p, stage);
     if (this.role === 'excluded') {
       p.init.log(`this peer is excluded from the team from stage ${stage} on: its part is over`);
+      // Its slot's replicas may still take the state it offered of the stage before (§4.16).
+      await linger(p, stage, signal);
       return false;
     }
     const trainer = p.roster.holder(this.slot, stage)!;

@@ -1,5 +1,5 @@
-// Attestations (docs/design §4.16): a replica's signed word on whether its slot's update holds up, gossiped on
-// sat/<team>/attest and repeated while its stage runs. Each is signed by its replica's key over the message encoded
+// Attestations (docs/design §4.16, §4.17): a replica's signed word on whether its slot's update, or a chunk of its
+// slot's turn another peer made, holds up, gossiped on sat/<team>/attest and repeated while its stage runs. Each is signed by its replica's key over the message encoded
 // without the signature, so it stays checkable when another peer passes it on as evidence inside its own update.
 // What an attestation is worth (who may sign one, how many agree) is the caller's business.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
@@ -39,6 +39,7 @@ export class Attestations {
   /** This peer's attestations, repeated while their stage runs. */
   private readonly mine: Signed[] = [];
   private readonly waiters = new Set<() => void>();
+  private readonly listeners: ((s: Signed) => void)[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -85,6 +86,11 @@ export class Attestations {
     return [...(this.byUpdate.get(cid)?.values() ?? [])];
   }
 
+  /** Calls `fn` with each signed attestation kept from now on (heard, or made here). */
+  listen(fn: (s: Signed) => void): void {
+    this.listeners.push(fn);
+  }
+
   /** Resolves once `done()` holds (checked now and at each attestation heard), or after `ms`. */
   async until(done: () => boolean, ms: number): Promise<void> {
     if (done()) return;
@@ -123,6 +129,7 @@ export class Attestations {
     this.byUpdate.set(cid, bySigner);
     bySigner.set(s.signer.toString(), s);
     for (const check of [...this.waiters]) check();
+    for (const fn of this.listeners) fn(s);
   }
 }
 

@@ -13,7 +13,9 @@
 // time in its data dir, so after a restart it re-announces the same claim and keeps its seniority on
 // every peer, those that joined meanwhile included. A peer excluded from the team (docs/design §4.15)
 // holds no slot from the stage it is excluded from on. Known limit: a claim dated far in the past wins
-// seniority on every peer; an open team cannot tell it from an old one.
+// seniority only on a peer that first hears it before the slot's holder is seated: once a peer has listened for a
+// liveness window it seats each slot's holder, which keeps the slot while it is live, and a peer's claim keeps the
+// time it was first heard with.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
@@ -55,6 +57,8 @@ export interface RosterInit {
   heartbeatMs?: number;
   /** What this peer's heartbeats say, as they go out (the sim's adversaries change it; an honest peer sends them as made). */
   said?: (beat: Heartbeat) => Heartbeat;
+  /** What this peer's claim says, as it goes out (likewise). */
+  claimed?: (claim: SlotClaim) => SlotClaim;
   /** Hears the digest of a stage another peer's heartbeat carries (docs/design §4.15). */
   onDigest?: (peer: PeerId, stage: number, digest: Uint8Array) => void;
 }
@@ -62,7 +66,11 @@ export interface RosterInit {
 export interface RosterCounters {
   claims: number;
   heartbeats: number;
-  /** Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'late', 'non-member'. */
+  /**
+   * Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'late', 'non-member'; and 'backdated': a
+   * claim dated before one its peer made earlier, or before a seated holder's, first heard once it was seated (kept, its
+   * seniority not taken).
+   */
   dropped: Map<string, number>;
 }
 
@@ -84,6 +92,9 @@ export class Roster {
   /** Peers excluded from the team for what they sent: why, and the first stage they hold no slot in. */
   private readonly excluded = new Map<string, { why: string; from: number }>();
   private current = 0;
+  /** Each slot's seated holder (docs/design §4.6): it keeps the slot while it is live, whatever later claims are dated. */
+  private readonly seated = new Map<number, string>();
+  private startedAt = Date.now();
   /** The last stage this peer logged and its digest, carried by its heartbeats. */
   private digest: { stage: number; bytes: Uint8Array<ArrayBuffer> } = { stage: 0, bytes: new Uint8Array() };
   private timer?: NodeJS.Timeout;
@@ -115,6 +126,7 @@ export class Roster {
           this.init.onDigest?.(from, beat.digestStage, beat.digest);
       },
     );
+    this.startedAt = Date.now();
     this.timer = setInterval(() => void this.announce(), this.heartbeatMs);
   }
 
@@ -188,10 +200,11 @@ export class Roster {
    */
   line(slot: number, stage = this.current): PeerId[] {
     const now = Date.now();
+    const seated = this.seated.get(slot);
     const rank = (k: Known): [number, number, number, string] =>
       k.claim.upgrade && k.claim.from <= stage
         ? [0, k.claim.from, k.claim.time, k.peer.toString()]
-        : [1, 0, k.claim.time, k.peer.toString()];
+        : [1, 0, k.peer.toString() === seated ? Number.NEGATIVE_INFINITY : k.claim.time, k.peer.toString()];
     const order = (x: Known, y: Known) => {
       const [a, b] = [rank(x), rank(y)];
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
@@ -269,7 +282,10 @@ export class Roster {
     if (!this.mine) return;
     const { team } = this.init;
     this.record(this.mine, this.host.peerId);
-    await this.host.publish(claimsTopic(team), encodeSlotClaim(this.mine)).catch(() => 0);
+    await this.host
+      .publish(claimsTopic(team), encodeSlotClaim(this.init.claimed?.(this.mine) ?? this.mine))
+      .catch(() => 0);
+    this.seat();
     const beat: Heartbeat = {
       version: PROTOCOL_VERSION,
       team,
@@ -322,6 +338,20 @@ export class Roster {
     return true;
   }
 
+  /**
+   * Seats each slot's holder, once this peer has listened for a liveness window (it has heard every live claim): from
+   * then on the holder keeps its slot while it is live, so a claim dated earlier than its own, first heard later (a
+   * backdated one), does not take the slot from the trainer the team is training with (docs/design §4.6).
+   */
+  private seat(): void {
+    if (Date.now() - this.startedAt < this.liveness) return;
+    for (const slot of this.claims.keys()) {
+      const holder = this.line(slot)[0];
+      if (holder) this.seated.set(slot, holder.toString());
+      else this.seated.delete(slot);
+    }
+  }
+
   private record(claim: SlotClaim, peer: PeerId): void {
     const id = peer.toString();
     // One slot per peer: a claim on another slot withdraws its earlier ones.
@@ -329,9 +359,16 @@ export class Roster {
     const bySlot = this.claims.get(claim.slot) ?? new Map<string, Known>();
     this.claims.set(claim.slot, bySlot);
     const prev = bySlot.get(id);
+    const seated = this.seated.get(claim.slot);
+    const seatedTime = seated ? bySlot.get(seated)?.claim.time : undefined;
+    if (
+      (prev && claim.time < prev.claim.time) ||
+      (!prev && seatedTime !== undefined && seated !== id && claim.time < seatedTime)
+    )
+      this.drop('backdated');
     // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
     bySlot.set(id, {
-      claim: prev && prev.claim.time <= claim.time ? prev.claim : claim,
+      claim: prev && prev.claim.time <= claim.time ? prev.claim : prev ? { ...claim, time: prev.claim.time } : claim,
       peer,
       lastSeen: Date.now(),
       ...(prev?.stage !== undefined ? { stage: prev.stage } : {}),

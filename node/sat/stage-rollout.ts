@@ -14,6 +14,7 @@ import {
 import { pickPrompts, seededRng } from '../tasks/dataset.ts';
 import { reward } from '../tasks/verifier.ts';
 import { concat, mean, range } from '../util/arrays.ts';
+import type { TurnMaker } from './stage.ts';
 import { type StageRun, linkOf } from './stage-run.ts';
 
 /** One trajectory of the stage's batch B. */
@@ -59,11 +60,12 @@ export async function rollOut(run: StageRun): Promise<StageRollout> {
   for (const [k, slots] of memberLineups(cfg.team.workflow, team.agents.length).entries()) {
     const name = `train/${k}`;
     // A slot's agent here takes its turns, or its share of them when the slot has replicas (docs/design §4.17).
-    const here = (s: number) =>
-      team.agents[s]?.policy ?? (team.replica?.slot === s ? team.replica.agent.policy : undefined);
+    const here = (s: number) => team.agents[s] ?? (team.replica?.slot === s ? team.replica.agent : undefined);
+    const maker = (s: number, agent = here(s)): TurnMaker | undefined =>
+      agent && { generator: agent.policy, rescore: (ts) => turnGaps(team.format, agent, s, ts) };
     const takers = slots.map(
       (s) =>
-        link?.sharedTurn?.(run.stage, name, s, here(s)) ??
+        link?.sharedTurn?.(run.stage, name, s, maker(s)) ??
         team.agents[s]?.policy ??
         linkOf(run, 'rollout').remoteTurn(run.stage, name, s),
     );
@@ -127,8 +129,11 @@ export const rowsOf = (rollout: StageRollout, slot: number): Trajectory[] => rol
 /** Whether `slot` took a turn in `t`. */
 export const spokeIn = (t: Trajectory, slot: number): boolean => t.transcript.turns.some((u) => u.slot === slot);
 
+/** A transcript as laid out for the learner: what ownIds and ownPositions read. */
+type LaidOut = Pick<Trajectory, 'transcript' | 'layout'>;
+
 /** The turns `slot` took in `t`, by index. */
-const ownTurns = (t: Trajectory, slot: number): number[] =>
+const ownTurns = (t: LaidOut, slot: number): number[] =>
   t.transcript.turns.flatMap((u, k) => (u.slot === slot ? [k] : []));
 
 /**
@@ -136,7 +141,7 @@ const ownTurns = (t: Trajectory, slot: number): number[] =>
  * its last token. The model is causal, so what follows changes none of its log-probs, and an early turn's agent
  * runs on a shorter row.
  */
-export function ownIds(t: Trajectory, slot: number): number[] {
+export function ownIds(t: LaidOut, slot: number): number[] {
   const turns = ownTurns(t, slot);
   const [sequence, ...others] = new Set(turns.map((k) => t.layout.turns[k].sequence));
   if (sequence === undefined) throw new Error(`slot ${slot} took no turn in this trajectory`);
@@ -145,7 +150,7 @@ export function ownIds(t: Trajectory, slot: number): number[] {
 }
 
 /** Where `slot`'s tokens sit in ownIds, its turns in order. */
-export const ownPositions = (t: Trajectory, slot: number): number[] =>
+export const ownPositions = (t: LaidOut, slot: number): number[] =>
   ownTurns(t, slot).flatMap((k) => range(...t.layout.turns[k].span));
 
 /** `slot`'s tokens' `per` values in `t`, its turns in order. */
@@ -182,4 +187,25 @@ export function scoringGap(rows: readonly Trajectory[], slot: number): number {
         });
     });
   return gap;
+}
+
+/**
+ * Per transcript, the largest |sampling log-prob - teacher-forced log-prob| over `slot`'s tokens, scored by `agent`:
+ * turns another peer made, re-scored here (docs/design §4.17).
+ */
+export async function turnGaps(
+  f: ChainFormat,
+  agent: Agent,
+  slot: number,
+  transcripts: readonly ChainTranscript[],
+): Promise<number[]> {
+  const rows = transcripts.map((transcript) => ({ transcript, layout: f.layout(transcript) }));
+  const scored = await agent.scoreAt(
+    rows.map((t) => ownIds(t, slot)),
+    rows.map((t) => ownPositions(t, slot)),
+  );
+  return transcripts.map((t, i) => {
+    const sampled = t.turns.flatMap((u) => (u.slot === slot ? u.logprobs : []));
+    return sampled.reduce((gap, lp, j) => Math.max(gap, Math.abs(lp - scored.logprobs[i][j])), 0);
+  });
 }

@@ -65,15 +65,22 @@ export interface UpdateTensors {
   params: ParamSource;
 }
 
+/** A slot's agent here, as a shared turn needs it (docs/design §4.17): to make rows, and to re-score rows others made. */
+export interface TurnMaker {
+  generator: TurnGenerator;
+  /** Per transcript, the largest |sampling log-prob - teacher-forced log-prob| over the slot's tokens. */
+  rescore(transcripts: readonly ChainTranscript[]): Promise<number[]>;
+}
+
 /** How a stage reaches the slots whose agents run on other peers (a network team; see node/peer/peer-link.ts). */
 export interface StageLink {
   /** The turns of a remote `slot` in rollout `rollout` (e.g. 'train/0') of `stage`, from its peer. */
   remoteTurn(stage: number, rollout: string, slot: number): RemoteTurn;
   /**
-   * `slot`'s turn in `rollout`, shared among the peers that hold its agent, this one with `generator` among them
+   * `slot`'s turn in `rollout`, shared among the peers that hold its agent, this one with `maker` among them
    * (docs/design §4.17); undefined when it is not shared.
    */
-  sharedTurn?(stage: number, rollout: string, slot: number, generator?: TurnGenerator): RemoteTurn | undefined;
+  sharedTurn?(stage: number, rollout: string, slot: number, maker?: TurnMaker): RemoteTurn | undefined;
   /** Shares the turns taken here in `rollout` with the peers of later turns (and every learner). */
   shareTurn(stage: number, rollout: string, transcripts: readonly ChainTranscript[]): Promise<void>;
   /** The stage's order is known: the token starts moving. */

@@ -29,8 +29,11 @@ export interface ChainTranscript {
   turns: TranscriptTurn[];
 }
 
-/** Generates the given rows of a turn here, each from its own seeded stream (GenerateOptions.rows). */
-export type MakeRows = (rows: readonly number[]) => Promise<Generation[]>;
+/**
+ * Generates the given rows of a turn here, each from its own seeded stream (GenerateOptions.rows), or from the streams
+ * `streams` names instead.
+ */
+export type MakeRows = (rows: readonly number[], streams?: readonly number[]) => Promise<Generation[]>;
 
 /**
  * A turn taken elsewhere (an agent on another peer), or shared among the peers that hold its agent: given the
@@ -155,7 +158,8 @@ export async function rollLineup(
     };
     if ('take' in taker) {
       const { generator } = taker;
-      const make = generator && ((rows: readonly number[]) => generator.generate(rows.map(context), { ...gen, rows }));
+      const make: MakeRows | undefined =
+        generator && ((rows, streams = rows) => generator.generate(rows.map(context), { ...gen, rows: streams }));
       const out = await taker.take(transcripts, turn, make);
       out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
       continue;

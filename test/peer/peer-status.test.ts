@@ -156,7 +156,14 @@ test('the snapshot and the metrics of a peer', async (t) => {
         other.roster.holders()[0]?.equals(me.host.peerId) === true
       );
     });
-    const link = { stageOrder: ORDER, token: me.token, shards, forged: new Map(), refusedFrom: new Map() };
+    const link = {
+      stageOrder: ORDER,
+      token: me.token,
+      shards,
+      forged: new Map(),
+      refusedFrom: new Map(),
+      refusedChunks: new Map(),
+    };
     const digests = { mismatchFrom: new Map() };
     const attestations = { dropped: new Map([['signature', 2]]) };
     const peer: StatusPeer = {

@@ -281,3 +281,58 @@ test('a peer keeps its claim time in its data dir, so a restart re-announces the
     await new Promise((r) => setTimeout(r, 20));
   }
 });
+
+test("a claim dated before the seated holder's, first heard once it is seated, does not take the slot", async (t) => {
+  const m = manifest();
+  const {
+    hosts: [a, b, c],
+    rosters,
+    stop,
+  } = await peers(m);
+  let late: Roster | undefined;
+  try {
+    await rosters[0].claim(0, 'qwen3', TOKENIZER);
+    await rosters[1].claim(1, 'qwen3', TOKENIZER);
+    // Each peer seats the holders once it has listened a liveness window (1.5 s here).
+    await new Promise((r) => setTimeout(r, 2_000));
+    // c joins the running team with a claim on slot 0 dated 1970.
+    rosters[2].stop();
+    late = new Roster(c, {
+      team: teamId(m),
+      manifest: m,
+      livenessMs: 1500,
+      heartbeatMs: 200,
+      claimed: (claim) => ({ ...claim, time: 1 }),
+    });
+    late.start();
+    await late.claim(0, 'qwen3', TOKENIZER);
+    await until('the backdated claim to be counted', () =>
+      rosters.slice(0, 2).every((r) => (r.counters.dropped.get('backdated') ?? 0) > 0),
+    );
+    await new Promise((r) => setTimeout(r, 600));
+    for (const r of rosters.slice(0, 2)) {
+      t.true(same(r.holder(0), a.peerId), 'the seated holder keeps slot 0');
+      t.deepEqual(r.line(0).map(String), [a.peerId, c.peerId].map(String), 'and the backdated claimant is behind it');
+    }
+    // A peer that claims again with an earlier time keeps the time it was first heard with.
+    const first = rosters[0].heard(1, b.peerId)!.claimTime;
+    await b.publish(
+      claimsTopic(teamId(m)),
+      encodeSlotClaim({
+        version: PROTOCOL_VERSION,
+        team: teamId(m),
+        slot: 1,
+        family: 'qwen3',
+        tokenizer: TOKENIZER,
+        upgrade: false,
+        from: 0,
+        time: 1,
+      }),
+    );
+    await until('the re-dated claim to be counted', () => (rosters[0].counters.dropped.get('backdated') ?? 0) > 1);
+    t.is(rosters[0].heard(1, b.peerId)!.claimTime, first);
+  } finally {
+    late?.stop();
+    await stop();
+  }
+});

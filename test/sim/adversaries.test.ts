@@ -13,7 +13,11 @@ import { differences } from './stage-rows.ts';
 
 interface Summary {
   excluded: { name: string; peer: string; from: number; why: string }[];
-  stages: { stage: number; agents: { slot: number; accepted: boolean; skipped?: true; refused?: string }[] }[];
+  stages: {
+    stage: number;
+    agents: { slot: number; accepted: boolean; skipped?: true; refused?: string }[];
+    trainers?: Record<string, string>;
+  }[];
 }
 
 /**
@@ -117,6 +121,42 @@ for (const [kind, why] of [
     );
   });
 
+// A slot's trainer and its replica make its turns together and check each other's chunks (docs/design §4.17).
+for (const [at, cheat, checker] of [
+  ['0', 'peer 0', 'replica 0.1'],
+  ['0.1', 'replica 0.1', 'peer 0'],
+] as const)
+  test(`off-sampler-tokens@${at}: ${checker} finds chunks whose tokens are not the seeded sampler's, their maker is excluded, and the stage is train's`, (t) => {
+    const { summary, dir, out } = simWith(`off-sampler-tokens@${at}`, 2, 1);
+    t.like(summary.excluded, [{ name: `${cheat} (adversary: off-sampler-tokens)`, from: 2 }]);
+    t.regex(
+      summary.excluded[0].why,
+      /^it made chunk \d+ of slot 0's turn in stage 1's train\/0, which does not hold up as another peer of the slot checked it \(12D3KooW\S+: row \d+'s tokens are not the seeded sampler's: token \d+ is \d+, the sampler's \d+\)$/,
+    );
+    // The chunks it made were made again by the other peer of the slot: the stage is single-process train's (and the
+    // next too: the replica takes the slot's state of the stage from its excluded trainer before it goes).
+    const train = sat('train', '--config', path.join(dir, 'team.yaml'), '--threads', '1');
+    t.is(train.code, 0, train.stderr);
+    const rows = (file: string) =>
+      fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    const trained = rows(path.join(dir, 'train-run/stage_log.jsonl'));
+    const honest = rows(path.join(out, 'peer-1/stage_log.jsonl'));
+    t.is(honest.length, 2);
+    honest.forEach((row, i) => t.deepEqual(differences(trained[i], row), [], `stage ${i + 1}`));
+  });
+
+test('backdated-claim@0.1: a replica that joins the running team with a claim dated 1970 stays behind the trainer', (t) => {
+  const { summary } = simWith('backdated-claim@0.1', 2, 1);
+  t.is(summary.stages.length, 2);
+  for (const s of summary.stages)
+    t.deepEqual(s.trainers, { 0: 'peer 0', 1: 'peer 1' }, `stage ${s.stage}: the seated trainers train their slots`);
+  t.deepEqual(summary.excluded, []);
+});
+
 test('endless-keepalive: its position is taken over once the longest hold has passed, and counted skipped', (t) => {
   const { summary } = simWith('endless-keepalive@0');
   const cheat = summary.stages[0].agents.find((a) => a.slot === 0)!;
@@ -132,16 +172,17 @@ test('--adversary names a kind and a slot of the team, once a slot', (t) => {
       'kl-lies@0',
       new RegExp(
         "no kind 'kl-lies' \\(the kinds are kl-lie, kl-violation, forged-turn, fake-stage, endless-keepalive, " +
-          'logp-offset, garbage-weights, withhold-chunks, bad-chunks\\)',
+          'logp-offset, garbage-weights, withhold-chunks, bad-chunks, backdated-claim, off-sampler-tokens\\)',
       ),
     ],
     ['kl-lie@2', /the team has slots 0..1, not 2/],
-    ['kl-lie', /must look like <kind>@<slot>/],
+    ['kl-lie', /must look like <kind>@<slot> or <kind>@<slot>.<replica>/],
+    ['kl-lie@0.1', /names replica 1, and the sim starts none of each slot \(--replicas R\)/],
   ] as const) {
     const r = sat('sim', '--config', config, '--adversary', flag);
     t.is(r.code, 2, flag);
     t.regex(r.stderr, error);
   }
   const twice = sat('sim', '--config', config, '--adversary', 'kl-lie@0', '--adversary', 'forged-turn@0');
-  t.regex(twice.stderr, /slot 0 is named twice/);
+  t.regex(twice.stderr, /0 is named twice; one adversary a peer/);
 });
