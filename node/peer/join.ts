@@ -1,6 +1,8 @@
 // A peer joining its team (docs/design §5.1): its identity and libp2p host, the team file (here, or fetched
 // by team id), the team's data sets, its slot's agent as it last saved it, the PeerLink to the other
 // slots, and its claim on the roster.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import type { Agent } from '../agent/agent.ts';
 import { InputError } from '../agent/errors.ts';
@@ -329,10 +331,22 @@ function peerLink({
     // Only a slot with replicas needs its trainer's new tensors: they check its update by them.
     offerWeights: async (stage, params) =>
       replicas(slot, stage) > 0 ? offerWeights(chunks, init.dataDir, slot, params) : undefined,
-    fetchWeights: (cid, from) => fetchWeights(chunks, init.dataDir, slot, cid, from, cfg.training.lora ?? undefined),
+    // An update's policy tensors are float32: at most twice the model's own files, whose dtype may be bfloat16.
+    fetchWeights: (cid, from) =>
+      fetchWeights(chunks, init.dataDir, slot, cid, from, {
+        maxBytes: 2 * modelBytes(init.model) + 2 ** 20,
+        ...(cfg.training.lora ? { lora: cfg.training.lora } : {}),
+      }),
     exclude: (peer, why, from) => {
       if (roster.exclude(peer, why, from))
         init.log(`excluded peer ${peer} from the team from stage ${from} on: ${why}`);
     },
   });
 }
+
+/** The bytes of the safetensors files of the model in `dir`. */
+const modelBytes = (dir: string): number =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);

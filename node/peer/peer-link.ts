@@ -200,6 +200,8 @@ export class PeerLink implements StageLink {
   private readonly decided = new Waits<Held | null>();
   /** Shards an update named (an observer fetches them from whoever has them: their CID vouches for them). */
   private readonly named = new Map<string, number>();
+  /** Whether this peer makes and checks a share of its slot's turns this stage (a replica out of step does not). */
+  private sharesTurns = true;
   /** Chunks of shared turns this peer made, by stage (§4.17). */
   readonly chunksMade = new Map<number, number>();
   /** Chunks of shared turns held for their check (§4.17); none without attestations. */
@@ -297,9 +299,10 @@ export class PeerLink implements StageLink {
    * An observer takes no turn and holds no token in it: it reads the stage from what the others
    * made, and fetches by CID what their updates name and it missed.
    */
-  beginStage(stage: number, observe = false): void {
+  beginStage(stage: number, observe = false, sharesTurns = !observe): void {
     this.stage = stage;
     this.observing = observe;
+    this.sharesTurns = sharesTurns;
     this.teamPastSince = undefined;
     this.order = [];
     for (const w of [this.turns, this.decided, this.mine, this.parts, this.arrived]) w.dropBefore(stage);
@@ -422,7 +425,7 @@ export class PeerLink implements StageLink {
   sharedTurn(stage: number, rollout: string, slot: number, maker?: TurnMaker): RemoteTurn | undefined {
     const line = (this.init.line?.(slot, stage) ?? []).map(String);
     const me = this.host.peerId.toString();
-    if (!maker || line.length < 2 || !line.includes(me)) return undefined;
+    if (!maker || !this.sharesTurns || line.length < 2 || !line.includes(me)) return undefined;
     const remote = this.remoteTurn(stage, rollout, slot);
     const held = this.heldChunks;
     return {
@@ -770,9 +773,12 @@ export class PeerLink implements StageLink {
   private onShard(part: TrajectoryShard, cid: CID, from = this.host.peerId): void {
     if (part.stage < this.stage) return;
     if (!this.named.has(cid.toString()) && !this.madeBy(part, from)) {
+      this.host.blocks.store.delete(cid); // not served on; fetched again if announced again
+      // A claimant of the slot that does not train it here yet (a new identity behind its lapsing predecessor, a
+      // replica whose view of the line differs) is not forging: what it sent counts once it trains the slot.
+      if (makersOf(part).every((slot) => this.init.claims(slot, from, part.stage))) return;
       const slots = makersOf(part).join(', ');
       bump(this.forged, from.toString());
-      this.host.blocks.store.delete(cid); // not served on
       return this.init.exclude?.(
         from,
         `it sent turns of slot ${slots} in stage ${part.stage}'s rollout ${part.rollout}, a slot it does not train`,

@@ -107,6 +107,8 @@ export class Peer {
   readonly attestations: Attestations;
   /** What this peer was in its last stage: its slot's trainer or a replica (replica.ts). */
   private role: StageRole | undefined;
+  /** Whether this peer, as a replica, holds the state its trainer trains from (it took the last one offered). */
+  private inStep = false;
   /** Aborted by stop: every wait of the peer's ends. */
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
@@ -203,7 +205,12 @@ export class Peer {
     const p = this.joined;
     const signal = this.stopping.signal;
     if (signal.aborted) return false;
-    if (p.followed && (await takeTrainerState(p, p.followed, signal))) void p.states.offer();
+    if (p.followed) {
+      const taken = await takeTrainerState(p, p.followed, signal);
+      if (taken) void p.states.offer();
+      // A replica that missed the state its trainer's kept update made is out of step until it takes one.
+      if (taken || p.followed.updated) this.inStep = taken;
+    }
     delete p.followed;
     p.roster.setStage(stage);
     const was = this.role;
@@ -227,7 +234,10 @@ export class Peer {
         `stage ${stage}: this peer trains slot ${this.slot}` +
           (was === 'replica' ? ' from now on: the peer before it in line is gone' : ''),
       );
-    p.link.beginStage(stage, this.role === 'replica');
+    // A replica makes a share of its slot's turns only in step with its trainer: from the team's first stage, or once
+    // it took its trainer's state (§4.17).
+    const replica = this.role === 'replica';
+    p.link.beginStage(stage, replica, !replica || this.inStep || stage === 1);
     if (this.role === 'trainer') return true;
     p.followed = { stage, trainer };
     return 'follow';

@@ -6,6 +6,7 @@ import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { freezeParams, loadParams, saveParams } from '../agent/model/frozen-params.ts';
 import type { LoraConfig, ParamSource } from '../agent/model/weights.ts';
+import { manifestBytes } from '../protocol/chunk-codec.ts';
 import { adversaryHooks } from './adversary-hooks.ts';
 import type { PeerChunks } from './peer-chunks.ts';
 
@@ -23,17 +24,32 @@ export async function offerWeights(chunks: PeerChunks, dir: string, slot: number
   return (await chunks.offer({ [TENSORS]: file }, label(slot))).cid;
 }
 
-/** The policy tensors of manifest `cid`, fetched from `from` into `dir`. */
+/** How long a replica waits for an update's tensors before it gives up on checking the update. */
+const FETCH_MS = 10 * 60_000;
+
+/**
+ * The policy tensors of manifest `cid`, fetched from `from` into `dir`: at most `maxBytes` (a manifest of more is
+ * refused before any chunk), within ten minutes.
+ */
 export async function fetchWeights(
   chunks: PeerChunks,
   dir: string,
   slot: number,
   cid: CID,
   from: PeerId,
-  lora?: LoraConfig,
+  o: { maxBytes: number; lora?: LoraConfig },
 ): Promise<ReadonlyMap<string, { data: Float32Array }>> {
-  const manifest = await chunks.fetch(cid, [from], { label: label(slot) });
+  const manifest = await chunks.fetch(cid, [from], {
+    label: label(slot),
+    signal: AbortSignal.timeout(FETCH_MS),
+    check: (m) => {
+      if (manifestBytes(m) > o.maxBytes)
+        throw new Error(
+          `its weights' manifest holds ${manifestBytes(m)} bytes, more than the ${o.maxBytes} this slot's tensors take`,
+        );
+    },
+  });
   const file = path.join(dir, `update-${slot}.safetensors`);
   await chunks.store.materialize(manifest, file, { entry: TENSORS });
-  return loadParams(file, lora).current();
+  return loadParams(file, o.lora).current();
 }

@@ -11,8 +11,9 @@ import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
 
 export const attestTopic = (team: string) => `sat/${team}/attest`;
-/** How often this peer's attestations of the current stage are gossiped again. */
+/** How often this peer's attestations of the current stage are gossiped again, and for how long each. */
 const REPEAT_MS = 2_000;
+const REPEAT_FOR_MS = 20_000;
 
 /** An attestation whose signature holds, with its signer and its bytes as signed (to pass on as evidence). */
 export interface Signed {
@@ -36,8 +37,8 @@ export class Attestations {
   readonly dropped = new Map<string, number>();
   /** Signed attestations heard (and made here), by the CID of the update they check, one per signer. */
   private readonly byUpdate = new Map<string, Map<string, Signed>>();
-  /** This peer's attestations, repeated while their stage runs. */
-  private readonly mine: Signed[] = [];
+  /** This peer's attestations, each repeated for a while (REPEAT_FOR_MS) while its stage runs. */
+  private readonly mine: (Signed & { since: number })[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly listeners: ((s: Signed) => void)[] = [];
   private timer?: NodeJS.Timeout;
@@ -55,7 +56,9 @@ export class Attestations {
       (a, from) => void this.hear(a, from),
     );
     this.timer = setInterval(() => {
-      for (const s of this.mine) void this.host.publish(attestTopic(team), s.bytes).catch(() => 0);
+      const now = Date.now();
+      for (const s of this.mine)
+        if (now - s.since < REPEAT_FOR_MS) void this.host.publish(attestTopic(team), s.bytes).catch(() => 0);
     }, REPEAT_MS);
     this.timer.unref();
   }
@@ -65,7 +68,7 @@ export class Attestations {
     this.host.unsubscribe(attestTopic(this.init.team));
   }
 
-  /** Signs `claim` as this peer's, keeps it, and gossips it now and again until its stage is forgotten. */
+  /** Signs `claim` as this peer's, keeps it, and gossips it now and again for a while, until its stage is forgotten. */
   async attest(claim: Claim): Promise<void> {
     const unsigned: Attestation = {
       version: PROTOCOL_VERSION,
@@ -76,7 +79,7 @@ export class Attestations {
     const signature = new Uint8Array(await this.init.privateKey.sign(encodeUnsigned(unsigned)));
     const attestation = { ...unsigned, signature };
     const signed = { attestation, signer: this.host.peerId, bytes: encodeAttestation(attestation) };
-    this.mine.push(signed);
+    this.mine.push({ ...signed, since: Date.now() });
     this.keep(signed);
     await this.host.publish(attestTopic(this.init.team), signed.bytes).catch(() => 0);
   }
