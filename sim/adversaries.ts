@@ -19,8 +19,8 @@ export const ADVERSARY_KINDS = {
   'withhold-chunks': 'it serves no chunk it holds: not the weights its updates name, not its slot state',
   'bad-chunks': 'every block it serves on /sat/chunks/1 has one byte changed',
   'backdated-claim':
-    "its slot claim is dated 1970, to outrank the slot's trainer (it joins once the others have listened a liveness " +
-    'window, as a peer joining a running team does)',
+    "its slot claim is dated 1970, to outrank the slot's trainer (as a replica, it joins once the others have " +
+    'listened a liveness window, as a peer joining a running team does)',
   'off-sampler-tokens':
     "its share of its slot's turns is sampled from streams not its rows' own: tokens the policy might give, with " +
     'their true log-probs, but not those the seeded sampler draws',

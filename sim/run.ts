@@ -354,13 +354,16 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           if (replica === undefined && !extra.length) trainersJoined.add(name);
           if (trainersJoined.size === n && !replicasStarted) {
             replicasStarted = true;
-            // A backdated claim comes from a peer joining the running team, once the others have seated its holders.
+            // A backdated claim comes from a peer joining the running team, once the others heard every live claim.
             const late = (p: (typeof peers)[number]) => p.adversary === 'backdated-claim';
             peers.filter((p) => p.replica !== undefined && !late(p)).forEach((p) => launch(p));
-            setTimeout(
-              () => peers.filter((p) => p.replica !== undefined && late(p)).forEach((p) => launch(p)),
+            const joinLate = setTimeout(
+              () => {
+                if (!failure) peers.filter((p) => p.replica !== undefined && late(p)).forEach((p) => launch(p));
+              },
               LIVENESS_MS + 2 * HEARTBEAT_MS,
             );
+            joinLate.unref();
           }
         }
         if (adversary) return;

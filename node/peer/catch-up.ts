@@ -39,7 +39,7 @@ async function catchUp(p: JoinedPeer, loop: StageLoop, done: number, signal: Abo
   await sleep(CATCH_UP_MS, signal);
   const now = teamStage(p.roster, p.host.peerId);
   if (now <= done || signal.aborted) return done;
-  // What the team has of that stage is gossiped again every 2 s: listen a while before deciding.
+  // What the team has of that stage is gossiped again at least every 8 s: listen a while before deciding.
   await until(() => p.link.rolledOut(now), { every: 200, timeoutMs: ROLLOUT_WAIT_MS, signal });
   if (signal.aborted) return done;
   if (now > done + 1) p.init.log(`stages ${done + 1}..${now - 1} went on without this agent`);

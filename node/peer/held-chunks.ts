@@ -34,8 +34,13 @@ export interface HeldChunksInit {
 /** The slot whose turn a chunk carries: that of its trajectories' last turn. */
 export const slotOf = (part: TrajectoryShard): number => part.trajectories[0].turns.at(-1)!.slot;
 
+/** A part held, with the peers that said they cannot check it and the timer that takes it unchecked. */
+type Held = HeldPart & { timer: NodeJS.Timeout; abstained: Set<string> };
+
 export class HeldChunks {
-  private readonly held = new Map<string, HeldPart & { timer: NodeJS.Timeout }>();
+  private readonly held = new Map<string, Held>();
+  /** Parts decided here, by CID: a word that comes later is logged when it says otherwise. */
+  private readonly decided = new Map<string, { stage: number; holds: boolean }>();
   /** The makers of chunks refused here: a chunk of theirs counts only on a peer's word, and they make none. */
   readonly refusedMakers = new Set<string>();
 
@@ -56,29 +61,36 @@ export class HeldChunks {
         `chunk ${part.chunk} of slot ${slotOf(part)}'s turn in stage ${part.stage}'s ${part.rollout} is taken ` +
           `unchecked: no other peer of its slot spoke of it in ${Math.round(this.init.waitMs / 1000)} s`,
       );
-      this.init.take(h);
+      this.settle(key, h, true);
     }, this.init.waitMs);
     timer.unref();
-    this.held.set(key, { part, cid, maker, since: Date.now(), timer });
+    this.held.set(key, { part, cid, maker, since: Date.now(), timer, abstained: new Set() });
     for (const s of this.init.attestations.of(key)) this.heard(s);
     this.takeUncheckable();
   }
 
   /**
-   * Takes at once the parts no peer can check: their slot's line has none but their maker and refused makers. A
-   * refused maker's are checked all the same (another peer may have found some of them good).
+   * Takes at once the parts no peer can check: their slot's line has none but their maker, refused makers and peers
+   * that said they cannot (a replica out of step). A refused maker's are checked all the same (another peer may have
+   * found some of them good).
    */
   private takeUncheckable(): void {
     for (const [key, h] of this.held) {
       if (this.refusedMakers.has(h.maker.toString())) continue;
       const checkers = this.init
         .line(slotOf(h.part), h.part.stage)
-        .filter((p) => !p.equals(h.maker) && !this.refusedMakers.has(p.toString()));
-      if (checkers.length) continue;
-      clearTimeout(h.timer);
-      this.held.delete(key);
-      this.init.take(h);
+        .map(String)
+        .filter((p) => p !== h.maker.toString() && !this.refusedMakers.has(p) && !h.abstained.has(p));
+      if (!checkers.length) this.settle(key, h, true);
     }
+  }
+
+  /** Decides a held part: taken (it holds up, or cannot be checked) or dropped. */
+  private settle(key: string, h: Held, take: boolean): void {
+    clearTimeout(h.timer);
+    this.held.delete(key);
+    this.decided.set(key, { stage: h.part.stage, holds: take });
+    if (take) this.init.take(h);
   }
 
   /** The parts held of `stage`'s `rollout` at `turns` turns, undecided yet. */
@@ -95,16 +107,36 @@ export class HeldChunks {
         clearTimeout(h.timer);
         this.held.delete(key);
       }
+    for (const [key, d] of this.decided) if (d.stage < stage) this.decided.delete(key);
   }
 
-  /** A word on a held part counts when its signer claims the chunk's slot and did not make it. */
+  /**
+   * A word on a held part counts when its signer claims the chunk's slot, did not make it and made no chunk that was
+   * refused. A signer that abstains (out of step with its slot's trainer) only stops being waited for.
+   */
   private heard(s: Signed): void {
     const key = cidFromBytes(s.attestation.update!)?.toString();
-    const h = key ? this.held.get(key) : undefined;
-    if (!h || s.signer.equals(h.maker) || !this.init.claims(slotOf(h.part), s.signer, h.part.stage)) return;
-    this.held.delete(key!);
-    clearTimeout(h.timer);
-    if (s.attestation.holds) return this.init.take(h);
+    if (!key) return;
+    const h = this.held.get(key);
+    const late = this.decided.get(key);
+    if (late && !s.attestation.abstains && late.holds !== s.attestation.holds)
+      this.init.log?.(
+        `a word on a chunk of stage ${late.stage} came after this peer decided it otherwise (${shortId(s.signer.toString())}: ` +
+          `${s.attestation.holds ? 'it holds up' : s.attestation.why}): the peers may disagree on the stage`,
+      );
+    if (
+      !h ||
+      s.signer.equals(h.maker) ||
+      this.refusedMakers.has(s.signer.toString()) ||
+      !this.init.claims(slotOf(h.part), s.signer, h.part.stage)
+    )
+      return;
+    if (s.attestation.abstains) {
+      h.abstained.add(s.signer.toString());
+      return this.takeUncheckable();
+    }
+    this.settle(key, h, s.attestation.holds);
+    if (s.attestation.holds) return;
     if (this.refusedMakers.has(h.maker.toString())) return;
     this.refusedMakers.add(h.maker.toString());
     this.init.refuse(h, s.signer, `${shortId(s.signer.toString())}: ${s.attestation.why}`);

@@ -240,7 +240,7 @@ export class PeerLink implements StageLink {
         attestations: init.attestations,
         claims: init.claims,
         line: (slot, stage) => init.line?.(slot, stage) ?? [],
-        waitMs: Math.max(4 * this.deadlineMs, 30_000),
+        waitMs: Math.max(10 * this.deadlineMs, 60_000),
         take: (h) => this.takeShard(h.part, h.cid, h.maker),
         refuse: (h, _by, why) => {
           bump(this.refusedChunks, h.maker.toString());
@@ -479,6 +479,7 @@ export class PeerLink implements StageLink {
               abstains: false,
             }),
           whole: taken,
+          over: () => this.stage !== stage,
         };
         takeShare(share).then(
           (n) => this.chunksMade.set(stage, (this.chunksMade.get(stage) ?? 0) + n),
@@ -786,8 +787,21 @@ export class PeerLink implements StageLink {
       );
     }
     // A chunk of a shared turn waits for another peer of its slot's word (§4.17); one an update named is the team's.
-    if (part.chunks > 0 && this.heldChunks && !this.named.has(cid.toString()))
-      return this.heldChunks.hold(part, cid, from);
+    if (part.chunks > 0 && this.heldChunks && !this.named.has(cid.toString())) {
+      this.heldChunks.hold(part, cid, from);
+      // A replica of the chunk's slot out of step with its trainer cannot check it: it says so, not to be waited for.
+      if (!this.sharesTurns && slotOf(part) === this.init.slot && !from.equals(this.host.peerId))
+        void this.init.attestations?.attest({
+          stage: part.stage,
+          position: 0,
+          slot: this.init.slot,
+          update: cid.bytes,
+          holds: false,
+          why: 'this replica is out of step with its trainer: it cannot check the chunk',
+          abstains: true,
+        });
+      return;
+    }
     this.takeShard(part, cid, from);
   }
 
@@ -799,7 +813,8 @@ export class PeerLink implements StageLink {
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
     // A shard of k turns answers the wait for any of them (an observer reads a chain's turns from the complete shard).
     for (let k = 1; k <= turns; k++) this.turns.set(turnKey(shard.stage, shard.rollout, k), shard);
-    if (turns === this.init.turnsPerRollout)
+    // The first complete version of a rollout counts (a whole one and one in chunks carry the same tokens).
+    if (turns === this.init.turnsPerRollout && !this.complete.has(`${shard.stage}/${shard.rollout}`))
       this.complete.set(
         `${shard.stage}/${shard.rollout}`,
         whole.cids.map((c) => c.bytes),

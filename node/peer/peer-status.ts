@@ -213,6 +213,7 @@ export function peerStatusSource(peer: StatusPeer, dataDir: string, ring: LogRin
           { source: 'blocks', reason: 'non-member', count: peer.link.shards.counters.nonMember },
           { source: 'blocks', reason: 'forged', count: total(peer.link.forged) },
           { source: 'updates', reason: 'refused', count: total(peer.link.refusedFrom) },
+          { source: 'roster', reason: 'backdated', count: peer.roster.counters.backdated },
           { source: 'blocks', reason: 'chunk-refused', count: total(peer.link.refusedChunks) },
           { source: 'heartbeats', reason: 'digest-mismatch', count: total(peer.digests.mismatchFrom) },
         ],

@@ -62,6 +62,8 @@ export interface TurnShare {
   attest(h: HeldChunk, why: string | undefined): Promise<void>;
   /** Settles once the whole turn is here. */
   whole: Promise<unknown>;
+  /** Whether the stage went on without the turn (this peer left it): the share ends. */
+  over?: () => boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function takeShare(s: TurnShare): Promise<number> {
     const k = order.indexOf(s.me);
     return k >= 0 && Date.now() - since >= k * wait;
   };
-  while (!done) {
+  while (!done && !s.over?.()) {
     const mine = range(0, chunks.length).filter(
       (c) =>
         !made.has(c) &&
@@ -131,14 +133,20 @@ export async function takeShare(s: TurnShare): Promise<number> {
  * made again from its seeded stream, which must give its tokens. Says what this peer found of each.
  */
 async function checkChunks(s: TurnShare, all: readonly HeldChunk[], checked: Set<string>): Promise<void> {
-  // A chunk must hold its own rows (a maker names them): one that does not is refused unchecked.
+  // A part holds a run of its chunk's rows (a maker names them): one that does not is refused unchecked.
   const chunks = rowChunks(s.rows);
-  const [held, misnamed] = [true, false].map((ok) =>
-    all.filter((h) => (chunks[h.chunk]?.join() === h.rows.join() && h.transcripts.length === h.rows.length) === ok),
-  );
+  const ownRows = (h: HeldChunk) => {
+    const rows = chunks[h.chunk] ?? [];
+    const at = rows.indexOf(h.rows[0]);
+    return at >= 0 && h.rows.every((r, i) => rows[at + i] === r);
+  };
+  const [held, misnamed] = [true, false].map((ok) => all.filter((h) => ownRows(h) === ok));
   for (const h of misnamed) {
     checked.add(h.cid);
-    await s.attest(h, `it holds rows ${h.rows.join(', ')} as chunk ${h.chunk} of ${chunks.length}, not that chunk's`);
+    await s.attest(
+      h,
+      `it holds rows ${h.rows.join(', ')} as chunk ${h.chunk} of ${chunks.length}, not a run of its own`,
+    );
   }
   if (!held.length) return;
   const transcripts = held.flatMap((h) => h.transcripts);

@@ -13,7 +13,7 @@ import type { PeerHost } from './host.ts';
 export const attestTopic = (team: string) => `sat/${team}/attest`;
 /** How often this peer's attestations of the current stage are gossiped again, and for how long each. */
 const REPEAT_MS = 2_000;
-const REPEAT_FOR_MS = 20_000;
+const REPEAT_FOR_MS = 60_000;
 
 /** An attestation whose signature holds, with its signer and its bytes as signed (to pass on as evidence). */
 export interface Signed {

@@ -13,9 +13,9 @@
 // time in its data dir, so after a restart it re-announces the same claim and keeps its seniority on
 // every peer, those that joined meanwhile included. A peer excluded from the team (docs/design §4.15)
 // holds no slot from the stage it is excluded from on. Known limit: a claim dated far in the past wins
-// seniority only on a peer that first hears it before the slot's holder is seated: once a peer has listened for a
-// liveness window it seats each slot's holder, which keeps the slot while it is live, and a peer's claim keeps the
-// time it was first heard with.
+// seniority only on a peer that first hears it within its first liveness window: one heard later, dated before the
+// slot's live holder's, ranks behind the claims heard before it, and a peer's claim keeps the time it was first heard
+// with.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PeerId } from '@libp2p/interface';
@@ -66,16 +66,18 @@ export interface RosterInit {
 export interface RosterCounters {
   claims: number;
   heartbeats: number;
+  /** Claims ranked behind as backdated, or re-dated earlier than first heard (kept, their seniority not taken). */
+  backdated: number;
   /**
-   * Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'late', 'non-member'; and 'backdated': a
-   * claim dated before one its peer made earlier, or before a seated holder's, first heard once it was seated (kept, its
-   * seniority not taken).
+   * Dropped, by why: 'not-admitted', 'tokenizer', 'future', 'no-upgrades', 'late', 'non-member'.
    */
   dropped: Map<string, number>;
 }
 
 interface Known {
   claim: SlotClaim;
+  /** First heard after this peer listened a liveness window, dated before the slot's live holder's. */
+  backdated?: true;
   peer: PeerId;
   lastSeen: number /** The stage its last heartbeat said it is in. */;
   stage?: number;
@@ -85,15 +87,13 @@ const equalBytes = (a?: Uint8Array, b?: Uint8Array) =>
   (a ?? new Uint8Array()).length === (b ?? new Uint8Array()).length && (a ?? []).every((x, i) => x === b![i]);
 
 export class Roster {
-  readonly counters: RosterCounters = { claims: 0, heartbeats: 0, dropped: new Map() };
+  readonly counters: RosterCounters = { claims: 0, heartbeats: 0, backdated: 0, dropped: new Map() };
   /** Every claim seen, by slot and then by claimant. */
   private readonly claims = new Map<number, Map<string, Known>>();
   private mine?: SlotClaim;
   /** Peers excluded from the team for what they sent: why, and the first stage they hold no slot in. */
   private readonly excluded = new Map<string, { why: string; from: number }>();
   private current = 0;
-  /** Each slot's seated holder (docs/design §4.6): it keeps the slot while it is live, whatever later claims are dated. */
-  private readonly seated = new Map<number, string>();
   private startedAt = Date.now();
   /** The last stage this peer logged and its digest, carried by its heartbeats. */
   private digest: { stage: number; bytes: Uint8Array<ArrayBuffer> } = { stage: 0, bytes: new Uint8Array() };
@@ -200,11 +200,10 @@ export class Roster {
    */
   line(slot: number, stage = this.current): PeerId[] {
     const now = Date.now();
-    const seated = this.seated.get(slot);
     const rank = (k: Known): [number, number, number, string] =>
       k.claim.upgrade && k.claim.from <= stage
         ? [0, k.claim.from, k.claim.time, k.peer.toString()]
-        : [1, 0, k.peer.toString() === seated ? Number.NEGATIVE_INFINITY : k.claim.time, k.peer.toString()];
+        : [1, k.backdated ? 1 : 0, k.claim.time, k.peer.toString()];
     const order = (x: Known, y: Known) => {
       const [a, b] = [rank(x), rank(y)];
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
@@ -285,7 +284,6 @@ export class Roster {
     await this.host
       .publish(claimsTopic(team), encodeSlotClaim(this.init.claimed?.(this.mine) ?? this.mine))
       .catch(() => 0);
-    this.seat();
     const beat: Heartbeat = {
       version: PROTOCOL_VERSION,
       team,
@@ -338,20 +336,6 @@ export class Roster {
     return true;
   }
 
-  /**
-   * Seats each slot's holder, once this peer has listened for a liveness window (it has heard every live claim): from
-   * then on the holder keeps its slot while it is live, so a claim dated earlier than its own, first heard later (a
-   * backdated one), does not take the slot from the trainer the team is training with (docs/design §4.6).
-   */
-  private seat(): void {
-    if (Date.now() - this.startedAt < this.liveness) return;
-    for (const slot of this.claims.keys()) {
-      const holder = this.line(slot)[0];
-      if (holder) this.seated.set(slot, holder.toString());
-      else this.seated.delete(slot);
-    }
-  }
-
   private record(claim: SlotClaim, peer: PeerId): void {
     const id = peer.toString();
     // One slot per peer: a claim on another slot withdraws its earlier ones.
@@ -359,16 +343,19 @@ export class Roster {
     const bySlot = this.claims.get(claim.slot) ?? new Map<string, Known>();
     this.claims.set(claim.slot, bySlot);
     const prev = bySlot.get(id);
-    const seated = this.seated.get(claim.slot);
-    const seatedTime = seated ? bySlot.get(seated)?.claim.time : undefined;
-    if (
-      (prev && claim.time < prev.claim.time) ||
-      (!prev && seatedTime !== undefined && seated !== id && claim.time < seatedTime)
-    )
-      this.drop('backdated');
+    // A claim first heard once this peer has listened a liveness window (it has heard every live claim), dated before
+    // the slot's live holder's, is backdated: it ranks behind the claims heard before it (docs/design §4.6).
+    const holder =
+      prev || claim.upgrade || Date.now() - this.startedAt < this.liveness ? undefined : this.line(claim.slot)[0];
+    const backdated =
+      prev?.backdated ||
+      (holder !== undefined && !holder.equals(peer) && claim.time < bySlot.get(holder.toString())!.claim.time);
+    if (backdated && !prev) this.counters.backdated++;
+    if (prev && claim.time < prev.claim.time) this.counters.backdated++;
     // A peer's first claim time stands: re-announcing does not lose (or win) it seniority.
     bySlot.set(id, {
       claim: prev && prev.claim.time <= claim.time ? prev.claim : prev ? { ...claim, time: prev.claim.time } : claim,
+      ...(backdated ? { backdated: true } : {}),
       peer,
       lastSeen: Date.now(),
       ...(prev?.stage !== undefined ? { stage: prev.stage } : {}),

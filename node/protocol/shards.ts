@@ -35,6 +35,12 @@ export const MAX_FETCHES = 4;
  * rollout's shards are many.
  */
 const MAX_KEPT = 256;
+/**
+ * The shortest and the longest wait before an announcement is repeated (a restarted peer listens 15 s for a stage's
+ * rollout: catch-up.ts).
+ */
+const REPEAT_MIN_MS = 2_000;
+const REPEAT_MAX_MS = 8_000;
 
 export interface ShardExchangeInit {
   team: string;
@@ -80,7 +86,7 @@ export class ShardExchange {
   private readonly queue: (() => void)[] = [];
   private active = 0;
   /** This peer's recent announcements, encoded, with their stage. */
-  private readonly kept: { stage: number; bytes: Uint8Array }[] = [];
+  private readonly kept: { stage: number; bytes: Uint8Array; since: number; next: number }[] = [];
   /** The stage of each block this exchange put in the store (made here or fetched). */
   private readonly stages = new Map<string, { cid: CID; stage: number }>();
 
@@ -166,7 +172,8 @@ export class ShardExchange {
       ...what,
     });
     await this.host.publish(blocksTopic(this.init.team), announce);
-    this.kept.push({ stage: what.stage, bytes: announce });
+    const now = Date.now();
+    this.kept.push({ stage: what.stage, bytes: announce, since: now, next: now });
     if (this.kept.length > MAX_KEPT) this.kept.shift();
     this.counters.published++;
     return cid;
@@ -175,10 +182,16 @@ export class ShardExchange {
   /**
    * Gossips again this peer's announcements of stage `from` on (a receiver fetches each CID once, so
    * a repeat costs a small message): what a peer missed while its connection was down reaches it.
+   * Each is repeated at twice its age (2, 4, 8 s after it was made), then every 8 s, so a stage's many
+   * shards cost fewer repeats each.
    */
   async repeat(from: number): Promise<void> {
-    for (const k of this.kept)
-      if (k.stage >= from) await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
+    const now = Date.now();
+    for (const k of this.kept) {
+      if (k.stage < from || now < k.next) continue;
+      k.next = now + Math.min(REPEAT_MAX_MS, Math.max(REPEAT_MIN_MS, now - k.since));
+      await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
+    }
   }
 
   /**

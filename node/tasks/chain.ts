@@ -149,7 +149,8 @@ export async function rollLineup(
   for (let turn = 0; turn < takers.length; turn++) {
     const taker = takers[turn];
     const slot = opts.slots?.[turn] ?? turn;
-    const context = (r: number) => f.contextIds(transcripts[r], slot);
+    // Each row's context as the turn begins (a shared turn's rows are made, or made again to check them, later).
+    const contexts = transcripts.map((t) => f.contextIds(t, slot));
     const gen: GenerateOptions = {
       maxNewTokens: opts.maxTurnTokens,
       stopTokenIds: [f.endOfTurn],
@@ -159,15 +160,17 @@ export async function rollLineup(
     if ('take' in taker) {
       const { generator } = taker;
       const make: MakeRows | undefined =
-        generator && ((rows, streams = rows) => generator.generate(rows.map(context), { ...gen, rows: streams }));
+        generator &&
+        ((rows, streams = rows) =>
+          generator.generate(
+            rows.map((r) => contexts[r]),
+            { ...gen, rows: streams },
+          ));
       const out = await taker.take(transcripts, turn, make);
       out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
       continue;
     }
-    const out = await taker.generate(
-      transcripts.map((_, r) => context(r)),
-      gen,
-    );
+    const out = await taker.generate(contexts, gen);
     out.forEach((g, i) => transcripts[i].turns.push({ slot, ids: g.tokens, logprobs: g.logprobs }));
     await opts.onTurn?.(transcripts, turn);
   }

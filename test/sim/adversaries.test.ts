@@ -153,7 +153,7 @@ test('backdated-claim@0.1: a replica that joins the running team with a claim da
   const { summary } = simWith('backdated-claim@0.1', 2, 1);
   t.is(summary.stages.length, 2);
   for (const s of summary.stages)
-    t.deepEqual(s.trainers, { 0: 'peer 0', 1: 'peer 1' }, `stage ${s.stage}: the seated trainers train their slots`);
+    t.deepEqual(s.trainers, { 0: 'peer 0', 1: 'peer 1' }, `stage ${s.stage}: the trainers train their slots`);
   t.deepEqual(summary.excluded, []);
 });
 
