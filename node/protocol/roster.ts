@@ -343,10 +343,10 @@ export class Roster {
     const bySlot = this.claims.get(claim.slot) ?? new Map<string, Known>();
     this.claims.set(claim.slot, bySlot);
     const prev = bySlot.get(id);
-    // A claim first heard once this peer has listened a liveness window (it has heard every live claim), dated before
-    // the slot's live holder's, is backdated: it ranks behind the claims heard before it (docs/design §4.6).
-    const holder =
-      prev || claim.upgrade || Date.now() - this.startedAt < this.liveness ? undefined : this.line(claim.slot)[0];
+    // Another peer's claim first heard once this peer has listened a liveness window (it has heard every live claim),
+    // dated before the slot's live holder's, is backdated: it ranks behind the claims heard before it (§4.6).
+    const late = Date.now() - this.startedAt >= this.liveness && !peer.equals(this.host.peerId);
+    const holder = prev || claim.upgrade || !late ? undefined : this.line(claim.slot)[0];
     const backdated =
       prev?.backdated ||
       (holder !== undefined && !holder.equals(peer) && claim.time < bySlot.get(holder.toString())!.claim.time);
