@@ -1,6 +1,7 @@
 // Attestations (docs/design §4.16, §4.17): a replica's signed word on whether its slot's update, or a chunk of its
-// slot's turn another peer made, holds up, gossiped on sat/<team>/attest and repeated while its stage runs. Each is signed by its replica's key over the message encoded
-// without the signature, so it stays checkable when another peer passes it on as evidence inside its own update.
+// slot's turn another peer made, holds up, gossiped on sat/<team>/attest and repeated for a while. Each is signed by
+// its replica's key over the message encoded without the signature, so it stays checkable when another peer passes it
+// on as evidence inside its own update.
 // What an attestation is worth (who may sign one, how many agree) is the caller's business.
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromMultihash } from '@libp2p/peer-id';

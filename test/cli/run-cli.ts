@@ -12,7 +12,7 @@ export const FIXTURE = path.join(ROOT, 'test/fixtures/qwen3-tiny-a');
  * How long a command may run: it runs synchronously, so ava's own timeouts cannot fire meanwhile; a
  * command that hangs is stopped (SIGTERM) and fails its test instead of holding up the run.
  */
-const COMMAND_TIMEOUT_MS = 10 * 60_000;
+const COMMAND_TIMEOUT_MS = 20 * 60_000;
 
 /** Runs `sat-peer ...args` to completion (stopped after COMMAND_TIMEOUT_MS). */
 export function sat(...args: string[]): { code: number | null; stdout: string; stderr: string } {

@@ -933,6 +933,7 @@ test(`fuzz: 10,000 mutated valid encodings of each kind never throw, and what pa
   t.log(
     `${stats.calls} decodes (${stats.accepted} accepted) in ${seconds.toFixed(2)} s, slowest ${stats.maxMs.toFixed(2)} ms`,
   );
+  t.is(stats.calls, 2 * 10_000 * KINDS.length, 'every mutation went through two decoders');
 });
 
 test('a LogprobUpdate carries logp_cur for each logp_new and the record of the same agent and stage', (t) => {

@@ -126,12 +126,15 @@ for (const [at, cheat, checker] of [
   ['0', 'peer 0', 'replica 0.1'],
   ['0.1', 'replica 0.1', 'peer 0'],
 ] as const)
-  test(`off-sampler-tokens@${at}: ${checker} finds chunks whose tokens are not the seeded sampler's, their maker is excluded, and the stage is train's`, (t) => {
+  test(`off-sampler-tokens@${at}: ${checker} finds chunks off the seeded sampler; their maker is excluded; the stage is train's`, (t) => {
     const { summary, dir, out } = simWith(`off-sampler-tokens@${at}`, 2, 1);
     t.like(summary.excluded, [{ name: `${cheat} (adversary: off-sampler-tokens)`, from: 2 }]);
     t.regex(
       summary.excluded[0].why,
-      /^it made chunk \d+ of slot 0's turn in stage 1's train\/0, which does not hold up as another peer of the slot checked it \(12D3KooW\S+: row \d+'s tokens are not the seeded sampler's: token \d+ is \d+, the sampler's \d+\)$/,
+      new RegExp(
+        "^it made chunk \\d+ of slot 0's turn in stage 1's train/0, which does not hold up as another peer of the slot " +
+          "checked it \\(12D3KooW\\S+: row \\d+'s tokens are not the seeded sampler's: token \\d+ is \\d+, the sampler's \\d+\\)$",
+      ),
     );
     // The chunks it made were made again by the other peer of the slot: the stage is single-process train's (and the
     // next too: the replica takes the slot's state of the stage from its excluded trainer before it goes).
