@@ -20,10 +20,7 @@ test('past a few lines a period, peers connecting are counted in one line at its
     await until('the count', () => lines.some((l) => / more peers connected or gone in 5 s/.test(l)));
     const connects = lines.filter((l) => / connected from /.test(l));
     t.is(connects.length, 2, lines.join('\n'));
-    t.regex(
-      lines.find((l) => / more peers /.test(l)) ?? '',
-      / 3 more peers connected or gone in 5 s \(5 connected\)$/,
-    );
+    t.regex(lines.find((l) => / more peers /.test(l)) ?? '', / 3 more peers connected or gone in 5 s \(5 connected\)$/);
   } finally {
     stop();
     await Promise.all([bootstrap, ...peers].map((h) => h.stop()));
