@@ -326,7 +326,13 @@ function peerLink({
         .some((c) => c.equals(peer)),
     attestations,
     replicas,
-    line: (s, stage) => roster.line(s, stage),
+    line: (s, stage) => {
+      // The incumbent a newcomer takes the slot over from hands over and leaves (§4.12): it is no replica.
+      const line = roster.line(s, stage);
+      const from = line[0] && roster.upgradeFrom(s, line[0]);
+      const incumbent = from !== undefined && from <= stage ? roster.holder(s, from - 1) : undefined;
+      return incumbent ? line.filter((p) => !p.equals(incumbent)) : line;
+    },
     seedOf: (stage) => digests.of(stage - 1),
     // Only a slot with replicas needs its trainer's new tensors: they check its update by them.
     offerWeights: async (stage, params) =>
