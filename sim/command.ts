@@ -43,7 +43,8 @@ function upgradeFlag(raw: string | undefined, cfg: SatConfig, stages: number): S
  * `--adversary <kind>@<slot>` (the slot's trainer) or `<kind>@<slot>.<replica>`, repeatable: one adversary a peer, its
  * slot one the team has and its replica one the sim starts.
  */
-function adversaryFlags(raw: unknown, slots: number, replicas: number): NonNullable<SimOptions['adversaries']> {
+function adversaryFlags(raw: unknown, replicas: readonly number[]): NonNullable<SimOptions['adversaries']> {
+  const slots = replicas.length;
   const list = raw === undefined ? [] : Array.isArray(raw) ? (raw as string[]) : [String(raw)];
   const kinds = Object.keys(ADVERSARY_KINDS).join(', ');
   return list.map((one, i) => {
@@ -55,16 +56,42 @@ function adversaryFlags(raw: unknown, slots: number, replicas: number): NonNulla
     const [, kind, slot, replica] = m;
     if (!isAdversaryKind(kind)) throw new UsageError(`--adversary: no kind '${kind}' (the kinds are ${kinds})`);
     if (Number(slot) >= slots) throw new UsageError(`--adversary: the team has slots 0..${slots - 1}, not ${slot}`);
-    if (replica !== undefined && !(Number(replica) >= 1 && Number(replica) <= replicas))
+    const has = replicas[Number(slot)];
+    if (replica !== undefined && !(Number(replica) >= 1 && Number(replica) <= has))
       throw new UsageError(
-        `--adversary: ${one} names replica ${replica}, and the sim starts ${replicas ? `replicas 1..${replicas}` : 'none'} ` +
-          'of each slot (--replicas R)',
+        `--adversary: ${one} names replica ${replica}, and the sim starts ${has ? `replicas 1..${has}` : 'none'} ` +
+          `of slot ${slot} (--replicas R, or --peers N)`,
       );
     const peer = one.slice(one.indexOf('@'));
     if (list.slice(0, i).some((other) => other.slice(other.indexOf('@')) === peer))
       throw new UsageError(`--adversary: ${peer.slice(1)} is named twice; one adversary a peer`);
     return { kind, slot: Number(slot), ...(replica !== undefined ? { replica: Number(replica) } : {}) };
   });
+}
+
+/**
+ * Each slot's replicas from `--peers N` (a trainer a slot and the rest spread evenly, the lowest slots one more when
+ * they do not divide) or `--replicas R` (R each); none without either.
+ */
+function replicaFlags(options: Record<string, unknown>, slots: number): number[] {
+  const replicas =
+    options.replicas === undefined ? undefined : numberFlag(options, 'replicas', 0, { integer: true, min: 0, max: 15 });
+  const peers =
+    options.peers === undefined
+      ? undefined
+      : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 16 * slots });
+  if (peers !== undefined && peers < slots)
+    throw new UsageError(
+      `--peers ${peers}: the team has ${slots} slots and each needs its trainer (--slots ${peers} makes a smaller team)`,
+    );
+  if (peers !== undefined && replicas !== undefined && peers !== slots * (1 + replicas))
+    throw new UsageError(
+      `--peers ${peers} and --replicas ${replicas} disagree: ${slots} slots with ${replicas} replicas each are ` +
+        `${slots * (1 + replicas)} peers; give one of them`,
+    );
+  if (peers === undefined) return Array(slots).fill(replicas ?? 0);
+  const rest = peers - slots;
+  return Array.from({ length: slots }, (_, s) => Math.floor(rest / slots) + (s < rest % slots ? 1 : 0));
 }
 
 /** `--latency 50ms` (or 0.05s, or 50: ms) and `--loss 1%` (or 0.01) as a link shape; none without either. */
@@ -83,7 +110,7 @@ export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
   usage:
-    'sat-peer sim [--config <file>] [--peers N] [--replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
+    'sat-peer sim [--config <file>] [--slots N] [--peers N | --replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
     '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>[.<replica>]]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
     '[--out <dir>] [--threads N] [--no-http] [--json]',
   args: [],
@@ -93,17 +120,24 @@ export const simCommand: Command = {
       value: '<file>',
       description: "the team's SAT config (default: the embedded three-peer team, models/demo3/demo.yaml)",
     },
+    slots: {
+      type: 'string',
+      value: '<n>',
+      description: "the team's slots (default one per agent of the config; more repeat its last agent)",
+    },
     peers: {
       type: 'string',
       value: '<n>',
-      description: 'peers of the team, one per slot (default one per agent of the config; more repeat its last agent)',
+      description:
+        'peers in all (default one a slot): a trainer a slot, and the rest its replicas, spread evenly over the slots ' +
+        '(the lowest slots take one more when they do not divide); e.g. --peers 48 on three slots: 15 replicas a slot',
     },
     replicas: {
       type: 'string',
       value: '<r>',
       description:
-        'replicas of each slot besides its trainer (default 0): each follows and checks its slot, keeps its state ' +
-        'and takes over when the trainer goes',
+        'replicas of each slot besides its trainer (default 0; the same as --peers slots*(1+r)): each makes and checks ' +
+        "a share of its slot's turns, checks its updates, keeps its state and takes over when the trainer goes",
     },
     stages: { type: 'string', value: '<k>', description: "stages to run (default the config's training.num_stages)" },
     seed: {
@@ -178,20 +212,17 @@ export const simCommand: Command = {
   async run({ options, json, verbose }) {
     const stages =
       options.stages === undefined ? undefined : numberFlag(options, 'stages', 0, { integer: true, min: 1 });
-    const peers =
-      options.peers === undefined ? undefined : numberFlag(options, 'peers', 0, { integer: true, min: 1, max: 64 });
-    const replicas =
-      options.replicas === undefined
-        ? undefined
-        : numberFlag(options, 'replicas', 0, { integer: true, min: 0, max: 15 });
+    const slots =
+      options.slots === undefined ? undefined : numberFlag(options, 'slots', 0, { integer: true, min: 1, max: 64 });
+    const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
+    const cfg = loadConfig(config);
+    const replicas = replicaFlags(options, slots ?? cfg.sat.agents.length);
     const seed = options.seed === undefined ? undefined : numberFlag(options, 'seed', 0, { integer: true, min: 0 });
     const threads =
       options.threads === undefined ? undefined : numberFlag(options, 'threads', 0, { integer: true, min: 1 });
     const say = (line: string) => {
       if (!json) process.stdout.write(`${line}\n`);
     };
-    const config = stringFlag(options, 'config') ?? DEFAULT_CONFIG;
-    const cfg = loadConfig(config);
     const upgrade = upgradeFlag(stringFlag(options, 'upgrade'), cfg, stages ?? cfg.training.numStages);
     const killRaw = stringFlag(options, 'kill');
     const kill = killRaw === undefined ? undefined : /^(\d+)@(\d+)(:eval)?$/.exec(killRaw);
@@ -199,7 +230,7 @@ export const simCommand: Command = {
       throw new UsageError(`--kill must look like <slot>@<stage> or <slot>@<stage>:eval (e.g. 1@3), got '${killRaw}'`);
     const wipe = options.wipe === true;
     if (wipe && !kill) throw new UsageError('--wipe goes with --kill: it says how the killed peer starts again');
-    const adversaries = adversaryFlags(options.adversary, peers ?? cfg.sat.agents.length, replicas ?? 0);
+    const adversaries = adversaryFlags(options.adversary, replicas);
     for (const a of adversaries)
       say(
         `${a.replica ? `replica ${a.slot}.${a.replica}` : `slot ${a.slot}'s peer`} is an adversary: ${ADVERSARY_KINDS[a.kind]}`,
@@ -236,8 +267,8 @@ export const simCommand: Command = {
         ...(adversaries.length ? { adversaries } : {}),
         ...(stages ? { stages } : {}),
         ...(seed === undefined ? {} : { seed }),
-        ...(peers ? { peers } : {}),
-        ...(replicas ? { replicas } : {}),
+        ...(slots ? { slots } : {}),
+        ...(replicas.some((r) => r > 0) ? { replicas } : {}),
         ...(threads ? { threads } : {}),
         ...(verbose ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
         ...(options['no-http']

@@ -33,10 +33,13 @@ export interface SimOptions {
   seed?: number;
   /** Stages to run (default the config's training.num_stages). */
   stages?: number;
-  /** Peers of the team, one per slot (default one per agent of the config; more repeat its last agent). */
-  peers?: number;
-  /** Replicas of each slot besides its trainer (docs/design §4.16), started once the trainers hold their slots. */
-  replicas?: number;
+  /** The team's slots (default one per agent of the config; more repeat its last agent). */
+  slots?: number;
+  /**
+   * Each slot's replicas besides its trainer (docs/design §4.16), by slot (none for a slot it leaves out), started once
+   * the trainers hold their slots.
+   */
+  replicas?: readonly number[];
   /** Where the team file, the bootstrap's and every peer's data go (emptied first). */
   out: string;
   /** Intra-op threads per peer (default: every core; the peers of a chain mostly take turns). */
@@ -167,7 +170,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     o.config,
     '--out',
     teamFile,
-    ...(o.peers ? ['--slots', String(o.peers)] : []),
+    ...(o.slots ? ['--slots', String(o.slots)] : []),
     ...(o.seed === undefined ? [] : ['--seed', String(o.seed)]),
   ]);
   const team = JSON.parse(await runToEnd(SAT_PEER, ['team', 'show', teamFile, '--json'])) as {
@@ -183,8 +186,9 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
     throw new SimError(
       `--upgrade: the team has slots 0..${n - 1} and stages 1..${stages}; a newcomer can take a slot over at stage 2..${stages}`,
     );
-  const replicas = o.replicas ?? 0;
-  const processes = n * (1 + replicas) + (up ? 1 : 0);
+  const replicasOf = (slot: number) => o.replicas?.[slot] ?? 0;
+  const members = n + Array.from({ length: n }, (_, s) => replicasOf(s)).reduce((a, b) => a + b, 0);
+  const processes = members + (up ? 1 : 0);
   // The peers share one machine: each plans with its share, or each would plan with all of it.
   const memoryPerPeer = (SIM_MEMORY_SHARE * availableMemory()) / processes;
   log(`each of the ${processes} peers plans its stage with ${(memoryPerPeer / 2 ** 30).toFixed(1)} GiB of memory`);
@@ -256,8 +260,9 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
         ...(adversary ? { adversary } : {}),
       });
     }
-    for (let replica = 1; replica <= replicas; replica++)
+    for (let replica = 1; replica <= Math.max(0, ...(o.replicas ?? [])); replica++)
       for (let slot = 0; slot < n; slot++) {
+        if (replica > replicasOf(slot)) continue;
         const adversary = o.adversaries?.find((a) => a.slot === slot && a.replica === replica)?.kind;
         peers.push({
           slot,
@@ -331,7 +336,7 @@ export async function runSim(o: SimOptions, onStage: (s: SimStage) => void): Pro
           (memoryPerPeer / 2 ** 30).toFixed(3),
           '--json',
           ...(o.deadline ? ['--deadline', String(o.deadline)] : []),
-          ...(replicas ? ['--min-peers', String(n * (1 + replicas))] : []),
+          ...(members > n ? ['--min-peers', String(members)] : []),
           ...(o.http ? ['--http', '127.0.0.1:0'] : []),
         ],
         children,

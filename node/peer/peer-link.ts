@@ -41,7 +41,8 @@ import type {
 } from '../sat/stage.ts';
 import type { ParamSource } from '../agent/model/weights.ts';
 import { type Attestations, evidenceOf } from '../protocol/attestations.ts';
-import { VERIFIERS, counting, verdictOf } from './replica-verdict.ts';
+import { type Checked, VERIFIERS, counting, verdictOf, verifierTurn } from './replica-verdict.ts';
+import { rendezvous } from '../protocol/rendezvous.ts';
 import { sleep } from '../util/until.ts';
 
 export interface PeerLinkInit {
@@ -568,6 +569,40 @@ export class PeerLink implements StageLink {
     };
   }
 
+  /** The update `held` of `position` as its replicas' attestations must name it (replica-verdict.ts). */
+  private checked(stage: number, position: number, held: Held): Checked {
+    const slot = this.order[position];
+    const maker = this.updateFrom.get(held.cid) ?? this.init.peers(stage).get(slot);
+    return { cid: held.cid, stage, position, slot, claims: this.init.claims, ...(maker ? { maker } : {}) };
+  }
+
+  /**
+   * Whether this replica is to re-score the update of `position` (docs/design §4.16): once its turn among the slot's
+   * verifiers comes (verifierTurn: the first VERIFIERS of the line in the update's rendezvous order check it), false
+   * once enough others did.
+   */
+  async checksUpdate(stage: number, position: number): Promise<boolean> {
+    const key = `${stage}/${position}`;
+    const held = this.arrived.get(key) ?? this.decided.get(key);
+    const attestations = this.init.attestations;
+    if (!held || !attestations) return true;
+    const u = this.checked(stage, position, held);
+    const line = (this.init.line?.(u.slot, stage) ?? []).map(String).filter((p) => p !== u.maker?.toString());
+    const ranked = rendezvous(`${this.init.seedOf?.(stage) ?? this.init.team}/${stage}/${position}/verify`, line);
+    const since = Date.now();
+    const turn = () => {
+      const words = new Map(
+        counting(attestations.of(held.cid), u).map((s) => [
+          s.signer.toString(),
+          s.attestation.abstains ? ('abstains' as const) : ('checked' as const),
+        ]),
+      );
+      return verifierTurn(ranked, this.host.peerId.toString(), words, Date.now() - since, this.deadlineMs);
+    };
+    while (turn() === 'wait') await attestations.until(() => turn() !== 'wait', this.deadlineMs);
+    return turn() === 'check';
+  }
+
   /** This peer's word, as a replica of the slot of `position`, on its update: signed and gossiped (§4.16). */
   async attest(stage: number, position: number, why: string | undefined, abstains = false): Promise<void> {
     const came = this.arrived.get(`${stage}/${position}`) ?? this.decided.get(`${stage}/${position}`);
@@ -598,9 +633,8 @@ export class PeerLink implements StageLink {
     const held = this.decided.get(`${stage}/${position}`);
     const attestations = this.init.attestations;
     if (!held || !attestations) return undefined;
-    const slot = this.order[position];
-    const maker = this.updateFrom.get(held.cid) ?? this.init.peers(stage).get(slot);
-    const u = { cid: held.cid, stage, position, slot, claims: this.init.claims, ...(maker ? { maker } : {}) };
+    const u = this.checked(stage, position, held);
+    const { slot } = u;
     if (held.refusedBy) {
       const later = this.updates.get(held.refusedBy);
       const given = await Promise.all(
@@ -704,9 +738,14 @@ export class PeerLink implements StageLink {
     this.init.exclude?.(maker, why, stage + 1);
   }
 
-  /** What `stage` included, as its peers agree on it (docs/design §4.15): its updates not refused, its training shards. */
+  /**
+   * What `stage` included, as its peers agree on it (docs/design §4.15): its updates not refused, and its training
+   * shards as the first of them names them (a chunk made twice may have come here from another of its makers, §4.17).
+   */
   stageContent(stage: number): StageContent {
-    return { updates: this.updatesBefore(stage, this.order.length), shards: this.trainShards(stage) };
+    const updates = this.updatesBefore(stage, this.order.length);
+    const first = updates[0] && this.updates.get(cidFromBytes(updates[0])!.toString());
+    return { updates, shards: first?.shards.map((b) => new Uint8Array(b)) ?? this.trainShards(stage) };
   }
 
   /** The CIDs of the updates of positions before `position` that this peer follows (or, `refused`, refused), in order. */

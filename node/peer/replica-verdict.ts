@@ -53,3 +53,23 @@ export function verdictOf(counted: readonly Signed[]): string | undefined {
     `(${shortId(first.signer.toString())}: ${first.attestation.why})`
   );
 }
+
+/**
+ * Whether the replica `me` re-scores an update now (docs/design §4.16): `ranked` is the slot's line without the
+ * update's maker, in its rendezvous order for the update, and `words` what each peer of it said so far ('abstains' or
+ * 'checked'). The first VERIFIERS that do not abstain check it; each `deadlineMs` that passes without enough words
+ * brings one more in, and a replica the line does not have yet checks it too. 'done' once VERIFIERS checked it.
+ */
+export function verifierTurn(
+  ranked: readonly string[],
+  me: string,
+  words: ReadonlyMap<string, 'abstains' | 'checked'>,
+  elapsedMs: number,
+  deadlineMs: number,
+): 'check' | 'wait' | 'done' {
+  if ([...words.values()].filter((w) => w === 'checked').length >= VERIFIERS) return 'done';
+  const rank = ranked.indexOf(me);
+  if (rank < 0) return 'check';
+  const ahead = ranked.slice(0, rank).filter((p) => words.get(p) !== 'abstains').length;
+  return ahead - Math.floor(elapsedMs / deadlineMs) < VERIFIERS ? 'check' : 'wait';
+}

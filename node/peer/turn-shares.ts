@@ -71,7 +71,7 @@ export interface TurnShare {
  * ranking (those that made no chunk that failed) in order: the first makes it at once, the k-th once k deadlines
  * passed without it. A chunk another peer made is checked alike by the others in its ranking, counted from its
  * arrival: its rows re-scored, and made again, which must give their tokens. A deadline is at least
- * twice what this peer's first share took. Gives the chunks made.
+ * twice what this peer's first share took. Gives the chunks it made and published.
  */
 export async function takeShare(s: TurnShare): Promise<number> {
   let done = false;
@@ -86,6 +86,7 @@ export async function takeShare(s: TurnShare): Promise<number> {
   const t0 = Date.now();
   let wait = s.deadlineMs;
   const made = new Set<number>();
+  let published = 0;
   const checked = new Set<string>();
   /** Whether this peer's turn has come in `order`: first, or k-th once k waits passed `since`. */
   const due = (order: readonly string[], since: number) => {
@@ -109,7 +110,11 @@ export async function takeShare(s: TurnShare): Promise<number> {
       let at = 0;
       for (const c of mine) {
         made.add(c);
-        if (!done) await s.publish(c, chunks.length, chunks[c], out.slice(at, (at += chunks[c].length)));
+        const rows = out.slice(at, (at += chunks[c].length));
+        // One that came meanwhile from another of its ranking stays the only copy: two would differ by rounding.
+        if (done || s.arrived(c)) continue;
+        await s.publish(c, chunks.length, chunks[c], rows);
+        published++;
       }
     }
     const toCheck = s.held().filter(
@@ -125,7 +130,7 @@ export async function takeShare(s: TurnShare): Promise<number> {
     if (!mine.length && !toCheck.length)
       await sleep(TICK_MS, undefined, { signal: over.signal }).catch(() => undefined);
   }
-  return made.size;
+  return published;
 }
 
 /**

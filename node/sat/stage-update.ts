@@ -93,6 +93,7 @@ async function checkAsReplica(run: StageRun, { position, slot, rows }: Block, ag
     // Not in the state the update starts from: it says so, and no one waits for its word.
     const abstains = notInStep(agent, start, got);
     if (abstains) return await link.attest?.(run.stage, position, abstains, true);
+    if (!((await link.checksUpdate?.(run.stage, position)) ?? true)) return;
     const why = await timed(run, 'update', () =>
       replicaCheck(agent, rows, slot, got).catch((err: Error) => `it could not be checked: ${err.message}`),
     );
@@ -125,7 +126,8 @@ async function updateElsewhere(
     const inputs = { slot, name, rows, logpCur, logpNew, ...learning(run, rows, slot, updated, advantages) };
     const record = updateRecord(run.cfg, inputs, got.record);
     const refused = refusalOf(got.record, record, inputs);
-    checked = refused ? { refused } : { record, logpNew };
+    // Every peer logs its maker's gap, which stands within rounding of its own (update-record.ts refusalOf).
+    checked = refused ? { refused } : { record: { ...record, gap: got.record.gap }, logpNew };
   } catch (err) {
     checked = { refused: (err as Error).message }; // log-probs no record can be computed from
   }

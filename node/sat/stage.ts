@@ -116,6 +116,11 @@ export interface StageLink {
    */
   arrivedUpdate?(stage: number, position: number): Promise<ArrivedUpdate | undefined>;
   /**
+   * Whether this replica is to re-score the update of `position`: resolves once its turn among the slot's verifiers
+   * comes (true), or once enough others checked it (false).
+   */
+  checksUpdate?(stage: number, position: number): Promise<boolean>;
+  /**
    * This peer's word, as a replica of its slot, on the update of `position`: `why` it does not hold up, or none; with
    * `abstains`, why this replica did not check it.
    */

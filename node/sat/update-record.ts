@@ -8,6 +8,7 @@ import { perStateKl, quantile } from '../agent/learner/trust-region.ts';
 import { truncate } from '../agent/learner/importance.ts';
 import type { ConfigValues } from '../config/load.ts';
 import { meanOver } from '../util/arrays.ts';
+import { RESCORE_TOLERANCE } from './replica-check.ts';
 import type { AgentStageRecord } from './stage.ts';
 import type { AgentAdvantages } from './stage-advantages.ts';
 import { type Trajectory, meanReward, ownIds, ownPositions, scoringGap } from './stage-rollout.ts';
@@ -81,12 +82,15 @@ export function refusalOf(
   computed: AgentStageRecord,
   inputs: Pick<UpdateInputs, 'logpCur' | 'logpNew'>,
 ): string | undefined {
-  const fields = ['klQuantile', 'gain', 'reward', 'delta', 'n', 'zeta', 'gap'] as const;
+  const fields = ['klQuantile', 'gain', 'reward', 'delta', 'n', 'zeta'] as const;
   for (const f of fields) {
     const [a, b] = [claimed[f], computed[f]];
     if (!(Math.abs(a - b) <= TOLERANCE * Math.max(1e-3, Math.abs(a), Math.abs(b))))
       return `its record claims ${f} ${a}, its log-probs give ${b}`;
   }
+  // The gap reads the sampling log-probs, which two copies of a chunk made twice carry to within rounding (§4.17).
+  if (!(Math.abs(claimed.gap - computed.gap) <= RESCORE_TOLERANCE))
+    return `its record claims gap ${claimed.gap}, its log-probs give ${computed.gap}`;
   if (computed.accepted && computed.klQuantile > computed.delta)
     return `its update leaves the trust region: KL quantile ${computed.klQuantile} > delta ${computed.delta}`;
   if (!computed.accepted && inputs.logpCur.some((cur, r) => cur.some((x, j) => x !== inputs.logpNew[r][j])))

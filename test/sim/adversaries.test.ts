@@ -39,7 +39,7 @@ function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary
     '2',
     '--no-http',
     '--json',
-    '--peers',
+    '--slots',
     String(peers),
     '--adversary',
     adversary,

@@ -135,7 +135,7 @@ test(
       'sim',
       '--config',
       config,
-      '--peers',
+      '--slots',
       '3',
       '--out',
       out,
