@@ -57,8 +57,9 @@ export function verdictOf(counted: readonly Signed[]): string | undefined {
 /**
  * Whether the replica `me` re-scores an update now (docs/design §4.16): `ranked` is the slot's line without the
  * update's maker, in its rendezvous order for the update, and `words` what each peer of it said so far ('abstains' or
- * 'checked'). The first VERIFIERS that do not abstain check it; each `deadlineMs` that passes without enough words
- * brings one more in, and a replica the line does not have yet checks it too. 'done' once VERIFIERS checked it.
+ * 'checked'). The first VERIFIERS that do not abstain check it; a `deadlineMs` that passes without enough words
+ * brings one more in (one only: the peer waiting for the words waits two deadlines, and a slow check is no silent one),
+ * and a replica the line does not have yet checks it too. 'done' once VERIFIERS checked it.
  */
 export function verifierTurn(
   ranked: readonly string[],
@@ -71,5 +72,5 @@ export function verifierTurn(
   const rank = ranked.indexOf(me);
   if (rank < 0) return 'check';
   const ahead = ranked.slice(0, rank).filter((p) => words.get(p) !== 'abstains').length;
-  return ahead - Math.floor(elapsedMs / deadlineMs) < VERIFIERS ? 'check' : 'wait';
+  return ahead - Math.min(1, Math.floor(elapsedMs / deadlineMs)) < VERIFIERS ? 'check' : 'wait';
 }
