@@ -285,7 +285,7 @@ export class PeerLink implements StageLink {
   async start(): Promise<void> {
     this.shards.start();
     await this.token.start();
-    this.repeater = setInterval(() => void this.shards.repeat(this.stage - 1), REPEAT_MS);
+    this.repeater = setInterval(() => void this.shards.repeat(this.stage), REPEAT_MS);
   }
 
   async stop(): Promise<void> {

@@ -12,7 +12,10 @@ import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
 
 export const attestTopic = (team: string) => `sat/${team}/attest`;
-/** How often this peer's attestations of the current stage are gossiped again, and for how long each. */
+/**
+ * How often this peer looks for attestations to gossip again, and for how long each is: each at twice its age (2, 4,
+ * 8, 16, 32 s after it was made), so a stage's many attestations cost few repeats each.
+ */
 const REPEAT_MS = 2_000;
 const REPEAT_FOR_MS = 60_000;
 
@@ -38,8 +41,8 @@ export class Attestations {
   readonly dropped = new Map<string, number>();
   /** Signed attestations heard (and made here), by the CID of the update they check, one per signer. */
   private readonly byUpdate = new Map<string, Map<string, Signed>>();
-  /** This peer's attestations, each repeated for a while (REPEAT_FOR_MS) while its stage runs. */
-  private readonly mine: (Signed & { since: number })[] = [];
+  /** This peer's attestations, each repeated for a while (REPEAT_FOR_MS) while its stage runs, next at `next`. */
+  private readonly mine: (Signed & { since: number; next: number })[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly listeners: ((s: Signed) => void)[] = [];
   private timer?: NodeJS.Timeout;
@@ -58,8 +61,11 @@ export class Attestations {
     );
     this.timer = setInterval(() => {
       const now = Date.now();
-      for (const s of this.mine)
-        if (now - s.since < REPEAT_FOR_MS) void this.host.publish(attestTopic(team), s.bytes).catch(() => 0);
+      for (const s of this.mine) {
+        if (now - s.since >= REPEAT_FOR_MS || now < s.next) continue;
+        s.next = now + Math.max(REPEAT_MS, now - s.since);
+        void this.host.publish(attestTopic(team), s.bytes).catch(() => 0);
+      }
     }, REPEAT_MS);
     this.timer.unref();
   }
@@ -80,7 +86,7 @@ export class Attestations {
     const signature = new Uint8Array(await this.init.privateKey.sign(encodeUnsigned(unsigned)));
     const attestation = { ...unsigned, signature };
     const signed = { attestation, signer: this.host.peerId, bytes: encodeAttestation(attestation) };
-    this.mine.push({ ...signed, since: Date.now() });
+    this.mine.push({ ...signed, since: Date.now(), next: Date.now() + REPEAT_MS });
     this.keep(signed);
     await this.host.publish(attestTopic(this.init.team), signed.bytes).catch(() => 0);
   }
