@@ -168,7 +168,7 @@ test('endless-keepalive: its position is taken over once the longest hold has pa
   t.deepEqual(summary.excluded, [], 'a slow holder is not excluded: its update only comes too late');
 });
 
-test('--adversary names a kind and a slot of the team, once a slot', (t) => {
+test('--adversary names a kind and a slot of the team, once a peer; --peers gives each slot its trainer and spreads the rest', (t) => {
   const { config } = smallTeam(1);
   for (const [flag, error] of [
     [
@@ -180,7 +180,7 @@ test('--adversary names a kind and a slot of the team, once a slot', (t) => {
     ],
     ['kl-lie@2', /the team has slots 0..1, not 2/],
     ['kl-lie', /must look like <kind>@<slot> or <kind>@<slot>.<replica>/],
-    ['kl-lie@0.1', /names replica 1, and the sim starts none of each slot \(--replicas R\)/],
+    ['kl-lie@0.1', /names replica 1, and the sim starts none of slot 0 \(--replicas R, or --peers N\)/],
   ] as const) {
     const r = sat('sim', '--config', config, '--adversary', flag);
     t.is(r.code, 2, flag);
@@ -188,4 +188,18 @@ test('--adversary names a kind and a slot of the team, once a slot', (t) => {
   }
   const twice = sat('sim', '--config', config, '--adversary', 'kl-lie@0', '--adversary', 'forged-turn@0');
   t.regex(twice.stderr, /0 is named twice; one adversary a peer/);
+  // Three peers on the two-slot team: slot 0 has a replica, slot 1 none.
+  t.is(
+    sat('sim', '--config', config, '--peers', '3', '--adversary', 'kl-lie@1.1').stderr.match(/starts none of slot 1/)
+      ?.length,
+    1,
+  );
+  t.regex(
+    sat('sim', '--config', config, '--peers', '1').stderr,
+    /--peers 1: the team has 2 slots and each needs its trainer/,
+  );
+  t.regex(
+    sat('sim', '--config', config, '--peers', '5', '--replicas', '1').stderr,
+    /--peers 5 and --replicas 1 disagree/,
+  );
 });

@@ -124,7 +124,7 @@ test(
 );
 
 test(
-  'sim --peers 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and ' +
+  'sim --slots 3 --kill: the token holder killed mid-stage is skipped, the team goes on, and ' +
     'the peer restarts from its checkpoint, logs that stage as the others do, and rejoins ' +
     '(though one peer says in its heartbeats that the team is a hundred stages ahead)',
   async (t) => {
