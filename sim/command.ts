@@ -108,7 +108,7 @@ function linkFlags(latency: string | undefined, loss: string | undefined): SimOp
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'run a whole team on this machine: a bootstrap and one real peer process per slot on 127.0.0.1',
+  summary: 'run a whole team on this machine: a bootstrap and one real peer process per peer on 127.0.0.1',
   usage:
     'sat-peer sim [--config <file>] [--slots N] [--peers N | --replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
     '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>[.<replica>]]... [--deadline S] [--latency 50ms] [--loss 1%] ' +

@@ -1,5 +1,5 @@
 // `sat-peer sim`: a whole team on this machine, every piece a real process — a sat-bootstrap peer and
-// one `sat-peer start` per slot on 127.0.0.1, joined through the bootstrap. It writes the team file,
+// one `sat-peer start` per peer (a trainer a slot, and its replicas) on 127.0.0.1, joined through the bootstrap. It writes the team file,
 // starts them, follows each peer's JSON stage events and reports a stage once every peer has logged
 // it (the peers must agree on every number), then stops them.
 import { type ChildProcess, spawn } from 'node:child_process';

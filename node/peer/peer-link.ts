@@ -576,10 +576,15 @@ export class PeerLink implements StageLink {
     return { cid: held.cid, stage, position, slot, claims: this.init.claims, ...(maker ? { maker } : {}) };
   }
 
+  /** How long the peer after an update waits for its replicas' word (at least 10 s). */
+  private get verifyWaitMs(): number {
+    return this.init.verifyWaitMs ?? Math.max(2 * this.deadlineMs, 10_000);
+  }
+
   /**
    * Whether this replica is to re-score the update of `position` (docs/design §4.16): once its turn among the slot's
    * verifiers comes (verifierTurn: the first VERIFIERS of the line in the update's rendezvous order check it), false
-   * once enough others did.
+   * once enough others did, or once no peer waits for its word any more (verifyWaitMs, or the stage ended).
    */
   async checksUpdate(stage: number, position: number): Promise<boolean> {
     const key = `${stage}/${position}`;
@@ -597,10 +602,12 @@ export class PeerLink implements StageLink {
           s.attestation.abstains ? ('abstains' as const) : ('checked' as const),
         ]),
       );
-      return verifierTurn(ranked, this.host.peerId.toString(), words, Date.now() - since, this.deadlineMs);
+      const me = this.host.peerId.toString();
+      return verifierTurn(ranked, me, words, Date.now() - since, this.deadlineMs, this.verifyWaitMs);
     };
-    while (turn() === 'wait') await attestations.until(() => turn() !== 'wait', this.deadlineMs);
-    return turn() === 'check';
+    while (turn() === 'wait' && this.stage === stage)
+      await attestations.until(() => turn() !== 'wait', Math.min(this.deadlineMs, this.verifyWaitMs));
+    return turn() === 'check' && this.stage === stage;
   }
 
   /** This peer's word, as a replica of the slot of `position`, on its update: signed and gossiped (§4.16). */
@@ -653,7 +660,7 @@ export class PeerLink implements StageLink {
     // Until VERIFIERS of them (or all it has) checked it, or every replica spoke (one not in step abstains).
     const heard = () => counting(attestations.of(held.cid), u);
     const checked = () => heard().filter((s) => !s.attestation.abstains);
-    const waitMs = this.init.verifyWaitMs ?? Math.max(2 * this.deadlineMs, 10_000);
+    const waitMs = this.verifyWaitMs;
     await attestations.until(
       () => checked().length >= Math.min(VERIFIERS, replicas) || heard().length >= replicas,
       waitMs,
@@ -678,7 +685,7 @@ export class PeerLink implements StageLink {
    * No one comes after the last position to take it over: when its holder is silent past two
    * deadlines, each peer counts it skipped (an update arriving just then can split the peers), and
    * follows the update before it, which handed the token over. An observer has no token state: the
-   * others past the stage for a while (their updates of it are announced again every REPEAT_MS)
+   * others past the stage for a while (their updates of it are announced again, at least every 8 s)
    * means no update of the last position came.
    */
   private watchLast(stage: number): void {

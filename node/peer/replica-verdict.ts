@@ -59,7 +59,8 @@ export function verdictOf(counted: readonly Signed[]): string | undefined {
  * update's maker, in its rendezvous order for the update, and `words` what each peer of it said so far ('abstains' or
  * 'checked'). The first VERIFIERS that do not abstain check it; a `deadlineMs` that passes without enough words
  * brings one more in (one only: the peer waiting for the words waits two deadlines, and a slow check is no silent one),
- * and a replica the line does not have yet checks it too. 'done' once VERIFIERS checked it.
+ * and a replica the line does not have yet checks it too. 'done' once VERIFIERS checked it, or once `waitMs` passed (no
+ * peer waits for a word after that).
  */
 export function verifierTurn(
   ranked: readonly string[],
@@ -67,10 +68,12 @@ export function verifierTurn(
   words: ReadonlyMap<string, 'abstains' | 'checked'>,
   elapsedMs: number,
   deadlineMs: number,
+  waitMs: number,
 ): 'check' | 'wait' | 'done' {
   if ([...words.values()].filter((w) => w === 'checked').length >= VERIFIERS) return 'done';
   const rank = ranked.indexOf(me);
   if (rank < 0) return 'check';
   const ahead = ranked.slice(0, rank).filter((p) => words.get(p) !== 'abstains').length;
-  return ahead - Math.min(1, Math.floor(elapsedMs / deadlineMs)) < VERIFIERS ? 'check' : 'wait';
+  if (ahead - Math.min(1, Math.floor(elapsedMs / deadlineMs)) < VERIFIERS) return 'check';
+  return elapsedMs >= waitMs ? 'done' : 'wait';
 }

@@ -86,7 +86,6 @@ export async function takeShare(s: TurnShare): Promise<number> {
   const t0 = Date.now();
   let wait = s.deadlineMs;
   const made = new Set<number>();
-  let published = 0;
   const checked = new Set<string>();
   /** Whether this peer's turn has come in `order`: first, or k-th once k waits passed `since`. */
   const due = (order: readonly string[], since: number) => {
@@ -109,12 +108,12 @@ export async function takeShare(s: TurnShare): Promise<number> {
       if (made.size === 0) wait = Math.max(wait, 2 * (Date.now() - started));
       let at = 0;
       for (const c of mine) {
-        made.add(c);
         const rows = out.slice(at, (at += chunks[c].length));
-        // One that came meanwhile from another of its ranking stays the only copy: two would differ by rounding.
+        // One that came meanwhile from another of its ranking stays the only copy (two would differ by rounding); if
+        // that copy does not hold up, the chunk is due here again.
         if (done || s.arrived(c)) continue;
+        made.add(c);
         await s.publish(c, chunks.length, chunks[c], rows);
-        published++;
       }
     }
     const toCheck = s.held().filter(
@@ -130,7 +129,7 @@ export async function takeShare(s: TurnShare): Promise<number> {
     if (!mine.length && !toCheck.length)
       await sleep(TICK_MS, undefined, { signal: over.signal }).catch(() => undefined);
   }
-  return published;
+  return made.size;
 }
 
 /**

@@ -86,7 +86,7 @@ export class ShardExchange {
   private readonly queue: (() => void)[] = [];
   private active = 0;
   /** This peer's recent announcements, encoded, with their stage. */
-  private readonly kept: { stage: number; bytes: Uint8Array; since: number; next: number }[] = [];
+  private readonly kept: { stage: number; shard: boolean; bytes: Uint8Array; since: number; next: number }[] = [];
   /** The stage of each block this exchange put in the store (made here or fetched). */
   private readonly stages = new Map<string, { cid: CID; stage: number }>();
 
@@ -173,7 +173,7 @@ export class ShardExchange {
     });
     await this.host.publish(blocksTopic(this.init.team), announce);
     const now = Date.now();
-    this.kept.push({ stage: what.stage, bytes: announce, since: now, next: now });
+    this.kept.push({ stage: what.stage, shard: what.kind === BlockKind.SHARD, bytes: announce, since: now, next: now });
     if (this.kept.length > MAX_KEPT) this.kept.shift();
     this.counters.published++;
     return cid;
@@ -182,16 +182,15 @@ export class ShardExchange {
   /**
    * Gossips again this peer's announcements of `stage` and the stage before (a receiver fetches each CID once, so a
    * repeat costs a small message): what a peer missed while its connection was down reaches it. Each is repeated at
-   * twice its age (2, 4, 8 s after it was made), then every 8 s while its stage runs, so a stage's many shards cost
-   * fewer repeats each; once the stage is past, at twice its age again (a peer following a past stage fetches the
-   * shards its updates name).
+   * twice its age (2, 4, 8 s after it was made), then every 8 s, so a stage's many shards cost fewer repeats each; a
+   * past stage's shards at twice their age again (a peer following a past stage fetches the shards its updates name).
    */
   async repeat(stage: number): Promise<void> {
     const now = Date.now();
     for (const k of this.kept) {
       if (k.stage < stage - 1 || now < k.next) continue;
       const age = Math.max(REPEAT_MIN_MS, now - k.since);
-      k.next = now + (k.stage < stage ? age : Math.min(REPEAT_MAX_MS, age));
+      k.next = now + (k.stage < stage && k.shard ? age : Math.min(REPEAT_MAX_MS, age));
       await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
     }
   }

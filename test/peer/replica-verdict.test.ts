@@ -73,7 +73,7 @@ test("only the slot's replicas' word on that update counts, once each; the major
 test('the first two replicas of an update’s ranking check it, the next as one abstains or, once, as a deadline passes', (t) => {
   const ranked = ['a', 'b', 'c', 'd'];
   const turn = (me: string, words: Record<string, 'abstains' | 'checked'>, elapsedMs = 0) =>
-    verifierTurn(ranked, me, new Map(Object.entries(words)), elapsedMs, 30_000);
+    verifierTurn(ranked, me, new Map(Object.entries(words)), elapsedMs, 30_000, 60_000);
   t.deepEqual(
     ranked.map((p) => turn(p, {})),
     ['check', 'check', 'wait', 'wait'],
@@ -81,7 +81,8 @@ test('the first two replicas of an update’s ranking check it, the next as one 
   t.is(turn('c', { a: 'abstains' }), 'check', 'one ahead abstained: the third comes in at once');
   t.is(turn('d', { a: 'abstains' }), 'wait');
   t.is(turn('c', {}, 30_000), 'check', 'a deadline without a word brings the third in');
-  t.is(turn('d', {}, 90_000), 'wait', 'one more only');
+  t.is(turn('d', {}, 45_000), 'wait', 'one more only');
+  t.is(turn('d', {}, 60_000), 'done', 'two deadlines on, no peer waits for its word');
   t.is(turn('d', { a: 'abstains' }, 30_000), 'check');
   t.is(turn('d', { a: 'checked', b: 'checked' }, 90_000), 'done', 'two checked it: no one else need');
   t.is(turn('e', {}), 'check', 'a replica the line does not have yet checks it');

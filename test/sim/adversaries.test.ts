@@ -21,10 +21,10 @@ interface Summary {
 }
 
 /**
- * A sim of the small team (`peers` slots) with `adversary`, each peer on one thread: one stage, or two with `replicas` a
+ * A sim of the small team (`slots` slots) with `adversary`, each peer on one thread: one stage, or two with `replicas` a
  * slot (a slot's replica carries it on once its trainer is excluded); its summary, its folder.
  */
-function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary; dir: string; out: string } {
+function simWith(adversary: string, slots = 2, replicas = 0): { summary: Summary; dir: string; out: string } {
   const { dir, config } = smallTeam(replicas ? 2 : 1);
   const out = path.join(dir, 'sim');
   const sim = sat(
@@ -40,7 +40,7 @@ function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary
     '--no-http',
     '--json',
     '--slots',
-    String(peers),
+    String(slots),
     '--adversary',
     adversary,
     '--replicas',
@@ -52,13 +52,13 @@ function simWith(adversary: string, peers = 2, replicas = 0): { summary: Summary
 
 // In the three-slot team stage 1's order is 1 > 2 > 0: slot 1's update is checked by the peer of the next position
 // and, named in its update as refused, by the peer of the last.
-for (const [kind, peers, slot, why] of [
+for (const [kind, slots, slot, why] of [
   ['kl-lie', 3, 1, /^its record claims klQuantile \S+, its log-probs give \S+$/],
   ['kl-violation', 2, 0, /^its update leaves the trust region: KL quantile \S+ > delta 0.05$/],
   ['logp-offset', 2, 0, /^its record claims \w+ \S+, its log-probs give \S+$/],
 ] as const)
   test(`${kind}: every honest peer refuses the update, the stage goes on without it, its maker is excluded`, (t) => {
-    const { summary } = simWith(`${kind}@${slot}`, peers);
+    const { summary } = simWith(`${kind}@${slot}`, slots);
     const [stage] = summary.stages;
     const cheat = stage.agents.find((a) => a.slot === slot)!;
     t.true(cheat.skipped && !cheat.accepted);
