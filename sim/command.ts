@@ -110,8 +110,9 @@ export const simCommand: Command = {
   name: 'sim',
   summary: 'run a whole team on this machine: a bootstrap and one real peer process per peer on 127.0.0.1',
   usage:
-    'sat-peer sim [--config <file>] [--slots N] [--peers N | --replicas R] [--stages K] [--seed N] [--upgrade <slot>=<model>@<stage>|none] [--kill ' +
-    '<slot>@<stage>[:eval] [--wipe]] [--adversary <kind>@<slot>[.<replica>]]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
+    'sat-peer sim [--config <file>] [--slots N] [--peers N | --replicas R] [--stages K] [--seed N] ' +
+    '[--upgrade <slot>=<model>@<stage>|none] [--kill <slot>@<stage>[:eval] [--wipe]] ' +
+    '[--adversary <kind>@<slot>[.<replica>]]... [--deadline S] [--latency 50ms] [--loss 1%] ' +
     '[--out <dir>] [--threads N] [--no-http] [--json]',
   args: [],
   options: {
