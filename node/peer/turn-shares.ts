@@ -71,7 +71,7 @@ export interface TurnShare {
  * ranking (those that made no chunk that failed) in order: the first makes it at once, the k-th once k deadlines
  * passed without it. A chunk another peer made is checked alike by the others in its ranking, counted from its
  * arrival: its rows re-scored, and made again, which must give their tokens. A deadline is at least
- * twice what this peer's first share took. Gives the chunks it made and published.
+ * twice what this peer's first share took. Gives the chunks made.
  */
 export async function takeShare(s: TurnShare): Promise<number> {
   let done = false;
@@ -108,12 +108,8 @@ export async function takeShare(s: TurnShare): Promise<number> {
       if (made.size === 0) wait = Math.max(wait, 2 * (Date.now() - started));
       let at = 0;
       for (const c of mine) {
-        const rows = out.slice(at, (at += chunks[c].length));
-        // One that came meanwhile from another of its ranking stays the only copy (two would differ by rounding); if
-        // that copy does not hold up, the chunk is due here again.
-        if (done || s.arrived(c)) continue;
         made.add(c);
-        await s.publish(c, chunks.length, chunks[c], rows);
+        if (!done) await s.publish(c, chunks.length, chunks[c], out.slice(at, (at += chunks[c].length)));
       }
     }
     const toCheck = s.held().filter(

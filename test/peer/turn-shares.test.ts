@@ -125,27 +125,3 @@ test('a chunk that names other rows than its own is refused without being made a
   t.is(taken.size, rowChunks(32).length);
   t.true([...taken.values()].every((m) => m === 'peer-B'));
 });
-
-test('a slow maker whose chunks another peer made meanwhile does not publish its own: each chunk has one copy', async (t) => {
-  const line = ['peer-A', 'peer-B'];
-  const slow: MakeRows = async (rows) => {
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // past the 300 ms deadline
-    return honest(rows);
-  };
-  const { key, taken, published, made } = await shareOnBoard(32, line, { 'peer-A': slow, 'peer-B': honest });
-  const chunks = rowChunks(32);
-  t.true(
-    chunks.some((_, c) => rendezvous(`${key}/${c}`, line)[0] === 'peer-A'),
-    'A ranks first for some chunks',
-  );
-  t.deepEqual(
-    chunks.map((_, c) => taken.get(c)),
-    chunks.map(() => 'peer-B'),
-    'B made them all, its own and, a deadline on, those A was late with',
-  );
-  t.is(made['peer-A'], 0);
-  t.deepEqual(
-    published.filter((p) => p.startsWith('peer-A')),
-    [],
-  );
-});
