@@ -117,7 +117,7 @@ export interface StageLink {
   arrivedUpdate?(stage: number, position: number): Promise<ArrivedUpdate | undefined>;
   /**
    * Whether this replica is to re-score the update of `position`: resolves once its turn among the slot's verifiers
-   * comes (true), or once enough others checked it (false).
+   * comes (true), or once enough others checked it or no peer waits for its word any more (false).
    */
   checksUpdate?(stage: number, position: number): Promise<boolean>;
   /**

@@ -1,7 +1,8 @@
 // An agent's stage record (docs/design §1.10), computed alike by its own peer and by every other peer from
-// the update's published log-probs: the KL quantile, gain, zeta, N, delta, reward and gap are recomputed,
-// never copied from the maker's claim (docs/design §4.15). A claim the log-probs contradict, a kept update
-// outside its trust region, or log-probs that moved without a kept update, are refused.
+// the update's published log-probs: the KL quantile, gain, zeta, N, delta, reward and gap are recomputed
+// (docs/design §4.15); only the gap, which a chunk's two copies give to within rounding, is logged as claimed once it
+// stands. A claim the log-probs contradict, a kept update outside its trust region, or log-probs that moved without
+// a kept update, are refused.
 import type { UpdateRecord } from '../agent/learner/update.ts';
 import { surrogateGain } from '../agent/learner/update.ts';
 import { perStateKl, quantile } from '../agent/learner/trust-region.ts';
