@@ -43,6 +43,8 @@ export class HeldChunks {
   private readonly decided = new Map<string, { stage: number; holds: boolean }>();
   /** The makers of chunks refused here: a chunk of theirs counts only on a peer's word, and they make none. */
   readonly refusedMakers = new Set<string>();
+  /** The chunks made here, by CID, and whether this peer said yet that another peer's copy of one holds up. */
+  private readonly made = new Map<string, { part: TrajectoryShard; said: boolean }>();
 
   constructor(private readonly init: HeldChunksInit) {
     init.attestations.listen((s) => this.heard(s));
@@ -51,7 +53,7 @@ export class HeldChunks {
   /** Holds `part` from `maker` until its verifier's word (one already here decides it at once). */
   hold(part: TrajectoryShard, cid: CID, maker: PeerId): void {
     const key = cid.toString();
-    if (this.held.has(key)) return;
+    if (this.held.has(key) || this.decided.has(key)) return; // the same bytes from another maker are decided alike
     const timer = setTimeout(() => {
       const h = this.held.get(key);
       if (!h) return;
@@ -67,6 +69,31 @@ export class HeldChunks {
     this.held.set(key, { part, cid, maker, since: Date.now(), timer, abstained: new Set() });
     for (const s of this.init.attestations.of(key)) this.heard(s);
     this.takeUncheckable();
+  }
+
+  /** Notes a chunk's part made here: see madeToo. */
+  madeHere(part: TrajectoryShard, cid: CID): void {
+    this.made.set(cid.toString(), { part, said: false });
+  }
+
+  /**
+   * `from`, a peer of the slot's line, announced a part made here, byte for byte: the two made the same rows in one
+   * batch. Neither fetches the other's copy to check it, so each says at once that it holds up (its own sampler gave
+   * those bytes); a peer that took the other's copy first hears it from one that is not that copy's maker.
+   */
+  madeToo(cid: CID, from: PeerId): void {
+    const m = this.made.get(cid.toString());
+    if (!m || m.said || !this.init.claims(slotOf(m.part), from, m.part.stage)) return;
+    m.said = true;
+    void this.init.attestations.attest({
+      stage: m.part.stage,
+      position: 0,
+      slot: slotOf(m.part),
+      update: cid.bytes,
+      holds: true,
+      why: '',
+      abstains: false,
+    });
   }
 
   /**
@@ -108,6 +135,7 @@ export class HeldChunks {
         this.held.delete(key);
       }
     for (const [key, d] of this.decided) if (d.stage < stage) this.decided.delete(key);
+    for (const [key, m] of this.made) if (m.part.stage < stage) this.made.delete(key);
   }
 
   /**

@@ -260,6 +260,7 @@ export class PeerLink implements StageLink {
       isMember: init.isMember,
       stage: () => this.stage,
       onShard: (shard, cid, from) => this.onShard(shard, cid, from),
+      onShardAgain: (cid, from) => this.heldChunks?.madeToo(cid, from),
       onUpdate: (update, cid, from) => this.onUpdate(update, cid.toString(), from),
       wantsParams: (a, from) =>
         a.stage === init.takeOverAt &&
@@ -505,7 +506,9 @@ export class PeerLink implements StageLink {
     );
     for (const part of adversaryHooks().shards?.(parts) ?? parts) {
       const cid = await this.publishing(() => this.shards.publish(part));
-      if (parts.includes(part)) this.onShard(part, cid);
+      if (!parts.includes(part)) continue;
+      if (chunk) this.heldChunks?.madeHere(part, cid);
+      this.onShard(part, cid);
     }
   }
 

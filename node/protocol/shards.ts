@@ -52,6 +52,11 @@ export interface ShardExchangeInit {
   /** The stage this peer is in: announcements of earlier stages are rejected as stale. */
   stage?: () => number;
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
+  /**
+   * A shard announced by `from` that is here already, made here or fetched from another peer: `from` published the
+   * same bytes too (a shared turn's chunk two peers made alike).
+   */
+  onShardAgain?: (cid: CID, from: PeerId) => void;
   /** Announced log-prob updates are fetched too when given. */
   onUpdate?: (update: LogprobUpdate, cid: CID, from: PeerId) => void;
   /**
@@ -101,7 +106,9 @@ export class ShardExchange {
       blocksTopic(team),
       (b) => decodeAnnounce(b, { team, slots, ...(this.init.stage ? { stage: this.init.stage() } : {}) }),
       (a, from) => {
+        const cid = cidFromBytes(a.cid!)!; // the codec checked it is one
         if (this.init.isMember && !this.init.isMember(from)) this.counters.nonMember++;
+        else if (a.kind === BlockKind.SHARD && this.host.blocks.store.has(cid)) this.init.onShardAgain?.(cid, from);
         else if (this.wanted(a, from)) this.enqueue(a, from);
       },
     );

@@ -4,9 +4,10 @@
 // by CID an update whose maker is gone.
 import test from 'ava';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import type { PeerId } from '@libp2p/interface';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
 import type { ChainTranscript } from '../../node/tasks/chain.ts';
 import { PeerLink, type PeerLinkInit } from '../../node/peer/peer-link.ts';
+import { Attestations, attestTopic } from '../../node/protocol/attestations.ts';
 import { contentId } from '../../node/protocol/cid.ts';
 import { PeerHost } from '../../node/protocol/host.ts';
 import { blocksTopic } from '../../node/protocol/shards.ts';
@@ -47,10 +48,10 @@ function update(slot: number, tokens: number): SharedUpdate {
   return { logpCur: new Float32Array(tokens).fill(-1), logpNew: new Float32Array(tokens).fill(-0.75 - slot), record };
 }
 
-async function team(n: number): Promise<PeerHost[]> {
+async function team(n: number, keys?: PrivateKey[]): Promise<PeerHost[]> {
   const hosts = await Promise.all(
-    Array.from({ length: n }, async () =>
-      PeerHost.start({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] }),
+    Array.from({ length: n }, async (_, i) =>
+      PeerHost.start({ privateKey: keys?.[i] ?? (await generateKeyPair('Ed25519')), listen: ['/ip4/127.0.0.1/tcp/0'] }),
     ),
   );
   for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) await hosts[i].dial(hosts[j].addresses[0]);
@@ -452,6 +453,87 @@ test("a turn is waited for past the link's wait, saying so, until its peer makes
     );
   } finally {
     await Promise.all([first.stop(), second.stop()]);
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('two peers of a slot that make a chunk byte for byte alike each say it holds up: the turn is whole at once', async (t) => {
+  const keys = await Promise.all([0, 1, 2].map(() => generateKeyPair('Ed25519')));
+  const hosts = await team(3, keys);
+  const [trainer, replica, other] = hosts.map((h) => h.peerId);
+  const lines = [[trainer, replica], [other]];
+  const said: string[] = [];
+  const attestations = hosts.map((h, i) => new Attestations(h, { team: TEAM, slots: 2, privateKey: keys[i] }));
+  const links = hosts.map(
+    (h, i) =>
+      new PeerLink(h, {
+        team: TEAM,
+        slot: i < 2 ? 0 : 1,
+        slots: 2,
+        names: NAMES,
+        turnsPerRollout: 2,
+        peers: () =>
+          new Map([
+            [0, trainer],
+            [1, other],
+          ]),
+        claims: (slot: number, peer: PeerId) => lines[slot].some((p) => p.equals(peer)),
+        line: (slot) => lines[slot],
+        isMember: () => true,
+        deadlineMs: 300,
+        attestations: attestations[i],
+        log: (l) => said.push(l),
+      }),
+  );
+  // Row r's turn as the seeded sampler makes it, whichever batch it is made in: two copies of a chunk are the same bytes.
+  const rows = 16;
+  const sampled = (rs: readonly number[]) =>
+    rs.map((r) => ({ tokens: [r + 1], logprobs: [-0.5], finishReason: 'eos' as const }));
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let replicaMakes = 0;
+  // The trainer's chunks come late: the replica makes them too, past the deadline, and both copies go out at once.
+  const makes = [
+    async (rs: readonly number[]) => {
+      await gate;
+      return sampled(rs);
+    },
+    async (rs: readonly number[]) => {
+      if (++replicaMakes > 1) await gate;
+      return sampled(rs);
+    },
+  ];
+  try {
+    for (const a of attestations) a.start();
+    for (const l of links) await l.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)) && subscribed(hosts, attestTopic(TEAM)));
+    for (const l of links) l.beginStage(STAGE);
+    const start = () => Array.from({ length: rows }, (_, r) => ({ promptIds: [r], turns: [] }));
+    // Each re-scores a row it checks as it was sampled.
+    const maker = {
+      generator: { generate: async () => [] },
+      rescore: async (ts: readonly ChainTranscript[]) => ts.map(() => 0),
+    };
+    const turns = [0, 1].map((i) => links[i].sharedTurn(STAGE, 'train/0', 0, maker)!.take(start(), 0, makes[i]));
+    turns.push(links[2].remoteTurn(STAGE, 'train/0', 0).take(start(), 0));
+    await until("the replica's second make", () => replicaMakes === 2);
+    const opened = Date.now();
+    open();
+    for (const turn of await Promise.all(turns))
+      t.deepEqual(
+        turn.map((g) => g.tokens),
+        sampled(Array.from({ length: rows }, (_, r) => r)).map((g) => g.tokens),
+      );
+    t.true(Date.now() - opened < 10_000, 'whole well before an unchecked chunk is taken (60 s)');
+    t.false(
+      said.some((l) => /taken unchecked/.test(l)),
+      said.join('\n'),
+    );
+  } finally {
+    for (const l of links) await l.stop();
+    for (const a of attestations) a.stop();
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
