@@ -217,6 +217,8 @@ export class PeerLink implements StageLink {
   private readonly refused = new Map<string, number>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
+  /** This peer's positions whose updates the team went on without after they were sent (see wentOnWithoutMine). */
+  private readonly wentOnWithout = new Set<string>();
   /** Each position's update as it first arrives (a replica checks it then), by stage/position. */
   private readonly arrived = new Waits<Held>();
   /** The attestations this peer refused an update on (its next update carries them), by the update's CID. */
@@ -310,6 +312,7 @@ export class PeerLink implements StageLink {
     for (const w of [this.turns, this.decided, this.mine, this.parts, this.arrived]) w.dropBefore(stage);
     this.heldChunks?.dropBefore(stage);
     this.evidence.clear();
+    this.wentOnWithout.clear();
     this.init.attestations?.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const map of [this.refused, this.named]) for (const [cid, s] of map) if (s < stage) map.delete(cid);
@@ -539,10 +542,29 @@ export class PeerLink implements StageLink {
         `the update of position ${position} of stage ${stage}`,
       );
       if (!held) return undefined;
-      return { ...sharedUpdate(held.update, this.init.names), ...(held.refusedBy ? { refusedLater: true } : {}) };
+      const madeAfter = held.update.after.flatMap((c) => this.updates.get(cidFromBytes(c)!.toString())?.position ?? []);
+      this.wentOnWithoutMine(held.update, madeAfter);
+      return {
+        ...sharedUpdate(held.update, this.init.names),
+        madeAfter,
+        ...(held.refusedBy ? { refusedLater: true } : {}),
+      };
     } finally {
       clearInterval(watch);
     }
+  }
+
+  /** Says so when `u`, made after this peer's update, was not made under it (`madeAfter`): the team went on without it. */
+  private wentOnWithoutMine(u: LogprobUpdate, madeAfter: readonly number[]): void {
+    const mine = this.order.findIndex((slot, p) => p < u.position && slot === this.init.slot);
+    const key = `${u.stage}/${mine}`;
+    if (mine < 0 || madeAfter.includes(mine) || !this.mine.get(key) || !this.decided.get(key)) return;
+    if (this.wentOnWithout.has(key)) return;
+    this.wentOnWithout.add(key);
+    this.init.log?.(
+      `stage ${u.stage}: the update of position ${u.position} was made without this peer's of position ${mine} (its ` +
+        'token was taken over as it was sent, or a peer refused it): the team went on without it, and so does this peer',
+    );
   }
 
   /**
@@ -793,11 +815,19 @@ export class PeerLink implements StageLink {
     );
   }
 
-  async sendUpdate(stage: number, position: number, u: SharedUpdate, tensors?: UpdateTensors): Promise<void> {
+  async sendUpdate(stage: number, position: number, u: SharedUpdate, tensors?: UpdateTensors): Promise<boolean> {
+    const weights = tensors && (await this.init.offerWeights?.(stage, tensors.params));
+    // Taken over while it made its update: the peer after it counted this position skipped, as every peer will.
+    if (this.token.takenPast(position)) {
+      this.init.log?.(
+        `stage ${stage}: the peer after this one took the token over while this peer made its update for position ` +
+          `${position}: the team went on without it, and so does this peer`,
+      );
+      return false;
+    }
     const after = this.updatesBefore(stage, position);
     const shards = this.trainShards(stage);
     const refused = this.updatesBefore(stage, position, true);
-    const weights = tensors && (await this.init.offerWeights?.(stage, tensors.params));
     const made: LogprobUpdate = {
       version: PROTOCOL_VERSION,
       team: this.init.team,
@@ -818,6 +848,7 @@ export class PeerLink implements StageLink {
     this.updates.set(cid.toString(), update);
     this.decided.set(`${stage}/${position}`, { update, cid: cid.toString() });
     await this.token.handOff(position, cid);
+    return true;
   }
 
   private onShard(part: TrajectoryShard, cid: CID, from = this.host.peerId): void {

@@ -216,6 +216,14 @@ export class TokenPassing {
     return acked;
   }
 
+  /**
+   * Whether the token is known held past `position`, which this peer holds and has not handed on: the peer after it
+   * took it over, counting this peer's update skipped unless it had come.
+   */
+  takenPast(position: number): boolean {
+    return this.holding === position && this.progress > position;
+  }
+
   /** The highest position known held this stage, and for how long nothing newer has been heard of it. */
   get silence(): { position: number; ms: number } {
     return { position: this.progress, ms: Date.now() - this.progressAt };

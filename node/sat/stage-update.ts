@@ -7,7 +7,7 @@ import { isRatios, truncate } from '../agent/learner/importance.ts';
 import { type UpdateBatch, type UpdateConfig, stage0Update, trustRegionUpdate } from '../agent/learner/update.ts';
 import type { ConfigValues } from '../config/load.ts';
 import { concat } from '../util/arrays.ts';
-import type { AgentStageRecord, ArrivedUpdate } from './stage.ts';
+import type { AgentStageRecord, ArrivedUpdate, SharedUpdate } from './stage.ts';
 import { type AgentAdvantages, type StageAdvantages, advantagesOf } from './stage-advantages.ts';
 import {
   type StageRollout,
@@ -23,6 +23,7 @@ import { type StageRun, linkOf, timed } from './stage-run.ts';
 import { type UpdateInputs, refusalOf, skippedRecord, updateRecord } from './update-record.ts';
 import { replicaCheck } from './replica-check.ts';
 import { paramsDigest } from '../agent/model/frozen-params.ts';
+import type { TrainerSnapshot } from '../agent/train/trainer-state.ts';
 
 /** How far V may move from V_old in one update when training.clip_vf is on (verl's cliprange_value). */
 const VALUE_CLIP = 0.5;
@@ -49,14 +50,30 @@ export async function updateInOrder(
   const checks = replica
     ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica.agent))
     : [];
+  const skipped = (b: Block) => skippedRecord(b.slot, nameOf(run.cfg, b.slot), meanReward(b.rows));
+  /** The updates this peer sent, with what undoes each, by position. */
+  const sentHere = new Map<number, { agent: Agent; before: UndoPoint }>();
+  // A later update made not under one this peer sent went on without it (its token was taken over as it was sent, or a
+  // peer refused it): so does this peer, as every other peer logs the stage.
+  const wentOnWithout = (got: SharedUpdate) => {
+    for (const [position, { agent, before }] of sentHere)
+      if (got.madeAfter && !got.refusedLater && !got.madeAfter.includes(position)) {
+        undoUpdate(agent, before);
+        updated.delete(blocks[position].slot);
+        records[position] = skipped(blocks[position]);
+        sentHere.delete(position);
+      }
+  };
   for (const block of blocks) {
-    const { slot } = block;
+    const { slot, position } = block;
     const agent = run.team.agents[slot];
+    const before = agent && run.link && undoPoint(agent);
     const record = agent
-      ? await updateHere(run, block, agent, updated, advantages)
-      : await updateElsewhere(run, block, updated, advantages);
+      ? await updateHere(run, block, agent, updated, advantages, before)
+      : await updateElsewhere(run, block, updated, advantages, wentOnWithout);
+    if (record && before) sentHere.set(position, { agent: agent!, before });
     if (record && !record.skipped) updated.add(slot);
-    records.push(record ?? skippedRecord(slot, nameOf(run.cfg, slot), meanReward(block.rows)));
+    records.push(record ?? skipped(block));
   }
   await Promise.all(checks);
   return records;
@@ -112,10 +129,12 @@ async function updateElsewhere(
   { position, slot, rows }: Block,
   updated: ReadonlySet<number>,
   advantages: StageAdvantages,
+  arrived: (got: SharedUpdate) => void,
 ): Promise<AgentStageRecord | undefined> {
   const link = linkOf(run, 'update');
   const got = await timed(run, 'network', () => link.receiveUpdate(run.stage, position, slot));
   if (!got) return undefined;
+  arrived(got);
   const name = nameOf(run.cfg, slot);
   let checked: { record: AgentStageRecord; logpNew: Float32Array[] } | { refused: string };
   try {
@@ -174,6 +193,7 @@ async function updateHere(
   agent: Agent,
   updated: ReadonlySet<number>,
   advantages: StageAdvantages,
+  before: UndoPoint | undefined,
 ): Promise<AgentStageRecord | undefined> {
   const { cfg, link, stage } = run;
   if (link && !(await timed(run, 'network', () => link.awaitTurn(stage, position)))) return undefined;
@@ -182,11 +202,14 @@ async function updateHere(
   const heldOut = rows.filter((t) => t.heldOut);
   const { rho } = learning(run, rows, slot, updated, advantages);
   const batch = updateBatch(cfg, learned, slot, rho.map(truncate), advantagesOf(advantages, slot));
+  const startDigest = link && paramsDigest(agent.trainer.paramSource());
   // A newcomer still in Stage-0 relaxes its KL ball under the same test instead of taking gradient steps
   // (docs/design §1.12).
-  const update = agent.stage0 ? stage0Update : trustRegionUpdate;
-  const start = link && paramsDigest(agent.trainer.paramSource());
-  const { logpNew, ...claim } = await timed(run, 'update', () => update(agent, batch, trustRegion(cfg)));
+  const { logpNew, ...claim } = await timed(run, 'update', () =>
+    agent.stage0
+      ? stage0Update(agent, batch, trustRegion(cfg))
+      : trustRegionUpdate(agent, batch, trustRegion(cfg), before?.trainer),
+  );
   const heldOutNew =
     claim.accepted && heldOut.length
       ? await timed(run, 'update', () =>
@@ -207,17 +230,42 @@ async function updateHere(
     advantages: advantagesOf(advantages, slot),
   };
   const record = updateRecord(cfg, inputs, claim);
-  setOwnTokens(rows, slot, inputs.logpNew, 'logpNew');
-  if (link)
-    await timed(run, 'network', () =>
+  const sent =
+    !link ||
+    (await timed(run, 'network', () =>
       link.sendUpdate(
         stage,
         position,
         { logpCur: concat(logpCur), logpNew: concat(inputs.logpNew), record },
-        { start: start!, params: agent.trainer.paramSource() },
+        { start: startDigest!, params: agent.trainer.paramSource() },
       ),
-    );
+    ));
+  // Its token taken over while it made the update, the team went on without it: so does the agent.
+  if (!sent) return void undoUpdate(agent, before!);
+  setOwnTokens(rows, slot, inputs.logpNew, 'logpNew');
   return record;
+}
+
+/** What an update here changes of its agent, as it was before (the trainer's state left to the Stage-0 ball). */
+interface UndoPoint {
+  trainer?: TrainerSnapshot;
+  beta: number;
+  delta?: number;
+}
+
+const undoPoint = (agent: Agent): UndoPoint => ({
+  ...(agent.stage0 ? { delta: agent.stage0.delta } : { trainer: agent.trainer.snapshot() }),
+  beta: agent.beta,
+});
+
+/**
+ * Puts `agent` back as it was at `before`: an update the team went on without. A Stage-0 newcomer's ball goes back, but
+ * not an incumbent it let go.
+ */
+function undoUpdate(agent: Agent, before: UndoPoint): void {
+  if (before.trainer) agent.trainer.restore(before.trainer);
+  agent.beta = before.beta;
+  if (agent.stage0 && before.delta !== undefined) agent.stage0.delta = before.delta;
 }
 
 /** The KL-bounded update's settings: delta_i = target_kl on the KL quantile, with its line search. */

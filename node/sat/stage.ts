@@ -50,6 +50,8 @@ export interface SharedUpdate {
   record: AgentStageRecord;
   /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
   refusedLater?: true;
+  /** The earlier positions whose updates its maker learned under (pi^{i-1}); the others it counted skipped. */
+  madeAfter?: number[];
 }
 
 /** An update as it arrives, with the new policy tensors it names, fetched when asked for (docs/design §4.16). */
@@ -107,9 +109,10 @@ export interface StageLink {
   refusalOverruled(stage: number, position: number): void;
   /**
    * Publishes this peer's update of `position`, with its new policy tensors (`weights`) for its slot's replicas to check
-   * it by, and passes the token on.
+   * it by, and passes the token on: true. False, and nothing sent, when the token was taken over meanwhile: the stage
+   * went on without the update.
    */
-  sendUpdate(stage: number, position: number, update: SharedUpdate, tensors?: UpdateTensors): Promise<void>;
+  sendUpdate(stage: number, position: number, update: SharedUpdate, tensors?: UpdateTensors): Promise<boolean>;
   /**
    * The update of `position` as soon as it arrives, for a replica of its slot to check (docs/design §4.16); undefined
    * when the position goes on without one.

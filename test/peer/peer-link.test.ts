@@ -58,13 +58,7 @@ async function team(n: number, keys?: PrivateKey[]): Promise<PeerHost[]> {
   return hosts;
 }
 
-function link(
-  host: PeerHost,
-  slot: number,
-  holders: PeerId[],
-  teamPast?: () => boolean,
-  exclude?: PeerLinkInit['exclude'],
-): PeerLink {
+function link(host: PeerHost, slot: number, holders: PeerId[], more: Partial<PeerLinkInit> = {}): PeerLink {
   const peers = new Map(holders.map((p, s) => [s, p]));
   return new PeerLink(host, {
     team: TEAM,
@@ -77,8 +71,7 @@ function link(
     isMember: () => true,
     deadlineMs: 400,
     waitMs: 20_000,
-    ...(teamPast ? { teamPast } : {}),
-    ...(exclude ? { exclude } : {}),
+    ...more,
   });
 }
 
@@ -91,7 +84,7 @@ test("turns of a slot from a peer that does not claim it are dropped, counted, i
   const excluded: { peer: string; why: string; from: number }[] = [];
   const exclude = (peer: PeerId, why: string, from: number) => void excluded.push({ peer: peer.toString(), why, from });
   const [first, second, forger] = [
-    link(hosts[0], 0, ids.slice(0, 2), undefined, exclude),
+    link(hosts[0], 0, ids.slice(0, 2), { exclude }),
     link(hosts[1], 1, ids.slice(0, 2)),
     link(hosts[2], 0, ids.slice(0, 2)),
   ];
@@ -139,9 +132,44 @@ test('a position the team went on without: its peer learns so at its turn, and m
     late.beginStage(STAGE);
     late.setOrder(STAGE, ORDER);
     t.false(await late.awaitTurn(STAGE, 0), 'the late peer does not take its turn');
-    t.is((await late.receiveUpdate(STAGE, 1))?.record.klQuantile, 0.02, 'and follows the update after it');
+    const after = await late.receiveUpdate(STAGE, 1);
+    t.is(after?.record.klQuantile, 0.02, 'and follows the update after it');
+    t.deepEqual(after?.madeAfter, [], 'made under no update before it');
   } finally {
     await Promise.all([late.stop(), next.stop()]);
+    await Promise.all(hosts.map((h) => h.stop()));
+  }
+});
+
+test('a holder taken over while it made its update sends none: the team went on without it, and so does it', async (t) => {
+  const hosts = await team(2);
+  const ids = hosts.map((h) => h.peerId);
+  const said: string[] = [];
+  // Keepalives hold a position for at most half the link's wait: 1 s here.
+  const [slow, next] = [
+    link(hosts[0], 0, ids, { waitMs: 2_000, deadlineMs: 300, log: (l) => said.push(l) }),
+    link(hosts[1], 1, ids, { waitMs: 2_000, deadlineMs: 300 }),
+  ];
+  try {
+    for (const l of [slow, next]) await l.start();
+    await until('subscriptions', () => subscribed(hosts, blocksTopic(TEAM)) && subscribed(hosts, tokenTopic(TEAM)));
+    for (const l of [slow, next]) l.beginStage(STAGE);
+    await slow.shareTurn(STAGE, 'train/0', [{ ...complete, turns: complete.turns.slice(0, 1) }]);
+    await next.shareTurn(STAGE, 'train/0', [complete]);
+    await until('the rollout at the slow peer', () => slow.rolledOut(STAGE));
+    for (const l of [slow, next]) l.setOrder(STAGE, ORDER);
+    t.true(await slow.awaitTurn(STAGE, 0));
+    // Its update takes longer than keepalives hold a position: the next peer takes the token over.
+    t.true(await next.awaitTurn(STAGE, 1), 'the next peer took its position over');
+    await until('the takeover heard', () => slow.token.silence.position === 1);
+    t.false(await slow.sendUpdate(STAGE, 0, update(0, 2)), 'the update came after the team went on without it');
+    t.regex(said.at(-1) ?? '', /^stage 3: the peer after this one took the token over while this peer made its update/);
+    await next.sendUpdate(STAGE, 1, update(1, 1));
+    t.is(await next.receiveUpdate(STAGE, 0), undefined, 'position 0 counted skipped');
+    t.is(slow.shards.counters.published, 1, 'the slow peer published its turn, and no update');
+    t.is(next.shards.counters.received, 1, 'nor did the next peer get one');
+  } finally {
+    await Promise.all([slow.stop(), next.stop()]);
     await Promise.all(hosts.map((h) => h.stop()));
   }
 });
@@ -187,7 +215,9 @@ test(
         [-0.75, -0.75],
         "the gone peer's update, fetched by CID from the peer that named it",
       );
-      t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
+      const second = await observer.receiveUpdate(STAGE, 1);
+      t.is(second?.record.name, 'second');
+      t.deepEqual(second?.madeAfter, [0], 'made under the update of position 0');
       t.is(observer.token.counters.handoffs, 0, 'the observer never held the token');
     } finally {
       await Promise.all([links[1].stop(), observer.stop()]);
@@ -318,7 +348,7 @@ test(
     const first = link(hosts[0], 0, ids);
     // Slot 1's peer restarted after it took the token for the last position and went silent.
     let past = false;
-    const observer = link(hosts[1], 1, ids, () => past);
+    const observer = link(hosts[1], 1, ids, { teamPast: () => past });
     try {
       await first.start();
       await observer.start();

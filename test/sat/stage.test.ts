@@ -206,6 +206,7 @@ function slot0Peer(
     refusalOverruled: () => {},
     sendUpdate: async (_, __, update) => {
       sentHere.push(update);
+      return true;
     },
   };
   return { link, sent: sentHere, refused };
@@ -225,6 +226,48 @@ test("a peer holding one slot learns under the other peer's update, reweighting 
   const [{ logpCur, logpNew }] = sent;
   t.true(logpCur.length > 0 && logpNew.length === logpCur.length, 'one log-prob per token it spoke, before and after');
   t.deepEqual(sent[0].record, second);
+  await releaseTeam(tm);
+});
+
+test('an update here whose token was taken over as it was made is undone: its agent is as before, its position skipped', async (t) => {
+  const cfg = slot0First();
+  const tm = await team(cfg);
+  const { link } = slot0Peer(tm.format.endOfTurn, false);
+  const agent = tm.agents[1];
+  const [before, beta, step] = [snapshotParams(tm)[1], agent.beta, agent.trainer.step];
+  let trained = false;
+  link.sendUpdate = async () => {
+    trained =
+      agent.trainer.step > step &&
+      [...before].some(([n, p]) => agent.trainer.parameters.get(n)!.some((x, i) => x !== p[i]));
+    return false;
+  };
+  const rec = await runStage({ ...tm, agents: [undefined, agent] }, cfg, 1, link);
+  t.true(trained, 'it made its update');
+  t.like(rec.agents[1], { slot: 1, skipped: true, accepted: false, n: 0 });
+  t.deepEqual(snapshotParams(tm)[1], before, 'its tensors and');
+  t.is(agent.trainer.step, step, 'its optimizer are as before the update');
+  t.is(agent.beta, beta);
+  t.is(rec.certificate.infoGain, rec.agents[0].gain, 'it has no part in the certificate');
+  await releaseTeam(tm);
+});
+
+test("this peer's update that a later one was not made under is undone: the stage went on without it", async (t) => {
+  const cfg = slot0First();
+  const tm = await team(cfg);
+  const { link, refused } = slot0Peer(tm.format.endOfTurn, false);
+  // Slot 1's peer took the token over while slot 0's update here was on its way: it learned under no update.
+  const receive = link.receiveUpdate;
+  link.receiveUpdate = async (...args) => ({ ...(await receive(...args))!, madeAfter: [] });
+  const agent = tm.agents[0];
+  const [before, beta, step] = [snapshotParams(tm)[0], agent.beta, agent.trainer.step];
+  const rec = await runStage({ ...tm, agents: [agent, undefined] }, cfg, 1, link);
+  t.deepEqual(refused, [], "slot 1's update holds up, as made under no update before it");
+  t.like(rec.agents[0], { slot: 0, skipped: true, accepted: false, n: 0 });
+  t.like(rec.agents[1], { slot: 1, accepted: true, zeta: 0 });
+  t.deepEqual(snapshotParams(tm)[0], before, "slot 0's agent is as before its update");
+  t.is(agent.trainer.step, step);
+  t.is(agent.beta, beta);
   await releaseTeam(tm);
 });
 

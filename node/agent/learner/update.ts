@@ -172,10 +172,14 @@ export function surrogateGain(b: UpdateBatch, logpNew: readonly Float32Array[], 
  * theta_0 + s (theta_1 - theta_0) is scored and tested. From s = 1 the step grows while the test passes (up to
  * maxGrowths times) and the largest that passed is kept; while it fails (up to maxBacktracks times) s is halved
  * and beta grows by 1.5 for the agent's later updates. If no step fits, parameters and optimizer state are
- * restored.
+ * restored to `start` (a snapshot of the trainer as it is now: the caller's, to go back to later).
  */
-export async function trustRegionUpdate(agent: Agent, b: UpdateBatch, cfg: UpdateConfig): Promise<UpdateRecord> {
-  const start = agent.trainer.snapshot();
+export async function trustRegionUpdate(
+  agent: Agent,
+  b: UpdateBatch,
+  cfg: UpdateConfig,
+  start = agent.trainer.snapshot(),
+): Promise<UpdateRecord> {
   const batches = miniBatches(b, cfg.miniBatch ?? 0).map((m) =>
     microBatches(m, agent.microBatch, cfg.epsilon, agent.beta),
   );
