@@ -10,6 +10,7 @@ import { cidFromBytes } from './cid.ts';
 import { Attestation, PROTOCOL_VERSION, decodeAttestation, encodeAttestation } from './codec.ts';
 import { bump } from './counters.ts';
 import type { PeerHost } from './host.ts';
+import { nextRepeat } from './repeats.ts';
 
 export const attestTopic = (team: string) => `sat/${team}/attest`;
 /**
@@ -63,7 +64,7 @@ export class Attestations {
       const now = Date.now();
       for (const s of this.mine) {
         if (now - s.since >= REPEAT_FOR_MS || now < s.next) continue;
-        s.next = now + Math.max(REPEAT_MS, now - s.since);
+        s.next = nextRepeat(s.since, now, REPEAT_MS);
         void this.host.publish(attestTopic(team), s.bytes).catch(() => 0);
       }
     }, REPEAT_MS);

@@ -9,6 +9,7 @@
 import type { PeerId } from '@libp2p/interface';
 import type { CID } from 'multiformats/cid';
 import { cidFromBytes } from './cid.ts';
+import { nextRepeat } from './repeats.ts';
 import {
   type Announce,
   BlockKind,
@@ -196,8 +197,7 @@ export class ShardExchange {
     const now = Date.now();
     for (const k of this.kept) {
       if (k.stage < stage - 1 || now < k.next) continue;
-      const age = Math.max(REPEAT_MIN_MS, now - k.since);
-      k.next = now + (k.stage < stage && k.shard ? age : Math.min(REPEAT_MAX_MS, age));
+      k.next = nextRepeat(k.since, now, REPEAT_MIN_MS, k.stage < stage && k.shard ? Infinity : REPEAT_MAX_MS);
       await this.host.publish(blocksTopic(this.init.team), k.bytes).catch(() => 0);
     }
   }
