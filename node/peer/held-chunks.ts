@@ -26,6 +26,8 @@ export interface HeldChunksInit {
   waitMs: number;
   /** Takes a chunk's part: it holds up, or was waited on long enough. */
   take: (h: HeldPart) => void;
+  /** Forgets the bytes of a part let go undecided (a refused maker's no peer spoke of). */
+  forget?: (h: HeldPart) => void;
   /** A chunk's part does not hold up, as `by` says (`why`): its maker is excluded. */
   refuse: (h: HeldPart, by: PeerId, why: string) => void;
   log?: (line: string) => void;
@@ -44,7 +46,7 @@ export class HeldChunks {
   /** The makers of chunks refused here: a chunk of theirs counts only on a peer's word, and they make none. */
   readonly refusedMakers = new Set<string>();
   /** The chunks made here, by CID, and whether this peer said yet that another peer's copy of one holds up. */
-  private readonly made = new Map<string, { part: TrajectoryShard; said: boolean }>();
+  private readonly made = new Map<string, { stage: number; slot: number; said: boolean }>();
 
   constructor(private readonly init: HeldChunksInit) {
     init.attestations.listen((s) => this.heard(s));
@@ -58,7 +60,9 @@ export class HeldChunks {
       const h = this.held.get(key);
       if (!h) return;
       this.held.delete(key);
-      if (this.refusedMakers.has(maker.toString())) return; // a refused maker's chunk counts only on a peer's word
+      // A refused maker's chunk counts only on a peer's word: its bytes go, to be fetched again should another peer
+      // of the slot announce the same (docs/design §4.17).
+      if (this.refusedMakers.has(maker.toString())) return this.init.forget?.(h);
       this.init.log?.(
         `chunk ${part.chunk} of slot ${slotOf(part)}'s turn in stage ${part.stage}'s ${part.rollout} is taken ` +
           `unchecked: no other peer of its slot spoke of it in ${Math.round(this.init.waitMs / 1000)} s`,
@@ -73,22 +77,22 @@ export class HeldChunks {
 
   /** Notes a chunk's part made here: see madeToo. */
   madeHere(part: TrajectoryShard, cid: CID): void {
-    this.made.set(cid.toString(), { part, said: false });
+    this.made.set(cid.toString(), { stage: part.stage, slot: slotOf(part), said: false });
   }
 
   /**
-   * `from`, a peer of the slot's line, announced a part made here, byte for byte: the two made the same rows in one
-   * batch. Neither fetches the other's copy to check it, so each says at once that it holds up (its own sampler gave
-   * those bytes); a peer that took the other's copy first hears it from one that is not that copy's maker.
+   * `from`, a peer of the slot's line, announced a part made here, byte for byte (docs/design §4.17): the two made the
+   * same rows in one batch. Neither fetches the other's copy to check it, so each says at once that it holds up (its own
+   * sampler gave those bytes); a peer that took the other's copy first hears it from one that is not that copy's maker.
    */
   madeToo(cid: CID, from: PeerId): void {
     const m = this.made.get(cid.toString());
-    if (!m || m.said || !this.init.claims(slotOf(m.part), from, m.part.stage)) return;
+    if (!m || m.said || !this.init.claims(m.slot, from, m.stage)) return;
     m.said = true;
     void this.init.attestations.attest({
-      stage: m.part.stage,
+      stage: m.stage,
       position: 0,
-      slot: slotOf(m.part),
+      slot: m.slot,
       update: cid.bytes,
       holds: true,
       why: '',
@@ -135,7 +139,7 @@ export class HeldChunks {
         this.held.delete(key);
       }
     for (const [key, d] of this.decided) if (d.stage < stage) this.decided.delete(key);
-    for (const [key, m] of this.made) if (m.part.stage < stage) this.made.delete(key);
+    for (const [key, m] of this.made) if (m.stage < stage) this.made.delete(key);
   }
 
   /**

@@ -124,6 +124,11 @@ class Waits<T> {
     return this.values.get(key);
   }
 
+  /** Sets `key` again, once a value set before proved wrong: only those who wait from now on hear the new one. */
+  reset(key: string, value: T): void {
+    this.values.set(key, value);
+  }
+
   /** Calls `then` with the value of `key` once it is set (now, if it is). */
   on(key: string, then: (v: T) => void): void {
     if (this.values.has(key)) return then(this.values.get(key)!);
@@ -217,8 +222,8 @@ export class PeerLink implements StageLink {
   private readonly refused = new Map<string, number>();
   /** The positions this peer holds. */
   private readonly mine = new Waits<Turn>();
-  /** This peer's positions whose updates the team went on without after they were sent (see wentOnWithoutMine). */
-  private readonly wentOnWithout = new Set<string>();
+  /** This peer's update of each stage, as it sent it: its position and CID (see mineIn). */
+  private readonly sent = new Map<number, { position: number; cid: string }>();
   /** Each position's update as it first arrives (a replica checks it then), by stage/position. */
   private readonly arrived = new Waits<Held>();
   /** The attestations this peer refused an update on (its next update carries them), by the update's CID. */
@@ -245,6 +250,7 @@ export class PeerLink implements StageLink {
         line: (slot, stage) => init.line?.(slot, stage) ?? [],
         waitMs: Math.max(10 * this.deadlineMs, 60_000),
         take: (h) => this.takeShard(h.part, h.cid, h.maker),
+        forget: (h) => this.host.blocks.store.delete(h.cid), // fetched again if announced again
         refuse: (h, _by, why) => {
           bump(this.refusedChunks, h.maker.toString());
           this.init.exclude?.(
@@ -312,7 +318,7 @@ export class PeerLink implements StageLink {
     for (const w of [this.turns, this.decided, this.mine, this.parts, this.arrived]) w.dropBefore(stage);
     this.heldChunks?.dropBefore(stage);
     this.evidence.clear();
-    this.wentOnWithout.clear();
+    for (const s of this.sent.keys()) if (s < stage) this.sent.delete(s);
     this.init.attestations?.dropBefore(stage);
     for (const key of this.complete.keys()) if (Number(key.split('/')[0]) < stage) this.complete.delete(key);
     for (const map of [this.refused, this.named]) for (const [cid, s] of map) if (s < stage) map.delete(cid);
@@ -508,10 +514,10 @@ export class PeerLink implements StageLink {
       this.init.shardBytes,
     );
     for (const part of adversaryHooks().shards?.(parts) ?? parts) {
-      const cid = await this.publishing(() => this.shards.publish(part));
-      if (!parts.includes(part)) continue;
-      if (chunk) this.heldChunks?.madeHere(part, cid);
-      this.onShard(part, cid);
+      const ours = parts.includes(part);
+      const made = ours && chunk ? (cid: CID) => this.heldChunks?.madeHere(part, cid) : undefined;
+      const cid = await this.publishing(() => this.shards.publish(part, made));
+      if (ours) this.onShard(part, cid);
     }
   }
 
@@ -542,29 +548,33 @@ export class PeerLink implements StageLink {
         `the update of position ${position} of stage ${stage}`,
       );
       if (!held) return undefined;
-      const madeAfter = held.update.after.flatMap((c) => this.updates.get(cidFromBytes(c)!.toString())?.position ?? []);
-      this.wentOnWithoutMine(held.update, madeAfter);
-      return {
-        ...sharedUpdate(held.update, this.init.names),
-        madeAfter,
-        ...(held.refusedBy ? { refusedLater: true } : {}),
-      };
+      if (held.refusedBy) return { ...sharedUpdate(held.update, this.init.names), refusedLater: true };
+      const mine = this.mineIn(held.update);
+      return { ...sharedUpdate(held.update, this.init.names), ...(mine ? { mine } : {}) };
     } finally {
       clearInterval(watch);
     }
   }
 
-  /** Says so when `u`, made after this peer's update, was not made under it (`madeAfter`): the team went on without it. */
-  private wentOnWithoutMine(u: LogprobUpdate, madeAfter: readonly number[]): void {
-    const mine = this.order.findIndex((slot, p) => p < u.position && slot === this.init.slot);
-    const key = `${u.stage}/${mine}`;
-    if (mine < 0 || madeAfter.includes(mine) || !this.mine.get(key) || !this.decided.get(key)) return;
-    if (this.wentOnWithout.has(key)) return;
-    this.wentOnWithout.add(key);
-    this.init.log?.(
-      `stage ${u.stage}: the update of position ${u.position} was made without this peer's of position ${mine} (its ` +
-        'token was taken over as it was sent, or a peer refused it): the team went on without it, and so does this peer',
-    );
+  /**
+   * What `u`, an update the stage follows, says of this peer's own update before it (docs/design §4.11): made under it,
+   * or without it. Then the team went on without it (its token was taken over as it was sent, or a peer refused it),
+   * and so does this peer: the position counts skipped here too, in the updates and digests this peer makes.
+   */
+  private mineIn(u: LogprobUpdate): SharedUpdate['mine'] {
+    const own = this.sent.get(u.stage);
+    if (!own || own.position >= u.position) return undefined;
+    if (u.after.some((c) => cidFromBytes(c)?.toString() === own.cid)) return 'kept';
+    const key = `${u.stage}/${own.position}`;
+    if (this.decided.get(key) !== null) {
+      this.decided.reset(key, null);
+      this.init.log?.(
+        `stage ${u.stage}: the update of position ${u.position} was made without this peer's of position ` +
+          `${own.position} (its token was taken over as it was sent, or a peer refused it): the team went on without ` +
+          'it, and so does this peer',
+      );
+    }
+    return 'skipped';
   }
 
   /**
@@ -816,15 +826,18 @@ export class PeerLink implements StageLink {
   }
 
   async sendUpdate(stage: number, position: number, u: SharedUpdate, tensors?: UpdateTensors): Promise<boolean> {
-    const weights = tensors && (await this.init.offerWeights?.(stage, tensors.params));
-    // Taken over while it made its update: the peer after it counted this position skipped, as every peer will.
-    if (this.token.takenPast(position)) {
+    // Taken over while it made its update (§4.10): a later position's peer counted this one skipped, as every peer will.
+    const takenOver = () => {
+      if (!this.token.takenPast(position) && this.decided.get(`${stage}/${position}`) === undefined) return false;
       this.init.log?.(
-        `stage ${stage}: the peer after this one took the token over while this peer made its update for position ` +
+        `stage ${stage}: a later position's peer took the token over while this peer made its update for position ` +
           `${position}: the team went on without it, and so does this peer`,
       );
-      return false;
-    }
+      return true;
+    };
+    if (takenOver()) return false;
+    const weights = tensors && (await this.init.offerWeights?.(stage, tensors.params));
+    if (takenOver()) return false;
     const after = this.updatesBefore(stage, position);
     const shards = this.trainShards(stage);
     const refused = this.updatesBefore(stage, position, true);
@@ -847,6 +860,7 @@ export class PeerLink implements StageLink {
     const cid = await this.publishing(() => this.shards.publishUpdate(update));
     this.updates.set(cid.toString(), update);
     this.decided.set(`${stage}/${position}`, { update, cid: cid.toString() });
+    this.sent.set(stage, { position, cid: cid.toString() });
     await this.token.handOff(position, cid);
     return true;
   }

@@ -54,8 +54,8 @@ export interface ShardExchangeInit {
   stage?: () => number;
   onShard: (shard: TrajectoryShard, cid: CID, from: PeerId) => void;
   /**
-   * A shard announced by `from` that is here already, made here or fetched from another peer: `from` published the
-   * same bytes too (a shared turn's chunk two peers made alike).
+   * A shard announced by `from` that is here already, made here or fetched: `from` made those bytes too (a shared
+   * turn's chunk two peers made alike, docs/design §4.17), or announces its own again.
    */
   onShardAgain?: (cid: CID, from: PeerId) => void;
   /** Announced log-prob updates are fetched too when given. */
@@ -120,15 +120,14 @@ export class ShardExchange {
     this.queue.length = 0;
   }
 
-  /** Keeps `shard` for others to fetch and announces it; its CID. */
-  async publish(shard: TrajectoryShard): Promise<CID> {
+  /** Keeps `shard` for others to fetch (`kept` hears its CID first) and announces it; its CID. */
+  async publish(shard: TrajectoryShard, kept?: (cid: CID) => void): Promise<CID> {
     const turns = Math.min(...shard.trajectories.map((t) => t.turns.length));
-    return this.announce(encodeTrajectoryShard(shard), {
-      stage: shard.stage,
-      kind: BlockKind.SHARD,
-      turns,
-      rollout: shard.rollout,
-    });
+    return this.announce(
+      encodeTrajectoryShard(shard),
+      { stage: shard.stage, kind: BlockKind.SHARD, turns, rollout: shard.rollout },
+      kept,
+    );
   }
 
   /**
@@ -167,11 +166,14 @@ export class ShardExchange {
     });
   }
 
+  /** Keeps `bytes` (`kept` hears their CID at once, before another peer's announcement of them can come) and announces them. */
   private async announce(
     bytes: Uint8Array,
     what: Pick<Announce, 'stage' | 'kind' | 'turns' | 'rollout'>,
+    kept?: (cid: CID) => void,
   ): Promise<CID> {
     const cid = this.keep(bytes, what.stage);
+    kept?.(cid);
     const announce = encodeAnnounce({
       version: PROTOCOL_VERSION,
       team: this.init.team,

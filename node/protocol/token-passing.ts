@@ -217,11 +217,11 @@ export class TokenPassing {
   }
 
   /**
-   * Whether the token is known held past `position`, which this peer holds and has not handed on: the peer after it
-   * took it over, counting this peer's update skipped unless it had come.
+   * Whether the token is known held past `position`, which this peer holds and has not handed on (docs/design §4.10):
+   * a later position's peer took it over, counting this peer's update skipped unless it had come.
    */
   takenPast(position: number): boolean {
-    return this.holding === position && this.progress > position;
+    return this.mine.has(position) && this.progress > position;
   }
 
   /** The highest position known held this stage, and for how long nothing newer has been heard of it. */
@@ -335,6 +335,7 @@ export class TokenPassing {
   private tick(): void {
     const plan = this.plan;
     if (!plan) return;
+    if (this.holding !== undefined && this.progress > this.holding) this.holding = undefined; // taken over: none to keep
     if (this.holding !== undefined && Date.now() - this.keptAliveAt >= this.deadline / 3)
       this.keepAlive(plan, this.holding);
     const q = plan.order.findIndex((slot, position) => slot === this.init.slot && position > this.progress);

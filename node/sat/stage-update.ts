@@ -51,28 +51,25 @@ export async function updateInOrder(
     ? blocks.filter((b) => b.slot === replica.slot).map((b) => checkAsReplica(run, b, replica.agent))
     : [];
   const skipped = (b: Block) => skippedRecord(b.slot, nameOf(run.cfg, b.slot), meanReward(b.rows));
-  /** The updates this peer sent, with what undoes each, by position. */
-  const sentHere = new Map<number, { agent: Agent; before: UndoPoint }>();
-  // A later update made not under one this peer sent went on without it (its token was taken over as it was sent, or a
-  // peer refused it): so does this peer, as every other peer logs the stage.
-  const wentOnWithout = (got: SharedUpdate) => {
-    for (const [position, { agent, before }] of sentHere)
-      if (got.madeAfter && !got.refusedLater && !got.madeAfter.includes(position)) {
+  /** The updates this peer sent, with what undoes each, by position, until a later update says what became of them. */
+  const sentHere: SentHere = new Map();
+  // A later update made under them: they stand. Made without them, the stage went on without them (a token taken over
+  // as one was sent, or a peer refused it, docs/design §4.11): so does this peer, as every other peer logs the stage.
+  const followMine = (got: SharedUpdate) => {
+    if (got.mine === 'skipped')
+      for (const [position, { agent, before }] of sentHere) {
         undoUpdate(agent, before);
         updated.delete(blocks[position].slot);
         records[position] = skipped(blocks[position]);
-        sentHere.delete(position);
       }
+    if (got.mine) sentHere.clear();
   };
   for (const block of blocks) {
-    const { slot, position } = block;
-    const agent = run.team.agents[slot];
-    const before = agent && run.link && undoPoint(agent);
+    const agent = run.team.agents[block.slot];
     const record = agent
-      ? await updateHere(run, block, agent, updated, advantages, before)
-      : await updateElsewhere(run, block, updated, advantages, wentOnWithout);
-    if (record && before) sentHere.set(position, { agent: agent!, before });
-    if (record && !record.skipped) updated.add(slot);
+      ? await updateHere(run, block, agent, updated, advantages, sentHere)
+      : await updateElsewhere(run, block, updated, advantages, followMine);
+    if (record && !record.skipped) updated.add(block.slot);
     records.push(record ?? skipped(block));
   }
   await Promise.all(checks);
@@ -129,12 +126,12 @@ async function updateElsewhere(
   { position, slot, rows }: Block,
   updated: ReadonlySet<number>,
   advantages: StageAdvantages,
-  arrived: (got: SharedUpdate) => void,
+  followMine: (got: SharedUpdate) => void,
 ): Promise<AgentStageRecord | undefined> {
   const link = linkOf(run, 'update');
   const got = await timed(run, 'network', () => link.receiveUpdate(run.stage, position, slot));
   if (!got) return undefined;
-  arrived(got);
+  followMine(got);
   const name = nameOf(run.cfg, slot);
   let checked: { record: AgentStageRecord; logpNew: Float32Array[] } | { refused: string };
   try {
@@ -193,10 +190,11 @@ async function updateHere(
   agent: Agent,
   updated: ReadonlySet<number>,
   advantages: StageAdvantages,
-  before: UndoPoint | undefined,
+  sentHere: SentHere,
 ): Promise<AgentStageRecord | undefined> {
   const { cfg, link, stage } = run;
   if (link && !(await timed(run, 'network', () => link.awaitTurn(stage, position)))) return undefined;
+  const before = link && undoPoint(agent);
   // The held-out rows it is only scored on once its update is made.
   const learned = rows.filter((t) => !t.heldOut);
   const heldOut = rows.filter((t) => t.heldOut);
@@ -240,11 +238,15 @@ async function updateHere(
         { start: startDigest!, params: agent.trainer.paramSource() },
       ),
     ));
-  // Its token taken over while it made the update, the team went on without it: so does the agent.
+  // Its token taken over while it made the update, the team went on without it: so does the agent (§4.10).
   if (!sent) return void undoUpdate(agent, before!);
+  if (before) sentHere.set(position, { agent, before });
   setOwnTokens(rows, slot, inputs.logpNew, 'logpNew');
   return record;
 }
+
+/** The updates a peer sent in a stage, by position, with their agent and what undoes each. */
+type SentHere = Map<number, { agent: Agent; before: UndoPoint }>;
 
 /** What an update here changes of its agent, as it was before (the trainer's state left to the Stage-0 ball). */
 interface UndoPoint {
@@ -259,8 +261,8 @@ const undoPoint = (agent: Agent): UndoPoint => ({
 });
 
 /**
- * Puts `agent` back as it was at `before`: an update the team went on without. A Stage-0 newcomer's ball goes back, but
- * not an incumbent it let go.
+ * Puts `agent` back as it was at `before`: an update the team went on without (docs/design §4.10). A Stage-0 newcomer's
+ * ball goes back, but not an incumbent it let go.
  */
 function undoUpdate(agent: Agent, before: UndoPoint): void {
   if (before.trainer) agent.trainer.restore(before.trainer);

@@ -50,8 +50,11 @@ export interface SharedUpdate {
   record: AgentStageRecord;
   /** A later update of the stage names it refused: the stage went on without it (docs/design §4.15). */
   refusedLater?: true;
-  /** The earlier positions whose updates its maker learned under (pi^{i-1}); the others it counted skipped. */
-  madeAfter?: number[];
+  /**
+   * What it says of this peer's own update earlier in the stage: made under it, or without it (the stage went on
+   * without that one, docs/design §4.11); none when this peer sent none before it.
+   */
+  mine?: 'kept' | 'skipped';
 }
 
 /** An update as it arrives, with the new policy tensors it names, fetched when asked for (docs/design §4.16). */

@@ -132,9 +132,7 @@ test('a position the team went on without: its peer learns so at its turn, and m
     late.beginStage(STAGE);
     late.setOrder(STAGE, ORDER);
     t.false(await late.awaitTurn(STAGE, 0), 'the late peer does not take its turn');
-    const after = await late.receiveUpdate(STAGE, 1);
-    t.is(after?.record.klQuantile, 0.02, 'and follows the update after it');
-    t.deepEqual(after?.madeAfter, [], 'made under no update before it');
+    t.is((await late.receiveUpdate(STAGE, 1))?.record.klQuantile, 0.02, 'and follows the update after it');
   } finally {
     await Promise.all([late.stop(), next.stop()]);
     await Promise.all(hosts.map((h) => h.stop()));
@@ -145,10 +143,10 @@ test('a holder taken over while it made its update sends none: the team went on 
   const hosts = await team(2);
   const ids = hosts.map((h) => h.peerId);
   const said: string[] = [];
-  // Keepalives hold a position for at most half the link's wait: 1 s here.
+  // Keepalives hold a position for at most half the link's wait: 3 s here.
   const [slow, next] = [
-    link(hosts[0], 0, ids, { waitMs: 2_000, deadlineMs: 300, log: (l) => said.push(l) }),
-    link(hosts[1], 1, ids, { waitMs: 2_000, deadlineMs: 300 }),
+    link(hosts[0], 0, ids, { waitMs: 6_000, deadlineMs: 300, log: (l) => said.push(l) }),
+    link(hosts[1], 1, ids, { waitMs: 6_000, deadlineMs: 300 }),
   ];
   try {
     for (const l of [slow, next]) await l.start();
@@ -163,7 +161,14 @@ test('a holder taken over while it made its update sends none: the team went on 
     t.true(await next.awaitTurn(STAGE, 1), 'the next peer took its position over');
     await until('the takeover heard', () => slow.token.silence.position === 1);
     t.false(await slow.sendUpdate(STAGE, 0, update(0, 2)), 'the update came after the team went on without it');
-    t.regex(said.at(-1) ?? '', /^stage 3: the peer after this one took the token over while this peer made its update/);
+    const rejected = next.token.counters.rejected + next.token.counters.ignored;
+    await new Promise((r) => setTimeout(r, 500));
+    t.is(
+      next.token.counters.rejected + next.token.counters.ignored,
+      rejected,
+      'and it keeps the position alive no more',
+    );
+    t.regex(said.at(-1) ?? '', /^stage 3: a later position's peer took the token over while this peer made its update/);
     await next.sendUpdate(STAGE, 1, update(1, 1));
     t.is(await next.receiveUpdate(STAGE, 0), undefined, 'position 0 counted skipped');
     t.is(slow.shards.counters.published, 1, 'the slow peer published its turn, and no update');
@@ -215,9 +220,7 @@ test(
         [-0.75, -0.75],
         "the gone peer's update, fetched by CID from the peer that named it",
       );
-      const second = await observer.receiveUpdate(STAGE, 1);
-      t.is(second?.record.name, 'second');
-      t.deepEqual(second?.madeAfter, [0], 'made under the update of position 0');
+      t.is((await observer.receiveUpdate(STAGE, 1))?.record.name, 'second');
       t.is(observer.token.counters.handoffs, 0, 'the observer never held the token');
     } finally {
       await Promise.all([links[1].stop(), observer.stop()]);
@@ -234,6 +237,7 @@ for (const [overrule, then] of [
     const hosts = await team(3);
     const ids = hosts.map((h) => h.peerId);
     const excluded: string[] = [];
+    const said: string[] = [];
     const make = (i: number) =>
       new PeerLink(hosts[i], {
         team: TEAM,
@@ -247,6 +251,7 @@ for (const [overrule, then] of [
         deadlineMs: 2_000,
         waitMs: 15_000,
         exclude: (peer) => void excluded.push(peer.toString()),
+        ...(i === 0 ? { log: (l: string) => void said.push(l) } : {}),
       });
     const links = [make(0), make(1), make(2)];
     const three: ChainTranscript = {
@@ -277,12 +282,17 @@ for (const [overrule, then] of [
       else links[2].refuseUpdate(STAGE, 0, 'its record claims klQuantile 0.01, its log-probs give 0.02');
       t.deepEqual(excluded, [ids[0], overrule ? ids[1] : ids[0]].map(String));
       await links[2].sendUpdate(STAGE, 2, update(2, 1));
-      await links[1].receiveUpdate(STAGE, 2);
-      const [second, third] = [links[1], links[2]].map((l) =>
+      t.is((await links[1].receiveUpdate(STAGE, 2))?.mine, 'kept', "slot 1's peer learns its update stands");
+      // The refused update's maker learns that the stage went on without it, and counts it out too.
+      t.is((await links[0].receiveUpdate(STAGE, 1))?.mine, 'skipped');
+      await links[0].receiveUpdate(STAGE, 2);
+      t.regex(said.join('\n'), /^stage 3: the update of position 1 was made without this peer's of position 0 /m);
+      const [first, second, third] = links.map((l) =>
         l.stageContent(STAGE).updates.map((c) => Buffer.from(c).toString('hex')),
       );
       t.is(second.length, 2, 'the stage included the updates of positions 1 and 2');
-      t.deepEqual(third, second, 'alike on both peers');
+      t.deepEqual(third, second, 'alike on every peer');
+      t.deepEqual(first, second);
     } finally {
       await Promise.all(links.map((l) => l.stop()));
       await Promise.all(hosts.map((h) => h.stop()));

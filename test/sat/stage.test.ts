@@ -258,7 +258,7 @@ test("this peer's update that a later one was not made under is undone: the stag
   const { link, refused } = slot0Peer(tm.format.endOfTurn, false);
   // Slot 1's peer took the token over while slot 0's update here was on its way: it learned under no update.
   const receive = link.receiveUpdate;
-  link.receiveUpdate = async (...args) => ({ ...(await receive(...args))!, madeAfter: [] });
+  link.receiveUpdate = async (...args) => ({ ...(await receive(...args))!, mine: 'skipped' as const });
   const agent = tm.agents[0];
   const [before, beta, step] = [snapshotParams(tm)[0], agent.beta, agent.trainer.step];
   const rec = await runStage({ ...tm, agents: [agent, undefined] }, cfg, 1, link);
