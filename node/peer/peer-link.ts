@@ -558,20 +558,22 @@ export class PeerLink implements StageLink {
 
   /**
    * What `u`, an update the stage follows, says of this peer's own update before it (docs/design §4.11): made under it,
-   * or without it. Then the team went on without it (its token was taken over as it was sent, or a peer refused it),
-   * and so does this peer: the position counts skipped here too, in the updates and digests this peer makes.
+   * or without it, neither listed nor refused. Then the team went on without it (its token was taken over as it was
+   * sent), and so does this peer: the position counts skipped here too, in the updates and digests this peer makes. (A
+   * refused one's maker is excluded: what it makes of the stage no longer counts.)
    */
   private mineIn(u: LogprobUpdate): SharedUpdate['mine'] {
     const own = this.sent.get(u.stage);
     if (!own || own.position >= u.position) return undefined;
-    if (u.after.some((c) => cidFromBytes(c)?.toString() === own.cid)) return 'kept';
+    const names = (cids: readonly Uint8Array[]) => cids.some((c) => cidFromBytes(c)?.toString() === own.cid);
+    if (names(u.after)) return 'kept';
+    if (names(u.refused)) return undefined;
     const key = `${u.stage}/${own.position}`;
     if (this.decided.get(key) !== null) {
       this.decided.reset(key, null);
       this.init.log?.(
         `stage ${u.stage}: the update of position ${u.position} was made without this peer's of position ` +
-          `${own.position} (its token was taken over as it was sent, or a peer refused it): the team went on without ` +
-          'it, and so does this peer',
+          `${own.position} (its token was taken over as it was sent): the team went on without it, and so does this peer`,
       );
     }
     return 'skipped';

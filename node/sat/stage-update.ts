@@ -54,7 +54,7 @@ export async function updateInOrder(
   /** The updates this peer sent, with what undoes each, by position, until a later update says what became of them. */
   const sentHere: SentHere = new Map();
   // A later update made under them: they stand. Made without them, the stage went on without them (a token taken over
-  // as one was sent, or a peer refused it, docs/design §4.11): so does this peer, as every other peer logs the stage.
+  // as one was sent, docs/design §4.11): so does this peer, as every other peer logs the stage.
   const followMine = (got: SharedUpdate) => {
     if (got.mine === 'skipped')
       for (const [position, { agent, before }] of sentHere) {

@@ -52,7 +52,7 @@ export interface SharedUpdate {
   refusedLater?: true;
   /**
    * What it says of this peer's own update earlier in the stage: made under it, or without it (the stage went on
-   * without that one, docs/design §4.11); none when this peer sent none before it.
+   * without that one, docs/design §4.11); none when this peer sent none before it, or it names that one refused.
    */
   mine?: 'kept' | 'skipped';
 }
